@@ -1,0 +1,132 @@
+"""`python -m core`: the command line over the engine.
+
+Verbs: worker, jobs list|show|cancel|resume|logs|delete, plus those each package registers
+(data ..., search, train, evaluate, predict, export, models ...). `--home` (or NASDET_HOME)
+selects the home folder everywhere. Exit codes: 0 ok, 1 failed job / runtime error, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from core.cli_util import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_json, print_table, store_from
+from core.errors import NasdetError, NotFoundError, SpecError
+
+# Packages that add verbs: each module has register(subparsers).
+VERB_MODULES = ("core.data.cli", "core.nas.cli", "core.train.cli", "core.det.cli")
+JOB_FIELDS = ["id", "kind", "status", "progress", "device", "created_at", "started_at",
+              "finished_at", "error"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="NASDet Studio engine")
+    parser.add_argument("--home", help="home folder (default: $NASDET_HOME or ./nasdet_data)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    worker = sub.add_parser("worker", help="run a job worker in the foreground")
+    worker.add_argument("--device", default="auto", help="auto | cpu | cuda:N | mps")
+    worker.add_argument("--max-jobs", type=int, help="exit after this many jobs")
+    worker.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
+    worker.set_defaults(func=cmd_worker)
+
+    jobs = sub.add_parser("jobs", help="list, show, cancel, resume, delete jobs; show logs")
+    jsub = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = jsub.add_parser("list", help="list jobs, newest first")
+    p.add_argument("--status", help="only jobs with this status")
+    p.add_argument("--kind", help="only jobs of this kind")
+    p.add_argument("--json", action="store_true", help="print JSON objects")
+    p.set_defaults(func=cmd_jobs_list)
+    for name, func, text in (("show", cmd_jobs_show, "show one job"),
+                             ("cancel", cmd_jobs_cancel, "cancel a queued or running job"),
+                             ("resume", cmd_jobs_resume, "re-queue an interrupted/failed/cancelled job"),
+                             ("logs", cmd_jobs_logs, "print a job's log"),
+                             ("delete", cmd_jobs_delete, "delete a finished job and its files")):
+        p = jsub.add_parser(name, help=text)
+        p.add_argument("job_id", type=int)
+        if name == "show":
+            p.add_argument("--json", action="store_true", help="print a JSON object")
+        if name == "resume":
+            p.add_argument("--no-worker", action="store_true", help="do not start a worker")
+        p.set_defaults(func=func)
+
+    for module in VERB_MODULES:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args) or EXIT_OK
+    except (SpecError, NotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except NasdetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def cmd_worker(args) -> int:
+    from core.engine.worker import run_worker
+    return run_worker(args.home, args.device, max_jobs=args.max_jobs, idle_exit_s=args.idle_exit)
+
+
+def _job_view(job: dict) -> dict:
+    return {k: job.get(k) for k in JOB_FIELDS + ["message", "eta_s", "spec", "result"]}
+
+
+def cmd_jobs_list(args) -> int:
+    jobs = store_from(args).list_jobs(status=args.status, kind=args.kind)
+    if args.json:
+        print_json([{k: j.get(k) for k in JOB_FIELDS} for j in jobs])
+    else:
+        print_table(jobs, ["id", "kind", "status", "progress", "device", "created_at", "message"])
+    return EXIT_OK
+
+
+def cmd_jobs_show(args) -> int:
+    job = store_from(args).get_job(args.job_id)
+    if args.json:
+        print_json(_job_view(job))
+    else:
+        for key, value in _job_view(job).items():
+            print(f"{key:12} {value}")
+    return EXIT_OK
+
+
+def cmd_jobs_cancel(args) -> int:
+    status = store_from(args).request_cancel(args.job_id)
+    print(f"job {args.job_id}: {'cancelled' if status == 'cancelled' else 'cancel requested'}")
+    return EXIT_OK
+
+
+def cmd_jobs_resume(args) -> int:
+    store = store_from(args)
+    store.resume_job(args.job_id)
+    if not args.no_worker:
+        from core.engine.worker import ensure_worker
+        ensure_worker(store.home, store.get_job(args.job_id)["requested_device"] or "auto")
+    print(args.job_id)
+    return EXIT_OK
+
+
+def cmd_jobs_logs(args) -> int:
+    store = store_from(args)
+    store.get_job(args.job_id)
+    for e in store.events(args.job_id, limit=100_000):
+        print(f"{e['level'].upper():8} {e['message']}")
+    return EXIT_OK
+
+
+def cmd_jobs_delete(args) -> int:
+    from core.engine.jobs import delete_job
+    delete_job(store_from(args), args.job_id)
+    print(f"job {args.job_id} deleted")
+    return EXIT_OK

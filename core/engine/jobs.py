@@ -1,0 +1,99 @@
+"""Job kinds and their task definitions; validated submission.
+
+A task is `run(spec: dict, reporter: Reporter) -> dict | None` (the returned dict is stored as
+the job's result). `validate(spec) -> dict` normalises a spec (defaults filled in) or raises
+SpecError; it runs at submit time, so a bad spec never reaches the queue.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from core.errors import SpecError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.engine.reporter import Reporter
+    from core.engine.store import Store
+
+JOB_KINDS = ("dataset.generate", "dataset.import", "search", "train", "evaluate", "export")
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    """What a job kind runs, and how its spec is checked before queueing."""
+
+    run: Callable[[dict, "Reporter"], Any]
+    validate: Callable[[dict], dict]
+
+
+# kind -> "module:attribute" of a TaskDef, imported on first use (keeps `jobs list` fast).
+TASKS: dict[str, str] = {
+    "dataset.generate": "core.data.tasks:GENERATE",
+    "dataset.import": "core.data.tasks:IMPORT",
+    "search": "core.nas.tasks:SEARCH",
+    "train": "core.train.tasks:TRAIN",
+    "evaluate": "core.train.tasks:EVALUATE",
+    "export": "core.det.tasks:EXPORT",
+}
+EXTRA_TASKS_ENV = "NASDET_EXTRA_TASKS"  # "kind=module:attr,..." (tests register test-only kinds)
+_REGISTERED: dict[str, TaskDef] = {}
+
+
+def register_task(kind: str, task: TaskDef) -> None:
+    """Register a task kind in this process (workers in other processes use NASDET_EXTRA_TASKS)."""
+    _REGISTERED[kind] = task
+
+
+def _task_paths() -> dict[str, str]:
+    paths = dict(TASKS)
+    for item in filter(None, os.environ.get(EXTRA_TASKS_ENV, "").split(",")):
+        kind, _, target = item.partition("=")
+        paths[kind.strip()] = target.strip()
+    return paths
+
+
+def get_task(kind: str) -> TaskDef:
+    if kind in _REGISTERED:
+        return _REGISTERED[kind]
+    paths = _task_paths()
+    if kind not in paths:
+        raise SpecError(f"unknown job kind {kind!r}; known kinds: {', '.join(sorted(paths))}")
+    module, _, attr = paths[kind].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def validate_spec(kind: str, spec: Any) -> dict:
+    """Check a spec is a JSON object the task accepts; returns the normalised spec."""
+    if not isinstance(spec, dict):
+        raise SpecError(f"a {kind} job spec must be a JSON object, got {type(spec).__name__}")
+    try:
+        json.dumps(spec)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"the {kind} job spec is not JSON-serialisable: {exc}") from exc
+    normalised = get_task(kind).validate(dict(spec))
+    if not isinstance(normalised, dict):
+        raise SpecError(f"validator of {kind} returned {type(normalised).__name__}, not a dict")
+    return normalised
+
+
+def submit_job(store: "Store", kind: str, spec: dict, device: str = "auto") -> int:
+    """Validate and queue a job; returns its id. Raises SpecError before queueing anything."""
+    if device != "auto":
+        from core.engine.devices import resolve_device
+        device = resolve_device(device)
+    return store.insert_job(kind, validate_spec(kind, spec), requested_device=device)
+
+
+def run_dir(store: "Store", job_id: int) -> "os.PathLike":
+    return store.home / "runs" / str(job_id)
+
+
+def delete_job(store: "Store", job_id: int) -> None:
+    """Delete a finished job's rows and its runs/<id>/ folder."""
+    store.delete_job(job_id)
+    shutil.rmtree(run_dir(store, job_id), ignore_errors=True)

@@ -1,0 +1,474 @@
+"""The SQLite store (sqlite-utils): datasets, jobs, metrics, events, architectures, artifacts, models.
+
+One database file, `<home>/nasdet.db`, in WAL mode so the GUI can read while a worker writes.
+Every statement is parameterised. The schema is versioned: `schema_version` holds the version,
+`MIGRATIONS` moves an older database forward, and a database from a newer version is refused
+rather than touched. Connections are per thread (Gradio handlers run on a thread pool).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import sqlite_utils
+
+from core.errors import HomeError, JobStateError, NotFoundError, SchemaError
+
+DB_NAME = "nasdet.db"
+BUSY_TIMEOUT_MS = 30_000
+HEARTBEAT_STALE_S = 30.0  # a running job whose heartbeat is older than this is interrupted
+JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
+FINISHED = ("succeeded", "failed", "cancelled")
+RESUMABLE = ("interrupted", "failed", "cancelled")
+JSON_COLUMNS = {
+    "datasets": ("classes", "counts", "report", "stats"),
+    "jobs": ("spec", "result"),
+    "architectures": ("genotype", "extra"),
+    "models": ("classes", "metrics", "config"),
+}
+
+
+def resolve_home(home: str | os.PathLike | None = None) -> Path:
+    """The home folder: `home` if given, else $NASDET_HOME, else ./nasdet_data; created if missing."""
+    path = Path(home or os.environ.get("NASDET_HOME") or "nasdet_data").expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HomeError(f"cannot create home folder {path}: {exc.strerror}; pass --home DIR") from exc
+    if not path.is_dir():
+        raise HomeError(f"home {path} is not a folder; pass --home DIR or set NASDET_HOME")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise HomeError(f"home folder {path} is not writable; pass --home DIR or set NASDET_HOME")
+    return path
+
+
+def now() -> float:
+    """Timestamps in the store are Unix seconds (float, UTC)."""
+    return time.time()
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True if a process with this pid exists on this machine (zombies count as dead)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["datasets"].create(
+        {"id": int, "name": str, "kind": str, "path": str, "classes": str, "counts": str,
+         "report": str, "stats": str, "job_id": int, "created_at": float},
+        pk="id", not_null={"name", "path"})
+    db["datasets"].create_index(["name"], unique=True)
+    db["jobs"].create(
+        {"id": int, "kind": str, "status": str, "spec": str, "requested_device": str, "device": str,
+         "pid": int, "worker_id": int, "progress": float, "message": str, "eta_s": float,
+         "error": str, "result": str, "attempts": int, "created_at": float, "started_at": float,
+         "finished_at": float, "heartbeat_at": float, "cancel_requested": int},
+        pk="id", not_null={"kind", "status", "spec"},
+        defaults={"progress": 0.0, "cancel_requested": 0, "attempts": 0, "requested_device": "auto"})
+    db["jobs"].create_index(["status", "id"])
+    db["metrics"].create(
+        {"job_id": int, "step": int, "epoch": int, "key": str, "value": float, "ts": float})
+    db.execute(
+        "CREATE UNIQUE INDEX idx_metrics_unique ON metrics "
+        "(job_id, key, coalesce(step, -1), coalesce(epoch, -1))")
+    db["metrics"].create_index(["job_id"])
+    db["events"].create({"id": int, "job_id": int, "ts": float, "level": str, "message": str},
+                        pk="id")
+    db["events"].create_index(["job_id", "id"])
+    db["architectures"].create(
+        {"id": int, "job_id": int, "step": int, "genotype": str, "score": float, "params": int,
+         "flops": int, "latency_ms": float, "extra": str, "created_at": float}, pk="id")
+    db["architectures"].create_index(["job_id", "id"])
+    db["artifacts"].create({"id": int, "job_id": int, "kind": str, "path": str, "created_at": float},
+                           pk="id")
+    db["artifacts"].create_index(["job_id", "kind", "path"], unique=True)
+    db["models"].create(
+        {"id": int, "name": str, "kind": str, "job_id": int, "path": str, "classes": str,
+         "metrics": str, "config": str, "created_at": float}, pk="id", not_null={"name", "path"})
+    db["models"].create_index(["name"], unique=True)
+    db["workers"].create(
+        {"id": int, "pid": int, "device": str, "hostname": str, "started_at": float,
+         "heartbeat_at": float, "stopped_at": float}, pk="id")
+
+
+# Forward migrations: MIGRATIONS[i] takes a database at version i to version i + 1.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Store:
+    """Typed access to the database of one home folder. Cheap to create; thread-safe."""
+
+    def __init__(self, home: str | os.PathLike | None = None):
+        self.home = resolve_home(home)
+        self.path = self.home / DB_NAME
+        self._local = threading.local()
+        self._migrate()
+
+    # -- connection and schema ---------------------------------------------------------------
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                       isolation_level=None, check_same_thread=False)
+                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.Error as exc:
+                raise HomeError(f"cannot open database {self.path}: {exc}") from exc
+            db = sqlite_utils.Database(conn)
+            self._local.db = db
+        return db
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.conn.close()
+            self._local.db = None
+
+    def schema_version(self) -> int:
+        if not self.db["schema_version"].exists():
+            return 0
+        row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
+        return row[0] or 0
+
+    def _migrate(self) -> None:
+        db = self.db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise SchemaError(f"{self.path} is not a NASDet Studio database ({exc})") from exc
+        try:
+            if not db["schema_version"].exists():
+                if "jobs" in db.table_names():
+                    raise SchemaError(f"{self.path} has tables but no schema version: not ours")
+                db["schema_version"].create({"version": int, "applied_at": float}, pk="version")
+            version = self.schema_version()
+            if version > SCHEMA_VERSION:
+                raise SchemaError(
+                    f"{self.path} is schema version {version}, newer than this NASDet Studio "
+                    f"({SCHEMA_VERSION}); upgrade NASDet Studio or use another --home")
+            for target in range(version, SCHEMA_VERSION):
+                MIGRATIONS[target](db)
+                db["schema_version"].insert({"version": target + 1, "applied_at": now()})
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def transaction(self):
+        """`with store.transaction():` groups writes atomically (BEGIN IMMEDIATE ... COMMIT)."""
+        return _Transaction(self.db)
+
+    # -- rows ----------------------------------------------------------------------------------
+    @staticmethod
+    def _decode(table: str, row: dict | None) -> dict | None:
+        if row is None:
+            return None
+        for col in JSON_COLUMNS.get(table, ()):
+            if isinstance(row.get(col), str):
+                row[col] = json.loads(row[col])
+        return row
+
+    def _rows(self, table: str, sql: str, params: Iterable[Any] = ()) -> list[dict]:
+        cur = self.db.execute(sql, list(params))
+        cols = [c[0] for c in cur.description]
+        return [self._decode(table, dict(zip(cols, r))) for r in cur.fetchall()]
+
+    def resolve_path(self, path: str | os.PathLike) -> Path:
+        """Paths in the store are absolute or relative to the home folder."""
+        p = Path(path)
+        return p if p.is_absolute() else self.home / p
+
+    def relative_path(self, path: str | os.PathLike) -> str:
+        """Store paths inside home relative to it, so a home folder can be moved."""
+        p = Path(path).resolve()
+        try:
+            return str(p.relative_to(self.home))
+        except ValueError:
+            return str(p)
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def insert_job(self, kind: str, spec: dict, requested_device: str = "auto") -> int:
+        """Queue a job (the spec must already be validated: see core.engine.jobs.submit_job)."""
+        return self.db["jobs"].insert({
+            "kind": kind, "status": "queued", "spec": json.dumps(spec), "progress": 0.0,
+            "requested_device": requested_device, "created_at": now(), "cancel_requested": 0,
+            "attempts": 0}).last_pk
+
+    def get_job(self, job_id: int, reconcile: bool = True) -> dict:
+        if reconcile:
+            self.reconcile()
+        rows = self._rows("jobs", "SELECT * FROM jobs WHERE id = ?", [int(job_id)])
+        if not rows:
+            raise NotFoundError(f"no job {job_id}; `python -m core jobs list` shows the jobs")
+        return rows[0]
+
+    def list_jobs(self, status: str | None = None, kind: str | None = None,
+                  limit: int = 500) -> list[dict]:
+        self.reconcile()
+        where, params = [], []
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if kind:
+            where.append("kind = ?")
+            params.append(kind)
+        sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
+        return self._rows("jobs", sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+
+    def claim_job(self, device: str, pid: int, worker_id: int | None = None) -> dict | None:
+        """Atomically move the oldest queued job this device may run to running; None if none.
+
+        A single UPDATE ... RETURNING is atomic in SQLite, so two workers never get the same job.
+        Jobs asking for device 'auto' go to any worker; others only to a worker on that device.
+        """
+        t = now()
+        cur = self.db.execute(
+            "UPDATE jobs SET status = 'running', device = ?, pid = ?, worker_id = ?, "
+            "started_at = ?, heartbeat_at = ?, attempts = attempts + 1, error = NULL, "
+            "message = 'starting' "
+            "WHERE id = (SELECT id FROM jobs WHERE status = 'queued' "
+            "AND (requested_device = 'auto' OR requested_device = ?) ORDER BY id LIMIT 1) "
+            "AND status = 'queued' RETURNING id",
+            [device, pid, worker_id, t, t, device])
+        row = cur.fetchone()
+        return self.get_job(row[0], reconcile=False) if row else None
+
+    def heartbeat(self, job_id: int) -> None:
+        self.db.execute("UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
+                        [now(), job_id])
+
+    def set_progress(self, job_id: int, fraction: float, message: str | None,
+                     eta_s: float | None = None) -> None:
+        self.db.execute(
+            "UPDATE jobs SET progress = ?, message = coalesce(?, message), eta_s = ?, "
+            "heartbeat_at = ? WHERE id = ?",
+            [min(max(float(fraction), 0.0), 1.0), message, eta_s, now(), job_id])
+
+    def finish_job(self, job_id: int, status: str, error: str | None = None,
+                   result: dict | None = None) -> None:
+        assert status in FINISHED + ("interrupted",), status
+        self.db.execute(
+            "UPDATE jobs SET status = ?, error = ?, result = coalesce(?, result), finished_at = ?, "
+            "progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE progress END, eta_s = NULL "
+            "WHERE id = ?",
+            [status, error, json.dumps(result) if result is not None else None, now(), status,
+             job_id])
+
+    def set_result(self, job_id: int, result: dict) -> None:
+        self.db.execute("UPDATE jobs SET result = ? WHERE id = ?", [json.dumps(result), job_id])
+
+    def request_cancel(self, job_id: int) -> str:
+        """Cancel a job: a queued job at once, a running one at its next step. Returns the status."""
+        job = self.get_job(job_id)
+        if job["status"] == "queued":
+            self.db.execute(
+                "UPDATE jobs SET status = 'cancelled', finished_at = ?, cancel_requested = 1 "
+                "WHERE id = ? AND status = 'queued'", [now(), job_id])
+        elif job["status"] == "running":
+            self.db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", [job_id])
+        else:
+            raise JobStateError(f"job {job_id} is {job['status']}; only queued or running jobs "
+                                "can be cancelled")
+        return self.get_job(job_id)["status"]
+
+    def cancel_requested(self, job_id: int) -> bool:
+        row = self.db.execute("SELECT cancel_requested FROM jobs WHERE id = ?", [job_id]).fetchone()
+        return bool(row and row[0])
+
+    def resume_job(self, job_id: int) -> None:
+        """Re-queue an interrupted, failed or cancelled job; its task resumes from its checkpoint."""
+        job = self.get_job(job_id)
+        if job["status"] not in RESUMABLE:
+            raise JobStateError(f"job {job_id} is {job['status']}; only "
+                                f"{', '.join(RESUMABLE)} jobs can be resumed")
+        self.db.execute(
+            "UPDATE jobs SET status = 'queued', cancel_requested = 0, error = NULL, "
+            "finished_at = NULL, pid = NULL, message = 'queued to resume' WHERE id = ?", [job_id])
+
+    def delete_job(self, job_id: int) -> dict:
+        """Delete a finished job's rows (not its files: see core.engine.jobs.delete_job)."""
+        job = self.get_job(job_id)
+        if job["status"] in ("running", "queued"):
+            raise JobStateError(f"job {job_id} is {job['status']}; cancel it before deleting")
+        with self.transaction():
+            for table in ("metrics", "events", "architectures", "artifacts"):
+                self.db.execute(f"DELETE FROM {table} WHERE job_id = ?", [job_id])
+            self.db.execute("DELETE FROM jobs WHERE id = ?", [job_id])
+        return job
+
+    def reconcile(self) -> list[int]:
+        """Mark running jobs whose worker is gone (or silent > 30 s) interrupted; return their ids."""
+        rows = self.db.execute(
+            "SELECT id, pid, heartbeat_at FROM jobs WHERE status = 'running'").fetchall()
+        lost = [job_id for job_id, pid, hb in rows
+                if not pid_alive(pid) or (hb or 0) < now() - HEARTBEAT_STALE_S]
+        for job_id in lost:
+            self.db.execute(
+                "UPDATE jobs SET status = 'interrupted', finished_at = ?, eta_s = NULL, "
+                "error = coalesce(error, 'worker process stopped; `jobs resume` continues from the "
+                "last checkpoint') WHERE id = ? AND status = 'running'", [now(), job_id])
+        return lost
+
+    # -- workers -------------------------------------------------------------------------------
+    def register_worker(self, pid: int, device: str, hostname: str) -> int:
+        t = now()
+        return self.db["workers"].insert({"pid": pid, "device": device, "hostname": hostname,
+                                          "started_at": t, "heartbeat_at": t}).last_pk
+
+    def worker_heartbeat(self, worker_id: int) -> None:
+        self.db.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", [now(), worker_id])
+
+    def stop_worker(self, worker_id: int) -> None:
+        self.db.execute("UPDATE workers SET stopped_at = ? WHERE id = ?", [now(), worker_id])
+
+    def live_workers(self, device: str | None = None) -> list[dict]:
+        rows = self._rows("workers", "SELECT * FROM workers WHERE stopped_at IS NULL "
+                          "AND heartbeat_at > ?", [now() - HEARTBEAT_STALE_S])
+        return [r for r in rows if pid_alive(r["pid"]) and (device is None or r["device"] == device)]
+
+    # -- metrics, events, artifacts, architectures ---------------------------------------------
+    def add_metrics(self, rows: list[tuple]) -> None:
+        """Insert (job_id, step, epoch, key, value, ts) rows; a repeated (job, key, step, epoch)
+        replaces the old value, so a resumed job never duplicates its metrics."""
+        if rows:
+            with self.transaction():
+                self.db.conn.executemany(
+                    "INSERT OR REPLACE INTO metrics (job_id, step, epoch, key, value, ts) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def metrics(self, job_id: int, keys: Iterable[str] | None = None,
+                last: int | None = None) -> list[dict]:
+        """Metric rows of a job in insertion order; `last` keeps only the newest rows."""
+        sql, params = "SELECT rowid, step, epoch, key, value, ts FROM metrics WHERE job_id = ?", \
+            [job_id]
+        if keys:
+            keys = list(keys)
+            sql += f" AND key IN ({', '.join('?' * len(keys))})"
+            params += keys
+        if last:
+            sql = f"SELECT * FROM ({sql} ORDER BY rowid DESC LIMIT ?) ORDER BY rowid"
+            params.append(int(last))
+        else:
+            sql += " ORDER BY rowid"
+        return self._rows("metrics", sql, params)
+
+    def metric_count(self, job_id: int) -> int:
+        return self.db.execute("SELECT count(*) FROM metrics WHERE job_id = ?", [job_id]).fetchone()[0]
+
+    def add_event(self, job_id: int | None, level: str, message: str) -> None:
+        self.db["events"].insert({"job_id": job_id, "ts": now(), "level": level, "message": message})
+
+    def events(self, job_id: int, after_id: int = 0, limit: int = 1000) -> list[dict]:
+        return self._rows("events", "SELECT * FROM (SELECT * FROM events WHERE job_id = ? AND id > ? "
+                          "ORDER BY id DESC LIMIT ?) ORDER BY id", [job_id, after_id, limit])
+
+    def add_artifact(self, job_id: int, kind: str, path: str | os.PathLike) -> None:
+        self.db.execute("INSERT OR IGNORE INTO artifacts (job_id, kind, path, created_at) "
+                        "VALUES (?, ?, ?, ?)", [job_id, kind, self.relative_path(path), now()])
+
+    def artifacts(self, job_id: int, kind: str | None = None) -> list[dict]:
+        if kind:
+            return self._rows("artifacts", "SELECT * FROM artifacts WHERE job_id = ? AND kind = ? "
+                              "ORDER BY id", [job_id, kind])
+        return self._rows("artifacts", "SELECT * FROM artifacts WHERE job_id = ? ORDER BY id",
+                          [job_id])
+
+    def add_architecture(self, job_id: int, genotype: dict, score: float | None = None,
+                         params: int | None = None, flops: int | None = None,
+                         latency_ms: float | None = None, step: int | None = None,
+                         extra: dict | None = None) -> int:
+        return self.db["architectures"].insert({
+            "job_id": job_id, "step": step, "genotype": json.dumps(genotype), "score": score,
+            "params": params, "flops": flops, "latency_ms": latency_ms,
+            "extra": json.dumps(extra or {}), "created_at": now()}).last_pk
+
+    def architectures(self, job_id: int | None = None, limit: int = 100_000) -> list[dict]:
+        if job_id is None:
+            return self._rows("architectures", "SELECT * FROM architectures ORDER BY id LIMIT ?",
+                              [limit])
+        return self._rows("architectures", "SELECT * FROM architectures WHERE job_id = ? "
+                          "ORDER BY id LIMIT ?", [job_id, limit])
+
+    def get_architecture(self, arch_id: int) -> dict:
+        rows = self._rows("architectures", "SELECT * FROM architectures WHERE id = ?", [arch_id])
+        if not rows:
+            raise NotFoundError(f"no architecture {arch_id}")
+        return rows[0]
+
+    # -- datasets and models -------------------------------------------------------------------
+    def add_dataset(self, name: str, kind: str, path: str | os.PathLike, classes: list[str],
+                    counts: dict, report: dict | None = None, stats: dict | None = None,
+                    job_id: int | None = None) -> int:
+        return self.db["datasets"].insert({
+            "name": name, "kind": kind, "path": self.relative_path(path),
+            "classes": json.dumps(classes), "counts": json.dumps(counts),
+            "report": json.dumps(report or {}), "stats": json.dumps(stats or {}),
+            "job_id": job_id, "created_at": now()}).last_pk
+
+    def get_dataset(self, name: str) -> dict:
+        rows = self._rows("datasets", "SELECT * FROM datasets WHERE name = ?", [name])
+        if not rows:
+            raise NotFoundError(f"no dataset named {name!r}; `python -m core data list` shows them")
+        return rows[0]
+
+    def list_datasets(self) -> list[dict]:
+        return self._rows("datasets", "SELECT * FROM datasets ORDER BY name")
+
+    def delete_dataset(self, name: str) -> dict:
+        row = self.get_dataset(name)
+        self.db.execute("DELETE FROM datasets WHERE name = ?", [name])
+        return row
+
+    def add_model(self, name: str, kind: str, path: str | os.PathLike, classes: list[str],
+                  metrics: dict | None = None, config: dict | None = None,
+                  job_id: int | None = None, replace: bool = False) -> int:
+        row = {"name": name, "kind": kind, "job_id": job_id, "path": self.relative_path(path),
+               "classes": json.dumps(classes), "metrics": json.dumps(metrics or {}),
+               "config": json.dumps(config or {}), "created_at": now()}
+        if replace:
+            self.db.execute("DELETE FROM models WHERE name = ?", [name])
+        return self.db["models"].insert(row).last_pk
+
+    def get_model(self, name: str) -> dict:
+        rows = self._rows("models", "SELECT * FROM models WHERE name = ?", [name])
+        if not rows:
+            raise NotFoundError(f"no model named {name!r}; `python -m core models list` shows them")
+        return rows[0]
+
+    def list_models(self) -> list[dict]:
+        return self._rows("models", "SELECT * FROM models ORDER BY id DESC")
+
+
+class _Transaction:
+    def __init__(self, db: sqlite_utils.Database):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
