@@ -1,0 +1,322 @@
+"""Detection drawing with OpenCV: one colour per class everywhere, tags that stay inside the image.
+
+Every view that shows a class (dataset previews, predictions, evaluation charts) takes its colour
+from `class_color`, so "car" is the same colour in the Data tab, the Detect tab and the PR curves.
+Images are RGB uint8 [H, W, 3]; boxes are (x1, y1, x2, y2) in pixels; labels are 0-based class
+indices. Functions never modify their input image.
+
+Ground truth against prediction (`match_detections`, `draw_comparison`) follows COCO's greedy
+matching: predictions in descending score order take the best still-unmatched ground-truth box of
+the same class with IoU >= the threshold.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import logging
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+RGB = tuple[int, int, int]
+
+# Tableau-20 style palette, reordered so the first ten are the most distinct (dark/light pairs last).
+PALETTE: tuple[RGB, ...] = (
+    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
+    (174, 199, 232), (255, 187, 120), (152, 223, 138), (255, 152, 150), (197, 176, 213),
+    (196, 156, 148), (247, 182, 210), (199, 199, 199), (219, 219, 141), (158, 218, 229),
+)
+GOLDEN_RATIO_CONJUGATE = 0.618033988749895
+MATCH_COLOR: RGB = (40, 200, 60)      # true positive / matched ground truth marker
+ERROR_COLOR: RGB = (230, 30, 30)      # false positive / missed ground truth marker
+PANEL_HEADER_PX = 22                  # height of the title strip above each comparison panel
+
+
+def class_color(index: int) -> RGB:
+    """A stable, distinct RGB colour for a 0-based class index.
+
+    The first len(PALETTE) classes use a fixed palette; later ones step the hue by the golden
+    ratio (well spread for any count) with saturation/value alternating between two levels.
+    """
+    if index < 0:
+        raise ValueError(f"class index must be >= 0, got {index}")
+    if index < len(PALETTE):
+        return PALETTE[index]
+    k = index - len(PALETTE)
+    hue = (0.11 + k * GOLDEN_RATIO_CONJUGATE) % 1.0
+    sat, val = (0.75, 0.95) if k % 2 == 0 else (0.55, 0.75)
+    r, g, b = colorsys.hsv_to_rgb(hue, sat, val)
+    return int(round(r * 255)), int(round(g * 255)), int(round(b * 255))
+
+
+def class_color_hex(index: int) -> str:
+    """`class_color` as '#rrggbb' for plotly charts."""
+    return "#%02x%02x%02x" % class_color(index)
+
+
+def text_color_for(background: RGB) -> RGB:
+    """Black or white, whichever reads better on `background` (relative luminance)."""
+    r, g, b = background
+    return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 150 else (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class BoxStyle:
+    """How boxes and tags look. `font_scale`/`thickness` None: chosen from the image size."""
+
+    thickness: int | None = None
+    font_scale: float | None = None
+    show_labels: bool = True
+    show_scores: bool = True
+    dashed: bool = False          # dashed outline (used for false positives and misses)
+    fill_alpha: float = 0.0       # translucent fill of the box in its class colour (0 = none)
+    tag_prefix: str = ""          # e.g. "FP " in comparison views
+
+
+def _auto_thickness(shape: tuple[int, ...]) -> int:
+    return max(1, int(round(min(shape[:2]) / 300)))
+
+
+def _auto_font_scale(shape: tuple[int, ...]) -> float:
+    return float(np.clip(min(shape[:2]) / 700, 0.35, 0.9))
+
+
+def _check_image(image: np.ndarray) -> None:
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}")
+
+
+def _dashed_rectangle(img: np.ndarray, p1: tuple[int, int], p2: tuple[int, int],
+                      color: RGB, thickness: int, dash: int = 6) -> None:
+    """Draw a dashed axis-aligned rectangle in place."""
+    (x1, y1), (x2, y2) = p1, p2
+    for a, b, fixed, horizontal in ((x1, x2, y1, True), (x1, x2, y2, True),
+                                    (y1, y2, x1, False), (y1, y2, x2, False)):
+        for start in range(a, b + 1, 2 * dash):
+            end = min(start + dash, b)
+            q1 = (start, fixed) if horizontal else (fixed, start)
+            q2 = (end, fixed) if horizontal else (fixed, end)
+            cv2.line(img, q1, q2, color, thickness, cv2.LINE_AA)
+
+
+def _fit_text(text: str, max_width: int, font_scale: float, thickness: int) -> tuple[str, int, int, int]:
+    """Truncate `text` (with '..') until it is at most max_width px wide; returns (text, w, h, baseline)."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    candidate = text
+    while True:
+        (w, h), base = cv2.getTextSize(candidate, font, font_scale, thickness)
+        if w <= max_width or len(candidate) <= 1:
+            return candidate, w, h, base
+        text = text[:-1]
+        candidate = text + ".." if len(text) > 1 else text[:1]
+
+
+def tag_rect(box: Sequence[float], tag_w: int, tag_h: int, image_w: int, image_h: int) -> tuple[int, int, int, int]:
+    """Where a tag of (tag_w, tag_h) px goes for `box`: above it if there is room, else just inside
+    its top edge; always clamped into the image. Returns (x1, y1, x2, y2), x2/y2 exclusive."""
+    bx1, by1 = int(round(box[0])), int(round(box[1]))
+    x = int(np.clip(bx1, 0, max(image_w - tag_w, 0)))
+    y = by1 - tag_h if by1 - tag_h >= 0 else by1
+    y = int(np.clip(y, 0, max(image_h - tag_h, 0)))
+    return x, y, min(x + tag_w, image_w), min(y + tag_h, image_h)
+
+
+def draw_tag(img: np.ndarray, box: Sequence[float], text: str, color: RGB,
+              font_scale: float, thickness: int) -> tuple[int, int, int, int]:
+    """Draw a filled tag with `text` near `box`, inside the image; returns its rectangle."""
+    h_img, w_img = img.shape[:2]
+    pad = 2
+    text_thickness = max(1, thickness // 2)
+    text, tw, th, base = _fit_text(text, w_img - 2 * pad, font_scale, text_thickness)
+    tag_w, tag_h = tw + 2 * pad, th + base + 2 * pad
+    x1, y1, x2, y2 = tag_rect(box, tag_w, tag_h, w_img, h_img)
+    cv2.rectangle(img, (x1, y1), (x2 - 1, y2 - 1), color, -1)
+    cv2.putText(img, text, (x1 + pad, y1 + pad + th), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+                text_color_for(color), text_thickness, cv2.LINE_AA)
+    return x1, y1, x2, y2
+
+
+def _tag_text(label: int, class_names: Sequence[str], score: float | None, style: BoxStyle) -> str:
+    name = class_names[label] if 0 <= label < len(class_names) else f"class {label}"
+    parts = [style.tag_prefix + name] if style.show_labels else [style.tag_prefix.strip()]
+    if score is not None and style.show_scores:
+        parts.append(f"{score:.2f}")
+    return " ".join(p for p in parts if p)
+
+
+def draw_boxes(image_rgb: np.ndarray, boxes: np.ndarray | Sequence[Sequence[float]],
+               labels: Sequence[int], class_names: Sequence[str],
+               scores: Sequence[float] | None = None, style: BoxStyle = BoxStyle(),
+               colors: Sequence[RGB] | None = None) -> np.ndarray:
+    """Draw boxes with class-coloured outlines and "name score" tags; returns a new image.
+
+    image_rgb: uint8 [H, W, 3] RGB. boxes: [N, 4] (x1, y1, x2, y2) pixels (clipped for drawing).
+    labels: [N] 0-based class indices. scores: [N] in [0, 1] or None. colors: optional per-box
+    override of the outline/tag colour (default: `class_color(label)`).
+    """
+    _check_image(image_rgb)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    labels = [int(v) for v in np.asarray(labels).reshape(-1)]
+    if len(labels) != len(boxes) or (scores is not None and len(scores) != len(boxes)):
+        raise ValueError(f"boxes ({len(boxes)}), labels ({len(labels)}) and scores "
+                         f"({None if scores is None else len(scores)}) must have the same length")
+    out = image_rgb.copy()
+    h, w = out.shape[:2]
+    thickness = style.thickness or _auto_thickness(out.shape)
+    font_scale = style.font_scale or _auto_font_scale(out.shape)
+    clipped = np.column_stack([np.clip(boxes[:, [0, 2]], 0, w - 1), np.clip(boxes[:, [1, 3]], 0, h - 1)])
+    clipped = np.rint(clipped[:, [0, 2, 1, 3]]).astype(int)
+    if style.fill_alpha > 0 and len(boxes):
+        overlay = out.copy()
+        for i, (x1, y1, x2, y2) in enumerate(clipped):
+            color = colors[i] if colors is not None else class_color(labels[i])
+            cv2.rectangle(overlay, (x1, y1), (x2, y2), color, -1)
+        out = cv2.addWeighted(overlay, style.fill_alpha, out, 1 - style.fill_alpha, 0)
+    for i, (x1, y1, x2, y2) in enumerate(clipped):
+        color = colors[i] if colors is not None else class_color(labels[i])
+        if style.dashed:
+            _dashed_rectangle(out, (x1, y1), (x2, y2), color, thickness)
+        else:
+            cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
+    if style.show_labels or (style.show_scores and scores is not None):
+        for i in range(len(clipped)):
+            color = colors[i] if colors is not None else class_color(labels[i])
+            text = _tag_text(labels[i], class_names, None if scores is None else float(scores[i]), style)
+            if text:
+                draw_tag(out, clipped[i], text, color, font_scale, thickness)
+    return out
+
+
+# -- ground truth against prediction -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class MatchResult:
+    """Outcome of matching predictions to ground truth in one image.
+
+    pred_tp: bool [P] (True = true positive); pred_match: int [P] index of the matched ground-truth
+    box or -1; gt_matched: bool [G] (False = missed).
+    """
+
+    pred_tp: np.ndarray
+    pred_match: np.ndarray
+    gt_matched: np.ndarray
+
+
+def box_iou_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix [len(a), len(b)] of (x1, y1, x2, y2) boxes (numpy twin of torchvision.ops.box_iou)."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
+    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def match_detections(gt_boxes: np.ndarray, gt_labels: Sequence[int], pred_boxes: np.ndarray,
+                     pred_labels: Sequence[int], pred_scores: Sequence[float],
+                     iou_threshold: float = 0.5) -> MatchResult:
+    """Greedy COCO-style matching per class (boxes xyxy pixels, labels 0-based)."""
+    gt_labels = np.asarray(gt_labels, dtype=int).reshape(-1)
+    pred_labels = np.asarray(pred_labels, dtype=int).reshape(-1)
+    iou = box_iou_np(pred_boxes, gt_boxes)
+    iou[pred_labels[:, None] != gt_labels[None, :]] = -1.0
+    pred_match = np.full(len(pred_labels), -1, dtype=int)
+    gt_matched = np.zeros(len(gt_labels), dtype=bool)
+    for p in np.argsort(-np.asarray(pred_scores, dtype=np.float64), kind="stable"):
+        if iou.shape[1] == 0:
+            break
+        candidates = np.where(gt_matched, -1.0, iou[p])
+        g = int(np.argmax(candidates))
+        if candidates[g] >= iou_threshold:
+            pred_match[p] = g
+            gt_matched[g] = True
+    return MatchResult(pred_match >= 0, pred_match, gt_matched)
+
+
+def _with_header(image: np.ndarray, title: str) -> np.ndarray:
+    """The image with a dark title strip on top."""
+    strip = np.full((PANEL_HEADER_PX, image.shape[1], 3), 32, dtype=np.uint8)
+    text, _, th, _ = _fit_text(title, image.shape[1] - 8, 0.5, 1)
+    cv2.putText(strip, text, (4, (PANEL_HEADER_PX + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                (240, 240, 240), 1, cv2.LINE_AA)
+    return np.vstack([strip, image])
+
+
+def draw_comparison(image_rgb: np.ndarray, gt_boxes: np.ndarray, gt_labels: Sequence[int],
+                    pred_boxes: np.ndarray, pred_labels: Sequence[int], pred_scores: Sequence[float],
+                    class_names: Sequence[str], iou_threshold: float = 0.5,
+                    gap_px: int = 6) -> np.ndarray:
+    """Ground truth (left) beside prediction (right), one image [H + header, 2W + gap, 3].
+
+    Left: matched ground truth solid, missed ground truth dashed with a "MISS" tag. Right: true
+    positives solid, false positives dashed with an "FP" tag. Colours are the class colours; the
+    panel titles count TP / FP / misses.
+    """
+    _check_image(image_rgb)
+    gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
+    pred_boxes = np.asarray(pred_boxes, dtype=np.float64).reshape(-1, 4)
+    gt_labels = np.asarray(gt_labels, dtype=int).reshape(-1)
+    pred_labels = np.asarray(pred_labels, dtype=int).reshape(-1)
+    pred_scores = np.asarray(pred_scores, dtype=np.float64).reshape(-1)
+    m = match_detections(gt_boxes, gt_labels, pred_boxes, pred_labels, pred_scores, iou_threshold)
+    left = draw_boxes(image_rgb, gt_boxes[m.gt_matched], gt_labels[m.gt_matched], class_names)
+    left = draw_boxes(left, gt_boxes[~m.gt_matched], gt_labels[~m.gt_matched], class_names,
+                      style=BoxStyle(dashed=True, tag_prefix="MISS "))
+    tp, fp = m.pred_tp, ~m.pred_tp
+    right = draw_boxes(image_rgb, pred_boxes[tp], pred_labels[tp], class_names, pred_scores[tp])
+    right = draw_boxes(right, pred_boxes[fp], pred_labels[fp], class_names, pred_scores[fp],
+                       style=BoxStyle(dashed=True, tag_prefix="FP "))
+    n_miss, n_tp, n_fp = int((~m.gt_matched).sum()), int(tp.sum()), int(fp.sum())
+    left = _with_header(left, f"ground truth: {len(gt_boxes)} ({n_miss} missed)")
+    right = _with_header(right, f"prediction: {n_tp} TP, {n_fp} FP")
+    gap = np.full((left.shape[0], gap_px, 3), 255, dtype=np.uint8)
+    return np.hstack([left, gap, right])
+
+
+def image_grid(images: Sequence[np.ndarray], columns: int = 4, tile_size: int = 256,
+               captions: Sequence[str] | None = None, gap_px: int = 4,
+               background: RGB = (255, 255, 255)) -> np.ndarray:
+    """A mosaic of RGB uint8 images, each letterboxed into a tile_size x tile_size cell.
+
+    Returns uint8 [rows * (tile + gap) - gap (+ caption strips), columns * (tile + gap) - gap, 3].
+    Captions (optional, one per image) go in a strip above each tile.
+    """
+    if not images:
+        raise ValueError("image_grid needs at least one image")
+    if captions is not None and len(captions) != len(images):
+        raise ValueError(f"got {len(captions)} captions for {len(images)} images")
+    columns = max(1, min(columns, len(images)))
+    tiles = [_tile(img, tile_size, background) for img in images]
+    if captions is not None:
+        tiles = [_with_header(t, c) for t, c in zip(tiles, captions)]
+    th, tw = tiles[0].shape[:2]
+    rows = -(-len(tiles) // columns)
+    grid = np.empty((rows * (th + gap_px) - gap_px, columns * (tw + gap_px) - gap_px, 3), np.uint8)
+    grid[:] = background
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, columns)
+        grid[r * (th + gap_px):r * (th + gap_px) + th, c * (tw + gap_px):c * (tw + gap_px) + tw] = tile
+    return grid
+
+
+def _tile(image: np.ndarray, size: int, background: RGB) -> np.ndarray:
+    """Letterbox an RGB uint8 image into size x size (aspect kept, centred)."""
+    _check_image(image)
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (nw, nh), interpolation=interp)
+    tile = np.empty((size, size, 3), np.uint8)
+    tile[:] = background
+    y, x = (size - nh) // 2, (size - nw) // 2
+    tile[y:y + nh, x:x + nw] = resized
+    return tile
