@@ -1,0 +1,122 @@
+"""Checkpoint files: atomic writes, safe loading (weights_only) and RNG state capture.
+
+A checkpoint is a dict saved with `torch.save` holding only tensors and plain Python values
+(so `torch.load(..., weights_only=True)` can read it without running pickled code):
+{"format": FORMAT, "version": VERSION, "kind": "train" | "model", ...payload}.
+A "train" checkpoint carries everything exact resumption needs (model, EMA, optimiser,
+scheduler, grad scaler, epoch/step counters and all RNG states); a "model" checkpoint
+(best.pt / last.pt) carries the detector's weights, its build config and class names.
+Every failure to read one raises CheckpointError naming the file and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import zipfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.errors import CheckpointError
+
+FORMAT = "nasdet-checkpoint"
+VERSION = 1
+MAX_LISTED_KEYS = 5
+
+
+def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any], kind: str) -> Path:
+    """Write {"format", "version", "kind", **payload} to `path` atomically (temp file + replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    state = {"format": FORMAT, "version": VERSION, "kind": kind, **payload}
+    with open(tmp, "wb") as f:
+        torch.save(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, kind: str | None = None,
+                    map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by `save_checkpoint` (weights_only=True: no code runs).
+
+    Raises CheckpointError if the file is missing, truncated/corrupt, not ours, from a newer
+    version, or of another `kind` than asked for.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; train a model first or pass "
+                              "the path of an existing .pt file")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if not zipfile.is_zipfile(path):  # random bytes also fail as "unpickling"
+            raise CheckpointError(f"checkpoint {path} is corrupt (not a torch.save file); "
+                                  "delete it and resume from an earlier one or retrain") from exc
+        raise CheckpointError(f"checkpoint {path} holds objects other than tensors and plain "
+                              "values, so it was refused (weights_only loading); only load "
+                              "files you trust, and re-save them as plain state dicts") from exc
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}); delete it and "
+                              "resume from an earlier one or retrain") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a NASDet Studio checkpoint (no {FORMAT!r} marker); "
+                              "effdet/timm weights are imported with `models import-effdet`")
+    if int(state.get("version", 0)) > VERSION:
+        raise CheckpointError(f"checkpoint {path} has version {state['version']}, newer than this "
+                              f"NASDet Studio ({VERSION}); upgrade to read it")
+    if kind is not None and state.get("kind") != kind:
+        raise CheckpointError(f"checkpoint {path} is a {state.get('kind')!r} checkpoint, "
+                              f"expected {kind!r}")
+    return state
+
+
+def load_weights(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """`module.load_state_dict(strict)` with a CheckpointError that lists what does not fit."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    shapes = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+              if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+    if missing or unexpected or shapes:
+        parts = [f"{label} ({len(items)}): {', '.join(items[:MAX_LISTED_KEYS])}"
+                 + (" ..." if len(items) > MAX_LISTED_KEYS else "")
+                 for label, items in (("missing", missing), ("unexpected", unexpected),
+                                      ("shape mismatch, file vs model", shapes)) if items]
+        raise CheckpointError(f"weights from {source} do not match the model: "
+                              + "; ".join(parts) + ". Build the model with the same name, "
+                              "backbone, image size and number of classes as the checkpoint")
+    module.load_state_dict(state_dict, strict=True)
+
+
+def rng_state() -> dict[str, Any]:
+    """All RNG states (Python, NumPy, torch CPU and CUDA) as weights_only-loadable values."""
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": (np_name, torch.from_numpy(np_keys.astype(np.int64)), int(np_pos),
+                  int(np_has_gauss), float(np_gauss)),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore the RNG states captured by `rng_state` (CUDA only when present on both sides)."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
