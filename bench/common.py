@@ -1,0 +1,39 @@
+"""Shared by the benchmark scripts: markdown tables and their own section of docs/BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import platform
+import re
+import time
+from pathlib import Path
+
+import torch
+
+BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
+HEADER = "# Benchmarks\n\nEach section is written by the script named in it; rerun it to refresh.\n"
+
+
+def machine() -> str:
+    """One line naming where the numbers were measured."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch "
+            f"threads, {gpu}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    """A markdown table; floats get 4 significant digits."""
+    fmt = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r] for r in rows]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in fmt])
+
+
+def write_section(name: str, body: str) -> None:
+    """Replace (or append) the section between <!-- bench:NAME --> markers in BENCHMARKS.md."""
+    text = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else HEADER
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    block = f"{start}\n{body.strip()}\n{end}"
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else (
+        text.rstrip() + "\n\n" + block + "\n")
+    BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
+    BENCHMARKS_MD.write_text(text)
