@@ -11,7 +11,6 @@ PORT ?= 7860
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 
 # torch/torchvision first and exactly pinned: this machine holds them locally.
 $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
