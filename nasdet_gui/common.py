@@ -1,0 +1,166 @@
+"""Helpers shared by the tabs: the error boundary, job formatting, cheap change fingerprints.
+
+`ui_errors` turns engine exceptions (core.errors) into gr.Error with the engine's actionable
+message. Fingerprints are small tuples read with cheap queries; a timer handler compares them with
+the previous tick's (kept in a per-session gr.State) and returns gr.skip() when nothing changed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import gradio as gr
+
+from core.engine.store import FINISHED, Store
+from core.errors import NasdetError
+
+from nasdet_gui.config import AppConfig
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What every tab builder receives: the app's store and configuration (shared, read-only)."""
+
+    store: Store
+    config: AppConfig
+
+
+def ui_errors(fn: Callable) -> Callable:
+    """Decorator for event handlers: engine errors become gr.Error with their message."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NasdetError as exc:
+            raise gr.Error(str(exc), print_exception=False) from exc
+        except (ValueError, KeyError) as exc:  # malformed input from a client
+            raise gr.Error(f"invalid input: {exc}", print_exception=False) from exc
+
+    return wrapper
+
+
+def submit(ctx: Ctx, kind: str, spec: dict) -> int:
+    """Validate and queue a job (SpecError -> gr.Error via ui_errors) and make sure a worker runs."""
+    from core.engine.jobs import submit_job
+    from core.engine.worker import ensure_worker
+
+    job_id = submit_job(ctx.store, kind, spec)
+    ensure_worker(ctx.store.home, "auto")
+    return job_id
+
+
+def fmt_time(ts: float | None) -> str:
+    return time.strftime("%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """12s, 3m 05s, 1h 02m."""
+    if seconds is None:
+        return ""
+    s = int(max(seconds, 0))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {(s % 3600) // 60:02d}m"
+
+
+def job_line(job: dict | None) -> str:
+    """One plain-words line: 'Job 12 (search): running 43%, epoch 3/10, about 2m 10s left'."""
+    if not job:
+        return "No job yet."
+    status = job["status"]
+    text = f"Job {job['id']} ({job['kind']}): **{status}**"
+    if status in ACTIVE or status == "interrupted":
+        text += f" {100 * (job['progress'] or 0):.0f}%"
+    if job.get("message") and status not in FINISHED:
+        text += f" - {job['message']}"
+    if job.get("eta_s") and status == "running":
+        text += f", about {fmt_duration(job['eta_s'])} left"
+    if job.get("device"):
+        text += f" on `{job['device']}`"
+    if job.get("error"):
+        text += f"\n\n**Reason:** {job['error']}"
+        if status in ("failed", "interrupted", "cancelled"):
+            text += " - use Resume to continue from the last checkpoint."
+    return text
+
+
+def job_fingerprint(store: Store, job_id: int | None) -> tuple:
+    """Changes whenever a job's visible state changes: status, progress, message, new metrics,
+    new architectures, new events. Four indexed point queries."""
+    if not job_id:
+        return ()
+    db = store.db
+    row = db.execute("SELECT status, progress, message, error, pid, heartbeat_at FROM jobs "
+                     "WHERE id = ?", [int(job_id)]).fetchone()
+    if row is None:
+        return ("missing", job_id)
+    status = row[0]
+    if status == "running":  # reconcile cheaply: a dead worker reads as interrupted
+        store.reconcile()
+        row = db.execute("SELECT status, progress, message, error FROM jobs WHERE id = ?",
+                         [int(job_id)]).fetchone()
+    metrics = db.execute("SELECT max(rowid) FROM metrics WHERE job_id = ?", [job_id]).fetchone()[0]
+    archs = db.execute("SELECT max(id) FROM architectures WHERE job_id = ?", [job_id]).fetchone()[0]
+    events = db.execute("SELECT max(id) FROM events WHERE job_id = ?", [job_id]).fetchone()[0]
+    return (job_id, *row[:4], metrics, archs, events)
+
+
+def jobs_fingerprint(store: Store, limit: int = 200) -> tuple:
+    """Changes when any of the newest `limit` jobs changes status, progress or message."""
+    store.reconcile()
+    rows = store.db.execute("SELECT id, status, round(progress, 3), message, error FROM jobs "
+                            "ORDER BY id DESC LIMIT ?", [limit]).fetchall()
+    return tuple(rows)
+
+
+def job_choices(store: Store, kind: str, status: str | None = None) -> list[tuple[str, int]]:
+    """Dropdown choices (label, id) for the jobs of one kind, newest first."""
+    jobs = store.list_jobs(kind=kind, status=status, limit=200)
+    return [(f"#{j['id']} {j['status']} - {_spec_label(j)}", j["id"]) for j in jobs]
+
+
+def _spec_label(job: dict) -> str:
+    spec = job.get("spec") or {}
+    parts = [str(spec[k]) for k in ("dataset", "strategy", "model", "backbone", "name")
+             if spec.get(k)]
+    return ", ".join(parts) or fmt_time(job["created_at"])
+
+
+def latest_job_id(store: Store, kind: str) -> int | None:
+    row = store.db.execute("SELECT max(id) FROM jobs WHERE kind = ?", [kind]).fetchone()
+    return row[0] if row else None
+
+
+def dataset_names(store: Store) -> list[str]:
+    return [d["name"] for d in store.list_datasets()]
+
+
+def model_names(store: Store) -> list[str]:
+    return [m["name"] for m in store.list_models()]
+
+
+def skip_all(n: int) -> tuple[Any, ...] | Any:
+    """gr.skip() for each of n outputs (a bare gr.skip() when n == 1)."""
+    return gr.skip() if n == 1 else tuple(gr.skip() for _ in range(n))
+
+
+def as_int(value: Any) -> int | None:
+    """A job/arch id from a Number/Dropdown value ('' and None -> None)."""
+    if value in (None, "", 0):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise gr.Error(f"{value!r} is not a job id (a whole number)", print_exception=False) \
+            from exc
