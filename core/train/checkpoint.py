@@ -63,7 +63,7 @@ def load_checkpoint(path: str | os.PathLike, kind: str | None = None,
         raise CheckpointError(f"checkpoint {path} holds objects other than tensors and plain "
                               "values, so it was refused (weights_only loading); only load "
                               "files you trust, and re-save them as plain state dicts") from exc
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # unpickling arbitrary bytes can raise nearly anything; report it
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else ''}); delete it and "
                               "resume from an earlier one or retrain") from exc
