@@ -1,0 +1,143 @@
+"""The internal dataset form and its atomic registration.
+
+Every dataset lives in `<home>/datasets/<name>/` as `train.json` and `val.json` (COCO instances:
+category ids 1..K in class order, `bbox` [x, y, w, h] pixels, `area`, `iscrowd`; image
+`file_name` relative to `images/`) plus `images/`. Generators and importers build it in a work
+folder `<home>/datasets/.tmp-<name>-<random>/`, then `commit_dataset` renames it into place and
+adds the store row; on any failure the work folder is removed and nothing is registered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from core.errors import DatasetError, SpecError
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val")
+IMAGES_DIR = "images"
+DATASETS_DIR = "datasets"
+TMP_PREFIX = ".tmp-"
+
+
+def split_json(root: Path, split: str) -> Path:
+    if split not in SPLITS:
+        raise SpecError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    return Path(root) / f"{split}.json"
+
+
+def datasets_dir(home: Path) -> Path:
+    path = Path(home) / DATASETS_DIR
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def coco_document(images: list[dict], annotations: list[dict], classes: list[str]) -> dict:
+    """A COCO instances document with categories 1..K named after `classes`."""
+    return {
+        "info": {"description": "NASDet Studio dataset", "version": "1.0"},
+        "licenses": [],
+        "images": images,
+        "annotations": annotations,
+        "categories": [{"id": i + 1, "name": c, "supercategory": "object"}
+                       for i, c in enumerate(classes)],
+    }
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically (temp file in the same folder, then os.replace)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(obj, f, ensure_ascii=False, separators=(",", ":"))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError as exc:
+        raise DatasetError(f"{path} is missing; the dataset folder is incomplete") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path} is not valid JSON: {exc}") from exc
+
+
+def split_counts(docs: dict[str, dict]) -> dict:
+    """The store's `counts`: train/val images and objects (crowd annotations not counted)."""
+    counts = {}
+    for split in SPLITS:
+        doc = docs.get(split, {"images": [], "annotations": []})
+        counts[f"{split}_images"] = len(doc["images"])
+        counts[f"{split}_objects"] = sum(1 for a in doc["annotations"] if not a.get("iscrowd"))
+    return counts
+
+
+def new_workdir(home: Path, name: str, job_id: int | None = None) -> Path:
+    """A fresh work folder under <home>/datasets/ (same filesystem, so the rename is atomic).
+
+    Leftovers of an earlier attempt of the same job (a killed worker) are removed first."""
+    tag = f"{TMP_PREFIX}{name}-job{job_id}-" if job_id is not None else f"{TMP_PREFIX}{name}-"
+    if job_id is not None:
+        for old in datasets_dir(home).glob(f"{tag}*"):
+            remove_workdir(old)
+    work = Path(tempfile.mkdtemp(prefix=tag, dir=datasets_dir(home)))
+    (work / IMAGES_DIR).mkdir()
+    return work
+
+
+def remove_workdir(path: Path | None) -> None:
+    if path is not None and Path(path).name.startswith(TMP_PREFIX):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def commit_dataset(store, work: Path, name: str, kind: str, classes: list[str],
+                   report: dict | None = None, stats: dict | None = None,
+                   job_id: int | None = None) -> dict:
+    """Move a finished work folder (train.json, val.json, images/) to datasets/<name> and
+    register it.
+
+    Returns the store row. Raises DatasetError (and leaves nothing behind) if the name was taken
+    meanwhile.
+    """
+    docs = {s: read_json(split_json(work, s)) for s in SPLITS}
+    if stats is None:
+        from core.data.stats import compute_stats
+        stats = compute_stats(classes, docs)
+    target = datasets_dir(store.home) / name
+    if target.exists():
+        remove_workdir(work)
+        raise DatasetError(f"dataset folder {target} appeared while this job ran; "
+                           "use another name")
+    os.replace(work, target)
+    try:
+        store.add_dataset(name, kind, target, classes, split_counts(docs), report or {}, stats,
+                          job_id)
+    except sqlite3.IntegrityError as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise DatasetError(f"a dataset named {name!r} was registered while this job ran; "
+                           "use another name") from exc
+    log.info("dataset %s registered at %s", name, target)
+    return store.get_dataset(name)
+
+
+def delete_dataset(store, name: str) -> None:
+    """Remove a dataset's row and, when it lies under <home>/datasets/, its folder."""
+    row = store.get_dataset(name)
+    folder = store.resolve_path(row["path"]).resolve()
+    store.delete_dataset(name)
+    if folder.parent == datasets_dir(store.home).resolve() and folder.is_dir():
+        shutil.rmtree(folder)
+    log.info("dataset %s deleted", name)

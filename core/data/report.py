@@ -1,0 +1,77 @@
+"""The validation report of a dataset: every problem found while importing, with what was done.
+
+Stored as the `datasets.report` column (a dict), printed by `python -m core data show NAME` and
+shown by the GUI. Each problem is {"file", "problem", "action", "severity", "code"}; `summary`
+counts problems per code.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+# Problem codes and the action the importer takes for each.
+ACTIONS = {
+    "missing_image": "skipped",
+    "unreadable_image": "skipped",
+    "image_too_large": "skipped",
+    "size_mismatch": "size taken from the file",
+    "box_clipped": "clipped to the image",
+    "bad_box": "dropped",
+    "unknown_category": "dropped",
+    "duplicate_image_id": "error",
+    "duplicate_file_name": "error",
+    "crowd": "kept for evaluation, ignored in training",
+    "empty_image": "kept",
+    "bad_label_line": "dropped",
+    "unannotated_image": "kept as an image without objects",
+    "split_missing": "split made from the train images",
+}
+SEVERITY = {"crowd": "info", "empty_image": "info", "unannotated_image": "info",
+            "split_missing": "info", "duplicate_image_id": "error",
+            "duplicate_file_name": "error"}
+MAX_STORED = 2_000  # problems kept in full; the summary still counts all of them
+
+
+@dataclass
+class Report:
+    """Accumulates problems while a dataset is imported."""
+
+    source: str = ""
+    format: str = ""
+    problems: list[dict] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, code: str, file: str, problem: str, action: str | None = None) -> None:
+        """Record one problem (`code` from ACTIONS) in `file` (a path relative to the source)."""
+        self.counts[code] += 1
+        if len(self.problems) < MAX_STORED:
+            self.problems.append({"code": code, "file": file, "problem": problem,
+                                  "action": action or ACTIONS.get(code, "noted"),
+                                  "severity": SEVERITY.get(code, "warning")})
+
+    def errors(self) -> list[dict]:
+        return [p for p in self.problems if p["severity"] == "error"]
+
+    def first(self, n: int = 5) -> str:
+        """The first n problems as one line (for error messages)."""
+        worst = self.errors() or [p for p in self.problems if p["severity"] != "info"]
+        return "; ".join(f"{p['file']}: {p['problem']}" for p in worst[:n])
+
+    def to_dict(self) -> dict:
+        return {"source": self.source, "format": self.format, "problems": self.problems,
+                "summary": dict(sorted(self.counts.items())),
+                "truncated": max(0, sum(self.counts.values()) - len(self.problems))}
+
+
+def format_report(report: dict) -> str:
+    """Readable text for `data show`: a summary line per code, then each problem."""
+    if not report or not report.get("problems"):
+        return "no problems found"
+    lines = [f"{code}: {n}" for code, n in report.get("summary", {}).items()]
+    lines.append("")
+    for p in report["problems"]:
+        lines.append(f"[{p['severity']}] {p['file']}: {p['problem']} -> {p['action']}")
+    if report.get("truncated"):
+        lines.append(f"... and {report['truncated']} more (counted in the summary)")
+    return "\n".join(lines)
