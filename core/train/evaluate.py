@@ -15,7 +15,7 @@ import io
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -25,6 +25,8 @@ from core.errors import DatasetError
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
+
+    from core.engine.reporter import Reporter
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +181,15 @@ def evaluate_coco(gt_json: str | Path | dict, predictions: Sequence[dict],
     return result
 
 
+def to_original(boxes: np.ndarray, scale: float, offset: Sequence[float],
+                orig_size: Sequence[int]) -> np.ndarray:
+    """Letterboxed (x1, y1, x2, y2) boxes [K, 4] -> original image pixels, clipped to (H, W)."""
+    height, width = orig_size
+    boxes = (np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+             - np.asarray([offset[0], offset[1], offset[0], offset[1]])) / scale
+    return boxes.clip(0, [width, height, width, height])
+
+
 def detections_to_coco(detections: Iterable[dict], image_ids: Iterable[int],
                        scales: Iterable[float], offsets: Iterable[Sequence[float]],
                        orig_sizes: Iterable[Sequence[int]]) -> list[dict]:
@@ -189,11 +200,9 @@ def detections_to_coco(detections: Iterable[dict], image_ids: Iterable[int],
     Category ids are label + 1 (the internal datasets number categories 1..K in class order).
     """
     results = []
-    for det, image_id, scale, offset, (height, width) in zip(detections, image_ids, scales,
-                                                             offsets, orig_sizes):
-        boxes = det["boxes"].detach().float().cpu().numpy().reshape(-1, 4)
-        boxes = (boxes - np.asarray([offset[0], offset[1], offset[0], offset[1]])) / scale
-        boxes = boxes.clip(0, [width, height, width, height])
+    for det, image_id, scale, offset, orig_size in zip(detections, image_ids, scales, offsets,
+                                                       orig_sizes):
+        boxes = to_original(det["boxes"].detach().float().cpu().numpy(), scale, offset, orig_size)
         scores = det["scores"].detach().float().cpu().numpy()
         labels = det["labels"].detach().cpu().numpy()
         for (x1, y1, x2, y2), s, c in zip(boxes.tolist(), scores.tolist(), labels.tolist()):
@@ -207,22 +216,70 @@ def detections_to_coco(detections: Iterable[dict], image_ids: Iterable[int],
 
 def predict_dataset(bench, loader, device: "torch.device | str",
                     score_threshold: float = EVAL_SCORE_THRESHOLD, max_detections: int = 100,
-                    should_stop=None) -> list[dict]:
+                    should_stop: Callable[[], bool] | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """Run `bench.predict` over a DataLoader of (images [B,3,H,W], targets) -> COCO results.
 
     The bench must already be in eval mode; `should_stop()` (optional) is polled per batch and
-    a True answer stops early (the caller decides what a partial result means).
+    a True answer stops early (the caller decides what a partial result means);
+    `progress(done_batches, total_batches)` is called after each batch.
     """
     import torch
 
     results: list[dict] = []
     with torch.inference_mode():
-        for images, targets in loader:
+        for index, (images, targets) in enumerate(loader):
             if should_stop is not None and should_stop():
                 break
+            if progress is not None and index:
+                progress(index, len(loader))
             dets = bench.predict(images.to(device), score_threshold=score_threshold,
                                  max_detections=max_detections)
             results += detections_to_coco(
                 dets, [t["image_id"] for t in targets], [float(t["scale"]) for t in targets],
                 [t["offset"] for t in targets], [t["orig_size"] for t in targets])
     return results
+
+
+def evaluate_job(spec: dict, reporter: "Reporter") -> dict[str, Any]:
+    """The `evaluate` task: COCO-evaluate a stored model on a dataset split.
+
+    Writes runs/<id>/eval.json and predictions.json, logs `<split>/AP`... metrics and returns
+    the summary numbers.
+    """
+    from torch.utils.data import DataLoader
+
+    from core.data.dataset import DetectionDataset, collate, open_dataset
+    from core.train.predict import load_model
+
+    store, split = reporter.store, spec["split"]
+    loaded = load_model(store, spec["model"], device=reporter.device,
+                        image_size=tuple(spec["image_size"]) if spec.get("image_size") else None)
+    info = open_dataset(store, spec["dataset"])
+    if list(loaded.classes) != list(info.classes):
+        raise DatasetError(f"model {loaded.name} knows classes {loaded.classes[:6]}..., dataset "
+                           f"{info.name!r} has {info.classes[:6]}...; evaluate on a dataset with "
+                           "the same classes in the same order")
+    dataset = DetectionDataset(store, info.name, split, loaded.image_size,
+                               size_multiple=loaded.config.stride_multiple)
+    loader = DataLoader(dataset, batch_size=spec["batch_size"], shuffle=False,
+                        num_workers=spec["workers"], collate_fn=collate)
+    reporter.info(f"evaluating {loaded.name} on {info.name}/{split} ({len(dataset)} images)")
+    predictions = predict_dataset(
+        loaded.bench, loader, loaded.device, should_stop=reporter.should_stop,
+        progress=lambda done, total: reporter.progress(0.95 * done / total,
+                                                       f"batch {done}/{total}"))
+    reporter.check_stop()
+    metrics = evaluate_coco(info.split_json(split), predictions,
+                            score_threshold=spec["score_threshold"])
+    for name, data in (("eval.json", metrics), ("predictions.json", predictions)):
+        path = reporter.run_dir / name
+        path.write_text(json.dumps(data), encoding="utf-8")
+        reporter.artifact("evaluation" if name == "eval.json" else "predictions", path)
+    summary = {key: metrics[key] for key in SUMMARY_KEYS}
+    for key, value in summary.items():
+        if value >= 0:
+            reporter.metric(f"{split}/{key}", value)
+    reporter.info(f"{split} AP {summary['AP']:.4f}, AP50 {summary['AP50']:.4f}")
+    return {"model": loaded.name, "dataset": info.name, "split": split, **summary,
+            "per_class_AP": metrics["per_class_AP"]}

@@ -34,6 +34,7 @@ def test_round_trip_with_rng_states(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))  # the temp file was renamed away
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_missing_truncated_and_foreign_files(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "none.pt")
