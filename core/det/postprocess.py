@@ -1,0 +1,123 @@
+"""Post-processing: raw per-level outputs -> at most `max_detections` boxes per image.
+
+As automl/effdet: keep the top `max_detection_points` (5000) (anchor, class) logits over all
+levels, decode their boxes, clip to the image, class-aware NMS at IoU 0.5 (or Gaussian soft-NMS),
+keep the best 100. The top-k is exact but cheap: the 5000 best pairs can only come from the 5000
+anchors with the best per-anchor maximum, so the top-k runs over those anchors' classes only.
+
+Everything is batched tensor code (one NMS over the whole batch with per-image/class offsets), so
+it also exports to ONNX with a dynamic batch. Boxes are (x1, y1, x2, y2) in input pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torchvision.ops import batched_nms, box_iou
+
+from core.det import box_coder
+from core.det.loss import flatten_outputs
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    max_detection_points: int = 5000  # candidates before NMS
+    max_detections: int = 100  # per image, after NMS
+    nms_iou: float = 0.5
+    soft_nms: bool = False  # Gaussian soft-NMS (Bodla et al. 2017); slow, off by default
+    soft_nms_sigma: float = 0.5
+
+
+def top_candidates(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """logits [B, N, C] -> (scores_logit [B, k], anchor_idx [B, k], class_idx [B, k]), k <= N*C."""
+    batch, num, num_classes = logits.shape
+    k = min(k, num * num_classes)
+    n_anchors = min(k, num)
+    best_anchor = logits.amax(dim=2).topk(n_anchors, dim=1).indices  # [B, k']
+    sub = logits.gather(1, best_anchor[..., None].expand(-1, -1, num_classes))  # [B, k', C]
+    values, flat = sub.reshape(batch, -1).topk(k, dim=1)
+    anchor_idx = best_anchor.gather(1, torch.div(flat, num_classes, rounding_mode="floor"))
+    return values, anchor_idx, flat % num_classes
+
+
+def postprocess(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tensor],
+                anchors: torch.Tensor, image_size: tuple[int, int],
+                score_threshold: float = 0.05, config: PostprocessConfig = PostprocessConfig()
+                ) -> torch.Tensor:
+    """Raw outputs -> detections [B, max_detections, 6] = (x1, y1, x2, y2, score, class),
+    zero-padded rows (score 0) after each image's detections; classes 0-based."""
+    num_classes = class_outputs[0].shape[1] * 4 // box_outputs[0].shape[1]
+    logits = flatten_outputs(class_outputs, num_classes)
+    deltas = flatten_outputs(box_outputs, 4)
+    batch = logits.shape[0]
+    values, anchor_idx, classes = top_candidates(logits, config.max_detection_points)
+    boxes = box_coder.decode(deltas.gather(1, anchor_idx[..., None].expand(-1, -1, 4)).float(),
+                             anchors[anchor_idx])
+    boxes = clip_boxes(boxes, image_size)
+    scores = values.float().sigmoid()
+    image_idx = torch.arange(batch, device=logits.device)[:, None].expand_as(classes)
+    keep = (scores >= score_threshold).reshape(-1)
+    boxes, scores = boxes.reshape(-1, 4)[keep], scores.reshape(-1)[keep]
+    classes, image_idx = classes.reshape(-1)[keep], image_idx.reshape(-1)[keep]
+    groups = image_idx * num_classes + classes
+    if config.soft_nms:
+        kept, scores = soft_nms(boxes, scores, groups, config.soft_nms_sigma, score_threshold)
+    else:
+        kept = batched_nms(boxes, scores, groups, config.nms_iou)  # sorted by score
+    return _pad_per_image(boxes[kept], scores[kept], classes[kept], image_idx[kept], batch,
+                          config.max_detections)
+
+
+def clip_boxes(boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
+    """Clip xyxy boxes to [0, W] x [0, H]."""
+    h, w = image_size
+    limits = boxes.new_tensor([w, h, w, h])
+    return torch.minimum(boxes.clamp(min=0), limits)
+
+
+def _pad_per_image(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor,
+                   image_idx: torch.Tensor, batch: int, max_det: int) -> torch.Tensor:
+    """Score-sorted detections of the whole batch -> [B, max_det, 6], best first per image."""
+    order = torch.argsort(image_idx * 2.0 - scores.clamp(0, 1), stable=True)  # image, then score
+    boxes, scores, classes, image_idx = boxes[order], scores[order], classes[order], image_idx[order]
+    counts = torch.bincount(image_idx, minlength=batch)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(image_idx.numel(), device=boxes.device) - starts[image_idx]
+    sel = rank < max_det
+    out = boxes.new_zeros(batch * max_det, 6)
+    rows = torch.cat([boxes, scores[:, None], classes[:, None].to(boxes.dtype)], dim=1)
+    out[(image_idx * max_det + rank)[sel]] = rows[sel]
+    return out.reshape(batch, max_det, 6)
+
+
+def soft_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, sigma: float,
+             score_threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gaussian soft-NMS within each group -> (kept indices, their decayed scores), by score."""
+    offset = groups.to(boxes.dtype)[:, None] * (boxes.max() + 1 if boxes.numel() else 1)
+    shifted = boxes + offset
+    scores = scores.clone()
+    remaining = torch.arange(scores.numel(), device=boxes.device)
+    kept, kept_scores = [], []
+    while remaining.numel():
+        best = int(scores[remaining].argmax())
+        i = remaining[best]
+        kept.append(i)
+        kept_scores.append(scores[i])
+        remaining = torch.cat([remaining[:best], remaining[best + 1:]])
+        if not remaining.numel():
+            break
+        iou = box_iou(shifted[i][None], shifted[remaining])[0]
+        scores[remaining] *= torch.exp(-(iou ** 2) / sigma)
+        remaining = remaining[scores[remaining] >= score_threshold]
+    if not kept:
+        return remaining, scores[remaining]
+    kept_t = torch.stack(kept)
+    new_scores = torch.stack(kept_scores)
+    order = torch.argsort(new_scores, descending=True)
+    full = scores.clone()
+    full[kept_t] = new_scores
+    return kept_t[order], full
+
+
+__all__ = ["PostprocessConfig", "postprocess", "top_candidates", "clip_boxes", "soft_nms"]
