@@ -14,13 +14,15 @@ import gradio as gr
 from core.engine.store import Store
 from core.errors import NasdetError, NotFoundError
 
-from nasdet_gui import api, jobs_tab
+from nasdet_gui import api, architectures_tab, data_tab, jobs_tab, search_tab, train_tab
 from nasdet_gui.common import Ctx
 from nasdet_gui.config import CSS_FILE, DEFAULT_DATASET, AppConfig
 
 log = logging.getLogger(__name__)
 
 TITLE = "NASDet Studio"
+TABS = [("Data", data_tab), ("Search", search_tab), ("Architectures", architectures_tab),
+        ("Train", train_tab), ("Jobs", jobs_tab)]
 
 
 def theme() -> gr.themes.Base:
@@ -39,18 +41,29 @@ def build_app(config: AppConfig, store: Store | None = None) -> gr.Blocks:
         with gr.Row(elem_id="header"):
             gr.Markdown(f"## {TITLE}\nSearch a cell, train a detector, see what it finds - "
                         f"jobs run in the background; home `{ctx.store.home}`")
+        timers: dict[str, gr.Timer] = {}
+        tab_blocks: dict[str, gr.Tab] = {}
+        built = {}
         with gr.Tabs(elem_id="main-tabs") as tabs:
-            timers: dict[str, gr.Timer] = {}
-            tab_blocks: dict[str, gr.Tab] = {}
-            with gr.Tab("Jobs", id="jobs", elem_id="tab-jobs") as tab:
-                jobs = jobs_tab.build(ctx, demo)
-            timers["jobs"], tab_blocks["jobs"] = jobs.timer, tab
+            for name, module in TABS:
+                key = name.split()[0].lower()
+                with gr.Tab(name, id=key, elem_id=f"tab-{key}") as tab:
+                    built[key] = module.build(ctx, demo)
+                timers[key], tab_blocks[key] = built[key].timer, tab
         api.build(ctx)
-        _one_timer_at_a_time(demo, tabs, tab_blocks, timers, first="jobs")
+        _link_tabs(tabs, built)
+        _one_timer_at_a_time(demo, tab_blocks, timers, first=next(iter(timers)))
     return demo
 
 
-def _one_timer_at_a_time(demo: gr.Blocks, tabs: gr.Tabs, tab_blocks: dict[str, gr.Tab],
+def _link_tabs(tabs: gr.Tabs, built: dict) -> None:
+    """Cross-tab actions: "Train a detector with this cell" fills the Train tab and opens it."""
+    arch, train = built["architectures"], built["train"]
+    arch.train_button.click(lambda backbone: (gr.Dropdown(value=backbone), gr.Tabs(selected="train")),
+                            arch.backbone, [train.backbone, tabs], api_visibility="private")
+
+
+def _one_timer_at_a_time(demo: gr.Blocks, tab_blocks: dict[str, gr.Tab],
                          timers: dict[str, gr.Timer], first: str) -> None:
     """Only the shown tab polls the store: selecting a tab activates its timer, stops the rest."""
     names = list(timers)

@@ -124,9 +124,11 @@ def jobs_fingerprint(store: Store, limit: int = 200) -> tuple:
     return tuple(rows)
 
 
-def job_choices(store: Store, kind: str, status: str | None = None) -> list[tuple[str, int]]:
-    """Dropdown choices (label, id) for the jobs of one kind, newest first."""
-    jobs = store.list_jobs(kind=kind, status=status, limit=200)
+def job_choices(store: Store, kinds: tuple[str, ...],
+                status: str | None = None) -> list[tuple[str, int]]:
+    """Dropdown choices (label, id) for the jobs of these kinds, newest first."""
+    jobs = sorted((j for k in kinds for j in store.list_jobs(kind=k, status=status, limit=200)),
+                  key=lambda j: -j["id"])
     return [(f"#{j['id']} {j['status']} - {_spec_label(j)}", j["id"]) for j in jobs]
 
 
@@ -137,8 +139,11 @@ def _spec_label(job: dict) -> str:
     return ", ".join(parts) or fmt_time(job["created_at"])
 
 
-def latest_job_id(store: Store, kind: str) -> int | None:
-    row = store.db.execute("SELECT max(id) FROM jobs WHERE kind = ?", [kind]).fetchone()
+def latest_job_id(store: Store, *kinds: str) -> int | None:
+    """The newest job of these kinds (None if there is none)."""
+    marks = ", ".join("?" * len(kinds))
+    row = store.db.execute(f"SELECT max(id) FROM jobs WHERE kind IN ({marks})",
+                           list(kinds)).fetchone()
     return row[0] if row else None
 
 
@@ -164,3 +169,103 @@ def as_int(value: Any) -> int | None:
     except (TypeError, ValueError) as exc:
         raise gr.Error(f"{value!r} is not a job id (a whole number)", print_exception=False) \
             from exc
+
+
+def dataclass_form(cls: type, names: list[str] | None = None, skip: tuple[str, ...] = (),
+                   labels: dict[str, str] | None = None) -> dict[str, gr.components.Component]:
+    """One input per field of a frozen config dataclass (defaults shown), in field order.
+
+    bool -> Checkbox, int/float -> Number (empty means null for optional fields), str -> Textbox.
+    """
+    import dataclasses
+
+    comps: dict[str, gr.components.Component] = {}
+    for f in dataclasses.fields(cls):
+        if (names is not None and f.name not in names) or f.name in skip:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else None
+        label = (labels or {}).get(f.name, f.name)
+        kind = str(f.type).replace(" | None", "")
+        if kind == "bool":
+            comps[f.name] = gr.Checkbox(value=bool(default), label=label)
+        elif kind in ("int", "float"):
+            comps[f.name] = gr.Number(value=default, label=label,
+                                      precision=0 if kind == "int" else None, min_width=120)
+        else:
+            comps[f.name] = gr.Textbox(value="" if default is None else str(default), label=label,
+                                       min_width=120)
+    return comps
+
+
+def form_spec(names: list[str], values: tuple, optional: set[str] = frozenset()) -> dict:
+    """Pair form values with field names; empty inputs become None for optional fields and are
+    dropped otherwise (so the engine's defaults apply)."""
+    spec: dict[str, Any] = {}
+    for name, value in zip(names, values):
+        if value is None or value == "":
+            if name in optional:
+                spec[name] = None
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # gr.Number gives floats; the engine checks int fields strictly
+        spec[name] = value
+    return spec
+
+
+def optional_fields(cls: type) -> set[str]:
+    import dataclasses
+    return {f.name for f in dataclasses.fields(cls) if "None" in str(f.type)}
+
+
+def engine_part(module: str, attr: str | None = None) -> Any:
+    """Import an engine module (or one attribute of it); None while that part is not installed.
+
+    Lets a tab show "not available yet" instead of failing while the engine grows."""
+    import importlib
+
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            return None
+        raise
+    return getattr(mod, attr, None) if attr else mod
+
+
+def note_figure(message: str):
+    """An empty plotly figure that says why there is nothing to show."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font={"size": 13, "color": "#6b7280"})
+    fig.update_layout(height=260, xaxis={"visible": False}, yaxis={"visible": False},
+                      margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="white",
+                      paper_bgcolor="white")
+    return fig
+
+
+def not_yet(part: str) -> str:
+    return f"*{part} is not available in this build yet.*"
+
+
+def progress_html(job: dict | None) -> str:
+    """A thin progress bar with the job's status line under it."""
+    if not job:
+        return "<div class='job-line'>No job selected.</div>"
+    pct = 100 * (job.get("progress") or 0.0)
+    color = {"failed": "#dc2626", "interrupted": "#d97706", "cancelled": "#6b7280"}.get(
+        job["status"], "#4f46e5")
+    return (f"<div class='pbar'><div style='width:{pct:.1f}%;background:{color}'></div></div>")
+
+
+def best_architecture(store: Store, job_id: int) -> dict | None:
+    """The search's final cell if logged, else its best-scoring one."""
+    archs = store.architectures(job_id)
+    if not archs:
+        return None
+    for kind in ("final", "derived"):
+        tagged = [a for a in archs if (a.get("extra") or {}).get("kind") == kind]
+        if tagged:
+            return tagged[-1]
+    return max(archs, key=lambda a: a["score"] if a["score"] is not None else -1.0)

@@ -1,0 +1,209 @@
+"""The "Train" tab: train an EfficientDet (D0-D7x, tiny) with an EfficientNet, searched or
+published-cell backbone; presets such as "quick-cpu"; live loss and mAP charts.
+
+The form shows the chosen preset's values; only fields the user changed are sent with the preset
+name, so the job spec stays small and the engine's preset logic stays the single source.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import gradio as gr
+
+from core.det.config import list_models
+from core.nas.genotypes import PUBLISHED_GENOTYPES
+from core.train.presets import DEFAULT_PRESET, PRESETS, TrainConfig
+
+from nasdet_gui import figures
+from nasdet_gui.common import (Ctx, as_int, dataset_names, job_fingerprint, latest_job_id, submit,
+                               ui_errors)
+from nasdet_gui.config import TICK_S
+from nasdet_gui.job_panel import JobPanel, build_panel
+
+DEFAULT_BACKBONE = "(the model's EfficientNet)"
+MAIN_FIELDS = ["model", "image_size", "epochs", "batch_size", "lr", "pretrained_backbone"]
+HIDDEN_FIELDS = ("dataset", "backbone", "preset", *MAIN_FIELDS)
+GUI_PRESET = "quick-cpu"
+
+
+@dataclass
+class TrainTab:
+    timer: gr.Timer
+    panel: JobPanel
+    backbone: gr.Dropdown
+    dataset: gr.Dropdown
+
+
+def preset_values(preset: str) -> dict:
+    """Every TrainConfig field's value under a preset (defaults, then the preset's overrides)."""
+    values = {f.name: f.default for f in dataclasses.fields(TrainConfig)
+              if f.default is not dataclasses.MISSING}
+    values.update(PRESETS.get(preset, {}))
+    return values
+
+
+def to_text(value) -> str:
+    """Form text of a field value: tuples as 'a, b', None as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, (tuple, list)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def from_text(name: str, text: str):
+    """Parse a form text back to a JSON value for the spec ('' -> None)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if name == "image_size":
+        parts = [p.strip() for p in text.replace("x", ",").split(",") if p.strip()]
+        if len(parts) == 2 and "x" in text:
+            return text  # "WxH", parsed by the engine
+        return text if len(parts) == 1 else [int(p) for p in parts]
+    if name == "scale_range":
+        return [float(p) for p in text.split(",")]
+    field = next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
+    kind = str(field.type).split("|")[0].strip()
+    if kind == "int":
+        return int(float(text))
+    if kind == "float":
+        return float(text)
+    if kind == "bool":
+        return text.lower() in ("1", "true", "yes")
+    return text
+
+
+def backbone_choices(ctx: Ctx) -> list[tuple[str, str]]:
+    """Default EfficientNet, every succeeded search's cell, the published cells."""
+    choices = [(DEFAULT_BACKBONE, "")]
+    for job in ctx.store.list_jobs(kind="search", status="succeeded", limit=50):
+        choices.append((f"searched cell of search job {job['id']}", f"nas:{job['id']}"))
+    choices += [(f"published cell {name}", f"nas:{name}") for name in PUBLISHED_GENOTYPES]
+    return choices
+
+
+def train_spec(dataset: str, preset: str, backbone: str, changed: dict) -> dict:
+    spec = {"dataset": dataset, "preset": preset or DEFAULT_PRESET, **changed}
+    if backbone:
+        spec["backbone"] = backbone
+    return spec
+
+
+def start_train(ctx: Ctx, spec: dict) -> int:
+    if not spec.get("dataset"):
+        raise gr.Error("Choose a dataset first (the Data tab creates or imports one).",
+                       print_exception=False)
+    return submit(ctx, "train", spec)
+
+
+def result_markdown(job: dict | None) -> str:
+    result = (job or {}).get("result") or {}
+    ev = result.get("eval") or result.get("metrics") or result
+    if "AP" not in ev:
+        return "*The evaluation appears when training has finished.*"
+    return (f"**mAP (COCO AP@[.5:.95])** {ev['AP']:.3f}  ·  **AP50** {ev.get('AP50', 0):.3f}  ·  "
+            f"**AP75** {ev.get('AP75', 0):.3f}  ·  model `{result.get('model', '')}`")
+
+
+def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
+    gr.Markdown("Train a detector. *quick-cpu* finishes in minutes on a laptop CPU; *paper* uses "
+                "the EfficientDet paper's schedule.", elem_classes="tab-intro")
+    start_values = preset_values(GUI_PRESET)
+    text_fields = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in
+                   ("dataset", "backbone", "preset", "model", "amp", "augment", "optimizer")]
+    with gr.Row():
+        with gr.Column(scale=2, min_width=340):
+            dataset = gr.Dropdown(label="Dataset", choices=dataset_names(ctx.store),
+                                  allow_custom_value=True)
+            preset = gr.Dropdown(list(PRESETS), value=GUI_PRESET, label="Preset")
+            model = gr.Dropdown(list_models(), value=start_values["model"], label="Model")
+            backbone = gr.Dropdown(backbone_choices(ctx), value="", allow_custom_value=True,
+                                   label="Backbone", info="or type a timm name / nas-file:PATH")
+            boxes: dict[str, gr.components.Component] = {}
+            for name in MAIN_FIELDS[1:]:
+                boxes[name] = gr.Textbox(to_text(start_values.get(name)), label=name)
+            with gr.Accordion("Advanced options", open=False):
+                boxes["optimizer"] = gr.Dropdown(["sgd", "adamw"], value=start_values["optimizer"],
+                                                 label="optimizer")
+                boxes["amp"] = gr.Checkbox(start_values["amp"], label="amp (CUDA only)")
+                boxes["augment"] = gr.Checkbox(start_values["augment"], label="augment")
+                for name in text_fields:
+                    if name not in boxes:
+                        boxes[name] = gr.Textbox(to_text(start_values.get(name)), label=name)
+            start = gr.Button("Start training", variant="primary")
+        with gr.Column(scale=5):
+            panel = build_panel(ctx, ("train",), "Train job")
+            with gr.Row():
+                loss = gr.Plot(show_label=False)
+                ap = gr.Plot(show_label=False)
+            result = gr.Markdown()
+    names = ["model", *boxes]
+
+    def on_preset(p):
+        values = preset_values(p)
+        updates = [values["model"]]
+        for name, comp in boxes.items():
+            v = values.get(name)
+            updates.append(v if isinstance(comp, (gr.Checkbox, gr.Dropdown)) else to_text(v))
+        return updates
+
+    preset.input(on_preset, preset, [model, *boxes.values()], api_visibility="private",
+                 queue=False)
+
+    timer = gr.Timer(TICK_S, active=False)
+    state = gr.State(())
+    view_outputs = [loss, ap, result]
+
+    def refresh(fp, job):
+        jid = as_int(job)
+        new = job_fingerprint(ctx.store, jid) + (latest_job_id(ctx.store, "train"),)
+        if fp and new == fp:
+            return (gr.skip(),) * len(outputs)
+        charts = figures.training_charts(ctx.store, jid) if jid else (
+            figures.note("Start a training or pick one above."),) * 2
+        job_row = ctx.store.get_job(jid) if jid else None
+        return (*panel.render(ctx, jid), *charts, result_markdown(job_row), new)
+
+    outputs = [*panel.outputs(), *view_outputs, state]
+    timer.tick(ui_errors(refresh), [state, panel.picker], outputs, show_progress="hidden",
+               api_visibility="private")
+    panel.picker.input(ui_errors(lambda job: refresh((), job)), panel.picker, outputs,
+                       api_visibility="private")
+    demo.load(ui_errors(lambda: refresh((), latest_job_id(ctx.store, "train"))), None, outputs,
+              api_visibility="private")
+    demo.load(lambda: (gr.Dropdown(choices=dataset_names(ctx.store)),
+                       gr.Dropdown(choices=backbone_choices(ctx))), None, [dataset, backbone],
+              api_visibility="private", queue=False)
+
+    @ui_errors
+    def on_start(ds, p, bb, *values):
+        base = preset_values(p)
+        changed = {}
+        for name, value in zip(names, values):
+            v = value if isinstance(value, bool) else (
+                value if name in ("model", "optimizer") else from_text(name, value))
+            ref = base.get(name)
+            ref = list(ref) if isinstance(ref, tuple) else ref
+            if v != ref and not (v is None and ref is None):
+                changed[name] = v
+        jid = start_train(ctx, train_spec(ds, p, bb, changed))
+        gr.Info(f"Training job {jid} queued.")
+        return refresh((), jid)
+
+    start.click(on_start, [dataset, preset, backbone, model, *boxes.values()], outputs,
+                api_visibility="private")
+
+    @ui_errors
+    def api_start_train(dataset: str, preset: str = GUI_PRESET, backbone: str = "",
+                        options: dict | None = None) -> int:
+        """Queue a training job; returns its id. `backbone`: '' (the model's EfficientNet), a
+        timm name, nas:JOB_ID, nas:PUBLISHED_NAME or nas-file:PATH. `options`: any TrainConfig
+        field (model, epochs, batch_size, lr, image_size, ...)."""
+        return start_train(ctx, train_spec(dataset, preset, backbone, dict(options or {})))
+
+    gr.api(api_start_train, api_name="start_train")
+    return TrainTab(timer=timer, panel=panel, backbone=backbone, dataset=dataset)
+
