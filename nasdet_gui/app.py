@@ -14,7 +14,8 @@ import gradio as gr
 from core.engine.store import Store
 from core.errors import NasdetError, NotFoundError
 
-from nasdet_gui import api, architectures_tab, data_tab, jobs_tab, search_tab, train_tab
+from nasdet_gui import (api, architectures_tab, data_tab, detect_tab, jobs_tab, search_tab,
+                        train_tab)
 from nasdet_gui.common import Ctx
 from nasdet_gui.config import CSS_FILE, DEFAULT_DATASET, AppConfig
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 TITLE = "NASDet Studio"
 TABS = [("Data", data_tab), ("Search", search_tab), ("Architectures", architectures_tab),
-        ("Train", train_tab), ("Jobs", jobs_tab)]
+        ("Train", train_tab), ("Detect", detect_tab), ("Jobs", jobs_tab)]
 
 
 def theme() -> gr.themes.Base:

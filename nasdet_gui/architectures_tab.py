@@ -101,9 +101,10 @@ def build(ctx: Ctx, demo: gr.Blocks) -> ArchitecturesTab:
                 "reduction cells (which halve the resolution).", elem_classes="tab-intro")
     with gr.Row(elem_classes="action-row"):
         cell = gr.Dropdown(cell_choices(ctx), value="published:DARTS_V2", label="Cell", scale=3)
-        arch_id = gr.Number(label="or architecture id", precision=0, value=None, scale=1)
-        upload = gr.File(label="or a genotype.json", file_types=[".json"], type="filepath",
-                         scale=2, height=90)
+        arch_id = gr.Number(label="or architecture id (Enter)", precision=0, value=None,
+                            scale=1)
+        upload = gr.UploadButton("Upload genotype.json", file_types=[".json"], type="filepath",
+                                 scale=1)
     source = gr.State("published:DARTS_V2")
     summary = gr.Markdown()
     with gr.Row():
