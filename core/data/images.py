@@ -32,6 +32,10 @@ _EXIF_ORIENTATION = 0x0112
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
+class ImageTooLargeError(DatasetError):
+    """An image has more pixels than allowed (decompression-bomb guard)."""
+
+
 def is_image_file(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
@@ -84,13 +88,14 @@ def _open_header(path: Path, max_pixels: int) -> Image.Image:
             im = Image.open(path)
     except FileNotFoundError as exc:
         raise DatasetError(f"{path.name}: file not found") from exc
-    except (UnidentifiedImageError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning, OSError, SyntaxError) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(f"{path.name}: too many pixels ({exc})") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise DatasetError(f"{path.name}: not a readable image ({exc})") from exc
     w, h = im.size
     if w * h > max_pixels:
         im.close()
-        raise DatasetError(f"{path.name}: {w}x{h} = {w * h:,} pixels exceeds the limit of "
+        raise ImageTooLargeError(f"{path.name}: {w}x{h} = {w * h:,} pixels exceeds the limit of "
                            f"{max_pixels:,} (decompression-bomb guard); downscale the image")
     if w <= 0 or h <= 0:
         im.close()

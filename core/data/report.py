@@ -19,16 +19,18 @@ ACTIONS = {
     "box_clipped": "clipped to the image",
     "bad_box": "dropped",
     "unknown_category": "dropped",
-    "duplicate_image_id": "error",
-    "duplicate_file_name": "error",
+    "unknown_image": "dropped",
+    "bad_annotation_file": "skipped",
+    "unsafe_path": "skipped",
+    "duplicate_image_id": "error: all images with this id skipped",
+    "duplicate_file_name": "error: the first entry kept, later ones skipped",
     "crowd": "kept for evaluation, ignored in training",
     "empty_image": "kept",
     "bad_label_line": "dropped",
-    "unannotated_image": "kept as an image without objects",
     "split_missing": "split made from the train images",
+    "no_class_names": "classes named by their numbers 0..K-1",
 }
-SEVERITY = {"crowd": "info", "empty_image": "info", "unannotated_image": "info",
-            "split_missing": "info", "duplicate_image_id": "error",
+SEVERITY = {"crowd": "info", "empty_image": "info", "split_missing": "info", "duplicate_image_id": "error",
             "duplicate_file_name": "error"}
 MAX_STORED = 2_000  # problems kept in full; the summary still counts all of them
 

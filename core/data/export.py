@@ -1,0 +1,50 @@
+"""Export a registered dataset as COCO (annotations/instances_{train,val}.json + train/ val/)
+or YOLO (data.yaml + images/{train,val}/ + labels/{train,val}/) into a new folder.
+
+YOLO has no crowd flag: crowd annotations are left out of a YOLO export.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+from core.data.dataset import open_dataset
+from core.data.internal import SPLITS, read_json
+from core.data.spec import EXPORT_FORMATS
+from core.errors import DatasetError, SpecError
+
+log = logging.getLogger(__name__)
+
+
+def export_dataset(store, name: str, out: str | Path, fmt: str = "coco") -> Path:
+    """Write dataset `name` to `out` (which must not exist, or be an empty folder); returns it.
+
+    Built in a sibling temp folder and renamed, so a failed export leaves nothing behind.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise SpecError(f"export format must be one of {', '.join(EXPORT_FORMATS)}; got {fmt!r}")
+    info = open_dataset(store, name)
+    out = Path(out).expanduser().resolve()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SpecError(f"export target {out} exists and is not an empty folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    splits = {s: (read_json(info.split_json(s)), info.images_dir) for s in SPLITS}
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        from core.data.formats import coco, yolo
+
+        (coco if fmt == "coco" else yolo).write(tmp, info.classes, splits)
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DatasetError(f"cannot export {name} to {out}: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("exported %s as %s to %s", name, fmt, out)
+    return out
