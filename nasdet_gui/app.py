@@ -14,15 +14,15 @@ import gradio as gr
 from core.engine.store import Store
 from core.errors import NasdetError, NotFoundError
 
-from nasdet_gui import (api, architectures_tab, data_tab, detect_tab, jobs_tab, search_tab,
-                        train_tab)
+from nasdet_gui import (api, architectures_tab, data_tab, detect_tab, guided_tab, jobs_tab,
+                        search_tab, train_tab)
 from nasdet_gui.common import Ctx
 from nasdet_gui.config import CSS_FILE, DEFAULT_DATASET, AppConfig
 
 log = logging.getLogger(__name__)
 
 TITLE = "NASDet Studio"
-TABS = [("Data", data_tab), ("Search", search_tab), ("Architectures", architectures_tab),
+TABS = [("Guided demo", guided_tab), ("Data", data_tab), ("Search", search_tab), ("Architectures", architectures_tab),
         ("Train", train_tab), ("Detect", detect_tab), ("Jobs", jobs_tab)]
 
 
@@ -95,7 +95,8 @@ def first_start(store: Store, config: AppConfig) -> int | None:
         if pending[0]["status"] == "interrupted":
             store.resume_job(pending[0]["id"])
         return None
-    spec = dict(config.presets.get("first_start_dataset", {}), name=DEFAULT_DATASET)
+    spec = dict(config.demo.get("first_start_dataset")
+                or config.presets.get("first_start_dataset", {}), name=DEFAULT_DATASET)
     try:
         return submit_job(store, "dataset.generate", spec)
     except (NasdetError, ImportError) as exc:  # data package not there yet: the app still starts
