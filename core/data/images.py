@@ -28,8 +28,6 @@ _FAST_FORMATS = {"JPEG", "PNG", "BMP"}
 _FAST_MODES = {"RGB", "L"}
 _EXIF_ORIENTATION = 0x0112
 
-# We do our own (lower, explicit) pixel check; keep PIL's bomb error for anything beyond it.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 
 class ImageTooLargeError(DatasetError):
@@ -83,13 +81,14 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, jpeg_quality: int = 95
 
 def _open_header(path: Path, max_pixels: int) -> Image.Image:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with warnings.catch_warnings():  # our own pixel check below replaces PIL's warning
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
     except FileNotFoundError as exc:
         raise DatasetError(f"{path.name}: file not found") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(f"{path.name}: too many pixels ({exc})") from exc
+    except Image.DecompressionBombError as exc:  # PIL refuses far beyond its own limit
+        raise ImageTooLargeError(f"{path.name}: too many pixels, over the limit of "
+                                 f"{max_pixels:,} (decompression-bomb guard; {exc})") from exc
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise DatasetError(f"{path.name}: not a readable image ({exc})") from exc
     w, h = im.size
