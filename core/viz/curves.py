@@ -1,0 +1,341 @@
+"""Search and training charts: scores over time, Pareto fronts, loss/lr/AP curves of several runs.
+
+Inputs are store rows (see docs/ARCHITECTURE.md): architectures {id, step, created_at, score,
+params, flops, latency_ms, ...} and metrics {step, epoch, key, value, ts}. The charts stay fast
+and light with 10,000 architectures or 100,000 metric points: large scatters use WebGL and keep
+at most `max_points` points (every point that is on the Pareto front or sets a best-so-far is
+kept), long curves are cut into at most `buckets` buckets drawn as a min/max band plus the
+smoothed line, so the browser gets a few thousand numbers whatever the run length.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.viz.common import base_layout, empty_figure
+
+log = logging.getLogger(__name__)
+
+RUN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+              "#17becf", "#bcbd22", "#7f7f7f")
+POINT_COLOR = "#4c78a8"
+BEST_COLOR = "#e45756"
+PARETO_COLOR = "#f58518"
+WEBGL_ABOVE = 2_000          # scatters with more points use scattergl
+MAX_SCATTER_POINTS = 20_000  # more architectures than this: a sample plus all notable points
+DEFAULT_BUCKETS = 600        # curve buckets (~1 per pixel of a 600 px chart)
+DEFAULT_SMOOTHING = 0.8      # EMA weight over bucket means (TensorBoard-style slider value)
+TRADEOFF_AXES = {"params": ("parameters", True), "flops": ("FLOPs", True),
+                 "latency_ms": ("latency (ms)", False)}
+
+
+# -- numeric helpers -------------------------------------------------------------------------------
+
+def pareto_front(cost: Sequence[float], score: Sequence[float]) -> np.ndarray:
+    """Indices of the Pareto-optimal points (lower cost, higher score), by increasing cost.
+
+    O(n log n): sort by cost (ties: best score first) and keep each point that beats the best
+    score seen so far. NaNs are never on the front.
+    """
+    cost = np.asarray(cost, dtype=np.float64)
+    score = np.asarray(score, dtype=np.float64)
+    valid = np.flatnonzero(~(np.isnan(cost) | np.isnan(score)))
+    order = valid[np.lexsort((-score[valid], cost[valid]))]
+    s = score[order]
+    prev_best = np.concatenate([[-np.inf], np.maximum.accumulate(s)[:-1]])
+    return order[s > prev_best]
+
+
+def best_so_far(x: Sequence[float], score: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(x, running max of score) at the points where the best score improves, sorted by x."""
+    x = np.asarray(x, dtype=np.float64)
+    score = np.asarray(score, dtype=np.float64)
+    order = np.argsort(x, kind="stable")
+    xs, ss = x[order], score[order]
+    running = np.fmax.accumulate(ss)
+    improves = np.concatenate([[True], running[1:] > running[:-1]])
+    return xs[improves], running[improves]
+
+
+def ema(values: Sequence[float], weight: float = DEFAULT_SMOOTHING) -> np.ndarray:
+    """Debiased exponential moving average (TensorBoard's smoothing); weight in [0, 1)."""
+    if not 0.0 <= weight < 1.0:
+        raise ValueError(f"smoothing weight must be in [0, 1), got {weight}")
+    values = np.asarray(values, dtype=np.float64)
+    out = np.empty_like(values)
+    acc, norm = 0.0, 0.0
+    for i, v in enumerate(values.tolist()):
+        acc = weight * acc + (1 - weight) * v
+        norm = weight * norm + (1 - weight)
+        out[i] = acc / norm
+    return out
+
+
+def bucket_stats(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray, ...]:
+    """Split sorted (x, y) into at most `buckets` equal-count buckets.
+
+    Returns (x_mid, y_min, y_max, y_mean) per bucket (x_mid: mean x). With n <= buckets every
+    point is its own bucket.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n = len(x)
+    if n <= buckets:
+        return x, y, y, y
+    starts = np.linspace(0, n, buckets + 1).astype(np.int64)[:-1]
+    counts = np.diff(np.append(starts, n))
+    return (np.add.reduceat(x, starts) / counts, np.minimum.reduceat(y, starts),
+            np.maximum.reduceat(y, starts), np.add.reduceat(y, starts) / counts)
+
+
+def _sample_indices(n: int, keep: np.ndarray, max_points: int, seed: int = 0) -> np.ndarray:
+    """All `keep` indices plus a fixed-seed random sample of the rest, max_points in total."""
+    if n <= max_points:
+        return np.arange(n)
+    rest = np.setdiff1d(np.arange(n), keep, assume_unique=False)
+    take = max(max_points - len(keep), 0)
+    sample = np.random.default_rng(seed).choice(rest, size=min(take, len(rest)), replace=False)
+    return np.sort(np.concatenate([keep, sample]))
+
+
+# -- architectures -----------------------------------------------------------------------------
+
+def _arch_arrays(archs: Sequence[Mapping[str, Any]], key: str) -> dict[str, np.ndarray]:
+    """Columns of the scored architectures (rows without a score or without `key` dropped)."""
+    rows = [a for a in archs if a.get("score") is not None and a.get(key) is not None]
+    cols = {name: np.array([r.get(name) if r.get(name) is not None else np.nan for r in rows],
+                           dtype=np.float64)
+            for name in ("id", "step", "created_at", "score", "params", "flops", "latency_ms")}
+    cols["x"] = np.array([r[key] for r in rows], dtype=np.float64)
+    return cols
+
+
+def _scatter(x, y, ids, name: str, color: str, n_total: int, hover_x: str, **kw) -> go.Scatter:
+    cls = go.Scattergl if len(x) > WEBGL_ABOVE else go.Scatter
+    return cls(x=x, y=y, customdata=ids.astype(np.int64), mode="markers", name=name,
+               marker=dict(size=5 if n_total > 2000 else 7, color=color, opacity=0.55,
+                           line=dict(width=0)),
+               hovertemplate=f"arch #%{{customdata}}<br>score %{{y:.4f}}<br>{hover_x}"
+                             "<extra></extra>", **kw)
+
+
+def search_progress_figure(archs: Sequence[Mapping[str, Any]], x: str = "step",
+                           title: str | None = "Search progress",
+                           max_points: int = MAX_SCATTER_POINTS) -> go.Figure:
+    """Each evaluated architecture's score against its step ("step") or wall time ("time",
+    minutes since the first), with the best-so-far line. Hover and customdata give the
+    architecture id (the GUI opens its graph from it)."""
+    if x not in ("step", "time"):
+        raise ValueError(f"x must be 'step' or 'time', got {x!r}")
+    cols = _arch_arrays(archs, "step" if x == "step" else "created_at")
+    if len(cols["x"]) == 0:
+        return empty_figure("no scored architectures yet")
+    xs = cols["x"] if x == "step" else (cols["x"] - np.nanmin(cols["x"])) / 60.0
+    bx, by = best_so_far(xs, cols["score"])
+    improving = np.flatnonzero(np.isin(xs, bx) & np.isin(cols["score"], by))
+    keep = _sample_indices(len(xs), improving, max_points)
+    x_label = "step" if x == "step" else "time since start (min)"
+    hover_x = "step %{x:.0f}" if x == "step" else "t %{x:.1f} min"
+    name = "architectures" if len(keep) == len(xs) else f"architectures ({len(keep):,} of {len(xs):,})"
+    fig = go.Figure(layout=base_layout(title=title, xaxis_title=x_label, yaxis_title="score"))
+    fig.add_trace(_scatter(xs[keep], cols["score"][keep], cols["id"][keep], name, POINT_COLOR,
+                           len(xs), hover_x))
+    x_end = float(np.nanmax(xs))
+    fig.add_trace(go.Scatter(x=np.append(bx, x_end), y=np.append(by, by[-1]), mode="lines",
+                             line=dict(shape="hv", color=BEST_COLOR, width=2), name="best so far",
+                             hoverinfo="skip"))
+    best = int(np.nanargmax(cols["score"]))
+    fig.add_trace(go.Scatter(x=[xs[best]], y=[cols["score"][best]], mode="markers",
+                             customdata=[int(cols["id"][best])], name="best",
+                             marker=dict(symbol="star", size=14, color=BEST_COLOR,
+                                         line=dict(color="white", width=1)),
+                             hovertemplate="best: arch #%{customdata}<br>score %{y:.4f}"
+                                           "<extra></extra>"))
+    return fig
+
+
+def search_tradeoff_figure(archs: Sequence[Mapping[str, Any]], x: str = "params",
+                           title: str | None = None,
+                           max_points: int = MAX_SCATTER_POINTS) -> go.Figure:
+    """Score against parameters, FLOPs or latency ("params", "flops", "latency_ms") with the
+    Pareto front (fewer params / higher score) highlighted. Hover and customdata: arch id."""
+    if x not in TRADEOFF_AXES:
+        raise ValueError(f"x must be one of {sorted(TRADEOFF_AXES)}, got {x!r}")
+    label, log_x = TRADEOFF_AXES[x]
+    cols = _arch_arrays(archs, x)
+    if len(cols["x"]) == 0:
+        return empty_figure(f"no scored architectures with {label} yet")
+    front = pareto_front(cols["x"], cols["score"])
+    keep = _sample_indices(len(cols["x"]), front, max_points)
+    hover_x = f"{label} %{{x:,.4~s}}" if log_x else f"{label} %{{x:.2f}}"
+    fig = go.Figure(layout=base_layout(
+        title=title or f"Score vs {label}", xaxis_title=label, yaxis_title="score",
+        xaxis_type="log" if log_x and np.nanmin(cols["x"]) > 0 else "linear"))
+    name = "architectures" if len(keep) == len(cols["x"]) else \
+        f"architectures ({len(keep):,} of {len(cols['x']):,})"
+    fig.add_trace(_scatter(cols["x"][keep], cols["score"][keep], cols["id"][keep], name,
+                           POINT_COLOR, len(cols["x"]), hover_x))
+    fig.add_trace(go.Scatter(
+        x=cols["x"][front], y=cols["score"][front], customdata=cols["id"][front].astype(np.int64),
+        mode="lines+markers", name=f"Pareto front ({len(front)})",
+        line=dict(shape="hv", color=PARETO_COLOR, width=2),
+        marker=dict(size=9, color=PARETO_COLOR, line=dict(color="white", width=1)),
+        hovertemplate=f"Pareto: arch #%{{customdata}}<br>score %{{y:.4f}}<br>{hover_x}"
+                      "<extra></extra>"))
+    return fig
+
+
+# -- metrics -------------------------------------------------------------------------------------
+
+def metric_arrays(rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Group metric rows by key: {key: (x, value)} sorted by x, where x is the step, or the epoch
+    for per-epoch rows (step None). Duplicate x keep the last row."""
+    grouped: dict[str, tuple[list, list]] = {}
+    for r in rows:
+        x = r.get("step") if r.get("step") is not None else r.get("epoch")
+        if x is None or r.get("value") is None:
+            continue
+        xs, vs = grouped.setdefault(r["key"], ([], []))
+        xs.append(x)
+        vs.append(r["value"])
+    out = {}
+    for key, (xs, vs) in grouped.items():
+        x = np.asarray(xs, dtype=np.float64)
+        v = np.asarray(vs, dtype=np.float64)
+        order = np.argsort(x, kind="stable")
+        x, v = x[order], v[order]
+        last = np.append(x[1:] != x[:-1], True)  # keep the last row of equal x
+        out[key] = (x[last], v[last])
+    return out
+
+
+def _normalise_runs(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping]) -> dict[str, dict]:
+    if isinstance(runs, Mapping):
+        return {str(name): metric_arrays(rows) for name, rows in runs.items()}
+    return {"run": metric_arrays(runs)}
+
+
+def _hex_rgba(color: str, alpha: float) -> str:
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def curve_traces(x: np.ndarray, y: np.ndarray, name: str, color: str, smoothing: float,
+                 buckets: int, dash: str = "solid", show_raw: bool = True,
+                 legendgroup: str | None = None, showlegend: bool = True) -> list[go.Scatter]:
+    """A long per-step curve as <= 3 light traces: raw min/max band (or raw line when short)
+    and the smoothed line: the EMA of the bucket means (so the chart looks equally smooth
+    whatever the run length; per point when the curve has <= `buckets` points)."""
+    xm, lo, hi, mean = bucket_stats(x, y, buckets)
+    traces: list[go.Scatter] = []
+    group = legendgroup or name
+    if show_raw and len(x) > buckets:
+        traces.append(go.Scatter(x=xm, y=hi, mode="lines", line=dict(width=0), showlegend=False,
+                                 legendgroup=group, hoverinfo="skip", name=f"{name} max"))
+        traces.append(go.Scatter(x=xm, y=lo, mode="lines", line=dict(width=0), fill="tonexty",
+                                 fillcolor=_hex_rgba(color, 0.18), showlegend=False,
+                                 legendgroup=group, hoverinfo="skip", name=f"{name} min-max"))
+    elif show_raw:
+        traces.append(go.Scatter(x=xm, y=lo, mode="lines", showlegend=False, legendgroup=group,
+                                 line=dict(color=_hex_rgba(color, 0.3), width=1, dash=dash),
+                                 name=f"{name} raw", hovertemplate="%{y:.4g}<extra>raw</extra>"))
+    smooth = ema(mean, smoothing) if smoothing > 0 else mean
+    traces.append(go.Scatter(x=xm, y=smooth, mode="lines", name=name, legendgroup=group,
+                             showlegend=showlegend, line=dict(color=color, width=1.8, dash=dash),
+                             hovertemplate=f"{name}<br>step %{{x:.0f}}<br>%{{y:.4g}}"
+                                           "<extra></extra>"))
+    return traces
+
+
+TRAIN_PANELS = (("loss", ("train/loss",)),
+                ("class (solid) / box (dot) loss", ("train/class_loss", "train/box_loss")),
+                ("learning rate", ("train/lr",)),
+                ("val AP (solid) / AP50 (dash)", ("val/AP", "val/AP50")))
+KEY_DASH = {"train/box_loss": "dot", "val/AP50": "dash"}
+
+
+def training_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
+                    smoothing: float = DEFAULT_SMOOTHING, buckets: int = DEFAULT_BUCKETS,
+                    title: str | None = None, log_loss: bool = False) -> go.Figure:
+    """Training curves of one run (a list of metric rows) or several ({run name: rows}).
+
+    Panels: total loss, class and box loss, learning rate (per step; raw min/max band plus the
+    EMA-smoothed line) and validation AP / AP50 per epoch (markers). One colour per run.
+    `log_loss`: loss panels on a log scale.
+    """
+    data = _normalise_runs(runs)
+    if not any(data.values()):
+        return empty_figure("no training metrics yet")
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[p[0] for p in TRAIN_PANELS],
+                        horizontal_spacing=0.12, vertical_spacing=0.16)
+    for r, (run, series) in enumerate(data.items()):
+        color = RUN_COLORS[r % len(RUN_COLORS)]
+        legend_done = False
+        for p, (_, keys) in enumerate(TRAIN_PANELS):
+            row, col = p // 2 + 1, p % 2 + 1
+            for key in keys:
+                if key not in series:
+                    continue
+                x, y = series[key]
+                dash = KEY_DASH.get(key, "solid")
+                if key.startswith("val/"):
+                    traces = [go.Scatter(x=x, y=y, mode="lines+markers", name=run, legendgroup=run,
+                                         showlegend=not legend_done, marker=dict(size=5),
+                                         line=dict(color=color, dash=dash, width=1.8),
+                                         hovertemplate=f"{run} {key}<br>epoch %{{x:.0f}}"
+                                                       "<br>%{y:.4f}<extra></extra>")]
+                else:
+                    traces = curve_traces(x, y, run, color, 0.0 if key == "train/lr" else smoothing,
+                                          buckets, dash=dash, show_raw=key != "train/lr",
+                                          legendgroup=run, showlegend=not legend_done)
+                legend_done = True
+                for t in traces:
+                    fig.add_trace(t, row=row, col=col)
+    fig.update_layout(**base_layout(title=title, height=520, margin=dict(l=56, r=16, t=64 if title else 36, b=40)))
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.1, x=0))
+    fig.update_annotations(font_size=12)
+    fig.update_xaxes(title_text="step", row=2, col=1)
+    fig.update_xaxes(title_text="epoch", row=2, col=2)
+    if log_loss:
+        fig.update_yaxes(type="log", row=1, col=1)
+        fig.update_yaxes(type="log", row=1, col=2)
+    return fig
+
+
+def metrics_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
+                   keys: Sequence[str], title: str | None = None, y_title: str | None = None,
+                   smoothing: float = 0.0, buckets: int = DEFAULT_BUCKETS) -> go.Figure:
+    """Any metric keys (e.g. search/train_acc, search/val_acc per epoch) of one or several runs
+    in one chart: colour per run, dash per key."""
+    data = _normalise_runs(runs)
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash")
+    fig = go.Figure(layout=base_layout(title=title, yaxis_title=y_title, xaxis_title="step / epoch"))
+    for r, (run, series) in enumerate(data.items()):
+        color = RUN_COLORS[r % len(RUN_COLORS)]
+        for k, key in enumerate(keys):
+            if key not in series:
+                continue
+            x, y = series[key]
+            name = key if len(data) == 1 else f"{run} · {key}"
+            for t in curve_traces(x, y, name, color if len(data) > 1 else RUN_COLORS[k % 10],
+                                  smoothing, buckets, dash=dashes[k % len(dashes)] if len(data) > 1 else "solid",
+                                  show_raw=smoothing > 0):
+                fig.add_trace(t)
+    if not fig.data:
+        return empty_figure("no metrics yet: " + ", ".join(keys))
+    return fig
+
+
+def points_in_figure(fig: go.Figure) -> int:
+    """Total number of x values shipped to the browser (for the speed benchmark)."""
+    return int(sum(len(t.x) if getattr(t, "x", None) is not None else 0 for t in fig.data))
+
+
+__all__ = ["pareto_front", "best_so_far", "ema", "bucket_stats", "search_progress_figure",
+           "search_tradeoff_figure", "metric_arrays", "training_figure", "metrics_figure",
+           "curve_traces", "points_in_figure"]
