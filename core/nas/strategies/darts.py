@@ -1,0 +1,218 @@
+"""DARTS: differentiable architecture search (Liu, Simonyan, Yang, ICLR 2019).
+
+Bilevel optimisation over the supernet (section 2.3, algorithm 1): each step first updates the
+architecture weights alpha on a batch of the search-val half (Adam 3e-4, betas (0.5, 0.999),
+weight decay 1e-3), then the network weights w on a batch of the search-train half (SGD 0.025,
+momentum 0.9, weight decay 3e-4, cosine to 0.001, gradient clip 5). The alpha gradient is first
+order by default (w taken as w*(alpha), eq. 6 with xi = 0); `second_order` uses the unrolled
+model w' = w - xi * grad_w L_train(w, alpha) with xi = current learning rate and the
+finite-difference Hessian-vector product of eq. 8 (epsilon = 0.01 / ||grad_w' L_val||).
+
+Each epoch: the alpha softmax snapshot and derived genotype go to runs/<id>/alphas.json
+(artifact "alphas"), the derived genotype to the architectures table (kind "derived", scored by
+the supernet's accuracy on the alpha batches of that epoch), metrics search/train_acc,
+search/val_acc, search/best_score. The answer is the genotype derived from the final alphas.
+When the minutes budget is binding, the cosine schedule is shortened to the epochs that fit
+(measured after the first epoch).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from core.nas.genotypes import Genotype
+from core.nas.proxy import batches, cosine_lr, cycle_batches
+from core.nas.space import edge_list
+from core.nas.strategies.base import SearchContext, SearchOutcome, restore_rng, rng_state
+from core.nas.supernet import SuperNet
+
+log = logging.getLogger(__name__)
+
+ARCH_BETAS = (0.5, 0.999)
+HVP_R = 1e-2  # finite-difference scale of the Hessian-vector product (DARTS eq. 8)
+ALPHAS_FILE = "alphas.json"
+
+
+class Architect:
+    """Alpha updates, first or second order (the authors' architect.py, without model copies)."""
+
+    def __init__(self, model: SuperNet, lr: float, weight_decay: float, momentum: float,
+                 network_weight_decay: float):
+        self.model = model
+        self.momentum = momentum
+        self.network_weight_decay = network_weight_decay
+        self.optimizer = torch.optim.Adam(model.arch_parameters(), lr=lr, betas=ARCH_BETAS,
+                                          weight_decay=weight_decay)
+
+    def step(self, train_batch, val_batch, eta: float, w_optimizer: torch.optim.Optimizer,
+             second_order: bool) -> torch.Tensor:
+        """One alpha update; returns the val-batch logits (for the running val accuracy)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if second_order:
+            logits = self._unrolled_backward(train_batch, val_batch, eta, w_optimizer)
+        else:
+            logits = self.model(val_batch[0])
+            F.cross_entropy(logits, val_batch[1]).backward()
+        self.optimizer.step()
+        for w in self.model.weight_parameters():  # alpha step must not leave w gradients
+            w.grad = None
+        return logits.detach()
+
+    def _unrolled_backward(self, train_batch, val_batch, eta, w_optimizer) -> torch.Tensor:
+        names, weights = zip(*[(n, p) for n, p in self.model.named_parameters()
+                               if not n.startswith("alphas_")])
+        alphas = self.model.arch_parameters()
+        loss = F.cross_entropy(self.model(train_batch[0]), train_batch[1])
+        grads = torch.autograd.grad(loss, weights)
+        unrolled = []
+        for w, g in zip(weights, grads):
+            buf = w_optimizer.state.get(w, {}).get("momentum_buffer")
+            moment = buf * self.momentum if buf is not None else torch.zeros_like(w)
+            unrolled.append((w - eta * (moment + g + self.network_weight_decay * w))
+                            .detach().requires_grad_())
+        params = dict(zip(names, unrolled))
+        params.update({"alphas_normal": alphas[0], "alphas_reduce": alphas[1]})
+        logits = functional_call(self.model, params, (val_batch[0],))
+        val_loss = F.cross_entropy(logits, val_batch[1])
+        grads = torch.autograd.grad(val_loss, list(alphas) + unrolled)
+        d_alpha, vector = grads[:2], grads[2:]
+        implicit = self._hessian_vector_product(weights, vector, train_batch)
+        for a, g, ig in zip(alphas, d_alpha, implicit):
+            a.grad = g - eta * ig
+        return logits
+
+    def _hessian_vector_product(self, weights, vector, batch) -> list[torch.Tensor]:
+        """(grad_alpha L_train(w+) - grad_alpha L_train(w-)) / 2 eps, w+- = w +- eps * vector."""
+        eps = HVP_R / torch.cat([v.flatten() for v in vector]).norm().clamp_min(1e-12)
+        alphas = self.model.arch_parameters()
+        grads = []
+        for sign in (1.0, -2.0):
+            with torch.no_grad():
+                for w, v in zip(weights, vector):
+                    w.add_(v, alpha=float(sign * eps))
+            loss = F.cross_entropy(self.model(batch[0]), batch[1])
+            grads.append(torch.autograd.grad(loss, alphas))
+        with torch.no_grad():
+            for w, v in zip(weights, vector):
+                w.add_(v, alpha=float(eps))
+        return [(p - n) / (2 * eps) for p, n in zip(*grads)]
+
+
+def _write_alphas(ctx: SearchContext, history: list[dict]) -> None:
+    path = ctx.reporter.run_dir / ALPHAS_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(history))
+    os.replace(tmp, path)
+    ctx.reporter.artifact("alphas", path)
+
+
+def _snapshot(model: SuperNet, epoch: int, genotype: Genotype) -> dict:
+    weights = model.alpha_weights()
+    return {"epoch": epoch, "normal": weights["normal"], "reduce": weights["reduce"],
+            "genotype": genotype.to_dict(), "edges": [list(e) for e in edge_list(model.nodes)],
+            "primitives": list(model.primitives)}
+
+
+def search(ctx: SearchContext) -> SearchOutcome:
+    cfg, data = ctx.cfg, ctx.data
+    rng = random.Random(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model = SuperNet(cfg.C, data.num_classes, cfg.layers, cfg.nodes)
+    model = model.to(memory_format=torch.channels_last)
+    w_opt = torch.optim.SGD(model.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                            weight_decay=cfg.weight_decay)
+    architect = Architect(model, cfg.arch_lr, cfg.arch_weight_decay, cfg.momentum,
+                          cfg.weight_decay)
+    st = ctx.state or {"epoch": 0, "planned": cfg.max_epochs, "history": [], "best": 0.0,
+                       "done": False}
+    if ctx.state is not None:
+        model.load_state_dict(st["model"])
+        w_opt.load_state_dict(st["w_opt"])
+        architect.optimizer.load_state_dict(st["a_opt"])
+        restore_rng(rng, st["rng"])
+        ctx.reporter.info(f"darts: resumed at epoch {st['epoch']} of {st['planned']}")
+    generator = torch.Generator().manual_seed(cfg.seed)
+    if "gen" in st:
+        generator.set_state(st["gen"])
+    while not st["done"] and st["epoch"] < st["planned"]:
+        epoch = st["epoch"]
+        t0 = time.monotonic()
+        stats = _run_epoch(ctx, model, architect, w_opt, epoch, st["planned"], generator)
+        genotype = model.genotype(cfg.skip_cap)
+        st["best"] = max(st["best"], stats["val_acc"])
+        st["history"].append(_snapshot(model, epoch, genotype))
+        _write_alphas(ctx, st["history"])
+        ctx.log_architecture(genotype, stats["val_acc"], "derived", epoch, epoch=epoch,
+                             score_source="supernet accuracy on the alpha batches",
+                             alphas={k: st["history"][-1][k] for k in ("normal", "reduce")})
+        ctx.epoch_metrics(epoch, train_acc=stats["train_acc"], val_acc=stats["val_acc"],
+                          best_score=st["best"], lr=stats["lr"])
+        if epoch == 0 and ctx.budget.seconds != math.inf and not stats["cut"]:
+            fit = int(ctx.budget.seconds // max(time.monotonic() - t0, 1e-3))
+            st["planned"] = max(1, min(st["planned"], fit))
+            if st["planned"] < cfg.max_epochs:
+                ctx.reporter.info(f"darts: {st['planned']} epochs fit the {cfg.minutes:g}-minute "
+                                  "budget; cosine schedule shortened to them")
+        st["epoch"] = epoch + 1
+        st["done"] = stats["cut"] or ctx.budget.exhausted()
+        st.update(model=model.state_dict(), w_opt=w_opt.state_dict(),
+                  a_opt=architect.optimizer.state_dict(), rng=rng_state(rng),
+                  gen=generator.get_state())
+        ctx.save(st)
+        ctx.progress(max(st["epoch"] / st["planned"], ctx.budget.fraction()),
+                     f"darts epoch {st['epoch']}/{st['planned']}: val acc {stats['val_acc']:.3f}")
+    if not st["history"]:
+        raise RuntimeError("darts ended before its first epoch; give it a larger budget")
+    last = st["history"][-1]
+    return SearchOutcome(Genotype.from_dict(last["genotype"]), st["best"],
+                         f"derived from the alphas after epoch {last['epoch'] + 1}")
+
+
+def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
+               w_opt: torch.optim.Optimizer, epoch: int, planned: int,
+               generator: torch.Generator) -> dict:
+    """One DARTS epoch over the search-train half; alpha batches cycle over the search-val half."""
+    cfg, data = ctx.cfg, ctx.data
+    lr = cosine_lr(cfg.lr, cfg.lr_min, epoch, planned)
+    for group in w_opt.param_groups:
+        group["lr"] = lr
+    val_stream = cycle_batches(data.search_val_x, data.search_val_y, cfg.batch_size, generator)
+    steps = math.ceil(len(data.search_train_y) / cfg.batch_size)
+    tr_correct = tr_seen = va_correct = va_seen = 0
+    cut = False
+    model.train()
+    for step, (xb, yb) in enumerate(batches(data.search_train_x, data.search_train_y,
+                                            cfg.batch_size, generator, augment=False)):
+        ctx.check_stop()
+        if ctx.budget.exhausted():
+            cut = True
+            break
+        xb = xb.contiguous(memory_format=torch.channels_last)
+        xv, yv = next(val_stream)
+        xv = xv.contiguous(memory_format=torch.channels_last)
+        v_logits = architect.step((xb, yb), (xv, yv), lr, w_opt, cfg.second_order)
+        va_correct += int((v_logits.argmax(1) == yv).sum())
+        va_seen += len(yv)
+        logits = model(xb)
+        loss = F.cross_entropy(logits, yb)
+        w_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.weight_parameters(), cfg.grad_clip)
+        w_opt.step()
+        tr_correct += int((logits.argmax(1) == yb).sum())
+        tr_seen += len(yb)
+        ctx.reporter.metric("search/loss", loss.item(), step=epoch * steps + step)
+        ctx.progress((epoch + (step + 1) / steps) / planned,
+                     f"darts epoch {epoch + 1}/{planned} step {step + 1}/{steps}")
+    return {"train_acc": tr_correct / max(1, tr_seen), "val_acc": va_correct / max(1, va_seen),
+            "lr": lr, "cut": cut}

@@ -1,0 +1,180 @@
+"""The one-shot supernet of the DARTS search space (Liu et al. 2019, sections 2.2 and 2.4; the
+authors' cnn/model_search.py), shared by DARTS and ENAS.
+
+Every edge (node i, input j) of a cell is a `MixedOp`: all ops of the search set applied to the
+input, mixed by the softmax of that edge's architecture weights (DARTS eq. 2); the pooling ops get
+a non-affine BN as in DARTS. The architecture weights `alphas_normal` and `alphas_reduce`
+([edges, ops], rows in `core.nas.space.edge_list` order, columns in PRIMITIVES order) are
+registered nn.Parameters of the network, shared by all cells of a kind; `weight_parameters()`
+and `arch_parameters()` split them for the two optimisers.
+
+`SuperNet.forward(x)` runs the continuous relaxation; `forward(x, genotype=g)` runs only the ops
+of a discrete genotype over the shared weights (ENAS, Pham et al. 2018, section 2.3).
+`derive_genotype` is the DARTS derive rule: for each node keep the two inputs whose strongest
+non-none op is strongest, with that op; then cap skip_connect in the normal cell.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from core.nas.genotypes import Genotype, concat_range
+from core.nas.network import STEM_MULTIPLIER, reduction_layers
+from core.nas.operations import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN
+from core.nas.space import cap_skips, edge_index, edge_list
+
+ALPHA_INIT_SCALE = 1e-3  # DARTS: alphas start as 1e-3 * N(0, 1)
+
+
+class MixedOp(nn.Module):
+    """All candidate ops on one edge: [B, C, H, W] -> [B, C, H/stride, W/stride]."""
+
+    def __init__(self, C: int, stride: int, primitives: Sequence[str] = PRIMITIVES):
+        super().__init__()
+        self.primitives = tuple(primitives)
+        ops = []
+        for name in self.primitives:
+            op = OPS[name](C, stride, False)
+            if "pool" in name:
+                op = nn.Sequential(op, nn.BatchNorm2d(C, affine=False))
+            ops.append(op)
+        self._ops = nn.ModuleList(ops)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """weights: [len(primitives)], the softmax of this edge's alphas."""
+        return sum(w * op(x) for w, op in zip(weights, self._ops))
+
+    def forward_op(self, x: torch.Tensor, name: str) -> torch.Tensor:
+        """Only the op called `name` (a discrete edge over the shared weights)."""
+        return self._ops[self.primitives.index(name)](x)
+
+
+class SearchCell(nn.Module):
+    """A cell whose edges are all MixedOps: -> [B, nodes * C, H', W'] (all nodes concatenated)."""
+
+    def __init__(self, nodes: int, C_prev_prev: int, C_prev: int, C: int, reduction: bool,
+                 reduction_prev: bool, primitives: Sequence[str] = PRIMITIVES):
+        super().__init__()
+        self.reduction = reduction
+        self.nodes = nodes
+        if reduction_prev:
+            self.preprocess0: nn.Module = FactorizedReduce(C_prev_prev, C, affine=False)
+        else:
+            self.preprocess0 = ReLUConvBN(C_prev_prev, C, 1, 1, 0, affine=False)
+        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=False)
+        self._ops = nn.ModuleList(
+            MixedOp(C, 2 if reduction and j < 2 else 1, primitives) for _, j in edge_list(nodes))
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """weights: [edges, ops] softmax weights of this cell kind."""
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        offset = 0
+        for _ in range(self.nodes):
+            states.append(sum(self._ops[offset + j](h, weights[offset + j])
+                              for j, h in enumerate(states)))
+            offset += len(states) - 1
+        return torch.cat(states[2:], dim=1)
+
+    def forward_discrete(self, s0: torch.Tensor, s1: torch.Tensor,
+                         pairs: Sequence[tuple[str, int]]) -> torch.Tensor:
+        """Only the genotype's edges; pairs must have 2 per node (concat: all nodes)."""
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        for i in range(self.nodes):
+            states.append(sum(self._ops[edge_index(i, j)].forward_op(states[j], op)
+                              for op, j in pairs[2 * i:2 * i + 2]))
+        return torch.cat(states[2:], dim=1)
+
+
+class SuperNet(nn.Module):
+    """DARTS search network: stem 3C, `layers` search cells, pooling, classifier.
+
+    Input [B, 3, H, W] -> logits [B, num_classes].
+    """
+
+    def __init__(self, C: int, num_classes: int, layers: int, nodes: int = 4,
+                 primitives: Sequence[str] = PRIMITIVES, stem_multiplier: int = STEM_MULTIPLIER):
+        super().__init__()
+        self.nodes = nodes
+        self.primitives = tuple(primitives)
+        C_curr = stem_multiplier * C
+        self.stem = nn.Sequential(nn.Conv2d(3, C_curr, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(C_curr))
+        C_prev_prev, C_prev, C_curr = C_curr, C_curr, C
+        reductions = reduction_layers(layers)
+        self.cells = nn.ModuleList()
+        reduction_prev = False
+        for i in range(layers):
+            reduction = i in reductions
+            if reduction:
+                C_curr *= 2
+            self.cells.append(SearchCell(nodes, C_prev_prev, C_prev, C_curr, reduction,
+                                         reduction_prev, self.primitives))
+            reduction_prev = reduction
+            C_prev_prev, C_prev = C_prev, nodes * C_curr
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_prev, num_classes)
+        shape = (len(edge_list(nodes)), len(self.primitives))
+        self.alphas_normal = nn.Parameter(ALPHA_INIT_SCALE * torch.randn(shape))
+        self.alphas_reduce = nn.Parameter(ALPHA_INIT_SCALE * torch.randn(shape))
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [self.alphas_normal, self.alphas_reduce]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        return [p for name, p in self.named_parameters() if not name.startswith("alphas_")]
+
+    def forward(self, x: torch.Tensor, genotype: Genotype | None = None) -> torch.Tensor:
+        s0 = s1 = self.stem(x)
+        if genotype is None:
+            w_normal = torch.softmax(self.alphas_normal, dim=-1)
+            w_reduce = torch.softmax(self.alphas_reduce, dim=-1)
+            for cell in self.cells:
+                s0, s1 = s1, cell(s0, s1, w_reduce if cell.reduction else w_normal)
+        else:
+            for cell in self.cells:
+                s0, s1 = s1, cell.forward_discrete(
+                    s0, s1, genotype.reduce if cell.reduction else genotype.normal)
+        return self.classifier(self.global_pooling(s1).flatten(1))
+
+    def alpha_weights(self) -> dict[str, list[list[float]]]:
+        """Softmax weights per edge x op (PRIMITIVES order) of both cells, as nested lists."""
+        with torch.no_grad():
+            return {"normal": torch.softmax(self.alphas_normal, -1).tolist(),
+                    "reduce": torch.softmax(self.alphas_reduce, -1).tolist()}
+
+    def genotype(self, skip_cap: int | None = 2) -> Genotype:
+        w = self.alpha_weights()
+        return derive_genotype(w["normal"], w["reduce"], self.nodes, self.primitives, skip_cap)
+
+
+def derive_cell(weights: Sequence[Sequence[float]], nodes: int,
+                primitives: Sequence[str] = PRIMITIVES) -> list[tuple[str, int]]:
+    """DARTS derive rule for one cell. weights: [edges, ops] (softmax), edge_list order.
+
+    For each node, rank its input edges by their strongest non-none weight, keep the top two
+    (in that order) each with its strongest non-none op.
+    """
+    none = primitives.index("none") if "none" in primitives else -1
+    pairs = []
+    for i in range(nodes):
+        rows = {j: weights[edge_index(i, j)] for j in range(i + 2)}
+        best = {j: max((k for k in range(len(primitives)) if k != none), key=row.__getitem__)
+                for j, row in rows.items()}
+        for j in sorted(rows, key=lambda j: -rows[j][best[j]])[:2]:
+            pairs.append((primitives[best[j]], j))
+    return pairs
+
+
+def derive_genotype(normal: Sequence[Sequence[float]], reduce: Sequence[Sequence[float]],
+                    nodes: int, primitives: Sequence[str] = PRIMITIVES,
+                    skip_cap: int | None = 2) -> Genotype:
+    """Genotype of softmax weights [edges, ops] for both cells; skips capped in the normal cell."""
+    normal_pairs = derive_cell(normal, nodes, primitives)
+    if skip_cap is not None:
+        edge_w = {e: dict(zip(primitives, normal[k])) for k, e in enumerate(edge_list(nodes))}
+        normal_pairs = cap_skips(normal_pairs, edge_w, skip_cap)
+    concat = concat_range(nodes)
+    return Genotype(normal_pairs, concat, derive_cell(reduce, nodes, primitives), concat)

@@ -1,0 +1,100 @@
+"""Job kind `search` (SEARCH): a NAS run on the proxy task of a dataset, then the final report.
+
+run(spec, reporter): load the proxy crops, run the chosen strategy (darts, enas, evolution,
+random; core/nas/strategies/) within its budget, save the best genotype to runs/<id>/genotype.json
+(artifact "genotype"), retrain it beside K random genotypes (core.nas.report) and store that
+report as the job result and runs/<id>/report.json (artifact "report"). Resumes from
+runs/<id>/checkpoint.pt: mid-search, after the search, or mid-report.
+
+Module top stays light: `validate` runs at submit time in the CLI/GUI process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.engine.jobs import TaskDef
+from core.nas.config import SearchConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.engine.reporter import Reporter
+
+STRATEGY_MODULES = {
+    "darts": "core.nas.strategies.darts",
+    "enas": "core.nas.strategies.enas",
+    "evolution": "core.nas.strategies.evolution",
+    "random": "core.nas.strategies.random",
+}
+GENOTYPE_FILE = "genotype.json"
+REPORT_FILE = "report.json"
+CONFIG_FILE = "config.json"
+
+
+def validate_search(spec: dict) -> dict:
+    """Fill defaults and check types/ranges (SpecError); returns the normalised spec."""
+    return SearchConfig.from_spec(spec).to_spec()
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def run_search(spec: dict, reporter: "Reporter") -> dict:
+    import torch
+
+    from core.nas.proxy import load_raw, prepare
+    from core.nas.report import final_report
+    from core.nas.strategies.base import RunState, SearchContext, SearchOutcome
+
+    cfg = SearchConfig.from_spec(spec)
+    torch.manual_seed(cfg.seed)
+    reporter.progress(0.0, "loading proxy crops")
+    raw = load_raw(reporter.store, cfg.dataset, cfg.proxy_path, cfg.size, cfg.context, cfg.seed,
+                   cfg.max_per_class)
+    data = prepare(raw, cfg.size, cfg.val_fraction, cfg.seed)
+    run_state = (RunState.load(reporter.checkpoint_path, cfg.strategy)
+                 if reporter.has_checkpoint() else RunState(cfg.strategy))
+    ctx = SearchContext(cfg, data, reporter, run_state)
+    _write_json(reporter.run_dir / CONFIG_FILE, cfg.to_spec())
+    reporter.info(f"{cfg.strategy} search on {len(data.search_train_y)}+"
+                  f"{len(data.search_val_y)} crops ({data.num_classes} classes, {data.size}px), "
+                  f"held-out {len(data.val_y)}; C={cfg.C}, {cfg.layers} cells, budget "
+                  f"{'none' if cfg.minutes is None else f'{cfg.minutes:g} min'}")
+
+    if run_state.outcome is None:
+        strategy = importlib.import_module(STRATEGY_MODULES[cfg.strategy])
+        outcome = strategy.search(ctx)
+        run_state.outcome = outcome.to_dict()
+        ctx.save()
+        reporter.info(f"search done in {ctx.budget.elapsed:.0f} s: {outcome.note}; best "
+                      f"score {outcome.score:.3f}")
+    else:
+        outcome = SearchOutcome.from_dict(run_state.outcome)
+    genotype_path = reporter.run_dir / GENOTYPE_FILE
+    _write_json(genotype_path, outcome.genotype.to_dict())
+    reporter.artifact("genotype", genotype_path)
+    reporter.result({"genotype": outcome.genotype.to_dict(), "search_score": outcome.score,
+                     "report": None})
+
+    report = final_report(ctx, outcome.genotype, outcome.score)
+    report.update(search_seconds=run_state.elapsed_s, note=outcome.note)
+    report_path = reporter.run_dir / REPORT_FILE
+    _write_json(report_path, report)
+    reporter.artifact("report", report_path)
+    margin = report["margin"]
+    reporter.info("final report: searched {:.3f} +- {:.3f} vs random {} ({})".format(
+        report["searched"]["mean"], report["searched"]["std"],
+        "n/a" if report["random"]["mean"] is None else
+        f"{report['random']['mean']:.3f} +- {report['random']['std']:.3f}",
+        "no random cells" if margin is None else f"margin {margin:+.3f}"))
+    reporter.progress(1.0, "done")
+    return report
+
+
+SEARCH = TaskDef(run=run_search, validate=validate_search)
