@@ -10,8 +10,8 @@ Public API (imported lazily, so `import core.det` stays cheap for the CLI):
 * `DetectionBench(model)` (core.det.bench): `.loss(images, targets)` and `.predict(images,
   score_threshold=0.05, max_detections=100)`; images [B, 3, H, W] in [0, 1].
 * `import_effdet(state_dict, name) -> EfficientDet`: effdet 0.4.1 weights (e.g. the published
-  COCO checkpoints) on our modules; `save_detector` / `load_detector` (core.det.io): our
-  detector file format, used by `models import-effdet` and readable by core.train.
+  COCO checkpoints) on our modules; `python -m core models import-effdet` stores them as a
+  model file of core.train.models (the one format of trained and imported detectors).
 * `export_detector(...)` (core.det.export): ONNX (opset 17, dynamic batch, with or without
   post-processing) and TorchScript.
 
@@ -19,7 +19,7 @@ Smaller-than-D0 models for fast CPU training and tests (the "quick-cpu" preset):
 
 * registry entries `efficientdet_tiny` (timm tinynet_e backbone, BiFPN width 32, 2 BiFPN
   repeats, 2 head repeats, 256 px, ~0.7 M parameters with 3 classes) and `efficientdet_small`
-  (efficientnet_lite0, width 48, 2/2 repeats, 320 px);
+  (efficientnet_lite0, width 48, 2/2 repeats, 384 px);
 * or any variant with `overrides`, a dict of `DetConfig` fields, e.g.
   `create_detector("efficientdet_d0", 3, image_size=256, overrides={"fpn_channels": 32,
   "fpn_cell_repeats": 2, "box_class_repeats": 2})`; with `backbone="tinynet_e"` (any timm
@@ -46,8 +46,6 @@ _LAZY = {
     "MODEL_TABLE": "core.det.config",
     "DetectionBench": "core.det.bench",
     "import_effdet": "core.det.effdet_import",
-    "save_detector": "core.det.io",
-    "load_detector": "core.det.io",
     "export_detector": "core.det.export",
 }
 

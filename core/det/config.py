@@ -122,7 +122,7 @@ MODEL_TABLE: dict[str, dict[str, Any]] = {
     # Small variants (not in the paper) for fast CPU training and tests: narrow BiFPN, two
     # repeats, PyTorch padding, a light timm backbone.
     "efficientdet_tiny": _pt("tinynet_e", 256, 32, 2, 2, drop=0.0),
-    "efficientdet_small": _pt("efficientnet_lite0", 320, 48, 2, 2, drop=0.0),
+    "efficientdet_small": _pt("efficientnet_lite0", 384, 48, 2, 2, drop=0.0),
 }
 
 # Names that effdet 0.4.1 also defines (weights can be imported for these).

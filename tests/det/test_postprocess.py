@@ -1,0 +1,73 @@
+"""Post-processing: top-k, NMS, padding per image; parity with effdet on random outputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from core.det.anchors import generate_anchors
+from core.det.postprocess import PostprocessConfig, postprocess, top_candidates
+
+RATIOS = ((1.0, 1.0), (1.4, 0.7), (0.7, 1.4))
+
+
+def test_top_candidates_equal_a_full_topk():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3000, 20)
+    values, anchor_idx, classes = top_candidates(logits, 500)
+    ref_values, ref_idx = logits.reshape(2, -1).topk(500, dim=1)
+    assert torch.equal(values, ref_values)
+    assert torch.equal(anchor_idx, ref_idx // 20) and torch.equal(classes, ref_idx % 20)
+
+
+def _outputs(anchor_logits: list[list[float]], num_classes: int):
+    """One level 1x1, A anchors: class logits per anchor -> [1, A*C, 1, 1], zero deltas."""
+    cls = torch.tensor(anchor_logits).reshape(1, -1, 1, 1)
+    box = torch.zeros(1, 4 * len(anchor_logits), 1, 1)
+    return [cls], [box]
+
+
+def test_nms_keeps_best_of_overlapping_same_class_and_pads():
+    anchors = torch.tensor([[0.0, 0, 10, 10], [0.0, 0, 10, 11], [0.0, 0, 10, 10]])
+    cls, box = _outputs([[3.0, -9.0], [2.0, -9.0], [-9.0, 1.0]], num_classes=2)
+    det = postprocess(cls, box, anchors, (20, 20), 0.05, PostprocessConfig(max_detections=4))
+    assert det.shape == (1, 4, 6)
+    # anchor 1 suppressed by anchor 0 (same class, IoU 0.91); anchor 2 is another class: kept
+    assert det[0, :2, 5].tolist() == [0.0, 1.0]
+    assert det[0, 0, 4].item() == pytest.approx(torch.sigmoid(torch.tensor(3.0)).item())
+    assert torch.allclose(det[0, 0, :4], anchors[0])
+    assert torch.all(det[0, 2:] == 0)
+
+
+def test_score_threshold_max_detections_and_clipping():
+    anchors = torch.tensor([[-5.0, -5, 10, 10], [30.0, 30, 40, 40], [60.0, 60, 70, 70]])
+    cls, box = _outputs([[2.0], [1.0], [-4.0]], num_classes=1)  # last score 0.018 < 0.05
+    det = postprocess(cls, box, anchors, (50, 50), 0.05, PostprocessConfig(max_detections=1))
+    assert det.shape == (1, 1, 6)
+    assert det[0, 0, :4].tolist() == [0.0, 0.0, 10.0, 10.0]  # clipped to the image
+    det = postprocess(cls, box, anchors, (50, 50), 0.05, PostprocessConfig(max_detections=5))
+    assert (det[0, :, 4] > 0).sum().item() == 2
+
+
+def test_soft_nms_decays_instead_of_removing():
+    anchors = torch.tensor([[0.0, 0, 10, 10], [0.0, 0, 10, 11]])
+    cls, box = _outputs([[3.0], [2.0]], num_classes=1)
+    det = postprocess(cls, box, anchors, (20, 20), 0.05, PostprocessConfig(soft_nms=True))
+    scores = det[0, :, 4]
+    assert (scores > 0).sum().item() == 2
+    assert scores[1].item() < torch.sigmoid(torch.tensor(2.0)).item()
+
+
+def test_matches_effdet_post_processing():
+    effdet_bench = pytest.importorskip("effdet.bench")
+    torch.manual_seed(0)
+    size, num_classes = (256, 256), 5
+    anchors = generate_anchors(size, 3, 7, 3, RATIOS, 4.0)
+    cls = [torch.randn(2, 9 * num_classes, 256 >> l, 256 >> l) - 2 for l in range(3, 8)]
+    box = [torch.randn(2, 36, 256 >> l, 256 >> l) * 0.1 for l in range(3, 8)]
+    c, b, idx, classes = effdet_bench._post_process(cls, box, 5, num_classes, 5000)
+    ref = effdet_bench._batch_detection(2, c, b, anchors[:, [1, 0, 3, 2]], idx, classes,
+                                        torch.ones(2), torch.tensor([[256.0, 256.0]] * 2), 100)
+    ours = postprocess(cls, box, anchors, size, score_threshold=0.0)
+    ref[..., 5] -= 1  # effdet classes are 1-based
+    assert torch.allclose(ours, ref, atol=1e-4)
