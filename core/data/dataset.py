@@ -116,7 +116,7 @@ class DetectionDataset(Dataset):
         target = {"boxes": out.boxes, "labels": out.labels, "image_id": rec.image_id,
                   "scale": out.scale, "offset": out.offset, "orig_size": tuple(image.shape[:2]),
                   "iscrowd": out.iscrowd}
-        return out.image.float().div_(255.0), target
+        return out.image, target
 
 
 def collate(batch: list[tuple[torch.Tensor, dict]]) -> tuple[torch.Tensor, list[dict]]:

@@ -61,7 +61,8 @@ class AugmentConfig:
 
 @dataclass
 class Transformed:
-    """One transformed sample: image uint8 [3, H, W], boxes float32 [N, 4] xyxy, scale, offset."""
+    """One transformed sample: image float32 [3, H, W] in [0, 1], boxes float32 [N, 4] xyxy,
+    labels, crowd flags, scale and offset."""
 
     image: torch.Tensor
     boxes: torch.Tensor
@@ -89,19 +90,52 @@ def geometric(image: tv_tensors.Image, boxes: tv_tensors.BoundingBoxes | None,
 
     Returns (image [3, H, W], boxes or None, scale, offset (x, y)).
     """
+    image, boxes, offset = resize_crop(image, boxes, size, scale, crop_xy)
+    image, boxes = pad_to(image, boxes, size)
+    return image, boxes, scale, offset
+
+
+def resize_crop(image: tv_tensors.Image, boxes: tv_tensors.BoundingBoxes | None,
+                size: int | tuple[int, int], scale: float, crop_xy: tuple[int, int]):
+    """Resize by `scale` and crop a window of at most `size` at `crop_xy` -> (image, boxes,
+    offset (x, y))."""
     th, tw = as_hw(size)
     h, w = image.shape[-2:]
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    image = F.resize(image, [nh, nw], antialias=True)
     cx, cy = crop_xy
     ch, cw = min(nh - cy, th), min(nw - cx, tw)
-    image = F.crop(image, cy, cx, ch, cw)
-    image = F.pad(image, [0, 0, tw - cw, th - ch], fill=0)
+    image = F.crop(F.resize(image, [nh, nw], antialias=True), cy, cx, ch, cw)
     if boxes is not None:
-        boxes = F.resize(boxes, [nh, nw])
-        boxes = F.crop(boxes, cy, cx, ch, cw)
-        boxes = F.pad(boxes, [0, 0, tw - cw, th - ch])
-    return image, boxes, scale, (0.0 - cx, 0.0 - cy)
+        boxes = F.crop(F.resize(boxes, [nh, nw]), cy, cx, ch, cw)
+    return image, boxes, (0.0 - cx, 0.0 - cy)
+
+
+def pad_to(image: torch.Tensor, boxes: tv_tensors.BoundingBoxes | None,
+           size: int | tuple[int, int]):
+    """Pad at the bottom/right with 0 up to `size` (H, W)."""
+    th, tw = as_hw(size)
+    h, w = image.shape[-2:]
+    image = F.pad(image, [0, 0, tw - w, th - h], fill=0)
+    if boxes is not None:
+        boxes = F.pad(boxes, [0, 0, tw - w, th - h])
+    return image, boxes
+
+
+# RGB <-> YIQ: a hue shift is a rotation of the (I, Q) chroma plane (a fast linear stand-in for
+# the HSV round trip of ColorJitter's hue, which costs ~10x more on the CPU).
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
+                            [0.211, -0.523, 0.312]])
+_YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
+
+
+def hue_rotate(image: torch.Tensor, fraction: float) -> torch.Tensor:
+    """Rotate the hue of a float RGB image [3, H, W] in [0, 1] by `fraction` of a full turn."""
+    angle = -2 * math.pi * fraction  # sign chosen so that + goes red -> yellow -> green, as in HSV
+    c, s = math.cos(angle), math.sin(angle)
+    rot = torch.tensor([[1.0, 0.0, 0.0], [0.0, c, -s], [0.0, s, c]])
+    matrix = _YIQ_TO_RGB @ rot @ _RGB_TO_YIQ
+    out = torch.einsum("ij,jhw->ihw", matrix.to(image.dtype), image)
+    return out.clamp_(0.0, 1.0)
 
 
 class DetectionTransform:
@@ -117,14 +151,15 @@ class DetectionTransform:
         self.size = as_hw(size)
         self.augment = augment
         self.config = config
-        self.color = T.ColorJitter(config.brightness, config.contrast, config.saturation,
-                                   config.hue) if augment else None
+        self.color = T.ColorJitter(config.brightness, config.contrast, config.saturation) \
+            if augment else None
         self.sanitize = T.SanitizeBoundingBoxes(
             min_size=config.min_box_size,
             labels_getter=lambda sample: (sample[1]["labels"], sample[1]["iscrowd"]))
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
                  iscrowd: np.ndarray) -> Transformed:
+        """Returns a `Transformed` whose image is float32 [3, H, W] in [0, 1] (padding 0)."""
         h, w = image.shape[:2]
         img = tv_tensors.Image(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1))
         bxs = tv_tensors.BoundingBoxes(torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4),
@@ -134,9 +169,11 @@ class DetectionTransform:
             if torch.rand(()) < self.config.hflip:
                 img, bxs = F.horizontal_flip(img), F.horizontal_flip(bxs)
             scale, crop = self._jitter(h, w)
-        img, bxs, scale, offset = geometric(img, bxs, self.size, scale, crop)
-        if self.color is not None:
-            img = self.color(img)
+        img, bxs, offset = resize_crop(img, bxs, self.size, scale, crop)
+        img = F.to_dtype(img, torch.float32, scale=True)
+        if self.augment:
+            img = self._colour(img)  # before padding, so the padding stays 0
+        img, bxs = pad_to(img, bxs, self.size)
         target = {"boxes": bxs, "labels": torch.as_tensor(labels, dtype=torch.int64),
                   "iscrowd": torch.as_tensor(iscrowd, dtype=torch.bool)}
         if self.augment:
@@ -144,6 +181,13 @@ class DetectionTransform:
         return Transformed(img.as_subclass(torch.Tensor),
                            target["boxes"].as_subclass(torch.Tensor).float(),
                            target["labels"], target["iscrowd"], scale, offset)
+
+    def _colour(self, img: torch.Tensor) -> torch.Tensor:
+        img = self.color(img)
+        if self.config.hue > 0:
+            img = hue_rotate(img, float(torch.empty(()).uniform_(-self.config.hue,
+                                                                  self.config.hue)))
+        return img
 
     def _jitter(self, h: int, w: int) -> tuple[float, tuple[int, int]]:
         lo, hi = self.config.scale_range

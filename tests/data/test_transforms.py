@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.data.transforms import (AugmentConfig, DetectionTransform, letterbox,
+from core.data.transforms import (AugmentConfig, DetectionTransform, hue_rotate, letterbox,
                                   round_up_to_multiple)
 
 
@@ -31,7 +31,7 @@ def test_letterbox_scale_and_padding():
 def test_eval_transform_maps_boxes_and_back():
     image, boxes, labels, crowd = _scene()
     out = DetectionTransform((128, 160), augment=False)(image, boxes, labels, crowd)
-    assert out.image.shape == (3, 128, 160)
+    assert out.image.shape == (3, 128, 160) and out.image.dtype == torch.float32
     assert out.scale == pytest.approx(0.8)
     np.testing.assert_allclose(out.boxes.numpy(), boxes * 0.8, atol=1e-4)
     back = (out.boxes.numpy() - np.array(out.offset * 2)) / out.scale
@@ -51,8 +51,8 @@ def test_augmented_boxes_stay_on_their_objects(seed):
         channel = img[label]  # red object -> channel 0, green -> channel 1
         x1, y1, x2, y2 = np.round(box).astype(int)
         inside = channel[y1:y2, x1:x2]
-        assert inside.size > 0 and (inside > 127).mean() > 0.9
-        ys, xs = np.nonzero(channel > 127)  # the object's pixels in the output: tight box
+        assert inside.size > 0 and (inside > 0.5).mean() > 0.9
+        ys, xs = np.nonzero(channel > 0.5)  # the object's pixels in the output: tight box
         assert abs(xs.min() - x1) <= 1 and abs(xs.max() + 1 - x2) <= 1
         assert abs(ys.min() - y1) <= 1 and abs(ys.max() + 1 - y2) <= 1
 
@@ -64,9 +64,30 @@ def test_flip_mirrors_boxes():
                            saturation=0, hue=0)
     out = DetectionTransform((100, 200), augment=True, config=config)(image, boxes, labels, crowd)
     np.testing.assert_allclose(out.boxes.numpy()[0], [110, 20, 170, 60], atol=1e-4)
-    assert out.image[0, 40, 140] == 255 and out.image[0, 40, 60] == 0
+    assert out.image[0, 40, 140] == 1.0 and out.image[0, 40, 60] == 0.0
 
 
 def test_round_up_to_multiple():
     assert round_up_to_multiple(300, 128) == (384, 384)
     assert round_up_to_multiple((256, 200), 32) == (256, 224)
+
+
+def test_colour_jitter_keeps_padding_zero_and_range():
+    torch.manual_seed(0)
+    image, boxes, labels, crowd = _scene()
+    config = AugmentConfig(hflip=0.0, scale_range=(1.0, 1.0), brightness=0.5, contrast=0.5,
+                           saturation=0.5, hue=0.1)
+    out = DetectionTransform(200, augment=True, config=config)(image, boxes, labels, crowd)
+    assert out.image[:, 100:].abs().max() == 0  # the letterbox padding below the image
+    assert 0.0 <= float(out.image.min()) and float(out.image.max()) <= 1.0
+    assert out.image[:, :100].std() > 0
+
+
+def test_hue_rotate():
+    x = torch.rand(3, 4, 5)
+    torch.testing.assert_close(hue_rotate(x.clone(), 0.0), x, atol=1e-5, rtol=0)
+    gray = torch.full((3, 2, 2), 0.4)
+    torch.testing.assert_close(hue_rotate(gray, 0.3), gray, atol=1e-5, rtol=0)  # no chroma
+    red = torch.tensor([0.8, 0.1, 0.1]).view(3, 1, 1)
+    turned = hue_rotate(red, 1 / 3).flatten()
+    assert turned.argmax() == 1  # a third of a turn takes red towards green
