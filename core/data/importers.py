@@ -82,10 +82,10 @@ def _progress(progress, fraction: float, message: str) -> None:
 def _locate(source: Path, fmt: str) -> tuple[str, Path]:
     if fmt == "auto":
         return find_dataset_root(source)
-    from core.data.formats import _candidate_roots, detect_format
+    from core.data.formats import candidate_roots, detect_format
 
     module = _module(fmt)
-    for root in _candidate_roots(source, 3):
+    for root in candidate_roots(source, 3):
         if module.looks_like(root):
             return fmt, root
     found = detect_format(source)

@@ -97,7 +97,10 @@ def _broken_coco(root: Path) -> Path:
         {"id": 22, "file_name": "dup2.png", "height": 10, "width": 10},
         {"id": 23, "file_name": "c.png", "height": 48, "width": 64},  # same file again
         {"id": 24, "file_name": "d.png", "height": 32, "width": 32},
+        {"id": 25, "file_name": "../../outside.png", "height": 48, "width": 64},
     ]
+    write_images(root.parent, ["a.png"])
+    (root.parent / "a.png").rename(root.parent / "outside.png")  # a real file, outside
     doc["images"] = [im for im in doc["images"] if im["id"] != 4]  # d.png listed only as id 24
     doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] != 4]  # -> d.png empty
     doc["annotations"] += [
@@ -120,7 +123,7 @@ def test_each_problem_has_its_report_line(tmp_path):
         ("duplicate_file_name", "images/c.png"), ("box_clipped", "images/b_ä.png"),
         ("bad_box", "images/b_ä.png"), ("unknown_category", "images/b_ä.png"),
         ("crowd", "images/c.png"), ("empty_image", "images/d.png"),
-        ("split_missing", "src"),
+        ("split_missing", "src"), ("unsafe_path", "images/../../outside.png"),
     }
     assert expected <= problems, expected - problems
     assert result.report["summary"]["bad_box"] == 2  # zero area and NaN

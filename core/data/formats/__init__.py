@@ -53,7 +53,7 @@ class Parsed:
 def find_dataset_root(path: Path, max_depth: int = 3) -> tuple[str, Path]:
     """Detect the format of a source folder -> (format, root). The root may be a sub-folder
     (an archive often wraps everything in one top folder, VOC in VOCdevkit/VOC2007)."""
-    for depth_root in _candidate_roots(path, max_depth):
+    for depth_root in candidate_roots(path, max_depth):
         fmt = detect_format(depth_root)
         if fmt is not None:
             return fmt, depth_root
@@ -73,7 +73,8 @@ def detect_format(root: Path) -> str | None:
     return None
 
 
-def _candidate_roots(path: Path, max_depth: int):
+def candidate_roots(path: Path, max_depth: int):
+    """`path`, then its sub-folders level by level (breadth first, at most 50 per level)."""
     level = [path]
     for _ in range(max_depth + 1):
         yield from level
