@@ -103,7 +103,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(row)
         return EXIT_OK
-    print(f"name      {row['name']}\nkind      {row['kind']}\n"
+    report = row.get("report") or {}
+    print(f"name      {row['name']}\nkind      {row['kind']}\nsource    {report.get('source', '-')}\n"
           f"path      {store.resolve_path(row['path'])}\njob       {row.get('job_id') or '-'}")
     counts = row.get("counts") or {}
     print("counts    " + ", ".join(f"{k}={v}" for k, v in counts.items()))
@@ -126,7 +127,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         for lo, hi, n in zip(edges[:-1], edges[1:], counts_):
             print(f"  {lo:4.2f}-{hi:4.2f} {n:7d} {'#' * round(40 * n / total)}")
     print("\nvalidation report:")
-    print(format_report(row.get("report") or {}))
+    print(format_report(report))
     return EXIT_OK
 
 

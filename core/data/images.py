@@ -89,8 +89,12 @@ def _open_header(path: Path, max_pixels: int) -> Image.Image:
     except Image.DecompressionBombError as exc:  # PIL refuses far beyond its own limit
         raise ImageTooLargeError(f"{path.name}: too many pixels, over the limit of "
                                  f"{max_pixels:,} (decompression-bomb guard; {exc})") from exc
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise DatasetError(f"{path.name}: not a readable image ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise DatasetError(f"{path.name}: not a readable image (unknown format or corrupt "
+                           "file)") from exc
+    except (OSError, SyntaxError) as exc:
+        detail = str(exc).replace(str(path), path.name)
+        raise DatasetError(f"{path.name}: not a readable image ({detail})") from exc
     w, h = im.size
     if w * h > max_pixels:
         im.close()

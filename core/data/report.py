@@ -72,7 +72,8 @@ def format_report(report: dict) -> str:
         return "no problems found"
     lines = [f"{code}: {n}" for code, n in report.get("summary", {}).items()]
     lines.append("")
-    for p in report["problems"]:
+    order = {"error": 0, "warning": 1, "info": 2}
+    for p in sorted(report["problems"], key=lambda p: order.get(p["severity"], 1)):
         lines.append(f"[{p['severity']}] {p['file']}: {p['problem']} -> {p['action']}")
     if report.get("truncated"):
         lines.append(f"... and {report['truncated']} more (counted in the summary)")

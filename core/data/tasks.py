@@ -32,8 +32,12 @@ def run_generate(spec: dict, reporter: "Reporter") -> dict:
             progress=lambda f, m: reporter.progress(0.95 * f, m),
             check_stop=reporter.check_stop)
         reporter.progress(0.96, "registering")
-        report = {"source": f"generated:{spec['kind']}", "format": "generated", "problems": [],
-                  "summary": {}, "truncated": 0}
+        h, w = spec["size"]
+        source = (f"generated {spec['kind']}: {spec['images']} images {w}x{h}, objects "
+                  f"{spec['objects'][0]}-{spec['objects'][1]}, {spec['difficulty']}, "
+                  f"seed {spec['seed']}")
+        report = {"source": source, "format": "generated", "problems": [], "summary": {},
+                  "truncated": 0}
         row = commit_dataset(store, work, name, spec["kind"], out["classes"], report,
                              job_id=reporter.job_id)
     except BaseException:

@@ -12,6 +12,7 @@ import pytest
 
 from core.data.importers import import_dataset
 from core.data.internal import new_workdir
+from core.data.report import format_report
 from core.errors import DatasetError
 from tests.data.sources import CLASSES, SCENE, coco_doc, write_coco, write_images, write_voc, write_yolo
 
@@ -139,6 +140,11 @@ def test_each_problem_has_its_report_line(tmp_path):
                and a["bbox"][0] == 30]
     assert clipped and clipped[0]["bbox"] == [30.0, 30.0, 10.0, 10.0]
     assert sum(a["iscrowd"] for a in anns) == 1
+    text = format_report(result.report).splitlines()
+    first = next(line for line in text if line.startswith("["))
+    assert first.startswith("[error]") and "-> " in first  # errors listed first, with action
+    unreadable = by_code["unreadable_image"]["problem"]
+    assert str(tmp_path) not in unreadable  # no temporary paths leak into the report
 
 
 def test_nothing_usable_fails_with_first_problems(tmp_path):
