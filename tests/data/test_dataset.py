@@ -62,3 +62,10 @@ def test_loader_with_augmentation(tiny):
         b = t["boxes"]
         assert (b[:, 2] > b[:, 0]).all() and (b[:, 3] > b[:, 1]).all()
         assert b.min() >= 0 and b.max() <= 64
+
+
+def test_loader_worker_processes(tiny):
+    ds = DetectionDataset(tiny, "tiny", "val", 48)
+    batches = list(make_loader(ds, batch_size=1, shuffle=False, num_workers=1))
+    assert [t[0]["image_id"] for _, t in batches] == [r.image_id for r in ds.records]
+    assert batches[0][0].shape == (1, 3, 48, 48)
