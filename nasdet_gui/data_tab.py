@@ -68,7 +68,7 @@ def gallery(ctx: Ctx, name: str, split: str) -> list:
     preview = engine_part("core.data.preview", "preview_images")
     if preview is None or not name:
         return []
-    return preview(ctx.store, name, split=split, count=GALLERY_IMAGES)
+    return preview(ctx.store, name, split=split, n=GALLERY_IMAGES)
 
 
 def stats_figures(ctx: Ctx, name: str) -> tuple:

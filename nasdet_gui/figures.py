@@ -6,11 +6,10 @@ visualisation part is not installed), so a gr.Plot can always take the result.
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 
 from core.engine.store import Store
+from core.errors import NasdetError
 
 from nasdet_gui.common import engine_part, note_figure
 
@@ -42,29 +41,32 @@ def cells(genotype: dict | None, title: str = "") -> tuple:
 
 
 def search_chart(store: Store, job_id: int):
-    """Per-epoch search accuracy and the score of every evaluated architecture."""
-    fn = _viz("curves", "search_figure")
-    if fn is None:
-        return note("Search charts are not available in this build yet.")
-    metrics = store.metrics(job_id, keys=["search/train_acc", "search/val_acc",
-                                          "search/best_score"])
+    """Each evaluated architecture's score with the best-so-far line (else per-epoch accuracy)."""
     archs = store.architectures(job_id)
-    if not metrics and not archs:
+    if archs:
+        fn = _viz("curves", "search_progress_figure")
+        return fn(archs) if fn else note("Search charts are not available in this build yet.")
+    metrics = store.metrics(job_id, keys=["search/train_acc", "search/val_acc"])
+    fn = _viz("curves", "metrics_figure")
+    if not metrics or fn is None:
         return note("Scores appear after the first epoch or architecture.")
-    return fn(metrics, archs)
+    return fn(metrics, ["search/train_acc", "search/val_acc"], title="Search accuracy")
 
 
 def training_charts(store: Store, job_id: int) -> tuple:
-    """(loss chart, mAP chart) of a train job."""
-    fn = _viz("curves", "training_figures")
-    if fn is None:
+    """(loss/lr/AP panels, validation AP chart) of a train job."""
+    training_figure = _viz("curves", "training_figure")
+    metrics_figure = _viz("curves", "metrics_figure")
+    if training_figure is None or metrics_figure is None:
         empty = note("Training charts are not available in this build yet.")
         return empty, empty
     metrics = store.metrics(job_id, last=20_000)
     if not metrics:
         empty = note("Charts appear after the first steps.")
         return empty, empty
-    return fn(metrics)
+    return (training_figure(metrics, title="Training"),
+            metrics_figure(metrics, ["val/AP", "val/AP50"], title="Validation AP",
+                           y_title="AP"))
 
 
 def alphas(store: Store, job_id: int):
@@ -72,14 +74,14 @@ def alphas(store: Store, job_id: int):
     found = store.artifacts(job_id, kind="alphas")
     if not found:
         return note("Alpha heatmaps exist for DARTS searches.")
-    path = store.resolve_path(found[-1]["path"])
+    load_alphas = _viz("alphas", "load_alphas")
+    alpha_figure = _viz("alphas", "alpha_figure")
+    if alpha_figure is None:
+        return note("Alpha heatmaps are not available in this build yet.")
     try:
-        snapshots = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # being rewritten by the search: next tick reads it
+        snapshots = load_alphas(store.resolve_path(found[-1]["path"]))
+    except NasdetError:  # being rewritten by the search: the next tick reads it
         return note("Reading the alphas...")
     if not snapshots:
         return note("No alpha snapshot yet.")
-    fn = _viz("nas", "alpha_heatmap")
-    if fn is None:
-        return note("Alpha heatmaps are not available in this build yet.")
-    return fn(snapshots[-1])
+    return alpha_figure(snapshots, width=600)
