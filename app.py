@@ -51,12 +51,18 @@ def parse_auth(auth: str | None) -> tuple[str, str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     auth = parse_auth(args.auth)
     if not auth and (args.share or not is_loopback(args.host)):
         print(f"WARNING: serving on {'a public share link' if args.share else args.host} without "
               "--auth USER:PASS: anyone who can reach it can run jobs and read your data.",
               file=sys.stderr)
+    return serve(args, auth)
+
+
+def serve(args: argparse.Namespace, auth: tuple[str, str] | None) -> int:
+    """Prepare the home (worker, first-start dataset) and serve the app until stopped."""
 
     from core.engine.store import Store
     from core.engine.worker import ensure_worker

@@ -22,7 +22,8 @@ from nasdet_gui.config import CSS_FILE, DEFAULT_DATASET, AppConfig
 log = logging.getLogger(__name__)
 
 TITLE = "NASDet Studio"
-TABS = [("Guided demo", guided_tab), ("Data", data_tab), ("Search", search_tab), ("Architectures", architectures_tab),
+TABS = [("Guided demo", guided_tab), ("Data", data_tab), ("Search", search_tab),
+        ("Architectures", architectures_tab),
         ("Train", train_tab), ("Detect", detect_tab), ("Jobs", jobs_tab)]
 
 
@@ -60,8 +61,9 @@ def build_app(config: AppConfig, store: Store | None = None) -> gr.Blocks:
 def _link_tabs(tabs: gr.Tabs, built: dict) -> None:
     """Cross-tab actions: "Train a detector with this cell" fills the Train tab and opens it."""
     arch, train = built["architectures"], built["train"]
-    arch.train_button.click(lambda backbone: (gr.Dropdown(value=backbone), gr.Tabs(selected="train")),
-                            arch.backbone, [train.backbone, tabs], api_visibility="private")
+    arch.train_button.click(
+        lambda backbone: (gr.Dropdown(value=backbone), gr.Tabs(selected="train")),
+        arch.backbone, [train.backbone, tabs], api_visibility="private")
 
 
 def _one_timer_at_a_time(demo: gr.Blocks, tab_blocks: dict[str, gr.Tab],

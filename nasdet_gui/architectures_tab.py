@@ -32,7 +32,8 @@ def cell_choices(ctx: Ctx) -> list[tuple[str, str]]:
     for job in ctx.store.list_jobs(kind="search", limit=100):
         if ctx.store.db.execute("SELECT 1 FROM architectures WHERE job_id = ? LIMIT 1",
                                 [job["id"]]).fetchone():
-            choices.insert(0, (f"best of search {job['id']} ({job['status']})", f"search:{job['id']}"))
+            choices.insert(0, (f"best of search {job['id']} ({job['status']})",
+                               f"search:{job['id']}"))
     return choices
 
 

@@ -49,7 +49,7 @@ def ui_errors(fn: Callable) -> Callable:
 
 
 def submit(ctx: Ctx, kind: str, spec: dict) -> int:
-    """Validate and queue a job (SpecError -> gr.Error via ui_errors) and make sure a worker runs."""
+    """Validate and queue a job (SpecError -> gr.Error via ui_errors); make sure a worker runs."""
     from core.engine.jobs import submit_job
     from core.engine.worker import ensure_worker
 
@@ -151,6 +151,12 @@ def dataset_names(store: Store) -> list[str]:
     return [d["name"] for d in store.list_datasets()]
 
 
+def dataset_dropdown(ctx: "Ctx") -> gr.Dropdown:
+    """Fresh dataset choices, the first one (shapes-demo on a new home) preselected."""
+    names = dataset_names(ctx.store)
+    return gr.Dropdown(choices=names, value=names[0] if names else None)
+
+
 def model_names(store: Store) -> list[str]:
     return [m["name"] for m in store.list_models()]
 
@@ -189,6 +195,8 @@ def dataclass_form(cls: type, names: list[str] | None = None, skip: tuple[str, .
         if kind == "bool":
             comps[f.name] = gr.Checkbox(value=bool(default), label=label)
         elif kind in ("int", "float"):
+            if default is None:
+                label += " (0 = default)"
             comps[f.name] = gr.Number(value=default, label=label,
                                       precision=0 if kind == "int" else None, min_width=120)
         else:
@@ -198,11 +206,13 @@ def dataclass_form(cls: type, names: list[str] | None = None, skip: tuple[str, .
 
 
 def form_spec(names: list[str], values: tuple, optional: set[str] = frozenset()) -> dict:
-    """Pair form values with field names; empty inputs become None for optional fields and are
-    dropped otherwise (so the engine's defaults apply)."""
+    """Pair form values with field names; empty inputs (and 0 in an optional number, which a
+    cleared gr.Number shows) become None for optional fields and are dropped otherwise (so the
+    engine's defaults apply)."""
     spec: dict[str, Any] = {}
     for name, value in zip(names, values):
-        if value is None or value == "":
+        if value is None or value == "" or (name in optional and value == 0
+                                            and not isinstance(value, bool)):
             if name in optional:
                 spec[name] = None
             continue

@@ -112,7 +112,8 @@ def build(ctx: Ctx, demo: gr.Blocks) -> JobsTab:
     def do_cancel(selected):
         jid = _need(selected)
         status = ctx.store.request_cancel(jid)
-        gr.Info(f"Job {jid}: {'cancelled' if status == 'cancelled' else 'stopping at its next step'}")
+        what = "cancelled" if status == "cancelled" else "stopping at its next step"
+        gr.Info(f"Job {jid}: {what}")
         return ()
 
     @ui_errors

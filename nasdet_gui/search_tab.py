@@ -14,9 +14,9 @@ import gradio as gr
 from core.nas.config import STRATEGIES, SearchConfig
 
 from nasdet_gui import figures
-from nasdet_gui.common import (Ctx, as_int, best_architecture, dataclass_form, dataset_names,
-                               fmt_duration, form_spec, job_fingerprint, latest_job_id,
-                               optional_fields, submit, ui_errors)
+from nasdet_gui.common import (Ctx, as_int, best_architecture, dataclass_form, dataset_dropdown,
+                               dataset_names, fmt_duration, form_spec, job_fingerprint,
+                               latest_job_id, optional_fields, submit, ui_errors)
 from nasdet_gui.config import TICK_S
 from nasdet_gui.job_panel import JobPanel, build_panel
 
@@ -114,7 +114,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
     view_outputs = [chart, normal, reduce, alphas, table, report, best_text]
 
     def refresh(fp, job):
-        jid = as_int(job)
+        jid = as_int(job) or latest_job_id(ctx.store, "search")  # none picked: follow the newest
         new = job_fingerprint(ctx.store, jid) + (latest_job_id(ctx.store, "search"),)
         if fp and new == fp:
             return (gr.skip(),) * len(outputs)
@@ -127,7 +127,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
                        api_visibility="private")
     demo.load(ui_errors(lambda: refresh((), latest_job_id(ctx.store, "search"))), None, outputs,
               api_visibility="private")
-    demo.load(lambda: gr.Dropdown(choices=dataset_names(ctx.store)), None, dataset,
+    demo.load(lambda: dataset_dropdown(ctx), None, dataset,
               api_visibility="private", queue=False)
 
     @ui_errors

@@ -17,8 +17,8 @@ from core.nas.genotypes import PUBLISHED_GENOTYPES
 from core.train.presets import DEFAULT_PRESET, PRESETS, TrainConfig
 
 from nasdet_gui import figures
-from nasdet_gui.common import (Ctx, as_int, dataset_names, job_fingerprint, latest_job_id, submit,
-                               ui_errors)
+from nasdet_gui.common import (Ctx, as_int, dataset_dropdown, dataset_names, job_fingerprint,
+                               latest_job_id, submit, ui_errors)
 from nasdet_gui.config import TICK_S
 from nasdet_gui.job_panel import JobPanel, build_panel
 
@@ -158,7 +158,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
     view_outputs = [loss, ap, result]
 
     def refresh(fp, job):
-        jid = as_int(job)
+        jid = as_int(job) or latest_job_id(ctx.store, "train")  # none picked: follow the newest
         new = job_fingerprint(ctx.store, jid) + (latest_job_id(ctx.store, "train"),)
         if fp and new == fp:
             return (gr.skip(),) * len(outputs)
@@ -174,7 +174,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
                        api_visibility="private")
     demo.load(ui_errors(lambda: refresh((), latest_job_id(ctx.store, "train"))), None, outputs,
               api_visibility="private")
-    demo.load(lambda: (gr.Dropdown(choices=dataset_names(ctx.store)),
+    demo.load(lambda: (dataset_dropdown(ctx),
                        gr.Dropdown(choices=backbone_choices(ctx))), None, [dataset, backbone],
               api_visibility="private", queue=False)
 
