@@ -29,8 +29,10 @@ ACTIONS = {
     "bad_label_line": "dropped",
     "split_missing": "split made from the train images",
     "no_class_names": "classes named by their numbers 0..K-1",
+    "test_split_skipped": "not imported (train and val are used)",
 }
-SEVERITY = {"crowd": "info", "empty_image": "info", "split_missing": "info", "duplicate_image_id": "error",
+SEVERITY = {"crowd": "info", "empty_image": "info", "split_missing": "info",
+            "test_split_skipped": "info", "duplicate_image_id": "error",
             "duplicate_file_name": "error"}
 MAX_STORED = 2_000  # problems kept in full; the summary still counts all of them
 

@@ -183,3 +183,18 @@ def test_workdir_naming(store):
     assert work.name.startswith(".tmp-x-job7-") and (work / "images").is_dir()
     again = new_workdir(store.home, "x", job_id=7)  # a retry removes the earlier leftovers
     assert not work.exists() and again.exists()
+
+
+def test_coco_split_folders_layout(tmp_path):
+    """Roboflow-style: train/ valid/ test/ each with _annotations.coco.json and the images."""
+    root = tmp_path / "src"
+    for folder, names in (("train", ["a.png", "b_ä.png", "c.png"]), ("valid", ["d.png"]),
+                          ("test", ["d.png"])):
+        write_images(root / folder, names)
+        (root / folder / "_annotations.coco.json").write_text(
+            json.dumps(coco_doc(names), ensure_ascii=False), encoding="utf-8")
+    result, work = _import(tmp_path, root)
+    assert result.format == "coco" and result.counts["train_images"] == 3
+    assert result.counts["val_images"] == 1
+    assert result.report["summary"] == {"test_split_skipped": 1}
+    assert _boxes(work) == EXPECTED

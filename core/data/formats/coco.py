@@ -28,7 +28,7 @@ def _json_candidates(root: Path) -> list[Path]:
         found = sorted(ann_dir.glob("instances_*.json")) or sorted(ann_dir.glob("*.json"))
         if found:
             return found
-    return sorted(root.glob("*.json"))
+    return sorted(root.glob("*.json")) or sorted(root.glob("*/*.json"))  # split folders
 
 
 def looks_like(root: Path) -> bool:
@@ -46,11 +46,11 @@ def _is_instances(path: Path) -> bool:
 
 
 def split_of(path: Path) -> str | None:
-    stem = path.stem.lower()
-    if "val" in stem:
-        return "val"
-    if "train" in stem:
-        return "train"
+    """'train', 'val', 'test' from the file name or, failing that, its folder's name."""
+    for name in (path.stem.lower(), path.parent.name.lower()):
+        for split, words in (("val", ("val",)), ("train", ("train",)), ("test", ("test",))):
+            if any(w in name for w in words):
+                return split
     return None
 
 
@@ -77,13 +77,18 @@ def parse(root: Path, report: Report) -> Parsed:
     files = [p for p in _json_candidates(root) if _is_instances(p)]
     if not files:
         raise DatasetError(f"no COCO instances json found in {root.name}")
+    if len(files) > 1 and any(split_of(p) == "train" for p in files):
+        for test in (p for p in files if split_of(p) == "test"):
+            report.add("test_split_skipped", test.relative_to(root).as_posix(),
+                       "a test split next to train/val")
+        files = [p for p in files if split_of(p) != "test"]
     classes: list[str] = []
     images: list[RawImage] = []
     for path in files:
         doc = _load(path)
         cat_map = _categories(doc, classes, path)
         split = split_of(path) if len(files) > 1 else None
-        images += _images(doc, root, path, split, cat_map, report)
+        images += _images(doc, root, path, split if split != "test" else None, cat_map, report)
     return Parsed("coco", classes, images)
 
 
