@@ -99,6 +99,7 @@ def new_workdir(home: Path, name: str, job_id: int | None = None) -> Path:
 
 
 def remove_workdir(path: Path | None) -> None:
+    """Delete a work folder (only ever one named .tmp-*)."""
     if path is not None and Path(path).name.startswith(TMP_PREFIX):
         shutil.rmtree(path, ignore_errors=True)
 
@@ -121,7 +122,11 @@ def commit_dataset(store, work: Path, name: str, kind: str, classes: list[str],
         remove_workdir(work)
         raise DatasetError(f"dataset folder {target} appeared while this job ran; "
                            "use another name")
-    os.replace(work, target)
+    try:
+        os.replace(work, target)
+    except OSError as exc:
+        remove_workdir(work)
+        raise DatasetError(f"cannot move the new dataset to {target}: {exc}") from exc
     try:
         store.add_dataset(name, kind, target, classes, split_counts(docs), report or {}, stats,
                           job_id)
