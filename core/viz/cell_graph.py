@@ -60,7 +60,7 @@ PAD_X_PX = 30
 PAD_Y_PX = 26
 BEND_CANDIDATES_PX = (0, 20, -20, 38, -38, 58, -58, 80, -80)
 T_CANDIDATES = (0.5, 0.42, 0.58, 0.34, 0.66, 0.27, 0.73)
-CURVE_SAMPLES = 25
+CURVE_SAMPLES = 21
 CONCAT_GAP_WEIGHT = 0.6
 
 
@@ -208,19 +208,6 @@ def _layer_x(by_layer: dict[int, list[int]], width: float) -> list[float]:
     return [PAD_X_PX + scale * sum(gaps[:k]) for k in range(last + 1)]
 
 
-def _bezier(p0: np.ndarray, p2: np.ndarray, bend: float) -> tuple[np.ndarray, np.ndarray]:
-    """Quadratic curve from p0 to p2 whose middle is `bend` px off the chord; ([P,2] points, control)."""
-    chord = p2 - p0
-    normal = np.array([-chord[1], chord[0]]) / max(float(np.hypot(*chord)), 1e-9)
-    ctrl = (p0 + p2) / 2 + 2 * bend * normal
-    t = np.linspace(0.0, 1.0, CURVE_SAMPLES)[:, None]
-    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * ctrl + t ** 2 * p2, ctrl
-
-
-def _point_at(p0: np.ndarray, ctrl: np.ndarray, p2: np.ndarray, t: float) -> np.ndarray:
-    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * ctrl + t ** 2 * p2
-
-
 def label_width_px(text: str) -> float:
     """Estimated width of an op label (text plus padding) in px."""
     return len(text) * CHAR_PX + LABEL_PAD_PX
@@ -240,73 +227,82 @@ def _node_box(node: CellNode, margin: float = 3.0) -> tuple[float, float, float,
 
 @dataclass
 class _RouteState:
+    """What the router has placed so far: label boxes [L, 4], curves [M, P, 2], bends per pair."""
+
     labels: list[tuple[float, float, float, float]]
     paths: list[np.ndarray]
     bends: dict[tuple[int, int], list[float]]
 
 
-def _inside_any(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """bool [K]: whether any of the [P, 2] points lies strictly inside each of the [K, 4] boxes."""
-    if len(boxes) == 0:
-        return np.zeros(0, dtype=bool)
-    x, y = points[:, 0:1], points[:, 1:2]  # [P, 1]
-    hit = (x > boxes[:, 0]) & (x < boxes[:, 2]) & (y > boxes[:, 1]) & (y < boxes[:, 3])  # [P, K]
-    return hit.any(axis=0)
+def _hits(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """bool [..., K]: whether any of the [..., P, 2] points is strictly inside each [K, 4] box."""
+    x, y = points[..., :, 0:1], points[..., :, 1:2]  # [..., P, 1]
+    inside = (x > boxes[:, 0]) & (x < boxes[:, 2]) & (y > boxes[:, 1]) & (y < boxes[:, 3])
+    return inside.any(axis=-2)
 
 
-def _path_cost(path: np.ndarray, bend: float, pair: tuple[int, int], nodes: Sequence[CellNode],
-               state: _RouteState) -> float:
-    """Cost of a curve: bending, running through nodes it does not connect, doubling a parallel
-    edge, crossing placed labels (labels are opaque, so a small cost)."""
-    others = np.array([_node_box(n, margin=4.0) for n in nodes if n.index not in pair])
-    cost = abs(bend) / 20 + 60 * float(_inside_any(path, others).sum())
-    cost += 80 * sum(abs(other - bend) < 18 for other in state.bends.get(pair, []))
-    labels = np.array([b for b in state.labels if b is not None]).reshape(-1, 4)
-    return cost + 4 * float(_inside_any(path, labels).sum())
+def _overlap_areas(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Summed overlap area [...] of each [..., 4] box with the [K, 4] boxes."""
+    if len(others) == 0:
+        return np.zeros(boxes.shape[:-1])
+    b = boxes[..., None, :]
+    w = np.minimum(b[..., 2], others[:, 2]) - np.maximum(b[..., 0], others[:, 0])
+    h = np.minimum(b[..., 3], others[:, 3]) - np.maximum(b[..., 1], others[:, 1])
+    return (np.clip(w, 0, None) * np.clip(h, 0, None)).sum(axis=-1)
 
 
-def _label_cost(box: tuple[float, float, float, float], t: float, node_boxes: Sequence[tuple],
-                state: _RouteState, width: float, height: float) -> float:
-    """Cost of an op label: off-centre, outside the plot, overlapping labels or nodes, hiding
-    another edge."""
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    cost = abs(t - 0.5) * 8
-    if box[0] < 0 or box[1] < 0 or box[2] > width or box[3] > height:
-        cost += 200
-    cost += 300 * sum(_overlap(box, other) for other in state.labels if other is not None) / area
-    cost += 300 * sum(_overlap(box, nb) for nb in node_boxes) / area
-    if state.paths:  # count the placed curves that pass under this label
-        pts = np.concatenate(state.paths)
-        ids = np.repeat(np.arange(len(state.paths)), [len(p) for p in state.paths])
-        hit = ((pts[:, 0] > box[0]) & (pts[:, 0] < box[2]) & (pts[:, 1] > box[1])
-               & (pts[:, 1] < box[3]))
-        cost += 3 * len(np.unique(ids[hit]))
-    return cost
+_BENDS = np.array(BEND_CANDIDATES_PX, dtype=np.float64)  # [B]
+_TS = np.array(T_CANDIDATES, dtype=np.float64)           # [T]
+_GRID = np.linspace(0.0, 1.0, CURVE_SAMPLES)             # [P]
+
+
+def _candidate_curves(p0: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Quadratic curves from p0 to p2 for every bend candidate: ([B, P, 2] points, [B, 2]
+    control points); a curve's middle is `bend` px off the chord."""
+    chord = p2 - p0
+    normal = np.array([-chord[1], chord[0]]) / max(float(np.hypot(*chord)), 1e-9)
+    ctrl = (p0 + p2) / 2 + 2 * _BENDS[:, None] * normal  # [B, 2]
+    t = _GRID[None, :, None]
+    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * ctrl[:, None, :] + t ** 2 * p2, ctrl
 
 
 def _route(p0: np.ndarray, p2: np.ndarray, label: str | None, pair: tuple[int, int],
            nodes: Sequence[CellNode], state: _RouteState, width: float, height: float):
-    """Cheapest (path, label centre, label box, bend) over the bend and label-position candidates."""
-    best = None
-    w_label = label_width_px(label) if label else 0.0
-    node_boxes = [_node_box(n) for n in nodes]
-    for bend in BEND_CANDIDATES_PX:
-        path, ctrl = _bezier(p0, p2, bend)
-        path_cost = _path_cost(path, bend, pair, nodes, state)
-        if best is not None and path_cost >= best[0]:
-            continue
-        if not label:
-            best = (path_cost, path, None, None, bend)
-            continue
-        for t in T_CANDIDATES:
-            c = _point_at(p0, ctrl, p2, t)
-            box = (c[0] - w_label / 2, c[1] - LABEL_H_PX / 2, c[0] + w_label / 2,
-                   c[1] + LABEL_H_PX / 2)
-            cost = path_cost + _label_cost(box, t, node_boxes, state, width, height)
-            if best is None or cost < best[0]:
-                best = (cost, path, c, box, bend)
-    _, path, centre, box, bend = best
-    return path, None if centre is None else (float(centre[0]), float(centre[1])), box, bend
+    """Cheapest (path, label centre, label box, bend) over all bend x label-position candidates.
+
+    Curve cost: bending, running through a node it does not connect (60), lying on a parallel
+    edge of the same pair (80), crossing a placed label (4). Label cost: off-centre, outside
+    the plot (200), overlapping labels or nodes (300 x overlap fraction), hiding a placed
+    curve (3 each). Ties go to the earlier candidate (straighter, more central).
+    """
+    paths, ctrl = _candidate_curves(p0, p2)                             # [B, P, 2], [B, 2]
+    others = np.array([_node_box(n, margin=4.0) for n in nodes if n.index not in pair])
+    labels = np.array(state.labels, dtype=np.float64).reshape(-1, 4)
+    cost = np.abs(_BENDS) / 20 + 60 * _hits(paths, others).sum(-1) + 4 * _hits(paths, labels).sum(-1)
+    for other in state.bends.get(pair, []):
+        cost += 80 * (np.abs(_BENDS - other) < 18)
+    if not label:
+        b = int(np.argmin(cost))
+        return paths[b], None, None, float(_BENDS[b])
+    t = _TS[None, :, None]
+    centres = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * ctrl[:, None, :] + t ** 2 * p2   # [B, T, 2]
+    half = np.array([label_width_px(label) / 2, LABEL_H_PX / 2])
+    boxes = np.concatenate([centres - half, centres + half], axis=-1)                 # [B, T, 4]
+    area = 4 * half[0] * half[1]
+    node_boxes = np.array([_node_box(n) for n in nodes])
+    total = cost[:, None] + np.abs(_TS - 0.5) * 8
+    total = total + 200 * ((boxes[..., 0] < 0) | (boxes[..., 1] < 0) | (boxes[..., 2] > width)
+                           | (boxes[..., 3] > height))
+    total = total + 300 * (_overlap_areas(boxes, labels) + _overlap_areas(boxes, node_boxes)) / area
+    if state.paths:  # placed curves passing under the label
+        placed = np.stack(state.paths)                                                 # [M, P, 2]
+        x, y = placed[None, None, :, :, 0], placed[None, None, :, :, 1]
+        bx = boxes[:, :, None, None, :]
+        under = ((x > bx[..., 0]) & (x < bx[..., 2]) & (y > bx[..., 1]) & (y < bx[..., 3]))
+        total = total + 3 * under.any(-1).sum(-1)
+    b, k = np.unravel_index(int(np.argmin(total)), total.shape)
+    box = tuple(float(v) for v in boxes[b, k])
+    return paths[b], (float(centres[b, k, 0]), float(centres[b, k, 1])), box, float(_BENDS[b])
 
 
 def layout_cell(genotype: Genotype | dict, cell: str = "normal", width: float = PLOT_W_PX,
@@ -344,11 +340,13 @@ def layout_cell(genotype: Genotype | dict, cell: str = "normal", width: float = 
 
 def cell_height_px(pairs: Sequence[tuple[str, int]]) -> float:
     """Plot-area height: enough room for the most crowded layer."""
-    counts = Counter(_layers(pairs).values())
-    return float(min(max(82 * max(counts.values()) + 20, 240), 440))
+    return height_for_layer_size(max(Counter(_layers(pairs).values()).values()))
 
 
-# -- figure ----------------------------------------------------------------------------------------
+def height_for_layer_size(states: int) -> float:
+    """Plot-area height (px) for a cell whose most crowded layer holds `states` states."""
+    return float(min(max(82 * states + 20, 240), 440))
+
 
 @dataclass(frozen=True)
 class _Axes:
@@ -378,116 +376,121 @@ def _arrow_points(path: np.ndarray, target: CellNode) -> tuple[np.ndarray, np.nd
     return path[k - 1], path[k]
 
 
-def _polyline(paths: Iterable[np.ndarray]) -> tuple[list, list]:
-    """Concatenate [P, 2] paths into x/y lists separated by None (one trace, many curves)."""
-    xs: list = []
-    ys: list = []
-    for p in paths:
-        xs.extend(np.round(p[:, 0], 1).tolist() + [None])
-        ys.extend(np.round(p[:, 1], 1).tolist() + [None])
-    return xs, ys
+def _polyline(paths: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate [P, 2] paths into x and y arrays with a NaN gap after each curve (one trace,
+    many curves; NaN becomes null in the figure JSON). Arrays, not lists: plotly copies them
+    without per-element checks."""
+    if not paths:
+        return np.zeros(0), np.zeros(0)
+    gap = np.full((1, 2), np.nan)
+    pts = np.concatenate([part for p in paths for part in (np.round(p, 1), gap)])
+    return pts[:, 0], pts[:, 1]
 
 
-def _arrow_trace(pairs: Sequence[tuple[np.ndarray, np.ndarray]], color: str, opacity: float,
-                 group: str, axes: "_Axes") -> go.Scatter:
-    """Arrowheads as 'arrow' markers turned along their segment (angleref='previous')."""
-    xs, ys, sizes = [], [], []
-    for tail, head in pairs:
-        xs += [round(float(tail[0]), 1), round(float(head[0]), 1), None]
-        ys += [round(float(tail[1]), 1), round(float(head[1]), 1), None]
+def _rgba(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+def _lines_trace(paths: Sequence[np.ndarray], name: str, color: str, width: float,
+                 opacity: float, show_legend: bool, axes: "_Axes", meta: dict,
+                 dash: str = "solid") -> dict:
+    xs, ys = _polyline(paths)
+    return dict(type="scatter", x=xs, y=ys, mode="lines", name=name, legendgroup=name,
+                showlegend=show_legend, line=dict(color=color, width=width, dash=dash),
+                opacity=opacity, hoverinfo="skip", meta=meta, xaxis=axes.x, yaxis=axes.y)
+
+
+def _arrows_trace(edges: Sequence[CellEdge], nodes: dict[int, CellNode],
+                  alpha: Sequence[float], axes: "_Axes") -> dict:
+    """All arrowheads of a cell: 'arrow' markers turned along their segment (angleref
+    'previous'; each head is preceded by an invisible tail point), coloured per edge."""
+    xs, ys, sizes, colors = [], [], [], []
+    for e, a in zip(edges, alpha):
+        tail, head = _arrow_points(e.path, nodes[e.target])
+        xs += [tail[0], head[0], np.nan]
+        ys += [tail[1], head[1], np.nan]
+        color = _rgba(op_color(e.op) if e.op else CONCAT_COLOR, a)
         sizes += [0, ARROW_PX, 0]
-    return go.Scatter(x=xs, y=ys, mode="markers", legendgroup=group, showlegend=False,
-                      marker=dict(symbol="arrow", angleref="previous", size=sizes, color=color,
-                                  line=dict(width=0)),
-                      opacity=opacity, hoverinfo="skip", meta={"role": "arrows"},
-                      xaxis=axes.x, yaxis=axes.y)
+        colors += [color, color, color]
+    xs, ys = np.round(np.array(xs, dtype=np.float64), 1), np.round(np.array(ys, dtype=np.float64), 1)
+    return dict(type="scatter", x=xs, y=ys, mode="markers", showlegend=False, name="arrows",
+                marker=dict(symbol="arrow", angleref="previous", size=np.array(sizes), color=colors,
+                            line=dict(width=0)),
+                hoverinfo="skip", meta={"role": "arrows"}, xaxis=axes.x, yaxis=axes.y)
 
 
-def _op_traces(op: str, edges: Sequence[CellEdge], nodes: dict[int, CellNode], width: float,
-               opacity: float, show_legend: bool, cell: str, C: int, group: str,
-               axes: "_Axes") -> list[go.Scatter]:
-    """Lines, arrowheads and labels (with the hover text) of the edges of one op."""
-    color = op_color(op)
-    xs, ys = _polyline(e.path for e in edges)
-    lines = go.Scatter(x=xs, y=ys, mode="lines", name=op, legendgroup=group,
-                       showlegend=show_legend, line=dict(color=color, width=width),
-                       opacity=opacity, hoverinfo="skip", meta={"role": "op_lines", "op": op},
-                       xaxis=axes.x, yaxis=axes.y)
-    arrows = _arrow_trace([_arrow_points(e.path, nodes[e.target]) for e in edges], color,
-                          opacity, group, axes)
-    labels = go.Scatter(
-        x=[e.label_xy[0] for e in edges], y=[e.label_xy[1] for e in edges], mode="text",
-        text=[op] * len(edges), name=op, legendgroup=group, showlegend=False,
-        textfont=dict(size=LABEL_FONT_PX, color=_darker(color), family=FONT_FAMILY, shadow=LABEL_HALO),
+def _labels_trace(edges: Sequence[CellEdge], alpha: Sequence[float], cell: str, C: int,
+                  axes: "_Axes") -> dict:
+    """The op labels of a cell (text on the curves, white halo) carrying the hover text
+    (op, from, to, stride, params) and customdata [slot, source, target] per edge."""
+    return dict(
+        type="scatter", x=[e.label_xy[0] for e in edges], y=[e.label_xy[1] for e in edges],
+        mode="text", text=[e.op for e in edges], name="ops", showlegend=False,
+        textfont=dict(size=LABEL_FONT_PX, family=FONT_FAMILY, shadow=LABEL_HALO,
+                      color=[_rgba(_darker(op_color(e.op)), max(a, 0.5)) for e, a in zip(edges, alpha)]),
         hovertext=[_edge_hover(e, cell, C) for e in edges], hoverinfo="text",
-        customdata=[[e.slot, e.source, e.target] for e in edges], opacity=max(opacity, 0.5),
-        meta={"role": "op_labels", "op": op}, xaxis=axes.x, yaxis=axes.y)
-    return [lines, arrows, labels]
+        customdata=[[e.slot, e.source, e.target] for e in edges],
+        meta={"role": "op_labels"}, xaxis=axes.x, yaxis=axes.y)
+
+
+FADED_ALPHA = 0.3
 
 
 def cell_traces(layout: CellLayout, cell: str = "normal", C: int = 16,
                 highlight: set[tuple] | None = None, axes: "_Axes | None" = None,
                 ops: Sequence[str] | None = None, legend: bool = True,
-                legend_shown: set[str] | None = None) -> list[go.Scatter]:
-    """Plotly traces of a laid-out cell (no layout annotations, so they animate in frames).
+                legend_shown: set[str] | None = None) -> list[dict]:
+    """Plotly trace dicts of a laid-out cell (no layout annotations, so they animate in frames).
 
-    Per op: a line trace (the legend entry, in the op's colour), an arrowhead trace and a text
-    trace with the op labels that carries the hover text (op, from, to, stride, params) and
-    customdata [slot, source, target]. Then the concat edges (dashed) and the nodes.
-    `highlight`: keys ("op", slot) / ("concat", source) of edges to emphasise, the others are
-    faded (the comparison view); ops with both kinds get a second set of three traces.
-    `ops`: a fixed op list so that animation frames keep the same traces (absent ops give
-    empty traces). `legend_shown`: names already in the legend (shared across panels; updated).
+    Per op a line trace (the legend entry, in the op's colour); then the concat edges (dashed),
+    all arrowheads (one trace), all op labels (one text trace with the hover text and
+    customdata [slot, source, target]) and the nodes. `highlight`: keys ("op", slot) /
+    ("concat", source) of edges to emphasise, the others are faded (the comparison view); ops
+    with both kinds get a second line trace. `ops`: a fixed op list so that animation frames
+    keep the same traces (absent ops give empty traces). `legend_shown`: names already in the
+    legend (shared across panels; updated).
     """
     axes = axes or _Axes()
     nodes = {n.index: n for n in layout.nodes}
     op_edges = layout.op_edges
     ops = list(ops) if ops is not None else sorted({e.op for e in op_edges})
-    traces: list[go.Scatter] = []
     shown = legend_shown if legend_shown is not None else set()
+
+    def bold(key: tuple) -> bool:
+        return highlight is None or key in highlight
+
+    traces: list[dict] = []
     for op in ops:
         edges = [e for e in op_edges if e.op == op]
-        if highlight is None:
-            groups = [(2.2, 1.0, edges)]
-        else:
-            groups = [(4.0, 1.0, [e for e in edges if ("op", e.slot) in highlight]),
-                      (1.6, 0.3, [e for e in edges if ("op", e.slot) not in highlight])]
-            groups = [g for g in groups if g[2]] or [(2.2, 1.0, [])]
-        for rank, (width, opacity, group) in enumerate(groups):
+        groups = [(True, [e for e in edges if bold(("op", e.slot))]),
+                  (False, [e for e in edges if not bold(("op", e.slot))])]
+        groups = [g for g in groups if g[1]] or [(True, [])]
+        for rank, (strong, group) in enumerate(groups):
             show = legend and rank == 0 and bool(edges) and op not in shown
-            traces += _op_traces(op, group, nodes, width, opacity, show, cell, C, op, axes)
+            width = (4.0 if highlight is not None else 2.2) if strong else 1.6
+            traces.append(_lines_trace([e.path for e in group], op, op_color(op), width,
+                                       1.0 if strong else FADED_ALPHA, show, axes,
+                                       {"role": "op_lines", "op": op}))
             shown |= {op} if show else set()
-    traces += _concat_traces(layout, highlight, axes, legend and "concat" not in shown)
-    shown.add("concat")
+    for strong in (True, False):
+        group = [e for e in layout.concat_edges if bold(("concat", e.source)) == strong]
+        if group or strong:
+            show = legend and strong and "concat" not in shown
+            traces.append(_lines_trace(
+                [e.path for e in group], "concat", CONCAT_COLOR,
+                3.0 if (highlight is not None and strong) else 1.4, 1.0 if strong else FADED_ALPHA,
+                show, axes, {"role": "concat", "sources": [e.source for e in group]}, dash="dash"))
+            shown |= {"concat"} if show else set()
+    alpha = [1.0 if bold(("op", e.slot) if e.op else ("concat", e.source)) else FADED_ALPHA
+             for e in layout.edges]
+    traces.append(_arrows_trace(layout.edges, nodes, alpha, axes))
+    traces.append(_labels_trace(op_edges, alpha[:len(op_edges)], cell, C, axes))
     traces.append(_node_trace(layout, axes))
     return traces
 
 
-def _concat_traces(layout: CellLayout, highlight: set[tuple] | None, axes: "_Axes",
-                   legend: bool) -> list[go.Scatter]:
-    """Dashed concat edges into c_{k} (bold/faded split when highlighting), with arrowheads."""
-    out = []
-    target = next(n for n in layout.nodes if n.index == OUTPUT)
-    for faded in (False, True):
-        group = [e for e in layout.concat_edges
-                 if (highlight is not None and ("concat", e.source) not in highlight) == faded]
-        if faded and not group:
-            continue
-        xs, ys = _polyline(e.path for e in group)
-        width = 3.0 if (highlight is not None and not faded) else 1.4
-        opacity = 0.3 if faded else 1.0
-        out.append(go.Scatter(
-            x=xs, y=ys, mode="lines", name="concat", legendgroup="concat",
-            showlegend=legend and not faded, opacity=opacity,
-            line=dict(color=CONCAT_COLOR, width=width, dash="dash"), hoverinfo="skip",
-            meta={"role": "concat", "sources": [e.source for e in group]},
-            xaxis=axes.x, yaxis=axes.y))
-        out.append(_arrow_trace([_arrow_points(e.path, target) for e in group], CONCAT_COLOR,
-                                opacity, "concat", axes))
-    return out
-
-
-def _node_trace(layout: CellLayout, axes: _Axes) -> go.Scatter:
+def _node_trace(layout: CellLayout, axes: _Axes) -> dict:
     symbol = {"input": "square", "intermediate": "circle", "output": "square"}
     fills, sizes, symbols, hovers, texts = [], [], [], [], []
     concat_sources = sorted(e.source for e in layout.concat_edges)
@@ -506,9 +509,10 @@ def _node_trace(layout: CellLayout, axes: _Axes) -> go.Scatter:
             hovers.append(f"node {n.name}<br>" + "<br>".join(
                 f"{e.op}({state_name(e.source, True)})" for e in ins)
                 + ("" if n.used else "<br>(unused: not concatenated, not consumed)"))
-    return go.Scatter(
-        x=[n.x for n in layout.nodes], y=[n.y for n in layout.nodes], mode="markers+text",
-        text=texts, textposition="middle center", textfont=dict(size=12, color=TEXT_COLOR),
+    return dict(
+        type="scatter", x=[n.x for n in layout.nodes], y=[n.y for n in layout.nodes],
+        mode="markers+text", text=texts, textposition="middle center",
+        textfont=dict(size=12, color=TEXT_COLOR),
         marker=dict(size=sizes, color=fills, symbol=symbols, line=dict(color="#4b5563", width=1.2)),
         hovertext=hovers, hoverinfo="text", showlegend=False, name="states",
         meta={"role": "nodes"}, xaxis=axes.x, yaxis=axes.y)

@@ -49,9 +49,10 @@ def empty_figure(message: str, height: int = 300) -> go.Figure:
 
 
 def figure_to_html(fig: go.Figure, title: str | None = None) -> str:
-    """A standalone HTML page with plotly.js inline (works offline; about 4-5 MB)."""
-    html = fig.to_html(include_plotlyjs=True, full_html=True, config={"displaylogo": False,
-                                                                      "responsive": True})
+    """A standalone HTML page with plotly.js inline (works offline; about 4-5 MB). Animated
+    figures (the alpha view) open on their selected frame and play on request."""
+    html = fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False,
+                       config={"displaylogo": False, "responsive": True})
     if title:
         html = html.replace("<head>", f"<head><title>{_escape(title)}</title>", 1)
     return html

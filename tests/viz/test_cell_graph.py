@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from core.nas.genotypes import PUBLISHED_GENOTYPES, Genotype
@@ -22,13 +23,20 @@ def test_published_cell_edges_and_labels(name, cell):
     g = PUBLISHED_GENOTYPES[name]
     pairs, concat = g.cell(cell)
     fig = cg.cell_figure(g, cell)
-    labels = _role(fig, "op_labels")
+    labels, = _role(fig, "op_labels")
     # one labelled point per op edge, naming every op of the cell
-    drawn = Counter(text for t in labels for text in t.text)
-    assert drawn == Counter(op for op, _ in pairs)
-    # each edge's customdata: [slot, source, target] as in the genotype
-    edges = sorted(tuple(c) for t in labels for c in t.customdata)
-    assert edges == sorted((k, src, k // 2 + 2) for k, (_, src) in enumerate(pairs))
+    assert Counter(labels.text) == Counter(op for op, _ in pairs)
+    # each edge's customdata: [slot, source, target] as in the genotype, label text its op
+    edges = sorted((tuple(c), text) for c, text in zip(labels.customdata, labels.text))
+    assert edges == sorted(((k, src, k // 2 + 2), op) for k, (op, src) in enumerate(pairs))
+    # one line trace per op with one curve (None-separated) per edge of that op
+    curves = Counter()
+    for t in _role(fig, "op_lines"):
+        curves[t.meta["op"]] += int(np.isnan(np.asarray(t.x, dtype=float)).sum())
+    assert curves == Counter(op for op, _ in pairs)
+    # one arrowhead per op edge and per concat edge
+    arrows, = _role(fig, "arrows")
+    assert sum(1 for s in arrows.marker.size if s > 0) == len(pairs) + len(concat)
     # the output is fed by exactly the concat states (NASNet / AmoebaNet are not 2..5)
     concat_sources = [s for t in _role(fig, "concat") for s in t.meta["sources"]]
     assert sorted(concat_sources) == sorted(concat)
@@ -57,13 +65,14 @@ def test_layout_has_no_overlapping_labels(name, cell):
 
 def test_hover_has_op_params_at_width():
     fig = cg.cell_figure(PUBLISHED_GENOTYPES["DARTS_V2"], "normal", C=16)
-    sep = next(t for t in _role(fig, "op_labels") if t.meta["op"] == "sep_conv_3x3")
+    labels, = _role(fig, "op_labels")
+    hover = dict(zip(labels.text, labels.hovertext))  # DARTS_V2 normal slot 0: sep_conv_3x3 from 0
     # SepConv twice: (depthwise 16*9 + pointwise 16*16 + BN 2*16) * 2 = 864
-    assert "params at C=16: 864" in sep.hovertext[0]
-    assert "from: c<sub>k-2</sub>" in sep.hovertext[0]
-    pool = cg.cell_figure(PUBLISHED_GENOTYPES["DARTS_V2"], "reduce", C=16)
-    mp = next(t for t in _role(pool, "op_labels") if t.meta["op"] == "max_pool_3x3")
-    assert "params at C=16: 0" in mp.hovertext[0] and "stride: 2" in mp.hovertext[0]
+    assert "params at C=16: 864" in hover["sep_conv_3x3"]
+    assert "from: c<sub>k-2</sub>" in labels.hovertext[0]
+    pool, = _role(cg.cell_figure(PUBLISHED_GENOTYPES["DARTS_V2"], "reduce", C=16), "op_labels")
+    mp = dict(zip(pool.text, pool.hovertext))["max_pool_3x3"]
+    assert "params at C=16: 0" in mp and "stride: 2" in mp
 
 
 def test_unused_node_is_greyed():
@@ -83,10 +92,10 @@ def test_compare_highlights_differing_edges():
     assert diff_a == {("op", 2), ("op", 6), ("op", 7)}
     assert diff_b == {("op", 2), ("op", 6), ("op", 7)}
     fig = cg.compare_figure(v1, v2, "normal", names=("V1", "V2"))
-    bold = [t for t in _role(fig, "op_lines") if t.opacity == 1.0 and t.x]
+    bold = [t for t in _role(fig, "op_lines") if t.opacity == 1.0 and len(t.x)]
     faded = [t for t in _role(fig, "op_lines") if t.opacity < 1.0]
-    assert sum(len([v for v in t.x if v is None]) for t in bold) == 6  # 3 + 3 curves
-    assert sum(len([v for v in t.x if v is None]) for t in faded) == 16 - 6
+    assert sum(int(np.isnan(t.x).sum()) for t in bold) == 6  # 3 + 3 curves
+    assert sum(int(np.isnan(t.x).sum()) for t in faded) == 16 - 6
     assert {t.xaxis for t in fig.data} == {"x", "x2"}
     same = cg.compare_figure(v2, v2, "reduce", arrangement="rows", width=600)
     assert same.layout.meta["differing"] == [0, 0]
