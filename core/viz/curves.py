@@ -273,6 +273,7 @@ def training_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
         return empty_figure("no training metrics yet")
     fig = make_subplots(rows=2, cols=2, subplot_titles=[p[0] for p in TRAIN_PANELS],
                         horizontal_spacing=0.12, vertical_spacing=0.16)
+    batch: list[tuple[go.Scatter, int, int]] = []
     for r, (run, series) in enumerate(data.items()):
         color = RUN_COLORS[r % len(RUN_COLORS)]
         legend_done = False
@@ -294,8 +295,9 @@ def training_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
                                           buckets, dash=dash, show_raw=key != "train/lr",
                                           legendgroup=run, showlegend=not legend_done)
                 legend_done = True
-                for t in traces:
-                    fig.add_trace(t, row=row, col=col)
+                batch += [(t, row, col) for t in traces]
+    if batch:  # one call: add_trace per trace re-validates the subplot grid each time
+        fig.add_traces([b[0] for b in batch], rows=[b[1] for b in batch], cols=[b[2] for b in batch])
     fig.update_layout(**base_layout(title=title, height=520, margin=dict(l=56, r=16, t=64 if title else 36, b=40)))
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.1, x=0))
     fig.update_annotations(font_size=12)

@@ -69,7 +69,7 @@ def pr_curves_figure(evaluation: Mapping[str, Any], ious: Sequence[str] = IOU_SE
     names = _class_names(evaluation, p.shape[2])
     fig = make_subplots(rows=1, cols=len(ious), shared_yaxes=True, horizontal_spacing=0.06,
                         subplot_titles=[f"IoU {iou}" for iou in ious])
-    absent = []
+    absent, traces, cols = [], [], []
     for k, name in enumerate(names):
         curves = [pr_curve(p, k, iou) for iou in ious]
         if all(np.isnan(c).all() for _, c in curves):
@@ -77,11 +77,14 @@ def pr_curves_figure(evaluation: Mapping[str, Any], ious: Sequence[str] = IOU_SE
             continue
         for col, (recall, prec) in enumerate(curves, start=1):
             ap = float(np.nanmean(prec)) if not np.isnan(prec).all() else float("nan")
-            fig.add_trace(go.Scatter(
+            traces.append(go.Scatter(
                 x=recall, y=prec, mode="lines", name=name, legendgroup=name,
                 showlegend=col == 1, line=dict(color=class_color_hex(k), width=2),
                 hovertemplate=f"{name} (AP {ap:.3f})<br>recall %{{x:.2f}}<br>precision "
-                              "%{y:.3f}<extra></extra>"), row=1, col=col)
+                              "%{y:.3f}<extra></extra>"))
+            cols.append(col)
+    if traces:  # one call: add_trace per trace re-validates the subplot grid each time
+        fig.add_traces(traces, rows=[1] * len(traces), cols=cols)
     subtitle = f" · no ground truth: {', '.join(absent)}" if absent else ""
     fig.update_layout(**base_layout(title=(title or "") + subtitle, height=380))
     fig.update_xaxes(title_text="recall", range=[0, 1.0])
