@@ -106,12 +106,16 @@ def _sample_indices(n: int, keep: np.ndarray, max_points: int, seed: int = 0) ->
 # -- architectures -----------------------------------------------------------------------------
 
 def _arch_arrays(archs: Sequence[Mapping[str, Any]], key: str) -> dict[str, np.ndarray]:
-    """Columns of the scored architectures (rows without a score or without `key` dropped)."""
-    rows = [a for a in archs if a.get("score") is not None and a.get(key) is not None]
+    """Columns of the scored architectures (rows without a score or without `key` dropped;
+    a missing step falls back to the row id)."""
+    fallback = "id" if key == "step" else None  # rows without a step: plot in insertion order
+    rows = [a for a in archs if a.get("score") is not None
+            and (a.get(key) is not None or (fallback and a.get(fallback) is not None))]
     cols = {name: np.array([r.get(name) if r.get(name) is not None else np.nan for r in rows],
                            dtype=np.float64)
             for name in ("id", "step", "created_at", "score", "params", "flops", "latency_ms")}
-    cols["x"] = np.array([r[key] for r in rows], dtype=np.float64)
+    cols["x"] = np.array([r[key] if r.get(key) is not None else r[fallback] for r in rows],
+                         dtype=np.float64)
     return cols
 
 

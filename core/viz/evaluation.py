@@ -58,12 +58,20 @@ def _class_names(evaluation: Mapping[str, Any], k: int) -> list[str]:
     return list(names) if len(names) == k else [f"class {i}" for i in range(k)]
 
 
-def pr_curves_figure(evaluation: Mapping[str, Any], ious: Sequence[str] = IOU_SETTINGS,
+def pr_curves_figure(evaluation: Mapping[str, Any] | Sequence, classes: Sequence[str] | None = None,
+                     ious: Sequence[str] = IOU_SETTINGS,
                      title: str | None = "Precision-recall per class") -> go.Figure:
     """PR curves per class (class colours), one panel per IoU setting ("0.5", "0.5:0.95").
+
+    `evaluation`: evaluate_coco's dict, or its `precision` array alone (then pass `classes`).
     Clicking a legend entry hides the class in every panel. Classes without ground truth are
-    left out (listed in the subtitle)."""
-    if not evaluation.get("precision"):
+    left out (named in the title).
+    """
+    if not isinstance(evaluation, Mapping):
+        evaluation = {"precision": evaluation, "classes": classes}
+    elif classes:
+        evaluation = {**evaluation, "classes": classes}
+    if evaluation.get("precision") is None or not len(evaluation["precision"]):
         return empty_figure("no evaluation yet")
     p = np.asarray(evaluation["precision"], dtype=np.float64)
     names = _class_names(evaluation, p.shape[2])

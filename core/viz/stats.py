@@ -8,7 +8,7 @@ sqrt(box area / image area)), "objects_per_image": {"histogram": {n: images}, "m
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -72,3 +72,34 @@ def dataset_stats_figure(stats: Mapping[str, Any] | None, title: str | None = No
     fig.update_annotations(font_size=12)
     fig.update_xaxes(tickangle=-30, row=1, col=1)
     return fig
+
+
+def objects_per_class_figure(stats: Mapping[str, Any] | None, title: str | None = None) -> go.Figure:
+    """Grouped train / val bars of objects per class, in the class colours."""
+    if not stats or not stats.get("per_class"):
+        return empty_figure("no dataset statistics")
+    fig = go.Figure(objects_per_class_traces(stats), layout=base_layout(
+        title=title or "Objects per class", barmode="group", height=340))
+    fig.update_xaxes(tickangle=-30)
+    return fig
+
+
+def sizes_figure(stats: Mapping[str, Any] | None, title: str | None = None) -> go.Figure:
+    """Relative box size histogram beside the objects-per-image histogram."""
+    if not stats or not stats.get("box_size"):
+        return empty_figure("no dataset statistics")
+    opi = stats["objects_per_image"]
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, subplot_titles=[
+        "box size (sqrt of area share)", f"objects per image (mean {opi['mean']:.1f}, max {opi['max']})"])
+    fig.add_traces([box_size_trace(stats), objects_per_image_trace(stats)], rows=[1, 1], cols=[1, 2])
+    fig.update_layout(**base_layout(title=title, height=320, showlegend=False,
+                                    margin=dict(l=56, r=16, t=64 if title else 36, b=40)))
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+def stats_figures(stats: Mapping[str, Any] | None,
+                  classes: Sequence[str] | None = None) -> tuple[go.Figure, go.Figure]:
+    """(objects per class, box sizes + objects per image) for two gr.Plot slots. `classes` is
+    accepted for symmetry with the dataset row; class order comes from stats["per_class"]."""
+    return objects_per_class_figure(stats), sizes_figure(stats)

@@ -93,3 +93,14 @@ def test_dataset_stats_figure():
     assert list(train.marker.color) == [class_color_hex(0), class_color_hex(1)]
     assert sum(sizes.y) == 4 and dict(zip(per_image.x, per_image.y)) == {0: 2, 2: 2}
     assert "no dataset" in st.dataset_stats_figure({}).layout.annotations[0].text
+
+
+def test_pr_figure_from_precision_array_and_stats_pair(coco_eval):
+    fig = ev.pr_curves_figure(coco_eval["precision"], ["A", "B"])
+    assert {t.name for t in fig.data} == {"A", "B"}
+    from core.data.stats import compute_stats
+
+    doc = {"images": [{"id": 1, "height": 10, "width": 10}],
+           "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}]}
+    per_class, sizes = st.stats_figures(compute_stats(["a"], {"train": doc}), ["a"])
+    assert list(per_class.data[0].y) == [1] and sum(sizes.data[0].y) == 1
