@@ -39,6 +39,7 @@ class TrainConfig:
     pretrained_backbone: str | None = None  # a file of ImageNet weights; never downloaded
     seed: int = 0
     workers: int = 2  # DataLoader worker processes
+    model_overrides: dict[str, Any] | None = None  # DetConfig fields, e.g. {"fpn_channels": 32}
     # -- optimisation (automl defaults) --
     optimizer: str = "sgd"
     lr_per_64: float = 0.08
@@ -106,6 +107,11 @@ def _coerce(key: str, value: Any) -> Any:
         return None
     if key == "image_size":
         return parse_image_size(value)
+    if key == "model_overrides":
+        if not isinstance(value, dict):
+            raise SpecError(f"model_overrides must be a JSON object of DetConfig fields, "
+                            f"got {value!r}")
+        return dict(value)
     if key == "scale_range":
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             raise SpecError(f"scale_range must be [min, max], got {value!r}")
@@ -173,7 +179,10 @@ def check_config(config: TrainConfig) -> None:
     from core.det.config import get_config  # dataclasses only: fine at submit time
 
     if config.model is not None or config.init is None:
-        get_config(config.model or DEFAULT_MODEL, num_classes=1, image_size=config.image_size)
+        get_config(config.model or DEFAULT_MODEL, num_classes=1, image_size=config.image_size,
+                   **(config.model_overrides or {}))
+    elif config.model_overrides:
+        raise SpecError("model_overrides cannot change the architecture of an --init model")
 
 
 def validate_train_spec(spec: dict[str, Any]) -> dict[str, Any]:

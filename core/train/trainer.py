@@ -203,7 +203,8 @@ class Trainer:
                     f"{model.config.name}; leave --model out when fine-tuning")
             return model, record
         return create_for_training(self.store, config.model or DEFAULT_MODEL, len(self.classes),
-                                   config.image_size, config.backbone, config.pretrained_backbone)
+                                   config.image_size, config.backbone, config.pretrained_backbone,
+                                   config.model_overrides)
 
     def _train_loader(self, epoch: int) -> DataLoader:
         """A fresh loader per epoch, its order from a generator seeded by (seed, epoch)."""
