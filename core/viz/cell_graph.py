@@ -305,17 +305,10 @@ def _route(p0: np.ndarray, p2: np.ndarray, label: str | None, pair: tuple[int, i
     return paths[b], (float(centres[b, k, 0]), float(centres[b, k, 1])), box, float(_BENDS[b])
 
 
-def layout_cell(genotype: Genotype | dict, cell: str = "normal", width: float = PLOT_W_PX,
-                height: float | None = None) -> CellLayout:
-    """Node positions and routed edges of one cell, in nominal px (origin bottom-left)."""
-    pairs, concat = as_genotype(genotype).cell(cell)
-    if height is None:
-        height = cell_height_px(pairs)
-    nodes = _place_nodes(pairs, concat, width, height)
-    pos = {n.index: np.array([n.x, n.y]) for n in nodes}
-    # route long edges first (they have the fewest good options), then by target
-    order = sorted(range(len(pairs)),
-                   key=lambda k: (-abs(pos[k // 2 + 2][0] - pos[pairs[k][1]][0]), k))
+def _route_ops(pairs: Sequence[tuple[str, int]], order: Sequence[int], nodes: Sequence[CellNode],
+               pos: dict[int, np.ndarray], width: float, height: float
+               ) -> tuple[dict[int, CellEdge], _RouteState]:
+    """Route the op edges one by one in `order`, each avoiding what is already placed."""
     state = _RouteState(labels=[], paths=[], bends={})
     routed: dict[int, CellEdge] = {}
     for k in order:
@@ -327,6 +320,46 @@ def layout_cell(genotype: Genotype | dict, cell: str = "normal", width: float = 
         state.paths.append(path)
         state.bends.setdefault((src, dst), []).append(bend)
         routed[k] = CellEdge(op, src, dst, k, path, centre, box)
+    return routed, state
+
+
+def _label_clashes(edges: Iterable[CellEdge], nodes: Sequence[CellNode]) -> float:
+    """Total overlap area of labels with each other and with nodes (0 for a clean layout)."""
+    boxes = [e.label_box for e in edges]
+    node_boxes = [_node_box(n, margin=0.0) for n in nodes]
+    return (sum(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+            + sum(_overlap(a, nb) for a in boxes for nb in node_boxes))
+
+
+def _routing_orders(pairs: Sequence[tuple[str, int]], pos: dict[int, np.ndarray]) -> list[list[int]]:
+    """Edge orders to try: long edges first (fewest good options), then variations."""
+    span = {k: abs(pos[k // 2 + 2][0] - pos[pairs[k][1]][0]) for k in range(len(pairs))}
+    long_first = sorted(span, key=lambda k: (-span[k], k))
+    by_height = sorted(span, key=lambda k: (-pos[k // 2 + 2][1], -span[k], k))
+    return [long_first, long_first[::-1], by_height, by_height[::-1]]
+
+
+def layout_cell(genotype: Genotype | dict, cell: str = "normal", width: float = PLOT_W_PX,
+                height: float | None = None) -> CellLayout:
+    """Node positions and routed edges of one cell, in nominal px (origin bottom-left).
+
+    The op edges are routed greedily in a few orders; the first order without label overlaps
+    wins (else the one with the least overlap). Concat edges follow, avoiding the labels.
+    """
+    pairs, concat = as_genotype(genotype).cell(cell)
+    if height is None:
+        height = cell_height_px(pairs)
+    nodes = _place_nodes(pairs, concat, width, height)
+    pos = {n.index: np.array([n.x, n.y]) for n in nodes}
+    best = None
+    for order in _routing_orders(pairs, pos):
+        routed, state = _route_ops(pairs, order, nodes, pos, width, height)
+        clash = _label_clashes(routed.values(), nodes)
+        if best is None or clash < best[0]:
+            best = (clash, routed, state)
+        if clash == 0:
+            break
+    _, routed, state = best
     concat_edges = []
     for src in concat:
         path, _, _, bend = _route(pos[src], pos[OUTPUT], None, (src, OUTPUT), nodes, state, width,

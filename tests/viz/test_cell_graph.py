@@ -116,3 +116,16 @@ def test_figure_to_html_is_standalone():
     assert "<html>" in html[:100] and html.rstrip().endswith("</html>")
     assert "<title>DARTS_V2</title>" in html
     assert 'src="http' not in html and len(html) > 1_000_000  # plotly.js inline, no CDN
+
+
+def test_random_cells_have_no_label_overlaps():
+    import random
+
+    from core.nas.space import sample_genotype
+
+    rng = random.Random(1)
+    for _ in range(15):
+        g = sample_genotype(rng, nodes=rng.choice([3, 4, 5]))
+        for cell in ("normal", "reduce"):
+            lay = cg.layout_cell(g, cell, width=480)
+            assert cg._label_clashes(lay.op_edges, lay.nodes) == 0, (str(g), cell)
