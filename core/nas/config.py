@@ -40,13 +40,15 @@ class SearchConfig:
     image_size: int = 32
     fast: bool = False                  # 16x16 crops: about 4x cheaper
     context: float = 0.2                # crop margin around each box (fraction of its size)
-    max_per_class: int | None = None
+    max_per_class: int | None = 100     # crops per class and split: a CPU-sized proxy
     val_fraction: float = 0.5           # darts/enas: share of the proxy train split used for alphas
     # networks
     C: int = 8                          # initial channels of supernet and proxy networks
     layers: int = 5                     # cells; reductions at layers//3 and 2*layers//3
     nodes: int = 4                      # intermediate nodes per cell
-    batch_size: int = 32
+    batch_size: int = 16                # small: more supernet steps fit a CPU budget
+    threads: int | None = None          # torch CPU threads for this job (None: leave as is;
+                                        # 1 is far faster on a CPU shared with other work)
     # weight optimiser (DARTS section 3.1.1)
     lr: float = 0.025
     lr_min: float = 0.001
@@ -121,6 +123,7 @@ class SearchConfig:
         _positive(self, "C", "layers", "nodes", "batch_size", "population", "sample_size",
                   "child_epochs", "report_epochs", "report_repeats", "controller_steps",
                   "controller_hidden", "enas_derive_samples")
+        _positive(self, *(k for k in ("threads", "max_per_class") if getattr(self, k) is not None))
         _positive(self, *(k for k in ("epochs", "samples") if getattr(self, k) is not None))
         if self.minutes is not None and self.minutes <= 0:
             raise SpecError(f"minutes must be > 0 (or null for no time limit), got {self.minutes}")

@@ -23,7 +23,7 @@ from torch import nn
 
 from core.nas.genotypes import Genotype, concat_range
 from core.nas.network import STEM_MULTIPLIER, reduction_layers
-from core.nas.operations import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN
+from core.nas.operations import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, Zero
 from core.nas.space import cap_skips, edge_index, edge_list
 
 ALPHA_INIT_SCALE = 1e-3  # DARTS: alphas start as 1e-3 * N(0, 1)
@@ -44,8 +44,11 @@ class MixedOp(nn.Module):
         self._ops = nn.ModuleList(ops)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """weights: [len(primitives)], the softmax of this edge's alphas."""
-        return sum(w * op(x) for w, op in zip(weights, self._ops))
+        """weights: [len(primitives)], the softmax of this edge's alphas.
+
+        The `none` op adds w * 0 (no value, no gradient), so it is skipped: same result, fewer ops.
+        """
+        return sum(w * op(x) for w, op in zip(weights, self._ops) if not isinstance(op, Zero))
 
     def forward_op(self, x: torch.Tensor, name: str) -> torch.Tensor:
         """Only the op called `name` (a discrete edge over the shared weights)."""

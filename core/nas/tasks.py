@@ -46,13 +46,26 @@ def _write_json(path: Path, obj) -> None:
 
 
 def run_search(spec: dict, reporter: "Reporter") -> dict:
+    """The SEARCH task (see the module docstring); `threads` applies to this job only."""
+    import torch
+
+    cfg = SearchConfig.from_spec(spec)
+    threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run(cfg, reporter)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
     import torch
 
     from core.nas.proxy import load_raw, prepare
     from core.nas.report import final_report
     from core.nas.strategies.base import RunState, SearchContext, SearchOutcome
 
-    cfg = SearchConfig.from_spec(spec)
     torch.manual_seed(cfg.seed)
     reporter.progress(0.0, "loading proxy crops")
     raw = load_raw(reporter.store, cfg.dataset, cfg.proxy_path, cfg.size, cfg.context, cfg.seed,

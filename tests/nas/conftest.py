@@ -12,7 +12,7 @@ from core.engine.reporter import Reporter
 TINY = {"C": 4, "layers": 3, "nodes": 2, "image_size": 8, "batch_size": 8, "minutes": 1.0,
         "report_random": 2, "report_repeats": 1, "report_epochs": 1, "child_epochs": 1,
         "population": 3, "sample_size": 2, "controller_steps": 2, "enas_derive_samples": 2,
-        "skip_cap": 2}
+        "skip_cap": 2, "max_per_class": None}
 
 
 def make_proxy_tensors(n_train: int = 32, n_val: int = 12, size: int = 8, classes: int = 2,
