@@ -158,10 +158,11 @@ def main() -> None:
     rows = []
     for name, build in cases():
         m = measure(build, args.repeat)
-        verdict = "met" if m["wall"] <= TARGET_S else ("CPU met" if m["cpu"] <= TARGET_S else "MISSED")
+        verdict = ("met" if m["wall"] <= TARGET_S
+                   else "CPU met" if m["cpu"] <= TARGET_S else "MISSED")
         rows.append([name, f"{m['wall'] * 1e3:.0f} ms", f"{m['cpu'] * 1e3:.0f} ms",
-                     "" if m["json"] is None else f"{m['json'] * 1e3:.0f} ms", m["points"], m["size"],
-                     verdict])
+                     "" if m["json"] is None else f"{m['json'] * 1e3:.0f} ms", m["points"],
+                     m["size"], verdict])
         print(" | ".join(str(v) for v in rows[-1]), flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     body = "\n".join([
@@ -173,10 +174,11 @@ def main() -> None:
         table(["figure", "build wall", "build CPU", "to_json", "x values shipped", "size",
                "<= 1 s"], rows), "",
         "Long curves are cut into 600 buckets (min/max band + smoothed mean), so 100,000 metric "
-        "points ship about 1,800 x values per curve (600 for the learning rate); scatters of more than 20,000 architectures are "
-        "sampled (the Pareto front and every best-so-far point always kept) and use WebGL above "
-        "2,000 points; the Pareto front is an O(n log n) sweep. The alpha view's slider restyles "
-        "the traces (no plotly frames: building frame objects took seconds).",
+        "points ship about 1,800 x values per curve (600 for the learning rate); scatters of "
+        "more than 20,000 architectures are sampled (the Pareto front and every best-so-far "
+        "point always kept) and use WebGL above 2,000 points; the Pareto front is an O(n log n) "
+        "sweep. The alpha view's slider restyles the traces (no plotly frames: building frame "
+        "objects took seconds).",
     ])
     write_section("viz", body)
 

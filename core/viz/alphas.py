@@ -24,8 +24,8 @@ import plotly.graph_objects as go
 from core.errors import NasdetError
 from core.nas.genotypes import CELL_KINDS, Genotype
 from core.nas.operations import PRIMITIVES
-from core.viz.cell_graph import CellLayout, _Axes, _axis, cell_traces, height_for_layer_size, layout_cell, \
-    state_name
+from core.viz.cell_graph import (CellLayout, _Axes, _axis, cell_traces, height_for_layer_size,
+                                  layout_cell, state_name)
 from core.viz.common import base_layout, empty_figure
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,8 @@ def _nodes_for_edges(n_edges: int) -> int:
         total += nodes + 2
         nodes += 1
     if total != n_edges:
-        raise AlphaSnapshotError(f"{n_edges} alpha rows do not match any cell size (2, 5, 9, 14, 20...)")
+        raise AlphaSnapshotError(f"{n_edges} alpha rows do not match any cell size "
+                                 "(2, 5, 9, 14, 20... edges)")
     return nodes
 
 
@@ -149,12 +150,14 @@ def _frame_traces(snap: dict, cells: Sequence[str], edges, primitives, zmax: flo
     traces: list = []
     for cell in cells:
         hx, hy, cx, cy, cw, ch = panels[cell]
-        colorbar = dict(thickness=10, lenmode="pixels", len=panels["_heat_px"], x=panels["_heat_right"],
+        colorbar = dict(thickness=10, lenmode="pixels", len=panels["_heat_px"],
+                        x=panels["_heat_right"],
                         xanchor="left", y=1.0,
                         yanchor="top", title=dict(text="w", side="top"), tickfont=dict(size=10))
         z = np.round(np.asarray(snap[cell], dtype=np.float64), 4)
         traces.append(dict(
-            type="heatmap", z=z, x=x_ticks, y=y_ticks, zmin=0.0, zmax=zmax, colorscale=HEATMAP_COLORSCALE,
+            type="heatmap", z=z, x=x_ticks, y=y_ticks, zmin=0.0, zmax=zmax,
+            colorscale=HEATMAP_COLORSCALE,
             showscale=cell == cells[0], colorbar=colorbar,
             hovertemplate="%{y}<br>%{x}: %{z:.3f}<extra></extra>", xgap=1, ygap=1,
             xaxis=hx, yaxis=hy, name=f"{cell} weights"))

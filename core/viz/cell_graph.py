@@ -48,7 +48,8 @@ OP_COLORS: dict[str, str] = {
     "conv_7x1_1x7": "#bcbd22",
 }
 CONCAT_COLOR = "#6b7280"
-NODE_FILL = {"input": "#b7dfb0", "intermediate": "#a9c8ef", "output": "#f2da8d", "unused": "#e5e7eb"}
+NODE_FILL = {"input": "#b7dfb0", "intermediate": "#a9c8ef", "output": "#f2da8d",
+             "unused": "#e5e7eb"}
 LABEL_FONT_PX = 11
 LABEL_HALO = "0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff"  # CSS text-shadow: white halo over lines
 CHAR_PX = 6.3          # mean glyph width of the label font at LABEL_FONT_PX (conservative)
@@ -278,7 +279,8 @@ def _route(p0: np.ndarray, p2: np.ndarray, label: str | None, pair: tuple[int, i
     paths, ctrl = _candidate_curves(p0, p2)                             # [B, P, 2], [B, 2]
     others = np.array([_node_box(n, margin=4.0) for n in nodes if n.index not in pair])
     labels = np.array(state.labels, dtype=np.float64).reshape(-1, 4)
-    cost = np.abs(_BENDS) / 20 + 60 * _hits(paths, others).sum(-1) + 4 * _hits(paths, labels).sum(-1)
+    cost = (np.abs(_BENDS) / 20 + 60 * _hits(paths, others).sum(-1)
+            + 4 * _hits(paths, labels).sum(-1))
     for other in state.bends.get(pair, []):
         cost += 80 * (np.abs(_BENDS - other) < 18)
     if not label:
@@ -331,7 +333,8 @@ def _label_clashes(edges: Iterable[CellEdge], nodes: Sequence[CellNode]) -> floa
             + sum(_overlap(a, nb) for a in boxes for nb in node_boxes))
 
 
-def _routing_orders(pairs: Sequence[tuple[str, int]], pos: dict[int, np.ndarray]) -> list[list[int]]:
+def _routing_orders(pairs: Sequence[tuple[str, int]], pos: dict[int, np.ndarray]
+                    ) -> list[list[int]]:
     """Edge orders to try: long edges first (fewest good options), then variations."""
     span = {k: abs(pos[k // 2 + 2][0] - pos[pairs[k][1]][0]) for k in range(len(pairs))}
     long_first = sorted(span, key=lambda k: (-span[k], k))
@@ -446,7 +449,8 @@ def _arrows_trace(edges: Sequence[CellEdge], nodes: dict[int, CellNode],
         color = _rgba(op_color(e.op) if e.op else CONCAT_COLOR, a)
         sizes += [0, ARROW_PX, 0]
         colors += [color, color, color]
-    xs, ys = np.round(np.array(xs, dtype=np.float64), 1), np.round(np.array(ys, dtype=np.float64), 1)
+    xs = np.round(np.array(xs, dtype=np.float64), 1)
+    ys = np.round(np.array(ys, dtype=np.float64), 1)
     return dict(type="scatter", x=xs, y=ys, mode="markers", showlegend=False, name="arrows",
                 marker=dict(symbol="arrow", angleref="previous", size=np.array(sizes), color=colors,
                             line=dict(width=0)),
@@ -461,7 +465,8 @@ def _labels_trace(edges: Sequence[CellEdge], alpha: Sequence[float], cell: str, 
         type="scatter", x=[e.label_xy[0] for e in edges], y=[e.label_xy[1] for e in edges],
         mode="text", text=[e.op for e in edges], name="ops", showlegend=False,
         textfont=dict(size=LABEL_FONT_PX, family=FONT_FAMILY, shadow=LABEL_HALO,
-                      color=[_rgba(_darker(op_color(e.op)), max(a, 0.5)) for e, a in zip(edges, alpha)]),
+                      color=[_rgba(_darker(op_color(e.op)), max(a, 0.5))
+                             for e, a in zip(edges, alpha)]),
         hovertext=[_edge_hover(e, cell, C) for e in edges], hoverinfo="text",
         customdata=[[e.slot, e.source, e.target] for e in edges],
         meta={"role": "op_labels"}, xaxis=axes.x, yaxis=axes.y)
@@ -622,7 +627,8 @@ def _panel_domains(arrangement: str, panel_w: float, panel_h: float
         return [((0.0, panel_w / total_w), (0.0, 1.0)),
                 ((1 - panel_w / total_w, 1.0), (0.0, 1.0))], panel_h
     total_h = 2 * panel_h + TITLE_PX
-    return [((0.0, 1.0), (1 - panel_h / total_h, 1.0)), ((0.0, 1.0), (0.0, panel_h / total_h))], total_h
+    return [((0.0, 1.0), (1 - panel_h / total_h, 1.0)),
+            ((0.0, 1.0), (0.0, panel_h / total_h))], total_h
 
 
 def compare_figure(genotype_a: Genotype | dict | str, genotype_b: Genotype | dict | str,

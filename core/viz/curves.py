@@ -145,7 +145,8 @@ def search_progress_figure(archs: Sequence[Mapping[str, Any]], x: str = "step",
     keep = _sample_indices(len(xs), improving, max_points)
     x_label = "step" if x == "step" else "time since start (min)"
     hover_x = "step %{x:.0f}" if x == "step" else "t %{x:.1f} min"
-    name = "architectures" if len(keep) == len(xs) else f"architectures ({len(keep):,} of {len(xs):,})"
+    name = ("architectures" if len(keep) == len(xs)
+            else f"architectures ({len(keep):,} of {len(xs):,})")
     fig = go.Figure(layout=base_layout(title=title, xaxis_title=x_label, yaxis_title="score"))
     fig.add_trace(_scatter(xs[keep], cols["score"][keep], cols["id"][keep], name, POINT_COLOR,
                            len(xs), hover_x))
@@ -301,8 +302,10 @@ def training_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
                 legend_done = True
                 batch += [(t, row, col) for t in traces]
     if batch:  # one call: add_trace per trace re-validates the subplot grid each time
-        fig.add_traces([b[0] for b in batch], rows=[b[1] for b in batch], cols=[b[2] for b in batch])
-    fig.update_layout(**base_layout(title=title, height=520, margin=dict(l=56, r=16, t=64 if title else 36, b=40)))
+        fig.add_traces([b[0] for b in batch], rows=[b[1] for b in batch],
+                       cols=[b[2] for b in batch])
+    fig.update_layout(**base_layout(title=title, height=520,
+                                    margin=dict(l=56, r=16, t=64 if title else 36, b=40)))
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.1, x=0))
     fig.update_annotations(font_size=12)
     fig.update_xaxes(title_text="step", row=2, col=1)
@@ -320,18 +323,20 @@ def metrics_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
     in one chart: colour per run, dash per key."""
     data = _normalise_runs(runs)
     dashes = ("solid", "dash", "dot", "dashdot", "longdash")
-    fig = go.Figure(layout=base_layout(title=title, yaxis_title=y_title, xaxis_title="step / epoch"))
+    fig = go.Figure(layout=base_layout(title=title, yaxis_title=y_title,
+                                       xaxis_title="step / epoch"))
     for r, (run, series) in enumerate(data.items()):
         color = RUN_COLORS[r % len(RUN_COLORS)]
         for k, key in enumerate(keys):
             if key not in series:
                 continue
             x, y = series[key]
-            name = key if len(data) == 1 else f"{run} · {key}"
-            for t in curve_traces(x, y, name, color if len(data) > 1 else RUN_COLORS[k % 10],
-                                  smoothing, buckets, dash=dashes[k % len(dashes)] if len(data) > 1 else "solid",
-                                  show_raw=smoothing > 0):
-                fig.add_trace(t)
+            several = len(data) > 1  # colour per run and dash per key, else colour per key
+            name = f"{run} · {key}" if several else key
+            fig.add_traces(curve_traces(
+                x, y, name, color if several else RUN_COLORS[k % len(RUN_COLORS)], smoothing,
+                buckets, dash=dashes[k % len(dashes)] if several else "solid",
+                show_raw=smoothing > 0))
     if not fig.data:
         return empty_figure("no metrics yet: " + ", ".join(keys))
     return fig

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 RGB = tuple[int, int, int]
 
-# Tableau-20 style palette, reordered so the first ten are the most distinct (dark/light pairs last).
+# Tableau-20 style palette: the ten most distinct first, their lighter twins after.
 PALETTE: tuple[RGB, ...] = (
     (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
     (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
@@ -104,8 +104,12 @@ def _dashed_rectangle(img: np.ndarray, p1: tuple[int, int], p2: tuple[int, int],
             cv2.line(img, q1, q2, color, thickness, cv2.LINE_AA)
 
 
-def _fit_text(text: str, max_width: int, font_scale: float, thickness: int) -> tuple[str, int, int, int]:
-    """Truncate `text` (with '..') until it is at most max_width px wide; returns (text, w, h, baseline)."""
+def _fit_text(text: str, max_width: int, font_scale: float, thickness: int
+              ) -> tuple[str, int, int, int]:
+    """Truncate `text` (with '..') until it is at most max_width px wide.
+
+    Returns (text, width, height, baseline) in px.
+    """
     font = cv2.FONT_HERSHEY_SIMPLEX
     candidate = text
     while True:
@@ -116,7 +120,8 @@ def _fit_text(text: str, max_width: int, font_scale: float, thickness: int) -> t
         candidate = text + ".." if len(text) > 1 else text[:1]
 
 
-def tag_rect(box: Sequence[float], tag_w: int, tag_h: int, image_w: int, image_h: int) -> tuple[int, int, int, int]:
+def tag_rect(box: Sequence[float], tag_w: int, tag_h: int, image_w: int, image_h: int
+             ) -> tuple[int, int, int, int]:
     """Where a tag of (tag_w, tag_h) px goes for `box`: above it if there is room, else just inside
     its top edge; always clamped into the image. Returns (x1, y1, x2, y2), x2/y2 exclusive."""
     bx1, by1 = int(round(box[0])), int(round(box[1]))
@@ -169,7 +174,8 @@ def draw_boxes(image_rgb: np.ndarray, boxes: np.ndarray | Sequence[Sequence[floa
     h, w = out.shape[:2]
     thickness = style.thickness or _auto_thickness(out.shape)
     font_scale = style.font_scale or _auto_font_scale(out.shape)
-    clipped = np.column_stack([np.clip(boxes[:, [0, 2]], 0, w - 1), np.clip(boxes[:, [1, 3]], 0, h - 1)])
+    clipped = np.column_stack([np.clip(boxes[:, [0, 2]], 0, w - 1),
+                               np.clip(boxes[:, [1, 3]], 0, h - 1)])
     clipped = np.rint(clipped[:, [0, 2, 1, 3]]).astype(int)
     if style.fill_alpha > 0 and len(boxes):
         overlay = out.copy()
@@ -186,7 +192,8 @@ def draw_boxes(image_rgb: np.ndarray, boxes: np.ndarray | Sequence[Sequence[floa
     if style.show_labels or (style.show_scores and scores is not None):
         for i in range(len(clipped)):
             color = colors[i] if colors is not None else class_color(labels[i])
-            text = _tag_text(labels[i], class_names, None if scores is None else float(scores[i]), style)
+            score = None if scores is None else float(scores[i])
+            text = _tag_text(labels[i], class_names, score, style)
             if text:
                 draw_tag(out, clipped[i], text, color, font_scale, thickness)
     return out
@@ -208,7 +215,10 @@ class MatchResult:
 
 
 def box_iou_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix [len(a), len(b)] of (x1, y1, x2, y2) boxes (numpy twin of torchvision.ops.box_iou)."""
+    """IoU matrix [len(a), len(b)] of (x1, y1, x2, y2) boxes.
+
+    The numpy twin of torchvision.ops.box_iou, so drawing needs no torch tensors.
+    """
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
     area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
@@ -251,9 +261,9 @@ def _with_header(image: np.ndarray, title: str) -> np.ndarray:
 
 
 def draw_comparison(image_rgb: np.ndarray, gt_boxes: np.ndarray, gt_labels: Sequence[int],
-                    pred_boxes: np.ndarray, pred_labels: Sequence[int], pred_scores: Sequence[float],
-                    class_names: Sequence[str], iou_threshold: float = 0.5,
-                    gap_px: int = 6) -> np.ndarray:
+                    pred_boxes: np.ndarray, pred_labels: Sequence[int],
+                    pred_scores: Sequence[float], class_names: Sequence[str],
+                    iou_threshold: float = 0.5, gap_px: int = 6) -> np.ndarray:
     """Ground truth (left) beside prediction (right), one image [H + header, 2W + gap, 3].
 
     Left: matched ground truth solid, missed ground truth dashed with a "MISS" tag. Right: true
@@ -303,7 +313,8 @@ def image_grid(images: Sequence[np.ndarray], columns: int = 4, tile_size: int = 
     grid[:] = background
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
-        grid[r * (th + gap_px):r * (th + gap_px) + th, c * (tw + gap_px):c * (tw + gap_px) + tw] = tile
+        y, x = r * (th + gap_px), c * (tw + gap_px)
+        grid[y:y + th, x:x + tw] = tile
     return grid
 
 

@@ -139,10 +139,12 @@ def confusion_figure(evaluation: Mapping[str, Any] | Sequence[Sequence[float]],
         return empty_figure("no confusion matrix yet")
     counts = np.asarray(matrix, dtype=np.float64)
     k = counts.shape[0] - 1
-    names = list(class_names) if class_names and len(class_names) == k else [f"class {i}" for i in range(k)]
+    names = (list(class_names) if class_names and len(class_names) == k
+             else [f"class {i}" for i in range(k)])
     labels = names + ["background"]
     totals = counts.sum(1, keepdims=True)
-    shown = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0) if normalize else counts
+    shown = (np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+             if normalize else counts)
     text = np.vectorize(lambda v: f"{v:.2f}" if normalize else f"{int(v)}")(shown)
     fig = go.Figure(go.Heatmap(
         z=shown, x=labels, y=labels, colorscale="Blues", customdata=counts,
@@ -154,7 +156,8 @@ def confusion_figure(evaluation: Mapping[str, Any] | Sequence[Sequence[float]],
     iou = evaluation.get("confusion_iou") if isinstance(evaluation, Mapping) else None
     sub = f" (IoU {iou})" if iou else ""
     fig.update_layout(**base_layout(
-        title=title or ("Confusion matrix, row-normalised" if normalize else "Confusion matrix") + sub,
+        title=title or (("Confusion matrix, row-normalised" if normalize
+                         else "Confusion matrix") + sub),
         height=min(max(320, 120 + 28 * (k + 1)), 720),
         xaxis=dict(title="predicted", tickangle=-45, constrain="domain"),
         yaxis=dict(title="true", autorange="reversed", scaleanchor="x"),

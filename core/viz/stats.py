@@ -56,12 +56,11 @@ def dataset_stats_figure(stats: Mapping[str, Any] | None, title: str | None = No
     image histogram, with the mean and max in the panel title."""
     if not stats or not stats.get("per_class"):
         return empty_figure("no dataset statistics")
-    opi = stats["objects_per_image"]
     fig = make_subplots(rows=2, cols=2, specs=[[{"colspan": 2}, None], [{}, {}]],
                         vertical_spacing=0.2, horizontal_spacing=0.12,
                         subplot_titles=["objects per class",
                                         "box size (sqrt of area share of the image)",
-                                        f"objects per image (mean {opi['mean']:.1f}, max {opi['max']})"])
+                                        _per_image_title(stats)])
     for trace in objects_per_class_traces(stats):
         fig.add_trace(trace, row=1, col=1)
     fig.add_trace(box_size_trace(stats), row=2, col=1)
@@ -74,7 +73,13 @@ def dataset_stats_figure(stats: Mapping[str, Any] | None, title: str | None = No
     return fig
 
 
-def objects_per_class_figure(stats: Mapping[str, Any] | None, title: str | None = None) -> go.Figure:
+def _per_image_title(stats: Mapping[str, Any]) -> str:
+    opi = stats["objects_per_image"]
+    return f"objects per image (mean {opi['mean']:.1f}, max {opi['max']})"
+
+
+def objects_per_class_figure(stats: Mapping[str, Any] | None,
+                             title: str | None = None) -> go.Figure:
     """Grouped train / val bars of objects per class, in the class colours."""
     if not stats or not stats.get("per_class"):
         return empty_figure("no dataset statistics")
@@ -88,10 +93,10 @@ def sizes_figure(stats: Mapping[str, Any] | None, title: str | None = None) -> g
     """Relative box size histogram beside the objects-per-image histogram."""
     if not stats or not stats.get("box_size"):
         return empty_figure("no dataset statistics")
-    opi = stats["objects_per_image"]
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.14, subplot_titles=[
-        "box size (sqrt of area share)", f"objects per image (mean {opi['mean']:.1f}, max {opi['max']})"])
-    fig.add_traces([box_size_trace(stats), objects_per_image_trace(stats)], rows=[1, 1], cols=[1, 2])
+        "box size (sqrt of area share)", _per_image_title(stats)])
+    fig.add_traces([box_size_trace(stats), objects_per_image_trace(stats)], rows=[1, 1],
+                   cols=[1, 2])
     fig.update_layout(**base_layout(title=title, height=320, showlegend=False,
                                     margin=dict(l=56, r=16, t=64 if title else 36, b=40)))
     fig.update_annotations(font_size=12)
