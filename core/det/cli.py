@@ -1,7 +1,119 @@
-"""CLI verbs of core.det (registered into `python -m core` by core/cli.py)."""
+"""CLI verbs of core.det (registered into `python -m core` by core/cli.py).
+
+  models list [--json]
+  models import-effdet CHECKPOINT --name tf_efficientdet_d0 [--classes coco|FILE] --as NAME
+  export --model NAME_OR_JOB --format onnx|torchscript [--out FILE] [--no-postprocess] [--wait]
+"""
 
 from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from core.cli_util import EXIT_OK, add_submit_options, print_json, print_table, store_from, submit
+from core.errors import DatasetError, SpecError
+
+MODEL_FIELDS = ["name", "kind", "job_id", "path", "classes", "metrics", "created_at"]
 
 
 def register(sub) -> None:
     """Add this package's verbs to the top-level subparsers."""
+    models = sub.add_parser("models", help="list detectors; import effdet weights")
+    msub = models.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = msub.add_parser("list", help="list trained and imported detectors")
+    p.add_argument("--json", action="store_true", help="print JSON objects")
+    p.set_defaults(func=cmd_models_list)
+    p = msub.add_parser("import-effdet", help="register efficientdet-pytorch (effdet) weights")
+    p.add_argument("checkpoint", help="an effdet .pth file (e.g. tf_efficientdet_d0_34-f153e0cf.pth)")
+    p.add_argument("--name", required=True, help="effdet variant, e.g. tf_efficientdet_d0")
+    p.add_argument("--classes", default="coco",
+                   help="coco (the 90 COCO names, built in) or a file: one name per line or JSON list")
+    p.add_argument("--as", dest="as_name", required=True, help="name to register the model as")
+    p.add_argument("--replace", action="store_true", help="replace a model of the same name")
+    p.set_defaults(func=cmd_import_effdet)
+
+    p = sub.add_parser("export", help="export a detector to ONNX or TorchScript (a job)")
+    p.add_argument("--model", required=True, help="model name, job-ID or job id")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("--out", help="output file (default: runs/<job>/model.onnx|.ts)")
+    p.add_argument("--no-postprocess", action="store_true",
+                   help="export raw per-level outputs instead of NMS'd detections")
+    p.add_argument("--image-size", type=int, nargs="+", metavar="S",
+                   help="S or H W (multiples of 128; default: the model's)")
+    p.add_argument("--score-threshold", type=float, default=0.05)
+    p.add_argument("--opset", type=int, default=17)
+    add_submit_options(p)
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    rows = store_from(args).list_models()
+    if args.json:
+        print_json([{k: r.get(k) for k in MODEL_FIELDS} for r in rows])
+        return EXIT_OK
+    view = [{**r, "classes": len(r.get("classes") or []),
+             "AP50": (r.get("metrics") or {}).get("AP50")} for r in rows]
+    print_table(view, ["name", "kind", "job_id", "classes", "AP50", "path"])
+    return EXIT_OK
+
+
+def read_class_names(value: str) -> list[str]:
+    """`coco` or a file with one class name per line (or a JSON list)."""
+    from core.det.coco import COCO_CLASSES_90
+
+    if value.lower() == "coco":
+        return list(COCO_CLASSES_90)
+    path = Path(value)
+    if not path.is_file():
+        raise SpecError(f"--classes {value!r}: not 'coco' and not a file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        names = json.loads(text) if text.lstrip().startswith("[") else text.splitlines()
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}: invalid JSON class list: {exc}") from exc
+    names = [str(n).strip() for n in names if str(n).strip()]
+    if not names:
+        raise SpecError(f"{path} holds no class names")
+    return names
+
+
+def cmd_import_effdet(args: argparse.Namespace) -> int:
+    import torch
+
+    from core.det.effdet_import import import_effdet
+    from core.errors import CheckpointError
+    from core.train.models import save_model_checkpoint
+
+    store = store_from(args)
+    if not args.replace and any(m["name"] == args.as_name for m in store.list_models()):
+        raise SpecError(f"a model named {args.as_name!r} exists; use --replace or another --as")
+    classes = read_class_names(args.classes)
+    try:
+        state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError, EOFError) as exc:
+        raise CheckpointError(f"cannot read {args.checkpoint}: {exc}") from exc
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{args.checkpoint} does not hold a state dict")
+    model = import_effdet(state, args.name)
+    if len(classes) != model.config.num_classes:
+        raise SpecError(f"{len(classes)} class names for a {model.config.num_classes}-class "
+                        "checkpoint; give --classes with one name per output class")
+    path = store.home / "models" / f"{args.as_name}.pt"
+    save_model_checkpoint(path, model, classes, extra={"source": {
+        "kind": "effdet", "name": args.name, "checkpoint": str(Path(args.checkpoint).resolve())}})
+    store.add_model(args.as_name, "effdet", path, classes, metrics={},
+                    config=model.config.to_dict(), replace=args.replace)
+    print(f"registered {args.as_name} ({args.name}, {len(classes)} classes) -> {path}")
+    print(args.as_name)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    spec = {"model": args.model, "format": args.format, "postprocess": not args.no_postprocess,
+            "score_threshold": args.score_threshold, "opset": args.opset}
+    if args.out:
+        spec["out"] = str(Path(args.out).resolve())
+    if args.image_size:
+        spec["image_size"] = args.image_size * 2 if len(args.image_size) == 1 else args.image_size
+    return submit(args, "export", spec)

@@ -30,8 +30,9 @@ class LossConfig:
 
 def flatten_outputs(outputs: list[torch.Tensor], k: int) -> torch.Tensor:
     """Per-level [B, A*K, H, W] -> [B, N, K] in anchor order (level, y, x, anchor)."""
-    batch = outputs[0].shape[0]
-    return torch.cat([o.permute(0, 2, 3, 1).reshape(batch, -1, k) for o in outputs], dim=1)
+    # -1 on the batch axis (not B from .shape) keeps traced/exported graphs batch-dynamic
+    return torch.cat([o.permute(0, 2, 3, 1).reshape(-1, o.shape[2] * o.shape[3] * o.shape[1] // k, k)
+                      for o in outputs], dim=1)
 
 
 def focal_loss_sum(logits: torch.Tensor, cls_targets: torch.Tensor, config: LossConfig

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torchvision.ops import batched_nms, box_iou
+from torchvision.ops import box_iou, nms
 
 from core.det import box_coder
 from core.det.loss import flatten_outputs
@@ -31,12 +31,12 @@ class PostprocessConfig:
 
 def top_candidates(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """logits [B, N, C] -> (scores_logit [B, k], anchor_idx [B, k], class_idx [B, k]), k <= N*C."""
-    batch, num, num_classes = logits.shape
+    num, num_classes = logits.shape[1:]
     k = min(k, num * num_classes)
     n_anchors = min(k, num)
     best_anchor = logits.amax(dim=2).topk(n_anchors, dim=1).indices  # [B, k']
     sub = logits.gather(1, best_anchor[..., None].expand(-1, -1, num_classes))  # [B, k', C]
-    values, flat = sub.reshape(batch, -1).topk(k, dim=1)
+    values, flat = sub.flatten(1).topk(k, dim=1)
     anchor_idx = best_anchor.gather(1, torch.div(flat, num_classes, rounding_mode="floor"))
     return values, anchor_idx, flat % num_classes
 
@@ -50,13 +50,14 @@ def postprocess(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tenso
     num_classes = class_outputs[0].shape[1] * 4 // box_outputs[0].shape[1]
     logits = flatten_outputs(class_outputs, num_classes)
     deltas = flatten_outputs(box_outputs, 4)
-    batch = logits.shape[0]
     values, anchor_idx, classes = top_candidates(logits, config.max_detection_points)
     boxes = box_coder.decode(deltas.gather(1, anchor_idx[..., None].expand(-1, -1, 4)).float(),
                              anchors[anchor_idx])
     boxes = clip_boxes(boxes, image_size)
     scores = values.float().sigmoid()
-    image_idx = torch.arange(batch, device=logits.device)[:, None].expand_as(classes)
+    # image ids from tensor ops (not arange(batch)) so that traced/exported graphs keep B dynamic
+    batch_ids = torch.ones_like(classes[:, 0]).cumsum(0) - 1  # [B]
+    image_idx = batch_ids[:, None].expand_as(classes)
     keep = (scores >= score_threshold).reshape(-1)
     boxes, scores = boxes.reshape(-1, 4)[keep], scores.reshape(-1)[keep]
     classes, image_idx = classes.reshape(-1)[keep], image_idx.reshape(-1)[keep]
@@ -64,9 +65,17 @@ def postprocess(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tenso
     if config.soft_nms:
         kept, scores = soft_nms(boxes, scores, groups, config.soft_nms_sigma, score_threshold)
     else:
-        kept = batched_nms(boxes, scores, groups, config.nms_iou)  # sorted by score
-    return _pad_per_image(boxes[kept], scores[kept], classes[kept], image_idx[kept], batch,
+        kept = grouped_nms(boxes, scores, groups, config.nms_iou, max(image_size))  # by score
+    return _pad_per_image(boxes[kept], scores[kept], classes[kept], image_idx[kept], batch_ids,
                           config.max_detections)
+
+
+def grouped_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
+                iou_threshold: float, max_coordinate: float) -> torch.Tensor:
+    """NMS within each group in one call: boxes (inside [0, max_coordinate]) of different groups
+    are shifted apart (the "coordinate trick"; the same computation eager, traced, in ONNX)."""
+    offsets = groups.to(boxes.dtype)[:, None] * float(max_coordinate + 1)
+    return nms(boxes + offsets, scores, iou_threshold)
 
 
 def clip_boxes(boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
@@ -77,18 +86,19 @@ def clip_boxes(boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor
 
 
 def _pad_per_image(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor,
-                   image_idx: torch.Tensor, batch: int, max_det: int) -> torch.Tensor:
+                   image_idx: torch.Tensor, batch_ids: torch.Tensor, max_det: int) -> torch.Tensor:
     """Score-sorted detections of the whole batch -> [B, max_det, 6], best first per image."""
-    order = torch.argsort(image_idx * 2.0 - scores.clamp(0, 1), stable=True)  # image, then score
+    order = torch.sort(image_idx * 2.0 - scores.clamp(0, 1)).indices  # by image, then score
     boxes, scores, classes, image_idx = boxes[order], scores[order], classes[order], image_idx[order]
-    counts = torch.bincount(image_idx, minlength=batch)
+    counts = (image_idx[:, None] == batch_ids[None, :]).sum(0)  # (bincount has no ONNX op)
     starts = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(image_idx.numel(), device=boxes.device) - starts[image_idx]
+    rank = torch.ones_like(image_idx).cumsum(0) - 1 - starts[image_idx]
     sel = rank < max_det
-    out = boxes.new_zeros(batch * max_det, 6)
+    out = torch.zeros_like(batch_ids[:, None, None], dtype=boxes.dtype).expand(-1, max_det, 6)
+    out = out.reshape(-1, 6).clone()
     rows = torch.cat([boxes, scores[:, None], classes[:, None].to(boxes.dtype)], dim=1)
     out[(image_idx * max_det + rank)[sel]] = rows[sel]
-    return out.reshape(batch, max_det, 6)
+    return out.reshape(-1, max_det, 6)
 
 
 def soft_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, sigma: float,
