@@ -1,0 +1,7 @@
+"""Neural architecture search in the NASNet/DARTS cell space.
+
+operations (op table, PRIMITIVES) -> genotypes (Genotype, PUBLISHED_GENOTYPES) -> network
+(CifarNetwork) and supernet (SuperNet, derive rule) -> strategies (darts, enas, evolution, random)
+on the proxy task (proxy) -> report (searched vs random) -> backbone (NasBackbone for the
+detector). The `search` job kind is core.nas.tasks:SEARCH; the CLI verb is in core.nas.cli.
+"""

@@ -78,8 +78,12 @@ def load_raw(store, dataset: str | None, proxy_path: str | None, size: int, cont
             "val_y": data.val_y, "classes": list(data.classes)}
 
 
-def prepare(raw: dict, size: int, val_fraction: float = 0.5, seed: int = 0) -> ProxyTensors:
-    """Normalise, resize to `size` if needed and split the train split (see module docstring)."""
+def prepare(raw: dict, size: int, val_fraction: float = 0.5, seed: int = 0,
+            device: str | torch.device = "cpu") -> ProxyTensors:
+    """Normalise, resize to `size` if needed and split the train split (see module docstring).
+
+    All tensors end up on `device` (the crops are small: a GPU search keeps them there).
+    """
     train_x, val_x = _to_float(raw["train_x"], size), _to_float(raw["val_x"], size)
     train_y, val_y = raw["train_y"].long(), raw["val_y"].long()
     if len(train_y) < 4:
@@ -96,8 +100,9 @@ def prepare(raw: dict, size: int, val_fraction: float = 0.5, seed: int = 0) -> P
     perm = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(seed))
     cut = min(max(1, int(round(len(perm) * (1 - val_fraction)))), len(perm) - 1)
     w_idx, a_idx = perm[:cut], perm[cut:]
-    return ProxyTensors(train_x[w_idx], train_y[w_idx], train_x[a_idx], train_y[a_idx],
-                        train_x, train_y, val_x, val_y, list(raw["classes"]))
+    tensors = [t.to(device) for t in (train_x[w_idx], train_y[w_idx], train_x[a_idx],
+                                      train_y[a_idx], train_x, train_y, val_x, val_y)]
+    return ProxyTensors(*tensors, list(raw["classes"]))
 
 
 def _to_float(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -114,7 +119,7 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.
     """One shuffled epoch of (x [B, 3, s, s], y [B]); the last partial batch is kept if >= 2."""
     order = torch.randperm(len(y), generator=generator)
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
+        idx = order[start:start + batch_size].to(x.device)
         if len(idx) < 2 and start > 0:
             break
         xb = x[idx]
@@ -125,7 +130,7 @@ def random_flip_crop(x: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     """Per-sample horizontal flip and a random crop of the zero-padded image: [B,3,s,s] -> same."""
     b, _, h, w = x.shape
     pad = max(1, int(round(h * AUGMENT_PAD_FRACTION)))
-    flip = torch.rand(b, generator=generator) < 0.5
+    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
     padded = F.pad(x, (pad, pad, pad, pad))
     dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)

@@ -51,7 +51,7 @@ def final_report(ctx: SearchContext, genotype: Genotype, search_score: float,
                               f"final report: training {role} cell {k + 1} ({n + 1}/{len(jobs)})")
         seed = cfg.seed + TRAIN_SEED_OFFSET + (k if role == "searched" else 100 + k)
         torch.manual_seed(seed)
-        stats = train_and_score(ctx.network(g), (data.train_x, data.train_y),
+        stats = train_and_score(ctx.network(g).to(ctx.device), (data.train_x, data.train_y),
                                 (data.val_x, data.val_y), settings, seed, ctx.check_stop)
         done[key] = stats["val_acc"]
         ctx.log_architecture(g, stats["val_acc"], "final", None, role=role, repeat=k,

@@ -70,7 +70,7 @@ def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
     reporter.progress(0.0, "loading proxy crops")
     raw = load_raw(reporter.store, cfg.dataset, cfg.proxy_path, cfg.size, cfg.context, cfg.seed,
                    cfg.max_per_class)
-    data = prepare(raw, cfg.size, cfg.val_fraction, cfg.seed)
+    data = prepare(raw, cfg.size, cfg.val_fraction, cfg.seed, reporter.device or "cpu")
     run_state = (RunState.load(reporter.checkpoint_path, cfg.strategy)
                  if reporter.has_checkpoint() else RunState(cfg.strategy))
     ctx = SearchContext(cfg, data, reporter, run_state)

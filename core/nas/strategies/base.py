@@ -114,6 +114,7 @@ class SearchContext:
         self.reporter = reporter
         self.run_state = run_state
         self.budget = Budget(cfg.budget_s, run_state.elapsed_s)
+        self.device = torch.device(reporter.device or "cpu")
         self._measured: dict[str, dict] = {}
 
     # -- state ---------------------------------------------------------------------------------
@@ -137,7 +138,8 @@ class SearchContext:
 
     # -- networks ------------------------------------------------------------------------------
     def network(self, genotype: Genotype) -> CifarNetwork:
-        """The proxy network of a genotype (C, layers of the config; no auxiliary head)."""
+        """The proxy network of a genotype (C, layers of the config; no auxiliary head), on the
+        CPU: callers move it to `self.device` (cost() measures CPU latency)."""
         return CifarNetwork(self.cfg.C, self.data.num_classes, self.cfg.layers, False, genotype)
 
     def train_settings(self, epochs: int) -> TrainSettings:

@@ -128,7 +128,7 @@ def search(ctx: SearchContext) -> SearchOutcome:
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     model = SuperNet(cfg.C, data.num_classes, cfg.layers, cfg.nodes)
-    model = model.to(memory_format=torch.channels_last)
+    model = model.to(ctx.device, memory_format=torch.channels_last)
     w_opt = torch.optim.SGD(model.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum,
                             weight_decay=cfg.weight_decay)
     architect = Architect(model, cfg.arch_lr, cfg.arch_weight_decay, cfg.momentum,

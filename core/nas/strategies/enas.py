@@ -117,7 +117,7 @@ def search(ctx: SearchContext) -> SearchOutcome:
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     shared = SuperNet(cfg.C, data.num_classes, cfg.layers, cfg.nodes)
-    shared = shared.to(memory_format=torch.channels_last)
+    shared = shared.to(ctx.device, memory_format=torch.channels_last)
     controller = Controller(cfg.nodes, hidden=cfg.controller_hidden,
                             temperature=cfg.temperature, tanh_constant=cfg.tanh_constant)
     w_opt = torch.optim.SGD(shared.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum,

@@ -38,7 +38,7 @@ def evaluate_candidate(ctx: SearchContext, genotype: Genotype, index: int) -> di
 
     seed = cfg.seed * 100_003 + index
     torch.manual_seed(seed)
-    return train_and_score(ctx.network(genotype), (data.search_train_x, data.search_train_y),
+    return train_and_score(ctx.network(genotype).to(ctx.device), (data.search_train_x, data.search_train_y),
                            (data.search_val_x, data.search_val_y),
                            ctx.train_settings(cfg.child_epochs), seed, check)
 
