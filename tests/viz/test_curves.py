@@ -62,7 +62,8 @@ def _archs(n, seed=0):
 
 def test_search_progress_ids_and_best_line():
     archs = _archs(50)
-    archs.append(dict(id=999, step=60, created_at=0, score=None, params=1, latency_ms=1))  # unscored
+    unscored = dict(id=999, step=60, created_at=0, score=None, params=1, latency_ms=1)
+    archs.append(unscored)
     fig = cv.search_progress_figure(archs)
     pts, best_line, star = fig.data
     assert sorted(pts.customdata.tolist()) == list(range(1, 51))
@@ -108,8 +109,10 @@ def test_training_figure_bounded_points_and_runs():
 
 
 def test_metric_arrays_sorts_and_dedups():
-    rows = [dict(step=2, epoch=None, key="k", value=1.0), dict(step=1, epoch=None, key="k", value=2.0),
-            dict(step=2, epoch=None, key="k", value=3.0), dict(step=None, epoch=4, key="e", value=9.0)]
+    rows = [dict(step=2, epoch=None, key="k", value=1.0),
+            dict(step=1, epoch=None, key="k", value=2.0),
+            dict(step=2, epoch=None, key="k", value=3.0),
+            dict(step=None, epoch=4, key="e", value=9.0)]
     arr = cv.metric_arrays(rows)
     assert arr["k"][0].tolist() == [1, 2] and arr["k"][1].tolist() == [2.0, 3.0]
     assert arr["e"][0].tolist() == [4]

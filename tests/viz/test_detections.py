@@ -1,4 +1,4 @@
-"""Tests for core.viz.detections: stable class colours, tags inside the image, TP/FP/miss matching."""
+"""Tests for core.viz.detections: stable class colours, tags inside the image, TP/FP/misses."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ def test_tag_rect_prefers_above_then_inside():
 
 def test_draw_uses_class_colour():
     img = np.full((120, 120, 3), 255, np.uint8)
-    out = det.draw_boxes(img, [[30, 40, 90, 100]], [2], ["a", "b", "c"], style=det.BoxStyle(show_labels=False, thickness=2))
+    style = det.BoxStyle(show_labels=False, thickness=2)
+    out = det.draw_boxes(img, [[30, 40, 90, 100]], [2], ["a", "b", "c"], style=style)
     assert tuple(out[70, 30]) == det.class_color(2)  # left edge pixel
     assert tuple(out[70, 60]) == (255, 255, 255)     # interior untouched
 

@@ -17,12 +17,16 @@ def coco_eval():
     pycocotools = pytest.importorskip("pycocotools")  # noqa: F841
     from core.train.evaluate import evaluate_coco
 
-    gt = {"images": [{"id": i, "width": 100, "height": 100, "file_name": f"{i}.png"} for i in (1, 2, 3)],
+    images = [{"id": i, "width": 100, "height": 100, "file_name": f"{i}.png"} for i in (1, 2, 3)]
+    gt = {"images": images,
           "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
           "annotations": [
-              {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 30, 30], "area": 900, "iscrowd": 0},
-              {"id": 2, "image_id": 2, "category_id": 1, "bbox": [50, 50, 20, 20], "area": 400, "iscrowd": 0},
-              {"id": 3, "image_id": 3, "category_id": 2, "bbox": [5, 5, 40, 40], "area": 1600, "iscrowd": 0}]}
+              {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 30, 30], "area": 900,
+               "iscrowd": 0},
+              {"id": 2, "image_id": 2, "category_id": 1, "bbox": [50, 50, 20, 20], "area": 400,
+               "iscrowd": 0},
+              {"id": 3, "image_id": 3, "category_id": 2, "bbox": [5, 5, 40, 40], "area": 1600,
+               "iscrowd": 0}]}
     preds = [{"image_id": 1, "category_id": 1, "bbox": [11, 11, 30, 30], "score": 0.9},
              {"image_id": 2, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.8},   # FP
              {"image_id": 3, "category_id": 2, "bbox": [6, 4, 40, 41], "score": 0.7}]
@@ -75,7 +79,8 @@ def test_ap_bars_and_confusion(coco_eval):
     hm = conf.data[0]
     assert list(hm.x) == ["cat", "dog", "background"]
     np.testing.assert_array_equal(hm.z, np.asarray(coco_eval["confusion"]))
-    norm = ev.confusion_figure([[3, 1, 0], [0, 0, 0], [1, 0, 0]], ["a", "b"], normalize=True).data[0]
+    matrix = [[3, 1, 0], [0, 0, 0], [1, 0, 0]]
+    norm = ev.confusion_figure(matrix, ["a", "b"], normalize=True).data[0]
     np.testing.assert_allclose(norm.z, [[0.75, 0.25, 0], [0, 0, 0], [1, 0, 0]])
     assert "AP " in ev.summary_text(coco_eval)
 
@@ -83,7 +88,7 @@ def test_ap_bars_and_confusion(coco_eval):
 def test_dataset_stats_figure():
     from core.data.stats import compute_stats
 
-    doc = {"images": [{"id": 1, "height": 100, "width": 100}, {"id": 2, "height": 100, "width": 100}],
+    doc = {"images": [{"id": i, "height": 100, "width": 100} for i in (1, 2)],
            "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]},
                            {"image_id": 1, "category_id": 2, "bbox": [0, 0, 50, 50]}]}
     stats = compute_stats(["a", "b"], {"train": doc, "val": doc})
