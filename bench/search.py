@@ -2,7 +2,9 @@
 a detector with the searched backbone beside an EfficientNet-B0 one.
 
 Run: `.venv/bin/python bench/search.py [--home DIR] [--images 1000] [--minutes 10]
-[--strategies darts,enas,evolution] [--other-minutes 5] [--det-epochs N] [--skip-detector]`.
+[--strategies darts,enas,evolution] [--other-minutes 5] [--det-epochs N] [--skip-detector]
+[--stage all|detector|render]`. Torch runs one thread (on a shared 2-core machine one thread
+was about 25x faster per DARTS step than two: the OpenMP threads wait on each other).
 Each search runs the real SEARCH task in this process (a job row and a Reporter in the bench
 home), so the numbers include logging, checkpoints and the final report. Results accumulate in
 <home>/bench_search.json (a rerun skips what is done) and the section `search` of
@@ -148,16 +150,18 @@ def render(results: dict) -> str:
                      f"{r['searched']['mean']:.3f} +- {r['searched']['std']:.3f}",
                      f"{rnd['mean']:.3f} +- {rnd['std']:.3f}",
                      "n/a" if r["margin"] is None else f"{r['margin']:+.3f}",
-                     "yes" if (r["margin"] or 0) >= 0 else "NO"])
+                     "yes" if (r["margin"] or 0) >= 0 else "NO",
+                     ", ".join(f"{k}={v}" for k, v in r.get("options", {}).items()) or "defaults"])
     if rows:
         first = next(iter(results["searches"].values()))
         lines += [f"Searches on `{DATASET}` ({results.get('images')} generated shapes images; "
                   f"proxy {first['train_crops']} train / {first['val_crops']} held-out crops). "
-                  "Final report: the searched cell retrained from scratch (2 seeds) beside 3 "
-                  "random cells, same fixed budget, scored on the held-out split:", "",
+                  "Final report (defaults): the searched cell retrained from scratch with 2 seeds "
+                  "beside 3 random cells, 3 epochs each, scored on the held-out split; runs with "
+                  "other options say so:", "",
                   table(["search", "search s / budget s", "total wall s", "archs evaluated",
                          "search score", "searched acc", "random acc", "margin",
-                         ">= random mean"], rows), ""]
+                         ">= random mean", "options"], rows), ""]
     det = results.get("detector", {})
     if det:
         rows = [[name, r.get("epochs") or "preset", f"{r['wall_s']:.0f}",
@@ -166,6 +170,25 @@ def render(results: dict) -> str:
                   "", table(["backbone", "epochs", "wall s", "AP50"], rows), ""]
     lines.append("GPU: not measured (no GPU on this machine).")
     return "\n".join(lines)
+
+
+def detector_stage(store: Store, results: dict, det_path: Path, epochs: int | None) -> dict:
+    """Train quick-cpu detectors with the darts-searched backbone and with EfficientNet-B0."""
+    darts = next((r for n, r in results.get("searches", {}).items() if n.startswith("darts")), None)
+    if darts is None:
+        jobs = [j for j in store.list_jobs(kind="search") if j["spec"]["strategy"] == "darts"
+                and store.artifacts(j["id"], "genotype")]
+        darts = {"job_id": jobs[0]["id"]} if jobs else None
+    det = load_results(det_path)
+    backbones = {"efficientnet_b0": "efficientnet_b0"}
+    if darts is not None:
+        backbones = {f"nas:{darts['job_id']} (searched cell)": f"nas:{darts['job_id']}",
+                     **backbones}
+    for name, backbone in backbones.items():
+        if name not in det:
+            det[name] = run_detector(store, backbone, epochs)
+            save_results(det_path, det)
+    return det
 
 
 def main() -> None:
@@ -177,40 +200,48 @@ def main() -> None:
     p.add_argument("--strategies", default="darts,enas,evolution")
     p.add_argument("--det-epochs", type=int, help="override the quick-cpu epochs")
     p.add_argument("--skip-detector", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="search option for the enas/evolution runs (e.g. report_epochs=1)")
+    p.add_argument("--stage", choices=("all", "detector", "render"), default="all",
+                   help="detector: only the detector runs (own results file, so it can run "
+                        "beside a search stage); render: only rewrite the markdown section")
     args = p.parse_args()
     torch.set_num_threads(1)  # far faster than 2 on a shared 2-core machine (measured)
     store = Store(args.home)
     path = store.home / "bench_search.json"
+    det_path = store.home / "bench_search_detector.json"
     results = load_results(path)
-    results["images"] = ensure_dataset(store, args.images)["counts"].get("train_images", 0) + \
-        ensure_dataset(store, args.images)["counts"].get("val_images", 0)
+
+    def publish() -> None:
+        merged = {**load_results(path), "detector": load_results(det_path)}
+        write_section("search", render(merged))
+        print(render(merged), flush=True)
+
+    if args.stage == "render":
+        return publish()
+    if args.stage == "detector":
+        detector_stage(store, results, det_path, args.det_epochs)
+        return publish()
+    results["images"] = sum(ensure_dataset(store, args.images)["counts"].get(k, 0)
+                            for k in ("train_images", "val_images"))
     if "speed" not in results:
         results["speed"] = {f"{s} x {b}": supernet_speed(s, b) for s, b in ((32, 16), (16, 16))}
         save_results(path, results)
-        write_section("search", render(results))
-    print(render(results))
+    publish()
     searches = results.setdefault("searches", {})
-    for strategy in args.strategies.split(","):
+    for strategy in filter(None, args.strategies.split(",")):
         minutes = args.minutes if strategy == "darts" else args.other_minutes
         name = f"{strategy} ({minutes:g} min)"
+        extra = {} if strategy == "darts" else {
+            k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
         if name not in searches:
-            searches[name] = run_search(store, strategy, minutes, {})
+            searches[name] = run_search(store, strategy, minutes, extra)
+            searches[name]["options"] = extra
             save_results(path, results)
-            write_section("search", render(results))
-            print(render(results))
+            publish()
     if not args.skip_detector:
-        darts = next((r for n, r in searches.items() if n.startswith("darts")), None)
-        det = results.setdefault("detector", {})
-        backbones = {"efficientnet_b0": "efficientnet_b0"}
-        if darts is not None:
-            backbones = {f"nas:{darts['job_id']} (searched cell)": f"nas:{darts['job_id']}",
-                         **backbones}
-        for name, backbone in backbones.items():
-            if name not in det:
-                det[name] = run_detector(store, backbone, args.det_epochs)
-                save_results(path, results)
-                write_section("search", render(results))
-    print(render(results))
+        detector_stage(store, results, det_path, args.det_epochs)
+    publish()
 
 
 if __name__ == "__main__":

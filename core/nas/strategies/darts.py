@@ -148,8 +148,12 @@ def search(ctx: SearchContext) -> SearchOutcome:
         epoch = st["epoch"]
         t0 = time.monotonic()
         stats = _run_epoch(ctx, model, architect, w_opt, epoch, st["planned"], generator)
+        if stats["steps"] == 0:  # the budget ended before this epoch's first step
+            st["done"] = True
+            break
         genotype = model.genotype(cfg.skip_cap)
         st["best"] = max(st["best"], stats["val_acc"])
+        st["last"] = stats["val_acc"]
         st["history"].append(_snapshot(model, epoch, genotype))
         _write_alphas(ctx, st["history"])
         ctx.log_architecture(genotype, stats["val_acc"], "derived", epoch, epoch=epoch,
@@ -174,7 +178,7 @@ def search(ctx: SearchContext) -> SearchOutcome:
     if not st["history"]:
         raise RuntimeError("darts ended before its first epoch; give it a larger budget")
     last = st["history"][-1]
-    return SearchOutcome(Genotype.from_dict(last["genotype"]), st["best"],
+    return SearchOutcome(Genotype.from_dict(last["genotype"]), st["last"],
                          f"derived from the alphas after epoch {last['epoch'] + 1}")
 
 
@@ -188,11 +192,11 @@ def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
         group["lr"] = lr
     val_stream = cycle_batches(data.search_val_x, data.search_val_y, cfg.batch_size, generator)
     steps = math.ceil(len(data.search_train_y) / cfg.batch_size)
-    tr_correct = tr_seen = va_correct = va_seen = 0
+    tr_correct = tr_seen = va_correct = va_seen = done = 0
     cut = False
     model.train()
     for step, (xb, yb) in enumerate(batches(data.search_train_x, data.search_train_y,
-                                            cfg.batch_size, generator, augment=False)):
+                                            cfg.batch_size, generator, augment=True)):
         ctx.check_stop()
         if ctx.budget.exhausted():
             cut = True
@@ -211,8 +215,9 @@ def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
         w_opt.step()
         tr_correct += int((logits.argmax(1) == yb).sum())
         tr_seen += len(yb)
+        done += 1
         ctx.reporter.metric("search/loss", loss.item(), step=epoch * steps + step)
         ctx.progress((epoch + (step + 1) / steps) / planned,
                      f"darts epoch {epoch + 1}/{planned} step {step + 1}/{steps}")
     return {"train_acc": tr_correct / max(1, tr_seen), "val_acc": va_correct / max(1, va_seen),
-            "lr": lr, "cut": cut}
+            "lr": lr, "cut": cut, "steps": done}
