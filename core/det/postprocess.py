@@ -32,13 +32,41 @@ class PostprocessConfig:
 def top_candidates(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """logits [B, N, C] -> (scores_logit [B, k], anchor_idx [B, k], class_idx [B, k]), k <= N*C."""
     num, num_classes = logits.shape[1:]
-    k = min(k, num * num_classes)
-    n_anchors = min(k, num)
-    best_anchor = logits.amax(dim=2).topk(n_anchors, dim=1).indices  # [B, k']
+    best_anchor = logits.amax(dim=2).topk(min(k, num), dim=1).indices  # [B, k']
     sub = logits.gather(1, best_anchor[..., None].expand(-1, -1, num_classes))  # [B, k', C]
-    values, flat = sub.flatten(1).topk(k, dim=1)
+    return _top_of_subset(sub, best_anchor, k)
+
+
+def _top_of_subset(sub: torch.Tensor, best_anchor: torch.Tensor, k: int
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    num_classes = sub.shape[-1]
+    values, flat = sub.flatten(1).topk(min(k, sub.shape[1] * num_classes), dim=1)
     anchor_idx = best_anchor.gather(1, torch.div(flat, num_classes, rounding_mode="floor"))
     return values, anchor_idx, flat % num_classes
+
+
+def top_candidates_per_level(class_outputs: list[torch.Tensor], num_classes: int, k: int
+                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """As `top_candidates` on the flattened outputs, without flattening all N x C logits:
+    per-anchor maxima are taken in the native [B, A*C, H, W] layout and only the chosen
+    anchors' class vectors are gathered."""
+    maxima, views, offsets, total = [], [], [], 0
+    for out in class_outputs:
+        a = out.shape[1] // num_classes
+        view = out.reshape(-1, a, num_classes, out.shape[2] * out.shape[3])  # [B, A, C, HW]
+        maxima.append(view.amax(dim=2).transpose(1, 2).flatten(1))  # [B, HW*A], anchor order
+        views.append(view)
+        offsets.append(total)
+        total += view.shape[1] * view.shape[3]
+    anchor_max = torch.cat(maxima, dim=1)  # [B, N]
+    best_anchor = anchor_max.topk(min(k, total), dim=1).indices  # [B, k']
+    sub = anchor_max.new_zeros(best_anchor.shape + (num_classes,))
+    for view, offset in zip(views, offsets):
+        a, size = view.shape[1], view.shape[1] * view.shape[3]
+        b_idx, j = ((best_anchor >= offset) & (best_anchor < offset + size)).nonzero(as_tuple=True)
+        local = best_anchor[b_idx, j] - offset
+        sub[b_idx, j] = view[b_idx, local % a, :, torch.div(local, a, rounding_mode="floor")]
+    return _top_of_subset(sub, best_anchor, k)
 
 
 def postprocess(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tensor],
@@ -48,9 +76,9 @@ def postprocess(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tenso
     """Raw outputs -> detections [B, max_detections, 6] = (x1, y1, x2, y2, score, class),
     zero-padded rows (score 0) after each image's detections; classes 0-based."""
     num_classes = class_outputs[0].shape[1] * 4 // box_outputs[0].shape[1]
-    logits = flatten_outputs(class_outputs, num_classes)
+    values, anchor_idx, classes = top_candidates_per_level(class_outputs, num_classes,
+                                                           config.max_detection_points)
     deltas = flatten_outputs(box_outputs, 4)
-    values, anchor_idx, classes = top_candidates(logits, config.max_detection_points)
     boxes = box_coder.decode(deltas.gather(1, anchor_idx[..., None].expand(-1, -1, 4)).float(),
                              anchors[anchor_idx])
     boxes = clip_boxes(boxes, image_size)
@@ -74,8 +102,24 @@ def grouped_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
                 iou_threshold: float, max_coordinate: float) -> torch.Tensor:
     """NMS within each group in one call: boxes (inside [0, max_coordinate]) of different groups
     are shifted apart (the "coordinate trick"; the same computation eager, traced, in ONNX)."""
+    if not (torch.jit.is_tracing() or torch.jit.is_scripting()) and groups.numel() > 1000:
+        return _nms_per_group(boxes, scores, groups, iou_threshold)
     offsets = groups.to(boxes.dtype)[:, None] * float(max_coordinate + 1)
     return nms(boxes + offsets, scores, iou_threshold)
+
+
+def _nms_per_group(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
+                   iou_threshold: float) -> torch.Tensor:
+    """Eager path for many boxes: one NMS per group (n^2 within groups only), sorted by score."""
+    order = torch.argsort(groups, stable=True)
+    counts = torch.unique_consecutive(groups[order], return_counts=True)[1].tolist()
+    kept, start = [], 0
+    for count in counts:
+        idx = order[start:start + count]
+        kept.append(idx[nms(boxes[idx], scores[idx], iou_threshold)])
+        start += count
+    kept_t = torch.cat(kept)
+    return kept_t[torch.argsort(scores[kept_t], descending=True, stable=True)]
 
 
 def clip_boxes(boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
@@ -130,4 +174,4 @@ def soft_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, si
     return kept_t[order], full
 
 
-__all__ = ["PostprocessConfig", "postprocess", "top_candidates", "clip_boxes", "soft_nms"]
+__all__ = ["PostprocessConfig", "postprocess", "top_candidates", "top_candidates_per_level", "clip_boxes", "soft_nms"]

@@ -71,3 +71,15 @@ def test_matches_effdet_post_processing():
     ours = postprocess(cls, box, anchors, size, score_threshold=0.0)
     ref[..., 5] -= 1  # effdet classes are 1-based
     assert torch.allclose(ours, ref, atol=1e-4)
+
+
+def test_per_level_top_candidates_equal_flattened():
+    from core.det.loss import flatten_outputs
+    from core.det.postprocess import top_candidates_per_level
+
+    torch.manual_seed(0)
+    outs = [torch.randn(2, 9 * 7, 8, 6), torch.randn(2, 9 * 7, 4, 3)]
+    ref = top_candidates(flatten_outputs(outs, 7), 300)
+    got = top_candidates_per_level(outs, 7, 300)
+    for r, g in zip(ref, got):
+        assert torch.equal(r, g)
