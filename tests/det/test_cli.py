@@ -78,7 +78,10 @@ def test_import_twice_needs_replace_and_wrong_classes_fail(imported, home, tmp_p
 def test_export_task_on_imported_model(imported, store, tmp_path):
     from core.det.tasks import run_export, validate_export
 
-    spec = validate_export({"model": "demo", "format": "torchscript", "image_size": 128})
-    result = run_export(spec, _Reporter(store, tmp_path))
+    # raw outputs: a randomly initialised effdet scores every box alike, so NMS order is a tie
+    spec = validate_export({"model": "demo", "format": "torchscript", "image_size": 128,
+                            "postprocess": False})
+    reporter = _Reporter(store, tmp_path)
+    result = run_export(spec, reporter)
     assert result["max_abs_diff"] <= 1e-4
-    assert result["path"].endswith("model.ts")
+    assert result["path"].endswith("model.ts") and reporter.artifacts == [("torchscript", result["path"])]
