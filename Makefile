@@ -31,7 +31,7 @@ run: $(STAMP)
 	$(BIN)/python app.py --home $(HOME_DIR) --host $(HOST) --port $(PORT)
 
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python bench/store.py

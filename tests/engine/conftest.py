@@ -43,7 +43,7 @@ def start_worker(home):
         proc.wait()
 
 
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):
+def wait_for(predicate, timeout: float = 90.0, interval: float = 0.05):
     """Poll until predicate() is truthy; returns its value or fails the test."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

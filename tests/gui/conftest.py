@@ -1,7 +1,7 @@
 """One launched app (python app.py, real worker) per test session, shared by the GUI tests.
 
-Tests that use it are marked `xdist_group("gui")`, so `pytest -n 2 --dist loadgroup` runs them
-in one process and the app starts once. The app gets a fresh home, a free port, the `tiny` demo
+`make test` runs `pytest -n 2 --dist loadfile`: each GUI test file stays on one xdist worker, so
+the app starts at most once per file. The app gets a fresh home, a free port, the `tiny` demo
 preset and the engine's test-only task kind (test.count) for quick jobs.
 """
 
