@@ -104,7 +104,7 @@ def run_search(store: Store, strategy: str, minutes: float, extra: dict) -> dict
     result = SEARCH.run(job["spec"], reporter)
     wall = time.perf_counter() - t0
     rows = store.architectures(job_id)
-    return {"job_id": job_id, "wall_s": wall, "search_s": result["search_seconds"],
+    return {"job_id": job_id, "wall_s": wall, "search_s": search_seconds(store, job_id),
             "budget_s": 60 * minutes, "evaluated": sum(r["extra"]["kind"] != "final" for r in rows),
             "search_score": result["search_score"], "searched": result["searched"],
             "random": result["random"]["accs"] and {k: result["random"][k]
@@ -112,6 +112,12 @@ def run_search(store: Store, strategy: str, minutes: float, extra: dict) -> dict
             "margin": result["margin"], "genotype": result["genotype"],
             "train_crops": result["budget"]["train_crops"],
             "val_crops": result["budget"]["val_crops"]}
+
+
+def search_seconds(store: Store, job_id: int) -> float:
+    """Seconds from the job's first event to its genotype artifact: the search phase."""
+    start = store.events(job_id)[0]["ts"]
+    return store.artifacts(job_id, "genotype")[-1]["created_at"] - start
 
 
 def run_detector(store: Store, backbone: str, epochs: int | None) -> dict:
@@ -218,6 +224,9 @@ def main() -> None:
         print(render(merged), flush=True)
 
     if args.stage == "render":
+        for r in results.get("searches", {}).values():
+            r["search_s"] = search_seconds(store, r["job_id"])
+        save_results(path, results)
         return publish()
     if args.stage == "detector":
         detector_stage(store, results, det_path, args.det_epochs)

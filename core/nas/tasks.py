@@ -83,7 +83,7 @@ def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
     if run_state.outcome is None:
         strategy = importlib.import_module(STRATEGY_MODULES[cfg.strategy])
         outcome = strategy.search(ctx)
-        run_state.outcome = outcome.to_dict()
+        run_state.outcome = {**outcome.to_dict(), "seconds": ctx.budget.elapsed}
         ctx.save()
         reporter.info(f"search done in {ctx.budget.elapsed:.0f} s: {outcome.note}; best "
                       f"score {outcome.score:.3f}")
@@ -96,7 +96,7 @@ def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
                      "report": None})
 
     report = final_report(ctx, outcome.genotype, outcome.score)
-    report.update(search_seconds=run_state.elapsed_s, note=outcome.note)
+    report.update(search_seconds=run_state.outcome["seconds"], note=outcome.note)
     report_path = reporter.run_dir / REPORT_FILE
     _write_json(report_path, report)
     reporter.artifact("report", report_path)

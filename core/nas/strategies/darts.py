@@ -13,7 +13,8 @@ Each epoch: the alpha softmax snapshot and derived genotype go to runs/<id>/alph
 the supernet's accuracy on the alpha batches of that epoch), metrics search/train_acc,
 search/val_acc, search/best_score. The answer is the genotype derived from the final alphas.
 When the minutes budget is binding, the cosine schedule is shortened to the epochs that fit
-(measured after the first epoch).
+(measured after the first epoch), and a step is not started when the previous step's duration
+says it would end past the budget (a cut epoch still logs its snapshot and derived cell).
 """
 
 from __future__ import annotations
@@ -193,14 +194,15 @@ def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
     val_stream = cycle_batches(data.search_val_x, data.search_val_y, cfg.batch_size, generator)
     steps = math.ceil(len(data.search_train_y) / cfg.batch_size)
     tr_correct = tr_seen = va_correct = va_seen = done = 0
-    cut = False
+    cut, step_s = False, 0.0
     model.train()
     for step, (xb, yb) in enumerate(batches(data.search_train_x, data.search_train_y,
                                             cfg.batch_size, generator, augment=True)):
         ctx.check_stop()
-        if ctx.budget.exhausted():
+        if ctx.budget.remaining < step_s:  # the next step would end past the budget
             cut = True
             break
+        t0 = time.monotonic()
         xb = xb.contiguous(memory_format=torch.channels_last)
         xv, yv = next(val_stream)
         xv = xv.contiguous(memory_format=torch.channels_last)
@@ -216,6 +218,7 @@ def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
         tr_correct += int((logits.argmax(1) == yb).sum())
         tr_seen += len(yb)
         done += 1
+        step_s = time.monotonic() - t0
         ctx.reporter.metric("search/loss", loss.item(), step=epoch * steps + step)
         ctx.progress((epoch + (step + 1) / steps) / planned,
                      f"darts epoch {epoch + 1}/{planned} step {step + 1}/{steps}")
