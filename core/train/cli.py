@@ -35,6 +35,7 @@ def _register_train(sub) -> None:
     p.add_argument("--model", help="detector variant, e.g. efficientdet_d0 (default), "
                                    "tf_efficientdet_d1, efficientdet_tiny")
     p.add_argument("--backbone", help="timm model name | nas:JOB_ID | nas:PUBLISHED_NAME | "
+                                      "nas-arch:ARCH_ID | "
                                       "nas-file:PATH (default: the variant's EfficientNet)")
     p.add_argument("--image-size", help="S or WxH, sides multiples of 128 (default: the model's)")
     p.add_argument("--epochs", type=int)

@@ -254,7 +254,8 @@ def evaluate_job(spec: dict, reporter: "Reporter") -> dict[str, Any]:
 
     store, split = reporter.store, spec["split"]
     loaded = load_model(store, spec["model"], device=reporter.device,
-                        image_size=tuple(spec["image_size"]) if spec.get("image_size") else None)
+                        image_size=tuple(spec["image_size"]) if spec.get("image_size") else None,
+                        optimize=False)
     info = open_dataset(store, spec["dataset"])
     if list(loaded.classes) != list(info.classes):
         raise DatasetError(f"model {loaded.name} knows classes {loaded.classes[:6]}..., dataset "

@@ -38,22 +38,29 @@ def resolve_model_row(store, name_or_job: str | int) -> dict:
         raise
 
 
+NAS_PREFIXES = ("nas:", "nas-file:", "nas-arch:")
+
+
 def nas_backbone(store, spec: str) -> tuple[nn.Module, dict[str, Any]]:
-    """A searched-cell backbone for `nas:JOB_ID | nas:NAME | nas-file:PATH` and its record."""
+    """A searched-cell backbone for `nas:JOB_ID | nas:NAME | nas-arch:ID | nas-file:PATH` and the
+    record that rebuilds it (genotype, width C, depth layers)."""
     try:
-        from core.nas.backbone import NasBackbone, resolve_genotype
+        from core.nas.backbone import DEFAULT_C, DEFAULT_LAYERS, NasBackbone, resolve_genotype
     except ImportError as exc:
         raise SpecError(f"backbone {spec!r} needs core.nas.backbone, which is not available in "
                         f"this install ({exc})") from exc
     genotype = resolve_genotype(store, spec)
-    return NasBackbone(genotype), {"kind": "nas", "spec": spec, "genotype": genotype.to_dict()}
+    record = {"kind": "nas", "spec": spec, "genotype": genotype.to_dict(), "C": DEFAULT_C,
+              "layers": DEFAULT_LAYERS}
+    return _nas_from_record(record), record
 
 
 def _nas_from_record(record: dict[str, Any]) -> nn.Module:
     from core.nas.backbone import NasBackbone
     from core.nas.genotypes import Genotype
 
-    return NasBackbone(Genotype.from_dict(record["genotype"]))
+    return NasBackbone(Genotype.from_dict(record["genotype"]), C=int(record["C"]),
+                       layers=int(record["layers"]))
 
 
 def create_for_training(store, model_name: str, num_classes: int,
@@ -65,7 +72,7 @@ def create_for_training(store, model_name: str, num_classes: int,
 
     record: dict[str, Any] = dict(TIMM_BACKBONE)
     module_or_name: Any = backbone
-    if backbone and backbone.startswith(("nas:", "nas-file:")):
+    if backbone and backbone.startswith(NAS_PREFIXES):
         module_or_name, record = nas_backbone(store, backbone)
     if pretrained_backbone:
         pretrained_backbone = str(store.resolve_path(pretrained_backbone))

@@ -40,14 +40,20 @@ class LoadedModel:
 
 
 def load_model(store, name_or_job: str | int, device: str | torch.device = "cpu",
-               image_size: tuple[int, int] | None = None) -> LoadedModel:
-    """The model registered as `name_or_job` (NotFoundError / CheckpointError otherwise)."""
+               image_size: tuple[int, int] | None = None, optimize: bool = True) -> LoadedModel:
+    """The model registered as `name_or_job` (NotFoundError / CheckpointError otherwise).
+
+    `optimize`: predict with a BN-folded, channels_last copy of the model (same detections
+    within float rounding, faster); evaluation turns it off to reproduce training's numbers.
+    """
     from core.det.bench import DetectionBench
 
     row = resolve_model_row(store, name_or_job)
     model, meta = load_model_file(store.resolve_path(row["path"]), image_size=image_size)
     device = torch.device(device)
     bench = DetectionBench(model).to(device).eval()
+    if optimize:
+        bench.optimize_for_inference()
     classes = list(meta.get("classes") or row.get("classes") or [])
     return LoadedModel(bench=bench, classes=classes, image_size=tuple(model.config.image_size),
                        device=device, name=row["name"], metrics=row.get("metrics") or {},

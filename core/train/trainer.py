@@ -284,8 +284,9 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         with self.precision.autocast(self.device):
             losses = self.bench.loss(images, targets)
-        values = torch.stack([losses["loss"], losses["class_loss"], losses["box_loss"]])
-        loss, class_loss, box_loss = values.detach().float().tolist()
+        values = torch.stack([losses[k].detach().float() for k in ("loss", "class_loss",
+                                                                    "box_loss")])
+        loss, class_loss, box_loss = values.tolist()  # one device sync per step
         if not math.isfinite(loss):
             self._diverged(loss, lr)
         self.optimizer.zero_grad(set_to_none=True)
@@ -349,6 +350,7 @@ class Trainer:
         while self.epoch < self.config.epochs:
             mean_loss = self.train_epoch()
             self.reporter.metric("train/epoch_loss", mean_loss, epoch=self.epoch + 1)
+            self.reporter.metric("train/seconds", self.train_seconds, epoch=self.epoch + 1)
             metrics, predictions = self._maybe_evaluate()
             self.epoch += 1
             self._log_epoch(metrics, mean_loss)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,6 +12,7 @@ import core.engine.reporter as reporter_module
 from core.det.bench import DetectionBench
 from core.engine.worker import run_job
 from core.train.checkpoint import load_checkpoint, save_checkpoint
+from core.train.predict import load_model, predict_images
 from core.train.trainer import Trainer
 from tests.train.conftest import TINY_MODEL, make_dataset, run_in_process
 
@@ -117,3 +119,16 @@ def test_corrupt_or_mismatched_checkpoint_fails_clearly(four):
     job = _resume(store, job_id)
     assert job["status"] == "failed"
     assert "different training configuration" in job["error"]
+
+
+def test_searched_cell_backbone_trains_and_reloads(four):
+    store = four
+    spec = {**SPEC, "epochs": 1, "backbone": "nas:DARTS_V2", "ema_decay": 0.0}
+    job = run_in_process(store, "train", spec)
+    assert job["status"] == "succeeded", job["error"]
+    row = store.get_model(job["result"]["model"])
+    assert row["config"]["backbone"]["genotype"]["normal"]  # rebuilt from the stored cell
+    loaded = load_model(store, row["name"])
+    assert type(loaded.bench.model.backbone).__name__ == "NasBackbone"
+    [det] = predict_images(loaded, [np.zeros((100, 140, 3), np.uint8)], score_threshold=0.0)
+    assert det["boxes"].shape[1] == 4 and (det["boxes"][:, 2] <= 140).all()

@@ -6,7 +6,9 @@ and the tests below reuse its model.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -31,12 +33,27 @@ REPEAT = 8  # each image 8 times per epoch: 8 steps per epoch
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """(store, finished job row) of the overfitting run."""
-    store = Store(tmp_path_factory.mktemp("home"))
-    torch.manual_seed(0)
-    make_dataset(store, "four", 4, val_is_train=True, repeat=REPEAT)
-    job = run_in_process(store, "train", OVERFIT_SPEC)
-    yield store, job
+    """(store, finished job row) of the overfitting run, in a home folder of this process.
+
+    The run happens once per test session: under pytest-xdist the first worker trains under a
+    file lock in the shared base temp folder and the others copy its finished home folder.
+    """
+    shared = tmp_path_factory.getbasetemp().parent
+    source = shared / "train_overfit_home"
+    with open(shared / "train_overfit.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (source / "job.json").is_file():
+            shutil.rmtree(source, ignore_errors=True)
+            store = Store(source)
+            torch.manual_seed(0)
+            make_dataset(store, "four", 4, val_is_train=True, repeat=REPEAT)
+            job = run_in_process(store, "train", OVERFIT_SPEC)
+            store.close()
+            (source / "job.json").write_text(json.dumps(job))
+    home = tmp_path_factory.mktemp("home") / "home"
+    shutil.copytree(source, home)
+    store = Store(home)
+    yield store, json.loads((home / "job.json").read_text())
     store.close()
 
 
@@ -129,3 +146,22 @@ def test_init_keeps_weights_and_makes_a_new_head(trained):
     assert other.config.num_classes == 2 and other.config.image_size == (256, 256)
     for key in ("backbone.conv_stem.weight", "box_net.predict.conv_pw.weight"):
         assert torch.equal(other.state_dict()[key], loaded[key])
+
+
+def test_cli_submits_validated_jobs_and_rejects_unknown_names(trained, capsys):
+    store, job = trained
+    home = str(store.home)
+    assert cli_main(["--home", home, "train", "--dataset", "four", "--preset", "quick-cpu",
+                     "--epochs", "2", "--image-size", "384x256", "--no-worker"]) == 0
+    queued = store.get_job(int(capsys.readouterr().out.split()[-1]))
+    assert queued["kind"] == "train" and queued["status"] == "queued"
+    assert queued["spec"]["epochs"] == 2 and queued["spec"]["image_size"] == [256, 384]
+    assert queued["spec"]["optimizer"] == "adamw"  # from the preset
+    store.request_cancel(queued["id"])
+    assert cli_main(["--home", home, "train", "--dataset", "nope", "--no-worker"]) == 2
+    assert "no dataset named 'nope'" in capsys.readouterr().err
+    assert cli_main(["--home", home, "train", "--dataset", "four", "--epochs", "0",
+                     "--no-worker"]) == 2
+    assert cli_main(["--home", home, "evaluate", "--model", "job-999", "--dataset", "four",
+                     "--no-worker"]) == 2
+    assert "no model named 'job-999'" in capsys.readouterr().err
