@@ -131,13 +131,15 @@ def bench_train(theirs, ours, batch: int, repeats: int) -> dict[str, tuple[float
     return interleaved({"effdet": step_theirs, "ours": step_ours}, repeats)
 
 
-def bench_postprocess(ours, repeats: int) -> dict[str, tuple[float, float]]:
+def bench_postprocess(ours, repeats: int, mean_logit: float, std: float
+                      ) -> dict[str, tuple[float, float]]:
     from effdet.bench import _batch_detection, _post_process
 
     from core.det.postprocess import postprocess
 
     torch.manual_seed(0)
-    cls = [torch.randn(1, 9 * NUM_CLASSES, SIZE >> l, SIZE >> l) - 4.0 for l in range(3, 8)]
+    cls = [torch.randn(1, 9 * NUM_CLASSES, SIZE >> l, SIZE >> l) * std + mean_logit
+           for l in range(3, 8)]
     box = [torch.randn(1, 36, SIZE >> l, SIZE >> l) * 0.1 for l in range(3, 8)]
     anchors = ours.anchors.boxes((SIZE, SIZE))
     anchors_yxyx = anchors[:, [1, 0, 3, 2]].contiguous()
@@ -166,7 +168,8 @@ def main() -> int:
     theirs, ours = build_pair()
     inf = bench_inference(theirs, ours, reps)
     train = bench_train(theirs, ours, 4, max(3, reps // 4))
-    post = bench_postprocess(ours, reps)
+    post = bench_postprocess(ours, reps, -4.0, 1.0)  # worst case: 14% of pairs pass 0.05
+    post_real = bench_postprocess(ours, reps, -9.0, 1.5)  # trained-like: a few hundred pass
     load = os.getloadavg()[0]
     rows = []
     ratio = inf["ours"][0] / inf["effdet"][0]
@@ -182,9 +185,15 @@ def main() -> int:
                  f"{ips_theirs:.2f} img/s",
                  f"{tr:.2f} (CPU time {tr_cpu:.2f}); target >= 1.0: {'met' if tr >= 1.0 else 'MISSED'}"])
     pp = post["ours"][0] * 1e3
-    rows.append(["post-processing 49,104 anchors x 90 classes", f"{pp:.1f} ms",
+    rows.append(["post-processing 49,104 anchors x 90 classes, logits N(-4, 1) (worst case: "
+                 "5,000 candidates into NMS)", f"{pp:.1f} ms",
                  f"{post['effdet'][0] * 1e3:.1f} ms",
                  f"CPU {post['ours'][1] * 1e3:.1f} ms; target <= 15 ms: {'met' if pp <= 15 else 'MISSED'}"])
+    pr = post_real["ours"][0] * 1e3
+    rows.append(["post-processing, trained-like logits N(-9, 1.5)", f"{pr:.1f} ms",
+                 f"{post_real['effdet'][0] * 1e3:.1f} ms",
+                 f"CPU {post_real['ours'][1] * 1e3:.1f} ms; target <= 15 ms: "
+                 f"{'met' if pr <= 15 else 'MISSED'}"])
     text = table(["measure", "ours", "effdet 0.4.1", "ours/effdet, target"], rows)
     print(text)
     if not args.no_write:
@@ -194,7 +203,7 @@ def main() -> int:
             "(a shared machine inflates wall times; medians of interleaved runs).",
             "Repeat: `.venv/bin/python bench/detector.py`. Same weights in both models "
             "(effdet's, imported); ours on the inference path: BN folded into convs, "
-            "channels_last, torch.inference_mode. Random logits (mean -4) for post-processing.",
+            "channels_last, torch.inference_mode. Post-processing on random logits.",
             "", text]))
     return 0
 

@@ -11,6 +11,7 @@ it also exports to ONNX with a dynamic batch. Boxes are (x1, y1, x2, y2) in inpu
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -45,27 +46,36 @@ def _top_of_subset(sub: torch.Tensor, best_anchor: torch.Tensor, k: int
     return values, anchor_idx, flat % num_classes
 
 
-def top_candidates_per_level(class_outputs: list[torch.Tensor], num_classes: int, k: int
+def top_candidates_per_level(class_outputs: list[torch.Tensor], num_classes: int, k: int,
+                             min_logit: float | None = None
                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """As `top_candidates` on the flattened outputs, without flattening all N x C logits:
     per-anchor maxima are taken in the native [B, A*C, H, W] layout and only the chosen
-    anchors' class vectors are gathered."""
-    maxima, views, offsets, total = [], [], [], 0
+    anchors' class vectors are gathered (one `take` per level). In eager mode, `min_logit`
+    (the score threshold as a logit) drops anchors that cannot pass it before the top-k."""
+    maxima, offsets, total = [], [], 0
     for out in class_outputs:
         a = out.shape[1] // num_classes
         view = out.reshape(-1, a, num_classes, out.shape[2] * out.shape[3])  # [B, A, C, HW]
         maxima.append(view.amax(dim=2).transpose(1, 2).flatten(1))  # [B, HW*A], anchor order
-        views.append(view)
         offsets.append(total)
-        total += view.shape[1] * view.shape[3]
+        total += a * view.shape[3]
     anchor_max = torch.cat(maxima, dim=1)  # [B, N]
-    best_anchor = anchor_max.topk(min(k, total), dim=1).indices  # [B, k']
+    n_anchors = min(k, total)
+    if min_logit is not None and not torch.jit.is_tracing():
+        passing = int((anchor_max >= min_logit).sum(1).max())
+        n_anchors = min(n_anchors, passing)
+    best_anchor = anchor_max.topk(n_anchors, dim=1).indices  # [B, k']
     sub = anchor_max.new_zeros(best_anchor.shape + (num_classes,))
-    for view, offset in zip(views, offsets):
-        a, size = view.shape[1], view.shape[1] * view.shape[3]
-        b_idx, j = ((best_anchor >= offset) & (best_anchor < offset + size)).nonzero(as_tuple=True)
+    class_offsets = torch.arange(num_classes, device=anchor_max.device)
+    for out, offset in zip(class_outputs, offsets):
+        a, hw = out.shape[1] // num_classes, out.shape[2] * out.shape[3]
+        b_idx, j = ((best_anchor >= offset) & (best_anchor < offset + a * hw)).nonzero(as_tuple=True)
         local = best_anchor[b_idx, j] - offset
-        sub[b_idx, j] = view[b_idx, local % a, :, torch.div(local, a, rounding_mode="floor")]
+        loc, anchor = torch.div(local, a, rounding_mode="floor"), local % a
+        # flat index of out[b, anchor * C + c, loc] in the contiguous [B, A*C, HW] storage
+        base = (b_idx * (a * num_classes) + anchor * num_classes) * hw + loc
+        sub[b_idx, j] = out.contiguous().take(base[:, None] + class_offsets[None, :] * hw)
     return _top_of_subset(sub, best_anchor, k)
 
 
@@ -76,8 +86,9 @@ def postprocess(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tenso
     """Raw outputs -> detections [B, max_detections, 6] = (x1, y1, x2, y2, score, class),
     zero-padded rows (score 0) after each image's detections; classes 0-based."""
     num_classes = class_outputs[0].shape[1] * 4 // box_outputs[0].shape[1]
+    min_logit = math.log(score_threshold / (1 - score_threshold)) if 0 < score_threshold < 1 else None
     values, anchor_idx, classes = top_candidates_per_level(class_outputs, num_classes,
-                                                           config.max_detection_points)
+                                                           config.max_detection_points, min_logit)
     deltas = flatten_outputs(box_outputs, 4)
     boxes = box_coder.decode(deltas.gather(1, anchor_idx[..., None].expand(-1, -1, 4)).float(),
                              anchors[anchor_idx])
