@@ -99,7 +99,7 @@ def build_from_checkpoint(state: dict[str, Any], source: str,
 
     `image_size` changes the size the model is meant for (weights do not depend on it).
     """
-    from core.det.config import DetConfig
+    from core.det.config import DetConfig, validate_config
     from core.det.model import build_detector
 
     try:
@@ -109,6 +109,7 @@ def build_from_checkpoint(state: dict[str, Any], source: str,
                               "written by NASDet Studio's trainer or importer") from exc
     if image_size is not None:
         config = dataclasses.replace(config, image_size=tuple(image_size))
+        validate_config(config)  # SpecError: sides must be multiples of 2**max_level
     record = state.get("backbone") or TIMM_BACKBONE
     backbone = _nas_from_record(record) if record.get("kind") == "nas" else None
     model = build_detector(config, backbone)
