@@ -174,6 +174,8 @@ def render(results: dict) -> str:
                  "n/a" if r["AP50"] is None else f"{r['AP50']:.3f}"] for name, r in det.items()]
         lines += ["Detector (quick-cpu preset) with the searched backbone beside EfficientNet-B0:",
                   "", table(["backbone", "epochs", "wall s", "AP50"], rows), ""]
+    if results.get("note"):
+        lines += ["Notes: " + results["note"], ""]
     lines.append("GPU: not measured (no GPU on this machine).")
     return "\n".join(lines)
 
@@ -208,6 +210,7 @@ def main() -> None:
     p.add_argument("--skip-detector", action="store_true")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="search option for the enas/evolution runs (e.g. report_epochs=1)")
+    p.add_argument("--note", help="a remark stored with the results and printed under them")
     p.add_argument("--stage", choices=("all", "detector", "render"), default="all",
                    help="detector: only the detector runs (own results file, so it can run "
                         "beside a search stage); render: only rewrite the markdown section")
@@ -217,6 +220,9 @@ def main() -> None:
     path = store.home / "bench_search.json"
     det_path = store.home / "bench_search_detector.json"
     results = load_results(path)
+    if args.note:
+        results["note"] = args.note
+        save_results(path, results)
 
     def publish() -> None:
         merged = {**load_results(path), "detector": load_results(det_path)}
