@@ -76,7 +76,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # AdamW (far faster than SGD from scratch at this budget), BN momentum 0.1 so the running
     # statistics keep up in a run of a few hundred steps, milder scale jitter.
     "quick-cpu": dict(model="efficientdet_tiny", backbone="mobilenetv3_small_100",
-                      image_size=(256, 256), epochs=30, batch_size=16, optimizer="adamw", lr=3e-3,
+                      image_size=(256, 256), epochs=24, batch_size=16, optimizer="adamw", lr=1e-2,
                       weight_decay=0.05, warmup_epochs=1.0, scale_range=(0.6, 1.4), workers=1,
                       eval_every=2, model_overrides={"bn_momentum": 0.1}),
     # Fine-tuning a pretrained detector (--init) on a small dataset.
@@ -184,8 +184,9 @@ def check_config(config: TrainConfig) -> None:
     if config.model is not None or config.init is None:
         get_config(config.model or DEFAULT_MODEL, num_classes=1, image_size=config.image_size,
                    **(config.model_overrides or {}))
-    elif config.model_overrides:
-        raise SpecError("model_overrides cannot change the architecture of an --init model")
+    elif config.model_overrides or config.backbone or config.pretrained_backbone:
+        raise SpecError("--init fine-tunes a stored model as it is: leave out backbone, "
+                        "pretrained_backbone and model_overrides")
 
 
 def validate_train_spec(spec: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from core.errors import CheckpointError, DatasetError, NasdetError
+from core.errors import CheckpointError, DatasetError, NasdetError, SpecError
 from core.train.checkpoint import (load_checkpoint, load_weights, rng_state, save_checkpoint,
                                    set_rng_state)
 from core.train.evaluate import SUMMARY_KEYS, evaluate_coco, predict_dataset
@@ -198,7 +198,7 @@ class Trainer:
             model, record = init_from_model(self.store, config.init, self.classes,
                                             config.image_size)
             if config.model and config.model != model.config.name:
-                raise CheckpointError(
+                raise SpecError(
                     f"--model {config.model} differs from the --init model's architecture "
                     f"{model.config.name}; leave --model out when fine-tuning")
             return model, record
