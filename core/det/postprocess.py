@@ -64,7 +64,7 @@ def top_candidates_per_level(class_outputs: list[torch.Tensor], num_classes: int
     n_anchors = min(k, total)
     if min_logit is not None and not torch.jit.is_tracing():
         passing = int((anchor_max >= min_logit).sum(1).max())
-        n_anchors = min(n_anchors, passing)
+        n_anchors = min(n_anchors, max(1, passing))  # >= 1 keeps shapes valid when none pass
     best_anchor = anchor_max.topk(n_anchors, dim=1).indices  # [B, k']
     sub = anchor_max.new_zeros(best_anchor.shape + (num_classes,))
     class_offsets = torch.arange(num_classes, device=anchor_max.device)

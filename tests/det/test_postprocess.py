@@ -49,6 +49,15 @@ def test_score_threshold_max_detections_and_clipping():
     assert (det[0, :, 4] > 0).sum().item() == 2
 
 
+def test_no_candidate_above_threshold_gives_empty_detections():
+    """Regression: an untrained model whose every score is below the threshold (GUI demo)."""
+    anchors = torch.tensor([[0.0, 0, 10, 10], [20.0, 20, 30, 30]])
+    cls, box = _outputs([[-6.0, -7.0], [-8.0, -9.0]], num_classes=2)
+    for config in (PostprocessConfig(max_detections=3), PostprocessConfig(soft_nms=True)):
+        det = postprocess(cls, box, anchors, (40, 40), 0.5, config)
+        assert det.shape[0] == 1 and torch.all(det == 0)
+
+
 def test_soft_nms_decays_instead_of_removing():
     anchors = torch.tensor([[0.0, 0, 10, 10], [0.0, 0, 10, 11]])
     cls, box = _outputs([[3.0], [2.0]], num_classes=1)
