@@ -58,7 +58,8 @@ def curve(store: Store, job_id: int) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch threads (use 1 on a busy machine: 2 oversubscribe)")
     parser.add_argument("--epochs", type=int, help="override the preset's epochs")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
                         help="override a train spec field, e.g. --set lr=0.004 (for tuning)")
@@ -106,7 +107,8 @@ def report(job: dict, rows: list[dict], wall: float, args) -> None:
         ["final val AP50 / AP", f"{job['result']['AP50']:.3f} / {job['result']['AP']:.3f}"],
         ["training time (all epochs, validation excluded)", f"{job['result']['train_seconds']:.0f} s"],
         ["wall time of the train job (with per-epoch validation)", f"{wall:.0f} s"],
-        ["model / input / batch / epochs", f"{spec['model']} {spec['model_overrides'] or ''} / "
+        ["model / input / batch / epochs", f"{spec['model']} + {spec['backbone'] or 'default'} "
+                                           f"backbone {spec['model_overrides'] or ''} / "
                                            f"{spec['image_size'][1]}x{spec['image_size'][0]} / "
                                            f"{spec['batch_size']} / {spec['epochs']}"],
         ["optimiser", f"{spec['optimizer']} lr {spec['lr']} wd {spec['weight_decay']}, "
@@ -124,7 +126,7 @@ def report(job: dict, rows: list[dict], wall: float, args) -> None:
                else "") + ".\n"
             "Dataset: generated shapes, 400 images of 256x256 (320 train / 80 val), easy, "
             "seed 0 (the GUI's first-start dataset). From scratch (no pretrained weights).\n"
-            "Repeat: `.venv/bin/python bench/train_quick.py`.\n\n"
+            f"Repeat: `.venv/bin/python bench/train_quick.py --threads {args.threads}`.\n\n"
             f"{summary}\n\nCurve (validation with the EMA weights):\n\n{curve_md}"))
 
 
