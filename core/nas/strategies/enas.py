@@ -36,6 +36,7 @@ from core.nas.supernet import SuperNet
 log = logging.getLogger(__name__)
 
 MAX_REDRAWS = 50  # samples over the skip cap are redrawn (then the cap is enforced by hand)
+CAP_REPLACEMENT = "sep_conv_3x3"  # what an excess skip becomes when capped by hand
 
 
 class Controller(nn.Module):
@@ -103,13 +104,27 @@ class Controller(nn.Module):
 
 
 def sample_capped(controller: Controller, skip_cap: int | None):
-    """Controller samples, redrawn while the normal cell has more than skip_cap skips."""
+    """Controller samples, redrawn while the normal cell has more than skip_cap skips; after
+    MAX_REDRAWS the cap is enforced by hand (excess skips become CAP_REPLACEMENT). The log-prob
+    stays the sampled cell's, so REINFORCE still rewards the controller for what it chose."""
     for _ in range(MAX_REDRAWS):
         genotype, log_p, entropy = controller.sample()
         if skip_cap is None or genotype.count(SKIP) <= skip_cap:
             return genotype, log_p, entropy
-    raise RuntimeError(f"controller keeps sampling more than {skip_cap} skip connections; "
-                       "raise skip_cap or lower the entropy weight")
+    log.warning("controller sampled > %s skip connections %s times; capping by hand",
+                skip_cap, MAX_REDRAWS)
+    return cap_skips(genotype, skip_cap), log_p, entropy
+
+
+def cap_skips(genotype: Genotype, skip_cap: int) -> Genotype:
+    """The genotype with the normal cell's skip_connect ops after the first skip_cap replaced."""
+    normal, seen = [], 0
+    for op, index in genotype.normal:
+        if op == SKIP:
+            seen += 1
+            op = CAP_REPLACEMENT if seen > skip_cap else op
+        normal.append((op, index))
+    return Genotype(normal, genotype.normal_concat, genotype.reduce, genotype.reduce_concat)
 
 
 def search(ctx: SearchContext) -> SearchOutcome:
