@@ -271,10 +271,10 @@ class Store:
         assert status in FINISHED + ("interrupted",), status
         self.db.execute(
             "UPDATE jobs SET status = ?, error = ?, result = coalesce(?, result), finished_at = ?, "
-            "progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE progress END, eta_s = NULL "
-            "WHERE id = ?",
+            "progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE progress END, eta_s = NULL, "
+            "message = CASE WHEN ? = 'succeeded' THEN 'done' ELSE message END WHERE id = ?",
             [status, error, json.dumps(result) if result is not None else None, now(), status,
-             job_id])
+             status, job_id])
 
     def set_result(self, job_id: int, result: dict) -> None:
         self.db.execute("UPDATE jobs SET result = ? WHERE id = ?", [json.dumps(result), job_id])

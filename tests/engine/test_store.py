@@ -78,6 +78,7 @@ def test_job_lifecycle_transitions(store):
     store.finish_job(job_id, "succeeded")
     job = store.get_job(job_id)
     assert job["status"] == "succeeded" and job["progress"] == 1.0 and job["finished_at"]
+    assert job["message"] == "done"
     with pytest.raises(JobStateError, match="only queued or running"):
         store.request_cancel(job_id)
 
