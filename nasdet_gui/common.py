@@ -58,6 +58,21 @@ def submit(ctx: Ctx, kind: str, spec: dict) -> int:
     return job_id
 
 
+def cancel_job(ctx: Ctx, job_id: int) -> None:
+    """Cancel a job (queued: at once; running: at its next step) and say so in a toast."""
+    status = ctx.store.request_cancel(job_id)
+    gr.Info(f"Job {job_id} {'cancelled' if status == 'cancelled' else 'stops at its next step'}.")
+
+
+def resume_job(ctx: Ctx, job_id: int) -> None:
+    """Re-queue a job (it continues from its last checkpoint) and make sure a worker runs."""
+    from core.engine.worker import ensure_worker
+
+    ctx.store.resume_job(job_id)
+    ensure_worker(ctx.store.home, "auto")
+    gr.Info(f"Job {job_id} queued again; it continues from its last checkpoint.")
+
+
 def fmt_time(ts: float | None) -> str:
     return time.strftime("%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
 

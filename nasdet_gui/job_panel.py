@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.engine.worker import ensure_worker
-
-from nasdet_gui.common import Ctx, as_int, job_choices, job_line, progress_html, ui_errors
+from nasdet_gui.common import (Ctx, as_int, cancel_job, job_choices, job_line, progress_html,
+                               resume_job, ui_errors)
 
 
 @dataclass
@@ -50,16 +49,11 @@ def build_panel(ctx: Ctx, kinds: tuple[str, ...], label: str) -> JobPanel:
 
     @ui_errors
     def do_cancel(job):
-        jid = _need(job)
-        state = ctx.store.request_cancel(jid)
-        gr.Info(f"Job {jid} {'cancelled' if state == 'cancelled' else 'stops at its next step'}.")
+        cancel_job(ctx, _need(job))
 
     @ui_errors
     def do_resume(job):
-        jid = _need(job)
-        ctx.store.resume_job(jid)
-        ensure_worker(ctx.store.home, "auto")
-        gr.Info(f"Job {jid} queued again; it continues from its last checkpoint.")
+        resume_job(ctx, _need(job))
 
     cancel.click(do_cancel, picker, None, api_visibility="private")
     resume.click(do_resume, picker, None, api_visibility="private")

@@ -14,8 +14,9 @@ import gradio as gr
 from core.engine import jobs as engine_jobs
 from core.engine.store import now
 
-from nasdet_gui.common import (ACTIVE, Ctx, as_int, fmt_duration, fmt_time,
-                               job_fingerprint, job_line, jobs_fingerprint, ui_errors)
+from nasdet_gui.common import (ACTIVE, Ctx, as_int, cancel_job, fmt_duration, fmt_time,
+                               job_fingerprint, job_line, jobs_fingerprint, resume_job,
+                               ui_errors)
 from nasdet_gui.config import TICK_S
 
 HEADERS = ["ID", "Kind", "Status", "Progress", "Device", "Message", "Created", "Duration", "Error"]
@@ -110,19 +111,12 @@ def build(ctx: Ctx, demo: gr.Blocks) -> JobsTab:
 
     @ui_errors
     def do_cancel(selected):
-        jid = _need(selected)
-        status = ctx.store.request_cancel(jid)
-        what = "cancelled" if status == "cancelled" else "stopping at its next step"
-        gr.Info(f"Job {jid}: {what}")
+        cancel_job(ctx, _need(selected))
         return ()
 
     @ui_errors
     def do_resume(selected):
-        from core.engine.worker import ensure_worker
-        jid = _need(selected)
-        ctx.store.resume_job(jid)
-        ensure_worker(ctx.store.home, "auto")
-        gr.Info(f"Job {jid} queued again; it continues from its last checkpoint.")
+        resume_job(ctx, _need(selected))
         return ()
 
     @ui_errors

@@ -120,13 +120,19 @@ def validate_generate(spec: dict) -> dict:
     out["objects"] = parse_range(out["objects"], "objects per image", 0, MAX_OBJECTS)
     if out["objects"][1] < 1:
         raise SpecError("objects per image: the maximum must be at least 1")
-    try:
-        out["val_fraction"] = float(out["val_fraction"])
-    except (TypeError, ValueError) as exc:
-        raise SpecError(f"val_fraction must be a number, got {out['val_fraction']!r}") from exc
-    if not 0.0 <= out["val_fraction"] <= 0.9:
-        raise SpecError(f"val_fraction = {out['val_fraction']} out of range [0, 0.9]")
+    out["val_fraction"] = _val_fraction(out["val_fraction"])
     return out
+
+
+def _val_fraction(value) -> float:
+    """The share of images put in the val split: a number in [0, 0.9]."""
+    try:
+        fraction = float(value)
+    except (TypeError, ValueError) as exc:
+        raise SpecError(f"val_fraction must be a number, got {value!r}") from exc
+    if not 0.0 <= fraction <= 0.9:
+        raise SpecError(f"val_fraction = {fraction} out of range [0, 0.9]")
+    return fraction
 
 
 def validate_import(spec: dict) -> dict:
@@ -141,12 +147,7 @@ def validate_import(spec: dict) -> dict:
     out["name"] = check_name_format(out["name"])
     out["format"] = _choice(out, "format", IMPORT_FORMATS)
     out["seed"] = _int(out, "seed", 0, 2**31 - 1)
-    try:
-        out["val_fraction"] = float(out["val_fraction"])
-    except (TypeError, ValueError) as exc:
-        raise SpecError(f"val_fraction must be a number, got {out['val_fraction']!r}") from exc
-    if not 0.0 <= out["val_fraction"] <= 0.9:
-        raise SpecError(f"val_fraction = {out['val_fraction']} out of range [0, 0.9]")
+    out["val_fraction"] = _val_fraction(out["val_fraction"])
     if not isinstance(out["path"], str):
         raise SpecError(f"path must be a string, got {out['path']!r}")
     path = Path(os.path.expanduser(out["path"])).resolve()

@@ -28,13 +28,13 @@ import time
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from torch.func import functional_call
 
 from core.nas.genotypes import Genotype
 from core.nas.proxy import batches, cosine_lr, cycle_batches
 from core.nas.space import edge_list
-from core.nas.strategies.base import SearchContext, SearchOutcome, restore_rng, rng_state
+from core.nas.strategies.base import (SearchContext, SearchOutcome, restore_rng, rng_state,
+                                      weight_step)
 from core.nas.supernet import SuperNet
 
 log = logging.getLogger(__name__)
@@ -211,10 +211,7 @@ def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
         va_seen += len(yv)
         logits = model(xb)
         loss = F.cross_entropy(logits, yb)
-        w_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.weight_parameters(), cfg.grad_clip)
-        w_opt.step()
+        weight_step(loss, w_opt, model.weight_parameters(), cfg.grad_clip)
         tr_correct += int((logits.argmax(1) == yb).sum())
         tr_seen += len(yb)
         done += 1

@@ -30,7 +30,8 @@ from torch import nn
 from core.nas.genotypes import Genotype, concat_range
 from core.nas.proxy import batches, cycle_batches
 from core.nas.space import CANDIDATE_OPS, SKIP
-from core.nas.strategies.base import SearchContext, SearchOutcome, restore_rng, rng_state
+from core.nas.strategies.base import (SearchContext, SearchOutcome, restore_rng, rng_state,
+                                      weight_step)
 from core.nas.supernet import SuperNet
 
 log = logging.getLogger(__name__)
@@ -191,10 +192,7 @@ def _train_shared(ctx, shared, controller, w_opt, generator, epoch) -> tuple[flo
             genotype, _, _ = sample_capped(controller, cfg.skip_cap)
         logits = shared(xb.contiguous(memory_format=torch.channels_last), genotype)
         loss = F.cross_entropy(logits, yb)
-        w_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(shared.weight_parameters(), cfg.grad_clip)
-        w_opt.step()
+        weight_step(loss, w_opt, shared.weight_parameters(), cfg.grad_clip)
         correct += int((logits.argmax(1) == yb).sum())
         seen += len(yb)
         ctx.reporter.metric("search/loss", loss.item(), step=epoch * steps + step)
