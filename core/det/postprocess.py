@@ -21,6 +21,9 @@ from core.det import box_coder
 from core.det.loss import flatten_outputs
 
 
+NMS_PREFIX = 256  # eager NMS starts with each image's best candidates (see `postprocess`)
+
+
 @dataclass(frozen=True)
 class PostprocessConfig:
     max_detection_points: int = 5000  # candidates before NMS
@@ -51,13 +54,15 @@ def top_candidates_per_level(class_outputs: list[torch.Tensor], num_classes: int
                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """As `top_candidates` on the flattened outputs, without flattening all N x C logits:
     per-anchor maxima are taken in the native [B, A*C, H, W] layout and only the chosen
-    anchors' class vectors are gathered (one `take` per level). In eager mode, `min_logit`
+    anchors' class vectors are gathered (one `take` per level; in eager mode, only those of
+    anchors that can hold a top-k pair, see `_top_above`). In eager mode, `min_logit`
     (the score threshold as a logit) drops anchors that cannot pass it before the top-k."""
-    maxima, offsets, total = [], [], 0
+    native, maxima, offsets, total = [], [], [], 0
     for out in class_outputs:
         a = out.shape[1] // num_classes
         view = out.reshape(-1, a, num_classes, out.shape[2] * out.shape[3])  # [B, A, C, HW]
-        maxima.append(view.amax(dim=2).transpose(1, 2).flatten(1))  # [B, HW*A], anchor order
+        native.append(view.amax(dim=2))  # [B, A, HW]
+        maxima.append(native[-1].transpose(1, 2).flatten(1))  # [B, HW*A], anchor order
         offsets.append(total)
         total += a * view.shape[3]
     anchor_max = torch.cat(maxima, dim=1)  # [B, N]
@@ -65,7 +70,10 @@ def top_candidates_per_level(class_outputs: list[torch.Tensor], num_classes: int
     if min_logit is not None and not torch.jit.is_tracing():
         passing = int((anchor_max >= min_logit).sum(1).max())
         n_anchors = min(n_anchors, max(1, passing))  # >= 1 keeps shapes valid when none pass
-    best_anchor = anchor_max.topk(n_anchors, dim=1).indices  # [B, k']
+    best = anchor_max.topk(n_anchors, dim=1)  # [B, k']
+    if n_anchors == k and not torch.jit.is_tracing():
+        return _top_above(class_outputs, native, offsets, best.values[:, -1], k)
+    best_anchor = best.indices
     sub = anchor_max.new_zeros(best_anchor.shape + (num_classes,))
     class_offsets = torch.arange(num_classes, device=anchor_max.device)
     for out, offset in zip(class_outputs, offsets):
@@ -77,6 +85,34 @@ def top_candidates_per_level(class_outputs: list[torch.Tensor], num_classes: int
         base = (b_idx * (a * num_classes) + anchor * num_classes) * hw + loc
         sub[b_idx, j] = out.contiguous().take(base[:, None] + class_offsets[None, :] * hw)
     return _top_of_subset(sub, best_anchor, k)
+
+
+def _top_above(class_outputs: list[torch.Tensor], maxima: list[torch.Tensor], offsets: list[int],
+               floor: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Eager top-k when k anchors are chosen: each image's best k pairs all have logit >= its
+    k-th best anchor maximum (`floor`, [B]), and at least k pairs do, so the top-k runs over the
+    few pairs above it: the class vectors of the anchors whose maximum (`maxima`, per level
+    [B, A, HW]) reaches the floor, read from the native layout."""
+    values, anchors, classes, images = [], [], [], []
+    for out, level_max, offset in zip(class_outputs, maxima, offsets):
+        batch, a, hw = level_max.shape
+        b_idx, anchor, loc = (level_max >= floor[:, None, None]).nonzero(as_tuple=True)
+        rows = out.reshape(batch * a, -1, hw)[b_idx * a + anchor, :, loc]  # [n, C]
+        n, cls = (rows >= floor[b_idx, None]).nonzero(as_tuple=True)
+        values.append(rows[n, cls])
+        anchors.append(offset + loc[n] * a + anchor[n])
+        classes.append(cls)
+        images.append(b_idx[n])
+    values, anchors, classes, images = (torch.cat(t) for t in (values, anchors, classes, images))
+    out_values, out_anchors, out_classes = [], [], []
+    for b in range(len(floor)):
+        mine = (images == b).nonzero().squeeze(1) if len(floor) > 1 else None
+        top = (values if mine is None else values[mine]).topk(k)
+        index = top.indices if mine is None else mine[top.indices]
+        out_values.append(top.values)
+        out_anchors.append(anchors[index])
+        out_classes.append(classes[index])
+    return torch.stack(out_values), torch.stack(out_anchors), torch.stack(out_classes)
 
 
 def postprocess(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tensor],
@@ -97,40 +133,49 @@ def postprocess(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tenso
     # image ids from tensor ops (not arange(batch)) so that traced/exported graphs keep B dynamic
     batch_ids = torch.ones_like(classes[:, 0]).cumsum(0) - 1  # [B]
     image_idx = batch_ids[:, None].expand_as(classes)
-    keep = (scores >= score_threshold).reshape(-1)
-    boxes, scores = boxes.reshape(-1, 4)[keep], scores.reshape(-1)[keep]
-    classes, image_idx = classes.reshape(-1)[keep], image_idx.reshape(-1)[keep]
-    groups = image_idx * num_classes + classes
     if config.soft_nms:
-        kept, scores = soft_nms(boxes, scores, groups, config.soft_nms_sigma, score_threshold)
-    else:
-        kept = grouped_nms(boxes, scores, groups, config.nms_iou, max(image_size))  # by score
-    return _pad_per_image(boxes[kept], scores[kept], classes[kept], image_idx[kept], batch_ids,
-                          config.max_detections)
+        flat = _passing(boxes, scores, classes, image_idx, score_threshold)
+        kept, flat[1] = soft_nms(flat[0], flat[1], flat[3] * num_classes + flat[2],
+                                 config.soft_nms_sigma, score_threshold)
+        return _pad_per_image(*(t[kept] for t in flat), batch_ids, config.max_detections)
+    # Greedy NMS keeps a box or not from the higher-scoring boxes alone, so NMS over the best m
+    # candidates of each image gives exactly the first kept boxes of NMS over all of them: once
+    # every image has max_detections kept (or no candidate left above the threshold), the rest
+    # cannot change the result. Eager mode starts with a short prefix; traced graphs take all.
+    total = scores.shape[1]
+    m = total if torch.jit.is_tracing() else min(total, NMS_PREFIX)
+    while True:
+        flat = _passing(boxes[:, :m], scores[:, :m], classes[:, :m], image_idx[:, :m],
+                        score_threshold)
+        kept = grouped_nms(flat[0], flat[1], flat[3] * num_classes + flat[2], config.nms_iou,
+                           max(image_size))  # sorted by score
+        if m == total or _prefix_is_enough(flat[3][kept], scores[:, m - 1], batch_ids,
+                                           config.max_detections, score_threshold):
+            return _pad_per_image(*(t[kept] for t in flat), batch_ids, config.max_detections)
+        m = min(total, 4 * m)
+
+
+def _passing(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor,
+             image_idx: torch.Tensor, score_threshold: float) -> list[torch.Tensor]:
+    """[B, m] candidates -> flat [boxes, scores, classes, image_idx] of those >= threshold."""
+    keep = (scores >= score_threshold).reshape(-1)
+    return [boxes.reshape(-1, 4)[keep], scores.reshape(-1)[keep], classes.reshape(-1)[keep],
+            image_idx.reshape(-1)[keep]]
+
+
+def _prefix_is_enough(kept_images: torch.Tensor, last_scores: torch.Tensor,
+                      batch_ids: torch.Tensor, max_det: int, score_threshold: float) -> bool:
+    """True when each image kept max_det boxes or its prefix already ended below the threshold."""
+    counts = torch.bincount(kept_images, minlength=len(batch_ids))
+    return bool(((counts >= max_det) | (last_scores < score_threshold)).all())
 
 
 def grouped_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
                 iou_threshold: float, max_coordinate: float) -> torch.Tensor:
     """NMS within each group in one call: boxes (inside [0, max_coordinate]) of different groups
     are shifted apart (the "coordinate trick"; the same computation eager, traced, in ONNX)."""
-    if not (torch.jit.is_tracing() or torch.jit.is_scripting()) and groups.numel() > 1000:
-        return _nms_per_group(boxes, scores, groups, iou_threshold)
     offsets = groups.to(boxes.dtype)[:, None] * float(max_coordinate + 1)
     return nms(boxes + offsets, scores, iou_threshold)
-
-
-def _nms_per_group(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
-                   iou_threshold: float) -> torch.Tensor:
-    """Eager path for many boxes: one NMS per group (n^2 within groups only), sorted by score."""
-    order = torch.argsort(groups, stable=True)
-    counts = torch.unique_consecutive(groups[order], return_counts=True)[1].tolist()
-    kept, start = [], 0
-    for count in counts:
-        idx = order[start:start + count]
-        kept.append(idx[nms(boxes[idx], scores[idx], iou_threshold)])
-        start += count
-    kept_t = torch.cat(kept)
-    return kept_t[torch.argsort(scores[kept_t], descending=True, stable=True)]
 
 
 def clip_boxes(boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:

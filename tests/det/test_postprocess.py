@@ -92,3 +92,21 @@ def test_per_level_top_candidates_equal_flattened():
     got = top_candidates_per_level(outs, 7, 300)
     for r, g in zip(ref, got):
         assert torch.equal(r, g)
+
+
+def test_eager_shortcuts_equal_the_traced_computation(monkeypatch):
+    """The eager top-k (pairs above the k-th anchor maximum) and the NMS over a growing prefix
+    give exactly what the plain computation (the traced/ONNX path) gives."""
+    import core.det.postprocess as post
+
+    torch.manual_seed(0)
+    size, num_classes = (128, 128), 6
+    anchors = generate_anchors(size, 3, 7, 3, RATIOS, 4.0)
+    cls = [torch.randn(2, 9 * num_classes, 128 >> l, 128 >> l) - 2 for l in range(3, 8)]
+    box = [torch.randn(2, 36, 128 >> l, 128 >> l) * 0.1 for l in range(3, 8)]
+    config = PostprocessConfig(max_detection_points=500, max_detections=50)
+    eager = postprocess(cls, box, anchors, size, 0.05, config)
+    monkeypatch.setattr(post, "NMS_PREFIX", 4)  # forces the prefix to grow several times
+    assert torch.equal(postprocess(cls, box, anchors, size, 0.05, config), eager)
+    monkeypatch.setattr(torch.jit, "is_tracing", lambda: True)
+    assert torch.allclose(postprocess(cls, box, anchors, size, 0.05, config), eager)
