@@ -73,10 +73,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # From scratch on a generated dataset on a 2-core CPU in about 10 minutes (bench/train_quick.py):
     # the narrow efficientdet_tiny head (BiFPN 32 wide, 2 repeats) on timm's MobileNetV3-Small
     # (same MnasNet family as EfficientNet, ~3x cheaper on a CPU than tinynet_e at 256 px),
-    # AdamW (far faster than SGD from scratch at this budget), BN momentum 0.1 so the running
-    # statistics keep up in a run of a few hundred steps, milder scale jitter.
+    # AdamW (far faster than SGD from scratch at this budget), batch 4 (more steps: at equal
+    # epochs, val AP50 0.48 after 12 epochs vs 0.42 with batch 8 and 0.26 with 16), BN momentum
+    # 0.1 so the running statistics keep up in a short run, milder scale jitter.
     "quick-cpu": dict(model="efficientdet_tiny", backbone="mobilenetv3_small_100",
-                      image_size=(256, 256), epochs=24, batch_size=16, optimizer="adamw", lr=1e-2,
+                      image_size=(256, 256), epochs=24, batch_size=4, optimizer="adamw", lr=1e-2,
                       weight_decay=0.05, warmup_epochs=1.0, scale_range=(0.6, 1.4), workers=1,
                       eval_every=2, model_overrides={"bn_momentum": 0.1}),
     # Fine-tuning a pretrained detector (--init) on a small dataset.

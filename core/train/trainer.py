@@ -6,7 +6,7 @@ weight decay on conv/linear weights only, gradient-norm clip 10, and an exponent
 average of the weights (decay 0.9998, with TF's `num_updates` warm-up
 min(decay, (1 + n) / (10 + n)) so that short runs still average over a sensible horizon);
 the EMA weights are the ones evaluated and saved. Mixed precision (bf16, else fp16 with a
-GradScaler) and channels_last memory layout are used on CUDA only.
+GradScaler) is used on CUDA only; channels_last memory layout on every device.
 
 Checkpoints: runs/<id>/checkpoint.pt after every epoch (model, EMA, optimiser, scheduler, scaler,
 counters, all RNG states) gives an exact resume: each epoch draws its sample order from a
@@ -129,8 +129,10 @@ class Precision:
 
     @classmethod
     def for_device(cls, device: torch.device, amp: bool) -> "Precision":
+        """channels_last everywhere (oneDNN's NHWC depthwise/pointwise convs: quick-cpu steps
+        ~20% faster on the CPU); mixed precision on CUDA only."""
         if device.type != "cuda":
-            return cls(None, False, False)
+            return cls(None, False, True)
         if not amp:
             return cls(None, False, True)
         bf16 = torch.cuda.is_bf16_supported()
