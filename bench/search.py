@@ -159,12 +159,16 @@ def render(results: dict) -> str:
                      "yes" if (r["margin"] or 0) >= 0 else "NO",
                      ", ".join(f"{k}={v}" for k, v in r.get("options", {}).items()) or "defaults"])
     if rows:
-        first = next(iter(results["searches"].values()))
+        from core.nas.config import SearchConfig
+
+        first, cfg = next(iter(results["searches"].values())), SearchConfig()
         lines += [f"Searches on `{DATASET}` ({results.get('images')} generated shapes images; "
                   f"proxy {first['train_crops']} train / {first['val_crops']} held-out crops). "
-                  "Final report (defaults): the searched cell retrained from scratch with 2 seeds "
-                  "beside 3 random cells, 3 epochs each, scored on the held-out split; runs with "
-                  "other options say so:", "",
+                  f"Final report (defaults): the searched cell retrained from scratch with "
+                  f"{cfg.report_repeats} seeds beside {cfg.report_random} random cells, "
+                  f"{cfg.report_epochs} epochs each (batch {cfg.net_batch_size}, lr "
+                  f"{cfg.net_lr}), scored on the held-out split; runs with other options say so:",
+                  "",
                   table(["search", "search s / budget s", "total wall s", "archs evaluated",
                          "search score", "searched acc", "random acc", "margin",
                          ">= random mean", "options"], rows), ""]

@@ -71,13 +71,19 @@ class SearchConfig:
     # evolution / random
     population: int = 10                # P
     sample_size: int = 3                # S (tournament size)
-    child_epochs: int = 1               # proxy training of each evaluated architecture
+    child_epochs: int = 3               # proxy training of each evaluated architecture
     # derived cells: at most this many skip_connect ops in the normal cell (skip collapse guard)
     skip_cap: int = 2
     # final report: best genotype retrained beside K random ones, same budget
     report_random: int = 3              # K
     report_repeats: int = 2             # seeds of the searched genotype
-    report_epochs: int = 3
+    report_epochs: int = 8
+    # discrete-network training (evolution/random children and the final report): larger batch
+    # and learning rate than the supernet's, so that a few CPU minutes lift a network well above
+    # chance (DARTS_V2, C=8: 0.54 val accuracy after 8 epochs of 600 crops vs 0.27 with the
+    # supernet's batch 16 / lr 0.025 for 3 epochs)
+    net_batch_size: int = 32
+    net_lr: float = 0.1
 
     # -- derived values ------------------------------------------------------------------------
     @property
@@ -120,9 +126,9 @@ class SearchConfig:
         if not self.dataset and not self.proxy_path:
             raise SpecError("a search needs a dataset: pass --dataset NAME (see `python -m core "
                             "data list`)")
-        _positive(self, "C", "layers", "nodes", "batch_size", "population", "sample_size",
-                  "child_epochs", "report_epochs", "report_repeats", "controller_steps",
-                  "controller_hidden", "enas_derive_samples")
+        _positive(self, "C", "layers", "nodes", "batch_size", "net_batch_size", "population",
+                  "sample_size", "child_epochs", "report_epochs", "report_repeats",
+                  "controller_steps", "controller_hidden", "enas_derive_samples")
         _positive(self, *(k for k in ("threads", "max_per_class") if getattr(self, k) is not None))
         _positive(self, *(k for k in ("epochs", "samples") if getattr(self, k) is not None))
         if self.minutes is not None and self.minutes <= 0:

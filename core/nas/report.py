@@ -2,10 +2,10 @@
 cells under the same fixed budget (the random-search baseline argument of Li & Talwalkar 2019 and
 Yang et al. 2020, "NAS evaluation is frustratingly hard").
 
-Every network is a fresh `CifarNetwork` (the proxy C and layers) trained for `report_epochs` on
-the whole proxy train split and scored on the proxy val split, which the search never saw. The
-searched genotype is trained with `report_repeats` seeds; the K random genotypes (seeded, same
-skip cap) with one seed each. The report is written whatever the outcome:
+Every network is a fresh `CifarNetwork` (the proxy C and layers) trained for `report_epochs`
+(batch `net_batch_size`, lr `net_lr`) on the whole proxy train split and scored on the proxy val
+split, which the search never saw. The searched genotype is trained with `report_repeats` seeds;
+the K random genotypes (seeded, same skip cap) with one seed each. The report is written whatever the outcome:
 {"searched": {"mean", "std", "accs"}, "random": {"mean", "std", "accs", "genotypes"},
 "margin": searched mean - random mean, "genotype", ...}. Each finished training is checkpointed,
 so an interrupted report resumes where it stopped.
@@ -74,5 +74,6 @@ def final_report(ctx: SearchContext, genotype: Genotype, search_score: float,
         "beats_random_mean": None if margin is None else margin >= 0,
         "budget": {"report_epochs": cfg.report_epochs, "C": cfg.C, "layers": cfg.layers,
                    "image_size": data.size, "train_crops": len(data.train_y),
-                   "val_crops": len(data.val_y), "batch_size": cfg.batch_size},
+                   "val_crops": len(data.val_y), "batch_size": cfg.net_batch_size,
+                   "lr": cfg.net_lr},
     }

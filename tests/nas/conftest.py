@@ -11,6 +11,7 @@ from core.engine.reporter import Reporter
 # A tiny search: 2-node cells, C=4, 3 cells on 8x8 crops; one short epoch or a few samples.
 TINY = {"C": 4, "layers": 3, "nodes": 2, "image_size": 8, "batch_size": 8, "minutes": 1.0,
         "report_random": 2, "report_repeats": 1, "report_epochs": 1, "child_epochs": 1,
+        "net_batch_size": 8,
         "population": 3, "sample_size": 2, "controller_steps": 2, "enas_derive_samples": 2,
         "skip_cap": 2, "max_per_class": None}
 

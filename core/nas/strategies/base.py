@@ -143,9 +143,10 @@ class SearchContext:
         return CifarNetwork(self.cfg.C, self.data.num_classes, self.cfg.layers, False, genotype)
 
     def train_settings(self, epochs: int) -> TrainSettings:
+        """How a discrete network (a child, a report cell) trains from scratch."""
         c = self.cfg
-        return TrainSettings(epochs, c.batch_size, c.lr, c.lr_min, c.momentum, c.weight_decay,
-                             c.grad_clip)
+        return TrainSettings(epochs, c.net_batch_size, c.net_lr, c.lr_min, c.momentum,
+                             c.weight_decay, c.grad_clip)
 
     def cost(self, genotype: Genotype) -> dict:
         """{"params", "flops", "latency_ms"} of the genotype's proxy network (cached)."""
