@@ -95,11 +95,16 @@ def _top_above(class_outputs: list[torch.Tensor], maxima: list[torch.Tensor], of
     [B, A, HW]) reaches the floor, read from the native layout."""
     values, anchors, classes, images = [], [], [], []
     for out, level_max, offset in zip(class_outputs, maxima, offsets):
-        batch, a, hw = level_max.shape
+        a, hw = level_max.shape[1:]
+        num_classes = out.shape[1] // a
         b_idx, anchor, loc = (level_max >= floor[:, None, None]).nonzero(as_tuple=True)
-        rows = out.reshape(batch * a, -1, hw)[b_idx * a + anchor, :, loc]  # [n, C]
-        n, cls = (rows >= floor[b_idx, None]).nonzero(as_tuple=True)
-        values.append(rows[n, cls])
+        # out[b, anchor * C + c, loc] for every class c, read class-major ([C, n]): flat `take`
+        # indices that walk each class row in order are the cache-friendly gather here
+        base = (b_idx * (a * num_classes) + anchor * num_classes) * hw + loc
+        strides = torch.arange(num_classes, device=out.device) * hw
+        rows = out.contiguous().reshape(-1).take(base[None, :] + strides[:, None])  # [C, n]
+        cls, n = (rows >= floor[b_idx][None, :]).nonzero(as_tuple=True)
+        values.append(rows[cls, n])
         anchors.append(offset + loc[n] * a + anchor[n])
         classes.append(cls)
         images.append(b_idx[n])
