@@ -75,16 +75,23 @@ def top_candidates_per_level(class_outputs: list[torch.Tensor], num_classes: int
         return _top_above(class_outputs, native, offsets, best.values[:, -1], k)
     best_anchor = best.indices
     sub = anchor_max.new_zeros(best_anchor.shape + (num_classes,))
-    class_offsets = torch.arange(num_classes, device=anchor_max.device)
     for out, offset in zip(class_outputs, offsets):
         a, hw = out.shape[1] // num_classes, out.shape[2] * out.shape[3]
         b_idx, j = ((best_anchor >= offset) & (best_anchor < offset + a * hw)).nonzero(as_tuple=True)
         local = best_anchor[b_idx, j] - offset
         loc, anchor = torch.div(local, a, rounding_mode="floor"), local % a
-        # flat index of out[b, anchor * C + c, loc] in the contiguous [B, A*C, HW] storage
-        base = (b_idx * (a * num_classes) + anchor * num_classes) * hw + loc
-        sub[b_idx, j] = out.contiguous().take(base[:, None] + class_offsets[None, :] * hw)
+        sub[b_idx, j] = _class_rows(out, b_idx, anchor, loc, num_classes).t()
     return _top_of_subset(sub, best_anchor, k)
+
+
+def _class_rows(out: torch.Tensor, b_idx: torch.Tensor, anchor: torch.Tensor, loc: torch.Tensor,
+                num_classes: int) -> torch.Tensor:
+    """out[b, anchor * C + c, loc] of one level [B, A*C, H, W] for every class c -> [C, n].
+    Read class-major with one flat `take`: each class row is walked in order (cache-friendly)."""
+    hw = out.shape[2] * out.shape[3]
+    base = (b_idx * out.shape[1] + anchor * num_classes) * hw + loc
+    strides = torch.arange(num_classes, device=out.device) * hw
+    return out.contiguous().take(base[None, :] + strides[:, None])
 
 
 def _top_above(class_outputs: list[torch.Tensor], maxima: list[torch.Tensor], offsets: list[int],
@@ -95,14 +102,9 @@ def _top_above(class_outputs: list[torch.Tensor], maxima: list[torch.Tensor], of
     [B, A, HW]) reaches the floor, read from the native layout."""
     values, anchors, classes, images = [], [], [], []
     for out, level_max, offset in zip(class_outputs, maxima, offsets):
-        a, hw = level_max.shape[1:]
-        num_classes = out.shape[1] // a
+        a = level_max.shape[1]
         b_idx, anchor, loc = (level_max >= floor[:, None, None]).nonzero(as_tuple=True)
-        # out[b, anchor * C + c, loc] for every class c, read class-major ([C, n]): flat `take`
-        # indices that walk each class row in order are the cache-friendly gather here
-        base = (b_idx * (a * num_classes) + anchor * num_classes) * hw + loc
-        strides = torch.arange(num_classes, device=out.device) * hw
-        rows = out.contiguous().reshape(-1).take(base[None, :] + strides[:, None])  # [C, n]
+        rows = _class_rows(out, b_idx, anchor, loc, out.shape[1] // a)  # [C, n]
         cls, n = (rows >= floor[b_idx][None, :]).nonzero(as_tuple=True)
         values.append(rows[cls, n])
         anchors.append(offset + loc[n] * a + anchor[n])

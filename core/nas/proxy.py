@@ -187,6 +187,15 @@ class TrainSettings:
     grad_clip: float = 5.0
 
 
+def weight_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                params: list[nn.Parameter], grad_clip: float) -> None:
+    """One SGD step of network weights (not DARTS alphas): backward, clip the norm, step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    nn.utils.clip_grad_norm_(params, grad_clip)
+    optimizer.step()
+
+
 def train_and_score(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                     val: tuple[torch.Tensor, torch.Tensor], settings: TrainSettings, seed: int,
                     check_stop: Callable[[], None] | None = None) -> dict[str, float]:
@@ -210,10 +219,7 @@ def train_and_score(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                 check_stop()
             logits = logits_of(model(xb.contiguous(memory_format=torch.channels_last)))
             loss = F.cross_entropy(logits, yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, settings.grad_clip)
-            opt.step()
+            weight_step(loss, opt, params, settings.grad_clip)
             correct += int((logits.argmax(1) == yb).sum())
             seen += len(yb)
             loss_sum = loss.item()

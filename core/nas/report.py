@@ -5,7 +5,8 @@ Yang et al. 2020, "NAS evaluation is frustratingly hard").
 Every network is a fresh `CifarNetwork` (the proxy C and layers) trained for `report_epochs`
 (batch `net_batch_size`, lr `net_lr`) on the whole proxy train split and scored on the proxy val
 split, which the search never saw. The searched genotype is trained with `report_repeats` seeds;
-the K random genotypes (seeded, same skip cap) with one seed each. The report is written whatever the outcome:
+the K random genotypes (seeded, same skip cap) with one seed each. The report is written whatever
+the outcome:
 {"searched": {"mean", "std", "accs"}, "random": {"mean", "std", "accs", "genotypes"},
 "margin": searched mean - random mean, "genotype", ...}. Each finished training is checkpointed,
 so an interrupted report resumes where it stopped.

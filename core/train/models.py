@@ -21,6 +21,7 @@ from torch import nn
 
 from core.errors import CheckpointError, NotFoundError, SpecError
 from core.train.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from core.train.presets import BACKBONE_PREFIXES
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +37,6 @@ def resolve_model_row(store, name_or_job: str | int) -> dict:
         if name.isdigit():
             return store.get_model(f"job-{name}")
         raise
-
-
-NAS_PREFIXES = ("nas:", "nas-file:", "nas-arch:")
 
 
 def nas_backbone(store, spec: str) -> tuple[nn.Module, dict[str, Any]]:
@@ -72,7 +70,7 @@ def create_for_training(store, model_name: str, num_classes: int,
 
     record: dict[str, Any] = dict(TIMM_BACKBONE)
     module_or_name: Any = backbone
-    if backbone and backbone.startswith(NAS_PREFIXES):
+    if backbone and backbone.startswith(BACKBONE_PREFIXES):
         module_or_name, record = nas_backbone(store, backbone)
     if pretrained_backbone:
         pretrained_backbone = str(store.resolve_path(pretrained_backbone))

@@ -20,7 +20,7 @@ from core.errors import SpecError
 DEFAULT_PRESET = "paper"
 DEFAULT_MODEL = "efficientdet_d0"
 OPTIMIZERS = ("sgd", "adamw")
-BACKBONE_PREFIXES = ("nas:", "nas-file:", "nas-arch:")  # as core.train.models.NAS_PREFIXES
+BACKBONE_PREFIXES = ("nas:", "nas-file:", "nas-arch:")  # searched/published-cell backbones
 
 
 @dataclass(frozen=True)

@@ -175,15 +175,6 @@ class SearchContext:
         self.reporter.flush()
 
 
-def weight_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
-                params: list[torch.nn.Parameter], grad_clip: float) -> None:
-    """One SGD step of the network weights (not the alphas): backward, clip, step."""
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, grad_clip)
-    optimizer.step()
-
-
 def rng_state(rng) -> dict:
     """Torch and Python RNG states as checkpoint-safe values."""
     version, internal, gauss = rng.getstate()

@@ -31,10 +31,9 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from core.nas.genotypes import Genotype
-from core.nas.proxy import batches, cosine_lr, cycle_batches
+from core.nas.proxy import batches, cosine_lr, cycle_batches, weight_step
 from core.nas.space import edge_list
-from core.nas.strategies.base import (SearchContext, SearchOutcome, restore_rng, rng_state,
-                                      weight_step)
+from core.nas.strategies.base import SearchContext, SearchOutcome, restore_rng, rng_state
 from core.nas.supernet import SuperNet
 
 log = logging.getLogger(__name__)

@@ -28,10 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.nas.genotypes import Genotype, concat_range
-from core.nas.proxy import batches, cycle_batches
+from core.nas.proxy import batches, cycle_batches, weight_step
 from core.nas.space import CANDIDATE_OPS, SKIP
-from core.nas.strategies.base import (SearchContext, SearchOutcome, restore_rng, rng_state,
-                                      weight_step)
+from core.nas.strategies.base import SearchContext, SearchOutcome, restore_rng, rng_state
 from core.nas.supernet import SuperNet
 
 log = logging.getLogger(__name__)
