@@ -18,7 +18,6 @@ import torch
 from torchvision.ops import box_iou, nms
 
 from core.det import box_coder
-from core.det.loss import flatten_outputs
 
 
 NMS_PREFIX = 256  # eager NMS starts with each image's best candidates (see `postprocess`)
@@ -41,80 +40,102 @@ def top_candidates(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Te
     return _top_of_subset(sub, best_anchor, k)
 
 
-def _top_of_subset(sub: torch.Tensor, best_anchor: torch.Tensor, k: int
+def _top_of_subset(sub: torch.Tensor, best_anchor: torch.Tensor, k: int, sorted: bool = True
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     num_classes = sub.shape[-1]
-    values, flat = sub.flatten(1).topk(min(k, sub.shape[1] * num_classes), dim=1)
+    values, flat = sub.flatten(1).topk(min(k, sub.shape[1] * num_classes), dim=1, sorted=sorted)
     anchor_idx = best_anchor.gather(1, torch.div(flat, num_classes, rounding_mode="floor"))
     return values, anchor_idx, flat % num_classes
 
 
 def top_candidates_per_level(class_outputs: list[torch.Tensor], num_classes: int, k: int,
-                             min_logit: float | None = None
+                             min_logit: float | None = None, sorted: bool = True
                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """As `top_candidates` on the flattened outputs, without flattening all N x C logits:
     per-anchor maxima are taken in the native [B, A*C, H, W] layout and only the chosen
-    anchors' class vectors are gathered (one `take` per level; in eager mode, only those of
-    anchors that can hold a top-k pair, see `_top_above`). In eager mode, `min_logit`
-    (the score threshold as a logit) drops anchors that cannot pass it before the top-k."""
-    native, maxima, offsets, total = [], [], [], 0
+    anchors' class vectors are gathered (one `take` per level; in eager mode, only the class
+    groups that can hold a top-k pair, see `_top_above`). In eager mode, `min_logit`
+    (the score threshold as a logit) drops anchors that cannot pass it before the top-k.
+    `sorted=False` leaves the k candidates in no particular order (a top-k that does not sort
+    its result is several times faster)."""
+    group = _class_group(num_classes)
+    group_max, maxima, offsets, total = [], [], [], 0
     for out in class_outputs:
-        a = out.shape[1] // num_classes
-        view = out.reshape(-1, a, num_classes, out.shape[2] * out.shape[3])  # [B, A, C, HW]
-        native.append(view.amax(dim=2))  # [B, A, HW]
-        maxima.append(native[-1].transpose(1, 2).flatten(1))  # [B, HW*A], anchor order
+        a, hw = out.shape[1] // num_classes, out.shape[2] * out.shape[3]
+        # max over groups of classes, then over the groups: two short reductions over the
+        # native layout are faster than one long one, and the group maxima serve `_top_above`
+        group_max.append(out.reshape(-1, a, num_classes // group, group, hw).amax(dim=3))
+        maxima.append(group_max[-1].amax(dim=2).transpose(1, 2).flatten(1))  # [B, HW*A]
         offsets.append(total)
-        total += a * view.shape[3]
-    anchor_max = torch.cat(maxima, dim=1)  # [B, N]
+        total += a * hw
+    anchor_max = torch.cat(maxima, dim=1)  # [B, N], anchor order
     n_anchors = min(k, total)
     if min_logit is not None and not torch.jit.is_tracing():
         passing = int((anchor_max >= min_logit).sum(1).max())
         n_anchors = min(n_anchors, max(1, passing))  # >= 1 keeps shapes valid when none pass
-    best = anchor_max.topk(n_anchors, dim=1)  # [B, k']
+    best = anchor_max.topk(n_anchors, dim=1, sorted=False)  # [B, k']
     if n_anchors == k and not torch.jit.is_tracing():
-        return _top_above(class_outputs, native, offsets, best.values[:, -1], k)
-    best_anchor = best.indices
-    sub = anchor_max.new_zeros(best_anchor.shape + (num_classes,))
-    for out, offset in zip(class_outputs, offsets):
-        a, hw = out.shape[1] // num_classes, out.shape[2] * out.shape[3]
-        b_idx, j = ((best_anchor >= offset) & (best_anchor < offset + a * hw)).nonzero(as_tuple=True)
-        local = best_anchor[b_idx, j] - offset
+        return _top_above(class_outputs, group_max, offsets, best.values.amin(1), k, sorted)
+    sub = anchor_rows(class_outputs, best.indices, num_classes)
+    return _top_of_subset(sub, best.indices, k, sorted)
+
+
+def anchor_rows(outputs: list[torch.Tensor], anchor_idx: torch.Tensor, per: int) -> torch.Tensor:
+    """Per-level outputs [B, A*per, H, W], anchor indices [B, m] (anchor order) -> [B, m, per],
+    read from the native layout (as flatten_outputs(outputs, per) gathered at anchor_idx)."""
+    rows = outputs[0].new_zeros(anchor_idx.shape + (per,))
+    offset = 0
+    for out in outputs:
+        a, hw = out.shape[1] // per, out.shape[2] * out.shape[3]
+        b_idx, j = ((anchor_idx >= offset) & (anchor_idx < offset + a * hw)).nonzero(as_tuple=True)
+        local = anchor_idx[b_idx, j] - offset
         loc, anchor = torch.div(local, a, rounding_mode="floor"), local % a
-        sub[b_idx, j] = _class_rows(out, b_idx, anchor, loc, num_classes).t()
-    return _top_of_subset(sub, best_anchor, k)
+        rows[b_idx, j] = _class_rows(out, b_idx, anchor * per, loc, per).t()
+        offset += a * hw
+    return rows
 
 
-def _class_rows(out: torch.Tensor, b_idx: torch.Tensor, anchor: torch.Tensor, loc: torch.Tensor,
-                num_classes: int) -> torch.Tensor:
-    """out[b, anchor * C + c, loc] of one level [B, A*C, H, W] for every class c -> [C, n].
-    Read class-major with one flat `take`: each class row is walked in order (cache-friendly)."""
+def _class_group(num_classes: int) -> int:
+    """Classes per group for the two-step maximum: the largest divisor <= sqrt(C), or all C
+    when that is below 4 (prime or small C)."""
+    group = max(d for d in range(1, math.isqrt(num_classes) + 1) if num_classes % d == 0)
+    return group if group >= 4 else num_classes
+
+
+def _class_rows(out: torch.Tensor, b_idx: torch.Tensor, first: torch.Tensor, loc: torch.Tensor,
+                count: int) -> torch.Tensor:
+    """out[b, first + i, loc] of one level [B, A*C, H, W] for i < count -> [count, n].
+    Read row-major with one flat `take`: each channel row is walked in order (cache-friendly)."""
     hw = out.shape[2] * out.shape[3]
-    base = (b_idx * out.shape[1] + anchor * num_classes) * hw + loc
-    strides = torch.arange(num_classes, device=out.device) * hw
+    base = (b_idx * out.shape[1] + first) * hw + loc
+    strides = torch.arange(count, device=out.device) * hw
     return out.contiguous().take(base[None, :] + strides[:, None])
 
 
-def _top_above(class_outputs: list[torch.Tensor], maxima: list[torch.Tensor], offsets: list[int],
-               floor: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _top_above(class_outputs: list[torch.Tensor], group_max: list[torch.Tensor],
+               offsets: list[int], floor: torch.Tensor, k: int, sorted: bool
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Eager top-k when k anchors are chosen: each image's best k pairs all have logit >= its
     k-th best anchor maximum (`floor`, [B]), and at least k pairs do, so the top-k runs over the
-    few pairs above it: the class vectors of the anchors whose maximum (`maxima`, per level
-    [B, A, HW]) reaches the floor, read from the native layout."""
+    few pairs above it: the classes of the groups whose maximum (`group_max`, per level
+    [B, A, G, HW]) reaches the floor, read from the native layout."""
     values, anchors, classes, images = [], [], [], []
-    for out, level_max, offset in zip(class_outputs, maxima, offsets):
-        a = level_max.shape[1]
-        b_idx, anchor, loc = (level_max >= floor[:, None, None]).nonzero(as_tuple=True)
-        rows = _class_rows(out, b_idx, anchor, loc, out.shape[1] // a)  # [C, n]
-        cls, n = (rows >= floor[b_idx][None, :]).nonzero(as_tuple=True)
-        values.append(rows[cls, n])
+    for out, level_max, offset in zip(class_outputs, group_max, offsets):
+        a, groups = level_max.shape[1:3]
+        group = out.shape[1] // (a * groups)
+        b_idx, anchor, g, loc = (level_max >= floor[:, None, None, None]).nonzero(as_tuple=True)
+        first = (anchor * groups + g) * group  # channel of the group's first class
+        rows = _class_rows(out, b_idx, first, loc, group)  # [group, n]
+        i, n = (rows >= floor[b_idx][None, :]).nonzero(as_tuple=True)
+        values.append(rows[i, n])
         anchors.append(offset + loc[n] * a + anchor[n])
-        classes.append(cls)
+        classes.append(g[n] * group + i)
         images.append(b_idx[n])
     values, anchors, classes, images = (torch.cat(t) for t in (values, anchors, classes, images))
     out_values, out_anchors, out_classes = [], [], []
     for b in range(len(floor)):
         mine = (images == b).nonzero().squeeze(1) if len(floor) > 1 else None
-        top = (values if mine is None else values[mine]).topk(k)
+        top = (values if mine is None else values[mine]).topk(k, sorted=sorted)
         index = top.indices if mine is None else mine[top.indices]
         out_values.append(top.values)
         out_anchors.append(anchors[index])
@@ -130,34 +151,40 @@ def postprocess(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tenso
     zero-padded rows (score 0) after each image's detections; classes 0-based."""
     num_classes = class_outputs[0].shape[1] * 4 // box_outputs[0].shape[1]
     min_logit = math.log(score_threshold / (1 - score_threshold)) if 0 < score_threshold < 1 else None
-    values, anchor_idx, classes = top_candidates_per_level(class_outputs, num_classes,
-                                                           config.max_detection_points, min_logit)
-    deltas = flatten_outputs(box_outputs, 4)
-    boxes = box_coder.decode(deltas.gather(1, anchor_idx[..., None].expand(-1, -1, 4)).float(),
-                             anchors[anchor_idx])
-    boxes = clip_boxes(boxes, image_size)
-    scores = values.float().sigmoid()
+    tracing = torch.jit.is_tracing()
+    values, anchor_idx, classes = top_candidates_per_level(
+        class_outputs, num_classes, config.max_detection_points, min_logit, sorted=tracing)
     # image ids from tensor ops (not arange(batch)) so that traced/exported graphs keep B dynamic
     batch_ids = torch.ones_like(classes[:, 0]).cumsum(0) - 1  # [B]
-    image_idx = batch_ids[:, None].expand_as(classes)
+
+    def passing(values, anchor_idx, classes):  # [B, m] candidates -> flat, decoded, >= threshold
+        boxes = box_coder.decode(anchor_rows(box_outputs, anchor_idx, 4).float(), anchors[anchor_idx])
+        return _passing(clip_boxes(boxes, image_size), values.float().sigmoid(), classes,
+                        batch_ids[:, None].expand_as(classes), score_threshold)
+
     if config.soft_nms:
-        flat = _passing(boxes, scores, classes, image_idx, score_threshold)
+        flat = passing(values, anchor_idx, classes)
         kept, flat[1] = soft_nms(flat[0], flat[1], flat[3] * num_classes + flat[2],
                                  config.soft_nms_sigma, score_threshold)
         return _pad_per_image(*(t[kept] for t in flat), batch_ids, config.max_detections)
     # Greedy NMS keeps a box or not from the higher-scoring boxes alone, so NMS over the best m
     # candidates of each image gives exactly the first kept boxes of NMS over all of them: once
     # every image has max_detections kept (or no candidate left above the threshold), the rest
-    # cannot change the result. Eager mode starts with a short prefix; traced graphs take all.
-    total = scores.shape[1]
-    m = total if torch.jit.is_tracing() else min(total, NMS_PREFIX)
+    # cannot change the result. Eager mode starts with a short prefix (only its boxes are
+    # decoded); traced graphs take all.
+    total = values.shape[1]
+    m = total if tracing else min(total, NMS_PREFIX)
     while True:
-        flat = _passing(boxes[:, :m], scores[:, :m], classes[:, :m], image_idx[:, :m],
-                        score_threshold)
+        if m == total:
+            prefix = values, anchor_idx, classes
+        else:
+            best = values.topk(m, dim=1)  # sorted: the prefix's last score bounds the rest
+            prefix = best.values, anchor_idx.gather(1, best.indices), classes.gather(1, best.indices)
+        flat = passing(*prefix)
         kept = grouped_nms(flat[0], flat[1], flat[3] * num_classes + flat[2], config.nms_iou,
                            max(image_size))  # sorted by score
-        if m == total or _prefix_is_enough(flat[3][kept], scores[:, m - 1], batch_ids,
-                                           config.max_detections, score_threshold):
+        if m == total or _prefix_is_enough(flat[3][kept], prefix[0][:, -1].float().sigmoid(),
+                                           batch_ids, config.max_detections, score_threshold):
             return _pad_per_image(*(t[kept] for t in flat), batch_ids, config.max_detections)
         m = min(total, 4 * m)
 
@@ -237,4 +264,5 @@ def soft_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, si
     return kept_t[order], full
 
 
-__all__ = ["PostprocessConfig", "postprocess", "top_candidates", "top_candidates_per_level", "clip_boxes", "soft_nms"]
+__all__ = ["PostprocessConfig", "anchor_rows", "postprocess", "top_candidates", "top_candidates_per_level", "clip_boxes",
+           "soft_nms"]

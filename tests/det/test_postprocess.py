@@ -82,25 +82,31 @@ def test_matches_effdet_post_processing():
     assert torch.allclose(ours, ref, atol=1e-4)
 
 
-def test_per_level_top_candidates_equal_flattened():
+@pytest.mark.parametrize("num_classes", [7, 20, 90])  # one class group; groups of 4; of 9
+def test_per_level_top_candidates_equal_flattened(num_classes):
     from core.det.loss import flatten_outputs
     from core.det.postprocess import top_candidates_per_level
 
     torch.manual_seed(0)
-    outs = [torch.randn(2, 9 * 7, 8, 6), torch.randn(2, 9 * 7, 4, 3)]
-    ref = top_candidates(flatten_outputs(outs, 7), 300)
-    got = top_candidates_per_level(outs, 7, 300)
+    outs = [torch.randn(2, 9 * num_classes, 8, 6), torch.randn(2, 9 * num_classes, 4, 3)]
+    ref = top_candidates(flatten_outputs(outs, num_classes), 300)
+    got = top_candidates_per_level(outs, num_classes, 300)
     for r, g in zip(ref, got):
         assert torch.equal(r, g)
+    unsorted = top_candidates_per_level(outs, num_classes, 300, sorted=False)
+    order = unsorted[0].argsort(dim=1, descending=True)
+    for r, u in zip(ref, unsorted):
+        assert torch.equal(r, u.gather(1, order))
 
 
-def test_eager_shortcuts_equal_the_traced_computation(monkeypatch):
+@pytest.mark.parametrize("num_classes", [6, 20])
+def test_eager_shortcuts_equal_the_traced_computation(monkeypatch, num_classes):
     """The eager top-k (pairs above the k-th anchor maximum) and the NMS over a growing prefix
     give exactly what the plain computation (the traced/ONNX path) gives."""
     import core.det.postprocess as post
 
     torch.manual_seed(0)
-    size, num_classes = (128, 128), 6
+    size = (128, 128)
     anchors = generate_anchors(size, 3, 7, 3, RATIOS, 4.0)
     cls = [torch.randn(2, 9 * num_classes, 128 >> l, 128 >> l) - 2 for l in range(3, 8)]
     box = [torch.randn(2, 36, 128 >> l, 128 >> l) * 0.1 for l in range(3, 8)]
