@@ -213,7 +213,8 @@ def main() -> None:
     p.add_argument("--det-epochs", type=int, help="override the quick-cpu epochs")
     p.add_argument("--skip-detector", action="store_true")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="search option for the enas/evolution runs (e.g. report_epochs=1)")
+                   help="search option for these runs (e.g. warmup=0); a run with options is "
+                        "named by them, so it sits beside the default one")
     p.add_argument("--note", help="a remark stored with the results and printed under them")
     p.add_argument("--stage", choices=("all", "detector", "render"), default="all",
                    help="detector: only the detector runs (own results file, so it can run "
@@ -247,15 +248,15 @@ def main() -> None:
         results["speed"] = {f"{s} x {b}": supernet_speed(s, b) for s, b in ((32, 16), (16, 16))}
         save_results(path, results)
     publish()
-    searches = results.setdefault("searches", {})
+    extra = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
     for strategy in filter(None, args.strategies.split(",")):
         minutes = args.minutes if strategy == "darts" else args.other_minutes
-        name = f"{strategy} ({minutes:g} min)"
-        extra = {} if strategy == "darts" else {
-            k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
-        if name not in searches:
-            searches[name] = run_search(store, strategy, minutes, extra)
-            searches[name]["options"] = extra
+        options = "".join(f", {k}={v}" for k, v in extra.items())
+        name = f"{strategy} ({minutes:g} min{options})"
+        if name not in load_results(path).get("searches", {}):
+            run = {**run_search(store, strategy, minutes, extra), "options": extra}
+            results = load_results(path)  # re-read: another bench process may share the home
+            results.setdefault("searches", {})[name] = run
             save_results(path, results)
             publish()
     if not args.skip_detector:

@@ -1,8 +1,8 @@
 """CLI verbs of core.nas (registered into `python -m core` by core/cli.py).
 
 `python -m core search --dataset NAME --strategy darts|enas|evolution|random [--minutes M]
-[--epochs E] [--samples N] [--seed S] [--fast] [--set KEY=VALUE ...] [--wait]` submits a search
-job; every SearchConfig field can be set with --set (values parsed as JSON, else strings).
+[--epochs E] [--samples N] [--seed S] [--fast] [--warmup F] [--set KEY=VALUE ...] [--wait]`
+submits a search job; every SearchConfig field can be set with --set (values parsed as JSON, else strings).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ FLAGS = {"dataset": "dataset", "strategy": "strategy", "minutes": "minutes", "ep
          "samples": "samples", "seed": "seed", "C": "C", "layers": "layers",
          "image_size": "image_size", "batch_size": "batch_size", "population": "population",
          "sample_size": "sample_size", "report_random": "report_random",
-         "report_epochs": "report_epochs", "max_per_class": "max_per_class"}
+         "report_epochs": "report_epochs", "max_per_class": "max_per_class", "warmup": "warmup"}
 
 
 def register(sub) -> None:
@@ -37,6 +37,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--fast", action="store_true", help="16x16 proxy crops (about 4x faster)")
     p.add_argument("--second-order", action="store_true", help="darts: unrolled gradient")
+    p.add_argument("--warmup", type=float,
+                   help="darts: share of the search training weights only (default 0.5; 0: paper)")
     p.add_argument("--C", type=int, help="initial channels (default 8)")
     p.add_argument("--layers", type=int, help="cells (default 5)")
     p.add_argument("--image-size", type=int, dest="image_size", help="proxy crop side (32)")
@@ -45,7 +47,8 @@ def register(sub) -> None:
     p.add_argument("--sample-size", type=int, dest="sample_size", help="evolution: S")
     p.add_argument("--report-random", type=int, dest="report_random",
                    help="final report: K random cells (default 3)")
-    p.add_argument("--report-epochs", type=int, dest="report_epochs")
+    p.add_argument("--report-epochs", type=int, dest="report_epochs",
+                   help="final report: training epochs of each cell (default 24)")
     p.add_argument("--max-per-class", type=int, dest="max_per_class")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any other search option (see the GUI or core/nas/config.py)")

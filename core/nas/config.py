@@ -57,6 +57,11 @@ class SearchConfig:
     grad_clip: float = 5.0
     # darts
     second_order: bool = False          # finite-difference unrolled gradient (DARTS eq. 7-8)
+    warmup: float = 0.5                 # share of the search (epochs or minutes) that trains
+                                        # weights only before alphas update (0: the paper). On a
+                                        # CPU budget the alphas otherwise follow an untrained
+                                        # supernet (bench/search.py: margin -0.11 without, +0.36
+                                        # with 0.5; see docs/BENCHMARKS.md)
     arch_lr: float = 3e-4
     arch_weight_decay: float = 1e-3
     # enas
@@ -77,7 +82,8 @@ class SearchConfig:
     # final report: best genotype retrained beside K random ones, same budget
     report_random: int = 3              # K
     report_repeats: int = 2             # seeds of the searched genotype
-    report_epochs: int = 8
+    report_epochs: int = 24             # 8 left cells far from converged (DARTS_V2: 0.54 after
+                                        # 8 epochs, 0.87 after 24), so rankings were noise
     # discrete-network training (evolution/random children and the final report): larger batch
     # and learning rate than the supernet's, so that a few CPU minutes lift a network well above
     # chance (DARTS_V2, C=8: 0.54 val accuracy after 8 epochs of 600 crops vs 0.27 with the
@@ -147,6 +153,8 @@ class SearchConfig:
                             f"({self.population})")
         if not 0 <= self.skip_cap <= 2 * self.nodes:
             raise SpecError(f"skip_cap must be in 0..{2 * self.nodes}, got {self.skip_cap}")
+        if not 0.0 <= self.warmup < 1.0:
+            raise SpecError(f"warmup must be in [0, 1) (a share of the search), got {self.warmup}")
         if self.report_random < 0:
             raise SpecError(f"report_random must be >= 0, got {self.report_random}")
 

@@ -27,6 +27,7 @@ def test_search_verb_queues_a_validated_job(home, store, capsys):
     (["search", "--set", "C=7", "--dataset", "d"], "C must be even"),
     (["search"], "needs a dataset"),
     (["search", "--dataset", "d", "--set", "colour=1"], "KEY=VALUE"),
+    (["search", "--dataset", "d", "--warmup", "1"], "warmup must be in [0, 1)"),
     (["search", "--dataset", "d", "--set", "population=2", "--set", "sample_size=3"],
      "sample_size"),
 ])

@@ -35,10 +35,13 @@ def _check_logged(strategy, job_id, reporter, result, store):
     kinds = [r["extra"]["kind"] for r in rows]
     assert all(r["extra"]["strategy"] == strategy for r in rows)
     assert all(r["params"] > 0 and r["flops"] > 0 and r["latency_ms"] > 0 for r in rows)
-    assert all(0.0 <= r["score"] <= 1.0 for r in rows)
+    scored = [r for r in rows if not (strategy == "darts" and r["step"] == 0)]
+    assert all(0.0 <= r["score"] <= 1.0 for r in scored)
     assert kinds.count("final") == 1 + 2  # searched (1 repeat) + K = 2 random
     if strategy == "darts":
-        assert kinds.count("derived") == 2
+        # default warm-up 0.5 of 2 epochs: epoch 0 trains weights only (no alpha-batch score)
+        assert [r["score"] is None for r in rows if r["extra"]["kind"] == "derived"] \
+            == [True, False]
         alphas = json.loads((reporter.run_dir / "alphas.json").read_text())
         assert [a["epoch"] for a in alphas] == [0, 1]
         assert len(alphas[0]["normal"]) == len(alphas[0]["edges"]) == 5  # 2 nodes: 2 + 3 edges
@@ -117,3 +120,19 @@ def _check_resume_after_search_skips_to_report(job_id, reporter, first, store):
     again = SEARCH.run(reporter.spec, _resumed_reporter(store, job_id, reporter))
     assert again["genotype"] == first["genotype"] and again["margin"] == first["margin"]
     assert len(store.architectures(job_id)) == n_rows  # nothing retrained, nothing re-logged
+
+
+def test_darts_warmup_trains_weights_only(make_job, store):
+    """Within the warm-up share no alpha moves: the snapshot keeps the initial alphas."""
+    from core.nas.supernet import SuperNet
+
+    job_id, reporter = make_job(strategy="darts", epochs=1, warmup=0.99, report_random=0)
+    SEARCH.run(reporter.spec, reporter)
+    alphas = json.loads((reporter.run_dir / "alphas.json").read_text())
+    torch.manual_seed(0)  # the search's seed: the same initial alphas
+    initial = SuperNet(4, 2, 3, nodes=2)
+    for kind in ("normal", "reduce"):
+        expected = torch.softmax(getattr(initial, f"alphas_{kind}").detach(), -1)
+        assert torch.allclose(torch.tensor(alphas[0][kind]), expected, atol=1e-7)
+    assert [r["score"] for r in store.architectures(job_id) if r["extra"]["kind"] == "derived"] \
+        == [None]

@@ -2,19 +2,26 @@
 
 Bilevel optimisation over the supernet (section 2.3, algorithm 1): each step first updates the
 architecture weights alpha on a batch of the search-val half (Adam 3e-4, betas (0.5, 0.999),
-weight decay 1e-3), then the network weights w on a batch of the search-train half (SGD 0.025,
-momentum 0.9, weight decay 3e-4, cosine to 0.001, gradient clip 5). The alpha gradient is first
-order by default (w taken as w*(alpha), eq. 6 with xi = 0); `second_order` uses the unrolled
-model w' = w - xi * grad_w L_train(w, alpha) with xi = current learning rate and the
-finite-difference Hessian-vector product of eq. 8 (epsilon = 0.01 / ||grad_w' L_val||).
+weight decay 1e-3; the backward computes alpha gradients only), then the network weights w on
+a batch of the search-train half (SGD 0.025, momentum 0.9, weight decay 3e-4, cosine to 0.001,
+gradient clip 5). The alpha gradient is first order by default (w taken as w*(alpha), eq. 6
+with xi = 0); `second_order` uses the unrolled model w' = w - xi * grad_w L_train(w, alpha)
+with xi = current learning rate and the finite-difference Hessian-vector product of eq. 8
+(epsilon = 0.01 / ||grad_w' L_val||).
+
+Warm-up: the first `warmup` share of the search (0.5 by default; 0 is the paper) trains the
+weights alone, as PC-DARTS and P-DARTS do, so that the alphas follow a supernet that has learned
+something: in minutes of CPU the supernet sees a few thousand crops, and alphas that move from
+the first step follow an untrained network (bench/search.py measured the difference).
 
 Each epoch: the alpha softmax snapshot and derived genotype go to runs/<id>/alphas.json
 (artifact "alphas"), the derived genotype to the architectures table (kind "derived", scored by
-the supernet's accuracy on the alpha batches of that epoch), metrics search/train_acc,
-search/val_acc, search/best_score. The answer is the genotype derived from the final alphas.
-When the minutes budget is binding, the cosine schedule is shortened to the epochs that fit
-(measured after the first epoch), and a step is not started when the previous step's duration
-says it would end past the budget (a cut epoch still logs its snapshot and derived cell).
+the supernet's accuracy on the alpha batches of that epoch; none in warm-up epochs), metrics
+search/train_acc, search/val_acc, search/best_score. The answer is the genotype derived from the
+final alphas. When the minutes budget is binding, the cosine schedule is shortened to the
+epochs that fit (re-estimated after each epoch), and a step is not started when the previous
+step's duration says it would end past the budget (a cut epoch still logs its snapshot and
+derived cell).
 """
 
 from __future__ import annotations
@@ -62,10 +69,13 @@ class Architect:
             logits = self._unrolled_backward(train_batch, val_batch, eta, w_optimizer)
         else:
             logits = self.model(val_batch[0])
-            F.cross_entropy(logits, val_batch[1]).backward()
+            alphas = self.model.arch_parameters()
+            # gradients for the alphas only: the backward skips every weight gradient (the
+            # depthwise-conv weight gradients are most of a CPU step's time)
+            grads = torch.autograd.grad(F.cross_entropy(logits, val_batch[1]), alphas)
+            for a, g in zip(alphas, grads):
+                a.grad = g
         self.optimizer.step()
-        for w in self.model.weight_parameters():  # alpha step must not leave w gradients
-            w.grad = None
         return logits.detach()
 
     def _unrolled_backward(self, train_batch, val_batch, eta, w_optimizer) -> torch.Tensor:
@@ -152,8 +162,9 @@ def search(ctx: SearchContext) -> SearchOutcome:
             st["done"] = True
             break
         genotype = model.genotype(cfg.skip_cap)
-        st["best"] = max(st["best"], stats["val_acc"])
-        st["last"] = stats["val_acc"]
+        if stats["val_acc"] is not None:
+            st["best"] = max(st["best"], stats["val_acc"])
+            st["last"] = stats["val_acc"]
         st["history"].append(_snapshot(model, epoch, genotype))
         _write_alphas(ctx, st["history"])
         ctx.log_architecture(genotype, stats["val_acc"], "derived", epoch, epoch=epoch,
@@ -161,12 +172,14 @@ def search(ctx: SearchContext) -> SearchOutcome:
                              alphas={k: st["history"][-1][k] for k in ("normal", "reduce")})
         ctx.epoch_metrics(epoch, train_acc=stats["train_acc"], val_acc=stats["val_acc"],
                           best_score=st["best"], lr=stats["lr"])
-        if epoch == 0 and ctx.budget.seconds != math.inf and not stats["cut"]:
-            fit = int(ctx.budget.seconds // max(time.monotonic() - t0, 1e-3))
-            st["planned"] = max(1, min(st["planned"], fit))
-            if st["planned"] < cfg.max_epochs:
-                ctx.reporter.info(f"darts: {st['planned']} epochs fit the {cfg.minutes:g}-minute "
+        if ctx.budget.seconds != math.inf and not stats["cut"]:
+            # re-estimated after every epoch (warm-up epochs are faster than the later ones)
+            fit = epoch + 1 + int(max(0.0, ctx.budget.remaining) // max(time.monotonic() - t0, 1e-3))
+            planned = max(epoch + 1, min(st["planned"], fit))
+            if planned < st["planned"] == cfg.max_epochs:
+                ctx.reporter.info(f"darts: about {planned} epochs fit the {cfg.minutes:g}-minute "
                                   "budget; cosine schedule shortened to them")
+            st["planned"] = planned
         st["epoch"] = epoch + 1
         st["done"] = stats["cut"] or ctx.budget.exhausted()
         st.update(model=model.state_dict(), w_opt=w_opt.state_dict(),
@@ -174,11 +187,13 @@ def search(ctx: SearchContext) -> SearchOutcome:
                   gen=generator.get_state())
         ctx.save(st)
         ctx.progress(max(st["epoch"] / st["planned"], ctx.budget.fraction()),
-                     f"darts epoch {st['epoch']}/{st['planned']}: val acc {stats['val_acc']:.3f}")
+                     f"darts epoch {st['epoch']}/{st['planned']}: " + (
+                         "weights warm-up" if stats["val_acc"] is None
+                         else f"val acc {stats['val_acc']:.3f}"))
     if not st["history"]:
         raise RuntimeError("darts ended before its first epoch; give it a larger budget")
     last = st["history"][-1]
-    return SearchOutcome(Genotype.from_dict(last["genotype"]), st["last"],
+    return SearchOutcome(Genotype.from_dict(last["genotype"]), st.get("last", 0.0),
                          f"derived from the alphas after epoch {last['epoch'] + 1}")
 
 
@@ -205,9 +220,10 @@ def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
         xb = xb.contiguous(memory_format=torch.channels_last)
         xv, yv = next(val_stream)
         xv = xv.contiguous(memory_format=torch.channels_last)
-        v_logits = architect.step((xb, yb), (xv, yv), lr, w_opt, cfg.second_order)
-        va_correct += int((v_logits.argmax(1) == yv).sum())
-        va_seen += len(yv)
+        if max((epoch + step / steps) / planned, ctx.budget.fraction()) >= cfg.warmup:
+            v_logits = architect.step((xb, yb), (xv, yv), lr, w_opt, cfg.second_order)
+            va_correct += int((v_logits.argmax(1) == yv).sum())
+            va_seen += len(yv)
         logits = model(xb)
         loss = F.cross_entropy(logits, yb)
         weight_step(loss, w_opt, model.weight_parameters(), cfg.grad_clip)
@@ -218,5 +234,6 @@ def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
         ctx.reporter.metric("search/loss", loss.item(), step=epoch * steps + step)
         ctx.progress((epoch + (step + 1) / steps) / planned,
                      f"darts epoch {epoch + 1}/{planned} step {step + 1}/{steps}")
-    return {"train_acc": tr_correct / max(1, tr_seen), "val_acc": va_correct / max(1, va_seen),
+    return {"train_acc": tr_correct / max(1, tr_seen),
+            "val_acc": va_correct / va_seen if va_seen else None,  # None: a warm-up epoch
             "lr": lr, "cut": cut, "steps": done}
