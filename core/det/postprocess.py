@@ -3,7 +3,9 @@
 As automl/effdet: keep the top `max_detection_points` (5000) (anchor, class) logits over all
 levels, decode their boxes, clip to the image, class-aware NMS at IoU 0.5 (or Gaussian soft-NMS),
 keep the best 100. The top-k is exact but cheap: the 5000 best pairs can only come from the 5000
-anchors with the best per-anchor maximum, so the top-k runs over those anchors' classes only.
+anchors with the best per-anchor maximum, so the top-k runs over those anchors' classes only (in
+eager mode only over the groups of ~sqrt(C) classes whose maximum reaches the 5000th anchor
+maximum), and only the boxes that NMS reaches are decoded.
 
 Everything is batched tensor code (one NMS over the whole batch with per-image/class offsets), so
 it also exports to ONNX with a dynamic batch. Boxes are (x1, y1, x2, y2) in input pixels.

@@ -58,10 +58,9 @@ class SearchConfig:
     # darts
     second_order: bool = False          # finite-difference unrolled gradient (DARTS eq. 7-8)
     warmup: float = 0.5                 # share of the search (epochs or minutes) that trains
-                                        # weights only before alphas update (0: the paper). On a
-                                        # CPU budget the alphas otherwise follow an untrained
-                                        # supernet (bench/search.py: margin -0.11 without, +0.36
-                                        # with 0.5; see docs/BENCHMARKS.md)
+                                        # weights only, before alphas update (0: the paper); on
+                                        # a CPU budget alphas otherwise follow an untrained
+                                        # supernet (docs/BENCHMARKS.md, section search)
     arch_lr: float = 3e-4
     arch_weight_decay: float = 1e-3
     # enas
