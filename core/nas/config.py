@@ -81,8 +81,8 @@ class SearchConfig:
     # final report: best genotype retrained beside K random ones, same budget
     report_random: int = 3              # K
     report_repeats: int = 2             # seeds of the searched genotype
-    report_epochs: int = 24             # 8 left cells far from converged (DARTS_V2: 0.54 after
-                                        # 8 epochs, 0.87 after 24), so rankings were noise
+    report_epochs: int = 24             # 8 left cells far from converged on the shapes proxy,
+                                        # so the report ranked cells by training speed and noise
     # discrete-network training (evolution/random children and the final report): larger batch
     # and learning rate than the supernet's, so that a few CPU minutes lift a network well above
     # chance (DARTS_V2, C=8: 0.54 val accuracy after 8 epochs of 600 crops vs 0.27 with the
