@@ -176,7 +176,7 @@ def search(ctx: SearchContext) -> SearchOutcome:
             # re-estimated after every epoch (warm-up epochs are faster than the later ones)
             fit = epoch + 1 + int(max(0.0, ctx.budget.remaining) // max(time.monotonic() - t0, 1e-3))
             planned = max(epoch + 1, min(st["planned"], fit))
-            if planned < st["planned"] == cfg.max_epochs:
+            if planned < st["planned"] and st["planned"] == cfg.max_epochs:  # first cut only
                 ctx.reporter.info(f"darts: about {planned} epochs fit the {cfg.minutes:g}-minute "
                                   "budget; cosine schedule shortened to them")
             st["planned"] = planned
