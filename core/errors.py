@@ -35,3 +35,11 @@ class DatasetError(NasdetError):
 
 class CheckpointError(NasdetError):
     """A checkpoint is missing, corrupt or does not match the model."""
+
+
+class DiskFullError(NasdetError, OSError):
+    """Writing failed because the disk (or quota) is full; the message names the path and disk."""
+
+
+class SearchError(NasdetError):
+    """A search cannot run or cannot go on (empty space, collapsed controller, bad proxy data)."""
