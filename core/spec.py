@@ -1,0 +1,441 @@
+"""The one spec layer: typed job-spec definitions validated by one generic loader.
+
+A job spec (data, search, train, evaluate, export) is a frozen dataclass whose fields carry
+their bounds and help in `param(...)` metadata. `load(cls, spec, what=...)` turns a JSON object
+(from the API, the GUI or the CLI, where every value may arrive as a string) into that dataclass:
+
+* types from the type hints: int, float, bool, str, Optional[X], tuple[...], list[X],
+  dict[str, X], Literal[...], nested dataclasses (from dicts), Any (checked for NaN/inf only);
+* "3" -> 3, "0.5" -> 0.5, "true"/"false" -> bool, "" -> None for an optional field, a
+  JSON null for a non-optional field -> its default (the CLI passes None for "not given");
+* refused: NaN and inf for every float, bool where a number is expected, fractional ints,
+  values outside lo/hi (or gt/lt), values not in choices, unknown keys (with a "did you mean");
+* every error is a SpecError "what: field=value: reason", e.g.
+  "train: epochs=1000000000000: must be <= 10000".
+
+`dump` is the inverse (JSON-ready dict), `add_arguments` / `help_text` build CLI options whose
+help reads the defaults from the definition, and `parse_image_size` is the one image-size parser.
+Cheap to import (no torch): it runs at submit time in the CLI and GUI processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import json
+import math
+import types
+import typing
+from typing import Any, Callable, Literal, Mapping, TypeVar, Union
+
+from core.errors import SpecError
+
+T = TypeVar("T")
+MAX_STR_LEN = 4096  # PATH_MAX on Linux: no spec string needs more
+MAX_IMAGE_SIDE = 2048
+MIN_IMAGE_SIDE = 8
+_NESTING_LIMIT = 32  # depth of free-form (Any / dict) values
+
+
+def param(default: Any = dataclasses.MISSING, *, lo: float | None = None,
+          hi: float | None = None, choices: tuple | list | None = None, help: str = "",
+          gt: float | None = None, lt: float | None = None,
+          parse: Callable[[Any], Any] | None = None, flag: str | None = None) -> Any:
+    """A dataclass field with validation metadata.
+
+    lo/hi: inclusive bounds (applied to each element of a tuple/list), gt/lt: exclusive ones;
+    choices: allowed values; parse: a custom coercion (raises ValueError/SpecError with the
+    reason) used instead of the type hint; flag: the CLI option name (default --field-name).
+    Mutable defaults (list, dict) are copied per instance.
+    """
+    meta = {"lo": lo, "hi": hi, "gt": gt, "lt": lt, "help": help, "parse": parse, "flag": flag,
+            "choices": tuple(choices) if choices is not None else None}
+    if isinstance(default, (list, dict, set)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _fail(path: str, value: Any, reason: str) -> SpecError:
+    err = SpecError(f"{path}={_show(value)}: {reason}")
+    err.reason = reason  # type: ignore[attr-defined]
+    return err
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _hint(word: str, options: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _is_optional(hint: Any) -> tuple[bool, Any]:
+    """(True, X) for Optional[X] / X | None, else (False, hint)."""
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) < len(typing.get_args(hint)):
+            return True, (args[0] if len(args) == 1 else Union[tuple(args)])
+    return False, hint
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true/false")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError("must be a whole number") from None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("must be a finite whole number")
+        if value.is_integer():
+            return int(value)
+    raise ValueError("must be a whole number")
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+    if not isinstance(value, (int, float)):
+        raise ValueError("must be a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError("must be a finite number") from None
+    if not math.isfinite(number):
+        raise ValueError("must be a finite number")
+    return number
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError("must be true or false")
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if len(value) > MAX_STR_LEN:
+        raise ValueError(f"must be at most {MAX_STR_LEN} characters")
+    return value
+
+
+def _check_free(value: Any, path: str, depth: int = 0) -> Any:
+    """An Any value: JSON-like, finite floats only, bounded nesting."""
+    if depth > _NESTING_LIMIT:
+        raise _fail(path, "...", f"nested deeper than {_NESTING_LIMIT} levels")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _fail(path, value, "must be a finite number")
+    if isinstance(value, Mapping):
+        return {k: _check_free(v, f"{path}.{k}", depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_check_free(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+    return value
+
+
+def _split(value: Any) -> list:
+    """A sequence, or a CLI/GUI string "a,b" / "a b" / "[a, b]" -> list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ValueError("must be a list, e.g. [1, 2]") from None
+        else:
+            return [p for p in text.replace(",", " ").split() if p]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError("must be a list")
+    return list(value)
+
+
+def _coerce(hint: Any, value: Any, path: str, depth: int = 0) -> Any:
+    """value -> the type `hint`; SpecError naming `path` on a mismatch."""
+    optional, hint = _is_optional(hint)
+    if value is None or (optional and isinstance(value, str) and not value.strip()):
+        if optional or hint is Any:
+            return None
+        raise _fail(path, value, "cannot be empty")
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    try:
+        if hint is Any:
+            return _check_free(value, path, depth)
+        if dataclasses.is_dataclass(hint):
+            if isinstance(value, hint):
+                return value
+            return _load(hint, value, path)
+        if origin is Literal:
+            if value not in args:
+                raise ValueError(_choices_reason(value, args))
+            return value
+        if origin in (Union, types.UnionType):
+            return _coerce_union(args, value, path, depth)
+        if origin is tuple:
+            return _coerce_tuple(args, value, path, depth)
+        if origin is list:
+            item = args[0] if args else Any
+            return [_coerce(item, v, f"{path}[{i}]", depth + 1)
+                    for i, v in enumerate(_split(value))]
+        if origin is dict or hint is dict:
+            return _coerce_dict(args, value, path, depth)
+        simple = {int: _to_int, float: _to_float, bool: _to_bool, str: _to_str}
+        if hint in simple:
+            return simple[hint](value)
+    except SpecError:
+        raise
+    except ValueError as exc:
+        raise _fail(path, value, str(exc)) from None
+    raise _fail(path, value, f"unsupported field type {hint!r}")
+
+
+def _coerce_union(args: tuple, value: Any, path: str, depth: int) -> Any:
+    errors = []
+    for option in args:
+        try:
+            return _coerce(option, value, path, depth)
+        except SpecError as exc:
+            errors.append(getattr(exc, "reason", str(exc)))
+    raise ValueError(" or ".join(dict.fromkeys(errors)))
+
+
+def _coerce_tuple(args: tuple, value: Any, path: str, depth: int) -> tuple:
+    items = _split(value)
+    if len(args) == 2 and args[1] is Ellipsis:
+        kinds = [args[0]] * len(items)
+    else:
+        kinds = list(args)
+        if len(items) != len(kinds):
+            raise ValueError(f"must have {len(kinds)} values, got {len(items)}")
+    return tuple(_coerce(k, v, f"{path}[{i}]", depth + 1)
+                 for i, (k, v) in enumerate(zip(kinds, items)))
+
+
+def _coerce_dict(args: tuple, value: Any, path: str, depth: int) -> dict:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise ValueError("must be a JSON object, e.g. {\"key\": 1}") from None
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a JSON object")
+    item = args[1] if len(args) == 2 else Any
+    out = {}
+    for key, val in value.items():
+        if not isinstance(key, str):
+            raise ValueError(f"keys must be strings, got {key!r}")
+        out[key] = _coerce(item, val, f"{path}.{key}", depth + 1)
+    return out
+
+
+def _choices_reason(value: Any, choices: tuple) -> str:
+    words = [str(c) for c in choices]
+    return f"must be one of {', '.join(words)}{_hint(value, words)}"
+
+
+def _check_bounds(meta: Mapping, value: Any, path: str) -> None:
+    """lo/hi/gt/lt on a number (each element of a tuple/list), choices on the value."""
+    if value is None:
+        return
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        raise _fail(path, value, _choices_reason(value, choices))
+    items = value if isinstance(value, (tuple, list)) else [value]
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            continue
+        for key, bad, word in (("lo", lambda b: item < b, ">="), ("hi", lambda b: item > b, "<="),
+                               ("gt", lambda b: item <= b, ">"), ("lt", lambda b: item >= b, "<")):
+            bound = meta.get(key)
+            if bound is not None and bad(bound):
+                raise _fail(path, item if len(items) == 1 else value, f"must be {word} {bound}")
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _join(what: str, name: str) -> str:
+    """"train" + "lr" -> "train: lr"; "search: darts" + "lr" -> "search: darts.lr"."""
+    return f"{what}.{name}" if ": " in what else f"{what}: {name}"
+
+
+def _load(cls: type[T], spec: Any, what: str) -> T:
+    if not isinstance(spec, Mapping):
+        raise SpecError(f"{what}: the spec must be a JSON object, got {type(spec).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    hints = _hints(cls)
+    for key in spec:
+        if key not in fields:
+            raise SpecError(f"{_join(what, key)}={_show(spec[key])}: unknown field"
+                            f"{_hint(key, fields)}; known: {', '.join(fields)}")
+    values = {}
+    for name, f in fields.items():
+        path = _join(what, name)
+        raw = spec.get(name)
+        if name not in spec or (raw is None and not _is_optional(hints[name])[0]):
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                help_ = f.metadata.get("help")
+                raise SpecError(f"{path}: required" + (f" ({help_})" if help_ else ""))
+            continue
+        parse = f.metadata.get("parse")
+        try:
+            value = parse(raw) if parse and raw is not None else _coerce(hints[name], raw, path)
+        except SpecError as exc:
+            if not parse:
+                raise
+            raise _fail(path, raw, getattr(exc, "reason", str(exc))) from None
+        except ValueError as exc:
+            raise _fail(path, raw, str(exc)) from None
+        _check_bounds(f.metadata, value, path)
+        values[name] = value
+    return cls(**values)
+
+
+def load(cls: type[T], spec: Mapping, *, what: str) -> T:
+    """Validate a job spec dict into `cls` (a dataclass); raises SpecError "what: field=value:
+    reason". Missing keys and nulls take the field's default; __post_init__ may add checks."""
+    return _load(cls, spec, what)
+
+
+def dump(obj: Any) -> Any:
+    """A dataclass (or nested values) -> JSON-ready dicts and lists."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: dump(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): dump(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [dump(v) for v in obj]
+    return obj
+
+
+def _field(cls: type, name: str) -> dataclasses.Field:
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def _format_default(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (tuple, list)):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def help_text(cls: type, name: str) -> str:
+    """The field's help with its default and bounds, read from the definition."""
+    f = _field(cls, name)
+    meta, default = f.metadata, _default(f)
+    parts = [meta.get("help", "")] if meta.get("help") else []
+    bounds = [f"{w} {meta[k]}" for k, w in (("lo", ">="), ("gt", ">"), ("hi", "<="), ("lt", "<"))
+              if meta.get(k) is not None]
+    if bounds:
+        parts.append(", ".join(bounds))
+    if default is dataclasses.MISSING:
+        parts.append("required")
+    elif default is not None:
+        parts.append(f"default: {_format_default(default)}")
+    return "; ".join(parts)
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type, names: typing.Iterable[str] | None
+                  = None, *, required: typing.Iterable[str] = ()) -> None:
+    """One --field-name option per field (all, or `names`), dest = the field name, default None
+    (so the spec's own default applies). Values stay strings: `load` coerces them, so the CLI
+    and the API give the same messages. Bools get --x/--no-x; fixed tuples take N values."""
+    hints = _hints(cls)
+    required = set(required)
+    for name in names if names is not None else [f.name for f in dataclasses.fields(cls)]:
+        f = _field(cls, name)
+        hint = _is_optional(hints[name])[1]
+        flag = f.metadata.get("flag") or "--" + name.replace("_", "-")
+        kwargs: dict[str, Any] = {"dest": name, "default": None,
+                                  "help": help_text(cls, name).replace("%", "%%")}
+        choices = f.metadata.get("choices")
+        if typing.get_origin(hint) is Literal:
+            choices = typing.get_args(hint)
+        if hint is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(hint) is tuple and not f.metadata.get("parse") and \
+                Ellipsis not in typing.get_args(hint):
+            kwargs["nargs"] = len(typing.get_args(hint))
+        if choices is not None and hint is not bool:
+            kwargs["choices"] = [str(c) for c in choices]
+            kwargs["metavar"] = "{" + ",".join(str(c) for c in choices) + "}"
+        if name in required:
+            kwargs["required"] = True
+        parser.add_argument(flag, **kwargs)
+
+
+def args_to_spec(args: argparse.Namespace, names: typing.Iterable[str]) -> dict[str, Any]:
+    """The given (non-None) options of an argparse namespace as a spec dict."""
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
+def parse_image_size(value: Any, *, lo: int = MIN_IMAGE_SIDE, hi: int = MAX_IMAGE_SIDE,
+                     name: str = "image_size") -> int | tuple[int, int]:
+    """The one image-size parser: S, "S" -> S (square); "WxH" (width x height, as typed on a
+    command line) or [H, W] (as stored in specs) -> (H, W). Each side within lo..hi pixels."""
+    reason = "use S or WxH, e.g. 512 or 640x384"
+    if isinstance(value, bool) or value is None:
+        raise _fail(name, value, reason)
+    try:
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if "x" in text:
+                width, height = (_to_int(p) for p in text.split("x"))
+                size: int | tuple[int, int] = (height, width)
+            else:
+                size = _to_int(text)
+        elif isinstance(value, (list, tuple)) and len(value) == 2:
+            size = (_to_int(value[0]), _to_int(value[1]))
+        else:
+            size = _to_int(value)
+    except ValueError:
+        raise _fail(name, value, reason) from None
+    for side in (size if isinstance(size, tuple) else (size,)):
+        if not lo <= side <= hi:
+            raise _fail(name, value, f"each side must be {lo}..{hi} pixels")
+    return size
+
+
+def image_size_hw(value: Any) -> tuple[int, int]:
+    """parse_image_size, always (H, W): the form stored in train/evaluate specs."""
+    size = parse_image_size(value)
+    return size if isinstance(size, tuple) else (size, size)
+
+
+__all__ = ["param", "load", "dump", "add_arguments", "args_to_spec", "help_text",
+           "parse_image_size", "image_size_hw", "MAX_IMAGE_SIDE"]
