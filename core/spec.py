@@ -22,20 +22,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import json
-import math
 import types
 import typing
 from typing import Any, Callable, Literal, Mapping, TypeVar, Union
 
 from core.errors import SpecError
+from core.spec_values import (check_free, did_you_mean, fail, show, split_list, to_bool,
+                               to_float, to_int, to_str)
 
 T = TypeVar("T")
-MAX_STR_LEN = 4096  # PATH_MAX on Linux: no spec string needs more
 MAX_IMAGE_SIDE = 2048
 MIN_IMAGE_SIDE = 8
-_NESTING_LIMIT = 32  # depth of free-form (Any / dict) values
 
 
 def param(default: Any = dataclasses.MISSING, *, lo: float | None = None,
@@ -56,22 +54,6 @@ def param(default: Any = dataclasses.MISSING, *, lo: float | None = None,
     return dataclasses.field(default=default, metadata=meta)
 
 
-def _fail(path: str, value: Any, reason: str) -> SpecError:
-    err = SpecError(f"{path}={_show(value)}: {reason}")
-    err.reason = reason  # type: ignore[attr-defined]
-    return err
-
-
-def _show(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _hint(word: str, options: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _is_optional(hint: Any) -> tuple[bool, Any]:
     """(True, X) for Optional[X] / X | None, else (False, hint)."""
     if typing.get_origin(hint) in (Union, types.UnionType):
@@ -81,106 +63,17 @@ def _is_optional(hint: Any) -> tuple[bool, Any]:
     return False, hint
 
 
-def _to_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError("must be a whole number, not true/false")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return int(text)
-        except ValueError:
-            try:
-                value = float(text)
-            except ValueError:
-                raise ValueError("must be a whole number") from None
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("must be a finite whole number")
-        if value.is_integer():
-            return int(value)
-    raise ValueError("must be a whole number")
-
-
-def _to_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not true/false")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise ValueError("must be a number") from None
-    if not isinstance(value, (int, float)):
-        raise ValueError("must be a number")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise ValueError("must be a finite number") from None
-    if not math.isfinite(number):
-        raise ValueError("must be a finite number")
-    return number
-
-
-_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
-
-
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
-    raise ValueError("must be true or false")
-
-
-def _to_str(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError("must be a string")
-    if len(value) > MAX_STR_LEN:
-        raise ValueError(f"must be at most {MAX_STR_LEN} characters")
-    return value
-
-
-def _check_free(value: Any, path: str, depth: int = 0) -> Any:
-    """An Any value: JSON-like, finite floats only, bounded nesting."""
-    if depth > _NESTING_LIMIT:
-        raise _fail(path, "...", f"nested deeper than {_NESTING_LIMIT} levels")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _fail(path, value, "must be a finite number")
-    if isinstance(value, Mapping):
-        return {k: _check_free(v, f"{path}.{k}", depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_check_free(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
-    return value
-
-
-def _split(value: Any) -> list:
-    """A sequence, or a CLI/GUI string "a,b" / "a b" / "[a, b]" -> list."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise ValueError("must be a list, e.g. [1, 2]") from None
-        else:
-            return [p for p in text.replace(",", " ").split() if p]
-    if not isinstance(value, (list, tuple)):
-        raise ValueError("must be a list")
-    return list(value)
-
-
 def _coerce(hint: Any, value: Any, path: str, depth: int = 0) -> Any:
     """value -> the type `hint`; SpecError naming `path` on a mismatch."""
     optional, hint = _is_optional(hint)
     if value is None or (optional and isinstance(value, str) and not value.strip()):
         if optional or hint is Any:
             return None
-        raise _fail(path, value, "cannot be empty")
+        raise fail(path, value, "cannot be empty")
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     try:
         if hint is Any:
-            return _check_free(value, path, depth)
+            return check_free(value, path, depth)
         if dataclasses.is_dataclass(hint):
             if isinstance(value, hint):
                 return value
@@ -196,17 +89,17 @@ def _coerce(hint: Any, value: Any, path: str, depth: int = 0) -> Any:
         if origin is list:
             item = args[0] if args else Any
             return [_coerce(item, v, f"{path}[{i}]", depth + 1)
-                    for i, v in enumerate(_split(value))]
+                    for i, v in enumerate(split_list(value))]
         if origin is dict or hint is dict:
             return _coerce_dict(args, value, path, depth)
-        simple = {int: _to_int, float: _to_float, bool: _to_bool, str: _to_str}
+        simple = {int: to_int, float: to_float, bool: to_bool, str: to_str}
         if hint in simple:
             return simple[hint](value)
     except SpecError:
         raise
     except ValueError as exc:
-        raise _fail(path, value, str(exc)) from None
-    raise _fail(path, value, f"unsupported field type {hint!r}")
+        raise fail(path, value, str(exc)) from None
+    raise fail(path, value, f"unsupported field type {hint!r}")
 
 
 def _coerce_union(args: tuple, value: Any, path: str, depth: int) -> Any:
@@ -220,7 +113,7 @@ def _coerce_union(args: tuple, value: Any, path: str, depth: int) -> Any:
 
 
 def _coerce_tuple(args: tuple, value: Any, path: str, depth: int) -> tuple:
-    items = _split(value)
+    items = split_list(value)
     if len(args) == 2 and args[1] is Ellipsis:
         kinds = [args[0]] * len(items)
     else:
@@ -250,7 +143,7 @@ def _coerce_dict(args: tuple, value: Any, path: str, depth: int) -> dict:
 
 def _choices_reason(value: Any, choices: tuple) -> str:
     words = [str(c) for c in choices]
-    return f"must be one of {', '.join(words)}{_hint(value, words)}"
+    return f"must be one of {', '.join(words)}{did_you_mean(value, words)}"
 
 
 def _check_bounds(meta: Mapping, value: Any, path: str) -> None:
@@ -259,7 +152,7 @@ def _check_bounds(meta: Mapping, value: Any, path: str) -> None:
         return
     choices = meta.get("choices")
     if choices is not None and value not in choices:
-        raise _fail(path, value, _choices_reason(value, choices))
+        raise fail(path, value, _choices_reason(value, choices))
     items = value if isinstance(value, (tuple, list)) else [value]
     for item in items:
         if isinstance(item, bool) or not isinstance(item, (int, float)):
@@ -268,7 +161,7 @@ def _check_bounds(meta: Mapping, value: Any, path: str) -> None:
                                ("gt", lambda b: item <= b, ">"), ("lt", lambda b: item >= b, "<")):
             bound = meta.get(key)
             if bound is not None and bad(bound):
-                raise _fail(path, item if len(items) == 1 else value, f"must be {word} {bound}")
+                raise fail(path, item if len(items) == 1 else value, f"must be {word} {bound}")
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -287,8 +180,8 @@ def _load(cls: type[T], spec: Any, what: str) -> T:
     hints = _hints(cls)
     for key in spec:
         if key not in fields:
-            raise SpecError(f"{_join(what, key)}={_show(spec[key])}: unknown field"
-                            f"{_hint(key, fields)}; known: {', '.join(fields)}")
+            raise SpecError(f"{_join(what, key)}={show(spec[key])}: unknown field"
+                            f"{did_you_mean(key, fields)}; known: {', '.join(fields)}")
     values = {}
     for name, f in fields.items():
         path = _join(what, name)
@@ -304,9 +197,9 @@ def _load(cls: type[T], spec: Any, what: str) -> T:
         except SpecError as exc:
             if not parse:
                 raise
-            raise _fail(path, raw, getattr(exc, "reason", str(exc))) from None
+            raise fail(path, raw, getattr(exc, "reason", str(exc))) from None
         except ValueError as exc:
-            raise _fail(path, raw, str(exc)) from None
+            raise fail(path, raw, str(exc)) from None
         _check_bounds(f.metadata, value, path)
         values[name] = value
     return cls(**values)
@@ -410,24 +303,24 @@ def parse_image_size(value: Any, *, lo: int = MIN_IMAGE_SIDE, hi: int = MAX_IMAG
     command line) or [H, W] (as stored in specs) -> (H, W). Each side within lo..hi pixels."""
     reason = "use S or WxH, e.g. 512 or 640x384"
     if isinstance(value, bool) or value is None:
-        raise _fail(name, value, reason)
+        raise fail(name, value, reason)
     try:
         if isinstance(value, str):
             text = value.strip().lower()
             if "x" in text:
-                width, height = (_to_int(p) for p in text.split("x"))
+                width, height = (to_int(p) for p in text.split("x"))
                 size: int | tuple[int, int] = (height, width)
             else:
-                size = _to_int(text)
+                size = to_int(text)
         elif isinstance(value, (list, tuple)) and len(value) == 2:
-            size = (_to_int(value[0]), _to_int(value[1]))
+            size = (to_int(value[0]), to_int(value[1]))
         else:
-            size = _to_int(value)
+            size = to_int(value)
     except ValueError:
-        raise _fail(name, value, reason) from None
+        raise fail(name, value, reason) from None
     for side in (size if isinstance(size, tuple) else (size,)):
         if not lo <= side <= hi:
-            raise _fail(name, value, f"each side must be {lo}..{hi} pixels")
+            raise fail(name, value, f"each side must be {lo}..{hi} pixels")
     return size
 
 
