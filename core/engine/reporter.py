@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.engine.eta import EtaEstimator
 from core.engine.store import Store
 from core.errors import JobCancelled
 
@@ -42,8 +43,7 @@ class Reporter:
         self._last_flush = time.monotonic()
         self._last_cancel_check = 0.0
         self._cancelled = False
-        self._started = time.monotonic()
-        self._start_fraction: float | None = None
+        self._eta = EtaEstimator()
 
     # -- paths ---------------------------------------------------------------------------------
     @property
@@ -55,16 +55,14 @@ class Reporter:
         return self.checkpoint_path.is_file()
 
     # -- reporting -----------------------------------------------------------------------------
-    def progress(self, fraction: float, message: str | None = None) -> None:
-        """Overall progress in [0, 1] with a short message; the ETA is derived from the rate."""
-        fraction = min(max(float(fraction), 0.0), 1.0)
-        elapsed = time.monotonic() - self._started
-        if self._start_fraction is None:
-            self._start_fraction = fraction
-        done = fraction - self._start_fraction
-        eta = elapsed * (1.0 - fraction) / done if done > 1e-6 and elapsed > 1.0 else None
+    def progress(self, fraction: float, message: str | None = None,
+                 remaining_s: float | None = None, measured: bool = False) -> None:
+        """Overall progress in [0, 1] with a short message. The ETA is the task's own
+        `remaining_s` when given, else derived from the rate; none until it means something
+        (core.engine.eta.EtaEstimator: 5 % done or a `measured` first unit of work)."""
+        estimate = self._eta.update(fraction, remaining_s, measured)
         self.flush()
-        self.store.set_progress(self.job_id, fraction, message, eta)
+        self.store.set_progress(self.job_id, estimate.fraction, message, estimate.eta_s)
 
     def metric(self, key: str, value: float, step: int | None = None,
                epoch: int | None = None) -> None:
