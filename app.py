@@ -85,7 +85,7 @@ def serve(args: argparse.Namespace, auth: tuple[str, str] | None) -> int:
     demo.queue(default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, auth=auth, share=args.share,
                 max_file_size=f"{config.max_upload_mb}mb", theme=theme(), css=css(),
-                allowed_paths=[str(store.home)], show_error=True, footer_links=["api"])
+                show_error=True, footer_links=["api"])  # no allowed_paths: no home file by path
     return 0
 
 

@@ -15,6 +15,7 @@ from core.nas.genotypes import PUBLISHED_GENOTYPES, Genotype
 
 from nasdet_gui import figures
 from nasdet_gui.common import Ctx, best_architecture, engine_part, note_figure, ui_errors
+from nasdet_gui.downloads import download_copy
 
 GENOTYPES_DIR = "genotypes"
 
@@ -130,7 +131,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> ArchitecturesTab:
         ops = ", ".join(sorted(g.ops()))
         path = save_genotype(ctx, genotype, "genotype")
         return (src, f"**{title}** - operations used: {ops}", normal_fig, reduce_fig,
-                gr.DownloadButton(value=str(path)), train_value)
+                gr.DownloadButton(value=download_copy(path)), train_value)
 
     outputs = [source, summary, normal, reduce, download, backbone]
     cell.input(show, cell, outputs, api_visibility="private")

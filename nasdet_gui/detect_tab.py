@@ -23,6 +23,7 @@ import numpy as np
 from nasdet_gui.common import (Ctx, dataset_names, engine_part, job_fingerprint, job_line,
                                latest_job_id, model_names, note_figure, submit, ui_errors)
 from nasdet_gui.config import TICK_S
+from nasdet_gui.downloads import download_file
 
 MIN_SCORE = 0.05  # detections kept for the slider
 MAX_IMAGES = 16
@@ -102,16 +103,13 @@ def draw(state: dict | None, score: float) -> list[tuple[np.ndarray, str]]:
 
 
 def predictions_file(ctx: Ctx, state: dict, score: float) -> str:
-    """Write the session's detections (>= score) to <home>/predictions/ and return the path."""
-    folder = ctx.store.home / "predictions"
-    folder.mkdir(exist_ok=True)
+    """The session's detections (>= score) as a JSON download (a temp file, not in the home)."""
     doc = {"model": state["model"], "score_threshold": score, "images": [
         {"file": Path(i["path"]).name,
          "detections": [d for d in i["detections"] if d["score"] >= score]}
         for i in state["items"]]}
-    path = folder / f"predictions-{state['model']}-{int(time.time() * 1000)}.json"
-    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    return str(path)
+    return download_file(f"predictions-{state['model']}-{int(time.time() * 1000)}.json",
+                         json.dumps(doc, indent=1))
 
 
 def evaluation_views(ctx: Ctx, model: str | None) -> tuple:
