@@ -39,15 +39,18 @@ MIN_IMAGE_SIDE = 8
 def param(default: Any = dataclasses.MISSING, *, lo: float | None = None,
           hi: float | None = None, choices: tuple | list | None = None, help: str = "",
           gt: float | None = None, lt: float | None = None,
-          parse: Callable[[Any], Any] | None = None, flag: str | None = None) -> Any:
+          parse: Callable[[Any], Any] | None = None, flag: str | None = None,
+          show: Callable[[Any], str] | None = None) -> Any:
     """A dataclass field with validation metadata.
 
     lo/hi: inclusive bounds (applied to each element of a tuple/list), gt/lt: exclusive ones;
     choices: allowed values; parse: a custom coercion (raises ValueError/SpecError with the
-    reason) used instead of the type hint; flag: the CLI option name (default --field-name).
+    reason) used instead of the type hint; flag: the CLI option name (default --field-name);
+    show: how the CLI help writes the default (e.g. (240, 320) as "320x240").
     Mutable defaults (list, dict) are copied per instance.
     """
     meta = {"lo": lo, "hi": hi, "gt": gt, "lt": lt, "help": help, "parse": parse, "flag": flag,
+            "show": show,
             "choices": tuple(choices) if choices is not None else None}
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
@@ -259,7 +262,7 @@ def help_text(cls: type, name: str) -> str:
     if default is dataclasses.MISSING:
         parts.append("required")
     elif default is not None:
-        parts.append(f"default: {_format_default(default)}")
+        parts.append(f"default: {(meta.get('show') or _format_default)(default)}")
     return "; ".join(parts)
 
 

@@ -10,8 +10,12 @@ import argparse
 
 from core.cli_util import EXIT_OK, add_submit_options, print_json, print_table, store_from, submit
 from core.data.report import format_report
-from core.data.spec import (DIFFICULTY_NAMES, EXPORT_FORMATS, GENERATE_DEFAULTS, GENERATOR_KINDS,
-                            IMPORT_FORMATS, check_new_name)
+from core.data.spec import EXPORT_FORMATS, GenerateSpec, ImportSpec
+from core.spec import add_arguments, args_to_spec
+
+GENERATE_OPTIONS = ("kind", "name", "images", "size", "objects", "difficulty", "val_fraction",
+                    "seed")
+IMPORT_OPTIONS = ("format", "name", "val_fraction", "seed")
 
 LIST_FIELDS = ["name", "kind", "classes", "train_images", "val_images", "train_objects",
                "val_objects", "problems", "created_at"]
@@ -23,25 +27,13 @@ def register(sub) -> None:
     dsub = data.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     p = dsub.add_parser("generate", help="draw a built-in dataset (job dataset.generate)")
-    p.add_argument("--kind", choices=GENERATOR_KINDS, default=GENERATE_DEFAULTS["kind"])
-    p.add_argument("--name", required=True, help="dataset name ([A-Za-z0-9_.-])")
-    p.add_argument("--images", type=int, default=GENERATE_DEFAULTS["images"])
-    p.add_argument("--size", default="256", help="W (square) or WxH, e.g. 320x240")
-    p.add_argument("--objects", default="1-6", help="objects per image, N or MIN-MAX")
-    p.add_argument("--difficulty", choices=DIFFICULTY_NAMES,
-                   default=GENERATE_DEFAULTS["difficulty"])
-    p.add_argument("--val-fraction", type=float, default=GENERATE_DEFAULTS["val_fraction"])
-    p.add_argument("--seed", type=int, default=0)
+    add_arguments(p, GenerateSpec, GENERATE_OPTIONS, required=("name",))
     add_submit_options(p)
     p.set_defaults(func=cmd_generate)
 
     p = dsub.add_parser("import", help="import COCO / VOC / YOLO data (job dataset.import)")
     p.add_argument("path", help="a dataset folder or a .zip of one")
-    p.add_argument("--format", choices=IMPORT_FORMATS, default="auto")
-    p.add_argument("--name", required=True, help="dataset name ([A-Za-z0-9_.-])")
-    p.add_argument("--val-fraction", type=float, default=0.2,
-                   help="share of images for val when the source has no val split")
-    p.add_argument("--seed", type=int, default=0)
+    add_arguments(p, ImportSpec, IMPORT_OPTIONS, required=("name",))
     add_submit_options(p)
     p.set_defaults(func=cmd_import)
 
@@ -66,18 +58,11 @@ def register(sub) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    spec = {"name": args.name, "kind": args.kind, "images": args.images, "size": args.size,
-            "objects": args.objects, "difficulty": args.difficulty,
-            "val_fraction": args.val_fraction, "seed": args.seed}
-    check_new_name(store_from(args), args.name)
-    return submit(args, "dataset.generate", spec)
+    return submit(args, "dataset.generate", args_to_spec(args, GENERATE_OPTIONS))
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    spec = {"format": args.format, "name": args.name, "path": args.path,
-            "val_fraction": args.val_fraction, "seed": args.seed}
-    check_new_name(store_from(args), args.name)
-    return submit(args, "dataset.import", spec)
+    return submit(args, "dataset.import", {**args_to_spec(args, IMPORT_OPTIONS), "path": args.path})
 
 
 def _list_row(row: dict) -> dict:

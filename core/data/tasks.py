@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.data.internal import commit_dataset, new_workdir, remove_workdir
-from core.data.spec import check_new_name, validate_generate, validate_import
+from core.data.spec import check_new_name, resolve_new_dataset, validate_generate, validate_import
 from core.engine.jobs import TaskDef
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,5 +74,5 @@ def run_import(spec: dict, reporter: "Reporter") -> dict:
             "classes": row["classes"], "problems": out.report["summary"]}
 
 
-GENERATE = TaskDef(run=run_generate, validate=validate_generate)
-IMPORT = TaskDef(run=run_import, validate=validate_import)
+GENERATE = TaskDef(run=run_generate, validate=validate_generate, resolve=resolve_new_dataset)
+IMPORT = TaskDef(run=run_import, validate=validate_import, resolve=resolve_new_dataset)

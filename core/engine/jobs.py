@@ -2,7 +2,10 @@
 
 A task is `run(spec: dict, reporter: Reporter) -> dict | None` (the returned dict is stored as
 the job's result). `validate(spec) -> dict` normalises a spec (defaults filled in) or raises
-SpecError; it runs at submit time, so a bad spec never reaches the queue.
+SpecError; it runs at submit time, so a bad spec never reaches the queue. The optional
+`resolve(spec, store, device) -> dict | None` then checks what the spec refers to in the store
+and on disk (datasets, models, searched cells, weight files) and whether the job fits its
+device; it may return a completed spec. Both run in the submitting process: keep them cheap.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ class TaskDef:
 
     run: Callable[[dict, "Reporter"], Any]
     validate: Callable[[dict], dict]
+    resolve: Callable[[dict, "Store", str], dict | None] | None = None
 
 
 # kind -> "module:attribute" of a TaskDef, imported on first use (keeps `jobs list` fast).
@@ -82,11 +86,17 @@ def validate_spec(kind: str, spec: Any) -> dict:
 
 
 def submit_job(store: "Store", kind: str, spec: dict, device: str = "auto") -> int:
-    """Validate and queue a job; returns its id. Raises SpecError before queueing anything."""
+    """Validate, resolve and queue a job; returns its id. The CLI, the API and the GUI all come
+    here, so a bad spec gets the same message everywhere; raises SpecError (or NotFoundError,
+    CheckpointError, ...) before queueing anything."""
     if device != "auto":
         from core.engine.devices import resolve_device
         device = resolve_device(device)
-    return store.insert_job(kind, validate_spec(kind, spec), requested_device=device)
+    normalised = validate_spec(kind, spec)
+    resolve = get_task(kind).resolve
+    if resolve is not None:
+        normalised = resolve(normalised, store, device) or normalised
+    return store.insert_job(kind, normalised, requested_device=device)
 
 
 def run_dir(store: "Store", job_id: int) -> "os.PathLike":
