@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import DatasetError, SpecError
+from core.io import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +54,8 @@ def coco_document(images: list[dict], annotations: list[dict], classes: list[str
 
 
 def write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (temp file in the same folder, then os.replace)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(obj, f, ensure_ascii=False, separators=(",", ":"))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write compact JSON atomically (core.io.write_json_atomic)."""
+    write_json_atomic(path, obj)
 
 
 def read_json(path: Path) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import torch
 from core.data.dataset import DatasetInfo, Record, load_records, open_dataset
 from core.data.images import read_rgb
 from core.errors import DatasetError, SpecError
+from core.io import atomic_open
 
 log = logging.getLogger(__name__)
 
@@ -140,12 +140,5 @@ def _read_cache(path: Path, stamp: np.ndarray) -> dict | None:
 
 
 def _write_cache(path: Path, arrays: dict, stamp: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, stamp=stamp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as f:
+        np.savez(f, stamp=stamp, **arrays)

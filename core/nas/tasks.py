@@ -12,12 +12,10 @@ Module top stays light: `validate` runs at submit time in the CLI/GUI process.
 from __future__ import annotations
 
 import importlib
-import json
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.engine.jobs import TaskDef
+from core.io import write_json_atomic
 from core.nas.config import SearchConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,12 +35,6 @@ CONFIG_FILE = "config.json"
 def validate_search(spec: dict) -> dict:
     """Fill defaults and check types/ranges (SpecError); returns the normalised spec."""
     return SearchConfig.from_spec(spec).to_spec()
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
 
 
 def run_search(spec: dict, reporter: "Reporter") -> dict:
@@ -74,7 +66,7 @@ def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
     run_state = (RunState.load(reporter.checkpoint_path, cfg.strategy)
                  if reporter.has_checkpoint() else RunState(cfg.strategy))
     ctx = SearchContext(cfg, data, reporter, run_state)
-    _write_json(reporter.run_dir / CONFIG_FILE, cfg.to_spec())
+    write_json_atomic(reporter.run_dir / CONFIG_FILE, cfg.to_spec(), indent=2)
     reporter.info(f"{cfg.strategy} search on {len(data.search_train_y)}+"
                   f"{len(data.search_val_y)} crops ({data.num_classes} classes, {data.size}px), "
                   f"held-out {len(data.val_y)}; C={cfg.C}, {cfg.layers} cells, budget "
@@ -90,7 +82,7 @@ def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
     else:
         outcome = SearchOutcome.from_dict(run_state.outcome)
     genotype_path = reporter.run_dir / GENOTYPE_FILE
-    _write_json(genotype_path, outcome.genotype.to_dict())
+    write_json_atomic(genotype_path, outcome.genotype.to_dict(), indent=2)
     reporter.artifact("genotype", genotype_path)
     reporter.result({"genotype": outcome.genotype.to_dict(), "search_score": outcome.score,
                      "report": None})
@@ -98,7 +90,7 @@ def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
     report = final_report(ctx, outcome.genotype, outcome.score)
     report.update(search_seconds=run_state.outcome["seconds"], note=outcome.note)
     report_path = reporter.run_dir / REPORT_FILE
-    _write_json(report_path, report)
+    write_json_atomic(report_path, report, indent=2)
     reporter.artifact("report", report_path)
     margin = report["margin"]
     reporter.info("final report: searched {:.3f} +- {:.3f} vs random {} ({})".format(

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from core.errors import CheckpointError
+from core.io import atomic_open
 
 FORMAT = "nasdet-checkpoint"
 VERSION = 1
@@ -30,16 +31,15 @@ MAX_LISTED_KEYS = 5
 
 
 def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any], kind: str) -> Path:
-    """Write {"format", "version", "kind", **payload} to `path` atomically (temp file + replace)."""
+    """Write {"format", "version", "kind", **payload} to `path` atomically (core.io.atomic_open).
+
+    On any error (DiskFullError for a full disk) the temp file is gone and the previous file at
+    `path` is untouched.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     state = {"format": FORMAT, "version": VERSION, "kind": kind, **payload}
-    with open(tmp, "wb") as f:
+    with atomic_open(path) as f:
         torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     return path
 
 

@@ -11,7 +11,6 @@ lists and dicts, so they load with `torch.load(weights_only=True)`.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from core.errors import CheckpointError
+from core.io import atomic_open
 from core.nas.config import SearchConfig
 from core.nas.genotypes import Genotype
 from core.nas.network import CifarNetwork
@@ -83,12 +83,11 @@ class RunState:
     report: dict = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
-        """Atomic: write a temp file next to the checkpoint, then os.replace."""
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save({"version": CHECKPOINT_VERSION, "strategy": self.strategy,
-                    "elapsed_s": self.elapsed_s, "search": self.search, "outcome": self.outcome,
-                    "report": self.report}, tmp)
-        os.replace(tmp, path)
+        """Atomic (core.io): a temp file next to the checkpoint, fsynced, then os.replace."""
+        with atomic_open(path) as f:
+            torch.save({"version": CHECKPOINT_VERSION, "strategy": self.strategy,
+                        "elapsed_s": self.elapsed_s, "search": self.search,
+                        "outcome": self.outcome, "report": self.report}, f)
 
     @classmethod
     def load(cls, path: Path, strategy: str) -> "RunState":

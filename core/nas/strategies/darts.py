@@ -26,10 +26,8 @@ derived cell).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import os
 import random
 import time
 
@@ -37,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from core.io import write_json_atomic
 from core.nas.genotypes import Genotype
 from core.nas.proxy import batches, cosine_lr, cycle_batches, weight_step
 from core.nas.space import edge_list
@@ -119,10 +118,7 @@ class Architect:
 
 
 def _write_alphas(ctx: SearchContext, history: list[dict]) -> None:
-    path = ctx.reporter.run_dir / ALPHAS_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(history))
-    os.replace(tmp, path)
+    path = write_json_atomic(ctx.reporter.run_dir / ALPHAS_FILE, history)
     ctx.reporter.artifact("alphas", path)
 
 
