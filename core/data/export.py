@@ -1,7 +1,9 @@
 """Export a registered dataset as COCO (annotations/instances_{train,val}.json + train/ val/)
 or YOLO (data.yaml + images/{train,val}/ + labels/{train,val}/) into a new folder.
 
-YOLO has no crowd flag: crowd annotations are left out of a YOLO export.
+YOLO has no crowd flag: crowd annotations are left out of a YOLO export. Its data.yaml names
+the export folder by its absolute `path:` because Ultralytics resolves a relative `path` against
+its own datasets folder (or the working directory), never against the yaml's folder.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def export_dataset(store, name: str, out: str | Path, fmt: str = "coco") -> Path
         from core.data.formats import coco, yolo
 
         (coco if fmt == "coco" else yolo).write(tmp, info.classes, splits)
+        if fmt == "yolo":
+            _set_yaml_root(tmp / "data.yaml", out)
         if out.exists():
             out.rmdir()
         tmp.rename(out)
@@ -48,3 +52,13 @@ def export_dataset(store, name: str, out: str | Path, fmt: str = "coco") -> Path
         raise
     log.info("exported %s as %s to %s", name, fmt, out)
     return out
+
+
+def _set_yaml_root(yaml_path: Path, root: Path) -> None:
+    """Point data.yaml's `path:` at `root` (absolute), keeping the other keys and their order."""
+    import yaml
+
+    config = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+    config = {"path": str(root), **{k: v for k, v in config.items() if k != "path"}}
+    yaml_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+                         encoding="utf-8")
