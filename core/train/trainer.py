@@ -14,32 +14,38 @@ generator seeded by (seed, epoch) and the global RNGs are restored, so an interr
 run ends with the same weights as an uninterrupted one. best.pt / last.pt are model checkpoints
 (EMA weights, see core.train.models). A non-finite loss stops the job with the step and a hint,
 leaving the last good checkpoint untouched.
+
+Progress and time left cover the whole job, evaluations included (core.train.progress). Each
+evaluation also chooses the model's default score threshold, the F1-best one on the val split
+(core.train.threshold), stored in eval.json and with the model's metrics. After every epoch
+runs/<id>/preview.json holds the current model's boxes on a few val images (core.train.preview).
+The recipe's pieces (EMA, schedule, precision...) live in core.train.loop.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import logging
 import math
-import random
 import time
-from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
-from core.errors import CheckpointError, DatasetError, NasdetError, SpecError
-from core.train.checkpoint import (load_checkpoint, load_weights, rng_state, save_checkpoint,
-                                   set_rng_state)
-from core.train.evaluate import SUMMARY_KEYS, evaluate_coco, predict_dataset
+from core.errors import CheckpointError, DatasetError, SpecError
+from core.train.checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, \
+    set_rng_state
+from core.train.evaluate import evaluate_coco, predict_dataset
+from core.train.loop import (EPOCH_SEED_STRIDE, ModelEma, NonFiniteLossError,  # noqa: F401
+                             Precision, make_optimizer, param_groups, read_json, seed_everything,
+                             summary, train_target, warmup_cosine, write_json)
 from core.train.models import create_for_training, init_from_model, save_model_checkpoint
 from core.train.presets import DEFAULT_MODEL, TrainConfig, build_config
+from core.train.preview import PREVIEW_IMAGES, preview_doc, write_preview
+from core.train.progress import TrainProgress, eval_epochs
+from core.train.threshold import choose_threshold
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.engine.reporter import Reporter
@@ -47,107 +53,6 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 1.0
-EPOCH_SEED_STRIDE = 1_000_003  # the sample order of epoch e comes from seed * stride + e
-
-
-class NonFiniteLossError(NasdetError):
-    """The training loss became NaN or infinite."""
-
-
-# -- pieces of the recipe ------------------------------------------------------------------------
-class ModelEma:
-    """Exponential moving average of a model's weights and buffers (TF ExponentialMovingAverage).
-
-    decay_n = min(decay, (1 + n) / (10 + n)) after n updates: early on the average follows the
-    model closely, later it settles at `decay` (0.9998 in automl).
-    """
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.module = copy.deepcopy(model).eval()
-        self.module.requires_grad_(False)
-        self.decay = decay
-        self.updates = 0
-
-    def current_decay(self) -> float:
-        return min(self.decay, (1 + self.updates) / (10 + self.updates))
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        self.updates += 1
-        decay = self.current_decay()
-        ema, new = [], []
-        for e, m in zip(self.module.state_dict().values(), model.state_dict().values()):
-            if e.dtype.is_floating_point:
-                ema.append(e)
-                new.append(m.detach())
-            else:
-                e.copy_(m)
-        torch._foreach_lerp_(ema, new, 1.0 - decay)  # ema += (new - ema) * (1 - decay)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"module": self.module.state_dict(), "updates": self.updates}
-
-    def load_state_dict(self, state: dict[str, Any], source: str) -> None:
-        load_weights(self.module, state["module"], source)
-        self.updates = int(state["updates"])
-
-
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on conv/linear weights (ndim >= 2) only; none on BN, biases, fusion weights."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
-
-
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    groups = param_groups(model, config.weight_decay)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=config.effective_lr)
-    return torch.optim.SGD(groups, lr=config.effective_lr, momentum=config.momentum)
-
-
-def warmup_cosine(warmup_steps: int, total_steps: int, warmup_factor: float):
-    """lr multiplier at step s: linear warmup_factor -> 1 over warmup_steps, then cosine to 0."""
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return warmup_factor + (1.0 - warmup_factor) * step / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-    return factor
-
-
-@dataclass(frozen=True)
-class Precision:
-    """How steps run on a device: autocast dtype (None: fp32), GradScaler on, channels_last."""
-
-    dtype: torch.dtype | None
-    use_scaler: bool
-    channels_last: bool
-
-    @classmethod
-    def for_device(cls, device: torch.device, amp: bool) -> "Precision":
-        """channels_last everywhere (oneDNN's NHWC depthwise/pointwise convs: quick-cpu steps
-        ~20% faster on the CPU); mixed precision on CUDA only."""
-        if device.type != "cuda":
-            return cls(None, False, True)
-        if not amp:
-            return cls(None, False, True)
-        bf16 = torch.cuda.is_bf16_supported()
-        return cls(torch.bfloat16 if bf16 else torch.float16, not bf16, True)
-
-    def autocast(self, device: torch.device):
-        if self.dtype is None:
-            return nullcontext()
-        return torch.autocast(device.type, dtype=self.dtype)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -193,6 +98,10 @@ class Trainer:
         self.epoch, self.global_step = 0, 0  # epochs completed, optimiser steps taken
         self.best: dict[str, Any] = {"AP": -1.0, "epoch": None}
         self.train_seconds = 0.0
+        self.eval_plan = eval_epochs(config.epochs, config.eval_every, len(self.val_set) > 0)
+        self.val_gt = read_json(Path(self.val_json)) if len(self.val_set) else None
+        self.score_threshold: float | None = None  # the newest evaluation's F1-best threshold
+        self.timing: TrainProgress | None = None  # set when fit() knows where it starts
 
     def _build_model(self) -> tuple[nn.Module, dict]:
         config = self.config
@@ -257,23 +166,25 @@ class Trainer:
         if self.reporter.has_checkpoint():
             path = self.reporter.checkpoint_path
             self.load_state_dict(load_checkpoint(path, kind="train"), str(path))
+            self.score_threshold = self.best.get("score_threshold")
             self.reporter.info(f"resumed from {path.name} after epoch {self.epoch} "
                                f"(step {self.global_step})")
 
     def _save_epoch(self, metrics: dict[str, Any] | None, predictions: list[dict] | None) -> None:
         """last.pt, best.pt (+ eval.json, predictions.json) if improved, then checkpoint.pt."""
         eval_model = self.ema.module if self.ema else self.model
-        extra = {"epoch": self.epoch, "metrics": _summary(metrics)}
+        extra = {"epoch": self.epoch, "metrics": summary(metrics)}
         save_model_checkpoint(self.run_dir / "last.pt", eval_model, self.classes,
                               self.backbone_record, extra)
         improved = metrics is not None and metrics["AP"] > self.best["AP"]
         if improved or (metrics is None and self.best["epoch"] is None):
-            self.best = {"AP": metrics["AP"] if metrics else -1.0, "epoch": self.epoch}
+            self.best = {"AP": metrics["AP"] if metrics else -1.0, "epoch": self.epoch,
+                         "score_threshold": (metrics or {}).get("score_threshold")}
             save_model_checkpoint(self.run_dir / "best.pt", eval_model, self.classes,
                                   self.backbone_record, extra)
             if metrics is not None:
-                _write_json(self.run_dir / "eval.json", metrics)
-                _write_json(self.run_dir / "predictions.json", predictions)
+                write_json(self.run_dir / "eval.json", metrics)
+                write_json(self.run_dir / "predictions.json", predictions)
         save_checkpoint(self.reporter.checkpoint_path, self.state_dict(), kind="train")
 
     # -- steps -------------------------------------------------------------------------------
@@ -282,7 +193,7 @@ class Trainer:
         images = images.to(self.device, non_blocking=True)
         if self.precision.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        targets = [_train_target(t, self.device) for t in targets]
+        targets = [train_target(t, self.device) for t in targets]
         lr = self.optimizer.param_groups[0]["lr"]
         with self.precision.autocast(self.device):
             losses = self.bench.loss(images, targets)
@@ -321,6 +232,7 @@ class Trainer:
         for index, (images, targets) in enumerate(self._train_loader(self.epoch)):
             self.reporter.check_stop()
             out = self.train_step(images, targets)
+            self.timing.step()
             for key in ("loss", "class_loss", "box_loss", "lr"):
                 self.reporter.metric(f"train/{key}", out[key], step=self.global_step)
             total, count = total + out["loss"], count + 1
@@ -331,23 +243,70 @@ class Trainer:
         return total / max(count, 1)
 
     def _progress(self, step_in_epoch: int, loss: float) -> None:
-        message = (f"epoch {self.epoch + 1}/{self.config.epochs} step {step_in_epoch}/"
-                   f"{self.steps_per_epoch} loss {loss:.4f}")
-        self.reporter.progress(self.global_step / self.total_steps, message)
+        self._report(f"epoch {self.epoch + 1}/{self.config.epochs} step {step_in_epoch}/"
+                     f"{self.steps_per_epoch} loss {loss:.4f}")
+
+    def _report(self, message: str) -> None:
+        """Progress of the whole job (training and evaluations) and its measured time left."""
+        left = self.timing.seconds_left()
+        self.reporter.progress(self.timing.fraction(), message, remaining_s=left,
+                               measured=left is not None)
 
     def evaluate(self) -> tuple[dict[str, Any], list[dict]]:
-        """COCO metrics of the EMA (or plain) model on the val split, and its predictions."""
+        """COCO metrics of the EMA (or plain) model on the val split (with the F1-best score
+        threshold as `score_threshold` and its precision/recall as `threshold`), and its
+        predictions."""
+        message = f"epoch {self.epoch + 1}/{self.config.epochs}: evaluating"
+        self.timing.eval_started()
+        last = [0.0]
+
+        def on_batch(done: int, total: int) -> None:
+            self.timing.eval_partial(done, total)
+            if time.monotonic() - last[0] > PROGRESS_EVERY_S:
+                last[0] = time.monotonic()
+                self._report(f"{message} ({done}/{total} batches)")
+
+        self._report(message)
+        predictions = self._predict(self._val_loader(), on_batch)
+        metrics = evaluate_coco(self.val_json, predictions)
+        choice = choose_threshold(self.val_gt, predictions)
+        metrics.update(score_threshold=choice.threshold, threshold=choice.to_dict())
+        self.score_threshold = choice.threshold
+        self.timing.eval_done()
+        return metrics, predictions
+
+    def _predict(self, loader: DataLoader, on_batch=None) -> list[dict]:
+        """COCO-results predictions of the EMA (or plain) model; back to training mode after."""
         self.eval_bench.eval()
         with self.precision.autocast(self.device):
-            predictions = predict_dataset(self.eval_bench, self._val_loader(), self.device,
-                                          should_stop=self.reporter.should_stop)
+            predictions = predict_dataset(self.eval_bench, loader, self.device,
+                                          should_stop=self.reporter.should_stop,
+                                          progress=on_batch)
         self.reporter.check_stop()
         self.bench.train()
-        return evaluate_coco(self.val_json, predictions), predictions
+        return predictions
+
+    def _write_preview(self, predictions: list[dict] | None) -> None:
+        """runs/<id>/preview.json: this epoch's boxes on the first val images (the evaluation's
+        predictions when there was one, else a prediction on those images alone)."""
+        records = self.val_set.records[:PREVIEW_IMAGES]
+        if not records:
+            return
+        if predictions is None:
+            from core.data.dataset import collate
+
+            subset = Subset(self.val_set, range(len(records)))
+            predictions = self._predict(DataLoader(subset, batch_size=len(records),
+                                                   collate_fn=collate))
+        doc = preview_doc(records, predictions, self.epoch, self.config.epochs,
+                          self.score_threshold)
+        self.reporter.artifact("preview", write_preview(self.run_dir, doc))
 
     # -- the whole run -----------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
         self.resume_if_possible()
+        self.timing = TrainProgress(self.total_steps, self.steps_per_epoch, self.eval_plan,
+                                    len(self.val_set), self.config.batch_size, self.global_step)
         self.bench.train()
         while self.epoch < self.config.epochs:
             mean_loss = self.train_epoch()
@@ -355,35 +314,32 @@ class Trainer:
             self.reporter.metric("train/seconds", self.train_seconds, epoch=self.epoch + 1)
             metrics, predictions = self._maybe_evaluate()
             self.epoch += 1
+            self._write_preview(predictions)
             self._log_epoch(metrics, mean_loss)
             self._save_epoch(metrics, predictions)
         return self._finish()
 
     def _maybe_evaluate(self) -> tuple[dict[str, Any] | None, list[dict] | None]:
-        last = self.epoch + 1 == self.config.epochs
-        if len(self.val_set) == 0 or not (last or (self.epoch + 1) % self.config.eval_every == 0):
+        if self.epoch + 1 not in self.eval_plan:
             return None, None
-        self.reporter.progress(self.global_step / self.total_steps,
-                               f"epoch {self.epoch + 1}/{self.config.epochs}: evaluating")
         return self.evaluate()
 
     def _log_epoch(self, metrics: dict[str, Any] | None, mean_loss: float) -> None:
         text = f"epoch {self.epoch}/{self.config.epochs}: loss {mean_loss:.4f}"
         if metrics is not None:
-            for key, value in _summary(metrics).items():
+            for key, value in summary(metrics).items():
                 if value >= 0:  # -1: no object of that size in the split
                     self.reporter.metric(f"val/{key}", value, epoch=self.epoch)
             text += f", val AP {metrics['AP']:.4f} AP50 {metrics['AP50']:.4f}"
         self.reporter.info(text)
-        self.reporter.progress(self.global_step / self.total_steps, text)
+        self._report(text)
 
     def _finish(self) -> dict[str, Any]:
         """Register best.pt as model `job-<id>` and return the job's result."""
         name = f"job-{self.reporter.job_id}"
         best_path = self.run_dir / "best.pt"
-        metrics = _read_json(self.run_dir / "eval.json")
-        summary = _summary(metrics)
-        self.store.add_model(name, "trained", best_path, self.classes, metrics=summary,
+        best = summary(read_json(self.run_dir / "eval.json"))
+        self.store.add_model(name, "trained", best_path, self.classes, metrics=best,
                              config={"det_config": self.model.config.to_dict(),
                                      "backbone": self.backbone_record,
                                      "train": self.config.to_spec()},
@@ -397,33 +353,13 @@ class Trainer:
                            f"AP {self.best['AP']:.4f})")
         return {"model": name, "best_epoch": self.best["epoch"], "epochs": self.epoch,
                 "steps": self.global_step, "train_seconds": round(self.train_seconds, 1),
-                **summary}
-
-
-def _train_target(target: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
-    """Boxes and labels for the loss, crowd boxes removed (they are for evaluation only)."""
-    keep = ~target["iscrowd"] if "iscrowd" in target else slice(None)
-    return {"boxes": target["boxes"][keep].to(device), "labels": target["labels"][keep].to(device)}
-
-
-def _summary(metrics: dict[str, Any] | None) -> dict[str, float]:
-    return {k: float(metrics[k]) for k in SUMMARY_KEYS} if metrics else {}
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj), encoding="utf-8")
-    tmp.replace(path)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+                **best}
 
 
 def train_job(spec: dict, reporter: "Reporter") -> dict[str, Any]:
     """The `train` task: build, resume if a checkpoint exists, train, evaluate, register."""
     config = build_config(spec)
-    _write_json(Path(reporter.run_dir) / "config.json", config.to_spec())
+    write_json(Path(reporter.run_dir) / "config.json", config.to_spec())
     trainer = Trainer(config, reporter)
     reporter.info(f"training {trainer.model.config.name} on {config.dataset} "
                   f"({len(trainer.train_set)} train / {len(trainer.val_set)} val images, "

@@ -1,0 +1,120 @@
+"""Progress and time left of a train job, measured over the whole job (training and evaluation).
+
+The job is `total_steps` optimiser steps plus one evaluation at each epoch in `eval_epochs`.
+Its cost in seconds is modelled as
+
+    cost = steps * s_step + evaluations * s_eval
+
+with s_step the measured wall seconds per step in this run (loader start-up, checkpoint writes
+and logging between steps included: it is the wall time not spent evaluating, divided by the
+steps taken) and s_eval the mean measured seconds of the evaluations of this run. Before the
+first evaluation is measured, s_eval is estimated from the val split's size: a val image costs
+EVAL_COST_PER_IMAGE of a training image (a forward pass and post-processing against a forward
+and a backward pass).
+
+progress = done cost / total cost, never decreasing (an estimate that grows holds the bar still
+until the work catches up); seconds left = total cost - done cost, given only once at least
+MIN_STEPS steps over MIN_SECONDS have been measured, so the first number shown already rests on
+the machine's real speed. A resumed job keeps its steps done; its speed is measured afresh.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable
+
+EVAL_COST_PER_IMAGE = 0.5
+MIN_STEPS = 8
+MIN_SECONDS = 5.0
+
+
+class TrainProgress:
+    """Live estimate of a train job's progress in [0, 1] and of its seconds left.
+
+    Call `step()` after each optimiser step, `eval_started()` / `eval_done()` around each
+    evaluation (`eval_partial(done, total)` between its batches), then read `fraction()` and
+    `seconds_left()`. `clock` is injectable for tests (default time.monotonic).
+    """
+
+    def __init__(self, total_steps: int, steps_per_epoch: int, eval_epochs: Iterable[int],
+                 val_images: int, batch_size: int, steps_done: int = 0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.total_steps, self.steps_per_epoch = int(total_steps), max(int(steps_per_epoch), 1)
+        self.eval_epochs = sorted(set(int(e) for e in eval_epochs))  # 1-based epoch numbers
+        self.clock = clock
+        self.steps_done = int(steps_done)
+        self._eval_guess_steps = EVAL_COST_PER_IMAGE * val_images / max(int(batch_size), 1)
+        self._started = clock()
+        self._first_step = self.steps_done
+        epochs_before = self.steps_done // self.steps_per_epoch
+        self._evals_before = sum(1 for e in self.eval_epochs if e <= epochs_before)
+        self._eval_seconds: list[float] = []
+        self._eval_started: float | None = None
+        self._eval_share = 0.0  # share of the running evaluation already done
+        self._fraction = 0.0
+
+    # -- events ------------------------------------------------------------------------------
+    def step(self) -> None:
+        self.steps_done += 1
+
+    def eval_started(self) -> None:
+        self._eval_started, self._eval_share = self.clock(), 0.0
+
+    def eval_partial(self, done: int, total: int) -> None:
+        self._eval_share = min(max(done / max(total, 1), 0.0), 1.0)
+
+    def eval_done(self) -> None:
+        if self._eval_started is not None:
+            self._eval_seconds.append(self.clock() - self._eval_started)
+        self._eval_started, self._eval_share = None, 0.0
+
+    # -- estimates ---------------------------------------------------------------------------
+    def _measured(self) -> tuple[int, float]:
+        """(steps measured in this run, wall seconds they took, evaluations excluded)."""
+        now = self.clock()
+        evaluating = now - self._eval_started if self._eval_started is not None else 0.0
+        seconds = now - self._started - sum(self._eval_seconds) - evaluating
+        return self.steps_done - self._first_step, max(seconds, 0.0)
+
+    def _costs(self) -> tuple[float, float]:
+        """(seconds per step, seconds per evaluation); 1.0 per step while nothing is measured
+        (the fraction needs only their ratio)."""
+        steps, seconds = self._measured()
+        s_step = seconds / steps if steps > 0 else 1.0
+        if self._eval_seconds:
+            return s_step, sum(self._eval_seconds) / len(self._eval_seconds)
+        return s_step, self._eval_guess_steps * s_step
+
+    def _evals_done(self) -> float:
+        """Evaluations behind us: those of epochs finished before this run (a checkpoint is
+        written after its epoch's evaluation), those of this run, and the share of a running one."""
+        running = self._eval_share if self._eval_started is not None else 0.0
+        return self._evals_before + len(self._eval_seconds) + running
+
+    def _cost_done_and_total(self) -> tuple[float, float]:
+        s_step, s_eval = self._costs()
+        total = self.total_steps * s_step + len(self.eval_epochs) * s_eval
+        done = self.steps_done * s_step + self._evals_done() * s_eval
+        return min(done, total), total
+
+    def fraction(self) -> float:
+        """Share of the job's estimated time behind us, in [0, 1], never decreasing."""
+        done, total = self._cost_done_and_total()
+        if total > 0:
+            self._fraction = max(self._fraction, min(done / total, 1.0))
+        return self._fraction
+
+    def seconds_left(self) -> float | None:
+        """Estimated wall seconds to the end of the job; None until the speed is measured."""
+        steps, seconds = self._measured()
+        if steps < MIN_STEPS or seconds < MIN_SECONDS:
+            return None
+        done, total = self._cost_done_and_total()
+        return max(total - done, 0.0)
+
+
+def eval_epochs(epochs: int, eval_every: int, has_val: bool = True) -> list[int]:
+    """The 1-based epochs after which a run evaluates: every `eval_every`-th and the last."""
+    if not has_val:
+        return []
+    return sorted({e for e in range(1, epochs + 1) if e % eval_every == 0} | {epochs})
