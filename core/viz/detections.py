@@ -1,4 +1,5 @@
-"""Detection drawing with OpenCV: one colour per class everywhere, tags that stay inside the image.
+"""Detection drawing with OpenCV: one colour per class everywhere, tags that stay inside the image
+and never cover one another.
 
 Every view that shows a class (dataset previews, predictions, evaluation charts) takes its colour
 from `class_color`, so "car" is the same colour in the Data tab, the Detect tab and the PR curves.
@@ -8,6 +9,12 @@ indices. Functions never modify their input image.
 Ground truth against prediction (`match_detections`, `draw_comparison`) follows COCO's greedy
 matching: predictions in descending score order take the best still-unmatched ground-truth box of
 the same class with IoU >= the threshold.
+
+Tags are placed greedily, highest score first: above the box, inside its top edge, below it,
+inside its bottom edge (each left- then right-aligned); the first spot that overlaps no tag
+already placed wins, and a box with no free spot keeps its outline without text (its class is
+still told by its colour: `legend_strip` draws the colour key). `enlarge` scales a small image
+(and its boxes) up before drawing so that text stays legible on a big screen.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from typing import Sequence
 
 import cv2
 import numpy as np
+
+from core.viz.labels import (draw_tag, fit_text, tag_candidates, tag_rect,  # noqa: F401
+                             text_color_for)
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +67,6 @@ def class_color(index: int) -> RGB:
 def class_color_hex(index: int) -> str:
     """`class_color` as '#rrggbb' for plotly charts."""
     return "#%02x%02x%02x" % class_color(index)
-
-
-def text_color_for(background: RGB) -> RGB:
-    """Black or white, whichever reads better on `background` (relative luminance)."""
-    r, g, b = background
-    return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 150 else (255, 255, 255)
 
 
 @dataclass(frozen=True)
@@ -104,48 +108,6 @@ def _dashed_rectangle(img: np.ndarray, p1: tuple[int, int], p2: tuple[int, int],
             cv2.line(img, q1, q2, color, thickness, cv2.LINE_AA)
 
 
-def _fit_text(text: str, max_width: int, font_scale: float, thickness: int
-              ) -> tuple[str, int, int, int]:
-    """Truncate `text` (with '..') until it is at most max_width px wide.
-
-    Returns (text, width, height, baseline) in px.
-    """
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    candidate = text
-    while True:
-        (w, h), base = cv2.getTextSize(candidate, font, font_scale, thickness)
-        if w <= max_width or len(candidate) <= 1:
-            return candidate, w, h, base
-        text = text[:-1]
-        candidate = text + ".." if len(text) > 1 else text[:1]
-
-
-def tag_rect(box: Sequence[float], tag_w: int, tag_h: int, image_w: int, image_h: int
-             ) -> tuple[int, int, int, int]:
-    """Where a tag of (tag_w, tag_h) px goes for `box`: above it if there is room, else just inside
-    its top edge; always clamped into the image. Returns (x1, y1, x2, y2), x2/y2 exclusive."""
-    bx1, by1 = int(round(box[0])), int(round(box[1]))
-    x = int(np.clip(bx1, 0, max(image_w - tag_w, 0)))
-    y = by1 - tag_h if by1 - tag_h >= 0 else by1
-    y = int(np.clip(y, 0, max(image_h - tag_h, 0)))
-    return x, y, min(x + tag_w, image_w), min(y + tag_h, image_h)
-
-
-def draw_tag(img: np.ndarray, box: Sequence[float], text: str, color: RGB,
-              font_scale: float, thickness: int) -> tuple[int, int, int, int]:
-    """Draw a filled tag with `text` near `box`, inside the image; returns its rectangle."""
-    h_img, w_img = img.shape[:2]
-    pad = 2
-    text_thickness = max(1, thickness // 2)
-    text, tw, th, base = _fit_text(text, w_img - 2 * pad, font_scale, text_thickness)
-    tag_w, tag_h = tw + 2 * pad, th + base + 2 * pad
-    x1, y1, x2, y2 = tag_rect(box, tag_w, tag_h, w_img, h_img)
-    cv2.rectangle(img, (x1, y1), (x2 - 1, y2 - 1), color, -1)
-    cv2.putText(img, text, (x1 + pad, y1 + pad + th), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-                text_color_for(color), text_thickness, cv2.LINE_AA)
-    return x1, y1, x2, y2
-
-
 def _tag_text(label: int, class_names: Sequence[str], score: float | None, style: BoxStyle) -> str:
     name = class_names[label] if 0 <= label < len(class_names) else f"class {label}"
     parts = [style.tag_prefix + name] if style.show_labels else [style.tag_prefix.strip()]
@@ -157,12 +119,15 @@ def _tag_text(label: int, class_names: Sequence[str], score: float | None, style
 def draw_boxes(image_rgb: np.ndarray, boxes: np.ndarray | Sequence[Sequence[float]],
                labels: Sequence[int], class_names: Sequence[str],
                scores: Sequence[float] | None = None, style: BoxStyle = BoxStyle(),
-               colors: Sequence[RGB] | None = None) -> np.ndarray:
+               colors: Sequence[RGB] | None = None,
+               taken_tags: list[tuple[int, int, int, int]] | None = None) -> np.ndarray:
     """Draw boxes with class-coloured outlines and "name score" tags; returns a new image.
 
     image_rgb: uint8 [H, W, 3] RGB. boxes: [N, 4] (x1, y1, x2, y2) pixels (clipped for drawing).
     labels: [N] 0-based class indices. scores: [N] in [0, 1] or None. colors: optional per-box
-    override of the outline/tag colour (default: `class_color(label)`).
+    override of the outline/tag colour (default: `class_color(label)`). Tags never overlap: a box
+    whose tag finds no free spot is drawn without one. `taken_tags`: rectangles of tags already
+    on the image (from an earlier call on it); updated with the ones placed here.
     """
     _check_image(image_rgb)
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -190,12 +155,17 @@ def draw_boxes(image_rgb: np.ndarray, boxes: np.ndarray | Sequence[Sequence[floa
         else:
             cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
     if style.show_labels or (style.show_scores and scores is not None):
-        for i in range(len(clipped)):
+        order = (range(len(clipped)) if scores is None
+                 else np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"))
+        taken = list(taken_tags) if taken_tags is not None else []
+        for i in order:
             color = colors[i] if colors is not None else class_color(labels[i])
             score = None if scores is None else float(scores[i])
             text = _tag_text(labels[i], class_names, score, style)
             if text:
-                draw_tag(out, clipped[i], text, color, font_scale, thickness)
+                draw_tag(out, clipped[i], text, color, font_scale, thickness, taken)
+        if taken_tags is not None:
+            taken_tags[:] = taken
     return out
 
 
@@ -254,7 +224,7 @@ def match_detections(gt_boxes: np.ndarray, gt_labels: Sequence[int], pred_boxes:
 def _with_header(image: np.ndarray, title: str) -> np.ndarray:
     """The image with a dark title strip on top."""
     strip = np.full((PANEL_HEADER_PX, image.shape[1], 3), 32, dtype=np.uint8)
-    text, _, th, _ = _fit_text(title, image.shape[1] - 8, 0.5, 1)
+    text, _, th, _ = fit_text(title, image.shape[1] - 8, 0.5, 1)
     cv2.putText(strip, text, (4, (PANEL_HEADER_PX + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
                 (240, 240, 240), 1, cv2.LINE_AA)
     return np.vstack([strip, image])
@@ -277,13 +247,17 @@ def draw_comparison(image_rgb: np.ndarray, gt_boxes: np.ndarray, gt_labels: Sequ
     pred_labels = np.asarray(pred_labels, dtype=int).reshape(-1)
     pred_scores = np.asarray(pred_scores, dtype=np.float64).reshape(-1)
     m = match_detections(gt_boxes, gt_labels, pred_boxes, pred_labels, pred_scores, iou_threshold)
-    left = draw_boxes(image_rgb, gt_boxes[m.gt_matched], gt_labels[m.gt_matched], class_names)
+    left_tags: list[tuple[int, int, int, int]] = []
+    left = draw_boxes(image_rgb, gt_boxes[m.gt_matched], gt_labels[m.gt_matched], class_names,
+                      taken_tags=left_tags)
     left = draw_boxes(left, gt_boxes[~m.gt_matched], gt_labels[~m.gt_matched], class_names,
-                      style=BoxStyle(dashed=True, tag_prefix="MISS "))
+                      style=BoxStyle(dashed=True, tag_prefix="MISS "), taken_tags=left_tags)
     tp, fp = m.pred_tp, ~m.pred_tp
-    right = draw_boxes(image_rgb, pred_boxes[tp], pred_labels[tp], class_names, pred_scores[tp])
+    right_tags: list[tuple[int, int, int, int]] = []
+    right = draw_boxes(image_rgb, pred_boxes[tp], pred_labels[tp], class_names, pred_scores[tp],
+                       taken_tags=right_tags)
     right = draw_boxes(right, pred_boxes[fp], pred_labels[fp], class_names, pred_scores[fp],
-                       style=BoxStyle(dashed=True, tag_prefix="FP "))
+                       style=BoxStyle(dashed=True, tag_prefix="FP "), taken_tags=right_tags)
     n_miss, n_tp, n_fp = int((~m.gt_matched).sum()), int(tp.sum()), int(fp.sum())
     left = _with_header(left, f"ground truth: {len(gt_boxes)} ({n_miss} missed)")
     right = _with_header(right, f"prediction: {n_tp} TP, {n_fp} FP")
@@ -331,3 +305,43 @@ def _tile(image: np.ndarray, size: int, background: RGB) -> np.ndarray:
     y, x = (size - nh) // 2, (size - nw) // 2
     tile[y:y + nh, x:x + nw] = resized
     return tile
+
+
+def enlarge(image: np.ndarray, boxes: np.ndarray | Sequence[Sequence[float]], min_side: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(image scaled so its shorter side is at least `min_side`, boxes [N, 4] scaled with it).
+
+    Drawing on the enlarged image keeps lines and text sharp where a browser would blow up a
+    small image. An image already large enough is returned as it is.
+    """
+    _check_image(image)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    h, w = image.shape[:2]
+    factor = min_side / min(h, w)
+    if factor <= 1:
+        return image, boxes
+    size = (int(round(w * factor)), int(round(h * factor)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_CUBIC), boxes * factor
+
+
+def legend_strip(class_names: Sequence[str], width: int, font_scale: float = 0.55
+                 ) -> np.ndarray:
+    """A white strip [H, width, 3] with one colour swatch and name per class, wrapping lines."""
+    font, thickness, pad, swatch = cv2.FONT_HERSHEY_SIMPLEX, 1, 8, 14
+    (_, text_h), base = cv2.getTextSize("Ag", font, font_scale, thickness)
+    line_h = max(swatch, text_h + base) + pad
+    items, x, row = [], pad, 0
+    for k, name in enumerate(class_names):
+        (tw, _), _ = cv2.getTextSize(name, font, font_scale, thickness)
+        item_w = swatch + 6 + tw + 2 * pad
+        if x + item_w > width and x > pad:
+            x, row = pad, row + 1
+        items.append((k, name, x, row))
+        x += item_w
+    strip = np.full(((row + 1) * line_h + pad, width, 3), 255, dtype=np.uint8)
+    for k, name, x, r in items:
+        y = pad + r * line_h
+        cv2.rectangle(strip, (x, y), (x + swatch, y + swatch), class_color(k), -1)
+        cv2.putText(strip, name, (x + swatch + 6, y + swatch - 2), font, font_scale,
+                    (30, 30, 30), thickness, cv2.LINE_AA)
+    return strip

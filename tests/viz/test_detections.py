@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core.viz import detections as det
+from core.viz.labels import rects_overlap
 
 
 def test_class_color_stable_and_distinct():
@@ -92,3 +93,38 @@ def test_comparison_and_grid_shapes():
     assert comp.shape == (64 + det.PANEL_HEADER_PX, 2 * 80 + 6, 3)
     grid = det.image_grid([img] * 5, columns=3, tile_size=32, captions=list("abcde"))
     assert grid.shape == (2 * (32 + det.PANEL_HEADER_PX) + 4, 3 * 32 + 2 * 4, 3)
+
+
+def test_tags_of_crowded_boxes_never_overlap():
+    """Six boxes on one spot: every drawn tag sits clear of the others; the ones with no free
+    spot are left out, highest scores first to get a tag."""
+    canvas = np.zeros((120, 160, 3), np.uint8)
+    taken: list = []
+    rects = [det.draw_tag(canvas, [50, 50, 90, 80], f"shape {k} 0.9", det.class_color(k), 0.4,
+                          1, taken) for k in range(6)]
+    drawn = [r for r in rects if r is not None]
+    assert len(drawn) == 3 and drawn == taken  # above, inside the top, below
+    for i, a in enumerate(drawn):
+        assert all(not rects_overlap(a, b) for b in drawn[i + 1:]), drawn
+    assert rects[0] is not None  # the first (highest-score) box always gets one
+
+
+def test_draw_boxes_places_tags_by_score():
+    img = np.full((100, 100, 3), 255, np.uint8)
+    boxes = [[20, 40, 60, 70], [22, 40, 62, 70]]
+    taken: list = []
+    det.draw_boxes(img, boxes, [0, 1], ["a", "b"], scores=[0.2, 0.9], taken_tags=taken)
+    assert len(taken) == 2 and not rects_overlap(*taken)
+    # the 0.9 box (index 1) was placed first, above its box
+    assert taken[0][3] == 40
+
+
+def test_enlarge_and_legend():
+    img = np.zeros((64, 128, 3), np.uint8)
+    big, boxes = det.enlarge(img, [[8, 8, 16, 32]], 256)
+    assert big.shape == (256, 512, 3) and boxes.tolist() == [[32, 32, 64, 128]]
+    same, _ = det.enlarge(big, [[0, 0, 1, 1]], 200)
+    assert same is big
+    strip = det.legend_strip(["circle", "square", "triangle"], 120)
+    assert strip.shape[1] == 120 and strip.shape[0] > 30  # wrapped onto more than one line
+    assert (strip == np.array(det.class_color(0), np.uint8)).all(axis=2).any()
