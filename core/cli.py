@@ -2,7 +2,10 @@
 
 Verbs: worker, jobs list|show|cancel|resume|logs|delete, plus those each package registers
 (data ..., search, train, evaluate, predict, export, models ...). `--home` (or NASDET_HOME)
-selects the home folder everywhere. Exit codes: 0 ok, 1 failed job / runtime error, 2 bad input.
+selects the home folder everywhere. Exit codes: 0 ok, 1 failed job / runtime error, 2 bad input
+(any engine error raised before a job runs), 130 interrupted. No verb prints a traceback: an
+unexpected error is one line on stderr, its traceback goes to <home>/logs/cli.log (or to stderr
+with NASDET_DEBUG=1). A closed stdout (`jobs list | head`) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -12,8 +15,12 @@ import importlib
 import logging
 import sys
 
-from core.cli_util import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_json, print_table, store_from
-from core.errors import NasdetError, NotFoundError, SpecError
+from core.cli_util import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, job_id_arg,
+                           print_json, print_table, quiet_broken_pipe, report_unexpected,
+                           store_from, wait_for_job)
+from core.engine.jobs import JOB_KINDS
+from core.engine.store import JOB_STATUSES
+from core.errors import DiskFullError, NasdetError, SpecError
 
 # Packages that add verbs: each module has register(subparsers).
 VERB_MODULES = ("core.data.cli", "core.nas.cli", "core.train.cli", "core.det.cli")
@@ -36,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = sub.add_parser("jobs", help="list, show, cancel, resume, delete jobs; show logs")
     jsub = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = jsub.add_parser("list", help="list jobs, newest first")
-    p.add_argument("--status", help="only jobs with this status")
+    p.add_argument("--status", choices=JOB_STATUSES, help="only jobs with this status")
     p.add_argument("--kind", help="only jobs of this kind")
     p.add_argument("--json", action="store_true", help="print JSON objects")
     p.set_defaults(func=cmd_jobs_list)
@@ -46,11 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
                              ("logs", cmd_jobs_logs, "print a job's log"),
                              ("delete", cmd_jobs_delete, "delete a finished job and its files")):
         p = jsub.add_parser(name, help=text)
-        p.add_argument("job_id", type=int)
+        p.add_argument("job_id", type=job_id_arg)
         if name == "show":
             p.add_argument("--json", action="store_true", help="print a JSON object")
         if name == "resume":
             p.add_argument("--no-worker", action="store_true", help="do not start a worker")
+            p.add_argument("--wait", action="store_true",
+                           help="follow the job; exit 0 only if it succeeded")
         p.set_defaults(func=func)
 
     for module in VERB_MODULES:
@@ -59,18 +68,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one verb; argparse exits 2 on a malformed command line (SystemExit), every other
+    error becomes an `error: ...` line and an exit code (see the module docstring)."""
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args) or EXIT_OK
-    except (SpecError, NotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except NasdetError as exc:
+        code = args.func(args) or EXIT_OK
+        sys.stdout.flush()  # a closed pipe shows here, inside the guard
+        return code
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+    except KeyboardInterrupt:
+        print("interrupted (a queued or running job goes on in its worker; `jobs cancel ID` "
+              "stops it)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except DiskFullError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except NasdetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # e.g. a permission refused while writing an export
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # the one place an unforeseen error becomes a message
+        return report_unexpected(exc, argv, args.home)
 
 
 def cmd_worker(args) -> int:
@@ -84,6 +107,8 @@ def _job_view(job: dict) -> dict:
 
 def cmd_jobs_list(args) -> int:
     jobs = store_from(args).list_jobs(status=args.status, kind=args.kind)
+    if args.kind and not jobs and args.kind not in JOB_KINDS:
+        raise SpecError(f"no jobs of kind {args.kind!r}; the kinds are {', '.join(JOB_KINDS)}")
     if args.json:
         print_json([{k: j.get(k) for k in JOB_FIELDS} for j in jobs])
     else:
@@ -113,8 +138,9 @@ def cmd_jobs_resume(args) -> int:
     if not args.no_worker:
         from core.engine.worker import ensure_worker
         ensure_worker(store.home, store.get_job(args.job_id)["requested_device"] or "auto")
+    code = wait_for_job(store, args.job_id) if args.wait else EXIT_OK
     print(args.job_id)
-    return EXIT_OK
+    return code
 
 
 def cmd_jobs_logs(args) -> int:

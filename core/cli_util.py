@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+import traceback
+from pathlib import Path
 from typing import Any, Iterable
 
 from core.engine.jobs import submit_job
 from core.engine.store import FINISHED, Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+DEBUG_ENV = "NASDET_DEBUG"  # =1: unexpected errors print their traceback
+MAX_ID = 2**63 - 1  # SQLite INTEGER
+LINE_STEP_PCT = 10  # without a terminal, one progress line per this many percent
 
 
 def add_submit_options(parser: argparse.ArgumentParser) -> None:
@@ -47,18 +54,30 @@ def submit(args: argparse.Namespace, kind: str, spec: dict) -> int:
     return EXIT_OK
 
 
-def wait_for_job(store: Store, job_id: int, poll_s: float = 0.5, timeout_s: float | None = None,
-                 out=sys.stderr) -> int:
-    """Follow a job with a tqdm bar; 0 if it succeeded, else 1 with its error printed."""
-    from tqdm import tqdm
+def job_id_arg(value: str) -> int:
+    """argparse type of a job id: a whole number 1..2^63-1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"job id must be a whole number, got {value!r}") from None
+    if not 1 <= number <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"job id must be in 1..{MAX_ID}, got {value}")
+    return number
 
+
+def wait_for_job(store: Store, job_id: int, poll_s: float = 0.5, timeout_s: float | None = None,
+                 out=None) -> int:
+    """Follow a job until it ends; 0 if it succeeded, else 1 with its error printed.
+
+    On a terminal `out` (default stderr) a tqdm bar; otherwise (a log file, a pipe) plain
+    lines: one per status change and per LINE_STEP_PCT percent, no carriage returns."""
+    out = sys.stderr if out is None else out
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    with tqdm(total=100, desc=f"job {job_id}", unit="%", file=out,
-              bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
+    with (_Bar if _is_terminal(out) else _Lines)(job_id, out) as shown:
         while True:
             job = store.get_job(job_id)
-            bar.n = round(100 * (job["progress"] or 0.0))
-            bar.set_postfix_str(f"{job['status']} {job['message'] or ''}"[:80], refresh=True)
+            shown.update(round(100 * (job["progress"] or 0.0)), job["status"],
+                         job["message"] or "")
             if job["status"] in FINISHED + ("interrupted",):
                 break
             if deadline is not None and time.monotonic() > deadline:
@@ -69,6 +88,102 @@ def wait_for_job(store: Store, job_id: int, poll_s: float = 0.5, timeout_s: floa
         return EXIT_OK
     print(f"job {job_id} {job['status']}: {job['error'] or 'no error recorded'}", file=out)
     return EXIT_FAILED
+
+
+def _is_terminal(stream) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _Bar:
+    """A tqdm bar (terminal only: it redraws the line with carriage returns)."""
+
+    def __init__(self, job_id: int, out) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=100, desc=f"job {job_id}", unit="%", file=out,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+
+    def update(self, pct: int, status: str, message: str) -> None:
+        self.bar.n = pct
+        self.bar.set_postfix_str(f"{status} {message}"[:80], refresh=True)
+
+    def __enter__(self) -> "_Bar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.bar.close()
+
+
+class _Lines:
+    """Progress as whole lines: `job 7: 30% running epoch 3/10`, on each status change and each
+    LINE_STEP_PCT percent step."""
+
+    def __init__(self, job_id: int, out) -> None:
+        self.job_id, self.out = job_id, out
+        self.status: str | None = None
+        self.step = -1
+
+    def update(self, pct: int, status: str, message: str) -> None:
+        step = pct // LINE_STEP_PCT
+        if status == self.status and step == self.step:
+            return
+        self.status, self.step = status, step
+        print(f"job {self.job_id}: {pct:3d}% {status} {message}"[:160].rstrip(), file=self.out,
+              flush=True)
+
+    def __enter__(self) -> "_Lines":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def report_unexpected(exc: BaseException, argv: list[str] | None, home: str | None) -> int:
+    """An error no verb expected: one line on stderr and the traceback in <home>/logs/cli.log
+    (printed instead when NASDET_DEBUG=1). Returns EXIT_FAILED."""
+    text = "".join(traceback.format_exception(exc))
+    if os.environ.get(DEBUG_ENV) == "1":
+        print(text, file=sys.stderr, end="")
+        where = "above"
+    else:
+        log = _append_cli_log(home, argv, text)
+        where = f"in {log}" if log else f"not saved; rerun with {DEBUG_ENV}=1 to see it"
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
+    print(f"error: unexpected {type(exc).__name__}: {detail} (the traceback is {where}; "
+          "please report it)", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _append_cli_log(home: str | None, argv: list[str] | None, text: str) -> Path | None:
+    """Append a traceback to <home>/logs/cli.log when the home folder exists; else None."""
+    folder = Path(home or os.environ.get("NASDET_HOME") or "nasdet_data").expanduser()
+    if not folder.is_dir():
+        return None
+    log = folder.resolve() / "logs" / "cli.log"
+    try:
+        log.parent.mkdir(exist_ok=True)
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} python -m core "
+                    f"{' '.join(argv if argv is not None else sys.argv[1:])}\n{text}")
+    except OSError:
+        return None
+    return log
+
+
+def quiet_broken_pipe() -> int:
+    """The reader of stdout went away (`jobs list | head`): stop quietly.
+
+    Points stdout at devnull so the interpreter's final flush cannot raise again; exits 0
+    (the reader had all it wanted)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # no real descriptor (captured in tests)
+        return EXIT_OK
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+    return EXIT_OK
 
 
 def print_json(obj: Any) -> None:

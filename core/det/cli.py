@@ -79,23 +79,14 @@ def read_class_names(value: str) -> list[str]:
 
 
 def cmd_import_effdet(args: argparse.Namespace) -> int:
-    import torch
-
-    from core.det.effdet_import import import_effdet
-    from core.errors import CheckpointError
+    from core.det.effdet_import import import_effdet, load_effdet_checkpoint
     from core.train.models import save_model_checkpoint
 
     store = store_from(args)
     if not args.replace and any(m["name"] == args.as_name for m in store.list_models()):
         raise SpecError(f"a model named {args.as_name!r} exists; use --replace or another --as")
     classes = read_class_names(args.classes)
-    try:
-        state = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError, EOFError) as exc:
-        raise CheckpointError(f"cannot read {args.checkpoint}: {exc}") from exc
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{args.checkpoint} does not hold a state dict")
-    model = import_effdet(state, args.name)
+    model = import_effdet(load_effdet_checkpoint(args.checkpoint), args.name)
     if len(classes) != model.config.num_classes:
         raise SpecError(f"{len(classes)} class names for a {model.config.num_classes}-class "
                         "checkpoint; give --classes with one name per output class")

@@ -16,7 +16,11 @@ effdet's `EfficientDet`; training checkpoints wrap them ("state_dict", "state_di
 from __future__ import annotations
 
 import logging
+import os
+import pickle
 import re
+import warnings
+from pathlib import Path
 from typing import Mapping
 
 import torch
@@ -33,6 +37,46 @@ _RESAMPLE = re.compile(r"^fpn\.cell\.(\d+)\.fnode\.(\d+)\.combine\.resample\.(\d
 _WEIGHTS = re.compile(r"^fpn\.cell\.(\d+)\.fnode\.(\d+)\.combine\.edge_weights$")
 _NODE_CONV = re.compile(r"^fpn\.cell\.(\d+)\.fnode\.(\d+)\.after_combine\.conv\.(.*)$")
 _HEAD_BN_REPEAT_FIRST = re.compile(r"^(class_net|box_net)\.bn_rep\.(\d+)\.(\d+)\.bn\.(.*)$")
+WEIGHTS_ONLY_REFUSED = "Weights only load failed"  # torch's UnpicklingError for pickled objects
+
+
+def load_effdet_checkpoint(path: str | os.PathLike) -> Mapping:
+    """Read an effdet .pth with torch.load(weights_only=True), so no pickled code runs.
+
+    Raises CheckpointError when the file is missing or unreadable, is a pickle of Python objects
+    (a "not a weights-only checkpoint", refused unread), is not a checkpoint at all, or holds
+    something other than a dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is not a file; give the path of an effdet "
+                              ".pth file (e.g. tf_efficientdet_d0_34-f153e0cf.pth)")
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols of random bytes
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if WEIGHTS_ONLY_REFUSED in str(exc):
+            raise CheckpointError(
+                f"{path} is not a weights-only checkpoint: it holds Python objects besides "
+                "tensors and plain values, so it was refused unread (none of its code ran). "
+                "Use the published effdet .pth files, or re-save a trusted model with "
+                "torch.save(model.state_dict(), path)") from exc
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint ({_first_line(exc)})") from exc
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc}") from exc
+    except Exception as exc:  # unpickling arbitrary bytes raises nearly anything; report it
+        raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint "
+                              f"({type(exc).__name__}: {_first_line(exc)})") from exc
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{path} does not hold a state dict (found "
+                              f"{type(state).__name__})")
+    return state
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else "no details"
 
 
 def unwrap_state_dict(checkpoint: Mapping) -> dict[str, torch.Tensor]:

@@ -35,7 +35,7 @@ def test_cancel_queued_then_resume_then_logs(store, capsys):
     job_id = submit_job(store, "test.count", {"steps": 2})
     assert main(["--home", str(store.home), "jobs", "cancel", str(job_id)]) == 0
     assert store.get_job(job_id)["status"] == "cancelled"
-    assert main(["--home", str(store.home), "jobs", "cancel", str(job_id)]) == 1
+    assert main(["--home", str(store.home), "jobs", "cancel", str(job_id)]) == 2  # bad input
     assert "only queued or running" in capsys.readouterr().err
     assert main(["--home", str(store.home), "jobs", "resume", str(job_id), "--no-worker"]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == str(job_id)
