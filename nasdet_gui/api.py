@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from core.engine import queries as q
+
 from nasdet_gui.common import Ctx, ui_errors
 
 JOB_FIELDS = ("id", "kind", "status", "progress", "message", "eta_s", "device", "error",
@@ -14,9 +16,14 @@ JOB_FIELDS = ("id", "kind", "status", "progress", "message", "eta_s", "device", 
 
 
 def job_status_dict(ctx: Ctx, job_id: int) -> dict:
-    """The public fields of one job (status, progress, error, result...)."""
-    job = ctx.store.get_job(int(job_id))
-    return {k: job.get(k) for k in JOB_FIELDS}
+    """The public fields of one job (status, progress, error, result...); a search also carries
+    `genotype`, its searched cell (core.engine.queries.searched_genotype; None until its search
+    phase has finished)."""
+    job = q.get_job(ctx.store, int(job_id))
+    out = {k: job.get(k) for k in JOB_FIELDS}
+    if job["kind"] == "search":
+        out["genotype"] = q.searched_genotype(ctx.store, job["id"])
+    return out
 
 
 def build(ctx: Ctx) -> None:
@@ -24,13 +31,14 @@ def build(ctx: Ctx) -> None:
 
     @ui_errors
     def job_status(job_id: int) -> dict:
-        """Status, progress (0..1), message, ETA (s), device, error and result of a job."""
+        """Status, progress (0..1), message, ETA (s), device, error and result of a job; for a
+        search also `genotype`, the searched cell."""
         return job_status_dict(ctx, job_id)
 
     @ui_errors
     def list_jobs(status: str = "", kind: str = "", limit: int = 50) -> list[dict]:
         """Jobs, newest first, optionally filtered by status and kind."""
-        jobs = ctx.store.list_jobs(status=status or None, kind=kind or None, limit=int(limit))
+        jobs = q.list_jobs(ctx.store, status or None, (kind,) if kind else (), int(limit))
         return [{k: j.get(k) for k in JOB_FIELDS if k not in ("spec", "result")} for j in jobs]
 
     @ui_errors

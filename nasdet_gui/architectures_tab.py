@@ -1,6 +1,10 @@
-"""The "Architectures" tab: draw any cell (a logged architecture, a search's best, a published
-cell, an uploaded genotype.json) as graphs of its normal and reduction cells; compare two;
-download genotype.json; "Train a detector with this cell" fills the Train tab.
+"""The "Architectures" tab: draw any cell (a search's searched cell, a logged architecture, a
+published cell, an uploaded genotype.json) as graphs of its normal and reduction cells; the
+selected search's architectures with their roles; compare two cells; download genotype.json;
+"Train a detector with this cell" fills the Train tab.
+
+A search's cell is `core.engine.queries.search_best`: its searched genotype (genotype.json, what
+`nas:<job>` trains) once the search phase is over, else the best cell so far, said as such.
 """
 
 from __future__ import annotations
@@ -11,13 +15,18 @@ from pathlib import Path
 
 import gradio as gr
 
+from core.engine import queries as q
 from core.nas.genotypes import PUBLISHED_GENOTYPES, Genotype
+from core.viz.cell_graph import compare_figure
 
 from nasdet_gui import figures
-from nasdet_gui.common import Ctx, best_architecture, engine_part, note_figure, ui_errors
+from nasdet_gui.common import Ctx, make_notice, need, wire
 from nasdet_gui.downloads import download_copy
 
 GENOTYPES_DIR = "genotypes"
+FIRST_CELL = "published:DARTS_V2"
+ARCH_HEADERS = ["ID", "Role", "Step", "Score", "Params", "Latency ms"]
+TABLE_ROWS = 300
 
 
 @dataclass
@@ -28,14 +37,13 @@ class ArchitecturesTab:
 
 
 def cell_choices(ctx: Ctx) -> list[tuple[str, str]]:
-    """Published cells, then the best cell of each search (newest first)."""
-    choices = [(f"published: {name}", f"published:{name}") for name in PUBLISHED_GENOTYPES]
-    for job in ctx.store.list_jobs(kind="search", limit=100):
-        if ctx.store.db.execute("SELECT 1 FROM architectures WHERE job_id = ? LIMIT 1",
-                                [job["id"]]).fetchone():
-            choices.insert(0, (f"best of search {job['id']} ({job['status']})",
-                               f"search:{job['id']}"))
-    return choices
+    """Each search's cell (newest first: searched, or best so far while it runs), then the
+    published cells."""
+    choices = []
+    for cell in q.search_cells(ctx.store):
+        what = "searched cell" if cell["final"] else f"best so far ({cell['status']})"
+        choices.append((f"search #{cell['job_id']}: {what}", f"search:{cell['job_id']}"))
+    return choices + [(f"published: {name}", f"published:{name}") for name in PUBLISHED_GENOTYPES]
 
 
 def resolve(ctx: Ctx, source: str) -> tuple[dict, str, str]:
@@ -47,14 +55,16 @@ def resolve(ctx: Ctx, source: str) -> tuple[dict, str, str]:
             raise gr.Error(f"unknown published cell {ref!r}", print_exception=False)
         return PUBLISHED_GENOTYPES[ref].to_dict(), f"nas:{ref}", ref
     if kind == "search":
-        best = best_architecture(ctx.store, int(ref))
+        best = q.search_best(ctx.store, int(ref))
         if best is None:
             raise gr.Error(f"search {ref} has not logged a cell yet", print_exception=False)
-        return best["genotype"], f"nas:{ref}", f"search {ref}"
+        if best["final"]:
+            return best["genotype"], f"nas:{ref}", f"search {ref} searched"
+        return best["genotype"], f"nas-arch:{best['arch_id']}", f"search {ref} best so far"
     if kind == "arch":
         arch = ctx.store.get_architecture(int(ref))
-        path = save_genotype(ctx, arch["genotype"], f"arch-{arch['id']}")
-        return arch["genotype"], f"nas-file:{path}", f"architecture {arch['id']}"
+        return arch["genotype"], f"nas-arch:{arch['id']}", \
+            f"architecture {arch['id']} ({q.arch_role(arch)})"
     if kind == "file":
         genotype = load_genotype_file(Path(ref))
         path = save_genotype(ctx, genotype, "upload")
@@ -63,7 +73,7 @@ def resolve(ctx: Ctx, source: str) -> tuple[dict, str, str]:
 
 
 def load_genotype_file(path: Path) -> dict:
-    """Read and validate a genotype.json (GenotypeError -> gr.Error via ui_errors)."""
+    """Read and validate a genotype.json."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -88,63 +98,92 @@ def save_genotype(ctx: Ctx, genotype: dict, stem: str) -> Path:
     return path
 
 
+def arch_table(ctx: Ctx, source: str) -> list[list]:
+    """The architectures of the shown cell's search (newest first) with their roles."""
+    kind, _, ref = (source or "").partition(":")
+    if kind == "arch":
+        ref = str(ctx.store.get_architecture(int(ref))["job_id"] or "")
+    elif kind != "search":
+        return []
+    if not ref.isdigit():
+        return []
+    rows = q.architectures(ctx.store, int(ref))[-TABLE_ROWS:]
+    return [[a["id"], a["role"], a["step"], None if a["score"] is None else round(a["score"], 4),
+             a["params"], None if a["latency_ms"] is None else round(a["latency_ms"], 2)]
+            for a in reversed(rows)]
+
+
 def comparison(ctx: Ctx, a: str, b: str) -> tuple:
-    compare_figure = engine_part("core.viz.cell_graph", "compare_figure")
-    if not a or not b:
-        empty = note_figure("Pick two cells to compare.")
-        return empty, empty
+    need(a and b, "Pick two cells to compare.")
     (ga, _, ta), (gb, _, tb) = resolve(ctx, a), resolve(ctx, b)
     return tuple(compare_figure(ga, gb, cell=c, names=(ta, tb), arrangement="rows", width=600)
                  for c in ("normal", "reduce"))
 
 
-def build(ctx: Ctx, demo: gr.Blocks) -> ArchitecturesTab:
+def _layout(ctx: Ctx) -> dict:
     gr.Markdown("A cell is a small graph of operations; the network stacks normal cells and "
                 "reduction cells (which halve the resolution).", elem_classes="tab-intro")
     with gr.Row(elem_classes="action-row"):
-        cell = gr.Dropdown(cell_choices(ctx), value="published:DARTS_V2", label="Cell", scale=3)
+        cell = gr.Dropdown(cell_choices(ctx), value=FIRST_CELL, label="Cell", scale=3,
+                           elem_id="arch-cell")
         arch_id = gr.Number(label="or architecture id (Enter)", precision=0, value=None,
-                            scale=1)
+                            scale=1, min_width=160)
         upload = gr.UploadButton("Upload genotype.json", file_types=[".json"], type="filepath",
-                                 scale=1)
-    source = gr.State("published:DARTS_V2")
-    summary = gr.Markdown()
+                                 scale=1, min_width=160)
+    v = {"cell": cell, "arch_id": arch_id, "upload": upload, "notice": make_notice("arch-notice"),
+         "summary": gr.Markdown(elem_id="arch-summary")}
     with gr.Row():
-        normal = gr.Plot(show_label=False)
-        reduce = gr.Plot(show_label=False)
+        v["normal"], v["reduce"] = gr.Plot(show_label=False), gr.Plot(show_label=False)
     with gr.Row(elem_classes="action-row"):
-        download = gr.DownloadButton("Download genotype.json", scale=1)
-        train = gr.Button("Train a detector with this cell", variant="primary", scale=1)
-    backbone = gr.Textbox(visible=False)
+        v["download"] = gr.DownloadButton("Download genotype.json", scale=1)
+        v["train"] = gr.Button("Train a detector with this cell", variant="primary", scale=1,
+                               elem_id="arch-train")
+    v["backbone"] = gr.Textbox(visible=False)
+    v["table"] = gr.Dataframe(headers=ARCH_HEADERS, value=[], interactive=False, max_height=260,
+                              label="This search's architectures (click a row to draw it)",
+                              elem_id="arch-table")
     with gr.Accordion("Compare two cells", open=False):
-        other = gr.Dropdown(cell_choices(ctx), value="published:DARTS_V1", label="Compare with")
-        compare = gr.Button("Compare")
+        v["other"] = gr.Dropdown(cell_choices(ctx), value="published:DARTS_V1",
+                                 label="Compare with")
+        v["compare"] = gr.Button("Compare")
         with gr.Row():
-            cmp_normal = gr.Plot(show_label=False)
-            cmp_reduce = gr.Plot(show_label=False)
+            v["cmp_normal"], v["cmp_reduce"] = gr.Plot(show_label=False), gr.Plot(show_label=False)
+    return v
 
-    @ui_errors
+
+def build(ctx: Ctx, demo: gr.Blocks) -> ArchitecturesTab:
+    v = _layout(ctx)
+    source = gr.State(FIRST_CELL)
+
     def show(src: str):
         genotype, train_value, title = resolve(ctx, src)
         normal_fig, reduce_fig = figures.cells(genotype, title)
-        g = Genotype.from_dict(genotype)
-        ops = ", ".join(sorted(g.ops()))
+        ops = ", ".join(sorted(Genotype.from_dict(genotype).ops()))
         path = save_genotype(ctx, genotype, "genotype")
         return (src, f"**{title}** - operations used: {ops}", normal_fig, reduce_fig,
-                gr.DownloadButton(value=download_copy(path)), train_value)
+                gr.DownloadButton(value=download_copy(path)), train_value,
+                arch_table(ctx, src), "")
 
-    outputs = [source, summary, normal, reduce, download, backbone]
-    cell.input(show, cell, outputs, api_visibility="private")
-    arch_id.submit(lambda i: show(f"arch:{int(i)}") if i else gr.skip(), arch_id, outputs,
-                   api_visibility="private")
-    upload.upload(lambda f: show(f"file:{f}") if f else gr.skip(), upload, outputs,
-                  api_visibility="private")
-    demo.load(show, source, outputs, api_visibility="private")
-    demo.load(lambda: (gr.Dropdown(choices=cell_choices(ctx)),) * 2, None, [cell, other],
-              api_visibility="private")
-    compare.click(ui_errors(lambda a, b: comparison(ctx, a, b)), [source, other],
-                  [cmp_normal, cmp_reduce], api_visibility="private")
+    outputs = [source, v["summary"], v["normal"], v["reduce"], v["download"], v["backbone"],
+               v["table"]]
+    notice = v["notice"]
+    wire(v["cell"].input, show, v["cell"], outputs, notice)
+    wire(v["arch_id"].submit, lambda i: show(f"arch:{int(need(i, 'Type an architecture id.'))}"),
+         v["arch_id"], outputs, notice)
+    wire(v["upload"].upload, lambda f: show(f"file:{need(f, 'Choose a file.')}"), v["upload"],
+         outputs, notice)
+
+    def pick(evt: gr.SelectData):
+        return show(f"arch:{int(evt.row_value[0])}") if evt.row_value else \
+            ((gr.skip(),) * len(outputs) + (None,))
+
+    wire(v["table"].select, pick, None, outputs, notice)
+    wire(demo.load, show, source, outputs, notice)
+    fresh = (lambda: (gr.Dropdown(choices=cell_choices(ctx)),) * 2)
+    demo.load(fresh, None, [v["cell"], v["other"]], api_visibility="private")
+    wire(v["compare"].click, lambda a, b: (*comparison(ctx, a, b), ""), [source, v["other"]],
+         [v["cmp_normal"], v["cmp_reduce"]], notice)
     timer = gr.Timer(10.0, active=False)  # new searches appear in the pickers
-    timer.tick(lambda: (gr.Dropdown(choices=cell_choices(ctx)),) * 2, None, [cell, other],
-               api_visibility="private", show_progress="hidden")
-    return ArchitecturesTab(timer=timer, train_button=train, backbone=backbone)
+    timer.tick(fresh, None, [v["cell"], v["other"]], api_visibility="private",
+               show_progress="hidden")
+    return ArchitecturesTab(timer=timer, train_button=v["train"], backbone=v["backbone"])

@@ -1,21 +1,25 @@
-"""Helpers shared by the tabs: the error boundary, job formatting, cheap change fingerprints.
+"""Helpers shared by the tabs: the error boundaries, job actions and formatting.
 
-`ui_errors` turns engine exceptions (core.errors) into gr.Error with the engine's actionable
-message. Fingerprints are small tuples read with cheap queries; a timer handler compares them with
-the previous tick's (kept in a per-session gr.State) and returns gr.skip() when nothing changed.
+Two error boundaries. `ui_errors` (API endpoints) turns engine exceptions (core.errors) into
+gr.Error, which an API client receives as an AppError. `on_page` (the page's own events) shows
+the message in the tab's notice line instead, so it stays on the page (no 10 s toast, no red
+"Error" badge over the outputs). What the store says is read through core.engine.queries only;
+no handler here writes from a render or a timer tick.
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import gradio as gr
 
-from core.engine.store import FINISHED, Store
+from core.engine import queries as q
+from core.engine.store import FINISHED, RESUMABLE, Store
 from core.errors import NasdetError
 
 from nasdet_gui.config import AppConfig
@@ -33,23 +37,88 @@ class Ctx:
     config: AppConfig
 
 
+def error_message(exc: BaseException) -> str | None:
+    """The user-facing message of an error we expect (engine, input, gr.Error); else None."""
+    if isinstance(exc, gr.Error):
+        return str(exc.message)
+    if isinstance(exc, NasdetError):
+        return str(exc)
+    if isinstance(exc, (ValueError, KeyError)):  # malformed input from a client
+        return f"invalid input: {exc}"
+    return None
+
+
 def ui_errors(fn: Callable) -> Callable:
-    """Decorator for event handlers: engine errors become gr.Error with their message."""
+    """Decorator for API endpoints: expected errors become gr.Error with their message."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except NasdetError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
-        except (ValueError, KeyError) as exc:  # malformed input from a client
-            raise gr.Error(f"invalid input: {exc}", print_exception=False) from exc
+        except gr.Error:
+            raise
+        except (NasdetError, ValueError, KeyError) as exc:
+            raise gr.Error(error_message(exc), print_exception=False) from exc
 
     return wrapper
 
 
+def notice_html(message: str | None, level: str = "info") -> str:
+    """The tab's notice line: '' (nothing), an info line or an error line with its message."""
+    if not message:
+        return ""
+    icon = "&#9888;" if level == "error" else "&#10003;"
+    return (f"<div class='notice notice-{level}' role='{'alert' if level == 'error' else 'status'}'"
+            f">{icon} {html.escape(message)}</div>")
+
+
+def on_page(fn: Callable, n_outputs: int) -> Callable:
+    """Wrap a page event whose outputs are `n_outputs` components then the tab's notice.
+
+    `fn` returns its n outputs followed by a message: a str (shown as info, '' clears the
+    notice) or None (the notice is left as it is, for timer ticks). An expected error skips the
+    n outputs and shows its message in the notice."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as exc:  # expected ones are shown; anything else is a bug: re-raised
+            message = error_message(exc)
+            if message is None:
+                raise
+            log.info("%s: %s", fn.__name__, message)
+            return (*[gr.skip()] * n_outputs, notice_html(message, "error"))
+        result = result if isinstance(result, tuple) else (result,)
+        *outputs, message = result
+        if len(outputs) != n_outputs:
+            raise TypeError(f"{fn.__name__} returned {len(outputs)} outputs, wired {n_outputs}")
+        return (*outputs, gr.skip() if message is None else notice_html(message))
+
+    return wrapper
+
+
+def wire(listener: Callable, fn: Callable, inputs: Any, outputs: Sequence, notice: gr.HTML,
+         **kwargs) -> Any:
+    """`listener(on_page(fn), inputs, [*outputs, notice])`, private to the API by default."""
+    kwargs.setdefault("api_visibility", "private")
+    return listener(on_page(fn, len(outputs)), inputs, [*outputs, notice], **kwargs)
+
+
+def make_notice(elem_id: str | None = None) -> gr.HTML:
+    """The tab's notice line (empty until an action reports something)."""
+    return gr.HTML("", elem_classes="notice-box", elem_id=elem_id, show_label=False)
+
+
+def need(value: Any, message: str) -> Any:
+    """`value`, or gr.Error(message) (shown in the notice) when it is empty."""
+    if value in (None, "", [], ()):
+        raise gr.Error(message, print_exception=False)
+    return value
+
+
 def submit(ctx: Ctx, kind: str, spec: dict) -> int:
-    """Validate and queue a job (SpecError -> gr.Error via ui_errors); make sure a worker runs."""
+    """Validate and queue a job (SpecError shown by the boundary); make sure a worker runs."""
     from core.engine.jobs import submit_job
     from core.engine.worker import ensure_worker
 
@@ -58,19 +127,25 @@ def submit(ctx: Ctx, kind: str, spec: dict) -> int:
     return job_id
 
 
-def cancel_job(ctx: Ctx, job_id: int) -> None:
-    """Cancel a job (queued: at once; running: at its next step) and say so in a toast."""
+def cancel_job(ctx: Ctx, job_id: int) -> str:
+    """Cancel a job (queued: at once; running: at its next step); returns what happened."""
     status = ctx.store.request_cancel(job_id)
-    gr.Info(f"Job {job_id} {'cancelled' if status == 'cancelled' else 'stops at its next step'}.")
+    return f"Job {job_id} {'cancelled' if status == 'cancelled' else 'stops at its next step'}."
 
 
-def resume_job(ctx: Ctx, job_id: int) -> None:
-    """Re-queue a job (it continues from its last checkpoint) and make sure a worker runs."""
+def resume_job(ctx: Ctx, job_id: int) -> str:
+    """Re-queue a job (it continues from its last checkpoint); make sure a worker runs."""
     from core.engine.worker import ensure_worker
 
     ctx.store.resume_job(job_id)
     ensure_worker(ctx.store.home, "auto")
-    gr.Info(f"Job {job_id} queued again; it continues from its last checkpoint.")
+    return f"Job {job_id} queued again; it continues from its last checkpoint."
+
+
+def job_buttons(job: dict | None) -> tuple[gr.Button, gr.Button]:
+    """(Cancel, Resume) enabled only when they can act on this job."""
+    status = (job or {}).get("status")
+    return gr.Button(interactive=status in ACTIVE), gr.Button(interactive=status in RESUMABLE)
 
 
 def fmt_time(ts: float | None) -> str:
@@ -110,75 +185,10 @@ def job_line(job: dict | None) -> str:
     return text
 
 
-def job_fingerprint(store: Store, job_id: int | None) -> tuple:
-    """Changes whenever a job's visible state changes: status, progress, message, new metrics,
-    new architectures, new events. Four indexed point queries."""
-    if not job_id:
-        return ()
-    db = store.db
-    row = db.execute("SELECT status, progress, message, error, pid, heartbeat_at FROM jobs "
-                     "WHERE id = ?", [int(job_id)]).fetchone()
-    if row is None:
-        return ("missing", job_id)
-    status = row[0]
-    if status == "running":  # reconcile cheaply: a dead worker reads as interrupted
-        store.reconcile()
-        row = db.execute("SELECT status, progress, message, error FROM jobs WHERE id = ?",
-                         [int(job_id)]).fetchone()
-    metrics = db.execute("SELECT max(rowid) FROM metrics WHERE job_id = ?", [job_id]).fetchone()[0]
-    archs = db.execute("SELECT max(id) FROM architectures WHERE job_id = ?", [job_id]).fetchone()[0]
-    events = db.execute("SELECT max(id) FROM events WHERE job_id = ?", [job_id]).fetchone()[0]
-    return (job_id, *row[:4], metrics, archs, events)
-
-
-def jobs_fingerprint(store: Store, limit: int = 200) -> tuple:
-    """Changes when any of the newest `limit` jobs changes status, progress or message."""
-    store.reconcile()
-    rows = store.db.execute("SELECT id, status, round(progress, 3), message, error FROM jobs "
-                            "ORDER BY id DESC LIMIT ?", [limit]).fetchall()
-    return tuple(rows)
-
-
-def job_choices(store: Store, kinds: tuple[str, ...],
-                status: str | None = None) -> list[tuple[str, int]]:
-    """Dropdown choices (label, id) for the jobs of these kinds, newest first."""
-    jobs = sorted((j for k in kinds for j in store.list_jobs(kind=k, status=status, limit=200)),
-                  key=lambda j: -j["id"])
-    return [(f"#{j['id']} {j['status']} - {_spec_label(j)}", j["id"]) for j in jobs]
-
-
-def _spec_label(job: dict) -> str:
-    spec = job.get("spec") or {}
-    parts = [str(spec[k]) for k in ("dataset", "strategy", "model", "backbone", "name")
-             if spec.get(k)]
-    return ", ".join(parts) or fmt_time(job["created_at"])
-
-
-def latest_job_id(store: Store, *kinds: str) -> int | None:
-    """The newest job of these kinds (None if there is none)."""
-    marks = ", ".join("?" * len(kinds))
-    row = store.db.execute(f"SELECT max(id) FROM jobs WHERE kind IN ({marks})",
-                           list(kinds)).fetchone()
-    return row[0] if row else None
-
-
-def dataset_names(store: Store) -> list[str]:
-    return [d["name"] for d in store.list_datasets()]
-
-
 def dataset_dropdown(ctx: "Ctx") -> gr.Dropdown:
     """Fresh dataset choices, the first one (shapes-demo on a new home) preselected."""
-    names = dataset_names(ctx.store)
+    names = q.dataset_names(ctx.store)
     return gr.Dropdown(choices=names, value=names[0] if names else None)
-
-
-def model_names(store: Store) -> list[str]:
-    return [m["name"] for m in store.list_models()]
-
-
-def skip_all(n: int) -> tuple[Any, ...] | Any:
-    """gr.skip() for each of n outputs (a bare gr.skip() when n == 1)."""
-    return gr.skip() if n == 1 else tuple(gr.skip() for _ in range(n))
 
 
 def as_int(value: Any) -> int | None:
@@ -242,38 +252,6 @@ def optional_fields(cls: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cls) if "None" in str(f.type)}
 
 
-def engine_part(module: str, attr: str | None = None) -> Any:
-    """Import an engine module (or one attribute of it); None while that part is not installed.
-
-    Lets a tab show "not available yet" instead of failing while the engine grows."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
-            return None
-        raise
-    return getattr(mod, attr, None) if attr else mod
-
-
-def note_figure(message: str):
-    """An empty plotly figure that says why there is nothing to show."""
-    import plotly.graph_objects as go
-
-    fig = go.Figure()
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font={"size": 13, "color": "#6b7280"})
-    fig.update_layout(height=260, xaxis={"visible": False}, yaxis={"visible": False},
-                      margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="white",
-                      paper_bgcolor="white")
-    return fig
-
-
-def not_yet(part: str) -> str:
-    return f"*{part} is not available in this build yet.*"
-
-
 def progress_html(job: dict | None) -> str:
     """A thin progress bar with the job's status line under it."""
     if not job:
@@ -282,15 +260,3 @@ def progress_html(job: dict | None) -> str:
     color = {"failed": "#dc2626", "interrupted": "#d97706", "cancelled": "#6b7280"}.get(
         job["status"], "#4f46e5")
     return (f"<div class='pbar'><div style='width:{pct:.1f}%;background:{color}'></div></div>")
-
-
-def best_architecture(store: Store, job_id: int) -> dict | None:
-    """The search's final cell if logged, else its best-scoring one."""
-    archs = store.architectures(job_id)
-    if not archs:
-        return None
-    for kind in ("final", "derived"):
-        tagged = [a for a in archs if (a.get("extra") or {}).get("kind") == kind]
-        if tagged:
-            return tagged[-1]
-    return max(archs, key=lambda a: a["score"] if a["score"] is not None else -1.0)

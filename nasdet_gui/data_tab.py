@@ -13,12 +13,14 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import gradio as gr
 
+from core.engine import queries as q
+
 from nasdet_gui import figures
-from nasdet_gui.common import (Ctx, engine_part, job_fingerprint, latest_job_id, note_figure,
-                               submit, ui_errors)
+from nasdet_gui.common import Ctx, as_int, need, on_page, submit, ui_errors, wire
 from nasdet_gui.config import TICK_S
 from nasdet_gui.job_panel import JobPanel, build_panel
 
@@ -65,31 +67,30 @@ def report_markdown(report: dict | None) -> str:
 
 
 def gallery(ctx: Ctx, name: str, split: str) -> list:
-    preview = engine_part("core.data.preview", "preview_images")
-    if preview is None or not name:
-        return []
-    return preview(ctx.store, name, split=split, n=GALLERY_IMAGES)
+    """Up to GALLERY_IMAGES images of a split with their ground-truth boxes (numpy RGB)."""
+    from core.data.preview import preview_images
+
+    return preview_images(ctx.store, name, split=split, n=GALLERY_IMAGES) if name else []
 
 
-def stats_figures(ctx: Ctx, name: str) -> tuple:
-    fn = engine_part("core.viz.stats", "stats_figures")
+def stats_figures(ctx: Ctx, name: str | None) -> tuple:
+    """(objects per class, box sizes and objects per image) of a dataset."""
+    from core.viz.stats import stats_figures as figures_of
+
     if not name:
-        empty = note_figure("Pick a dataset.")
-        return empty, empty
-    if fn is None:
-        empty = note_figure("Statistics charts are not available in this build yet.")
+        empty = figures.note("Pick a dataset.")
         return empty, empty
     d = ctx.store.get_dataset(name)
-    figs = fn(d.get("stats") or {}, d.get("classes") or [])
-    return tuple(figs)[:2]
+    return tuple(figures_of(d.get("stats") or {}, d.get("classes") or []))[:2]
 
 
 def show_dataset(ctx: Ctx, name: str, split: str) -> tuple:
+    """(report markdown, gallery, two stats charts, notice message) of one dataset."""
     if not name:
-        return "", [], *stats_figures(ctx, None)
+        return "", [], *stats_figures(ctx, None), ""
     d = ctx.store.get_dataset(name)
     return (report_markdown(d.get("report")), gallery(ctx, name, split),
-            *stats_figures(ctx, name))
+            *stats_figures(ctx, name), "")
 
 
 def stage_upload(ctx: Ctx, upload: str) -> Path:
@@ -126,105 +127,120 @@ def generate(ctx: Ctx, name: str, kind: str, images: int, size: int, difficulty:
     return submit(ctx, "dataset.generate", spec)
 
 
+def _forms(ctx: Ctx) -> dict:
+    """The left column: Generate and Import forms."""
+    f: dict = {}
+    with gr.Tab("Generate"):
+        f["gen_name"] = gr.Textbox("shapes-2", label="Name")
+        with gr.Row():
+            f["gen_kind"] = gr.Dropdown(["shapes", "glyphs"], value="shapes", label="Kind",
+                                        min_width=100)
+            f["gen_diff"] = gr.Dropdown(["easy", "medium", "hard"], value="medium",
+                                        label="Difficulty", min_width=100)
+        with gr.Row():
+            f["gen_images"] = gr.Number(300, label="Images", precision=0, minimum=2, min_width=80)
+            f["gen_size"] = gr.Number(256, label="Size (px)", precision=0, minimum=64,
+                                      min_width=80)
+            f["gen_seed"] = gr.Number(0, label="Seed", precision=0, min_width=80)
+        f["gen_btn"] = gr.Button("Generate", variant="primary", elem_id="data-generate")
+    with gr.Tab("Import"):
+        f["imp_name"] = gr.Textbox(label="Name")
+        f["imp_format"] = gr.Dropdown(IMPORT_FORMATS, value="auto", label="Format")
+        f["imp_file"] = gr.File(label="Upload a .zip", file_types=[".zip"], type="filepath",
+                                height=90)
+        f["imp_folder"] = gr.Textbox(label="or a folder on this machine",
+                                     placeholder=str(ctx.config.import_roots[0]))
+        f["imp_btn"] = gr.Button("Import", variant="primary", elem_id="data-import")
+    return f
+
+
+def _views(ctx: Ctx) -> dict:
+    """The right column: dataset picker, samples, statistics, validation report."""
+    v: dict = {}
+    with gr.Row(elem_classes="action-row"):
+        v["selected"] = gr.Dropdown(q.dataset_names(ctx.store), label="Dataset", scale=3,
+                                    elem_id="data-selected")
+        v["split"] = gr.Radio(["train", "val"], value="train", label="Split", scale=1)
+    v["samples"] = gr.Gallery(label="Samples with ground-truth boxes", columns=4, height=300,
+                              object_fit="contain", elem_id="data-samples")
+    with gr.Row():
+        v["stat_a"], v["stat_b"] = gr.Plot(show_label=False), gr.Plot(show_label=False)
+    v["report"] = gr.Markdown()
+    return v
+
+
+def _wire_views(ctx: Ctx, demo: gr.Blocks, table: gr.Dataframe, panel: JobPanel,
+                v: dict) -> tuple[gr.Timer, list, Callable]:
+    """The dataset views follow the picker, the table and the store; returns (timer, outputs
+    of `refresh`, refresh)."""
+    view_outputs = [v["report"], v["samples"], v["stat_a"], v["stat_b"]]
+    inputs = [v["selected"], v["split"]]
+    show = (lambda name, sp: show_dataset(ctx, name, sp))
+    wire(v["selected"].input, show, inputs, view_outputs, panel.notice)
+    wire(v["split"].input, show, inputs, view_outputs, panel.notice)
+
+    def pick(evt: gr.SelectData):
+        return evt.row_value[0] if evt.row_value else gr.skip()
+
+    table.select(pick, None, v["selected"], api_visibility="private").then(
+        on_page(show, len(view_outputs)), inputs, [*view_outputs, panel.notice],
+        api_visibility="private")
+    timer = gr.Timer(TICK_S, active=False)
+    state = gr.State(())
+
+    def refresh(fp, job, name):
+        jid = as_int(job) or q.latest_job_id(ctx.store, *DATA_KINDS)
+        new = q.job_fingerprint(ctx.store, jid) + q.table_fingerprint(ctx.store, "datasets")
+        if fp and new == fp:
+            return (gr.skip(),) * len(outputs) + (None,)
+        names = q.dataset_names(ctx.store)
+        return (*panel.render(ctx, jid), dataset_rows(ctx),
+                gr.Dropdown(choices=names, value=name if name in names else
+                            (names[0] if names else None)), new, None)
+
+    outputs = [*panel.outputs(), table, v["selected"], state]
+    wire(timer.tick, refresh, [state, panel.picker, v["selected"]], outputs, panel.notice,
+         show_progress="hidden")
+    wire(demo.load, lambda n: refresh((), None, n), v["selected"], outputs, panel.notice).then(
+        on_page(show, len(view_outputs)), inputs, [*view_outputs, panel.notice],
+        api_visibility="private")
+    return timer, outputs, refresh
+
+
 def build(ctx: Ctx, demo: gr.Blocks) -> DataTab:
     gr.Markdown("Datasets in this home folder. Generate a built-in one or import your own; "
                 "click a row to see its samples, report and statistics.",
                 elem_classes="tab-intro")
     table = gr.Dataframe(headers=DATASET_HEADERS, value=dataset_rows(ctx), interactive=False,
-                         max_height=220)
+                         max_height=220, elem_id="data-table")
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
-            with gr.Tab("Generate"):
-                gen_name = gr.Textbox("shapes-2", label="Name")
-                with gr.Row():
-                    gen_kind = gr.Dropdown(["shapes", "glyphs"], value="shapes", label="Kind",
-                                           min_width=100)
-                    gen_diff = gr.Dropdown(["easy", "medium", "hard"], value="medium",
-                                           label="Difficulty", min_width=100)
-                with gr.Row():
-                    gen_images = gr.Number(300, label="Images", precision=0, minimum=2,
-                                           min_width=80)
-                    gen_size = gr.Number(256, label="Size (px)", precision=0, minimum=64,
-                                         min_width=80)
-                    gen_seed = gr.Number(0, label="Seed", precision=0, min_width=80)
-                gen_btn = gr.Button("Generate", variant="primary")
-            with gr.Tab("Import"):
-                imp_name = gr.Textbox(label="Name")
-                imp_format = gr.Dropdown(IMPORT_FORMATS, value="auto", label="Format")
-                imp_file = gr.File(label="Upload a .zip", file_types=[".zip"], type="filepath",
-                                   height=90)
-                imp_folder = gr.Textbox(label="or a folder on this machine",
-                                        placeholder=str(ctx.config.import_roots[0]))
-                imp_btn = gr.Button("Import", variant="primary")
+            f = _forms(ctx)
             panel = build_panel(ctx, DATA_KINDS, "Dataset job")
         with gr.Column(scale=5):
-            with gr.Row(elem_classes="action-row"):
-                selected = gr.Dropdown([r[0] for r in dataset_rows(ctx)], label="Dataset",
-                                       scale=3)
-                split = gr.Radio(["train", "val"], value="train", label="Split", scale=1)
-            samples = gr.Gallery(label="Samples with ground-truth boxes", columns=4, height=300,
-                                 object_fit="contain")
-            with gr.Row():
-                stat_a = gr.Plot(show_label=False)
-                stat_b = gr.Plot(show_label=False)
-            report = gr.Markdown()
+            v = _views(ctx)
+    timer, outputs, refresh = _wire_views(ctx, demo, table, panel, v)
 
-    view_outputs = [report, samples, stat_a, stat_b]
-    show = ui_errors(lambda name, sp: show_dataset(ctx, name, sp))
-    selected.input(show, [selected, split], view_outputs, api_visibility="private")
-    split.input(show, [selected, split], view_outputs, api_visibility="private")
-    def pick(evt: gr.SelectData):
-        return evt.row_value[0] if evt.row_value else gr.skip()
-
-    table.select(pick, None, selected, api_visibility="private").then(
-        show, [selected, split], view_outputs, api_visibility="private")
-
-    timer = gr.Timer(TICK_S, active=False)
-    state = gr.State(())
-
-    def refresh(fp, job, name, sp):
-        jid = int(job) if job else latest_job_id(ctx.store, *DATA_KINDS)
-        count = ctx.store.db.execute("SELECT count(*), max(id) FROM datasets").fetchone()
-        new = job_fingerprint(ctx.store, jid) + tuple(count)
-        if fp and new == fp:
-            return (gr.skip(),) * len(outputs)
-        names = [d["name"] for d in ctx.store.list_datasets()]
-        return (*panel.render(ctx, jid), dataset_rows(ctx),
-                gr.Dropdown(choices=names, value=name if name in names else
-                            (names[0] if names else None)), new)
-
-    outputs = [*panel.outputs(), table, selected, state]
-    timer.tick(ui_errors(refresh), [state, panel.picker, selected, split], outputs,
-               show_progress="hidden", api_visibility="private")
-    demo.load(ui_errors(lambda n, s: refresh((), None, n, s)), [selected, split], outputs,
-              api_visibility="private").then(show, [selected, split], view_outputs,
-                                             api_visibility="private")
-
-    @ui_errors
     def on_generate(name, kind, images, size, difficulty, seed):
         jid = generate(ctx, name, kind, images, size, difficulty, seed)
-        gr.Info(f"Generating {name}: job {jid}.")
-        return refresh((), jid, None, "train")
+        return (*refresh((), jid, None)[:-1], f"Generating {name}: job {jid}.")
 
-    @ui_errors
     def on_import(name, fmt, upload, folder):
         if upload:
             source = stage_upload(ctx, upload)
-        elif folder:
-            source = check_folder(ctx, folder)
         else:
-            raise gr.Error("Upload a .zip or type a folder path.", print_exception=False)
+            source = check_folder(ctx, need(folder, "Upload a .zip or type a folder path."))
         spec = {"name": name, "path": str(source)}
         if fmt != "auto":
             spec["format"] = fmt
         jid = submit(ctx, "dataset.import", spec)
-        gr.Info(f"Importing {name}: job {jid}.")
-        return refresh((), jid, None, "train")
+        return (*refresh((), jid, None)[:-1], f"Importing {name}: job {jid}.")
 
-    gen_btn.click(on_generate, [gen_name, gen_kind, gen_images, gen_size, gen_diff, gen_seed],
-                  outputs, api_visibility="private")
-    imp_btn.click(on_import, [imp_name, imp_format, imp_file, imp_folder], outputs,
-                  api_visibility="private")
+    wire(f["gen_btn"].click, on_generate, [f["gen_name"], f["gen_kind"], f["gen_images"],
+                                           f["gen_size"], f["gen_diff"], f["gen_seed"]],
+         outputs, panel.notice)
+    wire(f["imp_btn"].click, on_import, [f["imp_name"], f["imp_format"], f["imp_file"],
+                                         f["imp_folder"]], outputs, panel.notice)
 
     @ui_errors
     def api_generate(name: str, kind: str = "shapes", images: int = 300, size: int = 256,

@@ -1,11 +1,13 @@
 """The "Detect" tab: run a trained or imported detector on uploaded images or dataset images;
-a score slider refilters without rerunning the model; ground truth beside prediction for
-dataset images; the model's evaluation (per-class AP, PR curves, confusion matrix);
-predictions.json download; evaluate and ONNX export as jobs.
+the score threshold refilters without rerunning the model (drag, or type and press Enter);
+ground truth beside prediction for dataset images; the model's evaluation (per-class AP, PR
+curves, confusion matrix); predictions.json download; evaluate and ONNX export as jobs.
 
-Prediction on a handful of images runs in the event (it takes about a second on a CPU); the
-raw detections (score >= MIN_SCORE) live in the session's gr.State so the slider only redraws.
-Loaded models are kept in a small per-app cache (not per user: a model is read-only).
+With nothing chosen it works on the newest model and that model's own validation images.
+Prediction on a handful of images runs in the event (a small model takes well under a second on
+a CPU: bench in tests/gui/test_detect_speed.py); the raw detections (score >= MIN_SCORE) live in
+the session's gr.State so the threshold only redraws. Loaded models are kept in a small per-app
+cache (not per user: a model is read-only).
 """
 
 from __future__ import annotations
@@ -20,15 +22,21 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from nasdet_gui.common import (Ctx, dataset_names, engine_part, job_fingerprint, job_line,
-                               latest_job_id, model_names, note_figure, submit, ui_errors)
+from core.engine import queries as q
+from core.viz.evaluation import confusion_figure, pr_curves_figure
+
+from nasdet_gui import figures
+from nasdet_gui.common import (Ctx, job_line, make_notice, need, submit, ui_errors, wire)
 from nasdet_gui.config import TICK_S
 from nasdet_gui.downloads import download_file
 
 MIN_SCORE = 0.05  # detections kept for the slider
+DEFAULT_SCORE = 0.3
 MAX_IMAGES = 16
 DATASET_SAMPLE = 6
 CACHED_MODELS = 2
+GALLERY_HEIGHT = 440
+NO_MODEL = "No model yet: train one in the Train tab (or the Guided demo) first."
 
 
 @dataclass
@@ -79,6 +87,12 @@ def run_model(cache: ModelCache, model: str, items: list[dict]) -> dict:
     return {"model": model, "classes": list(loaded.classes), "items": out}
 
 
+def caption(item: dict, found: int) -> str:
+    """'name: 5 found / 5 true' (dataset images) or 'name: 3 found' (uploads)."""
+    text = f"{Path(item['path']).name}: {found} found"
+    return text + (f" / {len(item['gt_boxes'])} true" if "gt_boxes" in item else "")
+
+
 def draw(state: dict | None, score: float) -> list[tuple[np.ndarray, str]]:
     """Gallery images at this score threshold (GT beside prediction when GT is known)."""
     from core.data.images import read_rgb
@@ -98,7 +112,7 @@ def draw(state: dict | None, score: float) -> list[tuple[np.ndarray, str]]:
                                     item["gt_labels"], boxes, labels, scores, classes)
         else:
             drawn = draw_boxes(image, boxes, labels, classes, scores)
-        shown.append((drawn, f"{Path(item['path']).name}: {len(dets)} objects"))
+        shown.append((drawn, caption(item, len(dets))))
     return shown
 
 
@@ -115,113 +129,130 @@ def predictions_file(ctx: Ctx, state: dict, score: float) -> str:
 def evaluation_views(ctx: Ctx, model: str | None) -> tuple:
     """(summary markdown, per-class AP rows, PR figure, confusion figure) of a model's newest
     evaluation: an evaluate job's result, else its train job's eval.json."""
-    empty = note_figure("No evaluation yet: train the model or press Evaluate.")
+    empty = figures.note("No evaluation yet: train the model or press Evaluate.")
     if not model:
         return "", [], empty, empty
-    ev = latest_evaluation(ctx, model)
+    ev = q.latest_evaluation(ctx.store, model)
     if not ev or "AP" not in ev:
         return "*No evaluation of this model yet.*", [], empty, empty
     summary = (f"<div class='big-number'>AP {ev['AP']:.3f}</div>\n\nAP50 {ev.get('AP50', 0):.3f}"
                f" · AP75 {ev.get('AP75', 0):.3f} · AR100 {ev.get('AR100', 0):.3f}")
     rows = [[name, round(ap, 4) if ap is not None and ap >= 0 else None]
             for name, ap in (ev.get("per_class_AP") or {}).items()]
-    pr_fn = engine_part("core.viz.evaluation", "pr_curves_figure")
-    cm_fn = engine_part("core.viz.evaluation", "confusion_figure")
     classes = [r[0] for r in rows]
-    pr = pr_fn(ev["precision"], classes) if pr_fn and ev.get("precision") else note_figure(
-        "PR curves are not available in this build yet.")
-    cm = cm_fn(ev["confusion"], classes) if cm_fn and ev.get("confusion") else note_figure(
-        "The confusion matrix is not available in this build yet.")
+    pr = pr_curves_figure(ev["precision"], classes) if ev.get("precision") else figures.note(
+        "This evaluation has no PR curves (press Evaluate).")
+    cm = confusion_figure(ev["confusion"], classes) if ev.get("confusion") else figures.note(
+        "This evaluation has no confusion matrix (press Evaluate).")
     return summary, rows, pr, cm
 
 
-def latest_evaluation(ctx: Ctx, model: str) -> dict | None:
-    row = ctx.store.get_model(model)
-    for job in ctx.store.list_jobs(kind="evaluate", status="succeeded", limit=50):
-        if (job["spec"] or {}).get("model") == model and (job.get("result") or {}).get("AP") \
-                is not None:
-            return _full_eval(ctx, job["id"]) or job["result"]
-    if row.get("job_id"):
-        return _full_eval(ctx, row["job_id"]) or row.get("metrics")
-    return row.get("metrics")
+def pick_model(ctx: Ctx, current: str | None) -> str | None:
+    """The chosen model if it still exists, else the newest one (None when there is none)."""
+    names = q.model_names(ctx.store)
+    return current if current in names else (names[0] if names else None)
 
 
-def _full_eval(ctx: Ctx, job_id: int) -> dict | None:
-    for art in ctx.store.artifacts(job_id, kind="evaluation"):
-        path = ctx.store.resolve_path(art["path"])
-        if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8"))
-    return None
+def chosen_images(ctx: Ctx, model: str | None, dataset: str | None, items: list) -> tuple:
+    """(model, items) for Detect: the chosen or newest model; the chosen images, else the
+    validation images of the chosen dataset, else of the model's own dataset."""
+    model = need(pick_model(ctx, model), NO_MODEL)
+    if items:
+        return model, items
+    dataset = dataset or q.model_dataset(ctx.store, model)
+    need(dataset, f"Model {model} has no dataset on record: upload images or pick a dataset.")
+    return model, dataset_items(ctx, dataset)
 
 
-def build(ctx: Ctx, demo: gr.Blocks) -> DetectTab:
-    cache = ModelCache(ctx)
+def _layout(ctx: Ctx) -> dict:
     gr.Markdown("Run a detector on your images or on dataset images (ground truth left, "
-                "prediction right). The score slider refilters without running the model again.",
-                elem_classes="tab-intro")
+                "prediction right). The score threshold refilters without running the model "
+                "again. With nothing chosen, Detect uses the newest model on its own validation "
+                "images.", elem_classes="tab-intro")
+    v: dict = {}
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
-            model = gr.Dropdown(model_names(ctx.store), label="Model")
-            files = gr.File(label="Images", file_count="multiple", type="filepath",
-                            file_types=["image"], height=110)
+            v["model"] = gr.Dropdown(q.model_names(ctx.store), label="Model",
+                                     elem_id="detect-model")
+            v["files"] = gr.File(label="Your images", file_count="multiple", type="filepath",
+                                 file_types=["image"], height=110, elem_id="detect-files")
             with gr.Row(elem_classes="action-row"):
-                dataset = gr.Dropdown(dataset_names(ctx.store), label="or dataset images",
-                                      scale=2)
-                use_dataset = gr.Button("Use 6 val images", scale=1)
-            score = gr.Slider(0.05, 0.95, value=0.3, step=0.05, label="Score threshold")
-            run = gr.Button("Detect", variant="primary")
+                v["dataset"] = gr.Dropdown(q.dataset_names(ctx.store), label="or dataset images",
+                                           scale=2, elem_id="detect-dataset")
+                v["use_dataset"] = gr.Button(f"Use {DATASET_SAMPLE} val images", scale=1,
+                                             min_width=120, elem_id="detect-use-dataset")
+            v["score"] = gr.Slider(MIN_SCORE, 0.95, value=DEFAULT_SCORE, step=0.05,
+                                   label="Score threshold", elem_id="detect-score")
+            v["run"] = gr.Button("Detect", variant="primary", elem_id="detect-run")
+            v["notice"] = make_notice("detect-notice")
             with gr.Row():
-                download = gr.DownloadButton("predictions.json", interactive=False)
-                evaluate = gr.Button("Evaluate on dataset")
-                export = gr.Button("Export ONNX")
-            job_status = gr.Markdown(elem_classes="job-line")
+                v["download"] = gr.DownloadButton("predictions.json", interactive=False,
+                                                  min_width=120)
+                v["evaluate"] = gr.Button("Evaluate on dataset", min_width=120)
+                v["export"] = gr.Button("Export ONNX", min_width=100)
+            v["job_status"] = gr.Markdown(elem_classes="job-line")
         with gr.Column(scale=5):
-            gallery = gr.Gallery(label="Detections", columns=2, height=420, object_fit="contain")
+            v["gallery"] = gr.Gallery(label="Detections (click to enlarge)", columns=2,
+                                      height=GALLERY_HEIGHT, object_fit="contain",
+                                      allow_preview=True, preview=False, elem_id="detect-gallery")
             with gr.Row():
-                summary = gr.Markdown(elem_id="detect-ap")
-                per_class = gr.Dataframe(headers=["Class", "AP"], value=[], interactive=False,
-                                         max_height=200)
+                v["summary"] = gr.Markdown(elem_id="detect-ap")
+                v["per_class"] = gr.Dataframe(headers=["Class", "AP"], value=[],
+                                              interactive=False, max_height=200)
             with gr.Row():
-                pr = gr.Plot(show_label=False)
-                confusion = gr.Plot(show_label=False)
-    state = gr.State(None)
-    items_state = gr.State([])
+                v["pr"], v["confusion"] = gr.Plot(show_label=False), gr.Plot(show_label=False)
+    return v
 
-    @ui_errors
+
+def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
+    """Choosing images, Detect and the threshold."""
+    state, items = gr.State(None), gr.State([])
+    notice = v["notice"]
+
     def on_files(paths):
-        return [{"path": p} for p in (paths or [])][:MAX_IMAGES]
+        chosen = [{"path": p} for p in (paths or [])][:MAX_IMAGES]
+        return chosen, (f"{len(chosen)} image(s) chosen; press Detect." if chosen else "")
 
-    @ui_errors
-    def on_dataset(name):
-        if not name:
-            raise gr.Error("Pick a dataset first.", print_exception=False)
-        return dataset_items(ctx, name)
+    def on_dataset(model, name):
+        name = name or (q.model_dataset(ctx.store, model) if pick_model(ctx, model) else None)
+        name = need(name, "Pick a dataset (or a model trained on one) first.")
+        return (gr.Dropdown(value=name), dataset_items(ctx, name),
+                f"{DATASET_SAMPLE} validation images of {name} chosen; press Detect.")
 
-    files.change(on_files, files, items_state, api_visibility="private")
-    use_dataset.click(on_dataset, dataset, items_state, api_visibility="private").then(
-        lambda: gr.Info("6 validation images selected; press Detect."), None, None,
-        api_visibility="private")
+    wire(v["files"].change, on_files, v["files"], [items], notice)
+    wire(v["use_dataset"].click, on_dataset, [v["model"], v["dataset"]], [v["dataset"], items],
+         notice)
 
-    @ui_errors
-    def on_run(name, items, threshold):
-        if not name:
-            raise gr.Error("Pick a model first (train one in the Train tab).",
-                           print_exception=False)
-        if not items:
-            raise gr.Error("Upload images or use dataset images first.", print_exception=False)
-        new_state = run_model(cache, name, items)
-        return (new_state, draw(new_state, threshold),
+    def on_run(name, ds, chosen, threshold):
+        name, chosen = chosen_images(ctx, name, ds, chosen)
+        t0 = time.perf_counter()
+        new_state = run_model(cache, name, chosen)
+        seconds = time.perf_counter() - t0
+        return (gr.Dropdown(value=name), new_state, draw(new_state, threshold),
                 gr.DownloadButton(value=predictions_file(ctx, new_state, threshold),
-                                  interactive=True))
+                                  interactive=True),
+                f"{name} on {len(chosen)} image(s) in {seconds:.1f} s.")
 
-    run.click(on_run, [model, items_state, score], [state, gallery, download],
-              api_visibility="private")
+    wire(v["run"].click, on_run, [v["model"], v["dataset"], items, v["score"]],
+         [v["model"], state, v["gallery"], v["download"]], notice)
 
-    # /predict for API clients: hidden inputs so uploads (gradio_client.handle_file) work.
+    def on_score(st, threshold):
+        if not st:
+            return gr.skip(), gr.skip(), None
+        return (draw(st, threshold), gr.DownloadButton(value=predictions_file(ctx, st, threshold)),
+                None)
+
+    for event in (v["score"].release, v["score"].change):  # drag, or type then Enter / blur
+        wire(event, on_score, [state, v["score"]], [v["gallery"], v["download"]], notice,
+             trigger_mode="always_last", show_progress="hidden")
+
+
+def _wire_api(cache: ModelCache) -> None:
+    """/predict for API clients: hidden inputs so uploads (gradio_client.handle_file) work."""
     with gr.Row(visible=False):
         api_model = gr.Textbox(label="model")
         api_images = gr.File(label="images", file_count="multiple", type="filepath")
-        api_score = gr.Number(0.3, label="score_threshold")
+        api_score = gr.Number(DEFAULT_SCORE, label="score_threshold")
         api_out = gr.JSON()
         api_button = gr.Button()
 
@@ -229,8 +260,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> DetectTab:
     def predict(name, images, threshold):
         """Detect objects with a registered model; returns per image {"file", "detections":
         [{"box" (x1, y1, x2, y2) px, "score", "label" (0-based), "class_name"}]}."""
-        if not images:
-            raise gr.Error("no images given", print_exception=False)
+        need(images, "no images given")
         result = run_model(cache, name, [{"path": p} for p in images][:MAX_IMAGES])
         threshold = MIN_SCORE if threshold is None else float(threshold)
         return [{"file": Path(i["path"]).name,
@@ -239,54 +269,64 @@ def build(ctx: Ctx, demo: gr.Blocks) -> DetectTab:
 
     api_button.click(predict, [api_model, api_images, api_score], api_out, api_name="predict")
 
-    @ui_errors
-    def on_score(st, threshold):
-        if not st:
-            return gr.skip(), gr.skip()
-        return draw(st, threshold), gr.DownloadButton(value=predictions_file(ctx, st, threshold))
 
-    score.release(on_score, [state, score], [gallery, download], api_visibility="private")
+def _wire_jobs(ctx: Ctx, v: dict) -> None:
+    """Evaluate and Export queue jobs; their status line follows in the refresh."""
 
-    eval_outputs = [summary, per_class, pr, confusion]
-    show_eval = ui_errors(lambda name: evaluation_views(ctx, name))
-    model.input(show_eval, model, eval_outputs, api_visibility="private")
-
-    @ui_errors
     def on_evaluate(name, ds):
-        if not name or not ds:
-            raise gr.Error("Pick a model and a dataset first.", print_exception=False)
+        name = need(pick_model(ctx, name), NO_MODEL)
+        ds = need(ds or q.model_dataset(ctx.store, name), "Pick a dataset to evaluate on.")
         jid = submit(ctx, "evaluate", {"model": name, "dataset": ds})
-        return f"Evaluation job {jid} queued."
+        return job_line(q.find_job(ctx.store, jid)), f"Evaluation job {jid} queued."
 
-    @ui_errors
     def on_export(name):
-        if not name:
-            raise gr.Error("Pick a model first.", print_exception=False)
+        name = need(pick_model(ctx, name), NO_MODEL)
         jid = submit(ctx, "export", {"model": name, "format": "onnx"})
-        return f"Export job {jid} queued; the .onnx file appears in runs/{jid}/."
+        return (job_line(q.find_job(ctx.store, jid)),
+                f"Export job {jid} queued; the .onnx file appears in runs/{jid}/.")
 
-    evaluate.click(on_evaluate, [model, dataset], job_status, api_visibility="private")
-    export.click(on_export, model, job_status, api_visibility="private")
+    wire(v["evaluate"].click, on_evaluate, [v["model"], v["dataset"]], [v["job_status"]],
+         v["notice"])
+    wire(v["export"].click, on_export, v["model"], [v["job_status"]], v["notice"])
 
+
+def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: dict) -> gr.Timer:
+    """Model list, default choices, evaluation views and the job line follow the store."""
+    eval_outputs = [v["summary"], v["per_class"], v["pr"], v["confusion"]]
+
+    def on_model(name):
+        return (gr.Dropdown(value=q.model_dataset(ctx.store, name) if name else None),
+                *evaluation_views(ctx, name), "")
+
+    wire(v["model"].input, on_model, v["model"], [v["dataset"], *eval_outputs], v["notice"])
     timer = gr.Timer(TICK_S, active=False)
     fp_state = gr.State(())
 
-    def refresh(fp, name):
-        jid = latest_job_id(ctx.store, "evaluate", "export")
-        models = ctx.store.db.execute("SELECT count(*), max(id) FROM models").fetchone()
-        new = job_fingerprint(ctx.store, jid) + tuple(models) + (name,)
+    def refresh(fp, name, ds):
+        jid = q.latest_job_id(ctx.store, "evaluate", "export")
+        new = q.job_fingerprint(ctx.store, jid) + q.table_fingerprint(ctx.store, "models") + \
+            (name,)
         if fp and new == fp:
-            return (gr.skip(),) * len(outputs)
-        names = model_names(ctx.store)
-        current = name if name in names else (names[0] if names else None)
-        job = ctx.store.get_job(jid) if jid else None
-        return (gr.Dropdown(choices=names, value=current), job_line(job) if job else "",
-                *evaluation_views(ctx, current), new)
+            return (gr.skip(),) * len(outputs) + (None,)
+        current = pick_model(ctx, name)
+        ds = ds or (q.model_dataset(ctx.store, current) if current else None)
+        return (gr.Dropdown(choices=q.model_names(ctx.store), value=current),
+                gr.Dropdown(choices=q.dataset_names(ctx.store), value=ds),
+                job_line(q.find_job(ctx.store, jid)) if jid else "",
+                *evaluation_views(ctx, current), new, None)
 
-    outputs = [model, job_status, *eval_outputs, fp_state]
-    timer.tick(ui_errors(refresh), [fp_state, model], outputs, show_progress="hidden",
-               api_visibility="private")
-    demo.load(ui_errors(lambda n: refresh((), n)), model, outputs, api_visibility="private")
-    demo.load(lambda: gr.Dropdown(choices=dataset_names(ctx.store)), None, dataset,
-              api_visibility="private", queue=False)
-    return DetectTab(timer=timer)
+    outputs = [v["model"], v["dataset"], v["job_status"], *eval_outputs, fp_state]
+    wire(timer.tick, refresh, [fp_state, v["model"], v["dataset"]], outputs, v["notice"],
+         show_progress="hidden")
+    wire(demo.load, lambda n, d: refresh((), n, d), [v["model"], v["dataset"]], outputs,
+         v["notice"])
+    return timer
+
+
+def build(ctx: Ctx, demo: gr.Blocks) -> DetectTab:
+    cache = ModelCache(ctx)
+    v = _layout(ctx)
+    _wire_detect(ctx, cache, v)
+    _wire_api(cache)
+    _wire_jobs(ctx, v)
+    return DetectTab(timer=_wire_refresh(ctx, demo, v))

@@ -1,30 +1,31 @@
-"""Store data -> core.viz figures, for the tabs. Pure reads and calls; no drawing code here.
-
-Every function returns a plotly Figure (a note figure when there is nothing to show yet or the
-visualisation part is not installed), so a gr.Plot can always take the result.
+"""Store data -> core.viz figures, for the tabs. Reads go through core.engine.queries; the
+drawing is core.viz's. Every function returns a plotly Figure (a note figure when there is
+nothing to show yet), so a gr.Plot can always take the result.
 """
 
 from __future__ import annotations
 
 import logging
 
+from core.engine import queries as q
 from core.engine.store import Store
 from core.errors import NasdetError
-
-from nasdet_gui.common import engine_part, note_figure
+from core.viz.alphas import alpha_figure, load_alphas
+from core.viz.cell_graph import cell_figure
+from core.viz.common import empty_figure
+from core.viz.curves import metrics_figure, search_progress_figure, training_figure
+from core.viz.search_report import REPORT_ROLES, report_bars
 
 log = logging.getLogger(__name__)
 
+NOTE_HEIGHT = 260
+SEARCH_ROLES = ("derived", "candidate")
+SEARCH_METRICS = ["search/train_acc", "search/val_acc"]
+
 
 def note(message: str):
-    return note_figure(message)
-
-
-def _viz(module: str, name: str):
-    fn = engine_part(f"core.viz.{module}", name)
-    if fn is None:
-        log.debug("core.viz.%s.%s not available", module, name)
-    return fn
+    """An empty figure that says why there is nothing to show."""
+    return empty_figure(message, height=NOTE_HEIGHT)
 
 
 def cells(genotype: dict | None, title: str = "") -> tuple:
@@ -32,41 +33,45 @@ def cells(genotype: dict | None, title: str = "") -> tuple:
     if not genotype:
         empty = note("No cell yet.")
         return empty, empty
-    cell_figure = _viz("cell_graph", "cell_figure")
-    if cell_figure is None:
-        empty = note("Cell graphs are not available in this build yet.")
-        return empty, empty
     return (cell_figure(genotype, "normal", title=f"{title} normal cell".strip()),
             cell_figure(genotype, "reduce", title=f"{title} reduction cell".strip()))
 
 
 def search_chart(store: Store, job_id: int):
-    """Each evaluated architecture's score with the best-so-far line (else per-epoch accuracy)."""
-    archs = store.architectures(job_id)
-    if archs:
-        fn = _viz("curves", "search_progress_figure")
-        return fn(archs) if fn else note("Search charts are not available in this build yet.")
-    metrics = store.metrics(job_id, keys=["search/train_acc", "search/val_acc"])
-    fn = _viz("curves", "metrics_figure")
-    if not metrics or fn is None:
+    """The search phase's scores (derived / candidate cells, with the best-so-far line); the
+    y axis says where the score comes from (the supernet, or cells trained from scratch). The
+    report's retrained accuracies are a separate chart (`report_chart`)."""
+    rows = [a for a in q.architectures(store, job_id) if a["role"] in SEARCH_ROLES]
+    if rows:
+        sources = {(a.get("extra") or {}).get("score_source") for a in rows} - {None}
+        fig = search_progress_figure(rows, title="Search phase")
+        source = sources.pop() if len(sources) == 1 else "search score"
+        fig.update_layout(yaxis_title=f"score: {source}"[:60], height=340)
+        return fig
+    metrics = store.metrics(job_id, keys=SEARCH_METRICS)
+    if not metrics:
         return note("Scores appear after the first epoch or architecture.")
-    return fn(metrics, ["search/train_acc", "search/val_acc"], title="Search accuracy")
+    return metrics_figure(metrics, SEARCH_METRICS, title="Search accuracy", y_title="accuracy")
+
+
+def report_chart(store: Store, job_id: int):
+    """The final report: searched cell vs random cells, retrained from scratch (bars)."""
+    rows = [a for a in q.architectures(store, job_id) if a["role"] in REPORT_ROLES]
+    return report_bars(rows, height=300)
 
 
 def training_charts(store: Store, job_id: int) -> tuple:
-    """(loss/lr/AP panels, validation AP chart) of a train job."""
-    training_figure = _viz("curves", "training_figure")
-    metrics_figure = _viz("curves", "metrics_figure")
-    if training_figure is None or metrics_figure is None:
-        empty = note("Training charts are not available in this build yet.")
-        return empty, empty
+    """(loss / class-box loss / lr / val AP panels, validation AP chart) of a train job."""
     metrics = store.metrics(job_id, last=20_000)
     if not metrics:
         empty = note("Charts appear after the first steps.")
         return empty, empty
-    return (training_figure(metrics, title="Training"),
-            metrics_figure(metrics, ["val/AP", "val/AP50"], title="Validation AP",
-                           y_title="AP"))
+    panels = training_figure(metrics)
+    panels.update_layout(showlegend=False, height=480)  # one run: the panel titles say it all
+    ap = metrics_figure(metrics, ["val/AP", "val/AP50"], title="Validation AP (per epoch)",
+                        y_title="AP")
+    ap.update_layout(height=300)
+    return panels, ap
 
 
 def alphas(store: Store, job_id: int):
@@ -74,13 +79,10 @@ def alphas(store: Store, job_id: int):
     found = store.artifacts(job_id, kind="alphas")
     if not found:
         return note("Alpha heatmaps exist for DARTS searches.")
-    load_alphas = _viz("alphas", "load_alphas")
-    alpha_figure = _viz("alphas", "alpha_figure")
-    if alpha_figure is None:
-        return note("Alpha heatmaps are not available in this build yet.")
     try:
         snapshots = load_alphas(store.resolve_path(found[-1]["path"]))
-    except NasdetError:  # being rewritten by the search: the next tick reads it
+    except NasdetError as exc:  # being rewritten by the search: the next tick reads it
+        log.debug("alphas of job %s not readable yet: %s", job_id, exc)
         return note("Reading the alphas...")
     if not snapshots:
         return note("No alpha snapshot yet.")

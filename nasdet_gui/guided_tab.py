@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from core.engine import queries as q
+
 from nasdet_gui import figures
-from nasdet_gui.common import (Ctx, best_architecture, dataset_names, job_fingerprint, job_line,
-                               progress_html, submit, ui_errors)
+from nasdet_gui.common import Ctx, job_line, progress_html, submit, ui_errors
 from nasdet_gui.config import DEFAULT_DATASET, TICK_S
 from nasdet_gui.detect_tab import ModelCache, dataset_items, draw, run_model
 
@@ -31,25 +32,19 @@ class GuidedTab:
 def walk_state(ctx: Ctx, started_over_at: int = 0) -> dict:
     """{search, train}: the newest search job (after `started_over_at`) and the newest train job
     started after that search."""
-    db = ctx.store.db
-    search = db.execute("SELECT max(id) FROM jobs WHERE kind = 'search' AND id > ?",
-                        [started_over_at]).fetchone()[0]
-    train = None
-    if search:
-        train = db.execute("SELECT max(id) FROM jobs WHERE kind = 'train' AND id > ?",
-                           [search]).fetchone()[0]
-    return {"search": search, "train": train, "since": started_over_at}
+    walk = q.guided_walk(ctx.store, started_over_at)
+    return {"search": walk.search_id, "train": walk.train_id, "since": started_over_at}
 
 
 def step_of(ctx: Ctx, walk: dict) -> int:
     """Which step the walk is at, from its jobs' statuses."""
     if not walk.get("search"):
         return CHOOSE
-    if ctx.store.get_job(walk["search"])["status"] != "succeeded":
+    if q.get_job(ctx.store, walk["search"])["status"] != "succeeded":
         return SEARCH
     if not walk.get("train"):
         return CELL
-    if ctx.store.get_job(walk["train"])["status"] != "succeeded":
+    if q.get_job(ctx.store, walk["train"])["status"] != "succeeded":
         return TRAIN
     return RESULT
 
@@ -75,7 +70,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> GuidedTab:
             gr.Markdown("A dataset is a set of pictures where every object has a box and a "
                         "name. **shapes-demo** is made up of simple coloured shapes, created "
                         "for you on the first start.")
-            dataset = gr.Dropdown(dataset_names(ctx.store), value=preset.get("dataset",
+            dataset = gr.Dropdown(q.dataset_names(ctx.store), value=preset.get("dataset",
                                   DEFAULT_DATASET), label="Dataset", allow_custom_value=True)
             to_search = gr.Button("Next: find a cell", variant="primary", elem_id="demo-next-1")
         with gr.Step("2. Find a cell", id=SEARCH):
@@ -116,20 +111,19 @@ def build(ctx: Ctx, demo: gr.Blocks) -> GuidedTab:
     def views(walk_now: dict, fp: tuple, force: bool = False):
         """Outputs for the walk; gr.skip() where nothing changed since `fp`."""
         search, train = walk_now.get("search"), walk_now.get("train")
-        new = (job_fingerprint(ctx.store, search), job_fingerprint(ctx.store, train))
+        new = (q.job_fingerprint(ctx.store, search), q.job_fingerprint(ctx.store, train))
         if fp and new == fp and not force:
             return (gr.skip(),) * len(outputs)
         step = step_of(ctx, walk_now)
-        s_job = ctx.store.get_job(search) if search else None
-        t_job = ctx.store.get_job(train) if train else None
+        s_job = q.find_job(ctx.store, search)
+        t_job = q.find_job(ctx.store, train)
         cells = (gr.skip(), gr.skip())
         if step >= CELL and (force or not fp or fp[0] != new[0]):
-            best = best_architecture(ctx.store, search)
-            cells = figures.cells(best["genotype"] if best else None, "found")
+            cells = figures.cells(q.searched_genotype(ctx.store, search), "found")
         chart = figures.training_charts(ctx.store, train)[0] if train else gr.skip()
         result = (gr.skip(), gr.skip())
         if step == RESULT and (force or not fp or fp[1] != new[1]):
-            result = detections(t_job, ctx.store.get_job(train)["spec"]["dataset"])
+            result = detections(t_job, t_job["spec"]["dataset"])
         return (gr.Walkthrough(selected=step), walk_now, job_line(s_job), progress_html(s_job),
                 *cells, job_line(t_job), progress_html(t_job), chart, *result, new)
 
@@ -144,7 +138,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> GuidedTab:
     timer.tick(tick, [state, fp_state], outputs, show_progress="hidden", api_visibility="private")
     demo.load(ui_errors(lambda: views(walk_state(ctx), (), force=True)), None, outputs,
               api_visibility="private")
-    demo.load(lambda: gr.Dropdown(choices=dataset_names(ctx.store)), None, dataset,
+    demo.load(lambda: gr.Dropdown(choices=q.dataset_names(ctx.store)), None, dataset,
               api_visibility="private", queue=False)
 
     to_search.click(lambda: gr.Walkthrough(selected=SEARCH), None, walk, api_visibility="private")
@@ -161,7 +155,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> GuidedTab:
         @ui_errors
         def on_train(w):
             w = w or walk_state(ctx)
-            search = ctx.store.get_job(w["search"])
+            search = q.get_job(ctx.store, w["search"])
             spec = dict(preset["train"], dataset=search["spec"]["dataset"])
             if backbone:
                 spec["backbone"] = f"nas:{search['id']}"
@@ -171,7 +165,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> GuidedTab:
 
     @ui_errors
     def on_again():
-        since = ctx.store.db.execute("SELECT max(id) FROM jobs").fetchone()[0] or 0
+        since = q.latest_job_id(ctx.store) or 0
         return views({"search": None, "train": None, "since": since}, (), force=True)
 
     start_search.click(on_search, [dataset, state], outputs, api_visibility="private")

@@ -1,8 +1,8 @@
 """A reusable "which job, how far, stop/continue" panel for the tabs that start jobs.
 
-The panel holds a job picker (jobs of one kind, newest first), the status line with a progress
-bar and ETA, and Cancel / Resume buttons. The owning tab adds its own views and refreshes them
-from the same fingerprint-guarded timer tick.
+The panel holds a job picker (jobs of its kinds, newest first), the status line with a progress
+bar and ETA, Cancel / Resume buttons (enabled only when they can act) and the tab's notice line.
+The owning tab adds its own views and refreshes them from the same fingerprint-guarded tick.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from nasdet_gui.common import (Ctx, as_int, cancel_job, job_choices, job_line, progress_html,
-                               resume_job, ui_errors)
+from core.engine import queries as q
+
+from nasdet_gui.common import (Ctx, as_int, cancel_job, job_buttons, job_line, make_notice,
+                               need, progress_html, resume_job, wire)
 
 
 @dataclass
@@ -23,45 +25,39 @@ class JobPanel:
     bar: gr.HTML
     cancel: gr.Button
     resume: gr.Button
+    notice: gr.HTML
 
     def outputs(self) -> list:
         """Components `render(ctx, job_id)` fills, in order."""
-        return [self.picker, self.status, self.bar]
+        return [self.picker, self.status, self.bar, self.cancel, self.resume]
 
     def render(self, ctx: Ctx, job_id: int | None) -> tuple:
-        """Fresh picker choices (keeping the selection), status line and bar."""
-        job = ctx.store.get_job(job_id) if job_id else None
-        choices = job_choices(ctx.store, self.kinds)
-        return (gr.Dropdown(choices=choices, value=job_id),
-                job_line(job), progress_html(job))
+        """Fresh picker choices (keeping the selection), status line, bar and buttons."""
+        job = q.find_job(ctx.store, job_id)
+        choices = q.job_choices(ctx.store, self.kinds)
+        return (gr.Dropdown(choices=choices, value=job["id"] if job else None),
+                job_line(job), progress_html(job), *job_buttons(job))
 
 
 def build_panel(ctx: Ctx, kinds: tuple[str, ...], label: str) -> JobPanel:
     """Lay out the panel; Cancel/Resume act on the picked job."""
     with gr.Row(elem_classes="action-row"):
-        picker = gr.Dropdown(label=label, choices=job_choices(ctx.store, kinds), value=None,
-                             scale=3, allow_custom_value=False)
-        cancel = gr.Button("Cancel", scale=1)
-        resume = gr.Button("Resume", scale=1)
+        picker = gr.Dropdown(label=label, choices=q.job_choices(ctx.store, kinds), value=None,
+                             scale=4, allow_custom_value=False, elem_classes="job-picker")
+        cancel = gr.Button("Cancel", scale=1, min_width=90, interactive=False)
+        resume = gr.Button("Resume", scale=1, min_width=90, interactive=False)
     status = gr.Markdown(elem_classes="job-line")
     bar = gr.HTML(progress_html(None))
-    panel = JobPanel(kinds, picker, status, bar, cancel, resume)
+    notice = make_notice()
+    panel = JobPanel(kinds, picker, status, bar, cancel, resume, notice)
 
-    @ui_errors
-    def do_cancel(job):
-        cancel_job(ctx, _need(job))
+    def act(action):
+        def handler(job):
+            jid = need(as_int(job), "Pick a job first.")
+            said = action(ctx, jid)
+            return (*panel.render(ctx, jid)[1:], said)
+        return handler
 
-    @ui_errors
-    def do_resume(job):
-        resume_job(ctx, _need(job))
-
-    cancel.click(do_cancel, picker, None, api_visibility="private")
-    resume.click(do_resume, picker, None, api_visibility="private")
+    wire(cancel.click, act(cancel_job), picker, panel.outputs()[1:], notice)
+    wire(resume.click, act(resume_job), picker, panel.outputs()[1:], notice)
     return panel
-
-
-def _need(job) -> int:
-    jid = as_int(job)
-    if jid is None:
-        raise gr.Error("Pick a job first.", print_exception=False)
-    return jid

@@ -1,8 +1,9 @@
 """The "Jobs" tab: every job with status, device, progress, times and log; cancel, resume, delete.
 
-The table and the selected job's log are rebuilt from the store on page load and on a gr.Timer
-tick when their fingerprint changed (see nasdet_gui.common); nothing is cached per user outside
-the session's gr.State.
+The table and the selected job's log are rebuilt from the store (core.engine.queries, read
+only) on page load and on a gr.Timer tick when their fingerprint changed; nothing is cached per
+user outside the session's gr.State. Cancel / Resume / Delete are enabled only when they can act
+on the selected job; what they did, or why not, shows in the tab's notice line.
 """
 
 from __future__ import annotations
@@ -12,15 +13,18 @@ from dataclasses import dataclass
 import gradio as gr
 
 from core.engine import jobs as engine_jobs
+from core.engine import queries as q
 from core.engine.store import now
 
 from nasdet_gui.common import (ACTIVE, Ctx, as_int, cancel_job, fmt_duration, fmt_time,
-                               job_fingerprint, job_line, jobs_fingerprint, resume_job,
-                               ui_errors)
+                               job_buttons, job_line, make_notice, need, resume_job, ui_errors,
+                               wire)
 from nasdet_gui.config import TICK_S
 
 HEADERS = ["ID", "Kind", "Status", "Progress", "Device", "Message", "Created", "Duration", "Error"]
+COLUMN_WIDTHS = ["5%", "11%", "11%", "8%", "7%", "22%", "11%", "8%", "17%"]
 LOG_LINES = 400
+NO_JOB = "Select a job first: click its row in the table."
 
 
 @dataclass
@@ -29,10 +33,29 @@ class JobsTab:
     job_id: gr.Number
 
 
+@dataclass
+class _Views:
+    table: gr.Dataframe
+    job_id: gr.Number
+    cancel: gr.Button
+    resume: gr.Button
+    delete: gr.Button
+    confirm_row: gr.Row
+    confirm_text: gr.Markdown
+    confirm: gr.Button
+    keep: gr.Button
+    summary: gr.Markdown
+    log_box: gr.Textbox
+    notice: gr.HTML
+
+    def detail_outputs(self) -> list:
+        return [self.summary, self.log_box, self.cancel, self.resume, self.delete]
+
+
 def job_rows(ctx: Ctx, limit: int = 200) -> list[list]:
     """The table rows, newest job first."""
     rows = []
-    for j in ctx.store.list_jobs(limit=limit):
+    for j in q.list_jobs(ctx.store, limit=limit):
         end = j["finished_at"] or (now() if j["status"] == "running" else None)
         duration = fmt_duration(end - j["started_at"]) if j["started_at"] and end else ""
         rows.append([j["id"], j["kind"], j["status"],
@@ -44,37 +67,38 @@ def job_rows(ctx: Ctx, limit: int = 200) -> list[list]:
 
 def job_log(ctx: Ctx, job_id: int) -> str:
     """The job's events as log lines (newest last)."""
-    lines = []
-    for e in ctx.store.events(job_id, limit=LOG_LINES):
-        lines.append(f"{fmt_time(e['ts'])} {e['level'].upper():7s} {e['message']}")
+    lines = [f"{fmt_time(e['ts'])} {e['level'].upper():7s} {e['message']}"
+             for e in ctx.store.events(job_id, limit=LOG_LINES)]
     return "\n".join(lines) or "(no log lines yet)"
 
 
-def job_detail(ctx: Ctx, job_id: int | None) -> tuple[str, str]:
-    """(summary markdown, log text) of one job."""
-    if job_id is None:
-        return "Select a job in the table (click its row) to see its log.", ""
-    job = ctx.store.get_job(job_id)
+def job_detail(ctx: Ctx, job_id: int | None) -> tuple:
+    """(summary markdown, log text, Cancel, Resume, Delete buttons) of one job."""
+    job = q.find_job(ctx.store, job_id)
+    if job is None:
+        return ("Select a job in the table (click its row) to see its log.", "",
+                *job_buttons(None), gr.Button(interactive=False))
     spec = ", ".join(f"{k}={v}" for k, v in (job["spec"] or {}).items()
                      if not isinstance(v, (dict, list)))
     times = (f"created {fmt_time(job['created_at'])}, started {fmt_time(job['started_at'])}, "
              f"finished {fmt_time(job['finished_at'])}, attempts {job['attempts']}")
-    return f"{job_line(job)}\n\n`{spec}`\n\n{times}", job_log(ctx, job_id)
+    return (f"{job_line(job)}\n\n`{spec}`\n\n{times}", job_log(ctx, job["id"]),
+            *job_buttons(job), gr.Button(interactive=job["status"] not in ACTIVE))
 
 
-def build(ctx: Ctx, demo: gr.Blocks) -> JobsTab:
-    """Lay out the Jobs tab inside the current Blocks context and wire its events."""
+def _layout() -> _Views:
     gr.Markdown("Every job, newest first. Click a row to see its log; jobs run in a background "
                 "worker, so closing the browser does not stop them.", elem_classes="tab-intro")
     table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, max_height=360,
-                         wrap=True, elem_id="jobs-table",
-                         column_widths=["5%", "11%", "11%", "8%", "7%", "22%", "11%", "8%", "17%"])
+                         wrap=True, elem_id="jobs-table", column_widths=COLUMN_WIDTHS)
     with gr.Row(elem_classes="action-row"):
         job_id = gr.Number(label="Selected job", value=None, precision=0, minimum=0, scale=2,
                            elem_id="jobs-selected")
-        cancel = gr.Button("Cancel", scale=1, size="md")
-        resume = gr.Button("Resume", scale=1, size="md")
-        delete = gr.Button("Delete...", variant="stop", scale=1, size="md")
+        cancel = gr.Button("Cancel", scale=1, interactive=False, elem_id="jobs-cancel")
+        resume = gr.Button("Resume", scale=1, interactive=False, elem_id="jobs-resume")
+        delete = gr.Button("Delete...", variant="stop", scale=1, interactive=False,
+                           elem_id="jobs-delete")
+    notice = make_notice("jobs-notice")
     with gr.Row(visible=False, elem_classes="confirm-row") as confirm_row:
         confirm_text = gr.Markdown()
         confirm = gr.Button("Yes, delete it and its files", variant="stop")
@@ -82,70 +106,98 @@ def build(ctx: Ctx, demo: gr.Blocks) -> JobsTab:
     summary = gr.Markdown(elem_id="jobs-summary")
     log_box = gr.Textbox(label="Log", lines=12, max_lines=24, interactive=False, autoscroll=True,
                          elem_id="jobs-log")
+    return _Views(table, job_id, cancel, resume, delete, confirm_row, confirm_text, confirm,
+                  keep, summary, log_box, notice)
+
+
+def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: _Views) -> gr.Timer:
+    """Table and detail follow the store (fingerprint-guarded) on load, tick and selection."""
     state = gr.State(())  # fingerprints of what this browser shows
     timer = gr.Timer(TICK_S, active=False)
 
-    def refresh(fp: tuple, selected):
+    def refresh(fp: tuple, selected, force_detail: bool = False):
         jid = as_int(selected)
-        new = (jobs_fingerprint(ctx.store), job_fingerprint(ctx.store, jid))
-        if fp and new == fp:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        new = (q.jobs_fingerprint(ctx.store), q.job_fingerprint(ctx.store, jid))
         old_jobs, old_job = fp if fp else ((), ())
-        rows = job_rows(ctx) if new[0] != old_jobs else gr.skip()
-        detail = job_detail(ctx, jid) if new[1] != old_job or not fp else (gr.skip(), gr.skip())
-        return rows, *detail, new
+        rows = job_rows(ctx) if new[0] != old_jobs or not fp else gr.skip()
+        same = bool(fp) and new[1] == old_job and not force_detail
+        detail = (gr.skip(),) * 5 if same else job_detail(ctx, jid)
+        return rows, *detail, new, None
 
-    outputs = [table, summary, log_box, state]
-    timer.tick(ui_errors(refresh), [state, job_id], outputs, show_progress="hidden",
-               queue=False, api_visibility="private")
-    demo.load(ui_errors(refresh), [gr.State(()), job_id], outputs, show_progress="hidden",
-              api_visibility="private")
+    outputs = [v.table, *v.detail_outputs(), state]
+    wire(timer.tick, refresh, [state, v.job_id], outputs, v.notice, show_progress="hidden",
+         queue=False)
+    wire(demo.load, lambda j: refresh((), j), v.job_id, outputs, v.notice,
+         show_progress="hidden")
 
     def select(evt: gr.SelectData):
         return int(evt.row_value[0]) if evt.row_value else gr.skip()
 
-    table.select(select, None, job_id, show_progress="hidden", api_visibility="private")
-    job_id.change(ui_errors(lambda fp, j: refresh((fp[0], ("changed",)) if fp else (), j)),
-                  [state, job_id], outputs, show_progress="hidden",
-                  api_visibility="private")
+    v.table.select(select, None, v.job_id, show_progress="hidden", api_visibility="private")
+    wire(v.job_id.change, lambda fp, j: refresh(fp, j, force_detail=True), [state, v.job_id],
+         outputs, v.notice, show_progress="hidden")
+    return timer
 
-    @ui_errors
-    def do_cancel(selected):
-        cancel_job(ctx, _need(selected))
-        return ()
 
-    @ui_errors
-    def do_resume(selected):
-        resume_job(ctx, _need(selected))
-        return ()
+def _wire_actions(ctx: Ctx, v: _Views) -> None:
+    """Cancel, Resume, Delete (with a confirmation row); also named API endpoints."""
 
-    @ui_errors
+    def act(action):
+        def on_click(selected):
+            jid = need(as_int(selected), NO_JOB)
+            said = action(ctx, jid)
+            return (*job_detail(ctx, jid), said)
+        return on_click
+
     def ask_delete(selected):
-        jid = _need(selected)
-        job = ctx.store.get_job(jid)
+        jid = need(as_int(selected), NO_JOB)
+        job = q.get_job(ctx.store, jid)
         if job["status"] in ACTIVE:
             raise gr.Error(f"Job {jid} is {job['status']}: cancel it first, then delete it.")
-        return (gr.Row(visible=True),
-                f"Delete job **{jid}** ({job['kind']}, {job['status']}) and its folder "
-                f"`runs/{jid}/`? This cannot be undone.")
+        return (gr.Row(visible=True), f"Delete job **{jid}** ({job['kind']}, {job['status']}) "
+                f"and its folder `runs/{jid}/`? This cannot be undone.", "")
+
+    def do_delete(selected):
+        jid = need(as_int(selected), NO_JOB)
+        engine_jobs.delete_job(ctx.store, jid)
+        return gr.Row(visible=False), None, f"Job {jid} deleted."
+
+    wire(v.cancel.click, act(cancel_job), v.job_id, v.detail_outputs(), v.notice)
+    wire(v.resume.click, act(resume_job), v.job_id, v.detail_outputs(), v.notice)
+    wire(v.delete.click, ask_delete, v.job_id, [v.confirm_row, v.confirm_text], v.notice)
+    wire(v.confirm.click, do_delete, v.job_id, [v.confirm_row, v.job_id], v.notice)
+    v.keep.click(lambda: gr.Row(visible=False), None, v.confirm_row, api_visibility="private")
+    _api(ctx)
+
+
+def _api(ctx: Ctx) -> None:
+    """/cancel_job, /resume_job, /delete_job for API clients (errors as AppError)."""
 
     @ui_errors
-    def do_delete(selected):
-        jid = _need(selected)
+    def cancel_job_api(job_id: int) -> str:
+        """Cancel a queued (at once) or running (at its next step) job."""
+        return cancel_job(ctx, need(as_int(job_id), "give a job id"))
+
+    @ui_errors
+    def resume_job_api(job_id: int) -> str:
+        """Re-queue an interrupted, failed or cancelled job (continues from its checkpoint)."""
+        return resume_job(ctx, need(as_int(job_id), "give a job id"))
+
+    @ui_errors
+    def delete_job_api(job_id: int) -> str:
+        """Delete a finished job, its rows and its runs/<id>/ folder."""
+        jid = need(as_int(job_id), "give a job id")
         engine_jobs.delete_job(ctx.store, jid)
-        gr.Info(f"Job {jid} deleted.")
-        return gr.Row(visible=False), None
+        return f"Job {jid} deleted."
 
-    cancel.click(do_cancel, job_id, None, api_name="cancel_job")
-    resume.click(do_resume, job_id, None, api_name="resume_job")
-    delete.click(ask_delete, job_id, [confirm_row, confirm_text], api_visibility="private")
-    confirm.click(do_delete, job_id, [confirm_row, job_id], api_name="delete_job")
-    keep.click(lambda: gr.Row(visible=False), None, confirm_row, api_visibility="private")
-    return JobsTab(timer=timer, job_id=job_id)
+    gr.api(cancel_job_api, api_name="cancel_job")
+    gr.api(resume_job_api, api_name="resume_job")
+    gr.api(delete_job_api, api_name="delete_job")
 
 
-def _need(selected) -> int:
-    jid = as_int(selected)
-    if jid is None:
-        raise gr.Error("Select a job first: click its row in the table.", print_exception=False)
-    return jid
+def build(ctx: Ctx, demo: gr.Blocks) -> JobsTab:
+    """Lay out the Jobs tab inside the current Blocks context and wire its events."""
+    views = _layout()
+    timer = _wire_refresh(ctx, demo, views)
+    _wire_actions(ctx, views)
+    return JobsTab(timer=timer, job_id=views.job_id)

@@ -13,15 +13,16 @@ import gradio as gr
 
 from core.nas.config import STRATEGIES, SearchConfig
 
+from core.engine import queries as q
+
 from nasdet_gui import figures
-from nasdet_gui.common import (Ctx, as_int, best_architecture, dataclass_form, dataset_dropdown,
-                               dataset_names, fmt_duration, form_spec, job_fingerprint,
-                               latest_job_id, optional_fields, submit, ui_errors)
+from nasdet_gui.common import (Ctx, as_int, dataclass_form, dataset_dropdown, fmt_duration,
+                               form_spec, need, optional_fields, submit, ui_errors, wire)
 from nasdet_gui.config import TICK_S
 from nasdet_gui.job_panel import JobPanel, build_panel
 
 MAIN_FIELDS = ["minutes", "epochs", "samples", "fast"]
-ARCH_HEADERS = ["ID", "Step", "Kind", "Score", "Params", "FLOPs", "Latency ms"]
+ARCH_HEADERS = ["ID", "Role", "Step", "Score", "Params", "FLOPs", "Latency ms"]
 
 
 @dataclass
@@ -53,30 +54,88 @@ def report_markdown(result: dict | None) -> str:
     return text
 
 
+ARCH_LIMIT = 500
+
+
 def arch_rows(ctx: Ctx, job_id: int) -> list[list]:
+    """The architectures table, newest first, with each row's role."""
     rows = []
-    for a in reversed(ctx.store.architectures(job_id)[-500:]):
-        rows.append([a["id"], a["step"], (a.get("extra") or {}).get("kind", ""),
+    for a in reversed(q.architectures(ctx.store, job_id)[-ARCH_LIMIT:]):
+        rows.append([a["id"], a["role"], a["step"],
                      None if a["score"] is None else round(a["score"], 4), a["params"],
                      a["flops"], None if a["latency_ms"] is None else round(a["latency_ms"], 2)])
     return rows
 
 
+def best_markdown(best: dict | None, job: dict) -> str:
+    """What the cell drawings show: the searched cell, or the best one so far."""
+    if best is None:
+        text = "*No cell yet: the first one appears after the first epoch or candidate.*"
+    elif best["final"]:
+        score = ("" if best["score"] is None else
+                 f": retrained from scratch, proxy accuracy {100 * best['score']:.1f}% "
+                 f"(architecture {best['arch_id']})")
+        text = f"**Searched cell** (the search's answer, what training with it uses){score}"
+    else:
+        score = "" if best["score"] is None else f", search score {best['score']:.3f}"
+        text = (f"**Best so far** ({best['role']} cell, architecture {best['arch_id']}{score}); "
+                "the searched cell is chosen when the search phase ends")
+    if job.get("eta_s") and job["status"] == "running":
+        text += f" - about {fmt_duration(job['eta_s'])} left"
+    return text
+
+
 def views(ctx: Ctx, job_id: int | None) -> tuple:
-    """(score chart, best normal cell, best reduce cell, alpha heatmap, table, report, best id)."""
+    """(search chart, report bars, best normal cell, best reduce cell, alpha heatmap, table,
+    report text, best text)."""
     if not job_id:
         empty = figures.note("Start a search or pick one above.")
-        return empty, empty, empty, empty, [], report_markdown(None), ""
-    job = ctx.store.get_job(job_id)
-    best = best_architecture(ctx.store, job_id)
-    normal, reduce = figures.cells(best["genotype"] if best else None)
-    best_text = (f"Best so far: architecture **{best['id']}**, score {best['score']:.3f}"
-                 if best and best["score"] is not None else "")
-    if job.get("eta_s") and job["status"] == "running":
-        best_text += f" - about {fmt_duration(job['eta_s'])} left"
-    return (figures.search_chart(ctx.store, job_id), normal, reduce,
-            figures.alphas(ctx.store, job_id), arch_rows(ctx, job_id),
-            report_markdown(job.get("result")), best_text)
+        return empty, empty, empty, empty, empty, [], report_markdown(None), ""
+    job = q.get_job(ctx.store, job_id)
+    best = q.search_best(ctx.store, job_id)
+    normal, reduce = figures.cells(best["genotype"] if best else None,
+                                   "searched" if best and best["final"] else "best so far")
+    return (figures.search_chart(ctx.store, job_id), figures.report_chart(ctx.store, job_id),
+            normal, reduce, figures.alphas(ctx.store, job_id), arch_rows(ctx, job_id),
+            report_markdown(job.get("result")), best_markdown(best, job))
+
+
+def _form(ctx: Ctx) -> dict:
+    """The left column: dataset, strategy, the main fields and the advanced ones."""
+    dataset = gr.Dropdown(label="Dataset", choices=q.dataset_names(ctx.store), value=None,
+                          allow_custom_value=True)
+    strategy = gr.Radio(list(STRATEGIES), value="darts", label="Strategy")
+    main = dataclass_form(SearchConfig, names=MAIN_FIELDS, labels={
+        "minutes": "Time budget (minutes)", "epochs": "Epochs (DARTS/ENAS)",
+        "samples": "Architectures to try (evolution/random)",
+        "fast": "Fast mode (16x16 crops)"})
+    with gr.Accordion("Advanced options", open=False):
+        advanced = dataclass_form(SearchConfig, skip=("dataset", "proxy_path", "strategy",
+                                                      *MAIN_FIELDS))
+    start = gr.Button("Start search", variant="primary", elem_id="search-start")
+    return {"dataset": dataset, "strategy": strategy, "main": main, "advanced": advanced,
+            "start": start}
+
+
+def _views(ctx: Ctx) -> tuple[JobPanel, dict]:
+    """The right column: job panel, then one chart per row, the cells, the report, the table."""
+    panel = build_panel(ctx, ("search",), "Search job")
+    best_text = gr.Markdown(elem_id="search-best")
+    chart = gr.Plot(show_label=False, elem_id="search-chart")
+    with gr.Row():
+        normal = gr.Plot(show_label=False)
+        reduce = gr.Plot(show_label=False)
+    with gr.Row():
+        report_bars = gr.Plot(show_label=False, elem_id="search-report-chart")
+        report = gr.Markdown(elem_id="search-report")
+    alphas = gr.Plot(show_label=False)
+    table = gr.Dataframe(headers=ARCH_HEADERS, value=[], interactive=False, max_height=300,
+                         label="Evaluated architectures (role: derived / candidate during the "
+                         "search; searched / random in the final report)",
+                         elem_id="search-archs")
+    return panel, {"chart": chart, "report_bars": report_bars, "normal": normal,
+                   "reduce": reduce, "alphas": alphas, "table": table, "report": report,
+                   "best": best_text}
 
 
 def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
@@ -84,63 +143,40 @@ def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
                 "background; this page follows it.", elem_classes="tab-intro")
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
-            dataset = gr.Dropdown(label="Dataset", choices=dataset_names(ctx.store),
-                                  value=None, allow_custom_value=True)
-            strategy = gr.Radio(list(STRATEGIES), value="darts", label="Strategy")
-            main = dataclass_form(SearchConfig, names=MAIN_FIELDS, labels={
-                "minutes": "Time budget (minutes)", "epochs": "Epochs (DARTS/ENAS)",
-                "samples": "Architectures to try (evolution/random)",
-                "fast": "Fast mode (16x16 crops)"})
-            with gr.Accordion("Advanced options", open=False):
-                advanced = dataclass_form(SearchConfig, skip=("dataset", "proxy_path", "strategy",
-                                                              *MAIN_FIELDS))
-            start = gr.Button("Start search", variant="primary")
+            form = _form(ctx)
         with gr.Column(scale=5):
-            panel = build_panel(ctx, ("search",), "Search job")
-            best_text = gr.Markdown()
-            with gr.Row():
-                chart = gr.Plot(label="Scores", show_label=False)
-                alphas = gr.Plot(label="DARTS alphas", show_label=False)
-            with gr.Row():
-                normal = gr.Plot(label="Best normal cell", show_label=False)
-                reduce = gr.Plot(label="Best reduction cell", show_label=False)
-            report = gr.Markdown()
-            table = gr.Dataframe(headers=ARCH_HEADERS, value=[], interactive=False,
-                                 max_height=300, label="Evaluated architectures")
+            panel, v = _views(ctx)
     timer = gr.Timer(TICK_S, active=False)
     state = gr.State(())
+    main, advanced = form["main"], form["advanced"]
     names = ["strategy", *main, *advanced]
     optional = optional_fields(SearchConfig)
-    view_outputs = [chart, normal, reduce, alphas, table, report, best_text]
 
     def refresh(fp, job):
-        jid = as_int(job) or latest_job_id(ctx.store, "search")  # none picked: follow the newest
-        new = job_fingerprint(ctx.store, jid) + (latest_job_id(ctx.store, "search"),)
+        newest = q.latest_job_id(ctx.store, "search")
+        jid = as_int(job) or newest  # none picked: follow the newest
+        new = q.job_fingerprint(ctx.store, jid) + (newest,)
         if fp and new == fp:
-            return (gr.skip(),) * len(outputs)
-        return (*panel.render(ctx, jid), *views(ctx, jid), new)
+            return (gr.skip(),) * len(outputs) + (None,)
+        return (*panel.render(ctx, jid), *views(ctx, jid), new, None)
 
-    outputs = [*panel.outputs(), *view_outputs, state]
-    timer.tick(ui_errors(refresh), [state, panel.picker], outputs, show_progress="hidden",
-               api_visibility="private")
-    panel.picker.input(ui_errors(lambda job: refresh((), job)), panel.picker, outputs,
-                       api_visibility="private")
-    demo.load(ui_errors(lambda: refresh((), latest_job_id(ctx.store, "search"))), None, outputs,
-              api_visibility="private")
-    demo.load(lambda: dataset_dropdown(ctx), None, dataset,
-              api_visibility="private", queue=False)
+    outputs = [*panel.outputs(), *v.values(), state]
+    wire(timer.tick, refresh, [state, panel.picker], outputs, panel.notice,
+         show_progress="hidden")
+    wire(panel.picker.input, lambda job: refresh((), job), panel.picker, outputs, panel.notice)
+    wire(demo.load, lambda: refresh((), None), None, outputs, panel.notice)
+    demo.load(lambda: dataset_dropdown(ctx), None, form["dataset"], api_visibility="private",
+              queue=False)
 
-    @ui_errors
     def on_start(ds, *values):
-        if not ds:
-            raise gr.Error("Choose a dataset first (the Data tab creates or imports one).")
+        need(ds, "Choose a dataset first (the Data tab creates or imports one).")
         spec = form_spec(names, values, optional)
         jid = start_search(ctx, ds, spec.pop("strategy", "darts"), spec.pop("minutes", None), spec)
-        gr.Info(f"Search job {jid} queued.")
-        return refresh((), jid)
+        return (*refresh((), jid)[:-1], f"Search job {jid} queued.")
 
-    start.click(on_start, [dataset, strategy, *main.values(), *advanced.values()], outputs,
-                api_visibility="private")
+    wire(form["start"].click, on_start,
+         [form["dataset"], form["strategy"], *main.values(), *advanced.values()], outputs,
+         panel.notice)
 
     @ui_errors
     def api_start_search(dataset: str, strategy: str = "darts", minutes: float = 10.0,
@@ -151,5 +187,3 @@ def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
 
     gr.api(api_start_search, api_name="start_search")
     return SearchTab(timer=timer, panel=panel)
-
-

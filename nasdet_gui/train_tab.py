@@ -16,9 +16,10 @@ from core.det.config import list_models
 from core.nas.genotypes import PUBLISHED_GENOTYPES
 from core.train.presets import DEFAULT_PRESET, PRESETS, TrainConfig
 
+from core.engine import queries as q
+
 from nasdet_gui import figures
-from nasdet_gui.common import (Ctx, as_int, dataset_dropdown, dataset_names, job_fingerprint,
-                               latest_job_id, submit, ui_errors)
+from nasdet_gui.common import Ctx, as_int, dataset_dropdown, need, submit, ui_errors, wire
 from nasdet_gui.config import TICK_S
 from nasdet_gui.job_panel import JobPanel, build_panel
 
@@ -79,8 +80,10 @@ def from_text(name: str, text: str):
 def backbone_choices(ctx: Ctx) -> list[tuple[str, str]]:
     """Default EfficientNet, every succeeded search's cell, the published cells."""
     choices = [(DEFAULT_BACKBONE, "")]
-    for job in ctx.store.list_jobs(kind="search", status="succeeded", limit=50):
-        choices.append((f"searched cell of search job {job['id']}", f"nas:{job['id']}"))
+    for cell in q.search_cells(ctx.store, limit=50):
+        if cell["final"]:
+            choices.append((f"searched cell of search #{cell['job_id']}",
+                            f"nas:{cell['job_id']}"))
     choices += [(f"published cell {name}", f"nas:{name}") for name in PUBLISHED_GENOTYPES]
     return choices
 
@@ -93,9 +96,7 @@ def train_spec(dataset: str, preset: str, backbone: str, changed: dict) -> dict:
 
 
 def start_train(ctx: Ctx, spec: dict) -> int:
-    if not spec.get("dataset"):
-        raise gr.Error("Choose a dataset first (the Data tab creates or imports one).",
-                       print_exception=False)
+    need(spec.get("dataset"), "Choose a dataset first (the Data tab creates or imports one).")
     return submit(ctx, "train", spec)
 
 
@@ -108,39 +109,46 @@ def result_markdown(job: dict | None) -> str:
             f"**AP75** {ev.get('AP75', 0):.3f}  ·  model `{result.get('model', '')}`")
 
 
-def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
-    gr.Markdown("Train a detector. *quick-cpu* finishes in minutes on a laptop CPU; *paper* uses "
-                "the EfficientDet paper's schedule.", elem_classes="tab-intro")
+def _form(ctx: Ctx) -> dict:
+    """The left column: dataset, preset, model, backbone and the preset's fields."""
     start_values = preset_values(GUI_PRESET)
     text_fields = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in
                    ("dataset", "backbone", "preset", "model", "amp", "augment", "optimizer")]
-    with gr.Row():
-        with gr.Column(scale=2, min_width=340):
-            dataset = gr.Dropdown(label="Dataset", choices=dataset_names(ctx.store),
-                                  allow_custom_value=True)
-            preset = gr.Dropdown(list(PRESETS), value=GUI_PRESET, label="Preset")
-            model = gr.Dropdown(list_models(), value=start_values["model"], label="Model")
-            backbone = gr.Dropdown(backbone_choices(ctx), value="", allow_custom_value=True,
-                                   label="Backbone", info="or type a timm name / nas-file:PATH")
-            boxes: dict[str, gr.components.Component] = {}
-            for name in MAIN_FIELDS[1:]:
+    form = {"dataset": gr.Dropdown(label="Dataset", choices=q.dataset_names(ctx.store),
+                                   allow_custom_value=True),
+            "preset": gr.Dropdown(list(PRESETS), value=GUI_PRESET, label="Preset"),
+            "model": gr.Dropdown(list_models(), value=start_values["model"], label="Model"),
+            "backbone": gr.Dropdown(backbone_choices(ctx), value="", allow_custom_value=True,
+                                    label="Backbone",
+                                    info="or type a timm name / nas-file:PATH")}
+    boxes: dict[str, gr.components.Component] = {}
+    for name in MAIN_FIELDS[1:]:
+        boxes[name] = gr.Textbox(to_text(start_values.get(name)), label=name)
+    with gr.Accordion("Advanced options", open=False):
+        boxes["optimizer"] = gr.Dropdown(["sgd", "adamw"], value=start_values["optimizer"],
+                                         label="optimizer")
+        boxes["amp"] = gr.Checkbox(start_values["amp"], label="amp (CUDA only)")
+        boxes["augment"] = gr.Checkbox(start_values["augment"], label="augment")
+        for name in text_fields:
+            if name not in boxes:
                 boxes[name] = gr.Textbox(to_text(start_values.get(name)), label=name)
-            with gr.Accordion("Advanced options", open=False):
-                boxes["optimizer"] = gr.Dropdown(["sgd", "adamw"], value=start_values["optimizer"],
-                                                 label="optimizer")
-                boxes["amp"] = gr.Checkbox(start_values["amp"], label="amp (CUDA only)")
-                boxes["augment"] = gr.Checkbox(start_values["augment"], label="augment")
-                for name in text_fields:
-                    if name not in boxes:
-                        boxes[name] = gr.Textbox(to_text(start_values.get(name)), label=name)
-            start = gr.Button("Start training", variant="primary")
-        with gr.Column(scale=5):
-            panel = build_panel(ctx, ("train",), "Train job")
-            with gr.Row():
-                loss = gr.Plot(show_label=False)
-                ap = gr.Plot(show_label=False)
-            result = gr.Markdown()
-    names = ["model", *boxes]
+    form["boxes"] = boxes
+    form["start"] = gr.Button("Start training", variant="primary", elem_id="train-start")
+    return form
+
+
+def _views(ctx: Ctx) -> dict:
+    """The right column: the job panel, then the charts one per row, then the result."""
+    panel = build_panel(ctx, ("train",), "Train job")
+    loss = gr.Plot(show_label=False, elem_id="train-curves")
+    ap = gr.Plot(show_label=False, elem_id="train-ap")
+    result = gr.Markdown()
+    return {"panel": panel, "charts": [loss, ap], "result": result}
+
+
+def _wire_preset(form: dict) -> None:
+    """Choosing a preset shows its values in the form."""
+    boxes = form["boxes"]
 
     def on_preset(p):
         values = preset_values(p)
@@ -150,51 +158,63 @@ def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
             updates.append(v if isinstance(comp, (gr.Checkbox, gr.Dropdown)) else to_text(v))
         return updates
 
-    preset.input(on_preset, preset, [model, *boxes.values()], api_visibility="private",
-                 queue=False)
+    form["preset"].input(on_preset, form["preset"], [form["model"], *boxes.values()],
+                         api_visibility="private", queue=False)
 
+
+def _changed_fields(preset: str, names: list[str], values: tuple) -> dict:
+    """The form values that differ from the preset's (only those are sent with its name)."""
+    base, changed = preset_values(preset), {}
+    for name, value in zip(names, values):
+        v = value if isinstance(value, bool) else (
+            value if name in ("model", "optimizer") else from_text(name, value))
+        ref = base.get(name)
+        ref = list(ref) if isinstance(ref, tuple) else ref
+        if v != ref and not (v is None and ref is None):
+            changed[name] = v
+    return changed
+
+
+def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
+    gr.Markdown("Train a detector. *quick-cpu* finishes in minutes on a laptop CPU; *paper* uses "
+                "the EfficientDet paper's schedule.", elem_classes="tab-intro")
+    with gr.Row():
+        with gr.Column(scale=2, min_width=340):
+            form = _form(ctx)
+        with gr.Column(scale=5):
+            views = _views(ctx)
+    panel, boxes = views["panel"], form["boxes"]
+    names = ["model", *boxes]
+    _wire_preset(form)
     timer = gr.Timer(TICK_S, active=False)
     state = gr.State(())
-    view_outputs = [loss, ap, result]
 
     def refresh(fp, job):
-        jid = as_int(job) or latest_job_id(ctx.store, "train")  # none picked: follow the newest
-        new = job_fingerprint(ctx.store, jid) + (latest_job_id(ctx.store, "train"),)
+        newest = q.latest_job_id(ctx.store, "train")
+        jid = as_int(job) or newest  # none picked: follow the newest
+        new = q.job_fingerprint(ctx.store, jid) + (newest,)
         if fp and new == fp:
-            return (gr.skip(),) * len(outputs)
+            return (gr.skip(),) * len(outputs) + (None,)
         charts = figures.training_charts(ctx.store, jid) if jid else (
             figures.note("Start a training or pick one above."),) * 2
-        job_row = ctx.store.get_job(jid) if jid else None
-        return (*panel.render(ctx, jid), *charts, result_markdown(job_row), new)
+        return (*panel.render(ctx, jid), *charts,
+                result_markdown(q.find_job(ctx.store, jid)), new, None)
 
-    outputs = [*panel.outputs(), *view_outputs, state]
-    timer.tick(ui_errors(refresh), [state, panel.picker], outputs, show_progress="hidden",
-               api_visibility="private")
-    panel.picker.input(ui_errors(lambda job: refresh((), job)), panel.picker, outputs,
-                       api_visibility="private")
-    demo.load(ui_errors(lambda: refresh((), latest_job_id(ctx.store, "train"))), None, outputs,
-              api_visibility="private")
-    demo.load(lambda: (dataset_dropdown(ctx),
-                       gr.Dropdown(choices=backbone_choices(ctx))), None, [dataset, backbone],
-              api_visibility="private", queue=False)
+    outputs = [*panel.outputs(), *views["charts"], views["result"], state]
+    wire(timer.tick, refresh, [state, panel.picker], outputs, panel.notice,
+         show_progress="hidden")
+    wire(panel.picker.input, lambda job: refresh((), job), panel.picker, outputs, panel.notice)
+    wire(demo.load, lambda: refresh((), None), None, outputs, panel.notice)
+    demo.load(lambda: (dataset_dropdown(ctx), gr.Dropdown(choices=backbone_choices(ctx))),
+              None, [form["dataset"], form["backbone"]], api_visibility="private", queue=False)
 
-    @ui_errors
     def on_start(ds, p, bb, *values):
-        base = preset_values(p)
-        changed = {}
-        for name, value in zip(names, values):
-            v = value if isinstance(value, bool) else (
-                value if name in ("model", "optimizer") else from_text(name, value))
-            ref = base.get(name)
-            ref = list(ref) if isinstance(ref, tuple) else ref
-            if v != ref and not (v is None and ref is None):
-                changed[name] = v
-        jid = start_train(ctx, train_spec(ds, p, bb, changed))
-        gr.Info(f"Training job {jid} queued.")
-        return refresh((), jid)
+        jid = start_train(ctx, train_spec(ds, p, bb, _changed_fields(p, names, values)))
+        return (*refresh((), jid)[:-1], f"Training job {jid} queued.")
 
-    start.click(on_start, [dataset, preset, backbone, model, *boxes.values()], outputs,
-                api_visibility="private")
+    wire(form["start"].click, on_start,
+         [form["dataset"], form["preset"], form["backbone"], form["model"], *boxes.values()],
+         outputs, panel.notice)
 
     @ui_errors
     def api_start_train(dataset: str, preset: str = GUI_PRESET, backbone: str = "",
@@ -205,5 +225,4 @@ def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
         return start_train(ctx, train_spec(dataset, preset, backbone, dict(options or {})))
 
     gr.api(api_start_train, api_name="start_train")
-    return TrainTab(timer=timer, panel=panel, backbone=backbone, dataset=dataset)
-
+    return TrainTab(timer=timer, panel=panel, backbone=form["backbone"], dataset=form["dataset"])

@@ -26,6 +26,7 @@ HEARTBEAT_STALE_S = 30.0  # a running job whose heartbeat is older than this is 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 FINISHED = ("succeeded", "failed", "cancelled")
 RESUMABLE = ("interrupted", "failed", "cancelled")
+LOST_JOB_ERROR = "worker process stopped; `jobs resume` continues from the last checkpoint"
 JSON_COLUMNS = {
     "datasets": ("classes", "counts", "report", "stats"),
     "jobs": ("spec", "result"),
@@ -68,6 +69,15 @@ def pid_alive(pid: int | None) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def job_lost(pid: int | None, heartbeat_at: float | None, at: float | None = None) -> bool:
+    """A running job is lost when its worker process is gone or silent > HEARTBEAT_STALE_S.
+
+    The one rule behind `Store.reconcile` (which writes) and core.engine.queries (which only reads).
+    """
+    at = now() if at is None else at
+    return not pid_alive(pid) or (heartbeat_at or 0) < at - HEARTBEAT_STALE_S
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -322,13 +332,13 @@ class Store:
         """Mark running jobs whose worker is gone (or silent > 30 s) interrupted; return their ids."""
         rows = self.db.execute(
             "SELECT id, pid, heartbeat_at FROM jobs WHERE status = 'running'").fetchall()
-        lost = [job_id for job_id, pid, hb in rows
-                if not pid_alive(pid) or (hb or 0) < now() - HEARTBEAT_STALE_S]
+        t = now()
+        lost = [job_id for job_id, pid, hb in rows if job_lost(pid, hb, t)]
         for job_id in lost:
             self.db.execute(
                 "UPDATE jobs SET status = 'interrupted', finished_at = ?, eta_s = NULL, "
-                "error = coalesce(error, 'worker process stopped; `jobs resume` continues from the "
-                "last checkpoint') WHERE id = ? AND status = 'running'", [now(), job_id])
+                "error = coalesce(error, ?) WHERE id = ? AND status = 'running'",
+                [now(), LOST_JOB_ERROR, job_id])
         return lost
 
     # -- workers -------------------------------------------------------------------------------

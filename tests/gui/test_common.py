@@ -1,50 +1,12 @@
-"""The timer's cheap reads (fingerprints) and the app's command-line helpers, without a browser."""
+"""The GUI's form helpers, error boundary and the app's command-line helpers, without a browser
+(the timer's reads are core.engine.queries: tests/engine/test_queries.py)."""
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import pytest
 
-from core.engine.store import now
-
 import app as app_module
-from nasdet_gui.common import form_spec, job_fingerprint, jobs_fingerprint
-
-
-def _job_with_metrics(store, rows: int) -> int:
-    job = store.insert_job("train", {"dataset": "x"})
-    t = now()
-    store.add_metrics([(job, step, None, "train/loss", 1.0 / (step + 1), t) for step in range(rows)])
-    return job
-
-
-def test_fingerprint_changes_only_when_the_job_changes(store):
-    job = _job_with_metrics(store, 10)
-    first = job_fingerprint(store, job)
-    assert job_fingerprint(store, job) == first  # nothing changed -> the tick sends nothing
-    store.add_metrics([(job, 10, None, "train/loss", 0.1, now())])
-    second = job_fingerprint(store, job)
-    assert second != first
-    store.add_event(job, "info", "hello")
-    assert job_fingerprint(store, job) != second
-    before = jobs_fingerprint(store)
-    store.set_progress(job, 0.5, "half")
-    assert jobs_fingerprint(store) != before
-
-
-def test_tick_reads_stay_under_50_ms_with_100k_metric_rows(store):
-    job = _job_with_metrics(store, 100_000)
-    other = _job_with_metrics(store, 10)
-    times = []
-    for _ in range(15):
-        t0 = time.perf_counter()
-        job_fingerprint(store, job)
-        job_fingerprint(store, other)
-        jobs_fingerprint(store)
-        times.append(time.perf_counter() - t0)
-    assert statistics.median(times) < 0.050, times
+from nasdet_gui.common import form_spec
 
 
 def test_form_spec_drops_empty_and_maps_cleared_optional_numbers_to_none():
@@ -74,3 +36,32 @@ def test_public_bind_without_auth_warns(monkeypatch, capsys, tmp_path):
     assert "WARNING" in capsys.readouterr().err
     assert app_module.main(["--host", "0.0.0.0", "--auth", "a:b", "--home", str(tmp_path)]) == 0
     assert "WARNING" not in capsys.readouterr().err
+
+
+def test_on_page_shows_expected_errors_in_the_notice_and_reraises_bugs():
+    import gradio as gr
+
+    from core.errors import NotFoundError
+    from nasdet_gui.common import on_page
+
+    def handler(kind):
+        if kind == "engine":
+            raise NotFoundError("no model named 'x'; train one")
+        if kind == "gui":
+            raise gr.Error("Pick a model first.")
+        if kind == "bug":
+            raise ZeroDivisionError("oops")
+        return 1, 2, "done <b>"
+
+    wrapped = on_page(handler, 2)
+    assert wrapped("ok")[:2] == (1, 2)
+    assert "notice-info" in wrapped("ok")[2] and "done &lt;b&gt;" in wrapped("ok")[2]
+    skipped_a, skipped_b, notice = wrapped("engine")
+    assert skipped_a == gr.skip() and skipped_b == gr.skip()
+    assert "notice-error" in notice and "no model named &#x27;x&#x27;; train one" in notice
+    assert "Pick a model first." in wrapped("gui")[2]
+    with pytest.raises(ZeroDivisionError):
+        wrapped("bug")
+    assert on_page(lambda: (5, None), 1)() == (5, gr.skip())  # None: the notice stays as it is
+    assert on_page(lambda: "said", 0)() == (on_page(lambda: "said", 0)()[0],)
+    assert "said" in on_page(lambda: "said", 0)()[0]
