@@ -66,7 +66,7 @@ def _is_optional(hint: Any) -> tuple[bool, Any]:
     return False, hint
 
 
-def _coerce(hint: Any, value: Any, path: str, depth: int = 0) -> Any:
+def coerce(hint: Any, value: Any, path: str, depth: int = 0) -> Any:
     """value -> the type `hint`; SpecError naming `path` on a mismatch."""
     optional, hint = _is_optional(hint)
     if value is None or (optional and isinstance(value, str) and not value.strip()):
@@ -91,7 +91,7 @@ def _coerce(hint: Any, value: Any, path: str, depth: int = 0) -> Any:
             return _coerce_tuple(args, value, path, depth)
         if origin is list:
             item = args[0] if args else Any
-            return [_coerce(item, v, f"{path}[{i}]", depth + 1)
+            return [coerce(item, v, f"{path}[{i}]", depth + 1)
                     for i, v in enumerate(split_list(value))]
         if origin is dict or hint is dict:
             return _coerce_dict(args, value, path, depth)
@@ -109,7 +109,7 @@ def _coerce_union(args: tuple, value: Any, path: str, depth: int) -> Any:
     errors = []
     for option in args:
         try:
-            return _coerce(option, value, path, depth)
+            return coerce(option, value, path, depth)
         except SpecError as exc:
             errors.append(getattr(exc, "reason", str(exc)))
     raise ValueError(" or ".join(dict.fromkeys(errors)))
@@ -123,7 +123,7 @@ def _coerce_tuple(args: tuple, value: Any, path: str, depth: int) -> tuple:
         kinds = list(args)
         if len(items) != len(kinds):
             raise ValueError(f"must have {len(kinds)} values, got {len(items)}")
-    return tuple(_coerce(k, v, f"{path}[{i}]", depth + 1)
+    return tuple(coerce(k, v, f"{path}[{i}]", depth + 1)
                  for i, (k, v) in enumerate(zip(kinds, items)))
 
 
@@ -140,7 +140,7 @@ def _coerce_dict(args: tuple, value: Any, path: str, depth: int) -> dict:
     for key, val in value.items():
         if not isinstance(key, str):
             raise ValueError(f"keys must be strings, got {key!r}")
-        out[key] = _coerce(item, val, f"{path}.{key}", depth + 1)
+        out[key] = coerce(item, val, f"{path}.{key}", depth + 1)
     return out
 
 
@@ -176,35 +176,54 @@ def _join(what: str, name: str) -> str:
     return f"{what}.{name}" if ": " in what else f"{what}: {name}"
 
 
-def _load(cls: type[T], spec: Any, what: str) -> T:
+def _check_keys(cls: type, spec: Any, what: str) -> dict[str, dataclasses.Field]:
     if not isinstance(spec, Mapping):
         raise SpecError(f"{what}: the spec must be a JSON object, got {type(spec).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    hints = _hints(cls)
     for key in spec:
         if key not in fields:
-            raise SpecError(f"{_join(what, key)}={show(spec[key])}: unknown field"
+            raise SpecError(f"{_join(what, str(key))}={show(spec[key])}: unknown field"
                             f"{did_you_mean(key, fields)}; known: {', '.join(fields)}")
+    return fields
+
+
+def _field_value(f: dataclasses.Field, hint: Any, raw: Any, path: str) -> Any:
+    """One field: its parse hook or the type hint, then its bounds and choices."""
+    parse = f.metadata.get("parse")
+    try:
+        value = parse(raw) if parse and raw is not None else coerce(hint, raw, path)
+    except SpecError as exc:
+        if not parse:
+            raise
+        raise fail(path, raw, getattr(exc, "reason", str(exc))) from None
+    except ValueError as exc:
+        raise fail(path, raw, str(exc)) from None
+    _check_bounds(f.metadata, value, path)
+    return value
+
+
+def coerce_fields(cls: type, spec: Mapping, *, what: str) -> dict[str, Any]:
+    """Only the fields given in `spec`, each coerced and checked as `load` does (for partial
+    overrides of a dataclass, e.g. model_overrides of a DetConfig)."""
+    fields, hints = _check_keys(cls, spec, what), _hints(cls)
+    return {name: _field_value(fields[name], hints[name], raw, _join(what, name))
+            for name, raw in spec.items()}
+
+
+def _load(cls: type[T], spec: Any, what: str) -> T:
+    fields, hints = _check_keys(cls, spec, what), _hints(cls)
     values = {}
     for name, f in fields.items():
         path = _join(what, name)
         raw = spec.get(name)
-        if name not in spec or (raw is None and not _is_optional(hints[name])[0]):
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if name not in spec or (raw is None and not _is_optional(hints[name])[0]) or (
+                required and raw == ""):
+            if required:
                 help_ = f.metadata.get("help")
                 raise SpecError(f"{path}: required" + (f" ({help_})" if help_ else ""))
             continue
-        parse = f.metadata.get("parse")
-        try:
-            value = parse(raw) if parse and raw is not None else _coerce(hints[name], raw, path)
-        except SpecError as exc:
-            if not parse:
-                raise
-            raise fail(path, raw, getattr(exc, "reason", str(exc))) from None
-        except ValueError as exc:
-            raise fail(path, raw, str(exc)) from None
-        _check_bounds(f.metadata, value, path)
-        values[name] = value
+        values[name] = _field_value(f, hints[name], raw, path)
     return cls(**values)
 
 
@@ -303,7 +322,8 @@ def args_to_spec(args: argparse.Namespace, names: typing.Iterable[str]) -> dict[
 def parse_image_size(value: Any, *, lo: int = MIN_IMAGE_SIDE, hi: int = MAX_IMAGE_SIDE,
                      name: str = "image_size") -> int | tuple[int, int]:
     """The one image-size parser: S, "S" -> S (square); "WxH" (width x height, as typed on a
-    command line) or [H, W] (as stored in specs) -> (H, W). Each side within lo..hi pixels."""
+    command line), [H, W] (as stored in specs) or its text "H, W" -> (H, W). Each side within
+    lo..hi pixels."""
     reason = "use S or WxH, e.g. 512 or 640x384"
     if isinstance(value, bool) or value is None:
         raise fail(name, value, reason)
@@ -313,6 +333,9 @@ def parse_image_size(value: Any, *, lo: int = MIN_IMAGE_SIDE, hi: int = MAX_IMAG
             if "x" in text:
                 width, height = (to_int(p) for p in text.split("x"))
                 size: int | tuple[int, int] = (height, width)
+            elif "," in text:
+                height, width = (to_int(p) for p in text.split(","))
+                size = (height, width)
             else:
                 size = to_int(text)
         elif isinstance(value, (list, tuple)) and len(value) == 2:
@@ -334,4 +357,4 @@ def image_size_hw(value: Any) -> tuple[int, int]:
 
 
 __all__ = ["param", "load", "dump", "add_arguments", "args_to_spec", "help_text",
-           "parse_image_size", "image_size_hw", "MAX_IMAGE_SIDE"]
+           "parse_image_size", "image_size_hw", "coerce_fields", "MAX_IMAGE_SIDE"]

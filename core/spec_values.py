@@ -75,7 +75,7 @@ def to_float(value: Any) -> float:
     return number
 
 
-_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+_TRUE, _FALSE = ("true",), ("false",)  # JSON words only: "yes", 1 or "0" are refused
 
 
 def to_bool(value: Any) -> bool:

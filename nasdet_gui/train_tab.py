@@ -8,12 +8,14 @@ name, so the job spec stays small and the engine's preset logic stays the single
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 
 import gradio as gr
 
 from core.det.config import list_models
 from core.nas.genotypes import PUBLISHED_GENOTYPES
+from core.spec import coerce_fields, dump
 from core.train.presets import DEFAULT_PRESET, PRESETS, TrainConfig
 
 from core.engine import queries as q
@@ -51,30 +53,18 @@ def to_text(value) -> str:
         return ""
     if isinstance(value, (tuple, list)):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value)  # model_overrides: JSON, as core.spec reads it back
     return str(value)
 
 
 def from_text(name: str, text: str):
-    """Parse a form text back to a JSON value for the spec ('' -> None)."""
+    """A form text -> the spec value, by the engine's own coercion (core.spec: the same
+    messages as the CLI and the API); '' -> None."""
     text = (text or "").strip()
     if not text:
         return None
-    if name == "image_size":
-        parts = [p.strip() for p in text.replace("x", ",").split(",") if p.strip()]
-        if len(parts) == 2 and "x" in text:
-            return text  # "WxH", parsed by the engine
-        return text if len(parts) == 1 else [int(p) for p in parts]
-    if name == "scale_range":
-        return [float(p) for p in text.split(",")]
-    field = next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
-    kind = str(field.type).split("|")[0].strip()
-    if kind == "int":
-        return int(float(text))
-    if kind == "float":
-        return float(text)
-    if kind == "bool":
-        return text.lower() in ("1", "true", "yes")
-    return text
+    return dump(coerce_fields(TrainConfig, {name: text}, what="train")[name])
 
 
 def backbone_choices(ctx: Ctx) -> list[tuple[str, str]]:

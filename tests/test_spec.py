@@ -9,7 +9,8 @@ from typing import Any, Literal
 import pytest
 
 from core.errors import SpecError
-from core.spec import add_arguments, args_to_spec, dump, help_text, load, param, parse_image_size
+from core.spec import (add_arguments, args_to_spec, coerce_fields, dump, help_text, load, param,
+                       parse_image_size)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ def test_bool_is_not_a_number_and_numbers_are_not_bools():
     assert "not true/false" in _msg({"dataset": "d", "lr": False})
     assert _msg({"dataset": "d", "amp": 1}) == "train: amp=1: must be true or false"
     assert _msg({"dataset": "d", "amp": "maybe"}) == "train: amp='maybe': must be true or false"
+    assert _msg({"dataset": "d", "amp": "yes"}) == "train: amp='yes': must be true or false"
 
 
 def test_unknown_keys_suggest_the_closest_field():
@@ -119,6 +121,13 @@ def test_nested_dataclass_from_dict():
     assert str(info.value).startswith("search: inner.stepz=1: unknown field (did you mean 'steps'?)")
 
 
+def test_coerce_fields_checks_only_the_given_fields():
+    assert coerce_fields(Inner, {"steps": "4"}, what="train: inner") == {"steps": 4}
+    with pytest.raises(SpecError) as info:
+        coerce_fields(Inner, {"lr": "nan"}, what="train: inner")
+    assert str(info.value) == "train: inner.lr='nan': must be a finite number"
+
+
 def test_dump_round_trips():
     job = load(Job, {"dataset": "d", "overrides": {"a": [1, 2]}}, what="train")
     data = dump(job)
@@ -131,6 +140,7 @@ def test_parse_image_size():
     assert parse_image_size(" 512 ") == 512
     assert parse_image_size("640x384") == (384, 640)  # W x H on the command line -> (H, W)
     assert parse_image_size([384, 640]) == (384, 640)
+    assert parse_image_size("384, 640") == (384, 640)  # the [H, W] list as text (GUI forms)
     for bad in (True, None, "abc", "1x2x3", 2.5, [1], "512x"):
         with pytest.raises(SpecError, match="use S or WxH"):
             parse_image_size(bad)

@@ -3,6 +3,7 @@
   models list [--json]
   models import-effdet CHECKPOINT --name tf_efficientdet_d0 [--classes coco|FILE] --as NAME
   export --model NAME_OR_JOB --format onnx|torchscript [--out FILE] [--no-postprocess] [--wait]
+         [--image-size S|WxH] [--score-threshold T] [--opset N]
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import json
 from pathlib import Path
 
 from core.cli_util import EXIT_OK, add_submit_options, print_json, print_table, store_from, submit
+from core.det.tasks import ExportSpec
 from core.errors import DatasetError, SpecError
+from core.spec import add_arguments, args_to_spec
 
 MODEL_FIELDS = ["name", "kind", "job_id", "path", "classes", "metrics", "created_at"]
+EXPORT_OPTIONS = ("model", "format", "out", "postprocess", "image_size", "score_threshold", "opset")
 
 
 def register(sub) -> None:
@@ -34,15 +38,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_import_effdet)
 
     p = sub.add_parser("export", help="export a detector to ONNX or TorchScript (a job)")
-    p.add_argument("--model", required=True, help="model name, job-ID or job id")
-    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
-    p.add_argument("--out", help="output file (default: runs/<job>/model.onnx|.ts)")
-    p.add_argument("--no-postprocess", action="store_true",
-                   help="export raw per-level outputs instead of NMS'd detections")
-    p.add_argument("--image-size", type=int, nargs="+", metavar="S",
-                   help="S or H W (multiples of 128; default: the model's)")
-    p.add_argument("--score-threshold", type=float, default=0.05)
-    p.add_argument("--opset", type=int, default=17)
+    add_arguments(p, ExportSpec, EXPORT_OPTIONS, required=("model",))
     add_submit_options(p)
     p.set_defaults(func=cmd_export)
 
@@ -101,10 +97,4 @@ def cmd_import_effdet(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    spec = {"model": args.model, "format": args.format, "postprocess": not args.no_postprocess,
-            "score_threshold": args.score_threshold, "opset": args.opset}
-    if args.out:
-        spec["out"] = str(Path(args.out).resolve())
-    if args.image_size:
-        spec["image_size"] = args.image_size * 2 if len(args.image_size) == 1 else args.image_size
-    return submit(args, "export", spec)
+    return submit(args, "export", args_to_spec(args, EXPORT_OPTIONS))

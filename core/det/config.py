@@ -20,9 +20,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import SpecError
+from core.spec import coerce_fields, image_size_hw, load, param
+from core.spec_values import did_you_mean
 
 # Anchor aspect ratios as (x, y) multipliers, the automl / effdet default: w/h = 1, ~2, ~0.5.
 DEFAULT_ASPECT_RATIOS: tuple[tuple[float, float], ...] = ((1.0, 1.0), (1.4, 0.7), (0.7, 1.4))
+MAX_CHANNELS = 2048  # BiFPN width (D7: 384)
+MAX_REPEATS = 16  # BiFPN / head repeats (D7: 8 / 5)
+MAX_CLASSES = 10_000
+FIXED_FIELDS = ("name", "num_classes", "image_size")  # get_config arguments, not overrides
 
 
 @dataclass(frozen=True)
@@ -31,25 +37,25 @@ class DetConfig:
 
     name: str
     backbone_name: str  # timm model name; "custom" when a module was given
-    image_size: tuple[int, int]  # (H, W) the model is meant for; any multiple of 2**max_level works
-    fpn_channels: int
-    fpn_cell_repeats: int
-    box_class_repeats: int
-    num_classes: int = 90
+    image_size: tuple[int, int] = param(parse=image_size_hw)  # (H, W); any multiple of 2**max_level
+    fpn_channels: int = param(lo=1, hi=MAX_CHANNELS)
+    fpn_cell_repeats: int = param(lo=1, hi=MAX_REPEATS)
+    box_class_repeats: int = param(lo=1, hi=MAX_REPEATS)
+    num_classes: int = param(90, lo=1, hi=MAX_CLASSES)
     min_level: int = 3
-    max_level: int = 7
-    num_scales: int = 3  # octave scales 2**0, 2**(1/3), 2**(2/3)
-    aspect_ratios: tuple[tuple[float, float], ...] = DEFAULT_ASPECT_RATIOS
-    anchor_scale: float = 4.0  # base anchor side = anchor_scale * stride
-    pad_type: str = "same"  # "same": TF-style asymmetric padding; "": PyTorch symmetric padding
+    max_level: int = param(7, lo=5, hi=10)
+    num_scales: int = param(3, lo=1, hi=8)  # octave scales 2**0, 2**(1/3), 2**(2/3)
+    aspect_ratios: tuple[tuple[float, float], ...] = param(DEFAULT_ASPECT_RATIOS, gt=0.0, hi=100.0)
+    anchor_scale: float = param(4.0, gt=0.0, hi=100.0)  # base anchor side = anchor_scale * stride
+    pad_type: str = param("same", choices=("same", ""))  # "same": TF-style; "": PyTorch symmetric
     act_type: str = "swish"
-    fpn_weight_method: str = "fastattn"  # "fastattn" (fast normalised fusion) or "sum"
+    fpn_weight_method: str = param("fastattn", choices=("fastattn", "sum"))  # fast normalised fusion
     separable_conv: bool = True
     redundant_bias: bool = True  # TF models have conv bias right before BN (kept for weights)
-    bn_momentum: float = 0.01  # PyTorch convention (= 1 - TF's 0.99)
-    bn_eps: float = 1e-3
-    backbone_drop_path_rate: float = 0.2
-    backbone_indices: tuple[int, ...] = (2, 3, 4)  # timm feature indices at strides 8, 16, 32
+    bn_momentum: float = param(0.01, lo=0.0, hi=1.0)  # PyTorch convention (= 1 - TF's 0.99)
+    bn_eps: float = param(1e-3, gt=0.0, lt=1.0)
+    backbone_drop_path_rate: float = param(0.2, lo=0.0, lt=1.0)
+    backbone_indices: tuple[int, ...] = param((2, 3, 4), lo=0, hi=8)  # timm features at 8, 16, 32
 
     @property
     def num_levels(self) -> int:
@@ -70,17 +76,8 @@ class DetConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DetConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise SpecError(f"unknown DetConfig field(s) {unknown}; known: {sorted(known)}")
-        data = dict(data)
-        data["image_size"] = tuple(data["image_size"])
-        if "aspect_ratios" in data:
-            data["aspect_ratios"] = tuple(tuple(float(v) for v in r) for r in data["aspect_ratios"])
-        if "backbone_indices" in data:
-            data["backbone_indices"] = tuple(data["backbone_indices"])
-        return cls(**data)
+        """`to_dict` output (e.g. from a model file) -> DetConfig, types and bounds checked."""
+        return load(cls, data, what="det_config")
 
 
 def _pt(backbone: str, size: int, ch: int, fpn: int, head: int, drop: float = 0.2,
@@ -140,25 +137,24 @@ def get_config(name: str, num_classes: int = 90, image_size: int | tuple[int, in
     `image_size` is an int (square) or (H, W); both sides must be multiples of 2**max_level.
     """
     if name not in MODEL_TABLE:
-        raise SpecError(f"unknown detector {name!r}; known: {', '.join(MODEL_TABLE)}")
+        raise SpecError(f"model={name!r}: unknown detector{did_you_mean(name, MODEL_TABLE)}; "
+                        f"known: {', '.join(MODEL_TABLE)}")
+    fixed = sorted(set(overrides) & set(FIXED_FIELDS))
+    if fixed:
+        raise SpecError(f"model_overrides: {', '.join(fixed)} cannot be overridden (the model "
+                        "name, the dataset's classes and the image_size option set them)")
+    overrides = coerce_fields(DetConfig, overrides, what="model_overrides")
     fields = dict(MODEL_TABLE[name], name=name, num_classes=num_classes, **overrides)
     if image_size is not None:
-        fields["image_size"] = normalize_image_size(image_size)
-    try:
-        config = DetConfig(**fields)
-    except TypeError as exc:
-        known = [f.name for f in dataclasses.fields(DetConfig)]
-        raise SpecError(f"bad detector override ({exc}); DetConfig fields: {known}") from exc
+        fields["image_size"] = image_size_hw(image_size)
+    config = DetConfig(**fields)
     validate_config(config)
     return config
 
 
 def normalize_image_size(image_size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
-    if isinstance(image_size, int):
-        return (image_size, image_size)
-    if len(image_size) != 2:
-        raise SpecError(f"image_size must be an int or (H, W), got {image_size!r}")
-    return (int(image_size[0]), int(image_size[1]))
+    """An int S or (H, W) -> (H, W) (core.spec.image_size_hw: the one image-size parser)."""
+    return image_size_hw(image_size)
 
 
 def validate_config(config: DetConfig) -> None:
@@ -171,8 +167,9 @@ def validate_config(config: DetConfig) -> None:
         raise SpecError(f"max_level must be >= 5, got {config.max_level}")
     multiple = config.stride_multiple
     if any(s <= 0 or s % multiple for s in config.image_size):
-        raise SpecError(f"image size {config.image_size} must have sides that are positive "
-                        f"multiples of {multiple} (2**max_level) for {config.name}")
+        height, width = config.image_size
+        raise SpecError(f"image_size={width}x{height}: sides must be positive multiples of "
+                        f"{multiple} (2**max_level) for {config.name}")
     if config.fpn_weight_method not in ("fastattn", "sum"):
         raise SpecError(f"fpn_weight_method must be 'fastattn' or 'sum', "
                         f"got {config.fpn_weight_method!r}")

@@ -8,43 +8,68 @@ between the exported file (onnxruntime / torch.jit) and PyTorch on a test image.
 
 from __future__ import annotations
 
+import typing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from core.engine.jobs import TaskDef
 from core.errors import SpecError
+from core.references import check_model
+from core.spec import dump, image_size_hw, load, param
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.engine.reporter import Reporter
 
-FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".ts"}
 PARITY_TOLERANCE = 1e-4
-DEFAULTS: dict[str, Any] = {"format": "onnx", "out": None, "postprocess": True,
-                            "image_size": None, "score_threshold": 0.05, "opset": 17}
+MIN_OPSET, MAX_OPSET = 17, 21  # opset 17 has LayerNorm/ScatterND as needed; 21: torch 2.x export
+
+
+def _out_path(value: Any) -> str:
+    """An output file: absolute, its folder existing (the file itself is written by the job)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a file path")
+    path = Path(value).expanduser().resolve()
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise ValueError(f"folder {path.parent} does not exist")
+    return str(path)
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    """An export job: a stored detector written as ONNX or TorchScript, checked against PyTorch."""
+
+    model: str = param(help="model name, job-ID or job id (`models list`)")
+    format: Literal["onnx", "torchscript"] = param("onnx", help="file format")
+    out: str | None = param(None, parse=_out_path,
+                            help="output file (default: runs/<job>/model.onnx|.ts)")
+    postprocess: bool = param(True, help="include NMS (else raw per-level outputs)")
+    image_size: tuple[int, int] | None = param(
+        None, parse=image_size_hw, help="S or WxH, multiples of 128 (default: the model's)")
+    score_threshold: float = param(0.05, lo=0.0, hi=1.0, help="of the exported NMS")
+    opset: int = param(MIN_OPSET, lo=MIN_OPSET, hi=MAX_OPSET, help="ONNX opset")
+
+    def __post_init__(self) -> None:
+        if self.image_size is not None and any(s % 128 for s in self.image_size):
+            height, width = self.image_size
+            raise SpecError(f"export: image_size={width}x{height}: sides must be multiples "
+                            "of 128")
+
+
+FORMATS: tuple[str, ...] = typing.get_args(typing.get_type_hints(ExportSpec)["format"])
 
 
 def validate_export(spec: dict) -> dict:
-    unknown = sorted(set(spec) - set(DEFAULTS) - {"model"})
-    if unknown:
-        raise SpecError(f"unknown export option(s) {unknown}; known: model, {', '.join(DEFAULTS)}")
-    if not spec.get("model"):
-        raise SpecError("export needs a model: a name from `models list`, job-ID or a job id")
-    out = {**DEFAULTS, **spec, "model": str(spec["model"])}
-    if out["format"] not in FORMATS:
-        raise SpecError(f"format must be one of {FORMATS}, got {out['format']!r}")
-    if int(out["opset"]) < 17:
-        raise SpecError(f"ONNX opset must be >= 17, got {out['opset']}")
-    if not 0.0 <= float(out["score_threshold"]) <= 1.0:
-        raise SpecError(f"score_threshold must be in [0, 1], got {out['score_threshold']}")
-    if out["image_size"] is not None:
-        size = out["image_size"]
-        size = [size, size] if isinstance(size, int) else list(size)
-        if len(size) != 2 or any(int(s) <= 0 or int(s) % 128 for s in size):
-            raise SpecError(f"image_size must be [H, W] multiples of 128, got {out['image_size']}")
-        out["image_size"] = [int(s) for s in size]
-    out["postprocess"] = bool(out["postprocess"])
-    return out
+    """TaskDef.validate of `export`: every field of ExportSpec filled in."""
+    return dump(load(ExportSpec, spec, what="export"))
+
+
+def resolve_export(spec: dict, store, device: str) -> None:
+    """TaskDef.resolve of `export`: the model exists and its file looks like a checkpoint."""
+    check_model(store, spec["model"], "export")
 
 
 def run_export(spec: dict, reporter: "Reporter") -> dict:
@@ -79,4 +104,4 @@ def run_export(spec: dict, reporter: "Reporter") -> dict:
             "image_size": list(size), "postprocess": spec["postprocess"]}
 
 
-EXPORT = TaskDef(run=run_export, validate=validate_export)
+EXPORT = TaskDef(run=run_export, validate=validate_export, resolve=resolve_export)

@@ -12,12 +12,17 @@ import logging
 
 from core.cli_util import EXIT_OK, add_submit_options, store_from, submit
 from core.errors import SpecError
+from core.spec import add_arguments, args_to_spec
+from core.train.presets import EvaluateSpec, TrainConfig
 
 log = logging.getLogger(__name__)
 
 # CLI option -> train spec field (the spec names are the contract; see core.train.presets).
 TRAIN_OPTIONS = ("dataset", "model", "backbone", "image_size", "epochs", "batch_size", "lr",
-                 "init", "preset", "pretrained_backbone", "seed", "workers")
+                 "init", "preset", "pretrained_backbone", "seed", "workers", "optimizer",
+                 "model_overrides", "nproc", "nnodes", "rdzv_endpoint", "force")
+EVALUATE_OPTIONS = ("model", "dataset", "split", "image_size", "batch_size", "workers",
+                    "score_threshold")
 
 
 def register(sub) -> None:
@@ -28,37 +33,17 @@ def register(sub) -> None:
 
 
 def _register_train(sub) -> None:
-    from core.train.presets import PRESETS
-
-    p = sub.add_parser("train", help="train an EfficientDet detector (a job)")
-    p.add_argument("--dataset", required=True, help="dataset name (`data list`)")
-    p.add_argument("--model", help="detector variant, e.g. efficientdet_d0 (default), "
-                                   "tf_efficientdet_d1, efficientdet_tiny")
-    p.add_argument("--backbone", help="timm model name | nas:JOB_ID | nas:PUBLISHED_NAME | "
-                                      "nas-arch:ARCH_ID | "
-                                      "nas-file:PATH (default: the variant's EfficientNet)")
-    p.add_argument("--image-size", help="S or WxH, sides multiples of 128 (default: the model's)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="peak learning rate (default 0.08 per 64 images)")
-    p.add_argument("--init", help="fine-tune from this model (name or job-ID); a new class "
-                                  "head is made when the classes differ")
-    p.add_argument("--preset", choices=sorted(PRESETS), help="settings bundle (default paper)")
-    p.add_argument("--pretrained-backbone", help="file of ImageNet backbone weights")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--workers", type=int, help="data loader processes")
+    p = sub.add_parser("train", help="train an EfficientDet detector (a job)",
+                       description="Defaults are the paper preset's; another --preset changes "
+                       "them (core/train/presets.py), options given here win over both.")
+    add_arguments(p, TrainConfig, TRAIN_OPTIONS, required=("dataset",))
     add_submit_options(p)
     p.set_defaults(func=cmd_train)
 
 
 def _register_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="COCO-evaluate a trained model on a dataset (a job)")
-    p.add_argument("--model", required=True, help="model name or job-ID (`models list`)")
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--split", choices=("val", "train"), default="val")
-    p.add_argument("--image-size", help="S or WxH (default: the model's training size)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--score-threshold", type=float, help="of the confusion matrix (default 0.3)")
+    add_arguments(p, EvaluateSpec, EVALUATE_OPTIONS, required=("model", "dataset"))
     add_submit_options(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -74,29 +59,12 @@ def _register_predict(sub) -> None:
     p.set_defaults(func=cmd_predict)
 
 
-def _check_model_exists(store, name: str) -> None:
-    from core.train.predict import resolve_model_row
-
-    resolve_model_row(store, name)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    spec = {key: getattr(args, key) for key in TRAIN_OPTIONS if getattr(args, key) is not None}
-    store = store_from(args)
-    store.get_dataset(args.dataset)  # NotFoundError -> exit 2 before anything is queued
-    if args.init:
-        _check_model_exists(store, args.init)
-    return submit(args, "train", spec)
+    return submit(args, "train", args_to_spec(args, TRAIN_OPTIONS))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    store = store_from(args)
-    store.get_dataset(args.dataset)
-    _check_model_exists(store, args.model)
-    spec = {"model": args.model, "dataset": args.dataset, "split": args.split,
-            "image_size": args.image_size, "batch_size": args.batch_size,
-            "score_threshold": args.score_threshold}
-    return submit(args, "evaluate", {k: v for k, v in spec.items() if v is not None})
+    return submit(args, "evaluate", args_to_spec(args, EVALUATE_OPTIONS))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

@@ -12,60 +12,22 @@ This module is imported at submit time: it must stay cheap (no torch).
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from core.errors import SpecError
+from core.spec import coerce_fields, dump, image_size_hw, load, param
 
 DEFAULT_PRESET = "paper"
 DEFAULT_MODEL = "efficientdet_d0"
 OPTIMIZERS = ("sgd", "adamw")
 BACKBONE_PREFIXES = ("nas:", "nas-file:", "nas-arch:")  # searched/published-cell backbones
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a train job does; serialised into the job spec and runs/<id>/config.json."""
-
-    dataset: str
-    model: str | None = None  # None: DEFAULT_MODEL, or the --init model's architecture
-    backbone: str | None = None  # timm name | nas:JOB_ID | nas:NAME | nas-arch:ID | nas-file:PATH
-    image_size: tuple[int, int] | None = None  # (H, W); None: the model's own size
-    epochs: int = 300  # automl num_epochs (COCO); fine-tuning usually needs far fewer
-    batch_size: int = 16
-    lr: float | None = None  # None: lr_per_64 * batch_size / 64
-    init: str | None = None  # a model name / job-ID to fine-tune from (a new head if classes differ)
-    preset: str = DEFAULT_PRESET
-    pretrained_backbone: str | None = None  # a file of ImageNet weights; never downloaded
-    seed: int = 0
-    workers: int = 2  # DataLoader worker processes
-    model_overrides: dict[str, Any] | None = None  # DetConfig fields, e.g. {"fpn_channels": 32}
-    # -- optimisation (automl defaults) --
-    optimizer: str = "sgd"
-    lr_per_64: float = 0.08
-    momentum: float = 0.9
-    weight_decay: float = 4e-5  # conv/linear weights only; no decay on BN, biases, fusion weights
-    warmup_epochs: float = 1.0
-    warmup_factor: float = 0.1  # warm-up starts at lr * warmup_factor (automl lr_warmup_init)
-    clip_grad_norm: float = 10.0
-    ema_decay: float = 0.9998  # 0 disables the EMA
-    amp: bool = True  # mixed precision, CUDA only (bf16 where supported, else fp16 + GradScaler)
-    # -- data and evaluation --
-    augment: bool = True  # horizontal flip and scale jitter
-    scale_range: tuple[float, float] = (0.1, 2.0)  # automl jitter_min / jitter_max
-    eval_every: int = 1  # epochs between validations (the last epoch is always evaluated)
-
-    @property
-    def effective_lr(self) -> float:
-        return self.lr if self.lr is not None else self.lr_per_64 * self.batch_size / 64
-
-    def to_spec(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        for key in ("image_size", "scale_range"):
-            if data[key] is not None:
-                data[key] = list(data[key])
-        return data
-
+MAX_EPOCHS = 10_000
+MAX_BATCH = 1024
+MAX_WORKERS = 2 * (os.cpu_count() or 1)
+SEED_MAX = 2**63 - 1
+IMAGE_SIZE_HELP = "S or WxH, sides multiples of 128 (default: the model's)"
 
 # Preset name -> TrainConfig overrides.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -84,110 +46,133 @@ PRESETS: dict[str, dict[str, Any]] = {
     "finetune": dict(epochs=50, lr_per_64=0.02, warmup_epochs=1.0),
 }
 
-_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a train job does; serialised into the job spec and runs/<id>/config.json."""
+
+    dataset: str = param(help="dataset name (`data list`)")
+    model: str | None = param(None, help=f"detector variant, e.g. {DEFAULT_MODEL} (default), "
+                              "tf_efficientdet_d1, efficientdet_tiny")
+    backbone: str | None = param(None, help="timm model name | nas:JOB_ID | nas:PUBLISHED_NAME | "
+                                 "nas-arch:ARCH_ID | nas-file:PATH (default: the variant's "
+                                 "EfficientNet)")
+    image_size: tuple[int, int] | None = param(None, parse=image_size_hw, help=IMAGE_SIZE_HELP)
+    epochs: int = param(300, lo=1, hi=MAX_EPOCHS,  # automl num_epochs (COCO); fine-tuning: fewer
+                        help="passes over the training split")
+    batch_size: int = param(16, lo=1, hi=MAX_BATCH, help="images per step (per process)")
+    lr: float | None = param(None, gt=0, hi=10.0,  # None: lr_per_64 * batch_size / 64
+                             help="peak learning rate (default: lr_per_64 x batch_size / 64)")
+    init: str | None = param(None, help="fine-tune from this model (name or job-ID); a new "
+                             "class head is made when the classes differ")
+    preset: str = param(DEFAULT_PRESET, choices=tuple(PRESETS), help="settings bundle")
+    pretrained_backbone: str | None = param(None, help="file of ImageNet backbone weights "
+                                            "(never downloaded)")
+    seed: int = param(0, lo=0, hi=SEED_MAX)
+    workers: int = param(2, lo=0, hi=MAX_WORKERS, help="data loader processes")
+    model_overrides: dict[str, Any] | None = param(None, help="DetConfig fields as JSON, e.g. "
+                                                   '{"fpn_channels": 32}')
+    force: bool = param(False, help="queue even when the memory estimate says the job does not "
+                        "fit its device")
+    # -- scale-out (core.dist: torchrun; the GPU count is checked where the job runs) --
+    nproc: int = param(1, lo=1, help="training processes on this node (torchrun --nproc-per-node)")
+    nnodes: int = param(1, lo=1, hi=1024, help="nodes of a multi-node job (torchrun --nnodes)")
+    rdzv_endpoint: str | None = param(None, help="HOST:PORT of the c10d rendezvous (several "
+                                      "nodes)")
+    # -- optimisation (automl defaults) --
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    lr_per_64: float = param(0.08, gt=0, hi=10.0)
+    momentum: float = param(0.9, lo=0.0, lt=1.0)
+    weight_decay: float = param(4e-5, lo=0.0, hi=1.0)  # conv/linear weights only (not BN, biases)
+    warmup_epochs: float = param(1.0, lo=0.0, hi=MAX_EPOCHS)
+    warmup_factor: float = param(0.1, gt=0.0, hi=1.0)  # warm-up starts at lr * warmup_factor
+    clip_grad_norm: float = param(10.0, gt=0.0, hi=1e6)
+    ema_decay: float = param(0.9998, lo=0.0, lt=1.0)  # 0 disables the EMA
+    amp: bool = True  # mixed precision, CUDA only (bf16 where supported, else fp16 + GradScaler)
+    # -- data and evaluation --
+    augment: bool = True  # horizontal flip and scale jitter
+    scale_range: tuple[float, float] = param((0.1, 2.0), gt=0.0, hi=10.0)  # automl jitter min/max
+    eval_every: int = param(1, lo=1, hi=MAX_EPOCHS,  # the last epoch is always evaluated
+                            help="epochs between validations")
+
+    @property
+    def effective_lr(self) -> float:
+        return self.lr if self.lr is not None else self.lr_per_64 * self.batch_size / 64
+
+    def to_spec(self) -> dict[str, Any]:
+        return dump(self)
 
 
 def build_config(spec: dict[str, Any]) -> TrainConfig:
     """Spec dict -> TrainConfig: preset overrides, then the spec's own fields; raises SpecError."""
-    spec = {k: v for k, v in spec.items() if v is not None}
-    unknown = sorted(set(spec) - set(_FIELDS))
-    if unknown:
-        raise SpecError(f"unknown train spec field(s) {unknown}; known: {sorted(_FIELDS)}")
-    if not spec.get("dataset"):
-        raise SpecError("a train job needs a dataset: --dataset NAME (`data list` shows them)")
-    preset = spec.get("preset", DEFAULT_PRESET)
-    if preset not in PRESETS:
-        raise SpecError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-    fields = {**PRESETS[preset], **spec, "preset": preset}
-    fields = {k: _coerce(k, v) for k, v in fields.items()}
-    config = TrainConfig(**fields)
+    if not isinstance(spec, dict):
+        raise SpecError(f"train: the spec must be a JSON object, got {type(spec).__name__}")
+    given = {k: v for k, v in spec.items() if v is not None}
+    preset = load(TrainConfig, {"dataset": "-", "preset": given.get("preset")},
+                  what="train").preset
+    config = load(TrainConfig, {**PRESETS[preset], **given}, what="train")
+    if config.model_overrides:
+        from core.det.config import FIXED_FIELDS, DetConfig  # dataclasses only
+
+        fixed = sorted(set(config.model_overrides) & set(FIXED_FIELDS))
+        if fixed:
+            raise SpecError(f"train: model_overrides.{fixed[0]}: cannot be overridden (use the "
+                            "model and image_size options; the classes come from the dataset)")
+        config = dataclasses.replace(config, model_overrides=coerce_fields(
+            DetConfig, config.model_overrides, what="train: model_overrides"))
     check_config(config)
     return config
 
 
-def _coerce(key: str, value: Any) -> Any:
-    """JSON value -> the field's type (tuples for sizes); SpecError on a wrong type."""
-    if value is None:
-        return None
-    if key == "image_size":
-        return parse_image_size(value)
-    if key == "model_overrides":
-        if not isinstance(value, dict):
-            raise SpecError(f"model_overrides must be a JSON object of DetConfig fields, "
-                            f"got {value!r}")
-        return dict(value)
-    if key == "scale_range":
-        if not isinstance(value, (list, tuple)) or len(value) != 2:
-            raise SpecError(f"scale_range must be [min, max], got {value!r}")
-        return (float(value[0]), float(value[1]))
-    kind = {"int": int, "float": float, "bool": bool, "str": str}
-    annotation = str(_FIELDS[key].type).split("|")[0].strip()
-    target = kind.get(annotation)
-    if target is None:
-        return value
-    if target is bool:
-        if not isinstance(value, bool):
-            raise SpecError(f"{key} must be true or false, got {value!r}")
-        return value
-    if target in (int, float) and isinstance(value, bool):
-        raise SpecError(f"{key} must be a number, got {value!r}")
-    try:
-        converted = target(value)
-    except (TypeError, ValueError) as exc:
-        raise SpecError(f"{key} must be {annotation}, got {value!r}") from exc
-    if target is int and converted != value and not isinstance(value, str):
-        raise SpecError(f"{key} must be a whole number, got {value!r}")
-    return converted
-
-
-def parse_image_size(value: Any) -> tuple[int, int]:
-    """An int S, "S", "WxH" (width x height, as on the command line) or [H, W] -> (H, W)."""
-    try:
-        if isinstance(value, str):
-            text = value.lower().strip()
-            if "x" in text:
-                width, height = (int(p) for p in text.split("x"))
-                return (height, width)
-            value = int(text)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return (value, value)
-        if isinstance(value, (list, tuple)) and len(value) == 2:
-            return (int(value[0]), int(value[1]))
-    except ValueError as exc:
-        raise SpecError(f"bad image size {value!r}: use S or WxH (e.g. 512 or 640x384)") from exc
-    raise SpecError(f"bad image size {value!r}: use S or WxH (e.g. 512 or 640x384)")
-
-
 def check_config(config: TrainConfig) -> None:
-    """Range checks, and the model/image size pairing (via core.det.config, which is cheap)."""
-    positive = {"epochs": config.epochs, "batch_size": config.batch_size,
-                "eval_every": config.eval_every, "lr_per_64": config.lr_per_64}
-    for key, value in positive.items():
-        if value <= 0:
-            raise SpecError(f"{key} must be > 0, got {value}")
-    if config.lr is not None and config.lr <= 0:
-        raise SpecError(f"lr must be > 0, got {config.lr}")
-    if config.workers < 0:
-        raise SpecError(f"workers must be >= 0, got {config.workers}")
-    if not 0.0 <= config.ema_decay < 1.0:
-        raise SpecError(f"ema_decay must be in [0, 1), got {config.ema_decay}")
-    if config.optimizer not in OPTIMIZERS:
-        raise SpecError(f"optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}")
+    """Cross-field checks, and the model/image size pairing (via core.det.config, cheap)."""
+    check_processes(config)
     low, high = config.scale_range
-    if not 0 < low <= high:
-        raise SpecError(f"scale_range must satisfy 0 < min <= max, got {config.scale_range}")
+    if low > high:
+        raise SpecError(f"train: scale_range={list(config.scale_range)}: min must be <= max")
     if config.backbone and ":" in config.backbone and not config.backbone.startswith(
             BACKBONE_PREFIXES):
-        raise SpecError(f"bad backbone {config.backbone!r}: use a timm model name, nas:JOB_ID, "
-                        "nas:PUBLISHED_NAME, nas-arch:ID or nas-file:PATH")
+        raise SpecError(f"train: backbone={config.backbone!r}: use a timm model name, "
+                        "nas:JOB_ID, nas:PUBLISHED_NAME, nas-arch:ID or nas-file:PATH")
+    if config.model is not None or config.init is None:
+        det_config(config, num_classes=1)
+    elif config.model_overrides or config.backbone or config.pretrained_backbone:
+        raise SpecError("train: init: --init fine-tunes a stored model as it is: leave out "
+                        "backbone, pretrained_backbone and model_overrides")
+
+
+def det_config(config: TrainConfig, num_classes: int) -> Any:
+    """The DetConfig a fresh (not --init) train job builds: model, image size, overrides."""
     from core.det.config import get_config  # dataclasses only: fine at submit time
 
-    if config.model is not None or config.init is None:
-        get_config(config.model or DEFAULT_MODEL, num_classes=1, image_size=config.image_size,
-                   **(config.model_overrides or {}))
-    elif config.model_overrides or config.backbone or config.pretrained_backbone:
-        raise SpecError("--init fine-tunes a stored model as it is: leave out backbone, "
-                        "pretrained_backbone and model_overrides")
+    overrides = dict(config.model_overrides or {})
+    if config.backbone and not config.backbone.startswith(BACKBONE_PREFIXES):
+        overrides["backbone_name"] = config.backbone
+    try:
+        return get_config(config.model or DEFAULT_MODEL, num_classes=num_classes,
+                          image_size=config.image_size, **overrides)
+    except SpecError as exc:
+        raise SpecError(f"train: {exc}") from None
+
+
+def check_processes(config: TrainConfig) -> None:
+    """nproc/nnodes/rdzv_endpoint (the GPU count is checked where the job runs: core.dist)."""
+    import os
+
+    cores = os.cpu_count() or 1
+    if not 1 <= config.nproc <= cores:
+        raise SpecError(f"nproc must be in 1..{cores} (the CPU cores here; on CUDA at most the "
+                        f"GPUs), got {config.nproc}")
+    if config.nnodes < 1:
+        raise SpecError(f"nnodes must be >= 1, got {config.nnodes}")
+    endpoint = config.rdzv_endpoint
+    if config.nnodes > 1:
+        host, _, port = (endpoint or "").rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SpecError(f"a job on {config.nnodes} nodes needs --rdzv-endpoint HOST:PORT "
+                            f"(the c10d rendezvous every node joins), got {endpoint!r}")
+    elif endpoint:
+        raise SpecError("--rdzv-endpoint is for jobs on several nodes: give --nnodes too")
 
 
 def validate_train_spec(spec: dict[str, Any]) -> dict[str, Any]:
@@ -195,28 +180,21 @@ def validate_train_spec(spec: dict[str, Any]) -> dict[str, Any]:
     return build_config(spec).to_spec()
 
 
-EVAL_FIELDS = {"model": None, "dataset": None, "split": "val", "image_size": None,
-               "batch_size": 8, "workers": 1, "score_threshold": 0.3}
+@dataclass(frozen=True)
+class EvaluateSpec:
+    """An evaluate job: COCO metrics of a stored model on a dataset split."""
+
+    model: str = param(help="model name or job-ID (`models list`)")
+    dataset: str = param(help="dataset name (`data list`)")
+    split: Literal["val", "train"] = param("val", help="which split")
+    image_size: tuple[int, int] | None = param(
+        None, parse=image_size_hw, help="S or WxH (default: the model's training size)")
+    batch_size: int = param(8, lo=1, hi=MAX_BATCH)
+    workers: int = param(1, lo=0, hi=MAX_WORKERS, help="data loader processes")
+    score_threshold: float = param(0.3, lo=0.0, hi=1.0, help="of the confusion matrix")
 
 
 def validate_evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
     """TaskDef.validate of `evaluate`: {model, dataset, split, image_size, batch_size, workers,
     score_threshold (of the confusion matrix)}."""
-    unknown = sorted(set(spec) - set(EVAL_FIELDS))
-    if unknown:
-        raise SpecError(f"unknown evaluate spec field(s) {unknown}; known: {sorted(EVAL_FIELDS)}")
-    out = {**EVAL_FIELDS, **{k: v for k, v in spec.items() if v is not None}}
-    for key in ("model", "dataset"):
-        if not isinstance(out[key], str) or not out[key]:
-            raise SpecError(f"an evaluate job needs {key}: --{key} NAME")
-    if out["split"] not in ("train", "val"):
-        raise SpecError(f"split must be 'train' or 'val', got {out['split']!r}")
-    if out["image_size"] is not None:
-        out["image_size"] = list(parse_image_size(out["image_size"]))
-    for key in ("batch_size", "workers"):
-        if isinstance(out[key], bool) or not isinstance(out[key], int) or out[key] < (key == "batch_size"):
-            raise SpecError(f"{key} must be a whole number >= {int(key == 'batch_size')}, "
-                            f"got {out[key]!r}")
-    if not isinstance(out["score_threshold"], (int, float)) or not 0 <= out["score_threshold"] <= 1:
-        raise SpecError(f"score_threshold must be in [0, 1], got {out['score_threshold']!r}")
-    return out
+    return dump(load(EvaluateSpec, spec, what="evaluate"))

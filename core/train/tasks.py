@@ -10,12 +10,20 @@ from typing import TYPE_CHECKING
 
 from core.engine.jobs import TaskDef
 from core.train.presets import validate_evaluate_spec, validate_train_spec
+from core.train.resolve import resolve_evaluate_spec, resolve_train_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.engine.reporter import Reporter
 
 
 def run_train(spec: dict, reporter: "Reporter") -> dict:
+    from core.train.presets import build_config
+
+    config = build_config(spec)
+    if config.nproc * config.nnodes > 1:  # a torchrun launch of N processes (core.dist)
+        from core.dist.launch import run_distributed
+
+        return run_distributed(config, reporter)
     from core.train.trainer import train_job
 
     return train_job(spec, reporter)
@@ -27,5 +35,6 @@ def run_evaluate(spec: dict, reporter: "Reporter") -> dict:
     return evaluate_job(spec, reporter)
 
 
-TRAIN = TaskDef(run=run_train, validate=validate_train_spec)
-EVALUATE = TaskDef(run=run_evaluate, validate=validate_evaluate_spec)
+TRAIN = TaskDef(run=run_train, validate=validate_train_spec, resolve=resolve_train_spec)
+EVALUATE = TaskDef(run=run_evaluate, validate=validate_evaluate_spec,
+                   resolve=resolve_evaluate_spec)

@@ -45,5 +45,5 @@ def test_export_task_validation():
     assert spec["image_size"] == [256, 256] and spec["format"] == "onnx" and spec["postprocess"]
     with pytest.raises(SpecError, match="opset"):
         validate_export({"model": "m", "opset": 11})
-    with pytest.raises(SpecError, match="needs a model"):
+    with pytest.raises(SpecError, match="export: model: required"):
         validate_export({"format": "onnx"})

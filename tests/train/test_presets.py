@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from core.errors import SpecError
-from core.train.presets import (PRESETS, build_config, parse_image_size, validate_evaluate_spec,
-                                validate_train_spec)
+from core.spec import image_size_hw
+from core.train.presets import PRESETS, build_config, validate_evaluate_spec, validate_train_spec
 
 
 def test_paper_defaults_and_lr_scaling():
@@ -27,19 +27,19 @@ def test_preset_then_spec_overrides():
 
 
 def test_image_size_forms():
-    assert parse_image_size(512) == (512, 512)
-    assert parse_image_size("640x384") == (384, 640)  # WxH -> (H, W)
-    assert parse_image_size([384, 640]) == (384, 640)
+    assert image_size_hw(512) == (512, 512)
+    assert image_size_hw("640x384") == (384, 640)  # WxH -> (H, W)
+    assert image_size_hw([384, 640]) == (384, 640)
     with pytest.raises(SpecError, match="WxH"):
-        parse_image_size("big")
+        image_size_hw("big")
 
 
 @pytest.mark.parametrize("spec, message", [
-    ({}, "needs a dataset"),
-    ({"dataset": "d", "epochs": 0}, "epochs must be > 0"),
+    ({}, "train: dataset: required"),
+    ({"dataset": "d", "epochs": 0}, "train: epochs=0: must be >= 1"),
     ({"dataset": "d", "epochs": 2.5}, "whole number"),
-    ({"dataset": "d", "preset": "fast"}, "unknown preset"),
-    ({"dataset": "d", "colour": 1}, "unknown train spec field"),
+    ({"dataset": "d", "preset": "fast"}, "preset='fast': must be one of paper, quick-cpu, finetune"),
+    ({"dataset": "d", "colour": 1}, "train: colour=1: unknown field"),
     ({"dataset": "d", "model": "yolo"}, "unknown detector"),
     ({"dataset": "d", "image_size": 500}, "multiples of 128"),
     ({"dataset": "d", "backbone": "hub:foo"}, "nas:JOB_ID"),
@@ -53,7 +53,7 @@ def test_bad_train_specs(spec, message):
 def test_evaluate_spec():
     spec = validate_evaluate_spec({"model": "job-3", "dataset": "d", "image_size": "256"})
     assert spec["split"] == "val" and spec["image_size"] == [256, 256]
-    with pytest.raises(SpecError, match="needs model"):
+    with pytest.raises(SpecError, match="evaluate: model: required"):
         validate_evaluate_spec({"dataset": "d"})
-    with pytest.raises(SpecError, match="split"):
+    with pytest.raises(SpecError, match="evaluate: split='test': must be one of val, train"):
         validate_evaluate_spec({"model": "m", "dataset": "d", "split": "test"})
