@@ -14,6 +14,7 @@ rewritten atomically, so a GUI polling it never reads half of one.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -48,3 +49,16 @@ def preview_doc(records: Sequence[Any], predictions: Sequence[dict], epoch: int,
 def write_preview(run_dir: Path, doc: dict[str, Any]) -> Path:
     """Write runs/<id>/preview.json atomically; returns its path."""
     return write_json_atomic(Path(run_dir) / PREVIEW_FILE, doc)
+
+
+def load_preview(store: Any, job_id: int | None) -> dict[str, Any] | None:
+    """The newest preview document of a train job (None before its first epoch ends or when
+    the file cannot be read: the next epoch rewrites it)."""
+    if not job_id:
+        return None
+    for art in reversed(store.artifacts(int(job_id), kind="preview")):
+        try:
+            return json.loads(store.resolve_path(art["path"]).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return None

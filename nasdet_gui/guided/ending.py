@@ -1,0 +1,108 @@
+"""The Guided demo's ending: the detector's boxes drawn large, the score in plain words, the
+threshold it chose for itself, and a picture of one's own (uploaded or drawn) detected at once.
+
+The default score threshold is the model's own F1-best one on the val split (chosen by the
+trainer at evaluation time: eval.json "score_threshold"), not a fixed number.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+
+from core.engine import queries as q
+from core.engine.store import Store
+from core.errors import NasdetError
+
+from nasdet_gui.guided.live import draw_detections
+
+RESULT_IMAGES = 4
+RESULT_SIDE = 420  # px: result pictures are drawn this large
+FALLBACK_THRESHOLD = 0.3
+MIN_SCORE = 0.05   # detections kept for the threshold slider
+
+
+def model_of(train_job: dict | None) -> str | None:
+    """The model a finished train job registered (`job-<id>`)."""
+    if not train_job:
+        return None
+    return (train_job.get("result") or {}).get("model") or f"job-{train_job['id']}"
+
+
+def evaluation_of(store: Store, model: str | None) -> dict[str, Any] | None:
+    """The model's newest evaluation (eval.json: metrics, chosen threshold), or None."""
+    if not model:
+        return None
+    try:
+        return q.latest_evaluation(store, model)
+    except NasdetError:
+        return None
+
+
+def default_threshold(evaluation: dict[str, Any] | None) -> float:
+    """The model's own F1-best threshold, else FALLBACK_THRESHOLD (older models)."""
+    value = (evaluation or {}).get("score_threshold")
+    return float(value) if value is not None else FALLBACK_THRESHOLD
+
+
+def caption(item: dict, threshold: float) -> str:
+    """'found 4 of 5 shapes, 1 false alarm' for one result picture (IoU >= 0.5, same class)."""
+    from core.viz.detections import match_detections
+
+    dets = [d for d in item["detections"] if d["score"] >= threshold]
+    gt = np.array(item.get("gt_boxes") or [], np.float64).reshape(-1, 4)
+    if "gt_labels" not in item:
+        return f"{len(dets)} found"
+    m = match_detections(gt, item["gt_labels"], np.array([d["box"] for d in dets]).reshape(-1, 4),
+                         [d["label"] for d in dets], [d["score"] for d in dets])
+    wrong = int((~m.pred_tp).sum())
+    return (f"found {int(m.gt_matched.sum())} of {len(gt)} shapes"
+            + (f", {wrong} false alarm{'s' * (wrong != 1)}" if wrong else ", no false alarm"))
+
+
+def result_gallery(state: dict | None, threshold: float) -> list[tuple[np.ndarray, str]]:
+    """The result pictures at this threshold: boxes large, tags that never overlap."""
+    if not state:
+        return []
+    return [(draw_detections(item, state["classes"], threshold, RESULT_SIDE),
+             caption(item, threshold)) for item in state["items"]]
+
+
+def legend_html(classes: list[str]) -> str:
+    """The colour key: each class's colour and name (boxes without a tag are told by colour)."""
+    from core.viz.detections import class_color_hex
+
+    chips = "".join(f"<span class='demo-chip'><i style='background:{class_color_hex(k)}'></i>"
+                    f"{html.escape(name)}</span>" for k, name in enumerate(classes))
+    return f"<div class='demo-legend'>{chips}</div>" if chips else ""
+
+
+def own_picture(value: Any) -> np.ndarray:
+    """An RGB uint8 image from an ImageEditor value (its composite; transparency on white)."""
+    image = value.get("composite") if isinstance(value, dict) else value
+    if image is None:
+        raise ValueError("no picture: upload one or draw on the canvas first")
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        image = (image[:, :, :3] * alpha + 255.0 * (1 - alpha)).round()
+    return np.ascontiguousarray(image[:, :, :3]).astype(np.uint8)
+
+
+def detect_own(cache: Any, model: str, value: Any, threshold: float) -> tuple[np.ndarray, str]:
+    """Detect on a picture of one's own with the demo's model: (drawn image, plain caption)."""
+    from core.train.predict import predict_images, result_to_json
+
+    image = own_picture(value)
+    loaded = cache.get(model)
+    result = predict_images(loaded, [image], score_threshold=MIN_SCORE)[0]
+    item = {"image": image, "detections": result_to_json(result)}
+    drawn = draw_detections(item, list(loaded.classes), threshold, RESULT_SIDE)
+    kept = [d for d in item["detections"] if d["score"] >= threshold]
+    names = ", ".join(sorted({d["class_name"] for d in kept}))
+    return drawn, (f"Found {len(kept)} shape{'s' * (len(kept) != 1)}"
+                   + (f": {names}." if names else ". Try bigger, bolder shapes."))

@@ -1,0 +1,167 @@
+"""What moves on the Guided demo's screen while its jobs run (read through core, drawn by core.viz).
+
+Search: each scored cell as a point (score against parameters), the best cell so far redrawn,
+and beside them the DARTS alpha heatmap while searching, then the searched-vs-random bars as the
+final report trains them. Training: four validation pictures with the current model's boxes
+(runs/<id>/preview.json, rewritten every epoch), the loss and the AP50 curves.
+Images go to Gradio as numpy arrays, never as paths into the home folder.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from core.engine import queries as q
+from core.engine.store import Store
+from core.errors import NasdetError
+
+log = logging.getLogger(__name__)
+
+CHART_H = 300
+SEARCH_ROLES = ("derived", "candidate")
+REPORT_ROLES = ("searched", "random")
+PREVIEW_SIDE = 360  # px: preview pictures are drawn this large, so tags stay readable
+FALLBACK_THRESHOLD = 0.3
+
+
+def _fit(fig, height: int = CHART_H, title: str | None = None):
+    """One size for the demo's charts, the title inside the top margin (no overlaps)."""
+    fig.update_layout(height=height, margin=dict(l=52, r=12, t=40 if title else 12, b=44))
+    if title:
+        fig.update_layout(title=dict(text=title, x=0.01, xanchor="left", y=0.97,
+                                     yanchor="top", font=dict(size=14)))
+    return fig
+
+
+def note(message: str, height: int = CHART_H):
+    from core.viz.common import empty_figure
+
+    return empty_figure(message, height=height)
+
+
+# -- search -----------------------------------------------------------------------------------
+
+def search_scatter(archs: list[dict]):
+    """Score against parameters of every cell the search phase scored (best: the Pareto line)."""
+    from core.viz.curves import search_tradeoff_figure
+
+    rows = [a for a in archs if a["role"] in SEARCH_ROLES and a.get("score") is not None
+            and a.get("params")]
+    if not rows:
+        return note("Scored cells appear here as the search tries them.")
+    fig = search_tradeoff_figure(rows, "params", title="Cells scored so far")
+    fig.update_layout(yaxis_title="proxy accuracy", showlegend=False)
+    return _fit(fig, title="Cells scored so far")
+
+
+def best_cell(store: Store, search_id: int):
+    """The best (or, once chosen, the searched) cell's normal-cell graph."""
+    from core.viz.cell_graph import cell_figure
+
+    best = q.search_best(store, search_id)
+    if not best:
+        return note("The best cell is drawn here once the search has scored one.")
+    title = "The found cell" if best["final"] else "Best cell so far"
+    if best.get("score") is not None and not best["final"]:
+        title += f" ({100 * best['score']:.0f}% proxy accuracy)"
+    return _fit(cell_figure(best["genotype"], "normal", title=title), title=title)
+
+
+def phase_figure(store: Store, search_id: int, archs: list[dict]):
+    """The searched-vs-random bars once the report has trained a cell; before, the DARTS
+    alpha heatmap (other strategies: a note)."""
+    from core.viz.search_report import report_bars
+
+    if any(a["role"] in REPORT_ROLES and a.get("score") is not None for a in archs):
+        return _fit(report_bars(archs, title="Found cell vs random cells"),
+                    title="Found cell vs random cells")
+    found = store.artifacts(search_id, kind="alphas")
+    if not found:
+        return note("The found cell is compared with random cells here after the search.")
+    from core.viz.alphas import alpha_figure, load_alphas
+
+    try:
+        snapshots = load_alphas(store.resolve_path(found[-1]["path"]))
+    except NasdetError as exc:  # being rewritten by the search: the next tick reads it
+        log.debug("alphas not readable yet: %s", exc)
+        return note("Reading the search's weights...")
+    if not snapshots:
+        return note("The first weights appear after the first epoch.")
+    return _fit(alpha_figure(snapshots, width=560), height=360)
+
+
+def search_views(store: Store, search_id: int | None) -> tuple:
+    """(scatter, best cell, alphas-or-report) of a search."""
+    if not search_id:
+        empty = note("Start the search to see it work.")
+        return empty, empty, empty
+    archs = q.architectures(store, search_id)
+    return search_scatter(archs), best_cell(store, search_id), phase_figure(store, search_id,
+                                                                            archs)
+
+
+# -- training ---------------------------------------------------------------------------------
+
+def train_curves(store: Store, train_id: int | None) -> tuple:
+    """(loss per step, val AP50 per epoch) of a train job."""
+    from core.viz.curves import metrics_figure
+
+    if not train_id:
+        empty = note("Curves appear when the training starts.")
+        return empty, empty
+    rows = store.metrics(train_id, keys=["train/loss", "val/AP50"], last=20_000)
+    loss = metrics_figure([r for r in rows if r["key"] == "train/loss"], ["train/loss"],
+                          y_title="loss", smoothing=0.6)
+    ap = metrics_figure([r for r in rows if r["key"] == "val/AP50"], ["val/AP50"],
+                        y_title="AP50")
+    loss.update_layout(showlegend=False, xaxis_title="training step")
+    ap.update_layout(showlegend=False, xaxis_title="epoch", yaxis_range=[0, 1])
+    return _fit(loss, 260, "Loss (lower is better)"), _fit(ap, 260, "AP50 (higher is better)")
+
+
+def draw_detections(item: dict, classes: list[str], threshold: float,
+                    side: int = PREVIEW_SIDE) -> np.ndarray:
+    """One picture with its detections >= threshold, drawn `side` px large, class colours."""
+    from core.data.images import read_rgb
+    from core.viz.detections import draw_boxes, enlarge
+
+    image = item["image"] if "image" in item else read_rgb(item["path"])
+    dets = [d for d in item["detections"] if d["score"] >= threshold]
+    big, boxes = enlarge(image, [d["box"] for d in dets], side)
+    return draw_boxes(big, boxes, [d["label"] for d in dets], classes, [d["score"] for d in dets])
+
+
+def preview_gallery(store: Store, train_id: int | None, classes: list[str]
+                    ) -> list[tuple[np.ndarray, str]]:
+    """The newest per-epoch preview of a train job as gallery items (image, caption)."""
+    from core.train.preview import load_preview
+
+    doc = load_preview(store, train_id)
+    if not doc:
+        return []
+    threshold = doc.get("score_threshold") or FALLBACK_THRESHOLD
+    out = []
+    for item in doc["images"]:
+        try:
+            drawn = draw_detections(item, classes, threshold)
+        except NasdetError as exc:  # a picture gone from the dataset: leave it out
+            log.warning("preview picture not shown: %s", exc)
+            continue
+        found = sum(d["score"] >= threshold for d in item["detections"])
+        out.append((drawn, f"epoch {doc['epoch']}/{doc['epochs']}: {found} found "
+                           f"({len(item['gt_boxes'])} there)"))
+    return out
+
+
+def dataset_classes(store: Store, train_job: dict[str, Any] | None) -> list[str]:
+    """The class names of a train job's dataset ([] when unknown)."""
+    name = ((train_job or {}).get("spec") or {}).get("dataset")
+    if not name:
+        return []
+    try:
+        return list(store.get_dataset(name)["classes"])
+    except NasdetError:
+        return []
