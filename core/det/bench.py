@@ -12,6 +12,8 @@ ImageNet mean/std normalisation happens here, not in the data pipeline.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -56,15 +58,19 @@ class DetectionBench(nn.Module):
         """Raw per-level outputs for images in [0, 1]."""
         return self.model(self.prepare(images))
 
-    def loss(self, images: torch.Tensor, targets: list[dict]) -> dict[str, torch.Tensor]:
-        """Focal + Huber loss of a batch -> {"loss", "class_loss", "box_loss"} scalars."""
+    def loss(self, images: torch.Tensor, targets: list[dict],
+             reduce_positives: Callable[[torch.Tensor], torch.Tensor] | None = None
+             ) -> dict[str, torch.Tensor]:
+        """Focal + Huber loss of a batch -> {"loss", "class_loss", "box_loss"} scalars
+        (reduce_positives: see core.det.loss.detection_loss)."""
         x = self.prepare(images)
         class_out, box_out = self.model(x)
         anchors = self.anchors.boxes(tuple(x.shape[-2:]), x.device)
         boxes, labels = zip(*(_training_boxes(t, x.device) for t in targets))
         with torch.no_grad():
             anchor_targets = match_anchors(anchors, list(boxes), list(labels))
-        return detection_loss(class_out, box_out, anchor_targets, self.loss_config)
+        return detection_loss(class_out, box_out, anchor_targets, self.loss_config,
+                              reduce_positives)
 
     def optimize_for_inference(self) -> "DetectionBench":
         """Use a BN-folded, channels_last copy of the model for `predict` (not for `loss`)."""

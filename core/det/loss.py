@@ -10,6 +10,7 @@ Positives are summed over the batch. Focal loss: Lin et al. 2017, eq. 5 (torchvi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -58,13 +59,21 @@ def box_loss_sum(box_outputs: torch.Tensor, box_targets: torch.Tensor, delta: fl
 
 
 def detection_loss(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tensor],
-                   targets: AnchorTargets, config: LossConfig = LossConfig()
+                   targets: AnchorTargets, config: LossConfig = LossConfig(),
+                   reduce_positives: Callable[[torch.Tensor], torch.Tensor] | None = None
                    ) -> dict[str, torch.Tensor]:
-    """Raw model outputs + anchor targets -> {"loss", "class_loss", "box_loss"} (scalars)."""
+    """Raw model outputs + anchor targets -> {"loss", "class_loss", "box_loss"} (scalars).
+
+    reduce_positives maps this batch's positive count to the count that normalises the sums:
+    data-parallel training passes the sum over all processes (core.dist.ddp.DistributedLoss).
+    """
     num_classes = class_outputs[0].shape[1] * 4 // box_outputs[0].shape[1]
     logits = flatten_outputs(class_outputs, num_classes).float()
     deltas = flatten_outputs(box_outputs, 4).float()
-    normalizer = targets.num_positives.sum() + 1.0
+    positives = targets.num_positives.sum()
+    if reduce_positives is not None:
+        positives = reduce_positives(positives.float())
+    normalizer = positives + 1.0
     class_loss = focal_loss_sum(logits, targets.cls, config) / normalizer
     box_loss = box_loss_sum(deltas, targets.box, config.delta) / (normalizer * 4.0)
     return {"loss": class_loss + config.box_loss_weight * box_loss,

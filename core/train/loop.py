@@ -78,11 +78,14 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
             {"params": no_decay, "weight_decay": 0.0}]
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: TrainConfig, lr_scale: float = 1.0
+                   ) -> torch.optim.Optimizer:
+    """SGD or AdamW at config.effective_lr x lr_scale (data-parallel: the number of processes)."""
     groups = param_groups(model, config.weight_decay)
+    lr = config.effective_lr * lr_scale
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=config.effective_lr)
-    return torch.optim.SGD(groups, lr=config.effective_lr, momentum=config.momentum)
+        return torch.optim.AdamW(groups, lr=lr)
+    return torch.optim.SGD(groups, lr=lr, momentum=config.momentum)
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int, warmup_factor: float):

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
+from core.dist.ddp import SINGLE, DistContext
 from core.errors import CheckpointError, DatasetError, SpecError
 from core.train.checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, \
     set_rng_state
@@ -59,11 +60,12 @@ PROGRESS_EVERY_S = 1.0
 class Trainer:
     """One train job: data, model, optimiser, schedule, EMA; `fit()` runs it to the end."""
 
-    def __init__(self, config: TrainConfig, reporter: "Reporter"):
+    def __init__(self, config: TrainConfig, reporter: "Reporter", dist: DistContext = SINGLE):
         from core.data.dataset import DetectionDataset, open_dataset
         from core.det.bench import DetectionBench
 
         self.config, self.reporter, self.store = config, reporter, reporter.store
+        self.dist = dist  # data-parallel hooks (core.dist.ddp); identities for one process
         self.device = torch.device(reporter.device)
         self.precision = Precision.for_device(self.device, config.amp)
         self.run_dir = Path(reporter.run_dir)
@@ -73,6 +75,9 @@ class Trainer:
             raise DatasetError(f"dataset {config.dataset!r} has no classes")
         seed_everything(config.seed)
         model, self.backbone_record = self._build_model()
+        model = dist.prepare_model(model)  # SyncBatchNorm when N > 1
+        if dist.distributed:
+            seed_everything(dist.rank_seed(config.seed))  # the same model, rank's own draws
         self.image_size = tuple(model.config.image_size)
         multiple = model.config.stride_multiple
         self.train_set = DetectionDataset(self.store, config.dataset, "train", self.image_size,
@@ -85,10 +90,11 @@ class Trainer:
         if self.precision.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.bench = DetectionBench(model.to(self.device))
+        self.loss_fn = dist.wrap_loss(self.bench)
         self.model = model
         self.ema = ModelEma(model, config.ema_decay) if config.ema_decay > 0 else None
         self.eval_bench = DetectionBench(self.ema.module) if self.ema else self.bench
-        self.optimizer = make_optimizer(model, config)
+        self.optimizer = make_optimizer(model, config, lr_scale=dist.world_size)
         self.steps_per_epoch = len(self._train_loader(0))
         self.total_steps = self.steps_per_epoch * config.epochs
         warmup = min(round(config.warmup_epochs * self.steps_per_epoch), self.total_steps - 1)
@@ -121,11 +127,14 @@ class Trainer:
         """A fresh loader per epoch, its order from a generator seeded by (seed, epoch)."""
         from core.data.dataset import collate
 
-        generator = torch.Generator().manual_seed(self.config.seed * EPOCH_SEED_STRIDE + epoch)
-        batch = min(self.config.batch_size, len(self.train_set))
-        return DataLoader(self.train_set, batch_size=batch, shuffle=True, drop_last=True,
-                          num_workers=self.config.workers, collate_fn=collate,
-                          generator=generator, pin_memory=self.device.type == "cuda")
+        seed = self.dist.rank_seed(self.config.seed)
+        generator = torch.Generator().manual_seed((seed * EPOCH_SEED_STRIDE + epoch) % 2**64)
+        sampler = self.dist.sampler(self.train_set, self.config.seed, epoch)  # this rank's shard
+        batch = min(self.config.batch_size, len(sampler or self.train_set))
+        return DataLoader(self.train_set, batch_size=batch, shuffle=sampler is None,
+                          sampler=sampler, drop_last=True, num_workers=self.config.workers,
+                          collate_fn=collate, generator=generator,
+                          pin_memory=self.device.type == "cuda")
 
     def _val_loader(self) -> DataLoader:
         from core.data.dataset import collate
@@ -196,9 +205,9 @@ class Trainer:
         targets = [train_target(t, self.device) for t in targets]
         lr = self.optimizer.param_groups[0]["lr"]
         with self.precision.autocast(self.device):
-            losses = self.bench.loss(images, targets)
-        values = torch.stack([losses[k].detach().float() for k in ("loss", "class_loss",
-                                                                    "box_loss")])
+            losses = self.loss_fn(images, targets)
+        values = self.dist.mean(torch.stack([losses[k].detach().float()
+                                             for k in ("loss", "class_loss", "box_loss")]))
         loss, class_loss, box_loss = values.tolist()  # one device sync per step
         if not math.isfinite(loss):
             self._diverged(loss, lr)
@@ -314,13 +323,15 @@ class Trainer:
             self.reporter.metric("train/seconds", self.train_seconds, epoch=self.epoch + 1)
             metrics, predictions = self._maybe_evaluate()
             self.epoch += 1
-            self._write_preview(predictions)
-            self._log_epoch(metrics, mean_loss)
-            self._save_epoch(metrics, predictions)
-        return self._finish()
+            if self.dist.is_main:  # rank 0 alone evaluates and writes; the others wait
+                self._write_preview(predictions)
+                self._log_epoch(metrics, mean_loss)
+                self._save_epoch(metrics, predictions)
+            self.dist.wait_for_main()
+        return self._finish() if self.dist.is_main else {}
 
     def _maybe_evaluate(self) -> tuple[dict[str, Any] | None, list[dict] | None]:
-        if self.epoch + 1 not in self.eval_plan:
+        if self.epoch + 1 not in self.eval_plan or not self.dist.is_main:
             return None, None
         return self.evaluate()
 
@@ -353,17 +364,20 @@ class Trainer:
                            f"AP {self.best['AP']:.4f})")
         return {"model": name, "best_epoch": self.best["epoch"], "epochs": self.epoch,
                 "steps": self.global_step, "train_seconds": round(self.train_seconds, 1),
-                **best}
+                "world_size": self.dist.world_size, **best}
 
 
-def train_job(spec: dict, reporter: "Reporter") -> dict[str, Any]:
-    """The `train` task: build, resume if a checkpoint exists, train, evaluate, register."""
+def train_job(spec: dict, reporter: "Reporter", dist: DistContext = SINGLE) -> dict[str, Any]:
+    """The `train` task: build, resume if a checkpoint exists, train, evaluate, register
+    (one rank of a data-parallel job when `dist` says so: core.dist.train_entry)."""
     config = build_config(spec)
-    write_json(Path(reporter.run_dir) / "config.json", config.to_spec())
-    trainer = Trainer(config, reporter)
+    if dist.is_main:
+        write_json(Path(reporter.run_dir) / "config.json", config.to_spec())
+    trainer = Trainer(config, reporter, dist)
     reporter.info(f"training {trainer.model.config.name} on {config.dataset} "
                   f"({len(trainer.train_set)} train / {len(trainer.val_set)} val images, "
                   f"{len(trainer.classes)} classes) at {trainer.image_size[1]}x"
                   f"{trainer.image_size[0]}, {config.epochs} epochs x {trainer.steps_per_epoch} "
-                  f"steps, lr {config.effective_lr:.3g}, device {trainer.device}")
+                  f"steps, lr {config.effective_lr * dist.world_size:.3g}, device "
+                  f"{trainer.device}")
     return trainer.fit()
