@@ -178,3 +178,12 @@ def _cli(store, argv: list[str], capsys) -> tuple[int, str]:
     except SystemExit as exc:
         code = exc.code
     return code, capsys.readouterr().err
+
+
+def test_the_largest_seed_accepted_also_runs(shapes):
+    """seed = 2**63 - 1 passes the door, so training with it must work (no overflow later)."""
+    from tests.train.conftest import run_in_process
+
+    job = run_in_process(shapes, "train", {"dataset": "shapes", **TINY, "seed": 2**63 - 1,
+                                           "workers": 0})
+    assert job["status"] == "succeeded", job["error"]
