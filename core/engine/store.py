@@ -1,32 +1,37 @@
 """The SQLite store (sqlite-utils): datasets, jobs, metrics, events, architectures, artifacts, models.
 
 One database file, `<home>/nasdet.db`, in WAL mode so the GUI can read while a worker writes.
-Every statement is parameterised. The schema is versioned: `schema_version` holds the version,
-`MIGRATIONS` moves an older database forward, and a database from a newer version is refused
-rather than touched. Connections are per thread (Gradio handlers run on a thread pool).
+Every statement is parameterised. The schema is versioned (core.engine.schema: `MIGRATIONS`
+moves an older database forward; a newer, foreign, damaged, or emptied database beside earlier
+work is refused rather than touched). Connections are per thread (Gradio handlers run on a
+thread pool); a full disk comes out of any write as DiskFullError naming the database and disk.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import sqlite_utils
 
-from core.errors import HomeError, JobStateError, NotFoundError, SchemaError
+from core.engine import schema
+from core.engine.catalog import CatalogMixin
+from core.engine.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION  # noqa: F401 (re-exported)
+from core.errors import DiskFullError, HomeError, JobStateError, NotFoundError
+from core.io import describe_disk, free_bytes
 
-DB_NAME = "nasdet.db"
-BUSY_TIMEOUT_MS = 30_000
+log = logging.getLogger(__name__)
 HEARTBEAT_STALE_S = 30.0  # a running job whose heartbeat is older than this is interrupted
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 FINISHED = ("succeeded", "failed", "cancelled")
 RESUMABLE = ("interrupted", "failed", "cancelled")
 LOST_JOB_ERROR = "worker process stopped; `jobs resume` continues from the last checkpoint"
+LOW_DISK_BYTES = 1024 * 1024  # below this a lost job's reason names the full disk
 JSON_COLUMNS = {
     "datasets": ("classes", "counts", "report", "stats"),
     "jobs": ("spec", "result"),
@@ -71,6 +76,16 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def lost_job_error(home: Path) -> str:
+    """LOST_JOB_ERROR, and when the home's disk is (nearly) full, that as the likely cause."""
+    free = free_bytes(home)
+    if free is None or free >= LOW_DISK_BYTES:
+        return LOST_JOB_ERROR
+    return (f"worker process stopped while {describe_disk(home)} was nearly full (a full disk "
+            "stops the writes of a job and of its worker); free some space, then `jobs resume` "
+            "continues from the last checkpoint")
+
+
 def job_lost(pid: int | None, heartbeat_at: float | None, at: float | None = None) -> bool:
     """A running job is lost when its worker process is gone or silent > HEARTBEAT_STALE_S.
 
@@ -80,52 +95,11 @@ def job_lost(pid: int | None, heartbeat_at: float | None, at: float | None = Non
     return not pid_alive(pid) or (heartbeat_at or 0) < at - HEARTBEAT_STALE_S
 
 
-def _v1(db: sqlite_utils.Database) -> None:
-    db["datasets"].create(
-        {"id": int, "name": str, "kind": str, "path": str, "classes": str, "counts": str,
-         "report": str, "stats": str, "job_id": int, "created_at": float},
-        pk="id", not_null={"name", "path"})
-    db["datasets"].create_index(["name"], unique=True)
-    db["jobs"].create(
-        {"id": int, "kind": str, "status": str, "spec": str, "requested_device": str, "device": str,
-         "pid": int, "worker_id": int, "progress": float, "message": str, "eta_s": float,
-         "error": str, "result": str, "attempts": int, "created_at": float, "started_at": float,
-         "finished_at": float, "heartbeat_at": float, "cancel_requested": int},
-        pk="id", not_null={"kind", "status", "spec"},
-        defaults={"progress": 0.0, "cancel_requested": 0, "attempts": 0, "requested_device": "auto"})
-    db["jobs"].create_index(["status", "id"])
-    db["metrics"].create(
-        {"job_id": int, "step": int, "epoch": int, "key": str, "value": float, "ts": float})
-    db.execute(
-        "CREATE UNIQUE INDEX idx_metrics_unique ON metrics "
-        "(job_id, key, coalesce(step, -1), coalesce(epoch, -1))")
-    db["metrics"].create_index(["job_id"])
-    db["events"].create({"id": int, "job_id": int, "ts": float, "level": str, "message": str},
-                        pk="id")
-    db["events"].create_index(["job_id", "id"])
-    db["architectures"].create(
-        {"id": int, "job_id": int, "step": int, "genotype": str, "score": float, "params": int,
-         "flops": int, "latency_ms": float, "extra": str, "created_at": float}, pk="id")
-    db["architectures"].create_index(["job_id", "id"])
-    db["artifacts"].create({"id": int, "job_id": int, "kind": str, "path": str, "created_at": float},
-                           pk="id")
-    db["artifacts"].create_index(["job_id", "kind", "path"], unique=True)
-    db["models"].create(
-        {"id": int, "name": str, "kind": str, "job_id": int, "path": str, "classes": str,
-         "metrics": str, "config": str, "created_at": float}, pk="id", not_null={"name", "path"})
-    db["models"].create_index(["name"], unique=True)
-    db["workers"].create(
-        {"id": int, "pid": int, "device": str, "hostname": str, "started_at": float,
-         "heartbeat_at": float, "stopped_at": float}, pk="id")
+class Store(CatalogMixin):
+    """Typed access to the database of one home folder. Cheap to create; thread-safe.
 
-
-# Forward migrations: MIGRATIONS[i] takes a database at version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-class Store:
-    """Typed access to the database of one home folder. Cheap to create; thread-safe."""
+    Jobs, workers, metrics and events here; datasets, models, architectures and artifacts in
+    core.engine.catalog; the file, its checks and the schema in core.engine.schema."""
 
     def __init__(self, home: str | os.PathLike | None = None):
         self.home = resolve_home(home)
@@ -133,21 +107,12 @@ class Store:
         self._local = threading.local()
         self._migrate()
 
-    # -- connection and schema ---------------------------------------------------------------
+    # -- connection and schema (core.engine.schema) ------------------------------------------
     @property
     def db(self) -> sqlite_utils.Database:
         db = getattr(self._local, "db", None)
         if db is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                       isolation_level=None, check_same_thread=False)
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA synchronous = NORMAL")
-            except sqlite3.Error as exc:
-                raise HomeError(f"cannot open database {self.path}: {exc}") from exc
-            db = sqlite_utils.Database(conn)
-            self._local.db = db
+            db = self._local.db = schema.connect(self.path)
         return db
 
     def close(self) -> None:
@@ -157,34 +122,11 @@ class Store:
             self._local.db = None
 
     def schema_version(self) -> int:
-        if not self.db["schema_version"].exists():
-            return 0
-        row = self.db.execute("SELECT max(version) FROM schema_version").fetchone()
-        return row[0] or 0
+        return schema.schema_version(self.db)
 
     def _migrate(self) -> None:
-        db = self.db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as exc:
-            raise SchemaError(f"{self.path} is not a NASDet Studio database ({exc})") from exc
-        try:
-            if not db["schema_version"].exists():
-                if "jobs" in db.table_names():
-                    raise SchemaError(f"{self.path} has tables but no schema version: not ours")
-                db["schema_version"].create({"version": int, "applied_at": float}, pk="version")
-            version = self.schema_version()
-            if version > SCHEMA_VERSION:
-                raise SchemaError(
-                    f"{self.path} is schema version {version}, newer than this NASDet Studio "
-                    f"({SCHEMA_VERSION}); upgrade NASDet Studio or use another --home")
-            for target in range(version, SCHEMA_VERSION):
-                MIGRATIONS[target](db)
-                db["schema_version"].insert({"version": target + 1, "applied_at": now()})
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        schema.check_file(self.path)
+        schema.migrate(self.db, self.path)
 
     def transaction(self):
         """`with store.transaction():` groups writes atomically (BEGIN IMMEDIATE ... COMMIT)."""
@@ -219,12 +161,16 @@ class Store:
             return str(p)
 
     # -- jobs ----------------------------------------------------------------------------------
-    def insert_job(self, kind: str, spec: dict, requested_device: str = "auto") -> int:
-        """Queue a job (the spec must already be validated: see core.engine.jobs.submit_job)."""
+    def insert_job(self, kind: str, spec: dict, requested_device: str = "auto",
+                   after: int | None = None) -> int:
+        """Queue a job (the spec must already be validated: see core.engine.jobs.submit_job).
+
+        `after`: the id of a job this one waits for; it is claimed only once that job has
+        succeeded, and cancelled if that job fails or is cancelled."""
         return self.db["jobs"].insert({
             "kind": kind, "status": "queued", "spec": json.dumps(spec), "progress": 0.0,
             "requested_device": requested_device, "created_at": now(), "cancel_requested": 0,
-            "attempts": 0}).last_pk
+            "attempts": 0, "after_id": after}).last_pk
 
     def get_job(self, job_id: int, reconcile: bool = True) -> dict:
         if reconcile:
@@ -259,7 +205,9 @@ class Store:
             "started_at = ?, heartbeat_at = ?, attempts = attempts + 1, error = NULL, "
             "message = 'starting' "
             "WHERE id = (SELECT id FROM jobs WHERE status = 'queued' "
-            "AND (requested_device = 'auto' OR requested_device = ?) ORDER BY id LIMIT 1) "
+            "AND (requested_device = 'auto' OR requested_device = ?) "
+            "AND (after_id IS NULL OR after_id IN (SELECT id FROM jobs WHERE status = 'succeeded')) "
+            "ORDER BY id LIMIT 1) "
             "AND status = 'queued' RETURNING id",
             [device, pid, worker_id, t, t, device])
         row = cur.fetchone()
@@ -285,6 +233,20 @@ class Store:
             "message = CASE WHEN ? = 'succeeded' THEN 'done' ELSE message END WHERE id = ?",
             [status, error, json.dumps(result) if result is not None else None, now(), status,
              status, job_id])
+        if status in ("failed", "cancelled"):
+            self._cancel_waiting(job_id, status)
+
+    def _cancel_waiting(self, job_id: int, status: str) -> None:
+        """Cancel the queued jobs that wait for `job_id` (and those waiting for them)."""
+        waiting = [r[0] for r in self.db.execute(
+            "SELECT id FROM jobs WHERE after_id = ? AND status = 'queued'", [job_id]).fetchall()]
+        for dependent in waiting:
+            self.db.execute(
+                "UPDATE jobs SET status = 'cancelled', finished_at = ?, error = ? "
+                "WHERE id = ? AND status = 'queued'",
+                [now(), f"job {job_id} it waited for was {status}; resume both to run them",
+                 dependent])
+            self._cancel_waiting(dependent, "cancelled")
 
     def set_result(self, job_id: int, result: dict) -> None:
         self.db.execute("UPDATE jobs SET result = ? WHERE id = ?", [json.dumps(result), job_id])
@@ -296,6 +258,7 @@ class Store:
             self.db.execute(
                 "UPDATE jobs SET status = 'cancelled', finished_at = ?, cancel_requested = 1 "
                 "WHERE id = ? AND status = 'queued'", [now(), job_id])
+            self._cancel_waiting(job_id, "cancelled")
         elif job["status"] == "running":
             self.db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", [job_id])
         else:
@@ -334,11 +297,15 @@ class Store:
             "SELECT id, pid, heartbeat_at FROM jobs WHERE status = 'running'").fetchall()
         t = now()
         lost = [job_id for job_id, pid, hb in rows if job_lost(pid, hb, t)]
-        for job_id in lost:
-            self.db.execute(
-                "UPDATE jobs SET status = 'interrupted', finished_at = ?, eta_s = NULL, "
-                "error = coalesce(error, ?) WHERE id = ? AND status = 'running'",
-                [now(), LOST_JOB_ERROR, job_id])
+        reason = lost_job_error(self.home) if lost else LOST_JOB_ERROR
+        try:
+            for job_id in lost:
+                self.db.execute(
+                    "UPDATE jobs SET status = 'interrupted', finished_at = ?, eta_s = NULL, "
+                    "error = coalesce(error, ?) WHERE id = ? AND status = 'running'",
+                    [now(), reason, job_id])
+        except (DiskFullError, HomeError) as exc:  # reads go on; the next reader marks them
+            log.warning("cannot mark lost jobs %s interrupted: %s", lost, exc)
         return lost
 
     # -- workers -------------------------------------------------------------------------------
@@ -358,7 +325,7 @@ class Store:
                           "AND heartbeat_at > ?", [now() - HEARTBEAT_STALE_S])
         return [r for r in rows if pid_alive(r["pid"]) and (device is None or r["device"] == device)]
 
-    # -- metrics, events, artifacts, architectures ---------------------------------------------
+    # -- metrics and events --------------------------------------------------------------------
     def add_metrics(self, rows: list[tuple]) -> None:
         """Insert (job_id, step, epoch, key, value, ts) rows; a repeated (job, key, step, epoch)
         replaces the old value, so a resumed job never duplicates its metrics."""
@@ -394,82 +361,6 @@ class Store:
         return self._rows("events", "SELECT * FROM (SELECT * FROM events WHERE job_id = ? AND id > ? "
                           "ORDER BY id DESC LIMIT ?) ORDER BY id", [job_id, after_id, limit])
 
-    def add_artifact(self, job_id: int, kind: str, path: str | os.PathLike) -> None:
-        self.db.execute("INSERT OR IGNORE INTO artifacts (job_id, kind, path, created_at) "
-                        "VALUES (?, ?, ?, ?)", [job_id, kind, self.relative_path(path), now()])
-
-    def artifacts(self, job_id: int, kind: str | None = None) -> list[dict]:
-        if kind:
-            return self._rows("artifacts", "SELECT * FROM artifacts WHERE job_id = ? AND kind = ? "
-                              "ORDER BY id", [job_id, kind])
-        return self._rows("artifacts", "SELECT * FROM artifacts WHERE job_id = ? ORDER BY id",
-                          [job_id])
-
-    def add_architecture(self, job_id: int, genotype: dict, score: float | None = None,
-                         params: int | None = None, flops: int | None = None,
-                         latency_ms: float | None = None, step: int | None = None,
-                         extra: dict | None = None) -> int:
-        return self.db["architectures"].insert({
-            "job_id": job_id, "step": step, "genotype": json.dumps(genotype), "score": score,
-            "params": params, "flops": flops, "latency_ms": latency_ms,
-            "extra": json.dumps(extra or {}), "created_at": now()}).last_pk
-
-    def architectures(self, job_id: int | None = None, limit: int = 100_000) -> list[dict]:
-        if job_id is None:
-            return self._rows("architectures", "SELECT * FROM architectures ORDER BY id LIMIT ?",
-                              [limit])
-        return self._rows("architectures", "SELECT * FROM architectures WHERE job_id = ? "
-                          "ORDER BY id LIMIT ?", [job_id, limit])
-
-    def get_architecture(self, arch_id: int) -> dict:
-        rows = self._rows("architectures", "SELECT * FROM architectures WHERE id = ?", [arch_id])
-        if not rows:
-            raise NotFoundError(f"no architecture {arch_id}")
-        return rows[0]
-
-    # -- datasets and models -------------------------------------------------------------------
-    def add_dataset(self, name: str, kind: str, path: str | os.PathLike, classes: list[str],
-                    counts: dict, report: dict | None = None, stats: dict | None = None,
-                    job_id: int | None = None) -> int:
-        return self.db["datasets"].insert({
-            "name": name, "kind": kind, "path": self.relative_path(path),
-            "classes": json.dumps(classes), "counts": json.dumps(counts),
-            "report": json.dumps(report or {}), "stats": json.dumps(stats or {}),
-            "job_id": job_id, "created_at": now()}).last_pk
-
-    def get_dataset(self, name: str) -> dict:
-        rows = self._rows("datasets", "SELECT * FROM datasets WHERE name = ?", [name])
-        if not rows:
-            raise NotFoundError(f"no dataset named {name!r}; `python -m core data list` shows them")
-        return rows[0]
-
-    def list_datasets(self) -> list[dict]:
-        return self._rows("datasets", "SELECT * FROM datasets ORDER BY name")
-
-    def delete_dataset(self, name: str) -> dict:
-        row = self.get_dataset(name)
-        self.db.execute("DELETE FROM datasets WHERE name = ?", [name])
-        return row
-
-    def add_model(self, name: str, kind: str, path: str | os.PathLike, classes: list[str],
-                  metrics: dict | None = None, config: dict | None = None,
-                  job_id: int | None = None, replace: bool = False) -> int:
-        row = {"name": name, "kind": kind, "job_id": job_id, "path": self.relative_path(path),
-               "classes": json.dumps(classes), "metrics": json.dumps(metrics or {}),
-               "config": json.dumps(config or {}), "created_at": now()}
-        if replace:
-            self.db.execute("DELETE FROM models WHERE name = ?", [name])
-        return self.db["models"].insert(row).last_pk
-
-    def get_model(self, name: str) -> dict:
-        rows = self._rows("models", "SELECT * FROM models WHERE name = ?", [name])
-        if not rows:
-            raise NotFoundError(f"no model named {name!r}; `python -m core models list` shows them")
-        return rows[0]
-
-    def list_models(self) -> list[dict]:
-        return self._rows("models", "SELECT * FROM models ORDER BY id DESC")
-
 
 class _Transaction:
     def __init__(self, db: sqlite_utils.Database):
@@ -480,5 +371,17 @@ class _Transaction:
         return self.db
 
     def __exit__(self, exc_type, exc, tb):
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            try:
+                self.db.execute("COMMIT")
+                return False
+            except BaseException:
+                self._rollback()
+                raise
+        self._rollback()
         return False
+
+    def _rollback(self) -> None:
+        """Roll back unless the error already did (SQLite ends a transaction on a full disk)."""
+        if self.db.conn.in_transaction:
+            self.db.execute("ROLLBACK")

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from core.engine import store as store_mod
+from core.engine import schema as schema_mod
 from core.engine.jobs import submit_job
 from core.engine.store import SCHEMA_VERSION, Store, resolve_home
 from core.errors import HomeError, JobStateError, NotFoundError, SchemaError, SpecError
@@ -35,9 +35,9 @@ def test_newer_schema_is_refused_untouched(home):
 def test_migrations_run_forward_from_older_version(home, monkeypatch):
     s = Store(home)
     added = []
-    monkeypatch.setattr(store_mod, "MIGRATIONS", store_mod.MIGRATIONS + [
+    monkeypatch.setattr(schema_mod, "MIGRATIONS", schema_mod.MIGRATIONS + [
         lambda db: added.append(db["jobs"].add_column("note", str))])
-    monkeypatch.setattr(store_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(schema_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     s2 = Store(home)
     assert added and "note" in s2.db["jobs"].columns_dict
     assert s2.schema_version() == SCHEMA_VERSION + 1

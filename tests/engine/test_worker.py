@@ -55,7 +55,8 @@ def test_kill_9_then_resume_continues_without_duplicates(store, start_worker, tm
     start_worker()
     wait_for(lambda: _status(store, job_id) == "succeeded", timeout=60)
     job = store.get_job(job_id)
-    assert job["result"]["resumed_from"] >= 4 and job["attempts"] == 2
+    # >= 4 steps had logged their metric; the 4th one's checkpoint may have been in flight
+    assert job["result"]["resumed_from"] >= 3 and job["attempts"] == 2
     epochs = [m["epoch"] for m in store.metrics(job_id, keys=["count"])]
     assert sorted(epochs) == list(range(12))
     steps = [int(line.split()[1]) for line in log.read_text().split("\n") if line]

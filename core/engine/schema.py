@@ -1,0 +1,256 @@
+"""The database file of a home: opening it, checking that it is ours and sound, its versioned schema.
+
+`connect` opens `<home>/nasdet.db` in WAL mode through `GuardedConnection`, which turns SQLite's
+file-level failures into the project's errors wherever they surface (a damaged page is often
+met only by the query that reads it): a full disk -> DiskFullError (path, disk, free space), a
+damaged or foreign file -> SchemaError ("restore a backup or move it aside"), a read-only file
+-> HomeError. `check_file` refuses, reading only, a damaged file and a 0-byte or table-less
+database beside earlier work (a database that lost its tables must not be re-created empty
+while datasets/ and runs/ are still on disk; in a fresh home an empty file is initialised);
+`migrate` refuses a newer schema and a database that is not ours, and moves an older schema
+forward with `MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import sqlite_utils
+
+from core.errors import HomeError, NasdetError, SchemaError
+from core.io import disk_full_error
+
+DB_NAME = "nasdet.db"
+BUSY_TIMEOUT_MS = 30_000
+EARLIER_WORK = ("datasets", "runs")  # folders whose contents the database indexes
+
+
+def damaged_error(path: Path, exc: BaseException) -> SchemaError:
+    return SchemaError(f"the database {path} is damaged: {exc}; restore a backup of it, or move "
+                       "it aside (rename it) to start a new, empty one")
+
+
+def translate(exc: sqlite3.Error, path: Path) -> NasdetError | None:
+    """The project error for an SQLite error about the file itself; None for other errors."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    if name.startswith("SQLITE_FULL") or "database or disk is full" in text:
+        return disk_full_error(path, "cannot write the database")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text \
+            or "not a database" in text:
+        return damaged_error(path, exc)
+    if name.startswith("SQLITE_READONLY"):
+        return HomeError(f"the database {path} cannot be written ({text}); check the permissions "
+                         "of the file and its folder, or pass another --home")
+    return None
+
+
+class GuardedConnection(sqlite3.Connection):
+    """An sqlite3 connection whose file-level errors come out as `translate` says."""
+
+    db_path: Path
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            error = translate(exc, self.db_path)
+            if error is None:
+                raise
+            raise error from exc
+
+    def cursor(self, factory: Any = None) -> sqlite3.Cursor:
+        return super().cursor(factory or GuardedCursor)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        with self.guard():
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        with self.guard():
+            return super().executemany(sql, parameters)
+
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
+        with self.guard():
+            return super().executescript(script)
+
+
+class GuardedCursor(sqlite3.Cursor):
+    """Rows are read page by page, so fetching can meet a damaged page too."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        with self.connection.guard():
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        with self.connection.guard():
+            return super().executemany(sql, parameters)
+
+    def fetchone(self) -> Any:
+        with self.connection.guard():
+            return super().fetchone()
+
+    def fetchmany(self, size: int | None = None) -> list:
+        with self.connection.guard():
+            return super().fetchmany(self.arraysize if size is None else size)
+
+    def fetchall(self) -> list:
+        with self.connection.guard():
+            return super().fetchall()
+
+    def __next__(self) -> Any:
+        with self.connection.guard():
+            return super().__next__()
+
+
+def connect(path: Path) -> sqlite_utils.Database:
+    """Open the database (WAL, busy timeout); damaged files raise SchemaError, others HomeError."""
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False, factory=GuardedConnection)
+    except sqlite3.Error as exc:
+        raise HomeError(f"cannot open database {path}: {exc}") from exc
+    conn.db_path = path
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except NasdetError:
+        conn.close()
+        raise
+    except sqlite3.Error as exc:
+        conn.close()
+        raise HomeError(f"cannot open database {path}: {exc}") from exc
+    return sqlite_utils.Database(conn)
+
+
+def earlier_work(home: Path) -> list[str]:
+    """The folders of EARLIER_WORK in `home` that hold something (hidden work folders aside)."""
+    found = []
+    for name in EARLIER_WORK:
+        folder = home / name
+        if folder.is_dir() and any(not p.name.startswith(".") for p in folder.iterdir()):
+            found.append(f"{name}/")
+    return found
+
+
+def _lost_database(path: Path, what: str, work: list[str]) -> SchemaError:
+    return SchemaError(
+        f"the database {path} is {what}, but {path.parent} still holds {' and '.join(work)} "
+        "from earlier work, so it was not re-created empty (that would forget them). Restore "
+        "nasdet.db from a backup, or move it aside (rename it) to start a new database beside "
+        "the existing files, or pass another --home")
+
+
+def check_file(path: Path) -> None:
+    """Refuse, untouched, a database that cannot be ours: damaged, or 0 bytes or without tables
+    beside earlier work. Reads only (the WAL switch in `connect` would write to the file)."""
+    try:
+        size = path.stat().st_size if path.is_file() else None
+    except OSError as exc:
+        raise HomeError(f"cannot read database {path}: {exc.strerror}") from exc
+    if size is None:
+        return  # a new database: created by `connect`
+    if size == 0:
+        tables = 0
+    else:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise translate(exc, path) or SchemaError(
+                f"{path} is not a NASDet Studio database ({exc})") from exc
+        finally:
+            conn.close()
+    work = earlier_work(path.parent) if tables == 0 else []
+    if work:
+        raise _lost_database(path, "empty (0 bytes)" if size == 0 else
+                             "a database without tables", work)
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    if not db["schema_version"].exists():
+        return 0
+    row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+    return row[0] or 0
+
+
+def migrate(db: sqlite_utils.Database, path: Path) -> None:
+    """Bring the schema to SCHEMA_VERSION in one transaction (call `check_file` first)."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.DatabaseError as exc:
+        raise SchemaError(f"{path} is not a NASDet Studio database ({exc})") from exc
+    try:
+        tables = db.table_names()
+        if "schema_version" not in tables:
+            if "jobs" in tables:
+                raise SchemaError(f"{path} has tables but no schema version: not ours")
+            db["schema_version"].create({"version": int, "applied_at": float}, pk="version")
+        version = schema_version(db)
+        if version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{path} is schema version {version}, newer than this NASDet Studio "
+                f"({SCHEMA_VERSION}); upgrade NASDet Studio or use another --home")
+        for target in range(version, SCHEMA_VERSION):
+            MIGRATIONS[target](db)
+            db["schema_version"].insert({"version": target + 1, "applied_at": time.time()})
+        db.execute("COMMIT")
+    except BaseException:
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["datasets"].create(
+        {"id": int, "name": str, "kind": str, "path": str, "classes": str, "counts": str,
+         "report": str, "stats": str, "job_id": int, "created_at": float},
+        pk="id", not_null={"name", "path"})
+    db["datasets"].create_index(["name"], unique=True)
+    db["jobs"].create(
+        {"id": int, "kind": str, "status": str, "spec": str, "requested_device": str, "device": str,
+         "pid": int, "worker_id": int, "progress": float, "message": str, "eta_s": float,
+         "error": str, "result": str, "attempts": int, "created_at": float, "started_at": float,
+         "finished_at": float, "heartbeat_at": float, "cancel_requested": int},
+        pk="id", not_null={"kind", "status", "spec"},
+        defaults={"progress": 0.0, "cancel_requested": 0, "attempts": 0, "requested_device": "auto"})
+    db["jobs"].create_index(["status", "id"])
+    db["metrics"].create(
+        {"job_id": int, "step": int, "epoch": int, "key": str, "value": float, "ts": float})
+    db.execute(
+        "CREATE UNIQUE INDEX idx_metrics_unique ON metrics "
+        "(job_id, key, coalesce(step, -1), coalesce(epoch, -1))")
+    db["metrics"].create_index(["job_id"])
+    db["events"].create({"id": int, "job_id": int, "ts": float, "level": str, "message": str},
+                        pk="id")
+    db["events"].create_index(["job_id", "id"])
+    db["architectures"].create(
+        {"id": int, "job_id": int, "step": int, "genotype": str, "score": float, "params": int,
+         "flops": int, "latency_ms": float, "extra": str, "created_at": float}, pk="id")
+    db["architectures"].create_index(["job_id", "id"])
+    db["artifacts"].create({"id": int, "job_id": int, "kind": str, "path": str, "created_at": float},
+                           pk="id")
+    db["artifacts"].create_index(["job_id", "kind", "path"], unique=True)
+    db["models"].create(
+        {"id": int, "name": str, "kind": str, "job_id": int, "path": str, "classes": str,
+         "metrics": str, "config": str, "created_at": float}, pk="id", not_null={"name", "path"})
+    db["models"].create_index(["name"], unique=True)
+    db["workers"].create(
+        {"id": int, "pid": int, "device": str, "hostname": str, "started_at": float,
+         "heartbeat_at": float, "stopped_at": float}, pk="id")
+
+
+def _v2(db: sqlite_utils.Database) -> None:
+    """jobs.after_id: a queued job waits until the job it names has succeeded (a chain)."""
+    db["jobs"].add_column("after_id", int)
+
+
+# Forward migrations: MIGRATIONS[i] takes a database at version i to version i + 1.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+SCHEMA_VERSION = len(MIGRATIONS)
