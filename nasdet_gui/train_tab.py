@@ -29,6 +29,9 @@ DEFAULT_BACKBONE = "(the model's EfficientNet)"
 MAIN_FIELDS = ["model", "image_size", "epochs", "batch_size", "lr", "pretrained_backbone"]
 HIDDEN_FIELDS = ("dataset", "backbone", "preset", *MAIN_FIELDS)
 GUI_PRESET = "quick-cpu"
+# Advanced fields shown under a friendlier label than their spec name (scale-out: core.dist).
+FIELD_LABELS = {"nproc": "processes / GPUs (nproc: torchrun, one per GPU on CUDA)",
+                "nnodes": "nodes (nnodes)", "rdzv_endpoint": "rendezvous HOST:PORT (several nodes)"}
 
 
 @dataclass
@@ -121,7 +124,8 @@ def _form(ctx: Ctx) -> dict:
         boxes["augment"] = gr.Checkbox(start_values["augment"], label="augment")
         for name in text_fields:
             if name not in boxes:
-                boxes[name] = gr.Textbox(to_text(start_values.get(name)), label=name)
+                boxes[name] = gr.Textbox(to_text(start_values.get(name)),
+                                         label=FIELD_LABELS.get(name, name))
     form["boxes"] = boxes
     form["start"] = gr.Button("Start training", variant="primary", elem_id="train-start")
     return form
