@@ -67,6 +67,26 @@ def read_rgb(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarra
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def check_decodable(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(height, width) of an image after checking that its pixel data decodes to the end.
+
+    Memory stays small: a JPEG is decoded at 1/8 scale (libjpeg's DCT scaling still reads
+    every block, so truncation is caught); other formats are decoded once by PIL without the
+    RGB copies of `read_rgb`. Raises DatasetError (ImageTooLargeError over `max_pixels`).
+    """
+    path = Path(path)
+    h, w = image_size(path, max_pixels)
+    with _open_header(path, max_pixels) as im:
+        try:
+            if im.format == "JPEG":
+                im.draft(im.mode, (max(1, im.size[0] // 8), max(1, im.size[1] // 8)))
+            im.load()
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            detail = str(exc).replace(str(path), path.name)
+            raise DatasetError(f"{path.name}: cannot decode ({detail})") from exc
+    return h, w
+
+
 def write_image(path: str | os.PathLike, rgb: np.ndarray, jpeg_quality: int = 95) -> None:
     """Write RGB uint8 [H, W, 3] as JPEG (.jpg/.jpeg) or PNG (other suffixes)."""
     path = Path(path)

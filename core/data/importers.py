@@ -1,35 +1,40 @@
 """Import a COCO / VOC / YOLO dataset (folder or .zip) into the internal form, with a report.
 
 Steps: unpack a .zip safely into the work folder (the source is never modified and never
-referenced afterwards), find the dataset root and its format, parse it (core.data.formats),
-then check every image and box, copy usable images to `images/` under new ASCII names, and
-write train.json / val.json. Problems are fixed where that is safe and always reported:
+referenced afterwards), find the dataset root and its format, name every symbolic link in it
+(none is ever followed), parse it (core.data.formats), then check every image and box, copy
+usable images to `images/` under new ASCII names, and write train.json / val.json. Problems
+are fixed where that is safe and always reported, one line per bad entry:
 
-* missing, unreadable or too large image -> skipped;  same file listed twice -> first kept;
-* recorded size differs from the file -> the file's size is used;
-* box partly outside -> clipped;  zero/negative/NaN area -> dropped;
-* unknown category -> dropped;  crowd -> kept (iscrowd=1, ignored in training);
-* image without objects -> kept.
+* missing, unreadable, linked or too large image -> skipped;  same file listed twice -> first
+  kept;  recorded size differs from the file -> the file's size is used;
+* box partly outside -> clipped;  zero/negative/NaN area -> dropped;  unknown category ->
+  dropped;  crowd -> kept (iscrowd=1, ignored in training);  image without objects -> kept;
+* more than MAX_OBJECTS_PER_IMAGE objects in one image -> the first ones kept.
 
 The import fails (DatasetError, naming the first problems) only when no image with at least one
-object remains, or no format is recognised.
+object remains, no format is recognised, or a limit of core.data.formats.safe is crossed
+(images, objects, classes per import; bytes per file). Memory: objects are held as flat
+arrays and the JSON is written streaming, so a 100 MB source imports within a few hundred MB.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from core.data.archive import MAX_UNCOMPRESSED_BYTES, extract_zip
 from core.data.formats import Parsed, RawImage, find_dataset_root
+from core.data.formats.safe import LinkRefused, is_regular_file, link_on_path, scan_links
 from core.data.generate import split_indices
-from core.data.images import MAX_PIXELS, ImageTooLargeError, image_size, read_rgb
-from core.data.internal import (IMAGES_DIR, SPLITS, coco_document, split_counts, split_json,
-                                 write_json)
+from core.data.images import MAX_PIXELS, ImageTooLargeError, check_decodable
+from core.data.internal import IMAGES_DIR, SPLITS, split_json, write_coco_stream
 from core.data.report import Report
 from core.errors import DatasetError
 
@@ -38,6 +43,8 @@ log = logging.getLogger(__name__)
 SOURCE_DIR = ".source"  # inside the work folder: where a .zip is unpacked
 CLIP_TOLERANCE = 0.01  # pixels a box may exceed the image before it counts as clipped
 PROGRESS_EVERY = 25
+MAX_IMAGE_BYTES = 512 * 1024**2  # one image file; larger ones are skipped
+_OUT_FIELDS = 7  # per kept object: category id (1-based), x, y, w, h, iscrowd, difficult
 
 
 @dataclass
@@ -46,6 +53,16 @@ class ImportResult:
     classes: list[str]
     report: dict
     counts: dict
+    stats: dict | None = None
+
+
+@dataclass
+class _Kept:
+    """One usable image: its internal record, its objects (flat, _OUT_FIELDS each), split."""
+
+    record: dict
+    boxes: array
+    split: str | None
 
 
 def import_dataset(path: str | Path, work: str | Path, fmt: str = "auto",
@@ -57,21 +74,23 @@ def import_dataset(path: str | Path, work: str | Path, fmt: str = "auto",
     """Build the internal form of the dataset at `path` inside the work folder `work`."""
     path, work = Path(path), Path(work)
     report = Report(source=path.name)
-    source = path
+    source, unpacked = path, False
     if path.is_file() and path.suffix.lower() == ".zip":
         _progress(progress, 0.0, "unpacking archive")
-        source = extract_zip(path, work / SOURCE_DIR, max_bytes)
+        source, unpacked = extract_zip(path, work / SOURCE_DIR, max_bytes), True
     elif not path.is_dir():
         raise DatasetError(f"{path} is neither a folder nor a .zip file")
     try:
-        detected, root = _locate(source, fmt)
+        detected, root = _locate(source.resolve(), fmt)
         report.format = detected
+        for link in scan_links(root):
+            report.add("symlink", link, f"{link} is a symbolic link; it is not followed")
         parsed = _parse(detected, root, report)
-        counts = build(parsed, root, work, report, val_fraction, seed, progress, check_stop,
-                       max_pixels)
+        counts, stats = build(parsed, root, work, report, val_fraction, seed, progress,
+                              check_stop, max_pixels, move=unpacked)
     finally:
         shutil.rmtree(work / SOURCE_DIR, ignore_errors=True)
-    return ImportResult(detected, parsed.classes, report.to_dict(), counts)
+    return ImportResult(detected, parsed.classes, report.to_dict(), counts, stats)
 
 
 def _progress(progress, fraction: float, message: str) -> None:
@@ -103,15 +122,18 @@ def _module(fmt: str):
 def _parse(fmt: str, root: Path, report: Report) -> Parsed:
     parsed = _module(fmt).parse(root, report)
     if not parsed.images:
-        raise DatasetError(f"the {fmt.upper()} dataset in {root.name} lists no images")
+        raise DatasetError(f"the {fmt.upper()} dataset in {root.name} lists no usable image; "
+                           f"first problems: {report.first() or 'none recorded'}")
     return parsed
 
 
 def build(parsed: Parsed, root: Path, work: Path, report: Report, val_fraction: float,
-          seed: int, progress=None, check_stop=None, max_pixels: int = MAX_PIXELS) -> dict:
-    """Check and copy images, fix boxes, assign splits and write the JSON files; returns the
-    counts. Raises DatasetError if nothing usable remains."""
-    kept: list[tuple[RawImage, dict, list[dict]]] = []
+          seed: int, progress=None, check_stop=None, max_pixels: int = MAX_PIXELS,
+          move: bool = False) -> tuple[dict, dict]:
+    """Check and copy (or, from an unpacked archive, move) images, fix boxes, assign splits and
+    write the JSON files; returns (counts, stats). Raises DatasetError if nothing usable
+    remains."""
+    kept: list[_Kept] = []
     seen: dict[Path, str] = {}
     total = len(parsed.images)
     for i, raw in enumerate(parsed.images):
@@ -120,41 +142,48 @@ def build(parsed: Parsed, root: Path, work: Path, report: Report, val_fraction: 
         if i % PROGRESS_EVERY == 0:
             _progress(progress, 0.05 + 0.9 * i / total, f"checked {i}/{total} images")
         record = _check_image(raw, root, seen, report, max_pixels)
-        if record is None:
-            continue
-        anns = _check_boxes(raw, record, len(parsed.classes), report)
-        file_name = f"{len(kept) + 1:06d}{raw.path.suffix.lower() or '.jpg'}"
-        shutil.copyfile(raw.path, work / IMAGES_DIR / file_name)
-        record["file_name"] = file_name
-        kept.append((raw, record, anns))
-    objects = sum(1 for _, _, anns in kept for a in anns if not a["iscrowd"])
+        if record is not None:
+            boxes = _check_boxes(raw, record, len(parsed.classes), report)
+            record["file_name"] = f"{len(kept) + 1:06d}{raw.path.suffix.lower() or '.jpg'}"
+            (os.replace if move else shutil.copyfile)(raw.path, work / IMAGES_DIR /
+                                                      record["file_name"])
+            kept.append(_Kept(record, boxes, raw.split))
+        parsed.images[i] = None  # free the source objects as we go
+    objects = sum(1 for k in kept for j in range(5, len(k.boxes), _OUT_FIELDS) if not k.boxes[j])
     if not kept or objects == 0:
         what = "no readable image" if not kept else "no object in any readable image"
         raise DatasetError(f"nothing usable to import ({what}); first problems: "
                            f"{report.first() or 'none recorded'}")
-    splits = _assign_splits(kept, val_fraction, seed, report)
-    return _write(work, parsed.classes, kept, splits)
+    _assign_splits(kept, val_fraction, seed, report)
+    return _write(work, parsed.classes, kept)
 
 
 def _check_image(raw: RawImage, root: Path, seen: dict, report: Report,
                  max_pixels: int) -> dict | None:
     """The image record {"height", "width", ...} of a usable image, else None (reported)."""
-    resolved = raw.path.resolve()
-    base = root.resolve()
-    if base not in resolved.parents:
+    try:
+        link = link_on_path(root, raw.path)
+    except DatasetError:
         report.add("unsafe_path", raw.rel, "image path points outside the dataset folder")
         return None
-    if not resolved.is_file():
-        report.add("missing_image", raw.rel, "image file not found")
+    if link is not None:
+        report.add("symlink", link, str(LinkRefused(link)))
         return None
+    if not is_regular_file(root, raw.path):
+        missing = not os.path.lexists(raw.path)
+        report.add("missing_image" if missing else "unreadable_image", raw.rel,
+                   "image file not found" if missing else "not a regular file")
+        return None
+    resolved = raw.path.resolve()
     if resolved in seen:
         report.add("duplicate_file_name", raw.rel, f"the same file is listed again (first as "
                                                    f"{seen[resolved]})")
         return None
     seen[resolved] = raw.rel
     try:
-        h, w = image_size(resolved, max_pixels)
-        read_rgb(resolved, max_pixels)  # full decode: catches truncated files
+        if os.path.getsize(resolved) > MAX_IMAGE_BYTES:
+            raise DatasetError(f"{raw.path.name}: the file is over {MAX_IMAGE_BYTES:,} bytes")
+        h, w = check_decodable(resolved, max_pixels)
     except ImageTooLargeError as exc:
         report.add("image_too_large", raw.rel, str(exc).split(": ", 1)[-1])
         return None
@@ -168,10 +197,11 @@ def _check_image(raw: RawImage, root: Path, seen: dict, report: Report,
             "source_id": raw.source_id if raw.source_id is not None else raw.rel}
 
 
-def _check_boxes(raw: RawImage, record: dict, num_classes: int, report: Report) -> list[dict]:
-    """Clip boxes to the image, drop empty/NaN ones; returns annotation dicts (no ids yet)."""
+def _check_boxes(raw: RawImage, record: dict, num_classes: int, report: Report) -> array:
+    """Clip boxes to the image, drop empty/NaN ones; returns the kept objects flat
+    (_OUT_FIELDS numbers each: category id 1..K, x, y, w, h in pixels, iscrowd, difficult)."""
     h, w = record["height"], record["width"]
-    anns = []
+    out = array("d")
     for ann in raw.anns:
         x1, y1, x2, y2 = ann.box
         if raw.normalized:
@@ -197,25 +227,25 @@ def _check_boxes(raw: RawImage, record: dict, num_classes: int, report: Report) 
         if not 0 <= ann.label < num_classes:
             report.add("unknown_category", raw.rel, f"class index {ann.label}")
             continue
-        item = {"category_id": ann.label + 1, "bbox": [cx1, cy1, cx2 - cx1, cy2 - cy1],
-                "area": (cx2 - cx1) * (cy2 - cy1), "iscrowd": int(ann.iscrowd)}
-        if ann.difficult:
-            item["difficult"] = 1
-        anns.append(item)
-    if not raw.anns:
+        out.extend((ann.label + 1, cx1, cy1, cx2 - cx1, cy2 - cy1, ann.iscrowd, ann.difficult))
+    if raw.dropped:
+        report.add("too_many_objects", raw.rel, f"{raw.count + raw.dropped:,} objects; only the "
+                   f"first {raw.count:,} are kept (the per-image limit)")
+    if not raw.count:
         report.add("empty_image", raw.rel, f"no objects{f' ({raw.note})' if raw.note else ''}")
-    elif not anns:
+    elif not out:
         report.add("empty_image", raw.rel, "no usable objects left")
-    return anns
+    raw.boxes = array("d")
+    return out
 
 
 def _fmt(box) -> str:
-    return "[" + ", ".join(f"{v:.1f}" for v in box) + "]"
+    return "[" + ", ".join(f"{v:.1f}" if abs(v) < 1e15 else f"{v:.3g}" for v in box) + "]"
 
 
-def _assign_splits(kept: list, val_fraction: float, seed: int, report: Report) -> list[str]:
+def _assign_splits(kept: list[_Kept], val_fraction: float, seed: int, report: Report) -> None:
     """Source splits where present; otherwise (or when no val image) a seeded split."""
-    splits = [raw.split for raw, _, _ in kept]
+    splits = [k.split for k in kept]
     if "val" in splits and "train" in splits:
         pool = [i for i, s in enumerate(splits) if s is None]
     else:
@@ -225,20 +255,69 @@ def _assign_splits(kept: list, val_fraction: float, seed: int, report: Report) -
                    f"(seed {seed}) become val")
     is_val = split_indices(len(pool), val_fraction, seed)
     for i, val in zip(pool, is_val):
-        splits[i] = "val" if val else "train"
-    return splits
+        kept[i].split = "val" if val else "train"
 
 
-def _write(work: Path, classes: list[str], kept: list, splits: list[str]) -> dict:
-    docs = {s: ([], []) for s in SPLITS}
-    ann_id = 0
-    for image_id, ((raw, record, anns), split) in enumerate(zip(kept, splits), start=1):
-        images, annotations = docs[split]
-        images.append({"id": image_id, **record})
-        for ann in anns:
-            ann_id += 1
-            annotations.append({"id": ann_id, "image_id": image_id, **ann})
-    for split, (images, annotations) in docs.items():
-        write_json(split_json(work, split), coco_document(images, annotations, classes))
-    return split_counts({s: {"images": imgs, "annotations": anns}
-                         for s, (imgs, anns) in docs.items()})
+def _write(work: Path, classes: list[str], kept: list[_Kept]) -> tuple[dict, dict]:
+    """Write train.json / val.json streaming; returns (counts, stats)."""
+    from core.data.stats import compute_stats
+
+    ids = {id(k): n for n, k in enumerate(kept, start=1)}  # image ids in source order
+    first_ann = {}
+    n = 0
+    for k in kept:
+        first_ann[id(k)] = n + 1
+        n += len(k.boxes) // _OUT_FIELDS
+    docs = {s: _Doc([k for k in kept if k.split == s], ids, first_ann) for s in SPLITS}
+    for split, doc in docs.items():
+        write_coco_stream(split_json(work, split), doc["images"], doc["annotations"], classes)
+    counts = {}
+    for split, doc in docs.items():
+        counts[f"{split}_images"] = len(doc.kept)
+        counts[f"{split}_objects"] = sum(1 for k in doc.kept
+                                         for j in range(5, len(k.boxes), _OUT_FIELDS)
+                                         if not k.boxes[j])
+    return counts, compute_stats(classes, docs)
+
+
+class _Doc:
+    """One split as a COCO document whose "images" and "annotations" are generated from the
+    compact form on each iteration (never held as dicts all at once)."""
+
+    def __init__(self, kept: list[_Kept], ids: dict, first_ann: dict):
+        self.kept, self.ids, self.first_ann = kept, ids, first_ann
+
+    def __getitem__(self, key: str):
+        if key == "images":
+            return _Members(self._images, len(self.kept))
+        return _Members(self._annotations, sum(len(k.boxes) // _OUT_FIELDS for k in self.kept))
+
+    def _images(self) -> Iterator[dict]:
+        for k in self.kept:
+            yield {"id": self.ids[id(k)], **k.record}
+
+    def _annotations(self) -> Iterator[dict]:
+        for k in self.kept:
+            b, image_id = k.boxes, self.ids[id(k)]
+            for n, j in enumerate(range(0, len(b), _OUT_FIELDS)):
+                cat, x, y, w, h, crowd, difficult = b[j:j + _OUT_FIELDS]
+                ann = {"id": self.first_ann[id(k)] + n, "image_id": image_id,
+                       "category_id": int(cat), "bbox": [x, y, w, h], "area": w * h,
+                       "iscrowd": int(crowd)}
+                if difficult:
+                    ann["difficult"] = 1
+                yield ann
+
+
+class _Members:
+    """A re-iterable, sized view over generated dicts (what compute_stats and the writer
+    read)."""
+
+    def __init__(self, make: Callable[[], Iterator[dict]], size: int):
+        self.make, self.size = make, size
+
+    def __iter__(self) -> Iterator[dict]:
+        return self.make()
+
+    def __len__(self) -> int:
+        return self.size

@@ -16,7 +16,7 @@ import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from core.errors import DatasetError, SpecError
 from core.io import write_json_atomic
@@ -58,6 +58,40 @@ def write_json(path: Path, obj: Any) -> None:
     write_json_atomic(path, obj)
 
 
+def write_coco_stream(path: Path, images: Iterable[dict], annotations: Iterable[dict],
+                      classes: list[str]) -> None:
+    """Write a COCO document like `coco_document` one entry at a time (atomically), so that
+    the images and annotations can come from generators."""
+    path = Path(path)
+    head = coco_document([], [], classes)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                             allow_nan=False).encode
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f'{{"info":{dumps(head["info"])},"licenses":[],"images":[')
+            _write_items(f, images, dumps)
+            f.write('],"annotations":[')
+            _write_items(f, annotations, dumps)
+            f.write(f'],"categories":{dumps(head["categories"])}}}')
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_items(f, items: Iterable[dict], dumps: Callable[[Any], str]) -> None:
+    """Comma-separated JSON of `items`, written in batches of 1,000."""
+    sep, batch = "", []
+    for item in items:
+        batch.append(dumps(item))
+        if len(batch) >= 1000:
+            f.write(sep + ",".join(batch))
+            sep, batch = ",", []
+    if batch:
+        f.write(sep + ",".join(batch))
+
+
 def read_json(path: Path) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
@@ -66,6 +100,8 @@ def read_json(path: Path) -> Any:
         raise DatasetError(f"{path} is missing; the dataset folder is incomplete") from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetError(f"{path} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise DatasetError(f"{path} is nested too deeply to be a dataset file") from exc
 
 
 def split_counts(docs: dict[str, dict]) -> dict:
@@ -99,17 +135,18 @@ def remove_workdir(path: Path | None) -> None:
 
 def commit_dataset(store, work: Path, name: str, kind: str, classes: list[str],
                    report: dict | None = None, stats: dict | None = None,
-                   job_id: int | None = None) -> dict:
+                   job_id: int | None = None, counts: dict | None = None) -> dict:
     """Move a finished work folder (train.json, val.json, images/) to datasets/<name> and
-    register it.
+    register it. `stats` and `counts` are computed from the files (streamed) when not given.
 
     Returns the store row. Raises DatasetError (and leaves nothing behind) if the name was taken
     meanwhile.
     """
-    docs = {s: read_json(split_json(work, s)) for s in SPLITS}
+    docs = {s: _StreamedDoc(split_json(work, s)) for s in SPLITS}
     if stats is None:
         from core.data.stats import compute_stats
         stats = compute_stats(classes, docs)
+    counts = counts if counts is not None else split_counts(docs)
     target = datasets_dir(store.home) / name
     if target.exists():
         remove_workdir(work)
@@ -121,14 +158,42 @@ def commit_dataset(store, work: Path, name: str, kind: str, classes: list[str],
         remove_workdir(work)
         raise DatasetError(f"cannot move the new dataset to {target}: {exc}") from exc
     try:
-        store.add_dataset(name, kind, target, classes, split_counts(docs), report or {}, stats,
-                          job_id)
+        store.add_dataset(name, kind, target, classes, counts, report or {}, stats, job_id)
     except sqlite3.IntegrityError as exc:
         shutil.rmtree(target, ignore_errors=True)
         raise DatasetError(f"a dataset named {name!r} was registered while this job ran; "
                            "use another name") from exc
     log.info("dataset %s registered at %s", name, target)
     return store.get_dataset(name)
+
+
+class _StreamedDoc:
+    """A COCO file of the internal form read back entry by entry: `doc["images"]` and
+    `doc["annotations"]` stream the file on each iteration (never all of it in memory)."""
+
+    def __init__(self, path: Path):
+        if not Path(path).is_file():
+            raise DatasetError(f"{path} is missing; the dataset folder is incomplete")
+        self.path = Path(path)
+
+    def __getitem__(self, key: str) -> "_StreamedMembers":
+        return _StreamedMembers(self.path, key)
+
+
+class _StreamedMembers:
+    def __init__(self, path: Path, key: str):
+        self.path, self.key = path, key
+
+    def __iter__(self):
+        from core.data.formats.jsonstream import stream_object
+
+        with open(self.path, "rb") as f:
+            for key, index, value in stream_object(f, self.path.name):
+                if key == self.key and index is not None:
+                    yield value
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def delete_dataset(store, name: str) -> None:

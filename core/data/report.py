@@ -1,14 +1,17 @@
 """The validation report of a dataset: every problem found while importing, with what was done.
 
 Stored as the `datasets.report` column (a dict), printed by `python -m core data show NAME` and
-shown by the GUI. Each problem is {"file", "problem", "action", "severity", "code"}; `summary`
-counts problems per code.
+shown by the GUI. Each problem is {"file", "entry", "problem", "action", "severity", "code"}:
+`file` is relative to the source, `entry` names the place inside it when there is one
+(`annotations[17]`, a label line `:12`, an XML `<object>` index; "" otherwise) and `problem` is
+self-contained (it repeats the entry). `summary` counts problems per code.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import islice
 
 # Problem codes and the action the importer takes for each.
 ACTIONS = {
@@ -21,6 +24,12 @@ ACTIONS = {
     "unknown_category": "dropped",
     "unknown_image": "dropped",
     "bad_annotation_file": "skipped",
+    "bad_image_entry": "skipped",
+    "bad_image_size": "size taken from the file",
+    "bad_annotation": "dropped",
+    "bad_category": "skipped",
+    "too_many_objects": "the first objects kept, the rest dropped",
+    "symlink": "refused (links are never followed)",
     "unsafe_path": "skipped",
     "duplicate_image_id": "error: all images with this id skipped",
     "duplicate_file_name": "error: the first entry kept, later ones skipped",
@@ -46,11 +55,14 @@ class Report:
     problems: list[dict] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
 
-    def add(self, code: str, file: str, problem: str, action: str | None = None) -> None:
-        """Record one problem (`code` from ACTIONS) in `file` (a path relative to the source)."""
+    def add(self, code: str, file: str, problem: str, action: str | None = None,
+            entry: str = "") -> None:
+        """Record one problem (`code` from ACTIONS) in `file` (a path relative to the source)
+        at `entry` inside it."""
         self.counts[code] += 1
         if len(self.problems) < MAX_STORED:
-            self.problems.append({"code": code, "file": file, "problem": problem,
+            self.problems.append({"code": code, "file": file, "entry": entry,
+                                  "problem": problem,
                                   "action": action or ACTIONS.get(code, "noted"),
                                   "severity": SEVERITY.get(code, "warning")})
 
@@ -66,6 +78,32 @@ class Report:
         return {"source": self.source, "format": self.format, "problems": self.problems,
                 "summary": dict(sorted(self.counts.items())),
                 "truncated": max(0, sum(self.counts.values()) - len(self.problems))}
+
+
+def describe(value: object, limit: int = 40) -> str:
+    """A short, safe rendering of a value from a source file for messages: `'x' (str)`,
+    `[1, 2] (list)`, `nan (float)`; long values are cut, huge integers given by their size."""
+    if isinstance(value, (dict, list)):
+        text = _short_container(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        text = f"an integer of {value.bit_length()} bits"
+    elif isinstance(value, str):
+        text = repr(value[:limit])
+    else:
+        text = repr(value)
+    if len(text) > limit:
+        text = text[:limit - 3] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def _short_container(value: dict | list) -> str:
+    """repr of the first few items only (a value may be huge or nested thousands deep)."""
+    if isinstance(value, dict):
+        items = [f"{describe(k, 20).rsplit(' (', 1)[0]}: ..." for k in islice(value, 3)]
+        return "{" + ", ".join(items) + (", ...}" if len(value) > 3 else "}")
+    items = ["[...]" if isinstance(v, (dict, list)) else describe(v, 20).rsplit(" (", 1)[0]
+             for v in value[:4]]
+    return "[" + ", ".join(items) + (", ...]" if len(value) > 4 else "]")
 
 
 def format_report(report: dict) -> str:

@@ -9,15 +9,17 @@ checking and fixing them is core.data.importers' job). Readers report what only 
 from __future__ import annotations
 
 import logging
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.data.formats.safe import MAX_IMAGES, MAX_OBJECTS, MAX_OBJECTS_PER_IMAGE
 from core.errors import DatasetError
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(slots=True)
 class RawAnn:
     """One source annotation: 0-based class, box (x1, y1, x2, y2) in pixels, flags."""
 
@@ -27,20 +29,60 @@ class RawAnn:
     difficult: bool = False
 
 
-@dataclass
+_CROWD, _DIFFICULT = 1, 2
+_FIELDS = 6  # per object in RawImage.boxes: label, x1, y1, x2, y2, flags
+
+
+@dataclass(slots=True)
 class RawImage:
     """One source image: its file, the size the annotations claim (H, W) or None, its split
     ("train", "val" or None when the source has no split) and its annotations (in pixels, or
-    in [0, 1] of the image size when `normalized`)."""
+    in [0, 1] of the image size when `normalized`).
+
+    Objects are kept flat in an array of doubles (48 bytes each instead of ~240 for RawAnn
+    objects); `add` keeps at most MAX_OBJECTS_PER_IMAGE and counts the rest in `dropped`."""
 
     path: Path
     rel: str
     size: tuple[int, int] | None
     split: str | None
-    anns: list[RawAnn] = field(default_factory=list)
     source_id: str | int | None = None
     normalized: bool = False
     note: str | None = None  # why it has no annotations, if the reader knows
+    boxes: array = field(default_factory=lambda: array("d"))
+    dropped: int = 0
+
+    def add(self, label: int, box, iscrowd: bool = False, difficult: bool = False) -> bool:
+        """Append one object (box x1, y1, x2, y2); False when over the per-image cap."""
+        if len(self.boxes) >= MAX_OBJECTS_PER_IMAGE * _FIELDS:
+            self.dropped += 1
+            return False
+        flags = (_CROWD if iscrowd else 0) | (_DIFFICULT if difficult else 0)
+        self.boxes.extend((label, *box, flags))
+        return True
+
+    @property
+    def count(self) -> int:
+        return len(self.boxes) // _FIELDS
+
+    @property
+    def anns(self) -> list[RawAnn]:
+        b = self.boxes
+        return [RawAnn(int(b[i]), (b[i + 1], b[i + 2], b[i + 3], b[i + 4]),
+                       bool(int(b[i + 5]) & _CROWD), bool(int(b[i + 5]) & _DIFFICULT))
+                for i in range(0, len(b), _FIELDS)]
+
+    def relabel(self, mapping: dict) -> list[int]:
+        """Replace each label by mapping[label]; drops (and returns) the labels not in it."""
+        b, kept, missing = self.boxes, array("d"), []
+        for i in range(0, len(b), _FIELDS):
+            label = int(b[i])
+            if label in mapping:
+                kept.extend((mapping[label], *b[i + 1:i + _FIELDS]))
+            else:
+                missing.append(label)
+        self.boxes = kept
+        return missing
 
 
 @dataclass
@@ -48,6 +90,26 @@ class Parsed:
     format: str
     classes: list[str]
     images: list[RawImage]
+
+
+class Budget:
+    """Counts the images and objects read from a source; DatasetError past the import limits
+    (core.data.formats.safe.MAX_IMAGES / MAX_OBJECTS), raised as soon as one is crossed."""
+
+    def __init__(self, max_images: int | None = None, max_objects: int | None = None):
+        self.max_images = MAX_IMAGES if max_images is None else max_images
+        self.max_objects = MAX_OBJECTS if max_objects is None else max_objects
+        self.images = self.objects = 0
+
+    def add(self, images: int = 0, objects: int = 0) -> None:
+        self.images += images
+        self.objects += objects
+        if self.images > self.max_images:
+            raise DatasetError(f"the source lists more than {self.max_images:,} images (the "
+                               "import limit); split it into several datasets")
+        if self.objects > self.max_objects:
+            raise DatasetError(f"the source has more than {self.max_objects:,} objects (the "
+                               "import limit); split it into several datasets")
 
 
 def find_dataset_root(path: Path, max_depth: int = 3) -> tuple[str, Path]:
@@ -80,7 +142,11 @@ def candidate_roots(path: Path, max_depth: int):
         yield from level
         nxt = []
         for folder in level:
-            subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
-                             and not p.name.startswith((".", "__MACOSX")))
+            try:
+                subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
+                                 and not p.name.startswith((".", "__MACOSX")))
+            except OSError as exc:  # an unreadable folder is not searched
+                log.warning("cannot list %s: %s", folder, exc)
+                continue
             nxt.extend(subdirs)
         level = nxt[:50]

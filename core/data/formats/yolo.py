@@ -1,21 +1,31 @@
 """YOLO (Ultralytics/Darknet): data.yaml with `names`, images/ and labels/ trees; one .txt per
 image with lines `class cx cy w h` normalised to [0, 1] (a polygon `class x1 y1 x2 y2 ...`
-becomes its bounding box). Splits from data.yaml `train`/`val` (folders or .txt lists),
-else images/{train,val}/ or {train,valid,val}/images/, else one pool split at import.
+becomes its bounding box). Splits from data.yaml `train`/`val` (folders, .txt lists, or lists
+of them), else images/{train,val}/ or {train,valid,val}/images/, else one pool split at import.
+
+Files are read through core.data.formats.safe: data.yaml without aliases and at most 1 MB (a
+linked or unreadable data.yaml fails the import: it is the dataset's definition); a label
+file, classes.txt or split list that is a link or too large is refused and reported (the image
+then has no objects). A line that does not parse, or whose class is not an integer in range,
+is one reported problem; a `names` entry that is not a name is reported and named by its index.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from core.data.formats import Parsed, RawAnn, RawImage
+from core.data.formats import Budget, Parsed, RawImage
+from core.data.formats.safe import (MAX_CLASSES, LinkRefused, link_on_path,
+                                    load_yaml, read_text, rel_posix)
 from core.data.images import is_image_file
-from core.data.report import Report
+from core.data.report import Report, describe
 from core.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -25,75 +35,143 @@ NAMES_FILES = ("classes.txt", "obj.names", "classes.names")
 SPLIT_KEYS = {"train": ("train",), "val": ("val", "valid", "validation")}
 
 
+def _exists(path: Path) -> bool:
+    """Anything is there (a file, a link, a FIFO...): what it is, the reader finds out."""
+    return os.path.lexists(path) and not path.is_dir()
+
+
 def _yaml_file(root: Path) -> Path | None:
     for name in YAML_NAMES:
-        if (root / name).is_file():
+        if _exists(root / name):
             return root / name
     return next(iter(sorted(root.glob("*.yaml"))), None)
 
 
 def looks_like(root: Path) -> bool:
-    if _yaml_file(root) is not None and _read_yaml(_yaml_file(root), quiet=True).get("names"):
+    path = _yaml_file(root)
+    if path is not None and (path.is_symlink() or _read_yaml(root, path, quiet=True).get("names")):
         return True
     return (root / "labels").is_dir() and (root / "images").is_dir()
 
 
-def _read_yaml(path: Path, quiet: bool = False) -> dict:
+def _read_yaml(root: Path, path: Path, quiet: bool = False) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        data = load_yaml(root, path)
+    except DatasetError:
         if quiet:
             return {}
-        raise DatasetError(f"{path.name}: unreadable YAML ({exc})") from exc
+        raise
     return data if isinstance(data, dict) else {}
 
 
-def _names(root: Path, config: dict) -> list[str] | None:
+def _names(root: Path, config: dict, report: Report, yaml_rel: str) -> list[str] | None:
+    """Class names from data.yaml `names` (a list or {index: name}), else classes.txt."""
     names = config.get("names")
-    if isinstance(names, list):
-        return [str(n) for n in names]
-    if isinstance(names, dict):
-        try:
-            keys = sorted(int(k) for k in names)
-        except (TypeError, ValueError) as exc:
-            raise DatasetError(f"YOLO names must be a list or {{index: name}}: {exc}") from exc
-        if keys != list(range(len(keys))):
-            raise DatasetError("YOLO names must be numbered 0..K-1 without gaps")
-        return [str(names.get(k, names.get(str(k)))) for k in keys]
+    if isinstance(names, (list, dict)):
+        if len(names) > MAX_CLASSES:
+            raise DatasetError(f"{yaml_rel}: {len(names):,} class names, over the limit of "
+                               f"{MAX_CLASSES:,}")
+        pairs = list(enumerate(names)) if isinstance(names, list) else _indexed(names, report,
+                                                                                yaml_rel)
+        found = dict(pairs)
+        out = []
+        for i in range(max(found, default=-1) + 1):
+            name = _name(found.get(i))
+            if name is None:
+                report.add("bad_category", yaml_rel, f"names[{i}]: {describe(found.get(i))} is "
+                           f"not a class name; the class is named {i}", "named by its index",
+                           entry=f"names[{i}]")
+                name = str(i)
+            out.append(name)
+        return out
+    if names is not None:
+        report.add("bad_category", yaml_rel, f"names: {describe(names)} is not a list or a "
+                   "mapping; ignored", "ignored", entry="names")
+    return _names_file(root, report)
+
+
+def _indexed(names: dict, report: Report, yaml_rel: str) -> list[tuple[int, Any]]:
+    """{index: name} entries with usable indices 0..MAX_CLASSES-1 (others reported)."""
+    pairs = []
+    for key, value in names.items():
+        index = key if isinstance(key, int) and not isinstance(key, bool) else None
+        if isinstance(key, str) and key.strip().isdigit():
+            index = int(key)
+        if index is None or not 0 <= index < MAX_CLASSES:
+            report.add("bad_category", yaml_rel, f"names: key {describe(key)} is not a class "
+                       f"index 0..{MAX_CLASSES - 1}; skipped", entry=f"names[{key!r:.20}]")
+            continue
+        pairs.append((index, value))
+    return pairs
+
+
+def _name(value: Any) -> str | None:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def _names_file(root: Path, report: Report) -> list[str] | None:
     for name in NAMES_FILES:
-        if (root / name).is_file():
-            return [line.strip() for line in (root / name).read_text(encoding="utf-8")
-                    .splitlines() if line.strip()]
+        path = root / name
+        if not _exists(path):
+            continue
+        try:
+            text = read_text(root, path, what="class names file")
+        except LinkRefused as exc:
+            report.add("symlink", exc.link, str(exc))
+            continue
+        except DatasetError as exc:
+            report.add("bad_annotation_file", name, str(exc), "ignored")
+            continue
+        names = [line.strip() for line in text.splitlines() if line.strip()]
+        if len(names) > MAX_CLASSES:
+            raise DatasetError(f"{name}: {len(names):,} class names, over the limit of "
+                               f"{MAX_CLASSES:,}")
+        return names
     return None
 
 
 def _inside(root: Path, path: Path) -> bool:
-    resolved, base = path.resolve(), root.resolve()
-    return resolved == base or base in resolved.parents
+    """`path` lies in `root` lexically and is reached without links."""
+    try:
+        return link_on_path(root, path) is None
+    except DatasetError:  # outside the root
+        return False
 
 
-def _split_sources(root: Path, config: dict) -> list[tuple[str | None, list[Path]]]:
+def _rel(root: Path, path: Path) -> str:
+    """`path` relative to `root` for the report (its name alone when it lies outside)."""
+    rel = rel_posix(root, path)
+    return path.name if rel.startswith("../") or rel == ".." else rel
+
+
+def _split_sources(root: Path, config: dict,
+                   report: Report) -> list[tuple[str | None, list[Path]]]:
     """[(split, image files)] from data.yaml, the usual folder layouts, or all images."""
     base = root
-    if isinstance(config.get("path"), str):
-        candidate = (root / config["path"]).resolve()
-        base = candidate if candidate.is_dir() and _inside(root, candidate) else root
+    if isinstance(config.get("path"), str) and "\0" not in config["path"]:
+        candidate = root / config["path"]
+        base = candidate if _inside(root, candidate) and candidate.is_dir() else root
     sources = []
     for split, keys in SPLIT_KEYS.items():
         for key in keys:
-            value = config.get(key)
-            if isinstance(value, str):
-                files = _list_images(root, base, value)
-                if files is not None:
-                    sources.append((split, files))
-                    break
+            values = config.get(key)
+            values = [values] if isinstance(values, str) else values
+            if not isinstance(values, list) or not values:
+                continue
+            lists = [_list_images(root, base, v, report) for v in values if isinstance(v, str)]
+            if any(found is not None for found in lists):
+                sources.append((split, [f for found in lists if found for f in found]))
+                break
     if sources:
         return sources
     for split, folders in (("train", ("images/train", "train/images", "train")),
                            ("val", ("images/val", "images/valid", "valid/images",
                                     "val/images", "val", "valid"))):
         for folder in folders:
-            if (root / folder).is_dir():
+            if (root / folder).is_dir() and _inside(root, root / folder):
                 sources.append((split, _images_under(root / folder)))
                 break
     if sources:
@@ -103,11 +181,15 @@ def _split_sources(root: Path, config: dict) -> list[tuple[str | None, list[Path
 
 
 def _images_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+    """Image files below `folder`; linked folders are not entered, linked files are listed
+    (the importer refuses and reports them)."""
+    return sorted(p for p in folder.rglob("*") if is_image_file(p) and _exists(p))
 
 
-def _list_images(root: Path, base: Path, value: str) -> list[Path] | None:
-    target = (base / value)
+def _list_images(root: Path, base: Path, value: str, report: Report) -> list[Path] | None:
+    if "\0" in value:
+        return None
+    target = base / value
     if not _inside(root, target):
         stripped = Path(*[p for p in Path(value).parts if p not in ("..", "/")])
         target = base / stripped
@@ -115,12 +197,21 @@ def _list_images(root: Path, base: Path, value: str) -> list[Path] | None:
             return None
     if target.is_dir():
         return _images_under(target)
-    if target.is_file() and target.suffix == ".txt":
+    if _exists(target) and target.suffix == ".txt":
+        try:
+            text = read_text(root, target, what="image list")
+        except LinkRefused as exc:
+            report.add("symlink", exc.link, str(exc))
+            return None
+        except DatasetError as exc:
+            report.add("bad_annotation_file", rel_posix(root, target), str(exc), "ignored")
+            return None
         files = []
-        for line in target.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.strip():
-                p = (target.parent / line.strip())
-                files.append(p if p.exists() else base / line.strip().lstrip("./"))
+        for line in text.splitlines():
+            entry = line.strip()
+            if entry and "\0" not in entry:
+                p = target.parent / entry
+                files.append(p if _exists(p) else base / entry.lstrip("./"))
         return files
     return None
 
@@ -137,21 +228,23 @@ def label_path(image: Path) -> Path:
 
 def parse(root: Path, report: Report) -> Parsed:
     yaml_path = _yaml_file(root)
-    config = _read_yaml(yaml_path) if yaml_path is not None else {}
-    names = _names(root, config)
-    sources = _split_sources(root, config)
+    yaml_rel = rel_posix(root, yaml_path) if yaml_path is not None else "data.yaml"
+    config = _read_yaml(root, yaml_path) if yaml_path is not None else {}
+    names = _names(root, config, report, yaml_rel)
+    budget = Budget()
     images = []
     max_label = -1
-    for split, files in sources:
+    for split, files in _split_sources(root, config, report):
         for file in files:
+            budget.add(images=1)
             raw, top = _image(root, file, split, names, report)
+            budget.add(objects=raw.count)
             images.append(raw)
             max_label = max(max_label, top)
     if names is None:
         names = [str(i) for i in range(max_label + 1)]
         if names:
-            report.add("no_class_names", yaml_path.name if yaml_path else "data.yaml",
-                       "no class names found")
+            report.add("no_class_names", yaml_rel, "no class names found")
     if not names:
         raise DatasetError(f"YOLO folder {root.name}: no class names (data.yaml `names`) and "
                            "no labels")
@@ -160,42 +253,56 @@ def parse(root: Path, report: Report) -> Parsed:
 
 def _image(root: Path, file: Path, split: str | None, names: list[str] | None,
            report: Report) -> tuple[RawImage, int]:
-    rel = file.relative_to(root).as_posix() if _inside(root, file) else file.name
+    rel = _rel(root, file)
     raw = RawImage(path=file, rel=rel, size=None, split=split, source_id=rel, normalized=True)
     labels = label_path(file)
-    if not labels.is_file():
+    if not _exists(labels):
         raw.note = "no label file"
         return raw, -1
+    label_rel = _rel(root, labels)
+    try:
+        text = read_text(root, labels, what="label file")
+    except LinkRefused as exc:
+        report.add("symlink", exc.link, str(exc))
+        raw.note = "its label file is a symbolic link (refused)"
+        return raw, -1
+    except DatasetError as exc:
+        report.add("bad_annotation_file", label_rel, str(exc).split(": ", 1)[-1])
+        raw.note = "its label file is unreadable"
+        return raw, -1
     top = -1
-    lines = labels.read_text(encoding="utf-8", errors="replace").splitlines()
-    for n, line in enumerate(lines, start=1):
+    limit = len(names) if names is not None else MAX_CLASSES
+    for n, line in enumerate(text.splitlines(), start=1):
         parsed = _line(line)
-        where = f"{labels.relative_to(root).as_posix() if _inside(root, labels) else labels.name}:{n}"
         if parsed is None:
             if line.strip():
-                report.add("bad_label_line", where, f"cannot parse {line.strip()[:60]!r}")
+                report.add("bad_label_line", label_rel, f"line {n}: cannot parse "
+                           f"{line.strip()[:60]!r}", entry=f"line {n}")
             continue
         label, box = parsed
-        if names is not None and not 0 <= label < len(names):
-            report.add("unknown_category", where, f"class {label} not in 0..{len(names) - 1}")
+        if not label < limit:
+            report.add("unknown_category", label_rel, f"line {n}: class {label} not in "
+                       f"0..{limit - 1}", entry=f"line {n}")
             continue
         top = max(top, label)
-        raw.anns.append(RawAnn(label, box))
+        raw.add(label, box)
     return raw, top
 
 
 def _line(line: str) -> tuple[int, tuple[float, float, float, float]] | None:
-    """'c cx cy w h' or 'c x1 y1 x2 y2 ...' (polygon) -> (class, normalised xyxy)."""
+    """'c cx cy w h' or 'c x1 y1 x2 y2 ...' (polygon) -> (class, normalised xyxy); None when
+    the line does not parse or its class is not a non-negative integer."""
     parts = line.split()
     if len(parts) < 5:
         return None
     try:
         values = [float(v) for v in parts[1:]]
-        label = int(float(parts[0]))
+        label_value = float(parts[0])
     except ValueError:
         return None
-    if float(parts[0]) != label or label < 0:
+    if not math.isfinite(label_value) or not label_value.is_integer() or label_value < 0:
         return None
+    label = int(label_value)
     if len(values) == 4:
         cx, cy, w, h = values
         return label, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
