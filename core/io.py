@@ -170,11 +170,13 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = None) -> Path:
-    """Write `obj` as UTF-8 JSON to `path` atomically (compact unless `indent`); returns the path.
+    """Write `obj` as JSON to `path` atomically (compact unless `indent`); returns the path.
 
-    Streams to the file (no second copy of a large document in memory).
+    Streams to the file (no second copy of a large document in memory). Non-ASCII characters
+    are written as \\u escapes, so a string holding surrogate escapes (a file name that is
+    not UTF-8) is written too, and the file is plain ASCII.
     """
     separators = (",", ":") if indent is None else (",", ": ")
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=indent, separators=separators, ensure_ascii=False)
+    with atomic_open(path, "w", encoding="ascii") as f:
+        json.dump(obj, f, indent=indent, separators=separators)
     return Path(path)

@@ -26,8 +26,10 @@ def test_human_bytes():
 
 def test_json_and_bytes_written_and_replaced(tmp_path):
     path = tmp_path / "sub" / "a.json"
-    io.write_json_atomic(path, {"name": "Straße", "n": [1, 2]})
-    assert path.read_text(encoding="utf-8") == '{"name":"Straße","n":[1,2]}'
+    io.write_json_atomic(path, {"name": "Straße", "file": "bild\udcff.png", "n": [1, 2]})
+    assert path.read_text(encoding="ascii") == \
+        '{"name":"Stra\\u00dfe","file":"bild\\udcff.png","n":[1,2]}'
+    assert json.loads(path.read_text())["name"] == "Straße"
     io.write_json_atomic(path, {"n": 1}, indent=2)
     assert path.read_text() == '{\n  "n": 1\n}'
     io.write_bytes_atomic(tmp_path / "b.bin", b"\x00\x01")
