@@ -17,6 +17,7 @@ from typing import Callable
 
 import gradio as gr
 
+from core.data.spec import DIFFICULTY_NAMES, GENERATOR_KINDS, IMPORT_FORMATS
 from core.engine import queries as q
 
 from nasdet_gui import figures
@@ -28,7 +29,6 @@ UPLOADS_DIR = "uploads"
 GALLERY_IMAGES = 8
 DATASET_HEADERS = ["Name", "Kind", "Classes", "Train images", "Val images", "Train objects",
                    "Val objects"]
-IMPORT_FORMATS = ["auto", "coco", "voc", "yolo"]
 DATA_KINDS = ("dataset.generate", "dataset.import")
 
 
@@ -122,8 +122,8 @@ def check_folder(ctx: Ctx, folder: str) -> Path:
 
 def generate(ctx: Ctx, name: str, kind: str, images: int, size: int, difficulty: str,
              seed: int) -> int:
-    spec = {"name": name, "kind": kind, "images": int(images), "size": int(size),
-            "difficulty": difficulty, "seed": int(seed)}
+    spec = {"name": name, "kind": kind, "images": images, "size": size,  # core.spec coerces
+            "difficulty": difficulty, "seed": seed}
     return submit(ctx, "dataset.generate", spec)
 
 
@@ -133,9 +133,9 @@ def _forms(ctx: Ctx) -> dict:
     with gr.Tab("Generate"):
         f["gen_name"] = gr.Textbox("shapes-2", label="Name")
         with gr.Row():
-            f["gen_kind"] = gr.Dropdown(["shapes", "glyphs"], value="shapes", label="Kind",
+            f["gen_kind"] = gr.Dropdown(list(GENERATOR_KINDS), value="shapes", label="Kind",
                                         min_width=100)
-            f["gen_diff"] = gr.Dropdown(["easy", "medium", "hard"], value="medium",
+            f["gen_diff"] = gr.Dropdown(list(DIFFICULTY_NAMES), value="medium",
                                         label="Difficulty", min_width=100)
         with gr.Row():
             f["gen_images"] = gr.Number(300, label="Images", precision=0, minimum=2, min_width=80)
@@ -145,7 +145,7 @@ def _forms(ctx: Ctx) -> dict:
         f["gen_btn"] = gr.Button("Generate", variant="primary", elem_id="data-generate")
     with gr.Tab("Import"):
         f["imp_name"] = gr.Textbox(label="Name")
-        f["imp_format"] = gr.Dropdown(IMPORT_FORMATS, value="auto", label="Format")
+        f["imp_format"] = gr.Dropdown(list(IMPORT_FORMATS), value="auto", label="Format")
         f["imp_file"] = gr.File(label="Upload a .zip", file_types=[".zip"], type="filepath",
                                 height=90)
         f["imp_folder"] = gr.Textbox(label="or a folder on this machine",

@@ -22,6 +22,7 @@ from core.det.config import DetConfig, get_config
 from core.det.head import CLASS_PRIOR_PROBABILITY, HeadNet
 from core.det.layers import glorot_uniform_
 from core.errors import SpecError
+from core.torch_util import count_parameters  # noqa: F401 (the one counter; core.det re-exports it)
 
 CUSTOM_BACKBONE = "custom"
 
@@ -118,6 +119,3 @@ def build_detector(config: DetConfig, backbone: nn.Module | None = None,
             load_backbone_weights(backbone, pretrained_backbone)
     return EfficientDet(config, backbone, channels)
 
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())

@@ -23,6 +23,8 @@ from core.nas.genotypes import Genotype
 from core.nas.operations import FactorizedReduce, Identity, ReLUConvBN, build_op
 
 STEM_MULTIPLIER = 3  # the CIFAR stem has 3C channels (DARTS)
+AUXILIARY = "auxiliary"  # DARTS parameter counts leave the auxiliary head out:
+# core.torch_util.count_parameters(model, exclude=AUXILIARY)
 
 
 def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
@@ -157,7 +159,3 @@ class CifarNetwork(nn.Module):
         out = self.global_pooling(s1)
         return self.classifier(out.flatten(1)), logits_aux
 
-
-def count_parameters(model: nn.Module, exclude: str = "auxiliary") -> int:
-    """Number of parameters, excluding those whose name contains `exclude` (DARTS convention)."""
-    return sum(p.numel() for name, p in model.named_parameters() if exclude not in name)

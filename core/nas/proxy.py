@@ -234,7 +234,8 @@ def measure(model: nn.Module, size: int, latency_repeats: int = LATENCY_REPEATS)
     """{"params", "flops", "latency_ms"} of a network on one [1, 3, size, size] CPU image."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from core.nas.network import count_parameters
+    from core.nas.network import AUXILIARY
+    from core.torch_util import count_parameters
 
     model = model.eval()
     x = torch.randn(1, 3, size, size)
@@ -245,7 +246,8 @@ def measure(model: nn.Module, size: int, latency_repeats: int = LATENCY_REPEATS)
         t0 = time.perf_counter()
         model(x)
         times.append(time.perf_counter() - t0)
-    return {"params": count_parameters(model), "flops": int(counter.get_total_flops()),
+    return {"params": count_parameters(model, exclude=AUXILIARY),
+            "flops": int(counter.get_total_flops()),
             "latency_ms": 1000.0 * statistics.median(times[1:])}
 
 

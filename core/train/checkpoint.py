@@ -1,4 +1,4 @@
-"""Checkpoint files: atomic writes, safe loading (weights_only) and RNG state capture.
+"""Checkpoint files: atomic writes, safe loading (weights_only); RNG states via core.torch_util.
 
 A checkpoint is a dict saved with `torch.save` holding only tensors and plain Python values
 (so `torch.load(..., weights_only=True)` can read it without running pickled code):
@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import os
 import pickle
-import random
 import zipfile
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import torch
 from torch import nn
 
 from core.errors import CheckpointError
 from core.io import atomic_open
+from core.torch_util import rng_state, set_rng_state  # noqa: F401 (the one RNG helper)
 
 FORMAT = "nasdet-checkpoint"
 VERSION = 1
@@ -95,28 +94,3 @@ def load_weights(module: nn.Module, state_dict: Mapping[str, torch.Tensor], sour
                               + "; ".join(parts) + ". Build the model with the same name, "
                               "backbone, image size and number of classes as the checkpoint")
     module.load_state_dict(state_dict, strict=True)
-
-
-def rng_state() -> dict[str, Any]:
-    """All RNG states (Python, NumPy, torch CPU and CUDA) as weights_only-loadable values."""
-    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": (np_name, torch.from_numpy(np_keys.astype(np.int64)), int(np_pos),
-                  int(np_has_gauss), float(np_gauss)),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Restore the RNG states captured by `rng_state` (CUDA only when present on both sides)."""
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"].cpu())
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

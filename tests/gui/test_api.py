@@ -56,6 +56,10 @@ def test_start_train_rejects_bad_spec(client):
 
     with pytest.raises(AppError, match="preset='nope'"):
         client.predict("shapes-demo", "nope", "", {}, api_name="/start_train")
+    with pytest.raises(AppError, match="train: epochs=1000000000000: must be <= 10000"):
+        client.predict("shapes-demo", "quick-cpu", "", {"epochs": 1e12}, api_name="/start_train")
+    with pytest.raises(AppError, match="train: lr='nan': must be a finite number"):
+        client.predict("shapes-demo", "quick-cpu", "", {"lr": "nan"}, api_name="/start_train")
     with pytest.raises(AppError, match="dataset"):
         client.predict("", "quick-cpu", "", {}, api_name="/start_train")
 

@@ -24,6 +24,7 @@ from core.nas.config import SearchConfig
 from core.nas.genotypes import Genotype
 from core.nas.network import CifarNetwork
 from core.nas.proxy import ProxyTensors, TrainSettings, measure
+from core.torch_util import rng_state, set_rng_state  # noqa: F401 (re-exported for strategies)
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.engine.reporter import Reporter
@@ -172,15 +173,3 @@ class SearchContext:
             if value is not None:
                 self.reporter.metric(f"search/{key}", value, epoch=epoch)
         self.reporter.flush()
-
-
-def rng_state(rng) -> dict:
-    """Torch and Python RNG states as checkpoint-safe values."""
-    version, internal, gauss = rng.getstate()
-    return {"torch": torch.get_rng_state(), "py": [version, list(internal), gauss]}
-
-
-def restore_rng(rng, state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    version, internal, gauss = state["py"]
-    rng.setstate((version, tuple(internal), gauss))

@@ -39,7 +39,7 @@ from core.io import write_json_atomic
 from core.nas.genotypes import Genotype
 from core.nas.proxy import batches, cosine_lr, cycle_batches, weight_step
 from core.nas.space import edge_list
-from core.nas.strategies.base import SearchContext, SearchOutcome, restore_rng, rng_state
+from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
 from core.nas.supernet import SuperNet
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def search(ctx: SearchContext) -> SearchOutcome:
         model.load_state_dict(st["model"])
         w_opt.load_state_dict(st["w_opt"])
         architect.optimizer.load_state_dict(st["a_opt"])
-        restore_rng(rng, st["rng"])
+        set_rng_state(st["rng"], rng)
         ctx.reporter.info(f"darts: resumed at epoch {st['epoch']} of {st['planned']}")
     generator = torch.Generator().manual_seed(cfg.seed)
     if "gen" in st:

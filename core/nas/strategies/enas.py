@@ -30,7 +30,7 @@ from torch import nn
 from core.nas.genotypes import Genotype, concat_range
 from core.nas.proxy import batches, cycle_batches, weight_step
 from core.nas.space import CANDIDATE_OPS, SKIP
-from core.nas.strategies.base import SearchContext, SearchOutcome, restore_rng, rng_state
+from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
 from core.nas.supernet import SuperNet
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def search(ctx: SearchContext) -> SearchOutcome:
         controller.load_state_dict(st["controller"])
         w_opt.load_state_dict(st["w_opt"])
         c_opt.load_state_dict(st["c_opt"])
-        restore_rng(rng, st["rng"])
+        set_rng_state(st["rng"], rng)
         generator.set_state(st["gen"])
         ctx.reporter.info(f"enas: resumed at epoch {st['epoch']}")
     total = cfg.max_epochs

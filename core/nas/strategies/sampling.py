@@ -17,7 +17,7 @@ import torch
 
 from core.nas.genotypes import Genotype
 from core.nas.proxy import train_and_score
-from core.nas.strategies.base import SearchContext, SearchOutcome, restore_rng, rng_state
+from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
 
 # propose(rng, history, state) -> (genotype, extra dict for the log)
 Proposer = Callable[[random.Random, list[dict], dict], tuple[Genotype, dict]]
@@ -53,7 +53,7 @@ def run_sampling(ctx: SearchContext, propose: Proposer, name: str,
     rng = random.Random(cfg.seed)
     st = ctx.state or {"history": [], "done": False}
     if ctx.state is not None:
-        restore_rng(rng, st["rng"])
+        set_rng_state(st["rng"], rng)
         ctx.reporter.info(f"{name}: resumed after {len(st['history'])} candidates")
     total = cfg.max_samples
     while not st["done"] and len(st["history"]) < total:
