@@ -36,7 +36,7 @@ def _outputs(p: Parts) -> list:
     names = ["walk", "s_status", "s_bar", "scatter", "best", "phase", "phase_note",
              "verdict_cell", "c_normal", "c_reduce", "t_status", "t_bar", "t_gallery", "t_loss",
              "t_ap", "score", "verdict_result", "r_gallery", "threshold", "legend", "r_state",
-             "fp", "since"]  # `since` is set by "Start over" only (a tick never writes it)
+             "fp", "since", "run_all", "start_search", "train_cell", "train_effnet"]  # `since` is set by "Start over" only (a tick never writes it)
     return [p[n] for n in names]
 
 

@@ -16,7 +16,7 @@ from core.engine import queries as q
 from core.engine.store import Store
 from core.errors import NasdetError
 
-from nasdet_gui.guided.live import draw_detections
+from nasdet_gui.guided.live import caption, draw_detections
 
 RESULT_IMAGES = 4
 RESULT_SIDE = 420  # px: result pictures are drawn this large
@@ -45,21 +45,6 @@ def default_threshold(evaluation: dict[str, Any] | None) -> float:
     """The model's own F1-best threshold, else FALLBACK_THRESHOLD (older models)."""
     value = (evaluation or {}).get("score_threshold")
     return float(value) if value is not None else FALLBACK_THRESHOLD
-
-
-def caption(item: dict, threshold: float) -> str:
-    """'found 4 of 5 shapes, 1 false alarm' for one result picture (IoU >= 0.5, same class)."""
-    from core.viz.detections import match_detections
-
-    dets = [d for d in item["detections"] if d["score"] >= threshold]
-    gt = np.array(item.get("gt_boxes") or [], np.float64).reshape(-1, 4)
-    if "gt_labels" not in item:
-        return f"{len(dets)} found"
-    m = match_detections(gt, item["gt_labels"], np.array([d["box"] for d in dets]).reshape(-1, 4),
-                         [d["label"] for d in dets], [d["score"] for d in dets])
-    wrong = int((~m.pred_tp).sum())
-    return (f"found {int(m.gt_matched.sum())} of {len(gt)} shapes"
-            + (f", {wrong} false alarm{'s' * (wrong != 1)}" if wrong else ", no false alarm"))
 
 
 def result_gallery(state: dict | None, threshold: float) -> list[tuple[np.ndarray, str]]:

@@ -18,7 +18,7 @@ CHOOSE, SEARCH, CELL, TRAIN, RESULT = 1, 2, 3, 4, 5
 STEP_LABELS = {CHOOSE: "1. Dataset", SEARCH: "2. Search", CELL: "3. The cell",
                TRAIN: "4. Train", RESULT: "5. Results"}
 CANVAS = 256  # px: the drawing canvas of "try your own picture" (the demo's image size)
-GALLERY_H = 660         # px: two rows of square pictures in the training step's column
+GALLERY_H = 340         # px: one row of four square pictures across the training step
 RESULT_GALLERY_H = 720  # px: the same in the (wider) results column, nothing cut off
 SHAPE_COLORS = ["#dc2626", "#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#111827"]
 
@@ -91,15 +91,15 @@ def step_train(p: Parts) -> None:
     gr.Markdown("The detector, built around the found cell, learns to draw a box around each "
                 "shape and to name it.")
     status(p, "t")
+    p["t_gallery"] = gr.Gallery(columns=4, height=GALLERY_H, object_fit="contain",
+                                show_label=False, elem_id="demo-train-gallery",
+                                allow_preview=False)
+    gr.HTML(explain("gallery"))
     with gr.Row():
-        with gr.Column(scale=5, min_width=320):
-            p["t_gallery"] = gr.Gallery(columns=2, height=GALLERY_H, object_fit="contain",
-                                        show_label=False, elem_id="demo-train-gallery",
-                                        allow_preview=False)
-            gr.HTML(explain("gallery"))
-        with gr.Column(scale=4, min_width=300):
+        with gr.Column(min_width=300):
             p["t_loss"] = plot("demo-loss")
             gr.HTML(explain("loss"))
+        with gr.Column(min_width=300):
             p["t_ap"] = plot("demo-ap50")
             gr.HTML(explain("ap50"))
 

@@ -25,6 +25,7 @@ SEARCH_ROLES = ("derived", "candidate")
 REPORT_ROLES = ("searched", "random")
 PREVIEW_SIDE = 360  # px: preview pictures are drawn this large, so tags stay readable
 FALLBACK_THRESHOLD = 0.3
+ALPHA_W = 1100  # px: the alpha view across the step (heatmap beside the derived cell)
 
 
 def _fit(fig, height: int = CHART_H, title: str | None = None):
@@ -90,7 +91,7 @@ def phase_figure(store: Store, search_id: int, archs: list[dict]):
         return note("Reading the search's weights...")
     if not snapshots:
         return note("The first weights appear after the first epoch.")
-    return _fit(alpha_figure(snapshots, width=560), height=360)
+    return alpha_figure(snapshots, width=ALPHA_W)  # its own height: heatmaps above cells
 
 
 def search_views(store: Store, search_id: int | None) -> tuple:
@@ -134,6 +135,21 @@ def draw_detections(item: dict, classes: list[str], threshold: float,
     return draw_boxes(big, boxes, [d["label"] for d in dets], classes, [d["score"] for d in dets])
 
 
+def caption(item: dict, threshold: float) -> str:
+    """'found 4 of 5 shapes, 1 false alarm' for one result picture (IoU >= 0.5, same class)."""
+    from core.viz.detections import match_detections
+
+    dets = [d for d in item["detections"] if d["score"] >= threshold]
+    gt = np.array(item.get("gt_boxes") or [], np.float64).reshape(-1, 4)
+    if "gt_labels" not in item:
+        return f"{len(dets)} found"
+    m = match_detections(gt, item["gt_labels"], np.array([d["box"] for d in dets]).reshape(-1, 4),
+                         [d["label"] for d in dets], [d["score"] for d in dets])
+    wrong = int((~m.pred_tp).sum())
+    return (f"found {int(m.gt_matched.sum())} of {len(gt)} shapes"
+            + (f", {wrong} false alarm{'s' * (wrong != 1)}" if wrong else ", no false alarm"))
+
+
 def preview_gallery(store: Store, train_id: int | None, classes: list[str]
                     ) -> list[tuple[np.ndarray, str]]:
     """The newest per-epoch preview of a train job as gallery items (image, caption)."""
@@ -150,9 +166,8 @@ def preview_gallery(store: Store, train_id: int | None, classes: list[str]
         except NasdetError as exc:  # a picture gone from the dataset: leave it out
             log.warning("preview picture not shown: %s", exc)
             continue
-        found = sum(d["score"] >= threshold for d in item["detections"])
-        out.append((drawn, f"epoch {doc['epoch']}/{doc['epochs']}: {found} found "
-                           f"({len(item['gt_boxes'])} there)"))
+        out.append((drawn, f"epoch {doc['epoch']}/{doc['epochs']}: "
+                           f"{caption(item, threshold)}"))
     return out
 
 

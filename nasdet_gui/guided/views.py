@@ -33,6 +33,18 @@ def step_of(walk: q.Walk) -> int:
     return RESULT if walk.train_done else TRAIN
 
 
+def _buttons(p: Parts, search: dict | None, train: dict | None) -> dict:
+    """The buttons that queue jobs are off while the walk's jobs run (no second search by a
+    stray click during a talk)."""
+    import gradio as gr
+
+    busy = any(j and j["status"] in ACTIVE for j in (search, train))
+    return {p["run_all"]: gr.Button(interactive=not busy),
+            p["start_search"]: gr.Button(interactive=not busy),
+            p["train_cell"]: gr.Button(interactive=not busy),
+            p["train_effnet"]: gr.Button(interactive=not busy)}
+
+
 def _search_outputs(ctx: Ctx, p: Parts, walk: q.Walk, job: dict | None) -> dict:
     out = {p["s_status"]: status_line(job, "Search"), p["s_bar"]: progress_html(job)}
     scatter, best, phase = live.search_views(ctx.store, walk.search_id)
@@ -100,6 +112,8 @@ def refresh(ctx: Ctx, p: Parts, cache: Any, since: int, fp: dict | None,
         out.update(_cell_outputs(ctx, p, walk, search))
     elif search and search["status"] == "running":
         out[p["s_status"]] = status_line(search, "Search")  # the clock moves
+    if (old.get("s"), old.get("t")) != (new["s"], new["t"]):
+        out.update(_buttons(p, search, train))
     if old.get("t") != new["t"]:
         out.update(_train_outputs(ctx, p, train))
         if new["step"] == RESULT:
