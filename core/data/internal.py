@@ -65,8 +65,9 @@ def write_coco_stream(path: Path, images: Iterable[dict], annotations: Iterable[
     path = Path(path)
     head = coco_document([], [], classes)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
-                             allow_nan=False).encode
+    # ASCII escapes: a file name read with surrogate escapes (bytes that are not UTF-8) stays
+    # writable; NaN/inf cannot occur (the importer checks every number).
+    dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(f'{{"info":{dumps(head["info"])},"licenses":[],"images":[')

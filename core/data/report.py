@@ -54,11 +54,16 @@ class Report:
     format: str = ""
     problems: list[dict] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
+    links: set = field(default_factory=set)  # files already reported as symbolic links
 
     def add(self, code: str, file: str, problem: str, action: str | None = None,
             entry: str = "") -> None:
         """Record one problem (`code` from ACTIONS) in `file` (a path relative to the source)
-        at `entry` inside it."""
+        at `entry` inside it. A symbolic link is reported once, however often it is met."""
+        if code == "symlink":
+            if file in self.links:
+                return
+            self.links.add(file)
         self.counts[code] += 1
         if len(self.problems) < MAX_STORED:
             self.problems.append({"code": code, "file": file, "entry": entry,
@@ -99,9 +104,9 @@ def describe(value: object, limit: int = 40) -> str:
 def _short_container(value: dict | list) -> str:
     """repr of the first few items only (a value may be huge or nested thousands deep)."""
     if isinstance(value, dict):
-        items = [f"{describe(k, 20).rsplit(' (', 1)[0]}: ..." for k in islice(value, 3)]
+        items = [f"{describe(k, 30).rsplit(' (', 1)[0]}: ..." for k in islice(value, 3)]
         return "{" + ", ".join(items) + (", ...}" if len(value) > 3 else "}")
-    items = ["[...]" if isinstance(v, (dict, list)) else describe(v, 20).rsplit(" (", 1)[0]
+    items = ["[...]" if isinstance(v, (dict, list)) else describe(v, 30).rsplit(" (", 1)[0]
              for v in value[:4]]
     return "[" + ", ".join(items) + (", ...]" if len(value) > 4 else "]")
 

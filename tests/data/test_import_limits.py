@@ -206,7 +206,9 @@ def test_image_bomb_refused_by_header_in_import(tmp_path):
 # --- links and special files --------------------------------------------------------------
 
 def _link_codes(result) -> dict[str, str]:
-    return {p["file"]: p["action"] for p in result.report["problems"] if p["code"] == "symlink"}
+    links = [(p["file"], p["action"]) for p in result.report["problems"] if p["code"] == "symlink"]
+    assert len(links) == len(dict(links)), links  # each link named once
+    return dict(links)
 
 
 def test_yolo_linked_labels_and_classes_never_followed(tmp_path):

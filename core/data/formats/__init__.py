@@ -13,7 +13,7 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.data.formats.safe import MAX_IMAGES, MAX_OBJECTS, MAX_OBJECTS_PER_IMAGE
+from core.data.formats.safe import MAX_IMAGES, MAX_NAME_CHARS, MAX_OBJECTS, MAX_OBJECTS_PER_IMAGE
 from core.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,15 @@ class Parsed:
     format: str
     classes: list[str]
     images: list[RawImage]
+
+
+def class_name(value: object) -> str | None:
+    """A class name from a source: a string or number, stripped, 1..MAX_NAME_CHARS long;
+    None for anything else (a list, a bool, an empty or overlong string)."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        text = str(value).strip() if not isinstance(value, int) or value.bit_length() < 600 else ""
+        return text if 0 < len(text) <= MAX_NAME_CHARS else None
+    return None
 
 
 class Budget:

@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from core.data.formats import Budget, Parsed, RawImage
+from core.data.formats import Budget, Parsed, RawImage, class_name
 from core.data.formats.jsonstream import stream_object
 from core.data.formats.safe import (MAX_CLASSES, MAX_JSON_BYTES, MAX_OBJECTS_PER_IMAGE,
                                     LinkRefused, is_regular_file, link_on_path, open_regular,
@@ -233,7 +233,7 @@ class _CocoFile:
         cat = category_id(ann.get("category_id"))
         if cat is None:
             return self.bad("unknown_category", entry, f"category_id "
-                            f"{describe(ann.get('category_id'))} is not an integer", where)
+                            f"{describe(ann.get('category_id'))} is not an integer id", where)
         box = _box(ann.get("bbox"))
         if box is None:
             return self.bad("bad_box", entry, f"bbox {describe(ann.get('bbox'))} is not "
@@ -257,17 +257,14 @@ class _CocoFile:
         cid = category_id(cat.get("id"))
         if cid is None:
             return self.bad("bad_category", entry, f"id {describe(cat.get('id'))} is not an "
-                                                   "integer")
+                                                   "integer id")
         if cid in self.categories:
             return self.bad("bad_category", entry, f"id {cid} is used again; the first kept")
-        name = cat.get("name")
-        usable = isinstance(name, (str, int, float)) and not isinstance(name, bool)
-        if not usable or not str(name).strip():
-            if name is not None:
-                self.bad("bad_category", entry, f"name {describe(name)} is not a name; the "
-                                                f"category is named {cid}")
-            name = cid
-        self.categories[cid] = str(name).strip()
+        name = class_name(cat.get("name"))
+        if name is None and cat.get("name") is not None:
+            self.bad("bad_category", entry, f"name {describe(cat.get('name'))} is not a name; "
+                                            f"the category is named {cid}")
+        self.categories[cid] = name or str(cid)
         return None
 
     def _category_map(self, classes: list[str]) -> dict[int, int] | None:

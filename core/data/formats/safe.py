@@ -31,6 +31,7 @@ MAX_YAML_BYTES = 1 * MiB  # data.yaml: the names of 10,000 classes take about 20
 MAX_TEXT_BYTES = 16 * MiB  # one YOLO label file, classes.txt, split list or VOC xml
 MAX_JSON_BYTES = 2 * 1024 * MiB  # one COCO json; streamed, so its size does not become memory
 MAX_CLASSES = 10_000  # more class names than this are refused (a detector head per class)
+MAX_NAME_CHARS = 200  # a longer class name is not a name (it is reported, never stored)
 MAX_IMAGES = 200_000  # image entries per import (COCO train2017 has 118,287)
 MAX_OBJECTS = 1_000_000  # objects per import (COCO train2017 has 860,001)
 MAX_OBJECTS_PER_IMAGE = 2_000
@@ -70,7 +71,7 @@ def link_on_path(root: Path, path: Path) -> str | None:
         current = current / part
         try:
             mode = os.lstat(current).st_mode
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a name the file system cannot encode
             return None  # missing: the caller reports it when it opens the file
         if stat.S_ISLNK(mode):
             return PurePosixPath(*parts[:i + 1]).as_posix()
@@ -88,7 +89,7 @@ def is_regular_file(root: Path, path: Path) -> bool:
     """True for a regular file below `root` reached without links (never raises)."""
     try:
         return link_on_path(root, path) is None and stat.S_ISREG(os.lstat(path).st_mode)
-    except (DatasetError, OSError):
+    except (DatasetError, OSError, ValueError):
         return False
 
 
@@ -99,7 +100,7 @@ def open_regular(root: Path, path: Path, max_bytes: int, what: str = "file") -> 
     check_no_link(root, path)
     try:
         fd = os.open(path, _OPEN_FLAGS)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:  # ValueError: a name that cannot exist
         raise DatasetError(f"{name}: {what} not found") from exc
     except OSError as exc:
         if os.path.islink(path):  # replaced by a link since the check above (O_NOFOLLOW)

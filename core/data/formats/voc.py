@@ -19,7 +19,7 @@ import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from core.data.formats import Budget, Parsed, RawImage
+from core.data.formats import Budget, Parsed, RawImage, class_name
 from core.data.formats.safe import (MAX_CLASSES, MAX_TEXT_BYTES, LinkRefused, is_regular_file,
                                     read_bytes, read_text, rel_posix)
 from core.data.report import Report
@@ -117,9 +117,11 @@ def _read(root: Path, xml_path: Path, names: dict[str, int], report: Report,
     budget.add(images=1)
     raw = _image(root, xml_path, tree, report)
     for k, obj in enumerate(tree.findall("object"), start=1):
-        name = _text(obj, "name")
-        if not name:
-            report.add("bad_box", rel, f"<object> {k}: no <name>", entry=f"object {k}")
+        name = class_name(_text(obj, "name"))
+        if name is None:
+            text = _text(obj, "name")
+            why = "no <name>" if not text else f"a <name> of {len(text):,} characters"
+            report.add("bad_annotation", rel, f"<object> {k}: {why}", entry=f"object {k}")
             continue
         if name not in names and len(names) >= MAX_CLASSES:
             raise DatasetError(f"{rel}: more than {MAX_CLASSES:,} class names (the import "

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from core.data.formats import Budget, Parsed, RawImage
+from core.data.formats import Budget, Parsed, RawImage, class_name
 from core.data.formats.safe import (MAX_CLASSES, LinkRefused, link_on_path,
                                     load_yaml, read_text, rel_posix)
 from core.data.images import is_image_file
@@ -37,7 +37,7 @@ SPLIT_KEYS = {"train": ("train",), "val": ("val", "valid", "validation")}
 
 def _exists(path: Path) -> bool:
     """Anything is there (a file, a link, a FIFO...): what it is, the reader finds out."""
-    return os.path.lexists(path) and not path.is_dir()
+    return os.path.lexists(path) and not os.path.isdir(path)
 
 
 def _yaml_file(root: Path) -> Path | None:
@@ -76,7 +76,7 @@ def _names(root: Path, config: dict, report: Report, yaml_rel: str) -> list[str]
         found = dict(pairs)
         out = []
         for i in range(max(found, default=-1) + 1):
-            name = _name(found.get(i))
+            name = class_name(found.get(i))
             if name is None:
                 report.add("bad_category", yaml_rel, f"names[{i}]: {describe(found.get(i))} is "
                            f"not a class name; the class is named {i}", "named by its index",
@@ -105,13 +105,6 @@ def _indexed(names: dict, report: Report, yaml_rel: str) -> list[tuple[int, Any]
     return pairs
 
 
-def _name(value: Any) -> str | None:
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-        text = str(value).strip()
-        return text or None
-    return None
-
-
 def _names_file(root: Path, report: Report) -> list[str] | None:
     for name in NAMES_FILES:
         path = root / name
@@ -125,10 +118,17 @@ def _names_file(root: Path, report: Report) -> list[str] | None:
         except DatasetError as exc:
             report.add("bad_annotation_file", name, str(exc), "ignored")
             continue
-        names = [line.strip() for line in text.splitlines() if line.strip()]
-        if len(names) > MAX_CLASSES:
-            raise DatasetError(f"{name}: {len(names):,} class names, over the limit of "
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if len(lines) > MAX_CLASSES:
+            raise DatasetError(f"{name}: {len(lines):,} class names, over the limit of "
                                f"{MAX_CLASSES:,}")
+        names = []
+        for i, line in enumerate(lines):
+            if class_name(line) is None:
+                report.add("bad_category", name, f"class {i}: a name of {len(line):,} "
+                           f"characters; the class is named {i}", "named by its index",
+                           entry=f"class {i}")
+            names.append(class_name(line) or str(i))
         return names
     return None
 
@@ -153,7 +153,7 @@ def _split_sources(root: Path, config: dict,
     base = root
     if isinstance(config.get("path"), str) and "\0" not in config["path"]:
         candidate = root / config["path"]
-        base = candidate if _inside(root, candidate) and candidate.is_dir() else root
+        base = candidate if _inside(root, candidate) and os.path.isdir(candidate) else root
     sources = []
     for split, keys in SPLIT_KEYS.items():
         for key in keys:
@@ -171,7 +171,7 @@ def _split_sources(root: Path, config: dict,
                            ("val", ("images/val", "images/valid", "valid/images",
                                     "val/images", "val", "valid"))):
         for folder in folders:
-            if (root / folder).is_dir() and _inside(root, root / folder):
+            if os.path.isdir(root / folder) and _inside(root, root / folder):
                 sources.append((split, _images_under(root / folder)))
                 break
     if sources:
@@ -195,7 +195,7 @@ def _list_images(root: Path, base: Path, value: str, report: Report) -> list[Pat
         target = base / stripped
         if not _inside(root, target):
             return None
-    if target.is_dir():
+    if os.path.isdir(target):
         return _images_under(target)
     if _exists(target) and target.suffix == ".txt":
         try:
