@@ -1,0 +1,120 @@
+"""The executors with a local Ray started inside this module (ray.init(num_cpus=2), once):
+trials give the same numbers as the local executor, a cancel ends the running Ray tasks, a task
+whose worker dies is retried."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+ray = pytest.importorskip("ray")
+
+from core.dist.executor import LocalExecutor, RayExecutor, make_executor  # noqa: E402
+from core.dist.trials import Trial, TrialTimeout, on_cpu, run_trial  # noqa: E402
+from core.errors import JobCancelled, SpecError  # noqa: E402
+from core.nas.genotypes import PUBLISHED_GENOTYPES  # noqa: E402
+from core.nas.proxy import TrainSettings, prepare  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def executor():
+    with RayExecutor(slots=2) as ex:  # starts a local Ray; shut down at the end of the module
+        yield ex
+    assert not ray.is_initialized()
+
+
+def tiny_data():
+    g = torch.Generator().manual_seed(0)
+    raw = {"train_x": torch.randint(0, 256, (48, 3, 16, 16), generator=g, dtype=torch.uint8),
+           "train_y": torch.arange(48) % 3, "val_x": torch.randint(
+               0, 256, (24, 3, 16, 16), generator=g, dtype=torch.uint8),
+           "val_y": torch.arange(24) % 3, "classes": ["a", "b", "c"]}
+    return prepare(raw, 16, 0.5, seed=0)
+
+
+def trials(n: int = 3, **kw) -> list[Trial]:
+    names = list(PUBLISHED_GENOTYPES)
+    settings = TrainSettings(epochs=1, batch_size=8, lr=0.05)
+    return [Trial(PUBLISHED_GENOTYPES[names[i % len(names)]].to_dict(), 4, 3, 3, settings,
+                  seed=10 + i, split="search" if i % 2 else "report", threads=1, **kw)
+            for i in range(n)]
+
+
+def test_ray_trials_equal_local_trials(executor):
+    data = tiny_data()
+    local = list(LocalExecutor().map(run_trial, trials(), data))
+    remote = list(executor.map(run_trial, trials(), executor.share(on_cpu(data))))
+    assert [r["val_acc"] for r in remote] == [r["val_acc"] for r in local]
+    assert [r["loss"] for r in remote] == [r["loss"] for r in local]  # bit for bit
+    assert executor.slots == 2 and executor.remote
+
+
+def test_a_deadline_stops_a_remote_trial(executor):
+    past = trials(1, deadline=time.time() - 1)
+    with pytest.raises(TrialTimeout):
+        list(executor.map(run_trial, past, executor.share(on_cpu(tiny_data()))))
+
+
+def slow_task(folder: str, index: int) -> int:
+    """Writes its pid, then works for a minute (a task to cancel)."""
+    Path(folder, f"{index}.pid").write_text(str(os.getpid()))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+    return index
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_cancel_in_the_middle_ends_the_ray_tasks(executor, tmp_path):
+    started = time.monotonic()
+
+    def check() -> None:
+        if len(list(tmp_path.glob("*.pid"))) == 2 or time.monotonic() - started > 30:
+            raise JobCancelled("cancelled by the test")
+
+    with pytest.raises(JobCancelled):
+        list(executor.map(_slow, [(str(tmp_path), 0), (str(tmp_path), 1)], check=check))
+    pids = [int(p.read_text()) for p in tmp_path.glob("*.pid")]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in pids)  # the tasks' worker processes ended
+    assert not executor._pending
+
+
+def _slow(item: tuple[str, int]) -> int:
+    return slow_task(*item)
+
+
+def dies_once(folder: str) -> str:
+    """Kills its own worker the first time (a lost task); returns on the retry."""
+    marker = Path(folder, "attempt")
+    if not marker.exists():
+        marker.write_text("1")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return "second attempt"
+
+
+def test_a_task_lost_with_its_worker_is_retried(executor, tmp_path):
+    assert executor.submit(dies_once, str(tmp_path)).result(timeout=60) == "second attempt"
+
+
+def test_make_executor_choices():
+    assert make_executor("local").name == "local"
+    ray_executor = make_executor("ray", device="cpu", address="auto")
+    assert ray_executor.address == "auto" and ray_executor.gpus_per_task == 0
+    with pytest.raises(SpecError, match="unknown executor"):
+        make_executor("dask")
