@@ -169,15 +169,15 @@ def _check_image(raw: RawImage, root: Path, seen: dict, report: Report,
     if link is not None:
         report.add("symlink", link, str(LinkRefused(link)))
         return None
+    resolved = Path(os.path.abspath(raw.path))  # no link on the way: the path is the file
+    if resolved in seen:  # checked first: from an archive, the first use moved the file
+        report.add("duplicate_file_name", raw.rel, f"the same file is listed again (first as "
+                                                   f"{seen[resolved]})")
+        return None
     if not is_regular_file(root, raw.path):
         missing = not os.path.lexists(raw.path)
         report.add("missing_image" if missing else "unreadable_image", raw.rel,
                    "image file not found" if missing else "not a regular file")
-        return None
-    resolved = raw.path.resolve()
-    if resolved in seen:
-        report.add("duplicate_file_name", raw.rel, f"the same file is listed again (first as "
-                                                   f"{seen[resolved]})")
         return None
     seen[resolved] = raw.rel
     try:

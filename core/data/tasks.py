@@ -64,7 +64,7 @@ def run_import(spec: dict, reporter: "Reporter") -> dict:
                 reporter.warning(f"{problem['file']}: {problem['problem']} -> {problem['action']}")
         reporter.progress(0.96, "registering")
         row = commit_dataset(store, work, name, out.format, out.classes, out.report,
-                             job_id=reporter.job_id)
+                             stats=out.stats, counts=out.counts, job_id=reporter.job_id)
     except BaseException:
         remove_workdir(work)
         raise

@@ -70,3 +70,26 @@ def test_import_from_zip_with_top_folder(tmp_path):
     assert result.format == "coco" and result.counts["train_images"] == 3
     assert not (work / ".source").exists()  # the unpacked copy is removed
     assert len(json.loads((work / "val.json").read_text())["images"]) == 1
+
+
+def test_zip_import_moves_images_and_still_finds_duplicates(tmp_path):
+    """From an archive the images are moved out of the unpacked copy; a file listed twice is
+    still reported as listed twice (not as missing after the first move)."""
+    from tests.data.sources import SCENE, coco_doc, write_images
+
+    src = tmp_path / "src"
+    write_images(src / "images", list(SCENE))
+    doc = coco_doc(list(SCENE))
+    doc["images"].append({"id": 9, "file_name": "./c.png", "height": 48, "width": 64})
+    (src / "instances.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    archive = tmp_path / "up.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for p in sorted(src.rglob("*")):
+            zf.write(p, p.relative_to(src).as_posix())
+    work = tmp_path / "work"
+    (work / "images").mkdir(parents=True)
+    result = import_dataset(archive, work)
+    problems = [(p["code"], p["file"]) for p in result.report["problems"]
+                if p["severity"] != "info"]
+    assert problems == [("duplicate_file_name", "images/c.png")]
+    assert result.counts["train_images"] + result.counts["val_images"] == 4

@@ -198,3 +198,19 @@ def test_coco_split_folders_layout(tmp_path):
     assert result.counts["val_images"] == 1
     assert result.report["summary"] == {"test_split_skipped": 1}
     assert _boxes(work) == EXPECTED
+
+
+@pytest.mark.parametrize("writer", [write_coco, write_voc, write_yolo])
+def test_stats_and_counts_match_the_written_files(tmp_path, writer):
+    """The importer's stats/counts (from its compact form) equal those of the json it wrote,
+    and commit_dataset's streamed read of those files gives the same."""
+    from core.data.internal import _StreamedDoc, split_counts
+    from core.data.stats import compute_stats
+
+    result, work = _import(tmp_path, writer(tmp_path / "src"))
+    docs = {s: json.loads((work / f"{s}.json").read_text()) for s in ("train", "val")}
+    assert result.stats == compute_stats(result.classes, docs)
+    assert result.counts == split_counts(docs)
+    streamed = {s: _StreamedDoc(work / f"{s}.json") for s in ("train", "val")}
+    assert compute_stats(result.classes, streamed) == result.stats
+    assert split_counts(streamed) == result.counts
