@@ -138,12 +138,14 @@ def _number(value: Any) -> float | None:
 
 def _box(value: Any) -> tuple[float, float, float, float] | None:
     """[x, y, w, h] -> (x1, y1, x2, y2) floats (NaN/inf kept: the importer reports them)."""
-    if not isinstance(value, list) or len(value) != 4:
+    if type(value) is not list or len(value) != 4:
         return None
-    numbers = [_number(v) for v in value]
-    if any(v is None for v in numbers):
+    if not all(type(v) is float or type(v) is int for v in value):  # bool is not a number
         return None
-    x, y, w, h = numbers
+    try:
+        x, y, w, h = (float(v) for v in value)
+    except OverflowError:  # an integer beyond the float range
+        return None
     return x, y, x + w, y + h
 
 
