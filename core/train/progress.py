@@ -5,9 +5,11 @@ Its cost in seconds is modelled as
 
     cost = steps * s_step + evaluations * s_eval
 
-with s_step the measured wall seconds per step in this run (loader start-up, checkpoint writes
-and logging between steps included: it is the wall time not spent evaluating, divided by the
-steps taken) and s_eval the mean measured seconds of the evaluations of this run. Before the
+with s_step the measured wall seconds per step over the last epoch's worth of steps of this run
+(at least WINDOW_MIN_STEPS; loader start-up, checkpoint writes and logging between steps
+included: it is the wall time not spent evaluating, divided by the steps taken), so that the
+estimate follows a machine that gets busier or quieter, and s_eval the mean measured seconds of
+the evaluations of this run. Before the
 first evaluation is measured, s_eval is estimated from the val split's size: a val image costs
 EVAL_COST_PER_IMAGE of a training image (a forward pass and post-processing against a forward
 and a backward pass).
@@ -21,11 +23,13 @@ the machine's real speed. A resumed job keeps its steps done; its speed is measu
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Callable, Iterable
 
 EVAL_COST_PER_IMAGE = 0.5
 MIN_STEPS = 8
 MIN_SECONDS = 5.0
+WINDOW_MIN_STEPS = 20
 
 
 class TrainProgress:
@@ -52,10 +56,13 @@ class TrainProgress:
         self._eval_started: float | None = None
         self._eval_share = 0.0  # share of the running evaluation already done
         self._fraction = 0.0
+        window = max(self.steps_per_epoch, WINDOW_MIN_STEPS)
+        self._marks: deque[tuple[float, int]] = deque([(0.0, self.steps_done)], maxlen=window + 1)
 
     # -- events ------------------------------------------------------------------------------
     def step(self) -> None:
         self.steps_done += 1
+        self._marks.append((self._measured()[1], self.steps_done))
 
     def eval_started(self) -> None:
         self._eval_started, self._eval_share = self.clock(), 0.0
@@ -79,8 +86,10 @@ class TrainProgress:
     def _costs(self) -> tuple[float, float]:
         """(seconds per step, seconds per evaluation); 1.0 per step while nothing is measured
         (the fraction needs only their ratio)."""
-        steps, seconds = self._measured()
-        s_step = seconds / steps if steps > 0 else 1.0
+        _, seconds = self._measured()
+        old_seconds, old_steps = self._marks[0]
+        steps = self.steps_done - old_steps
+        s_step = (seconds - old_seconds) / steps if steps > 0 else 1.0
         if self._eval_seconds:
             return s_step, sum(self._eval_seconds) / len(self._eval_seconds)
         return s_step, self._eval_guess_steps * s_step

@@ -8,6 +8,7 @@ trainer at evaluation time: eval.json "score_threshold"), not a fixed number.
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,9 @@ def evaluation_of(store: Store, model: str | None) -> dict[str, Any] | None:
 def default_threshold(evaluation: dict[str, Any] | None) -> float:
     """The model's own F1-best threshold, else FALLBACK_THRESHOLD (older models)."""
     value = (evaluation or {}).get("score_threshold")
-    return float(value) if value is not None else FALLBACK_THRESHOLD
+    if value is None:
+        return FALLBACK_THRESHOLD
+    return math.floor(float(value) * 100) / 100  # the slider's 0.01 steps, keeping every box
 
 
 def result_gallery(state: dict | None, threshold: float) -> list[tuple[np.ndarray, str]]:

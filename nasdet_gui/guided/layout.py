@@ -19,7 +19,7 @@ STEP_LABELS = {CHOOSE: "1. Dataset", SEARCH: "2. Search", CELL: "3. The cell",
                TRAIN: "4. Train", RESULT: "5. Results"}
 CANVAS = 256  # px: the drawing canvas of "try your own picture" (the demo's image size)
 GALLERY_H = 340         # px: one row of four square pictures across the training step
-RESULT_GALLERY_H = 720  # px: the same in the (wider) results column, nothing cut off
+RESULT_GALLERY_H = 740  # px: two rows of square pictures in the results column
 SHAPE_COLORS = ["#dc2626", "#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#111827"]
 
 
@@ -105,14 +105,14 @@ def step_train(p: Parts) -> None:
 
 
 def step_result(p: Parts) -> None:
-    p["score"] = gr.HTML(elem_id="demo-score")
-    p["verdict_result"] = gr.HTML(elem_id="demo-verdict-result")
     with gr.Row():
         with gr.Column(scale=3, min_width=360):
             p["r_gallery"] = gr.Gallery(columns=2, height=RESULT_GALLERY_H, object_fit="contain",
                                         show_label=False, elem_id="demo-gallery",
                                         allow_preview=True)
         with gr.Column(scale=2, min_width=280):
+            p["score"] = gr.HTML(elem_id="demo-score")
+            p["verdict_result"] = gr.HTML(elem_id="demo-verdict-result")
             p["legend"] = gr.HTML(elem_id="demo-legend")
             p["threshold"] = gr.Slider(0.05, 0.95, value=0.3, step=0.01,
                                        label="Score threshold", elem_id="demo-threshold")

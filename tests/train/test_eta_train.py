@@ -114,3 +114,13 @@ def test_resume_counts_earlier_work_as_done_but_measures_speed_afresh():
     # trained so far has none); the epoch-2 evaluation happened in the earlier attempt
     assert p.seconds_left() == pytest.approx(10 * 2.0 + 2.0)
     assert p.fraction() == pytest.approx((30 * 2 + 1 * 2) / (40 * 2 + 2 * 2))
+
+
+def test_the_speed_estimate_follows_a_machine_that_slows_down():
+    """Steps take 1 s for two epochs, then 2 s: one epoch later the estimate uses 2 s."""
+    clock = FakeClock()
+    p = TrainProgress(100, 20, [], val_images=0, batch_size=4, clock=clock)
+    run_epoch(p, clock, 40, 1.0)
+    assert p.seconds_left() == pytest.approx(60 * 1.0)
+    run_epoch(p, clock, 20, 2.0)  # the window (one epoch of steps) now holds only slow steps
+    assert p.seconds_left() == pytest.approx(40 * 2.0)

@@ -1,0 +1,160 @@
+"""The Guided demo walked in the launched app by headless Chromium, for bench/demo_time.py
+--screenshots: presses "Run the whole demo" and takes the README / docs screenshots at the
+moments a presenter would point at, at 1280x800 and 1920x1080:
+
+    guided_search    the search at work (scored cells, best cell, alphas)
+    guided_report    the found cell against the random cells (bars filling in)
+    guided_cell      the found cell (step 3)
+    guided_train     the training gallery with loss and AP50 curves (half-way)
+    guided_demo      the results: detections, score in words, the verdict (README's first)
+
+Files: docs/screenshots/<name>.png (1280x800) and <name>_1920.png. Needs Debian's chromium.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Callable
+
+from core.engine import queries as q
+from core.engine.store import Store
+from core.train.preview import load_preview
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+SIZES = {"": (1280, 800), "_1920": (1920, 1080)}
+WALK_TIMEOUT_S = 3600
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(2)
+    raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what}")
+
+
+def _up(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def launch(home: Path, preset: str, threads: int) -> tuple[subprocess.Popen, str]:
+    """python app.py on a free port with this home and demo preset; returns (process, url)."""
+    port = _free_port()
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), GRADIO_ANALYTICS_ENABLED="False")
+    log = open(home.parent / "app.log", "wb")
+    proc = subprocess.Popen([sys.executable, "app.py", "--home", str(home), "--port", str(port),
+                             "--demo-preset", preset], cwd=REPO, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    _wait(lambda: _up(url) or proc.poll() is not None, 180, "the app")
+    if proc.poll() is not None:
+        raise RuntimeError(f"app.py exited; see {home.parent / 'app.log'}")
+    return proc, url
+
+
+def stop(proc: subprocess.Popen, home: Path) -> None:
+    """Stop the app and the worker it started (by the worker's registered pid)."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    for worker in Store(home).live_workers():
+        try:
+            os.kill(worker["pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def _moments(store: Store) -> list[tuple[str, int | None, Callable[[], bool], Callable[[], bool]]]:
+    """(screenshot name, step to show or None for the current one, when it is due, when it is
+    missed: a short preset may run past a moment between two polls)."""
+    def walk() -> q.Walk:
+        return q.guided_walk(store)
+
+    def roles(*names: str) -> int:
+        w = walk()
+        return sum(a["role"] in names and a["score"] is not None
+                   for a in q.architectures(store, w.search_id)) if w.search_id else 0
+
+    def half_trained() -> bool:
+        doc = load_preview(store, walk().train_id)
+        return bool(doc) and doc["epoch"] >= max(1, doc["epochs"] // 2)
+
+    def searched() -> bool:
+        return walk().search_done
+
+    def trained() -> bool:
+        return walk().train_done
+
+    return [("guided_search", None, lambda: roles("derived", "candidate") >= 2, searched),
+            ("guided_report", None, lambda: roles("random") >= 1, searched),
+            ("guided_cell", 3, searched, lambda: False),
+            ("guided_train", None, half_trained, trained),
+            ("guided_demo", None, trained, lambda: False)]
+
+
+def _show_step(page, step: int | None) -> None:
+    """Show an earlier step (its label is clickable), or reload, which lands on the walk's
+    current step (after a click back, the later labels stay disabled until the walk moves)."""
+    if step is not None:
+        page.locator("#demo-walk .step-label").nth(step - 1).click()
+    else:
+        page.reload()
+        page.wait_for_selector("#demo-run-all", timeout=60_000)
+    page.wait_for_timeout(5000)  # the load event and a tick or two: the step's views are drawn
+
+
+def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> None:
+    """Launch the app, run the whole demo from the browser, take the screenshots."""
+    from playwright.sync_api import sync_playwright
+
+    proc, url = launch(home, preset, threads)
+    store = Store(home)
+    try:
+        _wait(lambda: "shapes-demo" in q.dataset_names(store), 600, "the first-start dataset")
+        watch.start()
+        shots.mkdir(parents=True, exist_ok=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu"])
+            pages = {}
+            for suffix, (w, h) in SIZES.items():
+                pages[suffix] = browser.new_context(viewport={"width": w, "height": h}).new_page()
+                pages[suffix].goto(url)
+                pages[suffix].wait_for_selector("#demo-run-all", timeout=60_000)
+            pages[""].wait_for_timeout(3000)
+            pages[""].click("#demo-run-all")
+            for name, step, due, missed in _moments(store):
+                _wait(lambda: due() or missed(), WALK_TIMEOUT_S, name)
+                if not due():
+                    print(f"{name}: missed (the walk ran past it)", flush=True)
+                    continue
+                for suffix, page in pages.items():
+                    _show_step(page, step)
+                    if name == "guided_demo":
+                        page.wait_for_selector("#demo-gallery img", timeout=60_000)
+                    page.screenshot(path=str(shots / f"{name}{suffix}.png"))
+                print(f"{name}: taken", flush=True)
+            browser.close()
+    finally:
+        stop(proc, home)

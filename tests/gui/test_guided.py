@@ -1,0 +1,76 @@
+"""The Guided demo's plain-words pieces and drawing helpers, without a browser."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.engine.queries import Walk
+from nasdet_gui.guided import ending, live, texts
+from nasdet_gui.guided.layout import CELL, CHOOSE, RESULT, SEARCH, TRAIN
+from nasdet_gui.guided.views import step_of
+
+
+def test_verdict_says_whether_the_found_cell_beats_the_random_ones():
+    win = texts.verdict_html({"searched": {"mean": 0.62}, "random": {"mean": 0.50}})
+    assert "beats the random cells" in win and "62%" in win and "12 points better" in win
+    loss = texts.verdict_html({"searched": {"mean": 0.40}, "random": {"mean": 0.50}})
+    assert "does not beat" in loss and "10 points worse" in loss
+    assert texts.verdict_html(None) == "" and texts.verdict_html({"searched": None}) == ""
+
+
+def test_score_in_plain_words_uses_the_chosen_threshold():
+    html = texts.score_html({"AP50": 0.913, "threshold": {"threshold": 0.41, "recall": 0.92,
+                                                          "precision": 0.88}})
+    assert "AP50 0.91" in html and "92% of the shapes" in html and "88% of its boxes" in html
+    assert "0.41 sure" in html
+    assert texts.score_html({}) == ""
+
+
+def test_status_line_words():
+    assert "waiting for job 4" in texts.status_line({"status": "queued", "after_id": 4}, "Train")
+    running = {"status": "running", "progress": 0.43, "message": "epoch 3/12", "eta_s": 130,
+               "started_at": None}
+    assert texts.status_line(running, "Training") == \
+        "**Training: 43%** - epoch 3/12 · about 2m 10s left"
+    assert "no ETA" not in texts.status_line(dict(running, eta_s=None), "Training")
+
+
+def test_step_of_follows_the_jobs():
+    assert step_of(Walk()) == CHOOSE
+    assert step_of(Walk(search_id=2, search_status="running", train_id=3,
+                        train_status="queued")) == SEARCH  # a chained training waits
+    assert step_of(Walk(search_id=2, search_status="succeeded")) == CELL
+    assert step_of(Walk(search_id=2, search_status="succeeded", train_id=3,
+                        train_status="running")) == TRAIN
+    assert step_of(Walk(search_id=2, search_status="succeeded", train_id=3,
+                        train_status="succeeded")) == RESULT
+
+
+def test_caption_counts_found_shapes_and_false_alarms():
+    item = {"gt_boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "gt_labels": [0, 1],
+            "detections": [{"box": [0, 0, 10, 10], "score": 0.9, "label": 0},
+                           {"box": [20, 20, 30, 30], "score": 0.8, "label": 0},  # wrong class
+                           {"box": [50, 50, 60, 60], "score": 0.1, "label": 1}]}  # below
+    assert live.caption(item, 0.5) == "found 1 of 2 shapes, 1 false alarm"
+    assert live.caption(item, 0.95) == "found 0 of 2 shapes, no false alarm"
+
+
+def test_own_picture_flattens_transparency_on_white():
+    rgba = np.zeros((4, 4, 4), np.uint8)
+    rgba[0, 0] = [255, 0, 0, 255]  # one opaque red pixel, the rest transparent
+    rgb = ending.own_picture({"composite": rgba, "background": None, "layers": []})
+    assert rgb.shape == (4, 4, 3) and rgb.dtype == np.uint8
+    assert rgb[0, 0].tolist() == [255, 0, 0] and rgb[1, 1].tolist() == [255, 255, 255]
+
+
+def test_default_threshold_is_the_models_own():
+    assert ending.default_threshold({"score_threshold": 0.4176}) == 0.41
+    assert ending.default_threshold(None) == ending.FALLBACK_THRESHOLD
+
+
+def test_draw_detections_is_large_and_keeps_the_picture():
+    image = np.full((128, 128, 3), 200, np.uint8)
+    item = {"image": image, "detections": [{"box": [10, 10, 60, 60], "score": 0.9, "label": 0}]}
+    drawn = live.draw_detections(item, ["circle"], 0.5, side=384)
+    assert drawn.shape == (384, 384, 3) and (image == 200).all()
+    assert not (drawn == 200).all()  # a box was drawn
