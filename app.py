@@ -67,7 +67,7 @@ def serve(args: argparse.Namespace, auth: tuple[str, str] | None) -> int:
     from core.engine.store import Store
     from core.engine.worker import ensure_worker
     from core.errors import NasdetError
-    from nasdet_gui.app import build_app, css, first_start, theme
+    from nasdet_gui.app import build_app, css, first_start, theme, translations
     from nasdet_gui.config import make_config
 
     try:
@@ -85,7 +85,8 @@ def serve(args: argparse.Namespace, auth: tuple[str, str] | None) -> int:
     demo.queue(default_concurrency_limit=4)
     demo.launch(server_name=args.host, server_port=args.port, auth=auth, share=args.share,
                 max_file_size=f"{config.max_upload_mb}mb", theme=theme(), css=css(),
-                show_error=True, footer_links=["api"])  # no allowed_paths: no home file by path
+                i18n=translations(), show_error=True,
+                footer_links=["api"])  # no allowed_paths: no home file by path
     return 0
 
 

@@ -36,6 +36,18 @@ def css() -> str:
     return CSS_FILE.read_text(encoding="utf-8")
 
 
+# Keys Gradio 6.31's own frontend asks for but its English table lacks: without them the raw key
+# shows ("common.complete" after each event in the status tracker's live region, "common.upload"
+# as the upload button's tooltip).
+MISSING_GRADIO_LABELS = {"common.complete": "Complete", "common.upload": "Upload",
+                         "common.webcam": "Webcam", "common.video": "Video"}
+
+
+def translations() -> gr.I18n:
+    """Labels for `demo.launch(i18n=...)`: the keys Gradio's English table lacks."""
+    return gr.I18n(en=dict(MISSING_GRADIO_LABELS))
+
+
 def build_app(config: AppConfig, store: Store | None = None) -> gr.Blocks:
     """The whole GUI. Launch with `demo.launch(theme=theme(), css=css(), ...)`."""
     ctx = Ctx(store=store or Store(config.home), config=config)

@@ -24,7 +24,6 @@ from nasdet_gui.common import Ctx, make_notice, need, wire
 from nasdet_gui.downloads import download_copy
 
 GENOTYPES_DIR = "genotypes"
-FIRST_CELL = "published:DARTS_V2"
 ARCH_HEADERS = ["ID", "Role", "Step", "Score", "Params", "Latency ms"]
 TABLE_ROWS = 300
 
@@ -123,11 +122,12 @@ def comparison(ctx: Ctx, a: str, b: str) -> tuple:
 def _layout(ctx: Ctx) -> dict:
     gr.Markdown("A cell is a small graph of operations; the network stacks normal cells and "
                 "reduction cells (which halve the resolution).", elem_classes="tab-intro")
+    choices = cell_choices(ctx)
     with gr.Row(elem_classes="action-row"):
-        cell = gr.Dropdown(cell_choices(ctx), value=FIRST_CELL, label="Cell", scale=3,
+        cell = gr.Dropdown(choices, value=choices[0][1], label="Cell", scale=3,
                            elem_id="arch-cell")
-        arch_id = gr.Number(label="or architecture id (Enter)", precision=0, value=None,
-                            scale=1, min_width=160)
+        arch_id = gr.Textbox(label="or architecture id (Enter)", placeholder="e.g. 12", scale=1,
+                             min_width=160, elem_id="arch-id")
         upload = gr.UploadButton("Upload genotype.json", file_types=[".json"], type="filepath",
                                  scale=1, min_width=160)
     v = {"cell": cell, "arch_id": arch_id, "upload": upload, "notice": make_notice("arch-notice"),
@@ -151,9 +151,17 @@ def _layout(ctx: Ctx) -> dict:
     return v
 
 
+def arch_number(text: str) -> int:
+    """An architecture id typed by the user."""
+    text = need((text or "").strip(), "Type an architecture id (a whole number), then Enter.")
+    if not text.isdigit():
+        raise gr.Error(f"{text!r} is not an architecture id: type a whole number, e.g. 12.")
+    return int(text)
+
+
 def build(ctx: Ctx, demo: gr.Blocks) -> ArchitecturesTab:
     v = _layout(ctx)
-    source = gr.State(FIRST_CELL)
+    source = gr.State()  # the shown cell ("search:3", "arch:12", ...); first: the picker's value
 
     def show(src: str):
         genotype, train_value, title = resolve(ctx, src)
@@ -168,8 +176,8 @@ def build(ctx: Ctx, demo: gr.Blocks) -> ArchitecturesTab:
                v["table"]]
     notice = v["notice"]
     wire(v["cell"].input, show, v["cell"], outputs, notice)
-    wire(v["arch_id"].submit, lambda i: show(f"arch:{int(need(i, 'Type an architecture id.'))}"),
-         v["arch_id"], outputs, notice)
+    wire(v["arch_id"].submit, lambda i: show(f"arch:{arch_number(i)}"), v["arch_id"], outputs,
+         notice)
     wire(v["upload"].upload, lambda f: show(f"file:{need(f, 'Choose a file.')}"), v["upload"],
          outputs, notice)
 
@@ -178,9 +186,14 @@ def build(ctx: Ctx, demo: gr.Blocks) -> ArchitecturesTab:
             ((gr.skip(),) * len(outputs) + (None,))
 
     wire(v["table"].select, pick, None, outputs, notice)
-    wire(demo.load, show, source, outputs, notice)
     fresh = (lambda: (gr.Dropdown(choices=cell_choices(ctx)),) * 2)
-    demo.load(fresh, None, [v["cell"], v["other"]], api_visibility="private")
+
+    def first_view():
+        choices = cell_choices(ctx)
+        return (gr.Dropdown(choices=choices, value=choices[0][1]),
+                gr.Dropdown(choices=choices), *show(choices[0][1]))
+
+    wire(demo.load, first_view, None, [v["cell"], v["other"], *outputs], notice)
     wire(v["compare"].click, lambda a, b: (*comparison(ctx, a, b), ""), [source, v["other"]],
          [v["cmp_normal"], v["cmp_reduce"]], notice)
     timer = gr.Timer(10.0, active=False)  # new searches appear in the pickers

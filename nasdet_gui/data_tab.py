@@ -27,6 +27,7 @@ from nasdet_gui.job_panel import JobPanel, build_panel
 
 UPLOADS_DIR = "uploads"
 GALLERY_IMAGES = 8
+GALLERY_HEIGHT = 420  # two rows of four
 DATASET_HEADERS = ["Name", "Kind", "Classes", "Train images", "Val images", "Train objects",
                    "Val objects"]
 DATA_KINDS = ("dataset.generate", "dataset.import")
@@ -161,10 +162,11 @@ def _views(ctx: Ctx) -> dict:
         v["selected"] = gr.Dropdown(q.dataset_names(ctx.store), label="Dataset", scale=3,
                                     elem_id="data-selected")
         v["split"] = gr.Radio(["train", "val"], value="train", label="Split", scale=1)
-    v["samples"] = gr.Gallery(label="Samples with ground-truth boxes", columns=4, height=300,
-                              object_fit="contain", elem_id="data-samples")
-    with gr.Row():
-        v["stat_a"], v["stat_b"] = gr.Plot(show_label=False), gr.Plot(show_label=False)
+    v["samples"] = gr.Gallery(label="Samples with ground-truth boxes (click to enlarge)",
+                              columns=4, height=GALLERY_HEIGHT, object_fit="contain",
+                              preview=False, elem_id="data-samples")
+    v["stat_a"] = gr.Plot(show_label=False)  # one chart per row: titles and legends fit
+    v["stat_b"] = gr.Plot(show_label=False)
     v["report"] = gr.Markdown()
     return v
 
@@ -216,7 +218,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> DataTab:
     with gr.Row():
         with gr.Column(scale=2, min_width=320):
             f = _forms(ctx)
-            panel = build_panel(ctx, DATA_KINDS, "Dataset job")
+            panel = build_panel(ctx, DATA_KINDS, "Dataset job", stacked=True)
         with gr.Column(scale=5):
             v = _views(ctx)
     timer, outputs, refresh = _wire_views(ctx, demo, table, panel, v)

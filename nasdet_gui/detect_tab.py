@@ -36,6 +36,7 @@ MAX_IMAGES = 16
 DATASET_SAMPLE = 6
 CACHED_MODELS = 2
 GALLERY_HEIGHT = 440
+DRAW_MIN_SIDE = 320  # px: smaller images are scaled up before their boxes are drawn
 NO_MODEL = "No model yet: train one in the Train tab (or the Guided demo) first."
 
 
@@ -96,24 +97,34 @@ def caption(item: dict, found: int) -> str:
 def draw(state: dict | None, score: float) -> list[tuple[np.ndarray, str]]:
     """Gallery images at this score threshold (GT beside prediction when GT is known)."""
     from core.data.images import read_rgb
-    from core.viz.detections import draw_boxes, draw_comparison
+    from core.viz.detections import draw_boxes, draw_comparison, enlarge
 
     if not state:
         return []
     classes, shown = state["classes"], []
     for item in state["items"]:
         dets = [d for d in item["detections"] if d["score"] >= score]
-        boxes = np.array([d["box"] for d in dets], np.float32).reshape(-1, 4)
         labels = [d["label"] for d in dets]
         scores = [d["score"] for d in dets]
-        image = read_rgb(item["path"])
+        original = read_rgb(item["path"])
+        # small images drawn large, so tags and lines stay legible in the gallery
+        image, boxes = enlarge(original, [d["box"] for d in dets], DRAW_MIN_SIDE)
+        factor = image.shape[0] / original.shape[0]
         if "gt_boxes" in item:
-            drawn = draw_comparison(image, np.array(item["gt_boxes"], np.float32).reshape(-1, 4),
-                                    item["gt_labels"], boxes, labels, scores, classes)
+            gt = np.array(item["gt_boxes"], np.float32).reshape(-1, 4) * factor
+            drawn = draw_comparison(image, gt, item["gt_labels"], boxes, labels, scores, classes)
         else:
             drawn = draw_boxes(image, boxes, labels, classes, scores)
         shown.append((drawn, caption(item, len(dets))))
     return shown
+
+
+def shown_line(state: dict, score: float) -> str:
+    """'12 boxes found at score >= 0.30 (15 true objects)'."""
+    found = sum(d["score"] >= score for i in state["items"] for d in i["detections"])
+    true = sum(len(i["gt_boxes"]) for i in state["items"] if "gt_boxes" in i)
+    return (f"{found} boxes found at score >= {score:.2f}"
+            + (f" ({true} true objects)" if true else "") + ".")
 
 
 def predictions_file(ctx: Ctx, state: dict, score: float) -> str:
@@ -171,25 +182,25 @@ def _layout(ctx: Ctx) -> dict:
                 "images.", elem_classes="tab-intro")
     v: dict = {}
     with gr.Row():
-        with gr.Column(scale=2, min_width=320):
+        with gr.Column(scale=2, min_width=340):
             v["model"] = gr.Dropdown(q.model_names(ctx.store), label="Model",
                                      elem_id="detect-model")
             v["files"] = gr.File(label="Your images", file_count="multiple", type="filepath",
                                  file_types=["image"], height=110, elem_id="detect-files")
-            with gr.Row(elem_classes="action-row"):
-                v["dataset"] = gr.Dropdown(q.dataset_names(ctx.store), label="or dataset images",
-                                           scale=2, elem_id="detect-dataset")
-                v["use_dataset"] = gr.Button(f"Use {DATASET_SAMPLE} val images", scale=1,
-                                             min_width=120, elem_id="detect-use-dataset")
+            v["dataset"] = gr.Dropdown(q.dataset_names(ctx.store), label="or dataset images",
+                                       elem_id="detect-dataset")
+            v["use_dataset"] = gr.Button(f"Use {DATASET_SAMPLE} validation images", size="md",
+                                         elem_id="detect-use-dataset")
             v["score"] = gr.Slider(MIN_SCORE, 0.95, value=DEFAULT_SCORE, step=0.05,
                                    label="Score threshold", elem_id="detect-score")
-            v["run"] = gr.Button("Detect", variant="primary", elem_id="detect-run")
+            with gr.Row():
+                v["run"] = gr.Button("Detect", variant="primary", scale=1, elem_id="detect-run")
+                v["download"] = gr.DownloadButton("predictions.json", interactive=False,
+                                                  scale=1, min_width=150)
             v["notice"] = make_notice("detect-notice")
             with gr.Row():
-                v["download"] = gr.DownloadButton("predictions.json", interactive=False,
-                                                  min_width=120)
-                v["evaluate"] = gr.Button("Evaluate on dataset", min_width=120)
-                v["export"] = gr.Button("Export ONNX", min_width=100)
+                v["evaluate"] = gr.Button("Evaluate", min_width=110, size="md")
+                v["export"] = gr.Button("Export ONNX", min_width=110, size="md")
             v["job_status"] = gr.Markdown(elem_classes="job-line")
         with gr.Column(scale=5):
             v["gallery"] = gr.Gallery(label="Detections (click to enlarge)", columns=2,
@@ -231,7 +242,8 @@ def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
         return (gr.Dropdown(value=name), new_state, draw(new_state, threshold),
                 gr.DownloadButton(value=predictions_file(ctx, new_state, threshold),
                                   interactive=True),
-                f"{name} on {len(chosen)} image(s) in {seconds:.1f} s.")
+                f"{name} on {len(chosen)} image(s) in {seconds:.1f} s: "
+                f"{shown_line(new_state, threshold)}")
 
     wire(v["run"].click, on_run, [v["model"], v["dataset"], items, v["score"]],
          [v["model"], state, v["gallery"], v["download"]], notice)
@@ -240,7 +252,7 @@ def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
         if not st:
             return gr.skip(), gr.skip(), None
         return (draw(st, threshold), gr.DownloadButton(value=predictions_file(ctx, st, threshold)),
-                None)
+                shown_line(st, threshold))
 
     for event in (v["score"].release, v["score"].change):  # drag, or type then Enter / blur
         wire(event, on_score, [state, v["score"]], [v["gallery"], v["download"]], notice,

@@ -44,9 +44,9 @@ def search_chart(store: Store, job_id: int):
     rows = [a for a in q.architectures(store, job_id) if a["role"] in SEARCH_ROLES]
     if rows:
         sources = {(a.get("extra") or {}).get("score_source") for a in rows} - {None}
-        fig = search_progress_figure(rows, title="Search phase")
-        source = sources.pop() if len(sources) == 1 else "search score"
-        fig.update_layout(yaxis_title=f"score: {source}"[:60], height=340)
+        source = sources.pop() if len(sources) == 1 else "mixed sources"
+        fig = search_progress_figure(rows, title=f"Search phase - score: {source}")
+        fig.update_layout(yaxis_title="search score", height=340)
         return fig
     metrics = store.metrics(job_id, keys=SEARCH_METRICS)
     if not metrics:
@@ -60,18 +60,15 @@ def report_chart(store: Store, job_id: int):
     return report_bars(rows, height=300)
 
 
-def training_charts(store: Store, job_id: int) -> tuple:
-    """(loss / class-box loss / lr / val AP panels, validation AP chart) of a train job."""
+def training_curves(store: Store, job_id: int):
+    """A train job's four panels: loss, class/box loss, learning rate (per step) and
+    validation AP / AP50 (per epoch), sized for a full-width column."""
     metrics = store.metrics(job_id, last=20_000)
     if not metrics:
-        empty = note("Charts appear after the first steps.")
-        return empty, empty
-    panels = training_figure(metrics)
-    panels.update_layout(showlegend=False, height=480)  # one run: the panel titles say it all
-    ap = metrics_figure(metrics, ["val/AP", "val/AP50"], title="Validation AP (per epoch)",
-                        y_title="AP")
-    ap.update_layout(height=300)
-    return panels, ap
+        return note("Charts appear after the first steps.")
+    fig = training_figure(metrics)
+    fig.update_layout(showlegend=False, height=480)  # one run: the panel titles say it all
+    return fig
 
 
 def alphas(store: Store, job_id: int):

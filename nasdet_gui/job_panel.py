@@ -39,13 +39,17 @@ class JobPanel:
                 job_line(job), progress_html(job), *job_buttons(job))
 
 
-def build_panel(ctx: Ctx, kinds: tuple[str, ...], label: str) -> JobPanel:
-    """Lay out the panel; Cancel/Resume act on the picked job."""
+def build_panel(ctx: Ctx, kinds: tuple[str, ...], label: str, stacked: bool = False) -> JobPanel:
+    """Lay out the panel; Cancel/Resume act on the picked job. `stacked`: the buttons under the
+    picker (for a narrow column), else beside it."""
     with gr.Row(elem_classes="action-row"):
         picker = gr.Dropdown(label=label, choices=q.job_choices(ctx.store, kinds), value=None,
                              scale=4, allow_custom_value=False, elem_classes="job-picker")
-        cancel = gr.Button("Cancel", scale=1, min_width=90, interactive=False)
-        resume = gr.Button("Resume", scale=1, min_width=90, interactive=False)
+        if not stacked:
+            cancel, resume = _buttons()
+    if stacked:
+        with gr.Row(elem_classes="action-row"):
+            cancel, resume = _buttons()
     status = gr.Markdown(elem_classes="job-line")
     bar = gr.HTML(progress_html(None))
     notice = make_notice()
@@ -61,3 +65,8 @@ def build_panel(ctx: Ctx, kinds: tuple[str, ...], label: str) -> JobPanel:
     wire(cancel.click, act(cancel_job), picker, panel.outputs()[1:], notice)
     wire(resume.click, act(resume_job), picker, panel.outputs()[1:], notice)
     return panel
+
+
+def _buttons() -> tuple[gr.Button, gr.Button]:
+    return (gr.Button("Cancel", scale=1, min_width=90, interactive=False, size="md"),
+            gr.Button("Resume", scale=1, min_width=90, interactive=False, size="md"))

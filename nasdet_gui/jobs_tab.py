@@ -30,13 +30,13 @@ NO_JOB = "Select a job first: click its row in the table."
 @dataclass
 class JobsTab:
     timer: gr.Timer
-    job_id: gr.Number
+    job_id: gr.Textbox
 
 
 @dataclass
 class _Views:
     table: gr.Dataframe
-    job_id: gr.Number
+    job_id: gr.Textbox
     cancel: gr.Button
     resume: gr.Button
     delete: gr.Button
@@ -92,8 +92,8 @@ def _layout() -> _Views:
     table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, max_height=360,
                          wrap=True, elem_id="jobs-table", column_widths=COLUMN_WIDTHS)
     with gr.Row(elem_classes="action-row"):
-        job_id = gr.Number(label="Selected job", value=None, precision=0, minimum=0, scale=2,
-                           elem_id="jobs-selected")
+        job_id = gr.Textbox(label="Selected job", placeholder="click a row in the table",
+                            scale=2, elem_id="jobs-selected")
         cancel = gr.Button("Cancel", scale=1, interactive=False, elem_id="jobs-cancel")
         resume = gr.Button("Resume", scale=1, interactive=False, elem_id="jobs-resume")
         delete = gr.Button("Delete...", variant="stop", scale=1, interactive=False,
@@ -131,7 +131,7 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: _Views) -> gr.Timer:
          show_progress="hidden")
 
     def select(evt: gr.SelectData):
-        return int(evt.row_value[0]) if evt.row_value else gr.skip()
+        return str(int(evt.row_value[0])) if evt.row_value else gr.skip()
 
     v.table.select(select, None, v.job_id, show_progress="hidden", api_visibility="private")
     wire(v.job_id.change, lambda fp, j: refresh(fp, j, force_detail=True), [state, v.job_id],

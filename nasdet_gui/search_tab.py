@@ -72,10 +72,8 @@ def best_markdown(best: dict | None, job: dict) -> str:
     if best is None:
         text = "*No cell yet: the first one appears after the first epoch or candidate.*"
     elif best["final"]:
-        score = ("" if best["score"] is None else
-                 f": retrained from scratch, proxy accuracy {100 * best['score']:.1f}% "
-                 f"(architecture {best['arch_id']})")
-        text = f"**Searched cell** (the search's answer, what training with it uses){score}"
+        text = ("**Searched cell**: the search's answer, drawn below; training with this "
+                "search's cell uses it. The report beside the bars retrains it from scratch.")
     else:
         score = "" if best["score"] is None else f", search score {best['score']:.3f}"
         text = (f"**Best so far** ({best['role']} cell, architecture {best['arch_id']}{score}); "

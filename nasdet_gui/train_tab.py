@@ -132,12 +132,12 @@ def _form(ctx: Ctx) -> dict:
 
 
 def _views(ctx: Ctx) -> dict:
-    """The right column: the job panel, then the charts one per row, then the result."""
+    """The right column: the job panel, the result, then the four training charts (loss,
+    class/box loss, learning rate, validation AP) in one 2x2 figure across the column."""
     panel = build_panel(ctx, ("train",), "Train job")
-    loss = gr.Plot(show_label=False, elem_id="train-curves")
-    ap = gr.Plot(show_label=False, elem_id="train-ap")
-    result = gr.Markdown()
-    return {"panel": panel, "charts": [loss, ap], "result": result}
+    result = gr.Markdown(elem_id="train-result")
+    curves = gr.Plot(show_label=False, elem_id="train-curves")
+    return {"panel": panel, "charts": [curves], "result": result}
 
 
 def _wire_preset(form: dict) -> None:
@@ -189,12 +189,12 @@ def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
         new = q.job_fingerprint(ctx.store, jid) + (newest,)
         if fp and new == fp:
             return (gr.skip(),) * len(outputs) + (None,)
-        charts = figures.training_charts(ctx.store, jid) if jid else (
-            figures.note("Start a training or pick one above."),) * 2
-        return (*panel.render(ctx, jid), *charts,
-                result_markdown(q.find_job(ctx.store, jid)), new, None)
+        curves = figures.training_curves(ctx.store, jid) if jid else figures.note(
+            "Start a training or pick one above.")
+        return (*panel.render(ctx, jid), result_markdown(q.find_job(ctx.store, jid)), curves,
+                new, None)
 
-    outputs = [*panel.outputs(), *views["charts"], views["result"], state]
+    outputs = [*panel.outputs(), views["result"], *views["charts"], state]
     wire(timer.tick, refresh, [state, panel.picker], outputs, panel.notice,
          show_progress="hidden")
     wire(panel.picker.input, lambda job: refresh((), job), panel.picker, outputs, panel.notice)
