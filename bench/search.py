@@ -111,7 +111,7 @@ def run_search(store: Store, strategy: str, minutes: float, extra: dict) -> dict
                                                      for k in ("mean", "std", "accs")},
             "margin": result["margin"], "genotype": result["genotype"],
             "train_crops": result["budget"]["train_crops"],
-            "val_crops": result["budget"]["val_crops"]}
+            "val_crops": result["budget"]["val_crops"], "afforded": result.get("afforded")}
 
 
 def search_seconds(store: Store, job_id: int) -> float:
@@ -156,7 +156,7 @@ def render(results: dict) -> str:
                      f"{r['searched']['mean']:.3f} +- {r['searched']['std']:.3f}",
                      f"{rnd['mean']:.3f} +- {rnd['std']:.3f}",
                      "n/a" if r["margin"] is None else f"{r['margin']:+.3f}",
-                     "yes" if (r["margin"] or 0) >= 0 else "NO",
+                     "yes" if (r["margin"] or 0) >= 0 else "NO", r.get("afforded") or "-",
                      ", ".join(f"{k}={v}" for k, v in r.get("options", {}).items()) or "defaults"])
     if rows:
         from core.nas.config import SearchConfig
@@ -165,13 +165,15 @@ def render(results: dict) -> str:
         lines += [f"Searches on `{DATASET}` ({results.get('images')} generated shapes images; "
                   f"proxy {first['train_crops']} train / {first['val_crops']} held-out crops). "
                   f"Final report (defaults): the searched cell retrained from scratch with "
-                  f"{cfg.report_repeats} seeds beside {cfg.report_random} random cells, "
-                  f"{cfg.report_epochs} epochs each (batch {cfg.net_batch_size}, lr "
-                  f"{cfg.net_lr}), scored on the held-out split; runs with other options say so:",
+                  f"up to {cfg.report.repeats} seeds beside up to {cfg.report.random} random "
+                  f"cells, up to {cfg.report.epochs} epochs each (batch {cfg.net_batch_size}, lr "
+                  f"{cfg.net_lr}; `--minutes` bounds the whole job, so each report trains what "
+                  f"it could afford), scored on the held-out split; runs with other options say "
+                  f"so:",
                   "",
-                  table(["search", "search s / budget s", "total wall s", "archs evaluated",
+                  table(["search", "search s / job budget s", "total wall s", "archs evaluated",
                          "search score", "searched acc", "random acc", "margin",
-                         ">= random mean", "options"], rows), ""]
+                         ">= random mean", "report afforded", "options"], rows), ""]
     det = results.get("detector", {})
     if det:
         rows = [[name, r.get("epochs") or "preset", f"{r['wall_s']:.0f}",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.nas.config import STRATEGIES, SearchConfig
+from core.nas.config import NESTED_CONFIGS, STRATEGIES, SearchConfig
 
 from core.engine import queries as q
 
@@ -109,7 +109,11 @@ def _form(ctx: Ctx) -> dict:
         "fast": "Fast mode (16x16 crops)"})
     with gr.Accordion("Advanced options", open=False):
         advanced = dataclass_form(SearchConfig, skip=("dataset", "proxy_path", "strategy",
-                                                      *MAIN_FIELDS))
+                                                      *MAIN_FIELDS, *NESTED_CONFIGS))
+        for group, cls in NESTED_CONFIGS.items():  # per-strategy options as "group.field"
+            fields = dataclass_form(cls, labels={n: f"{group}.{n}" for n in
+                                                 cls.__dataclass_fields__})
+            advanced.update({f"{group}.{n}": c for n, c in fields.items()})
     start = gr.Button("Start search", variant="primary", elem_id="search-start")
     return {"dataset": dataset, "strategy": strategy, "main": main, "advanced": advanced,
             "start": start}

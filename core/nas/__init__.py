@@ -1,7 +1,13 @@
 """Neural architecture search in the NASNet/DARTS cell space.
 
 operations (op table, PRIMITIVES) -> genotypes (Genotype, PUBLISHED_GENOTYPES) -> network
-(CifarNetwork) and supernet (SuperNet, derive rule) -> strategies (darts, enas, evolution, random)
-on the proxy task (proxy) -> report (searched vs random) -> backbone (NasBackbone for the
-detector). The `search` job kind is core.nas.tasks:SEARCH; the CLI verb is in core.nas.cli.
+(CifarNetwork) and supernet (SuperNet, derive rule) -> strategies (darts, enas, evolution, random,
+zero-cost with the training-free proxies of core.nas.proxies) on the proxy task (proxy) -> report
+(searched vs random) -> backbone (NasBackbone for the detector). The `search` job kind is
+core.nas.tasks:SEARCH; the CLI verb is in core.nas.cli. `plan(config)` (core.nas.planning) is the
+planned split of a search job's minutes, shown before the start.
 """
+
+from core.nas.planning import plan
+
+__all__ = ["plan"]

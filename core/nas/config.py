@@ -1,94 +1,183 @@
-"""Search job configuration: one frozen dataclass, filled from and written back to the job spec.
+"""Search job configuration: frozen dataclasses validated by the one spec layer (core.spec).
 
 Imported at submit time (validation), so it must stay cheap: no torch here.
 
-Defaults follow the papers scaled to a 2-core CPU: a DARTS supernet of C=8 initial channels and
-5 cells (reductions at cells 1 and 3) on 32x32 object crops (16x16 in fast mode), 4 intermediate
-nodes per cell, the DARTS optimiser settings (weights: SGD 0.025 cosine to 0.001, momentum 0.9,
-weight decay 3e-4, gradient clip 5; alphas: Adam 3e-4, betas (0.5, 0.999), weight decay 1e-3),
-ENAS controller settings from Pham et al. 2018 (LSTM 64, Adam 3.5e-3, tanh constant 2.5,
-temperature 5, baseline decay 0.99), and aging evolution (Real et al. 2019) with a small
-population. The budget is whichever of `minutes` and `epochs` / `samples` runs out first.
+`SearchConfig` holds what every strategy shares (data, proxy networks, weight optimiser, budget,
+objective) and one nested dataclass per strategy (`darts`, `enas`, `evolution`, `zero_cost`)
+plus the final report's (`report`). Defaults follow the papers scaled to a 2-core CPU: a DARTS
+supernet of C=8 initial channels and 5 cells (reductions at cells 1 and 3) on 32x32 object crops
+(16x16 in fast mode), 4 intermediate nodes per cell, the DARTS optimiser settings (weights: SGD
+0.025 cosine to 0.001, momentum 0.9, weight decay 3e-4, gradient clip 5; alphas: Adam 3e-4,
+betas (0.5, 0.999), weight decay 1e-3), ENAS controller settings from Pham et al. 2018 (LSTM 64,
+Adam 3.5e-3, tanh constant 2.5, temperature 5, baseline decay 0.99), aging evolution (Real et
+al. 2019) with a small population, and zero-cost pre-ranking (Abdelfattah et al. 2021, ZiCo).
+
+`minutes` bounds the whole job (search, final report, saving; core.nas.plan splits it).
+Specs written before the nesting used flat keys (`report_epochs`, `population`, `warmup`...):
+`from_spec` still reads them (LEGACY_KEYS), and dotted keys (`report.epochs`) too.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping
 
+from core import spec as speclib
 from core.errors import SpecError
+from core.spec import param
 
-STRATEGIES = ("darts", "enas", "evolution", "random")
+STRATEGIES = ("darts", "enas", "evolution", "random", "zero-cost")
+OBJECTIVES = ("accuracy", "accuracy-latency")
+PROXIES = ("synflow", "naswot", "zico", "params")
 DEFAULT_EPOCHS = {"darts": 50, "enas": 50}  # cut short by `minutes` on a CPU
 DEFAULT_SAMPLES = 100  # evolution / random: architectures trained and evaluated
 FAST_IMAGE_SIZE = 16
+NESTED = ("darts", "enas", "evolution", "zero_cost", "report")
+
+
+def parse_names(value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """"synflow,zico", "synflow zico", ["synflow", "zico"] or a tuple's text "('synflow',
+    'zico')" (a form echoing the default) -> ("synflow", "zico"); each must be in `allowed`."""
+    if isinstance(value, str):
+        items = value.translate(str.maketrans(",()[]'\"", "       ")).split()
+    elif isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        raise ValueError(f"must be names from {', '.join(allowed)}")
+    bad = [v for v in items if v not in allowed]
+    if bad or not items:
+        raise ValueError(f"use one or more of {', '.join(allowed)}"
+                         + (f" (unknown: {', '.join(bad)})" if bad else ""))
+    return tuple(items)
+
+
+@dataclass(frozen=True)
+class DartsConfig:
+    """DARTS (Liu et al. 2019): alpha optimiser, warm-up, latency penalty."""
+
+    second_order: bool = param(False, help="finite-difference unrolled gradient (eq. 7-8)")
+    warmup: float = param(0.5, lo=0.0, lt=1.0, help=(
+        "share of the search that trains weights only before alphas update (0: the paper); on "
+        "a CPU budget alphas otherwise follow an untrained supernet"))
+    arch_lr: float = param(3e-4, gt=0, help="Adam learning rate of the alphas")
+    arch_weight_decay: float = param(1e-3, lo=0, help="weight decay of the alphas")
+
+
+@dataclass(frozen=True)
+class EnasConfig:
+    """ENAS (Pham et al. 2018): the LSTM controller and its REINFORCE update."""
+
+    controller_hidden: int = param(64, lo=1, hi=4096, help="LSTM width")
+    controller_lr: float = param(3.5e-3, gt=0, help="Adam learning rate of the controller")
+    controller_steps: int = param(10, lo=1, help="controller updates per epoch")
+    entropy_weight: float = param(1e-4, lo=0, help="entropy bonus of the policy gradient")
+    baseline_decay: float = param(0.99, lo=0, hi=1, help="moving-average reward baseline")
+    tanh_constant: float = param(2.5, gt=0, help="logits = c * tanh(logits / temperature)")
+    temperature: float = param(5.0, gt=0, help="controller logit temperature")
+    derive_samples: int = param(16, lo=1, help="candidates scored with shared weights per epoch")
+
+
+@dataclass(frozen=True)
+class EvolutionConfig:
+    """Aging evolution (Real et al. 2019, algorithm 1): population P, tournament S."""
+
+    population: int = param(10, lo=1, help="P: members alive at a time")
+    sample_size: int = param(3, lo=1, help="S: tournament size (<= population)")
+
+
+@dataclass(frozen=True)
+class ZeroCostConfig:
+    """Training-free pre-ranking (core.nas.proxies) and its use as a strategy or warm start."""
+
+    cells: int = param(500, lo=1, hi=100_000, help="cells scored by the proxies (as many as "
+                                                   "the scoring share allows)")
+    score_share: float = param(0.5, gt=0, lt=1, help=(
+        "zero-cost: share of the search budget for scoring; the rest trains the top-k"))
+    top_k: int = param(5, lo=1, help="zero-cost: best-ranked cells trained (child_epochs)")
+    proxies: tuple[str, ...] = param(("synflow", "naswot", "zico"), parse=lambda v: parse_names(
+        v, PROXIES), help="proxies combined by rank aggregation (synflow, naswot, zico, params)")
+    combine: Literal["mean-rank", "log-rank"] = param("mean-rank", help=(
+        "rank aggregation: mean of the ranks, or sum of the log ranks"))
+    batch_size: int = param(32, lo=2, hi=1024, help="crops per proxy minibatch")
+    zico_batches: int = param(2, lo=2, hi=16, help="minibatches of the ZiCo gradient statistics")
+    keep: float = param(0.2, gt=0, hi=1, help=(
+        "warm start of random search: share of the scored cells kept (a filter)"))
+    warm_share: float = param(0.25, gt=0, lt=1, help=(
+        "warm start: share of the search budget spent scoring cells"))
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """The final report: the searched cell retrained beside random cells (core.nas.report)."""
+
+    random: int = param(3, lo=0, hi=100, help="K random cells beside the searched one")
+    repeats: int = param(2, lo=1, hi=20, help="seeds of the searched cell")
+    epochs: int = param(24, lo=1, hi=10_000, help=(
+        "training epochs of each cell (at most: a time budget may afford fewer)"))
+    min_epochs: int = param(6, lo=1, help="fewest epochs worth a report; fewer random cells "
+                                          "are trained rather than fewer epochs")
+    share: float = param(0.3, gt=0, lt=1, help="planned share of the job's minutes")
 
 
 @dataclass(frozen=True)
 class SearchConfig:
     """Everything a search job needs; every field is shown and editable in the GUI."""
 
-    dataset: str | None = None          # dataset name in the store (proxy crops come from it)
-    proxy_path: str | None = None       # or a .pt file of proxy tensors (see core.nas.proxy)
-    strategy: str = "darts"
-    seed: int = 0
-    minutes: float | None = 10.0        # wall-clock budget of the search phase (None: no limit)
-    epochs: int | None = None           # darts / enas epochs (default per strategy)
-    samples: int | None = None          # evolution / random: architectures evaluated
+    dataset: str | None = param(None, help="dataset name in the store (the proxy crops)")
+    proxy_path: str | None = param(None, help="or a .pt file of proxy tensors")
+    strategy: str = param("darts", choices=STRATEGIES, help="search strategy")
+    seed: int = param(0, lo=0, hi=2**31 - 1)
+    minutes: float | None = param(10.0, gt=0, hi=100_000, help=(
+        "wall-clock budget of the whole job: search, report, saving (null: no limit)"))
+    epochs: int | None = param(None, lo=1, hi=100_000, help="darts/enas epochs (default 50)")
+    samples: int | None = param(None, lo=1, hi=100_000, help=(
+        "evolution/random: architectures trained (default 100); zero-cost: cells scored"))
+    warm_start: Literal["none", "zero-cost"] = param("none", help=(
+        "evolution: initial population from the zero-cost ranking; random: keep its top share"))
+    objective: Literal["accuracy", "accuracy-latency"] = param("accuracy", help=(
+        "accuracy-latency: MnasNet reward acc * (lat / target)^w (darts: a latency penalty)"))
+    target_ms: float | None = param(None, gt=0, hi=1e6, help=(
+        "latency target of the backbone (null: derived from the device)"))
+    latency_weight: float = param(-0.07, lo=-10, hi=0, help="w of the MnasNet reward")
+    latency_size: int = param(256, lo=32, hi=2048, help=(
+        "detector input side at which the backbone latency is measured"))
     # proxy task
-    image_size: int = 32
-    fast: bool = False                  # 16x16 crops: about 4x cheaper
-    context: float = 0.2                # crop margin around each box (fraction of its size)
-    max_per_class: int | None = 100     # crops per class and split: a CPU-sized proxy
-    val_fraction: float = 0.5           # darts/enas: share of the proxy train split used for alphas
+    image_size: int = param(32, lo=8, hi=256, help="proxy crop side")
+    fast: bool = param(False, help="16x16 crops: about 4x cheaper")
+    context: float = param(0.2, lo=0, hi=4, help="crop margin around each box (share of size)")
+    max_per_class: int | None = param(100, lo=1, help="crops per class and split")
+    val_fraction: float = param(0.5, gt=0, lt=1, help=(
+        "share of the proxy train split used for architecture choice"))
     # networks
-    C: int = 8                          # initial channels of supernet and proxy networks
-    layers: int = 5                     # cells; reductions at layers//3 and 2*layers//3
-    nodes: int = 4                      # intermediate nodes per cell
-    batch_size: int = 16                # small: more supernet steps fit a CPU budget
-    threads: int | None = None          # torch CPU threads for this job (None: leave as is;
-                                        # 1 is far faster on a CPU shared with other work)
+    C: int = param(8, lo=2, hi=512, help="initial channels (even)")
+    layers: int = param(5, lo=3, hi=50, help="cells; reductions at 1/3 and 2/3 of the depth")
+    nodes: int = param(4, lo=1, hi=8, help="intermediate nodes per cell")
+    batch_size: int = param(16, lo=2, hi=4096, help="supernet batch")
+    threads: int | None = param(None, lo=1, hi=1024, help=(
+        "torch CPU threads for this job (null: leave as is)"))
     # weight optimiser (DARTS section 3.1.1)
-    lr: float = 0.025
-    lr_min: float = 0.001
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    # darts
-    second_order: bool = False          # finite-difference unrolled gradient (DARTS eq. 7-8)
-    warmup: float = 0.5                 # share of the search (epochs or minutes) that trains
-                                        # weights only, before alphas update (0: the paper); on
-                                        # a CPU budget alphas otherwise follow an untrained
-                                        # supernet (docs/BENCHMARKS.md, section search)
-    arch_lr: float = 3e-4
-    arch_weight_decay: float = 1e-3
-    # enas
-    controller_hidden: int = 64
-    controller_lr: float = 3.5e-3
-    controller_steps: int = 10          # controller updates per epoch
-    entropy_weight: float = 1e-4
-    baseline_decay: float = 0.99
-    tanh_constant: float = 2.5
-    temperature: float = 5.0
-    enas_derive_samples: int = 16       # candidates scored with shared weights at the end
-    # evolution / random
-    population: int = 10                # P
-    sample_size: int = 3                # S (tournament size)
-    child_epochs: int = 3               # proxy training of each evaluated architecture
-    # derived cells: at most this many skip_connect ops in the normal cell (skip collapse guard)
-    skip_cap: int = 2
-    # final report: best genotype retrained beside K random ones, same budget
-    report_random: int = 3              # K
-    report_repeats: int = 2             # seeds of the searched genotype
-    report_epochs: int = 24             # 8 left cells far from converged on the shapes proxy,
-                                        # so the report ranked cells by training speed and noise
-    # discrete-network training (evolution/random children and the final report): larger batch
-    # and learning rate than the supernet's, so that a few CPU minutes lift a network well above
-    # chance (DARTS_V2, C=8: 0.54 val accuracy after 8 epochs of 600 crops vs 0.27 with the
-    # supernet's batch 16 / lr 0.025 for 3 epochs)
-    net_batch_size: int = 32
-    net_lr: float = 0.1
+    lr: float = param(0.025, gt=0, hi=10)
+    lr_min: float = param(0.001, lo=0, hi=10)
+    momentum: float = param(0.9, lo=0, lt=1)
+    weight_decay: float = param(3e-4, lo=0, hi=1)
+    grad_clip: float = param(5.0, gt=0)
+    # discrete networks: evolution/random children, zero-cost top-k, the final report (larger
+    # batch and learning rate than the supernet's: DARTS_V2, C=8, reaches 0.54 val accuracy
+    # after 8 epochs of 600 crops vs 0.27 with batch 16 / lr 0.025 for 3 epochs)
+    child_epochs: int = param(3, lo=1, hi=1000, help="proxy training of each trained candidate")
+    net_batch_size: int = param(32, lo=2, hi=4096)
+    net_lr: float = param(0.1, gt=0, hi=10)
+    skip_cap: int = param(2, lo=0, help="most skip_connect ops in a normal cell")
+    # per strategy, and the final report
+    darts: DartsConfig = param(DartsConfig())
+    enas: EnasConfig = param(EnasConfig())
+    evolution: EvolutionConfig = param(EvolutionConfig())
+    zero_cost: ZeroCostConfig = param(ZeroCostConfig())
+    report: ReportConfig = param(ReportConfig())
+
+    def __post_init__(self) -> None:
+        self.check()
 
     # -- derived values ------------------------------------------------------------------------
     @property
@@ -102,93 +191,91 @@ class SearchConfig:
 
     @property
     def max_samples(self) -> int:
-        return self.samples if self.samples is not None else DEFAULT_SAMPLES
+        """Trained candidates (evolution/random) or scored cells (zero-cost)."""
+        if self.samples is not None:
+            return self.samples
+        return self.zero_cost.cells if self.strategy == "zero-cost" else DEFAULT_SAMPLES
 
     @property
     def budget_s(self) -> float:
+        """The whole job's budget in seconds (inf: none)."""
         return math.inf if self.minutes is None else 60.0 * self.minutes
 
     def to_spec(self) -> dict[str, Any]:
-        return asdict(self)
+        return speclib.dump(self)
 
     @classmethod
-    def from_spec(cls, spec: dict[str, Any]) -> "SearchConfig":
-        """Validate a job spec (unknown keys, types, ranges) -> config; raises SpecError."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(spec) - set(known))
-        if unknown:
-            raise SpecError(f"unknown search option(s) {', '.join(unknown)}; known: "
-                            f"{', '.join(sorted(known))}")
-        values = {k: _coerce(k, v, known[k].type, getattr(cls, k)) for k, v in spec.items()}
-        cfg = cls(**values)
-        cfg.check()
+    def from_spec(cls, spec: Mapping[str, Any]) -> "SearchConfig":
+        """Validate a job spec (flat legacy, dotted or nested keys) -> config; raises SpecError."""
+        cfg = speclib.load(cls, nest(spec), what="search")
+        if not cfg.dataset and not cfg.proxy_path:
+            raise SpecError("search: a search needs a dataset: pass --dataset NAME (see "
+                            "`python -m core data list`)")
         return cfg
 
     def check(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise SpecError(f"unknown strategy {self.strategy!r}; use one of "
-                            f"{', '.join(STRATEGIES)}")
-        if not self.dataset and not self.proxy_path:
-            raise SpecError("a search needs a dataset: pass --dataset NAME (see `python -m core "
-                            "data list`)")
-        _positive(self, "C", "layers", "nodes", "batch_size", "net_batch_size", "population",
-                  "sample_size", "child_epochs", "report_epochs", "report_repeats",
-                  "controller_steps", "controller_hidden", "enas_derive_samples")
-        _positive(self, *(k for k in ("threads", "max_per_class") if getattr(self, k) is not None))
-        _positive(self, *(k for k in ("epochs", "samples") if getattr(self, k) is not None))
-        if self.minutes is not None and self.minutes <= 0:
-            raise SpecError(f"minutes must be > 0 (or null for no time limit), got {self.minutes}")
-        if self.layers < 3:
-            raise SpecError(f"layers must be >= 3 (two reduction cells plus a normal one), "
-                            f"got {self.layers}")
+        """Checks across fields (each field's own bounds are checked by core.spec.load)."""
         if self.size < 8 or self.size % 4:
-            raise SpecError(f"image_size must be a multiple of 4 and >= 8, got {self.size}")
-        if self.C % 2 or self.C < 2:
-            raise SpecError(f"C must be even (factorized reduce halves it), got {self.C}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise SpecError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
-        if self.sample_size > self.population:
-            raise SpecError(f"sample_size ({self.sample_size}) must be <= population "
-                            f"({self.population})")
-        if not 0 <= self.skip_cap <= 2 * self.nodes:
-            raise SpecError(f"skip_cap must be in 0..{2 * self.nodes}, got {self.skip_cap}")
-        if not 0.0 <= self.warmup < 1.0:
-            raise SpecError(f"warmup must be in [0, 1) (a share of the search), got {self.warmup}")
-        if self.report_random < 0:
-            raise SpecError(f"report_random must be >= 0, got {self.report_random}")
+            raise SpecError(f"search: image_size={self.size}: must be a multiple of 4 and >= 8")
+        if self.C % 2:
+            raise SpecError(f"search: C={self.C}: must be even (factorized reduce halves it)")
+        if self.evolution.sample_size > self.evolution.population:
+            raise SpecError(f"search: evolution.sample_size={self.evolution.sample_size}: must "
+                            f"be <= evolution.population ({self.evolution.population})")
+        if self.skip_cap > 2 * self.nodes:
+            raise SpecError(f"search: skip_cap={self.skip_cap}: must be <= {2 * self.nodes} "
+                            "(two ops per node)")
 
 
-def _positive(cfg: SearchConfig, *names: str) -> None:
-    for name in names:
-        if getattr(cfg, name) < 1:
-            raise SpecError(f"{name} must be >= 1, got {getattr(cfg, name)}")
+NESTED_CONFIGS: dict[str, type] = {"darts": DartsConfig, "enas": EnasConfig,
+                                   "evolution": EvolutionConfig, "zero_cost": ZeroCostConfig,
+                                   "report": ReportConfig}
+
+# old flat key -> (nested dataclass field, its field); jobs queued before the nesting use them
+LEGACY_KEYS: dict[str, tuple[str, str]] = {
+    "second_order": ("darts", "second_order"), "warmup": ("darts", "warmup"),
+    "arch_lr": ("darts", "arch_lr"), "arch_weight_decay": ("darts", "arch_weight_decay"),
+    **{k: ("enas", k) for k in ("controller_hidden", "controller_lr", "controller_steps",
+                                "entropy_weight", "baseline_decay", "tanh_constant",
+                                "temperature")},
+    "enas_derive_samples": ("enas", "derive_samples"),
+    "population": ("evolution", "population"), "sample_size": ("evolution", "sample_size"),
+    "report_random": ("report", "random"), "report_repeats": ("report", "repeats"),
+    "report_epochs": ("report", "epochs"),
+}
 
 
-def _coerce(name: str, value: Any, annotation: str, default: Any) -> Any:
-    """Check a spec value against its field's annotation (strings, as `from __future__`)."""
-    optional = "None" in annotation
-    if value is None:
-        if optional:
-            return None
-        raise SpecError(f"search option {name} cannot be null")
-    base = annotation.replace(" | None", "")
-    try:
-        if base == "bool":
-            if not isinstance(value, bool):
-                raise TypeError
-            return value
-        if base == "int":
-            if isinstance(value, bool) or not float(value).is_integer():
-                raise TypeError
-            return int(value)
-        if base == "float":
-            if isinstance(value, bool):
-                raise TypeError
-            return float(value)
-        if base == "str":
-            if not isinstance(value, str):
-                raise TypeError
-            return value
-    except (TypeError, ValueError):
-        raise SpecError(f"search option {name} must be {base}, got {value!r}") from None
-    return value
+def nest(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat legacy keys and dotted keys (`report.epochs`) -> the nested spec shape."""
+    if not isinstance(spec, Mapping):
+        raise SpecError(f"search: the spec must be a JSON object, got {type(spec).__name__}")
+    out: dict[str, Any] = {}
+    for key, value in spec.items():
+        if key in NESTED and isinstance(value, Mapping):
+            out.setdefault(key, {}).update(value)
+            continue
+        if "." in key:
+            group, name = key.split(".", 1)
+        elif key in LEGACY_KEYS:
+            group, name = LEGACY_KEYS[key]
+        else:
+            out[key] = value
+            continue
+        if group not in NESTED:
+            raise SpecError(f"search: {key}={value!r}: unknown option group {group!r}; use one "
+                            f"of {', '.join(NESTED)}")
+        out.setdefault(group, {})[name] = value
+    return out
+
+
+def option_names() -> list[str]:
+    """Every settable option: top-level fields, dotted nested fields and the legacy flat keys."""
+    import dataclasses
+
+    names = []
+    for f in dataclasses.fields(SearchConfig):
+        if f.name in NESTED:
+            names += [f"{f.name}.{g.name}" for g in dataclasses.fields(f.default)]
+        else:
+            names.append(f.name)
+    return names + sorted(LEGACY_KEYS)

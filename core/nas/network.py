@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from core.errors import SpecError
 from core.nas.genotypes import Genotype
 from core.nas.operations import FactorizedReduce, Identity, ReLUConvBN, build_op
 
@@ -122,7 +123,7 @@ class CifarNetwork(nn.Module):
                  genotype: Genotype, stem_multiplier: int = STEM_MULTIPLIER):
         super().__init__()
         if layers < 1:
-            raise ValueError(f"layers must be >= 1, got {layers}")
+            raise SpecError(f"a CifarNetwork needs layers >= 1, got {layers}")
         self._layers = layers
         self._auxiliary = auxiliary
         self.drop_path_prob = 0.0

@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from core.errors import SpecError
 # The DARTS search set, in the authors' order (alpha columns follow it).
 PRIMITIVES: tuple[str, ...] = (
     "none",
@@ -120,7 +121,7 @@ class FactorizedReduce(nn.Module):
     def __init__(self, C_in: int, C_out: int, affine: bool = True):
         super().__init__()
         if C_out % 2:
-            raise ValueError(f"FactorizedReduce needs an even C_out, got {C_out}")
+            raise SpecError(f"FactorizedReduce needs an even C_out, got {C_out}")
         self.relu = nn.ReLU(inplace=False)
         self.conv_1 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
         self.conv_2 = nn.Conv2d(C_in, C_out // 2, 1, stride=2, padding=0, bias=False)
@@ -171,5 +172,5 @@ def build_op(name: str, C: int, stride: int, affine: bool = True) -> nn.Module:
     try:
         factory = OPS[name]
     except KeyError:
-        raise KeyError(f"unknown operation {name!r}; known: {', '.join(sorted(OPS))}") from None
+        raise SpecError(f"unknown operation {name!r}; known: {', '.join(sorted(OPS))}") from None
     return factory(C, stride, affine)

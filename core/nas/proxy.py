@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import DatasetError
+from core.nas.planning import EVAL_COST
 
 log = logging.getLogger(__name__)
 
@@ -198,10 +199,12 @@ def weight_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
 
 def train_and_score(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                     val: tuple[torch.Tensor, torch.Tensor], settings: TrainSettings, seed: int,
-                    check_stop: Callable[[], None] | None = None) -> dict[str, float]:
+                    check_stop: Callable[[], None] | None = None,
+                    on_epoch: Callable[[int, float], None] | None = None) -> dict[str, float]:
     """Train `model` from its current weights on `train`, score on `val`.
 
-    Returns {"train_acc", "val_acc", "loss", "seconds"}; check_stop() is called every step.
+    Returns {"train_acc", "val_acc", "loss", "seconds"}; check_stop() is called every step,
+    on_epoch(epochs done, seconds so far) after each epoch.
     """
     generator = torch.Generator().manual_seed(seed)
     model = model.to(memory_format=torch.channels_last)
@@ -223,9 +226,45 @@ def train_and_score(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
             correct += int((logits.argmax(1) == yb).sum())
             seen += len(yb)
             loss_sum = loss.item()
+        if on_epoch is not None:
+            on_epoch(epoch + 1, time.monotonic() - start)
     val_acc = evaluate(model, *val, check_stop=check_stop)
     return {"train_acc": correct / max(1, seen), "val_acc": val_acc, "loss": loss_sum,
             "seconds": time.monotonic() - start}
+
+
+def step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: TrainSettings,
+                 steps: int = 2) -> float:
+    """Measured seconds of one training step of `model` (changed: pass a throwaway network) at
+    batch `settings.batch_size` on the device of x, augmentation included, after one warm-up
+    step."""
+    model = model.to(x.device, memory_format=torch.channels_last).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum)
+    generator = torch.Generator().manual_seed(0)
+    n = min(len(y), settings.batch_size)
+    start = 0.0
+    for step in range(steps + 1):
+        if step == 1:
+            _sync(x.device)
+            start = time.perf_counter()
+        xb = random_flip_crop(x[:n], generator).contiguous(memory_format=torch.channels_last)
+        weight_step(F.cross_entropy(logits_of(model(xb)), y[:n]), opt, params,
+                    settings.grad_clip)
+    _sync(x.device)
+    return (time.perf_counter() - start) / steps
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def epoch_seconds(step_s: float, train_crops: int, val_crops: int, batch_size: int) -> float:
+    """One epoch over `train_crops` at `step_s` per training step of `batch_size` crops, plus
+    the network's evaluation of `val_crops` (a forward costs about EVAL_COST of a step)."""
+    steps = math.ceil(train_crops / batch_size)
+    return step_s * (steps + EVAL_COST * val_crops / batch_size)
 
 
 # -- cost of a discrete network ----------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
+from core.errors import SearchError
 from core.nas.genotypes import CELL_KINDS, Genotype, concat_range
 from core.nas.operations import PRIMITIVES
 
@@ -51,7 +52,8 @@ def sample_genotype(rng: random.Random, nodes: int = 4, skip_cap: int | None = 2
         normal = _sample_cell(rng, nodes, ops)
         if skip_cap is None or sum(op == SKIP for op, _ in normal) <= skip_cap:
             return Genotype(normal, concat, _sample_cell(rng, nodes, ops), concat)
-    raise RuntimeError(f"could not sample a cell with <= {skip_cap} skip connections")
+    raise SearchError(f"could not sample a cell with <= {skip_cap} skip connections in "
+                      f"{MAX_SAMPLE_TRIES} tries; raise skip_cap or use more ops")
 
 
 def mutate(genotype: Genotype, rng: random.Random, skip_cap: int | None = 2,
@@ -85,7 +87,7 @@ def mutate(genotype: Genotype, rng: random.Random, skip_cap: int | None = 2,
                          cells["reduce"][1])
         if skip_cap is None or child.count(SKIP) <= skip_cap:
             return child, what
-    raise RuntimeError("could not find a mutation that respects the skip cap")
+    raise SearchError("could not find a mutation that respects the skip cap; raise skip_cap")
 
 
 def cap_skips(pairs: Sequence[tuple[str, int]], edge_weights: dict[tuple[int, int], dict[str, float]],

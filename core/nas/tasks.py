@@ -1,12 +1,14 @@
 """Job kind `search` (SEARCH): a NAS run on the proxy task of a dataset, then the final report.
 
-run(spec, reporter): load the proxy crops, run the chosen strategy (darts, enas, evolution,
-random; core/nas/strategies/) within its budget, save the best genotype to runs/<id>/genotype.json
-(artifact "genotype"), retrain it beside K random genotypes (core.nas.report) and store that
-report as the job result and runs/<id>/report.json (artifact "report"). Resumes from
-runs/<id>/checkpoint.pt: mid-search, after the search, or mid-report.
+run(spec, reporter): load the proxy crops, time the training of a few report cells and plan the
+job (core.nas.planning: `minutes` bounds the whole job; the plan is logged as an event), run the
+chosen strategy (darts, enas, evolution, random, zero-cost; core/nas/strategies/) within the
+plan's search share, save the best genotype to runs/<id>/genotype.json (artifact "genotype"),
+retrain it beside random genotypes in the time left (core.nas.report) and store that report as
+the job result and runs/<id>/report.json (artifact "report"). Progress and ETA cover the whole
+job. Resumes from runs/<id>/checkpoint.pt: mid-search, after the search, or mid-report.
 
-Module top stays light: `validate` runs at submit time in the CLI/GUI process.
+Module top stays light: `validate` and `resolve` run at submit time in the CLI/GUI process.
 """
 
 from __future__ import annotations
@@ -15,17 +17,20 @@ import importlib
 from typing import TYPE_CHECKING
 
 from core.engine.jobs import TaskDef
+from core.errors import SpecError
 from core.io import write_json_atomic
 from core.nas.config import SearchConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.engine.reporter import Reporter
+    from core.nas.strategies.base import SearchContext, SearchOutcome
 
 STRATEGY_MODULES = {
     "darts": "core.nas.strategies.darts",
     "enas": "core.nas.strategies.enas",
     "evolution": "core.nas.strategies.evolution",
     "random": "core.nas.strategies.random",
+    "zero-cost": "core.nas.strategies.zero_cost",
 }
 GENOTYPE_FILE = "genotype.json"
 REPORT_FILE = "report.json"
@@ -35,6 +40,22 @@ CONFIG_FILE = "config.json"
 def validate_search(spec: dict) -> dict:
     """Fill defaults and check types/ranges (SpecError); returns the normalised spec."""
     return SearchConfig.from_spec(spec).to_spec()
+
+
+def resolve_search(spec: dict, store, device: str = "auto") -> None:
+    """At submit: the dataset exists in the store (or the proxy file on disk); SpecError if not."""
+    from pathlib import Path
+
+    from core.spec_values import did_you_mean
+
+    if spec.get("dataset"):
+        names = [row["name"] for row in store.list_datasets()]
+        if spec["dataset"] not in names:
+            raise SpecError(f"search: dataset={spec['dataset']!r}: no such dataset"
+                            f"{did_you_mean(spec['dataset'], names)}; `python -m core data "
+                            "list` shows them")
+    elif spec.get("proxy_path") and not Path(store.resolve_path(spec["proxy_path"])).is_file():
+        raise SpecError(f"search: proxy_path={spec['proxy_path']!r}: no such file")
 
 
 def run_search(spec: dict, reporter: "Reporter") -> dict:
@@ -55,26 +76,42 @@ def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
     import torch
 
     from core.nas.proxy import load_raw, prepare
-    from core.nas.report import final_report
-    from core.nas.strategies.base import RunState, SearchContext, SearchOutcome
+    from core.nas.report import measured_plan
+    from core.nas.strategies.base import Budget, RunState, SearchContext, ticking
 
     torch.manual_seed(cfg.seed)
-    reporter.progress(0.0, "loading proxy crops")
-    raw = load_raw(reporter.store, cfg.dataset, cfg.proxy_path, cfg.size, cfg.context, cfg.seed,
-                   cfg.max_per_class)
-    data = prepare(raw, cfg.size, cfg.val_fraction, cfg.seed, reporter.device or "cpu")
     run_state = (RunState.load(reporter.checkpoint_path, cfg.strategy)
                  if reporter.has_checkpoint() else RunState(cfg.strategy))
-    ctx = SearchContext(cfg, data, reporter, run_state)
+    job = Budget(cfg.budget_s, run_state.job_elapsed_s)  # the job's clock: from here
+    with ticking(reporter, job, "loading proxy crops"):
+        raw = load_raw(reporter.store, cfg.dataset, cfg.proxy_path, cfg.size, cfg.context,
+                       cfg.seed, cfg.max_per_class)
+        data = prepare(raw, cfg.size, cfg.val_fraction, cfg.seed, reporter.device or "cpu")
+    ctx = SearchContext(cfg, data, reporter, run_state, job)
     write_json_atomic(reporter.run_dir / CONFIG_FILE, cfg.to_spec(), indent=2)
     reporter.info(f"{cfg.strategy} search on {len(data.search_train_y)}+"
                   f"{len(data.search_val_y)} crops ({data.num_classes} classes, {data.size}px), "
                   f"held-out {len(data.val_y)}; C={cfg.C}, {cfg.layers} cells, budget "
-                  f"{'none' if cfg.minutes is None else f'{cfg.minutes:g} min'}")
+                  f"{'none' if cfg.minutes is None else f'{cfg.minutes:g} min for the job'}")
+    if run_state.plan is None:
+        with ticking(reporter, job, "timing the training of report cells"):
+            ctx.set_plan(measured_plan(ctx))
+        reporter.info(run_state.plan["text"])
+    else:
+        ctx.set_plan(run_state.plan)
+    outcome = _search_phase(ctx)
+    return _report_phase(ctx, outcome)
 
+
+def _search_phase(ctx: "SearchContext") -> "SearchOutcome":
+    """Run the strategy (or read its outcome from the checkpoint); save the genotype."""
+    from core.nas.strategies.base import SearchOutcome
+
+    run_state, reporter = ctx.run_state, ctx.reporter
     if run_state.outcome is None:
-        strategy = importlib.import_module(STRATEGY_MODULES[cfg.strategy])
+        strategy = importlib.import_module(STRATEGY_MODULES[ctx.cfg.strategy])
         outcome = strategy.search(ctx)
+        run_state.elapsed_s = ctx.budget.elapsed
         run_state.outcome = {**outcome.to_dict(), "seconds": ctx.budget.elapsed}
         ctx.save()
         reporter.info(f"search done in {ctx.budget.elapsed:.0f} s: {outcome.note}; best "
@@ -86,15 +123,23 @@ def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
     reporter.artifact("genotype", genotype_path)
     reporter.result({"genotype": outcome.genotype.to_dict(), "search_score": outcome.score,
                      "report": None})
+    return outcome
 
+
+def _report_phase(ctx: "SearchContext", outcome: "SearchOutcome") -> dict:
+    """The final report (core.nas.report), saved and summed up in an event."""
+    from core.nas.report import final_report
+
+    reporter = ctx.reporter
     report = final_report(ctx, outcome.genotype, outcome.score)
-    report.update(search_seconds=run_state.outcome["seconds"], note=outcome.note)
+    report.update(search_seconds=ctx.run_state.outcome["seconds"], note=outcome.note,
+                  plan=ctx.plan, job_seconds=round(ctx.job.elapsed, 2))
     report_path = reporter.run_dir / REPORT_FILE
     write_json_atomic(report_path, report, indent=2)
     reporter.artifact("report", report_path)
     margin = report["margin"]
-    reporter.info("final report: searched {:.3f} +- {:.3f} vs random {} ({})".format(
-        report["searched"]["mean"], report["searched"]["std"],
+    reporter.info("final report ({}): searched {:.3f} +- {:.3f} vs random {} ({})".format(
+        report["afforded"], report["searched"]["mean"], report["searched"]["std"],
         "n/a" if report["random"]["mean"] is None else
         f"{report['random']['mean']:.3f} +- {report['random']['std']:.3f}",
         "no random cells" if margin is None else f"margin {margin:+.3f}"))
@@ -102,4 +147,4 @@ def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
     return report
 
 
-SEARCH = TaskDef(run=run_search, validate=validate_search)
+SEARCH = TaskDef(run=run_search, validate=validate_search, resolve=resolve_search)

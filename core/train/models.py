@@ -43,7 +43,8 @@ def nas_backbone(store, spec: str) -> tuple[nn.Module, dict[str, Any]]:
     """A searched-cell backbone for `nas:JOB_ID | nas:NAME | nas-arch:ID | nas-file:PATH` and the
     record that rebuilds it (genotype, width C, depth layers)."""
     try:
-        from core.nas.backbone import DEFAULT_C, DEFAULT_LAYERS, NasBackbone, resolve_genotype
+        from core.nas.backbone import DEFAULT_C, DEFAULT_LAYERS, NasBackbone
+        from core.nas.resolve import resolve_genotype
     except ImportError as exc:
         raise SpecError(f"backbone {spec!r} needs core.nas.backbone, which is not available in "
                         f"this install ({exc})") from exc

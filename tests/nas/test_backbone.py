@@ -7,7 +7,8 @@ import torch
 
 from core.engine.reporter import Reporter
 from core.errors import NotFoundError, SpecError
-from core.nas.backbone import NasBackbone, resolve_genotype
+from core.nas.backbone import NasBackbone
+from core.nas.resolve import resolve_genotype
 from core.nas.genotypes import PUBLISHED_GENOTYPES, GenotypeError
 
 DARTS_V2 = PUBLISHED_GENOTYPES["DARTS_V2"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from core.errors import SpecError
 from core.nas.operations import OPS, PRIMITIVES, FactorizedReduce, Identity, SepConv, build_op
 
 
@@ -38,5 +39,5 @@ def test_sep_conv_is_two_relu_dw_pw_bn_blocks():
 
 def test_none_outputs_zeros_and_unknown_op_is_named():
     assert OPS["none"](3, 2, False)(torch.ones(1, 3, 4, 4)).abs().sum() == 0
-    with pytest.raises(KeyError, match="unknown operation 'conv_9x9'"):
+    with pytest.raises(SpecError, match="unknown operation 'conv_9x9'"):
         build_op("conv_9x9", 4, 1)

@@ -11,7 +11,10 @@ lists and dicts, so they load with `torch.load(weights_only=True)`.
 from __future__ import annotations
 
 import logging
+import math
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +34,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-SEARCH_PROGRESS_SHARE = 0.8  # progress 0..0.8 is the search, 0.8..1 the final report
 CHECKPOINT_VERSION = 1
+SAVE_S = 1.0  # writing the report, genotype and checkpoint after the last network
+TICK_S = 1.0  # progress refresh while a start-up step blocks
+RATE_TRUSTED_FRACTION = 0.2  # a search's own work rate predicts its end after this share
+# architecture row kind -> role (DESIGN.md): "final" rows name theirs (searched / random)
+ROLE_OF_KIND = {"derived": "derived", "sampled": "candidate", "candidate": "candidate",
+                "trained": "candidate"}
 
 
 class Budget:
@@ -57,6 +65,36 @@ class Budget:
         return 0.0 if self.seconds == float("inf") else min(1.0, self.elapsed / self.seconds)
 
 
+def startup_progress(reporter: "Reporter", job: Budget, message: str) -> None:
+    """Progress before the plan exists (loading, timing): with a time budget the job is planned
+    to end at it, so the fraction is the clock's share of it and the ETA its remainder."""
+    if math.isfinite(job.seconds):
+        reporter.progress(job.fraction(), message, remaining_s=max(0.0, job.remaining))
+    else:
+        reporter.progress(0.0, message)
+
+
+@contextmanager
+def ticking(reporter: "Reporter", job: Budget, message: str, every_s: float = TICK_S):
+    """startup_progress now and every `every_s` seconds (a daemon thread) while the block runs:
+    loading the crops or the first training step (torch's first optimizer imports its compiler
+    stack: seconds) must not freeze the progress bar."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(every_s):
+            startup_progress(reporter, job, message)
+
+    startup_progress(reporter, job, message)
+    thread = threading.Thread(target=tick, daemon=True, name="search-progress")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 @dataclass
 class SearchOutcome:
     """The strategy's answer: its best genotype and the score that made it best."""
@@ -78,17 +116,20 @@ class RunState:
     """The job's checkpoint: strategy state, outcome once the search ended, report progress."""
 
     strategy: str
-    elapsed_s: float = 0.0
+    elapsed_s: float = 0.0           # search phase, all attempts
     search: dict | None = None
     outcome: dict | None = None
     report: dict = field(default_factory=dict)
+    job_elapsed_s: float = 0.0       # the whole job, all attempts (the budget is the job's)
+    plan: dict | None = None         # core.nas.planning.plan, measured at the first start
 
     def save(self, path: Path) -> None:
         """Atomic (core.io): a temp file next to the checkpoint, fsynced, then os.replace."""
         with atomic_open(path) as f:
             torch.save({"version": CHECKPOINT_VERSION, "strategy": self.strategy,
                         "elapsed_s": self.elapsed_s, "search": self.search,
-                        "outcome": self.outcome, "report": self.report}, f)
+                        "outcome": self.outcome, "report": self.report,
+                        "job_elapsed_s": self.job_elapsed_s, "plan": self.plan}, f)
 
     @classmethod
     def load(cls, path: Path, strategy: str) -> "RunState":
@@ -101,21 +142,33 @@ class RunState:
             raise CheckpointError(f"checkpoint {path} is from strategy {d.get('strategy')!r} "
                                   f"(version {d.get('version')}), not {strategy!r}; delete it "
                                   "to start over")
-        return cls(strategy, float(d["elapsed_s"]), d["search"], d["outcome"], d["report"] or {})
+        return cls(strategy, float(d["elapsed_s"]), d["search"], d["outcome"], d["report"] or {},
+                   float(d.get("job_elapsed_s", d["elapsed_s"])), d.get("plan"))
 
 
 class SearchContext:
     """Config, data, budget, reporter and checkpoint of one search job."""
 
     def __init__(self, cfg: SearchConfig, data: ProxyTensors, reporter: "Reporter",
-                 run_state: RunState):
+                 run_state: RunState, job: Budget | None = None):
+        """`job`: the whole job's clock and budget (default: started now, cfg.budget_s); the
+        search's own budget is the plan's search share (set_plan)."""
         self.cfg = cfg
         self.data = data
         self.reporter = reporter
         self.run_state = run_state
+        self.job = job or Budget(cfg.budget_s, run_state.job_elapsed_s)
         self.budget = Budget(cfg.budget_s, run_state.elapsed_s)
+        self.plan: dict | None = None
         self.device = torch.device(reporter.device or "cpu")
         self._measured: dict[str, dict] = {}
+
+    def set_plan(self, plan: dict) -> None:
+        """Adopt the job plan: the search phase gets its `search_s` (none: no time limit)."""
+        self.plan = plan
+        self.run_state.plan = plan
+        search_s = plan["search_s"]
+        self.budget = Budget(math.inf if search_s is None else search_s, self.run_state.elapsed_s)
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -126,15 +179,39 @@ class SearchContext:
     def save(self, search_state: dict | None = None) -> None:
         if search_state is not None:
             self.run_state.search = search_state
-        self.run_state.elapsed_s = self.budget.elapsed
+        if self.run_state.outcome is None:  # the search clock stops when the search ends
+            self.run_state.elapsed_s = self.budget.elapsed
+        self.run_state.job_elapsed_s = self.job.elapsed
         self.run_state.save(self.reporter.checkpoint_path)
 
     def check_stop(self) -> None:
         self.reporter.check_stop()
 
     def progress(self, fraction: float, message: str) -> None:
-        """Progress of the search phase, fraction in [0, 1]."""
-        self.reporter.progress(SEARCH_PROGRESS_SHARE * min(max(fraction, 0.0), 1.0), message)
+        """Progress of the search phase (fraction of its work in [0, 1]) as whole-job progress.
+
+        The job's remaining time is the search's (its time budget left, or sooner when its
+        own count of epochs/samples says so) plus the planned report and saving; the job's
+        fraction is elapsed / (elapsed + remaining), so with a time budget it rises with the
+        clock (core.engine.eta)."""
+        from core.engine.eta import time_fraction
+
+        f = min(max(fraction, 0.0), 1.0)
+        rate = self.budget.elapsed * (1.0 - f) / f if f > 0 else None
+        left = self.budget.remaining if self.budget.seconds != math.inf else rate
+        if rate is not None and left is not None and f >= RATE_TRUSTED_FRACTION:
+            left = min(left, rate)
+        if left is None or self.plan is None:
+            self.reporter.progress(0.0, message)
+            return
+        left = max(0.0, left)
+        report = self.plan["report_s"]
+        if math.isfinite(self.job.seconds):  # the report takes the time left, up to its all
+            report = min(self.plan["report_max_s"],
+                         max(report, self.job.remaining - left - SAVE_S))
+        remaining = left + report + SAVE_S
+        self.reporter.progress(time_fraction(self.job.elapsed, remaining), message,
+                               remaining_s=remaining, measured=self.plan["measured"])
 
     # -- networks ------------------------------------------------------------------------------
     def network(self, genotype: Genotype) -> CifarNetwork:
@@ -157,15 +234,53 @@ class SearchContext:
             torch.set_rng_state(torch_state)
         return self._measured[key]
 
+    def backbone_latency(self, genotype: Genotype) -> float:
+        """ms of the genotype as a detector backbone at `latency_size` on the job's device."""
+        from core.nas.latency import backbone_latency_ms
+
+        key = "backbone:" + genotype.to_json()
+        if key not in self._measured:
+            self._measured[key] = {"ms": backbone_latency_ms(genotype, self.cfg.latency_size,
+                                                             self.device)}
+        return self._measured[key]["ms"]
+
+    @property
+    def target_ms(self) -> float:
+        """The latency target: `target_ms`, else the DARTS_V2 backbone on this device."""
+        if self.cfg.target_ms is not None:
+            return self.cfg.target_ms
+        if "target" not in self._measured:
+            from core.nas.latency import default_target_ms
+
+            ms = default_target_ms(self.cfg.latency_size, self.device)
+            self._measured["target"] = {"ms": ms}
+            self.reporter.info(f"latency target {ms:.1f} ms: the DARTS_V2 backbone at "
+                               f"{self.cfg.latency_size}px on {self.device}")
+        return self._measured["target"]["ms"]
+
+    def objective(self, genotype: Genotype, accuracy: float) -> tuple[float, dict]:
+        """(score, extra fields) of a trained or sampled cell: its accuracy, or with the
+        accuracy-latency objective the MnasNet reward acc * (lat / target)^w."""
+        if self.cfg.objective == "accuracy":
+            return accuracy, {}
+        from core.nas.latency import mnas_reward
+
+        lat, target = self.backbone_latency(genotype), self.target_ms
+        return (mnas_reward(accuracy, lat, target, self.cfg.latency_weight),
+                {"accuracy": accuracy, "backbone_latency_ms": lat, "target_ms": target,
+                 "objective": "acc * (lat / target)^w"})
+
     # -- logging -------------------------------------------------------------------------------
     def log_architecture(self, genotype: Genotype, score: float | None, kind: str,
                          step: int | None, **extra: Any) -> int:
-        """Log to the store's architectures table with params, FLOPs and latency."""
+        """Log to the store's architectures table with params, FLOPs and latency; the extra
+        fields carry the strategy, the kind and the row's role (ROLE_OF_KIND unless given)."""
         cost = self.cost(genotype)
         return self.reporter.architecture(
             genotype.to_dict(), score=score, params=cost["params"], flops=cost["flops"],
             latency_ms=cost["latency_ms"], step=step,
-            extra={"strategy": self.cfg.strategy, "kind": kind, **extra})
+            extra={"strategy": self.cfg.strategy, "kind": kind, "role": ROLE_OF_KIND.get(kind),
+                   **extra})
 
     def epoch_metrics(self, epoch: int, **values: float) -> None:
         """Per-epoch search metrics: search/<name> for each keyword."""

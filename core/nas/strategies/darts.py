@@ -19,9 +19,14 @@ Each epoch: the alpha softmax snapshot and derived genotype go to runs/<id>/alph
 the supernet's accuracy on the alpha batches of that epoch; none in warm-up epochs), metrics
 search/train_acc, search/val_acc, search/best_score. The answer is the genotype derived from the
 final alphas. When the minutes budget is binding, the cosine schedule is shortened to the
-epochs that fit (re-estimated after each epoch), and a step is not started when the previous
-step's duration says it would end past the budget (a cut epoch still logs its snapshot and
-derived cell).
+epochs that fit the plan's search share (re-estimated after each epoch), and a step is not
+started when the previous step's duration says it would end past the budget (a cut epoch still
+logs its snapshot and derived cell; the search's first step always runs).
+
+Latency-aware objective (`objective = "accuracy-latency"`, FBNet / ProxylessNAS style): the
+alpha loss gains -w * log(E[lat] / target), E[lat] the supernet's expected backbone latency from
+an op latency table measured on the job's device at the detector's input size
+(core.nas.latency); metric search/expected_latency_ms per epoch.
 """
 
 from __future__ import annotations
@@ -30,13 +35,16 @@ import logging
 import math
 import random
 import time
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from core.errors import SearchError
 from core.io import write_json_atomic
 from core.nas.genotypes import Genotype
+from core.nas.latency import expected_latency, latency_loss, op_latency_table
 from core.nas.proxy import batches, cosine_lr, cycle_batches, weight_step
 from core.nas.space import edge_list
 from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
@@ -53,8 +61,11 @@ class Architect:
     """Alpha updates, first or second order (the authors' architect.py, without model copies)."""
 
     def __init__(self, model: SuperNet, lr: float, weight_decay: float, momentum: float,
-                 network_weight_decay: float):
+                 network_weight_decay: float,
+                 penalty: Callable[[], torch.Tensor] | None = None):
+        """`penalty()`: an extra alpha loss (the expected-latency term), or None."""
         self.model = model
+        self.penalty = penalty
         self.momentum = momentum
         self.network_weight_decay = network_weight_decay
         self.optimizer = torch.optim.Adam(model.arch_parameters(), lr=lr, betas=ARCH_BETAS,
@@ -74,6 +85,12 @@ class Architect:
             grads = torch.autograd.grad(F.cross_entropy(logits, val_batch[1]), alphas)
             for a, g in zip(alphas, grads):
                 a.grad = g
+        if self.penalty is not None:  # depends on the alphas only
+            alphas = self.model.arch_parameters()
+            for a, g in zip(alphas, torch.autograd.grad(self.penalty(), alphas,
+                                                        allow_unused=True)):
+                if g is not None:
+                    a.grad = a.grad + g
         self.optimizer.step()
         return logits.detach()
 
@@ -137,10 +154,10 @@ def search(ctx: SearchContext) -> SearchOutcome:
     model = model.to(ctx.device, memory_format=torch.channels_last)
     w_opt = torch.optim.SGD(model.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum,
                             weight_decay=cfg.weight_decay)
-    architect = Architect(model, cfg.arch_lr, cfg.arch_weight_decay, cfg.momentum,
-                          cfg.weight_decay)
     st = ctx.state or {"epoch": 0, "planned": cfg.max_epochs, "history": [], "best": 0.0,
                        "done": False}
+    architect = Architect(model, cfg.darts.arch_lr, cfg.darts.arch_weight_decay, cfg.momentum,
+                          cfg.weight_decay, _latency_penalty(ctx, model, st))
     if ctx.state is not None:
         model.load_state_dict(st["model"])
         w_opt.load_state_dict(st["w_opt"])
@@ -157,25 +174,9 @@ def search(ctx: SearchContext) -> SearchOutcome:
         if stats["steps"] == 0:  # the budget ended before this epoch's first step
             st["done"] = True
             break
-        genotype = model.genotype(cfg.skip_cap)
-        if stats["val_acc"] is not None:
-            st["best"] = max(st["best"], stats["val_acc"])
-            st["last"] = stats["val_acc"]
-        st["history"].append(_snapshot(model, epoch, genotype))
-        _write_alphas(ctx, st["history"])
-        ctx.log_architecture(genotype, stats["val_acc"], "derived", epoch, epoch=epoch,
-                             score_source="supernet accuracy on the alpha batches",
-                             alphas={k: st["history"][-1][k] for k in ("normal", "reduce")})
-        ctx.epoch_metrics(epoch, train_acc=stats["train_acc"], val_acc=stats["val_acc"],
-                          best_score=st["best"], lr=stats["lr"])
+        _log_epoch(ctx, model, architect, st, epoch, stats)
         if ctx.budget.seconds != math.inf and not stats["cut"]:
-            # re-estimated after every epoch (warm-up epochs are faster than the later ones)
-            fit = epoch + 1 + int(max(0.0, ctx.budget.remaining) // max(time.monotonic() - t0, 1e-3))
-            planned = max(epoch + 1, min(st["planned"], fit))
-            if planned < st["planned"] and st["planned"] == cfg.max_epochs:  # first cut only
-                ctx.reporter.info(f"darts: about {planned} epochs fit the {cfg.minutes:g}-minute "
-                                  "budget; cosine schedule shortened to them")
-            st["planned"] = planned
+            _replan(ctx, st, epoch, time.monotonic() - t0)
         st["epoch"] = epoch + 1
         st["done"] = stats["cut"] or ctx.budget.exhausted()
         st.update(model=model.state_dict(), w_opt=w_opt.state_dict(),
@@ -187,10 +188,66 @@ def search(ctx: SearchContext) -> SearchOutcome:
                          "weights warm-up" if stats["val_acc"] is None
                          else f"val acc {stats['val_acc']:.3f}"))
     if not st["history"]:
-        raise RuntimeError("darts ended before its first epoch; give it a larger budget")
+        raise SearchError("darts ended before its first epoch; give it a larger budget "
+                          "(--minutes) or a smaller proxy (--fast)")
     last = st["history"][-1]
     return SearchOutcome(Genotype.from_dict(last["genotype"]), st.get("last", 0.0),
                          f"derived from the alphas after epoch {last['epoch'] + 1}")
+
+
+def _log_epoch(ctx: SearchContext, model: SuperNet, architect: Architect, st: dict, epoch: int,
+               stats: dict) -> None:
+    """The epoch's alpha snapshot (alphas.json), derived cell and metrics."""
+    genotype = model.genotype(ctx.cfg.skip_cap)
+    if stats["val_acc"] is not None:
+        st["best"] = max(st["best"], stats["val_acc"])
+        st["last"] = stats["val_acc"]
+    st["history"].append(_snapshot(model, epoch, genotype))
+    _write_alphas(ctx, st["history"])
+    ctx.log_architecture(genotype, stats["val_acc"], "derived", epoch, epoch=epoch,
+                         score_source="supernet accuracy on the alpha batches",
+                         alphas={k: st["history"][-1][k] for k in ("normal", "reduce")})
+    expected = None
+    if architect.penalty is not None:
+        with torch.no_grad():
+            expected = float(_expected_ms(model, st["latency_table"], ctx.cfg.nodes))
+    ctx.epoch_metrics(epoch, train_acc=stats["train_acc"], val_acc=stats["val_acc"],
+                      best_score=st["best"], lr=stats["lr"], expected_latency_ms=expected)
+
+
+def _replan(ctx: SearchContext, st: dict, epoch: int, epoch_s: float) -> None:
+    """Epochs that fit the search budget, re-estimated after every epoch (warm-up epochs are
+    faster than the later ones); the cosine schedule follows."""
+    fit = epoch + 1 + int(max(0.0, ctx.budget.remaining) // max(epoch_s, 1e-3))
+    planned = max(epoch + 1, min(st["planned"], fit))
+    if planned < st["planned"] and st["planned"] == ctx.cfg.max_epochs:  # first cut only
+        ctx.reporter.info(f"darts: about {planned} epochs fit the search's "
+                          f"{ctx.budget.seconds:.0f} s; cosine schedule shortened to them")
+    st["planned"] = planned
+
+
+def _expected_ms(model: SuperNet, table: dict, nodes: int) -> torch.Tensor:
+    weights = {"normal": F.softmax(model.alphas_normal, dim=-1),
+               "reduce": F.softmax(model.alphas_reduce, dim=-1)}
+    return expected_latency(weights, table, model.primitives, 2 * nodes)
+
+
+def _latency_penalty(ctx: SearchContext, model: SuperNet,
+                     st: dict) -> Callable[[], torch.Tensor] | None:
+    """With the accuracy-latency objective: -w log(E[lat] / target), E[lat] from an op latency
+    table measured on the job's device for the backbone at `latency_size` (FBNet style)."""
+    cfg = ctx.cfg
+    if cfg.objective != "accuracy-latency":
+        return None
+    if "latency_table" not in st:
+        st["latency_table"] = op_latency_table(model.primitives, cfg.latency_size, ctx.device,
+                                               cfg.nodes)
+        ctx.reporter.info("darts: op latency table measured at {}px on {}: {}".format(
+            cfg.latency_size, ctx.device, ", ".join(
+                f"{op} {st['latency_table']['normal'][op]:.2f} ms" for op in model.primitives)))
+    target = ctx.target_ms
+    return lambda: latency_loss(_expected_ms(model, st["latency_table"], cfg.nodes), target,
+                                cfg.latency_weight)
 
 
 def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
@@ -209,15 +266,16 @@ def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
     for step, (xb, yb) in enumerate(batches(data.search_train_x, data.search_train_y,
                                             cfg.batch_size, generator, augment=True)):
         ctx.check_stop()
-        if ctx.budget.remaining < step_s:  # the next step would end past the budget
+        if ctx.budget.remaining < step_s and (epoch or step):  # would end past the budget
+            # (the search's first step always runs: a derived cell needs one)
             cut = True
             break
         t0 = time.monotonic()
         xb = xb.contiguous(memory_format=torch.channels_last)
         xv, yv = next(val_stream)
         xv = xv.contiguous(memory_format=torch.channels_last)
-        if max((epoch + step / steps) / planned, ctx.budget.fraction()) >= cfg.warmup:
-            v_logits = architect.step((xb, yb), (xv, yv), lr, w_opt, cfg.second_order)
+        if max((epoch + step / steps) / planned, ctx.budget.fraction()) >= cfg.darts.warmup:
+            v_logits = architect.step((xb, yb), (xv, yv), lr, w_opt, cfg.darts.second_order)
             va_correct += int((v_logits.argmax(1) == yv).sum())
             va_seen += len(yv)
         logits = model(xb)

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.errors import SearchError
 from core.nas.genotypes import Genotype, concat_range
 from core.nas.proxy import batches, cycle_batches, weight_step
 from core.nas.space import CANDIDATE_OPS, SKIP
@@ -133,11 +134,11 @@ def search(ctx: SearchContext) -> SearchOutcome:
     torch.manual_seed(cfg.seed)
     shared = SuperNet(cfg.C, data.num_classes, cfg.layers, cfg.nodes)
     shared = shared.to(ctx.device, memory_format=torch.channels_last)
-    controller = Controller(cfg.nodes, hidden=cfg.controller_hidden,
-                            temperature=cfg.temperature, tanh_constant=cfg.tanh_constant)
+    controller = Controller(cfg.nodes, hidden=cfg.enas.controller_hidden,
+                            temperature=cfg.enas.temperature, tanh_constant=cfg.enas.tanh_constant)
     w_opt = torch.optim.SGD(shared.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum,
                             weight_decay=cfg.weight_decay)
-    c_opt = torch.optim.Adam(controller.parameters(), lr=cfg.controller_lr)
+    c_opt = torch.optim.Adam(controller.parameters(), lr=cfg.enas.controller_lr)
     generator = torch.Generator().manual_seed(cfg.seed)
     st = ctx.state or {"epoch": 0, "baseline": None, "best": None, "done": False, "sample": 0}
     if ctx.state is not None:
@@ -156,7 +157,9 @@ def search(ctx: SearchContext) -> SearchOutcome:
             group["lr"] = lr
         train_acc, cut = _train_shared(ctx, shared, controller, w_opt, generator, epoch)
         rewards = [] if cut else _train_controller(ctx, shared, controller, c_opt, st, generator)
-        derived = None if cut else _derive(ctx, shared, controller, generator, epoch)
+        # a budget cut before the first derive still derives once: the job needs an answer
+        derived = None if cut and st["best"] is not None else \
+            _derive(ctx, shared, controller, generator, epoch)
         if derived is not None and (st["best"] is None or derived[1] >= st["best"]["score"]):
             st["best"] = {"genotype": derived[0].to_dict(), "score": derived[1], "epoch": epoch}
         best = st["best"]["score"] if st["best"] else None
@@ -172,7 +175,8 @@ def search(ctx: SearchContext) -> SearchOutcome:
         ctx.progress(max(st["epoch"] / total, ctx.budget.fraction()),
                      f"enas epoch {st['epoch']}/{total}: best {best if best is None else round(best, 3)}")
     if st["best"] is None:
-        raise RuntimeError("enas ended before deriving a cell; give it a larger budget")
+        raise SearchError("enas ended before deriving a cell; give it a larger budget "
+                          "(--minutes) or a smaller proxy (--fast)")
     return SearchOutcome(Genotype.from_dict(st["best"]["genotype"]), st["best"]["score"],
                          f"best derived cell (epoch {st['best']['epoch'] + 1})")
 
@@ -198,27 +202,39 @@ def _train_shared(ctx, shared, controller, w_opt, generator, epoch) -> tuple[flo
     return correct / max(1, seen), False
 
 
+def reinforce_step(optimizer: torch.optim.Optimizer, log_p: torch.Tensor, entropy: torch.Tensor,
+                   reward: float, baseline: float | None, decay: float,
+                   entropy_weight: float) -> float:
+    """One REINFORCE update of the controller (Williams 1992; ENAS section 2.2): the moving
+    baseline b <- decay * b + (1 - decay) * R (first R: b = R), loss = -log p(cell) * (R - b)
+    - entropy_weight * entropy, one optimizer step. Returns the new baseline."""
+    baseline = reward if baseline is None else baseline
+    baseline = decay * baseline + (1 - decay) * reward
+    loss = -log_p * (reward - baseline) - entropy_weight * entropy
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return baseline
+
+
 def _train_controller(ctx, shared, controller, c_opt, st, generator) -> list[float]:
     cfg, data = ctx.cfg, ctx.data
     stream = cycle_batches(data.search_val_x, data.search_val_y, cfg.batch_size, generator)
     rewards = []
-    for _ in range(cfg.controller_steps):
+    for _ in range(cfg.enas.controller_steps):
         ctx.check_stop()
         genotype, log_p, entropy = sample_capped(controller, cfg.skip_cap)
         xv, yv = next(stream)
         with torch.no_grad():
             reward = float((shared(xv.contiguous(memory_format=torch.channels_last), genotype)
                             .argmax(1) == yv).float().mean())
-        baseline = reward if st["baseline"] is None else st["baseline"]
-        baseline = cfg.baseline_decay * baseline + (1 - cfg.baseline_decay) * reward
+        reward, objective = ctx.objective(genotype, reward)
+        baseline = reinforce_step(c_opt, log_p, entropy, reward, st["baseline"],
+                                  cfg.enas.baseline_decay, cfg.enas.entropy_weight)
         st["baseline"] = baseline
-        loss = -log_p * (reward - baseline) - cfg.entropy_weight * entropy
-        c_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        c_opt.step()
         rewards.append(reward)
         ctx.log_architecture(genotype, reward, "sampled", st["sample"], epoch=st["epoch"],
-                             reward=reward, baseline=baseline,
+                             reward=reward, baseline=baseline, **objective,
                              score_source="shared-weight accuracy on one search-val batch")
         st["sample"] += 1
     return rewards
@@ -232,7 +248,7 @@ def _derive(ctx, shared, controller, generator, epoch) -> tuple[Genotype, float]
     candidates = []
     shared.train()  # shared BN statistics are per-sample (as ENAS): score in train mode
     with torch.no_grad():
-        for _ in range(cfg.enas_derive_samples):
+        for _ in range(cfg.enas.derive_samples):
             ctx.check_stop()
             genotype, _, _ = sample_capped(controller, cfg.skip_cap)
             candidates.append((float((shared(xv, genotype).argmax(1) == yv).float().mean()),

@@ -1,39 +1,65 @@
 """Regularised (aging) evolution (Real, Aggarwal, Huang, Le, AAAI 2019, algorithm 1).
 
-The population starts with P uniform random cells. Then each cycle samples S members uniformly,
-takes the best of the sample as parent, mutates one op or one input of one cell
-(core.nas.space.mutate), trains and scores the child, adds it to the population and removes the
-OLDEST member (not the worst): aging favours architectures that stay good when retrained. Every
-candidate is evaluated like random search's (core.nas.strategies.sampling); P = `population`,
-S = `sample_size`.
+The population starts with P uniform random cells (with `warm_start = "zero-cost"`: the P
+best-ranked of the cells scored by the training-free proxies, core.nas.strategies.zero_cost).
+Then each cycle samples S members uniformly, takes the best of the sample as parent, mutates one
+op or one input of one cell (core.nas.space.mutate), trains and scores the child, adds it to the
+population and removes the OLDEST member (not the worst): aging favours architectures that stay
+good when retrained. Every candidate is evaluated like random search's
+(core.nas.strategies.sampling); P = `evolution.population`, S = `evolution.sample_size`.
 """
 
 from __future__ import annotations
 
-from core.nas.space import mutate, sample_genotype
+import random
+
 from core.nas.genotypes import Genotype
+from core.nas.space import mutate, sample_genotype
 from core.nas.strategies.base import SearchContext, SearchOutcome
 from core.nas.strategies.sampling import run_sampling
 
 
+def age_population(population: list[int], newest: int, size: int) -> list[int]:
+    """Aging: append the newest member (an index into the history); when the population is
+    over `size`, the OLDEST member dies (the first), whatever its score."""
+    population.append(newest)
+    if len(population) > size:
+        population.pop(0)
+    return population
+
+
+def tournament(rng: random.Random, population: list[int], history: list[dict],
+               sample_size: int) -> int:
+    """The parent: the best-scored of `sample_size` members drawn uniformly without replacement."""
+    return max(rng.sample(population, sample_size), key=lambda i: history[i]["score"])
+
+
 def search(ctx: SearchContext) -> SearchOutcome:
-    cfg = ctx.cfg
+    cfg, evo = ctx.cfg, ctx.cfg.evolution
+    warm: list[dict] = []
+    if cfg.warm_start == "zero-cost":
+        from core.nas.strategies.zero_cost import warm_ranking
+
+        ctx.run_state.search = ctx.state or {"history": [], "done": False}
+        warm = warm_ranking(ctx, ctx.run_state.search)
 
     def propose(rng, history, state):
         population = state.setdefault("population", [])  # indices into history, oldest first
-        if len(history) < cfg.population:
+        if len(history) < evo.population:
+            if len(history) < len(warm):
+                record = warm[len(history)]
+                return (Genotype.from_dict(record["genotype"]),
+                        {"origin": "zero-cost", "rank": record["rank"],
+                         "candidate_arch_id": record["arch_id"]})
             return sample_genotype(rng, cfg.nodes, cfg.skip_cap), {"origin": "initial"}
-        sample = rng.sample(population, cfg.sample_size)
-        parent = max(sample, key=lambda i: history[i]["score"])
+        parent = tournament(rng, population, history, evo.sample_size)
         child, change = mutate(Genotype.from_dict(history[parent]["genotype"]), rng,
                                cfg.skip_cap)
         return child, {"origin": "mutation", "parent": parent,
                        "parent_arch_id": history[parent]["arch_id"], "mutation": change}
 
     def after(state, record):
-        population = state.setdefault("population", [])
-        population.append(len(state["history"]) - 1)
-        if len(population) > cfg.population:
-            population.pop(0)  # aging: the oldest dies
+        age_population(state.setdefault("population", []), len(state["history"]) - 1,
+                       evo.population)
 
     return run_sampling(ctx, propose, "evolution", after)

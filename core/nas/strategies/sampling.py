@@ -3,9 +3,11 @@ and random search, so both get the same evaluation and budget (Real et al. 2019 
 exactly this way, section 3).
 
 Each candidate is a fresh proxy network trained `child_epochs` on the search-train half and scored
-on the search-val half (seeded per candidate), logged as kind "sampled" with its score, and
-followed by a checkpoint: one candidate is one "generation" of aging evolution. The budget is
-`samples` candidates or `minutes`, whichever ends first; a candidate cut by the budget is dropped.
+on the search-val half (seeded per candidate), logged as kind "sampled" with its score (its
+accuracy, or the MnasNet reward with the accuracy-latency objective: SearchContext.objective),
+and followed by a checkpoint: one candidate is one "generation" of aging evolution. The budget
+is `samples` candidates or the plan's search share of `minutes`, whichever ends first; a
+candidate cut by the budget is dropped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from core.errors import SearchError
 from core.nas.genotypes import Genotype
 from core.nas.proxy import train_and_score
 from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
@@ -52,7 +55,7 @@ def run_sampling(ctx: SearchContext, propose: Proposer, name: str,
     cfg = ctx.cfg
     rng = random.Random(cfg.seed)
     st = ctx.state or {"history": [], "done": False}
-    if ctx.state is not None:
+    if "rng" in st:  # a checkpoint after at least one candidate (a warm start saves before)
         set_rng_state(st["rng"], rng)
         ctx.reporter.info(f"{name}: resumed after {len(st['history'])} candidates")
     total = cfg.max_samples
@@ -63,11 +66,17 @@ def run_sampling(ctx: SearchContext, propose: Proposer, name: str,
             stats = evaluate_candidate(ctx, genotype, index)
         except BudgetCut:
             st["done"] = True
+            if not st["history"]:  # no time for one training: the answer is an untrained draw
+                ctx.reporter.warning(f"{name}: the search budget ended before the first "
+                                     "candidate was trained; its first draw is the answer")
+                return SearchOutcome(genotype, 0.0, f"{name}: untrained first draw (no time "
+                                     "to train a candidate)")
             break
-        record = {"genotype": genotype.to_dict(), "score": stats["val_acc"], **extra}
+        score, objective = ctx.objective(genotype, stats["val_acc"])
+        record = {"genotype": genotype.to_dict(), "score": score, **extra}
         record["arch_id"] = ctx.log_architecture(
-            genotype, stats["val_acc"], "sampled", index, train_acc=stats["train_acc"],
-            seconds=round(stats["seconds"], 2), **extra,
+            genotype, score, "sampled", index, train_acc=stats["train_acc"],
+            seconds=round(stats["seconds"], 2), **extra, **objective,
             score_source="trained from scratch, search-val half")
         st["history"].append(record)
         if after is not None:
@@ -81,8 +90,8 @@ def run_sampling(ctx: SearchContext, propose: Proposer, name: str,
         ctx.progress(max((index + 1) / total, ctx.budget.fraction()),
                      f"{name}: {index + 1}/{total} candidates, best {best:.3f}")
     if not st["history"]:
-        raise RuntimeError(f"{name} ended before the first candidate was scored; give it a "
-                           "larger budget (--minutes) or a smaller proxy (--fast)")
+        raise SearchError(f"{name} ended before the first candidate was scored; give it a "
+                          "larger budget (--minutes) or a smaller proxy (--fast)")
     best = max(st["history"], key=lambda r: r["score"])
     return SearchOutcome(Genotype.from_dict(best["genotype"]), best["score"],
                          f"best of {len(st['history'])} candidates (#{st['history'].index(best)})")

@@ -1,0 +1,175 @@
+"""Zero-cost search: rank many untrained cells with training-free proxies, train the best few.
+
+Following Abdelfattah et al. (ICLR 2021, "Zero-Cost Proxies for Lightweight NAS", section 5:
+pre-ranking before a search) and ZiCo (Li et al., ICLR 2023): uniform cells of the default space
+are built and scored on a few fixed minibatches of the search-train half with synflow, NASWOT,
+ZiCo and #params (core.nas.proxies); every scored cell is logged (kind and role "candidate",
+extra fields `synflow`, `naswot`, `zico`, `params`). Scoring stops after `zero_cost.cells` cells
+or `zero_cost.score_share` of the search budget. The proxies named in `zero_cost.proxies` are
+combined by rank aggregation (`zero_cost.combine`), the `top_k` best cells are trained like
+evolution's children (`child_epochs`, scored on the search-val half, kind "trained"), and the
+best trained one is the answer (the best-ranked one when no training fitted).
+
+`prerank` is also the warm start of evolution (initial population) and random search (a filter):
+`warm_start = "zero-cost"` (`warm_ranking`). All state is checkpointed; a resumed job continues
+scoring or training where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from typing import Callable
+
+import torch
+
+from core.errors import SearchError
+from core.nas import proxies
+from core.nas.genotypes import Genotype
+from core.nas.space import sample_genotype
+from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
+from core.nas.strategies.sampling import BudgetCut, evaluate_candidate
+
+SAVE_EVERY_S = 5.0  # checkpoint the scored cells at most this often
+CELL_SEED = 100_019  # network initialisation of scored cell i: seed * CELL_SEED + i
+PROXY_SEED_OFFSET = 31
+SAMPLE_SEED_OFFSET = 1_000_003  # scored cells: a stream apart from the strategies' own samples
+
+
+def proxy_batches(ctx: SearchContext) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """`zico_batches` fixed minibatches of the search-train half (seeded; the first is NASWOT's)."""
+    zc, data = ctx.cfg.zero_cost, ctx.data
+    n = len(data.search_train_y)
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(ctx.cfg.seed +
+                                                                       PROXY_SEED_OFFSET))
+    size = max(2, min(zc.batch_size, n // zc.zico_batches or n))
+    out = []
+    for b in range(zc.zico_batches):
+        idx = order[(b * size) % n:][:size]
+        if len(idx) < 2:
+            idx = order[:size]
+        idx = idx.to(data.search_train_x.device)
+        out.append((data.search_train_x[idx], data.search_train_y[idx]))
+    return out
+
+
+def score_cell(ctx: SearchContext, genotype: Genotype, index: int,
+               batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+    """{"synflow", "naswot", "zico", "params"} of the genotype's freshly initialised network."""
+    torch.manual_seed(ctx.cfg.seed * CELL_SEED + index)
+    model = ctx.network(genotype).to(ctx.device)
+    size = ctx.data.size
+    return {"synflow": proxies.synflow(model, (3, size, size)),
+            "naswot": proxies.naswot(model, batches[0][0]),
+            "zico": proxies.zico(model, batches),
+            "params": proxies.params(model)}
+
+
+def prerank(ctx: SearchContext, st: dict, seconds: float, cells: int,
+            save: Callable[[], None], share: float) -> list[dict]:
+    """Score uniform cells into st["scored"] until `cells` are scored or `seconds` of the search
+    budget have passed; `save()` checkpoints; `share`: this phase's share of the search (for
+    its progress). Returns the scored records (resumable)."""
+    cfg = ctx.cfg
+    rng = random.Random(cfg.seed + SAMPLE_SEED_OFFSET)
+    if "rng" in st:
+        set_rng_state(st["rng"], rng)
+    scored: list[dict] = st.setdefault("scored", [])
+    batches = proxy_batches(ctx)
+    torch_state = torch.get_rng_state()
+    last_save = time.monotonic()
+    while len(scored) < cells and (not scored or ctx.budget.elapsed < seconds):
+        ctx.check_stop()
+        index = len(scored)
+        genotype = sample_genotype(rng, cfg.nodes, cfg.skip_cap)
+        values = score_cell(ctx, genotype, index, batches)
+        values = {k: (v if math.isfinite(v) else -1e300) for k, v in values.items()}
+        arch_id = ctx.log_architecture(genotype, None, "candidate", index, **values,
+                                       score_source="training-free proxies, untrained network")
+        scored.append({"genotype": genotype.to_dict(), **values, "arch_id": arch_id})
+        st["rng"] = rng_state(rng)
+        if time.monotonic() - last_save > SAVE_EVERY_S:
+            save()
+            last_save = time.monotonic()
+        done = max(len(scored) / cells, ctx.budget.elapsed / seconds if seconds > 0 else 1.0)
+        ctx.progress(share * min(1.0, done), f"zero-cost: scored {len(scored)} cells")
+    torch.set_rng_state(torch_state)
+    save()
+    return scored
+
+
+def ranking(records: list[dict], names: tuple[str, ...], method: str) -> list[dict]:
+    """Records best first by the rank aggregate of the named proxies (ties: earlier first)."""
+    if not records:
+        return []
+    combined = proxies.rank_aggregate({n: [r[n] for r in records] for n in names}, method)
+    order = sorted(range(len(records)), key=lambda i: (-combined[i], i))
+    return [{**records[i], "combined": combined[i], "rank": r + 1} for r, i in enumerate(order)]
+
+
+def warm_ranking(ctx: SearchContext, st: dict) -> list[dict]:
+    """The warm start of evolution/random: cells scored in `zero_cost.warm_share` of the search
+    budget (or `zero_cost.cells` without a time limit), ranked; kept in st["warm"]."""
+    zc = ctx.cfg.zero_cost
+    warm = st.setdefault("warm", {})
+    if not warm.get("done"):
+        seconds = zc.warm_share * ctx.budget.seconds
+        prerank(ctx, warm, seconds, zc.cells, lambda: ctx.save(st), zc.warm_share)
+        warm["done"] = True
+        ctx.save(st)
+        ctx.reporter.info(f"zero-cost warm start: {len(warm['scored'])} cells scored")
+    return ranking(warm["scored"], zc.proxies, zc.combine)
+
+
+def search(ctx: SearchContext) -> SearchOutcome:
+    cfg, zc = ctx.cfg, ctx.cfg.zero_cost
+    st = ctx.state or {"phase": "score", "trained": []}
+    if ctx.state is not None:
+        ctx.reporter.info(f"zero-cost: resumed ({len(st.get('scored', []))} cells scored, "
+                          f"{len(st['trained'])} trained)")
+    if st["phase"] == "score":
+        seconds = zc.score_share * ctx.budget.seconds
+        prerank(ctx, st, seconds, cfg.max_samples, lambda: ctx.save(st), zc.score_share)
+        st["phase"] = "train"
+        ctx.save(st)
+    ranked = ranking(st["scored"], zc.proxies, zc.combine)
+    if not ranked:
+        raise SearchError("zero-cost ended before scoring a cell; give it a larger budget "
+                          "(--minutes)")
+    _train_top(ctx, st, ranked[:zc.top_k])
+    return _outcome(st, ranked)
+
+
+def _train_top(ctx: SearchContext, st: dict, top: list[dict]) -> None:
+    """Train the top-ranked cells one by one (like evolution's children) until the budget ends."""
+    for record in top[len(st["trained"]):]:
+        genotype = Genotype.from_dict(record["genotype"])
+        index = len(st["trained"])
+        try:
+            stats = evaluate_candidate(ctx, genotype, index)
+        except BudgetCut:
+            break
+        score, extra = ctx.objective(genotype, stats["val_acc"])
+        names = ("synflow", "naswot", "zico", "params", "rank", "combined")
+        ctx.log_architecture(genotype, score, "trained", index, train_acc=stats["train_acc"],
+                             val_acc=stats["val_acc"], seconds=round(stats["seconds"], 2),
+                             **{k: record[k] for k in names}, **extra,
+                             score_source="trained from scratch, search-val half")
+        st["trained"].append({"genotype": record["genotype"], "score": score,
+                              "rank": record["rank"]})
+        ctx.epoch_metrics(index, val_acc=stats["val_acc"],
+                          best_score=max(t["score"] for t in st["trained"]))
+        ctx.save(st)
+        ctx.progress(max(ctx.budget.fraction(), (index + 1) / len(top)),
+                     f"zero-cost: trained {index + 1}/{len(top)} top cells")
+
+
+def _outcome(st: dict, ranked: list[dict]) -> SearchOutcome:
+    if st["trained"]:
+        best = max(st["trained"], key=lambda t: (t["score"], -t["rank"]))
+        return SearchOutcome(Genotype.from_dict(best["genotype"]), best["score"],
+                             f"best trained of the top {len(st['trained'])} of "
+                             f"{len(ranked)} scored cells (rank {best['rank']})")
+    return SearchOutcome(Genotype.from_dict(ranked[0]["genotype"]), 0.0,
+                         f"best-ranked of {len(ranked)} scored cells (none trained in time)")

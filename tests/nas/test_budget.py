@@ -1,0 +1,126 @@
+"""The budget is the job's: the plan's split, what the report affords, and `--minutes 0.3` jobs of
+every strategy ending within M + 10 % (+10 s start-up) with truthful progress."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+
+from core.nas import plan
+from core.nas.config import STRATEGIES, ReportConfig, SearchConfig
+from core.nas.planning import afford, duration
+from core.nas.tasks import SEARCH
+
+
+def test_afford_trades_epochs_then_networks():
+    report = ReportConfig(random=3, repeats=2, epochs=24, min_epochs=6)
+    # 5 networks x 24 epochs x 1 s = 120 s fit in 200 s
+    assert afford(200.0, 1.0, report).describe() == "searched x2 + 3 random cells x 24 epochs"
+    # 100 s: 5 networks x 20 epochs
+    assert afford(100.0, 1.0, report).epochs == 20
+    # 30 s: 5 x 6 = 30 fits exactly; 29 s: one searched seed less, 4 x 7 = 28
+    assert afford(30.0, 1.0, report).describe() == "searched x2 + 3 random cells x 6 epochs"
+    assert afford(29.0, 1.0, report).describe() == "searched + 3 random cells x 7 epochs"
+    # 12 s: then random cells go, keeping one: 2 x 6
+    assert afford(12.0, 1.0, report).describe() == "searched + 1 random cell x 6 epochs"
+    # 3 s: the smallest report, fewer epochs than min_epochs, at least one
+    assert afford(3.0, 1.0, report).describe() == "searched + 1 random cell x 1 epoch"
+    assert afford(0.5, 1.0, report).epochs == 1
+    assert afford(math.inf, 1.0, report).epochs == 24
+    # min_epochs above the asked epochs: the asked epochs are enough
+    assert afford(10.0, 1.0, ReportConfig(random=2, repeats=1, epochs=1)).networks == 3
+
+
+def test_plan_splits_the_whole_jobs_minutes():
+    cfg = SearchConfig.from_spec({"dataset": "d", "minutes": 4, "report": {"random": 2,
+                                  "repeats": 1, "epochs": 16}})
+    p = plan(cfg, epoch_s=2.0, train_crops=600)
+    # reserve 5 % of 240 s = 12 s; report share 30 % of the 228 s left = 68.4 s: 3 networks x
+    # 11 epochs x 2 s = 66 s; the search gets the other 162 s
+    assert p["reserve_s"] == 12.0 and p["report"]["epochs"] == 11 and p["report_s"] == 66.0
+    assert p["search_s"] == 240.0 - 12.0 - 66.0 and p["measured"]
+    assert p["text"] == ("plan: search 2m 42s, report 1m 06s (searched + 2 random cells x 11 "
+                         "epochs), within 4m")
+    # 60 s already gone at the start (a slow first import): the share is of what is left
+    late = plan(cfg, epoch_s=2.0, train_crops=600, elapsed_s=60.0)
+    assert late["report_s"] == 3 * 8 * 2.0 and late["search_s"] == 240 - 12 - 60 - 48.0
+    # a report that needs less than its share gives the rest to the search
+    small = plan({"dataset": "d", "minutes": 4, "report_epochs": 2, "report_random": 1,
+                  "report_repeats": 1}, epoch_s=2.0)
+    assert small["report_s"] == 8.0 and small["search_s"] == 240.0 - 12.0 - 8.0
+    unbounded = plan({"dataset": "d", "minutes": None}, epoch_s=1.0)
+    assert unbounded["search_s"] is None and unbounded["report_s"] == 5 * 24.0
+    assert "estimated" in plan({"dataset": "d"})["text"]
+    assert (duration(72.4), duration(8), duration(3725), duration(120)) == \
+        ("1m 12s", "8s", "1h 2m", "2m")
+
+
+MINUTES = 0.3
+BOUND_S = 1.1 * MINUTES * 60 + 10.0
+SPEC = {"minutes": MINUTES, "epochs": None, "samples": None, "report_epochs": 500,
+        "report_random": 2, "zero_cost": {"cells": 500, "top_k": 2, "batch_size": 8}}
+
+
+def _follow(store, jobs: dict) -> tuple[dict, dict, dict]:
+    """Run each job in a thread; sample (t, progress, eta) of each every 0.2 s until it ends.
+    Returns ({name: seconds to the end}, {name: samples}, {name: report})."""
+    ended: dict[str, float] = {}
+    reports: dict[str, dict] = {}
+    samples: dict[str, list] = {name: [] for name in jobs}
+    start = time.monotonic()
+
+    def target(name):
+        _, reporter = jobs[name]
+        reports[name] = SEARCH.run(reporter.spec, reporter)
+        ended[name] = time.monotonic() - start
+
+    threads = [threading.Thread(target=target, args=(name,)) for name in jobs]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        for name, (job_id, _) in jobs.items():
+            if name not in ended:
+                job = store.get_job(job_id)
+                samples[name].append((time.monotonic() - start, job["progress"] or 0.0,
+                                      job["eta_s"]))
+        time.sleep(0.2)
+    for t in threads:
+        t.join()
+    assert sorted(ended) == sorted(jobs), "a job failed (see the log)"
+    return ended, samples, reports
+
+
+@pytest.mark.slow
+def test_every_strategy_ends_within_its_minutes(make_job, store):
+    """All five strategies at once (threads: the budget is wall-clock, so contention only makes
+    the bound harder); report epochs asked for far beyond the budget must adapt."""
+    jobs = {s: make_job(strategy=s, **SPEC) for s in STRATEGIES}
+    ended, samples, reports = _follow(store, jobs)
+    for s in STRATEGIES:
+        assert ended[s] <= BOUND_S, f"{s} took {ended[s]:.1f} s > {BOUND_S:.1f} s"
+        fractions = [f for _, f, _ in samples[s]]
+        assert fractions == sorted(fractions), f"{s}: progress went back"
+        assert all(eta is None for t, f, eta in samples[s] if f < 0.05), f"{s}: early ETA"
+        assert "x 500 epochs" not in reports[s]["afforded"]
+        assert reports[s]["asked"] == "searched + 2 random cells x 500 epochs"
+
+
+@pytest.mark.slow
+def test_progress_is_time_based_and_the_eta_truthful(make_job, store):
+    """One job alone: after the first 20 % of it, every ETA within 30 % of the truth (+2 s: the
+    sampling and scheduling jitter of an 18-second job on a shared CPU)."""
+    ended, samples, _ = _follow(store, {"random": make_job(strategy="random", **SPEC)})
+    end, rows = ended["random"], samples["random"]
+    assert 0.5 * MINUTES * 60 <= end <= BOUND_S   # it used its budget, and no more
+    checked = 0
+    for t, f, eta in rows:
+        if t >= 0.2 * end and eta is not None:
+            real = end - t
+            assert abs(eta - real) <= 0.3 * real + 2.0, f"ETA {eta:.1f} s at {t:.1f} s, " \
+                f"real {real:.1f} s"
+            assert abs(f - t / end) <= 0.15, f"progress {f:.2f} at {t / end:.2f} of the job"
+            checked += 1
+    assert checked >= 0.5 * len(rows)
