@@ -92,7 +92,8 @@ def step_train(p: Parts) -> None:
                 "shape and to name it.")
     status(p, "t")
     p["t_gallery"] = gr.Gallery(columns=4, height=GALLERY_H, object_fit="contain",
-                                show_label=False, elem_id="demo-train-gallery",
+                                label="The pictures appear after the first epoch",
+                                elem_id="demo-train-gallery",
                                 allow_preview=False)
     gr.HTML(explain("gallery"))
     with gr.Row():

@@ -25,6 +25,8 @@ SEARCH_ROLES = ("derived", "candidate")
 REPORT_ROLES = ("searched", "random")
 PREVIEW_SIDE = 360  # px: preview pictures are drawn this large, so tags stay readable
 FALLBACK_THRESHOLD = 0.3
+PREVIEW_MIN_THRESHOLD = 0.25  # an early, unsure model's own threshold would flood the pictures
+MAX_BOXES = 12  # per picture: the most confident ones (the rest would hide the picture)
 ALPHA_W = 1100  # px: the alpha view across the step (heatmap beside the derived cell)
 
 
@@ -130,13 +132,14 @@ def draw_detections(item: dict, classes: list[str], threshold: float,
     from core.viz.detections import draw_boxes, enlarge
 
     image = item["image"] if "image" in item else read_rgb(item["path"])
-    dets = [d for d in item["detections"] if d["score"] >= threshold]
+    dets = sorted((d for d in item["detections"] if d["score"] >= threshold),
+                  key=lambda d: -d["score"])[:MAX_BOXES]
     big, boxes = enlarge(image, [d["box"] for d in dets], side)
     return draw_boxes(big, boxes, [d["label"] for d in dets], classes, [d["score"] for d in dets])
 
 
 def caption(item: dict, threshold: float) -> str:
-    """'found 4 of 5 shapes, 1 false alarm' for one result picture (IoU >= 0.5, same class)."""
+    """'found 4 of 5, 1 false alarm' for one picture (IoU >= 0.5, same class)."""
     from core.viz.detections import match_detections
 
     dets = [d for d in item["detections"] if d["score"] >= threshold]
@@ -146,19 +149,21 @@ def caption(item: dict, threshold: float) -> str:
     m = match_detections(gt, item["gt_labels"], np.array([d["box"] for d in dets]).reshape(-1, 4),
                          [d["label"] for d in dets], [d["score"] for d in dets])
     wrong = int((~m.pred_tp).sum())
-    return (f"found {int(m.gt_matched.sum())} of {len(gt)} shapes"
+    return (f"found {int(m.gt_matched.sum())} of {len(gt)}"
             + (f", {wrong} false alarm{'s' * (wrong != 1)}" if wrong else ", no false alarm"))
 
 
-def preview_gallery(store: Store, train_id: int | None, classes: list[str]
-                    ) -> list[tuple[np.ndarray, str]]:
-    """The newest per-epoch preview of a train job as gallery items (image, caption)."""
+def preview_gallery(store: Store, train_id: int | None, classes: list[str]):
+    """The newest per-epoch preview of a train job: a gr.Gallery update with its pictures
+    (image, caption) and "After epoch e of E" as its label."""
+    import gradio as gr
+
     from core.train.preview import load_preview
 
     doc = load_preview(store, train_id)
     if not doc:
-        return []
-    threshold = doc.get("score_threshold") or FALLBACK_THRESHOLD
+        return gr.Gallery(value=[], label="The pictures appear after the first epoch")
+    threshold = max(doc.get("score_threshold") or FALLBACK_THRESHOLD, PREVIEW_MIN_THRESHOLD)
     out = []
     for item in doc["images"]:
         try:
@@ -166,9 +171,9 @@ def preview_gallery(store: Store, train_id: int | None, classes: list[str]
         except NasdetError as exc:  # a picture gone from the dataset: leave it out
             log.warning("preview picture not shown: %s", exc)
             continue
-        out.append((drawn, f"epoch {doc['epoch']}/{doc['epochs']}: "
-                           f"{caption(item, threshold)}"))
-    return out
+        out.append((drawn, caption(item, threshold)))
+    return gr.Gallery(value=out, label=f"After epoch {doc['epoch']} of {doc['epochs']} "
+                                       f"(boxes it is at least {threshold:.2f} sure of)")
 
 
 def dataset_classes(store: Store, train_job: dict[str, Any] | None) -> list[str]:

@@ -51,8 +51,8 @@ def test_caption_counts_found_shapes_and_false_alarms():
             "detections": [{"box": [0, 0, 10, 10], "score": 0.9, "label": 0},
                            {"box": [20, 20, 30, 30], "score": 0.8, "label": 0},  # wrong class
                            {"box": [50, 50, 60, 60], "score": 0.1, "label": 1}]}  # below
-    assert live.caption(item, 0.5) == "found 1 of 2 shapes, 1 false alarm"
-    assert live.caption(item, 0.95) == "found 0 of 2 shapes, no false alarm"
+    assert live.caption(item, 0.5) == "found 1 of 2, 1 false alarm"
+    assert live.caption(item, 0.95) == "found 0 of 2, no false alarm"
 
 
 def test_own_picture_flattens_transparency_on_white():
