@@ -118,9 +118,10 @@ class DistContext:
         """Per-rank seed: seed + rank (rank 0 keeps the one-process seed)."""
         return seed + self.rank
 
-    def prepare_model(self, model: nn.Module) -> nn.Module:
-        """SyncBatchNorm when N > 1 (before the EMA copy and the optimiser see the model)."""
-        if not self.distributed:
+    def prepare_model(self, model: nn.Module, sync_bn: bool = True) -> nn.Module:
+        """SyncBatchNorm when N > 1 and `sync_bn` (before the EMA copy and the optimiser see the
+        model); without it each process normalises over its own batch."""
+        if not (self.distributed and sync_bn):
             return model
         from core.dist.syncbn import convert_sync_batchnorm
 

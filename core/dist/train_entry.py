@@ -28,7 +28,8 @@ def describe(ctx, config) -> str:
     from core.dist.ddp import LR_RULE, scaled_lr
 
     lr = config.effective_lr
-    norm = ("SyncBatchNorm (torch)" if ctx.device_type == "cuda"
+    norm = ("per-process BatchNorm (sync_bn off)" if not config.sync_bn
+            else "SyncBatchNorm (torch)" if ctx.device_type == "cuda"
             else "SyncBatchNorm (core.dist.syncbn, gloo)")
     return (f"data-parallel training on {ctx.world_size} processes ({ctx.backend}, "
             f"{config.nnodes} node(s)): per-process batch {config.batch_size}, global batch "

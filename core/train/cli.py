@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 # CLI option -> train spec field (the spec names are the contract; see core.train.presets).
 TRAIN_OPTIONS = ("dataset", "model", "backbone", "image_size", "epochs", "batch_size", "lr",
                  "init", "preset", "pretrained_backbone", "seed", "workers", "optimizer",
-                 "model_overrides", "nproc", "nnodes", "rdzv_endpoint", "force")
+                 "model_overrides", "nproc", "nnodes", "rdzv_endpoint", "sync_bn",
+                 "force")
 EVALUATE_OPTIONS = ("model", "dataset", "split", "image_size", "batch_size", "workers",
                     "score_threshold")
 

@@ -79,6 +79,9 @@ class TrainConfig:
     nnodes: int = param(1, lo=1, hi=1024, help="nodes of a multi-node job (torchrun --nnodes)")
     rdzv_endpoint: str | None = param(None, help="HOST:PORT of the c10d rendezvous (several "
                                       "nodes)")
+    sync_bn: bool = param(True, help="SyncBatchNorm over all processes when there are several "
+                          "(on the CPU it costs a gloo all-reduce per BN layer and step; off: each "
+                          "process normalises over its own batch)")
     # -- optimisation (automl defaults) --
     optimizer: Literal["sgd", "adamw"] = "sgd"
     lr_per_64: float = param(0.08, gt=0, hi=10.0)

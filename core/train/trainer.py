@@ -75,7 +75,7 @@ class Trainer:
             raise DatasetError(f"dataset {config.dataset!r} has no classes")
         seed_everything(config.seed)
         model, self.backbone_record = self._build_model()
-        model = dist.prepare_model(model)  # SyncBatchNorm when N > 1
+        model = dist.prepare_model(model, config.sync_bn)  # SyncBatchNorm when N > 1
         if dist.distributed:
             seed_everything(dist.rank_seed(config.seed))  # the same model, rank's own draws
         self.image_size = tuple(model.config.image_size)

@@ -131,3 +131,14 @@ def test_linear_scaling_rule_and_rank_seeds():
         ddp.context_from_env({"RANK": "x"})
     with pytest.raises(Exception, match="bad torchrun environment"):
         ddp.context_from_env({"RANK": "2", "WORLD_SIZE": "2"})
+
+
+def test_sync_bn_is_converted_only_for_several_processes_and_when_asked():
+    def kinds(ctx, sync_bn=True):
+        net = ctx.prepare_model(nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)), sync_bn)
+        return type(net[1])
+
+    two = ddp.DistContext(rank=0, world_size=2)
+    assert kinds(two) is CpuSyncBatchNorm
+    assert kinds(two, sync_bn=False) is nn.BatchNorm2d
+    assert kinds(ddp.SINGLE) is nn.BatchNorm2d
