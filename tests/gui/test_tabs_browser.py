@@ -218,10 +218,14 @@ def test_an_error_shows_its_message_on_the_page(page, prepared):
 
 def test_cancel_and_resume_are_disabled_on_a_finished_job(page, prepared):
     open_tab(page, "jobs", "#jobs-table")
-    page.locator("#jobs-table [role=gridcell]",
-                 has_text=re.compile(rf"^\s*{prepared['train']}\s*$")).first.click()
+    cell = page.locator("#jobs-table [role=gridcell]",
+                        has_text=re.compile(rf"^\s*{prepared['train']}\s*$")).first
+    cell.click()
     page.locator("#jobs-summary", has_text=f"Job {prepared['train']} (train)").wait_for(
         timeout=30_000)
+    cell.dblclick()  # a read-only table: no cell opens for editing
+    assert page.locator("#jobs-table textarea:visible, #jobs-table input[type=text]:visible"
+                        ).count() == 0
     assert page.locator("#jobs-cancel").is_disabled()
     assert page.locator("#jobs-resume").is_disabled()
     assert page.locator("#jobs-delete").is_enabled()
