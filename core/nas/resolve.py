@@ -18,7 +18,8 @@ from core.nas.genotypes import Genotype, GenotypeError, PUBLISHED_GENOTYPES, pub
 
 
 def resolve_genotype(store, spec: str) -> Genotype:
-    """The genotype named by `nas:JOB_ID`, `nas:PUBLISHED_NAME`, `nas-arch:ID` or `nas-file:PATH`."""
+    """The genotype named by `nas:JOB_ID`, `nas:PUBLISHED_NAME`, `nas-arch:ID` or
+    `nas-file:PATH`."""
     kind, sep, value = spec.partition(":")
     if not sep or not value:
         raise SpecError(f"bad NAS backbone {spec!r}: use nas:JOB_ID, nas:NAME ("

@@ -85,7 +85,8 @@ def test_architect_adds_the_penalty_gradient_to_the_alpha_gradient():
     x, y = torch.randn(8, 3, 8, 8, dtype=torch.float64), torch.arange(8) % 3
 
     def penalty():  # a toy latency: the softmax weight on sep_conv_5x5, times 3
-        return 3 * torch.softmax(net.alphas_normal, -1)[:, net.primitives.index("sep_conv_5x5")].sum()
+        column = net.primitives.index("sep_conv_5x5")
+        return 3 * torch.softmax(net.alphas_normal, -1)[:, column].sum()
 
     ce = torch.autograd.grad(F.cross_entropy(net(x), y), net.arch_parameters())
     pen = torch.autograd.grad(penalty(), net.arch_parameters(), allow_unused=True)

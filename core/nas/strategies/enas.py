@@ -173,7 +173,8 @@ def search(ctx: SearchContext) -> SearchOutcome:
                   gen=generator.get_state())
         ctx.save(st)
         ctx.progress(max(st["epoch"] / total, ctx.budget.fraction()),
-                     f"enas epoch {st['epoch']}/{total}: best {best if best is None else round(best, 3)}")
+                     f"enas epoch {st['epoch']}/{total}: best "
+                     f"{best if best is None else round(best, 3)}")
     if st["best"] is None:
         raise SearchError("enas ended before deriving a cell; give it a larger budget "
                           "(--minutes) or a smaller proxy (--fast)")
