@@ -52,8 +52,9 @@ class Executor(Protocol):
         """Run fn(*args); a future of its result."""
 
     def map(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-            check: Callable[[], None] | None = None) -> Iterator[Any]:
-        """fn(item, *shared) for every item; yields the results in the items' order."""
+            check: Callable[[], None] | None = None, **local: Any) -> Iterator[Any]:
+        """fn(item, *shared) for every item; yields the results in the items' order. `local`
+        keywords (callbacks such as progress) reach fn only when it runs in this process."""
 
     def cancel_all(self) -> None:
         """Cancel every task that has not finished."""
@@ -85,12 +86,13 @@ class LocalExecutor:
         return future
 
     def map(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-            check: Callable[[], None] | None = None) -> Iterator[Any]:
-        """fn(item, *shared, check=check), one after the other."""
+            check: Callable[[], None] | None = None, **local: Any) -> Iterator[Any]:
+        """fn(item, *shared, check=check, **local), one after the other; `items` is read
+        lazily (an item is made only when the previous result has been taken)."""
         for item in items:
             if check is not None:
                 check()
-            yield fn(item, *shared, check=check)
+            yield fn(item, *shared, check=check, **local)
 
     def cancel_all(self) -> None:
         return None  # nothing runs outside the caller's own call
@@ -156,9 +158,10 @@ class RayExecutor:
         return ref.future()
 
     def map(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-            check: Callable[[], None] | None = None) -> Iterator[Any]:
+            check: Callable[[], None] | None = None, **local: Any) -> Iterator[Any]:
         """All items are submitted at once; results are yielded in order. When `check` or a
-        task raises, or the caller stops iterating, the unfinished tasks are cancelled."""
+        task raises, or the caller stops iterating, the unfinished tasks are cancelled.
+        `local` keywords are callbacks of this process: they do not travel to the tasks."""
         ray = _import_ray()
         refs = [self._remote(fn).remote(item, *shared) for item in items]
         self._pending.update(refs)

@@ -88,5 +88,4 @@ def run_trial(trial: Trial, data: ProxyTensors, check: Callable[[], None] | None
     torch.manual_seed(trial.seed)
     network = proxy_network(Genotype.from_dict(trial.genotype), trial.C, trial.num_classes,
                             trial.layers).to(device)
-    hooks = {} if on_epoch is None else {"on_epoch": on_epoch}  # a local caller's progress
-    return train_and_score(network, train, val, trial.settings, trial.seed, check_all, **hooks)
+    return train_and_score(network, train, val, trial.settings, trial.seed, check_all, on_epoch)

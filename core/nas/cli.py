@@ -20,12 +20,13 @@ from core.spec import add_arguments, args_to_spec
 
 TOP_FLAGS = ("dataset", "strategy", "minutes", "epochs", "samples", "seed", "fast",
              "warm_start", "objective", "target_ms", "C", "layers", "image_size", "batch_size",
-             "max_per_class", "threads")
+             "max_per_class", "threads", "executor", "ray_address")
 # nested options with their own flag: (group, dataclass, field, flag)
 NESTED_FLAGS = (("darts", DartsConfig, "warmup", "--warmup"),
                 ("darts", DartsConfig, "second_order", "--second-order"),
                 ("evolution", EvolutionConfig, "population", "--population"),
                 ("evolution", EvolutionConfig, "sample_size", "--sample-size"),
+                ("evolution", EvolutionConfig, "parallel", "--parallel"),
                 ("report", ReportConfig, "random", "--report-random"),
                 ("report", ReportConfig, "epochs", "--report-epochs"))
 

@@ -84,6 +84,9 @@ class EvolutionConfig:
 
     population: int = param(10, lo=1, help="P: members alive at a time")
     sample_size: int = param(3, lo=1, help="S: tournament size (<= population)")
+    parallel: int = param(1, lo=1, hi=1024, help=(
+        "children proposed per round from the same population, trained at once by --executor "
+        "ray (the same value gives the same search on every executor)"))
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,13 @@ class SearchConfig:
     batch_size: int = param(16, lo=2, hi=4096, help="supernet batch")
     threads: int | None = param(None, lo=1, hi=1024, help=(
         "torch CPU threads for this job (null: leave as is)"))
+    # where the independent trainings (children, zero-cost top-k, report networks) run
+    executor: Literal["local", "ray"] = param("local", help=(
+        "local: in the job's process; ray: as Ray tasks, one GPU or CPU slot each (darts/enas "
+        "supernets stay on the job's device)"))
+    ray_address: str | None = param(None, help=(
+        "Ray cluster to join: auto (this machine's) or the head's HOST:PORT (null: a local Ray "
+        "with the job's slots, stopped at the end)"))
     # weight optimiser (DARTS section 3.1.1)
     lr: float = param(0.025, gt=0, hi=10)
     lr_min: float = param(0.001, lo=0, hi=10)
@@ -222,6 +232,9 @@ class SearchConfig:
         if self.evolution.sample_size > self.evolution.population:
             raise SpecError(f"search: evolution.sample_size={self.evolution.sample_size}: must "
                             f"be <= evolution.population ({self.evolution.population})")
+        if self.ray_address and self.executor != "ray":
+            raise SpecError(f"search: ray_address={self.ray_address!r}: needs executor=ray "
+                            "(--executor ray)")
         if self.skip_cap > 2 * self.nodes:
             raise SpecError(f"search: skip_cap={self.skip_cap}: must be <= {2 * self.nodes} "
                             "(two ops per node)")

@@ -27,7 +27,7 @@ import torch
 
 from core.nas.genotypes import Genotype
 from core.nas.planning import ReportPlan, afford, duration, plan
-from core.nas.proxy import epoch_seconds, spread, step_seconds, train_and_score
+from core.nas.proxy import epoch_seconds, spread, step_seconds
 from core.nas.space import sample_genotype
 from core.nas.strategies.base import SAVE_S, SearchContext
 
@@ -133,42 +133,47 @@ class _Progress:
 
 
 def final_report(ctx: SearchContext, genotype: Genotype, search_score: float) -> dict:
-    """Train and score the searched and random genotypes; returns the report dict."""
-    cfg, data = ctx.cfg, ctx.data
+    """Train and score the searched and random genotypes; returns the report dict.
+
+    The trainings go through the job's executor: a local one trains them one by one, each
+    decided (does it fit the budget?) just before it starts; Ray decides for all at submission
+    and trains them at once. Each is seeded on its own, so the numbers do not depend on it."""
     chosen, epoch_s = _afforded(ctx, genotype)
     randoms = report_genotypes(ctx)[:chosen.random]
     jobs = [("searched", genotype, r) for r in range(chosen.repeats)]
     jobs += [("random", g, k) for k, g in enumerate(randoms)]
     done: dict = ctx.run_state.report.setdefault("accs", {})
-    settings = ctx.train_settings(chosen.epochs)
+    pending = [(n, role, g, k) for n, (role, g, k) in enumerate(jobs) if f"{role}:{k}" not in done]
     progress = _Progress(ctx, chosen, epoch_s)
-    skipped = 0
-    for n, (role, g, k) in enumerate(jobs):
-        key = f"{role}:{k}"
-        if key in done:
-            continue
-        left = [r for r, _, i in jobs[n:] if f"{r}:{i}" not in done]
-        if progress.fitting(left) == 0:  # searched seeds always fit: only random cells go
-            skipped = len(left)
-            ctx.reporter.warning(f"final report: {skipped} random cell(s) skipped, the job's "
-                                 "budget ran out")
-            break
-        label = f"final report: training {role} cell {k + 1} ({n + 1}/{len(jobs)})"
-        progress.show(0, 0.0, label)
-        seed = cfg.seed + TRAIN_SEED_OFFSET + (k if role == "searched" else 100 + k)
-        torch.manual_seed(seed)
-        stats = train_and_score(
-            ctx.network(g).to(ctx.device), (data.train_x, data.train_y), (data.val_x, data.val_y),
-            settings, seed, ctx.check_stop,
-            on_epoch=lambda e, s, label=label: progress.show(e, s, f"{label}, epoch {e}"))
-        progress.network_done(stats["seconds"])
-        done[key] = stats["val_acc"]
-        ctx.log_architecture(g, stats["val_acc"], "final", None, role=role, repeat=k,
-                             report_epochs=chosen.epochs,
-                             backbone_latency_ms=ctx.backbone_latency(g),
-                             score_source="retrained from scratch, proxy val split")
-        ctx.save()
-    return _summary(ctx, genotype, search_score, chosen, randoms, done, skipped)
+    state = {"skipped": 0, "label": ""}
+
+    def trials():  # lazily: a local executor asks for the next one when the last has finished
+        for i, (n, role, g, k) in enumerate(pending):
+            left = [r for _, r, _, _ in pending[i:]]
+            if progress.fitting(left) == 0:  # searched seeds always fit: only random cells go
+                state["skipped"] = len(left)
+                ctx.reporter.warning(f"final report: {len(left)} random cell(s) skipped, the "
+                                     "job's budget ran out")
+                return
+            state["label"] = f"final report: training {role} cell {k + 1} ({n + 1}/{len(jobs)})"
+            progress.show(0, 0.0, state["label"])
+            seed = ctx.cfg.seed + TRAIN_SEED_OFFSET + (k if role == "searched" else 100 + k)
+            yield ctx.trial(g, seed, chosen.epochs, "report")
+
+    results = ctx.run_trials(trials(), on_epoch=lambda e, s: progress.show(
+        e, s, f"{state['label']}, epoch {e}"))
+    try:
+        for (n, role, g, k), stats in zip(pending, results):
+            progress.network_done(stats["seconds"])
+            done[f"{role}:{k}"] = stats["val_acc"]
+            ctx.log_architecture(g, stats["val_acc"], "final", None, role=role, repeat=k,
+                                 report_epochs=chosen.epochs,
+                                 backbone_latency_ms=ctx.backbone_latency(g),
+                                 score_source="retrained from scratch, proxy val split")
+            ctx.save()
+    finally:
+        results.close()
+    return _summary(ctx, genotype, search_score, chosen, randoms, done, state["skipped"])
 
 
 def _summary(ctx: SearchContext, genotype: Genotype, search_score: float, chosen: ReportPlan,

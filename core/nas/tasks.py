@@ -22,6 +22,7 @@ from core.io import write_json_atomic
 from core.nas.config import SearchConfig
 
 if TYPE_CHECKING:  # pragma: no cover
+    from core.dist.executor import Executor
     from core.engine.reporter import Reporter
     from core.nas.strategies.base import SearchContext, SearchOutcome
 
@@ -67,12 +68,28 @@ def run_search(spec: dict, reporter: "Reporter") -> dict:
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     try:
-        return _run(cfg, reporter)
+        with _executor(cfg, reporter) as executor:
+            return _run(cfg, reporter, executor)
     finally:
         torch.set_num_threads(threads)
 
 
-def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
+def _executor(cfg: SearchConfig, reporter: "Reporter"):
+    """Where the independent trainings run (core.dist.executor): this process, or Ray."""
+    import torch
+
+    from core.dist.executor import make_executor
+
+    executor = make_executor(cfg.executor, reporter.device or "cpu", cfg.ray_address,
+                             cpus_per_task=torch.get_num_threads())
+    if executor.remote:
+        where = cfg.ray_address or "a local Ray started for this job"
+        reporter.info(f"independent trainings run as Ray tasks ({where}); darts/enas "
+                      "supernets stay on the job's device")
+    return executor
+
+
+def _run(cfg: SearchConfig, reporter: "Reporter", executor: "Executor") -> dict:
     import torch
 
     from core.nas.proxy import load_raw, prepare
@@ -87,7 +104,7 @@ def _run(cfg: SearchConfig, reporter: "Reporter") -> dict:
         raw = load_raw(reporter.store, cfg.dataset, cfg.proxy_path, cfg.size, cfg.context,
                        cfg.seed, cfg.max_per_class)
         data = prepare(raw, cfg.size, cfg.val_fraction, cfg.seed, reporter.device or "cpu")
-    ctx = SearchContext(cfg, data, reporter, run_state, job)
+    ctx = SearchContext(cfg, data, reporter, run_state, job, executor)
     write_json_atomic(reporter.run_dir / CONFIG_FILE, cfg.to_spec(), indent=2)
     reporter.info(f"{cfg.strategy} search on {len(data.search_train_y)}+"
                   f"{len(data.search_val_y)} crops ({data.num_classes} classes, {data.size}px), "
@@ -133,7 +150,8 @@ def _report_phase(ctx: "SearchContext", outcome: "SearchOutcome") -> dict:
     reporter = ctx.reporter
     report = final_report(ctx, outcome.genotype, outcome.score)
     report.update(search_seconds=ctx.run_state.outcome["seconds"], note=outcome.note,
-                  plan=ctx.plan, job_seconds=round(ctx.job.elapsed, 2))
+                  plan=ctx.plan, job_seconds=round(ctx.job.elapsed, 2),
+                  executor=ctx.executor.name, executor_slots=ctx.executor.slots)
     report_path = reporter.run_dir / REPORT_FILE
     write_json_atomic(report_path, report, indent=2)
     reporter.artifact("report", report_path)

@@ -4,8 +4,10 @@ whose worker dies is retried."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from core.dist.trials import Trial, TrialTimeout, on_cpu, run_trial  # noqa: E40
 from core.errors import JobCancelled, SpecError  # noqa: E402
 from core.nas.genotypes import PUBLISHED_GENOTYPES  # noqa: E402
 from core.nas.proxy import TrainSettings, prepare  # noqa: E402
+from tests.nas.conftest import TINY, make_proxy_tensors  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +121,85 @@ def test_make_executor_choices():
     assert ray_executor.address == "auto" and ray_executor.gpus_per_task == 0
     with pytest.raises(SpecError, match="unknown executor"):
         make_executor("dask")
+
+
+# -- a search through the Ray executor --------------------------------------------------------
+SEARCH_SPEC = {**TINY, "minutes": None,
+               "strategy": "evolution", "samples": 6, "evolution.parallel": 2}
+
+
+@pytest.fixture
+def proxy_file(tmp_path):
+    path = tmp_path / "proxy.pt"
+    torch.save(make_proxy_tensors(), path)
+    return path
+
+
+def _search(store, proxy_file, **spec) -> tuple[int, dict]:
+    from core.engine.jobs import submit_job
+    from core.engine.reporter import Reporter
+    from core.nas.tasks import SEARCH
+
+    job_id = submit_job(store, "search", {**SEARCH_SPEC, "proxy_path": str(proxy_file), **spec})
+    job = {**store.get_job(job_id), "attempts": 1}
+    reporter = Reporter(store, job, store.home / "runs" / str(job_id), "cpu")
+    return job_id, SEARCH.run(reporter.spec, reporter)
+
+
+def _rows(store, job_id: int) -> list[tuple]:
+    return [(r["extra"]["kind"], r["extra"].get("role"), r["step"], r["score"],
+             json.dumps(r["genotype"], sort_keys=True)) for r in store.architectures(job_id)]
+
+
+def test_an_evolution_search_and_its_report_equal_the_local_executors(executor, store,
+                                                                      proxy_file):
+    local_id, local = _search(store, proxy_file, executor="local")
+    ray_id, remote = _search(store, proxy_file, executor="ray")
+    assert remote["executor"] == "ray" and local["executor"] == "local"
+    assert remote["executor_slots"] == 2
+    assert remote["genotype"] == local["genotype"]
+    assert remote["searched"]["accs"] == local["searched"]["accs"]
+    assert remote["random"]["accs"] == local["random"]["accs"]
+    rows = _rows(store, ray_id)
+    assert rows == _rows(store, local_id)  # every candidate, in order, with the same score
+    origins = [r["extra"]["origin"] for r in store.architectures(ray_id)
+               if r["extra"]["kind"] == "sampled"]
+    assert origins == ["initial"] * 3 + ["mutation"] * 3  # P=3, then rounds of 2 and 1
+
+
+def test_cancel_in_the_middle_of_a_search_ends_its_ray_tasks(executor, store, proxy_file):
+    from core.engine.jobs import submit_job
+    from core.engine.reporter import Reporter
+    from core.engine.store import Store
+    from core.nas.tasks import SEARCH
+
+    spec = {**SEARCH_SPEC, "proxy_path": str(proxy_file), "executor": "ray",
+            "child_epochs": 1000, "samples": 20}
+    job_id = submit_job(store, "search", spec)
+    out: dict = {}
+
+    def target() -> None:
+        own = Store(store.home)
+        job = {**own.get_job(job_id), "attempts": 1}
+        try:
+            SEARCH.run(job["spec"], Reporter(own, job, own.home / "runs" / str(job_id), "cpu"))
+        except JobCancelled as exc:
+            out["cancelled"] = exc
+        own.close()
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    _until(lambda: ray.available_resources().get("CPU", 0.0) == 0.0, 120, "2 running tasks")
+    store.request_cancel(job_id)
+    thread.join(30)
+    assert not thread.is_alive() and "cancelled" in out
+    _until(lambda: ray.available_resources().get("CPU", 0.0) == 2.0, 20, "the slots freed")
+    assert not [r for r in store.architectures(job_id) if r["extra"]["kind"] == "sampled"]
+
+
+def _until(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)

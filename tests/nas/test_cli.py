@@ -30,7 +30,7 @@ def test_search_verb_prints_the_plan_and_queues_a_validated_job(home, store, sha
     spec = store.get_job(job_id)["spec"]
     assert (spec["strategy"], spec["minutes"], spec["samples"], spec["seed"]) == \
         ("evolution", 2.0, 7, 3)
-    assert spec["evolution"] == {"population": 4, "sample_size": 2}
+    assert spec["evolution"] == {"population": 4, "sample_size": 2, "parallel": 1}
     assert spec["fast"] and spec["report"]["epochs"] == 8 and spec["C"] == 8
     assert SearchConfig.from_spec(spec).size == 16
 

@@ -17,10 +17,12 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import torch
 
+from core.dist.executor import Executor, LocalExecutor
+from core.dist.trials import Trial, on_cpu, run_trial
 from core.errors import CheckpointError
 from core.io import atomic_open
 from core.nas.config import SearchConfig
@@ -150,9 +152,11 @@ class SearchContext:
     """Config, data, budget, reporter and checkpoint of one search job."""
 
     def __init__(self, cfg: SearchConfig, data: ProxyTensors, reporter: "Reporter",
-                 run_state: RunState, job: Budget | None = None):
+                 run_state: RunState, job: Budget | None = None,
+                 executor: "Executor | None" = None):
         """`job`: the whole job's clock and budget (default: started now, cfg.budget_s); the
-        search's own budget is the plan's search share (set_plan)."""
+        search's own budget is the plan's search share (set_plan). `executor`: where the
+        independent trainings run (core.dist.executor; default: this process)."""
         self.cfg = cfg
         self.data = data
         self.reporter = reporter
@@ -162,6 +166,8 @@ class SearchContext:
         self.plan: dict | None = None
         self.device = torch.device(reporter.device or "cpu")
         self._measured: dict[str, dict] = {}
+        self.executor = executor or LocalExecutor()
+        self._shared: Any = None  # the proxy tensors as the executor's tasks read them
 
     def set_plan(self, plan: dict) -> None:
         """Adopt the job plan: the search phase gets its `search_s` (none: no time limit)."""
@@ -224,6 +230,29 @@ class SearchContext:
         c = self.cfg
         return TrainSettings(epochs, c.net_batch_size, c.net_lr, c.lr_min, c.momentum,
                              c.weight_decay, c.grad_clip)
+
+    def trial(self, genotype: Genotype, seed: int, epochs: int, split: str,
+              deadline: float | None = None) -> Trial:
+        """One independent training (core.dist.trials): the proxy network of `genotype` trained
+        `epochs` on `split` ("search" or "report"), seeded by `seed`; a remote one runs with
+        this job's torch threads on its own GPU or the CPU (so that it gives the same numbers)."""
+        remote = self.executor.remote
+        device = (self.device.type if self.device.type in ("cuda", "cpu") else "cpu") \
+            if remote else str(self.device)
+        return Trial(genotype.to_dict(), self.cfg.C, self.data.num_classes, self.cfg.layers,
+                     self.train_settings(epochs), seed, split, deadline, device,
+                     torch.get_num_threads() if remote else None)
+
+    def run_trials(self, trials: Iterable[Trial],
+                   on_epoch: Callable[[int, float], None] | None = None) -> Iterator[dict]:
+        """Train and score trials on the job's executor; stats in the trials' order. A local
+        executor makes and trains each trial when the previous result has been taken (and
+        reports `on_epoch`); Ray trains them all at once. Cancel checks run while waiting."""
+        if self._shared is None:
+            self._shared = self.executor.share(on_cpu(self.data) if self.executor.remote
+                                               else self.data)
+        return self.executor.map(run_trial, trials, self._shared, check=self.check_stop,
+                                 on_epoch=on_epoch)
 
     def cost(self, genotype: Genotype) -> dict:
         """{"params", "flops", "latency_ms"} of the genotype's proxy network (cached)."""

@@ -7,6 +7,9 @@ op or one input of one cell (core.nas.space.mutate), trains and scores the child
 population and removes the OLDEST member (not the worst): aging favours architectures that stay
 good when retrained. Every candidate is evaluated like random search's
 (core.nas.strategies.sampling); P = `evolution.population`, S = `evolution.sample_size`.
+The initial cells are trained as many at once as the executor has slots; after them each round
+proposes `evolution.parallel` children from the same population (1: algorithm 1 exactly; more:
+the synchronous form of the paper's many parallel workers, the same on every executor).
 """
 
 from __future__ import annotations
@@ -62,4 +65,9 @@ def search(ctx: SearchContext) -> SearchOutcome:
         age_population(state.setdefault("population", []), len(state["history"]) - 1,
                        evo.population)
 
-    return run_sampling(ctx, propose, "evolution", after)
+    def width(history, state):  # the initial cells do not wait for results; then `parallel`
+        if len(history) < evo.population:
+            return min(ctx.executor.slots, evo.population - len(history))
+        return evo.parallel
+
+    return run_sampling(ctx, propose, "evolution", after, width)

@@ -34,4 +34,6 @@ def search(ctx: SearchContext) -> SearchOutcome:
                      "candidate_arch_id": record["arch_id"]})
         return sample_genotype(rng, cfg.nodes, cfg.skip_cap), {}
 
-    return run_sampling(ctx, propose, "random", after=None)
+    # proposals never wait for results: a round fills every slot of the executor
+    return run_sampling(ctx, propose, "random", after=None,
+                        width=lambda history, state: ctx.executor.slots)

@@ -29,7 +29,7 @@ from core.nas import proxies
 from core.nas.genotypes import Genotype
 from core.nas.space import sample_genotype
 from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
-from core.nas.strategies.sampling import BudgetCut, evaluate_candidate
+from core.nas.strategies.sampling import BudgetCut, evaluate_candidates
 
 SAVE_EVERY_S = 5.0  # checkpoint the scored cells at most this often
 CELL_SEED = 100_019  # network initialisation of scored cell i: seed * CELL_SEED + i
@@ -142,27 +142,36 @@ def search(ctx: SearchContext) -> SearchOutcome:
 
 
 def _train_top(ctx: SearchContext, st: dict, top: list[dict]) -> None:
-    """Train the top-ranked cells one by one (like evolution's children) until the budget ends."""
-    for record in top[len(st["trained"]):]:
-        genotype = Genotype.from_dict(record["genotype"])
-        index = len(st["trained"])
-        try:
-            stats = evaluate_candidate(ctx, genotype, index)
-        except BudgetCut:
-            break
-        score, extra = ctx.objective(genotype, stats["val_acc"])
-        names = ("synflow", "naswot", "zico", "params", "rank", "combined")
-        ctx.log_architecture(genotype, score, "trained", index, train_acc=stats["train_acc"],
-                             val_acc=stats["val_acc"], seconds=round(stats["seconds"], 2),
-                             **{k: record[k] for k in names}, **extra,
-                             score_source="trained from scratch, search-val half")
-        st["trained"].append({"genotype": record["genotype"], "score": score,
-                              "rank": record["rank"]})
-        ctx.epoch_metrics(index, val_acc=stats["val_acc"],
-                          best_score=max(t["score"] for t in st["trained"]))
-        ctx.save(st)
-        ctx.progress(max(ctx.budget.fraction(), (index + 1) / len(top)),
-                     f"zero-cost: trained {index + 1}/{len(top)} top cells")
+    """Train the top-ranked cells (like evolution's children; all at once on Ray, in rank
+    order locally) until the budget ends."""
+    first, todo = len(st["trained"]), top[len(st["trained"]):]
+    cells = [(Genotype.from_dict(r["genotype"]), first + j) for j, r in enumerate(todo)]
+    results = evaluate_candidates(ctx, cells)
+    try:
+        for record, (genotype, index), stats in zip(todo, cells, results):
+            _log_trained(ctx, st, record, genotype, index, stats, len(top))
+    except BudgetCut:
+        return
+    finally:
+        results.close()
+
+
+def _log_trained(ctx: SearchContext, st: dict, record: dict, genotype: Genotype, index: int,
+                 stats: dict, total: int) -> None:
+    """Log one trained top cell, checkpoint, report progress."""
+    score, extra = ctx.objective(genotype, stats["val_acc"])
+    names = ("synflow", "naswot", "zico", "params", "rank", "combined")
+    ctx.log_architecture(genotype, score, "trained", index, train_acc=stats["train_acc"],
+                         val_acc=stats["val_acc"], seconds=round(stats["seconds"], 2),
+                         **{k: record[k] for k in names}, **extra,
+                         score_source="trained from scratch, search-val half")
+    st["trained"].append({"genotype": record["genotype"], "score": score,
+                          "rank": record["rank"]})
+    ctx.epoch_metrics(index, val_acc=stats["val_acc"],
+                      best_score=max(t["score"] for t in st["trained"]))
+    ctx.save(st)
+    ctx.progress(max(ctx.budget.fraction(), (index + 1) / total),
+                 f"zero-cost: trained {index + 1}/{total} top cells")
 
 
 def _outcome(st: dict, ranked: list[dict]) -> SearchOutcome:
