@@ -48,3 +48,22 @@ def test_a_round_cancelled_in_the_middle_resumes_exactly(make_job, store, monkey
     assert [o for _, _, o, _ in _sampled(store, job_id)] == ["initial"] * 3 + ["mutation"] * 3
     assert result["genotype"] == expected["genotype"]
     assert result["searched"]["accs"] == expected["searched"]["accs"]
+
+
+def test_executor_options_of_a_search_are_validated(home, store, proxy_file, capsys):
+    from core.cli import main
+    from core.errors import SpecError
+    from core.nas.config import SearchConfig
+
+    base = {"proxy_path": str(proxy_file)}
+    with pytest.raises(SpecError, match="needs executor=ray"):
+        SearchConfig.from_spec({**base, "ray_address": "auto"})
+    with pytest.raises(SpecError, match="executor"):
+        SearchConfig.from_spec({**base, "executor": "dask"})
+    code = main(["--home", str(home), "search", "--set", f"proxy_path={proxy_file}",
+                 "--strategy", "evolution", "--executor", "ray", "--ray-address", "head:6379",
+                 "--parallel", "3", "--no-worker"])
+    assert code == 0
+    spec = store.get_job(int(capsys.readouterr().out.strip().splitlines()[-1]))["spec"]
+    assert (spec["executor"], spec["ray_address"], spec["evolution"]["parallel"]) == \
+        ("ray", "head:6379", 3)
