@@ -15,6 +15,7 @@ cache (not per user: a model is read-only).
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -158,6 +159,13 @@ def evaluation_views(ctx: Ctx, model: str | None) -> tuple:
     cm = confusion_figure(ev["confusion"], classes) if ev.get("confusion") else figures.note(
         "This evaluation has no confusion matrix (press Evaluate).")
     return summary, rows, pr, cm
+
+
+def model_threshold(ctx: Ctx, name: str | None) -> float:
+    """The score slider's start: the model's own F1-best threshold (chosen on its val split at
+    evaluation), else DEFAULT_SCORE for models evaluated before thresholds were recorded."""
+    value = q.model_threshold(ctx.store, name) if name else None
+    return DEFAULT_SCORE if value is None else math.floor(value * 100) / 100
 
 
 def pick_model(ctx: Ctx, current: str | None) -> str | None:
@@ -310,9 +318,10 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: dict) -> gr.Timer:
 
     def on_model(name):
         return (gr.Dropdown(value=q.model_dataset(ctx.store, name) if name else None),
-                *evaluation_views(ctx, name), "")
+                *evaluation_views(ctx, name), model_threshold(ctx, name), "")
 
-    wire(v["model"].input, on_model, v["model"], [v["dataset"], *eval_outputs], v["notice"])
+    wire(v["model"].input, on_model, v["model"], [v["dataset"], *eval_outputs, v["score"]],
+         v["notice"])
     timer = gr.Timer(TICK_S, active=False)
     fp_state = gr.State(())
 
@@ -332,8 +341,12 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: dict) -> gr.Timer:
     outputs = [v["model"], v["dataset"], v["job_status"], *eval_outputs, fp_state]
     wire(timer.tick, refresh, [fp_state, v["model"], v["dataset"]], outputs, v["notice"],
          show_progress="hidden")
-    wire(demo.load, lambda n, d: refresh((), n, d), [v["model"], v["dataset"]], outputs,
-         v["notice"])
+
+    def on_load(name, ds):  # refresh's outputs, then the slider at the model's own threshold
+        *shown, notice = refresh((), name, ds)
+        return (*shown, model_threshold(ctx, pick_model(ctx, name)), notice)
+
+    wire(demo.load, on_load, [v["model"], v["dataset"]], [*outputs, v["score"]], v["notice"])
     return timer
 
 

@@ -180,6 +180,17 @@ def latest_evaluation(store: Store, model: str) -> dict | None:
     return row.get("metrics")
 
 
+def model_threshold(store: Store, model: str) -> float | None:
+    """The score threshold chosen for a model on its val split (the F1-best one of its newest
+    evaluation, core.train.threshold), or None when it has none (or does not exist)."""
+    try:
+        evaluation = latest_evaluation(store, model) or {}
+    except NotFoundError:
+        return None
+    value = evaluation.get("score_threshold")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def _evaluation_file(store: Store, job_id: int) -> dict | None:
     for art in reversed(store.artifacts(job_id, kind="evaluation")):
         loaded = _read_json(store, art["path"])

@@ -207,6 +207,18 @@ def test_latest_evaluation_prefers_the_newest_evaluate_job_then_the_train_eval(s
         q.latest_evaluation(store, "nope")
 
 
+def test_model_threshold_is_the_newest_evaluations_choice(store, home):
+    store.add_model("old", "effdet", home / "o.pt", ["a"], metrics={"AP": 0.1})
+    assert q.model_threshold(store, "old") is None  # evaluated before thresholds were kept
+    assert q.model_threshold(store, "nope") is None
+    store.add_model("m", "effdet", home / "m.pt", ["a"],
+                    metrics={"AP": 0.3, "score_threshold": 0.42})
+    assert q.model_threshold(store, "m") == 0.42
+    job = store.insert_job("evaluate", {"model": "m", "dataset": "d"})
+    store.finish_job(job, "succeeded", result={"AP": 0.5, "score_threshold": 0.27})
+    assert q.model_threshold(store, "m") == 0.27
+
+
 def _search_with_report(store, home, with_file: bool = True) -> int:
     """A finished search: derived cells, then the report's searched row followed by random rows
     (the last 'final' row is a random baseline)."""
