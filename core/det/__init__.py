@@ -11,7 +11,7 @@ Public API (imported lazily, so `import core.det` stays cheap for the CLI):
   score_threshold=0.05, max_detections=100)`; images [B, 3, H, W] in [0, 1].
 * `import_effdet(state_dict, name) -> EfficientDet`: effdet 0.4.1 weights (e.g. the published
   COCO checkpoints) on our modules; `python -m core models import-effdet` stores them as a
-  model file of core.train.models (the one format of trained and imported detectors).
+  model file of core.det.model_file (the one format of trained and imported detectors).
 * `export_detector(...)` (core.det.export): ONNX (opset 17, dynamic batch, with or without
   post-processing) and TorchScript.
 

@@ -76,7 +76,7 @@ def read_class_names(value: str) -> list[str]:
 
 def cmd_import_effdet(args: argparse.Namespace) -> int:
     from core.det.effdet_import import import_effdet, load_effdet_checkpoint
-    from core.train.models import save_model_checkpoint
+    from core.det.model_file import save_model_checkpoint
 
     store = store_from(args)
     if not args.replace and any(m["name"] == args.as_name for m in store.list_models()):

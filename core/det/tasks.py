@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from core.engine.jobs import TaskDef
 from core.errors import SpecError
-from core.references import check_model
+from core.references import check_model, resolve_model_row
 from core.spec import dump, image_size_hw, load, param
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,7 +77,7 @@ def run_export(spec: dict, reporter: "Reporter") -> dict:
 
     from core.det.bench import DetectionBench
     from core.det.export import check_onnx, check_torchscript, export_detector
-    from core.train.models import load_model_file, resolve_model_row
+    from core.det.model_file import load_model_file
 
     store = reporter.store
     row = resolve_model_row(store, spec["model"])

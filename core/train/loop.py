@@ -20,7 +20,7 @@ from torch import nn
 
 from core.errors import NasdetError
 from core.io import write_json_atomic
-from core.train.checkpoint import load_weights
+from core.checkpoint import load_weights
 from core.train.evaluate import SUMMARY_KEYS
 from core.train.presets import TrainConfig
 

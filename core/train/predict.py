@@ -17,8 +17,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
+from core.det.model_file import load_model_file
+from core.references import resolve_model_row
 from core.train.evaluate import to_original
-from core.train.models import load_model_file, resolve_model_row
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ Checkpoints: runs/<id>/checkpoint.pt after every epoch (model, EMA, optimiser, s
 counters, all RNG states) gives an exact resume: each epoch draws its sample order from a
 generator seeded by (seed, epoch) and the global RNGs are restored, so an interrupted and resumed
 run ends with the same weights as an uninterrupted one. best.pt / last.pt are model checkpoints
-(EMA weights, see core.train.models). A non-finite loss stops the job with the step and a hint,
+(EMA weights, see core.det.model_file). A non-finite loss stops the job with the step and a hint,
 leaving the last good checkpoint untouched.
 
 Progress and time left cover the whole job, evaluations included (core.train.progress). Each
@@ -34,15 +34,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
+from core.checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, \
+    set_rng_state
+from core.det.model_file import save_model_checkpoint
 from core.dist.ddp import SINGLE, DistContext
 from core.errors import CheckpointError, DatasetError, SpecError
-from core.train.checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, \
-    set_rng_state
 from core.train.evaluate import evaluate_coco, predict_dataset
 from core.train.loop import (EPOCH_SEED_STRIDE, ModelEma, NonFiniteLossError,  # noqa: F401
                              Precision, make_optimizer, param_groups, read_json, seed_everything,
                              summary, train_target, warmup_cosine, write_json)
-from core.train.models import create_for_training, init_from_model, save_model_checkpoint
+from core.train.models import create_for_training, init_from_model
 from core.train.presets import DEFAULT_MODEL, TrainConfig, build_config
 from core.train.preview import PREVIEW_IMAGES, preview_doc, write_preview
 from core.train.progress import TrainProgress, eval_epochs

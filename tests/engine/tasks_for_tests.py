@@ -60,7 +60,7 @@ def _junk_until_full(path) -> None:
 def run_fill(spec: dict, reporter) -> dict:
     import torch
 
-    from core.train.checkpoint import load_checkpoint, save_checkpoint
+    from core.checkpoint import load_checkpoint, save_checkpoint
 
     start = 0
     if reporter.has_checkpoint():

@@ -21,7 +21,7 @@ from core.engine import worker as worker_module
 from core.engine.jobs import submit_job
 from core.engine.store import LOST_JOB_ERROR, Store
 from core.errors import DiskFullError
-from core.train.checkpoint import load_checkpoint
+from core.checkpoint import load_checkpoint
 from tests.engine.conftest import wait_for
 from tests.engine.small_disk import mounted_tmpfs
 

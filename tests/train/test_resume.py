@@ -11,7 +11,7 @@ import torch
 import core.engine.reporter as reporter_module
 from core.det.bench import DetectionBench
 from core.engine.worker import run_job
-from core.train.checkpoint import load_checkpoint, save_checkpoint
+from core.checkpoint import load_checkpoint, save_checkpoint
 from core.train.predict import load_model, predict_images
 from core.train.trainer import Trainer
 from tests.train.conftest import TINY_MODEL, make_dataset, run_in_process

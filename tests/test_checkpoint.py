@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from core.errors import CheckpointError
-from core.train.checkpoint import (load_checkpoint, load_weights, rng_state, save_checkpoint,
-                                   set_rng_state)
+from core.checkpoint import (load_checkpoint, load_weights, rng_state, save_checkpoint,
+                             set_rng_state)
 
 
 def test_round_trip_with_rng_states(tmp_path):
