@@ -28,6 +28,7 @@ from core.io import atomic_open
 from core.nas.config import SearchConfig
 from core.nas.genotypes import Genotype
 from core.nas.network import CifarNetwork
+from core.nas.planning import afford
 from core.nas.proxy import ProxyTensors, TrainSettings, measure
 from core.torch_util import rng_state, set_rng_state  # noqa: F401 (re-exported for strategies)
 
@@ -212,9 +213,9 @@ class SearchContext:
             return
         left = max(0.0, left)
         report = self.plan["report_s"]
-        if math.isfinite(self.job.seconds):  # the report takes the time left, up to its all
-            report = min(self.plan["report_max_s"],
-                         max(report, self.job.remaining - left - SAVE_S))
+        if math.isfinite(self.job.seconds):  # the report will afford what the time left allows
+            report = afford(max(0.0, self.job.remaining - left - SAVE_S), self.plan["epoch_s"],
+                            self.cfg.report).seconds
         remaining = left + report + SAVE_S
         self.reporter.progress(time_fraction(self.job.elapsed, remaining), message,
                                remaining_s=remaining, measured=self.plan["measured"])
