@@ -69,9 +69,12 @@ def report_markdown(report: dict | None) -> str:
 
 def gallery(ctx: Ctx, name: str, split: str) -> list:
     """Up to GALLERY_IMAGES images of a split with their ground-truth boxes (numpy RGB)."""
-    from core.data.preview import preview_images
+    from core.data.dataset import open_dataset
+    from core.viz.previews import preview_images
 
-    return preview_images(ctx.store, name, split=split, n=GALLERY_IMAGES) if name else []
+    if not name:
+        return []
+    return preview_images(open_dataset(ctx.store, name), split=split, n=GALLERY_IMAGES)
 
 
 def stats_figures(ctx: Ctx, name: str | None) -> tuple:

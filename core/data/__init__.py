@@ -4,5 +4,6 @@ with a validation report, the training pipeline and the NAS proxy data.
 Modules: internal (the form, atomic registration), generate (shapes, glyphs), importers +
 formats/ (COCO, VOC, YOLO) + archive (safe .zip) + report, images (read_rgb), transforms
 (letterbox, augmentation), dataset (DetectionDataset, collate), proxy (load_proxy), stats,
-preview, export, spec (job specs), tasks (GENERATE, IMPORT), cli.
+export, spec (job specs), tasks (GENERATE, IMPORT), cli. Previews with boxes drawn are
+core.viz.previews.
 """

@@ -7,6 +7,7 @@ Modules (import the one you need; plotly and OpenCV load on import):
   curves       search_progress_figure, search_tradeoff_figure (Pareto front), training_figure,
                metrics_figure, pareto_front
   detections   class_color, draw_boxes, draw_comparison (TP / FP / misses), image_grid
+  previews     preview_images(dataset info, split, n, seed), draw_ground_truth (crowd dashed)
   evaluation   pr_curves_figure, per_class_ap_figure, confusion_figure (evaluate_coco's dict)
   stats        dataset_stats_figure (core.data.stats.compute_stats's dict)
   common       figure_to_html (standalone page, plotly.js inline), empty_figure, base_layout

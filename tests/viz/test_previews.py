@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from core.data.dataset import load_records, open_dataset
-from core.data.preview import preview_images
+from core.viz.previews import preview_images
 from core.viz.detections import class_color
-from tests.data.conftest import make_generated
+from tests.data.conftest import make_generated, tiny  # noqa: F401 (fixture)
 
 
 def test_preview_images_draw_class_coloured_boxes(tiny):
-    images = preview_images(tiny, "tiny", split="train", n=4, seed=1)
+    images = preview_images(open_dataset(tiny, "tiny"), split="train", n=4, seed=1)
     assert len(images) == 4 and all(im.shape == (96, 96, 3) for im in images)
-    again = preview_images(tiny, "tiny", split="train", n=4, seed=1)
+    again = preview_images(open_dataset(tiny, "tiny"), split="train", n=4, seed=1)
     assert all(np.array_equal(a, b) for a, b in zip(images, again))
     records = load_records(open_dataset(tiny, "tiny"), "train")  # n = all 4, in order
     checked, hits = 0, 0
@@ -29,4 +29,4 @@ def test_preview_images_draw_class_coloured_boxes(tiny):
 
 def test_preview_falls_back_to_other_split(store):
     make_generated(store, "noval", images=3, val_fraction=0.0)
-    assert len(preview_images(store, "noval", split="val", n=10)) == 3
+    assert len(preview_images(open_dataset(store, "noval"), split="val", n=10)) == 3

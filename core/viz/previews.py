@@ -1,14 +1,15 @@
-"""Preview images of a dataset with its ground-truth boxes (for `data show` and the GUI).
+"""Preview images of a dataset with its ground-truth boxes (the Data tab's gallery).
 
-Colours and drawing come from core.viz.detections (one colour per class everywhere); crowd
-annotations are drawn dashed.
+Pure drawing over an opened dataset (core.data.dataset.open_dataset's DatasetInfo): colours and
+boxes come from core.viz.detections (one colour per class everywhere); crowd annotations are
+drawn dashed.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from core.data.dataset import load_records, open_dataset
+from core.data.dataset import DatasetInfo, load_records
 from core.data.images import read_rgb
 from core.viz.detections import BoxStyle, draw_boxes
 
@@ -16,11 +17,10 @@ CROWD_STYLE = BoxStyle(dashed=True, show_scores=False, tag_prefix="crowd ")
 GT_STYLE = BoxStyle(show_scores=False)
 
 
-def preview_images(store, name: str, split: str = "val", n: int = 8,
+def preview_images(info: DatasetInfo, split: str = "val", n: int = 8,
                    seed: int = 0) -> list[np.ndarray]:
     """Up to `n` images (RGB uint8 [H, W, 3], original size) of a split, chosen with `seed`,
     with their boxes and class names drawn. Falls back to the other split if this one is empty."""
-    info = open_dataset(store, name)
     records = load_records(info, split)
     if not records:
         records = load_records(info, "train" if split == "val" else "val")
