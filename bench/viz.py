@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from bench.common import machine, table, write_section  # noqa: E402
+from core.nas.derive import derive_genotype  # noqa: E402
 from core.nas.genotypes import PUBLISHED_GENOTYPES  # noqa: E402
-from core.nas.operations import PRIMITIVES  # noqa: E402
-from core.nas.supernet import derive_genotype  # noqa: E402
+from core.nas.primitives import PRIMITIVES  # noqa: E402
 from core.viz import alphas, cell_graph, curves, detections, evaluation  # noqa: E402
 
 TARGET_S = 1.0

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from core.errors import SpecError
-from core.nas.operations import OPS, PRIMITIVES
+from core.nas.primitives import OP_NAMES, PRIMITIVES
 
 __all__ = ["Genotype", "GenotypeError", "PRIMITIVES", "PUBLISHED_GENOTYPES", "PUBLISHED_SOURCE",
            "CELL_KINDS"]
@@ -99,8 +99,8 @@ class Genotype:
                 "intermediate node, i.e. an even number >= 2")
         steps = len(pairs) // 2
         for k, (op, index) in enumerate(pairs):
-            if op not in OPS or op == "none":
-                known = ", ".join(sorted(n for n in OPS if n != "none"))
+            if op not in OP_NAMES or op == "none":
+                known = ", ".join(sorted(n for n in OP_NAMES if n != "none"))
                 raise GenotypeError(f"genotype.{kind}[{k}]: unknown operation {op!r}; "
                                     f"use one of {known}")
             node = k // 2

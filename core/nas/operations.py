@@ -8,7 +8,8 @@ factorized reduce (two offset 1x1 convolutions of stride 2, concatenated). `none
 "no edge" operation of the search space.
 
 `OPS[name](C, stride, affine)` builds an op; `PRIMITIVES` is the DARTS search set (its order is
-the column order of the architecture weights alpha everywhere in this package).
+the column order of the architecture weights alpha everywhere in this package); names and
+parameter counts without torch are in core.nas.primitives.
 """
 
 from __future__ import annotations
@@ -19,17 +20,7 @@ import torch
 from torch import nn
 
 from core.errors import SpecError
-# The DARTS search set, in the authors' order (alpha columns follow it).
-PRIMITIVES: tuple[str, ...] = (
-    "none",
-    "max_pool_3x3",
-    "avg_pool_3x3",
-    "skip_connect",
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "dil_conv_5x5",
-)
+from core.nas.primitives import PRIMITIVES  # noqa: F401 (the alpha column order)
 
 
 class ReLUConvBN(nn.Module):
@@ -161,10 +152,6 @@ OPS: dict[str, OpFactory] = {
     "dil_conv_5x5": lambda C, stride, affine: DilConv(C, C, 5, stride, 4, 2, affine=affine),
     "conv_7x1_1x7": _conv_7x1_1x7,
 }
-
-# Ops without parameters: in a supernet they get a non-affine BN (as DARTS) and drop path
-# treats Identity specially; listed for the visualisation and the FLOPs/params bookkeeping.
-PARAMETER_FREE: frozenset[str] = frozenset({"none", "avg_pool_3x3", "max_pool_3x3"})
 
 
 def build_op(name: str, C: int, stride: int, affine: bool = True) -> nn.Module:

@@ -19,7 +19,7 @@ from typing import Sequence
 
 from core.errors import SearchError
 from core.nas.genotypes import CELL_KINDS, Genotype, concat_range
-from core.nas.operations import PRIMITIVES
+from core.nas.primitives import PRIMITIVES
 
 SKIP = "skip_connect"
 CANDIDATE_OPS: tuple[str, ...] = tuple(p for p in PRIMITIVES if p != "none")

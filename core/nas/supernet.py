@@ -10,8 +10,9 @@ and `arch_parameters()` split them for the two optimisers.
 
 `SuperNet.forward(x)` runs the continuous relaxation; `forward(x, genotype=g)` runs only the ops
 of a discrete genotype over the shared weights (ENAS, Pham et al. 2018, section 2.3).
-`derive_genotype` is the DARTS derive rule: for each node keep the two inputs whose strongest
-non-none op is strongest, with that op; then cap skip_connect in the normal cell.
+`SuperNet.genotype()` applies the DARTS derive rule (core.nas.derive, plain Python): for each
+node keep the two inputs whose strongest non-none op is strongest, with that op; then cap
+skip_connect in the normal cell.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from core.nas.genotypes import Genotype, concat_range
+from core.nas.derive import derive_genotype
+from core.nas.genotypes import Genotype
 from core.nas.network import STEM_MULTIPLIER, reduction_layers
 from core.nas.operations import OPS, PRIMITIVES, FactorizedReduce, ReLUConvBN, Zero
-from core.nas.space import cap_skips, edge_index, edge_list
+from core.nas.space import edge_index, edge_list
 
 ALPHA_INIT_SCALE = 1e-3  # DARTS: alphas start as 1e-3 * N(0, 1)
 
@@ -151,33 +153,3 @@ class SuperNet(nn.Module):
     def genotype(self, skip_cap: int | None = 2) -> Genotype:
         w = self.alpha_weights()
         return derive_genotype(w["normal"], w["reduce"], self.nodes, self.primitives, skip_cap)
-
-
-def derive_cell(weights: Sequence[Sequence[float]], nodes: int,
-                primitives: Sequence[str] = PRIMITIVES) -> list[tuple[str, int]]:
-    """DARTS derive rule for one cell. weights: [edges, ops] (softmax), edge_list order.
-
-    For each node, rank its input edges by their strongest non-none weight, keep the top two
-    (in that order) each with its strongest non-none op.
-    """
-    none = primitives.index("none") if "none" in primitives else -1
-    pairs = []
-    for i in range(nodes):
-        rows = {j: weights[edge_index(i, j)] for j in range(i + 2)}
-        best = {j: max((k for k in range(len(primitives)) if k != none), key=row.__getitem__)
-                for j, row in rows.items()}
-        for j in sorted(rows, key=lambda j: -rows[j][best[j]])[:2]:
-            pairs.append((primitives[best[j]], j))
-    return pairs
-
-
-def derive_genotype(normal: Sequence[Sequence[float]], reduce: Sequence[Sequence[float]],
-                    nodes: int, primitives: Sequence[str] = PRIMITIVES,
-                    skip_cap: int | None = 2) -> Genotype:
-    """Genotype of softmax weights [edges, ops] for both cells; skips capped in the normal cell."""
-    normal_pairs = derive_cell(normal, nodes, primitives)
-    if skip_cap is not None:
-        edge_w = {e: dict(zip(primitives, normal[k])) for k, e in enumerate(edge_list(nodes))}
-        normal_pairs = cap_skips(normal_pairs, edge_w, skip_cap)
-    concat = concat_range(nodes)
-    return Genotype(normal_pairs, concat, derive_cell(reduce, nodes, primitives), concat)

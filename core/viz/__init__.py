@@ -2,6 +2,7 @@
 
 Modules (import the one you need; plotly and OpenCV load on import):
   cell_graph   cell_figure(genotype, "normal"|"reduce"), compare_figure(a, b, cell), layout_cell
+  cell_layout  layout_cell (the geometry), cell_traces  cell_traces (plotly trace dicts)
   alphas       alpha_figure(snapshots) (DARTS softmax heatmaps + derived cell, epoch slider),
                load_alphas(path)
   curves       search_progress_figure, search_tradeoff_figure (Pareto front), training_figure,

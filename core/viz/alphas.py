@@ -22,10 +22,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.errors import NasdetError
+from core.nas.derive import derive_genotype
 from core.nas.genotypes import CELL_KINDS, Genotype
-from core.nas.operations import PRIMITIVES
-from core.viz.cell_graph import (CellLayout, _Axes, _axis, cell_traces, height_for_layer_size,
-                                  layout_cell, state_name)
+from core.nas.primitives import PRIMITIVES
+from core.viz.cell_layout import CellLayout, height_for_layer_size, layout_cell, state_name
+from core.viz.cell_traces import Axes, cell_traces, hidden_axis
 from core.viz.common import base_layout, empty_figure
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,6 @@ def _genotype(snapshot: dict, nodes: int, primitives: Sequence[str]) -> Genotype
     """The snapshot's derived genotype, or the DARTS derive rule applied to its weights."""
     if snapshot.get("genotype"):
         return Genotype.from_dict(snapshot["genotype"])
-    from core.nas.supernet import derive_genotype  # torch; only for snapshots without one
-
     return derive_genotype(snapshot["normal"], snapshot["reduce"], nodes, primitives)
 
 
@@ -167,7 +166,7 @@ def _frame_traces(snap: dict, cells: Sequence[str], edges, primitives, zmax: flo
             marker=dict(symbol="square-open", size=13, color=CHOICE_COLOR, line=dict(width=2)),
             hoverinfo="skip", xaxis=hx, yaxis=hy))
         lay = _cached_layout(genotype.to_json(), cell, cw, ch)
-        traces += cell_traces(lay, cell, C, axes=_Axes(cx, cy), ops=cell_ops, legend=False)
+        traces += cell_traces(lay, cell, C, axes=Axes(cx, cy), ops=cell_ops, legend=False)
     return traces
 
 
@@ -202,8 +201,8 @@ def _panels(cells: Sequence[str], width: int, heat_h: float, cell_h: float, heat
                                    tickfont=dict(size=10), fixedrange=True)
         axes[_axis_key(hy)] = dict(domain=_ydom(heat, total_h), anchor=hx, autorange="reversed",
                                    tickfont=dict(size=10), fixedrange=True)
-        axes[_axis_key(cx)] = _axis(cdom, cell_w, cy)
-        axes[_axis_key(cy)] = _axis(tuple(_ydom(graph, total_h)), graph[1], cx)
+        axes[_axis_key(cx)] = hidden_axis(cdom, cell_w, cy)
+        axes[_axis_key(cy)] = hidden_axis(tuple(_ydom(graph, total_h)), graph[1], cx)
     panels["_heat_right"] = hdom[1] + 0.01
     panels["_heat_px"] = heat_h
     return panels, axes, total_h

@@ -7,10 +7,11 @@ import random
 import pytest
 import torch
 
+from core.nas.derive import derive_cell, derive_genotype
 from core.nas.genotypes import Genotype
 from core.nas.operations import PRIMITIVES
 from core.nas.space import edge_list, sample_genotype
-from core.nas.supernet import SuperNet, derive_cell, derive_genotype
+from core.nas.supernet import SuperNet
 
 P = {name: k for k, name in enumerate(PRIMITIVES)}
 

@@ -55,7 +55,7 @@ def test_heatmaps_choices_and_slider():
 
 
 def test_snapshot_without_genotype_uses_derive_rule():
-    from core.nas.supernet import derive_genotype
+    from core.nas.derive import derive_genotype
 
     snaps = _snapshots(1, with_genotype=False)
     fig = al.alpha_figure(snaps, cells=("normal",), width=600)

@@ -9,6 +9,8 @@ import pytest
 
 from core.nas.genotypes import PUBLISHED_GENOTYPES, Genotype
 from core.viz import cell_graph as cg
+from core.viz import cell_layout as cl
+from core.viz import cell_traces as ct
 from core.viz.common import figure_to_html
 
 CASES = [(name, cell) for name in PUBLISHED_GENOTYPES for cell in ("normal", "reduce")]
@@ -54,13 +56,13 @@ def test_layout_has_no_overlapping_labels(name, cell):
     for i, a in enumerate(boxes):
         assert 0 <= a[0] and a[2] <= lay.width and 0 <= a[1] and a[3] <= lay.height
         for b in boxes[i + 1:]:
-            assert cg._overlap(a, b) == 0, f"labels overlap: {a} {b}"
+            assert cl._overlap(a, b) == 0, f"labels overlap: {a} {b}"
         for n in lay.nodes:
-            assert cg._overlap(a, cg._node_box(n, margin=0)) == 0
+            assert cl._overlap(a, cl._node_box(n, margin=0)) == 0
     # left to right: every edge goes to a later layer; inputs first, output last
     layer = {n.index: n.layer for n in lay.nodes}
     assert all(layer[e.target] > layer[e.source] for e in lay.edges)
-    assert layer[cg.OUTPUT] == max(layer.values()) and layer[0] == layer[1] == 0
+    assert layer[cl.OUTPUT] == max(layer.values()) and layer[0] == layer[1] == 0
 
 
 def test_hover_has_op_params_at_width():
@@ -81,8 +83,8 @@ def test_unused_node_is_greyed():
     fig = cg.cell_figure(g, "normal")
     nodes = _role(fig, "nodes")[0]
     colors = dict(zip(nodes.text, nodes.marker.color))
-    assert colors["0"] == cg.NODE_FILL["unused"]
-    assert colors["1"] == cg.NODE_FILL["intermediate"]
+    assert colors["0"] == ct.NODE_FILL["unused"]
+    assert colors["1"] == ct.NODE_FILL["intermediate"]
 
 
 def test_compare_highlights_differing_edges():
@@ -128,4 +130,4 @@ def test_random_cells_have_no_label_overlaps():
         g = sample_genotype(rng, nodes=rng.choice([3, 4, 5]))
         for cell in ("normal", "reduce"):
             lay = cg.layout_cell(g, cell, width=480)
-            assert cg._label_clashes(lay.op_edges, lay.nodes) == 0, (str(g), cell)
+            assert cl._label_clashes(lay.op_edges, lay.nodes) == 0, (str(g), cell)
