@@ -21,7 +21,6 @@ from core.spec import coerce_fields, dump, image_size_hw, load, param
 
 DEFAULT_PRESET = "paper"
 DEFAULT_MODEL = "efficientdet_d0"
-OPTIMIZERS = ("sgd", "adamw")
 BACKBONE_PREFIXES = ("nas:", "nas-file:", "nas-arch:")  # searched/published-cell backbones
 MAX_EPOCHS = 10_000
 MAX_BATCH = 1024

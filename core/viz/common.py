@@ -13,9 +13,6 @@ import plotly.graph_objects as go
 
 FONT_FAMILY = "Inter, Segoe UI, Helvetica, Arial, sans-serif"
 FONT_SIZE = 12
-DEFAULT_WIDTH = 600
-GRID_COLOR = "#e5e7eb"
-AXIS_COLOR = "#9ca3af"
 MUTED_COLOR = "#9ca3af"
 TEXT_COLOR = "#1f2937"
 
