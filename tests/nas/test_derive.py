@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,5 +39,6 @@ def test_equals_the_supernet_genotype_on_random_alphas(seed):
 def test_derive_and_cell_graphs_load_no_torch():
     code = ("import sys; import core.nas.derive, core.nas.genotypes, core.viz.cell_graph, "
             "core.viz.alphas; print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "False"
