@@ -68,7 +68,8 @@ def _resolve_relative(module: str | None, level: int, path: Path) -> str:
 
 
 def imported_modules(tree: ast.AST, path: Path) -> list[tuple[int, str]]:
-    """(line, absolute module name) of every import in ``tree``, ``from a import b`` giving a.b too."""
+    """(line, absolute module name) of every import in ``tree``; ``from a import b`` gives a and
+    a.b."""
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -144,7 +145,8 @@ def store_in_models(modules: Sequence[str] = MODEL_MODULES) -> list[str]:
             continue
         for node in ast.walk(_parse(path)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                names = [a.arg for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs]
+                args = node.args
+                names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
                 if "store" in names:
                     out.append(f"{rel}:{node.lineno} {node.name} takes a store")
     return out
@@ -205,8 +207,11 @@ def test_checker_finds_each_kind_of_breach(monkeypatch: pytest.MonkeyPatch, tmp_
         "(model files: core.det))",
         "core/viz/c.py:1 imports torch (viz is pure: data in, figure out)",
         "core/viz/c.py:2 imports core.nas.supernet (viz builds no torch modules)",
-        "nasdet_gui/d.py:1 imports sqlite3 (the GUI reads the store through core's read functions)",
+        "nasdet_gui/d.py:1 imports sqlite3 (the GUI reads the store through core's read "
+        "functions)",
     ]
-    _write(tmp_path, "core/nas/m.py", "def build(c):\n    pass\n\n\ndef find(store, spec):\n    pass\n")
+    _write(tmp_path, "core/nas/m.py",
+           "def build(c):\n    pass\n\n\ndef find(store, spec):\n    pass\n")
     assert store_in_models(["core/nas/m.py"]) == ["core/nas/m.py:5 find takes a store"]
-    assert [line.split(" holds ")[0] for line in gui_sql()] == ["nasdet_gui/d.py:2", "nasdet_gui/d.py:2"]
+    holders = [line.split(" holds ")[0] for line in gui_sql()]
+    assert holders == ["nasdet_gui/d.py:2", "nasdet_gui/d.py:2"]  # .db. and execute(
