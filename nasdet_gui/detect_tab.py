@@ -235,7 +235,8 @@ def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
         return chosen, (f"{len(chosen)} image(s) chosen; press Detect." if chosen else "")
 
     def on_dataset(model, name):
-        name = name or (q.model_dataset(ctx.store, model) if pick_model(ctx, model) else None)
+        model = pick_model(ctx, model)
+        name = name or (q.model_dataset(ctx.store, model) if model else None)
         name = need(name, "Pick a dataset (or a model trained on one) first.")
         return (gr.Dropdown(value=name), dataset_items(ctx, name),
                 f"{DATASET_SAMPLE} validation images of {name} chosen; press Detect.")
@@ -317,6 +318,7 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: dict) -> gr.Timer:
     eval_outputs = [v["summary"], v["per_class"], v["pr"], v["confusion"]]
 
     def on_model(name):
+        name = pick_model(ctx, name)  # a model deleted since the list was read: the newest
         return (gr.Dropdown(value=q.model_dataset(ctx.store, name) if name else None),
                 *evaluation_views(ctx, name), model_threshold(ctx, name), "")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.engine import queries as q
+from core.errors import NotFoundError
 
 from nasdet_gui.common import Ctx, progress_html
 from nasdet_gui.guided import ending, live
@@ -80,7 +81,12 @@ def result_outputs(ctx: Ctx, p: Parts, cache: Any, train: dict, search: dict | N
     evaluation = ending.evaluation_of(ctx.store, model)
     threshold = ending.default_threshold(evaluation)
     items = dataset_items(ctx, train["spec"]["dataset"], ending.RESULT_IMAGES)
-    state = run_model(cache, model, items)
+    try:
+        state = run_model(cache, model, items)
+    except NotFoundError:  # the walk's model was deleted (Jobs tab) since it was trained
+        return {p["score"]: f"The detector of this walk (`{model}`) was deleted; press "
+                            "**Start over** to run the demo again.",
+                p["r_gallery"]: [], p["r_state"]: None}
     verdict = verdict_html((search or {}).get("result"))
     return {p["score"]: score_html(evaluation), p["verdict_result"]: verdict,
             p["r_gallery"]: ending.result_gallery(state, threshold),
