@@ -71,16 +71,21 @@ def training_curves(store: Store, job_id: int):
     return fig
 
 
-def alphas(store: Store, job_id: int):
-    """The latest DARTS alpha snapshot as a heatmap (a note for other strategies)."""
+ALPHA_NOTES = {"none": "Alpha heatmaps exist for DARTS searches.",
+               "reading": "Reading the alphas...", "empty": "No alpha snapshot yet."}
+
+
+def alphas(store: Store, job_id: int, width: int = 600, notes: dict[str, str] = ALPHA_NOTES):
+    """The latest DARTS alpha snapshot as a heatmap; `notes` say why there is none yet
+    ("none": no alphas artifact, "reading": being rewritten, "empty": no snapshot yet)."""
     found = store.artifacts(job_id, kind="alphas")
     if not found:
-        return note("Alpha heatmaps exist for DARTS searches.")
+        return note(notes["none"])
     try:
         snapshots = load_alphas(store.resolve_path(found[-1]["path"]))
     except NasdetError as exc:  # being rewritten by the search: the next tick reads it
         log.debug("alphas of job %s not readable yet: %s", job_id, exc)
-        return note("Reading the alphas...")
+        return note(notes["reading"])
     if not snapshots:
-        return note("No alpha snapshot yet.")
-    return alpha_figure(snapshots, width=600)
+        return note(notes["empty"])
+    return alpha_figure(snapshots, width=width)

@@ -18,6 +18,8 @@ from core.engine import queries as q
 from core.engine.store import Store
 from core.errors import NasdetError
 
+from nasdet_gui import figures
+
 log = logging.getLogger(__name__)
 
 CHART_H = 300
@@ -73,6 +75,11 @@ def best_cell(store: Store, search_id: int):
     return _fit(cell_figure(best["genotype"], "normal", title=title), title=title)
 
 
+PHASE_NOTES = {"none": "The found cell is compared with random cells here after the search.",
+               "reading": "Reading the search's weights...",
+               "empty": "The first weights appear after the first epoch."}
+
+
 def phase_figure(store: Store, search_id: int, archs: list[dict]):
     """The searched-vs-random bars once the report has trained a cell; before, the DARTS
     alpha heatmap (other strategies: a note)."""
@@ -81,19 +88,7 @@ def phase_figure(store: Store, search_id: int, archs: list[dict]):
     if any(a["role"] in REPORT_ROLES and a.get("score") is not None for a in archs):
         return _fit(report_bars(archs, title="Found cell vs random cells"),
                     title="Found cell vs random cells")
-    found = store.artifacts(search_id, kind="alphas")
-    if not found:
-        return note("The found cell is compared with random cells here after the search.")
-    from core.viz.alphas import alpha_figure, load_alphas
-
-    try:
-        snapshots = load_alphas(store.resolve_path(found[-1]["path"]))
-    except NasdetError as exc:  # being rewritten by the search: the next tick reads it
-        log.debug("alphas not readable yet: %s", exc)
-        return note("Reading the search's weights...")
-    if not snapshots:
-        return note("The first weights appear after the first epoch.")
-    return alpha_figure(snapshots, width=ALPHA_W)  # its own height: heatmaps above cells
+    return figures.alphas(store, search_id, width=ALPHA_W, notes=PHASE_NOTES)
 
 
 def search_views(store: Store, search_id: int | None) -> tuple:

@@ -123,3 +123,20 @@ def browser():
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         yield b
         b.close()
+
+
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def open_page(browser, url: str, init_script: str | None = None):
+    """A 1280x800 page on the app, its page errors collected in `pg.errors`; close its context
+    (`pg.context.close()`) when done."""
+    context = browser.new_context(viewport=VIEWPORT)
+    if init_script:
+        context.add_init_script(init_script)
+    pg = context.new_page()
+    pg.errors = []
+    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
+    pg.goto(url)
+    pg.wait_for_selector("#main-tabs", timeout=30_000)
+    return pg

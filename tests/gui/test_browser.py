@@ -12,23 +12,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.gui.conftest import open_page
+
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("gui")]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TABS = ["Guided demo", "Data", "Search", "Architectures", "Train", "Detect", "Jobs"]
-VIEWPORT = {"width": 1280, "height": 800}
 
 
 @pytest.fixture(scope="module")
 def page(browser, gui_app):
-    context = browser.new_context(viewport=VIEWPORT)
-    pg = context.new_page()
-    pg.errors = []
-    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-    pg.goto(gui_app.url)
-    pg.wait_for_selector("#main-tabs", timeout=30_000)
+    pg = open_page(browser, gui_app.url)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def error_toasts(pg) -> list[str]:

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.gui.conftest import open_page
+
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("gui")]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-VIEWPORT = {"width": 1280, "height": 800}
 TABS = ["guided", "data", "search", "architectures", "train", "detect", "jobs"]
 TRAIN_SPEC = {"dataset": "shapes-demo", "preset": "quick-cpu", "model": "efficientdet_tiny",
               "image_size": 128, "epochs": 1, "batch_size": 4, "workers": 0}
@@ -117,15 +118,9 @@ def prepared(gui_app) -> dict:
 
 @pytest.fixture(scope="module")
 def page(browser, gui_app, prepared):
-    context = browser.new_context(viewport=VIEWPORT)
-    context.add_init_script(RECORD_LEAKS)
-    pg = context.new_page()
-    pg.errors = []
-    pg.on("pageerror", lambda exc: pg.errors.append(str(exc)))
-    pg.goto(gui_app.url)
-    pg.wait_for_selector("#main-tabs", timeout=30_000)
+    pg = open_page(browser, gui_app.url, init_script=RECORD_LEAKS)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def open_tab(pg, key: str, ready: str) -> None:
