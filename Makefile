@@ -31,7 +31,8 @@ run: $(STAMP)
 	$(BIN)/python app.py --home $(HOME_DIR) --host $(HOST) --port $(PORT)
 
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not alone"
+	$(BIN)/python -m pytest -m alone
 
 bench: $(STAMP)
 	$(BIN)/python bench/store.py

@@ -234,25 +234,27 @@ def train_and_score(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
 
 
 def step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: TrainSettings,
-                 steps: int = 2) -> float:
+                 steps: int = 3, warmup: int = 2) -> float:
     """Measured seconds of one training step of `model` (changed: pass a throwaway network) at
-    batch `settings.batch_size` on the device of x, augmentation included, after one warm-up
-    step."""
+    batch `settings.batch_size` on the device of x, augmentation included: the median of `steps`
+    timed steps after `warmup` untimed ones (the first steps of a network pay for allocations
+    and kernel selection, and one stalled step must not set the plan)."""
     model = model.to(x.device, memory_format=torch.channels_last).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum)
     generator = torch.Generator().manual_seed(0)
     n = min(len(y), settings.batch_size)
-    start = 0.0
-    for step in range(steps + 1):
-        if step == 1:
-            _sync(x.device)
-            start = time.perf_counter()
+    times = []
+    for step in range(warmup + steps):
+        _sync(x.device)
+        start = time.perf_counter()
         xb = random_flip_crop(x[:n], generator).contiguous(memory_format=torch.channels_last)
         weight_step(F.cross_entropy(logits_of(model(xb)), y[:n]), opt, params,
                     settings.grad_clip)
-    _sync(x.device)
-    return (time.perf_counter() - start) / steps
+        _sync(x.device)
+        if step >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def _sync(device: torch.device) -> None:

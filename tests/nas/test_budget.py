@@ -94,6 +94,7 @@ def _follow(store, jobs: dict) -> tuple[dict, dict, dict]:
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_every_strategy_ends_within_its_minutes(make_job, store):
     """All five strategies at once (threads: the budget is wall-clock, so contention only makes
     the bound harder); report epochs asked for far beyond the budget must adapt."""
@@ -109,6 +110,7 @@ def test_every_strategy_ends_within_its_minutes(make_job, store):
 
 
 @pytest.mark.slow
+@pytest.mark.alone
 def test_progress_is_time_based_and_the_eta_truthful(make_job, store):
     """One job alone: after the first 20 % of it, the ETA within 30 % of the truth (+2 s: the
     sampling jitter of an 18-second job) at 90 % of the samples and never off by more than
