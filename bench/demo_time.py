@@ -12,7 +12,7 @@ and docs/screenshots/ (guided_*.png) at 1280x800 and 1920x1080: the search at wo
 cell, the training gallery, the results. Timings then come from the app's own jobs.
 
     .venv/bin/python bench/demo_time.py [--preset default] [--threads 2] [--device cpu|cuda]
-                                        [--screenshots [--shots-dir DIR]] [--no-write]
+                                        [--runs N | --screenshots [--shots-dir DIR]] [--no-write]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -86,36 +87,59 @@ def run_chain(home: Path, preset: dict, device: str) -> None:
     run_worker(home, device, max_jobs=2)
 
 
-def report(store: Store, watch: EtaWatch, preset_name: str, preset: dict, mode: str) -> str:
-    """The markdown section: per-step wall time and ETA error, margin, AP50."""
+def measure(store: Store, watch: EtaWatch) -> dict:
+    """One walk's numbers: per-step wall time and worst ETA error, the whole walk, the margin,
+    the detector's AP50, epochs and threshold."""
     jobs = {j["kind"]: j for j in store.list_jobs() if j["kind"] in ("search", "train")}
-    rows, total = [], 0.0
-    for name, kind in (("search + final report", "search"), ("train on the found cell", "train")):
+    out: dict = {}
+    for kind in ("search", "train"):
         job = jobs[kind]
-        wall = job["finished_at"] - job["started_at"]
-        total += wall
-        err = eta_error(watch.samples.get(job["id"], []), job["started_at"], job["finished_at"])
-        rows.append([name, f"{wall:.0f}", "n/a" if err is None else f"{100 * err:.0f}%"])
-    walk = jobs["train"]["finished_at"] - jobs["search"]["created_at"]
-    rows.append(["**whole walk** (click to detections)", f"**{walk:.0f}** ({walk / 60:.1f} min)",
-                 ""])
+        out[f"{kind}_s"] = job["finished_at"] - job["started_at"]
+        out[f"{kind}_eta"] = eta_error(watch.samples.get(job["id"], []), job["started_at"],
+                                       job["finished_at"])
+    out["walk_s"] = jobs["train"]["finished_at"] - jobs["search"]["created_at"]
     result, train = jobs["search"]["result"] or {}, jobs["train"]["result"] or {}
-    margin = result.get("margin")
-    return (f"## Guided demo duration (bench/demo_time.py)\n\n"
+    out.update(margin=result.get("margin"), searched=result.get("searched", {}).get("mean"),
+               random=(result.get("random") or {}).get("mean"), AP50=train.get("AP50"),
+               epochs=train.get("epochs"), threshold=train.get("score_threshold"))
+    return out
+
+
+def report(runs: list[dict], preset_name: str, preset: dict, mode: str, runs_asked: int) -> str:
+    """The markdown section: one row per walk, then the median."""
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.0f}%"
+
+    rows = [[str(i + 1), f"{r['search_s']:.0f}", pct(r["search_eta"]), f"{r['train_s']:.0f}",
+             pct(r["train_eta"]), f"**{r['walk_s']:.0f}** ({r['walk_s'] / 60:.1f} min)",
+             "n/a" if r["margin"] is None else f"{r['margin']:+.3f}", _num(r["AP50"]),
+             _num(r["threshold"])] for i, r in enumerate(runs)]
+    if len(runs) > 1:
+        med = {k: statistics.median(r[k] for r in runs if r[k] is not None)
+               for k in ("search_s", "train_s", "walk_s", "margin", "AP50")
+               if any(r[k] is not None for r in runs)}
+        worst = {k: max((r[k] for r in runs if r[k] is not None), default=None)
+                 for k in ("search_eta", "train_eta")}
+        beats = sum(1 for r in runs if (r["margin"] or 0) > 0)
+        rows.append(["**median**", f"{med['search_s']:.0f}", f"worst {pct(worst['search_eta'])}",
+                     f"{med['train_s']:.0f}", f"worst {pct(worst['train_eta'])}",
+                     f"**{med['walk_s']:.0f}** ({med['walk_s'] / 60:.1f} min)",
+                     f"{med.get('margin', 0):+.3f} (searched ahead in {beats}/{len(runs)})",
+                     _num(med.get("AP50")), ""])
+    repeat = (f"`.venv/bin/python bench/demo_time.py --preset {preset_name}"
+              + (" --screenshots" if mode == "app" else f" --runs {runs_asked}") + "`")
+    return (f"## Guided demo duration and quality (bench/demo_time.py)\n\n"
             f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
-            f"Repeat: `.venv/bin/python bench/demo_time.py --preset {preset_name}"
-            f"{' --screenshots' if mode == 'app' else ''}`. The chain the Guided demo's \"Run the "
-            f"whole demo\" queues with the `{preset_name}` preset ({preset.get('about', '')}), "
-            f"{'in the launched app' if mode == 'app' else 'run by a worker in the bench'}. "
-            f"ETA error: the worst |ETA - real time left| / real time left after the first "
-            f"{ETA_FROM:.0%} of each job.\n\n"
-            + table(["step", "wall s", "worst ETA error after 20%"], rows)
-            + "\n\nSearched cell {} vs random {} proxy accuracy (margin {}); detector val AP50 "
-              "{} after {} epochs (score threshold {}).\n".format(
-                  _num(result.get("searched", {}).get("mean")),
-                  _num((result.get("random") or {}).get("mean")),
-                  "n/a" if margin is None else f"{margin:+.3f}", _num(train.get("AP50")),
-                  train.get("epochs"), _num(train.get("score_threshold"))))
+            f"Repeat: {repeat}. The chain the Guided demo's \"Run the whole demo\" queues with "
+            f"the `{preset_name}` preset ({preset.get('about', '')}), "
+            f"{'in the launched app' if mode == 'app' else 'run by a worker in the bench'}, each "
+            f"walk in a fresh home. Walk: from the click (the search queued) to the detector "
+            f"registered. ETA error: the worst |ETA - real time left| / real time left after the "
+            f"first {ETA_FROM:.0%} of each job (and more than 10 s before its end). Margin: the "
+            f"searched cell's proxy accuracy minus the random cells' mean in the demo's own "
+            f"report. AP50: the detector on the searched cell, val split (pycocotools).\n\n"
+            + table(["walk", "search s", "ETA err", "train s", "ETA err", "click to detections",
+                     "margin", "AP50", "threshold"], rows) + "\n")
 
 
 def _num(value: float | None) -> str:
@@ -133,22 +157,29 @@ def main() -> None:
     parser.add_argument("--shots-dir", type=Path, default=SHOTS,
                         help="where --screenshots writes (default docs/screenshots; a smoke run "
                              "with the tiny preset should write elsewhere)")
+    parser.add_argument("--runs", type=int, default=1, help="walks, each in a fresh home "
+                        "(the table gives each and the median); not with --screenshots")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     preset = json.loads(PRESETS.read_text())["demo"][args.preset]
-    home = Path(tempfile.mkdtemp(prefix="demo_time_")) / "home"
-    watch = EtaWatch(home)
-    if args.screenshots:
-        from bench.demo_shots import walk_in_app
+    runs = []
+    for i in range(1 if args.screenshots else max(1, args.runs)):
+        home = Path(tempfile.mkdtemp(prefix="demo_time_")) / "home"
+        watch = EtaWatch(home)
+        if args.screenshots:
+            from bench.demo_shots import walk_in_app
 
-        walk_in_app(home, args.preset, args.threads, args.shots_dir, watch)
-    else:
-        Store(home)
-        watch.start()
-        run_chain(home, preset, args.device)
-    watch.stop.set()
-    body = report(Store(home), watch, args.preset, preset, "app" if args.screenshots else "bench")
+            walk_in_app(home, args.preset, args.threads, args.shots_dir, watch)
+        else:
+            Store(home)
+            watch.start()
+            run_chain(home, preset, args.device)
+        watch.stop.set()
+        runs.append(measure(Store(home), watch))
+        print(f"walk {i + 1}: {json.dumps(runs[-1])}", flush=True)
+    mode = "app" if args.screenshots else "bench"
+    body = report(runs, args.preset, preset, mode, args.runs)
     print(body)
     if not args.no_write:
         write_section(f"demo_{args.preset}" + ("_app" if args.screenshots else ""), body)

@@ -1,6 +1,8 @@
-"""The "Search" tab: start a cell search (DARTS, ENAS, evolution, random) and watch it live.
+"""The "Search" tab: start a cell search (DARTS, ENAS, evolution, random, zero-cost) and watch it
+live.
 
-Start queues a `search` job and returns its id at once. The views (score chart, best cell, DARTS
+The form shows the job's planned split of its budget (search, report; core.nas.cli.submit_plan,
+the line the CLI prints) before the start. Start queues a `search` job and returns its id at once. The views (score chart, best cell, DARTS
 alpha heatmap, evaluated architectures, searched-vs-random report) are rebuilt from the store
 when the job's fingerprint changes.
 """
@@ -101,7 +103,7 @@ def views(ctx: Ctx, job_id: int | None) -> tuple:
 def _form(ctx: Ctx) -> dict:
     """The left column: dataset, strategy, the main fields and the advanced ones."""
     dataset = gr.Dropdown(label="Dataset", choices=q.dataset_names(ctx.store), value=None,
-                          allow_custom_value=True)
+                          allow_custom_value=True, elem_id="search-dataset")
     strategy = gr.Radio(list(STRATEGIES), value="darts", label="Strategy")
     main = dataclass_form(SearchConfig, names=MAIN_FIELDS, labels={
         "minutes": "Time budget (minutes)", "epochs": "Epochs (DARTS/ENAS)",
@@ -115,8 +117,22 @@ def _form(ctx: Ctx) -> dict:
                                                  cls.__dataclass_fields__})
             advanced.update({f"{group}.{n}": c for n, c in fields.items()})
     start = gr.Button("Start search", variant="primary", elem_id="search-start")
+    plan = gr.Markdown(plan_markdown(ctx, None), elem_id="search-plan")
     return {"dataset": dataset, "strategy": strategy, "main": main, "advanced": advanced,
-            "start": start}
+            "start": start, "plan": plan}
+
+
+def plan_markdown(ctx: Ctx, spec: dict | None) -> str:
+    """The planned split of the job's budget for the form's spec, or what is missing."""
+    from core.errors import SpecError
+    from core.nas.cli import submit_plan
+
+    if not spec or not spec.get("dataset"):
+        return "*Choose a dataset to see how the time budget will be spent.*"
+    try:
+        return submit_plan(ctx.store, spec).replace("plan:", "**Plan:**", 1)
+    except SpecError as exc:
+        return f"*Cannot start yet: {exc}*"
 
 
 def _views(ctx: Ctx) -> tuple[JobPanel, dict]:
@@ -170,15 +186,22 @@ def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
     demo.load(lambda: dataset_dropdown(ctx), None, form["dataset"], api_visibility="private",
               queue=False)
 
+    def on_change(ds, *values):
+        spec = form_spec(names, values, optional)
+        return plan_markdown(ctx, dict(spec, dataset=ds) if ds else None)
+
+    inputs = [form["dataset"], form["strategy"], *main.values(), *advanced.values()]
+    for component in inputs:
+        component.change(on_change, inputs, form["plan"], api_visibility="private",
+                         show_progress="hidden", queue=False)
+
     def on_start(ds, *values):
         need(ds, "Choose a dataset first (the Data tab creates or imports one).")
         spec = form_spec(names, values, optional)
         jid = start_search(ctx, ds, spec.pop("strategy", "darts"), spec.pop("minutes", None), spec)
         return (*refresh((), jid)[:-1], f"Search job {jid} queued.")
 
-    wire(form["start"].click, on_start,
-         [form["dataset"], form["strategy"], *main.values(), *advanced.values()], outputs,
-         panel.notice)
+    wire(form["start"].click, on_start, inputs, outputs, panel.notice)
 
     @ui_errors
     def api_start_search(dataset: str, strategy: str = "darts", minutes: float = 10.0,

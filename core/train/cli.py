@@ -54,7 +54,9 @@ def _register_predict(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--model", required=True, help="model name or job id (`models list`)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--score-threshold", type=float, default=0.3)
+    p.add_argument("--score-threshold", type=float, default=None,
+                   help="keep detections scoring at least this (default: the model's F1-best "
+                   "threshold from its newest evaluation, else 0.3)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda:N | mps")
     p.set_defaults(func=cmd_predict)
@@ -72,12 +74,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.engine.devices import resolve_device
     from core.train.predict import load_model, predict_files
 
-    if not 0 <= args.score_threshold <= 1:
-        raise SpecError(f"--score-threshold must be in [0, 1], got {args.score_threshold}")
+    from core.engine.queries import model_threshold
+    from core.train.predict import DEFAULT_SCORE_THRESHOLD
+
+    threshold = args.score_threshold
+    if threshold is not None and not 0 <= threshold <= 1:
+        raise SpecError(f"--score-threshold must be in [0, 1], got {threshold}")
     if args.batch_size < 1:
         raise SpecError(f"--batch-size must be >= 1, got {args.batch_size}")
-    loaded = load_model(store_from(args), args.model, device=resolve_device(args.device))
-    written = predict_files(loaded, args.images, args.out, args.score_threshold, args.batch_size)
+    store = store_from(args)
+    loaded = load_model(store, args.model, device=resolve_device(args.device))
+    if threshold is None:
+        threshold = model_threshold(store, loaded.name) or DEFAULT_SCORE_THRESHOLD
+        print(f"score threshold {threshold:.3f}")
+    written = predict_files(loaded, args.images, args.out, threshold, args.batch_size)
     for image_path, count in written:
         print(f"{image_path}: {count} detections")
     print(args.out)

@@ -179,6 +179,20 @@ def test_found_cell_and_roles(page, prepared):
     assert "searched" in page.locator("#arch-table").inner_text()
 
 
+def test_search_form_shows_the_plan_before_the_start(page, prepared):
+    """Choosing a dataset and a budget shows the job's planned split (the CLI's plan line)."""
+    open_tab(page, "search", "#search-start")
+    plan = page.locator("#search-plan")
+    page.click("#search-dataset input")
+    page.locator("ul.option-list li", has_text="shapes-demo").first.click()
+    plan.filter(has_text="Plan:").wait_for(timeout=30_000)
+    minutes = page.locator("#tab-search").get_by_label("Time budget (minutes)").first
+    minutes.fill("3")
+    minutes.press("Enter")
+    plan.filter(has_text="within 3m").wait_for(timeout=30_000)
+    assert re.search(r"search \d+m \d+s, report \d+", plan.inner_text()), plan.inner_text()
+
+
 def test_detect_with_nothing_chosen_then_threshold_enter(page, prepared):
     open_tab(page, "detect", "#detect-run")
     page.wait_for_timeout(1000)  # the load event picks the newest model and its dataset

@@ -117,6 +117,8 @@ def test_predict_cli_writes_drawn_images_and_json(trained, tmp_path, capsys):
                      "--out", str(out), str(src), str(src)])
     assert code == 0
     data = json.loads((out / "predictions.json").read_text())
+    # no --score-threshold: the model's own F1-best threshold from its evaluation
+    assert data["score_threshold"] == pytest.approx(job["result"]["score_threshold"])
     assert [r["output"] for r in data["images"]] == ["photo.jpg", "photo_2.jpg"]
     assert data["images"][0]["detections"] and (out / "photo_2.jpg").is_file()
     assert read_rgb(out / "photo.jpg").shape == read_rgb(src).shape
