@@ -95,14 +95,16 @@ class Reserve:
             log.warning("cannot keep a reserve file %s: %s", self.path, exc)
             self.path.unlink(missing_ok=True)
 
-    def release(self) -> bool:
-        """Delete the file; True if that freed space."""
+    def release(self, disk_full: bool = True) -> bool:
+        """Delete the file; True if that freed space. `disk_full`: it is freed so that a job's
+        end can be recorded (said in the log); False: the worker is leaving."""
         if not self.held:
             return False
         self.path.unlink(missing_ok=True)
         self.held = False
-        log.warning("disk full: released %s (%d bytes) to record the job's end", self.path,
-                    self.size)
+        if disk_full:
+            log.warning("disk full: released %s (%d bytes) to record the job's end", self.path,
+                        self.size)
         return True
 
     @staticmethod
@@ -267,7 +269,7 @@ def run_worker(home: str | Path | None = None, device: str = "auto", max_jobs: i
     finally:
         signal.signal(signal.SIGTERM, previous)
         heartbeat.stopped.set()
-        reserve.release()
+        reserve.release(disk_full=False)
         _quietly("marking the worker stopped", store.stop_worker, worker_id)
     return 0
 

@@ -70,6 +70,16 @@ def test_injected_enospc_in_torch_save_fails_job_and_worker_goes_on(store, monke
     assert "failed" in capsys.readouterr().out
 
 
+def test_a_worker_leaving_with_room_on_disk_says_nothing_of_a_full_disk(store, caplog):
+    """The reserve file goes when the worker leaves; only a real disk-full says 'disk full'."""
+    job = submit_job(store, "test.count", {"steps": 2})
+    with caplog.at_level("INFO"):
+        assert worker_module.run_worker(store.home, "cpu", max_jobs=1) == 0
+    assert store.get_job(job)["status"] == "succeeded"
+    assert "disk full" not in caplog.text
+    assert not list((store.home / "logs").glob(".reserve-worker-*"))
+
+
 def test_other_oserror_while_writing_fails_job_with_path(store, monkeypatch):
     def save(obj, f, *args, **kwargs):
         raise OSError(errno.EIO, "Input/output error", "/dev/broken")
