@@ -27,7 +27,6 @@ from nasdet_gui.job_panel import JobPanel, build_panel
 
 DEFAULT_BACKBONE = "(the model's EfficientNet)"
 MAIN_FIELDS = ["model", "image_size", "epochs", "batch_size", "lr", "pretrained_backbone"]
-HIDDEN_FIELDS = ("dataset", "backbone", "preset", *MAIN_FIELDS)
 GUI_PRESET = "quick-cpu"
 # Advanced fields shown under a friendlier label than their spec name (scale-out: core.dist).
 FIELD_LABELS = {"nproc": "processes / GPUs (nproc: torchrun, one per GPU on CUDA)",

@@ -28,7 +28,6 @@ from core.errors import SpecError
 from core.spec import param
 
 STRATEGIES = ("darts", "enas", "evolution", "random", "zero-cost")
-OBJECTIVES = ("accuracy", "accuracy-latency")
 PROXIES = ("synflow", "naswot", "zico", "params")
 DEFAULT_EPOCHS = {"darts": 50, "enas": 50}  # cut short by `minutes` on a CPU
 DEFAULT_SAMPLES = 100  # evolution / random: architectures trained and evaluated

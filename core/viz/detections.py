@@ -42,8 +42,6 @@ PALETTE: tuple[RGB, ...] = (
     (196, 156, 148), (247, 182, 210), (199, 199, 199), (219, 219, 141), (158, 218, 229),
 )
 GOLDEN_RATIO_CONJUGATE = 0.618033988749895
-MATCH_COLOR: RGB = (40, 200, 60)      # true positive / matched ground truth marker
-ERROR_COLOR: RGB = (230, 30, 30)      # false positive / missed ground truth marker
 PANEL_HEADER_PX = 22                  # height of the title strip above each comparison panel
 
 

@@ -17,14 +17,14 @@ import numpy as np
 from core.engine import queries as q
 from core.engine.store import Store
 from core.errors import NasdetError
+from core.viz.search_report import REPORT_ROLES
 
 from nasdet_gui import figures
+from nasdet_gui.figures import SEARCH_ROLES
 
 log = logging.getLogger(__name__)
 
 CHART_H = 300
-SEARCH_ROLES = ("derived", "candidate")
-REPORT_ROLES = ("searched", "random")
 PREVIEW_SIDE = 360  # px: preview pictures are drawn this large, so tags stay readable
 FALLBACK_THRESHOLD = 0.3
 PREVIEW_MIN_THRESHOLD = 0.25  # an early, unsure model's own threshold would flood the pictures

@@ -1,14 +1,13 @@
 """Headless Chromium (Playwright) against the launched app: a newcomer's walk through the Guided
 demo with the tiny preset ends with detections and an AP number, draws the searched cell, clips
 no step label, and the presenter's "Run the whole demo" reaches the results alone; every tab
-renders without page errors or error toasts; screenshots of the other tabs go to
-docs/screenshots/<tab>.png (1280x800).
+renders without page errors or error toasts (the tab screenshots, docs/screenshots/tab-*.png,
+come from test_tabs_browser.py; the Guided demo's from bench/demo_time.py --screenshots).
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,6 @@ from tests.gui.conftest import open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("gui")]
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TABS = ["Guided demo", "Data", "Search", "Architectures", "Train", "Detect", "Jobs"]
 
 
@@ -143,7 +141,4 @@ def test_guided_demo_walk_then_every_tab_renders(page, walked):
             problems[tab] = "not shown"
         if error_toasts(page) or page.errors:
             problems[tab] = error_toasts(page) + page.errors
-        if tab != TABS[0]:  # the Guided demo's come from bench/demo_time.py --screenshots
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / f"{key}.png"))
     assert not problems, problems

@@ -53,11 +53,6 @@ def evaluate_candidates(ctx: SearchContext, candidates: list[tuple[Genotype, int
     return ctx.run_trials(candidate_trial(ctx, g, i) for g, i in candidates)
 
 
-def evaluate_candidate(ctx: SearchContext, genotype: Genotype, index: int) -> dict:
-    """Train a fresh proxy network of `genotype` and score it; raises BudgetCut on time-out."""
-    return next(evaluate_candidates(ctx, [(genotype, index)]))
-
-
 def run_sampling(ctx: SearchContext, propose: Proposer, name: str,
                  after: Callable[[dict, dict], None] | None = None,
                  width: Width | None = None) -> SearchOutcome:
