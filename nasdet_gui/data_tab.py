@@ -51,7 +51,8 @@ def dataset_rows(ctx: Ctx) -> list[list]:
 
 
 def report_markdown(report: dict | None) -> str:
-    """The validation report in plain words: counts per problem, then the first few files."""
+    """The validation report in plain words: counts per problem, then the first few problems
+    (file, entry within it, what is wrong, what was done)."""
     if not report or not (report.get("problems") or report.get("summary")):
         return "No problems found." if report is not None else ""
     lines = [f"**Validation report** ({report.get('source', '')})"]
@@ -59,9 +60,9 @@ def report_markdown(report: dict | None) -> str:
         lines.append(f"- `{code}`: {n}")
     problems = report.get("problems") or []
     if problems:
-        lines.append("\n| file | problem | action |\n|---|---|---|")
-        lines += [f"| {p.get('file', '')} | {p.get('problem', '')} | {p.get('action', '')} |"
-                  for p in problems[:20]]
+        lines.append("\n| file | entry | problem | action |\n|---|---|---|---|")
+        lines += [f"| {_cell(p.get('file'))} | {_cell(p.get('entry'))} | {_cell(p.get('problem'))} "
+                  f"| {_cell(p.get('action'))} |" for p in problems[:20]]
         if len(problems) > 20:
             lines.append(f"\n... and {len(problems) - 20} more")
     return "\n".join(lines)
@@ -255,3 +256,8 @@ def build(ctx: Ctx, demo: gr.Blocks) -> DataTab:
 
     gr.api(api_generate, api_name="generate_dataset")
     return DataTab(timer=timer, panel=panel)
+
+
+def _cell(value) -> str:
+    """A markdown table cell: empty for None, pipes and newlines escaped."""
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
