@@ -29,6 +29,7 @@ scipy is not a dependency, so Kendall tau-b and Spearman rho (ties: average rank
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import multiprocessing
@@ -225,9 +226,12 @@ class Results:
 
 def combinations(scores: dict[str, list[float]], default: tuple[str, ...]
                  ) -> dict[str, list[float]]:
-    """Rank aggregates (mean-rank, log-rank) of the default proxies and of all four."""
+    """Rank aggregates (mean-rank, log-rank) of the default proxies, of every pair and the
+    triple of the training-free proxies, and of all four."""
+    free = [n for n in PROXIES if n != "params"]
+    subsets = [tuple(c) for k in range(2, len(free) + 1) for c in itertools.combinations(free, k)]
     out = {}
-    for names in dict.fromkeys((tuple(default), PROXIES)):
+    for names in dict.fromkeys((tuple(default), *subsets, PROXIES)):
         for method in ("mean-rank", "log-rank"):
             out[f"{method}({', '.join(names)})"] = proxies.rank_aggregate(
                 {n: scores[n] for n in names}, method)

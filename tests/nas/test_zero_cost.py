@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from core.nas.config import ZeroCostConfig
 from core.nas.genotypes import Genotype
 from core.nas.strategies.zero_cost import ranking
 from core.nas.tasks import SEARCH
 
+DEFAULT = ZeroCostConfig()
 ZC = {"zero_cost": {"cells": 6, "top_k": 2, "batch_size": 8}}
 PROXY_KEYS = ("synflow", "naswot", "zico", "params")
 
@@ -23,10 +25,10 @@ def test_zero_cost_scores_cells_trains_the_top_k_and_picks_from_them(make_job, s
         assert row["extra"]["role"] == "candidate" and row["score"] is None
         assert all(isinstance(row["extra"][k], float) for k in PROXY_KEYS)
         assert row["extra"]["params"] == row["params"]
-    # the trained ones are the two best by mean rank of synflow, naswot and zico
+    # the trained ones are the two best by the default rank aggregate of the default proxies
     records = [{"genotype": r["genotype"], "arch_id": r["id"],
                 **{k: r["extra"][k] for k in PROXY_KEYS}} for r in candidates]
-    top = ranking(records, ("synflow", "naswot", "zico"), "mean-rank")[:2]
+    top = ranking(records, DEFAULT.proxies, DEFAULT.combine)[:2]
     assert [r["genotype"] for r in trained] == [t["genotype"] for t in top]
     assert [r["extra"]["rank"] for r in trained] == [1, 2]
     best = max(trained, key=lambda r: (r["score"], -r["extra"]["rank"]))
@@ -42,7 +44,7 @@ def test_evolution_warm_start_uses_the_best_ranked_cells(make_job, store):
     sampled = [r for r in rows if r["extra"]["kind"] == "sampled"]
     records = [{"genotype": r["genotype"], "arch_id": r["id"],
                 **{k: r["extra"][k] for k in PROXY_KEYS}} for r in candidates]
-    ranked = ranking(records, ("synflow", "naswot", "zico"), "mean-rank")
+    ranked = ranking(records, DEFAULT.proxies, DEFAULT.combine)
     population = 3  # TINY: population 3, sample size 2
     assert [r["extra"]["origin"] for r in sampled] == ["zero-cost"] * population + ["mutation"]
     assert [r["genotype"] for r in sampled[:population]] == \
@@ -60,7 +62,7 @@ def test_random_warm_start_is_a_filter(make_job, store):
     sampled = [r for r in rows if r["extra"]["kind"] == "sampled"]
     records = [{"genotype": r["genotype"], "arch_id": r["id"],
                 **{k: r["extra"][k] for k in PROXY_KEYS}} for r in candidates]
-    ranked = ranking(records, ("synflow", "naswot", "zico"), "mean-rank")
+    ranked = ranking(records, DEFAULT.proxies, DEFAULT.combine)
     # keep 34 % of 6 scored cells = 3 (rounded up), trained in rank order
     assert [r["genotype"] for r in sampled] == [r["genotype"] for r in ranked[:3]]
     assert [r["extra"]["origin"] for r in sampled] == ["zero-cost filter"] * 3
