@@ -109,6 +109,8 @@ def _form(ctx: Ctx) -> dict:
         "minutes": "Time budget (minutes)", "epochs": "Epochs (DARTS/ENAS)",
         "samples": "Architectures to try (evolution/random)",
         "fast": "Fast mode (16x16 crops)"})
+    start = gr.Button("Start search", variant="primary", elem_id="search-start")
+    plan = gr.Markdown(plan_markdown(ctx, None), elem_id="search-plan")
     with gr.Accordion("Advanced options", open=False):
         advanced = dataclass_form(SearchConfig, skip=("dataset", "proxy_path", "strategy",
                                                       *MAIN_FIELDS, *NESTED_CONFIGS))
@@ -116,8 +118,6 @@ def _form(ctx: Ctx) -> dict:
             fields = dataclass_form(cls, labels={n: f"{group}.{n}" for n in
                                                  cls.__dataclass_fields__})
             advanced.update({f"{group}.{n}": c for n, c in fields.items()})
-    start = gr.Button("Start search", variant="primary", elem_id="search-start")
-    plan = gr.Markdown(plan_markdown(ctx, None), elem_id="search-plan")
     return {"dataset": dataset, "strategy": strategy, "main": main, "advanced": advanced,
             "start": start, "plan": plan}
 
