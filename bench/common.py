@@ -1,4 +1,5 @@
-"""Shared by the benchmark scripts: markdown tables and their own section of docs/BENCHMARKS.md."""
+"""Shared by the benchmark scripts: markdown tables, their own section of docs/BENCHMARKS.md, and
+running one job in the bench's process."""
 
 from __future__ import annotations
 
@@ -37,3 +38,21 @@ def write_section(name: str, body: str) -> None:
         text.rstrip() + "\n\n" + block + "\n")
     BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
     BENCHMARKS_MD.write_text(text)
+
+
+def run_here(store, kind: str, spec: dict, device: str = "cpu") -> dict:
+    """Submit a job and run it in this process (as the worker does); the finished row. Exits
+    with the job's error when it did not succeed."""
+    import os
+
+    from core.engine.jobs import submit_job
+    from core.engine.worker import run_job
+
+    job_id = submit_job(store, kind, spec, device=device)
+    job = store.claim_job(device, os.getpid())
+    assert job is not None and job["id"] == job_id, "another job was queued in this home"
+    run_job(store, job, device)
+    job = store.get_job(job_id, reconcile=False)
+    if job["status"] != "succeeded":
+        raise SystemExit(f"{kind} job {job_id} {job['status']}: {job['error']}")
+    return job

@@ -26,25 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from bench.common import machine, table, write_section  # noqa: E402
-from core.engine.jobs import submit_job  # noqa: E402
+from bench.common import machine, run_here as run, table, write_section  # noqa: E402
 from core.engine.store import Store  # noqa: E402
-from core.engine.worker import run_worker  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = REPO / "assets" / "presets.json"
 DATASET = "shapes-demo"
 PEERS = ("mobilenetv3_small_100", "efficientnet_b0")
-
-
-def run(store: Store, kind: str, spec: dict) -> dict:
-    """Submit one job and run it here; returns the finished job row (raises if it failed)."""
-    job_id = submit_job(store, kind, spec)
-    run_worker(store.home, "cpu", max_jobs=1)
-    job = store.get_job(job_id)
-    if job["status"] != "succeeded":
-        raise SystemExit(f"{kind} job {job_id} {job['status']}: {job['error']}")
-    return job
 
 
 def equal_time_training(store: Store, backbone: str, seconds: float, every: int) -> dict:

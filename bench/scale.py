@@ -31,10 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from bench.common import machine, table, write_section  # noqa: E402
-from core.engine.jobs import submit_job  # noqa: E402
+from bench.common import machine, run_here as run, table, write_section  # noqa: E402
 from core.engine.store import Store  # noqa: E402
-from core.engine.worker import run_job  # noqa: E402
 
 SIZES = {  # short / full: dataset, train job, report trainings
     True: {"images": 32, "image_size": 128, "epochs": 3, "batch": 2, "networks": (1, 2),
@@ -42,18 +40,6 @@ SIZES = {  # short / full: dataset, train job, report trainings
     False: {"images": 128, "image_size": 256, "epochs": 4, "batch": 4, "networks": (2, 4),
             "report_epochs": 8, "C": 8, "layers": 5, "per_class": 100},
 }
-
-
-def run(store: Store, kind: str, spec: dict, device: str) -> dict:
-    """Submit a job and run it in this process (as the worker does); the finished row."""
-    job_id = submit_job(store, kind, spec, device=device)
-    job = store.claim_job(device, os.getpid())
-    assert job is not None and job["id"] == job_id, "another job was queued in this home"
-    run_job(store, job, device)
-    job = store.get_job(job_id, reconcile=False)
-    if job["status"] != "succeeded":
-        raise SystemExit(f"{kind} job {job_id} {job['status']}: {job['error']}")
-    return job
 
 
 def ddp_rate(store: Store, size: dict, nproc: int, device: str, sync_bn: bool = True) -> dict:

@@ -72,10 +72,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from core.engine.devices import resolve_device
-    from core.train.predict import load_model, predict_files
-
     from core.engine.queries import model_threshold
-    from core.train.predict import DEFAULT_SCORE_THRESHOLD
+    from core.train.predict import DEFAULT_SCORE_THRESHOLD, load_model, predict_files
 
     threshold = args.score_threshold
     if threshold is not None and not 0 <= threshold <= 1:
