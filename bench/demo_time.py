@@ -33,6 +33,7 @@ import torch  # noqa: E402
 
 from bench.common import machine, table, write_section  # noqa: E402
 from core.demo import queue_demo  # noqa: E402
+from core.engine.queries import effective  # noqa: E402
 from core.engine.store import Store  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,9 +68,11 @@ class EtaWatch(threading.Thread):
     def run(self) -> None:
         store = Store(self.home)
         while not self.stop.wait(POLL_S):
-            for job_id, eta in store.db.execute(
-                    "SELECT id, eta_s FROM jobs WHERE status = 'running'").fetchall():
-                self.samples.setdefault(job_id, []).append((time.time(), eta))
+            t = time.time()
+            for job in store.db.query("SELECT * FROM jobs WHERE status = 'running'"):
+                shown = effective(job, t)  # what the screen shows (counted down)
+                if shown["status"] == "running":
+                    self.samples.setdefault(job["id"], []).append((t, shown["eta_s"]))
 
 
 def run_chain(home: Path, preset: dict, device: str) -> None:
@@ -101,7 +104,8 @@ def measure(store: Store, watch: EtaWatch) -> dict:
     result, train = jobs["search"]["result"] or {}, jobs["train"]["result"] or {}
     out.update(margin=result.get("margin"), searched=result.get("searched", {}).get("mean"),
                random=(result.get("random") or {}).get("mean"), AP50=train.get("AP50"),
-               epochs=train.get("epochs"), threshold=train.get("score_threshold"))
+               epochs=train.get("epochs"), threshold=train.get("score_threshold"),
+               seed=(jobs["search"]["spec"] or {}).get("seed"))
     return out
 
 
@@ -110,7 +114,7 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str, runs_ask
     def pct(v):
         return "n/a" if v is None else f"{100 * v:.0f}%"
 
-    rows = [[str(i + 1), f"{r['search_s']:.0f}", pct(r["search_eta"]), f"{r['train_s']:.0f}",
+    rows = [[f"{i + 1} (seed {r['seed']})", f"{r['search_s']:.0f}", pct(r["search_eta"]), f"{r['train_s']:.0f}",
              pct(r["train_eta"]), f"**{r['walk_s']:.0f}** ({r['walk_s'] / 60:.1f} min)",
              "n/a" if r["margin"] is None else f"{r['margin']:+.3f}", _num(r["AP50"]),
              _num(r["threshold"])] for i, r in enumerate(runs)]
@@ -133,7 +137,7 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str, runs_ask
             f"Repeat: {repeat}. The chain the Guided demo's \"Run the whole demo\" queues with "
             f"the `{preset_name}` preset ({preset.get('about', '')}), "
             f"{'in the launched app' if mode == 'app' else 'run by a worker in the bench'}, each "
-            f"walk in a fresh home. Walk: from the click (the search queued) to the detector "
+            f"walk in a fresh home{'' if mode == 'app' else ', walk i with search seed i'}. Walk: from the click (the search queued) to the detector "
             f"registered. ETA error: the worst |ETA - real time left| / real time left after the "
             f"first {ETA_FROM:.0%} of each job (and more than 10 s before its end). Margin: the "
             f"searched cell's proxy accuracy minus the random cells' mean in the demo's own "
@@ -171,10 +175,10 @@ def main() -> None:
             from bench.demo_shots import walk_in_app
 
             walk_in_app(home, args.preset, args.threads, args.shots_dir, watch)
-        else:
+        else:  # walk i searches with seed i: the walks sample different cells
             Store(home)
             watch.start()
-            run_chain(home, preset, args.device)
+            run_chain(home, dict(preset, search=dict(preset["search"], seed=i)), args.device)
         watch.stop.set()
         runs.append(measure(Store(home), watch))
         print(f"walk {i + 1}: {json.dumps(runs[-1])}", flush=True)

@@ -27,12 +27,13 @@ TIMM_BACKBONE = {"kind": "timm"}
 
 
 def nas_from_record(record: dict[str, Any]) -> nn.Module:
-    """The searched-cell backbone a model file's backbone record describes (genotype, C, layers)."""
-    from core.nas.backbone import NasBackbone
+    """The searched-cell backbone a model file's backbone record describes (genotype, C, layers,
+    stem; records without a stem are from before it could be chosen: the DARTS stem)."""
+    from core.nas.backbone import LEGACY_STEM, NasBackbone
     from core.nas.genotypes import Genotype
 
     return NasBackbone(Genotype.from_dict(record["genotype"]), C=int(record["C"]),
-                       layers=int(record["layers"]))
+                       layers=int(record["layers"]), stem=str(record.get("stem", LEGACY_STEM)))
 
 
 def save_model_checkpoint(path: str | os.PathLike, model: nn.Module, classes: list[str],

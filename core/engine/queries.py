@@ -36,12 +36,16 @@ STATUS_WORDS = {"succeeded": "done", "running": "running", "queued": "queued",
 
 def effective(job: dict, at: float | None = None) -> dict:
     """The job as a reader should see it: a running job whose worker is gone reads as
-    interrupted (with the store's message), as `Store.reconcile` would mark it. Returns `job`
-    itself (changed in place) for convenience."""
+    interrupted (with the store's message), as `Store.reconcile` would mark it; a running job's
+    ETA is counted down from when it was written (`eta_at`), so that it does not stand still
+    between two progress reports. Returns `job` itself (changed in place) for convenience."""
     if job.get("status") == "running" and job_lost(job.get("pid"), job.get("heartbeat_at"), at):
         job["status"] = "interrupted"
         job["eta_s"] = None
         job["error"] = job.get("error") or LOST_JOB_ERROR
+    if job.get("status") == "running" and job.get("eta_s") is not None and job.get("eta_at"):
+        since = max(0.0, (now() if at is None else at) - job["eta_at"])
+        job["eta_s"] = max(0.0, job["eta_s"] - since)
     return job
 
 

@@ -251,6 +251,11 @@ def _v2(db: sqlite_utils.Database) -> None:
     db["jobs"].add_column("after_id", int)
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    """jobs.eta_at: when eta_s was written (readers count the ETA down from then)."""
+    db["jobs"].add_column("eta_at", float)
+
+
 # Forward migrations: MIGRATIONS[i] takes a database at version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)

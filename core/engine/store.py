@@ -219,10 +219,11 @@ class Store(CatalogMixin):
 
     def set_progress(self, job_id: int, fraction: float, message: str | None,
                      eta_s: float | None = None) -> None:
+        t = now()
         self.db.execute(
             "UPDATE jobs SET progress = ?, message = coalesce(?, message), eta_s = ?, "
-            "heartbeat_at = ? WHERE id = ?",
-            [min(max(float(fraction), 0.0), 1.0), message, eta_s, now(), job_id])
+            "eta_at = ?, heartbeat_at = ? WHERE id = ?",
+            [min(max(float(fraction), 0.0), 1.0), message, eta_s, t, t, job_id])
 
     def finish_job(self, job_id: int, status: str, error: str | None = None,
                    result: dict | None = None) -> None:

@@ -61,6 +61,9 @@ class DartsConfig:
         "a CPU budget alphas otherwise follow an untrained supernet"))
     arch_lr: float = param(3e-4, gt=0, help="Adam learning rate of the alphas")
     arch_weight_decay: float = param(1e-3, lo=0, help="weight decay of the alphas")
+    partial_channels: int = param(1, lo=1, hi=64, help=(
+        "PC-DARTS K: 1/K of each edge's channels go through its ops, with edge normalisation "
+        "(1: plain DARTS; the paper uses 4)"))
 
 
 @dataclass(frozen=True)
@@ -230,6 +233,9 @@ class SearchConfig:
             raise SpecError(f"search: image_size={self.size}: must be a multiple of 4 and >= 8")
         if self.C % 2:
             raise SpecError(f"search: C={self.C}: must be even (factorized reduce halves it)")
+        if self.C % self.darts.partial_channels:
+            raise SpecError(f"search: partial_channels={self.darts.partial_channels}: must "
+                            f"divide C={self.C}")
         if self.evolution.sample_size > self.evolution.population:
             raise SpecError(f"search: evolution.sample_size={self.evolution.sample_size}: must "
                             f"be <= evolution.population ({self.evolution.population})")

@@ -58,78 +58,106 @@ def timed_epoch_s(ctx: SearchContext, genotype: Genotype) -> float:
 
 
 def measured_plan(ctx: SearchContext) -> dict:
-    """The job plan (core.nas.planning.plan) from the measured epoch time of random cells."""
+    """The job plan (core.nas.planning.plan) from the measured epoch time of random cells (the
+    report's first ones; their own times are kept as "random_epoch_s" for the report's ETA)."""
     cells = report_genotypes(ctx)[:TIMED_RANDOM_CELLS] or \
         [sample_genotype(random.Random(ctx.cfg.seed + RANDOM_SEED_OFFSET), ctx.cfg.nodes,
                          ctx.cfg.skip_cap)]
-    epoch_s = statistics.fmean(timed_epoch_s(ctx, g) for g in cells)
-    return plan(ctx.cfg, epoch_s=epoch_s, train_crops=len(ctx.data.train_y),
-                val_crops=len(ctx.data.val_y), elapsed_s=ctx.job.elapsed)
+    timed = [timed_epoch_s(ctx, g) for g in cells]
+    out = plan(ctx.cfg, epoch_s=statistics.fmean(timed), train_crops=len(ctx.data.train_y),
+               val_crops=len(ctx.data.val_y), elapsed_s=ctx.job.elapsed)
+    out["random_epoch_s"] = timed
+    return out
 
 
-def _afforded(ctx: SearchContext, genotype: Genotype) -> tuple[ReportPlan, float]:
-    """What the report trains (resumed: what it planned) and its estimated seconds per epoch."""
+def _estimates(ctx: SearchContext, searched_s: float) -> dict[str, float]:
+    """Estimated seconds per epoch of each report network ("searched:R", "random:K"): the
+    searched cell's and each timed random cell's own measurement, else the timed mean."""
+    r = ctx.cfg.report
+    timed = list((ctx.plan or {}).get("random_epoch_s") or [])
+    mean = statistics.fmean(timed) if timed else searched_s
+    out = {f"searched:{k}": searched_s for k in range(r.repeats)}
+    out.update({f"random:{k}": timed[k] if k < len(timed) else mean for k in range(r.random)})
+    return out
+
+
+def _afforded(ctx: SearchContext, genotype: Genotype) -> tuple[ReportPlan, dict[str, float]]:
+    """What the report trains (resumed: what it planned) and the estimated seconds per epoch of
+    each of its networks (`_estimates`)."""
     saved = ctx.run_state.report.get("plan")
     if saved is not None:
-        return ReportPlan(**saved["report"]), saved["epoch_s"]
-    searched_s = timed_epoch_s(ctx, genotype)
-    random_s = ctx.plan["epoch_s"] if ctx.plan else searched_s
-    r = ctx.cfg.report
-    epoch_s = (r.repeats * searched_s + r.random * random_s) / max(1, r.repeats + r.random)
+        estimates = saved.get("estimates") or {}
+        return ReportPlan(**saved["report"]), estimates or {"*": saved["epoch_s"]}
+    estimates = _estimates(ctx, timed_epoch_s(ctx, genotype))
+    epoch_s = statistics.fmean(estimates.values())
     left = ctx.job.remaining - SAVE_S if math.isfinite(ctx.job.seconds) else math.inf
-    chosen = afford(max(0.0, left), epoch_s, r)
-    ctx.run_state.report["plan"] = {"report": asdict(chosen), "epoch_s": epoch_s}
+    chosen = afford(max(0.0, left), epoch_s, ctx.cfg.report)
+    ctx.run_state.report["plan"] = {"report": asdict(chosen), "epoch_s": epoch_s,
+                                    "estimates": estimates}
     ctx.reporter.info(f"final report: {chosen.describe()}, about {duration(chosen.seconds)}"
                       + ("" if math.isinf(left) else f" of the {duration(left)} left"))
-    return chosen, epoch_s
+    return chosen, estimates
 
 
 class _Progress:
-    """Whole-job progress during the report, from the measured seconds per epoch; decides which
-    random cells still fit the job's budget (HARD_LIMIT of it), so that the ETA counts only the
-    networks that will be trained."""
+    """Whole-job progress during the report; decides which random cells still fit the job's
+    budget (HARD_LIMIT of it), so that the ETA counts only the networks that will be trained.
 
-    def __init__(self, ctx: SearchContext, chosen: ReportPlan, epoch_s: float):
-        self.ctx, self.epochs, self.epoch_s = ctx, chosen.epochs, epoch_s
-        self.measured: list[float] = []   # seconds per epoch of the finished networks
-        self.roles_left: list[str] = []   # roles of the networks not finished, current first
+    Each network's time is its own estimate (`_estimates`: cells differ in speed) scaled by how
+    the finished networks (and the current one, once an epoch is done) compared with theirs."""
+
+    def __init__(self, ctx: SearchContext, chosen: ReportPlan, estimates: dict[str, float]):
+        self.ctx, self.epochs, self.estimates = ctx, chosen.epochs, estimates
+        self.ratios: list[float] = []   # measured / estimated epoch time of finished networks
+        self.left: list[str] = []       # networks not finished ("role:k"), current first
         self.networks_left = chosen.networks
 
-    def _rate(self, current: float | None = None) -> float:
-        rates = self.measured + ([current] if current is not None else [])
-        return statistics.fmean(rates) if rates else self.epoch_s
+    def _estimate(self, key: str) -> float:
+        fallback = statistics.fmean(self.estimates.values())
+        return max(1e-6, self.estimates.get(key, fallback))
 
-    def _fit(self, roles: list[str], room: float, per_network: float) -> int:
-        """Networks of `roles` that fit `room` seconds: every searched seed, then random cells."""
-        searched = roles.count("searched")
-        randoms = len(roles) - searched
-        if math.isfinite(room):
-            randoms = min(randoms, max(0, int((room - searched * per_network) // per_network)))
-        return searched + randoms
+    def _scale(self, current: float | None = None) -> float:
+        ratios = self.ratios + ([current] if current is not None else [])
+        return statistics.fmean(ratios) if ratios else 1.0
+
+    def _fit(self, keys: list[str], room: float, scale: float) -> list[str]:
+        """The networks of `keys` that fit `room` seconds: every searched seed, then random
+        cells in order."""
+        cost = {k: self.epochs * self._estimate(k) * scale for k in keys}
+        fitted = [k for k in keys if k.startswith("searched")]
+        room -= sum(cost[k] for k in fitted)
+        for k in keys:
+            if not k.startswith("searched") and (not math.isfinite(room) or cost[k] <= room):
+                fitted.append(k)
+                room -= cost[k]
+        return [k for k in keys if k in fitted]
 
     def _room(self) -> float:
         return HARD_LIMIT * self.ctx.job.seconds - self.ctx.job.elapsed - SAVE_S
 
-    def fitting(self, roles_left: list[str]) -> int:
-        """How many of the networks still to train (the next one first) fit the budget."""
-        self.roles_left = list(roles_left)
-        self.networks_left = self._fit(roles_left, self._room(), self.epochs * self._rate())
-        return self.networks_left
+    def fitting(self, keys_left: list[str]) -> list[str]:
+        """The networks still to train (the next one first) that fit the budget."""
+        self.left = self._fit(keys_left, self._room(), self._scale())
+        self.networks_left = len(self.left)
+        return self.left
 
     def show(self, epochs_done: int, seconds: float, message: str) -> None:
         from core.engine.eta import time_fraction
 
-        current = seconds / epochs_done if epochs_done else None
-        rate = self._rate(current)
-        now = (self.epochs - epochs_done) * (current if current is not None else rate)
-        later = self._fit(self.roles_left[1:], self._room() - now, self.epochs * rate)
-        self.networks_left = 1 + later
-        remaining = now + later * self.epochs * rate + SAVE_S
+        if not self.left:
+            return
+        key = self.left[0]
+        per_epoch = seconds / epochs_done if epochs_done else None
+        scale = self._scale(per_epoch / self._estimate(key) if per_epoch else None)
+        now = (self.epochs - epochs_done) * (per_epoch or self._estimate(key) * scale)
+        later = self._fit(self.left[1:], self._room() - now, scale)
+        self.networks_left = 1 + len(later)
+        remaining = now + sum(self.epochs * self._estimate(k) * scale for k in later) + SAVE_S
         self.ctx.reporter.progress(time_fraction(self.ctx.job.elapsed, remaining), message,
                                    remaining_s=remaining, measured=True)
 
-    def network_done(self, seconds: float) -> None:
-        self.measured.append(seconds / self.epochs)
+    def network_done(self, key: str, seconds: float) -> None:
+        self.ratios.append(seconds / self.epochs / self._estimate(key))
 
 
 def final_report(ctx: SearchContext, genotype: Genotype, search_score: float) -> dict:
@@ -138,33 +166,36 @@ def final_report(ctx: SearchContext, genotype: Genotype, search_score: float) ->
     The trainings go through the job's executor: a local one trains them one by one, each
     decided (does it fit the budget?) just before it starts; Ray decides for all at submission
     and trains them at once. Each is seeded on its own, so the numbers do not depend on it."""
-    chosen, epoch_s = _afforded(ctx, genotype)
+    chosen, estimates = _afforded(ctx, genotype)
     randoms = report_genotypes(ctx)[:chosen.random]
     jobs = [("searched", genotype, r) for r in range(chosen.repeats)]
     jobs += [("random", g, k) for k, g in enumerate(randoms)]
     done: dict = ctx.run_state.report.setdefault("accs", {})
     pending = [(n, role, g, k) for n, (role, g, k) in enumerate(jobs) if f"{role}:{k}" not in done]
-    progress = _Progress(ctx, chosen, epoch_s)
+    progress = _Progress(ctx, chosen, estimates)
     state = {"skipped": 0, "label": ""}
+    started: list = []  # the pending networks handed to the executor, in order
 
     def trials():  # lazily: a local executor asks for the next one when the last has finished
         for i, (n, role, g, k) in enumerate(pending):
-            left = [r for _, r, _, _ in pending[i:]]
-            if progress.fitting(left) == 0:  # searched seeds always fit: only random cells go
-                state["skipped"] = len(left)
-                ctx.reporter.warning(f"final report: {len(left)} random cell(s) skipped, the "
-                                     "job's budget ran out")
-                return
+            left = [f"{r}:{kk}" for _, r, _, kk in pending[i:]]
+            if left[0] not in progress.fitting(left):  # searched seeds always fit
+                state["skipped"] += 1
+                ctx.reporter.warning(f"final report: random cell {k + 1} skipped, it does not "
+                                     "fit the job's budget")
+                continue
             state["label"] = f"final report: training {role} cell {k + 1} ({n + 1}/{len(jobs)})"
             progress.show(0, 0.0, state["label"])
             seed = ctx.cfg.seed + TRAIN_SEED_OFFSET + (k if role == "searched" else 100 + k)
+            started.append((n, role, g, k))
             yield ctx.trial(g, seed, chosen.epochs, "report")
 
     results = ctx.run_trials(trials(), on_epoch=lambda e, s: progress.show(
         e, s, f"{state['label']}, epoch {e}"))
     try:
-        for (n, role, g, k), stats in zip(pending, results):
-            progress.network_done(stats["seconds"])
+        for i, stats in enumerate(results):  # in the order of `started`
+            n, role, g, k = started[i]
+            progress.network_done(f"{role}:{k}", stats["seconds"])
             done[f"{role}:{k}"] = stats["val_acc"]
             ctx.log_architecture(g, stats["val_acc"], "final", None, role=role, repeat=k,
                                  report_epochs=chosen.epochs,

@@ -21,12 +21,12 @@ log = logging.getLogger(__name__)
 def nas_backbone(store, spec: str) -> tuple[nn.Module, dict[str, Any]]:
     """A searched-cell backbone for `nas:JOB_ID | nas:NAME | nas-arch:ID | nas-file:PATH` and the
     record that rebuilds it (genotype, width C, depth layers)."""
-    from core.nas.backbone import DEFAULT_C, DEFAULT_LAYERS
+    from core.nas.backbone import DEFAULT_C, DEFAULT_LAYERS, DEFAULT_STEM
     from core.nas.resolve import resolve_genotype
 
     genotype = resolve_genotype(store, spec)
     record = {"kind": "nas", "spec": spec, "genotype": genotype.to_dict(), "C": DEFAULT_C,
-              "layers": DEFAULT_LAYERS}
+              "layers": DEFAULT_LAYERS, "stem": DEFAULT_STEM}
     return nas_from_record(record), record
 
 

@@ -34,12 +34,13 @@ def test_timm_model_round_trip(tmp_path):
         assert torch.equal(a, b)
 
 
-def test_nas_model_rebuilt_from_its_genotype_and_resized(tmp_path):
+@pytest.mark.parametrize("stem", ["mbconv", "darts", None])  # None: a file from before stems
+def test_nas_model_rebuilt_from_its_genotype_and_resized(tmp_path, stem):
     genotype = PUBLISHED_GENOTYPES["DARTS_V2"]
     record = {"kind": "nas", "spec": "nas:DARTS_V2", "genotype": genotype.to_dict(), "C": 8,
-              "layers": 5}
+              "layers": 5, **({"stem": stem} if stem else {})}
     torch.manual_seed(1)
-    backbone = NasBackbone(genotype, C=8, layers=5)
+    backbone = NasBackbone(genotype, C=8, layers=5, stem=stem or "darts")
     model = create_detector("efficientdet_tiny", 1, image_size=128, backbone=backbone)
     path = save_model_checkpoint(tmp_path / "nas.pt", model, ["box"], backbone=record)
     loaded, meta = load_model_file(path, image_size=(256, 256))

@@ -311,3 +311,14 @@ def test_guided_walk_follows_the_newest_search_and_the_training_after_it(store, 
     assert old_train < search
     fresh = q.guided_walk(store, since=train)
     assert fresh == q.Walk(since=train)
+
+
+def test_a_running_jobs_eta_counts_down_between_reports(store):
+    """The ETA a reader sees is the worker's last estimate less the time since it was written
+    (a job between two progress reports is not frozen at the old value); never below 0."""
+    job = running_job(store)
+    store.set_progress(job, 0.5, "halfway", eta_s=20.0)
+    written = store.get_job(job)["eta_at"]
+    assert q.effective(store.get_job(job), written + 15.0)["eta_s"] == pytest.approx(5.0)
+    assert q.effective(store.get_job(job), written + 25.0)["eta_s"] == 0.0
+    assert q.find_job(store, job)["eta_s"] == pytest.approx(20.0, abs=1.0)

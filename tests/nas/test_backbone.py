@@ -14,15 +14,28 @@ from core.nas.genotypes import PUBLISHED_GENOTYPES, GenotypeError
 DARTS_V2 = PUBLISHED_GENOTYPES["DARTS_V2"]
 
 
+@pytest.mark.parametrize("stem", ["mbconv", "darts"])
 @pytest.mark.parametrize("C, layers", [(8, 3), (16, 5), (8, 8)])
-def test_strides_and_channels(C, layers):
-    net = NasBackbone(DARTS_V2, C=C, layers=layers)
+def test_strides_and_channels(C, layers, stem):
+    net = NasBackbone(DARTS_V2, C=C, layers=layers, stem=stem)
     assert net.feature_info == [{"num_chs": 4 * C, "reduction": 8},
                                 {"num_chs": 8 * C, "reduction": 16},
                                 {"num_chs": 16 * C, "reduction": 32}]
     feats = net(torch.randn(1, 3, 64, 96))
     assert [tuple(f.shape) for f in feats] == [(1, 4 * C, 8, 12), (1, 8 * C, 4, 6),
                                               (1, 16 * C, 2, 3)]
+
+
+def test_stems_differ_and_a_wrong_one_is_named():
+    """The mbconv stem (inverted residuals) has depthwise convolutions, the DARTS one has none;
+    an unknown stem is refused with the choices."""
+    def depthwise(net):
+        return sum(isinstance(m, torch.nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels
+                   for m in [*net.stem0.modules(), *net.stem1.modules()])
+    assert depthwise(NasBackbone(DARTS_V2, C=8, layers=3, stem="mbconv")) == 4
+    assert depthwise(NasBackbone(DARTS_V2, C=8, layers=3, stem="darts")) == 0
+    with pytest.raises(SpecError, match="mbconv, darts"):
+        NasBackbone(DARTS_V2, C=8, layers=3, stem="resnet")
 
 
 def test_concat_length_sets_channels():

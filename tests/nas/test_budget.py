@@ -130,3 +130,65 @@ def test_progress_is_time_based_and_the_eta_truthful(make_job, store):
         assert abs(eta - real) <= 0.5 * real + 3.0, f"ETA {eta:.1f} s at {t:.1f} s, real " \
             f"{real:.1f} s"
         assert abs(f - t / end) <= 0.2, f"progress {f:.2f} at {t / end:.2f} of the job"
+
+
+class _FakeJob:
+    def __init__(self, seconds: float, elapsed: float = 0.0):
+        self.seconds, self.elapsed = seconds, elapsed
+
+
+class _FakeReporter:
+    def __init__(self):
+        self.shown: list[float] = []
+
+    def progress(self, fraction, message, remaining_s=None, measured=False):
+        self.shown.append(remaining_s)
+
+
+def _report_progress(seconds: float, estimates: dict, epochs: int = 2):
+    from types import SimpleNamespace
+
+    from core.nas.planning import ReportPlan
+    from core.nas.report import _Progress
+
+    ctx = SimpleNamespace(job=_FakeJob(seconds), reporter=_FakeReporter())
+    chosen = ReportPlan(1, len(estimates) - 1, epochs, 0.0)
+    return ctx, _Progress(ctx, chosen, estimates)
+
+
+def test_report_eta_counts_each_network_at_its_own_speed():
+    """A slow random cell counts at its own timed speed, not the mean; once a network has
+    finished, the others' estimates are scaled by how it compared with its own."""
+    from core.nas.strategies.base import SAVE_S
+
+    ctx, progress = _report_progress(math.inf, {"searched:0": 1.0, "random:0": 3.0,
+                                                "random:1": 0.5})
+    assert len(progress.fitting(["searched:0", "random:0", "random:1"])) == 3
+    progress.show(0, 0.0, "start")
+    assert ctx.reporter.shown[-1] == pytest.approx(2 * (1.0 + 3.0 + 0.5) + SAVE_S)
+    progress.show(1, 2.0, "searched, epoch 1")  # 2 s/epoch: twice its estimate
+    assert ctx.reporter.shown[-1] == pytest.approx(2.0 + 2 * 2 * (3.0 + 0.5) + SAVE_S)
+    progress.network_done("searched:0", 4.0)
+    assert len(progress.fitting(["random:0", "random:1"])) == 2
+    progress.show(0, 0.0, "random 1")
+    assert ctx.reporter.shown[-1] == pytest.approx(2 * 2 * (3.0 + 0.5) + SAVE_S)
+
+
+def test_report_skips_the_random_cells_that_do_not_fit():
+    """Searched seeds always train; a random cell that would end the job past its hard limit
+    is skipped while a faster one after it may still train, and the ETA counts only what will
+    train."""
+    from core.nas.report import HARD_LIMIT
+    from core.nas.strategies.base import SAVE_S
+
+    budget = (10.0 + SAVE_S) / HARD_LIMIT  # room for exactly 10 s of training
+    ctx, progress = _report_progress(budget, {"searched:0": 2.0, "random:0": 4.0,
+                                              "random:1": 1.0})
+    assert progress.fitting(["searched:0", "random:0", "random:1"]) == ["searched:0", "random:1"]
+    progress.show(0, 0.0, "start")  # 4 + 8 > 10: random 0 out, random 1 (2 s) in
+    assert ctx.reporter.shown[-1] == pytest.approx(2 * (2.0 + 1.0) + SAVE_S)
+    progress.network_done("searched:0", 6.0)  # 1.5x slower than timed
+    ctx.job.elapsed = 6.0
+    assert progress.fitting(["random:0", "random:1"]) == ["random:1"]  # 3 s in the 4 s left
+    ctx.job.elapsed = 8.0
+    assert progress.fitting(["random:0", "random:1"]) == []

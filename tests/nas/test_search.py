@@ -136,3 +136,22 @@ def test_darts_warmup_trains_weights_only(make_job, store):
         assert torch.allclose(torch.tensor(alphas[0][kind]), expected, atol=1e-7)
     assert [r["score"] for r in store.architectures(job_id) if r["extra"]["kind"] == "derived"] \
         == [None]
+
+
+def test_pc_darts_searches_with_partial_channels(make_job, store):
+    """`--partial-channels 2`: the job runs, moves its betas (snapshots are softmax(alpha) x
+    normalised beta, so a node's rows no longer each sum to 1) and derives a cell."""
+    job_id, reporter = make_job(strategy="darts", epochs=2, warmup=0.0, report_random=0,
+                                darts={"partial_channels": 2})
+    result = SEARCH.run(reporter.spec, reporter)
+    assert Genotype.from_dict(result["genotype"])
+    from core.nas.supernet import SuperNet
+
+    last = json.loads((reporter.run_dir / "alphas.json").read_text())[-1]
+    sums = torch.tensor([sum(row) for row in last["normal"]])
+    assert float(sums[:2].sum()) == pytest.approx(1.0, abs=1e-5)  # node 0's two inputs
+    torch.manual_seed(0)  # the search's seed: the initial betas
+    initial = SuperNet(4, 2, 3, nodes=2, partial_channels=2).edge_weights("normal").detach()
+    assert (sums - initial).abs().max() > 1e-4  # the betas moved
+    with pytest.raises(Exception, match="must divide"):
+        make_job(strategy="darts", darts={"partial_channels": 3})

@@ -11,7 +11,8 @@ from core.nas.derive import derive_cell, derive_genotype
 from core.nas.genotypes import Genotype
 from core.nas.operations import PRIMITIVES
 from core.nas.space import edge_list, sample_genotype
-from core.nas.supernet import SuperNet
+from core.errors import SpecError
+from core.nas.supernet import MixedOp, SuperNet, channel_shuffle
 
 P = {name: k for k, name in enumerate(PRIMITIVES)}
 
@@ -96,3 +97,45 @@ def test_discrete_path_uses_only_genotype_ops():
         for p in net.cells[0]._ops[0]._ops[P["dil_conv_5x5"]].parameters():
             p.add_(1.0)
     assert torch.equal(before, net(x, genotype=g))
+
+
+def test_channel_shuffle_interleaves_the_groups():
+    x = torch.arange(8.0).view(1, 8, 1, 1)
+    assert channel_shuffle(x, 2).flatten().tolist() == [0, 4, 1, 5, 2, 6, 3, 7]
+    assert channel_shuffle(x, 4).flatten().tolist() == [0, 2, 4, 6, 1, 3, 5, 7]
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_partial_channel_edge_sends_1_over_k_through_its_ops(stride):
+    """PC-DARTS: the ops see C/K channels; the other channels pass unchanged (max-pooled on a
+    reduction edge) and land, after the shuffle, at every K-th position but the first."""
+    torch.manual_seed(0)
+    op = MixedOp(8, stride, partial_channels=2)
+    assert all(p.shape[0] <= 4 for p in op.parameters() if p.dim() == 4)  # C/K = 4 wide
+    x = torch.randn(2, 8, 8, 8)
+    out = op(x, torch.softmax(torch.randn(len(PRIMITIVES)), -1))
+    rest = x[:, 4:] if stride == 1 else torch.nn.functional.max_pool2d(x[:, 4:], 2, 2)
+    assert out.shape == (2, 8, 8 // stride, 8 // stride)
+    assert torch.equal(out[:, 1::2], rest)
+
+
+def test_pc_darts_has_normalised_edges_and_fewer_weights():
+    """K = 4: betas are architecture parameters, each node's input weights sum to 1, the derived
+    weights are softmax(alpha) x beta, and the supernet has fewer weights than DARTS's."""
+    torch.manual_seed(0)
+    darts, pc = SuperNet(8, 3, 3, nodes=2), SuperNet(8, 3, 3, nodes=2, partial_channels=4)
+    assert len(pc.arch_parameters()) == 4 and darts.edge_weights("normal") is None
+    n_weights = [sum(p.numel() for p in net.weight_parameters()) for net in (darts, pc)]
+    assert n_weights[1] < 0.5 * n_weights[0]
+    with torch.no_grad():
+        pc.betas_normal.copy_(torch.tensor([0.0, 0.0, 1.0, 0.0, 0.0]))
+    edges = pc.edge_weights("normal").detach()
+    assert edges[:2].sum() == pytest.approx(1) and edges[2:].sum() == pytest.approx(1)
+    assert edges[2] > edges[3] == pytest.approx(edges[4])
+    derived = torch.tensor(pc.alpha_weights()["normal"])
+    assert torch.allclose(derived, torch.softmax(pc.alphas_normal.detach(), -1) * edges[:, None])
+    out = pc(torch.randn(2, 3, 8, 8))
+    out.sum().backward()
+    assert pc.betas_normal.grad is not None and pc.betas_normal.grad.abs().sum() > 0
+    with pytest.raises(SpecError, match="must divide"):
+        SuperNet(6, 3, 3, partial_channels=4)

@@ -23,6 +23,10 @@ epochs that fit the plan's search share (re-estimated after each epoch), and a s
 started when the previous step's duration says it would end past the budget (a cut epoch still
 logs its snapshot and derived cell; the search's first step always runs).
 
+PC-DARTS (`darts.partial_channels` K > 1, `--partial-channels K`): the supernet's edges see 1/K
+of the channels, with edge normalisation (core.nas.supernet); the betas are architecture
+parameters beside the alphas, and the snapshots hold softmax(alpha) x normalised beta.
+
 Latency-aware objective (`objective = "accuracy-latency"`, FBNet / ProxylessNAS style): the
 alpha loss gains -w * log(E[lat] / target), E[lat] the supernet's expected backbone latency from
 an op latency table measured on the job's device at the detector's input size
@@ -150,7 +154,8 @@ def search(ctx: SearchContext) -> SearchOutcome:
     cfg, data = ctx.cfg, ctx.data
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    model = SuperNet(cfg.C, data.num_classes, cfg.layers, cfg.nodes)
+    model = SuperNet(cfg.C, data.num_classes, cfg.layers, cfg.nodes,
+                     partial_channels=cfg.darts.partial_channels)
     model = model.to(ctx.device, memory_format=torch.channels_last)
     w_opt = torch.optim.SGD(model.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum,
                             weight_decay=cfg.weight_decay)
