@@ -3,7 +3,9 @@ a detector with the searched backbone beside an EfficientNet-B0 one.
 
 Run: `.venv/bin/python bench/search.py [--home DIR] [--images 1000] [--minutes 10]
 [--strategies darts,enas,evolution] [--other-minutes 5] [--det-epochs N] [--skip-detector]
-[--stage all|detector|render]`. Torch runs one thread (on a shared 2-core machine one thread
+[--stage all|detector|render|sweep|strategies]`. `--stage sweep`: the short-budget claim,
+`--sweep-strategy` (zero-cost) at `--budgets` 2,4,10 minutes x `--seeds` 0,1,2; `--stage
+strategies`: darts, PC-DARTS (K=4), enas, evolution, random and zero-cost at 4 minutes, seed 0. Torch runs one thread (on a shared 2-core machine one thread
 was about 25x faster per DARTS step than two: the OpenMP threads wait on each other).
 Each search runs the real SEARCH task in this process (a job row and a Reporter in the bench
 home), so the numbers include logging, checkpoints and the final report. Results accumulate in
@@ -138,6 +140,58 @@ def run_detector(store: Store, backbone: str, epochs: int | None) -> dict:
             "AP50": ap.get("val/AP50"), "AP": ap.get("val/AP")}
 
 
+SWEEP_BUDGETS = (2.0, 4.0, 10.0)
+SWEEP_SEEDS = (0, 1, 2)
+STRATEGY_RUNS = {"darts": {}, "darts PC K=4": {"strategy": "darts",
+                                               "darts": {"partial_channels": 4}},
+                 "enas": {}, "evolution": {}, "random": {}, "zero-cost": {}}
+
+
+def sweep_stage(store: Store, path: Path, strategy: str, budgets, seeds, publish) -> None:
+    """The short-budget claim: `strategy` at each budget (the whole job) with each seed."""
+    for minutes in budgets:
+        for seed in seeds:
+            name = f"{strategy} {minutes:g} min seed {seed}"
+            if name not in load_results(path).get("sweep", {}):
+                run = run_search(store, strategy, minutes, {"seed": seed})
+                results = load_results(path)
+                results.setdefault("sweep", {})[name] = {**run, "strategy": strategy,
+                                                         "minutes": minutes, "seed": seed}
+                save_results(path, results)
+                publish()
+
+
+def strategies_stage(store: Store, path: Path, minutes: float, publish) -> None:
+    """Every strategy (and PC-DARTS) at one budget, seed 0, whatever the outcome."""
+    for name, extra in STRATEGY_RUNS.items():
+        key = f"{name} ({minutes:g} min)"
+        if key not in load_results(path).get("strategies", {}):
+            options = {k: v for k, v in extra.items() if k != "strategy"}
+            run = run_search(store, extra.get("strategy", name), minutes, options)
+            results = load_results(path)
+            results.setdefault("strategies", {})[key] = {**run, "options": options}
+            save_results(path, results)
+            publish()
+
+
+def _sweep_rows(sweep: dict) -> list[list]:
+    rows = []
+    for minutes in sorted({r["minutes"] for r in sweep.values()}):
+        runs = [r for r in sweep.values() if r["minutes"] == minutes]
+        margins = [r["margin"] for r in runs if r["margin"] is not None]
+        ahead = sum(m > 0 for m in margins)
+        mean = sum(margins) / len(margins) if margins else float("nan")
+        bound = 1.1 * 60 * minutes + 10
+        rows.append([f"{runs[0]['strategy']}, {minutes:g} min",
+                     ", ".join(f"seed {r['seed']}: {r['margin']:+.3f}" if r["margin"] is not None
+                               else f"seed {r['seed']}: n/a" for r in runs),
+                     f"{ahead}/{len(runs)}", f"{mean:+.3f}",
+                     "yes" if ahead * 3 >= 2 * len(runs) and mean > 0 else "NO",
+                     f"{max(r['wall_s'] for r in runs):.0f} / {bound:.0f}",
+                     "; ".join(sorted({r.get('afforded') or '-' for r in runs}))])
+    return rows
+
+
 def render(results: dict) -> str:
     lines = [f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} on "
              f"{os.cpu_count()} cores at the end (a shared machine inflates wall times).",
@@ -174,6 +228,24 @@ def render(results: dict) -> str:
                   table(["search", "search s / job budget s", "total wall s", "archs evaluated",
                          "search score", "searched acc", "random acc", "margin",
                          ">= random mean", "report afforded", "options"], rows), ""]
+    if results.get("sweep"):
+        lines += ["Short budgets (the searched-beats-random claim): each run is the whole job "
+                  "(`--minutes` M: search, report, saving), proxy crops at the defaults; margin = "
+                  "searched cell's held-out accuracy minus its report's random mean:", "",
+                  table(["strategy, budget", "margin per seed", "searched ahead",
+                         "mean margin", "2 of 3 and on average", "slowest job s / bound "
+                         "(M + 10 % + 10 s)", "report afforded"],
+                        _sweep_rows(results["sweep"])), ""]
+    if results.get("strategies"):
+        rows = [[name, f"{r['wall_s']:.0f}", r["evaluated"],
+                 f"{r['searched']['mean']:.3f}",
+                 "n/a" if not r["random"] else f"{r['random']['mean']:.3f}",
+                 "n/a" if r["margin"] is None else f"{r['margin']:+.3f}",
+                 r.get("afforded") or "-"] for name, r in results["strategies"].items()]
+        lines += ["Every strategy at one budget, seed 0 (one run each: a single seed ranks "
+                  "nothing; it shows what each does with the time):", "",
+                  table(["strategy", "wall s", "archs evaluated", "searched acc",
+                         "random acc", "margin", "report afforded"], rows), ""]
     det = results.get("detector", {})
     if det:
         rows = [[name, r.get("epochs") or "preset", f"{r['wall_s']:.0f}",
@@ -218,7 +290,14 @@ def main() -> None:
                    help="search option for these runs (e.g. warmup=0); a run with options is "
                         "named by them, so it sits beside the default one")
     p.add_argument("--note", help="a remark stored with the results and printed under them")
-    p.add_argument("--stage", choices=("all", "detector", "render"), default="all",
+    p.add_argument("--budgets", default=",".join(f"{m:g}" for m in SWEEP_BUDGETS),
+                   help="sweep: minutes of each job")
+    p.add_argument("--seeds", default=",".join(map(str, SWEEP_SEEDS)), help="sweep: seeds")
+    p.add_argument("--sweep-strategy", default="zero-cost", help="sweep: the strategy")
+    p.add_argument("--strategies-minutes", type=float, default=4.0,
+                   help="strategies: the one budget of every strategy")
+    p.add_argument("--stage", choices=("all", "detector", "render", "sweep", "strategies"),
+                   default="all",
                    help="detector: only the detector runs (own results file, so it can run "
                         "beside a search stage); render: only rewrite the markdown section")
     args = p.parse_args()
@@ -231,10 +310,18 @@ def main() -> None:
         results["note"] = args.note
         save_results(path, results)
 
-    def publish() -> None:
+    def publish() -> None:  # the sweep and the strategies (own home) have their own section
         merged = {**load_results(path), "detector": load_results(det_path)}
-        write_section("search", render(merged))
-        print(render(merged), flush=True)
+        body = render(merged)
+        if args.stage in ("sweep", "strategies"):
+            write_section("search_budgets", "## Search at short budgets (bench/search.py)\n\n"
+                          + body.replace("`.venv/bin/python bench/search.py`",
+                                         "`.venv/bin/python bench/search.py --home "
+                                         "/tmp/nasdet-bench-budgets --stage sweep` and `... "
+                                         "--stage strategies`"))
+        else:
+            write_section("search", body)
+        print(body, flush=True)
 
     if args.stage == "render":
         for r in results.get("searches", {}).values():
@@ -243,6 +330,17 @@ def main() -> None:
         return publish()
     if args.stage == "detector":
         detector_stage(store, results, det_path, args.det_epochs)
+        return publish()
+    if args.stage in ("sweep", "strategies"):
+        results["images"] = sum(ensure_dataset(store, args.images)["counts"].get(k, 0)
+                                for k in ("train_images", "val_images"))
+        save_results(path, results)
+        if args.stage == "sweep":
+            sweep_stage(store, path, args.sweep_strategy,
+                        [float(m) for m in args.budgets.split(",")],
+                        [int(x) for x in args.seeds.split(",")], publish)
+        else:
+            strategies_stage(store, path, args.strategies_minutes, publish)
         return publish()
     results["images"] = sum(ensure_dataset(store, args.images)["counts"].get(k, 0)
                             for k in ("train_images", "val_images"))

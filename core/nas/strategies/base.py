@@ -194,19 +194,22 @@ class SearchContext:
     def check_stop(self) -> None:
         self.reporter.check_stop()
 
-    def progress(self, fraction: float, message: str) -> None:
+    def progress(self, fraction: float, message: str, left_s: float | None = None) -> None:
         """Progress of the search phase (fraction of its work in [0, 1]) as whole-job progress.
 
         The job's remaining time is the search's (its time budget left, or sooner when its
-        own count of epochs/samples says so) plus the planned report and saving; the job's
-        fraction is elapsed / (elapsed + remaining), so with a time budget it rises with the
-        clock (core.engine.eta)."""
+        own count of epochs/samples says so, or the strategy's own estimate `left_s` of the
+        seconds it still needs) plus the planned report and saving; the job's fraction is
+        elapsed / (elapsed + remaining), so with a time budget it rises with the clock
+        (core.engine.eta)."""
         from core.engine.eta import time_fraction
 
         f = min(max(fraction, 0.0), 1.0)
         rate = self.budget.elapsed * (1.0 - f) / f if f > 0 else None
         left = self.budget.remaining if self.budget.seconds != math.inf else rate
-        if rate is not None and left is not None and f >= RATE_TRUSTED_FRACTION:
+        if left_s is not None:
+            left = left_s if left is None else min(left, left_s)
+        elif rate is not None and left is not None and f >= RATE_TRUSTED_FRACTION:
             left = min(left, rate)
         if left is None or self.plan is None:
             self.reporter.progress(0.0, message)

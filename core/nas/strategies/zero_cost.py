@@ -67,10 +67,11 @@ def score_cell(ctx: SearchContext, genotype: Genotype, index: int,
 
 
 def prerank(ctx: SearchContext, st: dict, seconds: float, cells: int,
-            save: Callable[[], None], share: float) -> list[dict]:
+            save: Callable[[], None], share: float, after_s: float | None = None) -> list[dict]:
     """Score uniform cells into st["scored"] until `cells` are scored or `seconds` of the search
     budget have passed; `save()` checkpoints; `share`: this phase's share of the search (for
-    its progress). Returns the scored records (resumable)."""
+    its progress); `after_s`: the search's estimated seconds after the scoring (its ETA).
+    Returns the scored records (resumable)."""
     cfg = ctx.cfg
     rng = random.Random(cfg.seed + SAMPLE_SEED_OFFSET)
     if "rng" in st:
@@ -93,7 +94,9 @@ def prerank(ctx: SearchContext, st: dict, seconds: float, cells: int,
             save()
             last_save = time.monotonic()
         done = max(len(scored) / cells, ctx.budget.elapsed / seconds if seconds > 0 else 1.0)
-        ctx.progress(share * min(1.0, done), f"zero-cost: scored {len(scored)} cells")
+        ctx.progress(share * min(1.0, done), f"zero-cost: scored {len(scored)} cells",
+                     left_s=None if after_s is None else
+                     max(0.0, seconds - ctx.budget.elapsed) + after_s)
     torch.set_rng_state(torch_state)
     save()
     return scored
@@ -130,7 +133,8 @@ def search(ctx: SearchContext) -> SearchOutcome:
                           f"{len(st['trained'])} trained)")
     if st["phase"] == "score":
         seconds = zc.score_share * ctx.budget.seconds
-        prerank(ctx, st, seconds, cfg.max_samples, lambda: ctx.save(st), zc.score_share)
+        prerank(ctx, st, seconds, cfg.max_samples, lambda: ctx.save(st), zc.score_share,
+                after_s=zc.top_k * _cell_train_s(ctx))
         st["phase"] = "train"
         ctx.save(st)
     ranked = ranking(st["scored"], zc.proxies, zc.combine)
@@ -139,6 +143,17 @@ def search(ctx: SearchContext) -> SearchOutcome:
                           "(--minutes)")
     _train_top(ctx, st, ranked[:zc.top_k])
     return _outcome(st, ranked)
+
+
+def _cell_train_s(ctx: SearchContext, trained: list[dict] | None = None) -> float:
+    """Seconds to train one top cell: the mean of those trained so far, else the plan's timed
+    report epoch scaled to child_epochs on the search-train half."""
+    times = [t["seconds"] for t in trained or [] if "seconds" in t]
+    if times:
+        return sum(times) / len(times)
+    epoch_s = (ctx.plan or {}).get("epoch_s") or 0.0
+    share = len(ctx.data.search_train_y) / max(1, len(ctx.data.train_y))
+    return ctx.cfg.child_epochs * epoch_s * share
 
 
 def _train_top(ctx: SearchContext, st: dict, top: list[dict]) -> None:
@@ -166,12 +181,13 @@ def _log_trained(ctx: SearchContext, st: dict, record: dict, genotype: Genotype,
                          **{k: record[k] for k in names}, **extra,
                          score_source="trained from scratch, search-val half")
     st["trained"].append({"genotype": record["genotype"], "score": score,
-                          "rank": record["rank"]})
+                          "rank": record["rank"], "seconds": stats["seconds"]})
     ctx.epoch_metrics(index, val_acc=stats["val_acc"],
                       best_score=max(t["score"] for t in st["trained"]))
     ctx.save(st)
     ctx.progress(max(ctx.budget.fraction(), (index + 1) / total),
-                 f"zero-cost: trained {index + 1}/{total} top cells")
+                 f"zero-cost: trained {index + 1}/{total} top cells",
+                 left_s=(total - index - 1) * _cell_train_s(ctx, st["trained"]))
 
 
 def _outcome(st: dict, ranked: list[dict]) -> SearchOutcome:
