@@ -24,6 +24,7 @@ TOP_FLAGS = ("dataset", "strategy", "minutes", "epochs", "samples", "seed", "fas
 # nested options with their own flag: (group, dataclass, field, flag)
 NESTED_FLAGS = (("darts", DartsConfig, "warmup", "--warmup"),
                 ("darts", DartsConfig, "second_order", "--second-order"),
+                ("darts", DartsConfig, "partial_channels", "--partial-channels"),
                 ("evolution", EvolutionConfig, "population", "--population"),
                 ("evolution", EvolutionConfig, "sample_size", "--sample-size"),
                 ("evolution", EvolutionConfig, "parallel", "--parallel"),

@@ -110,7 +110,6 @@ class _Progress:
         self.ctx, self.epochs, self.estimates = ctx, chosen.epochs, estimates
         self.ratios: list[float] = []   # measured / estimated epoch time of finished networks
         self.left: list[str] = []       # networks not finished ("role:k"), current first
-        self.networks_left = chosen.networks
 
     def _estimate(self, key: str) -> float:
         fallback = statistics.fmean(self.estimates.values())
@@ -138,7 +137,6 @@ class _Progress:
     def fitting(self, keys_left: list[str]) -> list[str]:
         """The networks still to train (the next one first) that fit the budget."""
         self.left = self._fit(keys_left, self._room(), self._scale())
-        self.networks_left = len(self.left)
         return self.left
 
     def show(self, epochs_done: int, seconds: float, message: str) -> None:
@@ -151,7 +149,6 @@ class _Progress:
         scale = self._scale(per_epoch / self._estimate(key) if per_epoch else None)
         now = (self.epochs - epochs_done) * (per_epoch or self._estimate(key) * scale)
         later = self._fit(self.left[1:], self._room() - now, scale)
-        self.networks_left = 1 + len(later)
         remaining = now + sum(self.epochs * self._estimate(k) * scale for k in later) + SAVE_S
         self.ctx.reporter.progress(time_fraction(self.ctx.job.elapsed, remaining), message,
                                    remaining_s=remaining, measured=True)

@@ -1,10 +1,16 @@
 """The Guided demo's outputs for one moment of the walk, as {component: value} dicts.
 
 `refresh` reads where the walk stands (core.engine.queries.guided_walk) and the fingerprints of
-its two jobs; a section is redrawn only when its job's fingerprint changed (a tick with no
-change updates only the session's fingerprint state: nothing visible is sent). The status lines carry a running clock, so
-they change on every tick while a job runs. The step shown changes only when the walk moves
-on, so a presenter who clicks back to an earlier step is not pulled away on the next tick.
+its two jobs; a part is redrawn only when what it shows changed (a tick with no change updates
+only the session's fingerprint state: nothing visible is sent). The status lines and bars follow
+every progress report (and carry a running clock, so they change on every tick while a job
+runs); the charts follow the job's new rows at most every CHART_EVERY_S seconds while it runs
+(the search's points and best cell every 4 s, the loss and AP curves every 10 s); the training
+gallery changes when the per-epoch preview file does; the found cell when the search's status
+does. On a 2-core CPU the worker shares the machine with the app and the browser: redrawing
+every chart and re-encoding the gallery on every 2-second tick made the demo's training about
+twice as slow in the app as alone. The step shown changes only when the walk moves on, so a
+presenter who clicks back to an earlier step is not pulled away on the next tick.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from nasdet_gui.guided.layout import CELL, CHOOSE, RESULT, SEARCH, TRAIN, Parts
 from nasdet_gui.guided.texts import EXPLAIN, explain, score_html, status_line, verdict_html
 
 ACTIVE = ("queued", "running")
+CHART_EVERY_S = {"sc": 4.0, "tc": 10.0}  # least seconds between chart redraws of a running job
 
 
 def step_of(walk: q.Walk) -> int:
@@ -46,14 +53,12 @@ def _buttons(p: Parts, search: dict | None, train: dict | None) -> dict:
             p["train_effnet"]: gr.Button(interactive=not busy)}
 
 
-def _search_outputs(ctx: Ctx, p: Parts, walk: q.Walk, job: dict | None) -> dict:
-    out = {p["s_status"]: status_line(job, "Search"), p["s_bar"]: progress_html(job)}
+def _search_charts(ctx: Ctx, p: Parts, walk: q.Walk) -> dict:
     scatter, best, phase = live.search_views(ctx.store, walk.search_id)
     archs = q.architectures(ctx.store, walk.search_id) if walk.search_id else []
     reporting = any(a["role"] in live.REPORT_ROLES for a in archs)
-    out.update({p["scatter"]: scatter, p["best"]: best, p["phase"]: phase,
-                p["phase_note"]: explain("report" if reporting else "alphas")})
-    return out
+    return {p["scatter"]: scatter, p["best"]: best, p["phase"]: phase,
+            p["phase_note"]: explain("report" if reporting else "alphas")}
 
 
 def _cell_outputs(ctx: Ctx, p: Parts, walk: q.Walk, job: dict | None) -> dict:
@@ -65,12 +70,9 @@ def _cell_outputs(ctx: Ctx, p: Parts, walk: q.Walk, job: dict | None) -> dict:
     return {p["c_normal"]: normal, p["c_reduce"]: reduce, p["verdict_cell"]: verdict}
 
 
-def _train_outputs(ctx: Ctx, p: Parts, job: dict | None) -> dict:
-    classes = live.dataset_classes(ctx.store, job)
+def _train_curves(ctx: Ctx, p: Parts, job: dict | None) -> dict:
     loss, ap = live.train_curves(ctx.store, job["id"] if job else None)
-    return {p["t_status"]: status_line(job, "Training"), p["t_bar"]: progress_html(job),
-            p["t_gallery"]: live.preview_gallery(ctx.store, job["id"] if job else None, classes),
-            p["t_loss"]: loss, p["t_ap"]: ap}
+    return {p["t_loss"]: loss, p["t_ap"]: ap}
 
 
 def result_outputs(ctx: Ctx, p: Parts, cache: Any, train: dict, search: dict | None) -> dict:
@@ -94,38 +96,81 @@ def result_outputs(ctx: Ctx, p: Parts, cache: Any, train: dict, search: dict | N
             p["r_state"]: state}
 
 
+def _preview_stamp(ctx: Ctx, train_id: int | None) -> float | None:
+    """mtime of the training's per-epoch preview file (None before the first)."""
+    from core.train.preview import PREVIEW_FILE
+
+    if not train_id:
+        return None
+    try:
+        return (ctx.store.home / "runs" / str(train_id) / PREVIEW_FILE).stat().st_mtime
+    except OSError:
+        return None
+
+
 def fingerprint(ctx: Ctx, walk: q.Walk) -> dict:
-    return {"since": walk.since, "step": step_of(walk),
-            "s": q.job_fingerprint(ctx.store, walk.search_id),
-            "t": q.job_fingerprint(ctx.store, walk.train_id)}
+    """{"s"/"t": a job's status, progress, message and error; "sc"/"tc": its newest metric,
+    architecture and event rows; "tg": the preview file's mtime; "step", "since"}."""
+    s = q.job_fingerprint(ctx.store, walk.search_id)
+    t = q.job_fingerprint(ctx.store, walk.train_id)
+    return {"since": walk.since, "step": step_of(walk), "s": s[:5], "sc": s[5:], "t": t[:5],
+            "tc": t[5:], "tg": _preview_stamp(ctx, walk.train_id)}
+
+
+def _due(old: dict, new: dict, key: str, job: dict | None, at: float) -> bool:
+    """Whether the `key` charts are redrawn now: their rows changed and, while the job runs,
+    the last redraw is CHART_EVERY_S old. When not, `new` keeps the old value, so the change
+    is picked up on a later tick."""
+    if old.get(key) == new[key]:
+        return False
+    running = bool(job) and job["status"] in ACTIVE
+    if running and at - old.get(f"{key}_at", 0.0) < CHART_EVERY_S[key]:
+        new[key], new[f"{key}_at"] = old.get(key), old.get(f"{key}_at", 0.0)
+        return False
+    new[f"{key}_at"] = at
+    return True
 
 
 def refresh(ctx: Ctx, p: Parts, cache: Any, since: int, fp: dict | None,
             force: bool = False) -> dict:
     """What changed since `fp` (everything when `force`), as {component: new value}."""
+    import time
+
     walk = q.guided_walk(ctx.store, since)
     new = fingerprint(ctx, walk)
     old = fp if (fp and not force) else {}
     search = q.find_job(ctx.store, walk.search_id)
     train = q.find_job(ctx.store, walk.train_id)
+    at = time.monotonic()
     out: dict = {}
     if old.get("step") != new["step"]:
         import gradio as gr
 
         out[p["walk"]] = gr.Walkthrough(selected=new["step"])
+    search_status = (search or {}).get("status")
     if old.get("s") != new["s"]:
-        out.update(_search_outputs(ctx, p, walk, search))
-        out.update(_cell_outputs(ctx, p, walk, search))
-    elif search and search["status"] == "running":
+        out[p["s_status"]] = status_line(search, "Search")
+        out[p["s_bar"]] = progress_html(search)
+        if (old.get("s") or (None, None))[1:2] != new["s"][1:2]:  # the search's status moved
+            out.update(_cell_outputs(ctx, p, walk, search))
+    elif search_status == "running":
         out[p["s_status"]] = status_line(search, "Search")  # the clock moves
+    if _due(old, new, "sc", search, at):
+        out.update(_search_charts(ctx, p, walk))
     if (old.get("s"), old.get("t")) != (new["s"], new["t"]):
         out.update(_buttons(p, search, train))
     if old.get("t") != new["t"]:
-        out.update(_train_outputs(ctx, p, train))
-        if new["step"] == RESULT:
+        out[p["t_status"]] = status_line(train, "Training")
+        out[p["t_bar"]] = progress_html(train)
+        if new["step"] == RESULT and (old.get("t") or (None, None))[1:2] != new["t"][1:2]:
             out.update(result_outputs(ctx, p, cache, train, search))
     elif train and train["status"] in ACTIVE:
         out[p["t_status"]] = status_line(train, "Training")
+    if _due(old, new, "tc", train, at):
+        out.update(_train_curves(ctx, p, train))
+    if old.get("tg") != new["tg"] or not old:
+        out[p["t_gallery"]] = live.preview_gallery(ctx.store, train["id"] if train else None,
+                                                   live.dataset_classes(ctx.store, train))
     out[p["fp"]] = new  # a dict naming no component at all would read as one bare value
     return out
 

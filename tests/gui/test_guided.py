@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from core.engine.queries import Walk
@@ -74,3 +76,41 @@ def test_draw_detections_is_large_and_keeps_the_picture():
     drawn = live.draw_detections(item, ["circle"], 0.5, side=384)
     assert drawn.shape == (384, 384, 3) and (image == 200).all()
     assert not (drawn == 200).all()  # a box was drawn
+
+
+def test_a_running_trainings_charts_and_gallery_are_not_redrawn_on_every_tick(store, monkeypatch):
+    """The status line and bar follow each progress report; the curves wait CHART_EVERY_S;
+    the gallery waits for a new preview file (each redraw costs the worker CPU on 2 cores)."""
+    import json
+    import os
+    from types import SimpleNamespace
+
+    from nasdet_gui.guided import views
+
+    search = store.insert_job("search", {"dataset": "shapes-demo"})
+    store.finish_job(search, "succeeded", result={})
+    train = store.insert_job("train", {"dataset": "shapes-demo"})
+    store.db.execute("UPDATE jobs SET status = 'running', pid = ?, heartbeat_at = ? WHERE id = ?",
+                     [os.getpid(), time.time(), train])
+    ctx = SimpleNamespace(store=store)
+    p = {k: k for k in ("walk", "s_status", "s_bar", "scatter", "best", "phase", "phase_note",
+                        "c_normal", "c_reduce", "verdict_cell", "run_all", "start_search",
+                        "train_cell", "train_effnet", "t_status", "t_bar", "t_gallery", "t_loss",
+                        "t_ap", "fp", "score")}
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+
+    first = views.refresh(ctx, p, None, 0, None)
+    assert {"t_status", "t_bar", "t_gallery", "t_loss", "t_ap"} <= set(first)
+    store.set_progress(train, 0.2, "epoch 2/16 step 3/80")
+    store.add_metrics([(train, 3, None, "train/loss", 0.9, time.time())])
+    clock[0] += 2.0  # the next tick
+    second = views.refresh(ctx, p, None, 0, first["fp"])
+    assert {"t_status", "t_bar"} <= set(second)
+    assert not {"t_gallery", "t_loss", "t_ap", "scatter", "c_normal"} & set(second)
+    clock[0] += views.CHART_EVERY_S["tc"]
+    run_dir = store.home / "runs" / str(train)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "preview.json").write_text(json.dumps({"epoch": 2, "epochs": 16, "images": []}))
+    third = views.refresh(ctx, p, None, 0, second["fp"])
+    assert {"t_gallery", "t_loss", "t_ap"} <= set(third)  # the metric row waited, now drawn

@@ -42,6 +42,8 @@ def test_search_verb_prints_the_plan_and_queues_a_validated_job(home, store, sha
     (["search", "--dataset", "shapes", "--warmup", "1"], "darts.warmup=1.0: must be < 1.0"),
     (["search", "--dataset", "shapes", "--population", "2", "--sample-size", "3"],
      "sample_size"),
+    (["search", "--dataset", "shapes", "--partial-channels", "3"],
+     "partial_channels=3: must divide C=8"),
     (["search", "--dataset", "shapes", "--minutes", "nan"], "minutes='nan': must be a finite"),
     (["search", "--dataset", "shapes", "--minutes", "inf"], "minutes='inf': must be a finite"),
     (["search", "--dataset", "shapes", "--set", "lr=nan"], "lr='nan': must be a finite"),
@@ -86,3 +88,10 @@ def test_flat_specs_of_older_jobs_still_load():
     assert cfg.darts.warmup == 0.25 and cfg.darts.second_order
     assert cfg.enas.controller_hidden == 32 and cfg.enas.derive_samples == 4
     assert SearchConfig.from_spec(cfg.to_spec()) == cfg      # dump -> load round trip
+
+
+def test_partial_channels_flag_reaches_the_darts_spec(home, store, shapes, capsys):
+    assert main(["--home", str(home), "search", "--dataset", shapes, "--partial-channels", "4",
+                 "--minutes", "1", "--no-worker"]) == 0
+    job_id = int(capsys.readouterr().out.strip().splitlines()[-1])
+    assert store.get_job(job_id)["spec"]["darts"]["partial_channels"] == 4
