@@ -95,7 +95,7 @@ def prerank(ctx: SearchContext, st: dict, seconds: float, cells: int,
             last_save = time.monotonic()
         done = max(len(scored) / cells, ctx.budget.elapsed / seconds if seconds > 0 else 1.0)
         ctx.progress(share * min(1.0, done), f"zero-cost: scored {len(scored)} cells",
-                     left_s=None if after_s is None else
+                     left_s=None if after_s is None or not math.isfinite(seconds) else
                      max(0.0, seconds - ctx.budget.elapsed) + after_s)
     torch.set_rng_state(torch_state)
     save()
