@@ -107,7 +107,9 @@ def _moments(store: Store) -> list[tuple[str, int | None, Callable[[], bool], Ca
         return walk().train_done
 
     return [("guided_search", None, lambda: roles("derived", "candidate") >= 2, searched),
-            ("guided_report", None, lambda: roles("random") >= 1, searched),
+            # the report's first network (the searched cell) is scored: its bar is drawn and
+            # the random ones fill in (the last random cell's end also ends the search step)
+            ("guided_report", None, lambda: roles("searched") >= 1, searched),
             ("guided_cell", 3, searched, lambda: False),
             ("guided_train", None, half_trained, trained),
             ("guided_demo", None, trained, lambda: False)]
