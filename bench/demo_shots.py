@@ -107,10 +107,11 @@ def _moments(store: Store) -> list[tuple[str, int | None, Callable[[], bool], Ca
         return walk().train_done
 
     return [("guided_search", None, lambda: roles("derived", "candidate") >= 2, searched),
-            # the report's first network (the searched cell) is scored: its bar is drawn and
-            # the random ones fill in (the last random cell's end also ends the search step)
-            ("guided_report", None, lambda: roles("searched") >= 1, searched),
             ("guided_cell", 3, searched, lambda: False),
+            # the search step shown again once the search is done: the report's bars complete
+            # (while it runs, the last random cell's end moves the walk on within seconds);
+            # after the cell's step, as a label after the one clicked back to stays disabled
+            ("guided_report", 2, searched, lambda: False),
             ("guided_train", None, half_trained, trained),
             ("guided_demo", None, trained, lambda: False)]
 
@@ -155,7 +156,11 @@ def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> No
                     _show_step(page, step)
                     if name == "guided_demo":
                         page.wait_for_selector("#demo-gallery img", timeout=60_000)
+                    if name == "guided_report":  # the bars sit below the scored cells
+                        page.locator("#demo-phase").scroll_into_view_if_needed()
+                        page.wait_for_timeout(500)
                     page.screenshot(path=str(shots / f"{name}{suffix}.png"))
+                    page.evaluate("window.scrollTo(0, 0)")
                 print(f"{name}: taken", flush=True)
             browser.close()
     finally:
