@@ -108,12 +108,12 @@ class _Progress:
 
     def __init__(self, ctx: SearchContext, chosen: ReportPlan, estimates: dict[str, float]):
         self.ctx, self.epochs, self.estimates = ctx, chosen.epochs, estimates
+        self.fallback = statistics.fmean(estimates.values())  # a network without its own
         self.ratios: list[float] = []   # measured / estimated epoch time of finished networks
         self.left: list[str] = []       # networks not finished ("role:k"), current first
 
     def _estimate(self, key: str) -> float:
-        fallback = statistics.fmean(self.estimates.values())
-        return max(1e-6, self.estimates.get(key, fallback))
+        return max(1e-6, self.estimates.get(key, self.fallback))
 
     def _scale(self, current: float | None = None) -> float:
         ratios = self.ratios + ([current] if current is not None else [])

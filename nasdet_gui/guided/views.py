@@ -15,6 +15,7 @@ presenter who clicks back to an earlier step is not pulled away on the next tick
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core.engine import queries as q
@@ -98,12 +99,13 @@ def result_outputs(ctx: Ctx, p: Parts, cache: Any, train: dict, search: dict | N
 
 def _preview_stamp(ctx: Ctx, train_id: int | None) -> float | None:
     """mtime of the training's per-epoch preview file (None before the first)."""
+    from core.engine.jobs import run_dir
     from core.train.preview import PREVIEW_FILE
 
     if not train_id:
         return None
     try:
-        return (ctx.store.home / "runs" / str(train_id) / PREVIEW_FILE).stat().st_mtime
+        return (Path(run_dir(ctx.store, train_id)) / PREVIEW_FILE).stat().st_mtime
     except OSError:
         return None
 
