@@ -301,7 +301,7 @@ def render(run: dict, rows: list[dict], check: dict | None) -> str:
              f"({cfg.zero_cost.zico_batches} x {cfg.zero_cost.batch_size} crops of the "
              f"search-train half), {run['score_s'] / run['cells']:.2f} s per cell. Trained as "
              f"the report trains a random cell (whole proxy train split, batch "
-             f"{cfg.net_batch_size}, lr {cfg.net_lr} cosine, its seeds) for {run['epochs']} "
+             f"{cfg.net_batch_size}, lr {cfg.net_learning_rate} cosine, {cfg.net_optimizer}, its seeds) for {run['epochs']} "
              f"epoch(s) (the report: up to {cfg.report.epochs}), {run['train_s']:.1f} s per "
              f"cell; accuracy on the held-out split (mean {run['acc_mean']:.3f}, range "
              f"{run['acc_min']:.3f}-{run['acc_max']:.3f}); trainings took "

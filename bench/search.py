@@ -220,8 +220,8 @@ def render(results: dict) -> str:
                   f"proxy {first['train_crops']} train / {first['val_crops']} held-out crops). "
                   f"Final report (defaults): the searched cell retrained from scratch with "
                   f"up to {cfg.report.repeats} seeds beside up to {cfg.report.random} random "
-                  f"cells, up to {cfg.report.epochs} epochs each (batch {cfg.net_batch_size}, lr "
-                  f"{cfg.net_lr}; `--minutes` bounds the whole job, so each report trains what "
+                  f"cells, up to {cfg.report.epochs} epochs each (batch {cfg.net_batch_size}, "
+                  f"{cfg.net_optimizer} lr {cfg.net_learning_rate}; `--minutes` bounds the whole job, so each report trains what "
                   f"it could afford), scored on the held-out split; runs with other options say "
                   f"so:",
                   "",

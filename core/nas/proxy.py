@@ -8,8 +8,8 @@ rewards, evolution/random scores), as DARTS does (section 3.1.1). The proxy's ow
 held out from the search and only used by the final report, so the searched-vs-random comparison
 is not biased by the selection.
 
-Training: SGD with momentum, cosine learning rate, gradient clipping (the DARTS settings), random
-flips and padded crops. `measure` counts parameters, FLOPs (torch.utils.flop_counter, one
+Training: AdamW (or SGD with momentum, the DARTS setting; `TrainSettings.optimizer`), cosine
+learning rate, gradient clipping, random flips and padded crops. `measure` counts parameters, FLOPs (torch.utils.flop_counter, one
 32x32 image, multiply-add = 2 FLOPs) and CPU latency (median, batch 1) of a discrete network.
 """
 
@@ -186,11 +186,20 @@ class TrainSettings:
     momentum: float = 0.9
     weight_decay: float = 3e-4
     grad_clip: float = 5.0
+    optimizer: str = "sgd"  # "sgd" (momentum) or "adam" (AdamW: momentum is beta1)
+
+    def build(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+        """The optimiser of `params` at `lr` (the cosine schedule sets it per epoch)."""
+        if self.optimizer == "adam":
+            return torch.optim.AdamW(params, lr=self.lr, betas=(self.momentum, 0.999),
+                                     weight_decay=self.weight_decay)
+        return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum,
+                               weight_decay=self.weight_decay)
 
 
 def weight_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
                 params: list[nn.Parameter], grad_clip: float) -> None:
-    """One SGD step of network weights (not DARTS alphas): backward, clip the norm, step."""
+    """One optimiser step of network weights (not DARTS alphas): backward, clip the norm, step."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     nn.utils.clip_grad_norm_(params, grad_clip)
@@ -209,8 +218,7 @@ def train_and_score(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     generator = torch.Generator().manual_seed(seed)
     model = model.to(memory_format=torch.channels_last)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum,
-                          weight_decay=settings.weight_decay)
+    opt = settings.build(params)
     start, correct, seen, loss_sum = time.monotonic(), 0, 0, 0.0
     model.train()
     for epoch in range(settings.epochs):
@@ -241,7 +249,7 @@ def step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: T
     and kernel selection, and one stalled step must not set the plan)."""
     model = model.to(x.device, memory_format=torch.channels_last).train()
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum)
+    opt = settings.build(params)
     generator = torch.Generator().manual_seed(0)
     n = min(len(y), settings.batch_size)
     times = []

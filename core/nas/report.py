@@ -3,8 +3,8 @@ cells under the same budget (the random-search baseline argument of Li & Talwalk
 Yang et al. 2020, "NAS evaluation is frustratingly hard").
 
 Every network is a fresh `CifarNetwork` (the proxy C and layers) trained on the whole proxy
-train split (batch `net_batch_size`, lr `net_lr`) and scored on the proxy val split, which the
-search never saw. The searched genotype is trained with `report.repeats` seeds, the random
+train split (batch `net_batch_size`, `net_optimizer` at `net_lr`) and scored on the proxy val
+split, which the search never saw. The searched genotype is trained with `report.repeats` seeds, the random
 genotypes (seeded, same skip cap) with one seed each, all for the same epochs. With a time
 budget the report trains what it can afford in the job's time left (core.nas.planning.afford,
 from the measured step time of the searched cell and of the random ones): fewer epochs, then
@@ -233,5 +233,5 @@ def _summary(ctx: SearchContext, genotype: Genotype, search_score: float, chosen
         "budget": {"report_epochs": chosen.epochs, "C": cfg.C, "layers": cfg.layers,
                    "image_size": data.size, "train_crops": len(data.train_y),
                    "val_crops": len(data.val_y), "batch_size": cfg.net_batch_size,
-                   "lr": cfg.net_lr},
+                   "lr": cfg.net_learning_rate, "optimizer": cfg.net_optimizer},
     }

@@ -95,3 +95,15 @@ def test_partial_channels_flag_reaches_the_darts_spec(home, store, shapes, capsy
                  "--minutes", "1", "--no-worker"]) == 0
     job_id = int(capsys.readouterr().out.strip().splitlines()[-1])
     assert store.get_job(job_id)["spec"]["darts"]["partial_channels"] == 4
+
+
+def test_discrete_networks_train_with_adamw_unless_the_spec_predates_it():
+    cfg = SearchConfig.from_spec({"dataset": "d"})
+    assert (cfg.net_optimizer, cfg.net_learning_rate) == ("adam", 3e-3)
+    assert SearchConfig.from_spec({"dataset": "d", "net_lr": 0.01}).net_optimizer == "adam"
+    old = SearchConfig.from_spec({"dataset": "d", "net_lr": 0.1})  # validated before AdamW
+    assert (old.net_optimizer, old.net_learning_rate) == ("sgd", 0.1)
+    sgd = SearchConfig.from_spec({"dataset": "d", "net_optimizer": "sgd"})
+    assert sgd.net_learning_rate == 0.1 and SearchConfig.from_spec(sgd.to_spec()) == sgd
+    with pytest.raises(SpecError, match="net_optimizer='lion'"):
+        SearchConfig.from_spec({"dataset": "d", "net_optimizer": "lion"})

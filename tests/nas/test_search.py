@@ -65,6 +65,7 @@ def _check_logged(strategy, job_id, reporter, result, store):
     report = json.loads((reporter.run_dir / "report.json").read_text())
     assert report["margin"] == pytest.approx(report["searched"]["mean"] - report["random"]["mean"])
     assert len(report["random"]["accs"]) == 2 and len(report["searched"]["accs"]) == 1
+    assert (report["budget"]["optimizer"], report["budget"]["lr"]) == ("adam", 3e-3)
     assert saved.count("skip_connect") <= 2
 
 

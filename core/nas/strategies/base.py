@@ -232,8 +232,8 @@ class SearchContext:
     def train_settings(self, epochs: int) -> TrainSettings:
         """How a discrete network (a child, a report cell) trains from scratch."""
         c = self.cfg
-        return TrainSettings(epochs, c.net_batch_size, c.net_lr, c.lr_min, c.momentum,
-                             c.weight_decay, c.grad_clip)
+        return TrainSettings(epochs, c.net_batch_size, c.net_learning_rate, c.lr_min,
+                             c.momentum, c.weight_decay, c.grad_clip, c.net_optimizer)
 
     def trial(self, genotype: Genotype, seed: int, epochs: int, split: str,
               deadline: float | None = None) -> Trial:

@@ -35,6 +35,7 @@ an op latency table measured on the job's device at the detector's input size
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
@@ -175,7 +176,8 @@ def search(ctx: SearchContext) -> SearchOutcome:
     while not st["done"] and st["epoch"] < st["planned"]:
         epoch = st["epoch"]
         t0 = time.monotonic()
-        stats = _run_epoch(ctx, model, architect, w_opt, epoch, st["planned"], generator)
+        with _pc_darts_guard(ctx, cfg):
+            stats = _run_epoch(ctx, model, architect, w_opt, epoch, st["planned"], generator)
         if stats["steps"] == 0:  # the budget ended before this epoch's first step
             st["done"] = True
             break
@@ -198,6 +200,26 @@ def search(ctx: SearchContext) -> SearchOutcome:
     last = st["history"][-1]
     return SearchOutcome(Genotype.from_dict(last["genotype"]), st.get("last", 0.0),
                          f"derived from the alphas after epoch {last['epoch'] + 1}")
+
+
+def _pc_darts_guard(ctx: SearchContext, cfg):
+    """oneDNN off for PC-DARTS on a CPU: with one thread its convolution backward (weights)
+    corrupts the heap on the partial-channel edges and aborts the process ("corrupted
+    double-linked list"; torch 2.14.1 on an AMD EPYC without AVX-512, the CI machine). The
+    native kernels give the same result; plain DARTS keeps oneDNN."""
+    if cfg.darts.partial_channels > 1 and torch.device(ctx.device).type == "cpu":
+        return _mkldnn_off()
+    return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _mkldnn_off():
+    was = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = was
 
 
 def _log_epoch(ctx: SearchContext, model: SuperNet, architect: Architect, st: dict, epoch: int,
