@@ -13,6 +13,10 @@ cell, the training gallery, the results. Timings then come from the app's own jo
 
     .venv/bin/python bench/demo_time.py [--preset default] [--threads 2] [--device cpu|cuda]
                                         [--runs N | --screenshots [--shots-dir DIR]] [--no-write]
+                                        [--search-only] [--strategy S]
+
+`--search-only --strategy S` runs the preset's search alone (with strategy S) in each walk and
+writes its own section (demo_<preset>_<S>): the margin per seed, to compare strategies.
 """
 
 from __future__ import annotations
@@ -75,8 +79,10 @@ class EtaWatch(threading.Thread):
                     self.samples.setdefault(job["id"], []).append((t, shown["eta_s"]))
 
 
-def run_chain(home: Path, preset: dict, device: str) -> None:
-    """The first-start dataset, then the demo chain, run by a worker in this process."""
+def run_chain(home: Path, preset: dict, device: str, search_only: bool = False) -> None:
+    """The first-start dataset, then the demo chain (or only its search), run by a worker in
+    this process."""
+    from core.demo import demo_specs
     from core.engine.jobs import submit_job
     from core.engine.worker import run_worker
 
@@ -86,6 +92,9 @@ def run_chain(home: Path, preset: dict, device: str) -> None:
                    name=preset["dataset"])
     submit_job(store, "dataset.generate", dataset)
     run_worker(home, "cpu", max_jobs=1)  # the dataset: before the clock of the walk starts
+    if search_only:
+        submit_job(store, "search", demo_specs(preset, preset["dataset"])[0])
+        return run_worker(home, device, max_jobs=1)
     queue_demo(store, preset, preset["dataset"])
     run_worker(home, device, max_jobs=2)
 
@@ -95,18 +104,43 @@ def measure(store: Store, watch: EtaWatch) -> dict:
     the detector's AP50, epochs and threshold."""
     jobs = {j["kind"]: j for j in store.list_jobs() if j["kind"] in ("search", "train")}
     out: dict = {}
-    for kind in ("search", "train"):
+    for kind in jobs:
         job = jobs[kind]
         out[f"{kind}_s"] = job["finished_at"] - job["started_at"]
         out[f"{kind}_eta"] = eta_error(watch.samples.get(job["id"], []), job["started_at"],
                                        job["finished_at"])
-    out["walk_s"] = jobs["train"]["finished_at"] - jobs["search"]["created_at"]
-    result, train = jobs["search"]["result"] or {}, jobs["train"]["result"] or {}
+    search = jobs["search"]
+    result, train = search["result"] or {}, (jobs.get("train") or {}).get("result") or {}
+    out["walk_s"] = (jobs["train"]["finished_at"] if "train" in jobs
+                     else search["finished_at"]) - search["created_at"]
     out.update(margin=result.get("margin"), searched=result.get("searched", {}).get("mean"),
                random=(result.get("random") or {}).get("mean"), AP50=train.get("AP50"),
                epochs=train.get("epochs"), threshold=train.get("score_threshold"),
-               seed=(jobs["search"]["spec"] or {}).get("seed"))
+               seed=(search["spec"] or {}).get("seed"), strategy=search["spec"]["strategy"],
+               afforded=result.get("afforded"))
     return out
+
+
+def search_report(runs: list[dict], preset_name: str, strategy: str) -> str:
+    """The markdown section of `--search-only`: the demo's search alone, one row per seed."""
+    rows = [[f"{i + 1} (seed {r['seed']})", f"{r['search_s']:.0f}",
+             "n/a" if r["search_eta"] is None else f"{100 * r['search_eta']:.0f}%",
+             _num(r["searched"]), _num(r["random"]),
+             "n/a" if r["margin"] is None else f"{r['margin']:+.3f}", r["afforded"] or "-"]
+            for i, r in enumerate(runs)]
+    margins = [r["margin"] for r in runs if r["margin"] is not None]
+    ahead = sum(m > 0 for m in margins)
+    mean = statistics.fmean(margins) if margins else float("nan")
+    return (f"## Guided demo search alone, strategy {strategy} (bench/demo_time.py)\n\n"
+            f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
+            f"Repeat: `.venv/bin/python bench/demo_time.py --preset {preset_name} --search-only "
+            f"--strategy {strategy} --runs {len(runs)}`. The `{preset_name}` preset's search "
+            f"job alone (strategy `{strategy}`), run by a worker in the bench, each in a fresh "
+            f"home with seed i. Margin: the searched cell's proxy accuracy minus the random "
+            f"cells' mean in its own report.\n\n"
+            + table(["run", "search s", "ETA err", "searched", "random mean", "margin",
+                     "report afforded"], rows)
+            + f"\n\nSearched ahead in {ahead}/{len(runs)}, mean margin {mean:+.3f}.\n")
 
 
 def report(runs: list[dict], preset_name: str, preset: dict, mode: str, runs_asked: int) -> str:
@@ -163,10 +197,15 @@ def main() -> None:
                              "with the tiny preset should write elsewhere)")
     parser.add_argument("--runs", type=int, default=1, help="walks, each in a fresh home "
                         "(the table gives each and the median); not with --screenshots")
+    parser.add_argument("--search-only", action="store_true",
+                        help="run only the preset's search in each walk (to compare strategies)")
+    parser.add_argument("--strategy", help="the search strategy instead of the preset's")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     preset = json.loads(PRESETS.read_text())["demo"][args.preset]
+    if args.strategy:
+        preset = dict(preset, search=dict(preset["search"], strategy=args.strategy))
     runs = []
     for i in range(1 if args.screenshots else max(1, args.runs)):
         home = Path(tempfile.mkdtemp(prefix="demo_time_")) / "home"
@@ -178,15 +217,21 @@ def main() -> None:
         else:  # walk i searches with seed i: the walks sample different cells
             Store(home)
             watch.start()
-            run_chain(home, dict(preset, search=dict(preset["search"], seed=i)), args.device)
+            run_chain(home, dict(preset, search=dict(preset["search"], seed=i)), args.device,
+                      args.search_only)
         watch.stop.set()
         runs.append(measure(Store(home), watch))
         print(f"walk {i + 1}: {json.dumps(runs[-1])}", flush=True)
-    mode = "app" if args.screenshots else "bench"
-    body = report(runs, args.preset, preset, mode, args.runs)
+    strategy = preset["search"]["strategy"]
+    if args.search_only:
+        body, name = search_report(runs, args.preset, strategy), f"demo_{args.preset}_{strategy}"
+    else:
+        mode = "app" if args.screenshots else "bench"
+        body = report(runs, args.preset, preset, mode, args.runs)
+        name = f"demo_{args.preset}" + ("_app" if args.screenshots else "")
     print(body)
     if not args.no_write:
-        write_section(f"demo_{args.preset}" + ("_app" if args.screenshots else ""), body)
+        write_section(name, body)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ Run: `.venv/bin/python bench/search.py [--home DIR] [--images 1000] [--minutes 1
 [--strategies darts,enas,evolution] [--other-minutes 5] [--det-epochs N] [--skip-detector]
 [--stage all|detector|render|sweep|strategies]`. `--stage sweep`: the short-budget claim,
 `--sweep-strategy` (zero-cost) at `--budgets` 2,4,10 minutes x `--seeds` 0,1,2; `--stage
-strategies`: darts, PC-DARTS (K=4), enas, evolution, random and zero-cost at 4 minutes, seed 0. Torch runs one thread (on a shared 2-core machine one thread
-was about 25x faster per DARTS step than two: the OpenMP threads wait on each other).
+strategies`: darts, PC-DARTS (K=4), enas, evolution, random and zero-cost at 4 minutes, seed 0.
+Torch runs one thread (on a shared 2-core machine one thread was about 25x faster per DARTS
+step than two: the OpenMP threads wait on each other).
 Each search runs the real SEARCH task in this process (a job row and a Reporter in the bench
 home), so the numbers include logging, checkpoints and the final report. Results accumulate in
 <home>/bench_search.json (a rerun skips what is done) and the section `search` of
@@ -221,17 +222,22 @@ def render(results: dict) -> str:
                   f"Final report (defaults): the searched cell retrained from scratch with "
                   f"up to {cfg.report.repeats} seeds beside up to {cfg.report.random} random "
                   f"cells, up to {cfg.report.epochs} epochs each (batch {cfg.net_batch_size}, "
-                  f"{cfg.net_optimizer} lr {cfg.net_learning_rate}; `--minutes` bounds the whole job, so each report trains what "
-                  f"it could afford), scored on the held-out split; runs with other options say "
-                  f"so:",
+                  f"{cfg.net_optimizer} lr {cfg.net_learning_rate}; `--minutes` bounds the "
+                  f"whole job, so each report trains what it could afford), scored on the "
+                  f"held-out split; runs with other options say so:",
                   "",
                   table(["search", "search s / job budget s", "total wall s", "archs evaluated",
                          "search score", "searched acc", "random acc", "margin",
                          ">= random mean", "report afforded", "options"], rows), ""]
     if results.get("sweep"):
+        from core.nas.config import SearchConfig
+
+        cfg = SearchConfig()
         lines += ["Short budgets (the searched-beats-random claim): each run is the whole job "
-                  "(`--minutes` M: search, report, saving), proxy crops at the defaults; margin = "
-                  "searched cell's held-out accuracy minus its report's random mean:", "",
+                  "(`--minutes` M: search, report, saving), proxy crops and discrete-network "
+                  f"training at the defaults ({cfg.net_optimizer} lr {cfg.net_learning_rate}); "
+                  "margin = searched cell's held-out accuracy minus its report's random mean:",
+                  "",
                   table(["strategy, budget", "margin per seed", "searched ahead",
                          "mean margin", "2 of 3 and on average", "slowest job s / bound "
                          "(M + 10 % + 10 s)", "report afforded"],

@@ -5,10 +5,12 @@ Its cost in seconds is modelled as
 
     cost = steps * s_step + evaluations * s_eval
 
-with s_step the measured wall seconds per step over the last epoch's worth of steps of this run
-(at least WINDOW_MIN_STEPS; loader start-up, checkpoint writes and logging between steps
-included: it is the wall time not spent evaluating, divided by the steps taken), so that the
-estimate follows a machine that gets busier or quieter, and s_eval the mean measured seconds of
+with s_step the measured wall seconds per step over the last WINDOW_EPOCHS epochs' worth of
+steps of this run (at least WINDOW_MIN_STEPS; loader start-up, checkpoint writes and logging
+between steps included: it is the wall time not spent evaluating, divided by the steps taken),
+so that the estimate follows a machine that gets busier or quieter without jumping on one slow
+epoch (a one-epoch window put a demo walk's ETA 62 % off when two epochs ran 40 % slower), and
+s_eval the mean measured seconds of
 the evaluations of this run. Before the
 first evaluation is measured, s_eval is estimated from the val split's size: a val image costs
 EVAL_COST_PER_IMAGE of a training image (a forward pass and post-processing against a forward
@@ -30,6 +32,7 @@ EVAL_COST_PER_IMAGE = 0.5
 MIN_STEPS = 8
 MIN_SECONDS = 5.0
 WINDOW_MIN_STEPS = 20
+WINDOW_EPOCHS = 3
 
 
 class TrainProgress:
@@ -56,7 +59,7 @@ class TrainProgress:
         self._eval_started: float | None = None
         self._eval_share = 0.0  # share of the running evaluation already done
         self._fraction = 0.0
-        window = max(self.steps_per_epoch, WINDOW_MIN_STEPS)
+        window = max(WINDOW_EPOCHS * self.steps_per_epoch, WINDOW_MIN_STEPS)
         self._marks: deque[tuple[float, int]] = deque([(0.0, self.steps_done)], maxlen=window + 1)
 
     # -- events ------------------------------------------------------------------------------

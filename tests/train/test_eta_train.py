@@ -116,11 +116,14 @@ def test_resume_counts_earlier_work_as_done_but_measures_speed_afresh():
     assert p.fraction() == pytest.approx((30 * 2 + 1 * 2) / (40 * 2 + 2 * 2))
 
 
-def test_the_speed_estimate_follows_a_machine_that_slows_down():
-    """Steps take 1 s for two epochs, then 2 s: one epoch later the estimate uses 2 s."""
+def test_the_speed_estimate_follows_a_machine_that_slows_down_but_not_one_slow_epoch():
+    """Steps take 1 s for three epochs, then 2 s: one slow epoch moves the estimate by a third,
+    three slow epochs (the window) make it 2 s."""
     clock = FakeClock()
-    p = TrainProgress(100, 20, [], val_images=0, batch_size=4, clock=clock)
-    run_epoch(p, clock, 40, 1.0)
-    assert p.seconds_left() == pytest.approx(60 * 1.0)
-    run_epoch(p, clock, 20, 2.0)  # the window (one epoch of steps) now holds only slow steps
-    assert p.seconds_left() == pytest.approx(40 * 2.0)
+    p = TrainProgress(200, 20, [], val_images=0, batch_size=4, clock=clock)
+    run_epoch(p, clock, 60, 1.0)
+    assert p.seconds_left() == pytest.approx(140 * 1.0)
+    run_epoch(p, clock, 20, 2.0)
+    assert p.seconds_left() == pytest.approx(120 * (40 * 1.0 + 20 * 2.0) / 60)
+    run_epoch(p, clock, 40, 2.0)  # the window (three epochs of steps) holds only slow steps
+    assert p.seconds_left() == pytest.approx(80 * 2.0)
