@@ -9,8 +9,9 @@ held out from the search and only used by the final report, so the searched-vs-r
 is not biased by the selection.
 
 Training: AdamW (or SGD with momentum, the DARTS setting; `TrainSettings.optimizer`), cosine
-learning rate, gradient clipping, random flips and padded crops. `measure` counts parameters, FLOPs (torch.utils.flop_counter, one
-32x32 image, multiply-add = 2 FLOPs) and CPU latency (median, batch 1) of a discrete network.
+learning rate, gradient clipping, random flips and padded crops. `measure` counts parameters,
+FLOPs (torch.utils.flop_counter, one 32x32 image, multiply-add = 2 FLOPs) and CPU latency
+(median, batch 1) of a discrete network.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ Yang et al. 2020, "NAS evaluation is frustratingly hard").
 
 Every network is a fresh `CifarNetwork` (the proxy C and layers) trained on the whole proxy
 train split (batch `net_batch_size`, `net_optimizer` at `net_lr`) and scored on the proxy val
-split, which the search never saw. The searched genotype is trained with `report.repeats` seeds, the random
-genotypes (seeded, same skip cap) with one seed each, all for the same epochs. With a time
+split, which the search never saw. The searched genotype is trained with `report.repeats`
+seeds, the random genotypes (seeded, same skip cap) with one seed each, all for the same
+epochs. With a time
 budget the report trains what it can afford in the job's time left (core.nas.planning.afford,
 from the measured step time of the searched cell and of the random ones): fewer epochs, then
 fewer networks; the report says so ("afforded"). The report is written whatever the outcome:

@@ -205,8 +205,8 @@ def search(ctx: SearchContext) -> SearchOutcome:
 def _pc_darts_guard(ctx: SearchContext, cfg):
     """oneDNN off for PC-DARTS on a CPU: with one thread its convolution backward (weights)
     corrupts the heap on the partial-channel edges and aborts the process ("corrupted
-    double-linked list"; torch 2.14.1 on an AMD EPYC without AVX-512, the CI machine). The
-    native kernels give the same result; plain DARTS keeps oneDNN."""
+    double-linked list"; torch 2.14.1 on an AMD EPYC without AVX-512, the CI machine). ATen's
+    own kernels run those steps instead; plain DARTS keeps oneDNN."""
     if cfg.darts.partial_channels > 1 and torch.device(ctx.device).type == "cpu":
         return _mkldnn_off()
     return contextlib.nullcontext()
