@@ -52,7 +52,9 @@ class ModelEma:
         self.updates += 1
         decay = self.current_decay()
         ema, new = [], []
-        for e, m in zip(self.module.state_dict().values(), model.state_dict().values()):
+        # parameters and buffers, not state_dict(): the same tensors without building two
+        # ordered dicts of a few thousand entries per step (about 8 ms a step on a 2-core CPU)
+        for e, m in zip(_tensors(self.module), _tensors(model)):
             if e.dtype.is_floating_point:
                 ema.append(e)
                 new.append(m.detach())
@@ -66,6 +68,10 @@ class ModelEma:
     def load_state_dict(self, state: dict[str, Any], source: str) -> None:
         load_weights(self.module, state["module"], source)
         self.updates = int(state["updates"])
+
+
+def _tensors(model: nn.Module) -> list[torch.Tensor]:
+    return [*model.parameters(), *model.buffers()]
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -83,9 +89,11 @@ def make_optimizer(model: nn.Module, config: TrainConfig, lr_scale: float = 1.0
     """SGD or AdamW at config.effective_lr x lr_scale (data-parallel: the number of processes)."""
     groups = param_groups(model, config.weight_decay)
     lr = config.effective_lr * lr_scale
+    # foreach: one multi-tensor kernel per update instead of a Python loop over the tensors
+    # (torch enables it by default on CUDA only; on a 2-core CPU the loop took ~30 ms a step)
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=lr)
-    return torch.optim.SGD(groups, lr=lr, momentum=config.momentum)
+        return torch.optim.AdamW(groups, lr=lr, foreach=True)
+    return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, foreach=True)
 
 
 def warmup_cosine(warmup_steps: int, total_steps: int, warmup_factor: float):

@@ -78,6 +78,11 @@ class TrainProgress:
             self._eval_seconds.append(self.clock() - self._eval_started)
         self._eval_started, self._eval_share = None, 0.0
 
+    @property
+    def eval_seconds(self) -> float:
+        """Wall seconds of this run's finished evaluations."""
+        return sum(self._eval_seconds)
+
     # -- estimates ---------------------------------------------------------------------------
     def _measured(self) -> tuple[int, float]:
         """(steps measured in this run, wall seconds they took, evaluations excluded)."""

@@ -215,7 +215,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(losses["loss"]).backward()
         self.scaler.unscale_(self.optimizer)
-        nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
+        nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm, foreach=True)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -365,6 +365,7 @@ class Trainer:
                            f"AP {self.best['AP']:.4f})")
         return {"model": name, "best_epoch": self.best["epoch"], "epochs": self.epoch,
                 "steps": self.global_step, "train_seconds": round(self.train_seconds, 1),
+                "eval_seconds": round(self.timing.eval_seconds, 1),
                 "world_size": self.dist.world_size, **best}
 
 

@@ -51,6 +51,7 @@ def test_no_eta_until_measured_then_exact_remaining_time():
     clock.t += 5
     p.eval_done()
     assert p.seconds_left() == pytest.approx(0.0) and p.fraction() == pytest.approx(1.0)
+    assert p.eval_seconds == pytest.approx(10.0)  # the job's result reports it
 
 
 def test_fraction_rises_steadily_and_never_goes_back():
