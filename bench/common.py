@@ -1,8 +1,9 @@
-"""Shared by the benchmark scripts: markdown tables, their own section of docs/BENCHMARKS.md, and
-running one job in the bench's process."""
+"""Shared by the benchmark scripts: markdown tables, their own section of docs/BENCHMARKS.md,
+running one job in the bench's process, and the Guided demo's presets and dataset."""
 
 from __future__ import annotations
 
+import json
 import platform
 import re
 import time
@@ -10,7 +11,10 @@ from pathlib import Path
 
 import torch
 
-BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "docs" / "BENCHMARKS.md"
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS_MD = REPO / "docs" / "BENCHMARKS.md"
+PRESETS = REPO / "assets" / "presets.json"
+DEMO_DATASET = "shapes-demo"
 HEADER = "# Benchmarks\n\nEach section is written by the script named in it; rerun it to refresh.\n"
 
 
@@ -56,3 +60,19 @@ def run_here(store, kind: str, spec: dict, device: str = "cpu") -> dict:
     if job["status"] != "succeeded":
         raise SystemExit(f"{kind} job {job_id} {job['status']}: {job['error']}")
     return job
+
+
+def presets() -> dict:
+    """assets/presets.json: the first-start dataset and the Guided demo presets."""
+    return json.loads(PRESETS.read_text())
+
+
+def ensure_demo_dataset(store) -> None:
+    """The Guided demo's first-start dataset (shapes-demo), generated here if missing."""
+    from core.errors import NotFoundError
+
+    try:
+        store.get_dataset(DEMO_DATASET)
+    except NotFoundError:
+        run_here(store, "dataset.generate",
+                 dict(presets()["first_start_dataset"], name=DEMO_DATASET))

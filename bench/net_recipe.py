@@ -17,7 +17,6 @@ generated there if missing). Prints only; docs/BENCHMARKS.md quotes the run.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
@@ -29,25 +28,13 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from bench.common import run_here  # noqa: E402
+from bench.common import DEMO_DATASET, ensure_demo_dataset  # noqa: E402
 from bench.proxies import kendall_tau_b  # noqa: E402
 from core.engine.store import Store  # noqa: E402
 from core.nas.config import NET_LR  # noqa: E402
 from core.nas.network import CifarNetwork  # noqa: E402
 from core.nas.proxy import TrainSettings, load_raw, prepare, train_and_score  # noqa: E402
 from core.nas.space import sample_genotype  # noqa: E402
-
-
-def ensure_demo_dataset(store: Store) -> None:
-    """The Guided demo's first-start dataset (assets/presets.json), generated if missing."""
-    from core.errors import NotFoundError
-
-    try:
-        store.get_dataset("shapes-demo")
-    except NotFoundError:
-        presets = json.loads((REPO / "assets" / "presets.json").read_text())
-        run_here(store, "dataset.generate", dict(presets["first_start_dataset"],
-                                                 name="shapes-demo"))
 
 
 def main() -> None:
@@ -61,7 +48,7 @@ def main() -> None:
     torch.set_num_threads(2)
     store = Store(args.home)
     ensure_demo_dataset(store)
-    data = prepare(load_raw(store, "shapes-demo", None, 16, 0.2, 0, 150), 16, 0.5, 0)
+    data = prepare(load_raw(store, DEMO_DATASET, None, 16, 0.2, 0, 150), 16, 0.5, 0)
     rng = random.Random(11)
     cells = [sample_genotype(rng, 4, 2) for _ in range(args.cells)]
     for recipe in args.recipes.split(","):

@@ -28,12 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
+from bench.common import DEMO_DATASET as DATASET, ensure_demo_dataset, presets  # noqa: E402
 from bench.common import machine, run_here as run, table, write_section  # noqa: E402
 from core.engine.store import Store  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-PRESETS = REPO / "assets" / "presets.json"
-DATASET = "shapes-demo"
 PEERS = ("mobilenetv3_small_100", "efficientnet_b0")
 
 
@@ -55,8 +53,7 @@ def equal_time_training(store: Store, backbone: str, seconds: float, evals: int)
 
 
 def main() -> None:
-    presets = json.loads(PRESETS.read_text())
-    demo = presets["demo"]["default"]
+    demo = presets()["demo"]["default"]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--search-minutes", type=float, default=4.0)
     parser.add_argument("--train-minutes", type=float, default=5.0)
@@ -68,7 +65,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     home = Path(tempfile.mkdtemp(prefix="payoff_")) / "home"
     store = Store(home)
-    run(store, "dataset.generate", dict(presets["first_start_dataset"], name=DATASET))
+    ensure_demo_dataset(store)
     # the Guided demo's search settings, with this strategy and budget
     spec = dict(demo["search"], dataset=DATASET, strategy=args.strategy,
                 minutes=args.search_minutes, objective="accuracy-latency")

@@ -6,15 +6,14 @@ Every network is a fresh `CifarNetwork` (the proxy C and layers) trained on the 
 train split (batch `net_batch_size`, `net_optimizer` at `net_lr`) and scored on the proxy val
 split, which the search never saw. The searched genotype is trained with `report.repeats`
 seeds, the random genotypes (seeded, same skip cap) with one seed each, all for the same
-epochs. With a time
-budget the report trains what it can afford in the job's time left (core.nas.planning.afford,
-from the measured step time of the searched cell and of the random ones): fewer epochs, then
-fewer networks; the report says so ("afforded"). The report is written whatever the outcome:
-{"searched": {"mean", "std", "accs"}, "random": {"mean", "std", "accs", "genotypes"},
-"margin": searched mean - random mean, "genotype", "afforded", "budget", "latency": the
-backbone latency (ms, `latency_size` px, the job's device) of the searched and random cells,
-...}. Each finished
-training is checkpointed, so an interrupted report resumes where it stopped.
+epochs. With a time budget the report trains what it can afford in the job's time left
+(core.nas.planning.afford, from the measured step time of the searched cell and of the random
+ones): fewer epochs, then fewer networks; the report says so ("afforded"). The report is
+written whatever the outcome: {"searched": {"mean", "std", "accs"}, "random": {"mean", "std",
+"accs", "genotypes"}, "margin": searched mean - random mean, "genotype", "afforded", "budget",
+"latency": the backbone latency (ms, `latency_size` px, the job's device) of the searched and
+random cells, ...}. Each finished training is checkpointed, so an interrupted report resumes
+where it stopped.
 """
 
 from __future__ import annotations

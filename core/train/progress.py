@@ -10,11 +10,9 @@ steps of this run (at least WINDOW_MIN_STEPS; loader start-up, checkpoint writes
 between steps included: it is the wall time not spent evaluating, divided by the steps taken),
 so that the estimate follows a machine that gets busier or quieter without jumping on one slow
 epoch (a one-epoch window put a demo walk's ETA 62 % off when two epochs ran 40 % slower), and
-s_eval the mean measured seconds of
-the evaluations of this run. Before the
-first evaluation is measured, s_eval is estimated from the val split's size: a val image costs
-EVAL_COST_PER_IMAGE of a training image (a forward pass and post-processing against a forward
-and a backward pass).
+s_eval the mean measured seconds of the evaluations of this run. Before the first evaluation is
+measured, s_eval is estimated from the val split's size: a val image costs EVAL_COST_PER_IMAGE
+of a training image (a forward pass and post-processing against a forward and a backward pass).
 
 progress = done cost / total cost, never decreasing (an estimate that grows holds the bar still
 until the work catches up); seconds left = total cost - done cost, given only once at least
