@@ -33,8 +33,8 @@ class SearchTab:
     panel: JobPanel
 
 
-def start_search(ctx: Ctx, dataset: str, strategy: str = "darts", minutes: float | None = None,
-                 options: dict | None = None) -> int:
+def start_search(ctx: Ctx, dataset: str, strategy: str = SearchConfig.strategy,
+                 minutes: float | None = None, options: dict | None = None) -> int:
     """Queue a search job; returns its id (SpecError -> gr.Error via the caller's ui_errors)."""
     spec = dict(options or {}, dataset=dataset, strategy=strategy)
     if minutes is not None:
@@ -104,7 +104,7 @@ def _form(ctx: Ctx) -> dict:
     """The left column: dataset, strategy, the main fields and the advanced ones."""
     dataset = gr.Dropdown(label="Dataset", choices=q.dataset_names(ctx.store), value=None,
                           allow_custom_value=True, elem_id="search-dataset")
-    strategy = gr.Radio(list(STRATEGIES), value="darts", label="Strategy")
+    strategy = gr.Radio(list(STRATEGIES), value=SearchConfig.strategy, label="Strategy")
     main = dataclass_form(SearchConfig, names=MAIN_FIELDS, labels={
         "minutes": "Time budget (minutes)", "epochs": "Epochs (DARTS/ENAS)",
         "samples": "Architectures to try (evolution/random)",
@@ -198,14 +198,15 @@ def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
     def on_start(ds, *values):
         need(ds, "Choose a dataset first (the Data tab creates or imports one).")
         spec = form_spec(names, values, optional)
-        jid = start_search(ctx, ds, spec.pop("strategy", "darts"), spec.pop("minutes", None), spec)
+        jid = start_search(ctx, ds, spec.pop("strategy", SearchConfig.strategy),
+                           spec.pop("minutes", None), spec)
         return (*refresh((), jid)[:-1], f"Search job {jid} queued.")
 
     wire(form["start"].click, on_start, inputs, outputs, panel.notice)
 
     @ui_errors
-    def api_start_search(dataset: str, strategy: str = "darts", minutes: float = 10.0,
-                         options: dict | None = None) -> int:
+    def api_start_search(dataset: str, strategy: str = SearchConfig.strategy,
+                         minutes: float = 10.0, options: dict | None = None) -> int:
         """Queue a cell search on a dataset; returns the job id. `options`: any SearchConfig
         field (epochs, samples, fast, C, layers, ...)."""
         return start_search(ctx, dataset, strategy, minutes, options)

@@ -127,6 +127,9 @@ class ReportConfig:
     min_epochs: int = param(6, lo=1, help="fewest epochs worth a report; fewer random cells "
                                           "are trained rather than fewer epochs")
     share: float = param(0.3, gt=0, lt=1, help="planned share of the job's minutes")
+    max_share: float = param(0.6, gt=0, lt=1, help=(
+        "at short budgets the report may take up to this share, so that the searched cell and "
+        "one random cell get min_epochs (a report of fewer epochs measures mostly noise)"))
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,9 @@ class SearchConfig:
 
     dataset: str | None = param(None, help="dataset name in the store (the proxy crops)")
     proxy_path: str | None = param(None, help="or a .pt file of proxy tensors")
-    strategy: str = param("darts", choices=STRATEGIES, help="search strategy")
+    strategy: str = param("zero-cost", choices=STRATEGIES, help=(
+        "search strategy (default: the one ahead of its random cells at a 4-minute CPU "
+        "budget, docs/BENCHMARKS.md 'Search at short budgets')"))
     seed: int = param(0, lo=0, hi=2**31 - 1)
     minutes: float | None = param(10.0, gt=0, hi=100_000, help=(
         "wall-clock budget of the whole job: search, report, saving (null: no limit)"))

@@ -2,8 +2,9 @@
 
 `minutes` bounds the whole job. The plan keeps a reserve for loading the crops and saving
 (RESERVE_SHARE of the budget, at least RESERVE_MIN_S), gives the final report at most
-`report.share` of the time left (the budget less the reserve and what start-up took) and the
-search the rest. The report trains `report.repeats` seeds
+`report.share` of the time left (the budget less the reserve and what start-up took; at short
+budgets up to `report.max_share`, so that the searched cell and one random cell still get
+`report.min_epochs`) and the search the rest. The report trains `report.repeats` seeds
 of the searched cell and `report.random` random cells for `report.epochs` epochs each; when that
 does not fit its share it trains fewer epochs, and below `report.min_epochs` fewer networks
 (first one seed of the searched cell, then fewer random cells, keeping one), so the report says
@@ -72,6 +73,15 @@ def afford(seconds: float, epoch_s: float, report: ReportConfig) -> ReportPlan:
     return ReportPlan(repeats, random, epochs, nets * epochs * epoch_s)
 
 
+def report_seconds(report: ReportConfig, left: float, epoch_s: float) -> float:
+    """The report's planned room: `report.share` of the `left` seconds, or, when that cannot
+    give the searched cell and one random cell `min_epochs`, what they need, up to
+    `report.max_share`."""
+    room = report.share * left
+    floor = (1 + min(report.random, 1)) * min(report.min_epochs, report.epochs) * epoch_s
+    return max(room, min(floor, report.max_share * left))
+
+
 def estimated_epoch_s(cfg: SearchConfig, train_crops: int, val_crops: int | None = None) -> float:
     """CPU cost model of one report epoch of one network (training plus its evaluation share)."""
     scale = (cfg.C / 8) ** 2 * (cfg.layers / 5)
@@ -113,7 +123,7 @@ def plan(config: SearchConfig | Mapping[str, Any], *, epoch_s: float | None = No
     else:
         reserve = max(RESERVE_MIN_S, RESERVE_SHARE * budget)
         left = max(0.0, budget - reserve - elapsed_s)
-        report = afford(cfg.report.share * left, epoch_s, cfg.report)
+        report = afford(report_seconds(cfg.report, left, epoch_s), epoch_s, cfg.report)
         out = {"budget_s": budget, "search_s": max(0.0, left - report.seconds),
                "report_s": report.seconds, "reserve_s": reserve}
     full = afford(math.inf, epoch_s, cfg.report)  # what the report trains given the time

@@ -51,6 +51,13 @@ def test_plan_splits_the_whole_jobs_minutes():
     small = plan({"dataset": "d", "minutes": 4, "report_epochs": 2, "report_random": 1,
                   "report_repeats": 1}, epoch_s=2.0)
     assert small["report_s"] == 8.0 and small["search_s"] == 240.0 - 12.0 - 8.0
+    # 2 minutes, 5 s an epoch: 30 % of the 114 s left (34 s) would give 2 networks 3 epochs;
+    # the report takes what 2 x min_epochs need (60 s, within max_share 60 % = 68.4 s)
+    short = plan({"dataset": "d", "minutes": 2}, epoch_s=5.0)
+    assert short["report"]["epochs"] == 6 and short["report_s"] == 60.0
+    assert short["search_s"] == 120.0 - 6.0 - 60.0
+    # 7 s an epoch: 2 x 6 x 7 = 84 s is more than 68.4 s: the report keeps max_share (4 epochs)
+    assert plan({"dataset": "d", "minutes": 2}, epoch_s=7.0)["report"]["epochs"] == 4
     unbounded = plan({"dataset": "d", "minutes": None}, epoch_s=1.0)
     assert unbounded["search_s"] is None and unbounded["report_s"] == 5 * 24.0
     assert "estimated" in plan({"dataset": "d"})["text"]
