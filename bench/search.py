@@ -148,16 +148,25 @@ STRATEGY_RUNS = {"darts": {}, "darts PC K=4": {"strategy": "darts",
                  "enas": {}, "evolution": {}, "random": {}, "zero-cost": {}}
 
 
-def sweep_stage(store: Store, path: Path, strategy: str, budgets, seeds, publish) -> None:
-    """The short-budget claim: `strategy` at each budget (the whole job) with each seed."""
+def options_text(extra: dict) -> str:
+    """", net_batch_size=16" for {"net_batch_size": 16}: how a run with options is named."""
+    return "".join(f", {k}={v}" for k, v in extra.items())
+
+
+def sweep_stage(store: Store, path: Path, strategy: str, budgets, seeds, publish,
+                extra: dict | None = None) -> None:
+    """The short-budget claim: `strategy` at each budget (the whole job) with each seed;
+    `extra`: search options (--set) of these runs, which sit beside the default ones."""
+    extra = extra or {}
     for minutes in budgets:
         for seed in seeds:
-            name = f"{strategy} {minutes:g} min seed {seed}"
+            name = f"{strategy} {minutes:g} min seed {seed}{options_text(extra)}"
             if name not in load_results(path).get("sweep", {}):
-                run = run_search(store, strategy, minutes, {"seed": seed})
+                run = run_search(store, strategy, minutes, {**extra, "seed": seed})
                 results = load_results(path)
                 results.setdefault("sweep", {})[name] = {**run, "strategy": strategy,
-                                                         "minutes": minutes, "seed": seed}
+                                                         "minutes": minutes, "seed": seed,
+                                                         "options": extra}
                 save_results(path, results)
                 publish()
 
@@ -177,13 +186,15 @@ def strategies_stage(store: Store, path: Path, minutes: float, publish) -> None:
 
 def _sweep_rows(sweep: dict) -> list[list]:
     rows = []
-    for minutes in sorted({r["minutes"] for r in sweep.values()}):
-        runs = [r for r in sweep.values() if r["minutes"] == minutes]
+    groups = {(r["minutes"], options_text(r.get("options", {}))) for r in sweep.values()}
+    for minutes, options in sorted(groups):
+        runs = [r for r in sweep.values() if r["minutes"] == minutes
+                and options_text(r.get("options", {})) == options]
         margins = [r["margin"] for r in runs if r["margin"] is not None]
         ahead = sum(m > 0 for m in margins)
         mean = sum(margins) / len(margins) if margins else float("nan")
         bound = 1.1 * 60 * minutes + 10
-        rows.append([f"{runs[0]['strategy']}, {minutes:g} min",
+        rows.append([f"{runs[0]['strategy']}, {minutes:g} min{options}",
                      ", ".join(f"seed {r['seed']}: {r['margin']:+.3f}" if r["margin"] is not None
                                else f"seed {r['seed']}: n/a" for r in runs),
                      f"{ahead}/{len(runs)}", f"{mean:+.3f}",
@@ -337,6 +348,7 @@ def main() -> None:
     if args.stage == "detector":
         detector_stage(store, results, det_path, args.det_epochs)
         return publish()
+    extra = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
     if args.stage in ("sweep", "strategies"):
         results["images"] = sum(ensure_dataset(store, args.images)["counts"].get(k, 0)
                                 for k in ("train_images", "val_images"))
@@ -344,7 +356,7 @@ def main() -> None:
         if args.stage == "sweep":
             sweep_stage(store, path, args.sweep_strategy,
                         [float(m) for m in args.budgets.split(",")],
-                        [int(x) for x in args.seeds.split(",")], publish)
+                        [int(x) for x in args.seeds.split(",")], publish, extra)
         else:
             strategies_stage(store, path, args.strategies_minutes, publish)
         return publish()
@@ -354,11 +366,9 @@ def main() -> None:
         results["speed"] = {f"{s} x {b}": supernet_speed(s, b) for s, b in ((32, 16), (16, 16))}
         save_results(path, results)
     publish()
-    extra = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
     for strategy in filter(None, args.strategies.split(",")):
         minutes = args.minutes if strategy == "darts" else args.other_minutes
-        options = "".join(f", {k}={v}" for k, v in extra.items())
-        name = f"{strategy} ({minutes:g} min{options})"
+        name = f"{strategy} ({minutes:g} min{options_text(extra)})"
         if name not in load_results(path).get("searches", {}):
             run = {**run_search(store, strategy, minutes, extra), "options": extra}
             results = load_results(path)  # re-read: another bench process may share the home
