@@ -185,11 +185,11 @@ def strategies_stage(store: Store, path: Path, minutes: float, publish) -> None:
 
 
 def _sweep_rows(sweep: dict) -> list[list]:
+    groups: dict[tuple[float, str], list[dict]] = {}
+    for r in sweep.values():
+        groups.setdefault((r["minutes"], options_text(r.get("options", {}))), []).append(r)
     rows = []
-    groups = {(r["minutes"], options_text(r.get("options", {}))) for r in sweep.values()}
-    for minutes, options in sorted(groups):
-        runs = [r for r in sweep.values() if r["minutes"] == minutes
-                and options_text(r.get("options", {})) == options]
+    for (minutes, options), runs in sorted(groups.items()):
         margins = [r["margin"] for r in runs if r["margin"] is not None]
         ahead = sum(m > 0 for m in margins)
         mean = sum(margins) / len(margins) if margins else float("nan")
