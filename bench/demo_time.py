@@ -13,7 +13,7 @@ cell, the training gallery, the results. Timings then come from the app's own jo
 
     .venv/bin/python bench/demo_time.py [--preset default] [--threads 2] [--device cpu|cuda]
                                         [--runs N | --screenshots [--shots-dir DIR]] [--no-write]
-                                        [--search-only] [--strategy S]
+                                        [--search-only] [--strategy S] [--set KEY=VALUE]
 
 `--search-only --strategy S` runs the preset's search alone (with strategy S) in each walk and
 writes its own section (demo_<preset>_<S>): the margin per seed, to compare strategies.
@@ -200,12 +200,16 @@ def main() -> None:
     parser.add_argument("--search-only", action="store_true",
                         help="run only the preset's search in each walk (to compare strategies)")
     parser.add_argument("--strategy", help="the search strategy instead of the preset's")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="search option over the preset's (e.g. child_epochs=6)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     preset = json.loads(PRESETS.read_text())["demo"][args.preset]
     if args.strategy:
         preset = dict(preset, search=dict(preset["search"], strategy=args.strategy))
+    for key, _, value in (item.partition("=") for item in args.set):
+        preset = dict(preset, search=dict(preset["search"], **{key: json.loads(value)}))
     runs = []
     for i in range(1 if args.screenshots else max(1, args.runs)):
         home = Path(tempfile.mkdtemp(prefix="demo_time_")) / "home"
