@@ -250,6 +250,17 @@ def correlation_rows(scored: list[dict[str, float]], accs: list[float],
     return rows
 
 
+def structure_rows(cells: list[Genotype], accs: list[float]) -> list[dict]:
+    """Op counts of the normal cell as scores (not proxies: what a ranking fitted to them could
+    reach): parameterised (conv) ops, and skip_connect ops negated."""
+    counts = {"conv ops (normal cell)": [sum("conv" in op for op, _ in g.normal) for g in cells],
+              "-skip ops (normal cell)": [-sum(op == "skip_connect" for op, _ in g.normal)
+                                          for g in cells]}
+    return [{"name": name, "kind": "structure", "kendall": kendall_tau_b(v, accs),
+             "spearman": spearman(v, accs), "hits": top_hits(v, accs)}
+            for name, v in counts.items()]
+
+
 def verdict(rows: list[dict], default: tuple[str, ...], combine: str) -> str:
     """Which combination ranks best (Kendall tau; the default wins a tie), and whether the
     default (`zero_cost.proxies` combined by `zero_cost.combine`) is that one."""
@@ -401,7 +412,7 @@ def main() -> None:
     t1 = time.perf_counter()
     train_all(task, jobs, args.workers, done)
     accs = results.accs(epochs, range(len(cells)))
-    rows = correlation_rows(scored, accs, cfg.zero_cost.proxies)
+    rows = correlation_rows(scored, accs, cfg.zero_cost.proxies) + structure_rows(cells, accs)
     run = {"cfg": cfg, "cells": len(cells), "epochs": epochs, "workers": args.workers,
            "dataset": cfg.dataset, "train_crops": len(task.data.train_y),
            "val_crops": len(task.data.val_y), "classes": task.data.num_classes,

@@ -102,9 +102,10 @@ class ZeroCostConfig:
     score_share: float = param(0.5, gt=0, lt=1, help=(
         "zero-cost: share of the search budget for scoring; the rest trains the top-k"))
     top_k: int = param(5, lo=1, help="zero-cost: best-ranked cells trained (child_epochs)")
-    # the default follows bench/proxies.py (docs/BENCHMARKS.md, "proxies"): on 40 trained cells
-    # log-rank(naswot, zico) ranked best (Kendall tau 0.165; with synflow 0.121, synflow alone -0.055)
-    proxies: tuple[str, ...] = param(("naswot", "zico"), parse=lambda v: parse_names(
+    # the default follows bench/proxies.py (docs/BENCHMARKS.md, "proxies"): on 40 cells trained
+    # as a short report trains them (32 px, AdamW, 5 epochs) log-rank(synflow, zico) ranked best
+    # (Kendall tau 0.211; naswot + zico 0.149). At 16 px with SGD it was naswot + zico (0.165)
+    proxies: tuple[str, ...] = param(("synflow", "zico"), parse=lambda v: parse_names(
         v, PROXIES), help="proxies combined by rank aggregation (synflow, naswot, zico, params)")
     combine: Literal["mean-rank", "log-rank"] = param("log-rank", help=(
         "rank aggregation: mean of the ranks, or sum of the log ranks"))

@@ -7,8 +7,9 @@ import math
 
 import pytest
 
-from bench.proxies import (combinations, correlation_rows, kendall_tau_b, spearman, top_hits,
-                           verdict)
+from bench.proxies import (combinations, correlation_rows, kendall_tau_b, spearman,
+                           structure_rows, top_hits, verdict)
+from core.nas.genotypes import Genotype
 
 
 def test_kendall_and_spearman_without_ties():
@@ -104,3 +105,18 @@ def test_verdict_keeps_the_default_on_a_tie():
             {"name": "mean-rank(zico)", "kind": "combination", "kendall": 0.3}]
     assert "is that one" in verdict(rows, ("zico",), "mean-rank")
     assert "is that one" in verdict(rows, ("zico",), "log-rank")
+
+
+def test_structure_rows_count_the_normal_cells_ops():
+    # one node (two pairs) per cell; normal ops: 2 convs, 1 conv + 1 skip, 2 skips; the
+    # reduction cell (all convs) does not count
+    normals = [("sep_conv_3x3", "dil_conv_5x5"), ("sep_conv_5x5", "skip_connect"),
+               ("skip_connect", "skip_connect")]
+    cells = [Genotype([(a, 0), (b, 1)], [2], [("sep_conv_3x3", 0), ("sep_conv_3x3", 1)], [2])
+             for a, b in normals]
+    rows = {r["name"]: r for r in structure_rows(cells, [0.5, 0.4, 0.3])}
+    assert rows["conv ops (normal cell)"]["kendall"] == pytest.approx(1.0)
+    assert rows["-skip ops (normal cell)"]["kendall"] == pytest.approx(1.0)
+    rows = {r["name"]: r for r in structure_rows(cells, [0.3, 0.4, 0.5])}
+    assert rows["conv ops (normal cell)"]["kendall"] == pytest.approx(-1.0)
+    assert {r["kind"] for r in rows.values()} == {"structure"}
