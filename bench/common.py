@@ -1,5 +1,6 @@
 """Shared by the benchmark scripts: markdown tables, their own section of docs/BENCHMARKS.md,
-running one job in the bench's process, and the Guided demo's presets and dataset."""
+running one job in the bench's process, --set options, and the Guided demo's presets and
+dataset."""
 
 from __future__ import annotations
 
@@ -60,6 +61,11 @@ def run_here(store, kind: str, spec: dict, device: str = "cpu") -> dict:
     if job["status"] != "succeeded":
         raise SystemExit(f"{kind} job {job_id} {job['status']}: {job['error']}")
     return job
+
+
+def parse_sets(items: list[str]) -> dict:
+    """--set KEY=VALUE options as {KEY: JSON value}: ["fast=true"] -> {"fast": True}."""
+    return {key: json.loads(value) for key, _, value in (item.partition("=") for item in items)}
 
 
 def presets() -> dict:

@@ -35,13 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from bench.common import machine, table, write_section  # noqa: E402
+from bench.common import machine, parse_sets, presets, table, write_section  # noqa: E402
 from core.demo import queue_demo  # noqa: E402
 from core.engine.queries import effective  # noqa: E402
 from core.engine.store import Store  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-PRESETS = REPO / "assets" / "presets.json"
 SHOTS = REPO / "docs" / "screenshots"
 POLL_S = 2.0
 ETA_FROM = 0.2  # ETAs are judged once this share of a job's real duration has passed
@@ -87,8 +86,7 @@ def run_chain(home: Path, preset: dict, device: str, search_only: bool = False) 
     from core.engine.worker import run_worker
 
     store = Store(home)
-    presets = json.loads(PRESETS.read_text())
-    dataset = dict(preset.get("first_start_dataset") or presets["first_start_dataset"],
+    dataset = dict(preset.get("first_start_dataset") or presets()["first_start_dataset"],
                    name=preset["dataset"])
     submit_job(store, "dataset.generate", dataset)
     run_worker(home, "cpu", max_jobs=1)  # the dataset: before the clock of the walk starts
@@ -205,11 +203,11 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    preset = json.loads(PRESETS.read_text())["demo"][args.preset]
+    preset = presets()["demo"][args.preset]
     if args.strategy:
         preset = dict(preset, search=dict(preset["search"], strategy=args.strategy))
-    for key, _, value in (item.partition("=") for item in args.set):
-        preset = dict(preset, search=dict(preset["search"], **{key: json.loads(value)}))
+    if args.set:
+        preset = dict(preset, search={**preset["search"], **parse_sets(args.set)})
     runs = []
     for i in range(1 if args.screenshots else max(1, args.runs)):
         home = Path(tempfile.mkdtemp(prefix="demo_time_")) / "home"

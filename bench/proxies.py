@@ -250,12 +250,19 @@ def correlation_rows(scored: list[dict[str, float]], accs: list[float],
     return rows
 
 
+def op_counts(genotype: Genotype) -> dict[str, int]:
+    """{"conv", "pool", "skip"}: how many ops of each family the normal cell has."""
+    ops = [op for op, _ in genotype.normal]
+    return {"conv": sum("conv" in op for op in ops), "pool": sum("pool" in op for op in ops),
+            "skip": ops.count("skip_connect")}
+
+
 def structure_rows(cells: list[Genotype], accs: list[float]) -> list[dict]:
     """Op counts of the normal cell as scores (not proxies: what a ranking fitted to them could
     reach): parameterised (conv) ops, and skip_connect ops negated."""
-    counts = {"conv ops (normal cell)": [sum("conv" in op for op, _ in g.normal) for g in cells],
-              "-skip ops (normal cell)": [-sum(op == "skip_connect" for op, _ in g.normal)
-                                          for g in cells]}
+    counts = [op_counts(g) for g in cells]
+    counts = {"conv ops (normal cell)": [c["conv"] for c in counts],
+              "-skip ops (normal cell)": [-c["skip"] for c in counts]}
     return [{"name": name, "kind": "structure", "kendall": kendall_tau_b(v, accs),
              "spearman": spearman(v, accs), "hits": top_hits(v, accs)}
             for name, v in counts.items()]

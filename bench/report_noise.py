@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.proxies import (_init_worker, _train, kendall_tau_b, load_task,  # noqa: E402
-                           sample_cells, score_cells)
+                           op_counts, sample_cells, score_cells)
 from core.dist.trials import Trial  # noqa: E402
 from core.nas.strategies.base import SearchContext  # noqa: E402
 
@@ -55,10 +55,7 @@ def main() -> None:
             print(futures[future], round(done[futures[future]]["val_acc"], 3), flush=True)
     rows = []
     for i, g in enumerate(cells):
-        ops = [op for op, _ in g.normal]
-        rows.append({"cell": i, **scores[i], "skip": ops.count("skip_connect"),
-                     "pool": sum("pool" in op for op in ops),
-                     "conv": sum("conv" in op for op in ops),
+        rows.append({"cell": i, **scores[i], **op_counts(g),
                      "report_a": done[(i, "report_a")]["val_acc"],
                      "report_b": done[(i, "report_b")]["val_acc"],
                      "child": done[(i, "child")]["val_acc"],

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from bench.common import machine, table, write_section  # noqa: E402
+from bench.common import machine, parse_sets, table, write_section  # noqa: E402
 from core.engine.jobs import submit_job  # noqa: E402
 from core.engine.reporter import Reporter  # noqa: E402
 from core.engine.store import Store  # noqa: E402
@@ -348,7 +348,7 @@ def main() -> None:
     if args.stage == "detector":
         detector_stage(store, results, det_path, args.det_epochs)
         return publish()
-    extra = {k: json.loads(v) for k, _, v in (item.partition("=") for item in args.set)}
+    extra = parse_sets(args.set)
     if args.stage in ("sweep", "strategies"):
         results["images"] = sum(ensure_dataset(store, args.images)["counts"].get(k, 0)
                                 for k in ("train_images", "val_images"))
