@@ -258,11 +258,9 @@ def op_counts(genotype: Genotype) -> dict[str, int]:
 
 
 def structure_rows(cells: list[Genotype], accs: list[float]) -> list[dict]:
-    """Op counts of the normal cell as scores (not proxies: what a ranking fitted to them could
-    reach): parameterised (conv) ops, and skip_connect ops negated."""
-    counts = [op_counts(g) for g in cells]
-    counts = {"conv ops (normal cell)": [c["conv"] for c in counts],
-              "-skip ops (normal cell)": [-c["skip"] for c in counts]}
+    """The normal cell's parameterised (conv) ops as a score (not a proxy: what a ranking fitted
+    to it could reach; its skip ops, negated, are the `noskip` score above)."""
+    counts = {"conv ops (normal cell)": [op_counts(g)["conv"] for g in cells]}
     return [{"name": name, "kind": "structure", "kendall": kendall_tau_b(v, accs),
              "spearman": spearman(v, accs), "hits": top_hits(v, accs)}
             for name, v in counts.items()]
@@ -319,11 +317,14 @@ def render(run: dict, rows: list[dict], check: dict | None) -> str:
              f"({cfg.zero_cost.zico_batches} x {cfg.zero_cost.batch_size} crops of the "
              f"search-train half), {run['score_s'] / run['cells']:.2f} s per cell. Trained as "
              f"the report trains a random cell (whole proxy train split, batch "
-             f"{cfg.net_batch_size}, lr {cfg.net_learning_rate} cosine, {cfg.net_optimizer}, its seeds) for {run['epochs']} "
-             f"epoch(s) (the report: up to {cfg.report.epochs}), {run['train_s']:.1f} s per "
+             f"{cfg.net_batch_size}, lr {cfg.net_learning_rate} cosine, {cfg.net_optimizer}, its "
+             f"seeds) for {run['epochs']} epoch(s) (the report: up to {cfg.report.epochs}), {run['train_s']:.1f} s per "
              f"cell; accuracy on the held-out split (mean {run['acc_mean']:.3f}, range "
-             f"{run['acc_min']:.3f}-{run['acc_max']:.3f}); trainings took "
-             f"{run['wall_s'] / 60:.1f} min of wall time.", "",
+             f"{run['acc_min']:.3f}-{run['acc_max']:.3f}); " +
+             (f"trainings took {run['wall_s'] / 60:.1f} min of wall time." if run["trained"]
+              else "accuracies read from the bench home's results file (trained by an earlier "
+                   "run of this command)."),
+             "",
              table(["score", "kind", "Kendall tau-b", "Spearman rho",
                     f"top-{TOP} in true top-{TRUE_TOP}"],
                    [[f"`{r['name']}`", r["kind"], f"{r['kendall']:.3f}", f"{r['spearman']:.3f}",
@@ -424,7 +425,7 @@ def main() -> None:
            "dataset": cfg.dataset, "train_crops": len(task.data.train_y),
            "val_crops": len(task.data.val_y), "classes": task.data.num_classes,
            "score_s": score_s, "train_s": sum(results.seconds(epochs)) / len(cells),
-           "wall_s": time.perf_counter() - t1, "acc_mean": sum(accs) / len(accs),
+           "wall_s": time.perf_counter() - t1, "trained": len(jobs), "acc_mean": sum(accs) / len(accs),
            "acc_min": min(accs), "acc_max": max(accs),
            "command": ".venv/bin/python bench/proxies.py " + " ".join(sys.argv[1:])}
     text = render(run, rows, schedule_check(results, epochs, full, args.check_schedule))

@@ -29,7 +29,7 @@ from core.errors import SpecError
 from core.spec import param
 
 STRATEGIES = ("darts", "enas", "evolution", "random", "zero-cost")
-PROXIES = ("synflow", "naswot", "zico", "params")
+PROXIES = ("synflow", "naswot", "zico", "noskip", "params")
 DEFAULT_EPOCHS = {"darts": 50, "enas": 50}  # cut short by `minutes` on a CPU
 DEFAULT_SAMPLES = 100  # evolution / random: architectures trained and evaluated
 FAST_IMAGE_SIZE = 16
@@ -103,11 +103,12 @@ class ZeroCostConfig:
         "zero-cost: share of the search budget for scoring; the rest trains the top-k"))
     top_k: int = param(5, lo=1, help="zero-cost: best-ranked cells trained (child_epochs)")
     # the default follows bench/proxies.py (docs/BENCHMARKS.md, "proxies"): on 40 cells trained
-    # as a short report trains them (32 px, AdamW, 5 epochs) log-rank(synflow, zico) ranked best
-    # (Kendall tau 0.211; naswot + zico 0.149). At 16 px with SGD it was naswot + zico (0.165)
-    proxies: tuple[str, ...] = param(("synflow", "zico"), parse=lambda v: parse_names(
-        v, PROXIES), help="proxies combined by rank aggregation (synflow, naswot, zico, params)")
-    combine: Literal["mean-rank", "log-rank"] = param("log-rank", help=(
+    # as a short report trains them (32 px, AdamW, 5 epochs) mean-rank(synflow, zico, noskip)
+    # ranked best (Kendall tau 0.249; log-rank(synflow, zico) 0.211, naswot + zico 0.149)
+    proxies: tuple[str, ...] = param(("synflow", "zico", "noskip"), parse=lambda v: parse_names(
+        v, PROXIES), help=("proxies combined by rank aggregation (synflow, naswot, zico, "
+                           "noskip: fewest skips in the normal cell, params)"))
+    combine: Literal["mean-rank", "log-rank"] = param("mean-rank", help=(
         "rank aggregation: mean of the ranks, or sum of the log ranks"))
     batch_size: int = param(32, lo=2, hi=1024, help="crops per proxy minibatch")
     zico_batches: int = param(2, lo=2, hi=16, help="minibatches of the ZiCo gradient statistics")

@@ -17,6 +17,10 @@ on a copy or restores what it touched). Higher is better for every score.
   per conv/linear layer, log( sum over its weights of mean_b |g| / std_b(g) ) (weights with zero
   std skipped), summed over layers.
 * `params` - the number of parameters, the baseline every proxy must beat (ZiCo, section 5).
+* `noskip` - a structure prior, not a network score: minus the skip_connect ops of the normal
+  cell. DARTS's failure mode is a normal cell that collapses to skips (P-DARTS and DARTS+ cap
+  them); on the 40 cells of bench/proxies.py fewer skips ranked trained accuracy better than any
+  proxy (docs/BENCHMARKS.md, "proxies").
 
 `rank_aggregate` combines scores of many cells by mean rank or by the sum of log ranks.
 """
@@ -123,6 +127,11 @@ def params(model: nn.Module) -> float:
     from core.torch_util import count_parameters
 
     return float(count_parameters(model, exclude=AUXILIARY))
+
+
+def noskip(genotype) -> float:
+    """Minus the number of skip_connect ops in the genotype's normal cell (higher is better)."""
+    return -float(sum(op == "skip_connect" for op, _ in genotype.normal))
 
 
 def ranks(values: Sequence[float]) -> list[float]:

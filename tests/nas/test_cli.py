@@ -73,7 +73,7 @@ def test_validate_fills_defaults_and_keeps_no_time_limit():
     spec = SEARCH.validate({"dataset": "d", "minutes": None})
     assert spec["minutes"] is None and spec["strategy"] == "zero-cost" and spec["image_size"] == 32
     assert spec["report"]["epochs"] == 24 and spec["zero_cost"]["proxies"] == \
-        ["synflow", "zico"]
+        ["synflow", "zico", "noskip"]
     assert SearchConfig.from_spec(spec).budget_s == float("inf")
 
 

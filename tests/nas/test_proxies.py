@@ -66,6 +66,15 @@ def test_params_counts_every_parameter_but_the_auxiliary_head():
     assert proxies.params(net) == 3 * 2 + 2 + 2 * 4
 
 
+def test_noskip_counts_the_normal_cells_skips_only():
+    from core.nas.genotypes import Genotype
+
+    genotype = Genotype([("skip_connect", 0), ("sep_conv_3x3", 1), ("skip_connect", 1),
+                         ("max_pool_3x3", 0)], [2, 3],
+                        [("skip_connect", 0), ("skip_connect", 1)], [2])
+    assert proxies.noskip(genotype) == -2.0
+
+
 def test_ranks_and_rank_aggregation():
     assert proxies.ranks([5.0, 5.0, 1.0, 7.0]) == [2.5, 2.5, 4.0, 1.0]
     scores = {"a": [3.0, 1.0, 2.0], "b": [1.0, 3.0, 2.0]}          # ranks [1,3,2] and [3,1,2]

@@ -3,6 +3,7 @@ against values computed by hand (scipy's kendalltau / spearmanr give the same nu
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -57,9 +58,11 @@ def _scored(values: dict[str, list[float]]) -> list[dict[str, float]]:
 
 
 def test_rows_and_verdict():
-    # 4 cells; accuracy follows zico exactly, synflow reversed, naswot and params half right
+    # 4 cells; accuracy follows zico exactly, synflow and noskip reversed, naswot and params half
+    # right
     values = {"synflow": [4.0, 3.0, 2.0, 1.0], "naswot": [1.0, 2.0, 4.0, 3.0],
-              "zico": [1.0, 2.0, 3.0, 4.0], "params": [2.0, 1.0, 3.0, 4.0]}
+              "zico": [1.0, 2.0, 3.0, 4.0], "noskip": [0.0, -1.0, -2.0, -2.0],
+              "params": [2.0, 1.0, 3.0, 4.0]}
     accs = [0.1, 0.2, 0.3, 0.4]
     rows = {r["name"]: r for r in correlation_rows(_scored(values), accs,
                                                    ("synflow", "naswot", "zico"))}
@@ -70,8 +73,9 @@ def test_rows_and_verdict():
     # (3+1+2)/3, (4+2+1)/3 -> combined scores -3, -8/3, -2, -7/3: order 2 > 3 > 1 > 0, tau 4/6
     default = "mean-rank(synflow, naswot, zico)"
     assert rows[default]["kendall"] == pytest.approx(4 / 6)
-    subsets = ["synflow, naswot", "synflow, zico", "naswot, zico", "synflow, naswot, zico",
-               "synflow, naswot, zico, params"]
+    free = ["synflow", "naswot", "zico", "noskip"]
+    subsets = [", ".join(c) for k in (2, 3, 4) for c in itertools.combinations(free, k)]
+    subsets.append("synflow, naswot, zico, noskip, params")
     assert set(rows) == set(values) | {f"{m}({names})" for m in ("mean-rank", "log-rank")
                                        for names in subsets}
     text = verdict(list(rows.values()), ("synflow", "naswot", "zico"), "mean-rank")
@@ -92,11 +96,11 @@ def test_verdict_names_the_default_when_it_is_best():
 
 
 def test_combinations_deduplicate_when_default_is_all():
-    scores = {n: [1.0, 2.0] for n in ("synflow", "naswot", "zico", "params")}
-    # 3 pairs + the triple of the training-free proxies + all four, two methods each; the
-    # default (all four, or the triple) adds nothing
-    assert len(combinations(scores, ("synflow", "naswot", "zico", "params"))) == 10
-    assert len(combinations(scores, ("naswot", "zico"))) == 10
+    scores = {n: [1.0, 2.0] for n in ("synflow", "naswot", "zico", "noskip", "params")}
+    # 6 pairs, 4 triples and the four training-free scores + all five, two methods each; a
+    # default among them (all five, or a pair) adds nothing
+    assert len(combinations(scores, ("synflow", "naswot", "zico", "noskip", "params"))) == 24
+    assert len(combinations(scores, ("naswot", "zico"))) == 24
 
 
 def test_verdict_keeps_the_default_on_a_tie():
@@ -116,7 +120,6 @@ def test_structure_rows_count_the_normal_cells_ops():
              for a, b in normals]
     rows = {r["name"]: r for r in structure_rows(cells, [0.5, 0.4, 0.3])}
     assert rows["conv ops (normal cell)"]["kendall"] == pytest.approx(1.0)
-    assert rows["-skip ops (normal cell)"]["kendall"] == pytest.approx(1.0)
     rows = {r["name"]: r for r in structure_rows(cells, [0.3, 0.4, 0.5])}
     assert rows["conv ops (normal cell)"]["kendall"] == pytest.approx(-1.0)
     assert {r["kind"] for r in rows.values()} == {"structure"}

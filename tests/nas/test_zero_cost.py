@@ -11,7 +11,7 @@ from core.nas.tasks import SEARCH
 
 DEFAULT = ZeroCostConfig()
 ZC = {"zero_cost": {"cells": 6, "top_k": 2, "batch_size": 8}}
-PROXY_KEYS = ("synflow", "naswot", "zico", "params")
+PROXY_KEYS = ("synflow", "naswot", "zico", "noskip", "params")
 
 
 def test_zero_cost_scores_cells_trains_the_top_k_and_picks_from_them(make_job, store):

@@ -3,8 +3,8 @@
 Following Abdelfattah et al. (ICLR 2021, "Zero-Cost Proxies for Lightweight NAS", section 5:
 pre-ranking before a search) and ZiCo (Li et al., ICLR 2023): uniform cells of the default space
 are built and scored on a few fixed minibatches of the search-train half with synflow, NASWOT,
-ZiCo and #params (core.nas.proxies); every scored cell is logged (kind and role "candidate",
-extra fields `synflow`, `naswot`, `zico`, `params`). Scoring stops after `zero_cost.cells` cells
+ZiCo and #params, and the structure prior `noskip` (core.nas.proxies); every scored cell is logged
+(kind and role "candidate", extra fields `synflow`, `naswot`, `zico`, `noskip`, `params`). Scoring stops after `zero_cost.cells` cells
 or `zero_cost.score_share` of the search budget. The proxies named in `zero_cost.proxies` are
 combined by rank aggregation (`zero_cost.combine`), the `top_k` best cells are trained like
 evolution's children (`child_epochs`, scored on the search-val half, kind "trained"), and the
@@ -56,13 +56,15 @@ def proxy_batches(ctx: SearchContext) -> list[tuple[torch.Tensor, torch.Tensor]]
 
 def score_cell(ctx: SearchContext, genotype: Genotype, index: int,
                batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
-    """{"synflow", "naswot", "zico", "params"} of the genotype's freshly initialised network."""
+    """{"synflow", "naswot", "zico", "noskip", "params"} of the genotype's freshly initialised
+    network."""
     torch.manual_seed(ctx.cfg.seed * CELL_SEED + index)
     model = ctx.network(genotype).to(ctx.device)
     size = ctx.data.size
     return {"synflow": proxies.synflow(model, (3, size, size)),
             "naswot": proxies.naswot(model, batches[0][0]),
             "zico": proxies.zico(model, batches),
+            "noskip": proxies.noskip(genotype),
             "params": proxies.params(model)}
 
 
@@ -106,9 +108,17 @@ def ranking(records: list[dict], names: tuple[str, ...], method: str) -> list[di
     """Records best first by the rank aggregate of the named proxies (ties: earlier first)."""
     if not records:
         return []
-    combined = proxies.rank_aggregate({n: [r[n] for r in records] for n in names}, method)
+    combined = proxies.rank_aggregate({n: [_value(r, n) for r in records] for n in names},
+                                      method)
     order = sorted(range(len(records)), key=lambda i: (-combined[i], i))
     return [{**records[i], "combined": combined[i], "rank": r + 1} for r, i in enumerate(order)]
+
+
+def _value(record: dict, name: str) -> float:
+    """A scored record's proxy value (noskip from the genotype for checkpoints made before it)."""
+    if name == "noskip" and name not in record:
+        return proxies.noskip(Genotype.from_dict(record["genotype"]))
+    return record[name]
 
 
 def warm_ranking(ctx: SearchContext, st: dict) -> list[dict]:
@@ -175,10 +185,10 @@ def _log_trained(ctx: SearchContext, st: dict, record: dict, genotype: Genotype,
                  stats: dict, total: int) -> None:
     """Log one trained top cell, checkpoint, report progress."""
     score, extra = ctx.objective(genotype, stats["val_acc"])
-    names = ("synflow", "naswot", "zico", "params", "rank", "combined")
+    names = ("synflow", "naswot", "zico", "noskip", "params", "rank", "combined")
     ctx.log_architecture(genotype, score, "trained", index, train_acc=stats["train_acc"],
                          val_acc=stats["val_acc"], seconds=round(stats["seconds"], 2),
-                         **{k: record[k] for k in names}, **extra,
+                         **{k: _value(record, k) for k in names}, **extra,
                          score_source="trained from scratch, search-val half")
     st["trained"].append({"genotype": record["genotype"], "score": score,
                           "rank": record["rank"], "seconds": stats["seconds"]})
