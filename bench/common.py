@@ -64,8 +64,15 @@ def run_here(store, kind: str, spec: dict, device: str = "cpu") -> dict:
 
 
 def parse_sets(items: list[str]) -> dict:
-    """--set KEY=VALUE options as {KEY: JSON value}: ["fast=true"] -> {"fast": True}."""
-    return {key: json.loads(value) for key, _, value in (item.partition("=") for item in items)}
+    """--set KEY=VALUE options as {KEY: JSON value}: ["fast=true"] -> {"fast": True}; a value
+    that is not JSON is a string (["warm_start=zero-cost"] -> {"warm_start": "zero-cost"})."""
+    def value_of(text: str):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    return {key: value_of(value) for key, _, value in (item.partition("=") for item in items)}
 
 
 def presets() -> dict:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import sys
 import tempfile
@@ -119,6 +120,11 @@ def measure(store: Store, watch: EtaWatch) -> dict:
     return out
 
 
+def command() -> str:
+    """This run's command line (what the Repeat line of a section says)."""
+    return ".venv/bin/python bench/demo_time.py " + shlex.join(sys.argv[1:])
+
+
 def search_report(runs: list[dict], preset_name: str, strategy: str) -> str:
     """The markdown section of `--search-only`: the demo's search alone, one row per seed."""
     rows = [[f"{i + 1} (seed {r['seed']})", f"{r['search_s']:.0f}",
@@ -131,8 +137,7 @@ def search_report(runs: list[dict], preset_name: str, strategy: str) -> str:
     mean = statistics.fmean(margins) if margins else float("nan")
     return (f"## Guided demo search alone, strategy {strategy} (bench/demo_time.py)\n\n"
             f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
-            f"Repeat: `.venv/bin/python bench/demo_time.py --preset {preset_name} --search-only "
-            f"--strategy {strategy} --runs {len(runs)}`. The `{preset_name}` preset's search "
+            f"Repeat: `{command()}`. The `{preset_name}` preset's search "
             f"job alone (strategy `{strategy}`), run by a worker in the bench, each in a fresh "
             f"home with seed i. Margin: the searched cell's proxy accuracy minus the random "
             f"cells' mean in its own report.\n\n"
@@ -141,7 +146,7 @@ def search_report(runs: list[dict], preset_name: str, strategy: str) -> str:
             + f"\n\nSearched ahead in {ahead}/{len(runs)}, mean margin {mean:+.3f}.\n")
 
 
-def report(runs: list[dict], preset_name: str, preset: dict, mode: str, runs_asked: int) -> str:
+def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
     """The markdown section: one row per walk, then the median."""
     def pct(v):
         return "n/a" if v is None else f"{100 * v:.0f}%"
@@ -162,8 +167,7 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str, runs_ask
                      f"**{med['walk_s']:.0f}** ({med['walk_s'] / 60:.1f} min)",
                      f"{med.get('margin', 0):+.3f} (searched ahead in {beats}/{len(runs)})",
                      _num(med.get("AP50")), ""])
-    repeat = (f"`.venv/bin/python bench/demo_time.py --preset {preset_name}"
-              + (" --screenshots" if mode == "app" else f" --runs {runs_asked}") + "`")
+    repeat = f"`{command()}`"
     return (f"## Guided demo duration and quality (bench/demo_time.py)\n\n"
             f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
             f"Repeat: {repeat}. The chain the Guided demo's \"Run the whole demo\" queues with "
@@ -229,7 +233,7 @@ def main() -> None:
         body, name = search_report(runs, args.preset, strategy), f"demo_{args.preset}_{strategy}"
     else:
         mode = "app" if args.screenshots else "bench"
-        body = report(runs, args.preset, preset, mode, args.runs)
+        body = report(runs, args.preset, preset, mode)
         name = f"demo_{args.preset}" + ("_app" if args.screenshots else "")
     print(body)
     if not args.no_write:

@@ -102,6 +102,9 @@ class ZeroCostConfig:
     score_share: float = param(0.5, gt=0, lt=1, help=(
         "zero-cost: share of the search budget for scoring; the rest trains the top-k"))
     top_k: int = param(5, lo=1, help="zero-cost: best-ranked cells trained (child_epochs)")
+    fill: bool = param(False, help=(
+        "zero-cost: train the top-k for as many epochs as the rest of the search budget "
+        "affords (at least child_epochs)"))
     # the default follows bench/proxies.py (docs/BENCHMARKS.md, "proxies"): on 40 cells trained
     # as a short report trains them (32 px, AdamW, 5 epochs) mean-rank(synflow, zico, noskip)
     # ranked best (Kendall tau 0.249; log-rank(synflow, zico) 0.211, naswot + zico 0.149)

@@ -123,3 +123,11 @@ def test_structure_rows_count_the_normal_cells_ops():
     rows = {r["name"]: r for r in structure_rows(cells, [0.3, 0.4, 0.5])}
     assert rows["conv ops (normal cell)"]["kendall"] == pytest.approx(-1.0)
     assert {r["kind"] for r in rows.values()} == {"structure"}
+
+
+def test_bench_set_options_are_json_or_strings():
+    from bench.common import parse_sets
+
+    assert parse_sets(["fast=true", "child_epochs=6", 'zero_cost={"fill": true}',
+                       "warm_start=zero-cost"]) == {
+        "fast": True, "child_epochs": 6, "zero_cost": {"fill": True}, "warm_start": "zero-cost"}

@@ -66,3 +66,26 @@ def test_random_warm_start_is_a_filter(make_job, store):
     # keep 34 % of 6 scored cells = 3 (rounded up), trained in rank order
     assert [r["genotype"] for r in sampled] == [r["genotype"] for r in ranked[:3]]
     assert [r["extra"]["origin"] for r in sampled] == ["zero-cost filter"] * 3
+
+
+def test_fill_trains_the_top_cells_as_long_as_the_search_budget_affords():
+    from types import SimpleNamespace
+
+    from core.nas.config import SearchConfig
+    from core.nas.strategies.base import Budget
+    from core.nas.strategies.zero_cost import _top_epochs
+
+    def ctx(fill: bool, seconds: float, report_epochs: int = 24):
+        cfg = SearchConfig.from_spec({"dataset": "d", "zero_cost": {"fill": fill},
+                                      "report": {"epochs": report_epochs}})
+        # one report epoch 1 s on 600 crops -> 0.5 s per child epoch on the 300-crop half
+        return SimpleNamespace(cfg=cfg, budget=Budget(seconds), plan={"epoch_s": 1.0},
+                               data=SimpleNamespace(search_train_y=[0] * 300,
+                                                    train_y=[0] * 600),
+                               reporter=SimpleNamespace(info=lambda _msg: None))
+
+    assert _top_epochs(ctx(False, 100.0), 5) == 3                    # child_epochs
+    assert _top_epochs(ctx(True, 51.0), 5) == 16                     # 0.8 * 51 / (5 * 0.5)
+    assert _top_epochs(ctx(True, 100.0), 5) == 24                    # capped by the report's
+    assert _top_epochs(ctx(True, 2.0), 5) == 3                       # never below child_epochs
+    assert _top_epochs(ctx(True, float("inf")), 5) == 3              # no time limit

@@ -38,19 +38,21 @@ BudgetCut = TrialTimeout  # the time budget ran out while a candidate was traini
 CANDIDATE_SEED = 100_003  # candidate i trains with seed * CANDIDATE_SEED + i
 
 
-def candidate_trial(ctx: SearchContext, genotype: Genotype, index: int):
-    """Candidate `index`: `child_epochs` on the search-train half, scored on the search-val
-    half, seeded by (seed, index); it stops (BudgetCut) when the search budget ends."""
+def candidate_trial(ctx: SearchContext, genotype: Genotype, index: int,
+                    epochs: int | None = None):
+    """Candidate `index`: `epochs` (default `child_epochs`) on the search-train half, scored on
+    the search-val half, seeded by (seed, index); it stops (BudgetCut) when the search budget
+    ends."""
     remaining = ctx.budget.remaining
     deadline = time.time() + remaining if math.isfinite(remaining) else None
-    return ctx.trial(genotype, ctx.cfg.seed * CANDIDATE_SEED + index, ctx.cfg.child_epochs,
-                     "search", deadline)
+    return ctx.trial(genotype, ctx.cfg.seed * CANDIDATE_SEED + index,
+                     epochs or ctx.cfg.child_epochs, "search", deadline)
 
 
-def evaluate_candidates(ctx: SearchContext, candidates: list[tuple[Genotype, int]]
-                        ) -> Iterator[dict]:
+def evaluate_candidates(ctx: SearchContext, candidates: list[tuple[Genotype, int]],
+                        epochs: int | None = None) -> Iterator[dict]:
     """Train and score (genotype, index) candidates on the job's executor; stats in order."""
-    return ctx.run_trials(candidate_trial(ctx, g, i) for g, i in candidates)
+    return ctx.run_trials(candidate_trial(ctx, g, i, epochs) for g, i in candidates)
 
 
 def run_sampling(ctx: SearchContext, propose: Proposer, name: str,

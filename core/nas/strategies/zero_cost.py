@@ -7,8 +7,9 @@ ZiCo and #params, and the structure prior `noskip` (core.nas.proxies); every sco
 (kind and role "candidate", extra fields `synflow`, `naswot`, `zico`, `noskip`, `params`). Scoring stops after `zero_cost.cells` cells
 or `zero_cost.score_share` of the search budget. The proxies named in `zero_cost.proxies` are
 combined by rank aggregation (`zero_cost.combine`), the `top_k` best cells are trained like
-evolution's children (`child_epochs`, scored on the search-val half, kind "trained"), and the
-best trained one is the answer (the best-ranked one when no training fitted).
+evolution's children (`child_epochs`, or with `zero_cost.fill` as many epochs as the rest of the
+search budget affords; scored on the search-val half, kind "trained"), and the best trained one
+is the answer (the best-ranked one when no training fitted).
 
 `prerank` is also the warm start of evolution (initial population) and random search (a filter):
 `warm_start = "zero-cost"` (`warm_ranking`). All state is checkpointed; a resumed job continues
@@ -151,19 +152,42 @@ def search(ctx: SearchContext) -> SearchOutcome:
     if not ranked:
         raise SearchError("zero-cost ended before scoring a cell; give it a larger budget "
                           "(--minutes)")
+    if "epochs" not in st:
+        st["epochs"] = _top_epochs(ctx, min(zc.top_k, len(ranked)))
+        ctx.save(st)
     _train_top(ctx, st, ranked[:zc.top_k])
     return _outcome(st, ranked)
 
 
-def _cell_train_s(ctx: SearchContext, trained: list[dict] | None = None) -> float:
+FILL_SAFETY = 0.8  # share of the remaining search budget `fill` plans to use (timing noise)
+
+
+def _top_epochs(ctx: SearchContext, cells: int) -> int:
+    """Epochs per top cell: child_epochs, or with `zero_cost.fill` as many as the remaining
+    search budget affords for `cells` cells (at least child_epochs, at most the report's)."""
+    cfg = ctx.cfg
+    per_epoch = _cell_train_s(ctx) / cfg.child_epochs
+    left = ctx.budget.remaining
+    if not cfg.zero_cost.fill or not math.isfinite(left) or per_epoch <= 0:
+        return cfg.child_epochs
+    fit = int(FILL_SAFETY * left / (max(1, cells) * per_epoch))
+    epochs = max(cfg.child_epochs, min(cfg.report.epochs, fit))
+    if epochs > cfg.child_epochs:
+        ctx.reporter.info(f"zero-cost: the top {cells} cells train {epochs} epochs each "
+                          f"(the rest of the search budget, {left:.0f} s)")
+    return epochs
+
+
+def _cell_train_s(ctx: SearchContext, trained: list[dict] | None = None,
+                  epochs: int | None = None) -> float:
     """Seconds to train one top cell: the mean of those trained so far, else the plan's timed
-    report epoch scaled to child_epochs on the search-train half."""
+    report epoch scaled to `epochs` (default child_epochs) on the search-train half."""
     times = [t["seconds"] for t in trained or [] if "seconds" in t]
     if times:
         return sum(times) / len(times)
     epoch_s = (ctx.plan or {}).get("epoch_s") or 0.0
     share = len(ctx.data.search_train_y) / max(1, len(ctx.data.train_y))
-    return ctx.cfg.child_epochs * epoch_s * share
+    return (epochs or ctx.cfg.child_epochs) * epoch_s * share
 
 
 def _train_top(ctx: SearchContext, st: dict, top: list[dict]) -> None:
@@ -171,7 +195,7 @@ def _train_top(ctx: SearchContext, st: dict, top: list[dict]) -> None:
     order locally) until the budget ends."""
     first, todo = len(st["trained"]), top[len(st["trained"]):]
     cells = [(Genotype.from_dict(r["genotype"]), first + j) for j, r in enumerate(todo)]
-    results = evaluate_candidates(ctx, cells)
+    results = evaluate_candidates(ctx, cells, st.get("epochs"))
     try:
         for record, (genotype, index), stats in zip(todo, cells, results):
             _log_trained(ctx, st, record, genotype, index, stats, len(top))
