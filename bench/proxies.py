@@ -318,7 +318,8 @@ def render(run: dict, rows: list[dict], check: dict | None) -> str:
              f"search-train half), {run['score_s'] / run['cells']:.2f} s per cell. Trained as "
              f"the report trains a random cell (whole proxy train split, batch "
              f"{cfg.net_batch_size}, lr {cfg.net_learning_rate} cosine, {cfg.net_optimizer}, its "
-             f"seeds) for {run['epochs']} epoch(s) (the report: up to {cfg.report.epochs}), {run['train_s']:.1f} s per "
+             f"seeds) for {run['epochs']} epoch(s) (the report: up to {cfg.report.epochs}), "
+             f"{run['train_s']:.1f} s per "
              f"cell; accuracy on the held-out split (mean {run['acc_mean']:.3f}, range "
              f"{run['acc_min']:.3f}-{run['acc_max']:.3f}); " +
              (f"trainings took {run['wall_s'] / 60:.1f} min of wall time." if run["trained"]
@@ -425,7 +426,8 @@ def main() -> None:
            "dataset": cfg.dataset, "train_crops": len(task.data.train_y),
            "val_crops": len(task.data.val_y), "classes": task.data.num_classes,
            "score_s": score_s, "train_s": sum(results.seconds(epochs)) / len(cells),
-           "wall_s": time.perf_counter() - t1, "trained": len(jobs), "acc_mean": sum(accs) / len(accs),
+           "wall_s": time.perf_counter() - t1, "trained": len(jobs),
+           "acc_mean": sum(accs) / len(accs),
            "acc_min": min(accs), "acc_max": max(accs),
            "command": ".venv/bin/python bench/proxies.py " + " ".join(sys.argv[1:])}
     text = render(run, rows, schedule_check(results, epochs, full, args.check_schedule))

@@ -3,13 +3,14 @@
 Following Abdelfattah et al. (ICLR 2021, "Zero-Cost Proxies for Lightweight NAS", section 5:
 pre-ranking before a search) and ZiCo (Li et al., ICLR 2023): uniform cells of the default space
 are built and scored on a few fixed minibatches of the search-train half with synflow, NASWOT,
-ZiCo and #params, and the structure prior `noskip` (core.nas.proxies); every scored cell is logged
-(kind and role "candidate", extra fields `synflow`, `naswot`, `zico`, `noskip`, `params`). Scoring stops after `zero_cost.cells` cells
-or `zero_cost.score_share` of the search budget. The proxies named in `zero_cost.proxies` are
-combined by rank aggregation (`zero_cost.combine`), the `top_k` best cells are trained like
-evolution's children (`child_epochs`, or with `zero_cost.fill` as many epochs as the rest of the
-search budget affords; scored on the search-val half, kind "trained"), and the best trained one
-is the answer (the best-ranked one when no training fitted).
+ZiCo and #params, and the structure prior `noskip` (core.nas.proxies); every scored cell is
+logged (kind and role "candidate", extra fields `synflow`, `naswot`, `zico`, `noskip`,
+`params`). Scoring stops after `zero_cost.cells` cells or `zero_cost.score_share` of the search
+budget. The proxies named in `zero_cost.proxies` are combined by rank aggregation
+(`zero_cost.combine`), the `top_k` best cells are trained like evolution's children
+(`child_epochs`, or with `zero_cost.fill` as many epochs as the rest of the search budget
+affords; scored on the search-val half, kind "trained"), and the best trained one is the answer
+(the best-ranked one when no training fitted).
 
 `prerank` is also the warm start of evolution (initial population) and random search (a filter):
 `warm_start = "zero-cost"` (`warm_ranking`). All state is checkpointed; a resumed job continues
