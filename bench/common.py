@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import platform
 import re
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -61,6 +63,11 @@ def run_here(store, kind: str, spec: dict, device: str = "cpu") -> dict:
     if job["status"] != "succeeded":
         raise SystemExit(f"{kind} job {job_id} {job['status']}: {job['error']}")
     return job
+
+
+def command_line(script: str) -> str:
+    """This run's command line, as a Repeat line quotes it: `script` is e.g. "bench/proxies.py"."""
+    return f".venv/bin/python {script} " + shlex.join(sys.argv[1:])
 
 
 def parse_sets(items: list[str]) -> dict:

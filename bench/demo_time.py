@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import statistics
 import sys
 import tempfile
@@ -36,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from bench.common import machine, parse_sets, presets, table, write_section  # noqa: E402
+from bench.common import (command_line, machine, parse_sets, presets, table,  # noqa: E402
+                          write_section)
 from core.demo import queue_demo  # noqa: E402
 from core.engine.queries import effective  # noqa: E402
 from core.engine.store import Store  # noqa: E402
@@ -120,11 +120,6 @@ def measure(store: Store, watch: EtaWatch) -> dict:
     return out
 
 
-def command() -> str:
-    """This run's command line (what the Repeat line of a section says)."""
-    return ".venv/bin/python bench/demo_time.py " + shlex.join(sys.argv[1:])
-
-
 def search_report(runs: list[dict], preset_name: str, strategy: str) -> str:
     """The markdown section of `--search-only`: the demo's search alone, one row per seed."""
     rows = [[f"{i + 1} (seed {r['seed']})", f"{r['search_s']:.0f}",
@@ -137,7 +132,7 @@ def search_report(runs: list[dict], preset_name: str, strategy: str) -> str:
     mean = statistics.fmean(margins) if margins else float("nan")
     return (f"## Guided demo search alone, strategy {strategy} (bench/demo_time.py)\n\n"
             f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
-            f"Repeat: `{command()}`. The `{preset_name}` preset's search "
+            f"Repeat: `{command_line('bench/demo_time.py')}`. The `{preset_name}` preset's search "
             f"job alone (strategy `{strategy}`), run by a worker in the bench, each in a fresh "
             f"home with seed i. Margin: the searched cell's proxy accuracy minus the random "
             f"cells' mean in its own report.\n\n"
@@ -167,7 +162,7 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
                      f"**{med['walk_s']:.0f}** ({med['walk_s'] / 60:.1f} min)",
                      f"{med.get('margin', 0):+.3f} (searched ahead in {beats}/{len(runs)})",
                      _num(med.get("AP50")), ""])
-    repeat = f"`{command()}`"
+    repeat = f"`{command_line('bench/demo_time.py')}`"
     return (f"## Guided demo duration and quality (bench/demo_time.py)\n\n"
             f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
             f"Repeat: {repeat}. The chain the Guided demo's \"Run the whole demo\" queues with "

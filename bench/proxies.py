@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from bench.common import machine, table, write_section  # noqa: E402
+from bench.common import command_line, machine, table, write_section  # noqa: E402
 from core.nas import proxies  # noqa: E402
 from core.nas.config import FAST_IMAGE_SIZE, PROXIES, SearchConfig  # noqa: E402
 from core.nas.genotypes import Genotype  # noqa: E402
@@ -429,7 +429,7 @@ def main() -> None:
            "wall_s": time.perf_counter() - t1, "trained": len(jobs),
            "acc_mean": sum(accs) / len(accs),
            "acc_min": min(accs), "acc_max": max(accs),
-           "command": ".venv/bin/python bench/proxies.py " + " ".join(sys.argv[1:])}
+           "command": command_line("bench/proxies.py")}
     text = render(run, rows, schedule_check(results, epochs, full, args.check_schedule))
     print(text, flush=True)
     if not args.no_write:

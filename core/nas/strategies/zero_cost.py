@@ -28,6 +28,7 @@ import torch
 
 from core.errors import SearchError
 from core.nas import proxies
+from core.nas.config import PROXIES
 from core.nas.genotypes import Genotype
 from core.nas.space import sample_genotype
 from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
@@ -179,16 +180,15 @@ def _top_epochs(ctx: SearchContext, cells: int) -> int:
     return epochs
 
 
-def _cell_train_s(ctx: SearchContext, trained: list[dict] | None = None,
-                  epochs: int | None = None) -> float:
+def _cell_train_s(ctx: SearchContext, trained: list[dict] | None = None) -> float:
     """Seconds to train one top cell: the mean of those trained so far, else the plan's timed
-    report epoch scaled to `epochs` (default child_epochs) on the search-train half."""
+    report epoch scaled to child_epochs on the search-train half."""
     times = [t["seconds"] for t in trained or [] if "seconds" in t]
     if times:
         return sum(times) / len(times)
     epoch_s = (ctx.plan or {}).get("epoch_s") or 0.0
     share = len(ctx.data.search_train_y) / max(1, len(ctx.data.train_y))
-    return (epochs or ctx.cfg.child_epochs) * epoch_s * share
+    return ctx.cfg.child_epochs * epoch_s * share
 
 
 def _train_top(ctx: SearchContext, st: dict, top: list[dict]) -> None:
@@ -210,7 +210,7 @@ def _log_trained(ctx: SearchContext, st: dict, record: dict, genotype: Genotype,
                  stats: dict, total: int) -> None:
     """Log one trained top cell, checkpoint, report progress."""
     score, extra = ctx.objective(genotype, stats["val_acc"])
-    names = ("synflow", "naswot", "zico", "noskip", "params", "rank", "combined")
+    names = (*PROXIES, "rank", "combined")
     ctx.log_architecture(genotype, score, "trained", index, train_acc=stats["train_acc"],
                          val_acc=stats["val_acc"], seconds=round(stats["seconds"], 2),
                          **{k: _value(record, k) for k in names}, **extra,
