@@ -4,7 +4,9 @@ Queues the walk exactly as the GUI's "Run the whole demo" button does (core.demo
 search, then the training on its cell waiting for it) after the first-start dataset, and runs
 the chain with a worker on `--device`. Records each step's wall time, the searched-vs-random
 margin, the detector's val AP50, and each job's worst ETA error once 20% of its real duration
-had passed (the ETA shown against the time the job really had left).
+had passed (the ETA shown against the time the job really had left). Each walk's samples,
+{job id: [[time, ETA shown], ...]}, are kept in eta_samples.json beside its home (the path is
+printed), to see where an ETA went wrong.
 
 `--screenshots` instead launches the app (python app.py, its own worker), presses "Run the whole
 demo" in headless Chromium and, along the walk, retakes the Guided-demo screenshots of README
@@ -222,7 +224,8 @@ def main() -> None:
                       args.search_only)
         watch.stop.set()
         runs.append(measure(Store(home), watch))
-        print(f"walk {i + 1}: {json.dumps(runs[-1])}", flush=True)
+        (home.parent / "eta_samples.json").write_text(json.dumps(watch.samples))
+        print(f"walk {i + 1} ({home}): {json.dumps(runs[-1])}", flush=True)
     strategy = preset["search"]["strategy"]
     if args.search_only:
         body, name = search_report(runs, args.preset, strategy), f"demo_{args.preset}_{strategy}"

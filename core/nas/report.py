@@ -7,8 +7,9 @@ train split (batch `net_batch_size`, `net_optimizer` at `net_lr`) and scored on 
 split, which the search never saw. The searched genotype is trained with `report.repeats`
 seeds, the random genotypes (seeded, same skip cap) with one seed each, all for the same
 epochs. With a time budget the report trains what it can afford in the job's time left
-(core.nas.planning.afford, from the measured step time of the searched cell and of the random
-ones): fewer epochs, then fewer networks; the report says so ("afforded"). The report is
+(core.nas.planning.afford, from the step times of the searched cell and of the random ones,
+measured when the report starts): fewer epochs, then fewer networks, keeping one random cell;
+the report says so ("afforded"). The report is
 written whatever the outcome: {"searched": {"mean", "std", "accs"}, "random": {"mean", "std",
 "accs", "genotypes"}, "margin": searched mean - random mean, "genotype", "afforded", "budget",
 "latency": the backbone latency (ms, `latency_size` px, the job's device) of the searched and
@@ -59,22 +60,23 @@ def timed_epoch_s(ctx: SearchContext, genotype: Genotype) -> float:
 
 def measured_plan(ctx: SearchContext) -> dict:
     """The job plan (core.nas.planning.plan) from the measured epoch time of random cells (the
-    report's first ones; their own times are kept as "random_epoch_s" for the report's ETA)."""
+    report's first ones)."""
     cells = report_genotypes(ctx)[:TIMED_RANDOM_CELLS] or \
         [sample_genotype(random.Random(ctx.cfg.seed + RANDOM_SEED_OFFSET), ctx.cfg.nodes,
                          ctx.cfg.skip_cap)]
     timed = [timed_epoch_s(ctx, g) for g in cells]
-    out = plan(ctx.cfg, epoch_s=statistics.fmean(timed), train_crops=len(ctx.data.train_y),
-               val_crops=len(ctx.data.val_y), elapsed_s=ctx.job.elapsed)
-    out["random_epoch_s"] = timed
-    return out
+    return plan(ctx.cfg, epoch_s=statistics.fmean(timed), train_crops=len(ctx.data.train_y),
+                val_crops=len(ctx.data.val_y), elapsed_s=ctx.job.elapsed)
 
 
 def _estimates(ctx: SearchContext, searched_s: float) -> dict[str, float]:
-    """Estimated seconds per epoch of each report network ("searched:R", "random:K"): the
-    searched cell's and each timed random cell's own measurement, else the timed mean."""
+    """Estimated seconds per epoch of each report network ("searched:R", "random:K"), timed
+    now, when the report starts: the searched cell's `searched_s` and the first random cells'
+    own times (TIMED_RANDOM_CELLS of them; the others get their mean). Timing them again rather
+    than reusing the plan's times costs a second or two and keeps a start-up stall, or a machine
+    that got busier during the search, out of the report's plan and ETA."""
     r = ctx.cfg.report
-    timed = list((ctx.plan or {}).get("random_epoch_s") or [])
+    timed = [timed_epoch_s(ctx, g) for g in report_genotypes(ctx)[:TIMED_RANDOM_CELLS]]
     mean = statistics.fmean(timed) if timed else searched_s
     out = {f"searched:{k}": searched_s for k in range(r.repeats)}
     out.update({f"random:{k}": timed[k] if k < len(timed) else mean for k in range(r.random)})
@@ -101,7 +103,8 @@ def _afforded(ctx: SearchContext, genotype: Genotype) -> tuple[ReportPlan, dict[
 
 class _Progress:
     """Whole-job progress during the report; decides which random cells still fit the job's
-    budget (HARD_LIMIT of it), so that the ETA counts only the networks that will be trained.
+    budget (HARD_LIMIT of it; one always trains), so that the ETA counts only the networks that
+    will be trained.
 
     Each network's time is its own estimate (`_estimates`: cells differ in speed) scaled by how
     the finished networks (and the current one, once an epoch is done) compared with theirs."""
@@ -111,6 +114,7 @@ class _Progress:
         self.fallback = statistics.fmean(estimates.values())  # a network without its own
         self.ratios: list[float] = []   # measured / estimated epoch time of finished networks
         self.left: list[str] = []       # networks not finished ("role:k"), current first
+        self.random_done = False        # a random cell has finished (the floor is met)
 
     def _estimate(self, key: str) -> float:
         return max(1e-6, self.estimates.get(key, self.fallback))
@@ -121,14 +125,18 @@ class _Progress:
 
     def _fit(self, keys: list[str], room: float, scale: float) -> list[str]:
         """The networks of `keys` that fit `room` seconds: every searched seed, then random
-        cells in order."""
+        cells in order. Until a random cell has trained, one always stays (the cheapest of
+        those left when none fits): a report without one has nothing to compare with."""
         cost = {k: self.epochs * self._estimate(k) * scale for k in keys}
         fitted = [k for k in keys if k.startswith("searched")]
+        randoms = [k for k in keys if not k.startswith("searched")]
         room -= sum(cost[k] for k in fitted)
-        for k in keys:
-            if not k.startswith("searched") and (not math.isfinite(room) or cost[k] <= room):
+        for k in randoms:
+            if not math.isfinite(room) or cost[k] <= room:
                 fitted.append(k)
                 room -= cost[k]
+        if randoms and not self.random_done and len(fitted) == len(keys) - len(randoms):
+            fitted.append(min(randoms, key=lambda k: cost[k]))
         return [k for k in keys if k in fitted]
 
     def _room(self) -> float:
@@ -155,6 +163,7 @@ class _Progress:
 
     def network_done(self, key: str, seconds: float) -> None:
         self.ratios.append(seconds / self.epochs / self._estimate(key))
+        self.random_done = self.random_done or not key.startswith("searched")
 
 
 def final_report(ctx: SearchContext, genotype: Genotype, search_score: float) -> dict:
@@ -170,6 +179,7 @@ def final_report(ctx: SearchContext, genotype: Genotype, search_score: float) ->
     done: dict = ctx.run_state.report.setdefault("accs", {})
     pending = [(n, role, g, k) for n, (role, g, k) in enumerate(jobs) if f"{role}:{k}" not in done]
     progress = _Progress(ctx, chosen, estimates)
+    progress.random_done = any(k.startswith("random") for k in done)  # resumed
     state = {"skipped": 0, "label": ""}
     started: list = []  # the pending networks handed to the executor, in order
 

@@ -184,7 +184,7 @@ def test_report_eta_counts_each_network_at_its_own_speed():
 def test_report_skips_the_random_cells_that_do_not_fit():
     """Searched seeds always train; a random cell that would end the job past its hard limit
     is skipped while a faster one after it may still train, and the ETA counts only what will
-    train."""
+    train; until one random cell has trained, one stays whatever the budget."""
     from core.nas.report import HARD_LIMIT
     from core.nas.strategies.base import SAVE_S
 
@@ -197,5 +197,7 @@ def test_report_skips_the_random_cells_that_do_not_fit():
     progress.network_done("searched:0", 6.0)  # 1.5x slower than timed
     ctx.job.elapsed = 6.0
     assert progress.fitting(["random:0", "random:1"]) == ["random:1"]  # 3 s in the 4 s left
-    ctx.job.elapsed = 8.0
-    assert progress.fitting(["random:0", "random:1"]) == []
+    ctx.job.elapsed = 8.0  # none fits, none has trained: the cheaper one stays (the floor)
+    assert progress.fitting(["random:0", "random:1"]) == ["random:1"]
+    progress.network_done("random:1", 2.0)
+    assert progress.fitting(["random:0"]) == []  # the floor is met: the budget decides again
