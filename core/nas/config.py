@@ -102,7 +102,9 @@ class ZeroCostConfig:
     score_share: float = param(0.5, gt=0, lt=1, help=(
         "zero-cost: share of the search budget for scoring; the rest trains the top-k"))
     top_k: int = param(5, lo=1, help="zero-cost: best-ranked cells trained (child_epochs)")
-    fill: bool = param(False, help=(
+    # on: the short-budget sweep met searched > random at 2, 4 and 10 minutes with it (10 min
+    # missed without: 3-epoch children end near chance), docs/BENCHMARKS.md "search_budgets"
+    fill: bool = param(True, help=(
         "zero-cost: train the top-k for as many epochs as the rest of the search budget "
         "affords (at least child_epochs)"))
     # the default follows bench/proxies.py (docs/BENCHMARKS.md, "proxies"): on 40 cells trained

@@ -8,8 +8,8 @@ logged (kind and role "candidate", extra fields `synflow`, `naswot`, `zico`, `no
 `params`). Scoring stops after `zero_cost.cells` cells or `zero_cost.score_share` of the search
 budget. The proxies named in `zero_cost.proxies` are combined by rank aggregation
 (`zero_cost.combine`), the `top_k` best cells are trained like evolution's children
-(`child_epochs`, or with `zero_cost.fill` as many epochs as the rest of the search budget
-affords; scored on the search-val half, kind "trained"), and the best trained one is the answer
+(with `zero_cost.fill`, the default, as many epochs as the rest of the search budget affords,
+at least `child_epochs`; scored on the search-val half, kind "trained"), and the best trained one is the answer
 (the best-ranked one when no training fitted).
 
 `prerank` is also the warm start of evolution (initial population) and random search (a filter):
