@@ -101,7 +101,7 @@ class ZeroCostConfig:
                                                    "the scoring share allows)")
     score_share: float = param(0.5, gt=0, lt=1, help=(
         "zero-cost: share of the search budget for scoring; the rest trains the top-k"))
-    top_k: int = param(5, lo=1, help="zero-cost: best-ranked cells trained (child_epochs)")
+    top_k: int = param(5, lo=1, help="zero-cost: best-ranked cells trained (see fill)")
     # on: the short-budget sweep met searched > random at 2, 4 and 10 minutes with it (10 min
     # missed without: 3-epoch children end near chance), docs/BENCHMARKS.md "search_budgets"
     fill: bool = param(True, help=(

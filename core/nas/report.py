@@ -23,6 +23,7 @@ import math
 import random
 import statistics
 from dataclasses import asdict
+from typing import Iterable
 
 import torch
 
@@ -109,12 +110,15 @@ class _Progress:
     Each network's time is its own estimate (`_estimates`: cells differ in speed) scaled by how
     the finished networks (and the current one, once an epoch is done) compared with theirs."""
 
-    def __init__(self, ctx: SearchContext, chosen: ReportPlan, estimates: dict[str, float]):
+    def __init__(self, ctx: SearchContext, chosen: ReportPlan, estimates: dict[str, float],
+                 done: Iterable[str] = ()):
+        """`done`: the networks ("role:k") a resumed report has already trained."""
         self.ctx, self.epochs, self.estimates = ctx, chosen.epochs, estimates
         self.fallback = statistics.fmean(estimates.values())  # a network without its own
         self.ratios: list[float] = []   # measured / estimated epoch time of finished networks
         self.left: list[str] = []       # networks not finished ("role:k"), current first
-        self.random_done = False        # a random cell has finished (the floor is met)
+        # a random cell has finished (the floor of one is met)
+        self.random_done = any(not k.startswith("searched") for k in done)
 
     def _estimate(self, key: str) -> float:
         return max(1e-6, self.estimates.get(key, self.fallback))
@@ -178,8 +182,7 @@ def final_report(ctx: SearchContext, genotype: Genotype, search_score: float) ->
     jobs += [("random", g, k) for k, g in enumerate(randoms)]
     done: dict = ctx.run_state.report.setdefault("accs", {})
     pending = [(n, role, g, k) for n, (role, g, k) in enumerate(jobs) if f"{role}:{k}" not in done]
-    progress = _Progress(ctx, chosen, estimates)
-    progress.random_done = any(k.startswith("random") for k in done)  # resumed
+    progress = _Progress(ctx, chosen, estimates, done)
     state = {"skipped": 0, "label": ""}
     started: list = []  # the pending networks handed to the executor, in order
 

@@ -7,10 +7,10 @@ ZiCo and #params, and the structure prior `noskip` (core.nas.proxies); every sco
 logged (kind and role "candidate", extra fields `synflow`, `naswot`, `zico`, `noskip`,
 `params`). Scoring stops after `zero_cost.cells` cells or `zero_cost.score_share` of the search
 budget. The proxies named in `zero_cost.proxies` are combined by rank aggregation
-(`zero_cost.combine`), the `top_k` best cells are trained like evolution's children
-(with `zero_cost.fill`, the default, as many epochs as the rest of the search budget affords,
-at least `child_epochs`; scored on the search-val half, kind "trained"), and the best trained one is the answer
-(the best-ranked one when no training fitted).
+(`zero_cost.combine`), the `top_k` best cells are trained like evolution's children (with
+`zero_cost.fill`, the default, as many epochs as the rest of the search budget affords, at
+least `child_epochs`; scored on the search-val half, kind "trained"), and the best trained one
+is the answer (the best-ranked one when no training fitted).
 
 `prerank` is also the warm start of evolution (initial population) and random search (a filter):
 `warm_start = "zero-cost"` (`warm_ranking`). All state is checkpointed; a resumed job continues
