@@ -237,7 +237,7 @@ def _summary(ctx: SearchContext, genotype: Genotype, search_score: float, chosen
         "searched": searched,
         "random": rand,
         "margin": margin,
-        "beats_random_mean": None if margin is None else margin >= 0,
+        "beats_random_mean": None if margin is None else margin > 0,
         "objective": cfg.objective,
         "latency": latency,
         "afforded": chosen.describe() + (f" ({skipped} skipped: budget)" if skipped else ""),

@@ -52,12 +52,16 @@ def verdict_html(report: dict[str, Any] | None) -> str:
         return (f"<div class='demo-verdict'>The found cell reached {pct(searched)} proxy "
                 f"accuracy (no random cells to compare with).</div>")
     margin = searched - rand
+    points = abs(100 * margin)
+    if points < 0.05:  # the same crops right: a tie, not a loss
+        return (f"<div class='demo-verdict' id='demo-verdict'>The found cell <b>ties with the "
+                f"random cells</b>: {pct(searched)} against {pct(rand)} on average, "
+                f"each trained from scratch the same way.</div>")
     beats = margin > 0
     word = "beats" if beats else "does not beat"
-    points = abs(100 * margin)
     return (f"<div class='demo-verdict {'win' if beats else 'loss'}' id='demo-verdict'>"
             f"The found cell <b>{word} the random cells</b>: {pct(searched)} against "
-            f"{pct(rand)} on average ({points:.0f} points "
+            f"{pct(rand)} on average ({points:.{0 if points >= 1 else 1}f} points "
             f"{'better' if beats else 'worse'}), each trained from scratch the same way.</div>")
 
 

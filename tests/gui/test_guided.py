@@ -17,6 +17,10 @@ def test_verdict_says_whether_the_found_cell_beats_the_random_ones():
     assert "beats the random cells" in win and "62%" in win and "12 points better" in win
     loss = texts.verdict_html({"searched": {"mean": 0.40}, "random": {"mean": 0.50}})
     assert "does not beat" in loss and "10 points worse" in loss
+    tie = texts.verdict_html({"searched": {"mean": 0.522}, "random": {"mean": 0.522}})
+    assert "ties with the random cells" in tie and "worse" not in tie
+    close = texts.verdict_html({"searched": {"mean": 0.524}, "random": {"mean": 0.522}})
+    assert "beats" in close and "0.2 points better" in close
     assert texts.verdict_html(None) == "" and texts.verdict_html({"searched": None}) == ""
 
 
