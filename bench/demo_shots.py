@@ -9,10 +9,18 @@ moments a presenter would point at, at 1280x800 and 1920x1080:
     guided_demo      the results: detections, score in words, the verdict (README's first)
 
 Files: docs/screenshots/<name>.png (1280x800) and <name>_1920.png. Needs Debian's chromium.
+
+Along the walk a third page (1280x800, never clicked: what a room watching the presenter's
+screen sees) is read about once a second: the panel's text, and the pictures and charts in its
+viewport. The longest stretch without a change is kept per job kind (search, train), twice:
+for any change (text included: the ETA counts down) and for pictures and charts alone. At the
+end a picture of one's own (three val pictures, uploaded one after the other) goes through "Find
+the shapes in my picture": seconds from the click to the detections drawn.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -39,13 +47,58 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+def _wait(predicate: Callable[[], bool], timeout: float, what: str,
+          tick: Callable[[], None] = lambda: None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(2)
+        for _ in range(2):
+            tick()
+            time.sleep(1)
     raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what}")
+
+
+# what the watching page shows: the Guided panel's text, and the pictures and charts (their
+# source, or their drawn size and marks) inside the viewport
+_SCREEN_JS = """() => {
+  const panel = document.querySelector('#tab-guided') || document.body;
+  const seen = e => { const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && r.bottom > 0 && r.top < innerHeight; };
+  const media = [...panel.querySelectorAll('img, svg.main-svg')].filter(seen).map(e =>
+    e.tagName === 'IMG' ? e.src : e.innerHTML.length + ':' + e.querySelectorAll('path').length);
+  return [panel.innerText, media.join('|')];
+}"""
+
+
+class Stillness:
+    """Samples a page that nobody clicks; `longest()` is the longest stretch without a visible
+    change per running job kind, for any change and for pictures and charts alone."""
+
+    def __init__(self, page, store: Store):
+        self.page, self.store, self.samples, self.last = page, store, [], None
+
+    def sample(self) -> None:
+        try:
+            text, media = self.page.evaluate(_SCREEN_JS)
+        except Exception:  # noqa: BLE001 - a page between two renders: the next sample
+            return
+        running = [j["kind"] for j in q.list_jobs(self.store, status="running")]
+        now = time.monotonic()
+        changed = (self.last is None or text != self.last[0], self.last is None or media != self.last[1])
+        self.samples.append((now, running[0] if running else None, *changed))
+        self.last = (text, media)
+
+    def longest(self) -> dict:
+        out = {}
+        for kind in ("search", "train"):
+            times = [s for s in self.samples if s[1] == kind]
+            if len(times) < 2:
+                continue
+            for key, col in (("any", 2), ("pictures", 3)):
+                marks = [times[0][0]] + [s[0] for s in times if s[col]] + [times[-1][0]]
+                out[f"{kind}_{key}"] = max(b - a for a, b in zip(marks, marks[1:]))
+        return out
 
 
 def _up(url: str) -> bool:
@@ -116,7 +169,7 @@ def _moments(store: Store) -> list[tuple[str, int | None, Callable[[], bool], Ca
             ("guided_demo", None, trained, lambda: False)]
 
 
-def _show_step(page, step: int | None) -> None:
+def _show_step(page, step: int | None, tick: Callable[[], None]) -> None:
     """Show an earlier step (its label is clickable), or reload, which lands on the walk's
     current step (after a click back, the later labels stay disabled until the walk moves)."""
     if step is not None:
@@ -124,11 +177,38 @@ def _show_step(page, step: int | None) -> None:
     else:
         page.reload()
         page.wait_for_selector("#demo-run-all", timeout=60_000)
-    page.wait_for_timeout(5000)  # the load event and a tick or two: the step's views are drawn
+    for _ in range(5):  # the load event and a tick or two: the step's views are drawn
+        page.wait_for_timeout(1000)
+        tick()
 
 
-def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> None:
-    """Launch the app, run the whole demo from the browser, take the screenshots."""
+def own_pictures(page, home: Path, tick: Callable[[], None], tries: int = 3) -> list[float]:
+    """Upload val pictures into "Try a picture of your own" one after the other; seconds from
+    the click on "Find the shapes in my picture" to the detections drawn."""
+    root = home / "datasets" / "shapes-demo"
+    names = [im["file_name"] for im in json.loads((root / "val.json").read_text())["images"]]
+    out = page.locator("#demo-own-out img")
+    seconds = []
+    for name in names[:tries]:
+        before = out.first.get_attribute("src") if out.count() else None
+        page.locator("#demo-own-in input[type=file]").set_input_files(str(root / "images" / name))
+        page.wait_for_timeout(2000)  # the editor shows the upload
+        start = time.monotonic()
+        page.click("#demo-own-run")
+        while time.monotonic() - start < 60:
+            if out.count() and out.first.get_attribute("src") not in (None, before):
+                break
+            page.wait_for_timeout(50)
+        seconds.append(time.monotonic() - start)
+        print(f"own picture {name}: {seconds[-1]:.2f} s - "
+              f"{page.locator('#demo-own-text').inner_text().strip()}", flush=True)
+        tick()
+    return seconds
+
+
+def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> dict:
+    """Launch the app, run the whole demo from the browser, take the screenshots; returns the
+    longest still stretches (s, per job kind) and the own-picture detection times."""
     from playwright.sync_api import sync_playwright
 
     proc, url = launch(home, preset, threads)
@@ -145,15 +225,19 @@ def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> No
                 pages[suffix] = browser.new_context(viewport={"width": w, "height": h}).new_page()
                 pages[suffix].goto(url)
                 pages[suffix].wait_for_selector("#demo-run-all", timeout=60_000)
+            watcher = browser.new_context(viewport=dict(zip(("width", "height"), SIZES[""]))).new_page()  # nobody clicks it
+            watcher.goto(url)
+            watcher.wait_for_selector("#demo-run-all", timeout=60_000)
+            still = Stillness(watcher, store)
             pages[""].wait_for_timeout(3000)
             pages[""].click("#demo-run-all")
             for name, step, due, missed in _moments(store):
-                _wait(lambda: due() or missed(), WALK_TIMEOUT_S, name)
+                _wait(lambda: due() or missed(), WALK_TIMEOUT_S, name, still.sample)
                 if not due():
                     print(f"{name}: missed (the walk ran past it)", flush=True)
                     continue
                 for suffix, page in pages.items():
-                    _show_step(page, step)
+                    _show_step(page, step, still.sample)
                     if name == "guided_demo":
                         page.wait_for_selector("#demo-gallery img", timeout=60_000)
                     if name == "guided_report":  # the bars sit below the scored cells
@@ -162,6 +246,8 @@ def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> No
                     page.screenshot(path=str(shots / f"{name}{suffix}.png"))
                     page.evaluate("window.scrollTo(0, 0)")
                 print(f"{name}: taken", flush=True)
+            own = own_pictures(pages[""], home, still.sample)
             browser.close()
+        return {"still": still.longest(), "own_s": own}
     finally:
         stop(proc, home)

@@ -165,6 +165,21 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
                      f"{med.get('margin', 0):+.3f} (searched ahead in {beats}/{len(runs)})",
                      _num(med.get("AP50")), ""])
     repeat = f"`{command_line('bench/demo_time.py')}`"
+    screen = ""
+    if mode == "app":  # the watching page and the own pictures (bench/demo_shots.py)
+        srows = [[f"{i + 1} (seed {r['seed']})"]
+                 + [f"{r['still'][k]:.1f}" if k in r.get("still", {}) else "n/a"
+                    for k in ("search_any", "search_pictures", "train_any", "train_pictures")]
+                 + [", ".join(f"{s:.2f}" for s in r.get("own_s", [])) or "n/a"]
+                 for i, r in enumerate(runs)]
+        screen = ("\nThe screen a room watches (a 1280x800 page nobody clicks, read about once a "
+                  "second): the longest stretch without a visible change while each job runs, "
+                  "for any change (text included) and for pictures and charts in the viewport "
+                  "alone; target <= 10 s. Own picture: seconds from the click on \"Find the "
+                  "shapes in my picture\" to the detections drawn, three val pictures uploaded "
+                  "one after the other; target <= 1 s.\n\n"
+                  + table(["walk", "search: any s", "search: pictures s", "train: any s",
+                           "train: pictures s", "own picture s"], srows) + "\n")
     return (f"## Guided demo duration and quality (bench/demo_time.py)\n\n"
             f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
             f"Repeat: {repeat}. The chain the Guided demo's \"Run the whole demo\" queues with "
@@ -176,7 +191,7 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
             f"searched cell's proxy accuracy minus the random cells' mean in the demo's own "
             f"report. AP50: the detector on the searched cell, val split (pycocotools).\n\n"
             + table(["walk", "search s", "ETA err", "train s", "ETA err", "click to detections",
-                     "margin", "AP50", "threshold"], rows) + "\n")
+                     "margin", "AP50", "threshold"], rows) + "\n" + screen)
 
 
 def _num(value: float | None) -> str:
@@ -212,18 +227,18 @@ def main() -> None:
     runs = []
     for i in range(1 if args.screenshots else max(1, args.runs)):
         home = Path(tempfile.mkdtemp(prefix="demo_time_")) / "home"
-        watch = EtaWatch(home)
+        watch, screen = EtaWatch(home), {}
         if args.screenshots:
             from bench.demo_shots import walk_in_app
 
-            walk_in_app(home, args.preset, args.threads, args.shots_dir, watch)
+            screen = walk_in_app(home, args.preset, args.threads, args.shots_dir, watch)
         else:  # walk i searches with seed i: the walks sample different cells
             Store(home)
             watch.start()
             run_chain(home, dict(preset, search=dict(preset["search"], seed=i)), args.device,
                       args.search_only)
         watch.stop.set()
-        runs.append(measure(Store(home), watch))
+        runs.append(dict(measure(Store(home), watch), **screen))
         (home.parent / "eta_samples.json").write_text(json.dumps(watch.samples))
         print(f"walk {i + 1} ({home}): {json.dumps(runs[-1])}", flush=True)
     strategy = preset["search"]["strategy"]
