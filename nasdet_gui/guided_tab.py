@@ -121,7 +121,7 @@ def _wire_ending(p: Parts, cache: ModelCache) -> None:
     p["threshold"].release(on_threshold, [p["r_state"], p["threshold"]], p["r_gallery"],
                            api_visibility="private")
     p["own_run"].click(on_own, [p["r_state"], p["own_in"], p["threshold"]],
-                       [p["own_out"], p["own_text"]], api_visibility="private")
+                       [p["own_out"], p["own_text"]], api_visibility="private", queue=False)
 
 
 def build(ctx: Ctx, demo: gr.Blocks) -> GuidedTab:

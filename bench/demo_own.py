@@ -1,0 +1,50 @@
+"""How fast "Try a picture of your own" answers, on a finished Guided-demo home, one page.
+
+Launches the app on HOME (a copy of a home a `bench/demo_time.py --screenshots` walk left, e.g.
+/tmp/demo_time_*/home: its demo model trained), opens one 1280x800 Chromium page on the results
+and sends `--tries` val pictures through "Find the shapes in my picture" (bench.demo_shots
+.own_pictures): seconds from the click to the detections drawn. Target: <= 1 s. Prints only
+(the numbers go to docs/BENCHMARKS.md by hand, beside the walk they come from).
+
+    .venv/bin/python bench/demo_own.py HOME [--tries 5] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.demo_shots import CHROMIUM, launch, own_pictures, stop  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("home", type=Path)
+    parser.add_argument("--tries", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    proc, url = launch(args.home, "default", args.threads)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                        args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            page.goto(url)
+            page.wait_for_selector("#demo-gallery img", timeout=120_000)
+            page.wait_for_timeout(3000)
+            seconds = own_pictures(page, args.home, lambda: None, tries=args.tries)
+            browser.close()
+    finally:
+        stop(proc, args.home)
+    print(f"own picture s: {', '.join(f'{s:.2f}' for s in seconds)}; median "
+          f"{statistics.median(seconds):.2f}, worst {max(seconds):.2f}")
+
+
+if __name__ == "__main__":
+    main()
