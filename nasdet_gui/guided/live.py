@@ -50,15 +50,37 @@ def note(message: str, height: int = CHART_H):
 # -- search -----------------------------------------------------------------------------------
 
 def search_scatter(archs: list[dict]):
-    """Score against parameters of every cell the search phase scored (best: the Pareto line)."""
+    """Score against parameters of every cell the search phase trained (best: the Pareto line),
+    over a strip of the cells ranked without training (zero-cost proxies; no accuracy yet), so
+    the chart moves from the first ranked cell on."""
+    import plotly.graph_objects as go
+
     from core.viz.curves import search_tradeoff_figure
 
     rows = [a for a in archs if a["role"] in SEARCH_ROLES and a.get("score") is not None
             and a.get("params")]
-    if not rows:
+    ranked = [a["params"] for a in archs if a["role"] == "candidate" and a.get("score") is None
+              and a.get("params") and "synflow" in (a.get("extra") or {})]
+    if not rows and not ranked:
         return note("Scored cells appear here as the search tries them.")
-    fig = search_tradeoff_figure(rows, "params", title="Cells scored so far")
+    if rows:
+        fig = search_tradeoff_figure(rows, "params", title="Cells scored so far")
+    else:
+        fig = note(f"{len(ranked)} cells ranked without training so far:<br>the best-ranked "
+                   "train next and appear here with their accuracy.")
     fig.update_layout(yaxis_title="proxy accuracy", showlegend=False)
+    if ranked:
+        fig.add_trace(go.Scatter(
+            x=ranked, y=[0] * len(ranked), yaxis="y2", mode="markers", name="ranked",
+            marker=dict(size=7, color="rgba(120,130,150,0.45)", symbol="line-ns-open"),
+            hovertemplate="ranked without training<br>%{x:,} parameters<extra></extra>"))
+        fig.update_layout(xaxis=dict(anchor="y2"), yaxis=dict(domain=[0.24, 1]),
+                          yaxis2=dict(domain=[0, 0.1], visible=False, range=[-1, 1]))
+        fig.add_annotation(text=f"{len(ranked)} ranked without training", x=0, xref="paper",
+                           xanchor="left", y=0.11, yref="paper", yanchor="bottom", showarrow=False,
+                           font=dict(size=11, color="#6b7280"))
+        if not rows:
+            fig.update_xaxes(visible=True, title_text="parameters")
     return _fit(fig, title="Cells scored so far")
 
 

@@ -118,3 +118,19 @@ def test_a_running_trainings_charts_and_gallery_are_not_redrawn_on_every_tick(st
     (run_dir / "preview.json").write_text(json.dumps({"epoch": 2, "epochs": 16, "images": []}))
     third = views.refresh(ctx, p, None, 0, second["fp"])
     assert {"t_gallery", "t_loss", "t_ap"} <= set(third)  # the metric row waited, now drawn
+
+
+def test_the_search_scatter_moves_from_the_first_cell_ranked_without_training():
+    ranked = [{"role": "candidate", "score": None, "params": 40_000 + 100 * i,
+               "extra": {"synflow": 1.0 + i}, "id": i} for i in range(5)]
+    trained = [{"role": "candidate", "score": 0.3 + 0.01 * i, "params": 50_000 + 1000 * i,
+                "extra": {}, "id": 10 + i} for i in range(3)]
+    early = live.search_scatter(ranked)
+    strip = [t for t in early.data if t.name == "ranked"]
+    assert len(strip) == 1 and list(strip[0].x) == [a["params"] for a in ranked]
+    assert any("5 cells ranked without training" in a.text for a in early.layout.annotations)
+    later = live.search_scatter(ranked + trained)
+    names = [t.name for t in later.data]
+    assert "ranked" in names and len(names) == 3  # the trained points, their Pareto line, the strip
+    assert any(a.text == "5 ranked without training" for a in later.layout.annotations)
+    assert [t.name for t in live.search_scatter(trained).data] == names[:2]  # nothing ranked
