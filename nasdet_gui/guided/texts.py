@@ -9,8 +9,10 @@ from typing import Any
 EXPLAIN = {
     "proxy": "Proxy accuracy: the share of small picture crops that a tiny network built from "
              "a cell names correctly - the search's quick test of a cell.",
-    "scatter": "Each dot is a cell the search has scored: higher is better, further right is "
-               "bigger (more parameters). The star is the best so far.",
+    "scatter": "Each dot is a cell the search has trained and scored: higher is better, "
+               "further right is bigger (more parameters); the orange line joins the best "
+               "for their size. The grey ticks along the bottom are cells ranked first without "
+               "training (quick proxies); the best-ranked of them are the ones trained.",
     "best_cell": "The best cell so far, redrawn whenever the search finds a better one.",
     "alphas": "How much the search currently trusts each operation on each connection "
               "(darker = more); the cell is read off the darkest squares.",
