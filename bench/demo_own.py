@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.demo_shots import CHROMIUM, launch, own_pictures, stop  # noqa: E402
+from bench.demo_shots import launch, open_browser, open_page, own_pictures, stop  # noqa: E402
 
 
 def main() -> None:
@@ -32,10 +32,8 @@ def main() -> None:
     proc, url = launch(args.home, "default", args.threads)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-            page.goto(url)
+            browser = open_browser(p)
+            page = open_page(browser, url)
             page.wait_for_selector("#demo-gallery img", timeout=120_000)
             page.wait_for_timeout(3000)
             seconds = own_pictures(page, args.home, lambda: None, tries=args.tries)

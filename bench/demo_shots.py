@@ -20,7 +20,6 @@ the shapes in my picture": seconds from the click to the detections drawn.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -84,9 +83,9 @@ class Stillness:
         except Exception:  # noqa: BLE001 - a page between two renders: the next sample
             return
         running = [j["kind"] for j in q.list_jobs(self.store, status="running")]
-        now = time.monotonic()
-        changed = (self.last is None or text != self.last[0], self.last is None or media != self.last[1])
-        self.samples.append((now, running[0] if running else None, *changed))
+        last = self.last or (None, None)
+        self.samples.append((time.monotonic(), running[0] if running else None,
+                             text != last[0], media != last[1]))
         self.last = (text, media)
 
     def longest(self) -> dict:
@@ -99,6 +98,20 @@ class Stillness:
                 marks = [times[0][0]] + [s[0] for s in times if s[col]] + [times[-1][0]]
                 out[f"{kind}_{key}"] = max(b - a for a, b in zip(marks, marks[1:]))
         return out
+
+
+def open_browser(playwright):
+    """Headless Debian chromium (playwright cannot download its own here)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                      args=["--no-sandbox", "--disable-gpu"])
+
+
+def open_page(browser, url: str, size: tuple[int, int] = SIZES[""]):
+    """A page of its own context at `size`, on the app, once the Guided demo is drawn."""
+    page = browser.new_context(viewport={"width": size[0], "height": size[1]}).new_page()
+    page.goto(url)
+    page.wait_for_selector("#demo-run-all", timeout=60_000)
+    return page
 
 
 def _up(url: str) -> bool:
@@ -185,13 +198,14 @@ def _show_step(page, step: int | None, tick: Callable[[], None]) -> None:
 def own_pictures(page, home: Path, tick: Callable[[], None], tries: int = 3) -> list[float]:
     """Upload val pictures into "Try a picture of your own" one after the other; seconds from
     the click on "Find the shapes in my picture" to the detections drawn."""
-    root = home / "datasets" / "shapes-demo"
-    names = [im["file_name"] for im in json.loads((root / "val.json").read_text())["images"]]
+    from core.data.dataset import load_records, open_dataset
+
+    records = load_records(open_dataset(Store(home), "shapes-demo"), "val")[:tries]
     out = page.locator("#demo-own-out img")
     seconds = []
-    for name in names[:tries]:
+    for record in records:
         before = out.first.get_attribute("src") if out.count() else None
-        page.locator("#demo-own-in input[type=file]").set_input_files(str(root / "images" / name))
+        page.locator("#demo-own-in input[type=file]").set_input_files(str(record.path))
         page.wait_for_timeout(2000)  # the editor shows the upload
         start = time.monotonic()
         page.click("#demo-own-run")
@@ -200,7 +214,7 @@ def own_pictures(page, home: Path, tick: Callable[[], None], tries: int = 3) -> 
                 break
             page.wait_for_timeout(50)
         seconds.append(time.monotonic() - start)
-        print(f"own picture {name}: {seconds[-1]:.2f} s - "
+        print(f"own picture {record.path.name}: {seconds[-1]:.2f} s - "
               f"{page.locator('#demo-own-text').inner_text().strip()}", flush=True)
         tick()
     return seconds
@@ -218,17 +232,9 @@ def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> di
         watch.start()
         shots.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                        args=["--no-sandbox", "--disable-gpu"])
-            pages = {}
-            for suffix, (w, h) in SIZES.items():
-                pages[suffix] = browser.new_context(viewport={"width": w, "height": h}).new_page()
-                pages[suffix].goto(url)
-                pages[suffix].wait_for_selector("#demo-run-all", timeout=60_000)
-            watcher = browser.new_context(viewport=dict(zip(("width", "height"), SIZES[""]))).new_page()  # nobody clicks it
-            watcher.goto(url)
-            watcher.wait_for_selector("#demo-run-all", timeout=60_000)
-            still = Stillness(watcher, store)
+            browser = open_browser(p)
+            pages = {suffix: open_page(browser, url, size) for suffix, size in SIZES.items()}
+            still = Stillness(open_page(browser, url), store)  # nobody clicks it
             pages[""].wait_for_timeout(3000)
             pages[""].click("#demo-run-all")
             for name, step, due, missed in _moments(store):
