@@ -7,15 +7,19 @@ moments a presenter would point at, at 1280x800 and 1920x1080:
     guided_cell      the found cell (step 3)
     guided_train     the training gallery with loss and AP50 curves (half-way)
     guided_demo      the results: detections, score in words, the verdict (README's first)
+    guided_own       "Try a picture of your own" after a shape drawn (1280x800 only)
 
 Files: docs/screenshots/<name>.png (1280x800) and <name>_1920.png. Needs Debian's chromium.
 
-Along the walk a third page (1280x800, never clicked: what a room watching the presenter's
-screen sees) is read about once a second: the panel's text, and the pictures and charts in its
-viewport. The longest stretch without a change is kept per job kind (search, train), twice:
+Along the walk one page (1280x800, never clicked: what a room watching the presenter's screen
+sees) stays open and is read about once a second; the presenter's page (the click on "Run the
+whole demo") and the screenshot pages open only for their moment, so the worker does not share
+the 2 cores with three polling pages. Read on the watching page: the panel's text, and the
+pictures and charts in its viewport. The longest stretch without a change is kept per job kind (search, train), twice:
 for any change (text included: the ETA counts down) and for pictures and charts alone. At the
-end a picture of one's own (three val pictures, uploaded one after the other) goes through "Find
-the shapes in my picture": seconds from the click to the detections drawn.
+end "Try a picture of your own" gets three val pictures uploaded one after the other (seconds
+from the file chosen to the detections drawn) and three shapes drawn with the mouse (seconds
+from the pen lifted to the detections drawn).
 """
 
 from __future__ import annotations
@@ -172,7 +176,11 @@ def _moments(store: Store) -> list[tuple[str, int | None, Callable[[], bool], Ca
     def trained() -> bool:
         return walk().train_done
 
-    return [("guided_search", None, lambda: roles("derived", "candidate") >= 2, searched),
+    def searching() -> bool:  # two cells trained, or one and the search already in its report
+        trained = roles("derived", "candidate")
+        return trained >= 2 or (trained >= 1 and roles("searched", "random") >= 1)
+
+    return [("guided_search", None, searching, searched),
             ("guided_cell", 3, searched, lambda: False),
             # the search step shown again once the search is done: the report's bars complete
             # (while it runs, the last random cell's end moves the walk on within seconds);
@@ -195,28 +203,79 @@ def _show_step(page, step: int | None, tick: Callable[[], None]) -> None:
         tick()
 
 
-def own_pictures(page, home: Path, tick: Callable[[], None], tries: int = 3) -> list[float]:
-    """Upload val pictures into "Try a picture of your own" one after the other; seconds from
-    the click on "Find the shapes in my picture" to the detections drawn."""
+def _answered(page, before: str | None, start: float) -> float:
+    """Seconds from `start` until "What the detector finds" shows a new picture (60 s at most)."""
+    out = page.locator("#demo-own-out img")
+    while time.monotonic() - start < 60:
+        if out.count() and out.first.get_attribute("src") not in (None, before):
+            break
+        page.wait_for_timeout(20)
+    return time.monotonic() - start
+
+
+def _own_src(page) -> str | None:
+    out = page.locator("#demo-own-out img")
+    return out.first.get_attribute("src") if out.count() else None
+
+
+SPOTS = [(0.28, 0.3), (0.7, 0.36), (0.45, 0.72)]  # where drawn loops go, as canvas fractions
+
+
+def draw_loop(page, k: int, clear: bool = True) -> None:
+    """Pick colour k and draw one closed loop (filled: a solid shape) at spot k with the mouse,
+    on a cleared canvas unless `clear` is False; the pen stays down (the canvas sends the
+    drawing when it is lifted: `page.mouse.up()`)."""
+    import math
+
+    if clear:
+        page.click("#demo-own-draw .own-clear")
+    page.locator("#demo-own-draw .own-color").nth(k % 6).click()
+    box = page.locator("#demo-own-draw canvas").bounding_box()
+    fx, fy = SPOTS[k % len(SPOTS)]
+    cx, cy = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+    radius = box["width"] * 0.15
+    page.mouse.move(cx + radius, cy)
+    page.mouse.down()
+    for step in range(1, 25):
+        angle = 2 * math.pi * step / 24
+        page.mouse.move(cx + radius * math.cos(angle), cy + radius * math.sin(angle))
+
+
+def own_shot(page, path: Path) -> None:
+    """Screenshot "Try a picture of your own" as the last try left it (1280x800)."""
+    page.locator("#demo-own-draw").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, 120)")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(path))
+
+
+def own_pictures(page, home: Path, tick: Callable[[], None], tries: int = 3
+                 ) -> dict[str, list[float]]:
+    """"Try a picture of your own": `tries` val pictures uploaded one after the other (seconds
+    from the file chosen to the detections drawn: the upload included), then `tries` shapes
+    drawn on one canvas (seconds from each pen lifted to the detections drawn)."""
     from core.data.dataset import load_records, open_dataset
 
     records = load_records(open_dataset(Store(home), "shapes-demo"), "val")[:tries]
-    out = page.locator("#demo-own-out img")
-    seconds = []
+    seconds: dict[str, list[float]] = {"upload": [], "draw": []}
     for record in records:
-        before = out.first.get_attribute("src") if out.count() else None
+        before, start = _own_src(page), time.monotonic()
         page.locator("#demo-own-in input[type=file]").set_input_files(str(record.path))
-        page.wait_for_timeout(2000)  # the editor shows the upload
-        start = time.monotonic()
-        page.click("#demo-own-run")
-        while time.monotonic() - start < 60:
-            if out.count() and out.first.get_attribute("src") not in (None, before):
-                break
-            page.wait_for_timeout(50)
-        seconds.append(time.monotonic() - start)
-        print(f"own picture {record.path.name}: {seconds[-1]:.2f} s - "
+        seconds["upload"].append(_answered(page, before, start))
+        print(f"own picture {record.path.name}: {seconds['upload'][-1]:.2f} s - "
               f"{page.locator('#demo-own-text').inner_text().strip()}", flush=True)
         tick()
+        page.wait_for_timeout(1000)
+    for k in range(tries):
+        draw_loop(page, k, clear=k % len(SPOTS) == 0)
+        before = _own_src(page)
+        start = time.monotonic()
+        page.mouse.up()
+        seconds["draw"].append(_answered(page, before, start))
+        print(f"own drawing {k + 1}: {seconds['draw'][-1]:.2f} s - "
+              f"{page.locator('#demo-own-text').inner_text().strip()}", flush=True)
+        tick()
+        page.wait_for_timeout(1000)
     return seconds
 
 
@@ -233,16 +292,21 @@ def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> di
         shots.mkdir(parents=True, exist_ok=True)
         with sync_playwright() as p:
             browser = open_browser(p)
-            pages = {suffix: open_page(browser, url, size) for suffix, size in SIZES.items()}
+            # only the watching page stays open: the screenshot pages open at each moment
+            # (three pages polling all along took a core from the worker on a slow machine)
             still = Stillness(open_page(browser, url), store)  # nobody clicks it
-            pages[""].wait_for_timeout(3000)
-            pages[""].click("#demo-run-all")
+            presenter = open_page(browser, url)
+            presenter.wait_for_timeout(3000)
+            presenter.click("#demo-run-all")
+            presenter.wait_for_timeout(2000)
+            presenter.context.close()
             for name, step, due, missed in _moments(store):
                 _wait(lambda: due() or missed(), WALK_TIMEOUT_S, name, still.sample)
                 if not due():
                     print(f"{name}: missed (the walk ran past it)", flush=True)
                     continue
-                for suffix, page in pages.items():
+                for suffix, size in SIZES.items():
+                    page = open_page(browser, url, size)
                     _show_step(page, step, still.sample)
                     if name == "guided_demo":
                         page.wait_for_selector("#demo-gallery img", timeout=60_000)
@@ -250,9 +314,12 @@ def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> di
                         page.locator("#demo-phase").scroll_into_view_if_needed()
                         page.wait_for_timeout(500)
                     page.screenshot(path=str(shots / f"{name}{suffix}.png"))
-                    page.evaluate("window.scrollTo(0, 0)")
+                    page.context.close()
                 print(f"{name}: taken", flush=True)
-            own = own_pictures(pages[""], home, still.sample)
+            page = open_page(browser, url)
+            page.wait_for_selector("#demo-gallery img", timeout=60_000)
+            own = own_pictures(page, home, still.sample)
+            own_shot(page, shots / "guided_own.png")
             browser.close()
         return {"still": still.longest(), "own_s": own}
     finally:

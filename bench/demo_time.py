@@ -170,14 +170,14 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
         srows = [[f"{i + 1} (seed {r['seed']})"]
                  + [f"{r['still'][k]:.1f}" if k in r.get("still", {}) else "n/a"
                     for k in ("search_any", "search_pictures", "train_any", "train_pictures")]
-                 + [", ".join(f"{s:.2f}" for s in r.get("own_s", [])) or "n/a"]
+                 + [own_cell(r.get("own_s"))]
                  for i, r in enumerate(runs)]
         screen = ("\nThe screen a room watches (a 1280x800 page nobody clicks, read about once a "
                   "second): the longest stretch without a visible change while each job runs, "
                   "for any change (text included) and for pictures and charts in the viewport "
-                  "alone; target <= 10 s. Own picture: seconds from the click on \"Find the "
-                  "shapes in my picture\" to the detections drawn, three val pictures uploaded "
-                  "one after the other; target <= 1 s.\n\n"
+                  "alone; target <= 10 s. Own picture: seconds to the detections drawn, for "
+                  "three val pictures uploaded one after the other (from the file chosen) and "
+                  "three shapes drawn with the mouse (from the pen lifted); target <= 1 s.\n\n"
                   + table(["walk", "search: any s", "search: pictures s", "train: any s",
                            "train: pictures s", "own picture s"], srows) + "\n")
     return (f"## Guided demo duration and quality (bench/demo_time.py)\n\n"
@@ -192,6 +192,14 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
             f"report. AP50: the detector on the searched cell, val split (pycocotools).\n\n"
             + table(["walk", "search s", "ETA err", "train s", "ETA err", "click to detections",
                      "margin", "AP50", "threshold"], rows) + "\n" + screen)
+
+
+def own_cell(own: dict | None) -> str:
+    """The own-picture seconds, uploads then drawings."""
+    if not own:
+        return "n/a"
+    return "; ".join(f"{kind} " + ", ".join(f"{s:.2f}" for s in own[kind])
+                     for kind in ("upload", "draw") if own.get(kind))
 
 
 def _num(value: float | None) -> str:

@@ -22,7 +22,8 @@ from nasdet_gui.common import Ctx, submit, ui_errors
 from nasdet_gui.config import DEFAULT_DATASET, TICK_S
 from nasdet_gui.detect_tab import ModelCache
 from nasdet_gui.guided import ending
-from nasdet_gui.guided.layout import SEARCH, Parts, build_layout
+from nasdet_gui.guided.canvas import decode_drawing
+from nasdet_gui.guided.layout import CANVAS, SEARCH, Parts, build_layout
 from nasdet_gui.guided.views import refresh
 
 
@@ -112,16 +113,27 @@ def _wire_ending(p: Parts, cache: ModelCache) -> None:
     def on_threshold(state, threshold):
         return ending.result_gallery(state, threshold) if state else gr.skip()
 
-    @ui_errors
-    def on_own(state, value, threshold):
+    def detect(state, image, threshold):
         if not state:
             raise gr.Error("Train the detector first (steps 2-4).", print_exception=False)
-        return ending.detect_own(cache, state["model"], value, threshold)
+        return ending.detect_own(cache, state["model"], image, threshold)
+
+    @ui_errors
+    def on_upload(state, image, threshold):
+        return detect(state, image, threshold) if image is not None else gr.skip()
+
+    @ui_errors
+    def on_draw(state, threshold, evt: gr.EventData):
+        return detect(state, decode_drawing((evt._data or {}).get("png"), CANVAS), threshold)
 
     p["threshold"].release(on_threshold, [p["r_state"], p["threshold"]], p["r_gallery"],
                            api_visibility="private")
-    p["own_run"].click(on_own, [p["r_state"], p["own_in"], p["threshold"]],
-                       [p["own_out"], p["own_text"]], api_visibility="private", queue=False)
+    # off the queue: the answer must not wait behind the page's refresh ticks (<= 1 s target)
+    own = [p["own_out"], p["own_text"]]
+    p["own_in"].upload(on_upload, [p["r_state"], p["own_in"], p["threshold"]], own,
+                       api_visibility="private", queue=False)
+    p["own_draw"].change(on_draw, [p["r_state"], p["threshold"]], own,
+                         api_visibility="private", queue=False)
 
 
 def build(ctx: Ctx, demo: gr.Blocks) -> GuidedTab:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -68,11 +69,10 @@ def legend_html(classes: list[str]) -> str:
 
 
 def own_picture(value: Any) -> np.ndarray:
-    """An RGB uint8 image from an ImageEditor value (its composite; transparency on white)."""
-    image = value.get("composite") if isinstance(value, dict) else value
-    if image is None:
+    """An RGB uint8 image from an uploaded or drawn picture (transparency on white)."""
+    if value is None:
         raise ValueError("no picture: upload one or draw on the canvas first")
-    image = np.asarray(image)
+    image = np.asarray(value)
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     if image.shape[2] == 4:
@@ -91,6 +91,18 @@ def detect_own(cache: Any, model: str, value: Any, threshold: float) -> tuple[np
     item = {"image": image, "detections": result_to_json(result)}
     drawn = draw_detections(item, list(loaded.classes), threshold, RESULT_SIDE)
     kept = [d for d in item["detections"] if d["score"] >= threshold]
-    names = ", ".join(sorted({d["class_name"] for d in kept}))
-    return drawn, (f"Found {len(kept)} shape{'s' * (len(kept) != 1)}"
-                   + (f": {names}." if names else ". Try bigger, bolder shapes."))
+    return drawn, found_sentence([d["class_name"] for d in kept])
+
+
+def found_sentence(names: list[str]) -> str:
+    """'Found 3 shapes: 2 circles, 1 square.' (or how to do better when there are none)."""
+    if not names:
+        return "Found 0 shapes. Try bigger, bolder shapes."
+    counts = Counter(names)
+    parts = ", ".join(f"{n} {name}{_plural(name) if n != 1 else ''}"
+                      for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return f"Found {len(names)} shape{'s' * (len(names) != 1)}: {parts}."
+
+
+def _plural(name: str) -> str:
+    return "es" if name.endswith(("s", "x", "ch", "sh")) else "s"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import gradio as gr
-import numpy as np
 
+from nasdet_gui.guided.canvas import drawing_canvas
 from nasdet_gui.guided.texts import explain
 
 CHOOSE, SEARCH, CELL, TRAIN, RESULT = 1, 2, 3, 4, 5
@@ -120,20 +120,19 @@ def step_result(p: Parts) -> None:
             gr.HTML(explain("threshold"))
     gr.Markdown("### Try a picture of your own")
     gr.HTML(explain("own"))
-    with gr.Row():
-        blank = np.full((CANVAS, CANVAS, 3), 255, np.uint8)
-        p["own_in"] = gr.ImageEditor(
-            value={"background": blank, "layers": [], "composite": blank}, type="numpy",
-            image_mode="RGBA", sources=["upload", "clipboard"], canvas_size=(CANVAS, CANVAS),
-            brush=gr.Brush(colors=SHAPE_COLORS, default_size=24, color_mode="fixed"),
-            label="Your picture", height=420, elem_id="demo-own-in")
-        with gr.Column():
-            p["own_out"] = gr.Image(label="What the detector finds", height=420,
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            gr.Markdown("**Draw** (pick a colour; a loop you close is filled)")
+            p["own_draw"] = drawing_canvas(SHAPE_COLORS, CANVAS, "demo-own-draw")
+        with gr.Column(min_width=300):
+            p["own_in"] = gr.Image(label="Or upload a picture", type="numpy", image_mode="RGB",
+                                   sources=["upload", "clipboard"], height=380,
+                                   elem_id="demo-own-in")
+        with gr.Column(min_width=300):
+            p["own_out"] = gr.Image(label="What the detector finds", height=380,
                                     interactive=False, elem_id="demo-own-out")
             p["own_text"] = gr.Markdown(elem_id="demo-own-text")
     with gr.Row():
-        p["own_run"] = gr.Button("Find the shapes in my picture", variant="primary",
-                                 elem_id="demo-own-run")
         p["again"] = gr.Button("Start over", elem_id="demo-again")
 
 

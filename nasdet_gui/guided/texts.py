@@ -28,8 +28,8 @@ EXPLAIN = {
     "threshold": "Boxes the detector is less sure about than the threshold are hidden; the "
                  "default is the one that balanced found shapes and false alarms best on the "
                  "validation pictures.",
-    "own": "Upload a picture or draw coloured shapes (circles, squares, triangles) on the "
-           "canvas, then press the button: the detector answers in about a second.",
+    "own": "Draw coloured shapes (circles, squares, triangles) or upload a picture: the "
+           "detector answers as soon as you lift the pen or the picture arrives.",
 }
 
 

@@ -1,6 +1,6 @@
 """Headless Chromium (Playwright) against the launched app: a newcomer's walk through the Guided
 demo with the tiny preset ends with detections and an AP number, draws the searched cell, clips
-no step label, and the presenter's "Run the whole demo" reaches the results alone; every tab
+no step label, answers a shape drawn and a picture uploaded in "Try a picture of your own", and the presenter's "Run the whole demo" reaches the results alone; every tab
 renders without page errors or error toasts (the tab screenshots, docs/screenshots/tab-*.png,
 come from test_tabs_browser.py; the Guided demo's from bench/demo_time.py --screenshots).
 """
@@ -88,11 +88,36 @@ def walked(page, gui_app) -> dict:
     # a test artefact only: README and docs show a default-preset run (bench/demo_time.py
     # --screenshots), not this one-epoch model
     page.screenshot(path=str(gui_app.home.parent / "guided_demo.png"), full_page=True)
-    walk = {"ap": ap.inner_text(), "images": page.locator("#demo-gallery img").count(),
+    own = own_picture_answers(page, store)
+    walk = {"own": own, "ap": ap.inner_text(), "images": page.locator("#demo-gallery img").count(),
             "drawn_ops": drawn_ops, "searched_ops": searched_ops(store, search_id),
             "clipped": clipped, "toasts": error_toasts(page), "errors": list(page.errors)}
     walk["chain"] = presenter_path(page, store)
     return walk
+
+
+def own_picture_answers(pg, store) -> list[tuple[bool, str]]:
+    """"Try a picture of your own": a shape drawn with the mouse, then a val picture uploaded;
+    for each, whether a new picture came back and the sentence under it."""
+    from bench.demo_shots import draw_loop
+    from core.data.dataset import load_records, open_dataset
+
+    answers, out = [], pg.locator("#demo-own-out img")
+    for send in ("draw", "upload"):
+        before = out.first.get_attribute("src") if out.count() else None
+        if send == "draw":
+            draw_loop(pg, 1)
+            pg.mouse.up()
+        else:
+            record = load_records(open_dataset(store, "shapes-demo"), "val")[0]
+            pg.locator("#demo-own-in input[type=file]").set_input_files(str(record.path))
+        for _ in range(40):
+            if out.count() and out.first.get_attribute("src") not in (None, before):
+                break
+            pg.wait_for_timeout(250)
+        answers.append((out.count() > 0 and out.first.get_attribute("src") not in (None, before),
+                        pg.locator("#demo-own-text").inner_text().strip()))
+    return answers
 
 
 def presenter_path(pg, store) -> dict:
@@ -116,7 +141,8 @@ def presenter_path(pg, store) -> dict:
 
 def test_guided_demo_walk_then_every_tab_renders(page, walked):
     """The walk ends with detections and an AP number; step 3 draws the searched cell (the
-    ops of runs/<id>/genotype.json); no step label is clipped; "Run the whole demo" queues the
+    ops of runs/<id>/genotype.json); no step label is clipped; a shape drawn on the canvas and
+    a picture uploaded each come back with boxes and a sentence; "Run the whole demo" queues the
     search and the training waiting for it, and the walk reaches its results alone. Then every
     tab renders without page errors or error toasts. One test, not several: pytest-xdist 3.8
     ignores xdist_group under pytest 9.2, and tests split across workers would each launch an
@@ -124,6 +150,9 @@ def test_guided_demo_walk_then_every_tab_renders(page, walked):
     assert re.search(r"Score: AP50 \d\.\d{2}", walked["ap"]), walked["ap"]
     assert walked["images"] >= 1
     assert walked["drawn_ops"] == walked["searched_ops"], walked
+    for answered, sentence in walked["own"]:  # a drawing, then an upload: boxes come back
+        assert answered and re.fullmatch(r"Found \d+ shapes?(: \d+ .+\.|\. Try .+)", sentence), \
+            walked["own"]
     assert not walked["clipped"], walked["clipped"]
     chain = walked["chain"]
     search_id, train_id = chain["ids"]

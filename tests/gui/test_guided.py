@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from core.engine.queries import Walk
-from nasdet_gui.guided import ending, live, texts
+from nasdet_gui.guided import canvas, ending, live, texts
 from nasdet_gui.guided.layout import CELL, CHOOSE, RESULT, SEARCH, TRAIN
 from nasdet_gui.guided.views import step_of
 
@@ -64,9 +65,51 @@ def test_caption_counts_found_shapes_and_false_alarms():
 def test_own_picture_flattens_transparency_on_white():
     rgba = np.zeros((4, 4, 4), np.uint8)
     rgba[0, 0] = [255, 0, 0, 255]  # one opaque red pixel, the rest transparent
-    rgb = ending.own_picture({"composite": rgba, "background": None, "layers": []})
+    rgb = ending.own_picture(rgba)
     assert rgb.shape == (4, 4, 3) and rgb.dtype == np.uint8
     assert rgb[0, 0].tolist() == [255, 0, 0] and rgb[1, 1].tolist() == [255, 255, 255]
+
+
+def _png_url(image: np.ndarray) -> str:
+    import base64
+
+    import cv2
+
+    ok, png = cv2.imencode(".png", image[:, :, ::-1])
+    assert ok
+    return canvas.PNG_PREFIX + base64.b64encode(png.tobytes()).decode()
+
+
+def test_drawing_decodes_to_the_rgb_picture_drawn():
+    image = np.full((256, 256, 3), 255, np.uint8)
+    image[40:90, 100:200] = [220, 38, 38]  # a red bar
+    rgb = canvas.decode_drawing(_png_url(image), 256)
+    assert rgb.dtype == np.uint8 and np.array_equal(rgb, image)
+
+
+@pytest.mark.parametrize("sent, says", [
+    (None, "did not arrive as a PNG"),
+    ("data:image/jpeg;base64,AAAA", "did not arrive as a PNG"),
+    (canvas.PNG_PREFIX + "not base64!", "not valid base64"),
+    (canvas.PNG_PREFIX + "AAAA", "not a 256x256 PNG"),
+    (canvas.PNG_PREFIX + "A" * (canvas.MAX_PNG_BYTES * 2), "larger than 2 MB"),
+])
+def test_a_bad_drawing_is_refused_with_what_to_do(sent, says):
+    with pytest.raises(ValueError, match=says) as err:
+        canvas.decode_drawing(sent, 256)
+    assert "draw again" in str(err.value)
+
+
+def test_a_drawing_of_the_wrong_size_is_refused():
+    with pytest.raises(ValueError, match="not a 256x256"):
+        canvas.decode_drawing(_png_url(np.zeros((64, 64, 3), np.uint8)), 256)
+
+
+def test_own_picture_sentence_counts_each_kind():
+    assert ending.found_sentence(["circle", "cross", "circle"]) == \
+        "Found 3 shapes: 2 circles, 1 cross."
+    assert ending.found_sentence(["cross", "cross"]) == "Found 2 shapes: 2 crosses."
+    assert ending.found_sentence([]).startswith("Found 0 shapes. Try")
 
 
 def test_default_threshold_is_the_models_own():
