@@ -100,7 +100,10 @@ class Stillness:
                 continue
             for key, col in (("any", 2), ("pictures", 3)):
                 marks = [times[0][0]] + [s[0] for s in times if s[col]] + [times[-1][0]]
-                out[f"{kind}_{key}"] = max(b - a for a, b in zip(marks, marks[1:]))
+                gap, at = max((b - a, a) for a, b in zip(marks, marks[1:]))
+                out[f"{kind}_{key}"] = gap
+                print(f"still {kind}/{key}: {gap:.1f} s from {at - self.samples[0][0]:.0f} s "
+                      f"into the walk", flush=True)
         return out
 
 
@@ -110,12 +113,26 @@ def open_browser(playwright):
                                       args=["--no-sandbox", "--disable-gpu"])
 
 
-def open_page(browser, url: str, size: tuple[int, int] = SIZES[""]):
-    """A page of its own context at `size`, on the app, once the Guided demo is drawn."""
+def open_page(browser, url: str, size: tuple[int, int] = SIZES[""],
+              tick: Callable[[], None] | None = None):
+    """A page of its own context at `size`, on the app, once the Guided demo is drawn; `tick`
+    is called about every half second while it loads (the watching page is sampled on: a
+    page load of several seconds must not read as a still screen)."""
     page = browser.new_context(viewport={"width": size[0], "height": size[1]}).new_page()
-    page.goto(url)
-    page.wait_for_selector("#demo-run-all", timeout=60_000)
+    page.goto(url, wait_until="commit")
+    _drawn(page, tick)
     return page
+
+
+def _drawn(page, tick: Callable[[], None] | None) -> None:
+    """Wait (60 s at most) until the page shows the Guided demo, calling `tick` meanwhile."""
+    deadline = time.monotonic() + 60
+    while not page.locator("#demo-run-all").first.is_visible():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app's page did not draw the Guided demo within 60 s")
+        if tick:
+            tick()
+        page.wait_for_timeout(500)
 
 
 def _up(url: str) -> bool:
@@ -196,8 +213,8 @@ def _show_step(page, step: int | None, tick: Callable[[], None]) -> None:
     if step is not None:
         page.locator("#demo-walk .step-label").nth(step - 1).click()
     else:
-        page.reload()
-        page.wait_for_selector("#demo-run-all", timeout=60_000)
+        page.reload(wait_until="commit")
+        _drawn(page, tick)
     for _ in range(5):  # the load event and a tick or two: the step's views are drawn
         page.wait_for_timeout(1000)
         tick()
@@ -306,7 +323,7 @@ def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> di
                     print(f"{name}: missed (the walk ran past it)", flush=True)
                     continue
                 for suffix, size in SIZES.items():
-                    page = open_page(browser, url, size)
+                    page = open_page(browser, url, size, still.sample)
                     _show_step(page, step, still.sample)
                     if name == "guided_demo":
                         page.wait_for_selector("#demo-gallery img", timeout=60_000)
@@ -316,7 +333,7 @@ def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> di
                     page.screenshot(path=str(shots / f"{name}{suffix}.png"))
                     page.context.close()
                 print(f"{name}: taken", flush=True)
-            page = open_page(browser, url)
+            page = open_page(browser, url, tick=still.sample)
             page.wait_for_selector("#demo-gallery img", timeout=60_000)
             own = own_pictures(page, home, still.sample)
             own_shot(page, shots / "guided_own.png")
