@@ -18,7 +18,7 @@ CHOOSE, SEARCH, CELL, TRAIN, RESULT = 1, 2, 3, 4, 5
 STEP_LABELS = {CHOOSE: "1. Dataset", SEARCH: "2. Search", CELL: "3. The cell",
                TRAIN: "4. Train", RESULT: "5. Results"}
 CANVAS = 256  # px: the drawing canvas of "try your own picture" (the demo's image size)
-GALLERY_H = 340         # px: one row of four square pictures across the training step
+TRAIN_GALLERY_H = 600   # px: two rows of square pictures beside the training curves
 RESULT_GALLERY_H = 740  # px: two rows of square pictures in the results column
 SHAPE_COLORS = ["#dc2626", "#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#111827"]
 
@@ -91,16 +91,16 @@ def step_train(p: Parts) -> None:
     gr.Markdown("The detector, built around the found cell, learns to draw a box around each "
                 "shape and to name it.")
     status(p, "t")
-    p["t_gallery"] = gr.Gallery(columns=4, height=GALLERY_H, object_fit="contain",
-                                label="The pictures appear after the first epoch",
-                                elem_id="demo-train-gallery",
-                                allow_preview=False)
-    gr.HTML(explain("gallery"))
-    with gr.Row():
-        with gr.Column(min_width=300):
+    # the pictures beside the curves, so a 1280x800 screen shows both while the job runs
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=420):
+            p["t_gallery"] = gr.Gallery(columns=2, height=TRAIN_GALLERY_H, object_fit="contain",
+                                        label="The pictures appear after the first epoch",
+                                        elem_id="demo-train-gallery", allow_preview=False)
+            gr.HTML(explain("gallery"))
+        with gr.Column(scale=2, min_width=300):
             p["t_loss"] = plot("demo-loss")
             gr.HTML(explain("loss"))
-        with gr.Column(min_width=300):
             p["t_ap"] = plot("demo-ap50")
             gr.HTML(explain("ap50"))
 

@@ -25,6 +25,7 @@ from nasdet_gui.figures import SEARCH_ROLES
 log = logging.getLogger(__name__)
 
 CHART_H = 300
+TRAIN_CHART_H = 240  # px: the loss and AP50 curves, stacked beside the training pictures
 PREVIEW_SIDE = 360  # px: preview pictures are drawn this large, so tags stay readable
 FALLBACK_THRESHOLD = 0.3
 PREVIEW_MIN_THRESHOLD = 0.25  # an early, unsure model's own threshold would flood the pictures
@@ -130,7 +131,7 @@ def train_curves(store: Store, train_id: int | None) -> tuple:
     from core.viz.curves import metrics_figure
 
     if not train_id:
-        empty = note("Curves appear when the training starts.")
+        empty = note("Curves appear when the training starts.", TRAIN_CHART_H)
         return empty, empty
     rows = store.metrics(train_id, keys=["train/loss", "val/AP50"], last=20_000)
     loss = metrics_figure([r for r in rows if r["key"] == "train/loss"], ["train/loss"],
@@ -139,7 +140,8 @@ def train_curves(store: Store, train_id: int | None) -> tuple:
                         y_title="AP50")
     loss.update_layout(showlegend=False, xaxis_title="training step")
     ap.update_layout(showlegend=False, xaxis_title="epoch", yaxis_range=[0, 1])
-    return _fit(loss, 260, "Loss (lower is better)"), _fit(ap, 260, "AP50 (higher is better)")
+    return (_fit(loss, TRAIN_CHART_H, "Loss (lower is better)"),
+            _fit(ap, TRAIN_CHART_H, "AP50 (higher is better)"))
 
 
 def draw_detections(item: dict, classes: list[str], threshold: float,
