@@ -252,16 +252,20 @@ def searched_architecture(store: Store, job_id: int) -> dict | None:
 
 
 def search_best(store: Store, job_id: int) -> dict | None:
-    """What a search view shows as its cell: {"genotype", "final", "arch_id", "score", "role"}.
+    """What a search view shows as its cell: {"genotype", "final", "arch_id", "score",
+    "accuracy", "role"}.
 
     final=True: the searched genotype (arch_id/score: its report row, when retrained yet).
     final=False (the search phase is still running): DARTS/ENAS's newest derived cell, else the
-    best-scoring candidate so far. None when nothing was logged yet."""
+    best-scoring candidate so far. None when nothing was logged yet. `accuracy` is the cell's
+    proxy accuracy (= score, except under the accuracy-latency objective, where the score is
+    the latency-weighted reward)."""
     genotype = searched_genotype(store, job_id)
     if genotype is not None:
         row = searched_architecture(store, job_id)
+        score = row["score"] if row else None
         return {"genotype": genotype, "final": True, "arch_id": row["id"] if row else None,
-                "score": row["score"] if row else None, "role": "searched"}
+                "score": score, "accuracy": score, "role": "searched"}
     rows = architectures(store, job_id)
     derived = [a for a in rows if a["role"] == "derived"]
     scored = [a for a in rows if a["role"] == "candidate" and a["score"] is not None]
@@ -269,7 +273,13 @@ def search_best(store: Store, job_id: int) -> dict | None:
         return None
     pick = derived[-1] if derived else max(scored, key=lambda a: a["score"])
     return {"genotype": pick["genotype"], "final": False, "arch_id": pick["id"],
-            "score": pick["score"], "role": pick["role"]}
+            "score": pick["score"], "accuracy": proxy_accuracy(pick), "role": pick["role"]}
+
+
+def proxy_accuracy(arch: dict) -> float | None:
+    """An architecture row's proxy accuracy: extra["accuracy"] where its score is a reward
+    (the accuracy-latency objective), else its score."""
+    return (arch.get("extra") or {}).get("accuracy", arch.get("score"))
 
 
 def search_cells(store: Store, limit: int = 100) -> list[dict]:

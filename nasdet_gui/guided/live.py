@@ -58,8 +58,9 @@ def search_scatter(archs: list[dict]):
 
     from core.viz.curves import search_tradeoff_figure
 
-    rows = [a for a in archs if a["role"] in SEARCH_ROLES and a.get("score") is not None
-            and a.get("params")]
+    # y is the proxy accuracy the axis names (the score may be a latency-weighted reward)
+    rows = [{**a, "score": q.proxy_accuracy(a)} for a in archs
+            if a["role"] in SEARCH_ROLES and a.get("score") is not None and a.get("params")]
     ranked = [a["params"] for a in archs if a["role"] == "candidate" and a.get("score") is None
               and a.get("params") and "synflow" in (a.get("extra") or {})]
     if not rows and not ranked:
@@ -93,8 +94,8 @@ def best_cell(store: Store, search_id: int):
     if not best:
         return note("The best cell is drawn here once the search has scored one.")
     title = "The found cell" if best["final"] else "Best cell so far"
-    if best.get("score") is not None and not best["final"]:
-        title += f" ({100 * best['score']:.0f}% proxy accuracy)"
+    if best.get("accuracy") is not None and not best["final"]:
+        title += f" ({100 * best['accuracy']:.0f}% proxy accuracy)"
     return _fit(cell_figure(best["genotype"], "normal", title=title), title=title)
 
 

@@ -13,7 +13,9 @@ EXPLAIN = {
                "further right is bigger (more parameters); the orange line joins the best "
                "for their size. The grey ticks along the bottom are cells ranked first without "
                "training (quick proxies); the best-ranked of them are the ones trained.",
-    "best_cell": "The best cell so far, redrawn whenever the search finds a better one.",
+    "best_cell": "The best cell so far, redrawn whenever the search finds a better one (a "
+                 "search that also weighs speed may prefer a faster cell to a slightly more "
+                 "accurate one).",
     "alphas": "How much the search currently trusts each operation on each connection "
               "(darker = more); the cell is read off the darkest squares.",
     "report": "The found cell and a few random cells, each trained from scratch the same way: "

@@ -268,12 +268,21 @@ def test_a_running_search_shows_its_newest_derived_or_best_candidate(store):
     store.add_architecture(darts, CELL_B, score=0.2, step=1, extra={"kind": "derived"})
     best = q.search_best(store, darts)
     assert best == {"genotype": CELL_B, "final": False, "arch_id": 2, "score": 0.2,
-                    "role": "derived"}
+                    "accuracy": 0.2, "role": "derived"}
     evo = store.insert_job("search", {"dataset": "d", "strategy": "evolution"})
     for cell, score in ((CELL_A, 0.3), (CELL_B, 0.8), (CELL_RANDOM, 0.5)):
         store.add_architecture(evo, cell, score=score, extra={"kind": "sampled"})
     assert q.search_best(store, evo)["genotype"] == CELL_B
     assert q.searched_genotype(store, evo) is None
+
+
+def test_search_best_under_a_latency_objective_gives_the_best_rewards_proxy_accuracy(store):
+    job = store.insert_job("search", {"dataset": "d", "objective": "accuracy-latency"})
+    store.add_architecture(job, CELL_A, score=0.42, extra={"kind": "sampled", "accuracy": 0.40})
+    store.add_architecture(job, CELL_B, score=0.39, extra={"kind": "sampled", "accuracy": 0.41})
+    best = q.search_best(store, job)  # chosen by reward (the faster cell), not by accuracy
+    assert (best["genotype"], best["score"], best["accuracy"]) == (CELL_A, 0.42, 0.40)
+    assert q.proxy_accuracy({"score": 0.5, "extra": {}}) == 0.5
 
 
 def test_arch_roles(store):

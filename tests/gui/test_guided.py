@@ -177,3 +177,21 @@ def test_the_search_scatter_moves_from_the_first_cell_ranked_without_training():
     assert "ranked" in names and len(names) == 3  # the trained points, their Pareto line, the strip
     assert any(a.text == "5 ranked without training" for a in later.layout.annotations)
     assert [t.name for t in live.search_scatter(trained).data] == names[:2]  # nothing ranked
+
+
+def test_the_search_scatter_and_best_cell_show_proxy_accuracy_not_the_latency_reward():
+    rewarded = [{"role": "candidate", "score": 0.45 + 0.01 * i, "params": 50_000 + 1000 * i,
+                 "extra": {"accuracy": 0.30 + 0.02 * i}, "id": i} for i in range(3)]
+    fig = live.search_scatter(rewarded)
+    assert sorted(fig.data[0].y) == pytest.approx([0.30, 0.32, 0.34])
+    assert fig.layout.yaxis.title.text == "proxy accuracy"
+
+
+def test_the_best_cell_title_gives_its_proxy_accuracy_under_a_latency_objective(store):
+    from tests.engine.test_queries import CELL_A, CELL_B
+
+    job = store.insert_job("search", {"dataset": "d", "objective": "accuracy-latency"})
+    store.add_architecture(job, CELL_A, score=0.42, extra={"kind": "sampled", "accuracy": 0.36})
+    store.add_architecture(job, CELL_B, score=0.39, extra={"kind": "sampled", "accuracy": 0.41})
+    title = live.best_cell(store, job).layout.title.text
+    assert title == "Best cell so far (36% proxy accuracy)"  # CELL_A's accuracy, not 42 %

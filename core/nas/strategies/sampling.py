@@ -113,7 +113,8 @@ def _record(ctx: SearchContext, st: dict, genotype: Genotype, extra: dict, stats
             total: int) -> None:
     """Log one trained candidate, update the strategy's state, checkpoint, report progress."""
     score, objective = ctx.objective(genotype, stats["val_acc"])
-    record = {"genotype": genotype.to_dict(), "score": score, **extra}
+    record = {"genotype": genotype.to_dict(), "score": score, "accuracy": stats["val_acc"],
+              **extra}
     record["arch_id"] = ctx.log_architecture(
         genotype, score, "sampled", index, train_acc=stats["train_acc"],
         seconds=round(stats["seconds"], 2), **extra, **objective,
@@ -127,5 +128,9 @@ def _record(ctx: SearchContext, st: dict, genotype: Genotype, extra: dict, stats
                       best_score=best)
     st["done"] = ctx.budget.exhausted()
     ctx.save(st)
+    top = max(st["history"], key=lambda r: r["score"])
+    # with a time budget the count cap is rarely reached: "2/100" would promise a long wait
+    done = f"{index + 1}" if math.isfinite(ctx.budget.seconds) else f"{index + 1}/{total}"
     ctx.progress(max((index + 1) / total, ctx.budget.fraction()),
-                 f"{name}: {index + 1}/{total} candidates, best {best:.3f}")
+                 f"{name}: {done} cells trained, the best one "
+                 f"{100 * top.get('accuracy', top['score']):.0f}% proxy accuracy")
