@@ -51,9 +51,9 @@ def note(message: str, height: int = CHART_H):
 # -- search -----------------------------------------------------------------------------------
 
 def search_scatter(archs: list[dict]):
-    """Score against parameters of every cell the search phase trained (best: the Pareto line),
-    over a strip of the cells ranked without training (zero-cost proxies; no accuracy yet), so
-    the chart moves from the first ranked cell on."""
+    """Proxy accuracy against parameters of every cell the search phase trained (the Pareto
+    line: the most accurate for their size), over a strip of the cells ranked without training
+    (zero-cost proxies; no accuracy yet), so the chart moves from the first ranked cell on."""
     import plotly.graph_objects as go
 
     from core.viz.curves import search_tradeoff_figure
