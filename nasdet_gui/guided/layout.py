@@ -18,8 +18,7 @@ CHOOSE, SEARCH, CELL, TRAIN, RESULT = 1, 2, 3, 4, 5
 STEP_LABELS = {CHOOSE: "1. Dataset", SEARCH: "2. Search", CELL: "3. The cell",
                TRAIN: "4. Train", RESULT: "5. Results"}
 CANVAS = 256  # px: the drawing canvas of "try your own picture" (the demo's image size)
-TRAIN_GALLERY_H = 600   # px: two rows of square pictures beside the training curves
-RESULT_GALLERY_H = 740  # px: two rows of square pictures in the results column
+GALLERY_2X2_H = 740  # px: two rows of two square pictures in a 3/5 column (training, results)
 SHAPE_COLORS = ["#dc2626", "#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#111827"]
 
 
@@ -94,7 +93,7 @@ def step_train(p: Parts) -> None:
     # the pictures beside the curves, so a 1280x800 screen shows both while the job runs
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=420):
-            p["t_gallery"] = gr.Gallery(columns=2, height=TRAIN_GALLERY_H, object_fit="contain",
+            p["t_gallery"] = gr.Gallery(columns=2, height=GALLERY_2X2_H, object_fit="contain",
                                         label="The pictures appear after the first epoch",
                                         elem_id="demo-train-gallery", allow_preview=False)
             gr.HTML(explain("gallery"))
@@ -108,7 +107,7 @@ def step_train(p: Parts) -> None:
 def step_result(p: Parts) -> None:
     with gr.Row():
         with gr.Column(scale=3, min_width=360):
-            p["r_gallery"] = gr.Gallery(columns=2, height=RESULT_GALLERY_H, object_fit="contain",
+            p["r_gallery"] = gr.Gallery(columns=2, height=GALLERY_2X2_H, object_fit="contain",
                                         show_label=False, elem_id="demo-gallery",
                                         allow_preview=True)
         with gr.Column(scale=2, min_width=280):

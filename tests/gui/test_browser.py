@@ -46,6 +46,18 @@ def step_labels_clipped(pg) -> list[str]:
         .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.trim())""")
 
 
+def pictures_cut(pg, selector: str) -> list:
+    """The pictures of a gallery not wholly inside its box (a picture cut off), as their
+    (top, bottom) px relative to the box; ['no <selector>'] when the gallery is not there."""
+    return pg.evaluate("""(sel) => { const g = document.querySelector(sel);
+        if (!g) return ['no ' + sel];
+        const box = g.getBoundingClientRect();
+        return [...g.querySelectorAll('img')].map(i => i.getBoundingClientRect())
+            .filter(r => r.top < box.top - 1 || r.bottom > box.bottom + 1)
+            .map(r => [Math.round(r.top - box.top), Math.round(r.bottom - box.top)]); }""",
+                       selector)
+
+
 def cell_op_labels(pg, selector: str) -> set[str]:
     """The operation names drawn in a cell graph (edge labels and legend of the plotly SVG)."""
     texts = pg.eval_on_selector_all(f"{selector} svg text", "els => els.map(e => e.textContent)")
@@ -90,6 +102,7 @@ def walked(page, gui_app) -> dict:
     page.screenshot(path=str(gui_app.home.parent / "guided_demo.png"), full_page=True)
     own = own_picture_answers(page, store)
     walk = {"own": own, "ap": ap.inner_text(), "images": page.locator("#demo-gallery img").count(),
+            "cut": pictures_cut(page, "#demo-gallery"),
             "drawn_ops": drawn_ops, "searched_ops": searched_ops(store, search_id),
             "clipped": clipped, "toasts": error_toasts(page), "errors": list(page.errors)}
     walk["chain"] = presenter_path(page, store)
@@ -134,9 +147,15 @@ def presenter_path(pg, store) -> dict:
         assert not error_toasts(pg), error_toasts(pg)
         pg.wait_for_timeout(1000)
     jobs = sorted((j for j in store.list_jobs() if j["id"] > before), key=lambda j: j["id"])
-    return {"jobs": [(j["kind"], j["status"], j.get("after_id")) for j in jobs],
-            "ids": [j["id"] for j in jobs], "score": pg.locator("#demo-ap").inner_text(),
-            "clipped": step_labels_clipped(pg)}
+    out = {"jobs": [(j["kind"], j["status"], j.get("after_id")) for j in jobs],
+           "ids": [j["id"] for j in jobs], "score": pg.locator("#demo-ap").inner_text(),
+           "clipped": step_labels_clipped(pg)}
+    pg.locator("#demo-walk .step-label").nth(3).click()  # back to "4. Train": its gallery
+    pg.wait_for_selector("#demo-train-gallery img", timeout=30_000)
+    pg.wait_for_timeout(500)
+    out["train_images"] = pg.locator("#demo-train-gallery img").count()
+    out["train_cut"] = pictures_cut(pg, "#demo-train-gallery")
+    return out
 
 
 def test_guided_demo_walk_then_every_tab_renders(page, walked):
@@ -148,7 +167,7 @@ def test_guided_demo_walk_then_every_tab_renders(page, walked):
     ignores xdist_group under pytest 9.2, and tests split across workers would each launch an
     app and walk the demo."""
     assert re.search(r"Score: AP50 \d\.\d{2}", walked["ap"]), walked["ap"]
-    assert walked["images"] >= 1
+    assert walked["images"] >= 1 and not walked["cut"], walked["cut"]  # no picture cut off
     assert walked["drawn_ops"] == walked["searched_ops"], walked
     for answered, sentence in walked["own"]:  # a drawing, then an upload: boxes come back
         assert answered and re.fullmatch(r"Found \d+ shapes?(: \d+ .+\.|\. Try .+)", sentence), \
@@ -158,6 +177,7 @@ def test_guided_demo_walk_then_every_tab_renders(page, walked):
     search_id, train_id = chain["ids"]
     assert chain["jobs"] == [("search", "succeeded", None), ("train", "succeeded", search_id)]
     assert re.search(r"Score: AP50 \d\.\d{2}", chain["score"]) and not chain["clipped"]
+    assert chain["train_images"] == 4 and not chain["train_cut"], chain  # step 4's 2x2, whole
     assert not walked["toasts"] and not walked["errors"]
     page.reload()  # the tabs read everything the walk made from the store
     page.wait_for_selector("#main-tabs", timeout=30_000)
