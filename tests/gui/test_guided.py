@@ -179,7 +179,7 @@ def test_the_search_scatter_moves_from_the_first_cell_ranked_without_training():
     assert [t.name for t in live.search_scatter(trained).data] == names[:2]  # nothing ranked
 
 
-def test_the_search_scatter_and_best_cell_show_proxy_accuracy_not_the_latency_reward():
+def test_the_search_scatter_plots_proxy_accuracy_not_the_latency_reward():
     rewarded = [{"role": "candidate", "score": 0.45 + 0.01 * i, "params": 50_000 + 1000 * i,
                  "extra": {"accuracy": 0.30 + 0.02 * i}, "id": i} for i in range(3)]
     fig = live.search_scatter(rewarded)

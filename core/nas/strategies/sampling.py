@@ -123,12 +123,11 @@ def _record(ctx: SearchContext, st: dict, genotype: Genotype, extra: dict, stats
     st["pending"].pop(0)
     if after is not None:
         after(st, record)
-    best = max(r["score"] for r in st["history"])
+    top = max(st["history"], key=lambda r: r["score"])
     ctx.epoch_metrics(index, train_acc=stats["train_acc"], val_acc=stats["val_acc"],
-                      best_score=best)
+                      best_score=top["score"])
     st["done"] = ctx.budget.exhausted()
     ctx.save(st)
-    top = max(st["history"], key=lambda r: r["score"])
     # with a time budget the count cap is rarely reached: "2/100" would promise a long wait
     done = f"{index + 1}" if math.isfinite(ctx.budget.seconds) else f"{index + 1}/{total}"
     ctx.progress(max((index + 1) / total, ctx.budget.fraction()),
