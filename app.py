@@ -21,11 +21,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--auth", metavar="USER:PASS", help="require this login")
     p.add_argument("--share", action="store_true", help="create a public gradio.live link")
-    p.add_argument("--demo-preset", help="Guided demo settings from assets/presets.json "
-                   "(default, tiny; default $NASDET_DEMO_PRESET or 'default')")
-    p.add_argument("--import-root", action="append", dest="import_roots", metavar="DIR",
-                   help="folder under which datasets may be imported by path (repeatable; "
-                   "default $NASDET_IMPORT_ROOTS or the home folder)")
+    p.add_argument(
+        "--demo-preset",
+        help="Guided demo settings from assets/presets.json "
+        "(default, tiny; default $NASDET_DEMO_PRESET or 'default')",
+    )
+    p.add_argument(
+        "--import-root",
+        action="append",
+        dest="import_roots",
+        metavar="DIR",
+        help="folder under which datasets may be imported by path (repeatable; "
+        "default $NASDET_IMPORT_ROOTS or the home folder)",
+    )
     p.add_argument("--max-upload-mb", type=int, default=512, help="largest upload (MB)")
     p.add_argument("--no-worker", action="store_true", help="do not start a background worker")
     return p.parse_args(argv)
@@ -51,13 +59,16 @@ def parse_auth(auth: str | None) -> tuple[str, str] | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     auth = parse_auth(args.auth)
     if not auth and (args.share or not is_loopback(args.host)):
-        print(f"WARNING: serving on {'a public share link' if args.share else args.host} without "
-              "--auth USER:PASS: anyone who can reach it can run jobs and read your data.",
-              file=sys.stderr)
+        print(
+            f"WARNING: serving on {'a public share link' if args.share else args.host} without "
+            "--auth USER:PASS: anyone who can reach it can run jobs and read your data.",
+            file=sys.stderr,
+        )
     return serve(args, auth)
 
 
@@ -83,10 +94,18 @@ def serve(args: argparse.Namespace, auth: tuple[str, str] | None) -> int:
         return 2
     demo = build_app(config, store)
     demo.queue(default_concurrency_limit=4)
-    demo.launch(server_name=args.host, server_port=args.port, auth=auth, share=args.share,
-                max_file_size=f"{config.max_upload_mb}mb", theme=theme(), css=css(),
-                i18n=translations(), show_error=True,
-                footer_links=["api"])  # no allowed_paths: no home file by path
+    demo.launch(
+        server_name=args.host,
+        server_port=args.port,
+        auth=auth,
+        share=args.share,
+        max_file_size=f"{config.max_upload_mb}mb",
+        theme=theme(),
+        css=css(),
+        i18n=translations(),
+        show_error=True,
+        footer_links=["api"],
+    )  # no allowed_paths: no home file by path
     return 0
 
 

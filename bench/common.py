@@ -24,8 +24,10 @@ HEADER = "# Benchmarks\n\nEach section is written by the script named in it; rer
 def machine() -> str:
     """One line naming where the numbers were measured."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch "
-            f"threads, {gpu}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")
+    return (
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch "
+        f"threads, {gpu}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}"
+    )
 
 
 def table(headers: list[str], rows: list[list]) -> str:
@@ -41,8 +43,11 @@ def write_section(name: str, body: str) -> None:
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     block = f"{start}\n{body.strip()}\n{end}"
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else (
-        text.rstrip() + "\n\n" + block + "\n")
+    text = (
+        pattern.sub(lambda _: block, text)
+        if pattern.search(text)
+        else (text.rstrip() + "\n\n" + block + "\n")
+    )
     BENCHMARKS_MD.parent.mkdir(parents=True, exist_ok=True)
     BENCHMARKS_MD.write_text(text)
 
@@ -73,6 +78,7 @@ def command_line(script: str) -> str:
 def parse_sets(items: list[str]) -> dict:
     """--set KEY=VALUE options as {KEY: JSON value}: ["fast=true"] -> {"fast": True}; a value
     that is not JSON is a string (["warm_start=zero-cost"] -> {"warm_start": "zero-cost"})."""
+
     def value_of(text: str):
         try:
             return json.loads(text)
@@ -94,5 +100,6 @@ def ensure_demo_dataset(store) -> None:
     try:
         store.get_dataset(DEMO_DATASET)
     except NotFoundError:
-        run_here(store, "dataset.generate",
-                 dict(presets()["first_start_dataset"], name=DEMO_DATASET))
+        run_here(
+            store, "dataset.generate", dict(presets()["first_start_dataset"], name=DEMO_DATASET)
+        )

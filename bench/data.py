@@ -70,45 +70,87 @@ def main() -> None:
         store = Store(Path(tmp))
         wall, cpu, mb = generate(store, "shapes", "shapes", args.images, args.size)
         per_2000 = 2000 / args.images
-        rows.append([f"generate shapes, {args.images} x {args.size} px (medium)", f"{wall:.1f} s",
-                     f"{cpu:.1f} s", f"{args.images / wall:.0f} img/s; {mb / args.images * 1e3:.0f}"
-                     f" kB/img; target <= {GENERATION_TARGET_S:.0f} s for 2,000: wall "
-                     + _verdict(wall * per_2000 <= GENERATION_TARGET_S) + ", CPU "
-                     + _verdict(cpu * per_2000 <= GENERATION_TARGET_S)])
+        rows.append(
+            [
+                f"generate shapes, {args.images} x {args.size} px (medium)",
+                f"{wall:.1f} s",
+                f"{cpu:.1f} s",
+                f"{args.images / wall:.0f} img/s; {mb / args.images * 1e3:.0f}"
+                f" kB/img; target <= {GENERATION_TARGET_S:.0f} s for 2,000: wall "
+                + _verdict(wall * per_2000 <= GENERATION_TARGET_S)
+                + ", CPU "
+                + _verdict(cpu * per_2000 <= GENERATION_TARGET_S),
+            ]
+        )
         n_glyphs = max(args.images // 4, 10)
         wall, cpu, _ = generate(store, "glyphs", "glyphs", n_glyphs, args.size)
-        rows.append([f"generate glyphs, {n_glyphs} x {args.size} px (medium)", f"{wall:.1f} s",
-                     f"{cpu:.1f} s", f"{n_glyphs / wall:.0f} img/s"])
+        rows.append(
+            [
+                f"generate glyphs, {n_glyphs} x {args.size} px (medium)",
+                f"{wall:.1f} s",
+                f"{cpu:.1f} s",
+                f"{n_glyphs / wall:.0f} img/s",
+            ]
+        )
         demo_n, demo_size = GENERATE_DEFAULTS["images"], GENERATE_DEFAULTS["size"][0]
         wall, cpu, _ = generate(store, "demo", "shapes", demo_n, demo_size)
-        rows.append([f"shapes-demo defaults ({demo_n} x {demo_size} px)", f"{wall:.1f} s",
-                     f"{cpu:.1f} s", f"target < {DEMO_TARGET_S:.0f} s: wall "
-                     + _verdict(wall < DEMO_TARGET_S) + ", CPU " + _verdict(cpu < DEMO_TARGET_S)])
+        rows.append(
+            [
+                f"shapes-demo defaults ({demo_n} x {demo_size} px)",
+                f"{wall:.1f} s",
+                f"{cpu:.1f} s",
+                f"target < {DEMO_TARGET_S:.0f} s: wall "
+                + _verdict(wall < DEMO_TARGET_S)
+                + ", CPU "
+                + _verdict(cpu < DEMO_TARGET_S),
+            ]
+        )
         exported = export_dataset(store, "demo", Path(tmp) / "export-coco", "coco")
         work = Path(tmp) / "import-work"
         (work / "images").mkdir(parents=True)
         _, wall, cpu = timed(import_dataset, exported, work)
-        rows.append([f"import COCO ({demo_n} images, full decode check)", f"{wall:.1f} s",
-                     f"{cpu:.1f} s", f"{demo_n / wall:.0f} img/s"])
+        rows.append(
+            [
+                f"import COCO ({demo_n} images, full decode check)",
+                f"{wall:.1f} s",
+                f"{cpu:.1f} s",
+                f"{demo_n / wall:.0f} img/s",
+            ]
+        )
         for augment in (False, True):
             rate = pipeline_rate(store, "demo", augment, 512, 200)
-            rows.append([f"DetectionDataset 512 px, augment={augment}, 1 process",
-                         f"{1000 / rate:.1f} ms/img", "", f"{rate:.0f} img/s"])
+            rows.append(
+                [
+                    f"DetectionDataset 512 px, augment={augment}, 1 process",
+                    f"{1000 / rate:.1f} ms/img",
+                    "",
+                    f"{rate:.0f} img/s",
+                ]
+            )
         _, wall, cpu = timed(load_proxy, store, "shapes", 32, 0.2, 0)
-        rows.append([f"NAS proxy crops, 32 px ({args.images} images, first build)",
-                     f"{wall:.1f} s", f"{cpu:.1f} s", "cached afterwards"])
+        rows.append(
+            [
+                f"NAS proxy crops, 32 px ({args.images} images, first build)",
+                f"{wall:.1f} s",
+                f"{cpu:.1f} s",
+                "cached afterwards",
+            ]
+        )
         _, wall, _ = timed(load_proxy, store, "shapes", 32, 0.2, 0)
         rows.append(["NAS proxy crops, cached load", f"{wall * 1000:.0f} ms", "", ""])
     out = table(["measure", "wall", "CPU", "note"], rows)
     print(out)
     load = os.getloadavg()[0]
-    write_section("data", f"## Data (bench/data.py)\n\nMachine: {machine()}; load average "
-                  f"{load:.1f} on {os.cpu_count()} cores while measuring (a shared machine "
-                  "inflates wall times; CPU time is this process only).\n"
-                  f"Repeat: `.venv/bin/python bench/data.py`.\n\n{out}\n\n"
-                  "Images are JPEG quality 95 (about 10x faster to encode than PNG and 3x "
-                  "smaller with the noise textures); boxes come from the drawn masks, not "
-                  "from the decoded JPEG.")
+    write_section(
+        "data",
+        f"## Data (bench/data.py)\n\nMachine: {machine()}; load average "
+        f"{load:.1f} on {os.cpu_count()} cores while measuring (a shared machine "
+        "inflates wall times; CPU time is this process only).\n"
+        f"Repeat: `.venv/bin/python bench/data.py`.\n\n{out}\n\n"
+        "Images are JPEG quality 95 (about 10x faster to encode than PNG and 3x "
+        "smaller with the noise textures); boxes come from the drawn masks, not "
+        "from the decoded JPEG.",
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,11 @@ def main() -> None:
     parser.add_argument("home", type=Path)
     parser.add_argument("--tries", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--shot", type=Path, help="also screenshot the section afterwards here "
-                        "(e.g. docs/screenshots/guided_own.png)")
+    parser.add_argument(
+        "--shot",
+        type=Path,
+        help="also screenshot the section afterwards here (e.g. docs/screenshots/guided_own.png)",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -46,8 +49,10 @@ def main() -> None:
     finally:
         stop(proc, args.home)
     for kind, values in seconds.items():
-        print(f"own {kind} s: {', '.join(f'{s:.2f}' for s in values)}; median "
-              f"{statistics.median(values):.2f}, worst {max(values):.2f}")
+        print(
+            f"own {kind} s: {', '.join(f'{s:.2f}' for s in values)}; median "
+            f"{statistics.median(values):.2f}, worst {max(values):.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -31,8 +31,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from core.engine import queries as q
 from core.engine.store import Store
@@ -50,8 +50,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait(predicate: Callable[[], bool], timeout: float, what: str,
-          tick: Callable[[], None] = lambda: None) -> None:
+def _wait(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    tick: Callable[[], None] = lambda: None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -88,8 +92,9 @@ class Stillness:
             return
         running = [j["kind"] for j in q.list_jobs(self.store, status="running")]
         last = self.last or (None, None)
-        self.samples.append((time.monotonic(), running[0] if running else None,
-                             text != last[0], media != last[1]))
+        self.samples.append(
+            (time.monotonic(), running[0] if running else None, text != last[0], media != last[1])
+        )
         self.last = (text, media)
 
     def longest(self) -> dict:
@@ -102,19 +107,24 @@ class Stillness:
                 marks = [times[0][0]] + [s[0] for s in times if s[col]] + [times[-1][0]]
                 gap, at = max((b - a, a) for a, b in zip(marks, marks[1:]))
                 out[f"{kind}_{key}"] = gap
-                print(f"still {kind}/{key}: {gap:.1f} s from {at - self.samples[0][0]:.0f} s "
-                      f"into the walk", flush=True)
+                print(
+                    f"still {kind}/{key}: {gap:.1f} s from {at - self.samples[0][0]:.0f} s "
+                    f"into the walk",
+                    flush=True,
+                )
         return out
 
 
 def open_browser(playwright):
     """Headless Debian chromium (playwright cannot download its own here)."""
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=["--no-sandbox", "--disable-gpu"])
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+    )
 
 
-def open_page(browser, url: str, size: tuple[int, int] = SIZES[""],
-              tick: Callable[[], None] | None = None):
+def open_page(
+    browser, url: str, size: tuple[int, int] = SIZES[""], tick: Callable[[], None] | None = None
+):
     """A page of its own context at `size`, on the app, once the Guided demo is drawn; `tick`
     is called about every half second while it loads (the watching page is sampled on: a
     page load of several seconds must not read as a still screen)."""
@@ -148,9 +158,23 @@ def launch(home: Path, preset: str, threads: int) -> tuple[subprocess.Popen, str
     port = _free_port()
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), GRADIO_ANALYTICS_ENABLED="False")
     log = open(home.parent / "app.log", "wb")
-    proc = subprocess.Popen([sys.executable, "app.py", "--home", str(home), "--port", str(port),
-                             "--demo-preset", preset], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "app.py",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--demo-preset",
+            preset,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     _wait(lambda: _up(url) or proc.poll() is not None, 180, "the app")
     if proc.poll() is not None:
@@ -175,13 +199,20 @@ def stop(proc: subprocess.Popen, home: Path) -> None:
 def _moments(store: Store) -> list[tuple[str, int | None, Callable[[], bool], Callable[[], bool]]]:
     """(screenshot name, step to show or None for the current one, when it is due, when it is
     missed: a short preset may run past a moment between two polls)."""
+
     def walk() -> q.Walk:
         return q.guided_walk(store)
 
     def roles(*names: str) -> int:
         w = walk()
-        return sum(a["role"] in names and a["score"] is not None
-                   for a in q.architectures(store, w.search_id)) if w.search_id else 0
+        return (
+            sum(
+                a["role"] in names and a["score"] is not None
+                for a in q.architectures(store, w.search_id)
+            )
+            if w.search_id
+            else 0
+        )
 
     def half_trained() -> bool:
         doc = load_preview(store, walk().train_id)
@@ -197,14 +228,16 @@ def _moments(store: Store) -> list[tuple[str, int | None, Callable[[], bool], Ca
         trained = roles("derived", "candidate")
         return trained >= 2 or (trained >= 1 and roles("searched", "random") >= 1)
 
-    return [("guided_search", None, searching, searched),
-            ("guided_cell", 3, searched, lambda: False),
-            # the search step shown again once the search is done: the report's bars complete
-            # (while it runs, the last random cell's end moves the walk on within seconds);
-            # after the cell's step, as a label after the one clicked back to stays disabled
-            ("guided_report", 2, searched, lambda: False),
-            ("guided_train", None, half_trained, trained),
-            ("guided_demo", None, trained, lambda: False)]
+    return [
+        ("guided_search", None, searching, searched),
+        ("guided_cell", 3, searched, lambda: False),
+        # the search step shown again once the search is done: the report's bars complete
+        # (while it runs, the last random cell's end moves the walk on within seconds);
+        # after the cell's step, as a label after the one clicked back to stays disabled
+        ("guided_report", 2, searched, lambda: False),
+        ("guided_train", None, half_trained, trained),
+        ("guided_demo", None, trained, lambda: False),
+    ]
 
 
 def _show_step(page, step: int | None, tick: Callable[[], None]) -> None:
@@ -266,9 +299,10 @@ def own_shot(page, path: Path) -> None:
     page.screenshot(path=str(path))
 
 
-def own_pictures(page, home: Path, tick: Callable[[], None], tries: int = 3
-                 ) -> dict[str, list[float]]:
-    """"Try a picture of your own": `tries` val pictures uploaded one after the other (seconds
+def own_pictures(
+    page, home: Path, tick: Callable[[], None], tries: int = 3
+) -> dict[str, list[float]]:
+    """ "Try a picture of your own": `tries` val pictures uploaded one after the other (seconds
     from the file chosen to the detections drawn: the upload included), then `tries` shapes
     drawn on one canvas (seconds from each pen lifted to the detections drawn)."""
     from core.data.dataset import load_records, open_dataset
@@ -279,8 +313,11 @@ def own_pictures(page, home: Path, tick: Callable[[], None], tries: int = 3
         before, start = _own_src(page), time.monotonic()
         page.locator("#demo-own-in input[type=file]").set_input_files(str(record.path))
         seconds["upload"].append(_answered(page, before, start))
-        print(f"own picture {record.path.name}: {seconds['upload'][-1]:.2f} s - "
-              f"{page.locator('#demo-own-text').inner_text().strip()}", flush=True)
+        print(
+            f"own picture {record.path.name}: {seconds['upload'][-1]:.2f} s - "
+            f"{page.locator('#demo-own-text').inner_text().strip()}",
+            flush=True,
+        )
         tick()
         page.wait_for_timeout(1000)
     for k in range(tries):
@@ -289,8 +326,11 @@ def own_pictures(page, home: Path, tick: Callable[[], None], tries: int = 3
         start = time.monotonic()
         page.mouse.up()
         seconds["draw"].append(_answered(page, before, start))
-        print(f"own drawing {k + 1}: {seconds['draw'][-1]:.2f} s - "
-              f"{page.locator('#demo-own-text').inner_text().strip()}", flush=True)
+        print(
+            f"own drawing {k + 1}: {seconds['draw'][-1]:.2f} s - "
+            f"{page.locator('#demo-own-text').inner_text().strip()}",
+            flush=True,
+        )
         tick()
         page.wait_for_timeout(1000)
     return seconds

@@ -37,8 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from bench.common import (command_line, machine, parse_sets, presets, table,  # noqa: E402
-                          write_section)
+from bench.common import (
+    command_line,
+    machine,
+    parse_sets,
+    presets,
+    table,  # noqa: E402
+    write_section,
+)
 from core.demo import queue_demo  # noqa: E402
 from core.engine.queries import effective  # noqa: E402
 from core.engine.store import Store  # noqa: E402
@@ -49,8 +55,9 @@ POLL_S = 2.0
 ETA_FROM = 0.2  # ETAs are judged once this share of a job's real duration has passed
 
 
-def eta_error(samples: list[tuple[float, float | None]], started: float, finished: float
-              ) -> float | None:
+def eta_error(
+    samples: list[tuple[float, float | None]], started: float, finished: float
+) -> float | None:
     """Worst |ETA - real time left| / real time left over (time, eta_s) samples taken after
     ETA_FROM of the job's duration and more than 10 s before its end; None without samples."""
     duration = finished - started
@@ -89,8 +96,10 @@ def run_chain(home: Path, preset: dict, device: str, search_only: bool = False) 
     from core.engine.worker import run_worker
 
     store = Store(home)
-    dataset = dict(preset.get("first_start_dataset") or presets()["first_start_dataset"],
-                   name=preset["dataset"])
+    dataset = dict(
+        preset.get("first_start_dataset") or presets()["first_start_dataset"],
+        name=preset["dataset"],
+    )
     submit_job(store, "dataset.generate", dataset)
     run_worker(home, "cpu", max_jobs=1)  # the dataset: before the clock of the walk starts
     if search_only:
@@ -108,98 +117,175 @@ def measure(store: Store, watch: EtaWatch) -> dict:
     for kind in jobs:
         job = jobs[kind]
         out[f"{kind}_s"] = job["finished_at"] - job["started_at"]
-        out[f"{kind}_eta"] = eta_error(watch.samples.get(job["id"], []), job["started_at"],
-                                       job["finished_at"])
+        out[f"{kind}_eta"] = eta_error(
+            watch.samples.get(job["id"], []), job["started_at"], job["finished_at"]
+        )
     search = jobs["search"]
     result, train = search["result"] or {}, (jobs.get("train") or {}).get("result") or {}
-    out["walk_s"] = (jobs["train"]["finished_at"] if "train" in jobs
-                     else search["finished_at"]) - search["created_at"]
-    out.update(margin=result.get("margin"), searched=result.get("searched", {}).get("mean"),
-               random=(result.get("random") or {}).get("mean"), AP50=train.get("AP50"),
-               epochs=train.get("epochs"), threshold=train.get("score_threshold"),
-               seed=(search["spec"] or {}).get("seed"), strategy=search["spec"]["strategy"],
-               afforded=result.get("afforded"))
+    out["walk_s"] = (
+        jobs["train"]["finished_at"] if "train" in jobs else search["finished_at"]
+    ) - search["created_at"]
+    out.update(
+        margin=result.get("margin"),
+        searched=result.get("searched", {}).get("mean"),
+        random=(result.get("random") or {}).get("mean"),
+        AP50=train.get("AP50"),
+        epochs=train.get("epochs"),
+        threshold=train.get("score_threshold"),
+        seed=(search["spec"] or {}).get("seed"),
+        strategy=search["spec"]["strategy"],
+        afforded=result.get("afforded"),
+    )
     return out
 
 
 def search_report(runs: list[dict], preset_name: str, strategy: str) -> str:
     """The markdown section of `--search-only`: the demo's search alone, one row per seed."""
-    rows = [[f"{i + 1} (seed {r['seed']})", f"{r['search_s']:.0f}",
-             "n/a" if r["search_eta"] is None else f"{100 * r['search_eta']:.0f}%",
-             _num(r["searched"]), _num(r["random"]),
-             "n/a" if r["margin"] is None else f"{r['margin']:+.3f}", r["afforded"] or "-"]
-            for i, r in enumerate(runs)]
+    rows = [
+        [
+            f"{i + 1} (seed {r['seed']})",
+            f"{r['search_s']:.0f}",
+            "n/a" if r["search_eta"] is None else f"{100 * r['search_eta']:.0f}%",
+            _num(r["searched"]),
+            _num(r["random"]),
+            "n/a" if r["margin"] is None else f"{r['margin']:+.3f}",
+            r["afforded"] or "-",
+        ]
+        for i, r in enumerate(runs)
+    ]
     margins = [r["margin"] for r in runs if r["margin"] is not None]
     ahead = sum(m > 0 for m in margins)
     mean = statistics.fmean(margins) if margins else float("nan")
-    return (f"## Guided demo search alone, strategy {strategy} (bench/demo_time.py)\n\n"
-            f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
-            f"Repeat: `{command_line('bench/demo_time.py')}`. The `{preset_name}` preset's search "
-            f"job alone (strategy `{strategy}`), run by a worker in the bench, each in a fresh "
-            f"home with seed i. Margin: the searched cell's proxy accuracy minus the random "
-            f"cells' mean in its own report.\n\n"
-            + table(["run", "search s", "ETA err", "searched", "random mean", "margin",
-                     "report afforded"], rows)
-            + f"\n\nSearched ahead in {ahead}/{len(runs)}, mean margin {mean:+.3f}.\n")
+    return (
+        f"## Guided demo search alone, strategy {strategy} (bench/demo_time.py)\n\n"
+        f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
+        f"Repeat: `{command_line('bench/demo_time.py')}`. The `{preset_name}` preset's search "
+        f"job alone (strategy `{strategy}`), run by a worker in the bench, each in a fresh "
+        f"home with seed i. Margin: the searched cell's proxy accuracy minus the random "
+        f"cells' mean in its own report.\n\n"
+        + table(
+            ["run", "search s", "ETA err", "searched", "random mean", "margin", "report afforded"],
+            rows,
+        )
+        + f"\n\nSearched ahead in {ahead}/{len(runs)}, mean margin {mean:+.3f}.\n"
+    )
 
 
 def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
     """The markdown section: one row per walk, then the median."""
+
     def pct(v):
         return "n/a" if v is None else f"{100 * v:.0f}%"
 
-    rows = [[f"{i + 1} (seed {r['seed']})", f"{r['search_s']:.0f}", pct(r["search_eta"]), f"{r['train_s']:.0f}",
-             pct(r["train_eta"]), f"**{r['walk_s']:.0f}** ({r['walk_s'] / 60:.1f} min)",
-             "n/a" if r["margin"] is None else f"{r['margin']:+.3f}", _num(r["AP50"]),
-             _num(r["threshold"])] for i, r in enumerate(runs)]
+    rows = [
+        [
+            f"{i + 1} (seed {r['seed']})",
+            f"{r['search_s']:.0f}",
+            pct(r["search_eta"]),
+            f"{r['train_s']:.0f}",
+            pct(r["train_eta"]),
+            f"**{r['walk_s']:.0f}** ({r['walk_s'] / 60:.1f} min)",
+            "n/a" if r["margin"] is None else f"{r['margin']:+.3f}",
+            _num(r["AP50"]),
+            _num(r["threshold"]),
+        ]
+        for i, r in enumerate(runs)
+    ]
     if len(runs) > 1:
-        med = {k: statistics.median(r[k] for r in runs if r[k] is not None)
-               for k in ("search_s", "train_s", "walk_s", "margin", "AP50")
-               if any(r[k] is not None for r in runs)}
-        worst = {k: max((r[k] for r in runs if r[k] is not None), default=None)
-                 for k in ("search_eta", "train_eta")}
+        med = {
+            k: statistics.median(r[k] for r in runs if r[k] is not None)
+            for k in ("search_s", "train_s", "walk_s", "margin", "AP50")
+            if any(r[k] is not None for r in runs)
+        }
+        worst = {
+            k: max((r[k] for r in runs if r[k] is not None), default=None)
+            for k in ("search_eta", "train_eta")
+        }
         beats = sum(1 for r in runs if (r["margin"] or 0) > 0)
-        rows.append(["**median**", f"{med['search_s']:.0f}", f"worst {pct(worst['search_eta'])}",
-                     f"{med['train_s']:.0f}", f"worst {pct(worst['train_eta'])}",
-                     f"**{med['walk_s']:.0f}** ({med['walk_s'] / 60:.1f} min)",
-                     f"{med.get('margin', 0):+.3f} (searched ahead in {beats}/{len(runs)})",
-                     _num(med.get("AP50")), ""])
+        rows.append(
+            [
+                "**median**",
+                f"{med['search_s']:.0f}",
+                f"worst {pct(worst['search_eta'])}",
+                f"{med['train_s']:.0f}",
+                f"worst {pct(worst['train_eta'])}",
+                f"**{med['walk_s']:.0f}** ({med['walk_s'] / 60:.1f} min)",
+                f"{med.get('margin', 0):+.3f} (searched ahead in {beats}/{len(runs)})",
+                _num(med.get("AP50")),
+                "",
+            ]
+        )
     repeat = f"`{command_line('bench/demo_time.py')}`"
     screen = ""
     if mode == "app":  # the watching page and the own pictures (bench/demo_shots.py)
-        srows = [[f"{i + 1} (seed {r['seed']})"]
-                 + [f"{r['still'][k]:.1f}" if k in r.get("still", {}) else "n/a"
-                    for k in ("search_any", "search_pictures", "train_any", "train_pictures")]
-                 + [own_cell(r.get("own_s"))]
-                 for i, r in enumerate(runs)]
-        screen = ("\nThe screen a room watches (a 1280x800 page nobody clicks, read about once a "
-                  "second): the longest stretch without a visible change while each job runs, "
-                  "for any change (text included) and for pictures and charts in the viewport "
-                  "alone; target <= 10 s. Own picture: seconds to the detections drawn, for "
-                  "three val pictures uploaded one after the other (from the file chosen) and "
-                  "three shapes drawn with the mouse (from the pen lifted); target <= 1 s.\n\n"
-                  + table(["walk", "search: any s", "search: pictures s", "train: any s",
-                           "train: pictures s", "own picture s"], srows) + "\n")
-    return (f"## Guided demo duration and quality (bench/demo_time.py)\n\n"
-            f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
-            f"Repeat: {repeat}. The chain the Guided demo's \"Run the whole demo\" queues with "
-            f"the `{preset_name}` preset ({preset.get('about', '')}), "
-            f"{'in the launched app' if mode == 'app' else 'run by a worker in the bench'}, each "
-            f"walk in a fresh home{'' if mode == 'app' else ', walk i with search seed i'}. Walk: from the click (the search queued) to the detector "
-            f"registered. ETA error: the worst |ETA - real time left| / real time left after the "
-            f"first {ETA_FROM:.0%} of each job (and more than 10 s before its end). Margin: the "
-            f"searched cell's proxy accuracy minus the random cells' mean in the demo's own "
-            f"report. AP50: the detector on the searched cell, val split (pycocotools).\n\n"
-            + table(["walk", "search s", "ETA err", "train s", "ETA err", "click to detections",
-                     "margin", "AP50", "threshold"], rows) + "\n" + screen)
+        srows = [
+            [f"{i + 1} (seed {r['seed']})"]
+            + [
+                f"{r['still'][k]:.1f}" if k in r.get("still", {}) else "n/a"
+                for k in ("search_any", "search_pictures", "train_any", "train_pictures")
+            ]
+            + [own_cell(r.get("own_s"))]
+            for i, r in enumerate(runs)
+        ]
+        screen = (
+            "\nThe screen a room watches (a 1280x800 page nobody clicks, read about once a "
+            "second): the longest stretch without a visible change while each job runs, "
+            "for any change (text included) and for pictures and charts in the viewport "
+            "alone; target <= 10 s. Own picture: seconds to the detections drawn, for "
+            "three val pictures uploaded one after the other (from the file chosen) and "
+            "three shapes drawn with the mouse (from the pen lifted); target <= 1 s.\n\n"
+            + table(
+                [
+                    "walk",
+                    "search: any s",
+                    "search: pictures s",
+                    "train: any s",
+                    "train: pictures s",
+                    "own picture s",
+                ],
+                srows,
+            )
+            + "\n"
+        )
+    return (
+        f"## Guided demo duration and quality (bench/demo_time.py)\n\n"
+        f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
+        f'Repeat: {repeat}. The chain the Guided demo\'s "Run the whole demo" queues with '
+        f"the `{preset_name}` preset ({preset.get('about', '')}), "
+        f"{'in the launched app' if mode == 'app' else 'run by a worker in the bench'}, each "
+        f"walk in a fresh home{'' if mode == 'app' else ', walk i with search seed i'}. Walk: from the click (the search queued) to the detector "
+        f"registered. ETA error: the worst |ETA - real time left| / real time left after the "
+        f"first {ETA_FROM:.0%} of each job (and more than 10 s before its end). Margin: the "
+        f"searched cell's proxy accuracy minus the random cells' mean in the demo's own "
+        f"report. AP50: the detector on the searched cell, val split (pycocotools).\n\n"
+        + table(
+            [
+                "walk",
+                "search s",
+                "ETA err",
+                "train s",
+                "ETA err",
+                "click to detections",
+                "margin",
+                "AP50",
+                "threshold",
+            ],
+            rows,
+        )
+        + "\n"
+        + screen
+    )
 
 
 def own_cell(own: dict | None) -> str:
     """The own-picture seconds, uploads then drawings."""
     if not own:
         return "n/a"
-    return "; ".join(f"{kind} " + ", ".join(f"{s:.2f}" for s in own[kind])
-                     for kind in ("upload", "draw") if own.get(kind))
+    return "; ".join(
+        f"{kind} " + ", ".join(f"{s:.2f}" for s in own[kind])
+        for kind in ("upload", "draw")
+        if own.get(kind)
+    )
 
 
 def _num(value: float | None) -> str:
@@ -211,19 +297,39 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu", help="worker device: cpu, cuda, auto")
-    parser.add_argument("--screenshots", action="store_true",
-                        help="run the walk in the launched app and retake the Guided-demo "
-                             "screenshots (docs/screenshots/guided_*.png)")
-    parser.add_argument("--shots-dir", type=Path, default=SHOTS,
-                        help="where --screenshots writes (default docs/screenshots; a smoke run "
-                             "with the tiny preset should write elsewhere)")
-    parser.add_argument("--runs", type=int, default=1, help="walks, each in a fresh home "
-                        "(the table gives each and the median); not with --screenshots")
-    parser.add_argument("--search-only", action="store_true",
-                        help="run only the preset's search in each walk (to compare strategies)")
+    parser.add_argument(
+        "--screenshots",
+        action="store_true",
+        help="run the walk in the launched app and retake the Guided-demo "
+        "screenshots (docs/screenshots/guided_*.png)",
+    )
+    parser.add_argument(
+        "--shots-dir",
+        type=Path,
+        default=SHOTS,
+        help="where --screenshots writes (default docs/screenshots; a smoke run "
+        "with the tiny preset should write elsewhere)",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="walks, each in a fresh home "
+        "(the table gives each and the median); not with --screenshots",
+    )
+    parser.add_argument(
+        "--search-only",
+        action="store_true",
+        help="run only the preset's search in each walk (to compare strategies)",
+    )
     parser.add_argument("--strategy", help="the search strategy instead of the preset's")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="search option over the preset's (e.g. child_epochs=6)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="search option over the preset's (e.g. child_epochs=6)",
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -243,8 +349,12 @@ def main() -> None:
         else:  # walk i searches with seed i: the walks sample different cells
             Store(home)
             watch.start()
-            run_chain(home, dict(preset, search=dict(preset["search"], seed=i)), args.device,
-                      args.search_only)
+            run_chain(
+                home,
+                dict(preset, search=dict(preset["search"], seed=i)),
+                args.device,
+                args.search_only,
+            )
         watch.stop.set()
         runs.append(dict(measure(Store(home), watch), **screen))
         (home.parent / "eta_samples.json").write_text(json.dumps(watch.samples))

@@ -19,8 +19,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -46,7 +46,9 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[floa
     return statistics.median(walls), statistics.median(cpus)
 
 
-def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, tuple[float, float]]:
+def interleaved(
+    fns: dict[str, Callable[[], object]], repeats: int
+) -> dict[str, tuple[float, float]]:
     """Time several functions in alternation (so a load spike hits all of them alike)."""
     for fn in fns.values():
         fn()
@@ -54,8 +56,10 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str,
     for _ in range(repeats):
         for key, fn in fns.items():
             samples[key].append(timed(fn, 1, warmup=0))
-    return {k: (statistics.median(s[0] for s in v), statistics.median(s[1] for s in v))
-            for k, v in samples.items()}
+    return {
+        k: (statistics.median(s[0] for s in v), statistics.median(s[1] for s in v))
+        for k, v in samples.items()
+    }
 
 
 def build_pair():
@@ -76,7 +80,7 @@ def bench_inference(theirs, ours, repeats: int) -> dict[str, tuple[float, float]
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     theirs = theirs.eval()
     fused = ours.model.inference_model()
-    xn = ((x - mean) / std)
+    xn = (x - mean) / std
     xn_cl = xn.contiguous(memory_format=torch.channels_last)
 
     def run_theirs():
@@ -97,8 +101,12 @@ def _targets(batch: int):
         n = 8
         xy = torch.rand(n, 2, generator=g) * 400
         wh = 16 + torch.rand(n, 2, generator=g) * 100
-        targets.append({"boxes": torch.cat([xy, xy + wh], 1),
-                        "labels": torch.randint(0, NUM_CLASSES, (n,), generator=g)})
+        targets.append(
+            {
+                "boxes": torch.cat([xy, xy + wh], 1),
+                "labels": torch.randint(0, NUM_CLASSES, (n,), generator=g),
+            }
+        )
     return targets
 
 
@@ -111,8 +119,10 @@ def bench_train(theirs, ours, batch: int, repeats: int) -> dict[str, tuple[float
     ours = ours.train()
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-    their_target = {"bbox": torch.stack([t["boxes"][:, [1, 0, 3, 2]] for t in targets]),
-                    "cls": torch.stack([t["labels"] + 1 for t in targets]).float()}
+    their_target = {
+        "bbox": torch.stack([t["boxes"][:, [1, 0, 3, 2]] for t in targets]),
+        "cls": torch.stack([t["labels"] + 1 for t in targets]).float(),
+    }
     opt_theirs = torch.optim.SGD(train_bench.parameters(), lr=1e-4, momentum=0.9)
     opt_ours = torch.optim.SGD(ours.parameters(), lr=1e-4, momentum=0.9)
 
@@ -131,15 +141,18 @@ def bench_train(theirs, ours, batch: int, repeats: int) -> dict[str, tuple[float
     return interleaved({"effdet": step_theirs, "ours": step_ours}, repeats)
 
 
-def bench_postprocess(ours, repeats: int, mean_logit: float, std: float
-                      ) -> dict[str, tuple[float, float]]:
+def bench_postprocess(
+    ours, repeats: int, mean_logit: float, std: float
+) -> dict[str, tuple[float, float]]:
     from effdet.bench import _batch_detection, _post_process
 
     from core.det.postprocess import postprocess
 
     torch.manual_seed(0)
-    cls = [torch.randn(1, 9 * NUM_CLASSES, SIZE >> l, SIZE >> l) * std + mean_logit
-           for l in range(3, 8)]
+    cls = [
+        torch.randn(1, 9 * NUM_CLASSES, SIZE >> l, SIZE >> l) * std + mean_logit
+        for l in range(3, 8)
+    ]
     box = [torch.randn(1, 36, SIZE >> l, SIZE >> l) * 0.1 for l in range(3, 8)]
     anchors = ours.anchors.boxes((SIZE, SIZE))
     anchors_yxyx = anchors[:, [1, 0, 3, 2]].contiguous()
@@ -174,37 +187,65 @@ def main() -> int:
     rows = []
     ratio = inf["ours"][0] / inf["effdet"][0]
     cpu_ratio = inf["ours"][1] / inf["effdet"][1]
-    rows.append(["D0 512 batch-1 inference latency", f"{inf['ours'][0] * 1e3:.1f} ms",
-                 f"{inf['effdet'][0] * 1e3:.1f} ms",
-                 f"{ratio:.2f} (CPU time {cpu_ratio:.2f}); target <= 0.8: "
-                 f"{'met' if ratio <= 0.8 else 'MISSED'}"])
+    rows.append(
+        [
+            "D0 512 batch-1 inference latency",
+            f"{inf['ours'][0] * 1e3:.1f} ms",
+            f"{inf['effdet'][0] * 1e3:.1f} ms",
+            f"{ratio:.2f} (CPU time {cpu_ratio:.2f}); target <= 0.8: "
+            f"{'met' if ratio <= 0.8 else 'MISSED'}",
+        ]
+    )
     ips_ours, ips_theirs = 4 / train["ours"][0], 4 / train["effdet"][0]
     tr = ips_ours / ips_theirs
     tr_cpu = train["effdet"][1] / train["ours"][1]
-    rows.append(["D0 512 batch-4 train step throughput", f"{ips_ours:.2f} img/s",
-                 f"{ips_theirs:.2f} img/s",
-                 f"{tr:.2f} (CPU time {tr_cpu:.2f}); target >= 1.0: {'met' if tr >= 1.0 else 'MISSED'}"])
+    rows.append(
+        [
+            "D0 512 batch-4 train step throughput",
+            f"{ips_ours:.2f} img/s",
+            f"{ips_theirs:.2f} img/s",
+            f"{tr:.2f} (CPU time {tr_cpu:.2f}); target >= 1.0: {'met' if tr >= 1.0 else 'MISSED'}",
+        ]
+    )
     pp = post["ours"][0] * 1e3
-    rows.append(["post-processing 49,104 anchors x 90 classes, logits N(-4, 1) (worst case: "
-                 "5,000 candidates into NMS)", f"{pp:.1f} ms",
-                 f"{post['effdet'][0] * 1e3:.1f} ms",
-                 f"CPU {post['ours'][1] * 1e3:.1f} ms; target <= 15 ms: {'met' if pp <= 15 else 'MISSED'}"])
+    rows.append(
+        [
+            "post-processing 49,104 anchors x 90 classes, logits N(-4, 1) (worst case: "
+            "5,000 candidates into NMS)",
+            f"{pp:.1f} ms",
+            f"{post['effdet'][0] * 1e3:.1f} ms",
+            f"CPU {post['ours'][1] * 1e3:.1f} ms; target <= 15 ms: {'met' if pp <= 15 else 'MISSED'}",
+        ]
+    )
     pr = post_real["ours"][0] * 1e3
-    rows.append(["post-processing, trained-like logits N(-9, 1.5)", f"{pr:.1f} ms",
-                 f"{post_real['effdet'][0] * 1e3:.1f} ms",
-                 f"CPU {post_real['ours'][1] * 1e3:.1f} ms; target <= 15 ms: "
-                 f"{'met' if pr <= 15 else 'MISSED'}"])
+    rows.append(
+        [
+            "post-processing, trained-like logits N(-9, 1.5)",
+            f"{pr:.1f} ms",
+            f"{post_real['effdet'][0] * 1e3:.1f} ms",
+            f"CPU {post_real['ours'][1] * 1e3:.1f} ms; target <= 15 ms: "
+            f"{'met' if pr <= 15 else 'MISSED'}",
+        ]
+    )
     text = table(["measure", "ours", "effdet 0.4.1", "ours/effdet, target"], rows)
     print(text)
     if not args.no_write:
-        write_section("detector", "\n".join([
-            "## Detector (bench/detector.py)", "",
-            f"Machine: {machine()}; load average {load:.1f} while measuring "
-            "(a shared machine inflates wall times; medians of interleaved runs).",
-            "Repeat: `.venv/bin/python bench/detector.py`. Same weights in both models "
-            "(effdet's, imported); ours on the inference path: BN folded into convs, "
-            "channels_last, torch.inference_mode. Post-processing on random logits.",
-            "", text]))
+        write_section(
+            "detector",
+            "\n".join(
+                [
+                    "## Detector (bench/detector.py)",
+                    "",
+                    f"Machine: {machine()}; load average {load:.1f} while measuring "
+                    "(a shared machine inflates wall times; medians of interleaved runs).",
+                    "Repeat: `.venv/bin/python bench/detector.py`. Same weights in both models "
+                    "(effdet's, imported); ours on the inference path: BN folded into convs, "
+                    "channels_last, torch.inference_mode. Post-processing on random logits.",
+                    "",
+                    text,
+                ]
+            ),
+        )
     return 0
 
 

@@ -34,8 +34,12 @@ def batches(batch: int, count: int, device: torch.device):
         for _ in range(batch):
             xy = torch.rand(8, 2, generator=g) * 400
             wh = 16 + torch.rand(8, 2, generator=g) * 100
-            targets.append({"boxes": torch.cat([xy, xy + wh], 1).to(device),
-                            "labels": torch.randint(0, NUM_CLASSES, (8,), generator=g).to(device)})
+            targets.append(
+                {
+                    "boxes": torch.cat([xy, xy + wh], 1).to(device),
+                    "labels": torch.randint(0, NUM_CLASSES, (8,), generator=g).to(device),
+                }
+            )
         out.append((images.to(device), targets))
     return out
 
@@ -101,18 +105,35 @@ def main() -> int:
 
     ips_ours, mem_ours = run(ours_step, ours.parameters(), data, args.steps, device)
     ips_theirs, mem_theirs = run(theirs_step, train_bench.parameters(), data, args.steps, device)
-    rows = [["ours", f"{ips_ours:.1f}", f"{mem_ours:.2f}"],
-            ["effdet 0.4.1", f"{ips_theirs:.1f}", f"{mem_theirs:.2f}"],
-            ["ours / effdet", f"{ips_ours / ips_theirs:.2f}", f"{mem_ours / mem_theirs:.2f}"]]
-    text = table(["D0 512 train, AMP " + str(amp_dtype()).removeprefix("torch."),
-                  "images/s", "peak memory GiB"], rows)
+    rows = [
+        ["ours", f"{ips_ours:.1f}", f"{mem_ours:.2f}"],
+        ["effdet 0.4.1", f"{ips_theirs:.1f}", f"{mem_theirs:.2f}"],
+        ["ours / effdet", f"{ips_ours / ips_theirs:.2f}", f"{mem_ours / mem_theirs:.2f}"],
+    ]
+    text = table(
+        [
+            "D0 512 train, AMP " + str(amp_dtype()).removeprefix("torch."),
+            "images/s",
+            "peak memory GiB",
+        ],
+        rows,
+    )
     print(text)
     if not args.no_write:
-        write_section("gpu", "\n".join([
-            "## GPU (bench/gpu_check.py)", "",
-            f"Machine: {machine()}, {torch.cuda.get_device_name(0)}; batch {args.batch_size}, "
-            f"{args.steps} steps after 10 warm-up.",
-            "Repeat: `.venv/bin/python bench/gpu_check.py`.", "", text]))
+        write_section(
+            "gpu",
+            "\n".join(
+                [
+                    "## GPU (bench/gpu_check.py)",
+                    "",
+                    f"Machine: {machine()}, {torch.cuda.get_device_name(0)}; batch {args.batch_size}, "
+                    f"{args.steps} steps after 10 warm-up.",
+                    "Repeat: `.venv/bin/python bench/gpu_check.py`.",
+                    "",
+                    text,
+                ]
+            ),
+        )
     return 0
 
 

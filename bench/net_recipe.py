@@ -54,14 +54,21 @@ def main() -> None:
     for recipe in args.recipes.split(","):
         t0, search, report = time.time(), [], []
         for i, genotype in enumerate(cells):
-            for split, epochs, seed in (("search", args.child_epochs, 5 * i),
-                                        ("report", args.report_epochs, 5 * i + 1)):
+            for split, epochs, seed in (
+                ("search", args.child_epochs, 5 * i),
+                ("report", args.report_epochs, 5 * i + 1),
+            ):
                 torch.manual_seed(seed)
                 net = CifarNetwork(8, len(data.classes), 5, False, genotype)
                 settings = TrainSettings(epochs, 32, NET_LR[recipe], optimizer=recipe)
-                train, val = (((data.search_train_x, data.search_train_y),
-                               (data.search_val_x, data.search_val_y)) if split == "search"
-                              else ((data.train_x, data.train_y), (data.val_x, data.val_y)))
+                train, val = (
+                    (
+                        (data.search_train_x, data.search_train_y),
+                        (data.search_val_x, data.search_val_y),
+                    )
+                    if split == "search"
+                    else ((data.train_x, data.train_y), (data.val_x, data.val_y))
+                )
                 acc = train_and_score(net, train, val, settings, seed=seed)["val_acc"]
                 (search if split == "search" else report).append(acc)
         draws, margins = random.Random(0), []
@@ -69,12 +76,15 @@ def main() -> None:
             idx = draws.sample(range(len(cells)), 7)
             pick = max(idx[:5], key=lambda j: search[j])
             margins.append(report[pick] - statistics.fmean(report[j] for j in idx[5:]))
-        print(f"{recipe} lr {NET_LR[recipe]}: {time.time() - t0:.0f} s; search-time mean "
-              f"{statistics.fmean(search):.3f}, report mean {statistics.fmean(report):.3f} "
-              f"(sd {statistics.stdev(report):.3f}); Kendall tau "
-              f"{kendall_tau_b(search, report):.2f}; simulated demo report: P(margin > 0) "
-              f"{sum(m > 0 for m in margins) / len(margins):.2f}, mean margin "
-              f"{statistics.fmean(margins):+.3f}", flush=True)
+        print(
+            f"{recipe} lr {NET_LR[recipe]}: {time.time() - t0:.0f} s; search-time mean "
+            f"{statistics.fmean(search):.3f}, report mean {statistics.fmean(report):.3f} "
+            f"(sd {statistics.stdev(report):.3f}); Kendall tau "
+            f"{kendall_tau_b(search, report):.2f}; simulated demo report: P(margin > 0) "
+            f"{sum(m > 0 for m in margins) / len(margins):.2f}, mean margin "
+            f"{statistics.fmean(margins):+.3f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

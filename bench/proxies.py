@@ -37,10 +37,10 @@ import os
 import random
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -91,8 +91,9 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     return cov / var if var > 0 else math.nan
 
 
-def top_hits(scores: Sequence[float], truth: Sequence[float], top: int = TOP,
-             true_top: int = TRUE_TOP) -> int:
+def top_hits(
+    scores: Sequence[float], truth: Sequence[float], top: int = TOP, true_top: int = TRUE_TOP
+) -> int:
     """How many of the `top` best by `scores` (ties: earlier first, as zero_cost.ranking) are in
     the `true_top` best by `truth` (every cell tied with the true_top-th one counts as in it)."""
     best = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:top]
@@ -153,13 +154,22 @@ def trial_of(task: ProxyTask, genotype: Genotype, index: int, epochs: int):
     """Cell `index` trained as the report trains its random cell `index` (seed, split)."""
     from core.dist.trials import Trial
     from core.nas.report import TRAIN_SEED_OFFSET
-
     from core.nas.strategies.base import SearchContext
 
     cfg = task.cfg
     settings = SearchContext.train_settings(task, epochs)  # type: ignore[arg-type]  # reads cfg
-    return Trial(genotype.to_dict(), cfg.C, task.data.num_classes, cfg.layers, settings,
-                 cfg.seed + TRAIN_SEED_OFFSET + 100 + index, "report", None, "cpu", 1)
+    return Trial(
+        genotype.to_dict(),
+        cfg.C,
+        task.data.num_classes,
+        cfg.layers,
+        settings,
+        cfg.seed + TRAIN_SEED_OFFSET + 100 + index,
+        "report",
+        None,
+        "cpu",
+        1,
+    )
 
 
 _DATA: ProxyTensors | None = None  # a worker process's copy of the proxy tensors
@@ -204,8 +214,13 @@ class Results:
         for i, genotype in enumerate(cells):
             old = saved[i] if i < len(saved) else {}
             same = old.get("genotype") == genotype.to_dict()
-            self.cells.append({"genotype": genotype.to_dict(), "acc": old["acc"] if same else {},
-                               "seconds": old["seconds"] if same else {}})
+            self.cells.append(
+                {
+                    "genotype": genotype.to_dict(),
+                    "acc": old["acc"] if same else {},
+                    "seconds": old["seconds"] if same else {},
+                }
+            )
 
     def has(self, index: int, epochs: int) -> bool:
         return str(epochs) in self.cells[index]["acc"]
@@ -224,8 +239,9 @@ class Results:
         return [c["seconds"][str(epochs)] for c in self.cells if str(epochs) in c["seconds"]]
 
 
-def combinations(scores: dict[str, list[float]], default: tuple[str, ...]
-                 ) -> dict[str, list[float]]:
+def combinations(
+    scores: dict[str, list[float]], default: tuple[str, ...]
+) -> dict[str, list[float]]:
     """Rank aggregates (mean-rank, log-rank) of the default proxies, of every pair and the
     triple of the training-free proxies, and of all four."""
     free = [n for n in PROXIES if n != "params"]
@@ -234,60 +250,85 @@ def combinations(scores: dict[str, list[float]], default: tuple[str, ...]
     for names in dict.fromkeys((tuple(default), *subsets, PROXIES)):
         for method in ("mean-rank", "log-rank"):
             out[f"{method}({', '.join(names)})"] = proxies.rank_aggregate(
-                {n: scores[n] for n in names}, method)
+                {n: scores[n] for n in names}, method
+            )
     return out
 
 
-def correlation_rows(scored: list[dict[str, float]], accs: list[float],
-                     default: tuple[str, ...]) -> list[dict]:
+def correlation_rows(
+    scored: list[dict[str, float]], accs: list[float], default: tuple[str, ...]
+) -> list[dict]:
     """Per proxy, #params and combination: Kendall tau-b, Spearman rho, top-5 hits."""
     scores = {name: [s[name] for s in scored] for name in PROXIES}
     rows = []
     for name, values in {**scores, **combinations(scores, default)}.items():
         kind = "baseline" if name == "params" else "proxy" if name in scores else "combination"
-        rows.append({"name": name, "kind": kind, "kendall": kendall_tau_b(values, accs),
-                     "spearman": spearman(values, accs), "hits": top_hits(values, accs)})
+        rows.append(
+            {
+                "name": name,
+                "kind": kind,
+                "kendall": kendall_tau_b(values, accs),
+                "spearman": spearman(values, accs),
+                "hits": top_hits(values, accs),
+            }
+        )
     return rows
 
 
 def op_counts(genotype: Genotype) -> dict[str, int]:
     """{"conv", "pool", "skip"}: how many ops of each family the normal cell has."""
     ops = [op for op, _ in genotype.normal]
-    return {"conv": sum("conv" in op for op in ops), "pool": sum("pool" in op for op in ops),
-            "skip": ops.count("skip_connect")}
+    return {
+        "conv": sum("conv" in op for op in ops),
+        "pool": sum("pool" in op for op in ops),
+        "skip": ops.count("skip_connect"),
+    }
 
 
 def structure_rows(cells: list[Genotype], accs: list[float]) -> list[dict]:
     """The normal cell's parameterised (conv) ops as a score (not a proxy: what a ranking fitted
     to it could reach; its skip ops, negated, are the `noskip` score above)."""
     counts = {"conv ops (normal cell)": [op_counts(g)["conv"] for g in cells]}
-    return [{"name": name, "kind": "structure", "kendall": kendall_tau_b(v, accs),
-             "spearman": spearman(v, accs), "hits": top_hits(v, accs)}
-            for name, v in counts.items()]
+    return [
+        {
+            "name": name,
+            "kind": "structure",
+            "kendall": kendall_tau_b(v, accs),
+            "spearman": spearman(v, accs),
+            "hits": top_hits(v, accs),
+        }
+        for name, v in counts.items()
+    ]
 
 
 def verdict(rows: list[dict], default: tuple[str, ...], combine: str) -> str:
     """Which combination ranks best (Kendall tau; the default wins a tie), and whether the
     default (`zero_cost.proxies` combined by `zero_cost.combine`) is that one."""
+
     def tau(row: dict) -> float:
         return -math.inf if math.isnan(row["kendall"]) else row["kendall"]
 
     default_name = f"{combine}({', '.join(default)})"
     combos = [r for r in rows if r["kind"] == "combination"]
     best = max(combos, key=lambda r: (tau(r), r["name"] == default_name))
-    text = (f"Best combination by Kendall tau: `{best['name']}` (tau {best['kendall']:.3f}); "
-            f"the default (`zero_cost.proxies` = {','.join(default)}, `zero_cost.combine` = "
-            f"{combine}) ")
+    text = (
+        f"Best combination by Kendall tau: `{best['name']}` (tau {best['kendall']:.3f}); "
+        f"the default (`zero_cost.proxies` = {','.join(default)}, `zero_cost.combine` = "
+        f"{combine}) "
+    )
     if best["name"] == default_name:
         text += "is that one: the default combination follows this table."
     else:
         own = next(r["kendall"] for r in combos if r["name"] == default_name)
-        text += f"is not (tau {own:.3f}): to follow this table the default becomes " \
-                f"`{best['name']}`."
+        text += (
+            f"is not (tau {own:.3f}): to follow this table the default becomes `{best['name']}`."
+        )
     single = max((r for r in rows if r["kind"] != "combination"), key=tau)
     if tau(single) > tau(best):
-        text += (f" A single score ranks better than every combination: `{single['name']}` "
-                 f"(tau {single['kendall']:.3f}).")
+        text += (
+            f" A single score ranks better than every combination: `{single['name']}` "
+            f"(tau {single['kendall']:.3f})."
+        )
     return text
 
 
@@ -297,46 +338,71 @@ def schedule_check(results: Results, epochs: int, full: int, k: int) -> dict | N
     if k <= 0 or full == epochs or len(indices) < 2:
         return None
     short, long_ = results.accs(epochs, indices), results.accs(full, indices)
-    return {"cells": len(indices), "kendall": kendall_tau_b(short, long_),
-            "spearman": spearman(short, long_), "short_mean": sum(short) / len(short),
-            "full_mean": sum(long_) / len(long_)}
+    return {
+        "cells": len(indices),
+        "kendall": kendall_tau_b(short, long_),
+        "spearman": spearman(short, long_),
+        "short_mean": sum(short) / len(short),
+        "full_mean": sum(long_) / len(long_),
+    }
 
 
 # -- report ------------------------------------------------------------------------------------
 def render(run: dict, rows: list[dict], check: dict | None) -> str:
     """The markdown section: settings, the correlation table, the verdict, the schedule check."""
     cfg: SearchConfig = run["cfg"]
-    lines = [f"Machine: {machine()}; {run['workers']} training(s) at a time, one torch thread "
-             f"each; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the "
-             "end.", f"Repeat: `{run['command']}`.", "",
-             f"{run['cells']} random cells of the default space (C={cfg.C}, {cfg.layers} cells, "
-             f"{cfg.nodes} nodes, skip cap {cfg.skip_cap}; the first cells the zero-cost "
-             f"strategy scores with seed {cfg.seed}) on `{run['dataset']}` ({cfg.size} px "
-             f"crops, {run['train_crops']} train / {run['val_crops']} held-out, "
-             f"{run['classes']} classes). Proxies on the zero-cost strategy's minibatches "
-             f"({cfg.zero_cost.zico_batches} x {cfg.zero_cost.batch_size} crops of the "
-             f"search-train half), {run['score_s'] / run['cells']:.2f} s per cell. Trained as "
-             f"the report trains a random cell (whole proxy train split, batch "
-             f"{cfg.net_batch_size}, lr {cfg.net_learning_rate} cosine, {cfg.net_optimizer}, its "
-             f"seeds) for {run['epochs']} epoch(s) (the report: up to {cfg.report.epochs}), "
-             f"{run['train_s']:.1f} s per "
-             f"cell; accuracy on the held-out split (mean {run['acc_mean']:.3f}, range "
-             f"{run['acc_min']:.3f}-{run['acc_max']:.3f}); " +
-             (f"trainings took {run['wall_s'] / 60:.1f} min of wall time." if run["trained"]
-              else "accuracies read from the bench home's results file (trained by an earlier "
-                   "run of this command)."),
-             "",
-             table(["score", "kind", "Kendall tau-b", "Spearman rho",
-                    f"top-{TOP} in true top-{TRUE_TOP}"],
-                   [[f"`{r['name']}`", r["kind"], f"{r['kendall']:.3f}", f"{r['spearman']:.3f}",
-                     f"{r['hits']}/{min(TOP, run['cells'])}"] for r in rows]), "",
-             verdict(rows, cfg.zero_cost.proxies, cfg.zero_cost.combine), ""]
+    lines = [
+        f"Machine: {machine()}; {run['workers']} training(s) at a time, one torch thread "
+        f"each; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the "
+        "end.",
+        f"Repeat: `{run['command']}`.",
+        "",
+        f"{run['cells']} random cells of the default space (C={cfg.C}, {cfg.layers} cells, "
+        f"{cfg.nodes} nodes, skip cap {cfg.skip_cap}; the first cells the zero-cost "
+        f"strategy scores with seed {cfg.seed}) on `{run['dataset']}` ({cfg.size} px "
+        f"crops, {run['train_crops']} train / {run['val_crops']} held-out, "
+        f"{run['classes']} classes). Proxies on the zero-cost strategy's minibatches "
+        f"({cfg.zero_cost.zico_batches} x {cfg.zero_cost.batch_size} crops of the "
+        f"search-train half), {run['score_s'] / run['cells']:.2f} s per cell. Trained as "
+        f"the report trains a random cell (whole proxy train split, batch "
+        f"{cfg.net_batch_size}, lr {cfg.net_learning_rate} cosine, {cfg.net_optimizer}, its "
+        f"seeds) for {run['epochs']} epoch(s) (the report: up to {cfg.report.epochs}), "
+        f"{run['train_s']:.1f} s per "
+        f"cell; accuracy on the held-out split (mean {run['acc_mean']:.3f}, range "
+        f"{run['acc_min']:.3f}-{run['acc_max']:.3f}); "
+        + (
+            f"trainings took {run['wall_s'] / 60:.1f} min of wall time."
+            if run["trained"]
+            else "accuracies read from the bench home's results file (trained by an earlier "
+            "run of this command)."
+        ),
+        "",
+        table(
+            ["score", "kind", "Kendall tau-b", "Spearman rho", f"top-{TOP} in true top-{TRUE_TOP}"],
+            [
+                [
+                    f"`{r['name']}`",
+                    r["kind"],
+                    f"{r['kendall']:.3f}",
+                    f"{r['spearman']:.3f}",
+                    f"{r['hits']}/{min(TOP, run['cells'])}",
+                ]
+                for r in rows
+            ],
+        ),
+        "",
+        verdict(rows, cfg.zero_cost.proxies, cfg.zero_cost.combine),
+        "",
+    ]
     if check is not None:
-        lines += [f"Schedule check: the first {check['cells']} cells also trained with the "
-                  f"report's {cfg.report.epochs} epochs; Kendall tau-b between the "
-                  f"{run['epochs']}-epoch and the {cfg.report.epochs}-epoch accuracies "
-                  f"{check['kendall']:.3f}, Spearman {check['spearman']:.3f} (mean accuracy "
-                  f"{check['short_mean']:.3f} vs {check['full_mean']:.3f}).", ""]
+        lines += [
+            f"Schedule check: the first {check['cells']} cells also trained with the "
+            f"report's {cfg.report.epochs} epochs; Kendall tau-b between the "
+            f"{run['epochs']}-epoch and the {cfg.report.epochs}-epoch accuracies "
+            f"{check['kendall']:.3f}, Spearman {check['spearman']:.3f} (mean accuracy "
+            f"{check['short_mean']:.3f} vs {check['full_mean']:.3f}).",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -363,31 +429,55 @@ def choose_epochs(args: argparse.Namespace, epoch_s: float, score_s: float, full
 
 def plan_text(args: argparse.Namespace, epochs: int, full: int, epoch_s: float) -> str:
     short = args.cells * epochs * epoch_s / args.workers
-    text = (f"one epoch measured at {epoch_s:.1f} s (one thread, alone): {args.cells} cells x "
-            f"{epochs} epoch(s) / {args.workers} at a time = about {short / 60:.1f} min")
+    text = (
+        f"one epoch measured at {epoch_s:.1f} s (one thread, alone): {args.cells} cells x "
+        f"{epochs} epoch(s) / {args.workers} at a time = about {short / 60:.1f} min"
+    )
     if args.check_schedule and full != epochs:
         extra = min(args.check_schedule, args.cells) * full * epoch_s / args.workers
-        text += (f", plus the schedule check ({min(args.check_schedule, args.cells)} cells x "
-                 f"{full} epochs) about {extra / 60:.1f} min")
+        text += (
+            f", plus the schedule check ({min(args.check_schedule, args.cells)} cells x "
+            f"{full} epochs) about {extra / 60:.1f} min"
+        )
     return text + " (parallel trainings may each run slower on a busy machine)"
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--home", default="/tmp/nasdet-bench-search",
-                   help="bench home (bench/search.py's: its dataset is reused)")
+    p.add_argument(
+        "--home",
+        default="/tmp/nasdet-bench-search",
+        help="bench home (bench/search.py's: its dataset is reused)",
+    )
     p.add_argument("--images", type=int, default=1000, help="images of a generated dataset")
     p.add_argument("--cells", type=int, default=40, help="random cells scored and trained")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--image-size", type=int, default=FAST_IMAGE_SIZE,
-                   help="proxy crop side (16: the --fast crops; 32: the search default)")
+    p.add_argument(
+        "--image-size",
+        type=int,
+        default=FAST_IMAGE_SIZE,
+        help="proxy crop side (16: the --fast crops; 32: the search default)",
+    )
     p.add_argument("--epochs", type=int, help="short schedule (default: what fits --minutes)")
-    p.add_argument("--minutes", type=float, default=12.0,
-                   help="time for the short-schedule trainings when --epochs is not given")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                   help="trainings at once, one process and one torch thread each")
-    p.add_argument("--check-schedule", type=int, default=0, metavar="K",
-                   help="also train the first K cells with the report's full schedule")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=12.0,
+        help="time for the short-schedule trainings when --epochs is not given",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="trainings at once, one process and one torch thread each",
+    )
+    p.add_argument(
+        "--check-schedule",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also train the first K cells with the report's full schedule",
+    )
     p.add_argument("--no-write", action="store_true", help="do not touch docs/BENCHMARKS.md")
     args = p.parse_args()
     if args.cells < 2 or args.workers < 1 or (args.epochs is not None and args.epochs < 1):
@@ -410,26 +500,42 @@ def main() -> None:
     epochs = choose_epochs(args, epoch_s, score_s, full)
     print(plan_text(args, epochs, full, epoch_s), flush=True)
     jobs = [(i, g, epochs) for i, g in enumerate(cells) if not results.has(i, epochs)]
-    jobs += [(i, g, full) for i, g in enumerate(cells[:args.check_schedule])
-             if full != epochs and not results.has(i, full)]
+    jobs += [
+        (i, g, full)
+        for i, g in enumerate(cells[: args.check_schedule])
+        if full != epochs and not results.has(i, full)
+    ]
 
     def done(index: int, e: int, stats: dict[str, float]) -> None:
         results.add(index, e, stats)
-        print(f"cell {index} ({e} epochs): val acc {stats['val_acc']:.3f} in "
-              f"{stats['seconds']:.1f} s", flush=True)
+        print(
+            f"cell {index} ({e} epochs): val acc {stats['val_acc']:.3f} in "
+            f"{stats['seconds']:.1f} s",
+            flush=True,
+        )
 
     t1 = time.perf_counter()
     train_all(task, jobs, args.workers, done)
     accs = results.accs(epochs, range(len(cells)))
     rows = correlation_rows(scored, accs, cfg.zero_cost.proxies) + structure_rows(cells, accs)
-    run = {"cfg": cfg, "cells": len(cells), "epochs": epochs, "workers": args.workers,
-           "dataset": cfg.dataset, "train_crops": len(task.data.train_y),
-           "val_crops": len(task.data.val_y), "classes": task.data.num_classes,
-           "score_s": score_s, "train_s": sum(results.seconds(epochs)) / len(cells),
-           "wall_s": time.perf_counter() - t1, "trained": len(jobs),
-           "acc_mean": sum(accs) / len(accs),
-           "acc_min": min(accs), "acc_max": max(accs),
-           "command": command_line("bench/proxies.py")}
+    run = {
+        "cfg": cfg,
+        "cells": len(cells),
+        "epochs": epochs,
+        "workers": args.workers,
+        "dataset": cfg.dataset,
+        "train_crops": len(task.data.train_y),
+        "val_crops": len(task.data.val_y),
+        "classes": task.data.num_classes,
+        "score_s": score_s,
+        "train_s": sum(results.seconds(epochs)) / len(cells),
+        "wall_s": time.perf_counter() - t1,
+        "trained": len(jobs),
+        "acc_mean": sum(accs) / len(accs),
+        "acc_min": min(accs),
+        "acc_max": max(accs),
+        "command": command_line("bench/proxies.py"),
+    }
     text = render(run, rows, schedule_check(results, epochs, full, args.check_schedule))
     print(text, flush=True)
     if not args.no_write:

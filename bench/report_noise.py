@@ -20,13 +20,30 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.proxies import (_init_worker, _train, kendall_tau_b, load_task,  # noqa: E402
-                           op_counts, sample_cells, score_cells)
+from bench.proxies import (
+    _init_worker,
+    _train,
+    kendall_tau_b,
+    load_task,  # noqa: E402
+    op_counts,
+    sample_cells,
+    score_cells,
+)
 from core.dist.trials import Trial  # noqa: E402
 from core.nas.strategies.base import SearchContext  # noqa: E402
 
-QUANTITIES = ("synflow", "naswot", "zico", "params", "skip", "pool", "conv", "child",
-              "-childloss", "report_b")
+QUANTITIES = (
+    "synflow",
+    "naswot",
+    "zico",
+    "params",
+    "skip",
+    "pool",
+    "conv",
+    "child",
+    "-childloss",
+    "report_b",
+)
 
 
 def main() -> None:
@@ -40,32 +57,57 @@ def main() -> None:
     cfg = task.cfg
     cells = sample_cells(cfg, a.cells)
     scores = score_cells(task, cells)
-    runs = (("report_a", a.epochs, 1000, "report"), ("report_b", a.epochs, 5000, "report"),
-            ("child", cfg.child_epochs, 9000, "search"))
-    jobs = {(i, name): Trial(g.to_dict(), cfg.C, task.data.num_classes, cfg.layers,
-                             SearchContext.train_settings(task, epochs), seed + i, split, None,
-                             "cpu", 1)
-            for i, g in enumerate(cells) for name, epochs, seed, split in runs}
+    runs = (
+        ("report_a", a.epochs, 1000, "report"),
+        ("report_b", a.epochs, 5000, "report"),
+        ("child", cfg.child_epochs, 9000, "search"),
+    )
+    jobs = {
+        (i, name): Trial(
+            g.to_dict(),
+            cfg.C,
+            task.data.num_classes,
+            cfg.layers,
+            SearchContext.train_settings(task, epochs),
+            seed + i,
+            split,
+            None,
+            "cpu",
+            1,
+        )
+        for i, g in enumerate(cells)
+        for name, epochs, seed, split in runs
+    }
     done: dict = {}
-    with ProcessPoolExecutor(2, multiprocessing.get_context("spawn"), _init_worker,
-                             (task.data,)) as pool:
+    with ProcessPoolExecutor(
+        2, multiprocessing.get_context("spawn"), _init_worker, (task.data,)
+    ) as pool:
         futures = {pool.submit(_train, trial): key for key, trial in jobs.items()}
         for future in as_completed(futures):
             done[futures[future]] = future.result()
             print(futures[future], round(done[futures[future]]["val_acc"], 3), flush=True)
     rows = []
     for i, g in enumerate(cells):
-        rows.append({"cell": i, **scores[i], **op_counts(g),
-                     "report_a": done[(i, "report_a")]["val_acc"],
-                     "report_b": done[(i, "report_b")]["val_acc"],
-                     "child": done[(i, "child")]["val_acc"],
-                     "-childloss": -done[(i, "child")]["loss"], "genotype": g.to_dict()})
+        rows.append(
+            {
+                "cell": i,
+                **scores[i],
+                **op_counts(g),
+                "report_a": done[(i, "report_a")]["val_acc"],
+                "report_b": done[(i, "report_b")]["val_acc"],
+                "child": done[(i, "child")]["val_acc"],
+                "-childloss": -done[(i, "child")]["loss"],
+                "genotype": g.to_dict(),
+            }
+        )
     out = Path(a.home) / f"report_noise_{a.cells}_{a.epochs}.json"
     out.write_text(json.dumps(rows, indent=1))
     truth = [(r["report_a"] + r["report_b"]) / 2 for r in rows]
-    print(f"\nreport accuracy (mean of 2 seeds): {min(truth):.3f}-{max(truth):.3f}, "
-          f"mean {sum(truth) / len(truth):.3f}; child {min(r['child'] for r in rows):.3f}-"
-          f"{max(r['child'] for r in rows):.3f}")
+    print(
+        f"\nreport accuracy (mean of 2 seeds): {min(truth):.3f}-{max(truth):.3f}, "
+        f"mean {sum(truth) / len(truth):.3f}; child {min(r['child'] for r in rows):.3f}-"
+        f"{max(r['child'] for r in rows):.3f}"
+    )
     print("| quantity | Kendall tau-b vs the report mean |\n|---|---|")
     for q in QUANTITIES:
         against = [r["report_a"] for r in rows] if q == "report_b" else truth

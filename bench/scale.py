@@ -31,23 +31,51 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from bench.common import machine, run_here as run, table, write_section  # noqa: E402
+from bench.common import machine, table, write_section  # noqa: E402
+from bench.common import run_here as run
 from core.engine.store import Store  # noqa: E402
 
 SIZES = {  # short / full: dataset, train job, report trainings
-    True: {"images": 32, "image_size": 128, "epochs": 3, "batch": 2, "networks": (1, 2),
-           "report_epochs": 1, "C": 8, "layers": 5, "per_class": 30},
-    False: {"images": 128, "image_size": 256, "epochs": 4, "batch": 4, "networks": (2, 4),
-            "report_epochs": 8, "C": 8, "layers": 5, "per_class": 100},
+    True: {
+        "images": 32,
+        "image_size": 128,
+        "epochs": 3,
+        "batch": 2,
+        "networks": (1, 2),
+        "report_epochs": 1,
+        "C": 8,
+        "layers": 5,
+        "per_class": 30,
+    },
+    False: {
+        "images": 128,
+        "image_size": 256,
+        "epochs": 4,
+        "batch": 4,
+        "networks": (2, 4),
+        "report_epochs": 8,
+        "C": 8,
+        "layers": 5,
+        "per_class": 100,
+    },
 }
 
 
 def ddp_rate(store: Store, size: dict, nproc: int, device: str, sync_bn: bool = True) -> dict:
     """images/s of a train job on `nproc` processes, epochs after the first."""
-    spec = {"dataset": "scale", "model": "efficientdet_tiny", "image_size": size["image_size"],
-            "epochs": size["epochs"], "batch_size": size["batch"], "workers": 0,
-            "optimizer": "adamw", "lr": 0.01, "eval_every": 1000, "nproc": nproc,
-            "sync_bn": sync_bn}
+    spec = {
+        "dataset": "scale",
+        "model": "efficientdet_tiny",
+        "image_size": size["image_size"],
+        "epochs": size["epochs"],
+        "batch_size": size["batch"],
+        "workers": 0,
+        "optimizer": "adamw",
+        "lr": 0.01,
+        "eval_every": 1000,
+        "nproc": nproc,
+        "sync_bn": sync_bn,
+    }
     started = time.monotonic()
     job = run(store, "train", spec, device)
     wall = time.monotonic() - started
@@ -55,8 +83,14 @@ def ddp_rate(store: Store, size: dict, nproc: int, device: str, sync_bn: bool = 
     steps = job["result"]["steps"] // size["epochs"]
     images = steps * size["batch"] * nproc * (size["epochs"] - 1)
     norm = "-" if nproc == 1 else ("SyncBatchNorm" if sync_bn else "per process")
-    return {"nproc": nproc, "norm": norm, "rate": images / (seconds[-1] - seconds[0]),
-            "global_batch": size["batch"] * nproc, "steps": steps, "wall": wall}
+    return {
+        "nproc": nproc,
+        "norm": norm,
+        "rate": images / (seconds[-1] - seconds[0]),
+        "global_batch": size["batch"] * nproc,
+        "steps": steps,
+        "wall": wall,
+    }
 
 
 def report_trials(data, size: dict, device: str, threads: int) -> list:
@@ -70,9 +104,20 @@ def report_trials(data, size: dict, device: str, threads: int) -> list:
     genotypes = [PUBLISHED_GENOTYPES["DARTS_V2"]] * repeats
     genotypes += [sample_genotype(rng, 4, 2) for _ in range(randoms)]
     settings = TrainSettings(size["report_epochs"], 32, 0.1, 0.001, 0.9, 3e-4, 5.0)
-    return [Trial(g.to_dict(), size["C"], data.num_classes, size["layers"], settings,
-                  seed=104729 + i, split="report", device=device, threads=threads)
-            for i, g in enumerate(genotypes)]
+    return [
+        Trial(
+            g.to_dict(),
+            size["C"],
+            data.num_classes,
+            size["layers"],
+            settings,
+            seed=104729 + i,
+            split="report",
+            device=device,
+            threads=threads,
+        )
+        for i, g in enumerate(genotypes)
+    ]
 
 
 def report_walls(store: Store, size: dict, device: str) -> list[list]:
@@ -87,8 +132,10 @@ def report_walls(store: Store, size: dict, device: str) -> list[list]:
     where = "cuda:0" if device == "cuda" else "cpu"
     for threads in sorted({1, torch.get_num_threads()}):
         started = time.monotonic()
-        accs = [s["val_acc"] for s in LocalExecutor().map(
-            run_trial, report_trials(data, size, where, threads), data)]
+        accs = [
+            s["val_acc"]
+            for s in LocalExecutor().map(run_trial, report_trials(data, size, where, threads), data)
+        ]
         rows.append(["local", 1, threads, 0.0, time.monotonic() - started, accs])
     slots, gpus = default_slots(device) if device == "cuda" else (2, 0.0)
     t0 = time.monotonic()
@@ -98,8 +145,16 @@ def report_walls(store: Store, size: dict, device: str) -> list[list]:
         shared = ray_executor.share(on_cpu(data))
         trials = report_trials(data, size, where, 1)
         accs = [s["val_acc"] for s in ray_executor.map(run_trial, trials, shared)]
-        rows.append(["ray", ray_executor.slots, "1 GPU" if gpus else 1, startup,
-                     time.monotonic() - started, accs])
+        rows.append(
+            [
+                "ray",
+                ray_executor.slots,
+                "1 GPU" if gpus else 1,
+                startup,
+                time.monotonic() - started,
+                accs,
+            ]
+        )
     return rows
 
 
@@ -112,40 +167,87 @@ def main() -> None:
     size = SIZES[args.short]
     device = "cuda:0" if args.device == "cuda" else "cpu"
     store = Store(Path(tempfile.mkdtemp(prefix="bench_scale_")))
-    run(store, "dataset.generate", {"name": "scale", "kind": "shapes", "images": size["images"],
-                                     "size": size["image_size"], "difficulty": "easy",
-                                     "seed": 0}, device)
+    run(
+        store,
+        "dataset.generate",
+        {
+            "name": "scale",
+            "kind": "shapes",
+            "images": size["images"],
+            "size": size["image_size"],
+            "difficulty": "easy",
+            "seed": 0,
+        },
+        device,
+    )
     many = torch.cuda.device_count() if args.device == "cuda" else 2
-    ddp = [ddp_rate(store, size, 1, device), ddp_rate(store, size, many, device),
-           ddp_rate(store, size, many, device, sync_bn=False)]
+    ddp = [
+        ddp_rate(store, size, 1, device),
+        ddp_rate(store, size, many, device),
+        ddp_rate(store, size, many, device, sync_bn=False),
+    ]
     walls = report_walls(store, size, args.device)
     print_and_write(args, size, ddp, walls)
 
 
 def print_and_write(args, size: dict, ddp: list[dict], walls: list[list]) -> None:
-    ddp_md = table(["processes", "BatchNorm", "global batch", "steps/epoch", "images/s",
-                    "speed-up", "job wall s (with start-up)"],
-                   [[d["nproc"], d["norm"], d["global_batch"], d["steps"], d["rate"],
-                     d["rate"] / ddp[0]["rate"], d["wall"]] for d in ddp])
-    ray_md = table(["executor", "slots", "threads per training", "start-up s", "report wall s",
-                    "speed-up", "val accuracies"],
-                   [[r[0], r[1], r[2], r[3], r[4], walls[-2][4] / r[4],
-                     ", ".join(f"{a:.3f}" for a in r[5])] for r in walls])
+    ddp_md = table(
+        [
+            "processes",
+            "BatchNorm",
+            "global batch",
+            "steps/epoch",
+            "images/s",
+            "speed-up",
+            "job wall s (with start-up)",
+        ],
+        [
+            [
+                d["nproc"],
+                d["norm"],
+                d["global_batch"],
+                d["steps"],
+                d["rate"],
+                d["rate"] / ddp[0]["rate"],
+                d["wall"],
+            ]
+            for d in ddp
+        ],
+    )
+    ray_md = table(
+        [
+            "executor",
+            "slots",
+            "threads per training",
+            "start-up s",
+            "report wall s",
+            "speed-up",
+            "val accuracies",
+        ],
+        [
+            [r[0], r[1], r[2], r[3], r[4], walls[-2][4] / r[4], ", ".join(f"{a:.3f}" for a in r[5])]
+            for r in walls
+        ],
+    )
     same = walls[0][5] == walls[-1][5]  # local and Ray at 1 thread per training
     print(ddp_md, "\n", ray_md, f"\naccuracies equal: {same}", sep="\n")
     if args.short or args.no_write:
         return
     repeats, randoms = size["networks"]
-    write_section("scale", (
-        "## Scale-out (bench/scale.py)\n\n"
-        f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
-        f"Repeat: `.venv/bin/python bench/scale.py --device {args.device}`.\n\n"
-        f"DDP (torchrun, {'NCCL' if args.device == 'cuda' else 'gloo'}): efficientdet_tiny at "
-        f"{size['image_size']} px on {size['images']} generated images, per-process batch "
-        f"{size['batch']}, epochs 2-{size['epochs']} timed.\n\n{ddp_md}\n\n"
-        f"Ray: the report phase, DARTS_V2 x {repeats} + {randoms} random cells, C={size['C']}, "
-        f"{size['layers']} cells, {size['report_epochs']} epochs each on 32 px crops; "
-        f"accuracies equal to the local executor's: {same}.\n\n{ray_md}"))
+    write_section(
+        "scale",
+        (
+            "## Scale-out (bench/scale.py)\n\n"
+            f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
+            f"Repeat: `.venv/bin/python bench/scale.py --device {args.device}`.\n\n"
+            f"DDP (torchrun, {'NCCL' if args.device == 'cuda' else 'gloo'}): efficientdet_tiny at "
+            f"{size['image_size']} px on {size['images']} generated images, per-process batch "
+            f"{size['batch']}, epochs 2-{size['epochs']} timed.\n\n{ddp_md}\n\n"
+            f"Ray: the report phase, DARTS_V2 x {repeats} + {randoms} random cells, C={size['C']}, "
+            f"{size['layers']} cells, {size['report_epochs']} epochs each on 32 px crops; "
+            f"accuracies equal to the local executor's: {same}.\n\n{ray_md}"
+        ),
+    )
 
 
 if __name__ == "__main__":

@@ -107,14 +107,22 @@ def run_search(store: Store, strategy: str, minutes: float, extra: dict) -> dict
     result = SEARCH.run(job["spec"], reporter)
     wall = time.perf_counter() - t0
     rows = store.architectures(job_id)
-    return {"job_id": job_id, "wall_s": wall, "search_s": search_seconds(store, job_id),
-            "budget_s": 60 * minutes, "evaluated": sum(r["extra"]["kind"] != "final" for r in rows),
-            "search_score": result["search_score"], "searched": result["searched"],
-            "random": result["random"]["accs"] and {k: result["random"][k]
-                                                     for k in ("mean", "std", "accs")},
-            "margin": result["margin"], "genotype": result["genotype"],
-            "train_crops": result["budget"]["train_crops"],
-            "val_crops": result["budget"]["val_crops"], "afforded": result.get("afforded")}
+    return {
+        "job_id": job_id,
+        "wall_s": wall,
+        "search_s": search_seconds(store, job_id),
+        "budget_s": 60 * minutes,
+        "evaluated": sum(r["extra"]["kind"] != "final" for r in rows),
+        "search_score": result["search_score"],
+        "searched": result["searched"],
+        "random": result["random"]["accs"]
+        and {k: result["random"][k] for k in ("mean", "std", "accs")},
+        "margin": result["margin"],
+        "genotype": result["genotype"],
+        "train_crops": result["budget"]["train_crops"],
+        "val_crops": result["budget"]["val_crops"],
+        "afforded": result.get("afforded"),
+    }
 
 
 def search_seconds(store: Store, job_id: int) -> float:
@@ -137,24 +145,35 @@ def run_detector(store: Store, backbone: str, epochs: int | None) -> dict:
     TRAIN.run(job["spec"], reporter)
     wall = time.perf_counter() - t0
     ap = {m["key"]: m["value"] for m in store.metrics(job_id) if m["key"].startswith("val/")}
-    return {"job_id": job_id, "wall_s": wall, "epochs": job["spec"].get("epochs"),
-            "AP50": ap.get("val/AP50"), "AP": ap.get("val/AP")}
+    return {
+        "job_id": job_id,
+        "wall_s": wall,
+        "epochs": job["spec"].get("epochs"),
+        "AP50": ap.get("val/AP50"),
+        "AP": ap.get("val/AP"),
+    }
 
 
 SWEEP_BUDGETS = (2.0, 4.0, 10.0)
 SWEEP_SEEDS = (0, 1, 2)
-STRATEGY_RUNS = {"darts": {}, "darts PC K=4": {"strategy": "darts",
-                                               "darts": {"partial_channels": 4}},
-                 "enas": {}, "evolution": {}, "random": {}, "zero-cost": {}}
+STRATEGY_RUNS = {
+    "darts": {},
+    "darts PC K=4": {"strategy": "darts", "darts": {"partial_channels": 4}},
+    "enas": {},
+    "evolution": {},
+    "random": {},
+    "zero-cost": {},
+}
 
 
 def options_text(extra: dict) -> str:
-    """", net_batch_size=16" for {"net_batch_size": 16}: how a run with options is named."""
+    """ ", net_batch_size=16" for {"net_batch_size": 16}: how a run with options is named."""
     return "".join(f", {k}={v}" for k, v in extra.items())
 
 
-def sweep_stage(store: Store, path: Path, strategy: str, budgets, seeds, publish,
-                extra: dict | None = None) -> None:
+def sweep_stage(
+    store: Store, path: Path, strategy: str, budgets, seeds, publish, extra: dict | None = None
+) -> None:
     """The short-budget claim: `strategy` at each budget (the whole job) with each seed;
     `extra`: search options (--set) of these runs, which sit beside the default ones."""
     extra = extra or {}
@@ -164,9 +183,13 @@ def sweep_stage(store: Store, path: Path, strategy: str, budgets, seeds, publish
             if name not in load_results(path).get("sweep", {}):
                 run = run_search(store, strategy, minutes, {**extra, "seed": seed})
                 results = load_results(path)
-                results.setdefault("sweep", {})[name] = {**run, "strategy": strategy,
-                                                         "minutes": minutes, "seed": seed,
-                                                         "options": extra}
+                results.setdefault("sweep", {})[name] = {
+                    **run,
+                    "strategy": strategy,
+                    "minutes": minutes,
+                    "seed": seed,
+                    "options": extra,
+                }
                 save_results(path, results)
                 publish()
 
@@ -194,81 +217,165 @@ def _sweep_rows(sweep: dict) -> list[list]:
         ahead = sum(m > 0 for m in margins)
         mean = sum(margins) / len(margins) if margins else float("nan")
         bound = 1.1 * 60 * minutes + 10
-        rows.append([f"{runs[0]['strategy']}, {minutes:g} min{options}",
-                     ", ".join(f"seed {r['seed']}: {r['margin']:+.3f}" if r["margin"] is not None
-                               else f"seed {r['seed']}: n/a" for r in runs),
-                     f"{ahead}/{len(runs)}", f"{mean:+.3f}",
-                     "yes" if ahead * 3 >= 2 * len(runs) and mean > 0 else "NO",
-                     f"{max(r['wall_s'] for r in runs):.0f} / {bound:.0f}",
-                     "; ".join(sorted({r.get('afforded') or '-' for r in runs}))])
+        rows.append(
+            [
+                f"{runs[0]['strategy']}, {minutes:g} min{options}",
+                ", ".join(
+                    f"seed {r['seed']}: {r['margin']:+.3f}"
+                    if r["margin"] is not None
+                    else f"seed {r['seed']}: n/a"
+                    for r in runs
+                ),
+                f"{ahead}/{len(runs)}",
+                f"{mean:+.3f}",
+                "yes" if ahead * 3 >= 2 * len(runs) and mean > 0 else "NO",
+                f"{max(r['wall_s'] for r in runs):.0f} / {bound:.0f}",
+                "; ".join(sorted({r.get("afforded") or "-" for r in runs})),
+            ]
+        )
     return rows
 
 
 def render(results: dict) -> str:
-    lines = [f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} on "
-             f"{os.cpu_count()} cores at the end (a shared machine inflates wall times).",
-             "Repeat: `.venv/bin/python bench/search.py` (see its docstring for options).", ""]
+    lines = [
+        f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores at the end (a shared machine inflates wall times).",
+        "Repeat: `.venv/bin/python bench/search.py` (see its docstring for options).",
+        "",
+    ]
     if "speed" in results:
-        rows = [[f"{k}", f"{v['darts_step']:.1f}", f"{v['discrete_step']:.1f}"]
-                for k, v in results["speed"].items()]
-        lines += ["Supernet throughput (C=8, 5 cells, 4 nodes, 8 ops; images/s):", "",
-                  table(["crop px x batch", "DARTS step (alpha + w)", "discrete DARTS_V2 fwd+bwd"],
-                        rows), ""]
+        rows = [
+            [f"{k}", f"{v['darts_step']:.1f}", f"{v['discrete_step']:.1f}"]
+            for k, v in results["speed"].items()
+        ]
+        lines += [
+            "Supernet throughput (C=8, 5 cells, 4 nodes, 8 ops; images/s):",
+            "",
+            table(["crop px x batch", "DARTS step (alpha + w)", "discrete DARTS_V2 fwd+bwd"], rows),
+            "",
+        ]
     rows = []
     for name, r in results.get("searches", {}).items():
         rnd = r["random"] or {"mean": float("nan"), "std": float("nan")}
-        rows.append([name, f"{r['search_s']:.0f} / {r['budget_s']:.0f}", f"{r['wall_s']:.0f}",
-                     r["evaluated"], f"{r['search_score']:.3f}",
-                     f"{r['searched']['mean']:.3f} +- {r['searched']['std']:.3f}",
-                     f"{rnd['mean']:.3f} +- {rnd['std']:.3f}",
-                     "n/a" if r["margin"] is None else f"{r['margin']:+.3f}",
-                     "yes" if (r["margin"] or 0) >= 0 else "NO", r.get("afforded") or "-",
-                     ", ".join(f"{k}={v}" for k, v in r.get("options", {}).items()) or "defaults"])
+        rows.append(
+            [
+                name,
+                f"{r['search_s']:.0f} / {r['budget_s']:.0f}",
+                f"{r['wall_s']:.0f}",
+                r["evaluated"],
+                f"{r['search_score']:.3f}",
+                f"{r['searched']['mean']:.3f} +- {r['searched']['std']:.3f}",
+                f"{rnd['mean']:.3f} +- {rnd['std']:.3f}",
+                "n/a" if r["margin"] is None else f"{r['margin']:+.3f}",
+                "yes" if (r["margin"] or 0) >= 0 else "NO",
+                r.get("afforded") or "-",
+                ", ".join(f"{k}={v}" for k, v in r.get("options", {}).items()) or "defaults",
+            ]
+        )
     if rows:
         from core.nas.config import SearchConfig
 
         first, cfg = next(iter(results["searches"].values())), SearchConfig()
-        lines += [f"Searches on `{DATASET}` ({results.get('images')} generated shapes images; "
-                  f"proxy {first['train_crops']} train / {first['val_crops']} held-out crops). "
-                  f"Final report (defaults): the searched cell retrained from scratch with "
-                  f"up to {cfg.report.repeats} seeds beside up to {cfg.report.random} random "
-                  f"cells, up to {cfg.report.epochs} epochs each (batch {cfg.net_batch_size}, "
-                  f"{cfg.net_optimizer} lr {cfg.net_learning_rate}; `--minutes` bounds the "
-                  f"whole job, so each report trains what it could afford), scored on the "
-                  f"held-out split; runs with other options say so:",
-                  "",
-                  table(["search", "search s / job budget s", "total wall s", "archs evaluated",
-                         "search score", "searched acc", "random acc", "margin",
-                         ">= random mean", "report afforded", "options"], rows), ""]
+        lines += [
+            f"Searches on `{DATASET}` ({results.get('images')} generated shapes images; "
+            f"proxy {first['train_crops']} train / {first['val_crops']} held-out crops). "
+            f"Final report (defaults): the searched cell retrained from scratch with "
+            f"up to {cfg.report.repeats} seeds beside up to {cfg.report.random} random "
+            f"cells, up to {cfg.report.epochs} epochs each (batch {cfg.net_batch_size}, "
+            f"{cfg.net_optimizer} lr {cfg.net_learning_rate}; `--minutes` bounds the "
+            f"whole job, so each report trains what it could afford), scored on the "
+            f"held-out split; runs with other options say so:",
+            "",
+            table(
+                [
+                    "search",
+                    "search s / job budget s",
+                    "total wall s",
+                    "archs evaluated",
+                    "search score",
+                    "searched acc",
+                    "random acc",
+                    "margin",
+                    ">= random mean",
+                    "report afforded",
+                    "options",
+                ],
+                rows,
+            ),
+            "",
+        ]
     if results.get("sweep"):
         from core.nas.config import SearchConfig
 
         cfg = SearchConfig()
-        lines += ["Short budgets (the searched-beats-random claim): each run is the whole job "
-                  "(`--minutes` M: search, report, saving), proxy crops and discrete-network "
-                  f"training at the defaults ({cfg.net_optimizer} lr {cfg.net_learning_rate}); "
-                  "margin = searched cell's held-out accuracy minus its report's random mean:",
-                  "",
-                  table(["strategy, budget", "margin per seed", "searched ahead",
-                         "mean margin", "2 of 3 and on average", "slowest job s / bound "
-                         "(M + 10 % + 10 s)", "report afforded"],
-                        _sweep_rows(results["sweep"])), ""]
+        lines += [
+            "Short budgets (the searched-beats-random claim): each run is the whole job "
+            "(`--minutes` M: search, report, saving), proxy crops and discrete-network "
+            f"training at the defaults ({cfg.net_optimizer} lr {cfg.net_learning_rate}); "
+            "margin = searched cell's held-out accuracy minus its report's random mean:",
+            "",
+            table(
+                [
+                    "strategy, budget",
+                    "margin per seed",
+                    "searched ahead",
+                    "mean margin",
+                    "2 of 3 and on average",
+                    "slowest job s / bound (M + 10 % + 10 s)",
+                    "report afforded",
+                ],
+                _sweep_rows(results["sweep"]),
+            ),
+            "",
+        ]
     if results.get("strategies"):
-        rows = [[name, f"{r['wall_s']:.0f}", r["evaluated"],
-                 f"{r['searched']['mean']:.3f}",
-                 "n/a" if not r["random"] else f"{r['random']['mean']:.3f}",
-                 "n/a" if r["margin"] is None else f"{r['margin']:+.3f}",
-                 r.get("afforded") or "-"] for name, r in results["strategies"].items()]
-        lines += ["Every strategy at one budget, seed 0 (one run each: a single seed ranks "
-                  "nothing; it shows what each does with the time):", "",
-                  table(["strategy", "wall s", "archs evaluated", "searched acc",
-                         "random acc", "margin", "report afforded"], rows), ""]
+        rows = [
+            [
+                name,
+                f"{r['wall_s']:.0f}",
+                r["evaluated"],
+                f"{r['searched']['mean']:.3f}",
+                "n/a" if not r["random"] else f"{r['random']['mean']:.3f}",
+                "n/a" if r["margin"] is None else f"{r['margin']:+.3f}",
+                r.get("afforded") or "-",
+            ]
+            for name, r in results["strategies"].items()
+        ]
+        lines += [
+            "Every strategy at one budget, seed 0 (one run each: a single seed ranks "
+            "nothing; it shows what each does with the time):",
+            "",
+            table(
+                [
+                    "strategy",
+                    "wall s",
+                    "archs evaluated",
+                    "searched acc",
+                    "random acc",
+                    "margin",
+                    "report afforded",
+                ],
+                rows,
+            ),
+            "",
+        ]
     det = results.get("detector", {})
     if det:
-        rows = [[name, r.get("epochs") or "preset", f"{r['wall_s']:.0f}",
-                 "n/a" if r["AP50"] is None else f"{r['AP50']:.3f}"] for name, r in det.items()]
-        lines += ["Detector (quick-cpu preset) with the searched backbone beside EfficientNet-B0:",
-                  "", table(["backbone", "epochs", "wall s", "AP50"], rows), ""]
+        rows = [
+            [
+                name,
+                r.get("epochs") or "preset",
+                f"{r['wall_s']:.0f}",
+                "n/a" if r["AP50"] is None else f"{r['AP50']:.3f}",
+            ]
+            for name, r in det.items()
+        ]
+        lines += [
+            "Detector (quick-cpu preset) with the searched backbone beside EfficientNet-B0:",
+            "",
+            table(["backbone", "epochs", "wall s", "AP50"], rows),
+            "",
+        ]
     if results.get("note"):
         lines += ["Notes: " + results["note"], ""]
     lines.append("GPU: not measured (no GPU on this machine).")
@@ -279,14 +386,19 @@ def detector_stage(store: Store, results: dict, det_path: Path, epochs: int | No
     """Train quick-cpu detectors with the darts-searched backbone and with EfficientNet-B0."""
     darts = next((r for n, r in results.get("searches", {}).items() if n.startswith("darts")), None)
     if darts is None:
-        jobs = [j for j in store.list_jobs(kind="search") if j["spec"]["strategy"] == "darts"
-                and store.artifacts(j["id"], "genotype")]
+        jobs = [
+            j
+            for j in store.list_jobs(kind="search")
+            if j["spec"]["strategy"] == "darts" and store.artifacts(j["id"], "genotype")
+        ]
         darts = {"job_id": jobs[0]["id"]} if jobs else None
     det = load_results(det_path)
     backbones = {"efficientnet_b0": "efficientnet_b0"}
     if darts is not None:
-        backbones = {f"nas:{darts['job_id']} (searched cell)": f"nas:{darts['job_id']}",
-                     **backbones}
+        backbones = {
+            f"nas:{darts['job_id']} (searched cell)": f"nas:{darts['job_id']}",
+            **backbones,
+        }
     for name, backbone in backbones.items():
         if name not in det:
             det[name] = run_detector(store, backbone, epochs)
@@ -303,20 +415,35 @@ def main() -> None:
     p.add_argument("--strategies", default="darts,enas,evolution")
     p.add_argument("--det-epochs", type=int, help="override the quick-cpu epochs")
     p.add_argument("--skip-detector", action="store_true")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="search option for these runs (e.g. warmup=0); a run with options is "
-                        "named by them, so it sits beside the default one")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="search option for these runs (e.g. warmup=0); a run with options is "
+        "named by them, so it sits beside the default one",
+    )
     p.add_argument("--note", help="a remark stored with the results and printed under them")
-    p.add_argument("--budgets", default=",".join(f"{m:g}" for m in SWEEP_BUDGETS),
-                   help="sweep: minutes of each job")
+    p.add_argument(
+        "--budgets",
+        default=",".join(f"{m:g}" for m in SWEEP_BUDGETS),
+        help="sweep: minutes of each job",
+    )
     p.add_argument("--seeds", default=",".join(map(str, SWEEP_SEEDS)), help="sweep: seeds")
     p.add_argument("--sweep-strategy", default="zero-cost", help="sweep: the strategy")
-    p.add_argument("--strategies-minutes", type=float, default=4.0,
-                   help="strategies: the one budget of every strategy")
-    p.add_argument("--stage", choices=("all", "detector", "render", "sweep", "strategies"),
-                   default="all",
-                   help="detector: only the detector runs (own results file, so it can run "
-                        "beside a search stage); render: only rewrite the markdown section")
+    p.add_argument(
+        "--strategies-minutes",
+        type=float,
+        default=4.0,
+        help="strategies: the one budget of every strategy",
+    )
+    p.add_argument(
+        "--stage",
+        choices=("all", "detector", "render", "sweep", "strategies"),
+        default="all",
+        help="detector: only the detector runs (own results file, so it can run "
+        "beside a search stage); render: only rewrite the markdown section",
+    )
     args = p.parse_args()
     torch.set_num_threads(1)  # far faster than 2 on a shared 2-core machine (measured)
     store = Store(args.home)
@@ -331,11 +458,16 @@ def main() -> None:
         merged = {**load_results(path), "detector": load_results(det_path)}
         body = render(merged)
         if args.stage in ("sweep", "strategies"):
-            write_section("search_budgets", "## Search at short budgets (bench/search.py)\n\n"
-                          + body.replace("`.venv/bin/python bench/search.py`",
-                                         "`.venv/bin/python bench/search.py --home "
-                                         "/tmp/nasdet-bench-budgets --stage sweep` and `... "
-                                         "--stage strategies`"))
+            write_section(
+                "search_budgets",
+                "## Search at short budgets (bench/search.py)\n\n"
+                + body.replace(
+                    "`.venv/bin/python bench/search.py`",
+                    "`.venv/bin/python bench/search.py --home "
+                    "/tmp/nasdet-bench-budgets --stage sweep` and `... "
+                    "--stage strategies`",
+                ),
+            )
         else:
             write_section("search", body)
         print(body, flush=True)
@@ -350,18 +482,28 @@ def main() -> None:
         return publish()
     extra = parse_sets(args.set)
     if args.stage in ("sweep", "strategies"):
-        results["images"] = sum(ensure_dataset(store, args.images)["counts"].get(k, 0)
-                                for k in ("train_images", "val_images"))
+        results["images"] = sum(
+            ensure_dataset(store, args.images)["counts"].get(k, 0)
+            for k in ("train_images", "val_images")
+        )
         save_results(path, results)
         if args.stage == "sweep":
-            sweep_stage(store, path, args.sweep_strategy,
-                        [float(m) for m in args.budgets.split(",")],
-                        [int(x) for x in args.seeds.split(",")], publish, extra)
+            sweep_stage(
+                store,
+                path,
+                args.sweep_strategy,
+                [float(m) for m in args.budgets.split(",")],
+                [int(x) for x in args.seeds.split(",")],
+                publish,
+                extra,
+            )
         else:
             strategies_stage(store, path, args.strategies_minutes, publish)
         return publish()
-    results["images"] = sum(ensure_dataset(store, args.images)["counts"].get(k, 0)
-                            for k in ("train_images", "val_images"))
+    results["images"] = sum(
+        ensure_dataset(store, args.images)["counts"].get(k, 0)
+        for k in ("train_images", "val_images")
+    )
     if "speed" not in results:
         results["speed"] = {f"{s} x {b}": supernet_speed(s, b) for s, b in ((32, 16), (16, 16))}
         save_results(path, results)

@@ -65,16 +65,27 @@ def main() -> None:
         single = unbuffered_rate(store, job_id, 2_000)
         ticks = tick_latency_ms(store, job_id)
     med, p95 = statistics.median(ticks), sorted(ticks)[int(0.95 * len(ticks))]
-    rows = [["metric rows/s, Reporter (batched)", f"{buffered:,.0f}", ""],
-            ["metric rows/s, one transaction per row", f"{single:,.0f}",
-             f"batched is {buffered / single:.1f}x"],
-            [f"GUI tick read, median of {TICKS} (job + last 1,000 of {ROWS:,} points)",
-             f"{med:.2f} ms", "target <= 20 ms: " + ("met" if med <= 20 else "MISSED")],
-            ["GUI tick read, p95", f"{p95:.2f} ms", ""]]
+    rows = [
+        ["metric rows/s, Reporter (batched)", f"{buffered:,.0f}", ""],
+        [
+            "metric rows/s, one transaction per row",
+            f"{single:,.0f}",
+            f"batched is {buffered / single:.1f}x",
+        ],
+        [
+            f"GUI tick read, median of {TICKS} (job + last 1,000 of {ROWS:,} points)",
+            f"{med:.2f} ms",
+            "target <= 20 ms: " + ("met" if med <= 20 else "MISSED"),
+        ],
+        ["GUI tick read, p95", f"{p95:.2f} ms", ""],
+    ]
     out = table(["measure", "value", "note"], rows)
     print(out)
-    write_section("store", f"## Store (bench/store.py)\n\nMachine: {machine()}.\n"
-                  f"Repeat: `.venv/bin/python bench/store.py`.\n\n{out}")
+    write_section(
+        "store",
+        f"## Store (bench/store.py)\n\nMachine: {machine()}.\n"
+        f"Repeat: `.venv/bin/python bench/store.py`.\n\n{out}",
+    )
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -36,13 +36,29 @@ def synthetic_archs(n: int, seed: int = 0) -> list[dict]:
     """Architecture rows as the store returns them (score rises with step and params)."""
     rng = np.random.default_rng(seed)
     params = 10 ** rng.uniform(4, 6.5, n)
-    score = np.clip(0.4 + 0.25 * (1 - np.exp(-np.arange(n) / 3000)) + 0.05 * np.log10(params) / 6.5
-                    + rng.normal(0, 0.05, n), 0, 1)
+    score = np.clip(
+        0.4
+        + 0.25 * (1 - np.exp(-np.arange(n) / 3000))
+        + 0.05 * np.log10(params) / 6.5
+        + rng.normal(0, 0.05, n),
+        0,
+        1,
+    )
     genotype = PUBLISHED_GENOTYPES["DARTS_V2"].to_dict()
-    return [dict(id=i + 1, job_id=1, step=i, created_at=1.7e9 + 0.4 * i, score=float(score[i]),
-                 params=float(params[i]), flops=float(params[i] * 50),
-                 latency_ms=float(1 + params[i] / 2e5 + rng.random()), genotype=genotype)
-            for i in range(n)]
+    return [
+        dict(
+            id=i + 1,
+            job_id=1,
+            step=i,
+            created_at=1.7e9 + 0.4 * i,
+            score=float(score[i]),
+            params=float(params[i]),
+            flops=float(params[i] * 50),
+            latency_ms=float(1 + params[i] / 2e5 + rng.random()),
+            genotype=genotype,
+        )
+        for i in range(n)
+    ]
 
 
 def synthetic_metrics(points: int, runs: int = 1, seed: int = 0) -> dict[str, list[dict]]:
@@ -54,14 +70,21 @@ def synthetic_metrics(points: int, runs: int = 1, seed: int = 0) -> dict[str, li
         s = np.arange(steps)
         decay = np.exp(-s / (steps / 4))
         rows = []
-        for key, values in (("train/loss", 1.5 * decay + 0.3 + 0.2 * rng.random(steps)),
-                            ("train/class_loss", decay + 0.2 + 0.1 * rng.random(steps)),
-                            ("train/box_loss", 0.5 * decay + 0.1 + 0.1 * rng.random(steps)),
-                            ("train/lr", 1e-3 * 0.5 * (1 + np.cos(np.pi * s / steps)))):
-            rows += [dict(step=int(i), epoch=None, key=key, value=float(v), ts=0.0)
-                     for i, v in zip(s, values)]
-        rows += [dict(step=None, epoch=e, key=k, value=float(0.5 * (1 - np.exp(-e / 8))), ts=0.0)
-                 for e in range(50) for k in ("val/AP", "val/AP50")]
+        for key, values in (
+            ("train/loss", 1.5 * decay + 0.3 + 0.2 * rng.random(steps)),
+            ("train/class_loss", decay + 0.2 + 0.1 * rng.random(steps)),
+            ("train/box_loss", 0.5 * decay + 0.1 + 0.1 * rng.random(steps)),
+            ("train/lr", 1e-3 * 0.5 * (1 + np.cos(np.pi * s / steps))),
+        ):
+            rows += [
+                dict(step=int(i), epoch=None, key=key, value=float(v), ts=0.0)
+                for i, v in zip(s, values)
+            ]
+        rows += [
+            dict(step=None, epoch=e, key=k, value=float(0.5 * (1 - np.exp(-e / 8))), ts=0.0)
+            for e in range(50)
+            for k in ("val/AP", "val/AP50")
+        ]
         out[f"run {r + 1}"] = rows
     return out
 
@@ -89,9 +112,13 @@ def synthetic_evaluation(k: int, seed: int = 0) -> dict:
     p = np.sort(rng.random((10, 101, k, 4, 3)), axis=1)[:, ::-1].round(4)
     names = [f"class_{i}" for i in range(k)]
     conf = rng.integers(0, 30, (k + 1, k + 1))
-    return dict(precision=p.tolist(), classes=names,
-                per_class_AP={n: float(v) for n, v in zip(names, rng.random(k))},
-                confusion=conf.tolist(), confusion_iou=0.5)
+    return dict(
+        precision=p.tolist(),
+        classes=names,
+        per_class_AP={n: float(v) for n, v in zip(names, rng.random(k))},
+        confusion=conf.tolist(),
+        confusion_iou=0.5,
+    )
 
 
 def measure(build: Callable, repeat: int) -> dict:
@@ -103,13 +130,22 @@ def measure(build: Callable, repeat: int) -> dict:
         walls.append(time.perf_counter() - w0)
         cpus.append(time.process_time() - c0)
     if isinstance(result, np.ndarray):
-        return dict(wall=statistics.median(walls), cpu=statistics.median(cpus), json=None,
-                    points="", size=f"{result.shape[1]}x{result.shape[0]} px")
+        return dict(
+            wall=statistics.median(walls),
+            cpu=statistics.median(cpus),
+            json=None,
+            points="",
+            size=f"{result.shape[1]}x{result.shape[0]} px",
+        )
     j0 = time.perf_counter()
     text = result.to_json()
-    return dict(wall=statistics.median(walls), cpu=statistics.median(cpus),
-                json=time.perf_counter() - j0, points=f"{curves.points_in_figure(result):,}",
-                size=f"{len(text) / 1e3:,.0f} kB")
+    return dict(
+        wall=statistics.median(walls),
+        cpu=statistics.median(cpus),
+        json=time.perf_counter() - j0,
+        points=f"{curves.points_in_figure(result):,}",
+        size=f"{len(text) / 1e3:,.0f} kB",
+    )
 
 
 def cases() -> list[tuple[str, Callable]]:
@@ -127,25 +163,40 @@ def cases() -> list[tuple[str, Callable]]:
     tiles = [detections.draw_boxes(image[:360, :640], boxes[:20] / 2, labels[:20], names)] * 16
     return [
         (f"search progress, {N_ARCHS:,} archs", lambda: curves.search_progress_figure(archs)),
-        (f"score vs params + Pareto, {N_ARCHS:,} archs",
-         lambda: curves.search_tradeoff_figure(archs, "params")),
-        (f"score vs latency + Pareto, {N_ARCHS:,} archs",
-         lambda: curves.search_tradeoff_figure(archs, "latency_ms")),
-        (f"training curves, {N_METRIC_POINTS:,} points, 1 run",
-         lambda: curves.training_figure(metrics1)),
-        (f"training curves, {N_METRIC_POINTS:,} points, 3 runs",
-         lambda: curves.training_figure(metrics3)),
-        ("cell graph, NASNet reduce (largest)",
-         lambda: cell_graph.cell_figure(PUBLISHED_GENOTYPES["NASNet"], "reduce")),
-        ("compare NASNet vs AmoebaNet, normal",
-         lambda: cell_graph.compare_figure(PUBLISHED_GENOTYPES["NASNet"],
-                                           PUBLISHED_GENOTYPES["AmoebaNet"])),
+        (
+            f"score vs params + Pareto, {N_ARCHS:,} archs",
+            lambda: curves.search_tradeoff_figure(archs, "params"),
+        ),
+        (
+            f"score vs latency + Pareto, {N_ARCHS:,} archs",
+            lambda: curves.search_tradeoff_figure(archs, "latency_ms"),
+        ),
+        (
+            f"training curves, {N_METRIC_POINTS:,} points, 1 run",
+            lambda: curves.training_figure(metrics1),
+        ),
+        (
+            f"training curves, {N_METRIC_POINTS:,} points, 3 runs",
+            lambda: curves.training_figure(metrics3),
+        ),
+        (
+            "cell graph, NASNet reduce (largest)",
+            lambda: cell_graph.cell_figure(PUBLISHED_GENOTYPES["NASNet"], "reduce"),
+        ),
+        (
+            "compare NASNet vs AmoebaNet, normal",
+            lambda: cell_graph.compare_figure(
+                PUBLISHED_GENOTYPES["NASNet"], PUBLISHED_GENOTYPES["AmoebaNet"]
+            ),
+        ),
         ("DARTS alphas, 50 epochs (30 slider steps)", lambda: alphas.alpha_figure(snaps)),
         ("DARTS alphas, 10 epochs", lambda: alphas.alpha_figure(snaps[:10])),
         ("PR curves, 80 classes x 2 IoU", lambda: evaluation.pr_curves_figure(eval80)),
         ("confusion matrix, 80 classes", lambda: evaluation.confusion_figure(eval80)),
-        ("draw 100 boxes on 1280x720", lambda: detections.draw_boxes(image, boxes, labels, names,
-                                                                    rng.random(100))),
+        (
+            "draw 100 boxes on 1280x720",
+            lambda: detections.draw_boxes(image, boxes, labels, names, rng.random(100)),
+        ),
         ("grid of 16 validation images", lambda: detections.image_grid(tiles, 4, 256)),
     ]
 
@@ -158,28 +209,52 @@ def main() -> None:
     rows = []
     for name, build in cases():
         m = measure(build, args.repeat)
-        verdict = ("met" if m["wall"] <= TARGET_S
-                   else "CPU met" if m["cpu"] <= TARGET_S else "MISSED")
-        rows.append([name, f"{m['wall'] * 1e3:.0f} ms", f"{m['cpu'] * 1e3:.0f} ms",
-                     "" if m["json"] is None else f"{m['json'] * 1e3:.0f} ms", m["points"],
-                     m["size"], verdict])
+        verdict = (
+            "met" if m["wall"] <= TARGET_S else "CPU met" if m["cpu"] <= TARGET_S else "MISSED"
+        )
+        rows.append(
+            [
+                name,
+                f"{m['wall'] * 1e3:.0f} ms",
+                f"{m['cpu'] * 1e3:.0f} ms",
+                "" if m["json"] is None else f"{m['json'] * 1e3:.0f} ms",
+                m["points"],
+                m["size"],
+                verdict,
+            ]
+        )
         print(" | ".join(str(v) for v in rows[-1]), flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    body = "\n".join([
-        "## Visualisation (bench/viz.py)", "",
-        f"Machine: {machine()}; load average {load:.1f} while measuring (a shared machine "
-        "inflates wall times; CPU time is this process only).",
-        f"Repeat: `.venv/bin/python bench/viz.py` (median of {args.repeat}). Target: every figure "
-        f"builds in <= {TARGET_S:.0f} s.", "",
-        table(["figure", "build wall", "build CPU", "to_json", "x values shipped", "size",
-               "<= 1 s"], rows), "",
-        "Long curves are cut into 600 buckets (min/max band + smoothed mean), so 100,000 metric "
-        "points ship about 1,800 x values per curve (600 for the learning rate); scatters of "
-        "more than 20,000 architectures are sampled (the Pareto front and every best-so-far "
-        "point always kept) and use WebGL above 2,000 points; the Pareto front is an O(n log n) "
-        "sweep. The alpha view's slider restyles the traces (no plotly frames: building frame "
-        "objects took seconds).",
-    ])
+    body = "\n".join(
+        [
+            "## Visualisation (bench/viz.py)",
+            "",
+            f"Machine: {machine()}; load average {load:.1f} while measuring (a shared machine "
+            "inflates wall times; CPU time is this process only).",
+            f"Repeat: `.venv/bin/python bench/viz.py` (median of {args.repeat}). Target: every figure "
+            f"builds in <= {TARGET_S:.0f} s.",
+            "",
+            table(
+                [
+                    "figure",
+                    "build wall",
+                    "build CPU",
+                    "to_json",
+                    "x values shipped",
+                    "size",
+                    "<= 1 s",
+                ],
+                rows,
+            ),
+            "",
+            "Long curves are cut into 600 buckets (min/max band + smoothed mean), so 100,000 metric "
+            "points ship about 1,800 x values per curve (600 for the learning rate); scatters of "
+            "more than 20,000 architectures are sampled (the Pareto front and every best-so-far "
+            "point always kept) and use WebGL above 2,000 points; the Pareto front is an O(n log n) "
+            "sweep. The alpha view's slider restyles the traces (no plotly frames: building frame "
+            "objects took seconds).",
+        ]
+    )
     write_section("viz", body)
 
 

@@ -15,17 +15,36 @@ import importlib
 import logging
 import sys
 
-from core.cli_util import (EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, job_id_arg,
-                           print_json, print_table, quiet_broken_pipe, report_unexpected,
-                           store_from, wait_for_job)
+from core.cli_util import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    job_id_arg,
+    print_json,
+    print_table,
+    quiet_broken_pipe,
+    report_unexpected,
+    store_from,
+    wait_for_job,
+)
 from core.engine.jobs import JOB_KINDS
 from core.engine.store import JOB_STATUSES
 from core.errors import DiskFullError, NasdetError, SpecError
 
 # Packages that add verbs: each module has register(subparsers).
 VERB_MODULES = ("core.data.cli", "core.nas.cli", "core.train.cli", "core.det.cli")
-JOB_FIELDS = ["id", "kind", "status", "progress", "device", "created_at", "started_at",
-              "finished_at", "error"]
+JOB_FIELDS = [
+    "id",
+    "kind",
+    "status",
+    "progress",
+    "device",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "error",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,19 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", help="only jobs of this kind")
     p.add_argument("--json", action="store_true", help="print JSON objects")
     p.set_defaults(func=cmd_jobs_list)
-    for name, func, text in (("show", cmd_jobs_show, "show one job"),
-                             ("cancel", cmd_jobs_cancel, "cancel a queued or running job"),
-                             ("resume", cmd_jobs_resume, "re-queue an interrupted/failed/cancelled job"),
-                             ("logs", cmd_jobs_logs, "print a job's log"),
-                             ("delete", cmd_jobs_delete, "delete a finished job and its files")):
+    for name, func, text in (
+        ("show", cmd_jobs_show, "show one job"),
+        ("cancel", cmd_jobs_cancel, "cancel a queued or running job"),
+        ("resume", cmd_jobs_resume, "re-queue an interrupted/failed/cancelled job"),
+        ("logs", cmd_jobs_logs, "print a job's log"),
+        ("delete", cmd_jobs_delete, "delete a finished job and its files"),
+    ):
         p = jsub.add_parser(name, help=text)
         p.add_argument("job_id", type=job_id_arg)
         if name == "show":
             p.add_argument("--json", action="store_true", help="print a JSON object")
         if name == "resume":
             p.add_argument("--no-worker", action="store_true", help="do not start a worker")
-            p.add_argument("--wait", action="store_true",
-                           help="follow the job; exit 0 only if it succeeded")
+            p.add_argument(
+                "--wait", action="store_true", help="follow the job; exit 0 only if it succeeded"
+            )
         p.set_defaults(func=func)
 
     for module in VERB_MODULES:
@@ -71,8 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run one verb; argparse exits 2 on a malformed command line (SystemExit), every other
     error becomes an `error: ...` line and an exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         code = args.func(args) or EXIT_OK
         sys.stdout.flush()  # a closed pipe shows here, inside the guard
@@ -80,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return quiet_broken_pipe()
     except KeyboardInterrupt:
-        print("interrupted (a queued or running job goes on in its worker; `jobs cancel ID` "
-              "stops it)", file=sys.stderr)
+        print(
+            "interrupted (a queued or running job goes on in its worker; `jobs cancel ID` "
+            "stops it)",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     except DiskFullError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -98,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_worker(args) -> int:
     from core.engine.worker import run_worker
+
     return run_worker(args.home, args.device, max_jobs=args.max_jobs, idle_exit_s=args.idle_exit)
 
 
@@ -137,6 +165,7 @@ def cmd_jobs_resume(args) -> int:
     store.resume_job(args.job_id)
     if not args.no_worker:
         from core.engine.worker import ensure_worker
+
         ensure_worker(store.home, store.get_job(args.job_id)["requested_device"] or "auto")
     code = wait_for_job(store, args.job_id) if args.wait else EXIT_OK
     print(args.job_id)
@@ -153,6 +182,7 @@ def cmd_jobs_logs(args) -> int:
 
 def cmd_jobs_delete(args) -> int:
     from core.engine.jobs import delete_job
+
     delete_job(store_from(args), args.job_id)
     print(f"job {args.job_id} deleted")
     return EXIT_OK

@@ -12,8 +12,9 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from core.engine.jobs import submit_job
 from core.engine.store import FINISHED, Store
@@ -27,12 +28,19 @@ LINE_STEP_PCT = 10  # without a terminal, one progress line per this many percen
 
 def add_submit_options(parser: argparse.ArgumentParser) -> None:
     """--wait, --no-worker and --device, for every job-submitting verb."""
-    parser.add_argument("--wait", action="store_true",
-                        help="follow the job with a progress bar; exit 0 only if it succeeded")
-    parser.add_argument("--no-worker", action="store_true",
-                        help="only queue the job; do not start a background worker")
-    parser.add_argument("--device", default="auto",
-                        help="auto (cuda, then mps, then cpu), cpu, cuda:N or mps")
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the job with a progress bar; exit 0 only if it succeeded",
+    )
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="only queue the job; do not start a background worker",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda:N or mps"
+    )
 
 
 def store_from(args: argparse.Namespace) -> Store:
@@ -45,6 +53,7 @@ def submit(args: argparse.Namespace, kind: str, spec: dict) -> int:
     job_id = submit_job(store, kind, spec, device=args.device)
     if not args.no_worker:
         from core.engine.worker import ensure_worker
+
         ensure_worker(store.home, args.device)
     if args.wait:
         code = wait_for_job(store, job_id)
@@ -65,8 +74,9 @@ def job_id_arg(value: str) -> int:
     return number
 
 
-def wait_for_job(store: Store, job_id: int, poll_s: float = 0.5, timeout_s: float | None = None,
-                 out=None) -> int:
+def wait_for_job(
+    store: Store, job_id: int, poll_s: float = 0.5, timeout_s: float | None = None, out=None
+) -> int:
     """Follow a job until it ends; 0 if it succeeded, else 1 with its error printed.
 
     On a terminal `out` (default stderr) a tqdm bar; otherwise (a log file, a pipe) plain
@@ -76,8 +86,7 @@ def wait_for_job(store: Store, job_id: int, poll_s: float = 0.5, timeout_s: floa
     with (_Bar if _is_terminal(out) else _Lines)(job_id, out) as shown:
         while True:
             job = store.get_job(job_id)
-            shown.update(round(100 * (job["progress"] or 0.0)), job["status"],
-                         job["message"] or "")
+            shown.update(round(100 * (job["progress"] or 0.0)), job["status"], job["message"] or "")
             if job["status"] in FINISHED + ("interrupted",):
                 break
             if deadline is not None and time.monotonic() > deadline:
@@ -101,14 +110,19 @@ class _Bar:
     def __init__(self, job_id: int, out) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=100, desc=f"job {job_id}", unit="%", file=out,
-                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+        self.bar = tqdm(
+            total=100,
+            desc=f"job {job_id}",
+            unit="%",
+            file=out,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+        )
 
     def update(self, pct: int, status: str, message: str) -> None:
         self.bar.n = pct
         self.bar.set_postfix_str(f"{status} {message}"[:80], refresh=True)
 
-    def __enter__(self) -> "_Bar":
+    def __enter__(self) -> _Bar:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -129,10 +143,13 @@ class _Lines:
         if status == self.status and step == self.step:
             return
         self.status, self.step = status, step
-        print(f"job {self.job_id}: {pct:3d}% {status} {message}"[:160].rstrip(), file=self.out,
-              flush=True)
+        print(
+            f"job {self.job_id}: {pct:3d}% {status} {message}"[:160].rstrip(),
+            file=self.out,
+            flush=True,
+        )
 
-    def __enter__(self) -> "_Lines":
+    def __enter__(self) -> _Lines:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -150,8 +167,11 @@ def report_unexpected(exc: BaseException, argv: list[str] | None, home: str | No
         log = _append_cli_log(home, argv, text)
         where = f"in {log}" if log else f"not saved; rerun with {DEBUG_ENV}=1 to see it"
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "no details"
-    print(f"error: unexpected {type(exc).__name__}: {detail} (the traceback is {where}; "
-          "please report it)", file=sys.stderr)
+    print(
+        f"error: unexpected {type(exc).__name__}: {detail} (the traceback is {where}; "
+        "please report it)",
+        file=sys.stderr,
+    )
     return EXIT_FAILED
 
 
@@ -164,8 +184,10 @@ def _append_cli_log(home: str | None, argv: list[str] | None, text: str) -> Path
     try:
         log.parent.mkdir(exist_ok=True)
         with open(log, "a", encoding="utf-8") as f:
-            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} python -m core "
-                    f"{' '.join(argv if argv is not None else sys.argv[1:])}\n{text}")
+            f.write(
+                f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} python -m core "
+                f"{' '.join(argv if argv is not None else sys.argv[1:])}\n{text}"
+            )
     except OSError:
         return None
     return log

@@ -9,8 +9,9 @@ walk this way, so the bench times what a presenter sees.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from core.engine.jobs import get_task, submit_job, validate_spec
 from core.engine.store import Store

@@ -25,8 +25,9 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 from core.errors import DiskFullError
 
@@ -69,15 +70,19 @@ def describe_disk(path: str | os.PathLike) -> str:
         usage = shutil.disk_usage(mount)
     except OSError as exc:
         return f"the disk mounted at {mount} (free space unknown: {exc.strerror})"
-    return f"the disk mounted at {mount} ({human_bytes(usage.free)} free of " \
-           f"{human_bytes(usage.total)})"
+    return (
+        f"the disk mounted at {mount} ({human_bytes(usage.free)} free of "
+        f"{human_bytes(usage.total)})"
+    )
 
 
 def disk_full_error(path: str | os.PathLike, what: str = "cannot write") -> DiskFullError:
     """The DiskFullError for a write to `path` that found the disk (or quota) full."""
-    exc = DiskFullError(f"disk full: {what} {path}; {describe_disk(path)}. Free some space "
-                        "(old runs/ folders) or move NASDET_HOME to a larger disk, then resume "
-                        "the job")
+    exc = DiskFullError(
+        f"disk full: {what} {path}; {describe_disk(path)}. Free some space "
+        "(old runs/ folders) or move NASDET_HOME to a larger disk, then resume "
+        "the job"
+    )
     exc.errno = errno.ENOSPC
     return exc
 
@@ -97,8 +102,9 @@ def write_error(exc: BaseException, path: str | os.PathLike) -> OSError | None:
         if isinstance(seen, OSError):
             if seen.errno in DISK_FULL_ERRNOS:
                 return disk_full_error(path)
-            return OSError(seen.errno, f"{seen.strerror or seen} (writing on "
-                           f"{describe_disk(path)})", str(path))
+            return OSError(
+                seen.errno, f"{seen.strerror or seen} (writing on {describe_disk(path)})", str(path)
+            )
         seen = seen.__cause__ or seen.__context__
     free = free_bytes(Path(path).parent)
     if isinstance(exc, RuntimeError) and free is not None and free < NEARLY_FULL_BYTES:
@@ -152,8 +158,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "wb",
-                encoding: str | None = None) -> Iterator[IO[Any]]:
+def atomic_open(
+    path: str | os.PathLike, mode: str = "wb", encoding: str | None = None
+) -> Iterator[IO[Any]]:
     """`with atomic_open(path) as f:` - an open temp file that replaces `path` on success."""
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open writes whole files: mode 'w' or 'wb', not {mode!r}")

@@ -92,8 +92,10 @@ def check_genotype_dict(data: Any, where: str) -> Any:
     for kind in ("normal", "reduce"):
         pairs = data.get(kind)
         if isinstance(pairs, list) and len(pairs) > 2 * limit:
-            raise SpecError(f"{where}: the {kind} cell has {len(pairs)} edges; the search space "
-                            f"allows at most {2 * limit} ({limit} nodes x 2 inputs)")
+            raise SpecError(
+                f"{where}: the {kind} cell has {len(pairs)} edges; the search space "
+                f"allows at most {2 * limit} ({limit} nodes x 2 inputs)"
+            )
     try:
         return Genotype.from_dict(data)
     except GenotypeError as exc:
@@ -106,8 +108,10 @@ def read_genotype_file(path: Path, where: str) -> Any:
     try:
         size = path.stat().st_size
         if size > MAX_GENOTYPE_FILE_BYTES:
-            raise SpecError(f"{where}: {path} is {size} bytes; a genotype file is at most "
-                            f"{MAX_GENOTYPE_FILE_BYTES} bytes")
+            raise SpecError(
+                f"{where}: {path} is {size} bytes; a genotype file is at most "
+                f"{MAX_GENOTYPE_FILE_BYTES} bytes"
+            )
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise SpecError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
@@ -135,8 +139,9 @@ def check_nas_backbone(store, spec: str, where: str) -> Any:
         return check_genotype_dict(row["genotype"], where)
     if not value.isdigit():
         if value not in PUBLISHED_GENOTYPES:
-            raise SpecError(f"{where}: no published genotype {value!r}; known: "
-                            f"{', '.join(PUBLISHED_GENOTYPES)}")
+            raise SpecError(
+                f"{where}: no published genotype {value!r}; known: {', '.join(PUBLISHED_GENOTYPES)}"
+            )
         return PUBLISHED_GENOTYPES[value]
     return _searched_genotype(store, int(value), where)
 
@@ -150,7 +155,8 @@ def _searched_genotype(store, job_id: int, where: str) -> Any:
         raise SpecError(f"{where}: job {job_id} is a {job['kind']} job, not a search")
     rows = store.artifacts(job_id, "genotype")
     if not rows:
-        raise NotFoundError(f"{where}: search job {job_id} has no genotype yet (status "
-                            f"{job['status']}); wait for its search phase to finish")
+        raise NotFoundError(
+            f"{where}: search job {job_id} has no genotype yet (status "
+            f"{job['status']}); wait for its search phase to finish"
+        )
     return read_genotype_file(store.resolve_path(rows[-1]["path"]), where)
-

@@ -25,22 +25,40 @@ import dataclasses
 import json
 import types
 import typing
-from typing import Any, Callable, Literal, Mapping, TypeVar, Union
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar, Union
 
 from core.errors import SpecError
-from core.spec_values import (check_free, did_you_mean, fail, show, split_list, to_bool,
-                               to_float, to_int, to_str)
+from core.spec_values import (
+    check_free,
+    did_you_mean,
+    fail,
+    show,
+    split_list,
+    to_bool,
+    to_float,
+    to_int,
+    to_str,
+)
 
 T = TypeVar("T")
 MAX_IMAGE_SIDE = 2048
 MIN_IMAGE_SIDE = 8
 
 
-def param(default: Any = dataclasses.MISSING, *, lo: float | None = None,
-          hi: float | None = None, choices: tuple | list | None = None, help: str = "",
-          gt: float | None = None, lt: float | None = None,
-          parse: Callable[[Any], Any] | None = None, flag: str | None = None,
-          show: Callable[[Any], str] | None = None) -> Any:
+def param(
+    default: Any = dataclasses.MISSING,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple | list | None = None,
+    help: str = "",
+    gt: float | None = None,
+    lt: float | None = None,
+    parse: Callable[[Any], Any] | None = None,
+    flag: str | None = None,
+    show: Callable[[Any], str] | None = None,
+) -> Any:
     """A dataclass field with validation metadata.
 
     lo/hi: inclusive bounds (applied to each element of a tuple/list), gt/lt: exclusive ones;
@@ -49,9 +67,17 @@ def param(default: Any = dataclasses.MISSING, *, lo: float | None = None,
     show: how the CLI help writes the default (e.g. (240, 320) as "320x240").
     Mutable defaults (list, dict) are copied per instance.
     """
-    meta = {"lo": lo, "hi": hi, "gt": gt, "lt": lt, "help": help, "parse": parse, "flag": flag,
-            "show": show,
-            "choices": tuple(choices) if choices is not None else None}
+    meta = {
+        "lo": lo,
+        "hi": hi,
+        "gt": gt,
+        "lt": lt,
+        "help": help,
+        "parse": parse,
+        "flag": flag,
+        "show": show,
+        "choices": tuple(choices) if choices is not None else None,
+    }
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -91,8 +117,9 @@ def coerce(hint: Any, value: Any, path: str, depth: int = 0) -> Any:
             return _coerce_tuple(args, value, path, depth)
         if origin is list:
             item = args[0] if args else Any
-            return [coerce(item, v, f"{path}[{i}]", depth + 1)
-                    for i, v in enumerate(split_list(value))]
+            return [
+                coerce(item, v, f"{path}[{i}]", depth + 1) for i, v in enumerate(split_list(value))
+            ]
         if origin is dict or hint is dict:
             return _coerce_dict(args, value, path, depth)
         simple = {int: to_int, float: to_float, bool: to_bool, str: to_str}
@@ -123,8 +150,9 @@ def _coerce_tuple(args: tuple, value: Any, path: str, depth: int) -> tuple:
         kinds = list(args)
         if len(items) != len(kinds):
             raise ValueError(f"must have {len(kinds)} values, got {len(items)}")
-    return tuple(coerce(k, v, f"{path}[{i}]", depth + 1)
-                 for i, (k, v) in enumerate(zip(kinds, items)))
+    return tuple(
+        coerce(k, v, f"{path}[{i}]", depth + 1) for i, (k, v) in enumerate(zip(kinds, items))
+    )
 
 
 def _coerce_dict(args: tuple, value: Any, path: str, depth: int) -> dict:
@@ -132,7 +160,7 @@ def _coerce_dict(args: tuple, value: Any, path: str, depth: int) -> dict:
         try:
             value = json.loads(value) if value.strip() else {}
         except ValueError:
-            raise ValueError("must be a JSON object, e.g. {\"key\": 1}") from None
+            raise ValueError('must be a JSON object, e.g. {"key": 1}') from None
     if not isinstance(value, Mapping):
         raise ValueError("must be a JSON object")
     item = args[1] if len(args) == 2 else Any
@@ -160,8 +188,12 @@ def _check_bounds(meta: Mapping, value: Any, path: str) -> None:
     for item in items:
         if isinstance(item, bool) or not isinstance(item, (int, float)):
             continue
-        for key, bad, word in (("lo", lambda b: item < b, ">="), ("hi", lambda b: item > b, "<="),
-                               ("gt", lambda b: item <= b, ">"), ("lt", lambda b: item >= b, "<")):
+        for key, bad, word in (
+            ("lo", lambda b: item < b, ">="),
+            ("hi", lambda b: item > b, "<="),
+            ("gt", lambda b: item <= b, ">"),
+            ("lt", lambda b: item >= b, "<"),
+        ):
             bound = meta.get(key)
             if bound is not None and bad(bound):
                 raise fail(path, item if len(items) == 1 else value, f"must be {word} {bound}")
@@ -172,7 +204,7 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _join(what: str, name: str) -> str:
-    """"train" + "lr" -> "train: lr"; "search: darts" + "lr" -> "search: darts.lr"."""
+    """ "train" + "lr" -> "train: lr"; "search: darts" + "lr" -> "search: darts.lr"."""
     return f"{what}.{name}" if ": " in what else f"{what}: {name}"
 
 
@@ -182,8 +214,10 @@ def _check_keys(cls: type, spec: Any, what: str) -> dict[str, dataclasses.Field]
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     for key in spec:
         if key not in fields:
-            raise SpecError(f"{_join(what, str(key))}={show(spec[key])}: unknown field"
-                            f"{did_you_mean(key, fields)}; known: {', '.join(fields)}")
+            raise SpecError(
+                f"{_join(what, str(key))}={show(spec[key])}: unknown field"
+                f"{did_you_mean(key, fields)}; known: {', '.join(fields)}"
+            )
     return fields
 
 
@@ -206,8 +240,10 @@ def coerce_fields(cls: type, spec: Mapping, *, what: str) -> dict[str, Any]:
     """Only the fields given in `spec`, each coerced and checked as `load` does (for partial
     overrides of a dataclass, e.g. model_overrides of a DetConfig)."""
     fields, hints = _check_keys(cls, spec, what), _hints(cls)
-    return {name: _field_value(fields[name], hints[name], raw, _join(what, name))
-            for name, raw in spec.items()}
+    return {
+        name: _field_value(fields[name], hints[name], raw, _join(what, name))
+        for name, raw in spec.items()
+    }
 
 
 def _load(cls: type[T], spec: Any, what: str) -> T:
@@ -217,8 +253,11 @@ def _load(cls: type[T], spec: Any, what: str) -> T:
         path = _join(what, name)
         raw = spec.get(name)
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-        if name not in spec or (raw is None and not _is_optional(hints[name])[0]) or (
-                required and raw == ""):
+        if (
+            name not in spec
+            or (raw is None and not _is_optional(hints[name])[0])
+            or (required and raw == "")
+        ):
             if required:
                 help_ = f.metadata.get("help")
                 raise SpecError(f"{path}: required" + (f" ({help_})" if help_ else ""))
@@ -274,8 +313,11 @@ def help_text(cls: type, name: str) -> str:
     f = _field(cls, name)
     meta, default = f.metadata, _default(f)
     parts = [meta.get("help", "")] if meta.get("help") else []
-    bounds = [f"{w} {meta[k]}" for k, w in (("lo", ">="), ("gt", ">"), ("hi", "<="), ("lt", "<"))
-              if meta.get(k) is not None]
+    bounds = [
+        f"{w} {meta[k]}"
+        for k, w in (("lo", ">="), ("gt", ">"), ("hi", "<="), ("lt", "<"))
+        if meta.get(k) is not None
+    ]
     if bounds:
         parts.append(", ".join(bounds))
     if default is dataclasses.MISSING:
@@ -285,8 +327,13 @@ def help_text(cls: type, name: str) -> str:
     return "; ".join(parts)
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type, names: typing.Iterable[str] | None
-                  = None, *, required: typing.Iterable[str] = ()) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    names: typing.Iterable[str] | None = None,
+    *,
+    required: typing.Iterable[str] = (),
+) -> None:
     """One --field-name option per field (all, or `names`), dest = the field name, default None
     (so the spec's own default applies). Values stay strings: `load` coerces them, so the CLI
     and the API give the same messages. Bools get --x/--no-x; fixed tuples take N values."""
@@ -296,15 +343,21 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type, names: typing.Iter
         f = _field(cls, name)
         hint = _is_optional(hints[name])[1]
         flag = f.metadata.get("flag") or "--" + name.replace("_", "-")
-        kwargs: dict[str, Any] = {"dest": name, "default": None,
-                                  "help": help_text(cls, name).replace("%", "%%")}
+        kwargs: dict[str, Any] = {
+            "dest": name,
+            "default": None,
+            "help": help_text(cls, name).replace("%", "%%"),
+        }
         choices = f.metadata.get("choices")
         if typing.get_origin(hint) is Literal:
             choices = typing.get_args(hint)
         if hint is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
-        elif typing.get_origin(hint) is tuple and not f.metadata.get("parse") and \
-                Ellipsis not in typing.get_args(hint):
+        elif (
+            typing.get_origin(hint) is tuple
+            and not f.metadata.get("parse")
+            and Ellipsis not in typing.get_args(hint)
+        ):
             kwargs["nargs"] = len(typing.get_args(hint))
         if choices is not None and hint is not bool:
             kwargs["choices"] = [str(c) for c in choices]
@@ -319,8 +372,9 @@ def args_to_spec(args: argparse.Namespace, names: typing.Iterable[str]) -> dict[
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
-def parse_image_size(value: Any, *, lo: int = MIN_IMAGE_SIDE, hi: int = MAX_IMAGE_SIDE,
-                     name: str = "image_size") -> int | tuple[int, int]:
+def parse_image_size(
+    value: Any, *, lo: int = MIN_IMAGE_SIDE, hi: int = MAX_IMAGE_SIDE, name: str = "image_size"
+) -> int | tuple[int, int]:
     """The one image-size parser: S, "S" -> S (square); "WxH" (width x height, as typed on a
     command line), [H, W] (as stored in specs) or its text "H, W" -> (H, W). Each side within
     lo..hi pixels."""
@@ -344,7 +398,7 @@ def parse_image_size(value: Any, *, lo: int = MIN_IMAGE_SIDE, hi: int = MAX_IMAG
             size = to_int(value)
     except ValueError:
         raise fail(name, value, reason) from None
-    for side in (size if isinstance(size, tuple) else (size,)):
+    for side in size if isinstance(size, tuple) else (size,):
         if not lo <= side <= hi:
             raise fail(name, value, f"each side must be {lo}..{hi} pixels")
     return size
@@ -356,5 +410,15 @@ def image_size_hw(value: Any) -> tuple[int, int]:
     return size if isinstance(size, tuple) else (size, size)
 
 
-__all__ = ["param", "load", "dump", "add_arguments", "args_to_spec", "help_text",
-           "parse_image_size", "image_size_hw", "coerce_fields", "MAX_IMAGE_SIDE"]
+__all__ = [
+    "param",
+    "load",
+    "dump",
+    "add_arguments",
+    "args_to_spec",
+    "help_text",
+    "parse_image_size",
+    "image_size_hw",
+    "coerce_fields",
+    "MAX_IMAGE_SIDE",
+]

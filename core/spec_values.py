@@ -10,7 +10,8 @@ import difflib
 import json
 import math
 import typing
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from core.errors import SpecError
 

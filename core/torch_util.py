@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import random
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,8 +21,9 @@ from torch import nn
 
 def count_parameters(module: nn.Module, exclude: str | None = None) -> int:
     """Number of parameters of `module`, leaving out those whose name contains `exclude`."""
-    return sum(p.numel() for name, p in module.named_parameters()
-               if exclude is None or exclude not in name)
+    return sum(
+        p.numel() for name, p in module.named_parameters() if exclude is None or exclude not in name
+    )
 
 
 def rng_state(rng: random.Random | None = None) -> dict[str, Any]:
@@ -30,8 +32,13 @@ def rng_state(rng: random.Random | None = None) -> dict[str, Any]:
     np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
     state: dict[str, Any] = {
         "python": [version, list(internal), gauss],
-        "numpy": (np_name, torch.from_numpy(np_keys.astype(np.int64)), int(np_pos),
-                  int(np_has_gauss), float(np_gauss)),
+        "numpy": (
+            np_name,
+            torch.from_numpy(np_keys.astype(np.int64)),
+            int(np_pos),
+            int(np_has_gauss),
+            float(np_gauss),
+        ),
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available():

@@ -8,11 +8,24 @@ from __future__ import annotations
 import gradio as gr
 
 from core.engine import queries as q
-
 from nasdet_gui.common import Ctx, ui_errors
 
-JOB_FIELDS = ("id", "kind", "status", "progress", "message", "eta_s", "device", "error",
-              "result", "spec", "created_at", "started_at", "finished_at", "attempts")
+JOB_FIELDS = (
+    "id",
+    "kind",
+    "status",
+    "progress",
+    "message",
+    "eta_s",
+    "device",
+    "error",
+    "result",
+    "spec",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "attempts",
+)
 
 
 def job_status_dict(ctx: Ctx, job_id: int) -> dict:
@@ -44,14 +57,18 @@ def build(ctx: Ctx) -> None:
     @ui_errors
     def list_datasets() -> list[dict]:
         """Datasets in the store: name, kind, classes, counts."""
-        return [{k: d.get(k) for k in ("name", "kind", "classes", "counts")}
-                for d in ctx.store.list_datasets()]
+        return [
+            {k: d.get(k) for k in ("name", "kind", "classes", "counts")}
+            for d in ctx.store.list_datasets()
+        ]
 
     @ui_errors
     def list_models() -> list[dict]:
         """Trained or imported detectors: name, kind, job id, classes, metrics."""
-        return [{k: m.get(k) for k in ("name", "kind", "job_id", "classes", "metrics")}
-                for m in ctx.store.list_models()]
+        return [
+            {k: m.get(k) for k in ("name", "kind", "job_id", "classes", "metrics")}
+            for m in ctx.store.list_models()
+        ]
 
     gr.api(job_status, api_name="job_status", queue=False)
     gr.api(list_jobs, api_name="list_jobs", queue=False)

@@ -13,23 +13,41 @@ import gradio as gr
 
 from core.engine.store import Store
 from core.errors import NasdetError, NotFoundError
-
-from nasdet_gui import (api, architectures_tab, data_tab, detect_tab, guided_tab, jobs_tab,
-                        search_tab, train_tab)
+from nasdet_gui import (
+    api,
+    architectures_tab,
+    data_tab,
+    detect_tab,
+    guided_tab,
+    jobs_tab,
+    search_tab,
+    train_tab,
+)
 from nasdet_gui.common import Ctx
 from nasdet_gui.config import CSS_FILE, DEFAULT_DATASET, AppConfig
 
 log = logging.getLogger(__name__)
 
 TITLE = "NASDet Studio"
-TABS = [("Guided demo", guided_tab), ("Data", data_tab), ("Search", search_tab),
-        ("Architectures", architectures_tab),
-        ("Train", train_tab), ("Detect", detect_tab), ("Jobs", jobs_tab)]
+TABS = [
+    ("Guided demo", guided_tab),
+    ("Data", data_tab),
+    ("Search", search_tab),
+    ("Architectures", architectures_tab),
+    ("Train", train_tab),
+    ("Detect", detect_tab),
+    ("Jobs", jobs_tab),
+]
 
 
 def theme() -> gr.themes.Base:
-    return gr.themes.Soft(primary_hue="indigo", secondary_hue="sky", neutral_hue="slate",
-                          radius_size="md", text_size="md")
+    return gr.themes.Soft(
+        primary_hue="indigo",
+        secondary_hue="sky",
+        neutral_hue="slate",
+        radius_size="md",
+        text_size="md",
+    )
 
 
 def css() -> str:
@@ -39,8 +57,12 @@ def css() -> str:
 # Keys Gradio 6.31's own frontend asks for but its English table lacks: without them the raw key
 # shows ("common.complete" after each event in the status tracker's live region, "common.upload"
 # as the upload button's tooltip).
-MISSING_GRADIO_LABELS = {"common.complete": "Complete", "common.upload": "Upload",
-                         "common.webcam": "Webcam", "common.video": "Video"}
+MISSING_GRADIO_LABELS = {
+    "common.complete": "Complete",
+    "common.upload": "Upload",
+    "common.webcam": "Webcam",
+    "common.video": "Video",
+}
 
 
 def translations() -> gr.I18n:
@@ -53,8 +75,10 @@ def build_app(config: AppConfig, store: Store | None = None) -> gr.Blocks:
     ctx = Ctx(store=store or Store(config.home), config=config)
     with gr.Blocks(title=TITLE) as demo:
         with gr.Row(elem_id="header"):
-            gr.Markdown(f"## {TITLE}\nSearch a cell, train a detector, see what it finds - "
-                        f"jobs run in the background; home `{ctx.store.home}`")
+            gr.Markdown(
+                f"## {TITLE}\nSearch a cell, train a detector, see what it finds - "
+                f"jobs run in the background; home `{ctx.store.home}`"
+            )
         timers: dict[str, gr.Timer] = {}
         tab_blocks: dict[str, gr.Tab] = {}
         built = {}
@@ -75,11 +99,15 @@ def _link_tabs(tabs: gr.Tabs, built: dict) -> None:
     arch, train = built["architectures"], built["train"]
     arch.train_button.click(
         lambda backbone: (gr.Dropdown(value=backbone), gr.Tabs(selected="train")),
-        arch.backbone, [train.backbone, tabs], api_visibility="private")
+        arch.backbone,
+        [train.backbone, tabs],
+        api_visibility="private",
+    )
 
 
-def _one_timer_at_a_time(demo: gr.Blocks, tab_blocks: dict[str, gr.Tab],
-                         timers: dict[str, gr.Timer], first: str) -> None:
+def _one_timer_at_a_time(
+    demo: gr.Blocks, tab_blocks: dict[str, gr.Tab], timers: dict[str, gr.Timer], first: str
+) -> None:
     """Only the shown tab polls the store: selecting a tab activates its timer, stops the rest."""
     names = list(timers)
 
@@ -87,10 +115,21 @@ def _one_timer_at_a_time(demo: gr.Blocks, tab_blocks: dict[str, gr.Tab],
         return [gr.Timer(active=(n == name)) for n in names]
 
     for name, tab in tab_blocks.items():
-        tab.select(lambda n=name: activate(n), None, [timers[n] for n in names],
-                   show_progress="hidden", queue=False, api_visibility="private")
-    demo.load(lambda: activate(first), None, [timers[n] for n in names], queue=False,
-              api_visibility="private")
+        tab.select(
+            lambda n=name: activate(n),
+            None,
+            [timers[n] for n in names],
+            show_progress="hidden",
+            queue=False,
+            api_visibility="private",
+        )
+    demo.load(
+        lambda: activate(first),
+        None,
+        [timers[n] for n in names],
+        queue=False,
+        api_visibility="private",
+    )
 
 
 def first_start(store: Store, config: AppConfig) -> int | None:
@@ -102,15 +141,20 @@ def first_start(store: Store, config: AppConfig) -> int | None:
         return None
     except NotFoundError:
         pass
-    pending = [j for j in store.list_jobs(kind="dataset.generate", limit=50)
-               if (j["spec"] or {}).get("name") == DEFAULT_DATASET
-               and j["status"] in ("queued", "running", "interrupted")]
+    pending = [
+        j
+        for j in store.list_jobs(kind="dataset.generate", limit=50)
+        if (j["spec"] or {}).get("name") == DEFAULT_DATASET
+        and j["status"] in ("queued", "running", "interrupted")
+    ]
     if pending:
         if pending[0]["status"] == "interrupted":
             store.resume_job(pending[0]["id"])
         return None
-    spec = dict(config.demo.get("first_start_dataset")
-                or config.presets.get("first_start_dataset", {}), name=DEFAULT_DATASET)
+    spec = dict(
+        config.demo.get("first_start_dataset") or config.presets.get("first_start_dataset", {}),
+        name=DEFAULT_DATASET,
+    )
     try:
         return submit_job(store, "dataset.generate", spec)
     except (NasdetError, ImportError) as exc:  # data package not there yet: the app still starts

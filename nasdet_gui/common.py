@@ -13,15 +13,15 @@ import functools
 import html
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import gradio as gr
 
 from core.engine import queries as q
 from core.engine.store import FINISHED, RESUMABLE, Store
 from core.errors import NasdetError
-
 from nasdet_gui.config import AppConfig
 
 log = logging.getLogger(__name__)
@@ -68,8 +68,10 @@ def notice_html(message: str | None, level: str = "info") -> str:
     if not message:
         return ""
     icon = "&#9888;" if level == "error" else "&#10003;"
-    return (f"<div class='notice notice-{level}' role='{'alert' if level == 'error' else 'status'}'"
-            f">{icon} {html.escape(message)}</div>")
+    return (
+        f"<div class='notice notice-{level}' role='{'alert' if level == 'error' else 'status'}'"
+        f">{icon} {html.escape(message)}</div>"
+    )
 
 
 def on_page(fn: Callable, n_outputs: int) -> Callable:
@@ -98,8 +100,9 @@ def on_page(fn: Callable, n_outputs: int) -> Callable:
     return wrapper
 
 
-def wire(listener: Callable, fn: Callable, inputs: Any, outputs: Sequence, notice: gr.HTML,
-         **kwargs) -> Any:
+def wire(
+    listener: Callable, fn: Callable, inputs: Any, outputs: Sequence, notice: gr.HTML, **kwargs
+) -> Any:
     """`listener(on_page(fn), inputs, [*outputs, notice])`, private to the API by default."""
     kwargs.setdefault("api_visibility", "private")
     return listener(on_page(fn, len(outputs)), inputs, [*outputs, notice], **kwargs)
@@ -185,7 +188,7 @@ def job_line(job: dict | None) -> str:
     return text
 
 
-def dataset_dropdown(ctx: "Ctx") -> gr.Dropdown:
+def dataset_dropdown(ctx: Ctx) -> gr.Dropdown:
     """Fresh dataset choices, the first one (shapes-demo on a new home) preselected."""
     names = q.dataset_names(ctx.store)
     return gr.Dropdown(choices=names, value=names[0] if names else None)
@@ -198,12 +201,17 @@ def as_int(value: Any) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError) as exc:
-        raise gr.Error(f"{value!r} is not a job id (a whole number)", print_exception=False) \
-            from exc
+        raise gr.Error(
+            f"{value!r} is not a job id (a whole number)", print_exception=False
+        ) from exc
 
 
-def dataclass_form(cls: type, names: list[str] | None = None, skip: tuple[str, ...] = (),
-                   labels: dict[str, str] | None = None) -> dict[str, gr.components.Component]:
+def dataclass_form(
+    cls: type,
+    names: list[str] | None = None,
+    skip: tuple[str, ...] = (),
+    labels: dict[str, str] | None = None,
+) -> dict[str, gr.components.Component]:
     """One input per field of a frozen config dataclass (defaults shown), in field order.
 
     bool -> Checkbox, int/float -> Number (empty means null for optional fields), str -> Textbox.
@@ -222,11 +230,13 @@ def dataclass_form(cls: type, names: list[str] | None = None, skip: tuple[str, .
         elif kind in ("int", "float"):
             if default is None:
                 label += " (0 = default)"
-            comps[f.name] = gr.Number(value=default, label=label,
-                                      precision=0 if kind == "int" else None, min_width=120)
+            comps[f.name] = gr.Number(
+                value=default, label=label, precision=0 if kind == "int" else None, min_width=120
+            )
         else:
-            comps[f.name] = gr.Textbox(value="" if default is None else str(default), label=label,
-                                       min_width=120)
+            comps[f.name] = gr.Textbox(
+                value="" if default is None else str(default), label=label, min_width=120
+            )
     return comps
 
 
@@ -236,8 +246,11 @@ def form_spec(names: list[str], values: tuple, optional: set[str] = frozenset())
     engine's defaults apply)."""
     spec: dict[str, Any] = {}
     for name, value in zip(names, values):
-        if value is None or value == "" or (name in optional and value == 0
-                                            and not isinstance(value, bool)):
+        if (
+            value is None
+            or value == ""
+            or (name in optional and value == 0 and not isinstance(value, bool))
+        ):
             if name in optional:
                 spec[name] = None
             continue
@@ -249,6 +262,7 @@ def form_spec(names: list[str], values: tuple, optional: set[str] = frozenset())
 
 def optional_fields(cls: type) -> set[str]:
     import dataclasses
+
     return {f.name for f in dataclasses.fields(cls) if "None" in str(f.type)}
 
 
@@ -258,5 +272,6 @@ def progress_html(job: dict | None) -> str:
         return "<div class='job-line'>No job selected.</div>"
     pct = 100 * (job.get("progress") or 0.0)
     color = {"failed": "#dc2626", "interrupted": "#d97706", "cancelled": "#6b7280"}.get(
-        job["status"], "#4f46e5")
-    return (f"<div class='pbar'><div style='width:{pct:.1f}%;background:{color}'></div></div>")
+        job["status"], "#4f46e5"
+    )
+    return f"<div class='pbar'><div style='width:{pct:.1f}%;background:{color}'></div></div>"

@@ -57,8 +57,12 @@ def load_presets(path: Path = PRESETS_FILE) -> dict:
         return json.load(f)
 
 
-def make_config(home: Path, demo_preset: str | None = None,
-                import_roots: list[str] | None = None, max_upload_mb: int = 512) -> AppConfig:
+def make_config(
+    home: Path,
+    demo_preset: str | None = None,
+    import_roots: list[str] | None = None,
+    max_upload_mb: int = 512,
+) -> AppConfig:
     """Build the AppConfig; the demo preset and import roots default to their env variables."""
     preset = demo_preset or os.environ.get(DEMO_PRESET_ENV) or "default"
     roots = import_roots
@@ -66,7 +70,12 @@ def make_config(home: Path, demo_preset: str | None = None,
         roots = [r for r in os.environ.get(IMPORT_ROOTS_ENV, "").split(os.pathsep) if r]
     home = Path(home)
     all_roots = tuple(Path(r).expanduser().resolve() for r in roots) or (home.resolve(),)
-    config = AppConfig(home=home, demo_preset=preset, import_roots=all_roots,
-                       max_upload_mb=max_upload_mb, presets=load_presets())
+    config = AppConfig(
+        home=home,
+        demo_preset=preset,
+        import_roots=all_roots,
+        max_upload_mb=max_upload_mb,
+        presets=load_presets(),
+    )
     config.demo  # fail fast on an unknown preset
     return config

@@ -27,9 +27,8 @@ import numpy as np
 
 from core.engine import queries as q
 from core.viz.evaluation import confusion_figure, pr_curves_figure
-
 from nasdet_gui import figures
-from nasdet_gui.common import (Ctx, job_line, make_notice, need, submit, ui_errors, wire)
+from nasdet_gui.common import Ctx, job_line, make_notice, need, submit, ui_errors, wire
 from nasdet_gui.config import TICK_S
 from nasdet_gui.downloads import download_file
 
@@ -75,8 +74,10 @@ def dataset_items(ctx: Ctx, name: str, count: int = DATASET_SAMPLE) -> list[dict
     from core.data.dataset import load_records, open_dataset
 
     records = load_records(open_dataset(ctx.store, name), "val")[:count]
-    return [{"path": str(r.path), "gt_boxes": r.boxes.tolist(), "gt_labels": r.labels.tolist()}
-            for r in records]
+    return [
+        {"path": str(r.path), "gt_boxes": r.boxes.tolist(), "gt_labels": r.labels.tolist()}
+        for r in records
+    ]
 
 
 def run_model(cache: ModelCache, model: str, items: list[dict]) -> dict:
@@ -126,18 +127,29 @@ def shown_line(state: dict, score: float) -> str:
     """'12 boxes found at score >= 0.30 (15 true objects)'."""
     found = sum(d["score"] >= score for i in state["items"] for d in i["detections"])
     true = sum(len(i["gt_boxes"]) for i in state["items"] if "gt_boxes" in i)
-    return (f"{found} boxes found at score >= {score:.2f}"
-            + (f" ({true} true objects)" if true else "") + ".")
+    return (
+        f"{found} boxes found at score >= {score:.2f}"
+        + (f" ({true} true objects)" if true else "")
+        + "."
+    )
 
 
 def predictions_file(ctx: Ctx, state: dict, score: float) -> str:
     """The session's detections (>= score) as a JSON download (a temp file, not in the home)."""
-    doc = {"model": state["model"], "score_threshold": score, "images": [
-        {"file": Path(i["path"]).name,
-         "detections": [d for d in i["detections"] if d["score"] >= score]}
-        for i in state["items"]]}
-    return download_file(f"predictions-{state['model']}-{int(time.time() * 1000)}.json",
-                         json.dumps(doc, indent=1))
+    doc = {
+        "model": state["model"],
+        "score_threshold": score,
+        "images": [
+            {
+                "file": Path(i["path"]).name,
+                "detections": [d for d in i["detections"] if d["score"] >= score],
+            }
+            for i in state["items"]
+        ],
+    }
+    return download_file(
+        f"predictions-{state['model']}-{int(time.time() * 1000)}.json", json.dumps(doc, indent=1)
+    )
 
 
 def evaluation_views(ctx: Ctx, model: str | None) -> tuple:
@@ -149,15 +161,25 @@ def evaluation_views(ctx: Ctx, model: str | None) -> tuple:
     ev = q.latest_evaluation(ctx.store, model)
     if not ev or "AP" not in ev:
         return "*No evaluation of this model yet.*", [], empty, empty
-    summary = (f"<div class='big-number'>AP {ev['AP']:.3f}</div>\n\nAP50 {ev.get('AP50', 0):.3f}"
-               f" · AP75 {ev.get('AP75', 0):.3f} · AR100 {ev.get('AR100', 0):.3f}")
-    rows = [[name, round(ap, 4) if ap is not None and ap >= 0 else None]
-            for name, ap in (ev.get("per_class_AP") or {}).items()]
+    summary = (
+        f"<div class='big-number'>AP {ev['AP']:.3f}</div>\n\nAP50 {ev.get('AP50', 0):.3f}"
+        f" · AP75 {ev.get('AP75', 0):.3f} · AR100 {ev.get('AR100', 0):.3f}"
+    )
+    rows = [
+        [name, round(ap, 4) if ap is not None and ap >= 0 else None]
+        for name, ap in (ev.get("per_class_AP") or {}).items()
+    ]
     classes = [r[0] for r in rows]
-    pr = pr_curves_figure(ev["precision"], classes) if ev.get("precision") else figures.note(
-        "This evaluation has no PR curves (press Evaluate).")
-    cm = confusion_figure(ev["confusion"], classes) if ev.get("confusion") else figures.note(
-        "This evaluation has no confusion matrix (press Evaluate).")
+    pr = (
+        pr_curves_figure(ev["precision"], classes)
+        if ev.get("precision")
+        else figures.note("This evaluation has no PR curves (press Evaluate).")
+    )
+    cm = (
+        confusion_figure(ev["confusion"], classes)
+        if ev.get("confusion")
+        else figures.note("This evaluation has no confusion matrix (press Evaluate).")
+    )
     return summary, rows, pr, cm
 
 
@@ -186,40 +208,66 @@ def chosen_images(ctx: Ctx, model: str | None, dataset: str | None, items: list)
 
 
 def _layout(ctx: Ctx) -> dict:
-    gr.Markdown("Run a detector on your images or on dataset images (ground truth left, "
-                "prediction right). The score threshold refilters without running the model "
-                "again. With nothing chosen, Detect uses the newest model on its own validation "
-                "images.", elem_classes="tab-intro")
+    gr.Markdown(
+        "Run a detector on your images or on dataset images (ground truth left, "
+        "prediction right). The score threshold refilters without running the model "
+        "again. With nothing chosen, Detect uses the newest model on its own validation "
+        "images.",
+        elem_classes="tab-intro",
+    )
     v: dict = {}
     with gr.Row():
         with gr.Column(scale=2, min_width=340):
-            v["model"] = gr.Dropdown(q.model_names(ctx.store), label="Model",
-                                     elem_id="detect-model")
-            v["files"] = gr.File(label="Your images", file_count="multiple", type="filepath",
-                                 file_types=["image"], height=110, elem_id="detect-files")
-            v["dataset"] = gr.Dropdown(q.dataset_names(ctx.store), label="or dataset images",
-                                       elem_id="detect-dataset")
-            v["use_dataset"] = gr.Button(f"Use {DATASET_SAMPLE} validation images", size="md",
-                                         elem_id="detect-use-dataset")
-            v["score"] = gr.Slider(MIN_SCORE, 0.95, value=DEFAULT_SCORE, step=0.05,
-                                   label="Score threshold", elem_id="detect-score")
+            v["model"] = gr.Dropdown(
+                q.model_names(ctx.store), label="Model", elem_id="detect-model"
+            )
+            v["files"] = gr.File(
+                label="Your images",
+                file_count="multiple",
+                type="filepath",
+                file_types=["image"],
+                height=110,
+                elem_id="detect-files",
+            )
+            v["dataset"] = gr.Dropdown(
+                q.dataset_names(ctx.store), label="or dataset images", elem_id="detect-dataset"
+            )
+            v["use_dataset"] = gr.Button(
+                f"Use {DATASET_SAMPLE} validation images", size="md", elem_id="detect-use-dataset"
+            )
+            v["score"] = gr.Slider(
+                MIN_SCORE,
+                0.95,
+                value=DEFAULT_SCORE,
+                step=0.05,
+                label="Score threshold",
+                elem_id="detect-score",
+            )
             with gr.Row():
                 v["run"] = gr.Button("Detect", variant="primary", scale=1, elem_id="detect-run")
-                v["download"] = gr.DownloadButton("predictions.json", interactive=False,
-                                                  scale=1, min_width=150)
+                v["download"] = gr.DownloadButton(
+                    "predictions.json", interactive=False, scale=1, min_width=150
+                )
             v["notice"] = make_notice("detect-notice")
             with gr.Row():
                 v["evaluate"] = gr.Button("Evaluate", min_width=110, size="md")
                 v["export"] = gr.Button("Export ONNX", min_width=110, size="md")
             v["job_status"] = gr.Markdown(elem_classes="job-line")
         with gr.Column(scale=5):
-            v["gallery"] = gr.Gallery(label="Detections (click to enlarge)", columns=2,
-                                      height=GALLERY_HEIGHT, object_fit="contain",
-                                      allow_preview=True, preview=False, elem_id="detect-gallery")
+            v["gallery"] = gr.Gallery(
+                label="Detections (click to enlarge)",
+                columns=2,
+                height=GALLERY_HEIGHT,
+                object_fit="contain",
+                allow_preview=True,
+                preview=False,
+                elem_id="detect-gallery",
+            )
             with gr.Row():
                 v["summary"] = gr.Markdown(elem_id="detect-ap")
-                v["per_class"] = gr.Dataframe(headers=["Class", "AP"], value=[],
-                                              interactive=False, max_height=200)
+                v["per_class"] = gr.Dataframe(
+                    headers=["Class", "AP"], value=[], interactive=False, max_height=200
+                )
             with gr.Row():
                 v["pr"], v["confusion"] = gr.Plot(show_label=False), gr.Plot(show_label=False)
     return v
@@ -238,36 +286,62 @@ def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
         model = pick_model(ctx, model)
         name = name or (q.model_dataset(ctx.store, model) if model else None)
         name = need(name, "Pick a dataset (or a model trained on one) first.")
-        return (gr.Dropdown(value=name), dataset_items(ctx, name),
-                f"{DATASET_SAMPLE} validation images of {name} chosen; press Detect.")
+        return (
+            gr.Dropdown(value=name),
+            dataset_items(ctx, name),
+            f"{DATASET_SAMPLE} validation images of {name} chosen; press Detect.",
+        )
 
     wire(v["files"].change, on_files, v["files"], [items], notice)
-    wire(v["use_dataset"].click, on_dataset, [v["model"], v["dataset"]], [v["dataset"], items],
-         notice)
+    wire(
+        v["use_dataset"].click,
+        on_dataset,
+        [v["model"], v["dataset"]],
+        [v["dataset"], items],
+        notice,
+    )
 
     def on_run(name, ds, chosen, threshold):
         name, chosen = chosen_images(ctx, name, ds, chosen)
         t0 = time.perf_counter()
         new_state = run_model(cache, name, chosen)
         seconds = time.perf_counter() - t0
-        return (gr.Dropdown(value=name), new_state, draw(new_state, threshold),
-                gr.DownloadButton(value=predictions_file(ctx, new_state, threshold),
-                                  interactive=True),
-                f"{name} on {len(chosen)} image(s) in {seconds:.1f} s: "
-                f"{shown_line(new_state, threshold)}")
+        return (
+            gr.Dropdown(value=name),
+            new_state,
+            draw(new_state, threshold),
+            gr.DownloadButton(value=predictions_file(ctx, new_state, threshold), interactive=True),
+            f"{name} on {len(chosen)} image(s) in {seconds:.1f} s: "
+            f"{shown_line(new_state, threshold)}",
+        )
 
-    wire(v["run"].click, on_run, [v["model"], v["dataset"], items, v["score"]],
-         [v["model"], state, v["gallery"], v["download"]], notice)
+    wire(
+        v["run"].click,
+        on_run,
+        [v["model"], v["dataset"], items, v["score"]],
+        [v["model"], state, v["gallery"], v["download"]],
+        notice,
+    )
 
     def on_score(st, threshold):
         if not st:
             return gr.skip(), gr.skip(), None
-        return (draw(st, threshold), gr.DownloadButton(value=predictions_file(ctx, st, threshold)),
-                shown_line(st, threshold))
+        return (
+            draw(st, threshold),
+            gr.DownloadButton(value=predictions_file(ctx, st, threshold)),
+            shown_line(st, threshold),
+        )
 
     for event in (v["score"].release, v["score"].change):  # drag, or type then Enter / blur
-        wire(event, on_score, [state, v["score"]], [v["gallery"], v["download"]], notice,
-             trigger_mode="always_last", show_progress="hidden")
+        wire(
+            event,
+            on_score,
+            [state, v["score"]],
+            [v["gallery"], v["download"]],
+            notice,
+            trigger_mode="always_last",
+            show_progress="hidden",
+        )
 
 
 def _wire_api(cache: ModelCache) -> None:
@@ -286,9 +360,13 @@ def _wire_api(cache: ModelCache) -> None:
         need(images, "no images given")
         result = run_model(cache, name, [{"path": p} for p in images][:MAX_IMAGES])
         threshold = MIN_SCORE if threshold is None else float(threshold)
-        return [{"file": Path(i["path"]).name,
-                 "detections": [d for d in i["detections"] if d["score"] >= threshold]}
-                for i in result["items"]]
+        return [
+            {
+                "file": Path(i["path"]).name,
+                "detections": [d for d in i["detections"] if d["score"] >= threshold],
+            }
+            for i in result["items"]
+        ]
 
     api_button.click(predict, [api_model, api_images, api_score], api_out, api_name="predict")
 
@@ -305,11 +383,14 @@ def _wire_jobs(ctx: Ctx, v: dict) -> None:
     def on_export(name):
         name = need(pick_model(ctx, name), NO_MODEL)
         jid = submit(ctx, "export", {"model": name, "format": "onnx"})
-        return (job_line(q.find_job(ctx.store, jid)),
-                f"Export job {jid} queued; the .onnx file appears in runs/{jid}/.")
+        return (
+            job_line(q.find_job(ctx.store, jid)),
+            f"Export job {jid} queued; the .onnx file appears in runs/{jid}/.",
+        )
 
-    wire(v["evaluate"].click, on_evaluate, [v["model"], v["dataset"]], [v["job_status"]],
-         v["notice"])
+    wire(
+        v["evaluate"].click, on_evaluate, [v["model"], v["dataset"]], [v["job_status"]], v["notice"]
+    )
     wire(v["export"].click, on_export, v["model"], [v["job_status"]], v["notice"])
 
 
@@ -319,30 +400,48 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: dict) -> gr.Timer:
 
     def on_model(name):
         name = pick_model(ctx, name)  # a model deleted since the list was read: the newest
-        return (gr.Dropdown(value=q.model_dataset(ctx.store, name) if name else None),
-                *evaluation_views(ctx, name), model_threshold(ctx, name), "")
+        return (
+            gr.Dropdown(value=q.model_dataset(ctx.store, name) if name else None),
+            *evaluation_views(ctx, name),
+            model_threshold(ctx, name),
+            "",
+        )
 
-    wire(v["model"].input, on_model, v["model"], [v["dataset"], *eval_outputs, v["score"]],
-         v["notice"])
+    wire(
+        v["model"].input,
+        on_model,
+        v["model"],
+        [v["dataset"], *eval_outputs, v["score"]],
+        v["notice"],
+    )
     timer = gr.Timer(TICK_S, active=False)
     fp_state = gr.State(())
 
     def refresh(fp, name, ds):
         jid = q.latest_job_id(ctx.store, "evaluate", "export")
-        new = q.job_fingerprint(ctx.store, jid) + q.table_fingerprint(ctx.store, "models") + \
-            (name,)
+        new = q.job_fingerprint(ctx.store, jid) + q.table_fingerprint(ctx.store, "models") + (name,)
         if fp and new == fp:
             return (gr.skip(),) * len(outputs) + (None,)
         current = pick_model(ctx, name)
         ds = ds or (q.model_dataset(ctx.store, current) if current else None)
-        return (gr.Dropdown(choices=q.model_names(ctx.store), value=current),
-                gr.Dropdown(choices=q.dataset_names(ctx.store), value=ds),
-                job_line(q.find_job(ctx.store, jid)) if jid else "",
-                *evaluation_views(ctx, current), new, None)
+        return (
+            gr.Dropdown(choices=q.model_names(ctx.store), value=current),
+            gr.Dropdown(choices=q.dataset_names(ctx.store), value=ds),
+            job_line(q.find_job(ctx.store, jid)) if jid else "",
+            *evaluation_views(ctx, current),
+            new,
+            None,
+        )
 
     outputs = [v["model"], v["dataset"], v["job_status"], *eval_outputs, fp_state]
-    wire(timer.tick, refresh, [fp_state, v["model"], v["dataset"]], outputs, v["notice"],
-         show_progress="hidden")
+    wire(
+        timer.tick,
+        refresh,
+        [fp_state, v["model"], v["dataset"]],
+        outputs,
+        v["notice"],
+        show_progress="hidden",
+    )
 
     def on_load(name, ds):  # refresh's outputs, then the slider at the model's own threshold
         *shown, notice = refresh((), name, ds)

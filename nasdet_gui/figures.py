@@ -33,8 +33,10 @@ def cells(genotype: dict | None, title: str = "") -> tuple:
     if not genotype:
         empty = note("No cell yet.")
         return empty, empty
-    return (cell_figure(genotype, "normal", title=f"{title} normal cell".strip()),
-            cell_figure(genotype, "reduce", title=f"{title} reduction cell".strip()))
+    return (
+        cell_figure(genotype, "normal", title=f"{title} normal cell".strip()),
+        cell_figure(genotype, "reduce", title=f"{title} reduction cell".strip()),
+    )
 
 
 def search_chart(store: Store, job_id: int):
@@ -71,8 +73,11 @@ def training_curves(store: Store, job_id: int):
     return fig
 
 
-ALPHA_NOTES = {"none": "Alpha heatmaps exist for DARTS searches.",
-               "reading": "Reading the alphas...", "empty": "No alpha snapshot yet."}
+ALPHA_NOTES = {
+    "none": "Alpha heatmaps exist for DARTS searches.",
+    "reading": "Reading the alphas...",
+    "empty": "No alpha snapshot yet.",
+}
 
 
 def alphas(store: Store, job_id: int, width: int = 600, notes: dict[str, str] = ALPHA_NOTES):

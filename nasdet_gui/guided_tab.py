@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import gradio as gr
 
 from core.engine import queries as q
-
 from nasdet_gui.common import Ctx, submit, ui_errors
 from nasdet_gui.config import DEFAULT_DATASET, TICK_S
 from nasdet_gui.detect_tab import ModelCache
@@ -34,23 +33,57 @@ class GuidedTab:
 
 def _outputs(p: Parts) -> list:
     """Every component a refresh may update (a handler returns a dict over some of them)."""
-    names = ["walk", "s_status", "s_bar", "scatter", "best", "phase", "phase_note",
-             "verdict_cell", "c_normal", "c_reduce", "t_status", "t_bar", "t_gallery", "t_loss",
-             "t_ap", "score", "verdict_result", "r_gallery", "threshold", "legend", "r_state",
-             "fp", "since", "run_all", "start_search", "train_cell", "train_effnet"]  # `since` is set by "Start over" only (a tick never writes it)
+    names = [
+        "walk",
+        "s_status",
+        "s_bar",
+        "scatter",
+        "best",
+        "phase",
+        "phase_note",
+        "verdict_cell",
+        "c_normal",
+        "c_reduce",
+        "t_status",
+        "t_bar",
+        "t_gallery",
+        "t_loss",
+        "t_ap",
+        "score",
+        "verdict_result",
+        "r_gallery",
+        "threshold",
+        "legend",
+        "r_state",
+        "fp",
+        "since",
+        "run_all",
+        "start_search",
+        "train_cell",
+        "train_effnet",
+    ]  # `since` is set by "Start over" only (a tick never writes it)
     return [p[n] for n in names]
 
 
-def _wire_refresh(ctx: Ctx, demo: gr.Blocks, p: Parts, cache: ModelCache,
-                  timer: gr.Timer) -> list:
+def _wire_refresh(ctx: Ctx, demo: gr.Blocks, p: Parts, cache: ModelCache, timer: gr.Timer) -> list:
     outputs = _outputs(p)
     tick = ui_errors(lambda since, fp: refresh(ctx, p, cache, since or 0, fp))
-    timer.tick(tick, [p["since"], p["fp"]], outputs, show_progress="hidden",
-               api_visibility="private")
-    demo.load(ui_errors(lambda: refresh(ctx, p, cache, 0, None, force=True)), None, outputs,
-              api_visibility="private")
-    demo.load(lambda: gr.Dropdown(choices=q.dataset_names(ctx.store)), None, p["dataset"],
-              api_visibility="private", queue=False)
+    timer.tick(
+        tick, [p["since"], p["fp"]], outputs, show_progress="hidden", api_visibility="private"
+    )
+    demo.load(
+        ui_errors(lambda: refresh(ctx, p, cache, 0, None, force=True)),
+        None,
+        outputs,
+        api_visibility="private",
+    )
+    demo.load(
+        lambda: gr.Dropdown(choices=q.dataset_names(ctx.store)),
+        None,
+        p["dataset"],
+        api_visibility="private",
+        queue=False,
+    )
     return outputs
 
 
@@ -89,9 +122,15 @@ def _wire_jobs(ctx: Ctx, p: Parts, cache: ModelCache, outputs: list) -> None:
             if not walk.search_done:
                 raise gr.Error("The search has not finished yet.", print_exception=False)
             search = q.get_job(ctx.store, walk.search_id)
-            submit(ctx, "train", train_spec_for(preset, search["spec"]["dataset"],
-                                                walk.search_id if on_cell else None))
+            submit(
+                ctx,
+                "train",
+                train_spec_for(
+                    preset, search["spec"]["dataset"], walk.search_id if on_cell else None
+                ),
+            )
             return refresh(ctx, p, cache, since or 0, None, force=True)
+
         return on_train
 
     @ui_errors
@@ -100,8 +139,9 @@ def _wire_jobs(ctx: Ctx, p: Parts, cache: ModelCache, outputs: list) -> None:
         return {**refresh(ctx, p, cache, since, None, force=True), p["since"]: since}
 
     p["run_all"].click(on_run_all, [p["dataset"], p["since"]], outputs, api_visibility="private")
-    p["start_search"].click(on_search, [p["dataset"], p["since"]], outputs,
-                            api_visibility="private")
+    p["start_search"].click(
+        on_search, [p["dataset"], p["since"]], outputs, api_visibility="private"
+    )
     p["train_cell"].click(train_with(True), p["since"], outputs, api_visibility="private")
     p["train_effnet"].click(train_with(False), p["since"], outputs, api_visibility="private")
     p["again"].click(on_again, None, outputs, api_visibility="private")
@@ -109,6 +149,7 @@ def _wire_jobs(ctx: Ctx, p: Parts, cache: ModelCache, outputs: list) -> None:
 
 def _wire_ending(p: Parts, cache: ModelCache) -> None:
     """The threshold slider (redraws, no new prediction) and the picture of one's own."""
+
     @ui_errors
     def on_threshold(state, threshold):
         return ending.result_gallery(state, threshold) if state else gr.skip()
@@ -126,28 +167,40 @@ def _wire_ending(p: Parts, cache: ModelCache) -> None:
     def on_draw(state, threshold, evt: gr.EventData):
         return detect(state, decode_drawing((evt._data or {}).get("png"), CANVAS), threshold)
 
-    p["threshold"].release(on_threshold, [p["r_state"], p["threshold"]], p["r_gallery"],
-                           api_visibility="private")
+    p["threshold"].release(
+        on_threshold, [p["r_state"], p["threshold"]], p["r_gallery"], api_visibility="private"
+    )
     # off the queue: the answer must not wait behind the page's refresh ticks (<= 1 s target)
     own = [p["own_out"], p["own_text"]]
-    p["own_in"].upload(on_upload, [p["r_state"], p["own_in"], p["threshold"]], own,
-                       api_visibility="private", queue=False)
-    p["own_draw"].change(on_draw, [p["r_state"], p["threshold"]], own,
-                         api_visibility="private", queue=False)
+    p["own_in"].upload(
+        on_upload,
+        [p["r_state"], p["own_in"], p["threshold"]],
+        own,
+        api_visibility="private",
+        queue=False,
+    )
+    p["own_draw"].change(
+        on_draw, [p["r_state"], p["threshold"]], own, api_visibility="private", queue=False
+    )
 
 
 def build(ctx: Ctx, demo: gr.Blocks) -> GuidedTab:
     preset = ctx.config.demo
-    p = build_layout(ctx.config.demo_preset, preset.get("about", ""),
-                     q.dataset_names(ctx.store), preset.get("dataset", DEFAULT_DATASET))
+    p = build_layout(
+        ctx.config.demo_preset,
+        preset.get("about", ""),
+        q.dataset_names(ctx.store),
+        preset.get("dataset", DEFAULT_DATASET),
+    )
     p["r_state"] = gr.State(None)
     p["fp"] = gr.State(None)
     p["since"] = gr.State(0)
     cache = ModelCache(ctx, size=1)
     timer = gr.Timer(TICK_S, active=False)
     outputs = _wire_refresh(ctx, demo, p, cache, timer)
-    p["next"].click(lambda: gr.Walkthrough(selected=SEARCH), None, p["walk"],
-                    api_visibility="private")
+    p["next"].click(
+        lambda: gr.Walkthrough(selected=SEARCH), None, p["walk"], api_visibility="private"
+    )
     _wire_jobs(ctx, p, cache, outputs)
     _wire_ending(p, cache)
     return GuidedTab(timer=timer)

@@ -12,9 +12,18 @@ from dataclasses import dataclass
 import gradio as gr
 
 from core.engine import queries as q
-
-from nasdet_gui.common import (Ctx, as_int, cancel_job, job_buttons, job_line, make_notice,
-                               need, progress_html, resume_job, wire)
+from nasdet_gui.common import (
+    Ctx,
+    as_int,
+    cancel_job,
+    job_buttons,
+    job_line,
+    make_notice,
+    need,
+    progress_html,
+    resume_job,
+    wire,
+)
 
 
 @dataclass
@@ -35,16 +44,26 @@ class JobPanel:
         """Fresh picker choices (keeping the selection), status line, bar and buttons."""
         job = q.find_job(ctx.store, job_id)
         choices = q.job_choices(ctx.store, self.kinds)
-        return (gr.Dropdown(choices=choices, value=job["id"] if job else None),
-                job_line(job), progress_html(job), *job_buttons(job))
+        return (
+            gr.Dropdown(choices=choices, value=job["id"] if job else None),
+            job_line(job),
+            progress_html(job),
+            *job_buttons(job),
+        )
 
 
 def build_panel(ctx: Ctx, kinds: tuple[str, ...], label: str, stacked: bool = False) -> JobPanel:
     """Lay out the panel; Cancel/Resume act on the picked job. `stacked`: the buttons under the
     picker (for a narrow column), else beside it."""
     with gr.Row(elem_classes="action-row"):
-        picker = gr.Dropdown(label=label, choices=q.job_choices(ctx.store, kinds), value=None,
-                             scale=4, allow_custom_value=False, elem_classes="job-picker")
+        picker = gr.Dropdown(
+            label=label,
+            choices=q.job_choices(ctx.store, kinds),
+            value=None,
+            scale=4,
+            allow_custom_value=False,
+            elem_classes="job-picker",
+        )
         if not stacked:
             cancel, resume = _buttons()
     if stacked:
@@ -60,6 +79,7 @@ def build_panel(ctx: Ctx, kinds: tuple[str, ...], label: str, stacked: bool = Fa
             jid = need(as_int(job), "Pick a job first.")
             said = action(ctx, jid)
             return (*panel.render(ctx, jid)[1:], said)
+
         return handler
 
     wire(cancel.click, act(cancel_job), picker, panel.outputs()[1:], notice)
@@ -68,5 +88,7 @@ def build_panel(ctx: Ctx, kinds: tuple[str, ...], label: str, stacked: bool = Fa
 
 
 def _buttons() -> tuple[gr.Button, gr.Button]:
-    return (gr.Button("Cancel", scale=1, min_width=90, interactive=False, size="md"),
-            gr.Button("Resume", scale=1, min_width=90, interactive=False, size="md"))
+    return (
+        gr.Button("Cancel", scale=1, min_width=90, interactive=False, size="md"),
+        gr.Button("Resume", scale=1, min_width=90, interactive=False, size="md"),
+    )

@@ -15,10 +15,21 @@ import gradio as gr
 from core.engine import jobs as engine_jobs
 from core.engine import queries as q
 from core.engine.store import now
-
-from nasdet_gui.common import (ACTIVE, Ctx, as_int, cancel_job, fmt_duration, fmt_time,
-                               job_buttons, job_line, make_notice, need, resume_job, ui_errors,
-                               wire)
+from nasdet_gui.common import (
+    ACTIVE,
+    Ctx,
+    as_int,
+    cancel_job,
+    fmt_duration,
+    fmt_time,
+    job_buttons,
+    job_line,
+    make_notice,
+    need,
+    resume_job,
+    ui_errors,
+    wire,
+)
 from nasdet_gui.config import TICK_S
 
 HEADERS = ["ID", "Kind", "Status", "Progress", "Device", "Message", "Created", "Duration", "Error"]
@@ -58,17 +69,28 @@ def job_rows(ctx: Ctx, limit: int = 200) -> list[list]:
     for j in q.list_jobs(ctx.store, limit=limit):
         end = j["finished_at"] or (now() if j["status"] == "running" else None)
         duration = fmt_duration(end - j["started_at"]) if j["started_at"] and end else ""
-        rows.append([j["id"], j["kind"], j["status"],
-                     f"{100 * (j['progress'] or 0):.0f}%", j["device"] or j["requested_device"],
-                     j["message"] or "", fmt_time(j["created_at"]), duration,
-                     (j["error"] or "")[:120]])
+        rows.append(
+            [
+                j["id"],
+                j["kind"],
+                j["status"],
+                f"{100 * (j['progress'] or 0):.0f}%",
+                j["device"] or j["requested_device"],
+                j["message"] or "",
+                fmt_time(j["created_at"]),
+                duration,
+                (j["error"] or "")[:120],
+            ]
+        )
     return rows
 
 
 def job_log(ctx: Ctx, job_id: int) -> str:
     """The job's events as log lines (newest last)."""
-    lines = [f"{fmt_time(e['ts'])} {e['level'].upper():7s} {e['message']}"
-             for e in ctx.store.events(job_id, limit=LOG_LINES)]
+    lines = [
+        f"{fmt_time(e['ts'])} {e['level'].upper():7s} {e['message']}"
+        for e in ctx.store.events(job_id, limit=LOG_LINES)
+    ]
     return "\n".join(lines) or "(no log lines yet)"
 
 
@@ -76,38 +98,77 @@ def job_detail(ctx: Ctx, job_id: int | None) -> tuple:
     """(summary markdown, log text, Cancel, Resume, Delete buttons) of one job."""
     job = q.find_job(ctx.store, job_id)
     if job is None:
-        return ("Select a job in the table (click its row) to see its log.", "",
-                *job_buttons(None), gr.Button(interactive=False))
-    spec = ", ".join(f"{k}={v}" for k, v in (job["spec"] or {}).items()
-                     if not isinstance(v, (dict, list)))
-    times = (f"created {fmt_time(job['created_at'])}, started {fmt_time(job['started_at'])}, "
-             f"finished {fmt_time(job['finished_at'])}, attempts {job['attempts']}")
-    return (f"{job_line(job)}\n\n`{spec}`\n\n{times}", job_log(ctx, job["id"]),
-            *job_buttons(job), gr.Button(interactive=job["status"] not in ACTIVE))
+        return (
+            "Select a job in the table (click its row) to see its log.",
+            "",
+            *job_buttons(None),
+            gr.Button(interactive=False),
+        )
+    spec = ", ".join(
+        f"{k}={v}" for k, v in (job["spec"] or {}).items() if not isinstance(v, (dict, list))
+    )
+    times = (
+        f"created {fmt_time(job['created_at'])}, started {fmt_time(job['started_at'])}, "
+        f"finished {fmt_time(job['finished_at'])}, attempts {job['attempts']}"
+    )
+    return (
+        f"{job_line(job)}\n\n`{spec}`\n\n{times}",
+        job_log(ctx, job["id"]),
+        *job_buttons(job),
+        gr.Button(interactive=job["status"] not in ACTIVE),
+    )
 
 
 def _layout() -> _Views:
-    gr.Markdown("Every job, newest first. Click a row to see its log; jobs run in a background "
-                "worker, so closing the browser does not stop them.", elem_classes="tab-intro")
-    table = gr.Dataframe(headers=HEADERS, value=[], interactive=False, max_height=360,
-                         wrap=True, elem_id="jobs-table", column_widths=COLUMN_WIDTHS)
+    gr.Markdown(
+        "Every job, newest first. Click a row to see its log; jobs run in a background "
+        "worker, so closing the browser does not stop them.",
+        elem_classes="tab-intro",
+    )
+    table = gr.Dataframe(
+        headers=HEADERS,
+        value=[],
+        interactive=False,
+        max_height=360,
+        wrap=True,
+        elem_id="jobs-table",
+        column_widths=COLUMN_WIDTHS,
+    )
     with gr.Row(elem_classes="action-row"):
-        job_id = gr.Textbox(label="Selected job", placeholder="click a row in the table",
-                            scale=2, elem_id="jobs-selected")
+        job_id = gr.Textbox(
+            label="Selected job",
+            placeholder="click a row in the table",
+            scale=2,
+            elem_id="jobs-selected",
+        )
         cancel = gr.Button("Cancel", scale=1, interactive=False, elem_id="jobs-cancel")
         resume = gr.Button("Resume", scale=1, interactive=False, elem_id="jobs-resume")
-        delete = gr.Button("Delete...", variant="stop", scale=1, interactive=False,
-                           elem_id="jobs-delete")
+        delete = gr.Button(
+            "Delete...", variant="stop", scale=1, interactive=False, elem_id="jobs-delete"
+        )
     notice = make_notice("jobs-notice")
     with gr.Row(visible=False, elem_classes="confirm-row") as confirm_row:
         confirm_text = gr.Markdown()
         confirm = gr.Button("Yes, delete it and its files", variant="stop")
         keep = gr.Button("No, keep it")
     summary = gr.Markdown(elem_id="jobs-summary")
-    log_box = gr.Textbox(label="Log", lines=12, max_lines=24, interactive=False, autoscroll=True,
-                         elem_id="jobs-log")
-    return _Views(table, job_id, cancel, resume, delete, confirm_row, confirm_text, confirm,
-                  keep, summary, log_box, notice)
+    log_box = gr.Textbox(
+        label="Log", lines=12, max_lines=24, interactive=False, autoscroll=True, elem_id="jobs-log"
+    )
+    return _Views(
+        table,
+        job_id,
+        cancel,
+        resume,
+        delete,
+        confirm_row,
+        confirm_text,
+        confirm,
+        keep,
+        summary,
+        log_box,
+        notice,
+    )
 
 
 def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: _Views) -> gr.Timer:
@@ -125,17 +186,29 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: _Views) -> gr.Timer:
         return rows, *detail, new, None
 
     outputs = [v.table, *v.detail_outputs(), state]
-    wire(timer.tick, refresh, [state, v.job_id], outputs, v.notice, show_progress="hidden",
-         queue=False)
-    wire(demo.load, lambda j: refresh((), j), v.job_id, outputs, v.notice,
-         show_progress="hidden")
+    wire(
+        timer.tick,
+        refresh,
+        [state, v.job_id],
+        outputs,
+        v.notice,
+        show_progress="hidden",
+        queue=False,
+    )
+    wire(demo.load, lambda j: refresh((), j), v.job_id, outputs, v.notice, show_progress="hidden")
 
     def select(evt: gr.SelectData):
         return str(int(evt.row_value[0])) if evt.row_value else gr.skip()
 
     v.table.select(select, None, v.job_id, show_progress="hidden", api_visibility="private")
-    wire(v.job_id.change, lambda fp, j: refresh(fp, j, force_detail=True), [state, v.job_id],
-         outputs, v.notice, show_progress="hidden")
+    wire(
+        v.job_id.change,
+        lambda fp, j: refresh(fp, j, force_detail=True),
+        [state, v.job_id],
+        outputs,
+        v.notice,
+        show_progress="hidden",
+    )
     return timer
 
 
@@ -147,6 +220,7 @@ def _wire_actions(ctx: Ctx, v: _Views) -> None:
             jid = need(as_int(selected), NO_JOB)
             said = action(ctx, jid)
             return (*job_detail(ctx, jid), said)
+
         return on_click
 
     def ask_delete(selected):
@@ -154,8 +228,12 @@ def _wire_actions(ctx: Ctx, v: _Views) -> None:
         job = q.get_job(ctx.store, jid)
         if job["status"] in ACTIVE:
             raise gr.Error(f"Job {jid} is {job['status']}: cancel it first, then delete it.")
-        return (gr.Row(visible=True), f"Delete job **{jid}** ({job['kind']}, {job['status']}) "
-                f"and its folder `runs/{jid}/`? This cannot be undone.", "")
+        return (
+            gr.Row(visible=True),
+            f"Delete job **{jid}** ({job['kind']}, {job['status']}) "
+            f"and its folder `runs/{jid}/`? This cannot be undone.",
+            "",
+        )
 
     def do_delete(selected):
         jid = need(as_int(selected), NO_JOB)

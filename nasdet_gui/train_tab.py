@@ -14,12 +14,10 @@ from dataclasses import dataclass
 import gradio as gr
 
 from core.det.config import list_models
+from core.engine import queries as q
 from core.nas.genotypes import PUBLISHED_GENOTYPES
 from core.spec import coerce_fields, dump
 from core.train.presets import DEFAULT_PRESET, PRESETS, TrainConfig
-
-from core.engine import queries as q
-
 from nasdet_gui import figures
 from nasdet_gui.common import Ctx, as_int, dataset_dropdown, need, submit, ui_errors, wire
 from nasdet_gui.config import TICK_S
@@ -29,8 +27,11 @@ DEFAULT_BACKBONE = "(the model's EfficientNet)"
 MAIN_FIELDS = ["model", "image_size", "epochs", "batch_size", "lr", "pretrained_backbone"]
 GUI_PRESET = "quick-cpu"
 # Advanced fields shown under a friendlier label than their spec name (scale-out: core.dist).
-FIELD_LABELS = {"nproc": "processes / GPUs (nproc: torchrun, one per GPU on CUDA)",
-                "nnodes": "nodes (nnodes)", "rdzv_endpoint": "rendezvous HOST:PORT (several nodes)"}
+FIELD_LABELS = {
+    "nproc": "processes / GPUs (nproc: torchrun, one per GPU on CUDA)",
+    "nnodes": "nodes (nnodes)",
+    "rdzv_endpoint": "rendezvous HOST:PORT (several nodes)",
+}
 
 
 @dataclass
@@ -43,8 +44,11 @@ class TrainTab:
 
 def preset_values(preset: str) -> dict:
     """Every TrainConfig field's value under a preset (defaults, then the preset's overrides)."""
-    values = {f.name: f.default for f in dataclasses.fields(TrainConfig)
-              if f.default is not dataclasses.MISSING}
+    values = {
+        f.name: f.default
+        for f in dataclasses.fields(TrainConfig)
+        if f.default is not dataclasses.MISSING
+    }
     values.update(PRESETS.get(preset, {}))
     return values
 
@@ -74,8 +78,7 @@ def backbone_choices(ctx: Ctx) -> list[tuple[str, str]]:
     choices = [(DEFAULT_BACKBONE, "")]
     for cell in q.search_cells(ctx.store, limit=50):
         if cell["final"]:
-            choices.append((f"searched cell of search #{cell['job_id']}",
-                            f"nas:{cell['job_id']}"))
+            choices.append((f"searched cell of search #{cell['job_id']}", f"nas:{cell['job_id']}"))
     choices += [(f"published cell {name}", f"nas:{name}") for name in PUBLISHED_GENOTYPES]
     return choices
 
@@ -97,34 +100,48 @@ def result_markdown(job: dict | None) -> str:
     ev = result.get("eval") or result.get("metrics") or result
     if "AP" not in ev:
         return "*The evaluation appears when training has finished.*"
-    return (f"**mAP (COCO AP@[.5:.95])** {ev['AP']:.3f}  ·  **AP50** {ev.get('AP50', 0):.3f}  ·  "
-            f"**AP75** {ev.get('AP75', 0):.3f}  ·  model `{result.get('model', '')}`")
+    return (
+        f"**mAP (COCO AP@[.5:.95])** {ev['AP']:.3f}  ·  **AP50** {ev.get('AP50', 0):.3f}  ·  "
+        f"**AP75** {ev.get('AP75', 0):.3f}  ·  model `{result.get('model', '')}`"
+    )
 
 
 def _form(ctx: Ctx) -> dict:
     """The left column: dataset, preset, model, backbone and the preset's fields."""
     start_values = preset_values(GUI_PRESET)
-    text_fields = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in
-                   ("dataset", "backbone", "preset", "model", "amp", "augment", "optimizer")]
-    form = {"dataset": gr.Dropdown(label="Dataset", choices=q.dataset_names(ctx.store),
-                                   allow_custom_value=True),
-            "preset": gr.Dropdown(list(PRESETS), value=GUI_PRESET, label="Preset"),
-            "model": gr.Dropdown(list_models(), value=start_values["model"], label="Model"),
-            "backbone": gr.Dropdown(backbone_choices(ctx), value="", allow_custom_value=True,
-                                    label="Backbone",
-                                    info="or type a timm name / nas-file:PATH")}
+    text_fields = [
+        f.name
+        for f in dataclasses.fields(TrainConfig)
+        if f.name not in ("dataset", "backbone", "preset", "model", "amp", "augment", "optimizer")
+    ]
+    form = {
+        "dataset": gr.Dropdown(
+            label="Dataset", choices=q.dataset_names(ctx.store), allow_custom_value=True
+        ),
+        "preset": gr.Dropdown(list(PRESETS), value=GUI_PRESET, label="Preset"),
+        "model": gr.Dropdown(list_models(), value=start_values["model"], label="Model"),
+        "backbone": gr.Dropdown(
+            backbone_choices(ctx),
+            value="",
+            allow_custom_value=True,
+            label="Backbone",
+            info="or type a timm name / nas-file:PATH",
+        ),
+    }
     boxes: dict[str, gr.components.Component] = {}
     for name in MAIN_FIELDS[1:]:
         boxes[name] = gr.Textbox(to_text(start_values.get(name)), label=name)
     with gr.Accordion("Advanced options", open=False):
-        boxes["optimizer"] = gr.Dropdown(["sgd", "adamw"], value=start_values["optimizer"],
-                                         label="optimizer")
+        boxes["optimizer"] = gr.Dropdown(
+            ["sgd", "adamw"], value=start_values["optimizer"], label="optimizer"
+        )
         boxes["amp"] = gr.Checkbox(start_values["amp"], label="amp (CUDA only)")
         boxes["augment"] = gr.Checkbox(start_values["augment"], label="augment")
         for name in text_fields:
             if name not in boxes:
-                boxes[name] = gr.Textbox(to_text(start_values.get(name)),
-                                         label=FIELD_LABELS.get(name, name))
+                boxes[name] = gr.Textbox(
+                    to_text(start_values.get(name)), label=FIELD_LABELS.get(name, name)
+                )
     form["boxes"] = boxes
     form["start"] = gr.Button("Start training", variant="primary", elem_id="train-start")
     return form
@@ -151,16 +168,24 @@ def _wire_preset(form: dict) -> None:
             updates.append(v if isinstance(comp, (gr.Checkbox, gr.Dropdown)) else to_text(v))
         return updates
 
-    form["preset"].input(on_preset, form["preset"], [form["model"], *boxes.values()],
-                         api_visibility="private", queue=False)
+    form["preset"].input(
+        on_preset,
+        form["preset"],
+        [form["model"], *boxes.values()],
+        api_visibility="private",
+        queue=False,
+    )
 
 
 def _changed_fields(preset: str, names: list[str], values: tuple) -> dict:
     """The form values that differ from the preset's (only those are sent with its name)."""
     base, changed = preset_values(preset), {}
     for name, value in zip(names, values):
-        v = value if isinstance(value, bool) else (
-            value if name in ("model", "optimizer") else from_text(name, value))
+        v = (
+            value
+            if isinstance(value, bool)
+            else (value if name in ("model", "optimizer") else from_text(name, value))
+        )
         ref = base.get(name)
         ref = list(ref) if isinstance(ref, tuple) else ref
         if v != ref and not (v is None and ref is None):
@@ -169,8 +194,11 @@ def _changed_fields(preset: str, names: list[str], values: tuple) -> dict:
 
 
 def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
-    gr.Markdown("Train a detector. *quick-cpu* finishes in minutes on a laptop CPU; *paper* uses "
-                "the EfficientDet paper's schedule.", elem_classes="tab-intro")
+    gr.Markdown(
+        "Train a detector. *quick-cpu* finishes in minutes on a laptop CPU; *paper* uses "
+        "the EfficientDet paper's schedule.",
+        elem_classes="tab-intro",
+    )
     with gr.Row():
         with gr.Column(scale=2, min_width=340):
             form = _form(ctx)
@@ -188,30 +216,47 @@ def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
         new = q.job_fingerprint(ctx.store, jid) + (newest,)
         if fp and new == fp:
             return (gr.skip(),) * len(outputs) + (None,)
-        curves = figures.training_curves(ctx.store, jid) if jid else figures.note(
-            "Start a training or pick one above.")
-        return (*panel.render(ctx, jid), result_markdown(q.find_job(ctx.store, jid)), curves,
-                new, None)
+        curves = (
+            figures.training_curves(ctx.store, jid)
+            if jid
+            else figures.note("Start a training or pick one above.")
+        )
+        return (
+            *panel.render(ctx, jid),
+            result_markdown(q.find_job(ctx.store, jid)),
+            curves,
+            new,
+            None,
+        )
 
     outputs = [*panel.outputs(), views["result"], *views["charts"], state]
-    wire(timer.tick, refresh, [state, panel.picker], outputs, panel.notice,
-         show_progress="hidden")
+    wire(timer.tick, refresh, [state, panel.picker], outputs, panel.notice, show_progress="hidden")
     wire(panel.picker.input, lambda job: refresh((), job), panel.picker, outputs, panel.notice)
     wire(demo.load, lambda: refresh((), None), None, outputs, panel.notice)
-    demo.load(lambda: (dataset_dropdown(ctx), gr.Dropdown(choices=backbone_choices(ctx))),
-              None, [form["dataset"], form["backbone"]], api_visibility="private", queue=False)
+    demo.load(
+        lambda: (dataset_dropdown(ctx), gr.Dropdown(choices=backbone_choices(ctx))),
+        None,
+        [form["dataset"], form["backbone"]],
+        api_visibility="private",
+        queue=False,
+    )
 
     def on_start(ds, p, bb, *values):
         jid = start_train(ctx, train_spec(ds, p, bb, _changed_fields(p, names, values)))
         return (*refresh((), jid)[:-1], f"Training job {jid} queued.")
 
-    wire(form["start"].click, on_start,
-         [form["dataset"], form["preset"], form["backbone"], form["model"], *boxes.values()],
-         outputs, panel.notice)
+    wire(
+        form["start"].click,
+        on_start,
+        [form["dataset"], form["preset"], form["backbone"], form["model"], *boxes.values()],
+        outputs,
+        panel.notice,
+    )
 
     @ui_errors
-    def api_start_train(dataset: str, preset: str = GUI_PRESET, backbone: str = "",
-                        options: dict | None = None) -> int:
+    def api_start_train(
+        dataset: str, preset: str = GUI_PRESET, backbone: str = "", options: dict | None = None
+    ) -> int:
         """Queue a training job; returns its id. `backbone`: '' (the model's EfficientNet), a
         timm name, nas:JOB_ID, nas:PUBLISHED_NAME or nas-file:PATH. `options`: any TrainConfig
         field (model, epochs, batch_size, lr, image_size, ...)."""

@@ -9,9 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from core.checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, set_rng_state
 from core.errors import CheckpointError
-from core.checkpoint import (load_checkpoint, load_weights, rng_state, save_checkpoint,
-                             set_rng_state)
 
 
 def test_round_trip_with_rng_states(tmp_path):
@@ -19,8 +18,11 @@ def test_round_trip_with_rng_states(tmp_path):
     torch.manual_seed(1)
     random.seed(2)
     np.random.seed(3)
-    path = save_checkpoint(tmp_path / "c.pt", {"model": model.state_dict(), "epoch": 4,
-                                               "rng": rng_state()}, kind="train")
+    path = save_checkpoint(
+        tmp_path / "c.pt",
+        {"model": model.state_dict(), "epoch": 4, "rng": rng_state()},
+        kind="train",
+    )
     expected = (torch.rand(3), random.random(), np.random.rand())
     state = load_checkpoint(path, kind="train")
     assert state["epoch"] == 4 and state["format"] == "nasdet-checkpoint"

@@ -12,8 +12,7 @@ from core.demo import queue_demo, train_spec_for
 from core.engine.store import Store
 from core.errors import SpecError
 
-PRESETS = json.loads((Path(__file__).resolve().parents[1] / "assets" / "presets.json")
-                     .read_text())
+PRESETS = json.loads((Path(__file__).resolve().parents[1] / "assets" / "presets.json").read_text())
 
 
 @pytest.fixture()

@@ -20,15 +20,17 @@ def _no_temp_files(folder):
 def test_human_bytes():
     assert io.human_bytes(10) == "10 B"
     assert io.human_bytes(1536) == "1.5 KiB"
-    assert io.human_bytes(4 * 1024 ** 2) == "4.0 MiB"
-    assert io.human_bytes(3 * 1024 ** 5) == "3072.0 TiB"
+    assert io.human_bytes(4 * 1024**2) == "4.0 MiB"
+    assert io.human_bytes(3 * 1024**5) == "3072.0 TiB"
 
 
 def test_json_and_bytes_written_and_replaced(tmp_path):
     path = tmp_path / "sub" / "a.json"
     io.write_json_atomic(path, {"name": "Straße", "file": "bild\udcff.png", "n": [1, 2]})
-    assert path.read_text(encoding="ascii") == \
-        '{"name":"Stra\\u00dfe","file":"bild\\udcff.png","n":[1,2]}'
+    assert (
+        path.read_text(encoding="ascii")
+        == '{"name":"Stra\\u00dfe","file":"bild\\udcff.png","n":[1,2]}'
+    )
     assert json.loads(path.read_text())["name"] == "Straße"
     io.write_json_atomic(path, {"n": 1}, indent=2)
     assert path.read_text() == '{\n  "n": 1\n}'

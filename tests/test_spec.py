@@ -9,8 +9,16 @@ from typing import Any, Literal
 import pytest
 
 from core.errors import SpecError
-from core.spec import (add_arguments, args_to_spec, coerce_fields, dump, help_text, load, param,
-                       parse_image_size)
+from core.spec import (
+    add_arguments,
+    args_to_spec,
+    coerce_fields,
+    dump,
+    help_text,
+    load,
+    param,
+    parse_image_size,
+)
 
 
 @dataclass(frozen=True)
@@ -42,27 +50,46 @@ def _msg(spec: dict) -> str:
 
 
 def test_defaults_and_string_coercion():
-    job = load(Job, {"dataset": "d", "epochs": "12", "lr": "0.5", "amp": "false",
-                     "seed": 7.0, "scale_range": "0.5,1.5", "sizes": "3 4", "note": ""},
-               what="train")
-    assert job == Job(dataset="d", epochs=12, lr=0.5, amp=False, seed=7,
-                      scale_range=(0.5, 1.5), sizes=[3, 4], note=None)
+    job = load(
+        Job,
+        {
+            "dataset": "d",
+            "epochs": "12",
+            "lr": "0.5",
+            "amp": "false",
+            "seed": 7.0,
+            "scale_range": "0.5,1.5",
+            "sizes": "3 4",
+            "note": "",
+        },
+        what="train",
+    )
+    assert job == Job(
+        dataset="d",
+        epochs=12,
+        lr=0.5,
+        amp=False,
+        seed=7,
+        scale_range=(0.5, 1.5),
+        sizes=[3, 4],
+        note=None,
+    )
     # a null for a non-optional field means "use the default" (the CLI's "not given")
     assert load(Job, {"dataset": "d", "epochs": None}, what="train").epochs == 300
     assert load(Job, {"dataset": "d", "amp": "TRUE"}, what="train").amp is True
 
 
 def test_messages_name_field_and_value():
-    assert _msg({"dataset": "d", "epochs": 1e12}) == \
-        "train: epochs=1000000000000: must be <= 10000"
-    assert _msg({"dataset": "d", "epochs": "1000000000000"}) == \
-        "train: epochs=1000000000000: must be <= 10000"
+    assert _msg({"dataset": "d", "epochs": 1e12}) == "train: epochs=1000000000000: must be <= 10000"
+    assert (
+        _msg({"dataset": "d", "epochs": "1000000000000"})
+        == "train: epochs=1000000000000: must be <= 10000"
+    )
     assert _msg({"dataset": "d", "epochs": 0}) == "train: epochs=0: must be >= 1"
     assert _msg({"dataset": "d", "lr": float("nan")}) == "train: lr=nan: must be a finite number"
     assert _msg({"dataset": "d", "lr": "inf"}) == "train: lr='inf': must be a finite number"
     assert _msg({"dataset": "d", "lr": 0}) == "train: lr=0.0: must be > 0"
-    assert _msg({"dataset": "d", "seed": 2**64}) == \
-        f"train: seed={2**64}: must be <= {2**63 - 1}"
+    assert _msg({"dataset": "d", "seed": 2**64}) == f"train: seed={2**64}: must be <= {2**63 - 1}"
     assert _msg({"dataset": "d", "seed": -1}) == "train: seed=-1: must be >= 0"
     assert "must be a whole number" in _msg({"dataset": "d", "epochs": 2.5})
     assert "must be a whole number" in _msg({"dataset": "d", "epochs": "ten"})
@@ -84,24 +111,35 @@ def test_unknown_keys_suggest_the_closest_field():
 
 def test_required_choices_and_literals():
     assert _msg({}) == "train: dataset: required (dataset name)"
-    assert _msg({"dataset": "d", "optimizer": "sgdd"}) == \
-        "train: optimizer='sgdd': must be one of sgd, adamw (did you mean 'sgd'?)"
-    assert _msg({"dataset": "d", "split": "test"}) == \
-        "train: split='test': must be one of train, val"
+    assert (
+        _msg({"dataset": "d", "optimizer": "sgdd"})
+        == "train: optimizer='sgdd': must be one of sgd, adamw (did you mean 'sgd'?)"
+    )
+    assert (
+        _msg({"dataset": "d", "split": "test"}) == "train: split='test': must be one of train, val"
+    )
     assert _msg({"dataset": 5}) == "train: dataset=5: must be a string"
     assert "must be a JSON object" in _msg([1, 2])
 
 
 def test_tuples_lists_dicts_and_free_values():
-    assert _msg({"dataset": "d", "scale_range": [0.1]}) == \
-        "train: scale_range=[0.1]: must have 2 values, got 1"
-    assert _msg({"dataset": "d", "scale_range": [0.1, float("inf")]}) == \
-        "train: scale_range[1]=inf: must be a finite number"
-    assert _msg({"dataset": "d", "scale_range": [0, 1]}) == \
-        "train: scale_range=(0.0, 1.0): must be > 0"
+    assert (
+        _msg({"dataset": "d", "scale_range": [0.1]})
+        == "train: scale_range=[0.1]: must have 2 values, got 1"
+    )
+    assert (
+        _msg({"dataset": "d", "scale_range": [0.1, float("inf")]})
+        == "train: scale_range[1]=inf: must be a finite number"
+    )
+    assert (
+        _msg({"dataset": "d", "scale_range": [0, 1]})
+        == "train: scale_range=(0.0, 1.0): must be > 0"
+    )
     assert _msg({"dataset": "d", "sizes": [1, 0]}) == "train: sizes=[1, 0]: must be >= 1"
-    assert _msg({"dataset": "d", "overrides": {"m": float("nan")}}) == \
-        "train: overrides.m=nan: must be a finite number"
+    assert (
+        _msg({"dataset": "d", "overrides": {"m": float("nan")}})
+        == "train: overrides.m=nan: must be a finite number"
+    )
     job = load(Job, {"dataset": "d", "overrides": '{"fpn_channels": 32}'}, what="train")
     assert job.overrides == {"fpn_channels": 32}
     deep: Any = 1
@@ -118,7 +156,9 @@ def test_nested_dataclass_from_dict():
     assert str(info.value) == "search: inner.steps=11: must be <= 10"
     with pytest.raises(SpecError) as info:
         load(Job, {"dataset": "d", "inner": {"stepz": 1}}, what="search")
-    assert str(info.value).startswith("search: inner.stepz=1: unknown field (did you mean 'steps'?)")
+    assert str(info.value).startswith(
+        "search: inner.stepz=1: unknown field (did you mean 'steps'?)"
+    )
 
 
 def test_coerce_fields_checks_only_the_given_fields():
@@ -156,12 +196,14 @@ def test_cli_options_read_defaults_from_the_definition():
     assert help_text(Job, "dataset") == "dataset name; required"
     parser = argparse.ArgumentParser()
     add_arguments(parser, Job, ["dataset", "epochs", "amp", "scale_range", "optimizer"])
-    args = parser.parse_args(["--dataset", "d", "--epochs", "5", "--no-amp",
-                              "--scale-range", "0.2", "0.9"])
+    args = parser.parse_args(
+        ["--dataset", "d", "--epochs", "5", "--no-amp", "--scale-range", "0.2", "0.9"]
+    )
     spec = args_to_spec(args, ["dataset", "epochs", "amp", "scale_range", "optimizer"])
     assert spec == {"dataset": "d", "epochs": "5", "amp": False, "scale_range": ["0.2", "0.9"]}
-    assert load(Job, spec, what="train") == Job(dataset="d", epochs=5, amp=False,
-                                                 scale_range=(0.2, 0.9))
+    assert load(Job, spec, what="train") == Job(
+        dataset="d", epochs=5, amp=False, scale_range=(0.2, 0.9)
+    )
     assert "default: 300" in parser.format_help()
     with pytest.raises(SystemExit):
         parser.parse_args(["--optimizer", "rmsprop"])

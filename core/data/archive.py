@@ -33,10 +33,15 @@ def safe_member_path(name: str) -> PurePosixPath:
     """The relative path of a zip entry, or DatasetError if it could land outside the target."""
     posix = name.replace("\\", "/")
     path = PurePosixPath(posix)
-    if (posix.startswith("/") or (len(posix) > 1 and posix[1] == ":")
-            or any(part == ".." for part in path.parts)):
-        raise DatasetError(f"archive entry {name!r} would be written outside the target folder; "
-                           "the archive is refused")
+    if (
+        posix.startswith("/")
+        or (len(posix) > 1 and posix[1] == ":")
+        or any(part == ".." for part in path.parts)
+    ):
+        raise DatasetError(
+            f"archive entry {name!r} would be written outside the target folder; "
+            "the archive is refused"
+        )
     return PurePosixPath(*[p for p in path.parts if p not in ("", ".")])
 
 
@@ -59,28 +64,34 @@ def disk_limit(dest: Path, max_bytes: int) -> tuple[int, str]:
     free = shutil.disk_usage(probe).free
     room = max(0, free - DISK_MARGIN)
     if room < max_bytes:
-        return room, (f"the free space on the disk of {probe} ({free:,} bytes, less a margin "
-                      f"of {DISK_MARGIN:,})")
+        return room, (
+            f"the free space on the disk of {probe} ({free:,} bytes, less a margin "
+            f"of {DISK_MARGIN:,})"
+        )
     return max_bytes, f"the limit of {max_bytes:,} bytes"
 
 
-def check_archive(zf: zipfile.ZipFile, max_bytes: int = MAX_UNCOMPRESSED_BYTES,
-                  limit_text: str | None = None) -> list:
+def check_archive(
+    zf: zipfile.ZipFile, max_bytes: int = MAX_UNCOMPRESSED_BYTES, limit_text: str | None = None
+) -> list:
     """Validate every entry before extracting anything; returns [(info, relative path)]."""
     infos = zf.infolist()
     if len(infos) > MAX_ENTRIES:
         raise DatasetError(f"archive has {len(infos):,} entries (limit {MAX_ENTRIES:,})")
     total = sum(i.file_size for i in infos)
     if total > max_bytes:
-        raise DatasetError(f"archive would unpack to {total:,} bytes, over "
-                           f"{limit_text or f'the limit of {max_bytes:,}'}; unpack it yourself "
-                           "and import the folder")
+        raise DatasetError(
+            f"archive would unpack to {total:,} bytes, over "
+            f"{limit_text or f'the limit of {max_bytes:,}'}; unpack it yourself "
+            "and import the folder"
+        )
     entries = []
     for info in infos:
         rel = safe_member_path(info.filename)
         if _is_link(info):
-            raise DatasetError(f"archive entry {info.filename!r} is a symbolic link; links are "
-                               "refused")
+            raise DatasetError(
+                f"archive entry {info.filename!r} is a symbolic link; links are refused"
+            )
         if info.file_size > entry_limit(info):
             raise DatasetError(_ratio_message(info))
         entries.append((info, rel))
@@ -88,12 +99,15 @@ def check_archive(zf: zipfile.ZipFile, max_bytes: int = MAX_UNCOMPRESSED_BYTES,
 
 
 def _ratio_message(info: zipfile.ZipInfo) -> str:
-    return (f"archive entry {info.filename!r} unpacks to more than {MAX_RATIO} times its "
-            f"compressed size ({info.compress_size:,} bytes); a zip bomb is refused")
+    return (
+        f"archive entry {info.filename!r} unpacks to more than {MAX_RATIO} times its "
+        f"compressed size ({info.compress_size:,} bytes); a zip bomb is refused"
+    )
 
 
-def extract_zip(path: str | Path, dest: str | Path,
-                max_bytes: int = MAX_UNCOMPRESSED_BYTES) -> Path:
+def extract_zip(
+    path: str | Path, dest: str | Path, max_bytes: int = MAX_UNCOMPRESSED_BYTES
+) -> Path:
     """Extract `path` into `dest` (created) after the checks above; returns `dest`."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -120,8 +134,14 @@ def extract_zip(path: str | Path, dest: str | Path,
     return dest
 
 
-def _copy_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, written: int,
-                  max_bytes: int, limit_text: str | None = None) -> int:
+def _copy_limited(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    target: Path,
+    written: int,
+    max_bytes: int,
+    limit_text: str | None = None,
+) -> int:
     """Stream one entry to `target`, counting real bytes against the total and ratio limits."""
     entry_max = entry_limit(info)
     try:
@@ -131,8 +151,10 @@ def _copy_limited(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, writ
                 written += len(chunk)
                 size += len(chunk)
                 if written > max_bytes:
-                    raise DatasetError(f"archive unpacks to more than {max_bytes:,} bytes, over "
-                                       f"{limit_text or 'the limit'}; it is refused")
+                    raise DatasetError(
+                        f"archive unpacks to more than {max_bytes:,} bytes, over "
+                        f"{limit_text or 'the limit'}; it is refused"
+                    )
                 if size > entry_max:
                     raise DatasetError(_ratio_message(info))
                 out.write(chunk)

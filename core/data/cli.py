@@ -13,12 +13,29 @@ from core.data.report import format_report
 from core.data.spec import EXPORT_FORMATS, GenerateSpec, ImportSpec
 from core.spec import add_arguments, args_to_spec
 
-GENERATE_OPTIONS = ("kind", "name", "images", "size", "objects", "difficulty", "val_fraction",
-                    "seed")
+GENERATE_OPTIONS = (
+    "kind",
+    "name",
+    "images",
+    "size",
+    "objects",
+    "difficulty",
+    "val_fraction",
+    "seed",
+)
 IMPORT_OPTIONS = ("format", "name", "val_fraction", "seed")
 
-LIST_FIELDS = ["name", "kind", "classes", "train_images", "val_images", "train_objects",
-               "val_objects", "problems", "created_at"]
+LIST_FIELDS = [
+    "name",
+    "kind",
+    "classes",
+    "train_images",
+    "val_images",
+    "train_objects",
+    "val_objects",
+    "problems",
+    "created_at",
+]
 
 
 def register(sub) -> None:
@@ -68,9 +85,15 @@ def cmd_import(args: argparse.Namespace) -> int:
 def _list_row(row: dict) -> dict:
     counts = row.get("counts") or {}
     summary = (row.get("report") or {}).get("summary") or {}
-    return {"name": row["name"], "kind": row["kind"], "classes": len(row.get("classes") or []),
-            **{k: counts.get(k) for k in LIST_FIELDS[3:7]},
-            "problems": sum(summary.values()), "created_at": row["created_at"], "path": row["path"]}
+    return {
+        "name": row["name"],
+        "kind": row["kind"],
+        "classes": len(row.get("classes") or []),
+        **{k: counts.get(k) for k in LIST_FIELDS[3:7]},
+        "problems": sum(summary.values()),
+        "created_at": row["created_at"],
+        "path": row["path"],
+    }
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -89,21 +112,34 @@ def cmd_show(args: argparse.Namespace) -> int:
         print_json(row)
         return EXIT_OK
     report = row.get("report") or {}
-    print(f"name      {row['name']}\nkind      {row['kind']}\nsource    {report.get('source', '-')}\n"
-          f"path      {store.resolve_path(row['path'])}\njob       {row.get('job_id') or '-'}")
+    print(
+        f"name      {row['name']}\nkind      {row['kind']}\nsource    {report.get('source', '-')}\n"
+        f"path      {store.resolve_path(row['path'])}\njob       {row.get('job_id') or '-'}"
+    )
     counts = row.get("counts") or {}
     print("counts    " + ", ".join(f"{k}={v}" for k, v in counts.items()))
     stats = row.get("stats") or {}
     per_class = stats.get("per_class") or {}
     print("\nclasses (objects train / val):")
-    print_table([{"id": i, "class": c, "train": per_class.get(c, {}).get("train"),
-                  "val": per_class.get(c, {}).get("val")}
-                 for i, c in enumerate(row.get("classes") or [])], ["id", "class", "train", "val"])
+    print_table(
+        [
+            {
+                "id": i,
+                "class": c,
+                "train": per_class.get(c, {}).get("train"),
+                "val": per_class.get(c, {}).get("val"),
+            }
+            for i, c in enumerate(row.get("classes") or [])
+        ],
+        ["id", "class", "train", "val"],
+    )
     opi = stats.get("objects_per_image") or {}
     if opi:
-        print(f"\nobjects per image: mean {opi.get('mean', 0):.2f}, max {opi.get('max')}, "
-              f"images without objects {stats.get('empty_images', 0)}, "
-              f"crowd annotations {stats.get('crowd', 0)}")
+        print(
+            f"\nobjects per image: mean {opi.get('mean', 0):.2f}, max {opi.get('max')}, "
+            f"images without objects {stats.get('empty_images', 0)}, "
+            f"crowd annotations {stats.get('crowd', 0)}"
+        )
     size = stats.get("box_size") or {}
     if size:
         edges, counts_ = size["edges"], size["counts"]

@@ -51,12 +51,20 @@ def open_dataset(store, name: str) -> DatasetInfo:
     row = store.get_dataset(name)
     root = store.resolve_path(row["path"])
     if not root.is_dir():
-        raise DatasetError(f"dataset {name!r} is registered but its folder {root} is missing; "
-                           "re-import or regenerate it")
-    return DatasetInfo(name=name, kind=row.get("kind") or "", root=root,
-                       classes=list(row["classes"] or []), train_json=split_json(root, "train"),
-                       val_json=split_json(root, "val"), images_dir=root / IMAGES_DIR,
-                       counts=row.get("counts") or {})
+        raise DatasetError(
+            f"dataset {name!r} is registered but its folder {root} is missing; "
+            "re-import or regenerate it"
+        )
+    return DatasetInfo(
+        name=name,
+        kind=row.get("kind") or "",
+        root=root,
+        classes=list(row["classes"] or []),
+        train_json=split_json(root, "train"),
+        val_json=split_json(root, "val"),
+        images_dir=root / IMAGES_DIR,
+        counts=row.get("counts") or {},
+    )
 
 
 @dataclass(frozen=True)
@@ -84,19 +92,32 @@ def load_records(info: DatasetInfo, split: str) -> list[Record]:
         anns = per_image[im["id"]]
         xywh = np.array([a["bbox"] for a in anns], np.float32).reshape(-1, 4)
         boxes = np.concatenate([xywh[:, :2], xywh[:, :2] + xywh[:, 2:]], axis=1)
-        records.append(Record(
-            image_id=int(im["id"]), path=info.images_dir / im["file_name"], boxes=boxes,
-            labels=np.array([a["category_id"] - 1 for a in anns], np.int64),
-            iscrowd=np.array([bool(a.get("iscrowd", 0)) for a in anns], bool)))
+        records.append(
+            Record(
+                image_id=int(im["id"]),
+                path=info.images_dir / im["file_name"],
+                boxes=boxes,
+                labels=np.array([a["category_id"] - 1 for a in anns], np.int64),
+                iscrowd=np.array([bool(a.get("iscrowd", 0)) for a in anns], bool),
+            )
+        )
     return records
 
 
 class DetectionDataset(Dataset):
     """Images and boxes of one split, letterboxed (and augmented) for a detector."""
 
-    def __init__(self, store, name: str, split: str, image_size: int | tuple[int, int],
-                 augment: bool = False, scale_range: tuple[float, float] = (0.1, 2.0),
-                 augment_config: AugmentConfig | None = None, size_multiple: int = 1):
+    def __init__(
+        self,
+        store,
+        name: str,
+        split: str,
+        image_size: int | tuple[int, int],
+        augment: bool = False,
+        scale_range: tuple[float, float] = (0.1, 2.0),
+        augment_config: AugmentConfig | None = None,
+        size_multiple: int = 1,
+    ):
         """`size_multiple`: pad the output size up to a multiple (e.g. 128 for levels P3-P7)."""
         self.info = open_dataset(store, name)
         self.split = split
@@ -113,9 +134,15 @@ class DetectionDataset(Dataset):
         rec = self.records[index]
         image = read_rgb(rec.path)
         out = self.transform(image, rec.boxes, rec.labels, rec.iscrowd)
-        target = {"boxes": out.boxes, "labels": out.labels, "image_id": rec.image_id,
-                  "scale": out.scale, "offset": out.offset, "orig_size": tuple(image.shape[:2]),
-                  "iscrowd": out.iscrowd}
+        target = {
+            "boxes": out.boxes,
+            "labels": out.labels,
+            "image_id": rec.image_id,
+            "scale": out.scale,
+            "offset": out.offset,
+            "orig_size": tuple(image.shape[:2]),
+            "iscrowd": out.iscrowd,
+        }
         return out.image, target
 
 
@@ -127,14 +154,27 @@ def collate(batch: list[tuple[torch.Tensor, dict]]) -> tuple[torch.Tensor, list[
     w = max(im.shape[2] for im in images)
     out = images[0].new_zeros((len(images), 3, h, w))
     for i, im in enumerate(images):
-        out[i, :, :im.shape[1], :im.shape[2]] = im
+        out[i, :, : im.shape[1], : im.shape[2]] = im
     return out, [item[1] for item in batch]
 
 
-def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int = 0,
-                seed: int = 0, drop_last: bool = False) -> DataLoader:
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    shuffle: bool,
+    num_workers: int = 0,
+    seed: int = 0,
+    drop_last: bool = False,
+) -> DataLoader:
     """A DataLoader with `collate`; seeded shuffling; `num_workers` processes (0: in-process)."""
     generator = torch.Generator().manual_seed(seed)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
-                      collate_fn=collate, generator=generator, drop_last=drop_last,
-                      persistent_workers=num_workers > 0)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=num_workers,
+        collate_fn=collate,
+        generator=generator,
+        drop_last=drop_last,
+        persistent_workers=num_workers > 0,
+    )

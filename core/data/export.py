@@ -60,5 +60,6 @@ def _set_yaml_root(yaml_path: Path, root: Path) -> None:
 
     config = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
     config = {"path": str(root), **{k: v for k, v in config.items() if k != "path"}}
-    yaml_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
-                         encoding="utf-8")
+    yaml_path.write_text(
+        yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -48,15 +48,15 @@ COARSE_GRID = 16  # background gradient/texture resolution before upsampling
 class Difficulty:
     """How hard a generated scene is."""
 
-    min_size: float       # object size range, as a fraction of the shorter image side
+    min_size: float  # object size range, as a fraction of the shorter image side
     max_size: float
-    min_visible: float    # every object keeps at least this fraction of its pixels visible
-    outside: float        # an object may extend this fraction of its size past the border
-    texture: float        # background texture amplitude (0-255 scale)
-    noise: float          # pixel noise standard deviation (0-255 scale)
+    min_visible: float  # every object keeps at least this fraction of its pixels visible
+    outside: float  # an object may extend this fraction of its size past the border
+    texture: float  # background texture amplitude (0-255 scale)
+    noise: float  # pixel noise standard deviation (0-255 scale)
     clutter: tuple[int, int]  # number of distractor strokes (min, max)
-    blur: bool            # 3x3 Gaussian blur of the final image
-    min_contrast: float   # minimum RGB distance between an object and the background under it
+    blur: bool  # 3x3 Gaussian blur of the final image
+    min_contrast: float  # minimum RGB distance between an object and the background under it
 
 
 DIFFICULTIES: dict[str, Difficulty] = {
@@ -97,8 +97,9 @@ def classes_for(kind: str) -> list[str]:
 
 # -- backgrounds ---------------------------------------------------------------------------------
 def _random_color(rng: np.random.Generator) -> np.ndarray:
-    hsv = np.array([[[rng.integers(0, 180), rng.integers(90, 256), rng.integers(70, 256)]]],
-                   np.uint8)
+    hsv = np.array(
+        [[[rng.integers(0, 180), rng.integers(90, 256), rng.integers(70, 256)]]], np.uint8
+    )
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32)
 
 
@@ -122,8 +123,10 @@ def _background(h: int, w: int, level: Difficulty, rng: np.random.Generator) -> 
         period = rng.uniform(6, 24)
         phase = rng.uniform(0, 2 * math.pi)
         xs, ys = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
-        stripes = np.sin(2 * math.pi * (xs[None, :] * math.cos(angle)
-                                        + ys[:, None] * math.sin(angle)) / period + phase)
+        stripes = np.sin(
+            2 * math.pi * (xs[None, :] * math.cos(angle) + ys[:, None] * math.sin(angle)) / period
+            + phase
+        )
         bg += (stripes * (level.texture * 0.5))[..., None]
     return bg
 
@@ -143,8 +146,17 @@ def _draw_clutter(image: np.ndarray, level: Difficulty, rng: np.random.Generator
             center = (int(rng.integers(0, w)), int(rng.integers(0, h)))
             axes = (int(rng.integers(4, max(5, w // 4))), int(rng.integers(4, max(5, h // 4))))
             start = float(rng.uniform(0, 360))
-            cv2.ellipse(image, center, axes, float(rng.uniform(0, 180)), start,
-                        start + float(rng.uniform(40, 200)), color, thick, cv2.LINE_AA)
+            cv2.ellipse(
+                image,
+                center,
+                axes,
+                float(rng.uniform(0, 180)),
+                start,
+                start + float(rng.uniform(40, 200)),
+                color,
+                thick,
+                cv2.LINE_AA,
+            )
         else:
             n = int(rng.integers(3, 7))
             pts = np.stack([rng.integers(0, w, n), rng.integers(0, h, n)], axis=1)
@@ -152,8 +164,13 @@ def _draw_clutter(image: np.ndarray, level: Difficulty, rng: np.random.Generator
 
 
 # -- composition ---------------------------------------------------------------------------------
-def render_scene(kind: str, rng: np.random.Generator, size: tuple[int, int],
-                 objects: tuple[int, int] = (1, 6), difficulty: str = "medium") -> Scene:
+def render_scene(
+    kind: str,
+    rng: np.random.Generator,
+    size: tuple[int, int],
+    objects: tuple[int, int] = (1, 6),
+    difficulty: str = "medium",
+) -> Scene:
     """Draw one image of `size` (H, W) with between objects[0] and objects[1] labelled objects."""
     classes = classes_for(kind)
     level = DIFFICULTIES[difficulty]
@@ -171,10 +188,12 @@ def render_scene(kind: str, rng: np.random.Generator, size: tuple[int, int],
         if len(labels) >= target:
             break
         label = int(rng.integers(len(classes)))
-        obj_size = short * math.exp(rng.uniform(math.log(level.min_size),
-                                                math.log(level.max_size)))
-        mask = (shape_mask(classes[label], obj_size, rng) if kind == "shapes"
-                else glyph_mask(classes[label], obj_size, rng))
+        obj_size = short * math.exp(rng.uniform(math.log(level.min_size), math.log(level.max_size)))
+        mask = (
+            shape_mask(classes[label], obj_size, rng)
+            if kind == "shapes"
+            else glyph_mask(classes[label], obj_size, rng)
+        )
         placed = _place(mask, id_map, canvas, len(labels) + 1, visible, full_areas, level, rng)
         if placed is not None:
             labels.append(label)
@@ -185,9 +204,16 @@ def render_scene(kind: str, rng: np.random.Generator, size: tuple[int, int],
     return Scene(image, id_map, *_visible_objects(id_map, labels, full_areas, regions, level))
 
 
-def _place(mask: np.ndarray, id_map: np.ndarray, canvas: np.ndarray, obj_id: int,
-           visible: list[int], full_areas: list[int], level: Difficulty,
-           rng: np.random.Generator) -> tuple[int, tuple[int, int, int, int]] | None:
+def _place(
+    mask: np.ndarray,
+    id_map: np.ndarray,
+    canvas: np.ndarray,
+    obj_id: int,
+    visible: list[int],
+    full_areas: list[int],
+    level: Difficulty,
+    rng: np.random.Generator,
+) -> tuple[int, tuple[int, int, int, int]] | None:
     """Composite `mask` at a random spot as object `obj_id` unless it would hide an earlier
     object too much; paints the canvas. Returns (in-image pixel count, region (y1, x1, y2, x2))
     or None if rejected."""
@@ -199,7 +225,7 @@ def _place(mask: np.ndarray, id_map: np.ndarray, canvas: np.ndarray, obj_id: int
     y0 = int(rng.integers(-out_y, h - mh + out_y + 1))
     x0 = int(rng.integers(-out_x, w - mw + out_x + 1))
     ya, xa, yb, xb = max(y0, 0), max(x0, 0), min(y0 + mh, h), min(x0 + mw, w)
-    m = mask[ya - y0:yb - y0, xa - x0:xb - x0].view(np.bool_)  # 0/1 uint8 -> bool, no copy
+    m = mask[ya - y0 : yb - y0, xa - x0 : xb - x0].view(np.bool_)  # 0/1 uint8 -> bool, no copy
     area = int(m.sum())
     if area < MIN_OBJECT_PIXELS:
         return None
@@ -216,8 +242,9 @@ def _place(mask: np.ndarray, id_map: np.ndarray, canvas: np.ndarray, obj_id: int
     return area, (ya, xa, yb, xb)
 
 
-def _object_pixels(under: np.ndarray, m: np.ndarray, level: Difficulty,
-                   rng: np.random.Generator) -> np.ndarray:
+def _object_pixels(
+    under: np.ndarray, m: np.ndarray, level: Difficulty, rng: np.random.Generator
+) -> np.ndarray:
     """Colours [P, 3] for the object's pixels: a contrasting colour with a linear shading."""
     mean = under.mean(axis=0)
     color = _random_color(rng)
@@ -265,9 +292,13 @@ def _erfinv(y: float) -> float:
     return x
 
 
-def _visible_objects(id_map: np.ndarray, labels: list[int], full_areas: list[int],
-                     regions: list[tuple[int, int, int, int]], level: Difficulty
-                     ) -> tuple[list[SceneObject], list[int]]:
+def _visible_objects(
+    id_map: np.ndarray,
+    labels: list[int],
+    full_areas: list[int],
+    regions: list[tuple[int, int, int, int]],
+    level: Difficulty,
+) -> tuple[list[SceneObject], list[int]]:
     """Each object's box is the extent of its pixels in the final id map (searched only in the
     region where it was placed: an object never grows)."""
     objects, ids = [], []
@@ -280,8 +311,12 @@ def _visible_objects(id_map: np.ndarray, labels: list[int], full_areas: list[int
             continue  # almost fully occluded: not annotated
         ya, xa, yb, xb = regions[k - 1]
         ys, xs = np.nonzero(id_map[ya:yb, xa:xb] == k)
-        box = (xa + int(xs.min()), ya + int(ys.min()), xa + int(xs.max()) + 1,
-               ya + int(ys.max()) + 1)
+        box = (
+            xa + int(xs.min()),
+            ya + int(ys.min()),
+            xa + int(xs.max()) + 1,
+            ya + int(ys.max()) + 1,
+        )
         objects.append(SceneObject(label, box, area, full_areas[k - 1]))
         ids.append(k)
     return objects, ids
@@ -299,11 +334,18 @@ def split_indices(images: int, val_fraction: float, seed: int) -> np.ndarray:
     return is_val
 
 
-def generate_dataset(root: str | Path, kind: str = "shapes", images: int = 600,
-                     size: int | tuple[int, int] = 256, objects: tuple[int, int] = (1, 6),
-                     difficulty: str = "medium", val_fraction: float = 0.2, seed: int = 0,
-                     progress: Callable[[float, str], None] | None = None,
-                     check_stop: Callable[[], None] | None = None) -> dict:
+def generate_dataset(
+    root: str | Path,
+    kind: str = "shapes",
+    images: int = 600,
+    size: int | tuple[int, int] = 256,
+    objects: tuple[int, int] = (1, 6),
+    difficulty: str = "medium",
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    progress: Callable[[float, str], None] | None = None,
+    check_stop: Callable[[], None] | None = None,
+) -> dict:
     """Draw a dataset into `root` (train.json, val.json, images/) in the internal COCO form.
 
     `size` is W (square) or (H, W). Returns {"classes": [...], "counts": {...}}.
@@ -327,13 +369,20 @@ def generate_dataset(root: str | Path, kind: str = "shapes", images: int = 600,
         for obj in scene.objects:
             ann_id += 1
             x1, y1, x2, y2 = obj.box
-            anns.append({"id": ann_id, "image_id": index + 1, "category_id": obj.label + 1,
-                         "bbox": [x1, y1, x2 - x1, y2 - y1], "area": obj.area, "iscrowd": 0})
+            anns.append(
+                {
+                    "id": ann_id,
+                    "image_id": index + 1,
+                    "category_id": obj.label + 1,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "area": obj.area,
+                    "iscrowd": 0,
+                }
+            )
         if progress is not None and (index % 50 == 49 or index == images - 1):
             progress((index + 1) / images, f"drew {index + 1}/{images} images")
     for split, (imgs, anns) in docs.items():
         write_json(split_json(root, split), coco_document(imgs, anns, classes))
-    counts = {f"{s}_{k}": len(docs[s][i]) for s in docs for i, k in ((0, "images"),
-                                                                        (1, "objects"))}
+    counts = {f"{s}_{k}": len(docs[s][i]) for s in docs for i, k in ((0, "images"), (1, "objects"))}
     log.info("generated %s dataset in %s: %s", kind, root, counts)
     return {"classes": classes, "counts": counts}

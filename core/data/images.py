@@ -29,7 +29,6 @@ _FAST_MODES = {"RGB", "L"}
 _EXIF_ORIENTATION = 0x0112
 
 
-
 class ImageTooLargeError(DatasetError):
     """An image has more pixels than allowed (decompression-bomb guard)."""
 
@@ -92,8 +91,9 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, jpeg_quality: int = 95
     path = Path(path)
     suffix = path.suffix.lower()
     params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if suffix in (".jpg", ".jpeg") else []
-    ok, buf = cv2.imencode(suffix if suffix != ".jpeg" else ".jpg",
-                           cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    ok, buf = cv2.imencode(
+        suffix if suffix != ".jpeg" else ".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params
+    )
     if not ok:
         raise DatasetError(f"cannot encode {path.name} as {suffix}")
     buf.tofile(path)
@@ -107,19 +107,24 @@ def _open_header(path: Path, max_pixels: int) -> Image.Image:
     except FileNotFoundError as exc:
         raise DatasetError(f"{path.name}: file not found") from exc
     except Image.DecompressionBombError as exc:  # PIL refuses far beyond its own limit
-        raise ImageTooLargeError(f"{path.name}: too many pixels, over the limit of "
-                                 f"{max_pixels:,} (decompression-bomb guard; {exc})") from exc
+        raise ImageTooLargeError(
+            f"{path.name}: too many pixels, over the limit of "
+            f"{max_pixels:,} (decompression-bomb guard; {exc})"
+        ) from exc
     except UnidentifiedImageError as exc:
-        raise DatasetError(f"{path.name}: not a readable image (unknown format or corrupt "
-                           "file)") from exc
+        raise DatasetError(
+            f"{path.name}: not a readable image (unknown format or corrupt file)"
+        ) from exc
     except (OSError, SyntaxError) as exc:
         detail = str(exc).replace(str(path), path.name)
         raise DatasetError(f"{path.name}: not a readable image ({detail})") from exc
     w, h = im.size
     if w * h > max_pixels:
         im.close()
-        raise ImageTooLargeError(f"{path.name}: {w}x{h} = {w * h:,} pixels exceeds the limit of "
-                           f"{max_pixels:,} (decompression-bomb guard); downscale the image")
+        raise ImageTooLargeError(
+            f"{path.name}: {w}x{h} = {w * h:,} pixels exceeds the limit of "
+            f"{max_pixels:,} (decompression-bomb guard); downscale the image"
+        )
     if w <= 0 or h <= 0:
         im.close()
         raise DatasetError(f"{path.name}: empty image ({w}x{h})")

@@ -25,9 +25,9 @@ import math
 import os
 import shutil
 from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from core.data.archive import MAX_UNCOMPRESSED_BYTES, extract_zip
 from core.data.formats import Parsed, RawImage, find_dataset_root
@@ -65,12 +65,17 @@ class _Kept:
     split: str | None
 
 
-def import_dataset(path: str | Path, work: str | Path, fmt: str = "auto",
-                   val_fraction: float = 0.2, seed: int = 0,
-                   progress: Callable[[float, str], None] | None = None,
-                   check_stop: Callable[[], None] | None = None,
-                   max_pixels: int = MAX_PIXELS,
-                   max_bytes: int = MAX_UNCOMPRESSED_BYTES) -> ImportResult:
+def import_dataset(
+    path: str | Path,
+    work: str | Path,
+    fmt: str = "auto",
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    progress: Callable[[float, str], None] | None = None,
+    check_stop: Callable[[], None] | None = None,
+    max_pixels: int = MAX_PIXELS,
+    max_bytes: int = MAX_UNCOMPRESSED_BYTES,
+) -> ImportResult:
     """Build the internal form of the dataset at `path` inside the work folder `work`."""
     path, work = Path(path), Path(work)
     report = Report(source=path.name)
@@ -86,8 +91,18 @@ def import_dataset(path: str | Path, work: str | Path, fmt: str = "auto",
         for link in scan_links(root):
             report.add("symlink", link, f"{link} is a symbolic link; it is not followed")
         parsed = _parse(detected, root, report)
-        counts, stats = build(parsed, root, work, report, val_fraction, seed, progress,
-                              check_stop, max_pixels, move=unpacked)
+        counts, stats = build(
+            parsed,
+            root,
+            work,
+            report,
+            val_fraction,
+            seed,
+            progress,
+            check_stop,
+            max_pixels,
+            move=unpacked,
+        )
     finally:
         shutil.rmtree(work / SOURCE_DIR, ignore_errors=True)
     return ImportResult(detected, parsed.classes, report.to_dict(), counts, stats)
@@ -109,8 +124,9 @@ def _locate(source: Path, fmt: str) -> tuple[str, Path]:
             return fmt, root
     found = detect_format(source)
     hint = f" (it looks like {found}; try --format {found} or auto)" if found else ""
-    raise DatasetError(f"{source.name or source} is not recognised as a {fmt.upper()} "
-                       f"dataset{hint}")
+    raise DatasetError(
+        f"{source.name or source} is not recognised as a {fmt.upper()} dataset{hint}"
+    )
 
 
 def _module(fmt: str):
@@ -122,14 +138,25 @@ def _module(fmt: str):
 def _parse(fmt: str, root: Path, report: Report) -> Parsed:
     parsed = _module(fmt).parse(root, report)
     if not parsed.images:
-        raise DatasetError(f"the {fmt.upper()} dataset in {root.name} lists no usable image; "
-                           f"first problems: {report.first() or 'none recorded'}")
+        raise DatasetError(
+            f"the {fmt.upper()} dataset in {root.name} lists no usable image; "
+            f"first problems: {report.first() or 'none recorded'}"
+        )
     return parsed
 
 
-def build(parsed: Parsed, root: Path, work: Path, report: Report, val_fraction: float,
-          seed: int, progress=None, check_stop=None, max_pixels: int = MAX_PIXELS,
-          move: bool = False) -> tuple[dict, dict]:
+def build(
+    parsed: Parsed,
+    root: Path,
+    work: Path,
+    report: Report,
+    val_fraction: float,
+    seed: int,
+    progress=None,
+    check_stop=None,
+    max_pixels: int = MAX_PIXELS,
+    move: bool = False,
+) -> tuple[dict, dict]:
     """Check and copy (or, from an unpacked archive, move) images, fix boxes, assign splits and
     write the JSON files; returns (counts, stats). Raises DatasetError if nothing usable
     remains."""
@@ -145,21 +172,25 @@ def build(parsed: Parsed, root: Path, work: Path, report: Report, val_fraction: 
         if record is not None:
             boxes = _check_boxes(raw, record, len(parsed.classes), report)
             record["file_name"] = f"{len(kept) + 1:06d}{raw.path.suffix.lower() or '.jpg'}"
-            (os.replace if move else shutil.copyfile)(raw.path, work / IMAGES_DIR /
-                                                      record["file_name"])
+            (os.replace if move else shutil.copyfile)(
+                raw.path, work / IMAGES_DIR / record["file_name"]
+            )
             kept.append(_Kept(record, boxes, raw.split))
         parsed.images[i] = None  # free the source objects as we go
     objects = sum(1 for k in kept for j in range(5, len(k.boxes), _OUT_FIELDS) if not k.boxes[j])
     if not kept or objects == 0:
         what = "no readable image" if not kept else "no object in any readable image"
-        raise DatasetError(f"nothing usable to import ({what}); first problems: "
-                           f"{report.first() or 'none recorded'}")
+        raise DatasetError(
+            f"nothing usable to import ({what}); first problems: "
+            f"{report.first() or 'none recorded'}"
+        )
     _assign_splits(kept, val_fraction, seed, report)
     return _write(work, parsed.classes, kept)
 
 
-def _check_image(raw: RawImage, root: Path, seen: dict, report: Report,
-                 max_pixels: int) -> dict | None:
+def _check_image(
+    raw: RawImage, root: Path, seen: dict, report: Report, max_pixels: int
+) -> dict | None:
     """The image record {"height", "width", ...} of a usable image, else None (reported)."""
     try:
         link = link_on_path(root, raw.path)
@@ -171,13 +202,19 @@ def _check_image(raw: RawImage, root: Path, seen: dict, report: Report,
         return None
     resolved = Path(os.path.abspath(raw.path))  # no link on the way: the path is the file
     if resolved in seen:  # checked first: from an archive, the first use moved the file
-        report.add("duplicate_file_name", raw.rel, f"the same file is listed again (first as "
-                                                   f"{seen[resolved]})")
+        report.add(
+            "duplicate_file_name",
+            raw.rel,
+            f"the same file is listed again (first as {seen[resolved]})",
+        )
         return None
     if not is_regular_file(root, raw.path):
         missing = not os.path.lexists(raw.path)
-        report.add("missing_image" if missing else "unreadable_image", raw.rel,
-                   "image file not found" if missing else "not a regular file")
+        report.add(
+            "missing_image" if missing else "unreadable_image",
+            raw.rel,
+            "image file not found" if missing else "not a regular file",
+        )
         return None
     seen[resolved] = raw.rel
     try:
@@ -191,10 +228,15 @@ def _check_image(raw: RawImage, root: Path, seen: dict, report: Report,
         report.add("unreadable_image", raw.rel, str(exc).split(": ", 1)[-1])
         return None
     if raw.size is not None and tuple(raw.size) != (h, w):
-        report.add("size_mismatch", raw.rel, f"recorded {raw.size[1]}x{raw.size[0]}, file is "
-                                             f"{w}x{h}")
-    return {"height": h, "width": w, "source_file": raw.rel,
-            "source_id": raw.source_id if raw.source_id is not None else raw.rel}
+        report.add(
+            "size_mismatch", raw.rel, f"recorded {raw.size[1]}x{raw.size[0]}, file is {w}x{h}"
+        )
+    return {
+        "height": h,
+        "width": w,
+        "source_file": raw.rel,
+        "source_id": raw.source_id if raw.source_id is not None else raw.rel,
+    }
 
 
 def _check_boxes(raw: RawImage, record: dict, num_classes: int, report: Report) -> array:
@@ -210,18 +252,26 @@ def _check_boxes(raw: RawImage, record: dict, num_classes: int, report: Report) 
             report.add("bad_box", raw.rel, f"box {_fmt(ann.box)} has NaN/infinite values")
             continue
         if x2 <= x1 or y2 <= y1:
-            report.add("bad_box", raw.rel, f"box {_fmt((x1, y1, x2, y2))} has zero or negative "
-                                           "area")
+            report.add(
+                "bad_box", raw.rel, f"box {_fmt((x1, y1, x2, y2))} has zero or negative area"
+            )
             continue
         cx1, cy1 = min(max(x1, 0.0), w), min(max(y1, 0.0), h)
         cx2, cy2 = min(max(x2, 0.0), w), min(max(y2, 0.0), h)
         if cx2 - cx1 <= 0 or cy2 - cy1 <= 0:
-            report.add("bad_box", raw.rel, f"box {_fmt((x1, y1, x2, y2))} lies outside the "
-                                           f"{w}x{h} image", "dropped")
+            report.add(
+                "bad_box",
+                raw.rel,
+                f"box {_fmt((x1, y1, x2, y2))} lies outside the {w}x{h} image",
+                "dropped",
+            )
             continue
         if max(abs(cx1 - x1), abs(cy1 - y1), abs(cx2 - x2), abs(cy2 - y2)) > CLIP_TOLERANCE:
-            report.add("box_clipped", raw.rel, f"box {_fmt((x1, y1, x2, y2))} extends past the "
-                                               f"{w}x{h} image")
+            report.add(
+                "box_clipped",
+                raw.rel,
+                f"box {_fmt((x1, y1, x2, y2))} extends past the {w}x{h} image",
+            )
         if ann.iscrowd:
             report.add("crowd", raw.rel, "crowd annotation")
         if not 0 <= ann.label < num_classes:
@@ -229,8 +279,12 @@ def _check_boxes(raw: RawImage, record: dict, num_classes: int, report: Report) 
             continue
         out.extend((ann.label + 1, cx1, cy1, cx2 - cx1, cy2 - cy1, ann.iscrowd, ann.difficult))
     if raw.dropped:
-        report.add("too_many_objects", raw.rel, f"{raw.count + raw.dropped:,} objects; only the "
-                   f"first {raw.count:,} are kept (the per-image limit)")
+        report.add(
+            "too_many_objects",
+            raw.rel,
+            f"{raw.count + raw.dropped:,} objects; only the "
+            f"first {raw.count:,} are kept (the per-image limit)",
+        )
     if not raw.count:
         report.add("empty_image", raw.rel, f"no objects{f' ({raw.note})' if raw.note else ''}")
     elif not out:
@@ -250,9 +304,12 @@ def _assign_splits(kept: list[_Kept], val_fraction: float, seed: int, report: Re
         pool = [i for i, s in enumerate(splits) if s is None]
     else:
         pool = list(range(len(kept)))
-        report.add("split_missing", report.source or "dataset",
-                   f"no separate train and val splits; {val_fraction:.0%} of the images "
-                   f"(seed {seed}) become val")
+        report.add(
+            "split_missing",
+            report.source or "dataset",
+            f"no separate train and val splits; {val_fraction:.0%} of the images "
+            f"(seed {seed}) become val",
+        )
     is_val = split_indices(len(pool), val_fraction, seed)
     for i, val in zip(pool, is_val):
         kept[i].split = "val" if val else "train"
@@ -274,9 +331,9 @@ def _write(work: Path, classes: list[str], kept: list[_Kept]) -> tuple[dict, dic
     counts = {}
     for split, doc in docs.items():
         counts[f"{split}_images"] = len(doc.kept)
-        counts[f"{split}_objects"] = sum(1 for k in doc.kept
-                                         for j in range(5, len(k.boxes), _OUT_FIELDS)
-                                         if not k.boxes[j])
+        counts[f"{split}_objects"] = sum(
+            1 for k in doc.kept for j in range(5, len(k.boxes), _OUT_FIELDS) if not k.boxes[j]
+        )
     return counts, compute_stats(classes, docs)
 
 
@@ -300,10 +357,15 @@ class _Doc:
         for k in self.kept:
             b, image_id = k.boxes, self.ids[id(k)]
             for n, j in enumerate(range(0, len(b), _OUT_FIELDS)):
-                cat, x, y, w, h, crowd, difficult = b[j:j + _OUT_FIELDS]
-                ann = {"id": self.first_ann[id(k)] + n, "image_id": image_id,
-                       "category_id": int(cat), "bbox": [x, y, w, h], "area": w * h,
-                       "iscrowd": int(crowd)}
+                cat, x, y, w, h, crowd, difficult = b[j : j + _OUT_FIELDS]
+                ann = {
+                    "id": self.first_ann[id(k)] + n,
+                    "image_id": image_id,
+                    "category_id": int(cat),
+                    "bbox": [x, y, w, h],
+                    "area": w * h,
+                    "iscrowd": int(crowd),
+                }
                 if difficult:
                     ann["difficult"] = 1
                 yield ann

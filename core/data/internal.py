@@ -15,8 +15,9 @@ import os
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from core.errors import DatasetError, SpecError
 from core.io import write_json_atomic
@@ -48,8 +49,9 @@ def coco_document(images: list[dict], annotations: list[dict], classes: list[str
         "licenses": [],
         "images": images,
         "annotations": annotations,
-        "categories": [{"id": i + 1, "name": c, "supercategory": "object"}
-                       for i, c in enumerate(classes)],
+        "categories": [
+            {"id": i + 1, "name": c, "supercategory": "object"} for i, c in enumerate(classes)
+        ],
     }
 
 
@@ -58,8 +60,9 @@ def write_json(path: Path, obj: Any) -> None:
     write_json_atomic(path, obj)
 
 
-def write_coco_stream(path: Path, images: Iterable[dict], annotations: Iterable[dict],
-                      classes: list[str]) -> None:
+def write_coco_stream(
+    path: Path, images: Iterable[dict], annotations: Iterable[dict], classes: list[str]
+) -> None:
     """Write a COCO document like `coco_document` one entry at a time (atomically), so that
     the images and annotations can come from generators."""
     path = Path(path)
@@ -134,9 +137,17 @@ def remove_workdir(path: Path | None) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def commit_dataset(store, work: Path, name: str, kind: str, classes: list[str],
-                   report: dict | None = None, stats: dict | None = None,
-                   job_id: int | None = None, counts: dict | None = None) -> dict:
+def commit_dataset(
+    store,
+    work: Path,
+    name: str,
+    kind: str,
+    classes: list[str],
+    report: dict | None = None,
+    stats: dict | None = None,
+    job_id: int | None = None,
+    counts: dict | None = None,
+) -> dict:
     """Move a finished work folder (train.json, val.json, images/) to datasets/<name> and
     register it. `stats` and `counts` are computed from the files (streamed) when not given.
 
@@ -146,13 +157,13 @@ def commit_dataset(store, work: Path, name: str, kind: str, classes: list[str],
     docs = {s: _StreamedDoc(split_json(work, s)) for s in SPLITS}
     if stats is None:
         from core.data.stats import compute_stats
+
         stats = compute_stats(classes, docs)
     counts = counts if counts is not None else split_counts(docs)
     target = datasets_dir(store.home) / name
     if target.exists():
         remove_workdir(work)
-        raise DatasetError(f"dataset folder {target} appeared while this job ran; "
-                           "use another name")
+        raise DatasetError(f"dataset folder {target} appeared while this job ran; use another name")
     try:
         os.replace(work, target)
     except OSError as exc:
@@ -162,8 +173,9 @@ def commit_dataset(store, work: Path, name: str, kind: str, classes: list[str],
         store.add_dataset(name, kind, target, classes, counts, report or {}, stats, job_id)
     except sqlite3.IntegrityError as exc:
         shutil.rmtree(target, ignore_errors=True)
-        raise DatasetError(f"a dataset named {name!r} was registered while this job ran; "
-                           "use another name") from exc
+        raise DatasetError(
+            f"a dataset named {name!r} was registered while this job ran; use another name"
+        ) from exc
     log.info("dataset %s registered at %s", name, target)
     return store.get_dataset(name)
 
@@ -177,7 +189,7 @@ class _StreamedDoc:
             raise DatasetError(f"{path} is missing; the dataset folder is incomplete")
         self.path = Path(path)
 
-    def __getitem__(self, key: str) -> "_StreamedMembers":
+    def __getitem__(self, key: str) -> _StreamedMembers:
         return _StreamedMembers(self.path, key)
 
 

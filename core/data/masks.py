@@ -13,8 +13,12 @@ import math
 import cv2
 import numpy as np
 
-GLYPH_FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX,
-               cv2.FONT_HERSHEY_TRIPLEX)
+GLYPH_FONTS = (
+    cv2.FONT_HERSHEY_SIMPLEX,
+    cv2.FONT_HERSHEY_DUPLEX,
+    cv2.FONT_HERSHEY_COMPLEX,
+    cv2.FONT_HERSHEY_TRIPLEX,
+)
 GLYPH_MAX_ROTATION = 25.0  # degrees; more would make 6/9 ambiguous
 
 
@@ -31,8 +35,23 @@ def _star(points: int = 5, inner: float = 0.45) -> np.ndarray:
 
 def _cross(arm: float = 0.34) -> np.ndarray:
     a = arm
-    return np.array([[-a, -1], [a, -1], [a, -a], [1, -a], [1, a], [a, a], [a, 1], [-a, 1],
-                     [-a, a], [-1, a], [-1, -a], [-a, -a]], dtype=np.float64)
+    return np.array(
+        [
+            [-a, -1],
+            [a, -1],
+            [a, -a],
+            [1, -a],
+            [1, a],
+            [a, a],
+            [a, 1],
+            [-a, 1],
+            [-a, a],
+            [-1, a],
+            [-1, -a],
+            [-a, -a],
+        ],
+        dtype=np.float64,
+    )
 
 
 UNIT_POLYGONS: dict[str, np.ndarray] = {
@@ -85,4 +104,4 @@ def _crop_to_content(mask: np.ndarray) -> np.ndarray:
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return mask[:1, :1]
-    return mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]

@@ -41,15 +41,23 @@ class ProxyData:
     classes: list[str]
 
 
-def load_proxy(store, name: str, size: int = 32, context: float = 0.2, seed: int = 0,
-               max_per_class: int | None = None) -> ProxyData:
+def load_proxy(
+    store,
+    name: str,
+    size: int = 32,
+    context: float = 0.2,
+    seed: int = 0,
+    max_per_class: int | None = None,
+) -> ProxyData:
     """Crops of every object of dataset `name` (cached on disk; see the module docstring).
 
     `max_per_class` caps the samples per class and split (a seeded random subset).
     """
     if size < 4 or context < 0 or (max_per_class is not None and max_per_class < 1):
-        raise SpecError(f"proxy needs size >= 4, context >= 0, max_per_class >= 1; got size={size}, "
-                        f"context={context}, max_per_class={max_per_class}")
+        raise SpecError(
+            f"proxy needs size >= 4, context >= 0, max_per_class >= 1; got size={size}, "
+            f"context={context}, max_per_class={max_per_class}"
+        )
     info = open_dataset(store, name)
     cache = _cache_path(info, size, context, seed, max_per_class)
     stamp = _fingerprint(info)
@@ -61,13 +69,21 @@ def load_proxy(store, name: str, size: int = 32, context: float = 0.2, seed: int
             x, y = _cap_per_class(x, y, max_per_class, seed, len(info.classes))
             arrays[f"{split}_x"], arrays[f"{split}_y"] = x, y
         _write_cache(cache, arrays, stamp)
-        log.info("proxy data for %s: %d train / %d val crops of %dpx", name,
-                 len(arrays["train_y"]), len(arrays["val_y"]), size)
+        log.info(
+            "proxy data for %s: %d train / %d val crops of %dpx",
+            name,
+            len(arrays["train_y"]),
+            len(arrays["val_y"]),
+            size,
+        )
     if len(arrays["train_y"]) == 0:
-        raise DatasetError(f"dataset {name!r} has no usable objects in its train split for the "
-                           "NAS proxy")
-    return ProxyData(*(torch.from_numpy(arrays[k]) for k in ("train_x", "train_y", "val_x",
-                                                           "val_y")), classes=info.classes)
+        raise DatasetError(
+            f"dataset {name!r} has no usable objects in its train split for the NAS proxy"
+        )
+    return ProxyData(
+        *(torch.from_numpy(arrays[k]) for k in ("train_x", "train_y", "val_x", "val_y")),
+        classes=info.classes,
+    )
 
 
 def crop_object(image: np.ndarray, box: np.ndarray, size: int, context: float) -> np.ndarray:
@@ -82,7 +98,7 @@ def crop_object(image: np.ndarray, box: np.ndarray, size: int, context: float) -
     ya, yb = max(top, 0), min(top + side_px, h)
     xa, xb = max(left, 0), min(left + side_px, w)
     if yb > ya and xb > xa:
-        crop[ya - top:yb - top, xa - left:xb - left] = image[ya:yb, xa:xb]
+        crop[ya - top : yb - top, xa - left : xb - left] = image[ya:yb, xa:xb]
     interp = cv2.INTER_AREA if side_px > size else cv2.INTER_LINEAR
     return cv2.resize(crop, (size, size), interpolation=interp)
 
@@ -102,8 +118,9 @@ def build_crops(records: list[Record], size: int, context: float) -> tuple[np.nd
     return np.ascontiguousarray(x), np.array(ys, np.int64)
 
 
-def _cap_per_class(x: np.ndarray, y: np.ndarray, cap: int | None, seed: int,
-                   num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def _cap_per_class(
+    x: np.ndarray, y: np.ndarray, cap: int | None, seed: int, num_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
     if cap is None:
         return x, y
     rng = np.random.default_rng(seed)
@@ -115,8 +132,9 @@ def _cap_per_class(x: np.ndarray, y: np.ndarray, cap: int | None, seed: int,
     return x[order], y[order]
 
 
-def _cache_path(info: DatasetInfo, size: int, context: float, seed: int,
-                max_per_class: int | None) -> Path:
+def _cache_path(
+    info: DatasetInfo, size: int, context: float, seed: int, max_per_class: int | None
+) -> Path:
     cap = "all" if max_per_class is None else str(max_per_class)
     return info.root / PROXY_DIR / f"s{size}_c{context:g}_seed{seed}_m{cap}.npz"
 

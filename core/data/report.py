@@ -40,9 +40,14 @@ ACTIONS = {
     "no_class_names": "classes named by their numbers 0..K-1",
     "test_split_skipped": "not imported (train and val are used)",
 }
-SEVERITY = {"crowd": "info", "empty_image": "info", "split_missing": "info",
-            "test_split_skipped": "info", "duplicate_image_id": "error",
-            "duplicate_file_name": "error"}
+SEVERITY = {
+    "crowd": "info",
+    "empty_image": "info",
+    "split_missing": "info",
+    "test_split_skipped": "info",
+    "duplicate_image_id": "error",
+    "duplicate_file_name": "error",
+}
 MAX_STORED = 2_000  # problems kept in full; the summary still counts all of them
 
 
@@ -56,8 +61,9 @@ class Report:
     counts: Counter = field(default_factory=Counter)
     links: set = field(default_factory=set)  # files already reported as symbolic links
 
-    def add(self, code: str, file: str, problem: str, action: str | None = None,
-            entry: str = "") -> None:
+    def add(
+        self, code: str, file: str, problem: str, action: str | None = None, entry: str = ""
+    ) -> None:
         """Record one problem (`code` from ACTIONS) in `file` (a path relative to the source)
         at `entry` inside it. A symbolic link is reported once, however often it is met."""
         if code == "symlink":
@@ -66,10 +72,16 @@ class Report:
             self.links.add(file)
         self.counts[code] += 1
         if len(self.problems) < MAX_STORED:
-            self.problems.append({"code": code, "file": file, "entry": entry,
-                                  "problem": problem,
-                                  "action": action or ACTIONS.get(code, "noted"),
-                                  "severity": SEVERITY.get(code, "warning")})
+            self.problems.append(
+                {
+                    "code": code,
+                    "file": file,
+                    "entry": entry,
+                    "problem": problem,
+                    "action": action or ACTIONS.get(code, "noted"),
+                    "severity": SEVERITY.get(code, "warning"),
+                }
+            )
 
     def errors(self) -> list[dict]:
         return [p for p in self.problems if p["severity"] == "error"]
@@ -80,9 +92,13 @@ class Report:
         return "; ".join(f"{p['file']}: {p['problem']}" for p in worst[:n])
 
     def to_dict(self) -> dict:
-        return {"source": self.source, "format": self.format, "problems": self.problems,
-                "summary": dict(sorted(self.counts.items())),
-                "truncated": max(0, sum(self.counts.values()) - len(self.problems))}
+        return {
+            "source": self.source,
+            "format": self.format,
+            "problems": self.problems,
+            "summary": dict(sorted(self.counts.items())),
+            "truncated": max(0, sum(self.counts.values()) - len(self.problems)),
+        }
 
 
 def describe(value: object, limit: int = 40) -> str:
@@ -97,7 +113,7 @@ def describe(value: object, limit: int = 40) -> str:
     else:
         text = repr(value)
     if len(text) > limit:
-        text = text[:limit - 3] + "..."
+        text = text[: limit - 3] + "..."
     return f"{text} ({type(value).__name__})"
 
 
@@ -106,8 +122,10 @@ def _short_container(value: dict | list) -> str:
     if isinstance(value, dict):
         items = [f"{describe(k, 30).rsplit(' (', 1)[0]}: ..." for k in islice(value, 3)]
         return "{" + ", ".join(items) + (", ...}" if len(value) > 3 else "}")
-    items = ["[...]" if isinstance(v, (dict, list)) else describe(v, 30).rsplit(" (", 1)[0]
-             for v in value[:4]]
+    items = [
+        "[...]" if isinstance(v, (dict, list)) else describe(v, 30).rsplit(" (", 1)[0]
+        for v in value[:4]
+    ]
     return "[" + ", ".join(items) + (", ...]" if len(value) > 4 else "]")
 
 

@@ -51,7 +51,7 @@ def _path(value: Any) -> str:
 
 
 def _objects(value: Any) -> tuple[int, int]:
-    """"1-6", 4, [1, 6] -> (min, max) with 0 <= min <= max <= MAX_OBJECTS."""
+    """ "1-6", 4, [1, 6] -> (min, max) with 0 <= min <= max <= MAX_OBJECTS."""
     if isinstance(value, bool):
         raise ValueError("must be N or MIN-MAX (e.g. 1-6)")
     if isinstance(value, int):
@@ -59,8 +59,11 @@ def _objects(value: Any) -> tuple[int, int]:
     elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*(-\s*\d+\s*)?", value):
         parts = [int(v) for v in value.split("-")]
         pair = (parts[0], parts[-1])
-    elif isinstance(value, (list, tuple)) and len(value) == 2 and all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
+    elif (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
         pair = (int(value[0]), int(value[1]))
     else:
         raise ValueError("must be N or MIN-MAX (e.g. 1-6)")
@@ -76,18 +79,28 @@ class GenerateSpec:
     name: str = param(parse=_name, help="dataset name ([A-Za-z0-9_.-])")
     kind: Literal["shapes", "glyphs"] = param("shapes", help="what is drawn")
     images: int = param(600, lo=1, hi=MAX_IMAGES, help="number of images")
-    size: tuple[int, int] = param((256, 256), parse=_size, show=lambda hw: f"{hw[1]}x{hw[0]}",
-                                  help="W (square) or WxH, e.g. 320x240")
-    objects: tuple[int, int] = param((1, 6), parse=_objects, show=lambda r: f"{r[0]}-{r[1]}",
-                                     help="objects per image, N or MIN-MAX")
+    size: tuple[int, int] = param(
+        (256, 256),
+        parse=_size,
+        show=lambda hw: f"{hw[1]}x{hw[0]}",
+        help="W (square) or WxH, e.g. 320x240",
+    )
+    objects: tuple[int, int] = param(
+        (1, 6),
+        parse=_objects,
+        show=lambda r: f"{r[0]}-{r[1]}",
+        help="objects per image, N or MIN-MAX",
+    )
     difficulty: Literal["easy", "medium", "hard"] = param("medium", help="clutter and overlap")
     val_fraction: float = param(0.2, lo=0.0, hi=0.9, help="share of images in the val split")
     seed: int = param(0, lo=0, hi=SEED_MAX)
 
     def __post_init__(self) -> None:
         if self.objects[1] < 1:
-            raise SpecError(f"dataset.generate: objects={self.objects[0]}-{self.objects[1]}: "
-                            "the maximum must be at least 1")
+            raise SpecError(
+                f"dataset.generate: objects={self.objects[0]}-{self.objects[1]}: "
+                "the maximum must be at least 1"
+            )
 
 
 @dataclass(frozen=True)
@@ -97,17 +110,22 @@ class ImportSpec:
     name: str = param(parse=_name, help="dataset name ([A-Za-z0-9_.-])")
     path: str = param(parse=_path, help="a dataset folder or a .zip of one")
     format: Literal["auto", "coco", "voc", "yolo"] = param("auto", help="the source format")
-    val_fraction: float = param(0.2, lo=0.0, hi=0.9,
-                                help="share of images for val when the source has no val split")
+    val_fraction: float = param(
+        0.2, lo=0.0, hi=0.9, help="share of images for val when the source has no val split"
+    )
     seed: int = param(0, lo=0, hi=SEED_MAX, help="of the val split")
 
 
 GENERATOR_KINDS: tuple[str, ...] = typing.get_args(typing.get_type_hints(GenerateSpec)["kind"])
 DIFFICULTY_NAMES: tuple[str, ...] = typing.get_args(
-    typing.get_type_hints(GenerateSpec)["difficulty"])
+    typing.get_type_hints(GenerateSpec)["difficulty"]
+)
 IMPORT_FORMATS: tuple[str, ...] = typing.get_args(typing.get_type_hints(ImportSpec)["format"])
-GENERATE_DEFAULTS = {f.name: dump(f.default) for f in dataclasses.fields(GenerateSpec)
-                     if f.default is not dataclasses.MISSING}
+GENERATE_DEFAULTS = {
+    f.name: dump(f.default)
+    for f in dataclasses.fields(GenerateSpec)
+    if f.default is not dataclasses.MISSING
+}
 
 
 def check_name_format(name: Any) -> str:
@@ -122,8 +140,10 @@ def check_new_name(store, name: Any) -> str:
     name = check_name_format(name)
     exists = any(row["name"] == name for row in store.list_datasets())
     if exists or (Path(store.home) / "datasets" / name).exists():
-        raise SpecError(f"a dataset named {name!r} already exists; pick another name "
-                        "(`python -m core data list` shows them)")
+        raise SpecError(
+            f"a dataset named {name!r} already exists; pick another name "
+            "(`python -m core data list` shows them)"
+        )
     return name
 
 

@@ -52,11 +52,15 @@ def compute_stats(classes: list[str], docs: dict[str, dict]) -> dict:
     return {
         "per_class": per_class,
         "box_size": {"edges": SIZE_EDGES, "counts": size_counts.tolist()},
-        "objects_per_image": {"histogram": {str(k): hist[k] for k in sorted(hist)},
-                              "mean": float(np.mean(counts)) if counts else 0.0,
-                              "max": int(max(counts)) if counts else 0},
+        "objects_per_image": {
+            "histogram": {str(k): hist[k] for k in sorted(hist)},
+            "mean": float(np.mean(counts)) if counts else 0.0,
+            "max": int(max(counts)) if counts else 0,
+        },
         "crowd": crowd,
         "empty_images": hist.get(0, 0),
-        "image_size": {"min": [min(heights, default=0), min(widths, default=0)],
-                       "max": [max(heights, default=0), max(widths, default=0)]},
+        "image_size": {
+            "min": [min(heights, default=0), min(widths, default=0)],
+            "max": [max(heights, default=0), max(widths, default=0)],
+        },
     }

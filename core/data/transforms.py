@@ -50,9 +50,9 @@ def fit_scale(height: int, width: int, size: int | tuple[int, int]) -> float:
 class AugmentConfig:
     """Training augmentation settings (the defaults follow EfficientDet's recipe)."""
 
-    hflip: float = 0.5                     # probability of a horizontal flip
+    hflip: float = 0.5  # probability of a horizontal flip
     scale_range: tuple[float, float] = (0.1, 2.0)  # random factor on the fit scale
-    brightness: float = 0.2                # ColorJitter strengths (0 disables)
+    brightness: float = 0.2  # ColorJitter strengths (0 disables)
     contrast: float = 0.2
     saturation: float = 0.2
     hue: float = 0.02
@@ -72,8 +72,9 @@ class Transformed:
     offset: tuple[float, float]
 
 
-def letterbox(image: np.ndarray, size: int | tuple[int, int]
-              ) -> tuple[np.ndarray, float, tuple[float, float]]:
+def letterbox(
+    image: np.ndarray, size: int | tuple[int, int]
+) -> tuple[np.ndarray, float, tuple[float, float]]:
     """Letterbox an RGB uint8 [H, W, 3] image to `size` -> (image [h, w, 3], scale, offset).
 
     Same resize and padding as the detection dataset, so predictions on user images map back
@@ -84,8 +85,13 @@ def letterbox(image: np.ndarray, size: int | tuple[int, int]
     return out[0].permute(1, 2, 0).contiguous().numpy(), out[2], (0.0, 0.0)
 
 
-def geometric(image: tv_tensors.Image, boxes: tv_tensors.BoundingBoxes | None,
-              size: int | tuple[int, int], scale: float, crop_xy: tuple[int, int]):
+def geometric(
+    image: tv_tensors.Image,
+    boxes: tv_tensors.BoundingBoxes | None,
+    size: int | tuple[int, int],
+    scale: float,
+    crop_xy: tuple[int, int],
+):
     """Resize by `scale`, crop a window at `crop_xy` (x, y) of at most `size`, pad to `size`.
 
     Returns (image [3, H, W], boxes or None, scale, offset (x, y)).
@@ -95,8 +101,13 @@ def geometric(image: tv_tensors.Image, boxes: tv_tensors.BoundingBoxes | None,
     return image, boxes, scale, offset
 
 
-def resize_crop(image: tv_tensors.Image, boxes: tv_tensors.BoundingBoxes | None,
-                size: int | tuple[int, int], scale: float, crop_xy: tuple[int, int]):
+def resize_crop(
+    image: tv_tensors.Image,
+    boxes: tv_tensors.BoundingBoxes | None,
+    size: int | tuple[int, int],
+    scale: float,
+    crop_xy: tuple[int, int],
+):
     """Resize by `scale` and crop a window of at most `size` at `crop_xy` -> (image, boxes,
     offset (x, y))."""
     th, tw = as_hw(size)
@@ -110,8 +121,9 @@ def resize_crop(image: tv_tensors.Image, boxes: tv_tensors.BoundingBoxes | None,
     return image, boxes, (0.0 - cx, 0.0 - cy)
 
 
-def pad_to(image: torch.Tensor, boxes: tv_tensors.BoundingBoxes | None,
-           size: int | tuple[int, int]):
+def pad_to(
+    image: torch.Tensor, boxes: tv_tensors.BoundingBoxes | None, size: int | tuple[int, int]
+):
     """Pad at the bottom/right with 0 up to `size` (H, W)."""
     th, tw = as_hw(size)
     h, w = image.shape[-2:]
@@ -123,8 +135,7 @@ def pad_to(image: torch.Tensor, boxes: tv_tensors.BoundingBoxes | None,
 
 # RGB <-> YIQ: a hue shift is a rotation of the (I, Q) chroma plane (a fast linear stand-in for
 # the HSV round trip of ColorJitter's hue, which costs ~10x more on the CPU).
-_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
-                            [0.211, -0.523, 0.312]])
+_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
 
 
@@ -146,24 +157,33 @@ class DetectionTransform:
     (seeded per DataLoader worker by PyTorch).
     """
 
-    def __init__(self, size: int | tuple[int, int], augment: bool,
-                 config: AugmentConfig = AugmentConfig()):
+    def __init__(
+        self, size: int | tuple[int, int], augment: bool, config: AugmentConfig = AugmentConfig()
+    ):
         self.size = as_hw(size)
         self.augment = augment
         self.config = config
-        self.color = T.ColorJitter(config.brightness, config.contrast, config.saturation) \
-            if augment else None
+        self.color = (
+            T.ColorJitter(config.brightness, config.contrast, config.saturation)
+            if augment
+            else None
+        )
         self.sanitize = T.SanitizeBoundingBoxes(
             min_size=config.min_box_size,
-            labels_getter=lambda sample: (sample[1]["labels"], sample[1]["iscrowd"]))
+            labels_getter=lambda sample: (sample[1]["labels"], sample[1]["iscrowd"]),
+        )
 
-    def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray,
-                 iscrowd: np.ndarray) -> Transformed:
+    def __call__(
+        self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray, iscrowd: np.ndarray
+    ) -> Transformed:
         """Returns a `Transformed` whose image is float32 [3, H, W] in [0, 1] (padding 0)."""
         h, w = image.shape[:2]
         img = tv_tensors.Image(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1))
-        bxs = tv_tensors.BoundingBoxes(torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4),
-                                       format="XYXY", canvas_size=(h, w))
+        bxs = tv_tensors.BoundingBoxes(
+            torch.as_tensor(boxes, dtype=torch.float32).reshape(-1, 4),
+            format="XYXY",
+            canvas_size=(h, w),
+        )
         scale, crop = fit_scale(h, w, self.size), (0, 0)
         if self.augment:
             if torch.rand(()) < self.config.hflip:
@@ -174,19 +194,28 @@ class DetectionTransform:
         if self.augment:
             img = self._colour(img)  # before padding, so the padding stays 0
         img, bxs = pad_to(img, bxs, self.size)
-        target = {"boxes": bxs, "labels": torch.as_tensor(labels, dtype=torch.int64),
-                  "iscrowd": torch.as_tensor(iscrowd, dtype=torch.bool)}
+        target = {
+            "boxes": bxs,
+            "labels": torch.as_tensor(labels, dtype=torch.int64),
+            "iscrowd": torch.as_tensor(iscrowd, dtype=torch.bool),
+        }
         if self.augment:
             img, target = self.sanitize((img, target))
-        return Transformed(img.as_subclass(torch.Tensor),
-                           target["boxes"].as_subclass(torch.Tensor).float(),
-                           target["labels"], target["iscrowd"], scale, offset)
+        return Transformed(
+            img.as_subclass(torch.Tensor),
+            target["boxes"].as_subclass(torch.Tensor).float(),
+            target["labels"],
+            target["iscrowd"],
+            scale,
+            offset,
+        )
 
     def _colour(self, img: torch.Tensor) -> torch.Tensor:
         img = self.color(img)
         if self.config.hue > 0:
-            img = hue_rotate(img, float(torch.empty(()).uniform_(-self.config.hue,
-                                                                  self.config.hue)))
+            img = hue_rotate(
+                img, float(torch.empty(()).uniform_(-self.config.hue, self.config.hue))
+            )
         return img
 
     def _jitter(self, h: int, w: int) -> tuple[float, tuple[int, int]]:

@@ -31,9 +31,14 @@ def feature_sizes(image_size: tuple[int, int], max_level: int) -> list[tuple[int
     return sizes
 
 
-def generate_anchors(image_size: tuple[int, int], min_level: int, max_level: int, num_scales: int,
-                     aspect_ratios: tuple[tuple[float, float], ...], anchor_scale: float
-                     ) -> torch.Tensor:
+def generate_anchors(
+    image_size: tuple[int, int],
+    min_level: int,
+    max_level: int,
+    num_scales: int,
+    aspect_ratios: tuple[tuple[float, float], ...],
+    anchor_scale: float,
+) -> torch.Tensor:
     """All anchors for an input of `image_size` (H, W) -> [N, 4] float32 xyxy."""
     sizes = feature_sizes(image_size, max_level)
     per_level = []
@@ -66,19 +71,26 @@ class Anchors:
         self.anchor_scale = config.anchor_scale
         self._cache: dict[tuple, torch.Tensor] = {}
 
-    def boxes(self, image_size: tuple[int, int], device: torch.device | str = "cpu") -> torch.Tensor:
+    def boxes(
+        self, image_size: tuple[int, int], device: torch.device | str = "cpu"
+    ) -> torch.Tensor:
         """[N, 4] xyxy anchors for an input of (H, W)."""
         key = (tuple(image_size), str(device))
         if key not in self._cache:
             self._cache[key] = generate_anchors(
-                tuple(image_size), self.min_level, self.max_level, self.num_scales,
-                self.aspect_ratios, self.anchor_scale).to(device)
+                tuple(image_size),
+                self.min_level,
+                self.max_level,
+                self.num_scales,
+                self.aspect_ratios,
+                self.anchor_scale,
+            ).to(device)
         return self._cache[key]
 
     def num_anchors(self, image_size: tuple[int, int]) -> int:
         sizes = feature_sizes(image_size, self.max_level)
         per_loc = self.num_scales * len(self.aspect_ratios)
-        return sum(h * w * per_loc for h, w in sizes[self.min_level:self.max_level + 1])
+        return sum(h * w * per_loc for h, w in sizes[self.min_level : self.max_level + 1])
 
 
 @dataclass
@@ -102,8 +114,12 @@ def batched_iou(gt: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
     return torch.where(inter > 0, inter / union, torch.zeros_like(inter))
 
 
-def match_anchors(anchors: torch.Tensor, gt_boxes: list[torch.Tensor], gt_labels: list[torch.Tensor],
-                  threshold: float = MATCH_THRESHOLD) -> AnchorTargets:
+def match_anchors(
+    anchors: torch.Tensor,
+    gt_boxes: list[torch.Tensor],
+    gt_labels: list[torch.Tensor],
+    threshold: float = MATCH_THRESHOLD,
+) -> AnchorTargets:
     """Assign each anchor a class and box target from the batch's ground truth.
 
     anchors [N, 4] xyxy; gt_boxes[i] [M_i, 4] xyxy, gt_labels[i] [M_i] 0-based int64.
@@ -112,16 +128,18 @@ def match_anchors(anchors: torch.Tensor, gt_boxes: list[torch.Tensor], gt_labels
     device = anchors.device
     max_gt = max((b.shape[0] for b in gt_boxes), default=0)
     if max_gt == 0:
-        return AnchorTargets(torch.full((batch, num), BACKGROUND, dtype=torch.long, device=device),
-                             torch.zeros(batch, num, 4, device=device),
-                             torch.zeros(batch, device=device))
+        return AnchorTargets(
+            torch.full((batch, num), BACKGROUND, dtype=torch.long, device=device),
+            torch.zeros(batch, num, 4, device=device),
+            torch.zeros(batch, device=device),
+        )
     boxes = anchors.new_zeros(batch, max_gt, 4)
     labels = torch.full((batch, max_gt), BACKGROUND, dtype=torch.long, device=device)
     valid = torch.zeros(batch, max_gt, dtype=torch.bool, device=device)
     for i, (b, lab) in enumerate(zip(gt_boxes, gt_labels)):
-        boxes[i, :b.shape[0]] = b
-        labels[i, :b.shape[0]] = lab
-        valid[i, :b.shape[0]] = True
+        boxes[i, : b.shape[0]] = b
+        labels[i, : b.shape[0]] = lab
+        valid[i, : b.shape[0]] = True
     iou = batched_iou(boxes, anchors).masked_fill_(~valid[..., None], -1.0)  # [B, M, N]
     best_iou, matched = iou.max(dim=1)  # [B, N]
     positive = best_iou >= threshold
@@ -134,15 +152,27 @@ def match_anchors(anchors: torch.Tensor, gt_boxes: list[torch.Tensor], gt_labels
     positive |= is_forced
     cls = torch.where(positive, labels.gather(1, matched), torch.full_like(matched, BACKGROUND))
     matched_boxes = boxes.gather(1, matched[..., None].expand(-1, -1, 4))
-    box = torch.where(positive[..., None], box_coder.encode(matched_boxes, anchors),
-                      torch.zeros_like(matched_boxes))
+    box = torch.where(
+        positive[..., None],
+        box_coder.encode(matched_boxes, anchors),
+        torch.zeros_like(matched_boxes),
+    )
     return AnchorTargets(cls, box, positive.sum(dim=1).float())
 
 
 def anchor_levels_sizes(config: DetConfig, image_size: tuple[int, int]) -> list[tuple[int, int]]:
     """(H_l, W_l) of the model's output levels for an input of (H, W)."""
-    return feature_sizes(image_size, config.max_level)[config.min_level:config.max_level + 1]
+    return feature_sizes(image_size, config.max_level)[config.min_level : config.max_level + 1]
 
 
-__all__ = ["Anchors", "AnchorTargets", "generate_anchors", "match_anchors", "batched_iou",
-           "feature_sizes", "anchor_levels_sizes", "MATCH_THRESHOLD", "BACKGROUND"]
+__all__ = [
+    "Anchors",
+    "AnchorTargets",
+    "generate_anchors",
+    "match_anchors",
+    "batched_iou",
+    "feature_sizes",
+    "anchor_levels_sizes",
+    "MATCH_THRESHOLD",
+    "BACKGROUND",
+]

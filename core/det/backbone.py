@@ -28,8 +28,10 @@ def feature_dicts(module: nn.Module) -> list[dict[str, int]]:
     """The module's feature_info as a list of {"num_chs", "reduction"} dicts."""
     info = getattr(module, "feature_info", None)
     if info is None:
-        raise SpecError(f"backbone {type(module).__name__} has no feature_info; give it a list of "
-                        "dicts {'num_chs': int, 'reduction': int} for strides 8, 16, 32")
+        raise SpecError(
+            f"backbone {type(module).__name__} has no feature_info; give it a list of "
+            "dicts {'num_chs': int, 'reduction': int} for strides 8, 16, 32"
+        )
     if hasattr(info, "get_dicts"):
         info = info.get_dicts(keys=["num_chs", "reduction"])
     elif callable(info):
@@ -37,20 +39,25 @@ def feature_dicts(module: nn.Module) -> list[dict[str, int]]:
     try:
         return [{"num_chs": int(d["num_chs"]), "reduction": int(d["reduction"])} for d in info]
     except (KeyError, TypeError) as exc:
-        raise SpecError(f"backbone feature_info must be dicts with num_chs and reduction: {exc}") from exc
+        raise SpecError(
+            f"backbone feature_info must be dicts with num_chs and reduction: {exc}"
+        ) from exc
 
 
 def check_strides(info: list[dict[str, int]], name: str) -> list[int]:
     """Channels of the three maps; SpecError unless the reductions are exactly 8, 16, 32."""
     reductions = tuple(d["reduction"] for d in info)
     if reductions != REQUIRED_REDUCTIONS:
-        raise SpecError(f"backbone {name} gives feature maps at strides {list(reductions)}; "
-                        f"EfficientDet needs exactly {list(REQUIRED_REDUCTIONS)}")
+        raise SpecError(
+            f"backbone {name} gives feature maps at strides {list(reductions)}; "
+            f"EfficientDet needs exactly {list(REQUIRED_REDUCTIONS)}"
+        )
     return [d["num_chs"] for d in info]
 
 
-def create_timm_backbone(name: str, out_indices: tuple[int, ...], drop_path_rate: float
-                         ) -> tuple[nn.Module, list[int]]:
+def create_timm_backbone(
+    name: str, out_indices: tuple[int, ...], drop_path_rate: float
+) -> tuple[nn.Module, list[int]]:
     """A timm features_only model at strides 8/16/32 (other indices are searched if needed)."""
     kwargs: dict[str, Any] = {"drop_path_rate": drop_path_rate} if drop_path_rate else {}
     try:
@@ -68,10 +75,13 @@ def _timm_features(name: str, out_indices: tuple[int, ...], kwargs: dict) -> nn.
     if not timm.is_model(name):
         raise SpecError(f"unknown timm backbone {name!r} (see timm.list_models())")
     try:
-        return timm.create_model(name, pretrained=False, features_only=True,
-                                 out_indices=out_indices, **kwargs)
+        return timm.create_model(
+            name, pretrained=False, features_only=True, out_indices=out_indices, **kwargs
+        )
     except TypeError:  # model does not take drop_path_rate
-        return timm.create_model(name, pretrained=False, features_only=True, out_indices=out_indices)
+        return timm.create_model(
+            name, pretrained=False, features_only=True, out_indices=out_indices
+        )
 
 
 def _indices_for_strides(name: str, kwargs: dict) -> tuple[int, ...]:
@@ -81,8 +91,10 @@ def _indices_for_strides(name: str, kwargs: dict) -> tuple[int, ...]:
     by_reduction = {d["reduction"]: i for i, d in enumerate(info)}
     missing = [r for r in REQUIRED_REDUCTIONS if r not in by_reduction]
     if missing:
-        raise SpecError(f"timm backbone {name!r} has no feature maps at strides {missing}; "
-                        f"its strides are {[d['reduction'] for d in info]}")
+        raise SpecError(
+            f"timm backbone {name!r} has no feature maps at strides {missing}; "
+            f"its strides are {[d['reduction'] for d in info]}"
+        )
     return tuple(by_reduction[r] for r in REQUIRED_REDUCTIONS)
 
 
@@ -109,6 +121,7 @@ def load_backbone_weights(backbone: nn.Module, path: str | os.PathLike) -> None:
         raise CheckpointError(
             f"backbone weights in {path} do not fit this backbone: {len(missing)} missing "
             f"(e.g. {missing[:3]}), {len(wrong)} of another shape (e.g. {wrong[:3]}); "
-            "give the ImageNet checkpoint of the same timm model")
+            "give the ImageNet checkpoint of the same timm model"
+        )
     backbone.load_state_dict({k: state[k] for k in own})
     log.info("loaded backbone weights from %s", path)

@@ -12,7 +12,7 @@ ImageNet mean/std normalisation happens here, not in the data pipeline.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -30,8 +30,12 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 class DetectionBench(nn.Module):
     """Training loss and prediction around a raw EfficientDet (which stays pure)."""
 
-    def __init__(self, model: EfficientDet, loss_config: LossConfig = LossConfig(),
-                 post_config: PostprocessConfig = PostprocessConfig()):
+    def __init__(
+        self,
+        model: EfficientDet,
+        loss_config: LossConfig = LossConfig(),
+        post_config: PostprocessConfig = PostprocessConfig(),
+    ):
         super().__init__()
         self.model = model
         self.loss_config = loss_config
@@ -58,9 +62,12 @@ class DetectionBench(nn.Module):
         """Raw per-level outputs for images in [0, 1]."""
         return self.model(self.prepare(images))
 
-    def loss(self, images: torch.Tensor, targets: list[dict],
-             reduce_positives: Callable[[torch.Tensor], torch.Tensor] | None = None
-             ) -> dict[str, torch.Tensor]:
+    def loss(
+        self,
+        images: torch.Tensor,
+        targets: list[dict],
+        reduce_positives: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """Focal + Huber loss of a batch -> {"loss", "class_loss", "box_loss"} scalars
         (reduce_positives: see core.det.loss.detection_loss)."""
         x = self.prepare(images)
@@ -69,18 +76,20 @@ class DetectionBench(nn.Module):
         boxes, labels = zip(*(_training_boxes(t, x.device) for t in targets))
         with torch.no_grad():
             anchor_targets = match_anchors(anchors, list(boxes), list(labels))
-        return detection_loss(class_out, box_out, anchor_targets, self.loss_config,
-                              reduce_positives)
+        return detection_loss(
+            class_out, box_out, anchor_targets, self.loss_config, reduce_positives
+        )
 
-    def optimize_for_inference(self) -> "DetectionBench":
+    def optimize_for_inference(self) -> DetectionBench:
         """Use a BN-folded, channels_last copy of the model for `predict` (not for `loss`)."""
         h, w = self.config.image_size
         example = torch.zeros(1, 3, h, w, device=self.mean.device)
         self._inference = self.model.inference_model(self.prepare(example))
         return self
 
-    def detect(self, images: torch.Tensor, score_threshold: float = 0.05,
-               max_detections: int | None = None) -> torch.Tensor:
+    def detect(
+        self, images: torch.Tensor, score_threshold: float = 0.05, max_detections: int | None = None
+    ) -> torch.Tensor:
         """Images in [0, 1] -> padded detections [B, max_detections, 6] (x1, y1, x2, y2, score,
         class); rows with score 0 are padding. Runs in whatever mode the model is in."""
         x = self.prepare(images)
@@ -91,13 +100,20 @@ class DetectionBench(nn.Module):
         anchors = self.anchors.boxes(tuple(x.shape[-2:]), x.device)
         config = self.post_config
         if max_detections is not None and max_detections != config.max_detections:
-            config = PostprocessConfig(config.max_detection_points, max_detections, config.nms_iou,
-                                       config.soft_nms, config.soft_nms_sigma)
-        return postprocess(class_out, box_out, anchors, tuple(images.shape[-2:]),
-                           score_threshold, config)
+            config = PostprocessConfig(
+                config.max_detection_points,
+                max_detections,
+                config.nms_iou,
+                config.soft_nms,
+                config.soft_nms_sigma,
+            )
+        return postprocess(
+            class_out, box_out, anchors, tuple(images.shape[-2:]), score_threshold, config
+        )
 
-    def predict(self, images: torch.Tensor, score_threshold: float = 0.05,
-                max_detections: int = 100) -> list[dict[str, torch.Tensor]]:
+    def predict(
+        self, images: torch.Tensor, score_threshold: float = 0.05, max_detections: int = 100
+    ) -> list[dict[str, torch.Tensor]]:
         """Images [B, 3, H, W] in [0, 1] -> per image {"boxes" [K, 4] xyxy in input pixels,
         "scores" [K], "labels" [K] int64 0-based}, best first (eval mode, no gradients)."""
         was_training = self.model.training
@@ -110,8 +126,13 @@ class DetectionBench(nn.Module):
         results = []
         for det in dets:
             det = det[det[:, 4] > 0]
-            results.append({"boxes": det[:, :4].clone(), "scores": det[:, 4].clone(),
-                            "labels": det[:, 5].long()})
+            results.append(
+                {
+                    "boxes": det[:, :4].clone(),
+                    "scores": det[:, 4].clone(),
+                    "labels": det[:, 5].long(),
+                }
+            )
         return results
 
 

@@ -13,14 +13,21 @@ Extra levels: P6 = max-pool(BN(1x1 conv(C5))), P7 = max-pool(P6) (and P8 for D7x
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 
 from core.det.config import DetConfig
-from core.det.layers import ConvBn, SeparableConv2d, Upsample, act_layer_for, max_pool, norm_layer_for
+from core.det.layers import (
+    ConvBn,
+    SeparableConv2d,
+    Upsample,
+    act_layer_for,
+    max_pool,
+    norm_layer_for,
+)
 
 FUSION_EPS = 1e-4
 
@@ -50,8 +57,16 @@ def bifpn_nodes(min_level: int, max_level: int) -> tuple[FpnNode, ...]:
 class ResampleFeatureMap(nn.Sequential):
     """Bring a feature map to `out_channels` (1x1 conv + BN if needed) and to another level."""
 
-    def __init__(self, in_channels: int, out_channels: int, in_level: int, out_level: int,
-                 pad_type: str, norm_layer: Callable[[int], nn.Module], redundant_bias: bool):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        in_level: int,
+        out_level: int,
+        pad_type: str,
+        norm_layer: Callable[[int], nn.Module],
+        redundant_bias: bool,
+    ):
         super().__init__()
         if in_channels != out_channels:
             self.add_module("conv", ConvBn(in_channels, out_channels, redundant_bias, norm_layer))
@@ -86,21 +101,38 @@ class FastNormalizedFusion(nn.Module):
 class BiFpnNode(nn.Module):
     """Resample each input edge, fuse, then swish -> separable conv -> BN."""
 
-    def __init__(self, node: FpnNode, in_channels: list[int], in_levels: list[int],
-                 config: DetConfig, norm_layer: Callable[[int], nn.Module]):
+    def __init__(
+        self,
+        node: FpnNode,
+        in_channels: list[int],
+        in_levels: list[int],
+        config: DetConfig,
+        norm_layer: Callable[[int], nn.Module],
+    ):
         super().__init__()
         self.inputs = node.inputs
         ch = config.fpn_channels
         self.resample = nn.ModuleList(
-            ResampleFeatureMap(in_channels[i], ch, in_levels[i], node.level, config.pad_type,
-                               norm_layer, config.redundant_bias) for i in node.inputs)
+            ResampleFeatureMap(
+                in_channels[i],
+                ch,
+                in_levels[i],
+                node.level,
+                config.pad_type,
+                norm_layer,
+                config.redundant_bias,
+            )
+            for i in node.inputs
+        )
         self.fusion = FastNormalizedFusion(len(node.inputs), config.fpn_weight_method == "fastattn")
         self.act = act_layer_for(config.act_type)(inplace=True)
         conv_bias = config.redundant_bias
         if config.separable_conv:
             self.conv = SeparableConv2d(ch, ch, 3, bias=conv_bias, norm_layer=norm_layer)
         else:
-            self.conv = nn.Sequential(nn.Conv2d(ch, ch, 3, padding=1, bias=conv_bias), norm_layer(ch))
+            self.conv = nn.Sequential(
+                nn.Conv2d(ch, ch, 3, padding=1, bias=conv_bias), norm_layer(ch)
+            )
 
     def forward(self, feats: list[torch.Tensor]) -> torch.Tensor:
         resampled = [r(feats[i]) for i, r in zip(self.inputs, self.resample)]
@@ -110,8 +142,9 @@ class BiFpnNode(nn.Module):
 class BiFpnLayer(nn.Module):
     """One BiFPN repeat: L inputs (levels min..max) -> L outputs (same levels, fpn width)."""
 
-    def __init__(self, in_channels: list[int], config: DetConfig,
-                 norm_layer: Callable[[int], nn.Module]):
+    def __init__(
+        self, in_channels: list[int], config: DetConfig, norm_layer: Callable[[int], nn.Module]
+    ):
         super().__init__()
         topology = bifpn_nodes(config.min_level, config.max_level)
         channels = list(in_channels)
@@ -143,9 +176,17 @@ class BiFpn(nn.Module):
         self.extra_levels = nn.ModuleList()
         channels = list(backbone_channels)
         for level in range(config.min_level + len(backbone_channels), config.max_level + 1):
-            self.extra_levels.append(ResampleFeatureMap(
-                channels[-1], config.fpn_channels, level - 1, level, config.pad_type,
-                norm_layer, config.redundant_bias))
+            self.extra_levels.append(
+                ResampleFeatureMap(
+                    channels[-1],
+                    config.fpn_channels,
+                    level - 1,
+                    level,
+                    config.pad_type,
+                    norm_layer,
+                    config.redundant_bias,
+                )
+            )
             channels.append(config.fpn_channels)
         self.cells = nn.ModuleList()
         for _ in range(config.fpn_cell_repeats):

@@ -22,8 +22,9 @@ def encode(boxes: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
     yc, xc, h, w = _centers_sizes(boxes)
     yc_a, xc_a, h_a, w_a = _centers_sizes(anchors)
     h_a, w_a, h, w = h_a + EPS, w_a + EPS, h + EPS, w + EPS
-    return torch.stack([(yc - yc_a) / h_a, (xc - xc_a) / w_a,
-                        torch.log(h / h_a), torch.log(w / w_a)], dim=-1)
+    return torch.stack(
+        [(yc - yc_a) / h_a, (xc - xc_a) / w_a, torch.log(h / h_a), torch.log(w / w_a)], dim=-1
+    )
 
 
 def decode(codes: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:

@@ -1,9 +1,9 @@
 """CLI verbs of core.det (registered into `python -m core` by core/cli.py).
 
-  models list [--json]
-  models import-effdet CHECKPOINT --name tf_efficientdet_d0 [--classes coco|FILE] --as NAME
-  export --model NAME_OR_JOB --format onnx|torchscript [--out FILE] [--no-postprocess] [--wait]
-         [--image-size S|WxH] [--score-threshold T] [--opset N]
+models list [--json]
+models import-effdet CHECKPOINT --name tf_efficientdet_d0 [--classes coco|FILE] --as NAME
+export --model NAME_OR_JOB --format onnx|torchscript [--out FILE] [--no-postprocess] [--wait]
+       [--image-size S|WxH] [--score-threshold T] [--opset N]
 """
 
 from __future__ import annotations
@@ -29,10 +29,15 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON objects")
     p.set_defaults(func=cmd_models_list)
     p = msub.add_parser("import-effdet", help="register efficientdet-pytorch (effdet) weights")
-    p.add_argument("checkpoint", help="an effdet .pth file (e.g. tf_efficientdet_d0_34-f153e0cf.pth)")
+    p.add_argument(
+        "checkpoint", help="an effdet .pth file (e.g. tf_efficientdet_d0_34-f153e0cf.pth)"
+    )
     p.add_argument("--name", required=True, help="effdet variant, e.g. tf_efficientdet_d0")
-    p.add_argument("--classes", default="coco",
-                   help="coco (the 90 COCO names, built in) or a file: one name per line or JSON list")
+    p.add_argument(
+        "--classes",
+        default="coco",
+        help="coco (the 90 COCO names, built in) or a file: one name per line or JSON list",
+    )
     p.add_argument("--as", dest="as_name", required=True, help="name to register the model as")
     p.add_argument("--replace", action="store_true", help="replace a model of the same name")
     p.set_defaults(func=cmd_import_effdet)
@@ -48,8 +53,10 @@ def cmd_models_list(args: argparse.Namespace) -> int:
     if args.json:
         print_json([{k: r.get(k) for k in MODEL_FIELDS} for r in rows])
         return EXIT_OK
-    view = [{**r, "classes": len(r.get("classes") or []),
-             "AP50": (r.get("metrics") or {}).get("AP50")} for r in rows]
+    view = [
+        {**r, "classes": len(r.get("classes") or []), "AP50": (r.get("metrics") or {}).get("AP50")}
+        for r in rows
+    ]
     print_table(view, ["name", "kind", "job_id", "classes", "AP50", "path"])
     return EXIT_OK
 
@@ -84,13 +91,32 @@ def cmd_import_effdet(args: argparse.Namespace) -> int:
     classes = read_class_names(args.classes)
     model = import_effdet(load_effdet_checkpoint(args.checkpoint), args.name)
     if len(classes) != model.config.num_classes:
-        raise SpecError(f"{len(classes)} class names for a {model.config.num_classes}-class "
-                        "checkpoint; give --classes with one name per output class")
+        raise SpecError(
+            f"{len(classes)} class names for a {model.config.num_classes}-class "
+            "checkpoint; give --classes with one name per output class"
+        )
     path = store.home / "models" / f"{args.as_name}.pt"
-    save_model_checkpoint(path, model, classes, extra={"source": {
-        "kind": "effdet", "name": args.name, "checkpoint": str(Path(args.checkpoint).resolve())}})
-    store.add_model(args.as_name, "effdet", path, classes, metrics={},
-                    config=model.config.to_dict(), replace=args.replace)
+    save_model_checkpoint(
+        path,
+        model,
+        classes,
+        extra={
+            "source": {
+                "kind": "effdet",
+                "name": args.name,
+                "checkpoint": str(Path(args.checkpoint).resolve()),
+            }
+        },
+    )
+    store.add_model(
+        args.as_name,
+        "effdet",
+        path,
+        classes,
+        metrics={},
+        config=model.config.to_dict(),
+        replace=args.replace,
+    )
     print(f"registered {args.as_name} ({args.name}, {len(classes)} classes) -> {path}")
     print(args.as_name)
     return EXIT_OK

@@ -49,7 +49,9 @@ class DetConfig:
     anchor_scale: float = param(4.0, gt=0.0, hi=100.0)  # base anchor side = anchor_scale * stride
     pad_type: str = param("same", choices=("same", ""))  # "same": TF-style; "": PyTorch symmetric
     act_type: str = "swish"
-    fpn_weight_method: str = param("fastattn", choices=("fastattn", "sum"))  # fast normalised fusion
+    fpn_weight_method: str = param(
+        "fastattn", choices=("fastattn", "sum")
+    )  # fast normalised fusion
     separable_conv: bool = True
     redundant_bias: bool = True  # TF models have conv bias right before BN (kept for weights)
     bn_momentum: float = param(0.01, lo=0.0, hi=1.0)  # PyTorch convention (= 1 - TF's 0.99)
@@ -69,29 +71,44 @@ class DetConfig:
     @property
     def stride_multiple(self) -> int:
         """Input sides must be multiples of this (2**max_level)."""
-        return 2 ** self.max_level
+        return 2**self.max_level
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "DetConfig":
+    def from_dict(cls, data: dict[str, Any]) -> DetConfig:
         """`to_dict` output (e.g. from a model file) -> DetConfig, types and bounds checked."""
         return load(cls, data, what="det_config")
 
 
-def _pt(backbone: str, size: int, ch: int, fpn: int, head: int, drop: float = 0.2,
-        **extra: Any) -> dict:
+def _pt(
+    backbone: str, size: int, ch: int, fpn: int, head: int, drop: float = 0.2, **extra: Any
+) -> dict:
     """A PyTorch-padding row (effdet's efficientdet_dN)."""
-    return dict(backbone_name=backbone, image_size=(size, size), fpn_channels=ch,
-                fpn_cell_repeats=fpn, box_class_repeats=head, pad_type="", redundant_bias=False,
-                backbone_drop_path_rate=drop, **extra)
+    return dict(
+        backbone_name=backbone,
+        image_size=(size, size),
+        fpn_channels=ch,
+        fpn_cell_repeats=fpn,
+        box_class_repeats=head,
+        pad_type="",
+        redundant_bias=False,
+        backbone_drop_path_rate=drop,
+        **extra,
+    )
 
 
 def _tf(backbone: str, size: int, ch: int, fpn: int, head: int, **extra: Any) -> dict:
     """A TF-port row (effdet's tf_efficientdet_dN): "same" padding, redundant bias."""
-    return dict(backbone_name=backbone, image_size=(size, size), fpn_channels=ch,
-                fpn_cell_repeats=fpn, box_class_repeats=head, **extra)
+    return dict(
+        backbone_name=backbone,
+        image_size=(size, size),
+        fpn_channels=ch,
+        fpn_cell_repeats=fpn,
+        box_class_repeats=head,
+        **extra,
+    )
 
 
 # name -> DetConfig fields. Paper Table 1: input 512..1536, BiFPN width 64..384, BiFPN repeats
@@ -112,10 +129,12 @@ MODEL_TABLE: dict[str, dict[str, Any]] = {
     "tf_efficientdet_d5": _tf("tf_efficientnet_b5", 1280, 288, 7, 4),
     # D6+: unweighted sum fusion "for training stability" (automl).
     "tf_efficientdet_d6": _tf("tf_efficientnet_b6", 1280, 384, 8, 5, fpn_weight_method="sum"),
-    "tf_efficientdet_d7": _tf("tf_efficientnet_b6", 1536, 384, 8, 5, fpn_weight_method="sum",
-                              anchor_scale=5.0),
-    "tf_efficientdet_d7x": _tf("tf_efficientnet_b7", 1536, 384, 8, 5, fpn_weight_method="sum",
-                               max_level=8),
+    "tf_efficientdet_d7": _tf(
+        "tf_efficientnet_b6", 1536, 384, 8, 5, fpn_weight_method="sum", anchor_scale=5.0
+    ),
+    "tf_efficientdet_d7x": _tf(
+        "tf_efficientnet_b7", 1536, 384, 8, 5, fpn_weight_method="sum", max_level=8
+    ),
     # Small variants (not in the paper) for fast CPU training and tests: narrow BiFPN, two
     # repeats, PyTorch padding, a light timm backbone.
     "efficientdet_tiny": _pt("tinynet_e", 256, 32, 2, 2, drop=0.0),
@@ -123,26 +142,36 @@ MODEL_TABLE: dict[str, dict[str, Any]] = {
 }
 
 # Names that effdet 0.4.1 also defines (weights can be imported for these).
-EFFDET_NAMES = tuple(n for n in MODEL_TABLE if n.startswith(("efficientdet_d", "tf_efficientdet_d")))
+EFFDET_NAMES = tuple(
+    n for n in MODEL_TABLE if n.startswith(("efficientdet_d", "tf_efficientdet_d"))
+)
 
 
 def list_models() -> list[str]:
     return list(MODEL_TABLE)
 
 
-def get_config(name: str, num_classes: int = 90, image_size: int | tuple[int, int] | None = None,
-               **overrides: Any) -> DetConfig:
+def get_config(
+    name: str,
+    num_classes: int = 90,
+    image_size: int | tuple[int, int] | None = None,
+    **overrides: Any,
+) -> DetConfig:
     """The DetConfig of a registered variant, with `overrides` applied to its fields.
 
     `image_size` is an int (square) or (H, W); both sides must be multiples of 2**max_level.
     """
     if name not in MODEL_TABLE:
-        raise SpecError(f"model={name!r}: unknown detector{did_you_mean(name, MODEL_TABLE)}; "
-                        f"known: {', '.join(MODEL_TABLE)}")
+        raise SpecError(
+            f"model={name!r}: unknown detector{did_you_mean(name, MODEL_TABLE)}; "
+            f"known: {', '.join(MODEL_TABLE)}"
+        )
     fixed = sorted(set(overrides) & set(FIXED_FIELDS))
     if fixed:
-        raise SpecError(f"model_overrides: {', '.join(fixed)} cannot be overridden (the model "
-                        "name, the dataset's classes and the image_size option set them)")
+        raise SpecError(
+            f"model_overrides: {', '.join(fixed)} cannot be overridden (the model "
+            "name, the dataset's classes and the image_size option set them)"
+        )
     overrides = coerce_fields(DetConfig, overrides, what="model_overrides")
     fields = dict(MODEL_TABLE[name], name=name, num_classes=num_classes, **overrides)
     if image_size is not None:
@@ -168,14 +197,24 @@ def validate_config(config: DetConfig) -> None:
     multiple = config.stride_multiple
     if any(s <= 0 or s % multiple for s in config.image_size):
         height, width = config.image_size
-        raise SpecError(f"image_size={width}x{height}: sides must be positive multiples of "
-                        f"{multiple} (2**max_level) for {config.name}")
+        raise SpecError(
+            f"image_size={width}x{height}: sides must be positive multiples of "
+            f"{multiple} (2**max_level) for {config.name}"
+        )
     if config.fpn_weight_method not in ("fastattn", "sum"):
-        raise SpecError(f"fpn_weight_method must be 'fastattn' or 'sum', "
-                        f"got {config.fpn_weight_method!r}")
+        raise SpecError(
+            f"fpn_weight_method must be 'fastattn' or 'sum', got {config.fpn_weight_method!r}"
+        )
     if config.pad_type not in ("same", ""):
         raise SpecError(f"pad_type must be 'same' or '', got {config.pad_type!r}")
 
 
-__all__ = ["DetConfig", "MODEL_TABLE", "EFFDET_NAMES", "get_config", "list_models",
-           "normalize_image_size", "validate_config"]
+__all__ = [
+    "DetConfig",
+    "MODEL_TABLE",
+    "EFFDET_NAMES",
+    "get_config",
+    "list_models",
+    "normalize_image_size",
+    "validate_config",
+]

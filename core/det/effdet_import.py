@@ -20,8 +20,8 @@ import os
 import pickle
 import re
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import torch
 
@@ -49,8 +49,10 @@ def load_effdet_checkpoint(path: str | os.PathLike) -> Mapping:
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} is not a file; give the path of an effdet "
-                              ".pth file (e.g. tf_efficientdet_d0_34-f153e0cf.pth)")
+        raise CheckpointError(
+            f"checkpoint {path} is not a file; give the path of an effdet "
+            ".pth file (e.g. tf_efficientdet_d0_34-f153e0cf.pth)"
+        )
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols of random bytes
             warnings.simplefilter("ignore", UserWarning)
@@ -61,16 +63,18 @@ def load_effdet_checkpoint(path: str | os.PathLike) -> Mapping:
                 f"{path} is not a weights-only checkpoint: it holds Python objects besides "
                 "tensors and plain values, so it was refused unread (none of its code ran). "
                 "Use the published effdet .pth files, or re-save a trusted model with "
-                "torch.save(model.state_dict(), path)") from exc
+                "torch.save(model.state_dict(), path)"
+            ) from exc
         raise CheckpointError(f"{path} is not a PyTorch checkpoint ({_first_line(exc)})") from exc
     except OSError as exc:
         raise CheckpointError(f"cannot read {path}: {exc}") from exc
     except Exception as exc:  # unpickling arbitrary bytes raises nearly anything; report it
-        raise CheckpointError(f"{path} is corrupt or not a PyTorch checkpoint "
-                              f"({type(exc).__name__}: {_first_line(exc)})") from exc
+        raise CheckpointError(
+            f"{path} is corrupt or not a PyTorch checkpoint "
+            f"({type(exc).__name__}: {_first_line(exc)})"
+        ) from exc
     if not isinstance(state, Mapping):
-        raise CheckpointError(f"{path} does not hold a state dict (found "
-                              f"{type(state).__name__})")
+        raise CheckpointError(f"{path} does not hold a state dict (found {type(state).__name__})")
     return state
 
 
@@ -117,15 +121,19 @@ def map_effdet_key(key: str, config: DetConfig) -> str:
 def num_classes_of(state: Mapping[str, torch.Tensor], config: DetConfig) -> int:
     bias = state.get("class_net.predict.conv_pw.bias")
     if bias is None:
-        raise CheckpointError("not an effdet EfficientDet checkpoint: no class_net.predict.conv_pw.bias")
+        raise CheckpointError(
+            "not an effdet EfficientDet checkpoint: no class_net.predict.conv_pw.bias"
+        )
     if bias.numel() % config.num_anchors:
-        raise CheckpointError(f"class head has {bias.numel()} outputs, not a multiple of "
-                              f"{config.num_anchors} anchors")
+        raise CheckpointError(
+            f"class head has {bias.numel()} outputs, not a multiple of {config.num_anchors} anchors"
+        )
     return bias.numel() // config.num_anchors
 
 
-def import_effdet(state_dict: Mapping, name: str, image_size: int | tuple[int, int] | None = None
-                  ) -> EfficientDet:
+def import_effdet(
+    state_dict: Mapping, name: str, image_size: int | tuple[int, int] | None = None
+) -> EfficientDet:
     """A model of variant `name` holding effdet's weights (num_classes read from the weights).
 
     state_dict: an effdet state dict or checkpoint dict (see `unwrap_state_dict`).
@@ -152,4 +160,5 @@ def _check_keys(model: EfficientDet, mapped: dict[str, torch.Tensor], name: str)
         raise CheckpointError(
             f"these weights are not effdet {name}: {len(missing)} missing (e.g. {missing[:2]}), "
             f"{len(unexpected)} unexpected (e.g. {unexpected[:2]}), {len(wrong)} of another "
-            f"shape (e.g. {wrong[:2]}); check --name matches the checkpoint")
+            f"shape (e.g. {wrong[:2]}); check --name matches the checkpoint"
+        )

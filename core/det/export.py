@@ -66,9 +66,15 @@ def output_names(bench: DetectionBench, postprocess: bool) -> list[str]:
     return [f"cls_p{l}" for l in levels] + [f"box_p{l}" for l in levels]
 
 
-def export_detector(bench: DetectionBench, path: str | os.PathLike, fmt: str = "onnx",
-                    image_size: tuple[int, int] | None = None, postprocess: bool = True,
-                    score_threshold: float = 0.05, opset: int = MIN_OPSET) -> Path:
+def export_detector(
+    bench: DetectionBench,
+    path: str | os.PathLike,
+    fmt: str = "onnx",
+    image_size: tuple[int, int] | None = None,
+    postprocess: bool = True,
+    score_threshold: float = 0.05,
+    opset: int = MIN_OPSET,
+) -> Path:
     """Write `bench`'s detector to `path` as ONNX or TorchScript (traced at batch 2)."""
     if fmt not in FORMATS:
         raise SpecError(f"format must be one of {FORMATS}, got {fmt!r}")
@@ -90,23 +96,36 @@ def export_detector(bench: DetectionBench, path: str | os.PathLike, fmt: str = "
             torch.jit.trace(module, example, check_trace=False).save(str(path))
         else:
             names = output_names(bench, postprocess)
-            torch.onnx.export(module, (example,), str(path), dynamo=False, opset_version=opset,
-                              input_names=["images"], output_names=names,
-                              dynamic_axes={n: {0: "batch"} for n in ["images"] + names})
+            torch.onnx.export(
+                module,
+                (example,),
+                str(path),
+                dynamo=False,
+                opset_version=opset,
+                input_names=["images"],
+                output_names=names,
+                dynamic_axes={n: {0: "batch"} for n in ["images"] + names},
+            )
     log.info("exported %s (%s, %dx%d, postprocess=%s)", path, fmt, h, w, postprocess)
     return path
 
 
-def reference_outputs(bench: DetectionBench, images: torch.Tensor, postprocess: bool,
-                      score_threshold: float = 0.05) -> list[torch.Tensor]:
+def reference_outputs(
+    bench: DetectionBench, images: torch.Tensor, postprocess: bool, score_threshold: float = 0.05
+) -> list[torch.Tensor]:
     module = export_module(bench, postprocess, score_threshold)
     with torch.no_grad():
         out = module(images)
     return [out] if isinstance(out, torch.Tensor) else list(out)
 
 
-def check_onnx(path: str | os.PathLike, bench: DetectionBench, images: torch.Tensor,
-               postprocess: bool, score_threshold: float = 0.05) -> float:
+def check_onnx(
+    path: str | os.PathLike,
+    bench: DetectionBench,
+    images: torch.Tensor,
+    postprocess: bool,
+    score_threshold: float = 0.05,
+) -> float:
     """Max abs difference between onnxruntime and PyTorch on `images` [B, 3, H, W] in [0, 1]."""
     import onnxruntime as ort
 
@@ -129,8 +148,13 @@ def _detection_set_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(max(dist.amin(1).max(), dist.amin(0).max()))
 
 
-def check_torchscript(path: str | os.PathLike, bench: DetectionBench, images: torch.Tensor,
-                      postprocess: bool, score_threshold: float = 0.05) -> float:
+def check_torchscript(
+    path: str | os.PathLike,
+    bench: DetectionBench,
+    images: torch.Tensor,
+    postprocess: bool,
+    score_threshold: float = 0.05,
+) -> float:
     module = torch.jit.load(str(path), map_location="cpu")
     with torch.no_grad():
         got = module(images)

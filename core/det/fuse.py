@@ -26,9 +26,17 @@ FOLD_TOLERANCE = 1e-3  # max abs difference allowed between folded and unfused b
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """A new conv computing bn(conv(x)) in eval mode."""
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                      conv.padding, conv.dilation, conv.groups, bias=True,
-                      padding_mode=conv.padding_mode).to(conv.weight.device, conv.weight.dtype)
+    fused = nn.Conv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        conv.groups,
+        bias=True,
+        padding_mode=conv.padding_mode,
+    ).to(conv.weight.device, conv.weight.dtype)
     bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
         fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
@@ -67,18 +75,27 @@ def _fold_fpn(fpn: nn.Module) -> None:
         if isinstance(module, SeparableConv2d) and module.bn is not None:
             module.conv_pw = fold_conv_bn(module.conv_pw, module.bn)
             module.bn = None
-        elif isinstance(module, ResampleFeatureMap) and isinstance(getattr(module, "conv", None), ConvBn):
+        elif isinstance(module, ResampleFeatureMap) and isinstance(
+            getattr(module, "conv", None), ConvBn
+        ):
             module.conv = fold_conv_bn(module.conv.conv, module.conv.bn)
-        elif isinstance(module, nn.Sequential) and len(module) == 2 and \
-                isinstance(module[0], nn.Conv2d) and isinstance(module[1], nn.BatchNorm2d):
+        elif (
+            isinstance(module, nn.Sequential)
+            and len(module) == 2
+            and isinstance(module[0], nn.Conv2d)
+            and isinstance(module[1], nn.BatchNorm2d)
+        ):
             module[0] = fold_conv_bn(module[0], module[1])
             module[1] = nn.Identity()
 
 
 def _after_norm(bn: nn.BatchNorm2d) -> nn.Module:
     """What a BN module applies after normalising (timm BatchNormAct2d: drop + act)."""
-    parts = [m for name in ("drop", "act") if isinstance(m := getattr(bn, name, None), nn.Module)
-             and not isinstance(m, nn.Identity)]
+    parts = [
+        m
+        for name in ("drop", "act")
+        if isinstance(m := getattr(bn, name, None), nn.Module) and not isinstance(m, nn.Identity)
+    ]
     return nn.Sequential(*parts) if parts else nn.Identity()
 
 
@@ -125,8 +142,9 @@ def fold_module_batchnorm(module: nn.Module, example: torch.Tensor) -> nn.Module
         folded = module(example)
     diff = max((a - b).abs().max().item() for a, b in zip(_as_list(reference), _as_list(folded)))
     if diff > FOLD_TOLERANCE:
-        raise RuntimeError(f"BN folding changed the backbone output by {diff:.2e}; "
-                           "use the unfused model")
+        raise RuntimeError(
+            f"BN folding changed the backbone output by {diff:.2e}; use the unfused model"
+        )
     log.debug("folded %d conv-BN pairs (max diff %.2e)", len(pairs), diff)
     return module
 

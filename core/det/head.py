@@ -28,11 +28,14 @@ class HeadNet(nn.Module):
         norm_layer = norm_layer_for(config.bn_momentum, config.bn_eps)
         self.num_outputs = num_outputs
         self.conv_rep = nn.ModuleList(
-            _conv(config, ch, ch, bias=config.redundant_bias) for _ in range(config.box_class_repeats))
+            _conv(config, ch, ch, bias=config.redundant_bias)
+            for _ in range(config.box_class_repeats)
+        )
         # bn_rep[level][repeat] (level-first, scriptable; effdet's checkpoints are repeat-first)
         self.bn_rep = nn.ModuleList(
             nn.ModuleList(norm_layer(ch) for _ in range(config.box_class_repeats))
-            for _ in range(config.num_levels))
+            for _ in range(config.num_levels)
+        )
         self.act = act_layer_for(config.act_type)(inplace=True)
         self.predict = _conv(config, ch, num_outputs * config.num_anchors, bias=True)
 
@@ -56,7 +59,9 @@ class HeadNet(nn.Module):
                 nn.init.ones_(module.weight)
                 nn.init.zeros_(module.bias)
         if prior_probability is not None:
-            bias = self.predict.conv_pw.bias if hasattr(self.predict, "conv_pw") else self.predict.bias
+            bias = (
+                self.predict.conv_pw.bias if hasattr(self.predict, "conv_pw") else self.predict.bias
+            )
             nn.init.constant_(bias, -math.log((1 - prior_probability) / prior_probability))
 
 

@@ -7,13 +7,13 @@ stride-2 max pool differs (TF "same" pads bottom/right with -inf, PyTorch pads 1
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from timm.layers import get_act_layer
+from torch import nn
 
 from core.errors import SpecError
 
@@ -33,11 +33,23 @@ def act_layer_for(act_type: str) -> type[nn.Module]:
 class SeparableConv2d(nn.Module):
     """Depthwise kxk conv -> pointwise 1x1 conv (+ bias) -> optional BN. Shape-preserving."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
-                 bias: bool = False, norm_layer: Callable[[int], nn.Module] | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        bias: bool = False,
+        norm_layer: Callable[[int], nn.Module] | None = None,
+    ):
         super().__init__()
-        self.conv_dw = nn.Conv2d(in_channels, in_channels, kernel_size, padding=kernel_size // 2,
-                                 groups=in_channels, bias=False)
+        self.conv_dw = nn.Conv2d(
+            in_channels,
+            in_channels,
+            kernel_size,
+            padding=kernel_size // 2,
+            groups=in_channels,
+            bias=False,
+        )
         self.conv_pw = nn.Conv2d(in_channels, out_channels, 1, bias=bias)
         self.bn = norm_layer(out_channels) if norm_layer is not None else None
 
@@ -51,8 +63,13 @@ class SeparableConv2d(nn.Module):
 class ConvBn(nn.Module):
     """1x1 conv (optionally with bias) -> BN: the channel projection of a resampled edge."""
 
-    def __init__(self, in_channels: int, out_channels: int, bias: bool,
-                 norm_layer: Callable[[int], nn.Module]):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        bias: bool,
+        norm_layer: Callable[[int], nn.Module],
+    ):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, out_channels, 1, bias=bias)
         self.bn = norm_layer(out_channels)
@@ -73,8 +90,11 @@ class MaxPool2dSame(nn.Module):
         pad_h = _same_pad(x.shape[-2], self.kernel_size, self.stride)
         pad_w = _same_pad(x.shape[-1], self.kernel_size, self.stride)
         if pad_h or pad_w:
-            x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2),
-                      value=float("-inf"))
+            x = F.pad(
+                x,
+                (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2),
+                value=float("-inf"),
+            )
         return F.max_pool2d(x, self.kernel_size, self.stride)
 
 

@@ -9,8 +9,8 @@ Positives are summed over the batch. Focal loss: Lin et al. 2017, eq. 5 (torchvi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -32,36 +32,47 @@ class LossConfig:
 def flatten_outputs(outputs: list[torch.Tensor], k: int) -> torch.Tensor:
     """Per-level [B, A*K, H, W] -> [B, N, K] in anchor order (level, y, x, anchor)."""
     # -1 on the batch axis (not B from .shape) keeps traced/exported graphs batch-dynamic
-    return torch.cat([o.permute(0, 2, 3, 1).reshape(-1, o.shape[2] * o.shape[3] * o.shape[1] // k, k)
-                      for o in outputs], dim=1)
+    return torch.cat(
+        [
+            o.permute(0, 2, 3, 1).reshape(-1, o.shape[2] * o.shape[3] * o.shape[1] // k, k)
+            for o in outputs
+        ],
+        dim=1,
+    )
 
 
-def focal_loss_sum(logits: torch.Tensor, cls_targets: torch.Tensor, config: LossConfig
-                   ) -> torch.Tensor:
+def focal_loss_sum(
+    logits: torch.Tensor, cls_targets: torch.Tensor, config: LossConfig
+) -> torch.Tensor:
     """logits [B, N, C]; cls_targets [B, N] (class, BACKGROUND or IGNORE) -> summed focal loss."""
     num_classes = logits.shape[-1]
     positive = cls_targets >= 0
     onehot = torch.zeros_like(logits)
     onehot[positive] = F.one_hot(cls_targets[positive], num_classes).to(logits.dtype)
-    loss = sigmoid_focal_loss(logits, onehot, alpha=config.alpha, gamma=config.gamma,
-                              reduction="none")
+    loss = sigmoid_focal_loss(
+        logits, onehot, alpha=config.alpha, gamma=config.gamma, reduction="none"
+    )
     ignore = cls_targets == IGNORE
     if ignore.any():
         loss = loss.masked_fill(ignore[..., None], 0.0)
     return loss.sum()
 
 
-def box_loss_sum(box_outputs: torch.Tensor, box_targets: torch.Tensor, delta: float
-                 ) -> torch.Tensor:
+def box_loss_sum(
+    box_outputs: torch.Tensor, box_targets: torch.Tensor, delta: float
+) -> torch.Tensor:
     """Huber loss summed over the non-zero targets (automl's mask: box_targets != 0)."""
     mask = box_targets != 0.0
     return F.huber_loss(box_outputs[mask], box_targets[mask], delta=delta, reduction="sum")
 
 
-def detection_loss(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tensor],
-                   targets: AnchorTargets, config: LossConfig = LossConfig(),
-                   reduce_positives: Callable[[torch.Tensor], torch.Tensor] | None = None
-                   ) -> dict[str, torch.Tensor]:
+def detection_loss(
+    class_outputs: list[torch.Tensor],
+    box_outputs: list[torch.Tensor],
+    targets: AnchorTargets,
+    config: LossConfig = LossConfig(),
+    reduce_positives: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, torch.Tensor]:
     """Raw model outputs + anchor targets -> {"loss", "class_loss", "box_loss"} (scalars).
 
     reduce_positives maps this batch's positive count to the count that normalises the sums:
@@ -76,9 +87,19 @@ def detection_loss(class_outputs: list[torch.Tensor], box_outputs: list[torch.Te
     normalizer = positives + 1.0
     class_loss = focal_loss_sum(logits, targets.cls, config) / normalizer
     box_loss = box_loss_sum(deltas, targets.box, config.delta) / (normalizer * 4.0)
-    return {"loss": class_loss + config.box_loss_weight * box_loss,
-            "class_loss": class_loss, "box_loss": box_loss}
+    return {
+        "loss": class_loss + config.box_loss_weight * box_loss,
+        "class_loss": class_loss,
+        "box_loss": box_loss,
+    }
 
 
-__all__ = ["LossConfig", "detection_loss", "focal_loss_sum", "box_loss_sum", "flatten_outputs",
-           "IGNORE", "BACKGROUND"]
+__all__ = [
+    "LossConfig",
+    "detection_loss",
+    "focal_loss_sum",
+    "box_loss_sum",
+    "flatten_outputs",
+    "IGNORE",
+    "BACKGROUND",
+]

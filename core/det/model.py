@@ -16,7 +16,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.det.backbone import check_strides, create_timm_backbone, feature_dicts, load_backbone_weights
+from core.det.backbone import (
+    check_strides,
+    create_timm_backbone,
+    feature_dicts,
+    load_backbone_weights,
+)
 from core.det.bifpn import BiFpn
 from core.det.config import DetConfig, get_config
 from core.det.head import CLASS_PRIOR_PROBABILITY, HeadNet
@@ -64,7 +69,7 @@ class EfficientDet(nn.Module):
         self.class_net = HeadNet(self.config, num_outputs=num_classes).to(device)
         self.class_net.init_weights(CLASS_PRIOR_PROBABILITY)
 
-    def inference_model(self, example: torch.Tensor | None = None) -> "EfficientDet":
+    def inference_model(self, example: torch.Tensor | None = None) -> EfficientDet:
         """A copy for fast inference: eval mode, BatchNorm folded into convs, channels_last.
 
         `example` ([1, 3, H, W]) is used to find conv -> BN pairs in the backbone; the copy gives
@@ -75,10 +80,14 @@ class EfficientDet(nn.Module):
         return fuse_detector(copy.deepcopy(self).eval(), example)
 
 
-def create_detector(name: str, num_classes: int, image_size: int | tuple[int, int] | None = None,
-                    backbone: str | nn.Module | None = None,
-                    pretrained_backbone: str | os.PathLike | None = None,
-                    overrides: dict[str, Any] | None = None) -> EfficientDet:
+def create_detector(
+    name: str,
+    num_classes: int,
+    image_size: int | tuple[int, int] | None = None,
+    backbone: str | nn.Module | None = None,
+    pretrained_backbone: str | os.PathLike | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> EfficientDet:
     """Build an EfficientDet variant (see `core.det.config.MODEL_TABLE`), from scratch.
 
     backbone: None (the variant's timm EfficientNet), a timm model name, or an nn.Module with
@@ -93,29 +102,41 @@ def create_detector(name: str, num_classes: int, image_size: int | tuple[int, in
     elif isinstance(backbone, nn.Module):
         overrides["backbone_name"] = CUSTOM_BACKBONE
     elif backbone is not None:
-        raise SpecError(f"backbone must be a timm name or an nn.Module, not {type(backbone).__name__}")
+        raise SpecError(
+            f"backbone must be a timm name or an nn.Module, not {type(backbone).__name__}"
+        )
     config = get_config(name, num_classes=num_classes, image_size=image_size, **overrides)
-    return build_detector(config, backbone if isinstance(backbone, nn.Module) else None,
-                          pretrained_backbone)
+    return build_detector(
+        config, backbone if isinstance(backbone, nn.Module) else None, pretrained_backbone
+    )
 
 
-def build_detector(config: DetConfig, backbone: nn.Module | None = None,
-                   pretrained_backbone: str | os.PathLike | None = None) -> EfficientDet:
+def build_detector(
+    config: DetConfig,
+    backbone: nn.Module | None = None,
+    pretrained_backbone: str | os.PathLike | None = None,
+) -> EfficientDet:
     """Build from a DetConfig (e.g. one read back from a checkpoint)."""
     if backbone is not None:
         channels = check_strides(feature_dicts(backbone), type(backbone).__name__)
         if pretrained_backbone:
-            raise SpecError("pretrained_backbone applies to timm backbones only; load the custom "
-                            "backbone's weights before passing it")
+            raise SpecError(
+                "pretrained_backbone applies to timm backbones only; load the custom "
+                "backbone's weights before passing it"
+            )
     else:
         if config.backbone_name == CUSTOM_BACKBONE:
-            raise SpecError("this detector was built with a custom backbone module; pass the same "
-                            "backbone module to rebuild it")
+            raise SpecError(
+                "this detector was built with a custom backbone module; pass the same "
+                "backbone module to rebuild it"
+            )
         if pretrained_backbone is True:
-            raise SpecError("pretrained_backbone must be a weights file path (nothing is downloaded)")
+            raise SpecError(
+                "pretrained_backbone must be a weights file path (nothing is downloaded)"
+            )
         backbone, channels = create_timm_backbone(
-            config.backbone_name, config.backbone_indices, config.backbone_drop_path_rate)
+            config.backbone_name, config.backbone_indices, config.backbone_drop_path_rate
+        )
         if pretrained_backbone:
             load_backbone_weights(backbone, pretrained_backbone)
     return EfficientDet(config, backbone, channels)
-

@@ -32,23 +32,37 @@ def nas_from_record(record: dict[str, Any]) -> nn.Module:
     from core.nas.backbone import LEGACY_STEM, NasBackbone
     from core.nas.genotypes import Genotype
 
-    return NasBackbone(Genotype.from_dict(record["genotype"]), C=int(record["C"]),
-                       layers=int(record["layers"]), stem=str(record.get("stem", LEGACY_STEM)))
+    return NasBackbone(
+        Genotype.from_dict(record["genotype"]),
+        C=int(record["C"]),
+        layers=int(record["layers"]),
+        stem=str(record.get("stem", LEGACY_STEM)),
+    )
 
 
-def save_model_checkpoint(path: str | os.PathLike, model: nn.Module, classes: list[str],
-                          backbone: dict[str, Any] | None = None,
-                          extra: dict[str, Any] | None = None) -> Path:
+def save_model_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    classes: list[str],
+    backbone: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path:
     """Write a kind-"model" checkpoint of `model` (weights, DetConfig, backbone, classes)."""
     config = model.config
-    payload = {"model": model.state_dict(), "det_config": config.to_dict(),
-               "backbone": backbone or dict(TIMM_BACKBONE), "classes": list(classes),
-               "image_size": list(config.image_size), **(extra or {})}
+    payload = {
+        "model": model.state_dict(),
+        "det_config": config.to_dict(),
+        "backbone": backbone or dict(TIMM_BACKBONE),
+        "classes": list(classes),
+        "image_size": list(config.image_size),
+        **(extra or {}),
+    }
     return save_checkpoint(path, payload, kind="model")
 
 
-def build_from_checkpoint(state: dict[str, Any], source: str,
-                          image_size: tuple[int, int] | None = None) -> nn.Module:
+def build_from_checkpoint(
+    state: dict[str, Any], source: str, image_size: tuple[int, int] | None = None
+) -> nn.Module:
     """The detector stored in a model checkpoint dict, with its weights loaded.
 
     `image_size` changes the size the model is meant for (weights do not depend on it).
@@ -59,8 +73,10 @@ def build_from_checkpoint(state: dict[str, Any], source: str,
     try:
         config = DetConfig.from_dict(state["det_config"])
     except (KeyError, TypeError, SpecError) as exc:
-        raise CheckpointError(f"{source} has no usable detector config ({exc}); it was not "
-                              "written by NASDet Studio's trainer or importer") from exc
+        raise CheckpointError(
+            f"{source} has no usable detector config ({exc}); it was not "
+            "written by NASDet Studio's trainer or importer"
+        ) from exc
     if image_size is not None:
         config = dataclasses.replace(config, image_size=tuple(image_size))
         validate_config(config)  # SpecError: sides must be multiples of 2**max_level
@@ -71,8 +87,9 @@ def build_from_checkpoint(state: dict[str, Any], source: str,
     return model
 
 
-def load_model_file(path: str | os.PathLike, image_size: tuple[int, int] | None = None
-                    ) -> tuple[nn.Module, dict[str, Any]]:
+def load_model_file(
+    path: str | os.PathLike, image_size: tuple[int, int] | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
     """(detector with weights, checkpoint dict without the weights) from a model checkpoint."""
     state = load_checkpoint(path, kind="model")
     model = build_from_checkpoint(state, str(path), image_size=image_size)

@@ -21,7 +21,6 @@ from torchvision.ops import box_iou, nms
 
 from core.det import box_coder
 
-
 NMS_PREFIX = 256  # eager NMS starts with each image's best candidates (see `postprocess`)
 
 
@@ -42,17 +41,22 @@ def top_candidates(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Te
     return _top_of_subset(sub, best_anchor, k)
 
 
-def _top_of_subset(sub: torch.Tensor, best_anchor: torch.Tensor, k: int, sorted: bool = True
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _top_of_subset(
+    sub: torch.Tensor, best_anchor: torch.Tensor, k: int, sorted: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     num_classes = sub.shape[-1]
     values, flat = sub.flatten(1).topk(min(k, sub.shape[1] * num_classes), dim=1, sorted=sorted)
     anchor_idx = best_anchor.gather(1, torch.div(flat, num_classes, rounding_mode="floor"))
     return values, anchor_idx, flat % num_classes
 
 
-def top_candidates_per_level(class_outputs: list[torch.Tensor], num_classes: int, k: int,
-                             min_logit: float | None = None, sorted: bool = True
-                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def top_candidates_per_level(
+    class_outputs: list[torch.Tensor],
+    num_classes: int,
+    k: int,
+    min_logit: float | None = None,
+    sorted: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """As `top_candidates` on the flattened outputs, without flattening all N x C logits:
     per-anchor maxima are taken in the native [B, A*C, H, W] layout and only the chosen
     anchors' class vectors are gathered (one `take` per level; in eager mode, only the class
@@ -104,8 +108,9 @@ def _class_group(num_classes: int) -> int:
     return group if group >= 4 else num_classes
 
 
-def _class_rows(out: torch.Tensor, b_idx: torch.Tensor, first: torch.Tensor, loc: torch.Tensor,
-                count: int) -> torch.Tensor:
+def _class_rows(
+    out: torch.Tensor, b_idx: torch.Tensor, first: torch.Tensor, loc: torch.Tensor, count: int
+) -> torch.Tensor:
     """out[b, first + i, loc] of one level [B, A*C, H, W] for i < count -> [count, n].
     Read row-major with one flat `take`: each channel row is walked in order (cache-friendly)."""
     hw = out.shape[2] * out.shape[3]
@@ -114,9 +119,14 @@ def _class_rows(out: torch.Tensor, b_idx: torch.Tensor, first: torch.Tensor, loc
     return out.contiguous().take(base[None, :] + strides[:, None])
 
 
-def _top_above(class_outputs: list[torch.Tensor], group_max: list[torch.Tensor],
-               offsets: list[int], floor: torch.Tensor, k: int, sorted: bool
-               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _top_above(
+    class_outputs: list[torch.Tensor],
+    group_max: list[torch.Tensor],
+    offsets: list[int],
+    floor: torch.Tensor,
+    k: int,
+    sorted: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Eager top-k when k anchors are chosen: each image's best k pairs all have logit >= its
     k-th best anchor maximum (`floor`, [B]), and at least k pairs do, so the top-k runs over the
     few pairs above it: the classes of the groups whose maximum (`group_max`, per level
@@ -145,29 +155,48 @@ def _top_above(class_outputs: list[torch.Tensor], group_max: list[torch.Tensor],
     return torch.stack(out_values), torch.stack(out_anchors), torch.stack(out_classes)
 
 
-def postprocess(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tensor],
-                anchors: torch.Tensor, image_size: tuple[int, int],
-                score_threshold: float = 0.05, config: PostprocessConfig = PostprocessConfig()
-                ) -> torch.Tensor:
+def postprocess(
+    class_outputs: list[torch.Tensor],
+    box_outputs: list[torch.Tensor],
+    anchors: torch.Tensor,
+    image_size: tuple[int, int],
+    score_threshold: float = 0.05,
+    config: PostprocessConfig = PostprocessConfig(),
+) -> torch.Tensor:
     """Raw outputs -> detections [B, max_detections, 6] = (x1, y1, x2, y2, score, class),
     zero-padded rows (score 0) after each image's detections; classes 0-based."""
     num_classes = class_outputs[0].shape[1] * 4 // box_outputs[0].shape[1]
-    min_logit = math.log(score_threshold / (1 - score_threshold)) if 0 < score_threshold < 1 else None
+    min_logit = (
+        math.log(score_threshold / (1 - score_threshold)) if 0 < score_threshold < 1 else None
+    )
     tracing = torch.jit.is_tracing()
     values, anchor_idx, classes = top_candidates_per_level(
-        class_outputs, num_classes, config.max_detection_points, min_logit, sorted=tracing)
+        class_outputs, num_classes, config.max_detection_points, min_logit, sorted=tracing
+    )
     # image ids from tensor ops (not arange(batch)) so that traced/exported graphs keep B dynamic
     batch_ids = torch.ones_like(classes[:, 0]).cumsum(0) - 1  # [B]
 
     def passing(values, anchor_idx, classes):  # [B, m] candidates -> flat, decoded, >= threshold
-        boxes = box_coder.decode(anchor_rows(box_outputs, anchor_idx, 4).float(), anchors[anchor_idx])
-        return _passing(clip_boxes(boxes, image_size), values.float().sigmoid(), classes,
-                        batch_ids[:, None].expand_as(classes), score_threshold)
+        boxes = box_coder.decode(
+            anchor_rows(box_outputs, anchor_idx, 4).float(), anchors[anchor_idx]
+        )
+        return _passing(
+            clip_boxes(boxes, image_size),
+            values.float().sigmoid(),
+            classes,
+            batch_ids[:, None].expand_as(classes),
+            score_threshold,
+        )
 
     if config.soft_nms:
         flat = passing(values, anchor_idx, classes)
-        kept, flat[1] = soft_nms(flat[0], flat[1], flat[3] * num_classes + flat[2],
-                                 config.soft_nms_sigma, score_threshold)
+        kept, flat[1] = soft_nms(
+            flat[0],
+            flat[1],
+            flat[3] * num_classes + flat[2],
+            config.soft_nms_sigma,
+            score_threshold,
+        )
         return _pad_per_image(*(t[kept] for t in flat), batch_ids, config.max_detections)
     # Greedy NMS keeps a box or not from the higher-scoring boxes alone, so NMS over the best m
     # candidates of each image gives exactly the first kept boxes of NMS over all of them: once
@@ -181,33 +210,62 @@ def postprocess(class_outputs: list[torch.Tensor], box_outputs: list[torch.Tenso
             prefix = values, anchor_idx, classes
         else:
             best = values.topk(m, dim=1)  # sorted: the prefix's last score bounds the rest
-            prefix = best.values, anchor_idx.gather(1, best.indices), classes.gather(1, best.indices)
+            prefix = (
+                best.values,
+                anchor_idx.gather(1, best.indices),
+                classes.gather(1, best.indices),
+            )
         flat = passing(*prefix)
-        kept = grouped_nms(flat[0], flat[1], flat[3] * num_classes + flat[2], config.nms_iou,
-                           max(image_size))  # sorted by score
-        if m == total or _prefix_is_enough(flat[3][kept], prefix[0][:, -1].float().sigmoid(),
-                                           batch_ids, config.max_detections, score_threshold):
+        kept = grouped_nms(
+            flat[0], flat[1], flat[3] * num_classes + flat[2], config.nms_iou, max(image_size)
+        )  # sorted by score
+        if m == total or _prefix_is_enough(
+            flat[3][kept],
+            prefix[0][:, -1].float().sigmoid(),
+            batch_ids,
+            config.max_detections,
+            score_threshold,
+        ):
             return _pad_per_image(*(t[kept] for t in flat), batch_ids, config.max_detections)
         m = min(total, 4 * m)
 
 
-def _passing(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor,
-             image_idx: torch.Tensor, score_threshold: float) -> list[torch.Tensor]:
+def _passing(
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    classes: torch.Tensor,
+    image_idx: torch.Tensor,
+    score_threshold: float,
+) -> list[torch.Tensor]:
     """[B, m] candidates -> flat [boxes, scores, classes, image_idx] of those >= threshold."""
     keep = (scores >= score_threshold).reshape(-1)
-    return [boxes.reshape(-1, 4)[keep], scores.reshape(-1)[keep], classes.reshape(-1)[keep],
-            image_idx.reshape(-1)[keep]]
+    return [
+        boxes.reshape(-1, 4)[keep],
+        scores.reshape(-1)[keep],
+        classes.reshape(-1)[keep],
+        image_idx.reshape(-1)[keep],
+    ]
 
 
-def _prefix_is_enough(kept_images: torch.Tensor, last_scores: torch.Tensor,
-                      batch_ids: torch.Tensor, max_det: int, score_threshold: float) -> bool:
+def _prefix_is_enough(
+    kept_images: torch.Tensor,
+    last_scores: torch.Tensor,
+    batch_ids: torch.Tensor,
+    max_det: int,
+    score_threshold: float,
+) -> bool:
     """True when each image kept max_det boxes or its prefix already ended below the threshold."""
     counts = torch.bincount(kept_images, minlength=len(batch_ids))
     return bool(((counts >= max_det) | (last_scores < score_threshold)).all())
 
 
-def grouped_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor,
-                iou_threshold: float, max_coordinate: float) -> torch.Tensor:
+def grouped_nms(
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    groups: torch.Tensor,
+    iou_threshold: float,
+    max_coordinate: float,
+) -> torch.Tensor:
     """NMS within each group in one call: boxes (inside [0, max_coordinate]) of different groups
     are shifted apart (the "coordinate trick"; the same computation eager, traced, in ONNX)."""
     offsets = groups.to(boxes.dtype)[:, None] * float(max_coordinate + 1)
@@ -221,11 +279,22 @@ def clip_boxes(boxes: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor
     return torch.minimum(boxes.clamp(min=0), limits)
 
 
-def _pad_per_image(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Tensor,
-                   image_idx: torch.Tensor, batch_ids: torch.Tensor, max_det: int) -> torch.Tensor:
+def _pad_per_image(
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    classes: torch.Tensor,
+    image_idx: torch.Tensor,
+    batch_ids: torch.Tensor,
+    max_det: int,
+) -> torch.Tensor:
     """Score-sorted detections of the whole batch -> [B, max_det, 6], best first per image."""
     order = torch.sort(image_idx * 2.0 - scores.clamp(0, 1)).indices  # by image, then score
-    boxes, scores, classes, image_idx = boxes[order], scores[order], classes[order], image_idx[order]
+    boxes, scores, classes, image_idx = (
+        boxes[order],
+        scores[order],
+        classes[order],
+        image_idx[order],
+    )
     counts = (image_idx[:, None] == batch_ids[None, :]).sum(0)  # (bincount has no ONNX op)
     starts = torch.cumsum(counts, 0) - counts
     rank = torch.ones_like(image_idx).cumsum(0) - 1 - starts[image_idx]
@@ -237,8 +306,13 @@ def _pad_per_image(boxes: torch.Tensor, scores: torch.Tensor, classes: torch.Ten
     return out.reshape(-1, max_det, 6)
 
 
-def soft_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, sigma: float,
-             score_threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+def soft_nms(
+    boxes: torch.Tensor,
+    scores: torch.Tensor,
+    groups: torch.Tensor,
+    sigma: float,
+    score_threshold: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gaussian soft-NMS within each group -> (kept indices, their decayed scores), by score."""
     offset = groups.to(boxes.dtype)[:, None] * (boxes.max() + 1 if boxes.numel() else 1)
     shifted = boxes + offset
@@ -250,11 +324,11 @@ def soft_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, si
         i = remaining[best]
         kept.append(i)
         kept_scores.append(scores[i])
-        remaining = torch.cat([remaining[:best], remaining[best + 1:]])
+        remaining = torch.cat([remaining[:best], remaining[best + 1 :]])
         if not remaining.numel():
             break
         iou = box_iou(shifted[i][None], shifted[remaining])[0]
-        scores[remaining] *= torch.exp(-(iou ** 2) / sigma)
+        scores[remaining] *= torch.exp(-(iou**2) / sigma)
         remaining = remaining[scores[remaining] >= score_threshold]
     if not kept:
         return remaining, scores[remaining]
@@ -266,5 +340,12 @@ def soft_nms(boxes: torch.Tensor, scores: torch.Tensor, groups: torch.Tensor, si
     return kept_t[order], full
 
 
-__all__ = ["PostprocessConfig", "anchor_rows", "postprocess", "top_candidates", "top_candidates_per_level", "clip_boxes",
-           "soft_nms"]
+__all__ = [
+    "PostprocessConfig",
+    "anchor_rows",
+    "postprocess",
+    "top_candidates",
+    "top_candidates_per_level",
+    "clip_boxes",
+    "soft_nms",
+]

@@ -44,19 +44,20 @@ class ExportSpec:
 
     model: str = param(help="model name, job-ID or job id (`models list`)")
     format: Literal["onnx", "torchscript"] = param("onnx", help="file format")
-    out: str | None = param(None, parse=_out_path,
-                            help="output file (default: runs/<job>/model.onnx|.ts)")
+    out: str | None = param(
+        None, parse=_out_path, help="output file (default: runs/<job>/model.onnx|.ts)"
+    )
     postprocess: bool = param(True, help="include NMS (else raw per-level outputs)")
     image_size: tuple[int, int] | None = param(
-        None, parse=image_size_hw, help="S or WxH, multiples of 128 (default: the model's)")
+        None, parse=image_size_hw, help="S or WxH, multiples of 128 (default: the model's)"
+    )
     score_threshold: float = param(0.05, lo=0.0, hi=1.0, help="of the exported NMS")
     opset: int = param(MIN_OPSET, lo=MIN_OPSET, hi=MAX_OPSET, help="ONNX opset")
 
     def __post_init__(self) -> None:
         if self.image_size is not None and any(s % 128 for s in self.image_size):
             height, width = self.image_size
-            raise SpecError(f"export: image_size={width}x{height}: sides must be multiples "
-                            "of 128")
+            raise SpecError(f"export: image_size={width}x{height}: sides must be multiples of 128")
 
 
 FORMATS: tuple[str, ...] = typing.get_args(typing.get_type_hints(ExportSpec)["format"])
@@ -72,7 +73,7 @@ def resolve_export(spec: dict, store, device: str) -> None:
     check_model(store, spec["model"], "export")
 
 
-def run_export(spec: dict, reporter: "Reporter") -> dict:
+def run_export(spec: dict, reporter: Reporter) -> dict:
     import torch
 
     from core.det.bench import DetectionBench
@@ -87,8 +88,15 @@ def run_export(spec: dict, reporter: "Reporter") -> dict:
     size = tuple(spec["image_size"] or model.config.image_size)
     out = Path(spec["out"]) if spec["out"] else reporter.run_dir / f"model{SUFFIX[spec['format']]}"
     reporter.progress(0.3, f"exporting {spec['format']} at {size[0]}x{size[1]}")
-    export_detector(bench, out, spec["format"], size, spec["postprocess"],
-                    spec["score_threshold"], int(spec["opset"]))
+    export_detector(
+        bench,
+        out,
+        spec["format"],
+        size,
+        spec["postprocess"],
+        spec["score_threshold"],
+        int(spec["opset"]),
+    )
     reporter.check_stop()
     reporter.progress(0.8, "checking the exported file against PyTorch")
     torch.manual_seed(0)
@@ -98,10 +106,17 @@ def run_export(spec: dict, reporter: "Reporter") -> dict:
     reporter.artifact(spec["format"], out)
     reporter.info(f"exported {out} (max abs diff to PyTorch {diff:.2e})")
     if diff > PARITY_TOLERANCE:
-        reporter.warning(f"exported outputs differ from PyTorch by {diff:.2e} (> {PARITY_TOLERANCE})")
+        reporter.warning(
+            f"exported outputs differ from PyTorch by {diff:.2e} (> {PARITY_TOLERANCE})"
+        )
     reporter.progress(1.0, "done")
-    return {"path": str(out), "format": spec["format"], "max_abs_diff": diff,
-            "image_size": list(size), "postprocess": spec["postprocess"]}
+    return {
+        "path": str(out),
+        "format": spec["format"],
+        "max_abs_diff": diff,
+        "image_size": list(size),
+        "postprocess": spec["postprocess"],
+    }
 
 
 EXPORT = TaskDef(run=run_export, validate=validate_export, resolve=resolve_export)

@@ -28,7 +28,9 @@ def resolve_device(name: str = "auto") -> str:
         if not index.isdigit():
             raise SpecError(f"bad device {name!r}: use cuda:N with N a number")
         if not torch.cuda.is_available() or int(index) >= torch.cuda.device_count():
-            raise SpecError(f"device {name} is not available (this machine has "
-                            f"{torch.cuda.device_count()} CUDA devices); use --device auto or cpu")
+            raise SpecError(
+                f"device {name} is not available (this machine has "
+                f"{torch.cuda.device_count()} CUDA devices); use --device auto or cpu"
+            )
         return f"cuda:{index}"
     raise SpecError(f"unknown device {name!r}: use auto, cpu, cuda:N or mps")

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 MIN_FRACTION = 0.05
 MIN_ELAPSED_S = 1.0
@@ -39,8 +39,12 @@ class Estimate:
 class EtaEstimator:
     """Monotone progress and a remaining-time estimate for one attempt of one job."""
 
-    def __init__(self, min_fraction: float = MIN_FRACTION, min_elapsed_s: float = MIN_ELAPSED_S,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        min_fraction: float = MIN_FRACTION,
+        min_elapsed_s: float = MIN_ELAPSED_S,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.min_fraction = min_fraction
         self.min_elapsed_s = min_elapsed_s
         self._clock = clock
@@ -54,8 +58,9 @@ class EtaEstimator:
         """Seconds since this estimator (this attempt of the job) started."""
         return self._clock() - self._started
 
-    def update(self, fraction: float, remaining_s: float | None = None,
-               measured: bool = False) -> Estimate:
+    def update(
+        self, fraction: float, remaining_s: float | None = None, measured: bool = False
+    ) -> Estimate:
         """Record progress; returns the fraction to show (never lower than before) and the ETA.
 
         `remaining_s`: the caller's own estimate of the seconds left (used once meaningful);

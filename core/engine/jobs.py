@@ -14,8 +14,9 @@ import importlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from core.errors import SpecError
 
@@ -30,9 +31,9 @@ JOB_KINDS = ("dataset.generate", "dataset.import", "search", "train", "evaluate"
 class TaskDef:
     """What a job kind runs, and how its spec is checked before queueing."""
 
-    run: Callable[[dict, "Reporter"], Any]
+    run: Callable[[dict, Reporter], Any]
     validate: Callable[[dict], dict]
-    resolve: Callable[[dict, "Store", str], dict | None] | None = None
+    resolve: Callable[[dict, Store, str], dict | None] | None = None
 
 
 # kind -> "module:attribute" of a TaskDef, imported on first use (keeps `jobs list` fast).
@@ -85,12 +86,13 @@ def validate_spec(kind: str, spec: Any) -> dict:
     return normalised
 
 
-def submit_job(store: "Store", kind: str, spec: dict, device: str = "auto") -> int:
+def submit_job(store: Store, kind: str, spec: dict, device: str = "auto") -> int:
     """Validate, resolve and queue a job; returns its id. The CLI, the API and the GUI all come
     here, so a bad spec gets the same message everywhere; raises SpecError (or NotFoundError,
     CheckpointError, ...) before queueing anything."""
     if device != "auto":
         from core.engine.devices import resolve_device
+
         device = resolve_device(device)
     normalised = validate_spec(kind, spec)
     resolve = get_task(kind).resolve
@@ -99,11 +101,11 @@ def submit_job(store: "Store", kind: str, spec: dict, device: str = "auto") -> i
     return store.insert_job(kind, normalised, requested_device=device)
 
 
-def run_dir(store: "Store", job_id: int) -> "os.PathLike":
+def run_dir(store: Store, job_id: int) -> os.PathLike:
     return store.home / "runs" / str(job_id)
 
 
-def delete_job(store: "Store", job_id: int) -> None:
+def delete_job(store: Store, job_id: int) -> None:
     """Delete a finished job's rows and its runs/<id>/ folder."""
     store.delete_job(job_id)
     shutil.rmtree(run_dir(store, job_id), ignore_errors=True)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from core.engine.store import LOST_JOB_ERROR, Store, job_lost, now
 from core.errors import NotFoundError
@@ -28,11 +29,18 @@ ROLES = ("derived", "candidate", "searched", "random")
 KIND_ROLES = {"derived": "derived", "sampled": "candidate", "candidate": "candidate"}
 LABEL_SPEC_KEYS = ("dataset", "strategy", "model", "backbone", "name")
 LABEL_MAX_CHARS = 40
-STATUS_WORDS = {"succeeded": "done", "running": "running", "queued": "queued",
-                "failed": "failed", "cancelled": "cancelled", "interrupted": "interrupted"}
+STATUS_WORDS = {
+    "succeeded": "done",
+    "running": "running",
+    "queued": "queued",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "interrupted": "interrupted",
+}
 
 
 # -- jobs -------------------------------------------------------------------------------------
+
 
 def effective(job: dict, at: float | None = None) -> dict:
     """The job as a reader should see it: a running job whose worker is gone reads as
@@ -65,8 +73,9 @@ def get_job(store: Store, job_id: int) -> dict:
     return job
 
 
-def list_jobs(store: Store, status: str | None = None, kinds: Iterable[str] = (),
-              limit: int = 500) -> list[dict]:
+def list_jobs(
+    store: Store, status: str | None = None, kinds: Iterable[str] = (), limit: int = 500
+) -> list[dict]:
     """Jobs newest first (effective statuses), optionally of one status and of these kinds."""
     kinds = [k for k in kinds if k]
     where, params = [], []
@@ -79,8 +88,10 @@ def list_jobs(store: Store, status: str | None = None, kinds: Iterable[str] = ()
         params += kinds
     sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
     t = now()
-    jobs = [effective(j, t) for j in store._rows("jobs", sql + " ORDER BY id DESC LIMIT ?",
-                                                   [*params, int(limit)])]
+    jobs = [
+        effective(j, t)
+        for j in store._rows("jobs", sql + " ORDER BY id DESC LIMIT ?", [*params, int(limit)])
+    ]
     return [j for j in jobs if not status or j["status"] == status]
 
 
@@ -103,7 +114,8 @@ def job_fingerprint(store: Store, job_id: int | None) -> tuple:
         "(SELECT max(rowid) FROM metrics WHERE job_id = :id), "
         "(SELECT max(id) FROM architectures WHERE job_id = :id), "
         "(SELECT max(id) FROM events WHERE job_id = :id) FROM jobs WHERE id = :id",
-        {"id": int(job_id)}).fetchone()
+        {"id": int(job_id)},
+    ).fetchone()
     if row is None:
         return ("missing", int(job_id))
     status = row[0]
@@ -117,11 +129,20 @@ def jobs_fingerprint(store: Store, limit: int = 200) -> tuple:
     message or error, or a job is added or deleted."""
     rows = store.db.execute(
         "SELECT id, status, round(progress, 3), message, error, pid, heartbeat_at FROM jobs "
-        "ORDER BY id DESC LIMIT ?", [int(limit)]).fetchall()
+        "ORDER BY id DESC LIMIT ?",
+        [int(limit)],
+    ).fetchall()
     t = now()
-    return tuple((jid, "interrupted" if status == "running" and job_lost(pid, hb, t) else status,
-                  progress, message, error)
-                 for jid, status, progress, message, error, pid, hb in rows)
+    return tuple(
+        (
+            jid,
+            "interrupted" if status == "running" and job_lost(pid, hb, t) else status,
+            progress,
+            message,
+            error,
+        )
+        for jid, status, progress, message, error, pid, hb in rows
+    )
 
 
 def table_fingerprint(store: Store, table: str) -> tuple:
@@ -139,17 +160,19 @@ def job_label(job: dict) -> str:
     status = STATUS_WORDS.get(job["status"], job["status"])
     room = LABEL_MAX_CHARS - len(f"#{job['id']}  · {status}")
     if len(what) > room:
-        what = what[:max(room - 1, 4)] + "…"
+        what = what[: max(room - 1, 4)] + "…"
     return f"#{job['id']} {what} · {status}"
 
 
-def job_choices(store: Store, kinds: Iterable[str], status: str | None = None,
-                limit: int = 200) -> list[tuple[str, int]]:
+def job_choices(
+    store: Store, kinds: Iterable[str], status: str | None = None, limit: int = 200
+) -> list[tuple[str, int]]:
     """Dropdown choices (label, id) for the jobs of these kinds, newest first."""
     return [(job_label(j), j["id"]) for j in list_jobs(store, status, kinds, limit)]
 
 
 # -- datasets and models ----------------------------------------------------------------------
+
 
 def dataset_names(store: Store) -> list[str]:
     return [d["name"] for d in store.list_datasets()]
@@ -176,8 +199,9 @@ def latest_evaluation(store: Store, model: str) -> dict | None:
     metrics registered with the model."""
     row = store.get_model(model)
     for job in list_jobs(store, "succeeded", ("evaluate",), limit=200):
-        if (job["spec"] or {}).get("model") == model and \
-                (job.get("result") or {}).get("AP") is not None:
+        if (job["spec"] or {}).get("model") == model and (job.get("result") or {}).get(
+            "AP"
+        ) is not None:
             return _evaluation_file(store, job["id"]) or job["result"]
     if row.get("job_id"):
         return _evaluation_file(store, row["job_id"]) or row.get("metrics")
@@ -216,6 +240,7 @@ def _read_json(store: Store, path: str) -> Any:
 
 
 # -- architectures and the found cell -------------------------------------------------------
+
 
 def arch_role(arch: dict) -> str:
     """derived (a DARTS/ENAS per-epoch cell), candidate (a scored cell), searched (the search's
@@ -264,16 +289,28 @@ def search_best(store: Store, job_id: int) -> dict | None:
     if genotype is not None:
         row = searched_architecture(store, job_id)
         score = row["score"] if row else None
-        return {"genotype": genotype, "final": True, "arch_id": row["id"] if row else None,
-                "score": score, "accuracy": score, "role": "searched"}
+        return {
+            "genotype": genotype,
+            "final": True,
+            "arch_id": row["id"] if row else None,
+            "score": score,
+            "accuracy": score,
+            "role": "searched",
+        }
     rows = architectures(store, job_id)
     derived = [a for a in rows if a["role"] == "derived"]
     scored = [a for a in rows if a["role"] == "candidate" and a["score"] is not None]
     if not derived and not scored:
         return None
     pick = derived[-1] if derived else max(scored, key=lambda a: a["score"])
-    return {"genotype": pick["genotype"], "final": False, "arch_id": pick["id"],
-            "score": pick["score"], "accuracy": proxy_accuracy(pick), "role": pick["role"]}
+    return {
+        "genotype": pick["genotype"],
+        "final": False,
+        "arch_id": pick["id"],
+        "score": pick["score"],
+        "accuracy": proxy_accuracy(pick),
+        "role": pick["role"],
+    }
 
 
 def proxy_accuracy(arch: dict) -> float | None:
@@ -288,13 +325,18 @@ def search_cells(store: Store, limit: int = 100) -> list[dict]:
     out = []
     for job in list_jobs(store, kinds=("search",), limit=limit):
         final = bool(store.artifacts(job["id"], kind="genotype"))
-        if final or store.db.execute("SELECT 1 FROM architectures WHERE job_id = ? LIMIT 1",
-                                     [job["id"]]).fetchone():
+        if (
+            final
+            or store.db.execute(
+                "SELECT 1 FROM architectures WHERE job_id = ? LIMIT 1", [job["id"]]
+            ).fetchone()
+        ):
             out.append({"job_id": job["id"], "status": job["status"], "final": final})
     return out
 
 
 # -- the Guided walk --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Walk:
@@ -323,7 +365,11 @@ def guided_walk(store: Store, since: int = 0) -> Walk:
     if search is None:
         return Walk(since=since)
     train = find_job(store, latest_job_id(store, "train", after=search["id"]))
-    return Walk(since=since, search_id=search["id"], search_status=search["status"],
-                train_id=train["id"] if train else None,
-                train_status=train["status"] if train else None,
-                has_cell=bool(store.artifacts(search["id"], kind="genotype")))
+    return Walk(
+        since=since,
+        search_id=search["id"],
+        search_status=search["status"],
+        train_id=train["id"] if train else None,
+        train_status=train["status"] if train else None,
+        has_cell=bool(store.artifacts(search["id"], kind="genotype")),
+    )

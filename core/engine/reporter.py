@@ -55,8 +55,13 @@ class Reporter:
         return self.checkpoint_path.is_file()
 
     # -- reporting -----------------------------------------------------------------------------
-    def progress(self, fraction: float, message: str | None = None,
-                 remaining_s: float | None = None, measured: bool = False) -> None:
+    def progress(
+        self,
+        fraction: float,
+        message: str | None = None,
+        remaining_s: float | None = None,
+        measured: bool = False,
+    ) -> None:
         """Overall progress in [0, 1] with a short message. The ETA is the task's own
         `remaining_s` when given, else derived from the rate; none until it means something
         (core.engine.eta.EtaEstimator: 5 % done or a `measured` first unit of work)."""
@@ -64,13 +69,16 @@ class Reporter:
         self.flush()
         self.store.set_progress(self.job_id, estimate.fraction, message, estimate.eta_s)
 
-    def metric(self, key: str, value: float, step: int | None = None,
-               epoch: int | None = None) -> None:
+    def metric(
+        self, key: str, value: float, step: int | None = None, epoch: int | None = None
+    ) -> None:
         """Log a scalar. Per-step values give `step`; per-epoch values give `epoch` only.
         Re-logging the same (key, step, epoch) replaces the value (no duplicates on resume)."""
         self._buffer.append((self.job_id, step, epoch, key, float(value), time.time()))
-        if (len(self._buffer) >= FLUSH_EVERY_ROWS
-                or time.monotonic() - self._last_flush > FLUSH_EVERY_S):
+        if (
+            len(self._buffer) >= FLUSH_EVERY_ROWS
+            or time.monotonic() - self._last_flush > FLUSH_EVERY_S
+        ):
             self.flush()
 
     def flush(self) -> None:
@@ -82,8 +90,12 @@ class Reporter:
     def event(self, level: str, message: str) -> None:
         """A log line for the job (store events, runs/<id>/log.txt through logging)."""
         level = level.lower()
-        log.log(logging.getLevelName(level.upper()) if level != "warn" else logging.WARNING,
-                "job %s: %s", self.job_id, message)
+        log.log(
+            logging.getLevelName(level.upper()) if level != "warn" else logging.WARNING,
+            "job %s: %s",
+            self.job_id,
+            message,
+        )
         self.store.add_event(self.job_id, level, message)
 
     def info(self, message: str) -> None:
@@ -96,12 +108,20 @@ class Reporter:
         """Register a file the job produced (checkpoint, genotype, predictions, plot...)."""
         self.store.add_artifact(self.job_id, kind, path)
 
-    def architecture(self, genotype: dict, score: float | None = None, params: int | None = None,
-                     flops: int | None = None, latency_ms: float | None = None,
-                     step: int | None = None, extra: dict[str, Any] | None = None) -> int:
+    def architecture(
+        self,
+        genotype: dict,
+        score: float | None = None,
+        params: int | None = None,
+        flops: int | None = None,
+        latency_ms: float | None = None,
+        step: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> int:
         """Log an evaluated or derived architecture (genotype as JSON-able dict); returns its id."""
-        return self.store.add_architecture(self.job_id, genotype, score, params, flops,
-                                           latency_ms, step, extra)
+        return self.store.add_architecture(
+            self.job_id, genotype, score, params, flops, latency_ms, step, extra
+        )
 
     def result(self, result: dict) -> None:
         """Store a summary dict on the job row (also done with a task's return value)."""

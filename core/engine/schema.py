@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import sqlite_utils
 
@@ -30,8 +31,10 @@ EARLIER_WORK = ("datasets", "runs")  # folders whose contents the database index
 
 
 def damaged_error(path: Path, exc: BaseException) -> SchemaError:
-    return SchemaError(f"the database {path} is damaged: {exc}; restore a backup of it, or move "
-                       "it aside (rename it) to start a new, empty one")
+    return SchemaError(
+        f"the database {path} is damaged: {exc}; restore a backup of it, or move "
+        "it aside (rename it) to start a new, empty one"
+    )
 
 
 def translate(exc: sqlite3.Error, path: Path) -> NasdetError | None:
@@ -40,12 +43,17 @@ def translate(exc: sqlite3.Error, path: Path) -> NasdetError | None:
     text = str(exc)
     if name.startswith("SQLITE_FULL") or "database or disk is full" in text:
         return disk_full_error(path, "cannot write the database")
-    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text \
-            or "not a database" in text:
+    if (
+        name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
+        or "malformed" in text
+        or "not a database" in text
+    ):
         return damaged_error(path, exc)
     if name.startswith("SQLITE_READONLY"):
-        return HomeError(f"the database {path} cannot be written ({text}); check the permissions "
-                         "of the file and its folder, or pass another --home")
+        return HomeError(
+            f"the database {path} cannot be written ({text}); check the permissions "
+            "of the file and its folder, or pass another --home"
+        )
     return None
 
 
@@ -111,8 +119,13 @@ class GuardedCursor(sqlite3.Cursor):
 def connect(path: Path) -> sqlite_utils.Database:
     """Open the database (WAL, busy timeout); damaged files raise SchemaError, others HomeError."""
     try:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False, factory=GuardedConnection)
+        conn = sqlite3.connect(
+            path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=GuardedConnection,
+        )
     except sqlite3.Error as exc:
         raise HomeError(f"cannot open database {path}: {exc}") from exc
     conn.db_path = path
@@ -144,7 +157,8 @@ def _lost_database(path: Path, what: str, work: list[str]) -> SchemaError:
         f"the database {path} is {what}, but {path.parent} still holds {' and '.join(work)} "
         "from earlier work, so it was not re-created empty (that would forget them). Restore "
         "nasdet.db from a backup, or move it aside (rename it) to start a new database beside "
-        "the existing files, or pass another --home")
+        "the existing files, or pass another --home"
+    )
 
 
 def check_file(path: Path) -> None:
@@ -164,13 +178,15 @@ def check_file(path: Path) -> None:
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.Error as exc:
             raise translate(exc, path) or SchemaError(
-                f"{path} is not a NASDet Studio database ({exc})") from exc
+                f"{path} is not a NASDet Studio database ({exc})"
+            ) from exc
         finally:
             conn.close()
     work = earlier_work(path.parent) if tables == 0 else []
     if work:
-        raise _lost_database(path, "empty (0 bytes)" if size == 0 else
-                             "a database without tables", work)
+        raise _lost_database(
+            path, "empty (0 bytes)" if size == 0 else "a database without tables", work
+        )
 
 
 def schema_version(db: sqlite_utils.Database) -> int:
@@ -196,7 +212,8 @@ def migrate(db: sqlite_utils.Database, path: Path) -> None:
         if version > SCHEMA_VERSION:
             raise SchemaError(
                 f"{path} is schema version {version}, newer than this NASDet Studio "
-                f"({SCHEMA_VERSION}); upgrade NASDet Studio or use another --home")
+                f"({SCHEMA_VERSION}); upgrade NASDet Studio or use another --home"
+            )
         for target in range(version, SCHEMA_VERSION):
             MIGRATIONS[target](db)
             db["schema_version"].insert({"version": target + 1, "applied_at": time.time()})
@@ -207,43 +224,74 @@ def migrate(db: sqlite_utils.Database, path: Path) -> None:
         raise
 
 
+# The first schema as data: table -> (columns "name:type ...", primary key, not-null columns).
+V1_TABLES: dict[str, tuple[str, str | None, set[str]]] = {
+    "datasets": (
+        "id:int name:str kind:str path:str classes:str counts:str report:str stats:str "
+        "job_id:int created_at:float",
+        "id",
+        {"name", "path"},
+    ),
+    "jobs": (
+        "id:int kind:str status:str spec:str requested_device:str device:str pid:int "
+        "worker_id:int progress:float message:str eta_s:float error:str result:str "
+        "attempts:int created_at:float started_at:float finished_at:float "
+        "heartbeat_at:float cancel_requested:int",
+        "id",
+        {"kind", "status", "spec"},
+    ),
+    "metrics": ("job_id:int step:int epoch:int key:str value:float ts:float", None, set()),
+    "events": ("id:int job_id:int ts:float level:str message:str", "id", set()),
+    "architectures": (
+        "id:int job_id:int step:int genotype:str score:float params:int flops:int "
+        "latency_ms:float extra:str created_at:float",
+        "id",
+        set(),
+    ),
+    "artifacts": ("id:int job_id:int kind:str path:str created_at:float", "id", set()),
+    "models": (
+        "id:int name:str kind:str job_id:int path:str classes:str metrics:str config:str "
+        "created_at:float",
+        "id",
+        {"name", "path"},
+    ),
+    "workers": (
+        "id:int pid:int device:str hostname:str started_at:float heartbeat_at:float "
+        "stopped_at:float",
+        "id",
+        set(),
+    ),
+}
+V1_DEFAULTS = {
+    "jobs": {"progress": 0.0, "cancel_requested": 0, "attempts": 0, "requested_device": "auto"}
+}
+V1_INDEXES = [
+    ("datasets", ["name"], True),
+    ("jobs", ["status", "id"], False),
+    ("metrics", ["job_id"], False),
+    ("events", ["job_id", "id"], False),
+    ("architectures", ["job_id", "id"], False),
+    ("artifacts", ["job_id", "kind", "path"], True),
+    ("models", ["name"], True),
+]
+TYPES = {"int": int, "str": str, "float": float}
+
+
 def _v1(db: sqlite_utils.Database) -> None:
-    db["datasets"].create(
-        {"id": int, "name": str, "kind": str, "path": str, "classes": str, "counts": str,
-         "report": str, "stats": str, "job_id": int, "created_at": float},
-        pk="id", not_null={"name", "path"})
-    db["datasets"].create_index(["name"], unique=True)
-    db["jobs"].create(
-        {"id": int, "kind": str, "status": str, "spec": str, "requested_device": str, "device": str,
-         "pid": int, "worker_id": int, "progress": float, "message": str, "eta_s": float,
-         "error": str, "result": str, "attempts": int, "created_at": float, "started_at": float,
-         "finished_at": float, "heartbeat_at": float, "cancel_requested": int},
-        pk="id", not_null={"kind", "status", "spec"},
-        defaults={"progress": 0.0, "cancel_requested": 0, "attempts": 0, "requested_device": "auto"})
-    db["jobs"].create_index(["status", "id"])
-    db["metrics"].create(
-        {"job_id": int, "step": int, "epoch": int, "key": str, "value": float, "ts": float})
+    for table, (columns, pk, not_null) in V1_TABLES.items():
+        spec = dict(c.split(":") for c in columns.split())
+        db[table].create(
+            {name: TYPES[t] for name, t in spec.items()},
+            pk=pk,
+            not_null=not_null or None,
+            defaults=V1_DEFAULTS.get(table),
+        )
     db.execute(
         "CREATE UNIQUE INDEX idx_metrics_unique ON metrics "
-        "(job_id, key, coalesce(step, -1), coalesce(epoch, -1))")
-    db["metrics"].create_index(["job_id"])
-    db["events"].create({"id": int, "job_id": int, "ts": float, "level": str, "message": str},
-                        pk="id")
-    db["events"].create_index(["job_id", "id"])
-    db["architectures"].create(
-        {"id": int, "job_id": int, "step": int, "genotype": str, "score": float, "params": int,
-         "flops": int, "latency_ms": float, "extra": str, "created_at": float}, pk="id")
-    db["architectures"].create_index(["job_id", "id"])
-    db["artifacts"].create({"id": int, "job_id": int, "kind": str, "path": str, "created_at": float},
-                           pk="id")
-    db["artifacts"].create_index(["job_id", "kind", "path"], unique=True)
-    db["models"].create(
-        {"id": int, "name": str, "kind": str, "job_id": int, "path": str, "classes": str,
-         "metrics": str, "config": str, "created_at": float}, pk="id", not_null={"name", "path"})
-    db["models"].create_index(["name"], unique=True)
-    db["workers"].create(
-        {"id": int, "pid": int, "device": str, "hostname": str, "started_at": float,
-         "heartbeat_at": float, "stopped_at": float}, pk="id")
+        "(job_id, key, coalesce(step, -1), coalesce(epoch, -1))"
+    )
+    for table, columns, unique in V1_INDEXES:
+        db[table].create_index(columns, unique=unique)
 
 
 def _v2(db: sqlite_utils.Database) -> None:

@@ -14,8 +14,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import sqlite_utils
 
@@ -46,7 +47,9 @@ def resolve_home(home: str | os.PathLike | None = None) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise HomeError(f"cannot create home folder {path}: {exc.strerror}; pass --home DIR") from exc
+        raise HomeError(
+            f"cannot create home folder {path}: {exc.strerror}; pass --home DIR"
+        ) from exc
     if not path.is_dir():
         raise HomeError(f"home {path} is not a folder; pass --home DIR or set NASDET_HOME")
     if not os.access(path, os.W_OK | os.X_OK):
@@ -81,9 +84,11 @@ def lost_job_error(home: Path) -> str:
     free = free_bytes(home)
     if free is None or free >= LOW_DISK_BYTES:
         return LOST_JOB_ERROR
-    return (f"worker process stopped while {describe_disk(home)} was nearly full (a full disk "
-            "stops the writes of a job and of its worker); free some space, then `jobs resume` "
-            "continues from the last checkpoint")
+    return (
+        f"worker process stopped while {describe_disk(home)} was nearly full (a full disk "
+        "stops the writes of a job and of its worker); free some space, then `jobs resume` "
+        "continues from the last checkpoint"
+    )
 
 
 def job_lost(pid: int | None, heartbeat_at: float | None, at: float | None = None) -> bool:
@@ -161,16 +166,30 @@ class Store(CatalogMixin):
             return str(p)
 
     # -- jobs ----------------------------------------------------------------------------------
-    def insert_job(self, kind: str, spec: dict, requested_device: str = "auto",
-                   after: int | None = None) -> int:
+    def insert_job(
+        self, kind: str, spec: dict, requested_device: str = "auto", after: int | None = None
+    ) -> int:
         """Queue a job (the spec must already be validated: see core.engine.jobs.submit_job).
 
         `after`: the id of a job this one waits for; it is claimed only once that job has
         succeeded, and cancelled if that job fails or is cancelled."""
-        return self.db["jobs"].insert({
-            "kind": kind, "status": "queued", "spec": json.dumps(spec), "progress": 0.0,
-            "requested_device": requested_device, "created_at": now(), "cancel_requested": 0,
-            "attempts": 0, "after_id": after}).last_pk
+        return (
+            self.db["jobs"]
+            .insert(
+                {
+                    "kind": kind,
+                    "status": "queued",
+                    "spec": json.dumps(spec),
+                    "progress": 0.0,
+                    "requested_device": requested_device,
+                    "created_at": now(),
+                    "cancel_requested": 0,
+                    "attempts": 0,
+                    "after_id": after,
+                }
+            )
+            .last_pk
+        )
 
     def get_job(self, job_id: int, reconcile: bool = True) -> dict:
         if reconcile:
@@ -180,8 +199,9 @@ class Store(CatalogMixin):
             raise NotFoundError(f"no job {job_id}; `python -m core jobs list` shows the jobs")
         return rows[0]
 
-    def list_jobs(self, status: str | None = None, kind: str | None = None,
-                  limit: int = 500) -> list[dict]:
+    def list_jobs(
+        self, status: str | None = None, kind: str | None = None, limit: int = 500
+    ) -> list[dict]:
         self.reconcile()
         where, params = [], []
         if status:
@@ -209,44 +229,65 @@ class Store(CatalogMixin):
             "AND (after_id IS NULL OR after_id IN (SELECT id FROM jobs WHERE status = 'succeeded')) "
             "ORDER BY id LIMIT 1) "
             "AND status = 'queued' RETURNING id",
-            [device, pid, worker_id, t, t, device])
+            [device, pid, worker_id, t, t, device],
+        )
         row = cur.fetchone()
         return self.get_job(row[0], reconcile=False) if row else None
 
     def heartbeat(self, job_id: int) -> None:
-        self.db.execute("UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
-                        [now(), job_id])
+        self.db.execute(
+            "UPDATE jobs SET heartbeat_at = ? WHERE id = ? AND status = 'running'", [now(), job_id]
+        )
 
-    def set_progress(self, job_id: int, fraction: float, message: str | None,
-                     eta_s: float | None = None) -> None:
+    def set_progress(
+        self, job_id: int, fraction: float, message: str | None, eta_s: float | None = None
+    ) -> None:
         t = now()
         self.db.execute(
             "UPDATE jobs SET progress = ?, message = coalesce(?, message), eta_s = ?, "
             "eta_at = ?, heartbeat_at = ? WHERE id = ?",
-            [min(max(float(fraction), 0.0), 1.0), message, eta_s, t, t, job_id])
+            [min(max(float(fraction), 0.0), 1.0), message, eta_s, t, t, job_id],
+        )
 
-    def finish_job(self, job_id: int, status: str, error: str | None = None,
-                   result: dict | None = None) -> None:
+    def finish_job(
+        self, job_id: int, status: str, error: str | None = None, result: dict | None = None
+    ) -> None:
         assert status in FINISHED + ("interrupted",), status
         self.db.execute(
             "UPDATE jobs SET status = ?, error = ?, result = coalesce(?, result), finished_at = ?, "
             "progress = CASE WHEN ? = 'succeeded' THEN 1.0 ELSE progress END, eta_s = NULL, "
             "message = CASE WHEN ? = 'succeeded' THEN 'done' ELSE message END WHERE id = ?",
-            [status, error, json.dumps(result) if result is not None else None, now(), status,
-             status, job_id])
+            [
+                status,
+                error,
+                json.dumps(result) if result is not None else None,
+                now(),
+                status,
+                status,
+                job_id,
+            ],
+        )
         if status in ("failed", "cancelled"):
             self._cancel_waiting(job_id, status)
 
     def _cancel_waiting(self, job_id: int, status: str) -> None:
         """Cancel the queued jobs that wait for `job_id` (and those waiting for them)."""
-        waiting = [r[0] for r in self.db.execute(
-            "SELECT id FROM jobs WHERE after_id = ? AND status = 'queued'", [job_id]).fetchall()]
+        waiting = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT id FROM jobs WHERE after_id = ? AND status = 'queued'", [job_id]
+            ).fetchall()
+        ]
         for dependent in waiting:
             self.db.execute(
                 "UPDATE jobs SET status = 'cancelled', finished_at = ?, error = ? "
                 "WHERE id = ? AND status = 'queued'",
-                [now(), f"job {job_id} it waited for was {status}; resume both to run them",
-                 dependent])
+                [
+                    now(),
+                    f"job {job_id} it waited for was {status}; resume both to run them",
+                    dependent,
+                ],
+            )
             self._cancel_waiting(dependent, "cancelled")
 
     def set_result(self, job_id: int, result: dict) -> None:
@@ -258,13 +299,16 @@ class Store(CatalogMixin):
         if job["status"] == "queued":
             self.db.execute(
                 "UPDATE jobs SET status = 'cancelled', finished_at = ?, cancel_requested = 1 "
-                "WHERE id = ? AND status = 'queued'", [now(), job_id])
+                "WHERE id = ? AND status = 'queued'",
+                [now(), job_id],
+            )
             self._cancel_waiting(job_id, "cancelled")
         elif job["status"] == "running":
             self.db.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?", [job_id])
         else:
-            raise JobStateError(f"job {job_id} is {job['status']}; only queued or running jobs "
-                                "can be cancelled")
+            raise JobStateError(
+                f"job {job_id} is {job['status']}; only queued or running jobs can be cancelled"
+            )
         return self.get_job(job_id)["status"]
 
     def cancel_requested(self, job_id: int) -> bool:
@@ -275,11 +319,14 @@ class Store(CatalogMixin):
         """Re-queue an interrupted, failed or cancelled job; its task resumes from its checkpoint."""
         job = self.get_job(job_id)
         if job["status"] not in RESUMABLE:
-            raise JobStateError(f"job {job_id} is {job['status']}; only "
-                                f"{', '.join(RESUMABLE)} jobs can be resumed")
+            raise JobStateError(
+                f"job {job_id} is {job['status']}; only {', '.join(RESUMABLE)} jobs can be resumed"
+            )
         self.db.execute(
             "UPDATE jobs SET status = 'queued', cancel_requested = 0, error = NULL, "
-            "finished_at = NULL, pid = NULL, message = 'queued to resume' WHERE id = ?", [job_id])
+            "finished_at = NULL, pid = NULL, message = 'queued to resume' WHERE id = ?",
+            [job_id],
+        )
 
     def delete_job(self, job_id: int) -> dict:
         """Delete a finished job's rows (not its files: see core.engine.jobs.delete_job)."""
@@ -295,7 +342,8 @@ class Store(CatalogMixin):
     def reconcile(self) -> list[int]:
         """Mark running jobs whose worker is gone (or silent > 30 s) interrupted; return their ids."""
         rows = self.db.execute(
-            "SELECT id, pid, heartbeat_at FROM jobs WHERE status = 'running'").fetchall()
+            "SELECT id, pid, heartbeat_at FROM jobs WHERE status = 'running'"
+        ).fetchall()
         t = now()
         lost = [job_id for job_id, pid, hb in rows if job_lost(pid, hb, t)]
         reason = lost_job_error(self.home) if lost else LOST_JOB_ERROR
@@ -304,7 +352,8 @@ class Store(CatalogMixin):
                 self.db.execute(
                     "UPDATE jobs SET status = 'interrupted', finished_at = ?, eta_s = NULL, "
                     "error = coalesce(error, ?) WHERE id = ? AND status = 'running'",
-                    [now(), reason, job_id])
+                    [now(), reason, job_id],
+                )
         except (DiskFullError, HomeError) as exc:  # reads go on; the next reader marks them
             log.warning("cannot mark lost jobs %s interrupted: %s", lost, exc)
         return lost
@@ -312,8 +361,19 @@ class Store(CatalogMixin):
     # -- workers -------------------------------------------------------------------------------
     def register_worker(self, pid: int, device: str, hostname: str) -> int:
         t = now()
-        return self.db["workers"].insert({"pid": pid, "device": device, "hostname": hostname,
-                                          "started_at": t, "heartbeat_at": t}).last_pk
+        return (
+            self.db["workers"]
+            .insert(
+                {
+                    "pid": pid,
+                    "device": device,
+                    "hostname": hostname,
+                    "started_at": t,
+                    "heartbeat_at": t,
+                }
+            )
+            .last_pk
+        )
 
     def worker_heartbeat(self, worker_id: int) -> None:
         self.db.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", [now(), worker_id])
@@ -322,9 +382,14 @@ class Store(CatalogMixin):
         self.db.execute("UPDATE workers SET stopped_at = ? WHERE id = ?", [now(), worker_id])
 
     def live_workers(self, device: str | None = None) -> list[dict]:
-        rows = self._rows("workers", "SELECT * FROM workers WHERE stopped_at IS NULL "
-                          "AND heartbeat_at > ?", [now() - HEARTBEAT_STALE_S])
-        return [r for r in rows if pid_alive(r["pid"]) and (device is None or r["device"] == device)]
+        rows = self._rows(
+            "workers",
+            "SELECT * FROM workers WHERE stopped_at IS NULL AND heartbeat_at > ?",
+            [now() - HEARTBEAT_STALE_S],
+        )
+        return [
+            r for r in rows if pid_alive(r["pid"]) and (device is None or r["device"] == device)
+        ]
 
     # -- metrics and events --------------------------------------------------------------------
     def add_metrics(self, rows: list[tuple]) -> None:
@@ -334,13 +399,18 @@ class Store(CatalogMixin):
             with self.transaction():
                 self.db.conn.executemany(
                     "INSERT OR REPLACE INTO metrics (job_id, step, epoch, key, value, ts) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
 
-    def metrics(self, job_id: int, keys: Iterable[str] | None = None,
-                last: int | None = None) -> list[dict]:
+    def metrics(
+        self, job_id: int, keys: Iterable[str] | None = None, last: int | None = None
+    ) -> list[dict]:
         """Metric rows of a job in insertion order; `last` keeps only the newest rows."""
-        sql, params = "SELECT rowid, step, epoch, key, value, ts FROM metrics WHERE job_id = ?", \
-            [job_id]
+        sql, params = (
+            "SELECT rowid, step, epoch, key, value, ts FROM metrics WHERE job_id = ?",
+            [job_id],
+        )
         if keys:
             keys = list(keys)
             sql += f" AND key IN ({', '.join('?' * len(keys))})"
@@ -353,14 +423,22 @@ class Store(CatalogMixin):
         return self._rows("metrics", sql, params)
 
     def metric_count(self, job_id: int) -> int:
-        return self.db.execute("SELECT count(*) FROM metrics WHERE job_id = ?", [job_id]).fetchone()[0]
+        return self.db.execute(
+            "SELECT count(*) FROM metrics WHERE job_id = ?", [job_id]
+        ).fetchone()[0]
 
     def add_event(self, job_id: int | None, level: str, message: str) -> None:
-        self.db["events"].insert({"job_id": job_id, "ts": now(), "level": level, "message": message})
+        self.db["events"].insert(
+            {"job_id": job_id, "ts": now(), "level": level, "message": message}
+        )
 
     def events(self, job_id: int, after_id: int = 0, limit: int = 1000) -> list[dict]:
-        return self._rows("events", "SELECT * FROM (SELECT * FROM events WHERE job_id = ? AND id > ? "
-                          "ORDER BY id DESC LIMIT ?) ORDER BY id", [job_id, after_id, limit])
+        return self._rows(
+            "events",
+            "SELECT * FROM (SELECT * FROM events WHERE job_id = ? AND id > ? "
+            "ORDER BY id DESC LIMIT ?) ORDER BY id",
+            [job_id, after_id, limit],
+        )
 
 
 class _Transaction:

@@ -103,8 +103,9 @@ class Reserve:
         self.path.unlink(missing_ok=True)
         self.held = False
         if disk_full:
-            log.warning("disk full: released %s (%d bytes) to record the job's end", self.path,
-                        self.size)
+            log.warning(
+                "disk full: released %s (%d bytes) to record the job's end", self.path, self.size
+            )
         return True
 
     @staticmethod
@@ -123,8 +124,11 @@ def _raise_stop(signum, frame):
 def failure_message(exc: BaseException, store: Store) -> str:
     """The job's error text: the project's own message, or the type and text of anything else
     (an OSError's text names its file); a full disk also names the disk and its free space."""
-    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS \
-            and not isinstance(exc, NasdetError):
+    if (
+        isinstance(exc, OSError)
+        and exc.errno in DISK_FULL_ERRNOS
+        and not isinstance(exc, NasdetError)
+    ):
         exc = disk_full_error(exc.filename or store.home)
     return str(exc) if isinstance(exc, NasdetError) else f"{type(exc).__name__}: {exc}"
 
@@ -141,8 +145,7 @@ def _run_task(store: Store, job: dict, reporter: Reporter) -> tuple[str, str | N
     """Run the task; returns (status, error, result). Only WorkerStopped escapes."""
     job_id = job["id"]
     try:
-        reporter.info(f"{job['kind']} job started on {reporter.device} "
-                      f"(attempt {job['attempts']})")
+        reporter.info(f"{job['kind']} job started on {reporter.device} (attempt {job['attempts']})")
         result = get_task(job["kind"]).run(job["spec"], reporter)
         reporter.flush()
         status = "cancelled" if store.cancel_requested(job_id) else "succeeded"
@@ -152,15 +155,19 @@ def _run_task(store: Store, job: dict, reporter: Reporter) -> tuple[str, str | N
         return "cancelled", None, None
     except WorkerStopped:
         _quietly("writing the last metrics", reporter.flush)
-        _quietly("marking the job interrupted", store.finish_job, job_id, "interrupted",
-                 "worker stopped; `jobs resume` continues it")
+        _quietly(
+            "marking the job interrupted",
+            store.finish_job,
+            job_id,
+            "interrupted",
+            "worker stopped; `jobs resume` continues it",
+        )
         raise
     except Exception as exc:  # the task failed (disk full included): record it, keep the worker
         _quietly("writing the last metrics", reporter.flush)
         error = failure_message(exc, store)
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
-        _quietly("logging the traceback", store.add_event, job_id, "error",
-                 traceback.format_exc())
+        _quietly("logging the traceback", store.add_event, job_id, "error", traceback.format_exc())
         return "failed", error, None
 
 
@@ -192,8 +199,14 @@ def run_job(store: Store, job: dict, device: str) -> str:
     return status
 
 
-def record_end(store: Store, job_id: int, status: str, error: str | None,
-               result: dict | None, reserve: Reserve | None = None) -> bool:
+def record_end(
+    store: Store,
+    job_id: int,
+    status: str,
+    error: str | None,
+    result: dict | None,
+    reserve: Reserve | None = None,
+) -> bool:
     """Write a job's end (and its closing event); True once written. On a full disk the
     reserve is released and the write retried once; on failure it is logged and False."""
     for attempt in range(2):
@@ -203,17 +216,33 @@ def record_end(store: Store, job_id: int, status: str, error: str | None,
         except STORE_ERRORS as exc:
             if attempt == 0 and isinstance(exc, DiskFullError) and reserve and reserve.release():
                 continue
-            log.error("cannot record job %s as %s%s (%s); will retry", job_id, status,
-                      f" ({error})" if error else "", exc)
+            log.error(
+                "cannot record job %s as %s%s (%s); will retry",
+                job_id,
+                status,
+                f" ({error})" if error else "",
+                exc,
+            )
             return False
-    _quietly("logging the job's end", store.add_event, job_id,
-             "info" if status == "succeeded" else "warning",
-             f"job {status}" + (f": {error}" if error else ""))
+    _quietly(
+        "logging the job's end",
+        store.add_event,
+        job_id,
+        "info" if status == "succeeded" else "warning",
+        f"job {status}" + (f": {error}" if error else ""),
+    )
     return True
 
 
-def _loop(store: Store, device: str, worker_id: int, heartbeat: _Heartbeat, reserve: Reserve,
-          max_jobs: int | None, idle_exit_s: float | None) -> None:
+def _loop(
+    store: Store,
+    device: str,
+    worker_id: int,
+    heartbeat: _Heartbeat,
+    reserve: Reserve,
+    max_jobs: int | None,
+    idle_exit_s: float | None,
+) -> None:
     """Claim and run jobs; a job end not yet written is written before anything else is claimed."""
     done, idle_since, pending = 0, time.monotonic(), None
     while max_jobs is None or done < max_jobs:
@@ -244,8 +273,12 @@ def _loop(store: Store, device: str, worker_id: int, heartbeat: _Heartbeat, rese
         log.error("worker exits with the end of job %s unrecorded: %s %s", *pending[:3])
 
 
-def run_worker(home: str | Path | None = None, device: str = "auto", max_jobs: int | None = None,
-               idle_exit_s: float | None = None) -> int:
+def run_worker(
+    home: str | Path | None = None,
+    device: str = "auto",
+    max_jobs: int | None = None,
+    idle_exit_s: float | None = None,
+) -> int:
     """Claim and run jobs until stopped (or `max_jobs` done / idle for `idle_exit_s`)."""
     store = Store(home)
     device = resolve_device(device)
@@ -264,8 +297,13 @@ def run_worker(home: str | Path | None = None, device: str = "auto", max_jobs: i
     except (WorkerStopped, KeyboardInterrupt):
         log.info("worker %s stopping", worker_id)
         if heartbeat.job_id is not None:
-            _quietly("marking the job interrupted", store.finish_job, heartbeat.job_id,
-                     "interrupted", "worker stopped; `jobs resume` continues it")
+            _quietly(
+                "marking the job interrupted",
+                store.finish_job,
+                heartbeat.job_id,
+                "interrupted",
+                "worker stopped; `jobs resume` continues it",
+            )
     finally:
         signal.signal(signal.SIGTERM, previous)
         heartbeat.stopped.set()
@@ -288,13 +326,29 @@ def ensure_worker(home: Path, device: str = "auto") -> int | None:
 
 
 def _spawn_worker(store: Store, concrete: str, logs: Path) -> int:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    )
     with open(logs / f"worker-{concrete.replace(':', '')}.log", "ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "core", "--home", str(store.home), "worker", "--device", concrete],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-            cwd=REPO_ROOT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "core",
+                "--home",
+                str(store.home),
+                "worker",
+                "--device",
+                concrete,
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
     # wait until it registers, so a second caller does not start another
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and proc.poll() is None:

@@ -43,10 +43,15 @@ def _inverted_residual(c_in: int, c_out: int, stride: int, expand: int) -> nn.Se
     """1x1 expand, 3x3 depthwise (stride), 1x1 linear projection (MobileNetV2)."""
     mid = c_in * expand
     return nn.Sequential(
-        nn.Conv2d(c_in, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
-        nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False), nn.BatchNorm2d(mid),
+        nn.Conv2d(c_in, mid, 1, bias=False),
+        nn.BatchNorm2d(mid),
         nn.ReLU(inplace=True),
-        nn.Conv2d(mid, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+        nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False),
+        nn.BatchNorm2d(mid),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(mid, c_out, 1, bias=False),
+        nn.BatchNorm2d(c_out),
+    )
 
 
 class _Residual(nn.Module):
@@ -60,26 +65,36 @@ class _Residual(nn.Module):
 
 def _mbconv_stage(c_in: int, c_out: int) -> nn.Sequential:
     """Stride 2 then a residual block: an inverted-residual stage of the mbconv stem."""
-    return nn.Sequential(_inverted_residual(c_in, c_out, 2, EXPAND[0]),
-                         _Residual(_inverted_residual(c_out, c_out, 1, EXPAND[1])))
+    return nn.Sequential(
+        _inverted_residual(c_in, c_out, 2, EXPAND[0]),
+        _Residual(_inverted_residual(c_out, c_out, 1, EXPAND[1])),
+    )
 
 
 def _stems(kind: str, C: int) -> tuple[nn.Module, nn.Module, int, int]:
     """(stem0 -> stride 4, stem1 -> stride 8, their channels)."""
     if kind == "darts":
         stem0 = nn.Sequential(
-            nn.Conv2d(3, C // 2, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(C // 2),
+            nn.Conv2d(3, C // 2, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C // 2),
             nn.ReLU(inplace=True),
-            nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(C))
+            nn.Conv2d(C // 2, C, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C),
+        )
         stem1 = nn.Sequential(
-            nn.ReLU(inplace=False), nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(C))
+            nn.ReLU(inplace=False),
+            nn.Conv2d(C, C, 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(C),
+        )
         return stem0, stem1, C, C
     if kind == "mbconv":
         c4, c8 = C, 3 * C // 2
         stem0 = nn.Sequential(
             nn.Conv2d(3, STEM_WIDTH, 3, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(STEM_WIDTH), nn.ReLU(inplace=True), _mbconv_stage(STEM_WIDTH, c4))
+            nn.BatchNorm2d(STEM_WIDTH),
+            nn.ReLU(inplace=True),
+            _mbconv_stage(STEM_WIDTH, c4),
+        )
         return stem0, _mbconv_stage(c4, c8), c4, c8
     raise SpecError(f"unknown NAS backbone stem {kind!r}; choose from {', '.join(STEMS)}")
 
@@ -90,8 +105,13 @@ class NasBackbone(nn.Module):
     `drop_path_prob` (attribute, default 0) applies drop path inside the cells while training.
     """
 
-    def __init__(self, genotype: Genotype, C: int = DEFAULT_C, layers: int = DEFAULT_LAYERS,
-                 stem: str = DEFAULT_STEM):
+    def __init__(
+        self,
+        genotype: Genotype,
+        C: int = DEFAULT_C,
+        layers: int = DEFAULT_LAYERS,
+        stem: str = DEFAULT_STEM,
+    ):
         super().__init__()
         if layers < 3:
             raise SpecError(f"a NAS backbone needs layers >= 3 (a cell per stride), got {layers}")

@@ -14,22 +14,40 @@ from __future__ import annotations
 import argparse
 
 from core.errors import NotFoundError, SpecError
-from core.nas.config import (EvolutionConfig, ReportConfig, SearchConfig, DartsConfig,
-                             option_names)
+from core.nas.config import DartsConfig, EvolutionConfig, ReportConfig, SearchConfig, option_names
 from core.spec import add_arguments, args_to_spec
 
-TOP_FLAGS = ("dataset", "strategy", "minutes", "epochs", "samples", "seed", "fast",
-             "warm_start", "objective", "target_ms", "C", "layers", "image_size", "batch_size",
-             "max_per_class", "threads", "executor", "ray_address")
+TOP_FLAGS = (
+    "dataset",
+    "strategy",
+    "minutes",
+    "epochs",
+    "samples",
+    "seed",
+    "fast",
+    "warm_start",
+    "objective",
+    "target_ms",
+    "C",
+    "layers",
+    "image_size",
+    "batch_size",
+    "max_per_class",
+    "threads",
+    "executor",
+    "ray_address",
+)
 # nested options with their own flag: (group, dataclass, field, flag)
-NESTED_FLAGS = (("darts", DartsConfig, "warmup", "--warmup"),
-                ("darts", DartsConfig, "second_order", "--second-order"),
-                ("darts", DartsConfig, "partial_channels", "--partial-channels"),
-                ("evolution", EvolutionConfig, "population", "--population"),
-                ("evolution", EvolutionConfig, "sample_size", "--sample-size"),
-                ("evolution", EvolutionConfig, "parallel", "--parallel"),
-                ("report", ReportConfig, "random", "--report-random"),
-                ("report", ReportConfig, "epochs", "--report-epochs"))
+NESTED_FLAGS = (
+    ("darts", DartsConfig, "warmup", "--warmup"),
+    ("darts", DartsConfig, "second_order", "--second-order"),
+    ("darts", DartsConfig, "partial_channels", "--partial-channels"),
+    ("evolution", EvolutionConfig, "population", "--population"),
+    ("evolution", EvolutionConfig, "sample_size", "--sample-size"),
+    ("evolution", EvolutionConfig, "parallel", "--parallel"),
+    ("report", ReportConfig, "random", "--report-random"),
+    ("report", ReportConfig, "epochs", "--report-epochs"),
+)
 
 
 def register(sub) -> None:
@@ -37,19 +55,32 @@ def register(sub) -> None:
     from core.cli_util import add_submit_options
     from core.spec import help_text
 
-    p = sub.add_parser("search", help="submit a neural architecture search job",
-                       description="Search a DARTS-space cell on the proxy task of a dataset, "
-                                   "then retrain it beside random cells (the final report). "
-                                   "--minutes bounds the whole job.")
+    p = sub.add_parser(
+        "search",
+        help="submit a neural architecture search job",
+        description="Search a DARTS-space cell on the proxy task of a dataset, "
+        "then retrain it beside random cells (the final report). "
+        "--minutes bounds the whole job.",
+    )
     add_arguments(p, SearchConfig, TOP_FLAGS)
     p.add_argument("--no-time-limit", action="store_true", help="no minutes budget")
     for group, cls, name, flag in NESTED_FLAGS:
         kwargs = {"action": argparse.BooleanOptionalAction} if name == "second_order" else {}
-        p.add_argument(flag, dest=f"{group}.{name}", default=None,
-                       help=f"{group}: {help_text(cls, name)}".replace("%", "%%"), **kwargs)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other search option, e.g. report.epochs=8, zero_cost.cells=300, "
-                        "darts.arch_lr=6e-4 (see core/nas/config.py)")
+        p.add_argument(
+            flag,
+            dest=f"{group}.{name}",
+            default=None,
+            help=f"{group}: {help_text(cls, name)}".replace("%", "%%"),
+            **kwargs,
+        )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other search option, e.g. report.epochs=8, zero_cost.cells=300, "
+        "darts.arch_lr=6e-4 (see core/nas/config.py)",
+    )
     add_submit_options(p)
     p.set_defaults(func=cmd_search)
 
@@ -64,8 +95,10 @@ def search_spec(args: argparse.Namespace) -> dict:
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or key not in known:
-            raise SpecError(f"--set expects KEY=VALUE with KEY a search option (e.g. "
-                            f"report.epochs, darts.warmup), got {item!r}")
+            raise SpecError(
+                f"--set expects KEY=VALUE with KEY a search option (e.g. "
+                f"report.epochs, darts.warmup), got {item!r}"
+            )
         spec[key] = value
     return spec
 

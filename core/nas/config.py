@@ -21,8 +21,9 @@ Specs written before the nesting used flat keys (`report_epochs`, `population`, 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
 from core import spec as speclib
 from core.errors import SpecError
@@ -38,7 +39,7 @@ NESTED = ("darts", "enas", "evolution", "zero_cost", "report")
 
 
 def parse_names(value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    """"synflow,zico", "synflow zico", ["synflow", "zico"] or a tuple's text "('synflow',
+    """ "synflow,zico", "synflow zico", ["synflow", "zico"] or a tuple's text "('synflow',
     'zico')" (a form echoing the default) -> ("synflow", "zico"); each must be in `allowed`."""
     if isinstance(value, str):
         items = value.translate(str.maketrans(",()[]'\"", "       ")).split()
@@ -48,8 +49,10 @@ def parse_names(value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
         raise ValueError(f"must be names from {', '.join(allowed)}")
     bad = [v for v in items if v not in allowed]
     if bad or not items:
-        raise ValueError(f"use one or more of {', '.join(allowed)}"
-                         + (f" (unknown: {', '.join(bad)})" if bad else ""))
+        raise ValueError(
+            f"use one or more of {', '.join(allowed)}"
+            + (f" (unknown: {', '.join(bad)})" if bad else "")
+        )
     return tuple(items)
 
 
@@ -58,14 +61,26 @@ class DartsConfig:
     """DARTS (Liu et al. 2019): alpha optimiser, warm-up, latency penalty."""
 
     second_order: bool = param(False, help="finite-difference unrolled gradient (eq. 7-8)")
-    warmup: float = param(0.5, lo=0.0, lt=1.0, help=(
-        "share of the search that trains weights only before alphas update (0: the paper); on "
-        "a CPU budget alphas otherwise follow an untrained supernet"))
+    warmup: float = param(
+        0.5,
+        lo=0.0,
+        lt=1.0,
+        help=(
+            "share of the search that trains weights only before alphas update (0: the paper); on "
+            "a CPU budget alphas otherwise follow an untrained supernet"
+        ),
+    )
     arch_lr: float = param(3e-4, gt=0, help="Adam learning rate of the alphas")
     arch_weight_decay: float = param(1e-3, lo=0, help="weight decay of the alphas")
-    partial_channels: int = param(1, lo=1, hi=64, help=(
-        "PC-DARTS K: 1/K of each edge's channels go through its ops, with edge normalisation "
-        "(1: plain DARTS; the paper uses 4)"))
+    partial_channels: int = param(
+        1,
+        lo=1,
+        hi=64,
+        help=(
+            "PC-DARTS K: 1/K of each edge's channels go through its ops, with edge normalisation "
+            "(1: plain DARTS; the paper uses 4)"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -88,39 +103,68 @@ class EvolutionConfig:
 
     population: int = param(10, lo=1, help="P: members alive at a time")
     sample_size: int = param(3, lo=1, help="S: tournament size (<= population)")
-    parallel: int = param(1, lo=1, hi=1024, help=(
-        "children proposed per round from the same population, trained at once by --executor "
-        "ray (the same value gives the same search on every executor)"))
+    parallel: int = param(
+        1,
+        lo=1,
+        hi=1024,
+        help=(
+            "children proposed per round from the same population, trained at once by --executor "
+            "ray (the same value gives the same search on every executor)"
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class ZeroCostConfig:
     """Training-free pre-ranking (core.nas.proxies) and its use as a strategy or warm start."""
 
-    cells: int = param(500, lo=1, hi=100_000, help="cells scored by the proxies (as many as "
-                                                   "the scoring share allows)")
-    score_share: float = param(0.5, gt=0, lt=1, help=(
-        "zero-cost: share of the search budget for scoring; the rest trains the top-k"))
+    cells: int = param(
+        500,
+        lo=1,
+        hi=100_000,
+        help="cells scored by the proxies (as many as the scoring share allows)",
+    )
+    score_share: float = param(
+        0.5,
+        gt=0,
+        lt=1,
+        help=("zero-cost: share of the search budget for scoring; the rest trains the top-k"),
+    )
     top_k: int = param(5, lo=1, help="zero-cost: best-ranked cells trained (see fill)")
     # on: the short-budget sweep met searched > random at 2, 4 and 10 minutes with it (10 min
     # missed without: 3-epoch children end near chance), docs/BENCHMARKS.md "search_budgets"
-    fill: bool = param(True, help=(
-        "zero-cost: train the top-k for as many epochs as the rest of the search budget "
-        "affords (at least child_epochs)"))
+    fill: bool = param(
+        True,
+        help=(
+            "zero-cost: train the top-k for as many epochs as the rest of the search budget "
+            "affords (at least child_epochs)"
+        ),
+    )
     # the default follows bench/proxies.py (docs/BENCHMARKS.md, "proxies"): on 40 cells trained
     # as a short report trains them (32 px, AdamW, 5 epochs) mean-rank(synflow, zico, noskip)
     # ranked best (Kendall tau 0.249; log-rank(synflow, zico) 0.211, naswot + zico 0.149)
-    proxies: tuple[str, ...] = param(("synflow", "zico", "noskip"), parse=lambda v: parse_names(
-        v, PROXIES), help=("proxies combined by rank aggregation (synflow, naswot, zico, "
-                           "noskip: fewest skips in the normal cell, params)"))
-    combine: Literal["mean-rank", "log-rank"] = param("mean-rank", help=(
-        "rank aggregation: mean of the ranks, or sum of the log ranks"))
+    proxies: tuple[str, ...] = param(
+        ("synflow", "zico", "noskip"),
+        parse=lambda v: parse_names(v, PROXIES),
+        help=(
+            "proxies combined by rank aggregation (synflow, naswot, zico, "
+            "noskip: fewest skips in the normal cell, params)"
+        ),
+    )
+    combine: Literal["mean-rank", "log-rank"] = param(
+        "mean-rank", help=("rank aggregation: mean of the ranks, or sum of the log ranks")
+    )
     batch_size: int = param(32, lo=2, hi=1024, help="crops per proxy minibatch")
     zico_batches: int = param(2, lo=2, hi=16, help="minibatches of the ZiCo gradient statistics")
-    keep: float = param(0.2, gt=0, hi=1, help=(
-        "warm start of random search: share of the scored cells kept (a filter)"))
-    warm_share: float = param(0.25, gt=0, lt=1, help=(
-        "warm start: share of the search budget spent scoring cells"))
+    keep: float = param(
+        0.2,
+        gt=0,
+        hi=1,
+        help=("warm start of random search: share of the scored cells kept (a filter)"),
+    )
+    warm_share: float = param(
+        0.25, gt=0, lt=1, help=("warm start: share of the search budget spent scoring cells")
+    )
 
 
 @dataclass(frozen=True)
@@ -129,14 +173,28 @@ class ReportConfig:
 
     random: int = param(3, lo=0, hi=100, help="K random cells beside the searched one")
     repeats: int = param(2, lo=1, hi=20, help="seeds of the searched cell")
-    epochs: int = param(24, lo=1, hi=10_000, help=(
-        "training epochs of each cell (at most: a time budget may afford fewer)"))
-    min_epochs: int = param(6, lo=1, help="fewest epochs worth a report; fewer random cells "
-                                          "are trained rather than fewer epochs")
+    epochs: int = param(
+        24,
+        lo=1,
+        hi=10_000,
+        help=("training epochs of each cell (at most: a time budget may afford fewer)"),
+    )
+    min_epochs: int = param(
+        6,
+        lo=1,
+        help="fewest epochs worth a report; fewer random cells "
+        "are trained rather than fewer epochs",
+    )
     share: float = param(0.3, gt=0, lt=1, help="planned share of the job's minutes")
-    max_share: float = param(0.6, gt=0, lt=1, help=(
-        "at short budgets the report may take up to this share, so that the searched cell and "
-        "one random cell get min_epochs (a report of fewer epochs measures mostly noise)"))
+    max_share: float = param(
+        0.6,
+        gt=0,
+        lt=1,
+        help=(
+            "at short budgets the report may take up to this share, so that the searched cell and "
+            "one random cell get min_epochs (a report of fewer epochs measures mostly noise)"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -145,45 +203,76 @@ class SearchConfig:
 
     dataset: str | None = param(None, help="dataset name in the store (the proxy crops)")
     proxy_path: str | None = param(None, help="or a .pt file of proxy tensors")
-    strategy: str = param("zero-cost", choices=STRATEGIES, help=(
-        "search strategy (default: the one ahead of its random cells at a 4-minute CPU "
-        "budget, docs/BENCHMARKS.md 'Search at short budgets')"))
+    strategy: str = param(
+        "zero-cost",
+        choices=STRATEGIES,
+        help=(
+            "search strategy (default: the one ahead of its random cells at a 4-minute CPU "
+            "budget, docs/BENCHMARKS.md 'Search at short budgets')"
+        ),
+    )
     seed: int = param(0, lo=0, hi=2**31 - 1)
-    minutes: float | None = param(10.0, gt=0, hi=100_000, help=(
-        "wall-clock budget of the whole job: search, report, saving (null: no limit)"))
+    minutes: float | None = param(
+        10.0,
+        gt=0,
+        hi=100_000,
+        help=("wall-clock budget of the whole job: search, report, saving (null: no limit)"),
+    )
     epochs: int | None = param(None, lo=1, hi=100_000, help="darts/enas epochs (default 50)")
-    samples: int | None = param(None, lo=1, hi=100_000, help=(
-        "evolution/random: architectures trained (default 100); zero-cost: cells scored"))
-    warm_start: Literal["none", "zero-cost"] = param("none", help=(
-        "evolution: initial population from the zero-cost ranking; random: keep its top share"))
-    objective: Literal["accuracy", "accuracy-latency"] = param("accuracy", help=(
-        "accuracy-latency: MnasNet reward acc * (lat / target)^w (darts: a latency penalty)"))
-    target_ms: float | None = param(None, gt=0, hi=1e6, help=(
-        "latency target of the backbone (null: derived from the device)"))
+    samples: int | None = param(
+        None,
+        lo=1,
+        hi=100_000,
+        help=("evolution/random: architectures trained (default 100); zero-cost: cells scored"),
+    )
+    warm_start: Literal["none", "zero-cost"] = param(
+        "none",
+        help=(
+            "evolution: initial population from the zero-cost ranking; random: keep its top share"
+        ),
+    )
+    objective: Literal["accuracy", "accuracy-latency"] = param(
+        "accuracy",
+        help=("accuracy-latency: MnasNet reward acc * (lat / target)^w (darts: a latency penalty)"),
+    )
+    target_ms: float | None = param(
+        None, gt=0, hi=1e6, help=("latency target of the backbone (null: derived from the device)")
+    )
     latency_weight: float = param(-0.07, lo=-10, hi=0, help="w of the MnasNet reward")
-    latency_size: int = param(256, lo=32, hi=2048, help=(
-        "detector input side at which the backbone latency is measured"))
+    latency_size: int = param(
+        256, lo=32, hi=2048, help=("detector input side at which the backbone latency is measured")
+    )
     # proxy task
     image_size: int = param(32, lo=8, hi=256, help="proxy crop side")
     fast: bool = param(False, help="16x16 crops: about 4x cheaper")
     context: float = param(0.2, lo=0, hi=4, help="crop margin around each box (share of size)")
     max_per_class: int | None = param(100, lo=1, help="crops per class and split")
-    val_fraction: float = param(0.5, gt=0, lt=1, help=(
-        "share of the proxy train split used for architecture choice"))
+    val_fraction: float = param(
+        0.5, gt=0, lt=1, help=("share of the proxy train split used for architecture choice")
+    )
     # networks
     C: int = param(8, lo=2, hi=512, help="initial channels (even)")
     layers: int = param(5, lo=3, hi=50, help="cells; reductions at 1/3 and 2/3 of the depth")
     nodes: int = param(4, lo=1, hi=8, help="intermediate nodes per cell")
     batch_size: int = param(16, lo=2, hi=4096, help="supernet batch")
-    threads: int | None = param(None, lo=1, hi=1024, help=(
-        "torch CPU threads for this job (null: leave as is)"))
+    threads: int | None = param(
+        None, lo=1, hi=1024, help=("torch CPU threads for this job (null: leave as is)")
+    )
     # where the independent trainings (children, zero-cost top-k, report networks) run
-    executor: Literal["local", "ray"] = param("local", help=(
-        "local: in the job's process; ray: as Ray tasks, one GPU or CPU slot each (darts/enas "
-        "supernets stay on the job's device)"))
-    ray_address: str | None = param(None, help=(
-        "Ray cluster to join: auto (this machine's) or the head's HOST:PORT (null: a local Ray "
-        "with the job's slots, stopped at the end)"))
+    executor: Literal["local", "ray"] = param(
+        "local",
+        help=(
+            "local: in the job's process; ray: as Ray tasks, one GPU or CPU slot each (darts/enas "
+            "supernets stay on the job's device)"
+        ),
+    )
+    ray_address: str | None = param(
+        None,
+        help=(
+            "Ray cluster to join: auto (this machine's) or the head's HOST:PORT (null: a local Ray "
+            "with the job's slots, stopped at the end)"
+        ),
+    )
     # weight optimiser (DARTS section 3.1.1)
     lr: float = param(0.025, gt=0, hi=10)
     lr_min: float = param(0.001, lo=0, hi=10)
@@ -196,10 +285,18 @@ class SearchConfig:
     # near-chance 3-epoch accuracies) and reaches 0.54 report accuracy instead of 0.31
     child_epochs: int = param(3, lo=1, hi=1000, help="proxy training of each trained candidate")
     net_batch_size: int = param(32, lo=2, hi=4096)
-    net_optimizer: Literal["adam", "sgd"] = param("adam", help=(
-        "optimiser of the discrete networks: adam (AdamW, beta1 = momentum) or sgd (momentum)"))
-    net_lr: float | None = param(None, gt=0, hi=10, help=(
-        "learning rate of the discrete networks (null: 0.003 for adam, 0.1 for sgd)"))
+    net_optimizer: Literal["adam", "sgd"] = param(
+        "adam",
+        help=(
+            "optimiser of the discrete networks: adam (AdamW, beta1 = momentum) or sgd (momentum)"
+        ),
+    )
+    net_lr: float | None = param(
+        None,
+        gt=0,
+        hi=10,
+        help=("learning rate of the discrete networks (null: 0.003 for adam, 0.1 for sgd)"),
+    )
     skip_cap: int = param(2, lo=0, help="most skip_connect ops in a normal cell")
     # per strategy, and the final report
     darts: DartsConfig = param(DartsConfig())
@@ -242,15 +339,17 @@ class SearchConfig:
         return speclib.dump(self)
 
     @classmethod
-    def from_spec(cls, spec: Mapping[str, Any]) -> "SearchConfig":
+    def from_spec(cls, spec: Mapping[str, Any]) -> SearchConfig:
         """Validate a job spec (flat legacy, dotted or nested keys) -> config; raises SpecError."""
         spec = nest(spec)
         if spec.get("net_lr") == NET_LR["sgd"] and "net_optimizer" not in spec:
             spec["net_optimizer"] = "sgd"  # a job validated before AdamW (its filled default)
         cfg = speclib.load(cls, spec, what="search")
         if not cfg.dataset and not cfg.proxy_path:
-            raise SpecError("search: a search needs a dataset: pass --dataset NAME (see "
-                            "`python -m core data list`)")
+            raise SpecError(
+                "search: a search needs a dataset: pass --dataset NAME (see "
+                "`python -m core data list`)"
+            )
         return cfg
 
     def check(self) -> None:
@@ -260,33 +359,55 @@ class SearchConfig:
         if self.C % 2:
             raise SpecError(f"search: C={self.C}: must be even (factorized reduce halves it)")
         if self.C % self.darts.partial_channels:
-            raise SpecError(f"search: partial_channels={self.darts.partial_channels}: must "
-                            f"divide C={self.C}")
+            raise SpecError(
+                f"search: partial_channels={self.darts.partial_channels}: must divide C={self.C}"
+            )
         if self.evolution.sample_size > self.evolution.population:
-            raise SpecError(f"search: evolution.sample_size={self.evolution.sample_size}: must "
-                            f"be <= evolution.population ({self.evolution.population})")
+            raise SpecError(
+                f"search: evolution.sample_size={self.evolution.sample_size}: must "
+                f"be <= evolution.population ({self.evolution.population})"
+            )
         if self.ray_address and self.executor != "ray":
-            raise SpecError(f"search: ray_address={self.ray_address!r}: needs executor=ray "
-                            "(--executor ray)")
+            raise SpecError(
+                f"search: ray_address={self.ray_address!r}: needs executor=ray (--executor ray)"
+            )
         if self.skip_cap > 2 * self.nodes:
-            raise SpecError(f"search: skip_cap={self.skip_cap}: must be <= {2 * self.nodes} "
-                            "(two ops per node)")
+            raise SpecError(
+                f"search: skip_cap={self.skip_cap}: must be <= {2 * self.nodes} (two ops per node)"
+            )
 
 
-NESTED_CONFIGS: dict[str, type] = {"darts": DartsConfig, "enas": EnasConfig,
-                                   "evolution": EvolutionConfig, "zero_cost": ZeroCostConfig,
-                                   "report": ReportConfig}
+NESTED_CONFIGS: dict[str, type] = {
+    "darts": DartsConfig,
+    "enas": EnasConfig,
+    "evolution": EvolutionConfig,
+    "zero_cost": ZeroCostConfig,
+    "report": ReportConfig,
+}
 
 # old flat key -> (nested dataclass field, its field); jobs queued before the nesting use them
 LEGACY_KEYS: dict[str, tuple[str, str]] = {
-    "second_order": ("darts", "second_order"), "warmup": ("darts", "warmup"),
-    "arch_lr": ("darts", "arch_lr"), "arch_weight_decay": ("darts", "arch_weight_decay"),
-    **{k: ("enas", k) for k in ("controller_hidden", "controller_lr", "controller_steps",
-                                "entropy_weight", "baseline_decay", "tanh_constant",
-                                "temperature")},
+    "second_order": ("darts", "second_order"),
+    "warmup": ("darts", "warmup"),
+    "arch_lr": ("darts", "arch_lr"),
+    "arch_weight_decay": ("darts", "arch_weight_decay"),
+    **{
+        k: ("enas", k)
+        for k in (
+            "controller_hidden",
+            "controller_lr",
+            "controller_steps",
+            "entropy_weight",
+            "baseline_decay",
+            "tanh_constant",
+            "temperature",
+        )
+    },
     "enas_derive_samples": ("enas", "derive_samples"),
-    "population": ("evolution", "population"), "sample_size": ("evolution", "sample_size"),
-    "report_random": ("report", "random"), "report_repeats": ("report", "repeats"),
+    "population": ("evolution", "population"),
+    "sample_size": ("evolution", "sample_size"),
+    "report_random": ("report", "random"),
+    "report_repeats": ("report", "repeats"),
     "report_epochs": ("report", "epochs"),
 }
 
@@ -308,8 +429,10 @@ def nest(spec: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = value
             continue
         if group not in NESTED:
-            raise SpecError(f"search: {key}={value!r}: unknown option group {group!r}; use one "
-                            f"of {', '.join(NESTED)}")
+            raise SpecError(
+                f"search: {key}={value!r}: unknown option group {group!r}; use one "
+                f"of {', '.join(NESTED)}"
+            )
         out.setdefault(group, {})[name] = value
     return out
 

@@ -9,15 +9,16 @@ that op; then cap skip_connect in the normal cell (core.nas.space.cap_skips).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from core.nas.genotypes import Genotype, concat_range
 from core.nas.primitives import PRIMITIVES
 from core.nas.space import cap_skips, edge_index, edge_list
 
 
-def derive_cell(weights: Sequence[Sequence[float]], nodes: int,
-                primitives: Sequence[str] = PRIMITIVES) -> list[tuple[str, int]]:
+def derive_cell(
+    weights: Sequence[Sequence[float]], nodes: int, primitives: Sequence[str] = PRIMITIVES
+) -> list[tuple[str, int]]:
     """DARTS derive rule for one cell. weights: [edges, ops] (softmax), edge_list order.
 
     For each node, rank its input edges by their strongest non-none weight, keep the top two
@@ -27,16 +28,22 @@ def derive_cell(weights: Sequence[Sequence[float]], nodes: int,
     pairs = []
     for i in range(nodes):
         rows = {j: weights[edge_index(i, j)] for j in range(i + 2)}
-        best = {j: max((k for k in range(len(primitives)) if k != none), key=row.__getitem__)
-                for j, row in rows.items()}
+        best = {
+            j: max((k for k in range(len(primitives)) if k != none), key=row.__getitem__)
+            for j, row in rows.items()
+        }
         for j in sorted(rows, key=lambda j: -rows[j][best[j]])[:2]:
             pairs.append((primitives[best[j]], j))
     return pairs
 
 
-def derive_genotype(normal: Sequence[Sequence[float]], reduce: Sequence[Sequence[float]],
-                    nodes: int, primitives: Sequence[str] = PRIMITIVES,
-                    skip_cap: int | None = 2) -> Genotype:
+def derive_genotype(
+    normal: Sequence[Sequence[float]],
+    reduce: Sequence[Sequence[float]],
+    nodes: int,
+    primitives: Sequence[str] = PRIMITIVES,
+    skip_cap: int | None = 2,
+) -> Genotype:
     """Genotype of softmax weights [edges, ops] for both cells; skips capped in the normal cell."""
     normal_pairs = derive_cell(normal, nodes, primitives)
     if skip_cap is not None:

@@ -19,19 +19,28 @@ search set (sep_conv_7x7, conv_7x1_1x7), five intermediate nodes, and concat lis
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from core.errors import SpecError
 from core.nas.primitives import OP_NAMES, PRIMITIVES
 
-__all__ = ["Genotype", "GenotypeError", "PRIMITIVES", "PUBLISHED_GENOTYPES", "PUBLISHED_SOURCE",
-           "CELL_KINDS"]
+__all__ = [
+    "Genotype",
+    "GenotypeError",
+    "PRIMITIVES",
+    "PUBLISHED_GENOTYPES",
+    "PUBLISHED_SOURCE",
+    "CELL_KINDS",
+]
 
 CELL_KINDS = ("normal", "reduce")
-PUBLISHED_SOURCE = ("quark0/darts, cnn/genotypes.py (Liu, Simonyan, Yang: DARTS, ICLR 2019); "
-                    "NASNet-A from Zoph et al. 2018, AmoebaNet-A from Real et al. 2019 as "
-                    "transcribed there")
+PUBLISHED_SOURCE = (
+    "quark0/darts, cnn/genotypes.py (Liu, Simonyan, Yang: DARTS, ICLR 2019); "
+    "NASNet-A from Zoph et al. 2018, AmoebaNet-A from Real et al. 2019 as "
+    "transcribed there"
+)
 
 
 class GenotypeError(SpecError):
@@ -43,13 +52,16 @@ Pair = tuple[str, int]
 
 def _pairs(value: Any, field: str) -> tuple[Pair, ...]:
     if not isinstance(value, (list, tuple)):
-        raise GenotypeError(f"genotype.{field} must be a list of [op, input_index] pairs, "
-                            f"got {type(value).__name__}")
+        raise GenotypeError(
+            f"genotype.{field} must be a list of [op, input_index] pairs, "
+            f"got {type(value).__name__}"
+        )
     out = []
     for k, item in enumerate(value):
         if not isinstance(item, (list, tuple)) or len(item) != 2:
-            raise GenotypeError(f"genotype.{field}[{k}] must be an [op, input_index] pair, "
-                                f"got {item!r}")
+            raise GenotypeError(
+                f"genotype.{field}[{k}] must be an [op, input_index] pair, got {item!r}"
+            )
         op, index = item
         if not isinstance(op, str) or isinstance(index, bool) or not isinstance(index, int):
             raise GenotypeError(f"genotype.{field}[{k}] must be [str, int], got {item!r}")
@@ -59,7 +71,8 @@ def _pairs(value: Any, field: str) -> tuple[Pair, ...]:
 
 def _ints(value: Any, field: str) -> tuple[int, ...]:
     if not isinstance(value, (list, tuple, range)) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
         raise GenotypeError(f"genotype.{field} must be a list of node indices, got {value!r}")
     return tuple(value)
 
@@ -80,12 +93,13 @@ class Genotype:
     def __post_init__(self) -> None:
         for kind in CELL_KINDS:
             object.__setattr__(self, kind, _pairs(getattr(self, kind), kind))
-            object.__setattr__(self, f"{kind}_concat",
-                               _ints(getattr(self, f"{kind}_concat"), f"{kind}_concat"))
+            object.__setattr__(
+                self, f"{kind}_concat", _ints(getattr(self, f"{kind}_concat"), f"{kind}_concat")
+            )
         self.validate()
 
     # -- checks --------------------------------------------------------------------------------
-    def validate(self) -> "Genotype":
+    def validate(self) -> Genotype:
         """Raise GenotypeError naming the first problem; returns self when well formed."""
         for kind in CELL_KINDS:
             self._validate_cell(kind, getattr(self, kind), getattr(self, f"{kind}_concat"))
@@ -96,26 +110,31 @@ class Genotype:
         if not pairs or len(pairs) % 2:
             raise GenotypeError(
                 f"genotype.{kind} has {len(pairs)} entries; it needs two (op, input) pairs per "
-                "intermediate node, i.e. an even number >= 2")
+                "intermediate node, i.e. an even number >= 2"
+            )
         steps = len(pairs) // 2
         for k, (op, index) in enumerate(pairs):
             if op not in OP_NAMES or op == "none":
                 known = ", ".join(sorted(n for n in OP_NAMES if n != "none"))
-                raise GenotypeError(f"genotype.{kind}[{k}]: unknown operation {op!r}; "
-                                    f"use one of {known}")
+                raise GenotypeError(
+                    f"genotype.{kind}[{k}]: unknown operation {op!r}; use one of {known}"
+                )
             node = k // 2
             if not 0 <= index < node + 2:
                 raise GenotypeError(
                     f"genotype.{kind}[{k}]: input index {index} out of range for node {node + 2}"
-                    f" (allowed 0..{node + 1}: 0 = c_{{k-2}}, 1 = c_{{k-1}}, j >= 2 = node j)")
+                    f" (allowed 0..{node + 1}: 0 = c_{{k-2}}, 1 = c_{{k-1}}, j >= 2 = node j)"
+                )
         if not concat:
             raise GenotypeError(f"genotype.{kind}_concat is empty; list the nodes to concatenate")
         if len(set(concat)) != len(concat):
             raise GenotypeError(f"genotype.{kind}_concat {list(concat)} repeats a node")
         for index in concat:
             if not 0 <= index < steps + 2:
-                raise GenotypeError(f"genotype.{kind}_concat: node {index} out of range "
-                                    f"(the cell has states 0..{steps + 1})")
+                raise GenotypeError(
+                    f"genotype.{kind}_concat: node {index} out of range "
+                    f"(the cell has states 0..{steps + 1})"
+                )
 
     # -- views ---------------------------------------------------------------------------------
     def cell(self, kind: str) -> tuple[tuple[Pair, ...], tuple[int, ...]]:
@@ -137,16 +156,18 @@ class Genotype:
 
     # -- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, list]:
-        return {"normal": [[op, i] for op, i in self.normal],
-                "normal_concat": list(self.normal_concat),
-                "reduce": [[op, i] for op, i in self.reduce],
-                "reduce_concat": list(self.reduce_concat)}
+        return {
+            "normal": [[op, i] for op, i in self.normal],
+            "normal_concat": list(self.normal_concat),
+            "reduce": [[op, i] for op, i in self.reduce],
+            "reduce_concat": list(self.reduce_concat),
+        }
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
     @classmethod
-    def from_dict(cls, d: Any) -> "Genotype":
+    def from_dict(cls, d: Any) -> Genotype:
         """From `to_dict` output (also accepts a {"genotype": {...}} wrapper, as genotype.json)."""
         if isinstance(d, dict) and "genotype" in d and "normal" not in d:
             d = d["genotype"]
@@ -154,12 +175,14 @@ class Genotype:
             raise GenotypeError(f"a genotype must be a JSON object, got {type(d).__name__}")
         missing = [k for k in ("normal", "normal_concat", "reduce", "reduce_concat") if k not in d]
         if missing:
-            raise GenotypeError(f"genotype is missing {', '.join(missing)}; expected keys normal,"
-                                " normal_concat, reduce, reduce_concat")
+            raise GenotypeError(
+                f"genotype is missing {', '.join(missing)}; expected keys normal,"
+                " normal_concat, reduce, reduce_concat"
+            )
         return cls(d["normal"], d["normal_concat"], d["reduce"], d["reduce_concat"])
 
     @classmethod
-    def from_json(cls, text: str) -> "Genotype":
+    def from_json(cls, text: str) -> Genotype:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -167,8 +190,10 @@ class Genotype:
         return cls.from_dict(data)
 
     def __str__(self) -> str:
-        return (f"Genotype(normal={list(self.normal)}, normal_concat={list(self.normal_concat)}, "
-                f"reduce={list(self.reduce)}, reduce_concat={list(self.reduce_concat)})")
+        return (
+            f"Genotype(normal={list(self.normal)}, normal_concat={list(self.normal_concat)}, "
+            f"reduce={list(self.reduce)}, reduce_concat={list(self.reduce_concat)})"
+        )
 
 
 def concat_range(steps: int, multiplier: int | None = None) -> tuple[int, ...]:
@@ -177,49 +202,121 @@ def concat_range(steps: int, multiplier: int | None = None) -> tuple[int, ...]:
     return tuple(range(2 + steps - multiplier, steps + 2))
 
 
-def _g(normal: Iterable[Pair], normal_concat: Iterable[int], reduce: Iterable[Pair],
-       reduce_concat: Iterable[int]) -> Genotype:
+def _g(
+    normal: Iterable[Pair],
+    normal_concat: Iterable[int],
+    reduce: Iterable[Pair],
+    reduce_concat: Iterable[int],
+) -> Genotype:
     return Genotype(tuple(normal), tuple(normal_concat), tuple(reduce), tuple(reduce_concat))
 
 
 # Exactly as in quark0/darts cnn/genotypes.py.
 NASNet = _g(
-    normal=[("sep_conv_5x5", 1), ("sep_conv_3x3", 0), ("sep_conv_5x5", 0), ("sep_conv_3x3", 0),
-            ("avg_pool_3x3", 1), ("skip_connect", 0), ("avg_pool_3x3", 0), ("avg_pool_3x3", 0),
-            ("sep_conv_3x3", 1), ("skip_connect", 1)],
+    normal=[
+        ("sep_conv_5x5", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_5x5", 0),
+        ("sep_conv_3x3", 0),
+        ("avg_pool_3x3", 1),
+        ("skip_connect", 0),
+        ("avg_pool_3x3", 0),
+        ("avg_pool_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 1),
+    ],
     normal_concat=[2, 3, 4, 5, 6],
-    reduce=[("sep_conv_5x5", 1), ("sep_conv_7x7", 0), ("max_pool_3x3", 1), ("sep_conv_7x7", 0),
-            ("avg_pool_3x3", 1), ("sep_conv_5x5", 0), ("skip_connect", 3), ("avg_pool_3x3", 2),
-            ("sep_conv_3x3", 2), ("max_pool_3x3", 1)],
+    reduce=[
+        ("sep_conv_5x5", 1),
+        ("sep_conv_7x7", 0),
+        ("max_pool_3x3", 1),
+        ("sep_conv_7x7", 0),
+        ("avg_pool_3x3", 1),
+        ("sep_conv_5x5", 0),
+        ("skip_connect", 3),
+        ("avg_pool_3x3", 2),
+        ("sep_conv_3x3", 2),
+        ("max_pool_3x3", 1),
+    ],
     reduce_concat=[4, 5, 6],
 )
 
 AmoebaNet = _g(
-    normal=[("avg_pool_3x3", 0), ("max_pool_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_5x5", 2),
-            ("sep_conv_3x3", 0), ("avg_pool_3x3", 3), ("sep_conv_3x3", 1), ("skip_connect", 1),
-            ("skip_connect", 0), ("avg_pool_3x3", 1)],
+    normal=[
+        ("avg_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_5x5", 2),
+        ("sep_conv_3x3", 0),
+        ("avg_pool_3x3", 3),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 1),
+        ("skip_connect", 0),
+        ("avg_pool_3x3", 1),
+    ],
     normal_concat=[4, 5, 6],
-    reduce=[("avg_pool_3x3", 0), ("sep_conv_3x3", 1), ("max_pool_3x3", 0), ("sep_conv_7x7", 2),
-            ("sep_conv_7x7", 0), ("avg_pool_3x3", 1), ("max_pool_3x3", 0), ("max_pool_3x3", 1),
-            ("conv_7x1_1x7", 0), ("sep_conv_3x3", 5)],
+    reduce=[
+        ("avg_pool_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("sep_conv_7x7", 2),
+        ("sep_conv_7x7", 0),
+        ("avg_pool_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("conv_7x1_1x7", 0),
+        ("sep_conv_3x3", 5),
+    ],
     reduce_concat=[3, 4, 6],
 )
 
 DARTS_V1 = _g(
-    normal=[("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 0), ("sep_conv_3x3", 1),
-            ("skip_connect", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("skip_connect", 2)],
+    normal=[
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("skip_connect", 2),
+    ],
     normal_concat=[2, 3, 4, 5],
-    reduce=[("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 0),
-            ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("avg_pool_3x3", 0)],
+    reduce=[
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("avg_pool_3x3", 0),
+    ],
     reduce_concat=[2, 3, 4, 5],
 )
 
 DARTS_V2 = _g(
-    normal=[("sep_conv_3x3", 0), ("sep_conv_3x3", 1), ("sep_conv_3x3", 0), ("sep_conv_3x3", 1),
-            ("sep_conv_3x3", 1), ("skip_connect", 0), ("skip_connect", 0), ("dil_conv_3x3", 2)],
+    normal=[
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0),
+        ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 1),
+        ("skip_connect", 0),
+        ("skip_connect", 0),
+        ("dil_conv_3x3", 2),
+    ],
     normal_concat=[2, 3, 4, 5],
-    reduce=[("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 1),
-            ("max_pool_3x3", 0), ("skip_connect", 2), ("skip_connect", 2), ("max_pool_3x3", 1)],
+    reduce=[
+        ("max_pool_3x3", 0),
+        ("max_pool_3x3", 1),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+        ("max_pool_3x3", 0),
+        ("skip_connect", 2),
+        ("skip_connect", 2),
+        ("max_pool_3x3", 1),
+    ],
     reduce_concat=[2, 3, 4, 5],
 )
 
@@ -240,5 +337,6 @@ def published(name: str) -> Genotype:
     try:
         return table[name.lower()]
     except KeyError:
-        raise GenotypeError(f"no published genotype {name!r}; known: "
-                            f"{', '.join(PUBLISHED_GENOTYPES)}") from None
+        raise GenotypeError(
+            f"no published genotype {name!r}; known: {', '.join(PUBLISHED_GENOTYPES)}"
+        ) from None

@@ -52,9 +52,14 @@ def time_ms(module: nn.Module, x: torch.Tensor, repeats: int = REPEATS) -> float
     return 1000.0 * statistics.median(times)
 
 
-def backbone_latency_ms(genotype: Genotype, size: int, device: torch.device | str = "cpu",
-                        C: int = DEFAULT_C, layers: int = DEFAULT_LAYERS,
-                        repeats: int = REPEATS) -> float:
+def backbone_latency_ms(
+    genotype: Genotype,
+    size: int,
+    device: torch.device | str = "cpu",
+    C: int = DEFAULT_C,
+    layers: int = DEFAULT_LAYERS,
+    repeats: int = REPEATS,
+) -> float:
     """Milliseconds of one [1, 3, size, size] forward of the genotype's detector backbone."""
     device = torch.device(device)
     state = torch.get_rng_state()  # building a network must not shift a seeded search
@@ -75,9 +80,15 @@ def mnas_reward(accuracy: float, latency_ms: float, target_ms: float, w: float) 
     return accuracy * (latency_ms / target_ms) ** w
 
 
-def op_latency_table(ops: tuple[str, ...], size: int, device: torch.device | str = "cpu",
-                     nodes: int = 4, C: int = DEFAULT_C, layers: int = DEFAULT_LAYERS,
-                     repeats: int = REPEATS) -> dict:
+def op_latency_table(
+    ops: tuple[str, ...],
+    size: int,
+    device: torch.device | str = "cpu",
+    nodes: int = 4,
+    C: int = DEFAULT_C,
+    layers: int = DEFAULT_LAYERS,
+    repeats: int = REPEATS,
+) -> dict:
     """{"normal": {op: ms}, "reduce": {op: ms}, "fixed_ms"} over the backbone's cells.
 
     A cell at stride s has C_cell channels on [size / s]^2 maps; each op is timed there (reduce
@@ -102,16 +113,17 @@ def op_latency_table(ops: tuple[str, ...], size: int, device: torch.device | str
     return table
 
 
-def expected_latency(weights: dict[str, torch.Tensor], table: dict, ops: tuple[str, ...],
-                     kept_per_cell: int) -> torch.Tensor:
+def expected_latency(
+    weights: dict[str, torch.Tensor], table: dict, ops: tuple[str, ...], kept_per_cell: int
+) -> torch.Tensor:
     """E[lat] in ms of the supernet: fixed + sum over kinds and edges of softmax . op latency.
 
     weights[kind]: softmax(alpha) [edges, len(ops)] (differentiable)."""
-    total = torch.tensor(table["fixed_ms"], dtype=weights["normal"].dtype,
-                         device=weights["normal"].device)
+    total = torch.tensor(
+        table["fixed_ms"], dtype=weights["normal"].dtype, device=weights["normal"].device
+    )
     for kind in ("normal", "reduce"):
-        lat = torch.tensor([table[kind][op] for op in ops], dtype=total.dtype,
-                           device=total.device)
+        lat = torch.tensor([table[kind][op] for op in ops], dtype=total.dtype, device=total.device)
         w = weights[kind]
         total = total + (w @ lat).sum() * (kept_per_cell / w.shape[0])
     return total

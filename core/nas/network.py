@@ -49,8 +49,15 @@ class Cell(nn.Module):
     reduce); H' = H / 2 in a reduction cell.
     """
 
-    def __init__(self, genotype: Genotype, C_prev_prev: int, C_prev: int, C: int,
-                 reduction: bool, reduction_prev: bool):
+    def __init__(
+        self,
+        genotype: Genotype,
+        C_prev_prev: int,
+        C_prev: int,
+        C: int,
+        reduction: bool,
+        reduction_prev: bool,
+    ):
         super().__init__()
         self.reduction = reduction
         if reduction_prev:
@@ -64,7 +71,8 @@ class Cell(nn.Module):
         self._steps = len(pairs) // 2
         self.multiplier = len(concat)
         self._ops = nn.ModuleList(
-            build_op(name, C, 2 if reduction and index < 2 else 1, True) for name, index in pairs)
+            build_op(name, C, 2 if reduction and index < 2 else 1, True) for name, index in pairs
+        )
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
@@ -119,8 +127,15 @@ class CifarNetwork(nn.Module):
     `drop_path_prob` is an attribute (set it per epoch, as DARTS does; default 0).
     """
 
-    def __init__(self, C: int, num_classes: int, layers: int, auxiliary: bool,
-                 genotype: Genotype, stem_multiplier: int = STEM_MULTIPLIER):
+    def __init__(
+        self,
+        C: int,
+        num_classes: int,
+        layers: int,
+        auxiliary: bool,
+        genotype: Genotype,
+        stem_multiplier: int = STEM_MULTIPLIER,
+    ):
         super().__init__()
         if layers < 1:
             raise SpecError(f"a CifarNetwork needs layers >= 1, got {layers}")
@@ -128,8 +143,9 @@ class CifarNetwork(nn.Module):
         self._auxiliary = auxiliary
         self.drop_path_prob = 0.0
         C_curr = stem_multiplier * C
-        self.stem = nn.Sequential(nn.Conv2d(3, C_curr, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(C_curr))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr)
+        )
         C_prev_prev, C_prev, C_curr = C_curr, C_curr, C
         self.cells = nn.ModuleList()
         self._aux_index = 2 * layers // 3
@@ -159,4 +175,3 @@ class CifarNetwork(nn.Module):
                 logits_aux = self.auxiliary_head(s1)
         out = self.global_pooling(s1)
         return self.classifier(out.flatten(1)), logits_aux
-

@@ -14,7 +14,7 @@ parameter counts without torch are in core.nas.primitives.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -26,8 +26,15 @@ from core.nas.primitives import PRIMITIVES  # noqa: F401 (the alpha column order
 class ReLUConvBN(nn.Module):
     """ReLU -> Conv(k, stride, padding) -> BN. Used to preprocess cell inputs (1x1)."""
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                 affine: bool = True):
+    def __init__(
+        self,
+        C_in: int,
+        C_out: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        affine: bool = True,
+    ):
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
@@ -42,13 +49,29 @@ class ReLUConvBN(nn.Module):
 class DilConv(nn.Module):
     """ReLU -> dilated depthwise conv -> pointwise conv -> BN."""
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                 dilation: int, affine: bool = True):
+    def __init__(
+        self,
+        C_in: int,
+        C_out: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        dilation: int,
+        affine: bool = True,
+    ):
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding, dilation=dilation,
-                      groups=C_in, bias=False),
+            nn.Conv2d(
+                C_in,
+                C_in,
+                kernel_size,
+                stride=stride,
+                padding=padding,
+                dilation=dilation,
+                groups=C_in,
+                bias=False,
+            ),
             nn.Conv2d(C_in, C_out, 1, bias=False),
             nn.BatchNorm2d(C_out, affine=affine),
         )
@@ -63,13 +86,21 @@ class SepConv(nn.Module):
     Only the first depthwise convolution has the stride.
     """
 
-    def __init__(self, C_in: int, C_out: int, kernel_size: int, stride: int, padding: int,
-                 affine: bool = True):
+    def __init__(
+        self,
+        C_in: int,
+        C_out: int,
+        kernel_size: int,
+        stride: int,
+        padding: int,
+        affine: bool = True,
+    ):
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
-            nn.Conv2d(C_in, C_in, kernel_size, stride=stride, padding=padding, groups=C_in,
-                      bias=False),
+            nn.Conv2d(
+                C_in, C_in, kernel_size, stride=stride, padding=padding, groups=C_in, bias=False
+            ),
             nn.Conv2d(C_in, C_in, 1, bias=False),
             nn.BatchNorm2d(C_in, affine=affine),
             nn.ReLU(inplace=False),
@@ -99,7 +130,7 @@ class Zero(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 1:
             return x.mul(0.0)
-        return x[:, :, ::self.stride, ::self.stride].mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
 
 
 class FactorizedReduce(nn.Module):
@@ -141,10 +172,12 @@ OpFactory = Callable[[int, int, bool], nn.Module]
 OPS: dict[str, OpFactory] = {
     "none": lambda C, stride, affine: Zero(stride),
     "avg_pool_3x3": lambda C, stride, affine: nn.AvgPool2d(
-        3, stride=stride, padding=1, count_include_pad=False),
+        3, stride=stride, padding=1, count_include_pad=False
+    ),
     "max_pool_3x3": lambda C, stride, affine: nn.MaxPool2d(3, stride=stride, padding=1),
     "skip_connect": lambda C, stride, affine: (
-        Identity() if stride == 1 else FactorizedReduce(C, C, affine=affine)),
+        Identity() if stride == 1 else FactorizedReduce(C, C, affine=affine)
+    ),
     "sep_conv_3x3": lambda C, stride, affine: SepConv(C, C, 3, stride, 1, affine=affine),
     "sep_conv_5x5": lambda C, stride, affine: SepConv(C, C, 5, stride, 2, affine=affine),
     "sep_conv_7x7": lambda C, stride, affine: SepConv(C, C, 7, stride, 3, affine=affine),

@@ -19,8 +19,9 @@ plan says it is estimated. No torch here: the CLI and the GUI call `plan` at sub
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from core.nas.config import ReportConfig, SearchConfig
 
@@ -61,8 +62,11 @@ def afford(seconds: float, epoch_s: float, report: ReportConfig) -> ReportPlan:
     enough = min(report.min_epochs, report.epochs)
     while True:
         nets = repeats + random
-        epochs = report.epochs if math.isinf(seconds) else \
-            min(report.epochs, int(seconds // (nets * epoch_s)))
+        epochs = (
+            report.epochs
+            if math.isinf(seconds)
+            else min(report.epochs, int(seconds // (nets * epoch_s)))
+        )
         if epochs >= enough or (repeats == 1 and random <= 1):
             break
         if repeats > 1:
@@ -101,9 +105,14 @@ def crops_estimate(cfg: SearchConfig, dataset_row: Mapping[str, Any] | None = No
     return int(objects) if cap is None else min(int(objects), cap)
 
 
-def plan(config: SearchConfig | Mapping[str, Any], *, epoch_s: float | None = None,
-         train_crops: int | None = None, val_crops: int | None = None,
-         elapsed_s: float = 0.0) -> dict:
+def plan(
+    config: SearchConfig | Mapping[str, Any],
+    *,
+    epoch_s: float | None = None,
+    train_crops: int | None = None,
+    val_crops: int | None = None,
+    elapsed_s: float = 0.0,
+) -> dict:
     """The planned split of a search job's budget (seconds), JSON-ready.
 
     {"budget_s", "search_s", "report_s", "reserve_s", "report": {repeats, random, epochs,
@@ -118,17 +127,30 @@ def plan(config: SearchConfig | Mapping[str, Any], *, epoch_s: float | None = No
     budget = cfg.budget_s
     if math.isinf(budget):
         report = afford(math.inf, epoch_s, cfg.report)
-        out = {"budget_s": None, "search_s": None, "report_s": report.seconds,
-               "reserve_s": RESERVE_MIN_S}
+        out = {
+            "budget_s": None,
+            "search_s": None,
+            "report_s": report.seconds,
+            "reserve_s": RESERVE_MIN_S,
+        }
     else:
         reserve = max(RESERVE_MIN_S, RESERVE_SHARE * budget)
         left = max(0.0, budget - reserve - elapsed_s)
         report = afford(report_seconds(cfg.report, left, epoch_s), epoch_s, cfg.report)
-        out = {"budget_s": budget, "search_s": max(0.0, left - report.seconds),
-               "report_s": report.seconds, "reserve_s": reserve}
+        out = {
+            "budget_s": budget,
+            "search_s": max(0.0, left - report.seconds),
+            "report_s": report.seconds,
+            "reserve_s": reserve,
+        }
     full = afford(math.inf, epoch_s, cfg.report)  # what the report trains given the time
-    out.update(report={**asdict(report), "networks": report.networks}, epoch_s=epoch_s,
-               report_max_s=full.seconds, train_crops=crops, measured=measured)
+    out.update(
+        report={**asdict(report), "networks": report.networks},
+        epoch_s=epoch_s,
+        report_max_s=full.seconds,
+        train_crops=crops,
+        measured=measured,
+    )
     out["text"] = describe(out)
     return out
 
@@ -144,7 +166,7 @@ def describe(p: Mapping[str, Any]) -> str:
     epochs)'; 'estimated' when the epoch cost is not measured yet."""
     report = report_plan(p)
     search = "until its epochs/samples end" if p["search_s"] is None else duration(p["search_s"])
-    text = (f"plan: search {search}, report {duration(p['report_s'])} ({report.describe()})")
+    text = f"plan: search {search}, report {duration(p['report_s'])} ({report.describe()})"
     if p["budget_s"] is not None:
         text += f", within {duration(p['budget_s'])}"
     return text + ("" if p["measured"] else "; estimated before measuring the training speed")

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -58,8 +58,7 @@ def synflow(model: nn.Module, input_shape: Sequence[int]) -> float:
         for p in net.parameters():
             p.abs_()
     net.zero_grad(set_to_none=True)
-    ones = torch.ones(1, *input_shape, dtype=torch.float64,
-                      device=next(net.parameters()).device)
+    ones = torch.ones(1, *input_shape, dtype=torch.float64, device=next(net.parameters()).device)
     logits_of(net(ones)).sum().backward()
     total = 0.0
     with torch.no_grad():
@@ -81,8 +80,7 @@ def naswot(model: nn.Module, x: torch.Tensor) -> float:
         signs = (inputs[0].reshape(n, -1) > 0).float().mul_(2).sub_(1)
         kernel.add_((signs @ signs.t()).double().add_(signs.shape[1]).div_(2))
 
-    handles = [m.register_forward_pre_hook(hook) for m in model.modules()
-               if isinstance(m, nn.ReLU)]
+    handles = [m.register_forward_pre_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
     was_training = model.training
     state = copy.deepcopy(model.state_dict())  # train-mode BN moves running stats: put back
     try:
@@ -112,7 +110,7 @@ def zico(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]])
         raise SearchError("zico needs at least two minibatches of gradients")
     total = 0.0
     for store in grads:
-        g = torch.stack(store)                              # [batches, weights]
+        g = torch.stack(store)  # [batches, weights]
         std = g.std(dim=0, unbiased=False)
         nonzero = std > 0
         ratio = float((g.abs().mean(dim=0)[nonzero] / std[nonzero]).sum())

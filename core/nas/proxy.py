@@ -20,9 +20,9 @@ import logging
 import math
 import statistics
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -46,9 +46,9 @@ class ProxyTensors:
     search_train_y: torch.Tensor
     search_val_x: torch.Tensor
     search_val_y: torch.Tensor
-    train_x: torch.Tensor          # the whole proxy train split (final report training)
+    train_x: torch.Tensor  # the whole proxy train split (final report training)
     train_y: torch.Tensor
-    val_x: torch.Tensor            # held-out proxy val split (final report scores)
+    val_x: torch.Tensor  # held-out proxy val split (final report scores)
     val_y: torch.Tensor
     classes: list[str]
 
@@ -61,8 +61,15 @@ class ProxyTensors:
         return int(self.train_x.shape[-1])
 
 
-def load_raw(store, dataset: str | None, proxy_path: str | None, size: int, context: float,
-             seed: int, max_per_class: int | None) -> dict:
+def load_raw(
+    store,
+    dataset: str | None,
+    proxy_path: str | None,
+    size: int,
+    context: float,
+    seed: int,
+    max_per_class: int | None,
+) -> dict:
     """uint8 proxy tensors {train_x, train_y, val_x, val_y, classes} from the store or a file."""
     if proxy_path:
         path = store.resolve_path(proxy_path) if store is not None else Path(proxy_path)
@@ -74,14 +81,26 @@ def load_raw(store, dataset: str | None, proxy_path: str | None, size: int, cont
             raise DatasetError(f"proxy file {path} lacks {', '.join(sorted(missing))}")
         return raw
     from core.data.proxy import load_proxy
-    data = load_proxy(store, dataset, size=size, context=context, seed=seed,
-                      max_per_class=max_per_class)
-    return {"train_x": data.train_x, "train_y": data.train_y, "val_x": data.val_x,
-            "val_y": data.val_y, "classes": list(data.classes)}
+
+    data = load_proxy(
+        store, dataset, size=size, context=context, seed=seed, max_per_class=max_per_class
+    )
+    return {
+        "train_x": data.train_x,
+        "train_y": data.train_y,
+        "val_x": data.val_x,
+        "val_y": data.val_y,
+        "classes": list(data.classes),
+    }
 
 
-def prepare(raw: dict, size: int, val_fraction: float = 0.5, seed: int = 0,
-            device: str | torch.device = "cpu") -> ProxyTensors:
+def prepare(
+    raw: dict,
+    size: int,
+    val_fraction: float = 0.5,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+) -> ProxyTensors:
     """Normalise, resize to `size` if needed and split the train split (see module docstring).
 
     All tensors end up on `device` (the crops are small: a GPU search keeps them there).
@@ -89,39 +108,62 @@ def prepare(raw: dict, size: int, val_fraction: float = 0.5, seed: int = 0,
     train_x, val_x = _to_float(raw["train_x"], size), _to_float(raw["val_x"], size)
     train_y, val_y = raw["train_y"].long(), raw["val_y"].long()
     if len(train_y) < 4:
-        raise DatasetError(f"the proxy train split has {len(train_y)} crops; a search needs at "
-                           "least 4 (generate or import a larger dataset)")
+        raise DatasetError(
+            f"the proxy train split has {len(train_y)} crops; a search needs at "
+            "least 4 (generate or import a larger dataset)"
+        )
     if len(val_y) == 0:  # no val images: hold out a quarter of train for the report
         perm = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(seed + 1))
         cut = max(1, len(perm) // 4)
-        val_x, val_y, train_x, train_y = (train_x[perm[:cut]], train_y[perm[:cut]],
-                                          train_x[perm[cut:]], train_y[perm[cut:]])
+        val_x, val_y, train_x, train_y = (
+            train_x[perm[:cut]],
+            train_y[perm[:cut]],
+            train_x[perm[cut:]],
+            train_y[perm[cut:]],
+        )
     mean = train_x.mean(dim=(0, 2, 3), keepdim=True)
     std = train_x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-3)
     train_x, val_x = (train_x - mean) / std, (val_x - mean) / std
     perm = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(seed))
     cut = min(max(1, int(round(len(perm) * (1 - val_fraction)))), len(perm) - 1)
     w_idx, a_idx = perm[:cut], perm[cut:]
-    tensors = [t.to(device) for t in (train_x[w_idx], train_y[w_idx], train_x[a_idx],
-                                      train_y[a_idx], train_x, train_y, val_x, val_y)]
+    tensors = [
+        t.to(device)
+        for t in (
+            train_x[w_idx],
+            train_y[w_idx],
+            train_x[a_idx],
+            train_y[a_idx],
+            train_x,
+            train_y,
+            val_x,
+            val_y,
+        )
+    ]
     return ProxyTensors(*tensors, list(raw["classes"]))
 
 
 def _to_float(x: torch.Tensor, size: int) -> torch.Tensor:
     x = x.float().div_(255.0)
     if x.shape[-1] != size or x.shape[-2] != size:
-        x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
-                          align_corners=False)
+        x = F.interpolate(
+            x, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
     return x.contiguous()
 
 
 # -- batches -----------------------------------------------------------------------------------
-def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator,
-            augment: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def batches(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    augment: bool = False,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One shuffled epoch of (x [B, 3, s, s], y [B]); the last partial batch is kept if >= 2."""
     order = torch.randperm(len(y), generator=generator)
     for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size].to(x.device)
+        idx = order[start : start + batch_size].to(x.device)
         if len(idx) < 2 and start > 0:
             break
         xb = x[idx]
@@ -137,11 +179,12 @@ def random_flip_crop(x: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     padded = F.pad(x, (pad, pad, pad, pad))
     dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
     dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    return torch.stack([padded[i, :, dy[i]:dy[i] + h, dx[i]:dx[i] + w] for i in range(b)])
+    return torch.stack([padded[i, :, dy[i] : dy[i] + h, dx[i] : dx[i] + w] for i in range(b)])
 
 
-def cycle_batches(x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                  generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def cycle_batches(
+    x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Endless shuffled batches (no augmentation): the architecture-side data stream."""
     while True:
         yield from batches(x, y, batch_size, generator)
@@ -159,9 +202,13 @@ def logits_of(out) -> torch.Tensor:
 
 # -- training and scoring ----------------------------------------------------------------------
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-             forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
-             check_stop: Callable[[], None] | None = None) -> float:
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    check_stop: Callable[[], None] | None = None,
+) -> float:
     """Top-1 accuracy in [0, 1] of model (eval mode) on x [N,3,s,s], y [N]."""
     was_training = model.training
     model.eval()
@@ -170,8 +217,8 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
     for start in range(0, len(y), EVAL_BATCH):
         if check_stop is not None:
             check_stop()
-        xb = x[start:start + EVAL_BATCH].contiguous(memory_format=torch.channels_last)
-        correct += int((forward(xb).argmax(1) == y[start:start + EVAL_BATCH]).sum())
+        xb = x[start : start + EVAL_BATCH].contiguous(memory_format=torch.channels_last)
+        correct += int((forward(xb).argmax(1) == y[start : start + EVAL_BATCH]).sum())
     model.train(was_training)
     return correct / max(1, len(y))
 
@@ -192,14 +239,20 @@ class TrainSettings:
     def build(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
         """The optimiser of `params` at `lr` (the cosine schedule sets it per epoch)."""
         if self.optimizer == "adam":
-            return torch.optim.AdamW(params, lr=self.lr, betas=(self.momentum, 0.999),
-                                     weight_decay=self.weight_decay)
-        return torch.optim.SGD(params, lr=self.lr, momentum=self.momentum,
-                               weight_decay=self.weight_decay)
+            return torch.optim.AdamW(
+                params, lr=self.lr, betas=(self.momentum, 0.999), weight_decay=self.weight_decay
+            )
+        return torch.optim.SGD(
+            params, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay
+        )
 
 
-def weight_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
-                params: list[nn.Parameter], grad_clip: float) -> None:
+def weight_step(
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    params: list[nn.Parameter],
+    grad_clip: float,
+) -> None:
     """One optimiser step of network weights (not DARTS alphas): backward, clip the norm, step."""
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -207,10 +260,15 @@ def weight_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
     optimizer.step()
 
 
-def train_and_score(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
-                    val: tuple[torch.Tensor, torch.Tensor], settings: TrainSettings, seed: int,
-                    check_stop: Callable[[], None] | None = None,
-                    on_epoch: Callable[[int, float], None] | None = None) -> dict[str, float]:
+def train_and_score(
+    model: nn.Module,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    settings: TrainSettings,
+    seed: int,
+    check_stop: Callable[[], None] | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> dict[str, float]:
     """Train `model` from its current weights on `train`, score on `val`.
 
     Returns {"train_acc", "val_acc", "loss", "seconds"}; check_stop() is called every step,
@@ -238,12 +296,22 @@ def train_and_score(model: nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         if on_epoch is not None:
             on_epoch(epoch + 1, time.monotonic() - start)
     val_acc = evaluate(model, *val, check_stop=check_stop)
-    return {"train_acc": correct / max(1, seen), "val_acc": val_acc, "loss": loss_sum,
-            "seconds": time.monotonic() - start}
+    return {
+        "train_acc": correct / max(1, seen),
+        "val_acc": val_acc,
+        "loss": loss_sum,
+        "seconds": time.monotonic() - start,
+    }
 
 
-def step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: TrainSettings,
-                 steps: int = 3, warmup: int = 2) -> float:
+def step_seconds(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    settings: TrainSettings,
+    steps: int = 3,
+    warmup: int = 2,
+) -> float:
     """Measured seconds of one training step of `model` (changed: pass a throwaway network) at
     batch `settings.batch_size` on the device of x, augmentation included: the median of `steps`
     timed steps after `warmup` untimed ones (the first steps of a network pay for allocations
@@ -258,8 +326,7 @@ def step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: T
         _sync(x.device)
         start = time.perf_counter()
         xb = random_flip_crop(x[:n], generator).contiguous(memory_format=torch.channels_last)
-        weight_step(F.cross_entropy(logits_of(model(xb)), y[:n]), opt, params,
-                    settings.grad_clip)
+        weight_step(F.cross_entropy(logits_of(model(xb)), y[:n]), opt, params, settings.grad_clip)
         _sync(x.device)
         if step >= warmup:
             times.append(time.perf_counter() - start)
@@ -296,9 +363,11 @@ def measure(model: nn.Module, size: int, latency_repeats: int = LATENCY_REPEATS)
         t0 = time.perf_counter()
         model(x)
         times.append(time.perf_counter() - t0)
-    return {"params": count_parameters(model, exclude=AUXILIARY),
-            "flops": int(counter.get_total_flops()),
-            "latency_ms": 1000.0 * statistics.median(times[1:])}
+    return {
+        "params": count_parameters(model, exclude=AUXILIARY),
+        "flops": int(counter.get_total_flops()),
+        "latency_ms": 1000.0 * statistics.median(times[1:]),
+    }
 
 
 def spread(values: list[float]) -> dict[str, float | list[float]]:

@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from collections.abc import Iterable
 from dataclasses import asdict
-from typing import Iterable
 
 import torch
 
@@ -42,8 +42,9 @@ TIMED_RANDOM_CELLS = 2  # random cells timed before the search to plan the repor
 def report_genotypes(ctx: SearchContext) -> list[Genotype]:
     """The K random genotypes of the report (deterministic in the config seed)."""
     rng = random.Random(ctx.cfg.seed + RANDOM_SEED_OFFSET)
-    return [sample_genotype(rng, ctx.cfg.nodes, ctx.cfg.skip_cap)
-            for _ in range(ctx.cfg.report.random)]
+    return [
+        sample_genotype(rng, ctx.cfg.nodes, ctx.cfg.skip_cap) for _ in range(ctx.cfg.report.random)
+    ]
 
 
 def timed_epoch_s(ctx: SearchContext, genotype: Genotype) -> float:
@@ -51,23 +52,30 @@ def timed_epoch_s(ctx: SearchContext, genotype: Genotype) -> float:
     device; the torch RNG is left as it was (timing must not shift a seeded search)."""
     state = torch.get_rng_state()
     try:
-        step = step_seconds(ctx.network(genotype), ctx.data.train_x, ctx.data.train_y,
-                            ctx.train_settings(1))
+        step = step_seconds(
+            ctx.network(genotype), ctx.data.train_x, ctx.data.train_y, ctx.train_settings(1)
+        )
     finally:
         torch.set_rng_state(state)
-    return epoch_seconds(step, len(ctx.data.train_y), len(ctx.data.val_y),
-                         ctx.cfg.net_batch_size)
+    return epoch_seconds(step, len(ctx.data.train_y), len(ctx.data.val_y), ctx.cfg.net_batch_size)
 
 
 def measured_plan(ctx: SearchContext) -> dict:
     """The job plan (core.nas.planning.plan) from the measured epoch time of random cells (the
     report's first ones)."""
-    cells = report_genotypes(ctx)[:TIMED_RANDOM_CELLS] or \
-        [sample_genotype(random.Random(ctx.cfg.seed + RANDOM_SEED_OFFSET), ctx.cfg.nodes,
-                         ctx.cfg.skip_cap)]
+    cells = report_genotypes(ctx)[:TIMED_RANDOM_CELLS] or [
+        sample_genotype(
+            random.Random(ctx.cfg.seed + RANDOM_SEED_OFFSET), ctx.cfg.nodes, ctx.cfg.skip_cap
+        )
+    ]
     timed = [timed_epoch_s(ctx, g) for g in cells]
-    return plan(ctx.cfg, epoch_s=statistics.fmean(timed), train_crops=len(ctx.data.train_y),
-                val_crops=len(ctx.data.val_y), elapsed_s=ctx.job.elapsed)
+    return plan(
+        ctx.cfg,
+        epoch_s=statistics.fmean(timed),
+        train_crops=len(ctx.data.train_y),
+        val_crops=len(ctx.data.val_y),
+        elapsed_s=ctx.job.elapsed,
+    )
 
 
 def _estimates(ctx: SearchContext, searched_s: float) -> dict[str, float]:
@@ -95,10 +103,15 @@ def _afforded(ctx: SearchContext, genotype: Genotype) -> tuple[ReportPlan, dict[
     epoch_s = statistics.fmean(estimates.values())
     left = ctx.job.remaining - SAVE_S if math.isfinite(ctx.job.seconds) else math.inf
     chosen = afford(max(0.0, left), epoch_s, ctx.cfg.report)
-    ctx.run_state.report["plan"] = {"report": asdict(chosen), "epoch_s": epoch_s,
-                                    "estimates": estimates}
-    ctx.reporter.info(f"final report: {chosen.describe()}, about {duration(chosen.seconds)}"
-                      + ("" if math.isinf(left) else f" of the {duration(left)} left"))
+    ctx.run_state.report["plan"] = {
+        "report": asdict(chosen),
+        "epoch_s": epoch_s,
+        "estimates": estimates,
+    }
+    ctx.reporter.info(
+        f"final report: {chosen.describe()}, about {duration(chosen.seconds)}"
+        + ("" if math.isinf(left) else f" of the {duration(left)} left")
+    )
     return chosen, estimates
 
 
@@ -110,13 +123,18 @@ class _Progress:
     Each network's time is its own estimate (`_estimates`: cells differ in speed) scaled by how
     the finished networks (and the current one, once an epoch is done) compared with theirs."""
 
-    def __init__(self, ctx: SearchContext, chosen: ReportPlan, estimates: dict[str, float],
-                 done: Iterable[str] = ()):
+    def __init__(
+        self,
+        ctx: SearchContext,
+        chosen: ReportPlan,
+        estimates: dict[str, float],
+        done: Iterable[str] = (),
+    ):
         """`done`: the networks ("role:k") a resumed report has already trained."""
         self.ctx, self.epochs, self.estimates = ctx, chosen.epochs, estimates
         self.fallback = statistics.fmean(estimates.values())  # a network without its own
-        self.ratios: list[float] = []   # measured / estimated epoch time of finished networks
-        self.left: list[str] = []       # networks not finished ("role:k"), current first
+        self.ratios: list[float] = []  # measured / estimated epoch time of finished networks
+        self.left: list[str] = []  # networks not finished ("role:k"), current first
         # a random cell has finished (the floor of one is met)
         self.random_done = any(not k.startswith("searched") for k in done)
 
@@ -162,8 +180,12 @@ class _Progress:
         now = (self.epochs - epochs_done) * (per_epoch or self._estimate(key) * scale)
         later = self._fit(self.left[1:], self._room() - now, scale)
         remaining = now + sum(self.epochs * self._estimate(k) * scale for k in later) + SAVE_S
-        self.ctx.reporter.progress(time_fraction(self.ctx.job.elapsed, remaining), message,
-                                   remaining_s=remaining, measured=True)
+        self.ctx.reporter.progress(
+            time_fraction(self.ctx.job.elapsed, remaining),
+            message,
+            remaining_s=remaining,
+            measured=True,
+        )
 
     def network_done(self, key: str, seconds: float) -> None:
         self.ratios.append(seconds / self.epochs / self._estimate(key))
@@ -177,7 +199,7 @@ def final_report(ctx: SearchContext, genotype: Genotype, search_score: float) ->
     decided (does it fit the budget?) just before it starts; Ray decides for all at submission
     and trains them at once. Each is seeded on its own, so the numbers do not depend on it."""
     chosen, estimates = _afforded(ctx, genotype)
-    randoms = report_genotypes(ctx)[:chosen.random]
+    randoms = report_genotypes(ctx)[: chosen.random]
     jobs = [("searched", genotype, r) for r in range(chosen.repeats)]
     jobs += [("random", g, k) for k, g in enumerate(randoms)]
     done: dict = ctx.run_state.report.setdefault("accs", {})
@@ -191,8 +213,9 @@ def final_report(ctx: SearchContext, genotype: Genotype, search_score: float) ->
             left = [f"{r}:{kk}" for _, r, _, kk in pending[i:]]
             if left[0] not in progress.fitting(left):  # searched seeds always fit
                 state["skipped"] += 1
-                ctx.reporter.warning(f"final report: random cell {k + 1} skipped, it does not "
-                                     "fit the job's budget")
+                ctx.reporter.warning(
+                    f"final report: random cell {k + 1} skipped, it does not fit the job's budget"
+                )
                 continue
             state["label"] = f"final report: training {role} cell {k + 1} ({n + 1}/{len(jobs)})"
             progress.show(0, 0.0, state["label"])
@@ -200,36 +223,55 @@ def final_report(ctx: SearchContext, genotype: Genotype, search_score: float) ->
             started.append((n, role, g, k))
             yield ctx.trial(g, seed, chosen.epochs, "report")
 
-    results = ctx.run_trials(trials(), on_epoch=lambda e, s: progress.show(
-        e, s, f"{state['label']}, epoch {e}"))
+    results = ctx.run_trials(
+        trials(), on_epoch=lambda e, s: progress.show(e, s, f"{state['label']}, epoch {e}")
+    )
     try:
         for i, stats in enumerate(results):  # in the order of `started`
             n, role, g, k = started[i]
             progress.network_done(f"{role}:{k}", stats["seconds"])
             done[f"{role}:{k}"] = stats["val_acc"]
-            ctx.log_architecture(g, stats["val_acc"], "final", None, role=role, repeat=k,
-                                 report_epochs=chosen.epochs,
-                                 backbone_latency_ms=ctx.backbone_latency(g),
-                                 score_source="retrained from scratch, proxy val split")
+            ctx.log_architecture(
+                g,
+                stats["val_acc"],
+                "final",
+                None,
+                role=role,
+                repeat=k,
+                report_epochs=chosen.epochs,
+                backbone_latency_ms=ctx.backbone_latency(g),
+                score_source="retrained from scratch, proxy val split",
+            )
             ctx.save()
     finally:
         results.close()
     return _summary(ctx, genotype, search_score, chosen, randoms, done, state["skipped"])
 
 
-def _summary(ctx: SearchContext, genotype: Genotype, search_score: float, chosen: ReportPlan,
-             randoms: list[Genotype], done: dict, skipped: int) -> dict:
+def _summary(
+    ctx: SearchContext,
+    genotype: Genotype,
+    search_score: float,
+    chosen: ReportPlan,
+    randoms: list[Genotype],
+    done: dict,
+    skipped: int,
+) -> dict:
     cfg, data = ctx.cfg, ctx.data
     searched = spread([done[f"searched:{r}"] for r in range(chosen.repeats)])
     trained = [k for k in range(len(randoms)) if f"random:{k}" in done]
     rand = spread([done[f"random:{k}"] for k in trained])
     rand["genotypes"] = [randoms[k].to_dict() for k in trained]
     margin = (searched["mean"] - rand["mean"]) if rand["accs"] else None
-    latency = {"image_size": cfg.latency_size, "device": str(ctx.device),
-               "searched_ms": ctx.backbone_latency(genotype),
-               "random_ms": [ctx.backbone_latency(randoms[k]) for k in trained]}
-    latency["random_mean_ms"] = statistics.fmean(latency["random_ms"]) \
-        if latency["random_ms"] else None
+    latency = {
+        "image_size": cfg.latency_size,
+        "device": str(ctx.device),
+        "searched_ms": ctx.backbone_latency(genotype),
+        "random_ms": [ctx.backbone_latency(randoms[k]) for k in trained],
+    }
+    latency["random_mean_ms"] = (
+        statistics.fmean(latency["random_ms"]) if latency["random_ms"] else None
+    )
     return {
         "strategy": cfg.strategy,
         "genotype": genotype.to_dict(),
@@ -241,10 +283,18 @@ def _summary(ctx: SearchContext, genotype: Genotype, search_score: float, chosen
         "objective": cfg.objective,
         "latency": latency,
         "afforded": chosen.describe() + (f" ({skipped} skipped: budget)" if skipped else ""),
-        "asked": ReportPlan(cfg.report.repeats, cfg.report.random, cfg.report.epochs,
-                            0.0).describe(),
-        "budget": {"report_epochs": chosen.epochs, "C": cfg.C, "layers": cfg.layers,
-                   "image_size": data.size, "train_crops": len(data.train_y),
-                   "val_crops": len(data.val_y), "batch_size": cfg.net_batch_size,
-                   "lr": cfg.net_learning_rate, "optimizer": cfg.net_optimizer},
+        "asked": ReportPlan(
+            cfg.report.repeats, cfg.report.random, cfg.report.epochs, 0.0
+        ).describe(),
+        "budget": {
+            "report_epochs": chosen.epochs,
+            "C": cfg.C,
+            "layers": cfg.layers,
+            "image_size": data.size,
+            "train_crops": len(data.train_y),
+            "val_crops": len(data.val_y),
+            "batch_size": cfg.net_batch_size,
+            "lr": cfg.net_learning_rate,
+            "optimizer": cfg.net_optimizer,
+        },
     }

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.engine.queries import searched_genotype
 from core.errors import NotFoundError, SpecError
-from core.nas.genotypes import Genotype, GenotypeError, PUBLISHED_GENOTYPES, published
+from core.nas.genotypes import PUBLISHED_GENOTYPES, Genotype, GenotypeError, published
 
 
 def resolve_genotype(store, spec: str) -> Genotype:
@@ -22,8 +22,10 @@ def resolve_genotype(store, spec: str) -> Genotype:
     `nas-file:PATH`."""
     kind, sep, value = spec.partition(":")
     if not sep or not value:
-        raise SpecError(f"bad NAS backbone {spec!r}: use nas:JOB_ID, nas:NAME ("
-                        f"{', '.join(PUBLISHED_GENOTYPES)}), nas-arch:ID or nas-file:PATH")
+        raise SpecError(
+            f"bad NAS backbone {spec!r}: use nas:JOB_ID, nas:NAME ("
+            f"{', '.join(PUBLISHED_GENOTYPES)}), nas-arch:ID or nas-file:PATH"
+        )
     if kind == "nas-file":
         return _read_genotype(Path(value) if store is None else store.resolve_path(value))
     if kind == "nas-arch":
@@ -36,12 +38,15 @@ def resolve_genotype(store, spec: str) -> Genotype:
         return published(value)
     job = store.get_job(int(value))
     if job["kind"] != "search":
-        raise SpecError(f"job {value} is a {job['kind']} job, not a search; nas:JOB_ID needs a "
-                        "search job")
+        raise SpecError(
+            f"job {value} is a {job['kind']} job, not a search; nas:JOB_ID needs a search job"
+        )
     found = searched_genotype(store, int(value))  # THE found cell (runs/<id>/genotype.json)
     if found is None:
-        raise NotFoundError(f"search job {value} has no genotype yet (status {job['status']}); "
-                            "wait for its search phase to finish")
+        raise NotFoundError(
+            f"search job {value} has no genotype yet (status {job['status']}); "
+            "wait for its search phase to finish"
+        )
     return Genotype.from_dict(found)
 
 

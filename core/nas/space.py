@@ -15,7 +15,7 @@ not sampled, and a derived one has its weakest skips replaced by the edge's next
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from core.errors import SearchError
 from core.nas.genotypes import CELL_KINDS, Genotype, concat_range
@@ -44,20 +44,27 @@ def _sample_cell(rng: random.Random, nodes: int, ops: Sequence[str]) -> list[tup
     return pairs
 
 
-def sample_genotype(rng: random.Random, nodes: int = 4, skip_cap: int | None = 2,
-                    ops: Sequence[str] = CANDIDATE_OPS) -> Genotype:
+def sample_genotype(
+    rng: random.Random, nodes: int = 4, skip_cap: int | None = 2, ops: Sequence[str] = CANDIDATE_OPS
+) -> Genotype:
     """A uniform random genotype (rejecting normal cells with more than skip_cap skips)."""
     concat = concat_range(nodes)
     for _ in range(MAX_SAMPLE_TRIES):
         normal = _sample_cell(rng, nodes, ops)
         if skip_cap is None or sum(op == SKIP for op, _ in normal) <= skip_cap:
             return Genotype(normal, concat, _sample_cell(rng, nodes, ops), concat)
-    raise SearchError(f"could not sample a cell with <= {skip_cap} skip connections in "
-                      f"{MAX_SAMPLE_TRIES} tries; raise skip_cap or use more ops")
+    raise SearchError(
+        f"could not sample a cell with <= {skip_cap} skip connections in "
+        f"{MAX_SAMPLE_TRIES} tries; raise skip_cap or use more ops"
+    )
 
 
-def mutate(genotype: Genotype, rng: random.Random, skip_cap: int | None = 2,
-           ops: Sequence[str] = CANDIDATE_OPS) -> tuple[Genotype, str]:
+def mutate(
+    genotype: Genotype,
+    rng: random.Random,
+    skip_cap: int | None = 2,
+    ops: Sequence[str] = CANDIDATE_OPS,
+) -> tuple[Genotype, str]:
     """One op or one input changed in one cell; returns (child, description of the change).
 
     The changed value always differs from the parent's, the two inputs of a node stay distinct,
@@ -83,15 +90,19 @@ def mutate(genotype: Genotype, rng: random.Random, skip_cap: int | None = 2,
         pairs[k] = new
         cells = {c: genotype.cell(c) for c in CELL_KINDS}
         cells[kind] = (pairs, concat)
-        child = Genotype(cells["normal"][0], cells["normal"][1], cells["reduce"][0],
-                         cells["reduce"][1])
+        child = Genotype(
+            cells["normal"][0], cells["normal"][1], cells["reduce"][0], cells["reduce"][1]
+        )
         if skip_cap is None or child.count(SKIP) <= skip_cap:
             return child, what
     raise SearchError("could not find a mutation that respects the skip cap; raise skip_cap")
 
 
-def cap_skips(pairs: Sequence[tuple[str, int]], edge_weights: dict[tuple[int, int], dict[str, float]],
-              cap: int) -> list[tuple[str, int]]:
+def cap_skips(
+    pairs: Sequence[tuple[str, int]],
+    edge_weights: dict[tuple[int, int], dict[str, float]],
+    cap: int,
+) -> list[tuple[str, int]]:
     """Replace the weakest skip_connect ops of a derived cell until at most `cap` remain.
 
     `edge_weights[(node, input)][op]` are the softmax weights of the cell's edges. Each replaced
@@ -100,7 +111,7 @@ def cap_skips(pairs: Sequence[tuple[str, int]], edge_weights: dict[tuple[int, in
     pairs = list(pairs)
     skips = [k for k, (op, _) in enumerate(pairs) if op == SKIP]
     skips.sort(key=lambda k: edge_weights[(k // 2, pairs[k][1])][SKIP])
-    for k in skips[:max(0, len(skips) - cap)]:
+    for k in skips[: max(0, len(skips) - cap)]:
         weights = edge_weights[(k // 2, pairs[k][1])]
         best = max((op for op in weights if op not in ("none", SKIP)), key=weights.__getitem__)
         pairs[k] = (best, pairs[k][1])

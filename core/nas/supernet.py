@@ -24,7 +24,7 @@ the derive rule ranks an edge's ops by softmax(alpha) x its normalised beta.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -50,8 +50,9 @@ class MixedOp(nn.Module):
     """All candidate ops on one edge: [B, C, H, W] -> [B, C, H/stride, W/stride]; with
     `partial_channels` K > 1 only the first C/K channels go through the ops (PC-DARTS)."""
 
-    def __init__(self, C: int, stride: int, primitives: Sequence[str] = PRIMITIVES,
-                 partial_channels: int = 1):
+    def __init__(
+        self, C: int, stride: int, primitives: Sequence[str] = PRIMITIVES, partial_channels: int = 1
+    ):
         super().__init__()
         self.primitives = tuple(primitives)
         self.k = partial_channels
@@ -79,8 +80,12 @@ class MixedOp(nn.Module):
 
         The `none` op adds w * 0 (no value, no gradient), so it is skipped: same result, fewer ops.
         """
-        return self._partial(x, lambda h: sum(w * op(h) for w, op in zip(weights, self._ops)
-                                              if not isinstance(op, Zero)))
+        return self._partial(
+            x,
+            lambda h: sum(
+                w * op(h) for w, op in zip(weights, self._ops) if not isinstance(op, Zero)
+            ),
+        )
 
     def forward_op(self, x: torch.Tensor, name: str) -> torch.Tensor:
         """Only the op called `name` (a discrete edge over the shared weights)."""
@@ -90,9 +95,17 @@ class MixedOp(nn.Module):
 class SearchCell(nn.Module):
     """A cell whose edges are all MixedOps: -> [B, nodes * C, H', W'] (all nodes concatenated)."""
 
-    def __init__(self, nodes: int, C_prev_prev: int, C_prev: int, C: int, reduction: bool,
-                 reduction_prev: bool, primitives: Sequence[str] = PRIMITIVES,
-                 partial_channels: int = 1):
+    def __init__(
+        self,
+        nodes: int,
+        C_prev_prev: int,
+        C_prev: int,
+        C: int,
+        reduction: bool,
+        reduction_prev: bool,
+        primitives: Sequence[str] = PRIMITIVES,
+        partial_channels: int = 1,
+    ):
         super().__init__()
         self.reduction = reduction
         self.nodes = nodes
@@ -103,29 +116,43 @@ class SearchCell(nn.Module):
         self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=False)
         self._ops = nn.ModuleList(
             MixedOp(C, 2 if reduction and j < 2 else 1, primitives, partial_channels)
-            for _, j in edge_list(nodes))
+            for _, j in edge_list(nodes)
+        )
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor,
-                edge_weights: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        s0: torch.Tensor,
+        s1: torch.Tensor,
+        weights: torch.Tensor,
+        edge_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """weights: [edges, ops] softmax weights of this cell kind; edge_weights: [edges], each
         node's inputs normalised (PC-DARTS), or None."""
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         offset = 0
         for _ in range(self.nodes):
-            states.append(sum(
-                self._ops[offset + j](h, weights[offset + j])
-                * (1.0 if edge_weights is None else edge_weights[offset + j])
-                for j, h in enumerate(states)))
+            states.append(
+                sum(
+                    self._ops[offset + j](h, weights[offset + j])
+                    * (1.0 if edge_weights is None else edge_weights[offset + j])
+                    for j, h in enumerate(states)
+                )
+            )
             offset += len(states) - 1
         return torch.cat(states[2:], dim=1)
 
-    def forward_discrete(self, s0: torch.Tensor, s1: torch.Tensor,
-                         pairs: Sequence[tuple[str, int]]) -> torch.Tensor:
+    def forward_discrete(
+        self, s0: torch.Tensor, s1: torch.Tensor, pairs: Sequence[tuple[str, int]]
+    ) -> torch.Tensor:
         """Only the genotype's edges; pairs must have 2 per node (concat: all nodes)."""
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         for i in range(self.nodes):
-            states.append(sum(self._ops[edge_index(i, j)].forward_op(states[j], op)
-                              for op, j in pairs[2 * i:2 * i + 2]))
+            states.append(
+                sum(
+                    self._ops[edge_index(i, j)].forward_op(states[j], op)
+                    for op, j in pairs[2 * i : 2 * i + 2]
+                )
+            )
         return torch.cat(states[2:], dim=1)
 
 
@@ -135,19 +162,28 @@ class SuperNet(nn.Module):
     Input [B, 3, H, W] -> logits [B, num_classes].
     """
 
-    def __init__(self, C: int, num_classes: int, layers: int, nodes: int = 4,
-                 primitives: Sequence[str] = PRIMITIVES, stem_multiplier: int = STEM_MULTIPLIER,
-                 partial_channels: int = 1):
+    def __init__(
+        self,
+        C: int,
+        num_classes: int,
+        layers: int,
+        nodes: int = 4,
+        primitives: Sequence[str] = PRIMITIVES,
+        stem_multiplier: int = STEM_MULTIPLIER,
+        partial_channels: int = 1,
+    ):
         super().__init__()
         if partial_channels < 1 or C % partial_channels:
-            raise SpecError(f"partial channels K must divide the width C={C}; got "
-                            f"{partial_channels}")
+            raise SpecError(
+                f"partial channels K must divide the width C={C}; got {partial_channels}"
+            )
         self.nodes = nodes
         self.partial_channels = partial_channels
         self.primitives = tuple(primitives)
         C_curr = stem_multiplier * C
-        self.stem = nn.Sequential(nn.Conv2d(3, C_curr, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(C_curr))
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr)
+        )
         C_prev_prev, C_prev, C_curr = C_curr, C_curr, C
         reductions = reduction_layers(layers)
         self.cells = nn.ModuleList()
@@ -156,8 +192,18 @@ class SuperNet(nn.Module):
             reduction = i in reductions
             if reduction:
                 C_curr *= 2
-            self.cells.append(SearchCell(nodes, C_prev_prev, C_prev, C_curr, reduction,
-                                         reduction_prev, self.primitives, partial_channels))
+            self.cells.append(
+                SearchCell(
+                    nodes,
+                    C_prev_prev,
+                    C_prev,
+                    C_curr,
+                    reduction,
+                    reduction_prev,
+                    self.primitives,
+                    partial_channels,
+                )
+            )
             reduction_prev = reduction
             C_prev_prev, C_prev = C_prev, nodes * C_curr
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
@@ -174,8 +220,9 @@ class SuperNet(nn.Module):
         return [self.alphas_normal, self.alphas_reduce, *betas]
 
     def weight_parameters(self) -> list[nn.Parameter]:
-        return [p for name, p in self.named_parameters()
-                if not name.startswith(("alphas_", "betas_"))]
+        return [
+            p for name, p in self.named_parameters() if not name.startswith(("alphas_", "betas_"))
+        ]
 
     def edge_weights(self, kind: str) -> torch.Tensor | None:
         """[edges]: each node's incoming edges, softmax of their betas (None without PC-DARTS)."""
@@ -184,7 +231,7 @@ class SuperNet(nn.Module):
         betas = self.betas_normal if kind == "normal" else self.betas_reduce
         out, start = [], 0
         for i in range(self.nodes):
-            out.append(torch.softmax(betas[start:start + i + 2], dim=-1))
+            out.append(torch.softmax(betas[start : start + i + 2], dim=-1))
             start += i + 2
         return torch.cat(out)
 
@@ -195,12 +242,23 @@ class SuperNet(nn.Module):
             w_reduce = torch.softmax(self.alphas_reduce, dim=-1)
             e_normal, e_reduce = self.edge_weights("normal"), self.edge_weights("reduce")
             for cell in self.cells:
-                s0, s1 = s1, cell(s0, s1, w_reduce if cell.reduction else w_normal,
-                                  e_reduce if cell.reduction else e_normal)
+                s0, s1 = (
+                    s1,
+                    cell(
+                        s0,
+                        s1,
+                        w_reduce if cell.reduction else w_normal,
+                        e_reduce if cell.reduction else e_normal,
+                    ),
+                )
         else:
             for cell in self.cells:
-                s0, s1 = s1, cell.forward_discrete(
-                    s0, s1, genotype.reduce if cell.reduction else genotype.normal)
+                s0, s1 = (
+                    s1,
+                    cell.forward_discrete(
+                        s0, s1, genotype.reduce if cell.reduction else genotype.normal
+                    ),
+                )
         return self.classifier(self.global_pooling(s1).flatten(1))
 
     def alpha_weights(self) -> dict[str, list[list[float]]]:

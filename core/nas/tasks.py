@@ -52,14 +52,16 @@ def resolve_search(spec: dict, store, device: str = "auto") -> None:
     if spec.get("dataset"):
         names = [row["name"] for row in store.list_datasets()]
         if spec["dataset"] not in names:
-            raise SpecError(f"search: dataset={spec['dataset']!r}: no such dataset"
-                            f"{did_you_mean(spec['dataset'], names)}; `python -m core data "
-                            "list` shows them")
+            raise SpecError(
+                f"search: dataset={spec['dataset']!r}: no such dataset"
+                f"{did_you_mean(spec['dataset'], names)}; `python -m core data "
+                "list` shows them"
+            )
     elif spec.get("proxy_path") and not Path(store.resolve_path(spec["proxy_path"])).is_file():
         raise SpecError(f"search: proxy_path={spec['proxy_path']!r}: no such file")
 
 
-def run_search(spec: dict, reporter: "Reporter") -> dict:
+def run_search(spec: dict, reporter: Reporter) -> dict:
     """The SEARCH task (see the module docstring); `threads` applies to this job only."""
     import torch
 
@@ -74,22 +76,28 @@ def run_search(spec: dict, reporter: "Reporter") -> dict:
         torch.set_num_threads(threads)
 
 
-def _executor(cfg: SearchConfig, reporter: "Reporter"):
+def _executor(cfg: SearchConfig, reporter: Reporter):
     """Where the independent trainings run (core.dist.executor): this process, or Ray."""
     import torch
 
     from core.dist.executor import make_executor
 
-    executor = make_executor(cfg.executor, reporter.device or "cpu", cfg.ray_address,
-                             cpus_per_task=torch.get_num_threads())
+    executor = make_executor(
+        cfg.executor,
+        reporter.device or "cpu",
+        cfg.ray_address,
+        cpus_per_task=torch.get_num_threads(),
+    )
     if executor.remote:
         where = cfg.ray_address or "a local Ray started for this job"
-        reporter.info(f"independent trainings run as Ray tasks ({where}); darts/enas "
-                      "supernets stay on the job's device")
+        reporter.info(
+            f"independent trainings run as Ray tasks ({where}); darts/enas "
+            "supernets stay on the job's device"
+        )
     return executor
 
 
-def _run(cfg: SearchConfig, reporter: "Reporter", executor: "Executor") -> dict:
+def _run(cfg: SearchConfig, reporter: Reporter, executor: Executor) -> dict:
     import torch
 
     from core.nas.proxy import load_raw, prepare
@@ -97,19 +105,31 @@ def _run(cfg: SearchConfig, reporter: "Reporter", executor: "Executor") -> dict:
     from core.nas.strategies.base import Budget, RunState, SearchContext, ticking
 
     torch.manual_seed(cfg.seed)
-    run_state = (RunState.load(reporter.checkpoint_path, cfg.strategy)
-                 if reporter.has_checkpoint() else RunState(cfg.strategy))
+    run_state = (
+        RunState.load(reporter.checkpoint_path, cfg.strategy)
+        if reporter.has_checkpoint()
+        else RunState(cfg.strategy)
+    )
     job = Budget(cfg.budget_s, run_state.job_elapsed_s)  # the job's clock: from here
     with ticking(reporter, job, "loading proxy crops"):
-        raw = load_raw(reporter.store, cfg.dataset, cfg.proxy_path, cfg.size, cfg.context,
-                       cfg.seed, cfg.max_per_class)
+        raw = load_raw(
+            reporter.store,
+            cfg.dataset,
+            cfg.proxy_path,
+            cfg.size,
+            cfg.context,
+            cfg.seed,
+            cfg.max_per_class,
+        )
         data = prepare(raw, cfg.size, cfg.val_fraction, cfg.seed, reporter.device or "cpu")
     ctx = SearchContext(cfg, data, reporter, run_state, job, executor)
     write_json_atomic(reporter.run_dir / CONFIG_FILE, cfg.to_spec(), indent=2)
-    reporter.info(f"{cfg.strategy} search on {len(data.search_train_y)}+"
-                  f"{len(data.search_val_y)} crops ({data.num_classes} classes, {data.size}px), "
-                  f"held-out {len(data.val_y)}; C={cfg.C}, {cfg.layers} cells, budget "
-                  f"{'none' if cfg.minutes is None else f'{cfg.minutes:g} min for the job'}")
+    reporter.info(
+        f"{cfg.strategy} search on {len(data.search_train_y)}+"
+        f"{len(data.search_val_y)} crops ({data.num_classes} classes, {data.size}px), "
+        f"held-out {len(data.val_y)}; C={cfg.C}, {cfg.layers} cells, budget "
+        f"{'none' if cfg.minutes is None else f'{cfg.minutes:g} min for the job'}"
+    )
     if run_state.plan is None:
         with ticking(reporter, job, "timing the training of report cells"):
             ctx.set_plan(measured_plan(ctx))
@@ -120,7 +140,7 @@ def _run(cfg: SearchConfig, reporter: "Reporter", executor: "Executor") -> dict:
     return _report_phase(ctx, outcome)
 
 
-def _search_phase(ctx: "SearchContext") -> "SearchOutcome":
+def _search_phase(ctx: SearchContext) -> SearchOutcome:
     """Run the strategy (or read its outcome from the checkpoint); save the genotype."""
     from core.nas.strategies.base import SearchOutcome
 
@@ -131,36 +151,50 @@ def _search_phase(ctx: "SearchContext") -> "SearchOutcome":
         run_state.elapsed_s = ctx.budget.elapsed
         run_state.outcome = {**outcome.to_dict(), "seconds": ctx.budget.elapsed}
         ctx.save()
-        reporter.info(f"search done in {ctx.budget.elapsed:.0f} s: {outcome.note}; best "
-                      f"score {outcome.score:.3f}")
+        reporter.info(
+            f"search done in {ctx.budget.elapsed:.0f} s: {outcome.note}; best "
+            f"score {outcome.score:.3f}"
+        )
     else:
         outcome = SearchOutcome.from_dict(run_state.outcome)
     genotype_path = reporter.run_dir / GENOTYPE_FILE
     write_json_atomic(genotype_path, outcome.genotype.to_dict(), indent=2)
     reporter.artifact("genotype", genotype_path)
-    reporter.result({"genotype": outcome.genotype.to_dict(), "search_score": outcome.score,
-                     "report": None})
+    reporter.result(
+        {"genotype": outcome.genotype.to_dict(), "search_score": outcome.score, "report": None}
+    )
     return outcome
 
 
-def _report_phase(ctx: "SearchContext", outcome: "SearchOutcome") -> dict:
+def _report_phase(ctx: SearchContext, outcome: SearchOutcome) -> dict:
     """The final report (core.nas.report), saved and summed up in an event."""
     from core.nas.report import final_report
 
     reporter = ctx.reporter
     report = final_report(ctx, outcome.genotype, outcome.score)
-    report.update(search_seconds=ctx.run_state.outcome["seconds"], note=outcome.note,
-                  plan=ctx.plan, job_seconds=round(ctx.job.elapsed, 2),
-                  executor=ctx.executor.name, executor_slots=ctx.executor.slots)
+    report.update(
+        search_seconds=ctx.run_state.outcome["seconds"],
+        note=outcome.note,
+        plan=ctx.plan,
+        job_seconds=round(ctx.job.elapsed, 2),
+        executor=ctx.executor.name,
+        executor_slots=ctx.executor.slots,
+    )
     report_path = reporter.run_dir / REPORT_FILE
     write_json_atomic(report_path, report, indent=2)
     reporter.artifact("report", report_path)
     margin = report["margin"]
-    reporter.info("final report ({}): searched {:.3f} +- {:.3f} vs random {} ({})".format(
-        report["afforded"], report["searched"]["mean"], report["searched"]["std"],
-        "n/a" if report["random"]["mean"] is None else
-        f"{report['random']['mean']:.3f} +- {report['random']['std']:.3f}",
-        "no random cells" if margin is None else f"margin {margin:+.3f}"))
+    reporter.info(
+        "final report ({}): searched {:.3f} +- {:.3f} vs random {} ({})".format(
+            report["afforded"],
+            report["searched"]["mean"],
+            report["searched"]["std"],
+            "n/a"
+            if report["random"]["mean"] is None
+            else f"{report['random']['mean']:.3f} +- {report['random']['std']:.3f}",
+            "no random cells" if margin is None else f"margin {margin:+.3f}",
+        )
+    )
     reporter.progress(1.0, "done")
     return report
 

@@ -1,8 +1,8 @@
 """CLI verbs of core.train: `train` and `evaluate` (jobs) and `predict` (runs here, no job).
 
-    python -m core train --dataset shapes [--model efficientdet_d0] [--preset quick-cpu] --wait
-    python -m core evaluate --model job-7 --dataset shapes [--split val] --wait
-    python -m core predict --model job-7 --out out/ photo1.jpg photo2.jpg
+python -m core train --dataset shapes [--model efficientdet_d0] [--preset quick-cpu] --wait
+python -m core evaluate --model job-7 --dataset shapes [--split val] --wait
+python -m core predict --model job-7 --out out/ photo1.jpg photo2.jpg
 """
 
 from __future__ import annotations
@@ -18,12 +18,36 @@ from core.train.presets import EvaluateSpec, TrainConfig
 log = logging.getLogger(__name__)
 
 # CLI option -> train spec field (the spec names are the contract; see core.train.presets).
-TRAIN_OPTIONS = ("dataset", "model", "backbone", "image_size", "epochs", "batch_size", "lr",
-                 "init", "preset", "pretrained_backbone", "seed", "workers", "optimizer",
-                 "model_overrides", "nproc", "nnodes", "rdzv_endpoint", "sync_bn",
-                 "force")
-EVALUATE_OPTIONS = ("model", "dataset", "split", "image_size", "batch_size", "workers",
-                    "score_threshold")
+TRAIN_OPTIONS = (
+    "dataset",
+    "model",
+    "backbone",
+    "image_size",
+    "epochs",
+    "batch_size",
+    "lr",
+    "init",
+    "preset",
+    "pretrained_backbone",
+    "seed",
+    "workers",
+    "optimizer",
+    "model_overrides",
+    "nproc",
+    "nnodes",
+    "rdzv_endpoint",
+    "sync_bn",
+    "force",
+)
+EVALUATE_OPTIONS = (
+    "model",
+    "dataset",
+    "split",
+    "image_size",
+    "batch_size",
+    "workers",
+    "score_threshold",
+)
 
 
 def register(sub) -> None:
@@ -34,9 +58,12 @@ def register(sub) -> None:
 
 
 def _register_train(sub) -> None:
-    p = sub.add_parser("train", help="train an EfficientDet detector (a job)",
-                       description="Defaults are the paper preset's; another --preset changes "
-                       "them (core/train/presets.py), options given here win over both.")
+    p = sub.add_parser(
+        "train",
+        help="train an EfficientDet detector (a job)",
+        description="Defaults are the paper preset's; another --preset changes "
+        "them (core/train/presets.py), options given here win over both.",
+    )
     add_arguments(p, TrainConfig, TRAIN_OPTIONS, required=("dataset",))
     add_submit_options(p)
     p.set_defaults(func=cmd_train)
@@ -54,9 +81,13 @@ def _register_predict(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--model", required=True, help="model name or job id (`models list`)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--score-threshold", type=float, default=None,
-                   help="keep detections scoring at least this (default: the model's F1-best "
-                   "threshold from its newest evaluation, else 0.3)")
+    p.add_argument(
+        "--score-threshold",
+        type=float,
+        default=None,
+        help="keep detections scoring at least this (default: the model's F1-best "
+        "threshold from its newest evaluation, else 0.3)",
+    )
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda:N | mps")
     p.set_defaults(func=cmd_predict)

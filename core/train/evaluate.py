@@ -14,8 +14,9 @@ import contextlib
 import io
 import json
 import logging
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -31,8 +32,20 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 # COCOeval.stats order (bbox, default parameters).
-STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm",
-              "ARl")
+STAT_NAMES = (
+    "AP",
+    "AP50",
+    "AP75",
+    "APs",
+    "APm",
+    "APl",
+    "AR1",
+    "AR10",
+    "AR100",
+    "ARs",
+    "ARm",
+    "ARl",
+)
 SUMMARY_KEYS = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100")
 CONFUSION_IOU = 0.5
 CONFUSION_SCORE = 0.3  # detections below this score are ignored by the confusion matrix
@@ -63,14 +76,19 @@ def _load_results(gt: COCO, predictions: Sequence[dict]) -> COCO:
     known = set(gt.getImgIds())
     unknown = {p["image_id"] for p in predictions} - known
     if unknown:
-        raise DatasetError(f"predictions name images not in the ground truth: "
-                           f"{sorted(unknown)[:5]}; evaluate against the matching split")
+        raise DatasetError(
+            f"predictions name images not in the ground truth: "
+            f"{sorted(unknown)[:5]}; evaluate against the matching split"
+        )
     if predictions:
         with contextlib.redirect_stdout(io.StringIO()):
             return gt.loadRes([dict(p) for p in predictions])
     dt = COCO()
-    dt.dataset = {"images": list(gt.dataset["images"]), "categories": gt.dataset["categories"],
-                  "annotations": []}
+    dt.dataset = {
+        "images": list(gt.dataset["images"]),
+        "categories": gt.dataset["categories"],
+        "annotations": [],
+    }
     with contextlib.redirect_stdout(io.StringIO()):
         dt.createIndex()
     return dt
@@ -91,8 +109,12 @@ def _per_class_ap(precision: np.ndarray, iou_index: int | None = None) -> np.nda
     return out
 
 
-def confusion_matrix(gt: COCO, predictions: Sequence[dict], iou_threshold: float = CONFUSION_IOU,
-                     score_threshold: float = CONFUSION_SCORE) -> np.ndarray:
+def confusion_matrix(
+    gt: COCO,
+    predictions: Sequence[dict],
+    iou_threshold: float = CONFUSION_IOU,
+    score_threshold: float = CONFUSION_SCORE,
+) -> np.ndarray:
     """Detection confusion matrix, shape [K + 1, K + 1]: rows true class, columns predicted.
 
     Index K is background: row K counts detections matching no ground truth (false positives),
@@ -142,9 +164,12 @@ def _greedy_match(gt_boxes: list, dt_boxes: list, iou_threshold: float) -> list[
     return pairs
 
 
-def evaluate_coco(gt_json: str | Path | dict, predictions: Sequence[dict],
-                  score_threshold: float = CONFUSION_SCORE,
-                  iou_threshold: float = CONFUSION_IOU) -> dict[str, Any]:
+def evaluate_coco(
+    gt_json: str | Path | dict,
+    predictions: Sequence[dict],
+    score_threshold: float = CONFUSION_SCORE,
+    iou_threshold: float = CONFUSION_IOU,
+) -> dict[str, Any]:
     """COCOeval (bbox) of COCO-results `predictions` against the ground truth `gt_json`.
 
     Returns a JSON-able dict: AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl
@@ -176,23 +201,33 @@ def evaluate_coco(gt_json: str | Path | dict, predictions: Sequence[dict],
         iou_thresholds=np.round(coco_eval.params.iouThrs, 2).tolist(),
         recall_thresholds=np.round(coco_eval.params.recThrs, 2).tolist(),
         confusion=confusion_matrix(gt, predictions, iou_threshold, score_threshold).tolist(),
-        confusion_iou=iou_threshold, confusion_score=score_threshold,
-        num_images=len(gt.getImgIds()), num_predictions=len(predictions))
+        confusion_iou=iou_threshold,
+        confusion_score=score_threshold,
+        num_images=len(gt.getImgIds()),
+        num_predictions=len(predictions),
+    )
     return result
 
 
-def to_original(boxes: np.ndarray, scale: float, offset: Sequence[float],
-                orig_size: Sequence[int]) -> np.ndarray:
+def to_original(
+    boxes: np.ndarray, scale: float, offset: Sequence[float], orig_size: Sequence[int]
+) -> np.ndarray:
     """Letterboxed (x1, y1, x2, y2) boxes [K, 4] -> original image pixels, clipped to (H, W)."""
     height, width = orig_size
-    boxes = (np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-             - np.asarray([offset[0], offset[1], offset[0], offset[1]])) / scale
+    boxes = (
+        np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        - np.asarray([offset[0], offset[1], offset[0], offset[1]])
+    ) / scale
     return boxes.clip(0, [width, height, width, height])
 
 
-def detections_to_coco(detections: Iterable[dict], image_ids: Iterable[int],
-                       scales: Iterable[float], offsets: Iterable[Sequence[float]],
-                       orig_sizes: Iterable[Sequence[int]]) -> list[dict]:
+def detections_to_coco(
+    detections: Iterable[dict],
+    image_ids: Iterable[int],
+    scales: Iterable[float],
+    offsets: Iterable[Sequence[float]],
+    orig_sizes: Iterable[Sequence[int]],
+) -> list[dict]:
     """Per-image detections in letterboxed pixels -> COCO results in original image pixels.
 
     `detections`: dicts with boxes [K, 4] (x1, y1, x2, y2), scores [K], labels [K] (0-based);
@@ -200,24 +235,34 @@ def detections_to_coco(detections: Iterable[dict], image_ids: Iterable[int],
     Category ids are label + 1 (the internal datasets number categories 1..K in class order).
     """
     results = []
-    for det, image_id, scale, offset, orig_size in zip(detections, image_ids, scales, offsets,
-                                                       orig_sizes):
+    for det, image_id, scale, offset, orig_size in zip(
+        detections, image_ids, scales, offsets, orig_sizes
+    ):
         boxes = to_original(det["boxes"].detach().float().cpu().numpy(), scale, offset, orig_size)
         scores = det["scores"].detach().float().cpu().numpy()
         labels = det["labels"].detach().cpu().numpy()
         for (x1, y1, x2, y2), s, c in zip(boxes.tolist(), scores.tolist(), labels.tolist()):
             if x2 > x1 and y2 > y1:
-                results.append({"image_id": int(image_id), "category_id": int(c) + 1,
-                                "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2),
-                                         round(y2 - y1, 2)],
-                                "score": round(float(s), 5)})
+                results.append(
+                    {
+                        "image_id": int(image_id),
+                        "category_id": int(c) + 1,
+                        "bbox": [round(x1, 2), round(y1, 2), round(x2 - x1, 2), round(y2 - y1, 2)],
+                        "score": round(float(s), 5),
+                    }
+                )
     return results
 
 
-def predict_dataset(bench, loader, device: "torch.device | str",
-                    score_threshold: float = EVAL_SCORE_THRESHOLD, max_detections: int = 100,
-                    should_stop: Callable[[], bool] | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> list[dict]:
+def predict_dataset(
+    bench,
+    loader,
+    device: torch.device | str,
+    score_threshold: float = EVAL_SCORE_THRESHOLD,
+    max_detections: int = 100,
+    should_stop: Callable[[], bool] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[dict]:
     """Run `bench.predict` over a DataLoader of (images [B,3,H,W], targets) -> COCO results.
 
     The bench must already be in eval mode; `should_stop()` (optional) is polled per batch and
@@ -233,15 +278,20 @@ def predict_dataset(bench, loader, device: "torch.device | str",
                 break
             if progress is not None and index:
                 progress(index, len(loader))
-            dets = bench.predict(images.to(device), score_threshold=score_threshold,
-                                 max_detections=max_detections)
+            dets = bench.predict(
+                images.to(device), score_threshold=score_threshold, max_detections=max_detections
+            )
             results += detections_to_coco(
-                dets, [t["image_id"] for t in targets], [float(t["scale"]) for t in targets],
-                [t["offset"] for t in targets], [t["orig_size"] for t in targets])
+                dets,
+                [t["image_id"] for t in targets],
+                [float(t["scale"]) for t in targets],
+                [t["offset"] for t in targets],
+                [t["orig_size"] for t in targets],
+            )
     return results
 
 
-def evaluate_job(spec: dict, reporter: "Reporter") -> dict[str, Any]:
+def evaluate_job(spec: dict, reporter: Reporter) -> dict[str, Any]:
     """The `evaluate` task: COCO-evaluate a stored model on a dataset split.
 
     Writes runs/<id>/eval.json and predictions.json, logs `<split>/AP`... metrics and returns
@@ -253,26 +303,44 @@ def evaluate_job(spec: dict, reporter: "Reporter") -> dict[str, Any]:
     from core.train.predict import load_model
 
     store, split = reporter.store, spec["split"]
-    loaded = load_model(store, spec["model"], device=reporter.device,
-                        image_size=tuple(spec["image_size"]) if spec.get("image_size") else None,
-                        optimize=False)
+    loaded = load_model(
+        store,
+        spec["model"],
+        device=reporter.device,
+        image_size=tuple(spec["image_size"]) if spec.get("image_size") else None,
+        optimize=False,
+    )
     info = open_dataset(store, spec["dataset"])
     if list(loaded.classes) != list(info.classes):
-        raise DatasetError(f"model {loaded.name} knows classes {loaded.classes[:6]}..., dataset "
-                           f"{info.name!r} has {info.classes[:6]}...; evaluate on a dataset with "
-                           "the same classes in the same order")
-    dataset = DetectionDataset(store, info.name, split, loaded.image_size,
-                               size_multiple=loaded.config.stride_multiple)
-    loader = DataLoader(dataset, batch_size=spec["batch_size"], shuffle=False,
-                        num_workers=spec["workers"], collate_fn=collate)
+        raise DatasetError(
+            f"model {loaded.name} knows classes {loaded.classes[:6]}..., dataset "
+            f"{info.name!r} has {info.classes[:6]}...; evaluate on a dataset with "
+            "the same classes in the same order"
+        )
+    dataset = DetectionDataset(
+        store, info.name, split, loaded.image_size, size_multiple=loaded.config.stride_multiple
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=spec["batch_size"],
+        shuffle=False,
+        num_workers=spec["workers"],
+        collate_fn=collate,
+    )
     reporter.info(f"evaluating {loaded.name} on {info.name}/{split} ({len(dataset)} images)")
     predictions = predict_dataset(
-        loaded.bench, loader, loaded.device, should_stop=reporter.should_stop,
-        progress=lambda done, total: reporter.progress(0.95 * done / total,
-                                                       f"batch {done}/{total}"))
+        loaded.bench,
+        loader,
+        loaded.device,
+        should_stop=reporter.should_stop,
+        progress=lambda done, total: reporter.progress(
+            0.95 * done / total, f"batch {done}/{total}"
+        ),
+    )
     reporter.check_stop()
-    metrics = evaluate_coco(info.split_json(split), predictions,
-                            score_threshold=spec["score_threshold"])
+    metrics = evaluate_coco(
+        info.split_json(split), predictions, score_threshold=spec["score_threshold"]
+    )
     for name, data in (("eval.json", metrics), ("predictions.json", predictions)):
         path = reporter.run_dir / name
         path.write_text(json.dumps(data), encoding="utf-8")
@@ -282,5 +350,10 @@ def evaluate_job(spec: dict, reporter: "Reporter") -> dict[str, Any]:
         if value >= 0:
             reporter.metric(f"{split}/{key}", value)
     reporter.info(f"{split} AP {summary['AP']:.4f}, AP50 {summary['AP50']:.4f}")
-    return {"model": loaded.name, "dataset": info.name, "split": split, **summary,
-            "per_class_AP": metrics["per_class_AP"]}
+    return {
+        "model": loaded.name,
+        "dataset": info.name,
+        "split": split,
+        **summary,
+        "per_class_AP": metrics["per_class_AP"],
+    }

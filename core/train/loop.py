@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.checkpoint import load_weights
 from core.errors import NasdetError
 from core.io import write_json_atomic
-from core.checkpoint import load_weights
 from core.train.evaluate import SUMMARY_KEYS
 from core.train.presets import TrainConfig
 
@@ -80,12 +80,15 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     for p in model.parameters():
         if p.requires_grad:
             (decay if p.ndim >= 2 else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig, lr_scale: float = 1.0
-                   ) -> torch.optim.Optimizer:
+def make_optimizer(
+    model: nn.Module, config: TrainConfig, lr_scale: float = 1.0
+) -> torch.optim.Optimizer:
     """SGD or AdamW at config.effective_lr x lr_scale (data-parallel: the number of processes)."""
     groups = param_groups(model, config.weight_decay)
     lr = config.effective_lr * lr_scale
@@ -98,11 +101,13 @@ def make_optimizer(model: nn.Module, config: TrainConfig, lr_scale: float = 1.0
 
 def warmup_cosine(warmup_steps: int, total_steps: int, warmup_factor: float):
     """lr multiplier at step s: linear warmup_factor -> 1 over warmup_steps, then cosine to 0."""
+
     def factor(step: int) -> float:
         if step < warmup_steps:
             return warmup_factor + (1.0 - warmup_factor) * step / warmup_steps
         progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
     return factor
 
 
@@ -115,7 +120,7 @@ class Precision:
     channels_last: bool
 
     @classmethod
-    def for_device(cls, device: torch.device, amp: bool) -> "Precision":
+    def for_device(cls, device: torch.device, amp: bool) -> Precision:
         """channels_last everywhere (oneDNN's NHWC depthwise/pointwise convs: quick-cpu steps
         ~20% faster on the CPU); mixed precision on CUDA only."""
         if device.type != "cuda":

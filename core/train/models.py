@@ -25,15 +25,26 @@ def nas_backbone(store, spec: str) -> tuple[nn.Module, dict[str, Any]]:
     from core.nas.resolve import resolve_genotype
 
     genotype = resolve_genotype(store, spec)
-    record = {"kind": "nas", "spec": spec, "genotype": genotype.to_dict(), "C": DEFAULT_C,
-              "layers": DEFAULT_LAYERS, "stem": DEFAULT_STEM}
+    record = {
+        "kind": "nas",
+        "spec": spec,
+        "genotype": genotype.to_dict(),
+        "C": DEFAULT_C,
+        "layers": DEFAULT_LAYERS,
+        "stem": DEFAULT_STEM,
+    }
     return nas_from_record(record), record
 
 
-def create_for_training(store, model_name: str, num_classes: int,
-                        image_size: tuple[int, int] | None, backbone: str | None,
-                        pretrained_backbone: str | None,
-                        overrides: dict[str, Any] | None = None) -> tuple[nn.Module, dict]:
+def create_for_training(
+    store,
+    model_name: str,
+    num_classes: int,
+    image_size: tuple[int, int] | None,
+    backbone: str | None,
+    pretrained_backbone: str | None,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[nn.Module, dict]:
     """A fresh detector for a train job -> (model, backbone record for its checkpoint)."""
     from core.det import create_detector
 
@@ -43,14 +54,20 @@ def create_for_training(store, model_name: str, num_classes: int,
         module_or_name, record = nas_backbone(store, backbone)
     if pretrained_backbone:
         pretrained_backbone = str(store.resolve_path(pretrained_backbone))
-    model = create_detector(model_name, num_classes, image_size=image_size,
-                            backbone=module_or_name, pretrained_backbone=pretrained_backbone,
-                            overrides=overrides)
+    model = create_detector(
+        model_name,
+        num_classes,
+        image_size=image_size,
+        backbone=module_or_name,
+        pretrained_backbone=pretrained_backbone,
+        overrides=overrides,
+    )
     return model, record
 
 
-def init_from_model(store, name_or_job: str, classes: list[str],
-                    image_size: tuple[int, int] | None) -> tuple[nn.Module, dict[str, Any]]:
+def init_from_model(
+    store, name_or_job: str, classes: list[str], image_size: tuple[int, int] | None
+) -> tuple[nn.Module, dict[str, Any]]:
     """Fine-tuning start: a stored model's weights; a new class head if the classes differ.
 
     The head is kept when the class names are the same (in the same order); otherwise the
@@ -64,6 +81,10 @@ def init_from_model(store, name_or_job: str, classes: list[str],
     model = build_from_checkpoint(state, str(path), image_size=image_size)
     if not same:
         model.reset_class_head(len(classes))
-        log.info("fine-tuning %s: new class head for %d classes (was %d)", row["name"],
-                 len(classes), len(state.get("classes") or []))
+        log.info(
+            "fine-tuning %s: new class head for %d classes (was %d)",
+            row["name"],
+            len(classes),
+            len(state.get("classes") or []),
+        )
     return model, dict(state.get("backbone") or TIMM_BACKBONE)

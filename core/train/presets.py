@@ -39,10 +39,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 0.1 so the running statistics keep up in a short run, milder scale jitter, no loader
     # process (on 2 cores it takes CPU from torch's threads: 10 epochs in 135 s instead of 179 s
     # on shapes-demo with a DARTS_V2 backbone, same AP50).
-    "quick-cpu": dict(model="efficientdet_tiny", backbone="mobilenetv3_small_100",
-                      image_size=(256, 256), epochs=24, batch_size=4, optimizer="adamw", lr=1e-2,
-                      weight_decay=0.05, warmup_epochs=1.0, scale_range=(0.6, 1.4), workers=0,
-                      eval_every=2, model_overrides={"bn_momentum": 0.1}),
+    "quick-cpu": dict(
+        model="efficientdet_tiny",
+        backbone="mobilenetv3_small_100",
+        image_size=(256, 256),
+        epochs=24,
+        batch_size=4,
+        optimizer="adamw",
+        lr=1e-2,
+        weight_decay=0.05,
+        warmup_epochs=1.0,
+        scale_range=(0.6, 1.4),
+        workers=0,
+        eval_every=2,
+        model_overrides={"bn_momentum": 0.1},
+    ),
     # Fine-tuning a pretrained detector (--init) on a small dataset.
     "finetune": dict(epochs=50, lr_per_64=0.02, warmup_epochs=1.0),
 }
@@ -53,36 +64,58 @@ class TrainConfig:
     """Everything a train job does; serialised into the job spec and runs/<id>/config.json."""
 
     dataset: str = param(help="dataset name (`data list`)")
-    model: str | None = param(None, help=f"detector variant, e.g. {DEFAULT_MODEL} (default), "
-                              "tf_efficientdet_d1, efficientdet_tiny")
-    backbone: str | None = param(None, help="timm model name | nas:JOB_ID | nas:PUBLISHED_NAME | "
-                                 "nas-arch:ARCH_ID | nas-file:PATH (default: the variant's "
-                                 "EfficientNet)")
+    model: str | None = param(
+        None,
+        help=f"detector variant, e.g. {DEFAULT_MODEL} (default), "
+        "tf_efficientdet_d1, efficientdet_tiny",
+    )
+    backbone: str | None = param(
+        None,
+        help="timm model name | nas:JOB_ID | nas:PUBLISHED_NAME | "
+        "nas-arch:ARCH_ID | nas-file:PATH (default: the variant's "
+        "EfficientNet)",
+    )
     image_size: tuple[int, int] | None = param(None, parse=image_size_hw, help=IMAGE_SIZE_HELP)
-    epochs: int = param(300, lo=1, hi=MAX_EPOCHS,  # automl num_epochs (COCO); fine-tuning: fewer
-                        help="passes over the training split")
+    epochs: int = param(
+        300,
+        lo=1,
+        hi=MAX_EPOCHS,  # automl num_epochs (COCO); fine-tuning: fewer
+        help="passes over the training split",
+    )
     batch_size: int = param(16, lo=1, hi=MAX_BATCH, help="images per step (per process)")
-    lr: float | None = param(None, gt=0, hi=10.0,  # None: lr_per_64 * batch_size / 64
-                             help="peak learning rate (default: lr_per_64 x batch_size / 64)")
-    init: str | None = param(None, help="fine-tune from this model (name or job-ID); a new "
-                             "class head is made when the classes differ")
+    lr: float | None = param(
+        None,
+        gt=0,
+        hi=10.0,  # None: lr_per_64 * batch_size / 64
+        help="peak learning rate (default: lr_per_64 x batch_size / 64)",
+    )
+    init: str | None = param(
+        None,
+        help="fine-tune from this model (name or job-ID); a new "
+        "class head is made when the classes differ",
+    )
     preset: str = param(DEFAULT_PRESET, choices=tuple(PRESETS), help="settings bundle")
-    pretrained_backbone: str | None = param(None, help="file of ImageNet backbone weights "
-                                            "(never downloaded)")
+    pretrained_backbone: str | None = param(
+        None, help="file of ImageNet backbone weights (never downloaded)"
+    )
     seed: int = param(0, lo=0, hi=SEED_MAX)
     workers: int = param(2, lo=0, hi=MAX_WORKERS, help="data loader processes")
-    model_overrides: dict[str, Any] | None = param(None, help="DetConfig fields as JSON, e.g. "
-                                                   '{"fpn_channels": 32}')
-    force: bool = param(False, help="queue even when the memory estimate says the job does not "
-                        "fit its device")
+    model_overrides: dict[str, Any] | None = param(
+        None, help='DetConfig fields as JSON, e.g. {"fpn_channels": 32}'
+    )
+    force: bool = param(
+        False, help="queue even when the memory estimate says the job does not fit its device"
+    )
     # -- scale-out (core.dist: torchrun; the GPU count is checked where the job runs) --
     nproc: int = param(1, lo=1, help="training processes on this node (torchrun --nproc-per-node)")
     nnodes: int = param(1, lo=1, hi=1024, help="nodes of a multi-node job (torchrun --nnodes)")
-    rdzv_endpoint: str | None = param(None, help="HOST:PORT of the c10d rendezvous (several "
-                                      "nodes)")
-    sync_bn: bool = param(True, help="SyncBatchNorm over all processes when there are several "
-                          "(on the CPU it costs a gloo all-reduce per BN layer and step; off: each "
-                          "process normalises over its own batch)")
+    rdzv_endpoint: str | None = param(None, help="HOST:PORT of the c10d rendezvous (several nodes)")
+    sync_bn: bool = param(
+        True,
+        help="SyncBatchNorm over all processes when there are several "
+        "(on the CPU it costs a gloo all-reduce per BN layer and step; off: each "
+        "process normalises over its own batch)",
+    )
     # -- optimisation (automl defaults) --
     optimizer: Literal["sgd", "adamw"] = "sgd"
     lr_per_64: float = param(0.08, gt=0, hi=10.0)
@@ -96,8 +129,12 @@ class TrainConfig:
     # -- data and evaluation --
     augment: bool = True  # horizontal flip and scale jitter
     scale_range: tuple[float, float] = param((0.1, 2.0), gt=0.0, hi=10.0)  # automl jitter min/max
-    eval_every: int = param(1, lo=1, hi=MAX_EPOCHS,  # the last epoch is always evaluated
-                            help="epochs between validations")
+    eval_every: int = param(
+        1,
+        lo=1,
+        hi=MAX_EPOCHS,  # the last epoch is always evaluated
+        help="epochs between validations",
+    )
 
     @property
     def effective_lr(self) -> float:
@@ -112,18 +149,23 @@ def build_config(spec: dict[str, Any]) -> TrainConfig:
     if not isinstance(spec, dict):
         raise SpecError(f"train: the spec must be a JSON object, got {type(spec).__name__}")
     given = {k: v for k, v in spec.items() if v is not None}
-    preset = load(TrainConfig, {"dataset": "-", "preset": given.get("preset")},
-                  what="train").preset
+    preset = load(TrainConfig, {"dataset": "-", "preset": given.get("preset")}, what="train").preset
     config = load(TrainConfig, {**PRESETS[preset], **given}, what="train")
     if config.model_overrides:
         from core.det.config import FIXED_FIELDS, DetConfig  # dataclasses only
 
         fixed = sorted(set(config.model_overrides) & set(FIXED_FIELDS))
         if fixed:
-            raise SpecError(f"train: model_overrides.{fixed[0]}: cannot be overridden (use the "
-                            "model and image_size options; the classes come from the dataset)")
-        config = dataclasses.replace(config, model_overrides=coerce_fields(
-            DetConfig, config.model_overrides, what="train: model_overrides"))
+            raise SpecError(
+                f"train: model_overrides.{fixed[0]}: cannot be overridden (use the "
+                "model and image_size options; the classes come from the dataset)"
+            )
+        config = dataclasses.replace(
+            config,
+            model_overrides=coerce_fields(
+                DetConfig, config.model_overrides, what="train: model_overrides"
+            ),
+        )
     check_config(config)
     return config
 
@@ -134,15 +176,22 @@ def check_config(config: TrainConfig) -> None:
     low, high = config.scale_range
     if low > high:
         raise SpecError(f"train: scale_range={list(config.scale_range)}: min must be <= max")
-    if config.backbone and ":" in config.backbone and not config.backbone.startswith(
-            BACKBONE_PREFIXES):
-        raise SpecError(f"train: backbone={config.backbone!r}: use a timm model name, "
-                        "nas:JOB_ID, nas:PUBLISHED_NAME, nas-arch:ID or nas-file:PATH")
+    if (
+        config.backbone
+        and ":" in config.backbone
+        and not config.backbone.startswith(BACKBONE_PREFIXES)
+    ):
+        raise SpecError(
+            f"train: backbone={config.backbone!r}: use a timm model name, "
+            "nas:JOB_ID, nas:PUBLISHED_NAME, nas-arch:ID or nas-file:PATH"
+        )
     if config.model is not None or config.init is None:
         det_config(config, num_classes=1)
     elif config.model_overrides or config.backbone or config.pretrained_backbone:
-        raise SpecError("train: init: --init fine-tunes a stored model as it is: leave out "
-                        "backbone, pretrained_backbone and model_overrides")
+        raise SpecError(
+            "train: init: --init fine-tunes a stored model as it is: leave out "
+            "backbone, pretrained_backbone and model_overrides"
+        )
 
 
 def det_config(config: TrainConfig, num_classes: int) -> Any:
@@ -153,8 +202,12 @@ def det_config(config: TrainConfig, num_classes: int) -> Any:
     if config.backbone and not config.backbone.startswith(BACKBONE_PREFIXES):
         overrides["backbone_name"] = config.backbone
     try:
-        return get_config(config.model or DEFAULT_MODEL, num_classes=num_classes,
-                          image_size=config.image_size, **overrides)
+        return get_config(
+            config.model or DEFAULT_MODEL,
+            num_classes=num_classes,
+            image_size=config.image_size,
+            **overrides,
+        )
     except SpecError as exc:
         raise SpecError(f"train: {exc}") from None
 
@@ -165,16 +218,20 @@ def check_processes(config: TrainConfig) -> None:
 
     cores = os.cpu_count() or 1
     if not 1 <= config.nproc <= cores:
-        raise SpecError(f"nproc must be in 1..{cores} (the CPU cores here; on CUDA at most the "
-                        f"GPUs), got {config.nproc}")
+        raise SpecError(
+            f"nproc must be in 1..{cores} (the CPU cores here; on CUDA at most the "
+            f"GPUs), got {config.nproc}"
+        )
     if config.nnodes < 1:
         raise SpecError(f"nnodes must be >= 1, got {config.nnodes}")
     endpoint = config.rdzv_endpoint
     if config.nnodes > 1:
         host, _, port = (endpoint or "").rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise SpecError(f"a job on {config.nnodes} nodes needs --rdzv-endpoint HOST:PORT "
-                            f"(the c10d rendezvous every node joins), got {endpoint!r}")
+            raise SpecError(
+                f"a job on {config.nnodes} nodes needs --rdzv-endpoint HOST:PORT "
+                f"(the c10d rendezvous every node joins), got {endpoint!r}"
+            )
     elif endpoint:
         raise SpecError("--rdzv-endpoint is for jobs on several nodes: give --nnodes too")
 
@@ -192,7 +249,8 @@ class EvaluateSpec:
     dataset: str = param(help="dataset name (`data list`)")
     split: Literal["val", "train"] = param("val", help="which split")
     image_size: tuple[int, int] | None = param(
-        None, parse=image_size_hw, help="S or WxH (default: the model's training size)")
+        None, parse=image_size_hw, help="S or WxH (default: the model's training size)"
+    )
     batch_size: int = param(8, lo=1, hi=MAX_BATCH)
     workers: int = param(1, lo=0, hi=MAX_WORKERS, help="data loader processes")
     score_threshold: float = param(0.3, lo=0.0, hi=1.0, help="of the confusion matrix")

@@ -15,8 +15,9 @@ rewritten atomically, so a GUI polling it never reads half of one.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from core.io import write_json_atomic
 
@@ -25,8 +26,13 @@ PREVIEW_MIN_SCORE = 0.05
 PREVIEW_FILE = "preview.json"
 
 
-def preview_doc(records: Sequence[Any], predictions: Sequence[dict], epoch: int, epochs: int,
-                score_threshold: float | None) -> dict[str, Any]:
+def preview_doc(
+    records: Sequence[Any],
+    predictions: Sequence[dict],
+    epoch: int,
+    epochs: int,
+    score_threshold: float | None,
+) -> dict[str, Any]:
     """The preview document of `records` (core.data.dataset.Record) from COCO-results
     predictions (bbox [x, y, w, h], category_id = label + 1), keeping only those images."""
     by_image: dict[int, list[dict]] = {}
@@ -34,16 +40,25 @@ def preview_doc(records: Sequence[Any], predictions: Sequence[dict], epoch: int,
         if p["score"] >= PREVIEW_MIN_SCORE:
             x, y, w, h = p["bbox"]
             by_image.setdefault(int(p["image_id"]), []).append(
-                {"box": [x, y, x + w, y + h], "score": round(float(p["score"]), 4),
-                 "label": int(p["category_id"]) - 1})
+                {
+                    "box": [x, y, x + w, y + h],
+                    "score": round(float(p["score"]), 4),
+                    "label": int(p["category_id"]) - 1,
+                }
+            )
     images = []
     for rec in records:
         dets = sorted(by_image.get(rec.image_id, []), key=lambda d: -d["score"])
-        images.append({"path": str(rec.path), "image_id": rec.image_id,
-                       "gt_boxes": rec.boxes.tolist(), "gt_labels": rec.labels.tolist(),
-                       "detections": dets})
-    return {"epoch": epoch, "epochs": epochs, "score_threshold": score_threshold,
-            "images": images}
+        images.append(
+            {
+                "path": str(rec.path),
+                "image_id": rec.image_id,
+                "gt_boxes": rec.boxes.tolist(),
+                "gt_labels": rec.labels.tolist(),
+                "detections": dets,
+            }
+        )
+    return {"epoch": epoch, "epochs": epochs, "score_threshold": score_threshold, "images": images}
 
 
 def write_preview(run_dir: Path, doc: dict[str, Any]) -> Path:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 EVAL_COST_PER_IMAGE = 0.5
 MIN_STEPS = 8
@@ -41,9 +41,16 @@ class TrainProgress:
     `seconds_left()`. `clock` is injectable for tests (default time.monotonic).
     """
 
-    def __init__(self, total_steps: int, steps_per_epoch: int, eval_epochs: Iterable[int],
-                 val_images: int, batch_size: int, steps_done: int = 0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        total_steps: int,
+        steps_per_epoch: int,
+        eval_epochs: Iterable[int],
+        val_images: int,
+        batch_size: int,
+        steps_done: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.total_steps, self.steps_per_epoch = int(total_steps), max(int(steps_per_epoch), 1)
         self.eval_epochs = sorted(set(int(e) for e in eval_epochs))  # 1-based epoch numbers
         self.clock = clock

@@ -22,8 +22,10 @@ def resolve_train_spec(spec: dict, store, device: str) -> None:
     if backbone.startswith(BACKBONE_PREFIXES):
         check_nas_backbone(store, backbone, f"train: backbone={backbone!r}")
     if config.pretrained_backbone:
-        check_checkpoint_file(store.resolve_path(config.pretrained_backbone),
-                              f"train: pretrained_backbone={config.pretrained_backbone!r}")
+        check_checkpoint_file(
+            store.resolve_path(config.pretrained_backbone),
+            f"train: pretrained_backbone={config.pretrained_backbone!r}",
+        )
     if not config.force:
         check_train_memory(config, dataset, init_row, device)
 
@@ -46,19 +48,29 @@ def check_train_memory(config: Any, dataset: dict, init_row: dict | None, device
     device = resolve_device_cheaply(device)
     gpu = device.startswith("cuda")
     estimate = estimate_train_memory(
-        det, config.batch_size, nas_backbone=(config.backbone or "").startswith(BACKBONE_PREFIXES),
-        amp_on_gpu=gpu and config.amp)
+        det,
+        config.batch_size,
+        nas_backbone=(config.backbone or "").startswith(BACKBONE_PREFIXES),
+        amp_on_gpu=gpu and config.amp,
+    )
     if not gpu:  # every process of a CPU run holds its own batch in the same RAM
-        estimate = dataclasses.replace(estimate, activations=estimate.activations * config.nproc,
-                                       weights=estimate.weights * config.nproc)
+        estimate = dataclasses.replace(
+            estimate,
+            activations=estimate.activations * config.nproc,
+            weights=estimate.weights * config.nproc,
+        )
     height, width = det.image_size
-    check_fits(estimate, device, "train", f"{det.name} at {width}x{height}, batch "
-               f"{config.batch_size}" + (f" x {config.nproc} processes" if config.nproc > 1 and
-                                          not gpu else ""))
+    check_fits(
+        estimate,
+        device,
+        "train",
+        f"{det.name} at {width}x{height}, batch "
+        f"{config.batch_size}"
+        + (f" x {config.nproc} processes" if config.nproc > 1 and not gpu else ""),
+    )
 
 
 def resolve_evaluate_spec(spec: dict, store, device: str) -> None:
     """TaskDef.resolve of `evaluate`: the dataset and the model exist."""
     check_dataset(store, spec["dataset"], "evaluate")
     check_model(store, spec["model"], "evaluate")
-

@@ -24,14 +24,22 @@ from core.errors import SpecError
 
 # timm name -> (activation bytes per input pixel, parameters in millions): measured as above.
 BACKBONE_COST: dict[str, tuple[int, float]] = {
-    "efficientnet_b0": (1844, 3.60), "efficientnet_b1": (2603, 6.10),
-    "efficientnet_b2": (2751, 7.20), "efficientnet_b3": (3658, 10.10),
-    "efficientnet_b4": (4923, 16.74), "efficientnet_b5": (6898, 27.29),
-    "efficientnet_lite0": (1643, 2.96), "mobilenetv3_small_100": (347, 0.93),
-    "tf_efficientnet_b0": (1851, 3.60), "tf_efficientnet_b1": (2610, 6.10),
-    "tf_efficientnet_b2": (2758, 7.20), "tf_efficientnet_b3": (3667, 10.10),
-    "tf_efficientnet_b4": (4932, 16.74), "tf_efficientnet_b5": (6909, 27.29),
-    "tf_efficientnet_b6": (8965, 39.40), "tf_efficientnet_b7": (12279, 62.14),
+    "efficientnet_b0": (1844, 3.60),
+    "efficientnet_b1": (2603, 6.10),
+    "efficientnet_b2": (2751, 7.20),
+    "efficientnet_b3": (3658, 10.10),
+    "efficientnet_b4": (4923, 16.74),
+    "efficientnet_b5": (6898, 27.29),
+    "efficientnet_lite0": (1643, 2.96),
+    "mobilenetv3_small_100": (347, 0.93),
+    "tf_efficientnet_b0": (1851, 3.60),
+    "tf_efficientnet_b1": (2610, 6.10),
+    "tf_efficientnet_b2": (2758, 7.20),
+    "tf_efficientnet_b3": (3667, 10.10),
+    "tf_efficientnet_b4": (4932, 16.74),
+    "tf_efficientnet_b5": (6909, 27.29),
+    "tf_efficientnet_b6": (8965, 39.40),
+    "tf_efficientnet_b7": (12279, 62.14),
     "tinynet_e": (752, 0.55),
 }
 NAS_BACKBONE_COST = (200, 0.3)  # searched cells at the backbone's default width and depth
@@ -52,15 +60,16 @@ class MemoryEstimate:
         return self.activations + self.weights
 
 
-def estimate_train_memory(config: Any, batch_size: int, nas_backbone: bool = False,
-                          amp_on_gpu: bool = False) -> MemoryEstimate:
+def estimate_train_memory(
+    config: Any, batch_size: int, nas_backbone: bool = False, amp_on_gpu: bool = False
+) -> MemoryEstimate:
     """Bytes a train step of `config` (a DetConfig) needs at `batch_size`."""
     if nas_backbone:
         per_pixel, backbone_m = NAS_BACKBONE_COST
     else:
         per_pixel, backbone_m = BACKBONE_COST.get(config.backbone_name, UNKNOWN_BACKBONE_COST)
     C = config.fpn_channels
-    level_share = sum(4.0 ** -level for level in range(config.min_level, config.max_level + 1))
+    level_share = sum(4.0**-level for level in range(config.min_level, config.max_level + 1))
     repeats = config.fpn_cell_repeats + config.box_class_repeats
     per_pixel += 4 * C * level_share * BIFPN_TENSORS * repeats
     height, width = config.image_size
@@ -69,9 +78,12 @@ def estimate_train_memory(config: Any, batch_size: int, nas_backbone: bool = Fal
         activations *= AMP_ACTIVATION_SHARE
     nodes = 2 * (config.num_levels - 1)  # BiFPN nodes per repeat (top-down + bottom-up)
     conv = C * C + 12 * C  # a separable 3x3 conv (depthwise + pointwise) with its BN
-    params = (backbone_m * 1e6 + config.fpn_cell_repeats * nodes * conv
-              + 2 * config.box_class_repeats * conv
-              + 9 * C * config.num_anchors * (config.num_classes + 4))
+    params = (
+        backbone_m * 1e6
+        + config.fpn_cell_repeats * nodes * conv
+        + 2 * config.box_class_repeats * conv
+        + 9 * C * config.num_anchors * (config.num_classes + 4)
+    )
     return MemoryEstimate(int(activations), int(params * TRAIN_BYTES_PER_PARAM), int(params))
 
 
@@ -86,13 +98,14 @@ def available_memory(device: str) -> tuple[str, int | None]:
         if not torch.cuda.is_available():
             return "cpu RAM", _ram_available()
         index = int(device.partition(":")[2] or 0)
-        return f"{device} ({torch.cuda.get_device_name(index)})", \
-            torch.cuda.get_device_properties(index).total_memory
+        return f"{device} ({torch.cuda.get_device_name(index)})", torch.cuda.get_device_properties(
+            index
+        ).total_memory
     return "cpu RAM", _ram_available()
 
 
 def resolve_device_cheaply(device: str) -> str:
-    """"auto" -> "cuda:0" when this machine shows an NVIDIA GPU, else "cpu" (no torch import;
+    """ "auto" -> "cuda:0" when this machine shows an NVIDIA GPU, else "cpu" (no torch import;
     the worker makes the real choice); other names unchanged."""
     if device == "auto":
         return "cuda:0" if _has_nvidia_gpu() else "cpu"
@@ -135,4 +148,5 @@ def check_fits(estimate: MemoryEstimate, device: str, what: str, detail: str) ->
         f"{gib(estimate.activations)}, weights/gradients/optimiser {gib(estimate.weights)} for "
         f"{estimate.params / 1e6:.1f} M parameters) but {where} has {gib(have)}; lower "
         "batch_size or image_size or pick a smaller model, or pass --force (spec key "
-        "force: true) to queue it anyway")
+        "force: true) to queue it anyway"
+    )

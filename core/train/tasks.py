@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.engine.reporter import Reporter
 
 
-def run_train(spec: dict, reporter: "Reporter") -> dict:
+def run_train(spec: dict, reporter: Reporter) -> dict:
     from core.train.presets import build_config
 
     config = build_config(spec)
@@ -29,12 +29,11 @@ def run_train(spec: dict, reporter: "Reporter") -> dict:
     return train_job(spec, reporter)
 
 
-def run_evaluate(spec: dict, reporter: "Reporter") -> dict:
+def run_evaluate(spec: dict, reporter: Reporter) -> dict:
     from core.train.evaluate import evaluate_job
 
     return evaluate_job(spec, reporter)
 
 
 TRAIN = TaskDef(run=run_train, validate=validate_train_spec, resolve=resolve_train_spec)
-EVALUATE = TaskDef(run=run_evaluate, validate=validate_evaluate_spec,
-                   resolve=resolve_evaluate_spec)
+EVALUATE = TaskDef(run=run_evaluate, validate=validate_evaluate_spec, resolve=resolve_evaluate_spec)

@@ -14,13 +14,14 @@ both.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 MATCH_IOU = 0.5
-MIN_THRESHOLD = 0.05   # the lowest threshold the GUI's score slider offers
+MIN_THRESHOLD = 0.05  # the lowest threshold the GUI's score slider offers
 FALLBACK_THRESHOLD = 0.3  # used when there is nothing to choose from (no detection above floor)
 
 
@@ -33,15 +34,19 @@ class ThresholdChoice:
     recall: float
     f1: float
     true_positives: int
-    detections: int      # detections kept at the threshold
+    detections: int  # detections kept at the threshold
     ground_truths: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def f1_best_threshold(scores: Sequence[float], is_tp: Sequence[bool], num_ground_truth: int,
-                      floor: float = MIN_THRESHOLD) -> ThresholdChoice:
+def f1_best_threshold(
+    scores: Sequence[float],
+    is_tp: Sequence[bool],
+    num_ground_truth: int,
+    floor: float = MIN_THRESHOLD,
+) -> ThresholdChoice:
     """The F1-best score threshold over detections with these scores and match outcomes.
 
     scores: [N] detection scores; is_tp: [N] True where the detection matched a ground truth;
@@ -53,8 +58,9 @@ def f1_best_threshold(scores: Sequence[float], is_tp: Sequence[bool], num_ground
     if scores.shape != tp.shape:
         raise ValueError(f"got {scores.size} scores and {tp.size} match flags")
     if num_ground_truth < 0 or tp.sum() > num_ground_truth:
-        raise ValueError(f"{int(tp.sum())} true positives cannot come from {num_ground_truth} "
-                         "ground-truth boxes")
+        raise ValueError(
+            f"{int(tp.sum())} true positives cannot come from {num_ground_truth} ground-truth boxes"
+        )
     keep = scores >= floor
     scores, tp = scores[keep], tp[keep]
     if scores.size == 0:
@@ -70,8 +76,15 @@ def f1_best_threshold(scores: Sequence[float], is_tp: Sequence[bool], num_ground
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
     best = int(np.argmax(f1))  # the first maximum: the highest threshold among ties
-    return ThresholdChoice(float(cut[best]), float(precision[best]), float(recall[best]),
-                           float(f1[best]), int(cum_tp[best]), int(kept[best]), num_ground_truth)
+    return ThresholdChoice(
+        float(cut[best]),
+        float(precision[best]),
+        float(recall[best]),
+        float(f1[best]),
+        int(cum_tp[best]),
+        int(kept[best]),
+        num_ground_truth,
+    )
 
 
 def _iou_xywh(dets: np.ndarray, gts: np.ndarray) -> np.ndarray:
@@ -85,8 +98,9 @@ def _iou_xywh(dets: np.ndarray, gts: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def _match_group(det_boxes: np.ndarray, det_scores: np.ndarray, gt_boxes: np.ndarray,
-                 iou_threshold: float) -> np.ndarray:
+def _match_group(
+    det_boxes: np.ndarray, det_scores: np.ndarray, gt_boxes: np.ndarray, iou_threshold: float
+) -> np.ndarray:
     """Greedy matching within one (image, class): True per detection that found a box."""
     tp = np.zeros(len(det_boxes), dtype=bool)
     if not len(gt_boxes) or not len(det_boxes):
@@ -101,8 +115,11 @@ def _match_group(det_boxes: np.ndarray, det_scores: np.ndarray, gt_boxes: np.nda
     return tp
 
 
-def match_coco(gt: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]],
-               iou_threshold: float = MATCH_IOU) -> tuple[np.ndarray, np.ndarray, int]:
+def match_coco(
+    gt: Mapping[str, Any],
+    predictions: Sequence[Mapping[str, Any]],
+    iou_threshold: float = MATCH_IOU,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """(scores [N], is_tp [N], G) of COCO-results predictions against a COCO instances dict.
 
     Crowd ground truths are left out (neither counted nor matched), as COCOeval ignores them.
@@ -125,8 +142,9 @@ def match_coco(gt: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]],
     return scores, tp, num_gt
 
 
-def choose_threshold(gt: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]],
-                     floor: float = MIN_THRESHOLD) -> ThresholdChoice:
+def choose_threshold(
+    gt: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]], floor: float = MIN_THRESHOLD
+) -> ThresholdChoice:
     """The F1-best threshold of these predictions on this ground truth (IoU 0.5)."""
     scores, tp, num_gt = match_coco(gt, predictions)
     return f1_best_threshold(scores, tp, num_gt, floor)

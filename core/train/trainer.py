@@ -34,15 +34,24 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from core.checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, \
-    set_rng_state
+from core.checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, set_rng_state
 from core.det.model_file import save_model_checkpoint
 from core.dist.ddp import SINGLE, DistContext
 from core.errors import CheckpointError, DatasetError, SpecError
 from core.train.evaluate import evaluate_coco, predict_dataset
-from core.train.loop import (EPOCH_SEED_STRIDE, ModelEma, NonFiniteLossError,  # noqa: F401
-                             Precision, make_optimizer, param_groups, read_json, seed_everything,
-                             summary, train_target, warmup_cosine, write_json)
+from core.train.loop import (
+    EPOCH_SEED_STRIDE,
+    ModelEma,
+    NonFiniteLossError,  # noqa: F401
+    Precision,
+    make_optimizer,
+    read_json,
+    seed_everything,
+    summary,
+    train_target,
+    warmup_cosine,
+    write_json,
+)
 from core.train.models import create_for_training, init_from_model
 from core.train.presets import DEFAULT_MODEL, TrainConfig, build_config
 from core.train.preview import PREVIEW_IMAGES, preview_doc, write_preview
@@ -61,7 +70,7 @@ PROGRESS_EVERY_S = 1.0
 class Trainer:
     """One train job: data, model, optimiser, schedule, EMA; `fit()` runs it to the end."""
 
-    def __init__(self, config: TrainConfig, reporter: "Reporter", dist: DistContext = SINGLE):
+    def __init__(self, config: TrainConfig, reporter: Reporter, dist: DistContext = SINGLE):
         from core.data.dataset import DetectionDataset, open_dataset
         from core.det.bench import DetectionBench
 
@@ -81,11 +90,18 @@ class Trainer:
             seed_everything(dist.rank_seed(config.seed))  # the same model, rank's own draws
         self.image_size = tuple(model.config.image_size)
         multiple = model.config.stride_multiple
-        self.train_set = DetectionDataset(self.store, config.dataset, "train", self.image_size,
-                                          augment=config.augment, scale_range=config.scale_range,
-                                          size_multiple=multiple)
-        self.val_set = DetectionDataset(self.store, config.dataset, "val", self.image_size,
-                                        size_multiple=multiple)
+        self.train_set = DetectionDataset(
+            self.store,
+            config.dataset,
+            "train",
+            self.image_size,
+            augment=config.augment,
+            scale_range=config.scale_range,
+            size_multiple=multiple,
+        )
+        self.val_set = DetectionDataset(
+            self.store, config.dataset, "val", self.image_size, size_multiple=multiple
+        )
         if len(self.train_set) == 0:
             raise DatasetError(f"dataset {config.dataset!r} has no training images")
         if self.precision.channels_last:
@@ -100,7 +116,8 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * config.epochs
         warmup = min(round(config.warmup_epochs * self.steps_per_epoch), self.total_steps - 1)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, warmup_cosine(max(warmup, 0), self.total_steps, config.warmup_factor))
+            self.optimizer, warmup_cosine(max(warmup, 0), self.total_steps, config.warmup_factor)
+        )
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.use_scaler)
         self.epoch, self.global_step = 0, 0  # epochs completed, optimiser steps taken
         self.best: dict[str, Any] = {"AP": -1.0, "epoch": None}
@@ -113,16 +130,24 @@ class Trainer:
     def _build_model(self) -> tuple[nn.Module, dict]:
         config = self.config
         if config.init:
-            model, record = init_from_model(self.store, config.init, self.classes,
-                                            config.image_size)
+            model, record = init_from_model(
+                self.store, config.init, self.classes, config.image_size
+            )
             if config.model and config.model != model.config.name:
                 raise SpecError(
                     f"--model {config.model} differs from the --init model's architecture "
-                    f"{model.config.name}; leave --model out when fine-tuning")
+                    f"{model.config.name}; leave --model out when fine-tuning"
+                )
             return model, record
-        return create_for_training(self.store, config.model or DEFAULT_MODEL, len(self.classes),
-                                   config.image_size, config.backbone, config.pretrained_backbone,
-                                   config.model_overrides)
+        return create_for_training(
+            self.store,
+            config.model or DEFAULT_MODEL,
+            len(self.classes),
+            config.image_size,
+            config.backbone,
+            config.pretrained_backbone,
+            config.model_overrides,
+        )
 
     def _train_loader(self, epoch: int) -> DataLoader:
         """A fresh loader per epoch, its order from a generator seeded by (seed, epoch)."""
@@ -132,31 +157,51 @@ class Trainer:
         generator = torch.Generator().manual_seed((seed * EPOCH_SEED_STRIDE + epoch) % 2**64)
         sampler = self.dist.sampler(self.train_set, self.config.seed, epoch)  # this rank's shard
         batch = min(self.config.batch_size, len(sampler or self.train_set))
-        return DataLoader(self.train_set, batch_size=batch, shuffle=sampler is None,
-                          sampler=sampler, drop_last=True, num_workers=self.config.workers,
-                          collate_fn=collate, generator=generator,
-                          pin_memory=self.device.type == "cuda")
+        return DataLoader(
+            self.train_set,
+            batch_size=batch,
+            shuffle=sampler is None,
+            sampler=sampler,
+            drop_last=True,
+            num_workers=self.config.workers,
+            collate_fn=collate,
+            generator=generator,
+            pin_memory=self.device.type == "cuda",
+        )
 
     def _val_loader(self) -> DataLoader:
         from core.data.dataset import collate
 
-        return DataLoader(self.val_set, batch_size=self.config.batch_size, shuffle=False,
-                          num_workers=self.config.workers, collate_fn=collate)
+        return DataLoader(
+            self.val_set,
+            batch_size=self.config.batch_size,
+            shuffle=False,
+            num_workers=self.config.workers,
+            collate_fn=collate,
+        )
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(),
-                "ema": self.ema.state_dict() if self.ema else None,
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict(), "epoch": self.epoch,
-                "global_step": self.global_step, "best": dict(self.best),
-                "train_seconds": self.train_seconds, "rng": rng_state(),
-                "spec": self.config.to_spec()}
+        return {
+            "model": self.model.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "best": dict(self.best),
+            "train_seconds": self.train_seconds,
+            "rng": rng_state(),
+            "spec": self.config.to_spec(),
+        }
 
     def load_state_dict(self, state: dict[str, Any], source: str) -> None:
         if state.get("spec") != self.config.to_spec():
-            raise CheckpointError(f"{source} was written by a different training configuration; "
-                                  "delete it to start this job over")
+            raise CheckpointError(
+                f"{source} was written by a different training configuration; "
+                "delete it to start this job over"
+            )
         load_weights(self.model, state["model"], source)
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"], source)
@@ -165,8 +210,10 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
             self.scaler.load_state_dict(state["scaler"])
         except (KeyError, ValueError) as exc:
-            raise CheckpointError(f"{source}: optimiser/scheduler state does not fit ({exc}); "
-                                  "delete it to start this job over") from exc
+            raise CheckpointError(
+                f"{source}: optimiser/scheduler state does not fit ({exc}); "
+                "delete it to start this job over"
+            ) from exc
         self.epoch, self.global_step = int(state["epoch"]), int(state["global_step"])
         self.best = dict(state["best"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
@@ -177,21 +224,27 @@ class Trainer:
             path = self.reporter.checkpoint_path
             self.load_state_dict(load_checkpoint(path, kind="train"), str(path))
             self.score_threshold = self.best.get("score_threshold")
-            self.reporter.info(f"resumed from {path.name} after epoch {self.epoch} "
-                               f"(step {self.global_step})")
+            self.reporter.info(
+                f"resumed from {path.name} after epoch {self.epoch} (step {self.global_step})"
+            )
 
     def _save_epoch(self, metrics: dict[str, Any] | None, predictions: list[dict] | None) -> None:
         """last.pt, best.pt (+ eval.json, predictions.json) if improved, then checkpoint.pt."""
         eval_model = self.ema.module if self.ema else self.model
         extra = {"epoch": self.epoch, "metrics": summary(metrics)}
-        save_model_checkpoint(self.run_dir / "last.pt", eval_model, self.classes,
-                              self.backbone_record, extra)
+        save_model_checkpoint(
+            self.run_dir / "last.pt", eval_model, self.classes, self.backbone_record, extra
+        )
         improved = metrics is not None and metrics["AP"] > self.best["AP"]
         if improved or (metrics is None and self.best["epoch"] is None):
-            self.best = {"AP": metrics["AP"] if metrics else -1.0, "epoch": self.epoch,
-                         "score_threshold": (metrics or {}).get("score_threshold")}
-            save_model_checkpoint(self.run_dir / "best.pt", eval_model, self.classes,
-                                  self.backbone_record, extra)
+            self.best = {
+                "AP": metrics["AP"] if metrics else -1.0,
+                "epoch": self.epoch,
+                "score_threshold": (metrics or {}).get("score_threshold"),
+            }
+            save_model_checkpoint(
+                self.run_dir / "best.pt", eval_model, self.classes, self.backbone_record, extra
+            )
             if metrics is not None:
                 write_json(self.run_dir / "eval.json", metrics)
                 write_json(self.run_dir / "predictions.json", predictions)
@@ -207,8 +260,9 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         with self.precision.autocast(self.device):
             losses = self.loss_fn(images, targets)
-        values = self.dist.mean(torch.stack([losses[k].detach().float()
-                                             for k in ("loss", "class_loss", "box_loss")]))
+        values = self.dist.mean(
+            torch.stack([losses[k].detach().float() for k in ("loss", "class_loss", "box_loss")])
+        )
         loss, class_loss, box_loss = values.tolist()  # one device sync per step
         if not math.isfinite(loss):
             self._diverged(loss, lr)
@@ -226,14 +280,17 @@ class Trainer:
 
     def _diverged(self, loss: float, lr: float) -> None:
         self.reporter.flush()
-        kept = (f"the last good checkpoint (end of epoch {self.epoch}) is kept, and "
-                f"`python -m core jobs resume {self.reporter.job_id}` continues from it"
-                if self.reporter.has_checkpoint() else "no epoch had finished, so there is no "
-                "checkpoint to resume from")
+        kept = (
+            f"the last good checkpoint (end of epoch {self.epoch}) is kept, and "
+            f"`python -m core jobs resume {self.reporter.job_id}` continues from it"
+            if self.reporter.has_checkpoint()
+            else "no epoch had finished, so there is no checkpoint to resume from"
+        )
         raise NonFiniteLossError(
             f"training diverged: the loss is {loss} at step {self.global_step + 1} (epoch "
             f"{self.epoch + 1}); {kept}. Try a lower learning rate (--lr, now {lr:.3g}), a "
-            "longer warm-up, a larger batch" + (", or AMP off" if self.precision.dtype else ""))
+            "longer warm-up, a larger batch" + (", or AMP off" if self.precision.dtype else "")
+        )
 
     def train_epoch(self) -> float:
         """One pass over the training set; returns the mean loss. Checks cancel every step."""
@@ -253,14 +310,17 @@ class Trainer:
         return total / max(count, 1)
 
     def _progress(self, step_in_epoch: int, loss: float) -> None:
-        self._report(f"epoch {self.epoch + 1}/{self.config.epochs} step {step_in_epoch}/"
-                     f"{self.steps_per_epoch} loss {loss:.4f}")
+        self._report(
+            f"epoch {self.epoch + 1}/{self.config.epochs} step {step_in_epoch}/"
+            f"{self.steps_per_epoch} loss {loss:.4f}"
+        )
 
     def _report(self, message: str) -> None:
         """Progress of the whole job (training and evaluations) and its measured time left."""
         left = self.timing.seconds_left()
-        self.reporter.progress(self.timing.fraction(), message, remaining_s=left,
-                               measured=left is not None)
+        self.reporter.progress(
+            self.timing.fraction(), message, remaining_s=left, measured=left is not None
+        )
 
     def evaluate(self) -> tuple[dict[str, Any], list[dict]]:
         """COCO metrics of the EMA (or plain) model on the val split (with the F1-best score
@@ -289,9 +349,13 @@ class Trainer:
         """COCO-results predictions of the EMA (or plain) model; back to training mode after."""
         self.eval_bench.eval()
         with self.precision.autocast(self.device):
-            predictions = predict_dataset(self.eval_bench, loader, self.device,
-                                          should_stop=self.reporter.should_stop,
-                                          progress=on_batch)
+            predictions = predict_dataset(
+                self.eval_bench,
+                loader,
+                self.device,
+                should_stop=self.reporter.should_stop,
+                progress=on_batch,
+            )
         self.reporter.check_stop()
         self.bench.train()
         return predictions
@@ -306,17 +370,25 @@ class Trainer:
             from core.data.dataset import collate
 
             subset = Subset(self.val_set, range(len(records)))
-            predictions = self._predict(DataLoader(subset, batch_size=len(records),
-                                                   collate_fn=collate))
-        doc = preview_doc(records, predictions, self.epoch, self.config.epochs,
-                          self.score_threshold)
+            predictions = self._predict(
+                DataLoader(subset, batch_size=len(records), collate_fn=collate)
+            )
+        doc = preview_doc(
+            records, predictions, self.epoch, self.config.epochs, self.score_threshold
+        )
         self.reporter.artifact("preview", write_preview(self.run_dir, doc))
 
     # -- the whole run -----------------------------------------------------------------------
     def fit(self) -> dict[str, Any]:
         self.resume_if_possible()
-        self.timing = TrainProgress(self.total_steps, self.steps_per_epoch, self.eval_plan,
-                                    len(self.val_set), self.config.batch_size, self.global_step)
+        self.timing = TrainProgress(
+            self.total_steps,
+            self.steps_per_epoch,
+            self.eval_plan,
+            len(self.val_set),
+            self.config.batch_size,
+            self.global_step,
+        )
         self.bench.train()
         while self.epoch < self.config.epochs:
             mean_loss = self.train_epoch()
@@ -351,35 +423,57 @@ class Trainer:
         name = f"job-{self.reporter.job_id}"
         best_path = self.run_dir / "best.pt"
         best = summary(read_json(self.run_dir / "eval.json"))
-        self.store.add_model(name, "trained", best_path, self.classes, metrics=best,
-                             config={"det_config": self.model.config.to_dict(),
-                                     "backbone": self.backbone_record,
-                                     "train": self.config.to_spec()},
-                             job_id=self.reporter.job_id, replace=True)
-        for kind, file in (("checkpoint", "best.pt"), ("checkpoint", "last.pt"),
-                           ("evaluation", "eval.json"), ("predictions", "predictions.json"),
-                           ("config", "config.json")):
+        self.store.add_model(
+            name,
+            "trained",
+            best_path,
+            self.classes,
+            metrics=best,
+            config={
+                "det_config": self.model.config.to_dict(),
+                "backbone": self.backbone_record,
+                "train": self.config.to_spec(),
+            },
+            job_id=self.reporter.job_id,
+            replace=True,
+        )
+        for kind, file in (
+            ("checkpoint", "best.pt"),
+            ("checkpoint", "last.pt"),
+            ("evaluation", "eval.json"),
+            ("predictions", "predictions.json"),
+            ("config", "config.json"),
+        ):
             if (self.run_dir / file).is_file():
                 self.reporter.artifact(kind, self.run_dir / file)
-        self.reporter.info(f"registered model {name} (best epoch {self.best['epoch']}, "
-                           f"AP {self.best['AP']:.4f})")
-        return {"model": name, "best_epoch": self.best["epoch"], "epochs": self.epoch,
-                "steps": self.global_step, "train_seconds": round(self.train_seconds, 1),
-                "eval_seconds": round(self.timing.eval_seconds, 1),
-                "world_size": self.dist.world_size, **best}
+        self.reporter.info(
+            f"registered model {name} (best epoch {self.best['epoch']}, AP {self.best['AP']:.4f})"
+        )
+        return {
+            "model": name,
+            "best_epoch": self.best["epoch"],
+            "epochs": self.epoch,
+            "steps": self.global_step,
+            "train_seconds": round(self.train_seconds, 1),
+            "eval_seconds": round(self.timing.eval_seconds, 1),
+            "world_size": self.dist.world_size,
+            **best,
+        }
 
 
-def train_job(spec: dict, reporter: "Reporter", dist: DistContext = SINGLE) -> dict[str, Any]:
+def train_job(spec: dict, reporter: Reporter, dist: DistContext = SINGLE) -> dict[str, Any]:
     """The `train` task: build, resume if a checkpoint exists, train, evaluate, register
     (one rank of a data-parallel job when `dist` says so: core.dist.train_entry)."""
     config = build_config(spec)
     if dist.is_main:
         write_json(Path(reporter.run_dir) / "config.json", config.to_spec())
     trainer = Trainer(config, reporter, dist)
-    reporter.info(f"training {trainer.model.config.name} on {config.dataset} "
-                  f"({len(trainer.train_set)} train / {len(trainer.val_set)} val images, "
-                  f"{len(trainer.classes)} classes) at {trainer.image_size[1]}x"
-                  f"{trainer.image_size[0]}, {config.epochs} epochs x {trainer.steps_per_epoch} "
-                  f"steps, lr {config.effective_lr * dist.world_size:.3g}, device "
-                  f"{trainer.device}")
+    reporter.info(
+        f"training {trainer.model.config.name} on {config.dataset} "
+        f"({len(trainer.train_set)} train / {len(trainer.val_set)} val images, "
+        f"{len(trainer.classes)} classes) at {trainer.image_size[1]}x"
+        f"{trainer.image_size[0]}, {config.epochs} epochs x {trainer.steps_per_epoch} "
+        f"steps, lr {config.effective_lr * dist.world_size:.3g}, device "
+        f"{trainer.device}"
+    )
     return trainer.fit()

@@ -32,8 +32,13 @@ MARGIN_PX = 8
 PANEL_GAP_PX = 24
 
 
-def cell_figure(genotype: Genotype | dict | str, cell: str = "normal", C: int = 16,
-                title: str | None = None, width: int = 600) -> go.Figure:
+def cell_figure(
+    genotype: Genotype | dict | str,
+    cell: str = "normal",
+    C: int = 16,
+    title: str | None = None,
+    width: int = 600,
+) -> go.Figure:
     """Interactive graph of one cell of `genotype` ("normal" or "reduce").
 
     Inputs c_{k-2}, c_{k-1} on the left, intermediate nodes 0..N-1 in layers, output c_{k} on
@@ -47,18 +52,30 @@ def cell_figure(genotype: Genotype | dict | str, cell: str = "normal", C: int = 
         raise GenotypeError(f"cell must be one of {CELL_KINDS}, got {cell!r}")
     lay = layout_cell(as_genotype(genotype), cell, width=width - 2 * MARGIN_PX)
     top = TITLE_PX if title else MARGIN_PX
-    return go.Figure(data=cell_traces(lay, cell, C), layout=base_layout(
-        title=title, height=int(lay.height + top + LEGEND_PX),
-        margin=dict(l=MARGIN_PX, r=MARGIN_PX, t=top, b=LEGEND_PX),
-        legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, font=dict(size=11)),
-        hovermode="closest", dragmode=False, meta=_meta(lay, cell),
-        xaxis=hidden_axis((0, 1), lay.width, "y"), yaxis=hidden_axis((0, 1), lay.height, "x")))
+    return go.Figure(
+        data=cell_traces(lay, cell, C),
+        layout=base_layout(
+            title=title,
+            height=int(lay.height + top + LEGEND_PX),
+            margin=dict(l=MARGIN_PX, r=MARGIN_PX, t=top, b=LEGEND_PX),
+            legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, font=dict(size=11)),
+            hovermode="closest",
+            dragmode=False,
+            meta=_meta(lay, cell),
+            xaxis=hidden_axis((0, 1), lay.width, "y"),
+            yaxis=hidden_axis((0, 1), lay.height, "x"),
+        ),
+    )
 
 
 def _meta(lay: CellLayout, cell: str) -> dict:
-    return {"cell": cell, "op_edges": len(lay.op_edges), "concat_edges": len(lay.concat_edges),
-            "ops": sorted({e.op for e in lay.op_edges}),
-            "concat": [e.source for e in lay.concat_edges]}
+    return {
+        "cell": cell,
+        "op_edges": len(lay.op_edges),
+        "concat_edges": len(lay.concat_edges),
+        "ops": sorted({e.op for e in lay.op_edges}),
+        "concat": [e.source for e in lay.concat_edges],
+    }
 
 
 def genotype_diff(a: Genotype, b: Genotype, cell: str) -> tuple[set[tuple], set[tuple]]:
@@ -67,12 +84,13 @@ def genotype_diff(a: Genotype, b: Genotype, cell: str) -> tuple[set[tuple], set[
     Op edges are compared per intermediate node as multisets of (op, input); an edge is shared
     when the same node of the other cell has the same op from the same input.
     """
+
     def diff(x: Genotype, y: Genotype) -> set[tuple]:
         px, cx = x.cell(cell)
         py, cy = y.cell(cell)
         out: set[tuple] = set()
         for node in range(len(px) // 2):
-            other = Counter(py[2 * node:2 * node + 2]) if 2 * node < len(py) else Counter()
+            other = Counter(py[2 * node : 2 * node + 2]) if 2 * node < len(py) else Counter()
             for slot in (2 * node, 2 * node + 1):
                 if other[px[slot]] > 0:
                     other[px[slot]] -= 1
@@ -84,21 +102,32 @@ def genotype_diff(a: Genotype, b: Genotype, cell: str) -> tuple[set[tuple], set[
     return diff(a, b), diff(b, a)
 
 
-def _panel_domains(arrangement: str, panel_w: float, panel_h: float
-                   ) -> tuple[list[tuple[tuple, tuple]], float]:
+def _panel_domains(
+    arrangement: str, panel_w: float, panel_h: float
+) -> tuple[list[tuple[tuple, tuple]], float]:
     """Paper-coordinate (x, y) domains of the two panels and the total plot height in px."""
     if arrangement == "columns":
         total_w = 2 * panel_w + PANEL_GAP_PX
-        return [((0.0, panel_w / total_w), (0.0, 1.0)),
-                ((1 - panel_w / total_w, 1.0), (0.0, 1.0))], panel_h
+        return [
+            ((0.0, panel_w / total_w), (0.0, 1.0)),
+            ((1 - panel_w / total_w, 1.0), (0.0, 1.0)),
+        ], panel_h
     total_h = 2 * panel_h + TITLE_PX
-    return [((0.0, 1.0), (1 - panel_h / total_h, 1.0)),
-            ((0.0, 1.0), (0.0, panel_h / total_h))], total_h
+    return [
+        ((0.0, 1.0), (1 - panel_h / total_h, 1.0)),
+        ((0.0, 1.0), (0.0, panel_h / total_h)),
+    ], total_h
 
 
-def compare_figure(genotype_a: Genotype | dict | str, genotype_b: Genotype | dict | str,
-                   cell: str = "normal", C: int = 16, names: tuple[str, str] = ("A", "B"),
-                   arrangement: str = "columns", width: int = 1200) -> go.Figure:
+def compare_figure(
+    genotype_a: Genotype | dict | str,
+    genotype_b: Genotype | dict | str,
+    cell: str = "normal",
+    C: int = 16,
+    names: tuple[str, str] = ("A", "B"),
+    arrangement: str = "columns",
+    width: int = 1200,
+) -> go.Figure:
     """Two genotypes' cells side by side ("columns") or stacked ("rows"); differing edges bold.
 
     An edge differs when the same node of the other genotype has no edge with the same op from
@@ -125,14 +154,29 @@ def compare_figure(genotype_a: Genotype | dict | str, genotype_b: Genotype | dic
         layout["xaxis" if i == 0 else "xaxis2"] = hidden_axis(xdom, lay.width, axes.y)
         layout["yaxis" if i == 0 else "yaxis2"] = hidden_axis(ydom, lay.height, axes.x)
         n_diff = sum(1 for k in hl if k[0] == "op")
-        titles.append(dict(
-            text=f"<b>{name}</b> · {cell} cell · {n_diff} differing op edge{'s' * (n_diff != 1)}",
-            x=xdom[0], y=ydom[1], xref="paper", yref="paper", xanchor="left", yanchor="bottom",
-            showarrow=False, font=dict(size=13)))
-    return go.Figure(data=traces, layout=base_layout(
-        height=int(plot_h + TITLE_PX + LEGEND_PX),
-        margin=dict(l=MARGIN_PX, r=MARGIN_PX, t=TITLE_PX, b=LEGEND_PX),
-        legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, font=dict(size=11)),
-        annotations=titles, hovermode="closest", dragmode=False,
-        meta={"cell": cell, "differing": [len(diffs[0]), len(diffs[1])]}, **layout))
-
+        titles.append(
+            dict(
+                text=f"<b>{name}</b> · {cell} cell · {n_diff} differing op edge{'s' * (n_diff != 1)}",
+                x=xdom[0],
+                y=ydom[1],
+                xref="paper",
+                yref="paper",
+                xanchor="left",
+                yanchor="bottom",
+                showarrow=False,
+                font=dict(size=13),
+            )
+        )
+    return go.Figure(
+        data=traces,
+        layout=base_layout(
+            height=int(plot_h + TITLE_PX + LEGEND_PX),
+            margin=dict(l=MARGIN_PX, r=MARGIN_PX, t=TITLE_PX, b=LEGEND_PX),
+            legend=dict(orientation="h", yanchor="top", y=-0.02, x=0, font=dict(size=11)),
+            annotations=titles,
+            hovermode="closest",
+            dragmode=False,
+            meta={"cell": cell, "differing": [len(diffs[0]), len(diffs[1])]},
+            **layout,
+        ),
+    )

@@ -16,19 +16,19 @@ for overlaps); core.viz.cell_traces draws a layout, core.viz.cell_graph makes th
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
 from core.nas.genotypes import Genotype, GenotypeError
 
 OUTPUT = -1  # state index used for the cell output c_{k}
-CHAR_PX = 6.3          # mean glyph width of the label font at LABEL_FONT_PX (conservative)
+CHAR_PX = 6.3  # mean glyph width of the label font at LABEL_FONT_PX (conservative)
 LABEL_PAD_PX = 8
 LABEL_H_PX = 17
 NODE_HALF_PX = {"input": 21, "intermediate": 17, "output": 21}
-PLOT_W_PX = 584        # nominal plot-area width at a 600 px figure
+PLOT_W_PX = 584  # nominal plot-area width at a 600 px figure
 PAD_X_PX = 30
 PAD_Y_PX = 26
 BEND_CANDIDATES_PX = (0, 20, -20, 38, -38, 58, -58, 80, -80)
@@ -43,11 +43,11 @@ class CellNode:
 
     index: int
     name: str
-    kind: str        # "input" | "intermediate" | "output"
+    kind: str  # "input" | "intermediate" | "output"
     layer: int
     x: float
     y: float
-    used: bool       # False for an intermediate node neither consumed nor concatenated
+    used: bool  # False for an intermediate node neither consumed nor concatenated
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,6 @@ def state_name(index: int, html: bool = False) -> str:
     return str(index - 2)
 
 
-
 def _layers(pairs: Sequence[tuple[str, int]]) -> dict[int, int]:
     layer = {0: 0, 1: 0}
     for i in range(len(pairs) // 2):
@@ -117,8 +116,9 @@ def _layers(pairs: Sequence[tuple[str, int]]) -> dict[int, int]:
     return layer
 
 
-def _place_nodes(pairs: Sequence[tuple[str, int]], concat: Sequence[int], width: float,
-                 height: float) -> list[CellNode]:
+def _place_nodes(
+    pairs: Sequence[tuple[str, int]], concat: Sequence[int], width: float, height: float
+) -> list[CellNode]:
     layer = _layers(pairs)
     out_layer = max(layer.values()) + 1
     inputs_of = {i + 2: (pairs[2 * i][1], pairs[2 * i + 1][1]) for i in range(len(pairs) // 2)}
@@ -142,8 +142,17 @@ def _place_nodes(pairs: Sequence[tuple[str, int]], concat: Sequence[int], width:
             y = height / 2 + ((len(states) - 1) / 2 - rank) * spacing
             ys[state] = y
             kind = "input" if state in (0, 1) else "output" if state == OUTPUT else "intermediate"
-            nodes.append(CellNode(state, state_name(state), kind, lay, x, y,
-                                  used=kind != "intermediate" or state in consumed))
+            nodes.append(
+                CellNode(
+                    state,
+                    state_name(state),
+                    kind,
+                    lay,
+                    x,
+                    y,
+                    used=kind != "intermediate" or state in consumed,
+                )
+            )
     return nodes
 
 
@@ -151,8 +160,10 @@ def _layer_x(by_layer: dict[int, list[int]], width: float) -> list[float]:
     """x of each layer: op gaps widen with the number of edges entering the next layer, the last
     gap (concat edges, no labels) is narrower."""
     last = max(by_layer)
-    gaps = [1.0 + 0.1 * 2 * len(by_layer[k]) if k < last else CONCAT_GAP_WEIGHT
-            for k in range(1, last + 1)]
+    gaps = [
+        1.0 + 0.1 * 2 * len(by_layer[k]) if k < last else CONCAT_GAP_WEIGHT
+        for k in range(1, last + 1)
+    ]
     scale = (width - 2 * PAD_X_PX) / sum(gaps)
     return [PAD_X_PX + scale * sum(gaps[:k]) for k in range(last + 1)]
 
@@ -201,8 +212,8 @@ def _overlap_areas(boxes: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 
 _BENDS = np.array(BEND_CANDIDATES_PX, dtype=np.float64)  # [B]
-_TS = np.array(T_CANDIDATES, dtype=np.float64)           # [T]
-_GRID = np.linspace(0.0, 1.0, CURVE_SAMPLES)             # [P]
+_TS = np.array(T_CANDIDATES, dtype=np.float64)  # [T]
+_GRID = np.linspace(0.0, 1.0, CURVE_SAMPLES)  # [P]
 
 
 def _candidate_curves(p0: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -212,11 +223,19 @@ def _candidate_curves(p0: np.ndarray, p2: np.ndarray) -> tuple[np.ndarray, np.nd
     normal = np.array([-chord[1], chord[0]]) / max(float(np.hypot(*chord)), 1e-9)
     ctrl = (p0 + p2) / 2 + 2 * _BENDS[:, None] * normal  # [B, 2]
     t = _GRID[None, :, None]
-    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * ctrl[:, None, :] + t ** 2 * p2, ctrl
+    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * ctrl[:, None, :] + t**2 * p2, ctrl
 
 
-def _route(p0: np.ndarray, p2: np.ndarray, label: str | None, pair: tuple[int, int],
-           nodes: Sequence[CellNode], state: _RouteState, width: float, height: float):
+def _route(
+    p0: np.ndarray,
+    p2: np.ndarray,
+    label: str | None,
+    pair: tuple[int, int],
+    nodes: Sequence[CellNode],
+    state: _RouteState,
+    width: float,
+    height: float,
+):
     """Cheapest (path, label centre, label box, bend) over all bend x label-position candidates.
 
     Curve cost: bending, running through a node it does not connect (60), lying on a parallel
@@ -224,48 +243,59 @@ def _route(p0: np.ndarray, p2: np.ndarray, label: str | None, pair: tuple[int, i
     the plot (200), overlapping labels or nodes (300 x overlap fraction), hiding a placed
     curve (3 each). Ties go to the earlier candidate (straighter, more central).
     """
-    paths, ctrl = _candidate_curves(p0, p2)                             # [B, P, 2], [B, 2]
+    paths, ctrl = _candidate_curves(p0, p2)  # [B, P, 2], [B, 2]
     others = np.array([_node_box(n, margin=4.0) for n in nodes if n.index not in pair])
     labels = np.array(state.labels, dtype=np.float64).reshape(-1, 4)
-    cost = (np.abs(_BENDS) / 20 + 60 * _hits(paths, others).sum(-1)
-            + 4 * _hits(paths, labels).sum(-1))
+    cost = (
+        np.abs(_BENDS) / 20 + 60 * _hits(paths, others).sum(-1) + 4 * _hits(paths, labels).sum(-1)
+    )
     for other in state.bends.get(pair, []):
         cost += 80 * (np.abs(_BENDS - other) < 18)
     if not label:
         b = int(np.argmin(cost))
         return paths[b], None, None, float(_BENDS[b])
     t = _TS[None, :, None]
-    centres = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * ctrl[:, None, :] + t ** 2 * p2   # [B, T, 2]
+    centres = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * ctrl[:, None, :] + t**2 * p2  # [B, T, 2]
     half = np.array([label_width_px(label) / 2, LABEL_H_PX / 2])
-    boxes = np.concatenate([centres - half, centres + half], axis=-1)                 # [B, T, 4]
+    boxes = np.concatenate([centres - half, centres + half], axis=-1)  # [B, T, 4]
     area = 4 * half[0] * half[1]
     node_boxes = np.array([_node_box(n) for n in nodes])
     total = cost[:, None] + np.abs(_TS - 0.5) * 8
-    total = total + 200 * ((boxes[..., 0] < 0) | (boxes[..., 1] < 0) | (boxes[..., 2] > width)
-                           | (boxes[..., 3] > height))
+    total = total + 200 * (
+        (boxes[..., 0] < 0)
+        | (boxes[..., 1] < 0)
+        | (boxes[..., 2] > width)
+        | (boxes[..., 3] > height)
+    )
     total = total + 300 * (_overlap_areas(boxes, labels) + _overlap_areas(boxes, node_boxes)) / area
     if state.paths:  # placed curves passing under the label
-        placed = np.stack(state.paths)                                                 # [M, P, 2]
+        placed = np.stack(state.paths)  # [M, P, 2]
         x, y = placed[None, None, :, :, 0], placed[None, None, :, :, 1]
         bx = boxes[:, :, None, None, :]
-        under = ((x > bx[..., 0]) & (x < bx[..., 2]) & (y > bx[..., 1]) & (y < bx[..., 3]))
+        under = (x > bx[..., 0]) & (x < bx[..., 2]) & (y > bx[..., 1]) & (y < bx[..., 3])
         total = total + 3 * under.any(-1).sum(-1)
     b, k = np.unravel_index(int(np.argmin(total)), total.shape)
     box = tuple(float(v) for v in boxes[b, k])
     return paths[b], (float(centres[b, k, 0]), float(centres[b, k, 1])), box, float(_BENDS[b])
 
 
-def _route_ops(pairs: Sequence[tuple[str, int]], order: Sequence[int], nodes: Sequence[CellNode],
-               pos: dict[int, np.ndarray], width: float, height: float
-               ) -> tuple[dict[int, CellEdge], _RouteState]:
+def _route_ops(
+    pairs: Sequence[tuple[str, int]],
+    order: Sequence[int],
+    nodes: Sequence[CellNode],
+    pos: dict[int, np.ndarray],
+    width: float,
+    height: float,
+) -> tuple[dict[int, CellEdge], _RouteState]:
     """Route the op edges one by one in `order`, each avoiding what is already placed."""
     state = _RouteState(labels=[], paths=[], bends={})
     routed: dict[int, CellEdge] = {}
     for k in order:
         op, src = pairs[k]
         dst = k // 2 + 2
-        path, centre, box, bend = _route(pos[src], pos[dst], op, (src, dst), nodes, state, width,
-                                         height)
+        path, centre, box, bend = _route(
+            pos[src], pos[dst], op, (src, dst), nodes, state, width, height
+        )
         state.labels.append(box)
         state.paths.append(path)
         state.bends.setdefault((src, dst), []).append(bend)
@@ -277,12 +307,14 @@ def _label_clashes(edges: Iterable[CellEdge], nodes: Sequence[CellNode]) -> floa
     """Total overlap area of labels with each other and with nodes (0 for a clean layout)."""
     boxes = [e.label_box for e in edges]
     node_boxes = [_node_box(n, margin=0.0) for n in nodes]
-    return (sum(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
-            + sum(_overlap(a, nb) for a in boxes for nb in node_boxes))
+    return sum(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]) + sum(
+        _overlap(a, nb) for a in boxes for nb in node_boxes
+    )
 
 
-def _routing_orders(pairs: Sequence[tuple[str, int]], pos: dict[int, np.ndarray]
-                    ) -> list[list[int]]:
+def _routing_orders(
+    pairs: Sequence[tuple[str, int]], pos: dict[int, np.ndarray]
+) -> list[list[int]]:
     """Edge orders to try: long edges first (fewest good options), then variations."""
     span = {k: abs(pos[k // 2 + 2][0] - pos[pairs[k][1]][0]) for k in range(len(pairs))}
     long_first = sorted(span, key=lambda k: (-span[k], k))
@@ -290,8 +322,12 @@ def _routing_orders(pairs: Sequence[tuple[str, int]], pos: dict[int, np.ndarray]
     return [long_first, long_first[::-1], by_height, by_height[::-1]]
 
 
-def layout_cell(genotype: Genotype | dict, cell: str = "normal", width: float = PLOT_W_PX,
-                height: float | None = None) -> CellLayout:
+def layout_cell(
+    genotype: Genotype | dict,
+    cell: str = "normal",
+    width: float = PLOT_W_PX,
+    height: float | None = None,
+) -> CellLayout:
     """Node positions and routed edges of one cell, in nominal px (origin bottom-left).
 
     The op edges are routed greedily in a few orders; the first order without label overlaps
@@ -313,8 +349,9 @@ def layout_cell(genotype: Genotype | dict, cell: str = "normal", width: float = 
     _, routed, state = best
     concat_edges = []
     for src in concat:
-        path, _, _, bend = _route(pos[src], pos[OUTPUT], None, (src, OUTPUT), nodes, state, width,
-                                  height)
+        path, _, _, bend = _route(
+            pos[src], pos[OUTPUT], None, (src, OUTPUT), nodes, state, width, height
+        )
         state.paths.append(path)
         state.bends.setdefault((src, OUTPUT), []).append(bend)
         concat_edges.append(CellEdge(None, src, OUTPUT, None, path, None, None))
@@ -330,4 +367,3 @@ def cell_height_px(pairs: Sequence[tuple[str, int]]) -> float:
 def height_for_layer_size(states: int) -> float:
     """Plot-area height (px) for a cell whose most crowded layer holds `states` states."""
     return float(min(max(82 * states + 20, 240), 440))
-

@@ -25,8 +25,9 @@ def base_layout(title: str | None = None, height: int = 380, **overrides: Any) -
         autosize=True,
         font=dict(family=FONT_FAMILY, size=FONT_SIZE, color=TEXT_COLOR),
         margin=dict(l=56, r=16, t=48 if title else 16, b=48),
-        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0,
-                    font=dict(size=11)),
+        legend=dict(
+            orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0, font=dict(size=11)
+        ),
         hoverlabel=dict(font=dict(family=FONT_FAMILY, size=11)),
     )
     if title:
@@ -40,16 +41,27 @@ def empty_figure(message: str, height: int = 300) -> go.Figure:
     fig = go.Figure(layout=base_layout(height=height))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font=dict(size=14, color=MUTED_COLOR))
+    fig.add_annotation(
+        text=message,
+        x=0.5,
+        y=0.5,
+        xref="paper",
+        yref="paper",
+        showarrow=False,
+        font=dict(size=14, color=MUTED_COLOR),
+    )
     return fig
 
 
 def figure_to_html(fig: go.Figure, title: str | None = None) -> str:
     """A standalone HTML page with plotly.js inline (works offline; about 4-5 MB). Animated
     figures (the alpha view) open on their selected frame and play on request."""
-    html = fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False,
-                       config={"displaylogo": False, "responsive": True})
+    html = fig.to_html(
+        include_plotlyjs=True,
+        full_html=True,
+        auto_play=False,
+        config={"displaylogo": False, "responsive": True},
+    )
     if title:
         html = html.replace("<head>", f"<head><title>{_escape(title)}</title>", 1)
     return html

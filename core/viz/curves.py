@@ -11,7 +11,8 @@ smoothed line, so the browser gets a few thousand numbers whatever the run lengt
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,20 +22,34 @@ from core.viz.common import base_layout, empty_figure
 
 log = logging.getLogger(__name__)
 
-RUN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-              "#17becf", "#bcbd22", "#7f7f7f")
+RUN_COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+)
 POINT_COLOR = "#4c78a8"
 BEST_COLOR = "#e45756"
 PARETO_COLOR = "#f58518"
-WEBGL_ABOVE = 2_000          # scatters with more points use scattergl
+WEBGL_ABOVE = 2_000  # scatters with more points use scattergl
 MAX_SCATTER_POINTS = 20_000  # more architectures than this: a sample plus all notable points
-DEFAULT_BUCKETS = 600        # curve buckets (~1 per pixel of a 600 px chart)
-DEFAULT_SMOOTHING = 0.8      # EMA weight over bucket means (TensorBoard-style slider value)
-TRADEOFF_AXES = {"params": ("parameters", True), "flops": ("FLOPs", True),
-                 "latency_ms": ("latency (ms)", False)}
+DEFAULT_BUCKETS = 600  # curve buckets (~1 per pixel of a 600 px chart)
+DEFAULT_SMOOTHING = 0.8  # EMA weight over bucket means (TensorBoard-style slider value)
+TRADEOFF_AXES = {
+    "params": ("parameters", True),
+    "flops": ("FLOPs", True),
+    "latency_ms": ("latency (ms)", False),
+}
 
 
 # -- numeric helpers -------------------------------------------------------------------------------
+
 
 def pareto_front(cost: Sequence[float], score: Sequence[float]) -> np.ndarray:
     """Indices of the Pareto-optimal points (lower cost, higher score), by increasing cost.
@@ -89,8 +104,12 @@ def bucket_stats(x: np.ndarray, y: np.ndarray, buckets: int) -> tuple[np.ndarray
         return x, y, y, y
     starts = np.linspace(0, n, buckets + 1).astype(np.int64)[:-1]
     counts = np.diff(np.append(starts, n))
-    return (np.add.reduceat(x, starts) / counts, np.minimum.reduceat(y, starts),
-            np.maximum.reduceat(y, starts), np.add.reduceat(y, starts) / counts)
+    return (
+        np.add.reduceat(x, starts) / counts,
+        np.minimum.reduceat(y, starts),
+        np.maximum.reduceat(y, starts),
+        np.add.reduceat(y, starts) / counts,
+    )
 
 
 def _sample_indices(n: int, keep: np.ndarray, max_points: int, seed: int = 0) -> np.ndarray:
@@ -105,32 +124,49 @@ def _sample_indices(n: int, keep: np.ndarray, max_points: int, seed: int = 0) ->
 
 # -- architectures -----------------------------------------------------------------------------
 
+
 def _arch_arrays(archs: Sequence[Mapping[str, Any]], key: str) -> dict[str, np.ndarray]:
     """Columns of the scored architectures (rows without a score or without `key` dropped;
     a missing step falls back to the row id)."""
     fallback = "id" if key == "step" else None  # rows without a step: plot in insertion order
-    rows = [a for a in archs if a.get("score") is not None
-            and (a.get(key) is not None or (fallback and a.get(fallback) is not None))]
-    cols = {name: np.array([r.get(name) if r.get(name) is not None else np.nan for r in rows],
-                           dtype=np.float64)
-            for name in ("id", "step", "created_at", "score", "params", "flops", "latency_ms")}
-    cols["x"] = np.array([r[key] if r.get(key) is not None else r[fallback] for r in rows],
-                         dtype=np.float64)
+    rows = [
+        a
+        for a in archs
+        if a.get("score") is not None
+        and (a.get(key) is not None or (fallback and a.get(fallback) is not None))
+    ]
+    cols = {
+        name: np.array(
+            [r.get(name) if r.get(name) is not None else np.nan for r in rows], dtype=np.float64
+        )
+        for name in ("id", "step", "created_at", "score", "params", "flops", "latency_ms")
+    }
+    cols["x"] = np.array(
+        [r[key] if r.get(key) is not None else r[fallback] for r in rows], dtype=np.float64
+    )
     return cols
 
 
 def _scatter(x, y, ids, name: str, color: str, n_total: int, hover_x: str, **kw) -> go.Scatter:
     cls = go.Scattergl if len(x) > WEBGL_ABOVE else go.Scatter
-    return cls(x=x, y=y, customdata=ids.astype(np.int64), mode="markers", name=name,
-               marker=dict(size=5 if n_total > 2000 else 7, color=color, opacity=0.55,
-                           line=dict(width=0)),
-               hovertemplate=f"arch #%{{customdata}}<br>score %{{y:.4f}}<br>{hover_x}"
-                             "<extra></extra>", **kw)
+    return cls(
+        x=x,
+        y=y,
+        customdata=ids.astype(np.int64),
+        mode="markers",
+        name=name,
+        marker=dict(size=5 if n_total > 2000 else 7, color=color, opacity=0.55, line=dict(width=0)),
+        hovertemplate=f"arch #%{{customdata}}<br>score %{{y:.4f}}<br>{hover_x}<extra></extra>",
+        **kw,
+    )
 
 
-def search_progress_figure(archs: Sequence[Mapping[str, Any]], x: str = "step",
-                           title: str | None = "Search progress",
-                           max_points: int = MAX_SCATTER_POINTS) -> go.Figure:
+def search_progress_figure(
+    archs: Sequence[Mapping[str, Any]],
+    x: str = "step",
+    title: str | None = "Search progress",
+    max_points: int = MAX_SCATTER_POINTS,
+) -> go.Figure:
     """Each evaluated architecture's score against its step ("step") or wall time ("time",
     minutes since the first), with the best-so-far line. Hover and customdata give the
     architecture id (the GUI opens its graph from it)."""
@@ -145,28 +181,49 @@ def search_progress_figure(archs: Sequence[Mapping[str, Any]], x: str = "step",
     keep = _sample_indices(len(xs), improving, max_points)
     x_label = "step" if x == "step" else "time since start (min)"
     hover_x = "step %{x:.0f}" if x == "step" else "t %{x:.1f} min"
-    name = ("architectures" if len(keep) == len(xs)
-            else f"architectures ({len(keep):,} of {len(xs):,})")
+    name = (
+        "architectures" if len(keep) == len(xs) else f"architectures ({len(keep):,} of {len(xs):,})"
+    )
     fig = go.Figure(layout=base_layout(title=title, xaxis_title=x_label, yaxis_title="score"))
-    fig.add_trace(_scatter(xs[keep], cols["score"][keep], cols["id"][keep], name, POINT_COLOR,
-                           len(xs), hover_x))
+    fig.add_trace(
+        _scatter(
+            xs[keep], cols["score"][keep], cols["id"][keep], name, POINT_COLOR, len(xs), hover_x
+        )
+    )
     x_end = float(np.nanmax(xs))
-    fig.add_trace(go.Scatter(x=np.append(bx, x_end), y=np.append(by, by[-1]), mode="lines",
-                             line=dict(shape="hv", color=BEST_COLOR, width=2), name="best so far",
-                             hoverinfo="skip"))
+    fig.add_trace(
+        go.Scatter(
+            x=np.append(bx, x_end),
+            y=np.append(by, by[-1]),
+            mode="lines",
+            line=dict(shape="hv", color=BEST_COLOR, width=2),
+            name="best so far",
+            hoverinfo="skip",
+        )
+    )
     best = int(np.nanargmax(cols["score"]))
-    fig.add_trace(go.Scatter(x=[xs[best]], y=[cols["score"][best]], mode="markers",
-                             customdata=[int(cols["id"][best])], name="best",
-                             marker=dict(symbol="star", size=14, color=BEST_COLOR,
-                                         line=dict(color="white", width=1)),
-                             hovertemplate="best: arch #%{customdata}<br>score %{y:.4f}"
-                                           "<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=[xs[best]],
+            y=[cols["score"][best]],
+            mode="markers",
+            customdata=[int(cols["id"][best])],
+            name="best",
+            marker=dict(
+                symbol="star", size=14, color=BEST_COLOR, line=dict(color="white", width=1)
+            ),
+            hovertemplate="best: arch #%{customdata}<br>score %{y:.4f}<extra></extra>",
+        )
+    )
     return fig
 
 
-def search_tradeoff_figure(archs: Sequence[Mapping[str, Any]], x: str = "params",
-                           title: str | None = None,
-                           max_points: int = MAX_SCATTER_POINTS) -> go.Figure:
+def search_tradeoff_figure(
+    archs: Sequence[Mapping[str, Any]],
+    x: str = "params",
+    title: str | None = None,
+    max_points: int = MAX_SCATTER_POINTS,
+) -> go.Figure:
     """Score against parameters, FLOPs or latency ("params", "flops", "latency_ms") with the
     Pareto front (fewer params / higher score) highlighted. Hover and customdata: arch id."""
     if x not in TRADEOFF_AXES:
@@ -178,24 +235,48 @@ def search_tradeoff_figure(archs: Sequence[Mapping[str, Any]], x: str = "params"
     front = pareto_front(cols["x"], cols["score"])
     keep = _sample_indices(len(cols["x"]), front, max_points)
     hover_x = f"{label} %{{x:,.4~s}}" if log_x else f"{label} %{{x:.2f}}"
-    fig = go.Figure(layout=base_layout(
-        title=title or f"Score vs {label}", xaxis_title=label, yaxis_title="score",
-        xaxis_type="log" if log_x and np.nanmin(cols["x"]) > 0 else "linear"))
-    name = "architectures" if len(keep) == len(cols["x"]) else \
-        f"architectures ({len(keep):,} of {len(cols['x']):,})"
-    fig.add_trace(_scatter(cols["x"][keep], cols["score"][keep], cols["id"][keep], name,
-                           POINT_COLOR, len(cols["x"]), hover_x))
-    fig.add_trace(go.Scatter(
-        x=cols["x"][front], y=cols["score"][front], customdata=cols["id"][front].astype(np.int64),
-        mode="lines+markers", name=f"Pareto front ({len(front)})",
-        line=dict(shape="hv", color=PARETO_COLOR, width=2),
-        marker=dict(size=9, color=PARETO_COLOR, line=dict(color="white", width=1)),
-        hovertemplate=f"Pareto: arch #%{{customdata}}<br>score %{{y:.4f}}<br>{hover_x}"
-                      "<extra></extra>"))
+    fig = go.Figure(
+        layout=base_layout(
+            title=title or f"Score vs {label}",
+            xaxis_title=label,
+            yaxis_title="score",
+            xaxis_type="log" if log_x and np.nanmin(cols["x"]) > 0 else "linear",
+        )
+    )
+    name = (
+        "architectures"
+        if len(keep) == len(cols["x"])
+        else f"architectures ({len(keep):,} of {len(cols['x']):,})"
+    )
+    fig.add_trace(
+        _scatter(
+            cols["x"][keep],
+            cols["score"][keep],
+            cols["id"][keep],
+            name,
+            POINT_COLOR,
+            len(cols["x"]),
+            hover_x,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=cols["x"][front],
+            y=cols["score"][front],
+            customdata=cols["id"][front].astype(np.int64),
+            mode="lines+markers",
+            name=f"Pareto front ({len(front)})",
+            line=dict(shape="hv", color=PARETO_COLOR, width=2),
+            marker=dict(size=9, color=PARETO_COLOR, line=dict(color="white", width=1)),
+            hovertemplate=f"Pareto: arch #%{{customdata}}<br>score %{{y:.4f}}<br>{hover_x}"
+            "<extra></extra>",
+        )
+    )
     return fig
 
 
 # -- metrics -------------------------------------------------------------------------------------
+
 
 def metric_arrays(rows: Sequence[Mapping[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Group metric rows by key: {key: (x, value)} sorted by x, where x is the step, or the epoch
@@ -226,13 +307,22 @@ def _normalise_runs(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping]) -
 
 
 def _hex_rgba(color: str, alpha: float) -> str:
-    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def curve_traces(x: np.ndarray, y: np.ndarray, name: str, color: str, smoothing: float,
-                 buckets: int, dash: str = "solid", show_raw: bool = True,
-                 legendgroup: str | None = None, showlegend: bool = True) -> list[go.Scatter]:
+def curve_traces(
+    x: np.ndarray,
+    y: np.ndarray,
+    name: str,
+    color: str,
+    smoothing: float,
+    buckets: int,
+    dash: str = "solid",
+    show_raw: bool = True,
+    legendgroup: str | None = None,
+    showlegend: bool = True,
+) -> list[go.Scatter]:
     """A long per-step curve as <= 3 light traces: raw min/max band (or raw line when short)
     and the smoothed line: the EMA of the bucket means (so the chart looks equally smooth
     whatever the run length; per point when the curve has <= `buckets` points)."""
@@ -240,33 +330,77 @@ def curve_traces(x: np.ndarray, y: np.ndarray, name: str, color: str, smoothing:
     traces: list[go.Scatter] = []
     group = legendgroup or name
     if show_raw and len(x) > buckets:
-        traces.append(go.Scatter(x=xm, y=hi, mode="lines", line=dict(width=0), showlegend=False,
-                                 legendgroup=group, hoverinfo="skip", name=f"{name} max"))
-        traces.append(go.Scatter(x=xm, y=lo, mode="lines", line=dict(width=0), fill="tonexty",
-                                 fillcolor=_hex_rgba(color, 0.18), showlegend=False,
-                                 legendgroup=group, hoverinfo="skip", name=f"{name} min-max"))
+        traces.append(
+            go.Scatter(
+                x=xm,
+                y=hi,
+                mode="lines",
+                line=dict(width=0),
+                showlegend=False,
+                legendgroup=group,
+                hoverinfo="skip",
+                name=f"{name} max",
+            )
+        )
+        traces.append(
+            go.Scatter(
+                x=xm,
+                y=lo,
+                mode="lines",
+                line=dict(width=0),
+                fill="tonexty",
+                fillcolor=_hex_rgba(color, 0.18),
+                showlegend=False,
+                legendgroup=group,
+                hoverinfo="skip",
+                name=f"{name} min-max",
+            )
+        )
     elif show_raw:
-        traces.append(go.Scatter(x=xm, y=lo, mode="lines", showlegend=False, legendgroup=group,
-                                 line=dict(color=_hex_rgba(color, 0.3), width=1, dash=dash),
-                                 name=f"{name} raw", hovertemplate="%{y:.4g}<extra>raw</extra>"))
+        traces.append(
+            go.Scatter(
+                x=xm,
+                y=lo,
+                mode="lines",
+                showlegend=False,
+                legendgroup=group,
+                line=dict(color=_hex_rgba(color, 0.3), width=1, dash=dash),
+                name=f"{name} raw",
+                hovertemplate="%{y:.4g}<extra>raw</extra>",
+            )
+        )
     smooth = ema(mean, smoothing) if smoothing > 0 else mean
-    traces.append(go.Scatter(x=xm, y=smooth, mode="lines", name=name, legendgroup=group,
-                             showlegend=showlegend, line=dict(color=color, width=1.8, dash=dash),
-                             hovertemplate=f"{name}<br>step %{{x:.0f}}<br>%{{y:.4g}}"
-                                           "<extra></extra>"))
+    traces.append(
+        go.Scatter(
+            x=xm,
+            y=smooth,
+            mode="lines",
+            name=name,
+            legendgroup=group,
+            showlegend=showlegend,
+            line=dict(color=color, width=1.8, dash=dash),
+            hovertemplate=f"{name}<br>step %{{x:.0f}}<br>%{{y:.4g}}<extra></extra>",
+        )
+    )
     return traces
 
 
-TRAIN_PANELS = (("loss", ("train/loss",)),
-                ("class (solid) / box (dot) loss", ("train/class_loss", "train/box_loss")),
-                ("learning rate", ("train/lr",)),
-                ("val AP (solid) / AP50 (dash)", ("val/AP", "val/AP50")))
+TRAIN_PANELS = (
+    ("loss", ("train/loss",)),
+    ("class (solid) / box (dot) loss", ("train/class_loss", "train/box_loss")),
+    ("learning rate", ("train/lr",)),
+    ("val AP (solid) / AP50 (dash)", ("val/AP", "val/AP50")),
+)
 KEY_DASH = {"train/box_loss": "dot", "val/AP50": "dash"}
 
 
-def training_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
-                    smoothing: float = DEFAULT_SMOOTHING, buckets: int = DEFAULT_BUCKETS,
-                    title: str | None = None, log_loss: bool = False) -> go.Figure:
+def training_figure(
+    runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
+    smoothing: float = DEFAULT_SMOOTHING,
+    buckets: int = DEFAULT_BUCKETS,
+    title: str | None = None,
+    log_loss: bool = False,
+) -> go.Figure:
     """Training curves of one run (a list of metric rows) or several ({run name: rows}).
 
     Panels: total loss, class and box loss, learning rate (per step; raw min/max band plus the
@@ -276,8 +410,13 @@ def training_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
     data = _normalise_runs(runs)
     if not any(data.values()):
         return empty_figure("no training metrics yet")
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[p[0] for p in TRAIN_PANELS],
-                        horizontal_spacing=0.12, vertical_spacing=0.16)
+    fig = make_subplots(
+        rows=2,
+        cols=2,
+        subplot_titles=[p[0] for p in TRAIN_PANELS],
+        horizontal_spacing=0.12,
+        vertical_spacing=0.16,
+    )
     batch: list[tuple[go.Scatter, int, int]] = []
     for r, (run, series) in enumerate(data.items()):
         color = RUN_COLORS[r % len(RUN_COLORS)]
@@ -290,22 +429,42 @@ def training_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
                 x, y = series[key]
                 dash = KEY_DASH.get(key, "solid")
                 if key.startswith("val/"):
-                    traces = [go.Scatter(x=x, y=y, mode="lines+markers", name=run, legendgroup=run,
-                                         showlegend=not legend_done, marker=dict(size=5),
-                                         line=dict(color=color, dash=dash, width=1.8),
-                                         hovertemplate=f"{run} {key}<br>epoch %{{x:.0f}}"
-                                                       "<br>%{y:.4f}<extra></extra>")]
+                    traces = [
+                        go.Scatter(
+                            x=x,
+                            y=y,
+                            mode="lines+markers",
+                            name=run,
+                            legendgroup=run,
+                            showlegend=not legend_done,
+                            marker=dict(size=5),
+                            line=dict(color=color, dash=dash, width=1.8),
+                            hovertemplate=f"{run} {key}<br>epoch %{{x:.0f}}"
+                            "<br>%{y:.4f}<extra></extra>",
+                        )
+                    ]
                 else:
-                    traces = curve_traces(x, y, run, color, 0.0 if key == "train/lr" else smoothing,
-                                          buckets, dash=dash, show_raw=key != "train/lr",
-                                          legendgroup=run, showlegend=not legend_done)
+                    traces = curve_traces(
+                        x,
+                        y,
+                        run,
+                        color,
+                        0.0 if key == "train/lr" else smoothing,
+                        buckets,
+                        dash=dash,
+                        show_raw=key != "train/lr",
+                        legendgroup=run,
+                        showlegend=not legend_done,
+                    )
                 legend_done = True
                 batch += [(t, row, col) for t in traces]
     if batch:  # one call: add_trace per trace re-validates the subplot grid each time
-        fig.add_traces([b[0] for b in batch], rows=[b[1] for b in batch],
-                       cols=[b[2] for b in batch])
-    fig.update_layout(**base_layout(title=title, height=520,
-                                    margin=dict(l=56, r=16, t=64 if title else 36, b=40)))
+        fig.add_traces(
+            [b[0] for b in batch], rows=[b[1] for b in batch], cols=[b[2] for b in batch]
+        )
+    fig.update_layout(
+        **base_layout(title=title, height=520, margin=dict(l=56, r=16, t=64 if title else 36, b=40))
+    )
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.1, x=0))
     fig.update_annotations(font_size=12)
     fig.update_xaxes(title_text="step", row=2, col=1)
@@ -316,15 +475,21 @@ def training_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
     return fig
 
 
-def metrics_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
-                   keys: Sequence[str], title: str | None = None, y_title: str | None = None,
-                   smoothing: float = 0.0, buckets: int = DEFAULT_BUCKETS) -> go.Figure:
+def metrics_figure(
+    runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
+    keys: Sequence[str],
+    title: str | None = None,
+    y_title: str | None = None,
+    smoothing: float = 0.0,
+    buckets: int = DEFAULT_BUCKETS,
+) -> go.Figure:
     """Any metric keys (e.g. search/train_acc, search/val_acc per epoch) of one or several runs
     in one chart: colour per run, dash per key."""
     data = _normalise_runs(runs)
     dashes = ("solid", "dash", "dot", "dashdot", "longdash")
-    fig = go.Figure(layout=base_layout(title=title, yaxis_title=y_title,
-                                       xaxis_title="step / epoch"))
+    fig = go.Figure(
+        layout=base_layout(title=title, yaxis_title=y_title, xaxis_title="step / epoch")
+    )
     for r, (run, series) in enumerate(data.items()):
         color = RUN_COLORS[r % len(RUN_COLORS)]
         for k, key in enumerate(keys):
@@ -333,10 +498,18 @@ def metrics_figure(runs: Mapping[str, Sequence[Mapping]] | Sequence[Mapping],
             x, y = series[key]
             several = len(data) > 1  # colour per run and dash per key, else colour per key
             name = f"{run} · {key}" if several else key
-            fig.add_traces(curve_traces(
-                x, y, name, color if several else RUN_COLORS[k % len(RUN_COLORS)], smoothing,
-                buckets, dash=dashes[k % len(dashes)] if several else "solid",
-                show_raw=smoothing > 0))
+            fig.add_traces(
+                curve_traces(
+                    x,
+                    y,
+                    name,
+                    color if several else RUN_COLORS[k % len(RUN_COLORS)],
+                    smoothing,
+                    buckets,
+                    dash=dashes[k % len(dashes)] if several else "solid",
+                    show_raw=smoothing > 0,
+                )
+            )
     if not fig.data:
         return empty_figure("no metrics yet: " + ", ".join(keys))
     return fig
@@ -347,6 +520,16 @@ def points_in_figure(fig: go.Figure) -> int:
     return int(sum(len(t.x) if getattr(t, "x", None) is not None else 0 for t in fig.data))
 
 
-__all__ = ["pareto_front", "best_so_far", "ema", "bucket_stats", "search_progress_figure",
-           "search_tradeoff_figure", "metric_arrays", "training_figure", "metrics_figure",
-           "curve_traces", "points_in_figure"]
+__all__ = [
+    "pareto_front",
+    "best_so_far",
+    "ema",
+    "bucket_stats",
+    "search_progress_figure",
+    "search_tradeoff_figure",
+    "metric_arrays",
+    "training_figure",
+    "metrics_figure",
+    "curve_traces",
+    "points_in_figure",
+]

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import colorsys
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np
 
-from core.viz.labels import (draw_tag, fit_text, tag_candidates, tag_rect,  # noqa: F401
-                             text_color_for)
+from core.viz.labels import (
+    draw_tag,
+    fit_text,
+    tag_rect,  # noqa: F401
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +39,29 @@ RGB = tuple[int, int, int]
 
 # Tableau-20 style palette: the ten most distinct first, their lighter twins after.
 PALETTE: tuple[RGB, ...] = (
-    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-    (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
-    (174, 199, 232), (255, 187, 120), (152, 223, 138), (255, 152, 150), (197, 176, 213),
-    (196, 156, 148), (247, 182, 210), (199, 199, 199), (219, 219, 141), (158, 218, 229),
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+    (174, 199, 232),
+    (255, 187, 120),
+    (152, 223, 138),
+    (255, 152, 150),
+    (197, 176, 213),
+    (196, 156, 148),
+    (247, 182, 210),
+    (199, 199, 199),
+    (219, 219, 141),
+    (158, 218, 229),
 )
 GOLDEN_RATIO_CONJUGATE = 0.618033988749895
-PANEL_HEADER_PX = 22                  # height of the title strip above each comparison panel
+PANEL_HEADER_PX = 22  # height of the title strip above each comparison panel
 
 
 def class_color(index: int) -> RGB:
@@ -75,9 +94,9 @@ class BoxStyle:
     font_scale: float | None = None
     show_labels: bool = True
     show_scores: bool = True
-    dashed: bool = False          # dashed outline (used for false positives and misses)
-    fill_alpha: float = 0.0       # translucent fill of the box in its class colour (0 = none)
-    tag_prefix: str = ""          # e.g. "FP " in comparison views
+    dashed: bool = False  # dashed outline (used for false positives and misses)
+    fill_alpha: float = 0.0  # translucent fill of the box in its class colour (0 = none)
+    tag_prefix: str = ""  # e.g. "FP " in comparison views
 
 
 def _auto_thickness(shape: tuple[int, ...]) -> int:
@@ -93,12 +112,22 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError(f"expected an RGB uint8 image [H, W, 3], got {image.dtype} {image.shape}")
 
 
-def _dashed_rectangle(img: np.ndarray, p1: tuple[int, int], p2: tuple[int, int],
-                      color: RGB, thickness: int, dash: int = 6) -> None:
+def _dashed_rectangle(
+    img: np.ndarray,
+    p1: tuple[int, int],
+    p2: tuple[int, int],
+    color: RGB,
+    thickness: int,
+    dash: int = 6,
+) -> None:
     """Draw a dashed axis-aligned rectangle in place."""
     (x1, y1), (x2, y2) = p1, p2
-    for a, b, fixed, horizontal in ((x1, x2, y1, True), (x1, x2, y2, True),
-                                    (y1, y2, x1, False), (y1, y2, x2, False)):
+    for a, b, fixed, horizontal in (
+        (x1, x2, y1, True),
+        (x1, x2, y2, True),
+        (y1, y2, x1, False),
+        (y1, y2, x2, False),
+    ):
         for start in range(a, b + 1, 2 * dash):
             end = min(start + dash, b)
             q1 = (start, fixed) if horizontal else (fixed, start)
@@ -114,11 +143,16 @@ def _tag_text(label: int, class_names: Sequence[str], score: float | None, style
     return " ".join(p for p in parts if p)
 
 
-def draw_boxes(image_rgb: np.ndarray, boxes: np.ndarray | Sequence[Sequence[float]],
-               labels: Sequence[int], class_names: Sequence[str],
-               scores: Sequence[float] | None = None, style: BoxStyle = BoxStyle(),
-               colors: Sequence[RGB] | None = None,
-               taken_tags: list[tuple[int, int, int, int]] | None = None) -> np.ndarray:
+def draw_boxes(
+    image_rgb: np.ndarray,
+    boxes: np.ndarray | Sequence[Sequence[float]],
+    labels: Sequence[int],
+    class_names: Sequence[str],
+    scores: Sequence[float] | None = None,
+    style: BoxStyle = BoxStyle(),
+    colors: Sequence[RGB] | None = None,
+    taken_tags: list[tuple[int, int, int, int]] | None = None,
+) -> np.ndarray:
     """Draw boxes with class-coloured outlines and "name score" tags; returns a new image.
 
     image_rgb: uint8 [H, W, 3] RGB. boxes: [N, 4] (x1, y1, x2, y2) pixels (clipped for drawing).
@@ -131,14 +165,17 @@ def draw_boxes(image_rgb: np.ndarray, boxes: np.ndarray | Sequence[Sequence[floa
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     labels = [int(v) for v in np.asarray(labels).reshape(-1)]
     if len(labels) != len(boxes) or (scores is not None and len(scores) != len(boxes)):
-        raise ValueError(f"boxes ({len(boxes)}), labels ({len(labels)}) and scores "
-                         f"({None if scores is None else len(scores)}) must have the same length")
+        raise ValueError(
+            f"boxes ({len(boxes)}), labels ({len(labels)}) and scores "
+            f"({None if scores is None else len(scores)}) must have the same length"
+        )
     out = image_rgb.copy()
     h, w = out.shape[:2]
     thickness = style.thickness or _auto_thickness(out.shape)
     font_scale = style.font_scale or _auto_font_scale(out.shape)
-    clipped = np.column_stack([np.clip(boxes[:, [0, 2]], 0, w - 1),
-                               np.clip(boxes[:, [1, 3]], 0, h - 1)])
+    clipped = np.column_stack(
+        [np.clip(boxes[:, [0, 2]], 0, w - 1), np.clip(boxes[:, [1, 3]], 0, h - 1)]
+    )
     clipped = np.rint(clipped[:, [0, 2, 1, 3]]).astype(int)
     if style.fill_alpha > 0 and len(boxes):
         overlay = out.copy()
@@ -153,8 +190,11 @@ def draw_boxes(image_rgb: np.ndarray, boxes: np.ndarray | Sequence[Sequence[floa
         else:
             cv2.rectangle(out, (x1, y1), (x2, y2), color, thickness, cv2.LINE_AA)
     if style.show_labels or (style.show_scores and scores is not None):
-        order = (range(len(clipped)) if scores is None
-                 else np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable"))
+        order = (
+            range(len(clipped))
+            if scores is None
+            else np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+        )
         taken = list(taken_tags) if taken_tags is not None else []
         for i in order:
             color = colors[i] if colors is not None else class_color(labels[i])
@@ -168,6 +208,7 @@ def draw_boxes(image_rgb: np.ndarray, boxes: np.ndarray | Sequence[Sequence[floa
 
 
 # -- ground truth against prediction -----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MatchResult:
@@ -198,9 +239,14 @@ def box_iou_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
-def match_detections(gt_boxes: np.ndarray, gt_labels: Sequence[int], pred_boxes: np.ndarray,
-                     pred_labels: Sequence[int], pred_scores: Sequence[float],
-                     iou_threshold: float = 0.5) -> MatchResult:
+def match_detections(
+    gt_boxes: np.ndarray,
+    gt_labels: Sequence[int],
+    pred_boxes: np.ndarray,
+    pred_labels: Sequence[int],
+    pred_scores: Sequence[float],
+    iou_threshold: float = 0.5,
+) -> MatchResult:
     """Greedy COCO-style matching per class (boxes xyxy pixels, labels 0-based)."""
     gt_labels = np.asarray(gt_labels, dtype=int).reshape(-1)
     pred_labels = np.asarray(pred_labels, dtype=int).reshape(-1)
@@ -223,15 +269,30 @@ def _with_header(image: np.ndarray, title: str) -> np.ndarray:
     """The image with a dark title strip on top."""
     strip = np.full((PANEL_HEADER_PX, image.shape[1], 3), 32, dtype=np.uint8)
     text, _, th, _ = fit_text(title, image.shape[1] - 8, 0.5, 1)
-    cv2.putText(strip, text, (4, (PANEL_HEADER_PX + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                (240, 240, 240), 1, cv2.LINE_AA)
+    cv2.putText(
+        strip,
+        text,
+        (4, (PANEL_HEADER_PX + th) // 2),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.5,
+        (240, 240, 240),
+        1,
+        cv2.LINE_AA,
+    )
     return np.vstack([strip, image])
 
 
-def draw_comparison(image_rgb: np.ndarray, gt_boxes: np.ndarray, gt_labels: Sequence[int],
-                    pred_boxes: np.ndarray, pred_labels: Sequence[int],
-                    pred_scores: Sequence[float], class_names: Sequence[str],
-                    iou_threshold: float = 0.5, gap_px: int = 6) -> np.ndarray:
+def draw_comparison(
+    image_rgb: np.ndarray,
+    gt_boxes: np.ndarray,
+    gt_labels: Sequence[int],
+    pred_boxes: np.ndarray,
+    pred_labels: Sequence[int],
+    pred_scores: Sequence[float],
+    class_names: Sequence[str],
+    iou_threshold: float = 0.5,
+    gap_px: int = 6,
+) -> np.ndarray:
     """Ground truth (left) beside prediction (right), one image [H + header, 2W + gap, 3].
 
     Left: matched ground truth solid, missed ground truth dashed with a "MISS" tag. Right: true
@@ -246,16 +307,40 @@ def draw_comparison(image_rgb: np.ndarray, gt_boxes: np.ndarray, gt_labels: Sequ
     pred_scores = np.asarray(pred_scores, dtype=np.float64).reshape(-1)
     m = match_detections(gt_boxes, gt_labels, pred_boxes, pred_labels, pred_scores, iou_threshold)
     left_tags: list[tuple[int, int, int, int]] = []
-    left = draw_boxes(image_rgb, gt_boxes[m.gt_matched], gt_labels[m.gt_matched], class_names,
-                      taken_tags=left_tags)
-    left = draw_boxes(left, gt_boxes[~m.gt_matched], gt_labels[~m.gt_matched], class_names,
-                      style=BoxStyle(dashed=True, tag_prefix="MISS "), taken_tags=left_tags)
+    left = draw_boxes(
+        image_rgb,
+        gt_boxes[m.gt_matched],
+        gt_labels[m.gt_matched],
+        class_names,
+        taken_tags=left_tags,
+    )
+    left = draw_boxes(
+        left,
+        gt_boxes[~m.gt_matched],
+        gt_labels[~m.gt_matched],
+        class_names,
+        style=BoxStyle(dashed=True, tag_prefix="MISS "),
+        taken_tags=left_tags,
+    )
     tp, fp = m.pred_tp, ~m.pred_tp
     right_tags: list[tuple[int, int, int, int]] = []
-    right = draw_boxes(image_rgb, pred_boxes[tp], pred_labels[tp], class_names, pred_scores[tp],
-                       taken_tags=right_tags)
-    right = draw_boxes(right, pred_boxes[fp], pred_labels[fp], class_names, pred_scores[fp],
-                       style=BoxStyle(dashed=True, tag_prefix="FP "), taken_tags=right_tags)
+    right = draw_boxes(
+        image_rgb,
+        pred_boxes[tp],
+        pred_labels[tp],
+        class_names,
+        pred_scores[tp],
+        taken_tags=right_tags,
+    )
+    right = draw_boxes(
+        right,
+        pred_boxes[fp],
+        pred_labels[fp],
+        class_names,
+        pred_scores[fp],
+        style=BoxStyle(dashed=True, tag_prefix="FP "),
+        taken_tags=right_tags,
+    )
     n_miss, n_tp, n_fp = int((~m.gt_matched).sum()), int(tp.sum()), int(fp.sum())
     left = _with_header(left, f"ground truth: {len(gt_boxes)} ({n_miss} missed)")
     right = _with_header(right, f"prediction: {n_tp} TP, {n_fp} FP")
@@ -263,9 +348,14 @@ def draw_comparison(image_rgb: np.ndarray, gt_boxes: np.ndarray, gt_labels: Sequ
     return np.hstack([left, gap, right])
 
 
-def image_grid(images: Sequence[np.ndarray], columns: int = 4, tile_size: int = 256,
-               captions: Sequence[str] | None = None, gap_px: int = 4,
-               background: RGB = (255, 255, 255)) -> np.ndarray:
+def image_grid(
+    images: Sequence[np.ndarray],
+    columns: int = 4,
+    tile_size: int = 256,
+    captions: Sequence[str] | None = None,
+    gap_px: int = 4,
+    background: RGB = (255, 255, 255),
+) -> np.ndarray:
     """A mosaic of RGB uint8 images, each letterboxed into a tile_size x tile_size cell.
 
     Returns uint8 [rows * (tile + gap) - gap (+ caption strips), columns * (tile + gap) - gap, 3].
@@ -286,7 +376,7 @@ def image_grid(images: Sequence[np.ndarray], columns: int = 4, tile_size: int = 
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
         y, x = r * (th + gap_px), c * (tw + gap_px)
-        grid[y:y + th, x:x + tw] = tile
+        grid[y : y + th, x : x + tw] = tile
     return grid
 
 
@@ -301,12 +391,13 @@ def _tile(image: np.ndarray, size: int, background: RGB) -> np.ndarray:
     tile = np.empty((size, size, 3), np.uint8)
     tile[:] = background
     y, x = (size - nh) // 2, (size - nw) // 2
-    tile[y:y + nh, x:x + nw] = resized
+    tile[y : y + nh, x : x + nw] = resized
     return tile
 
 
-def enlarge(image: np.ndarray, boxes: np.ndarray | Sequence[Sequence[float]], min_side: int
-            ) -> tuple[np.ndarray, np.ndarray]:
+def enlarge(
+    image: np.ndarray, boxes: np.ndarray | Sequence[Sequence[float]], min_side: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(image scaled so its shorter side is at least `min_side`, boxes [N, 4] scaled with it).
 
     Drawing on the enlarged image keeps lines and text sharp where a browser would blow up a
@@ -322,8 +413,7 @@ def enlarge(image: np.ndarray, boxes: np.ndarray | Sequence[Sequence[float]], mi
     return cv2.resize(image, size, interpolation=cv2.INTER_CUBIC), boxes * factor
 
 
-def legend_strip(class_names: Sequence[str], width: int, font_scale: float = 0.55
-                 ) -> np.ndarray:
+def legend_strip(class_names: Sequence[str], width: int, font_scale: float = 0.55) -> np.ndarray:
     """A white strip [H, width, 3] with one colour swatch and name per class, wrapping lines."""
     font, thickness, pad, swatch = cv2.FONT_HERSHEY_SIMPLEX, 1, 8, 14
     (_, text_h), base = cv2.getTextSize("Ag", font, font_scale, thickness)
@@ -340,6 +430,14 @@ def legend_strip(class_names: Sequence[str], width: int, font_scale: float = 0.5
     for k, name, x, r in items:
         y = pad + r * line_h
         cv2.rectangle(strip, (x, y), (x + swatch, y + swatch), class_color(k), -1)
-        cv2.putText(strip, name, (x + swatch + 6, y + swatch - 2), font, font_scale,
-                    (30, 30, 30), thickness, cv2.LINE_AA)
+        cv2.putText(
+            strip,
+            name,
+            (x + swatch + 6, y + swatch - 2),
+            font,
+            font_scale,
+            (30, 30, 30),
+            thickness,
+            cv2.LINE_AA,
+        )
     return strip

@@ -11,7 +11,8 @@ from `core.viz.detections.class_color_hex`, the same as in the drawn detections.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -22,15 +23,20 @@ from core.viz.detections import class_color_hex
 
 log = logging.getLogger(__name__)
 
-AREA_ALL = 0        # COCOeval area ranges: all, small, medium, large
-MAXDET_100 = -1     # COCOeval maxDets: 1, 10, 100
+AREA_ALL = 0  # COCOeval area ranges: all, small, medium, large
+MAXDET_100 = -1  # COCOeval maxDets: 1, 10, 100
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
 IOU_SETTINGS = ("0.5", "0.5:0.95")
 TEXT_IN_CELLS_MAX_CLASSES = 25  # bigger confusion matrices show values on hover only
 
 
-def pr_curve(precision: Sequence | np.ndarray, k: int, iou: str = "0.5",
-             area: int = AREA_ALL, max_dets: int = MAXDET_100) -> tuple[np.ndarray, np.ndarray]:
+def pr_curve(
+    precision: Sequence | np.ndarray,
+    k: int,
+    iou: str = "0.5",
+    area: int = AREA_ALL,
+    max_dets: int = MAXDET_100,
+) -> tuple[np.ndarray, np.ndarray]:
     """(recall [R], precision [R]) of class k from COCOeval's precision array.
 
     iou "0.5": the slice precision[0, :, k, area, max_dets]; "0.5:0.95": the mean over the ten
@@ -58,9 +64,12 @@ def _class_names(evaluation: Mapping[str, Any], k: int) -> list[str]:
     return list(names) if len(names) == k else [f"class {i}" for i in range(k)]
 
 
-def pr_curves_figure(evaluation: Mapping[str, Any] | Sequence, classes: Sequence[str] | None = None,
-                     ious: Sequence[str] = IOU_SETTINGS,
-                     title: str | None = "Precision-recall per class") -> go.Figure:
+def pr_curves_figure(
+    evaluation: Mapping[str, Any] | Sequence,
+    classes: Sequence[str] | None = None,
+    ious: Sequence[str] = IOU_SETTINGS,
+    title: str | None = "Precision-recall per class",
+) -> go.Figure:
     """PR curves per class (class colours), one panel per IoU setting ("0.5", "0.5:0.95").
 
     `evaluation`: evaluate_coco's dict, or its `precision` array alone (then pass `classes`).
@@ -75,8 +84,13 @@ def pr_curves_figure(evaluation: Mapping[str, Any] | Sequence, classes: Sequence
         return empty_figure("no evaluation yet")
     p = np.asarray(evaluation["precision"], dtype=np.float64)
     names = _class_names(evaluation, p.shape[2])
-    fig = make_subplots(rows=1, cols=len(ious), shared_yaxes=True, horizontal_spacing=0.06,
-                        subplot_titles=[f"IoU {iou}" for iou in ious])
+    fig = make_subplots(
+        rows=1,
+        cols=len(ious),
+        shared_yaxes=True,
+        horizontal_spacing=0.06,
+        subplot_titles=[f"IoU {iou}" for iou in ious],
+    )
     absent, traces, cols = [], [], []
     for k, name in enumerate(names):
         curves = [pr_curve(p, k, iou) for iou in ious]
@@ -85,11 +99,19 @@ def pr_curves_figure(evaluation: Mapping[str, Any] | Sequence, classes: Sequence
             continue
         for col, (recall, prec) in enumerate(curves, start=1):
             ap = float(np.nanmean(prec)) if not np.isnan(prec).all() else float("nan")
-            traces.append(go.Scatter(
-                x=recall, y=prec, mode="lines", name=name, legendgroup=name,
-                showlegend=col == 1, line=dict(color=class_color_hex(k), width=2),
-                hovertemplate=f"{name} (AP {ap:.3f})<br>recall %{{x:.2f}}<br>precision "
-                              "%{y:.3f}<extra></extra>"))
+            traces.append(
+                go.Scatter(
+                    x=recall,
+                    y=prec,
+                    mode="lines",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    line=dict(color=class_color_hex(k), width=2),
+                    hovertemplate=f"{name} (AP {ap:.3f})<br>recall %{{x:.2f}}<br>precision "
+                    "%{y:.3f}<extra></extra>",
+                )
+            )
             cols.append(col)
     if traces:  # one call: add_trace per trace re-validates the subplot grid each time
         fig.add_traces(traces, rows=[1] * len(traces), cols=cols)
@@ -101,8 +123,9 @@ def pr_curves_figure(evaluation: Mapping[str, Any] | Sequence, classes: Sequence
     return fig
 
 
-def per_class_ap_figure(evaluation: Mapping[str, Any], key: str = "per_class_AP",
-                        title: str | None = None) -> go.Figure:
+def per_class_ap_figure(
+    evaluation: Mapping[str, Any], key: str = "per_class_AP", title: str | None = None
+) -> go.Figure:
     """Horizontal bars of AP per class (class colours), best first; -1 (no ground truth) as
     an empty bar marked "no GT". `key`: per_class_AP (0.5:0.95) or per_class_AP50."""
     per_class = evaluation.get(key) or {}
@@ -112,21 +135,37 @@ def per_class_ap_figure(evaluation: Mapping[str, Any], key: str = "per_class_AP"
     order = sorted(range(len(names)), key=lambda i: -per_class[names[i]])
     values = [max(per_class[names[i]], 0.0) for i in order]
     labels = ["no GT" if per_class[names[i]] < 0 else f"{per_class[names[i]]:.3f}" for i in order]
-    fig = go.Figure(go.Bar(
-        x=values, y=[names[i] for i in order], orientation="h", text=labels,
-        textposition="outside", marker_color=[class_color_hex(i) for i in order],
-        cliponaxis=False, hovertemplate="%{y}: %{text}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=[names[i] for i in order],
+            orientation="h",
+            text=labels,
+            textposition="outside",
+            marker_color=[class_color_hex(i) for i in order],
+            cliponaxis=False,
+            hovertemplate="%{y}: %{text}<extra></extra>",
+        )
+    )
     metric = "AP50" if key.endswith("50") else "AP (0.5:0.95)"
-    fig.update_layout(**base_layout(
-        title=title or f"{metric} per class", height=max(220, 60 + 22 * len(names)),
-        xaxis=dict(range=[0, 1.1], title=metric), yaxis=dict(autorange="reversed"),
-        showlegend=False))
+    fig.update_layout(
+        **base_layout(
+            title=title or f"{metric} per class",
+            height=max(220, 60 + 22 * len(names)),
+            xaxis=dict(range=[0, 1.1], title=metric),
+            yaxis=dict(autorange="reversed"),
+            showlegend=False,
+        )
+    )
     return fig
 
 
-def confusion_figure(evaluation: Mapping[str, Any] | Sequence[Sequence[float]],
-                     class_names: Sequence[str] | None = None, normalize: bool = False,
-                     title: str | None = None) -> go.Figure:
+def confusion_figure(
+    evaluation: Mapping[str, Any] | Sequence[Sequence[float]],
+    class_names: Sequence[str] | None = None,
+    normalize: bool = False,
+    title: str | None = None,
+) -> go.Figure:
     """Detection confusion matrix heatmap, rows true class, columns predicted, with a
     "background" row (false positives) and column (misses). normalize=True divides each row
     by its total (a row's share of each outcome); counts stay in the hover."""
@@ -139,39 +178,64 @@ def confusion_figure(evaluation: Mapping[str, Any] | Sequence[Sequence[float]],
         return empty_figure("no confusion matrix yet")
     counts = np.asarray(matrix, dtype=np.float64)
     k = counts.shape[0] - 1
-    names = (list(class_names) if class_names and len(class_names) == k
-             else [f"class {i}" for i in range(k)])
+    names = (
+        list(class_names)
+        if class_names and len(class_names) == k
+        else [f"class {i}" for i in range(k)]
+    )
     labels = names + ["background"]
     totals = counts.sum(1, keepdims=True)
-    shown = (np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-             if normalize else counts)
+    shown = (
+        np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+        if normalize
+        else counts
+    )
     text = np.vectorize(lambda v: f"{v:.2f}" if normalize else f"{int(v)}")(shown)
-    fig = go.Figure(go.Heatmap(
-        z=shown, x=labels, y=labels, colorscale="Blues", customdata=counts,
-        text=text if k <= TEXT_IN_CELLS_MAX_CLASSES else None,
-        texttemplate="%{text}" if k <= TEXT_IN_CELLS_MAX_CLASSES else None,
-        hovertemplate="true %{y}<br>predicted %{x}<br>count %{customdata:.0f}<extra></extra>",
-        colorbar=dict(thickness=10, title=dict(text="share" if normalize else "count")),
-        xgap=1, ygap=1))
+    fig = go.Figure(
+        go.Heatmap(
+            z=shown,
+            x=labels,
+            y=labels,
+            colorscale="Blues",
+            customdata=counts,
+            text=text if k <= TEXT_IN_CELLS_MAX_CLASSES else None,
+            texttemplate="%{text}" if k <= TEXT_IN_CELLS_MAX_CLASSES else None,
+            hovertemplate="true %{y}<br>predicted %{x}<br>count %{customdata:.0f}<extra></extra>",
+            colorbar=dict(thickness=10, title=dict(text="share" if normalize else "count")),
+            xgap=1,
+            ygap=1,
+        )
+    )
     iou = evaluation.get("confusion_iou") if isinstance(evaluation, Mapping) else None
     sub = f" (IoU {iou})" if iou else ""
-    fig.update_layout(**base_layout(
-        title=title or (("Confusion matrix, row-normalised" if normalize
-                         else "Confusion matrix") + sub),
-        height=min(max(320, 120 + 28 * (k + 1)), 720),
-        xaxis=dict(title="predicted", tickangle=-45, constrain="domain"),
-        yaxis=dict(title="true", autorange="reversed", scaleanchor="x"),
-        margin=dict(l=96, r=16, t=48, b=96)))
+    fig.update_layout(
+        **base_layout(
+            title=title
+            or (("Confusion matrix, row-normalised" if normalize else "Confusion matrix") + sub),
+            height=min(max(320, 120 + 28 * (k + 1)), 720),
+            xaxis=dict(title="predicted", tickangle=-45, constrain="domain"),
+            yaxis=dict(title="true", autorange="reversed", scaleanchor="x"),
+            margin=dict(l=96, r=16, t=48, b=96),
+        )
+    )
     return fig
 
 
 def summary_text(evaluation: Mapping[str, Any]) -> str:
     """One line with the headline numbers, e.g. for a figure title or a report."""
     keys = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR100")
-    parts = [f"{k} {evaluation[k]:.3f}" for k in keys
-             if isinstance(evaluation.get(k), (int, float)) and evaluation[k] >= 0]
+    parts = [
+        f"{k} {evaluation[k]:.3f}"
+        for k in keys
+        if isinstance(evaluation.get(k), (int, float)) and evaluation[k] >= 0
+    ]
     return " · ".join(parts) if parts else "no evaluation"
 
 
-__all__ = ["pr_curve", "pr_curves_figure", "per_class_ap_figure", "confusion_figure",
-           "summary_text"]
+__all__ = [
+    "pr_curve",
+    "pr_curves_figure",
+    "per_class_ap_figure",
+    "confusion_figure",
+    "summary_text",
+]

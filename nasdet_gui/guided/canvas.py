@@ -19,8 +19,8 @@ import numpy as np
 
 PNG_PREFIX = "data:image/png;base64,"
 MAX_PNG_BYTES = 2 << 20  # a 256 px drawing is a few KB; anything near this is not one
-BRUSH = 14               # px of the 256 px canvas
-CLOSE_PX = 40            # a stroke ending this near its start is a closed loop: filled
+BRUSH = 14  # px of the 256 px canvas
+CLOSE_PX = 40  # a stroke ending this near its start is a closed loop: filled
 
 _JS = """
 const canvas = element.querySelector('canvas');
@@ -82,14 +82,21 @@ _CSS = """
 def drawing_canvas(colors: list[str], side: int, elem_id: str) -> gr.HTML:
     """A `side` px canvas with a colour for each of `colors` and a Clear button; its 'change'
     event carries {'png': data URL} each time the pen is lifted."""
-    chips = "".join(f"<button type='button' class='own-color{' picked' * (k == 0)}' "
-                    f"data-color='{c}' title='{c}' style='background:{c}'></button>"
-                    for k, c in enumerate(colors))
-    template = (f"<div class='own-draw'><div class='own-tools'>{chips}"
-                f"<button type='button' class='own-clear'>Clear</button></div>"
-                f"<canvas width='{side}' height='{side}'></canvas></div>")
-    js = (_JS.replace("COLORS", json.dumps(colors)).replace("CLOSE_PX", str(CLOSE_PX))
-          .replace("BRUSH", str(BRUSH)))
+    chips = "".join(
+        f"<button type='button' class='own-color{' picked' * (k == 0)}' "
+        f"data-color='{c}' title='{c}' style='background:{c}'></button>"
+        for k, c in enumerate(colors)
+    )
+    template = (
+        f"<div class='own-draw'><div class='own-tools'>{chips}"
+        f"<button type='button' class='own-clear'>Clear</button></div>"
+        f"<canvas width='{side}' height='{side}'></canvas></div>"
+    )
+    js = (
+        _JS.replace("COLORS", json.dumps(colors))
+        .replace("CLOSE_PX", str(CLOSE_PX))
+        .replace("BRUSH", str(BRUSH))
+    )
     return gr.HTML(html_template=template, css_template=_CSS, js_on_load=js, elem_id=elem_id)
 
 
@@ -98,19 +105,23 @@ def decode_drawing(data_url: object, side: int) -> np.ndarray:
     import cv2
 
     if not isinstance(data_url, str) or not data_url.startswith(PNG_PREFIX):
-        raise ValueError("the drawing did not arrive as a PNG picture; clear the canvas and "
-                         "draw again")
-    payload = data_url[len(PNG_PREFIX):]
+        raise ValueError(
+            "the drawing did not arrive as a PNG picture; clear the canvas and draw again"
+        )
+    payload = data_url[len(PNG_PREFIX) :]
     if len(payload) > MAX_PNG_BYTES * 4 // 3 + 4:
-        raise ValueError(f"the drawing is larger than {MAX_PNG_BYTES >> 20} MB; clear the "
-                         "canvas and draw again")
+        raise ValueError(
+            f"the drawing is larger than {MAX_PNG_BYTES >> 20} MB; clear the canvas and draw again"
+        )
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("the drawing is not valid base64 PNG data; clear the canvas and draw "
-                         "again") from None
+        raise ValueError(
+            "the drawing is not valid base64 PNG data; clear the canvas and draw again"
+        ) from None
     image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.shape[:2] != (side, side):
-        raise ValueError(f"the drawing is not a {side}x{side} PNG picture; clear the canvas "
-                         "and draw again")
+        raise ValueError(
+            f"the drawing is not a {side}x{side} PNG picture; clear the canvas and draw again"
+        )
     return np.ascontiguousarray(image[:, :, ::-1])

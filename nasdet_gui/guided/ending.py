@@ -17,13 +17,12 @@ import numpy as np
 from core.engine import queries as q
 from core.engine.store import Store
 from core.errors import NasdetError
-
 from nasdet_gui.guided.live import caption, draw_detections
 
 RESULT_IMAGES = 4
 RESULT_SIDE = 420  # px: result pictures are drawn this large
 FALLBACK_THRESHOLD = 0.3
-MIN_SCORE = 0.05   # detections kept for the threshold slider
+MIN_SCORE = 0.05  # detections kept for the threshold slider
 
 
 def model_of(train_job: dict | None) -> str | None:
@@ -55,16 +54,21 @@ def result_gallery(state: dict | None, threshold: float) -> list[tuple[np.ndarra
     """The result pictures at this threshold: boxes large, tags that never overlap."""
     if not state:
         return []
-    return [(draw_detections(item, state["classes"], threshold, RESULT_SIDE),
-             caption(item, threshold)) for item in state["items"]]
+    return [
+        (draw_detections(item, state["classes"], threshold, RESULT_SIDE), caption(item, threshold))
+        for item in state["items"]
+    ]
 
 
 def legend_html(classes: list[str]) -> str:
     """The colour key: each class's colour and name (boxes without a tag are told by colour)."""
     from core.viz.detections import class_color_hex
 
-    chips = "".join(f"<span class='demo-chip'><i style='background:{class_color_hex(k)}'></i>"
-                    f"{html.escape(name)}</span>" for k, name in enumerate(classes))
+    chips = "".join(
+        f"<span class='demo-chip'><i style='background:{class_color_hex(k)}'></i>"
+        f"{html.escape(name)}</span>"
+        for k, name in enumerate(classes)
+    )
     return f"<div class='demo-legend'>{chips}</div>" if chips else ""
 
 
@@ -99,8 +103,10 @@ def found_sentence(names: list[str]) -> str:
     if not names:
         return "Found 0 shapes. Try bigger, bolder shapes."
     counts = Counter(names)
-    parts = ", ".join(f"{n} {name}{_plural(name) if n != 1 else ''}"
-                      for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    parts = ", ".join(
+        f"{n} {name}{_plural(name) if n != 1 else ''}"
+        for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
     return f"Found {len(names)} shape{'s' * (len(names) != 1)}: {parts}."
 
 

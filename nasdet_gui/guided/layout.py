@@ -15,8 +15,13 @@ from nasdet_gui.guided.canvas import drawing_canvas
 from nasdet_gui.guided.texts import explain
 
 CHOOSE, SEARCH, CELL, TRAIN, RESULT = 1, 2, 3, 4, 5
-STEP_LABELS = {CHOOSE: "1. Dataset", SEARCH: "2. Search", CELL: "3. The cell",
-               TRAIN: "4. Train", RESULT: "5. Results"}
+STEP_LABELS = {
+    CHOOSE: "1. Dataset",
+    SEARCH: "2. Search",
+    CELL: "3. The cell",
+    TRAIN: "4. Train",
+    RESULT: "5. Results",
+}
 CANVAS = 256  # px: the drawing canvas of "try your own picture" (the demo's image size)
 GALLERY_2X2_H = 740  # px: two rows of two square pictures in a 3/5 column (training, results)
 SHAPE_COLORS = ["#dc2626", "#2563eb", "#16a34a", "#f59e0b", "#7c3aed", "#111827"]
@@ -45,20 +50,25 @@ def status(p: Parts, prefix: str) -> None:
 
 
 def step_dataset(p: Parts, names: list[str], default: str) -> None:
-    gr.Markdown("A dataset is a set of pictures in which every object has a box and a name. "
-                "**shapes-demo** is made of simple coloured shapes, created for you on the "
-                "first start.")
+    gr.Markdown(
+        "A dataset is a set of pictures in which every object has a box and a name. "
+        "**shapes-demo** is made of simple coloured shapes, created for you on the "
+        "first start."
+    )
     p["dataset"] = gr.Dropdown(names, value=default, label="Dataset", allow_custom_value=True)
     p["next"] = gr.Button("Next: find a cell", variant="primary", elem_id="demo-next-1")
 
 
 def step_search(p: Parts) -> None:
-    gr.Markdown("A *cell* is a small building block of a neural network. The search tries "
-                "cells on small crops of your pictures and keeps the best; then it trains the "
-                "cell it found and a few random cells from scratch, to check it really is "
-                "better.")
-    p["start_search"] = gr.Button("Start the search", variant="primary",
-                                  elem_id="demo-start-search")
+    gr.Markdown(
+        "A *cell* is a small building block of a neural network. The search tries "
+        "cells on small crops of your pictures and keeps the best; then it trains the "
+        "cell it found and a few random cells from scratch, to check it really is "
+        "better."
+    )
+    p["start_search"] = gr.Button(
+        "Start the search", variant="primary", elem_id="demo-start-search"
+    )
     status(p, "s")
     with gr.Row(equal_height=True):
         with gr.Column(min_width=300):
@@ -72,30 +82,41 @@ def step_search(p: Parts) -> None:
 
 
 def step_cell(p: Parts) -> None:
-    gr.Markdown("This is the cell the search found. Pictures flow from the two inputs on the "
-                "left through the operations to the output on the right; the *normal* cell "
-                "keeps the picture size, the *reduction* cell halves it.")
+    gr.Markdown(
+        "This is the cell the search found. Pictures flow from the two inputs on the "
+        "left through the operations to the output on the right; the *normal* cell "
+        "keeps the picture size, the *reduction* cell halves it."
+    )
     p["verdict_cell"] = gr.HTML(elem_id="demo-verdict-cell")
     with gr.Row():
         p["c_normal"] = plot("demo-cell-normal")
         p["c_reduce"] = plot("demo-cell-reduce")
     with gr.Row():
-        p["train_cell"] = gr.Button("Train a detector with this cell", variant="primary",
-                                    elem_id="demo-train-cell")
-        p["train_effnet"] = gr.Button("Train with EfficientNet instead",
-                                      elem_id="demo-train-effnet")
+        p["train_cell"] = gr.Button(
+            "Train a detector with this cell", variant="primary", elem_id="demo-train-cell"
+        )
+        p["train_effnet"] = gr.Button(
+            "Train with EfficientNet instead", elem_id="demo-train-effnet"
+        )
 
 
 def step_train(p: Parts) -> None:
-    gr.Markdown("The detector, built around the found cell, learns to draw a box around each "
-                "shape and to name it.")
+    gr.Markdown(
+        "The detector, built around the found cell, learns to draw a box around each "
+        "shape and to name it."
+    )
     status(p, "t")
     # the pictures beside the curves, so a 1280x800 screen shows both while the job runs
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=420):
-            p["t_gallery"] = gr.Gallery(columns=2, height=GALLERY_2X2_H, object_fit="contain",
-                                        label="The pictures appear after the first epoch",
-                                        elem_id="demo-train-gallery", allow_preview=False)
+            p["t_gallery"] = gr.Gallery(
+                columns=2,
+                height=GALLERY_2X2_H,
+                object_fit="contain",
+                label="The pictures appear after the first epoch",
+                elem_id="demo-train-gallery",
+                allow_preview=False,
+            )
             gr.HTML(explain("gallery"))
         with gr.Column(scale=2, min_width=300):
             p["t_loss"] = plot("demo-loss")
@@ -107,15 +128,21 @@ def step_train(p: Parts) -> None:
 def step_result(p: Parts) -> None:
     with gr.Row():
         with gr.Column(scale=3, min_width=360):
-            p["r_gallery"] = gr.Gallery(columns=2, height=GALLERY_2X2_H, object_fit="contain",
-                                        show_label=False, elem_id="demo-gallery",
-                                        allow_preview=True)
+            p["r_gallery"] = gr.Gallery(
+                columns=2,
+                height=GALLERY_2X2_H,
+                object_fit="contain",
+                show_label=False,
+                elem_id="demo-gallery",
+                allow_preview=True,
+            )
         with gr.Column(scale=2, min_width=280):
             p["score"] = gr.HTML(elem_id="demo-score")
             p["verdict_result"] = gr.HTML(elem_id="demo-verdict-result")
             p["legend"] = gr.HTML(elem_id="demo-legend")
-            p["threshold"] = gr.Slider(0.05, 0.95, value=0.3, step=0.01,
-                                       label="Score threshold", elem_id="demo-threshold")
+            p["threshold"] = gr.Slider(
+                0.05, 0.95, value=0.3, step=0.01, label="Score threshold", elem_id="demo-threshold"
+            )
             gr.HTML(explain("threshold"))
     gr.Markdown("### Try a picture of your own")
     gr.HTML(explain("own"))
@@ -124,12 +151,21 @@ def step_result(p: Parts) -> None:
             gr.Markdown("**Draw** (pick a colour; a loop you close is filled)")
             p["own_draw"] = drawing_canvas(SHAPE_COLORS, CANVAS, "demo-own-draw")
         with gr.Column(min_width=300):
-            p["own_in"] = gr.Image(label="Or upload a picture", type="numpy", image_mode="RGB",
-                                   sources=["upload", "clipboard"], height=380,
-                                   elem_id="demo-own-in")
+            p["own_in"] = gr.Image(
+                label="Or upload a picture",
+                type="numpy",
+                image_mode="RGB",
+                sources=["upload", "clipboard"],
+                height=380,
+                elem_id="demo-own-in",
+            )
         with gr.Column(min_width=300):
-            p["own_out"] = gr.Image(label="What the detector finds", height=380,
-                                    interactive=False, elem_id="demo-own-out")
+            p["own_out"] = gr.Image(
+                label="What the detector finds",
+                height=380,
+                interactive=False,
+                elem_id="demo-own-out",
+            )
             p["own_text"] = gr.Markdown(elem_id="demo-own-text")
     with gr.Row():
         p["again"] = gr.Button("Start over", elem_id="demo-again")
@@ -139,16 +175,23 @@ def build_layout(preset_name: str, about: str, names: list[str], default: str) -
     """The intro, the presenter's button and the five steps; returns every component."""
     p = Parts()
     with gr.Row(elem_classes="demo-intro"):
-        gr.Markdown(f"A guided tour: find a network design automatically, train a detector "
-                    f"with it and see what it finds. Settings: **{preset_name}** ({about}).",
-                    elem_classes="tab-intro")
-        p["run_all"] = gr.Button("Run the whole demo", variant="primary", scale=0,
-                                 min_width=220, elem_id="demo-run-all")
+        gr.Markdown(
+            f"A guided tour: find a network design automatically, train a detector "
+            f"with it and see what it finds. Settings: **{preset_name}** ({about}).",
+            elem_classes="tab-intro",
+        )
+        p["run_all"] = gr.Button(
+            "Run the whole demo", variant="primary", scale=0, min_width=220, elem_id="demo-run-all"
+        )
     with gr.Walkthrough(selected=CHOOSE, elem_id="demo-walk") as walk:
         p["walk"] = walk
-        builders = {CHOOSE: lambda: step_dataset(p, names, default), SEARCH: lambda: step_search(p),
-                    CELL: lambda: step_cell(p), TRAIN: lambda: step_train(p),
-                    RESULT: lambda: step_result(p)}
+        builders = {
+            CHOOSE: lambda: step_dataset(p, names, default),
+            SEARCH: lambda: step_search(p),
+            CELL: lambda: step_cell(p),
+            TRAIN: lambda: step_train(p),
+            RESULT: lambda: step_result(p),
+        }
         for step, label in STEP_LABELS.items():
             with gr.Step(label, id=step, elem_id=f"demo-step-{step}"):
                 builders[step]()

@@ -18,7 +18,6 @@ from core.engine import queries as q
 from core.engine.store import Store
 from core.errors import NasdetError
 from core.viz.search_report import REPORT_ROLES
-
 from nasdet_gui import figures
 from nasdet_gui.figures import SEARCH_ROLES
 
@@ -37,8 +36,11 @@ def _fit(fig, height: int = CHART_H, title: str | None = None):
     """One size for the demo's charts, the title inside the top margin (no overlaps)."""
     fig.update_layout(height=height, margin=dict(l=52, r=12, t=40 if title else 12, b=44))
     if title:
-        fig.update_layout(title=dict(text=title, x=0.01, xanchor="left", y=0.97,
-                                     yanchor="top", font=dict(size=14)))
+        fig.update_layout(
+            title=dict(
+                text=title, x=0.01, xanchor="left", y=0.97, yanchor="top", font=dict(size=14)
+            )
+        )
     return fig
 
 
@@ -50,6 +52,7 @@ def note(message: str, height: int = CHART_H):
 
 # -- search -----------------------------------------------------------------------------------
 
+
 def search_scatter(archs: list[dict]):
     """Proxy accuracy against parameters of every cell the search phase trained (the Pareto
     line: the most accurate for their size), over a strip of the cells ranked without training
@@ -59,28 +62,57 @@ def search_scatter(archs: list[dict]):
     from core.viz.curves import search_tradeoff_figure
 
     # y is the proxy accuracy the axis names (the score may be a latency-weighted reward)
-    rows = [{**a, "score": q.proxy_accuracy(a)} for a in archs
-            if a["role"] in SEARCH_ROLES and a.get("score") is not None and a.get("params")]
-    ranked = [a["params"] for a in archs if a["role"] == "candidate" and a.get("score") is None
-              and a.get("params") and "synflow" in (a.get("extra") or {})]
+    rows = [
+        {**a, "score": q.proxy_accuracy(a)}
+        for a in archs
+        if a["role"] in SEARCH_ROLES and a.get("score") is not None and a.get("params")
+    ]
+    ranked = [
+        a["params"]
+        for a in archs
+        if a["role"] == "candidate"
+        and a.get("score") is None
+        and a.get("params")
+        and "synflow" in (a.get("extra") or {})
+    ]
     if not rows and not ranked:
         return note("Scored cells appear here as the search tries them.")
     if rows:
         fig = search_tradeoff_figure(rows, "params", title="Cells scored so far")
     else:
-        fig = note(f"{len(ranked)} cells ranked without training so far:<br>the best-ranked "
-                   "train next and appear here with their accuracy.")
+        fig = note(
+            f"{len(ranked)} cells ranked without training so far:<br>the best-ranked "
+            "train next and appear here with their accuracy."
+        )
     fig.update_layout(yaxis_title="proxy accuracy", showlegend=False)
     if ranked:
-        fig.add_trace(go.Scatter(
-            x=ranked, y=[0] * len(ranked), yaxis="y2", mode="markers", name="ranked",
-            marker=dict(size=7, color="rgba(120,130,150,0.45)", symbol="line-ns-open"),
-            hovertemplate="ranked without training<br>%{x:,} parameters<extra></extra>"))
-        fig.update_layout(xaxis=dict(anchor="y2"), yaxis=dict(domain=[0.24, 1]),
-                          yaxis2=dict(domain=[0, 0.1], visible=False, range=[-1, 1]))
-        fig.add_annotation(text=f"{len(ranked)} ranked without training", x=0, xref="paper",
-                           xanchor="left", y=0.11, yref="paper", yanchor="bottom", showarrow=False,
-                           font=dict(size=11, color="#6b7280"))
+        fig.add_trace(
+            go.Scatter(
+                x=ranked,
+                y=[0] * len(ranked),
+                yaxis="y2",
+                mode="markers",
+                name="ranked",
+                marker=dict(size=7, color="rgba(120,130,150,0.45)", symbol="line-ns-open"),
+                hovertemplate="ranked without training<br>%{x:,} parameters<extra></extra>",
+            )
+        )
+        fig.update_layout(
+            xaxis=dict(anchor="y2"),
+            yaxis=dict(domain=[0.24, 1]),
+            yaxis2=dict(domain=[0, 0.1], visible=False, range=[-1, 1]),
+        )
+        fig.add_annotation(
+            text=f"{len(ranked)} ranked without training",
+            x=0,
+            xref="paper",
+            xanchor="left",
+            y=0.11,
+            yref="paper",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(size=11, color="#6b7280"),
+        )
         if not rows:
             fig.update_xaxes(visible=True, title_text="parameters")
     return _fit(fig, title="Cells scored so far")
@@ -99,9 +131,11 @@ def best_cell(store: Store, search_id: int):
     return _fit(cell_figure(best["genotype"], "normal", title=title), title=title)
 
 
-PHASE_NOTES = {"none": "The found cell is compared with random cells here after the search.",
-               "reading": "Reading the search's weights...",
-               "empty": "The first weights appear after the first epoch."}
+PHASE_NOTES = {
+    "none": "The found cell is compared with random cells here after the search.",
+    "reading": "Reading the search's weights...",
+    "empty": "The first weights appear after the first epoch.",
+}
 
 
 def phase_figure(store: Store, search_id: int, archs: list[dict]):
@@ -110,8 +144,10 @@ def phase_figure(store: Store, search_id: int, archs: list[dict]):
     from core.viz.search_report import report_bars
 
     if any(a["role"] in REPORT_ROLES and a.get("score") is not None for a in archs):
-        return _fit(report_bars(archs, title="Found cell vs random cells"),
-                    title="Found cell vs random cells")
+        return _fit(
+            report_bars(archs, title="Found cell vs random cells"),
+            title="Found cell vs random cells",
+        )
     return figures.alphas(store, search_id, width=ALPHA_W, notes=PHASE_NOTES)
 
 
@@ -121,11 +157,11 @@ def search_views(store: Store, search_id: int | None) -> tuple:
         empty = note("Start the search to see it work.")
         return empty, empty, empty
     archs = q.architectures(store, search_id)
-    return search_scatter(archs), best_cell(store, search_id), phase_figure(store, search_id,
-                                                                            archs)
+    return search_scatter(archs), best_cell(store, search_id), phase_figure(store, search_id, archs)
 
 
 # -- training ---------------------------------------------------------------------------------
+
 
 def train_curves(store: Store, train_id: int | None) -> tuple:
     """(loss per step, val AP50 per epoch) of a train job."""
@@ -135,25 +171,29 @@ def train_curves(store: Store, train_id: int | None) -> tuple:
         empty = note("Curves appear when the training starts.", TRAIN_CHART_H)
         return empty, empty
     rows = store.metrics(train_id, keys=["train/loss", "val/AP50"], last=20_000)
-    loss = metrics_figure([r for r in rows if r["key"] == "train/loss"], ["train/loss"],
-                          y_title="loss", smoothing=0.6)
-    ap = metrics_figure([r for r in rows if r["key"] == "val/AP50"], ["val/AP50"],
-                        y_title="AP50")
+    loss = metrics_figure(
+        [r for r in rows if r["key"] == "train/loss"], ["train/loss"], y_title="loss", smoothing=0.6
+    )
+    ap = metrics_figure([r for r in rows if r["key"] == "val/AP50"], ["val/AP50"], y_title="AP50")
     loss.update_layout(showlegend=False, xaxis_title="training step")
     ap.update_layout(showlegend=False, xaxis_title="epoch", yaxis_range=[0, 1])
-    return (_fit(loss, TRAIN_CHART_H, "Loss (lower is better)"),
-            _fit(ap, TRAIN_CHART_H, "AP50 (higher is better)"))
+    return (
+        _fit(loss, TRAIN_CHART_H, "Loss (lower is better)"),
+        _fit(ap, TRAIN_CHART_H, "AP50 (higher is better)"),
+    )
 
 
-def draw_detections(item: dict, classes: list[str], threshold: float,
-                    side: int = PREVIEW_SIDE) -> np.ndarray:
+def draw_detections(
+    item: dict, classes: list[str], threshold: float, side: int = PREVIEW_SIDE
+) -> np.ndarray:
     """One picture with its detections >= threshold, drawn `side` px large, class colours."""
     from core.data.images import read_rgb
     from core.viz.detections import draw_boxes, enlarge
 
     image = item["image"] if "image" in item else read_rgb(item["path"])
-    dets = sorted((d for d in item["detections"] if d["score"] >= threshold),
-                  key=lambda d: -d["score"])[:MAX_BOXES]
+    dets = sorted(
+        (d for d in item["detections"] if d["score"] >= threshold), key=lambda d: -d["score"]
+    )[:MAX_BOXES]
     big, boxes = enlarge(image, [d["box"] for d in dets], side)
     return draw_boxes(big, boxes, [d["label"] for d in dets], classes, [d["score"] for d in dets])
 
@@ -166,11 +206,17 @@ def caption(item: dict, threshold: float) -> str:
     gt = np.array(item.get("gt_boxes") or [], np.float64).reshape(-1, 4)
     if "gt_labels" not in item:
         return f"{len(dets)} found"
-    m = match_detections(gt, item["gt_labels"], np.array([d["box"] for d in dets]).reshape(-1, 4),
-                         [d["label"] for d in dets], [d["score"] for d in dets])
+    m = match_detections(
+        gt,
+        item["gt_labels"],
+        np.array([d["box"] for d in dets]).reshape(-1, 4),
+        [d["label"] for d in dets],
+        [d["score"] for d in dets],
+    )
     wrong = int((~m.pred_tp).sum())
-    return (f"found {int(m.gt_matched.sum())} of {len(gt)}"
-            + (f", {wrong} false alarm{'s' * (wrong != 1)}" if wrong else ", no false alarm"))
+    return f"found {int(m.gt_matched.sum())} of {len(gt)}" + (
+        f", {wrong} false alarm{'s' * (wrong != 1)}" if wrong else ", no false alarm"
+    )
 
 
 def preview_gallery(store: Store, train_id: int | None, classes: list[str]):
@@ -192,8 +238,11 @@ def preview_gallery(store: Store, train_id: int | None, classes: list[str]):
             log.warning("preview picture not shown: %s", exc)
             continue
         out.append((drawn, caption(item, threshold)))
-    return gr.Gallery(value=out, label=f"After epoch {doc['epoch']} of {doc['epochs']} "
-                                       f"(boxes it is at least {threshold:.2f} sure of)")
+    return gr.Gallery(
+        value=out,
+        label=f"After epoch {doc['epoch']} of {doc['epochs']} "
+        f"(boxes it is at least {threshold:.2f} sure of)",
+    )
 
 
 def dataset_classes(store: Store, train_job: dict[str, Any] | None) -> list[str]:

@@ -8,30 +8,30 @@ from typing import Any
 
 EXPLAIN = {
     "proxy": "Proxy accuracy: the share of small picture crops that a tiny network built from "
-             "a cell names correctly - the search's quick test of a cell.",
+    "a cell names correctly - the search's quick test of a cell.",
     "scatter": "Each dot is a cell the search has trained and scored: higher is better, "
-               "further right is bigger (more parameters); the orange line joins the best "
-               "for their size. The grey ticks along the bottom are cells ranked first without "
-               "training (quick proxies); the best-ranked of them are the ones trained.",
+    "further right is bigger (more parameters); the orange line joins the best "
+    "for their size. The grey ticks along the bottom are cells ranked first without "
+    "training (quick proxies); the best-ranked of them are the ones trained.",
     "best_cell": "The best cell so far, redrawn whenever the search finds a better one (a "
-                 "search that also weighs speed may prefer a faster cell to a slightly more "
-                 "accurate one).",
+    "search that also weighs speed may prefer a faster cell to a slightly more "
+    "accurate one).",
     "alphas": "How much the search currently trusts each operation on each connection "
-              "(darker = more); the cell is read off the darkest squares.",
+    "(darker = more); the cell is read off the darkest squares.",
     "report": "The found cell and a few random cells, each trained from scratch the same way: "
-              "the found cell \"beats the random cells\" when its bar is longer than their "
-              "average (dotted line).",
+    'the found cell "beats the random cells" when its bar is longer than their '
+    "average (dotted line).",
     "loss": "Loss: how wrong the detector still is on the training pictures; going down means "
-            "it is learning.",
+    "it is learning.",
     "ap50": "AP50 (0 to 1): how well the detector finds the shapes with boxes at least half "
-            "right; 1.0 means every shape found and no false alarm.",
+    "right; 1.0 means every shape found and no false alarm.",
     "gallery": "The current detector on four pictures it never trains on, refreshed after "
-               "every epoch (one pass over the training pictures).",
+    "every epoch (one pass over the training pictures).",
     "threshold": "Boxes the detector is less sure about than the threshold are hidden; the "
-                 "default is the one that balanced found shapes and false alarms best on the "
-                 "validation pictures.",
+    "default is the one that balanced found shapes and false alarms best on the "
+    "validation pictures.",
     "own": "Draw coloured shapes (circles, squares, triangles) or upload a picture: the "
-           "detector answers as soon as you lift the pen or the picture arrives.",
+    "detector answers as soon as you lift the pen or the picture arrives.",
 }
 
 
@@ -45,7 +45,7 @@ def pct(value: float | None) -> str:
 
 
 def verdict_html(report: dict[str, Any] | None) -> str:
-    """"Does the found cell beat the random cells?" in one sentence (empty before the report)."""
+    """ "Does the found cell beat the random cells?" in one sentence (empty before the report)."""
     if not report or not report.get("searched"):
         return ""
     searched = report["searched"].get("mean")
@@ -53,20 +53,26 @@ def verdict_html(report: dict[str, Any] | None) -> str:
     if searched is None:
         return ""
     if rand is None:
-        return (f"<div class='demo-verdict'>The found cell reached {pct(searched)} proxy "
-                f"accuracy (no random cells to compare with).</div>")
+        return (
+            f"<div class='demo-verdict'>The found cell reached {pct(searched)} proxy "
+            f"accuracy (no random cells to compare with).</div>"
+        )
     margin = searched - rand
     points = abs(100 * margin)
     if points < 0.05:  # the same crops right: a tie, not a loss
-        return (f"<div class='demo-verdict' id='demo-verdict'>The found cell <b>ties with the "
-                f"random cells</b>: {pct(searched)} against {pct(rand)} on average, "
-                f"each trained from scratch the same way.</div>")
+        return (
+            f"<div class='demo-verdict' id='demo-verdict'>The found cell <b>ties with the "
+            f"random cells</b>: {pct(searched)} against {pct(rand)} on average, "
+            f"each trained from scratch the same way.</div>"
+        )
     beats = margin > 0
     word = "beats" if beats else "does not beat"
-    return (f"<div class='demo-verdict {'win' if beats else 'loss'}' id='demo-verdict'>"
-            f"The found cell <b>{word} the random cells</b>: {pct(searched)} against "
-            f"{pct(rand)} on average ({points:.{0 if points >= 1 else 1}f} points "
-            f"{'better' if beats else 'worse'}), each trained from scratch the same way.</div>")
+    return (
+        f"<div class='demo-verdict {'win' if beats else 'loss'}' id='demo-verdict'>"
+        f"The found cell <b>{word} the random cells</b>: {pct(searched)} against "
+        f"{pct(rand)} on average ({points:.{0 if points >= 1 else 1}f} points "
+        f"{'better' if beats else 'worse'}), each trained from scratch the same way.</div>"
+    )
 
 
 def score_html(metrics: dict[str, Any] | None) -> str:
@@ -78,11 +84,15 @@ def score_html(metrics: dict[str, Any] | None) -> str:
     text = f"AP50 {ap50:.2f}"
     words = ""
     if choice.get("recall") is not None:
-        words = (f"It finds <b>{pct(choice['recall'])} of the shapes</b> in pictures it never "
-                 f"saw, and <b>{pct(choice['precision'])} of its boxes are right</b> "
-                 f"(showing boxes it is at least {choice['threshold']:.2f} sure of).")
-    return (f"<div class='big-number' id='demo-ap'>Score: {text}</div>"
-            f"<p class='demo-words'>{words}</p>{explain('ap50')}")
+        words = (
+            f"It finds <b>{pct(choice['recall'])} of the shapes</b> in pictures it never "
+            f"saw, and <b>{pct(choice['precision'])} of its boxes are right</b> "
+            f"(showing boxes it is at least {choice['threshold']:.2f} sure of)."
+        )
+    return (
+        f"<div class='big-number' id='demo-ap'>Score: {text}</div>"
+        f"<p class='demo-words'>{words}</p>{explain('ap50')}"
+    )
 
 
 def status_line(job: dict[str, Any] | None, what: str) -> str:
@@ -97,8 +107,11 @@ def status_line(job: dict[str, Any] | None, what: str) -> str:
     status = job["status"]
     if status == "queued":
         waits = job.get("after_id")
-        return (f"{what}: waiting for job {waits} to finish first." if waits
-                else f"{what}: queued, starting in a moment.")
+        return (
+            f"{what}: waiting for job {waits} to finish first."
+            if waits
+            else f"{what}: queued, starting in a moment."
+        )
     if status == "running":
         text = f"**{what}: {100 * (job.get('progress') or 0):.0f}%**"
         if job.get("message"):

@@ -20,7 +20,6 @@ from typing import Any
 
 from core.engine import queries as q
 from core.errors import NotFoundError
-
 from nasdet_gui.common import Ctx, progress_html
 from nasdet_gui.guided import ending, live
 from nasdet_gui.guided.layout import CELL, CHOOSE, RESULT, SEARCH, TRAIN, Parts
@@ -48,18 +47,24 @@ def _buttons(p: Parts, search: dict | None, train: dict | None) -> dict:
     import gradio as gr
 
     busy = any(j and j["status"] in ACTIVE for j in (search, train))
-    return {p["run_all"]: gr.Button(interactive=not busy),
-            p["start_search"]: gr.Button(interactive=not busy),
-            p["train_cell"]: gr.Button(interactive=not busy),
-            p["train_effnet"]: gr.Button(interactive=not busy)}
+    return {
+        p["run_all"]: gr.Button(interactive=not busy),
+        p["start_search"]: gr.Button(interactive=not busy),
+        p["train_cell"]: gr.Button(interactive=not busy),
+        p["train_effnet"]: gr.Button(interactive=not busy),
+    }
 
 
 def _search_charts(ctx: Ctx, p: Parts, walk: q.Walk) -> dict:
     scatter, best, phase = live.search_views(ctx.store, walk.search_id)
     archs = q.architectures(ctx.store, walk.search_id) if walk.search_id else []
     reporting = any(a["role"] in live.REPORT_ROLES for a in archs)
-    return {p["scatter"]: scatter, p["best"]: best, p["phase"]: phase,
-            p["phase_note"]: explain("report" if reporting else "alphas")}
+    return {
+        p["scatter"]: scatter,
+        p["best"]: best,
+        p["phase"]: phase,
+        p["phase_note"]: explain("report" if reporting else "alphas"),
+    }
 
 
 def _cell_outputs(ctx: Ctx, p: Parts, walk: q.Walk, job: dict | None) -> dict:
@@ -87,14 +92,21 @@ def result_outputs(ctx: Ctx, p: Parts, cache: Any, train: dict, search: dict | N
     try:
         state = run_model(cache, model, items)
     except NotFoundError:  # the walk's model was deleted (Jobs tab) since it was trained
-        return {p["score"]: f"The detector of this walk (`{model}`) was deleted; press "
-                            "**Start over** to run the demo again.",
-                p["r_gallery"]: [], p["r_state"]: None}
+        return {
+            p["score"]: f"The detector of this walk (`{model}`) was deleted; press "
+            "**Start over** to run the demo again.",
+            p["r_gallery"]: [],
+            p["r_state"]: None,
+        }
     verdict = verdict_html((search or {}).get("result"))
-    return {p["score"]: score_html(evaluation), p["verdict_result"]: verdict,
-            p["r_gallery"]: ending.result_gallery(state, threshold),
-            p["threshold"]: threshold, p["legend"]: ending.legend_html(state["classes"]),
-            p["r_state"]: state}
+    return {
+        p["score"]: score_html(evaluation),
+        p["verdict_result"]: verdict,
+        p["r_gallery"]: ending.result_gallery(state, threshold),
+        p["threshold"]: threshold,
+        p["legend"]: ending.legend_html(state["classes"]),
+        p["r_state"]: state,
+    }
 
 
 def _preview_stamp(ctx: Ctx, train_id: int | None) -> float | None:
@@ -115,8 +127,15 @@ def fingerprint(ctx: Ctx, walk: q.Walk) -> dict:
     architecture and event rows; "tg": the preview file's mtime; "step", "since"}."""
     s = q.job_fingerprint(ctx.store, walk.search_id)
     t = q.job_fingerprint(ctx.store, walk.train_id)
-    return {"since": walk.since, "step": step_of(walk), "s": s[:5], "sc": s[5:], "t": t[:5],
-            "tc": t[5:], "tg": _preview_stamp(ctx, walk.train_id)}
+    return {
+        "since": walk.since,
+        "step": step_of(walk),
+        "s": s[:5],
+        "sc": s[5:],
+        "t": t[:5],
+        "tc": t[5:],
+        "tg": _preview_stamp(ctx, walk.train_id),
+    }
 
 
 def _due(old: dict, new: dict, key: str, job: dict | None, at: float) -> bool:
@@ -133,8 +152,9 @@ def _due(old: dict, new: dict, key: str, job: dict | None, at: float) -> bool:
     return True
 
 
-def refresh(ctx: Ctx, p: Parts, cache: Any, since: int, fp: dict | None,
-            force: bool = False) -> dict:
+def refresh(
+    ctx: Ctx, p: Parts, cache: Any, since: int, fp: dict | None, force: bool = False
+) -> dict:
     """What changed since `fp` (everything when `force`), as {component: new value}."""
     import time
 
@@ -171,8 +191,9 @@ def refresh(ctx: Ctx, p: Parts, cache: Any, since: int, fp: dict | None,
     if _due(old, new, "tc", train, at):
         out.update(_train_curves(ctx, p, train))
     if old.get("tg") != new["tg"] or not old:
-        out[p["t_gallery"]] = live.preview_gallery(ctx.store, train["id"] if train else None,
-                                                   live.dataset_classes(ctx.store, train))
+        out[p["t_gallery"]] = live.preview_gallery(
+            ctx.store, train["id"] if train else None, live.dataset_classes(ctx.store, train)
+        )
     out[p["fp"]] = new  # a dict naming no component at all would read as one bare value
     return out
 

@@ -8,9 +8,17 @@ from core.data.generate import generate_dataset
 from core.data.internal import commit_dataset, new_workdir
 
 
-def make_generated(store, name: str = "tiny", kind: str = "shapes", images: int = 6,
-                   size=(96, 96), objects=(2, 4), difficulty: str = "medium",
-                   val_fraction: float = 0.34, seed: int = 0) -> dict:
+def make_generated(
+    store,
+    name: str = "tiny",
+    kind: str = "shapes",
+    images: int = 6,
+    size=(96, 96),
+    objects=(2, 4),
+    difficulty: str = "medium",
+    val_fraction: float = 0.34,
+    seed: int = 0,
+) -> dict:
     """Generate and register a small dataset; returns its store row."""
     work = new_workdir(store.home, name)
     out = generate_dataset(work, kind, images, size, objects, difficulty, val_fraction, seed)

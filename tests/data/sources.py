@@ -40,11 +40,21 @@ def coco_doc(names, start_id: int = 1) -> dict:
         h, w, boxes, labels = SCENE[name]
         images.append({"id": i, "file_name": name, "height": h, "width": w})
         for (x1, y1, x2, y2), label in zip(boxes, labels):
-            anns.append({"id": len(anns) + 100 * i, "image_id": i, "category_id": 10 + label,
-                         "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
-                         "iscrowd": 0})
-    return {"images": images, "annotations": anns,
-            "categories": [{"id": 10 + i, "name": c} for i, c in enumerate(CLASSES)]}
+            anns.append(
+                {
+                    "id": len(anns) + 100 * i,
+                    "image_id": i,
+                    "category_id": 10 + label,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "area": (x2 - x1) * (y2 - y1),
+                    "iscrowd": 0,
+                }
+            )
+    return {
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": 10 + i, "name": c} for i, c in enumerate(CLASSES)],
+    }
 
 
 def write_coco(root: Path) -> Path:
@@ -55,7 +65,8 @@ def write_coco(root: Path) -> Path:
         write_images(root / f"{split}2017", names)
         doc = coco_doc(names, start_id=1 if split == "train" else 50)
         (root / "annotations" / f"instances_{split}2017.json").write_text(
-            json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+            json.dumps(doc, ensure_ascii=False), encoding="utf-8"
+        )
     return root
 
 
@@ -65,16 +76,20 @@ def write_voc(root: Path) -> Path:
     write_images(root / "JPEGImages", SCENE)
     for split in ("train", "val"):
         ids = [Path(n).stem for n in SCENE if SPLIT[n] == split]
-        (root / "ImageSets" / "Main" / f"{split}.txt").write_text("\n".join(ids) + "\n",
-                                                                  encoding="utf-8")
+        (root / "ImageSets" / "Main" / f"{split}.txt").write_text(
+            "\n".join(ids) + "\n", encoding="utf-8"
+        )
     for name, (h, w, boxes, labels) in SCENE.items():
         objects = "".join(
             f"<object><name>{CLASSES[label]}</name><difficult>{int(k == 0 and name == 'c.png')}"
             f"</difficult><bndbox><xmin>{x1 + 1}</xmin><ymin>{y1 + 1}</ymin><xmax>{x2}</xmax>"
             f"<ymax>{y2}</ymax></bndbox></object>"
-            for k, ((x1, y1, x2, y2), label) in enumerate(zip(boxes, labels)))
-        xml = (f"<annotation><filename>{name}</filename><size><width>{w}</width>"
-               f"<height>{h}</height><depth>3</depth></size>{objects}</annotation>")
+            for k, ((x1, y1, x2, y2), label) in enumerate(zip(boxes, labels))
+        )
+        xml = (
+            f"<annotation><filename>{name}</filename><size><width>{w}</width>"
+            f"<height>{h}</height><depth>3</depth></size>{objects}</annotation>"
+        )
         (root / "Annotations" / f"{Path(name).stem}.xml").write_text(xml, encoding="utf-8")
     return root
 
@@ -86,10 +101,15 @@ def write_yolo(root: Path) -> Path:
         (root / "labels" / split).mkdir(parents=True)
         for name in names:
             h, w, boxes, labels = SCENE[name]
-            lines = [f"{label} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} "
-                     f"{(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
-                     for (x1, y1, x2, y2), label in zip(boxes, labels)]
+            lines = [
+                f"{label} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} "
+                f"{(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
+                for (x1, y1, x2, y2), label in zip(boxes, labels)
+            ]
             (root / "labels" / split / f"{Path(name).stem}.txt").write_text("\n".join(lines))
-    (root / "data.yaml").write_text(yaml.safe_dump(
-        {"path": ".", "train": "images/train", "val": "images/val", "names": CLASSES}))
+    (root / "data.yaml").write_text(
+        yaml.safe_dump(
+            {"path": ".", "train": "images/train", "val": "images/val", "names": CLASSES}
+        )
+    )
     return root

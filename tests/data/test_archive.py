@@ -21,8 +21,9 @@ def _zip(path, entries):
     return path
 
 
-@pytest.mark.parametrize("evil", ["../evil.txt", "a/../../evil.txt", "/tmp/evil.txt",
-                                  "C:/evil.txt", "..\\evil.txt"])
+@pytest.mark.parametrize(
+    "evil", ["../evil.txt", "a/../../evil.txt", "/tmp/evil.txt", "C:/evil.txt", "..\\evil.txt"]
+)
 def test_escaping_entry_is_refused_and_nothing_written(tmp_path, evil):
     archive = _zip(tmp_path / "x.zip", [("ok.txt", "fine"), (evil, "gotcha")])
     dest = tmp_path / "box" / "dest"
@@ -89,7 +90,8 @@ def test_zip_import_moves_images_and_still_finds_duplicates(tmp_path):
     work = tmp_path / "work"
     (work / "images").mkdir(parents=True)
     result = import_dataset(archive, work)
-    problems = [(p["code"], p["file"]) for p in result.report["problems"]
-                if p["severity"] != "info"]
+    problems = [
+        (p["code"], p["file"]) for p in result.report["problems"] if p["severity"] != "info"
+    ]
     assert problems == [("duplicate_file_name", "images/c.png")]
     assert result.counts["train_images"] + result.counts["val_images"] == 4

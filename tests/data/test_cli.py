@@ -13,8 +13,9 @@ def _cli(store, *args):
 
 
 def test_generate_submits_and_refuses_taken_name(store, capsys):
-    assert _cli(store, "generate", "--name", "g", "--images", "3", "--size", "48",
-                "--no-worker") == 0
+    assert (
+        _cli(store, "generate", "--name", "g", "--images", "3", "--size", "48", "--no-worker") == 0
+    )
     job_id = int(capsys.readouterr().out.strip().splitlines()[-1])
     assert store.get_job(job_id)["spec"]["size"] == [48, 48]
     make_generated(store, "taken")
@@ -56,7 +57,9 @@ def test_export_roundtrip_and_delete(store, tmp_path, capsys):
             boxes = sorted((a["category_id"], *a["bbox"]) for a in doc["annotations"])
             assert len(boxes) == len(originals[split])
             for got, want in zip(boxes, originals[split]):
-                assert got[0] == want[0] and max(abs(g - w) for g, w in zip(got[1:], want[1:])) < 0.01
+                assert (
+                    got[0] == want[0] and max(abs(g - w) for g, w in zip(got[1:], want[1:])) < 0.01
+                )
         assert result.classes[0] == "circle"
     assert _cli(store, "export", "tiny", str(tmp_path / "out-coco")) == 2  # not empty
     capsys.readouterr()

@@ -30,8 +30,12 @@ def test_item_contract_and_mapping_back(tiny):
     assert target["image_id"] == coco["images"][0]["id"]
     assert target["orig_size"] == (96, 96) and target["scale"] == pytest.approx(64 / 96)
     anns = [a for a in coco["annotations"] if a["image_id"] == target["image_id"]]
-    want = np.array([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
-                      a["bbox"][1] + a["bbox"][3]] for a in anns])
+    want = np.array(
+        [
+            [a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2], a["bbox"][1] + a["bbox"][3]]
+            for a in anns
+        ]
+    )
     back = (target["boxes"].numpy() - np.array(target["offset"] * 2)) / target["scale"]
     np.testing.assert_allclose(back, want, atol=1e-3)
     assert target["labels"].tolist() == [a["category_id"] - 1 for a in anns]

@@ -39,12 +39,12 @@ def ultralytics_label(image: Path) -> Path:
 
 def split_counts(store, name: str) -> dict[str, int]:
     folder = store.home / "datasets" / name
-    return {s: len(json.loads((folder / f"{s}.json").read_text())["images"])
-            for s in ("train", "val")}
+    return {
+        s: len(json.loads((folder / f"{s}.json").read_text())["images"]) for s in ("train", "val")
+    }
 
 
-def test_yolo_export_resolves_with_ultralytics_rule_from_elsewhere(store, tmp_path,
-                                                                   monkeypatch):
+def test_yolo_export_resolves_with_ultralytics_rule_from_elsewhere(store, tmp_path, monkeypatch):
     make_generated(store, "tiny")
     out = export_dataset(store, "tiny", tmp_path / "export", "yolo")
     elsewhere = tmp_path / "cwd"

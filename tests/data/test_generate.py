@@ -7,8 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from core.data.generate import (DIFFICULTIES, GLYPH_CLASSES, SHAPE_CLASSES, generate_dataset,
-                                render_scene, split_indices)
+from core.data.generate import (
+    DIFFICULTIES,
+    GLYPH_CLASSES,
+    SHAPE_CLASSES,
+    generate_dataset,
+    render_scene,
+    split_indices,
+)
 from core.errors import SpecError
 
 
@@ -49,7 +55,9 @@ def test_deterministic_for_a_seed():
     a = render_scene("glyphs", np.random.default_rng([3, 5]), (64, 64), (1, 4), "medium")
     b = render_scene("glyphs", np.random.default_rng([3, 5]), (64, 64), (1, 4), "medium")
     c = render_scene("glyphs", np.random.default_rng([4, 5]), (64, 64), (1, 4), "medium")
-    assert np.array_equal(a.image, b.image) and [o.box for o in a.objects] == [o.box for o in b.objects]
+    assert np.array_equal(a.image, b.image) and [o.box for o in a.objects] == [
+        o.box for o in b.objects
+    ]
     assert not np.array_equal(a.image, c.image)
 
 
@@ -63,8 +71,16 @@ def test_object_sizes_follow_difficulty():
 
 
 def test_generate_dataset_writes_internal_coco(tmp_path):
-    out = generate_dataset(tmp_path / "d", "shapes", images=5, size=(48, 64), objects=(1, 3),
-                           difficulty="easy", val_fraction=0.4, seed=2)
+    out = generate_dataset(
+        tmp_path / "d",
+        "shapes",
+        images=5,
+        size=(48, 64),
+        objects=(1, 3),
+        difficulty="easy",
+        val_fraction=0.4,
+        seed=2,
+    )
     assert out["classes"] == list(SHAPE_CLASSES)
     train = json.loads((tmp_path / "d" / "train.json").read_text())
     val = json.loads((tmp_path / "d" / "val.json").read_text())

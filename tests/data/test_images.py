@@ -37,7 +37,7 @@ def test_gray_palette_rgba_16bit(tmp_path):
     out = read_rgb(tmp_path / "a.png")
     assert out.shape == (4, 4, 3) and out[0, 0, 0] == 200 and out[0, 3, 0] == 0
 
-    deep = (np.arange(16, dtype=np.uint16).reshape(4, 4) * 4369)  # 0 .. 65535
+    deep = np.arange(16, dtype=np.uint16).reshape(4, 4) * 4369  # 0 .. 65535
     Image.fromarray(deep).save(tmp_path / "d16.png")
     out = read_rgb(tmp_path / "d16.png")
     assert out.dtype == np.uint8 and out[0, 0, 0] == 0 and out[3, 3, 0] == 255
@@ -58,12 +58,22 @@ def test_exif_orientation_applied(tmp_path):
 
 def _png_header_only(path, width, height):
     """A tiny PNG whose header claims a huge size (a decompression bomb)."""
+
     def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-                     + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize("side", [9_000, 60_000])  # below and above PIL's own hard limit

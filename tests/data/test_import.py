@@ -14,7 +14,15 @@ from core.data.importers import import_dataset
 from core.data.internal import new_workdir
 from core.data.report import format_report
 from core.errors import DatasetError
-from tests.data.sources import CLASSES, SCENE, coco_doc, write_coco, write_images, write_voc, write_yolo
+from tests.data.sources import (
+    CLASSES,
+    SCENE,
+    coco_doc,
+    write_coco,
+    write_images,
+    write_voc,
+    write_yolo,
+)
 
 
 def _import(tmp_path, src, **kw):
@@ -31,10 +39,21 @@ def _boxes(work: Path) -> dict:
         names = {c["id"]: c["name"] for c in doc["categories"]}
         for im in doc["images"]:
             out[(split, Path(im["source_file"]).name)] = sorted(
-                (names[a["category_id"]], *(round(v, 3) for v in (
-                    a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
-                    a["bbox"][1] + a["bbox"][3])))
-                for a in doc["annotations"] if a["image_id"] == im["id"])
+                (
+                    names[a["category_id"]],
+                    *(
+                        round(v, 3)
+                        for v in (
+                            a["bbox"][0],
+                            a["bbox"][1],
+                            a["bbox"][0] + a["bbox"][2],
+                            a["bbox"][1] + a["bbox"][3],
+                        )
+                    ),
+                )
+                for a in doc["annotations"]
+                if a["image_id"] == im["id"]
+            )
             assert (work / "images" / im["file_name"]).is_file()
             assert im["file_name"].isascii()
     return out
@@ -49,13 +68,16 @@ def _digest(folder: Path) -> str:
     return h.hexdigest()
 
 
-EXPECTED = {(split, name): sorted((CLASSES[l], *map(float, b)) for b, l in zip(boxes, labels))
-            for name, (h, w, boxes, labels) in SCENE.items()
-            for split in [("val" if name == "d.png" else "train")]}
+EXPECTED = {
+    (split, name): sorted((CLASSES[l], *map(float, b)) for b, l in zip(boxes, labels))
+    for name, (h, w, boxes, labels) in SCENE.items()
+    for split in [("val" if name == "d.png" else "train")]
+}
 
 
-@pytest.mark.parametrize("fmt,writer", [("coco", write_coco), ("voc", write_voc),
-                                        ("yolo", write_yolo)])
+@pytest.mark.parametrize(
+    "fmt,writer", [("coco", write_coco), ("voc", write_voc), ("yolo", write_yolo)]
+)
 def test_same_scene_same_boxes(tmp_path, fmt, writer):
     src = writer(tmp_path / "src")
     before = _digest(src)
@@ -63,8 +85,12 @@ def test_same_scene_same_boxes(tmp_path, fmt, writer):
     assert result.format == fmt and result.classes == CLASSES
     assert _boxes(work) == EXPECTED
     assert _digest(src) == before  # the source is never modified
-    assert result.counts == {"train_images": 3, "train_objects": 6, "val_images": 1,
-                             "val_objects": 1}
+    assert result.counts == {
+        "train_images": 3,
+        "train_objects": 6,
+        "val_images": 1,
+        "val_objects": 1,
+    }
 
 
 def test_voc_difficult_flag_kept(tmp_path):
@@ -119,12 +145,18 @@ def test_each_problem_has_its_report_line(tmp_path):
     result, work = _import(tmp_path, _broken_coco(tmp_path / "src"))
     problems = {(p["code"], p["file"]) for p in result.report["problems"]}
     expected = {
-        ("size_mismatch", "images/a.png"), ("missing_image", "images/missing.png"),
-        ("unreadable_image", "images/garbage.jpg"), ("duplicate_image_id", "instances.json"),
-        ("duplicate_file_name", "images/c.png"), ("box_clipped", "images/b_ä.png"),
-        ("bad_box", "images/b_ä.png"), ("unknown_category", "images/b_ä.png"),
-        ("crowd", "images/c.png"), ("empty_image", "images/d.png"),
-        ("split_missing", "src"), ("unsafe_path", "images/../../outside.png"),
+        ("size_mismatch", "images/a.png"),
+        ("missing_image", "images/missing.png"),
+        ("unreadable_image", "images/garbage.jpg"),
+        ("duplicate_image_id", "instances.json"),
+        ("duplicate_file_name", "images/c.png"),
+        ("box_clipped", "images/b_ä.png"),
+        ("bad_box", "images/b_ä.png"),
+        ("unknown_category", "images/b_ä.png"),
+        ("crowd", "images/c.png"),
+        ("empty_image", "images/d.png"),
+        ("split_missing", "src"),
+        ("unsafe_path", "images/../../outside.png"),
     }
     assert expected <= problems, expected - problems
     assert result.report["summary"]["bad_box"] == 2  # zero area and NaN
@@ -136,8 +168,9 @@ def test_each_problem_has_its_report_line(tmp_path):
     assert set(images) == {"images/a.png", "images/b_ä.png", "images/c.png", "images/d.png"}
     assert images["images/a.png"]["width"] == 64  # taken from the file
     anns = [a for d in docs for a in d["annotations"]]
-    clipped = [a for a in anns if a["image_id"] == images["images/b_ä.png"]["id"]
-               and a["bbox"][0] == 30]
+    clipped = [
+        a for a in anns if a["image_id"] == images["images/b_ä.png"]["id"] and a["bbox"][0] == 30
+    ]
     assert clipped and clipped[0]["bbox"] == [30.0, 30.0, 10.0, 10.0]
     assert sum(a["iscrowd"] for a in anns) == 1
     text = format_report(result.report).splitlines()
@@ -150,9 +183,11 @@ def test_each_problem_has_its_report_line(tmp_path):
 def test_nothing_usable_fails_with_first_problems(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    doc = {"images": [{"id": 1, "file_name": "gone.png", "height": 5, "width": 5}],
-           "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]}],
-           "categories": [{"id": 1, "name": "x"}]}
+    doc = {
+        "images": [{"id": 1, "file_name": "gone.png", "height": 5, "width": 5}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 2, 2]}],
+        "categories": [{"id": 1, "name": "x"}],
+    }
     (src / "instances.json").write_text(json.dumps(doc))
     with pytest.raises(DatasetError, match="nothing usable.*gone.png: image file not found"):
         _import(tmp_path, src)
@@ -166,7 +201,9 @@ def test_too_many_pixels_is_skipped(tmp_path):
 def test_yolo_polygons_bad_lines_and_missing_labels(tmp_path):
     src = write_yolo(tmp_path / "src")
     label = src / "labels" / "train" / "a.txt"
-    label.write_text(label.read_text() + "\n1 0.1 0.1 0.5 0.1 0.5 0.5\nnot a line\n7 0.5 0.5 0.1 0.1\n")
+    label.write_text(
+        label.read_text() + "\n1 0.1 0.1 0.5 0.1 0.5 0.5\nnot a line\n7 0.5 0.5 0.1 0.1\n"
+    )
     (src / "labels" / "train" / "c.txt").unlink()
     result, work = _import(tmp_path, src)
     summary = result.report["summary"]
@@ -188,11 +225,15 @@ def test_workdir_naming(store):
 def test_coco_split_folders_layout(tmp_path):
     """Roboflow-style: train/ valid/ test/ each with _annotations.coco.json and the images."""
     root = tmp_path / "src"
-    for folder, names in (("train", ["a.png", "b_ä.png", "c.png"]), ("valid", ["d.png"]),
-                          ("test", ["d.png"])):
+    for folder, names in (
+        ("train", ["a.png", "b_ä.png", "c.png"]),
+        ("valid", ["d.png"]),
+        ("test", ["d.png"]),
+    ):
         write_images(root / folder, names)
         (root / folder / "_annotations.coco.json").write_text(
-            json.dumps(coco_doc(names), ensure_ascii=False), encoding="utf-8")
+            json.dumps(coco_doc(names), ensure_ascii=False), encoding="utf-8"
+        )
     result, work = _import(tmp_path, root)
     assert result.format == "coco" and result.counts["train_images"] == 3
     assert result.counts["val_images"] == 1

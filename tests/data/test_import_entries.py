@@ -35,8 +35,11 @@ def _coco(tmp_path, mutate, raw: str | None = None) -> Path:
 
 
 def _problems(result, code: str) -> list[tuple[str, str, str]]:
-    return [(p["file"], p["entry"], p["problem"]) for p in result.report["problems"]
-            if p["code"] == code]
+    return [
+        (p["file"], p["entry"], p["problem"])
+        for p in result.report["problems"]
+        if p["code"] == code
+    ]
 
 
 def _sources(work: Path) -> dict[str, int]:
@@ -51,11 +54,14 @@ def _sources(work: Path) -> dict[str, int]:
 
 @pytest.mark.parametrize("value,text", [(math.nan, "nan (float)"), (math.inf, "inf (float)")])
 def test_coco_image_height_nan_or_infinity(tmp_path, value, text):
-    result, work = _import(tmp_path, _coco(tmp_path, lambda d: d["images"][0].update(
-        height=value)))
+    result, work = _import(tmp_path, _coco(tmp_path, lambda d: d["images"][0].update(height=value)))
     assert _problems(result, "bad_image_size") == [
-        ("images/a.png", "images[0]", f"images[0]: recorded size 64 (int) x {text} is not a "
-                                      "positive number")]
+        (
+            "images/a.png",
+            "images[0]",
+            f"images[0]: recorded size 64 (int) x {text} is not a positive number",
+        )
+    ]
     assert result.report["problems"][0]["action"] == "size taken from the file"
     assert _sources(work)["images/a.png"] == 2  # kept, with its objects, at the file's size
 
@@ -67,10 +73,13 @@ def test_coco_image_without_id_or_with_list_id(tmp_path):
 
     result, work = _import(tmp_path, _coco(tmp_path, mutate))
     assert _problems(result, "bad_image_entry") == [
-        ("instances.json", "images[0]", "images[0]: id None (NoneType) is not an integer or a "
-                                        "string"),
-        ("instances.json", "images[1]", "images[1]: id [2] (list) is not an integer or a "
-                                        "string")]
+        (
+            "instances.json",
+            "images[0]",
+            "images[0]: id None (NoneType) is not an integer or a string",
+        ),
+        ("instances.json", "images[1]", "images[1]: id [2] (list) is not an integer or a string"),
+    ]
     assert set(_sources(work)) == {"images/c.png", "images/d.png"}
     assert result.report["summary"]["unknown_image"] == 3  # the objects of images 1 and 2
 
@@ -83,11 +92,14 @@ def test_coco_strings_where_objects_belong(tmp_path):
 
     result, work = _import(tmp_path, _coco(tmp_path, mutate))
     assert _problems(result, "bad_image_entry") == [
-        ("instances.json", "images[4]", "images[4]: 'e.png' (str), not an object")]
+        ("instances.json", "images[4]", "images[4]: 'e.png' (str), not an object")
+    ]
     assert _problems(result, "bad_annotation") == [
-        ("instances.json", "annotations[0]", "annotations[0]: 'box' (str), not an object")]
+        ("instances.json", "annotations[0]", "annotations[0]: 'box' (str), not an object")
+    ]
     assert _problems(result, "bad_category") == [
-        ("instances.json", "categories[2]", "categories[2]: 'bird' (str), not an object")]
+        ("instances.json", "categories[2]", "categories[2]: 'bird' (str), not an object")
+    ]
     assert result.classes == ["cat", "dog"] and _sources(work)["images/a.png"] == 1
 
 
@@ -104,10 +116,18 @@ def test_coco_annotations_as_an_object(tmp_path):
         (src / "annotations" / f"instances_{split}2017.json").write_text(json.dumps(doc))
     result, work = _import(tmp_path, src)
     assert _problems(result, "bad_annotation_file") == [
-        ("annotations/instances_train2017.json", "annotations",
-         "'annotations' is {'1': ...} (dict), not a list; ignored")]
-    assert result.counts == {"train_images": 3, "train_objects": 0, "val_images": 1,
-                             "val_objects": 1}
+        (
+            "annotations/instances_train2017.json",
+            "annotations",
+            "'annotations' is {'1': ...} (dict), not a list; ignored",
+        )
+    ]
+    assert result.counts == {
+        "train_images": 3,
+        "train_objects": 0,
+        "val_images": 1,
+        "val_objects": 1,
+    }
 
 
 def test_coco_category_id_x_beside_integer_ids(tmp_path):
@@ -117,19 +137,27 @@ def test_coco_category_id_x_beside_integer_ids(tmp_path):
 
     result, work = _import(tmp_path, _coco(tmp_path, mutate))
     assert _problems(result, "bad_category") == [
-        ("instances.json", "categories[2]", "categories[2]: id 'x' (str) is not an integer id")]
-    assert ("images/a.png", "annotations[0]", "annotations[0]: category_id 'x' (str) is not an "
-            "integer id") in _problems(result, "unknown_category")
+        ("instances.json", "categories[2]", "categories[2]: id 'x' (str) is not an integer id")
+    ]
+    assert (
+        "images/a.png",
+        "annotations[0]",
+        "annotations[0]: category_id 'x' (str) is not an integer id",
+    ) in _problems(result, "unknown_category")
     assert result.classes == ["cat", "dog"] and _sources(work)["images/a.png"] == 1
 
 
 def test_coco_json_nested_200000_deep_in_one_annotation(tmp_path):
     deep = "[" * 200_000 + "]" * 200_000
-    raw = json.dumps(coco_doc(NAMES)).replace('"bbox": [4, 6, 16, 24]',
-                                              f'"bbox": [4, 6, 16, 24], "x": {deep}')
+    raw = json.dumps(coco_doc(NAMES)).replace(
+        '"bbox": [4, 6, 16, 24]', f'"bbox": [4, 6, 16, 24], "x": {deep}'
+    )
     assert len(raw) > 400_000
-    with pytest.raises(DatasetError, match=r"instances.json: JSON nested too deeply \(more "
-                                           r"than about 1,000 levels\) at character"):
+    with pytest.raises(
+        DatasetError,
+        match=r"instances.json: JSON nested too deeply \(more "
+        r"than about 1,000 levels\) at character",
+    ):
         _import(tmp_path, _coco(tmp_path, lambda d: None, raw=raw))
 
 
@@ -141,22 +169,33 @@ def test_coco_huge_numbers_in_boxes(tmp_path):
 
     result, work = _import(tmp_path, _coco(tmp_path, mutate))
     problems = _problems(result, "bad_box")
-    assert ("images/b_ä.png", "annotations[2]", "annotations[2]: bbox [an integer of 1329 "
-            "bits, 0, 5, 5] (list) is not [x, y, width, height] numbers") in problems
+    assert (
+        "images/b_ä.png",
+        "annotations[2]",
+        "annotations[2]: bbox [an integer of 1329 "
+        "bits, 0, 5, 5] (list) is not [x, y, width, height] numbers",
+    ) in problems
     texts = [p for _, _, p in problems]
     assert any("has NaN/infinite values" in t for t in texts)  # 1e308 + 1e308
     assert "box [1e+30, 0.0, 1e+30, 5.0] has zero or negative area" in texts  # 10**30
-    assert _sources(work) == {"images/a.png": 0, "images/b_ä.png": 0, "images/c.png": 3,
-                              "images/d.png": 1}
+    assert _sources(work) == {
+        "images/a.png": 0,
+        "images/b_ä.png": 0,
+        "images/c.png": 3,
+        "images/d.png": 1,
+    }
 
 
 def test_nothing_usable_is_one_dataset_error(tmp_path):
     def mutate(doc):
         doc["annotations"] = ["x"] * len(doc["annotations"])
 
-    with pytest.raises(DatasetError, match=r"nothing usable to import \(no object in any "
-                                           r"readable image\); first problems: instances.json: "
-                                           r"annotations\[0\]: 'x' \(str\), not an object"):
+    with pytest.raises(
+        DatasetError,
+        match=r"nothing usable to import \(no object in any "
+        r"readable image\); first problems: instances.json: "
+        r"annotations\[0\]: 'x' \(str\), not an object",
+    ):
         _import(tmp_path, _coco(tmp_path, mutate))
 
 
@@ -172,7 +211,8 @@ def test_voc_width_inf_and_bad_coordinates(tmp_path):
     xml.write_text(text.replace("<xmin>5</xmin>", "<xmin>1e999</xmin>", 1))
     result, work = _import(tmp_path, src)
     assert _problems(result, "bad_image_size") == [
-        ("Annotations/a.xml", "size", "<size> 'inf' x '48' is not a positive number")]
+        ("Annotations/a.xml", "size", "<size> 'inf' x '48' is not a positive number")
+    ]
     assert any("NaN/infinite" in p for _, _, p in _problems(result, "bad_box"))
     assert _sources(work)["JPEGImages/a.png"] == 1  # the other object of a.png
 
@@ -180,15 +220,22 @@ def test_voc_width_inf_and_bad_coordinates(tmp_path):
 def test_yolo_class_inf_and_other_bad_lines(tmp_path):
     src = write_yolo(tmp_path / "src")
     label = src / "labels" / "train" / "a.txt"
-    label.write_text(label.read_text() + "\ninf 0.5 0.5 0.1 0.1\n1e30 0.5 0.5 0.1 0.1\n"
-                     "0 nan 0.5 0.1 0.1\n-1 0.5 0.5 0.1 0.1\n")
+    label.write_text(
+        label.read_text() + "\ninf 0.5 0.5 0.1 0.1\n1e30 0.5 0.5 0.1 0.1\n"
+        "0 nan 0.5 0.1 0.1\n-1 0.5 0.5 0.1 0.1\n"
+    )
     result, work = _import(tmp_path, src)
     assert _problems(result, "bad_label_line") == [
         ("labels/train/a.txt", "line 3", "line 3: cannot parse 'inf 0.5 0.5 0.1 0.1'"),
-        ("labels/train/a.txt", "line 6", "line 6: cannot parse '-1 0.5 0.5 0.1 0.1'")]
+        ("labels/train/a.txt", "line 6", "line 6: cannot parse '-1 0.5 0.5 0.1 0.1'"),
+    ]
     assert _problems(result, "unknown_category") == [
-        ("labels/train/a.txt", "line 4", "line 4: class 1000000000000000019884624838656 not in "
-                                         "0..1")]
+        (
+            "labels/train/a.txt",
+            "line 4",
+            "line 4: class 1000000000000000019884624838656 not in 0..1",
+        )
+    ]
     assert any("NaN/infinite" in p for _, _, p in _problems(result, "bad_box"))
     assert _sources(work)["images/train/a.png"] == 2
 
@@ -211,7 +258,8 @@ def test_yolo_names_not_a_list_falls_back_to_label_numbers(tmp_path):
     result, _ = _import(tmp_path, src)
     assert result.classes == ["0", "1"]
     assert _problems(result, "bad_category") == [
-        ("data.yaml", "names", "names: 'cat dog' (str) is not a list or a mapping; ignored")]
+        ("data.yaml", "names", "names: 'cat dog' (str) is not a list or a mapping; ignored")
+    ]
 
 
 def test_overlong_class_names_are_not_stored(tmp_path):
@@ -221,6 +269,11 @@ def test_overlong_class_names_are_not_stored(tmp_path):
     result, _ = _import(tmp_path, _coco(tmp_path, mutate))
     assert result.classes == ["cat", "11"]  # named by its id
     assert _problems(result, "bad_category") == [
-        ("instances.json", "categories[1]", "categories[1]: name 'dddddddddddddddddddddddddddd"
-                                            "dddddddd... (str) is not a name; the category is "
-                                            "named 11")]
+        (
+            "instances.json",
+            "categories[1]",
+            "categories[1]: name 'dddddddddddddddddddddddddddd"
+            "dddddddd... (str) is not a name; the category is "
+            "named 11",
+        )
+    ]

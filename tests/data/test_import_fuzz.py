@@ -25,12 +25,39 @@ from tests.data.sources import write_coco, write_voc, write_yolo
 
 CASES = 100  # per format
 DEEP = "\x00deep\x00"  # a placeholder replaced by 3,000 nested brackets in the written text
-VALUES = [math.nan, math.inf, -math.inf, 1e308, -1e308, 10**30, -(10**30), 10**400, 0, -1,
-          -5.5, 0.5, "", " ", "x", "1", "a" * 3000, [], {}, [1, 2], [[1]], [1, 2, 3, 4, 5],
-          {"a": 1}, None, True, False, DEEP]
+VALUES = [
+    math.nan,
+    math.inf,
+    -math.inf,
+    1e308,
+    -1e308,
+    10**30,
+    -(10**30),
+    10**400,
+    0,
+    -1,
+    -5.5,
+    0.5,
+    "",
+    " ",
+    "x",
+    "1",
+    "a" * 3000,
+    [],
+    {},
+    [1, 2],
+    [[1]],
+    [1, 2, 3, 4, 5],
+    {"a": 1},
+    None,
+    True,
+    False,
+    DEEP,
+]
 
 
 # --- mutations of a JSON-like tree --------------------------------------------------------
+
 
 def _pick(rng: random.Random, doc) -> tuple[list, object]:
     """A random (path, node) reached from the root, stopping early at random."""
@@ -90,7 +117,7 @@ def _text_damage(rng: random.Random, text: str) -> tuple[str, str]:
     if rng.random() < 0.5:
         return text[:at], f"cut at {at}"
     char = rng.choice('{}[],:"<>/x0- \n\x00')
-    return text[:at] + char + text[at + 1:], f"char {at} -> {char!r}"
+    return text[:at] + char + text[at + 1 :], f"char {at} -> {char!r}"
 
 
 def _deep(text: str, quoted: str) -> str:
@@ -98,6 +125,7 @@ def _deep(text: str, quoted: str) -> str:
 
 
 # --- per-format cases ---------------------------------------------------------------------
+
 
 def _coco_case(rng: random.Random, src: Path) -> list[str]:
     done = []
@@ -150,8 +178,9 @@ def _voc_case(rng: random.Random, src: Path) -> list[str]:
             text = text.replace("</annotation>", "<a>" * 3000 + "</a>" * 3000 + "</annotation>")
             ops.append("3,000 nested elements")
         elif roll < 0.2:
-            text = ('<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
-                    + text.replace("<name>cat</name>", "<name>&e;</name>"))
+            text = '<!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]>' + text.replace(
+                "<name>cat</name>", "<name>&e;</name>"
+            )
             ops.append("external entity")
         path.write_text(text, encoding="utf-8")
         done += [f"{path.name}: {op}" for op in ops]
@@ -168,7 +197,7 @@ def _yolo_label(rng: random.Random, path: Path) -> str:
         value = rng.choice(VALUES)
         tokens[k] = "[" * 50 if value is DEEP else str(value)[:400]
     elif op == "drop":
-        tokens = tokens[:rng.randrange(len(tokens))]
+        tokens = tokens[: rng.randrange(len(tokens))]
     elif op == "extra":
         tokens += [str(rng.choice(VALUES))[:20] for _ in range(rng.randint(1, 4))]
     else:
@@ -197,6 +226,7 @@ def _yolo_case(rng: random.Random, src: Path) -> list[str]:
 
 
 # --- invariants ---------------------------------------------------------------------------
+
 
 def check_result(result, work: Path) -> None:
     """What every successful import guarantees, whatever its input."""
@@ -227,8 +257,11 @@ def check_result(result, work: Path) -> None:
     assert objects == result.counts["train_objects"] + result.counts["val_objects"]
 
 
-WRITERS = {"coco": (write_coco, _coco_case), "voc": (write_voc, _voc_case),
-           "yolo": (write_yolo, _yolo_case)}
+WRITERS = {
+    "coco": (write_coco, _coco_case),
+    "voc": (write_voc, _voc_case),
+    "yolo": (write_yolo, _yolo_case),
+}
 
 
 @pytest.mark.parametrize("fmt", sorted(WRITERS))

@@ -47,9 +47,13 @@ def _everything(work: Path, result) -> str:
 
 # --- YAML ---------------------------------------------------------------------------------
 
-ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)
-) + "names: *i\n"
+ALIAS_BOMB = (
+    "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8)
+    )
+    + "names: *i\n"
+)
 
 
 @pytest.mark.parametrize("libyaml", [True, False])
@@ -58,8 +62,11 @@ def test_yaml_alias_bomb_refused_quickly(tmp_path, monkeypatch, libyaml):
         monkeypatch.setattr(safe, "_C_LOADER", None)  # the pure-Python loader's own refusal
     src = write_yolo(tmp_path / "src")
     (src / "data.yaml").write_text(ALIAS_BOMB)  # 10**9 names once expanded
-    with pytest.raises(DatasetError, match=r"data.yaml: .*alias \*a found; YAML aliases are "
-                                           "refused"):
+    with pytest.raises(
+        DatasetError,
+        match=r"data.yaml: .*alias \*a found; YAML aliases are "
+        "refused",
+    ):
         _import(tmp_path, src)
 
 
@@ -81,6 +88,7 @@ def test_yaml_too_many_classes(tmp_path):
 
 # --- JSON ---------------------------------------------------------------------------------
 
+
 def test_json_200000_deep_is_dataset_error(tmp_path):
     src = tmp_path / "src"
     write_images(src / "images", list(SCENE))
@@ -94,8 +102,11 @@ def test_json_200000_deep_is_dataset_error(tmp_path):
 def test_json_size_checked_before_reading(tmp_path, monkeypatch):
     src = write_coco(tmp_path / "src")
     monkeypatch.setattr("core.data.formats.coco.MAX_JSON_BYTES", 300)
-    with pytest.raises(DatasetError, match=r"instances_train2017.json: the annotation file has "
-                                           r"[\d,]+ bytes, over the limit of 300"):
+    with pytest.raises(
+        DatasetError,
+        match=r"instances_train2017.json: the annotation file has "
+        r"[\d,]+ bytes, over the limit of 300",
+    ):
         _import(tmp_path, src)
 
 
@@ -103,25 +114,32 @@ def test_json_is_streamed_in_chunks(tmp_path, monkeypatch):
     """A 2 kB chunk size: every entry still arrives whole (elements cut at chunk ends)."""
     monkeypatch.setattr("core.data.formats.jsonstream.CHUNK_BYTES", 7)
     result, _ = _import(tmp_path, write_coco(tmp_path / "src"))
-    assert result.counts == {"train_images": 3, "train_objects": 6, "val_images": 1,
-                             "val_objects": 1}
+    assert result.counts == {
+        "train_images": 3,
+        "train_objects": 6,
+        "val_images": 1,
+        "val_objects": 1,
+    }
 
 
 # --- objects, images ----------------------------------------------------------------------
+
 
 def test_objects_per_image_cap(tmp_path):
     src = tmp_path / "src"
     write_images(src / "images", ["a.png", "d.png"])
     doc = coco_doc(["a.png", "d.png"])
-    doc["annotations"] = [{"id": i, "image_id": 1, "category_id": 10, "bbox": [1, 1, 5, 5]}
-                          for i in range(safe.MAX_OBJECTS_PER_IMAGE + 5)]
-    doc["annotations"].append({"id": 9999, "image_id": 2, "category_id": 11,
-                               "bbox": [1, 1, 5, 5]})
+    doc["annotations"] = [
+        {"id": i, "image_id": 1, "category_id": 10, "bbox": [1, 1, 5, 5]}
+        for i in range(safe.MAX_OBJECTS_PER_IMAGE + 5)
+    ]
+    doc["annotations"].append({"id": 9999, "image_id": 2, "category_id": 11, "bbox": [1, 1, 5, 5]})
     (src / "instances.json").write_text(json.dumps(doc))
     result, work = _import(tmp_path, src, val_fraction=0.0)
     problems = [p for p in result.report["problems"] if p["code"] == "too_many_objects"]
     assert [(p["file"], p["problem"]) for p in problems] == [
-        ("images/a.png", "2,005 objects; only the first 2,000 are kept (the per-image limit)")]
+        ("images/a.png", "2,005 objects; only the first 2,000 are kept (the per-image limit)")
+    ]
     assert result.counts["train_objects"] + result.counts["val_objects"] == 2_001
 
 
@@ -138,6 +156,7 @@ def test_object_count_limit(tmp_path, monkeypatch):
 
 
 # --- zip ----------------------------------------------------------------------------------
+
 
 def test_zip_entry_over_compression_ratio_refused(tmp_path):
     archive_path = tmp_path / "bomb.zip"
@@ -163,11 +182,15 @@ def test_zip_total_tied_to_free_disk(tmp_path, monkeypatch):
     with zipfile.ZipFile(archive_path, "w") as zf:
         zf.writestr("a.bin", os.urandom(50_000))
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(archive.shutil, "disk_usage",
-                        lambda p: usage(10**12, 0, archive.DISK_MARGIN + 20_000))
-    with pytest.raises(DatasetError, match=r"would unpack to 50,000 bytes, over the free space "
-                                           r"on the disk of .* \(1,073,761,824 bytes, less a "
-                                           "margin of 1,073,741,824\)"):
+    monkeypatch.setattr(
+        archive.shutil, "disk_usage", lambda p: usage(10**12, 0, archive.DISK_MARGIN + 20_000)
+    )
+    with pytest.raises(
+        DatasetError,
+        match=r"would unpack to 50,000 bytes, over the free space "
+        r"on the disk of .* \(1,073,761,824 bytes, less a "
+        r"margin of 1,073,741,824\)",
+    ):
         archive.extract_zip(archive_path, tmp_path / "dest")
     limit, text = archive.disk_limit(tmp_path / "dest" / "deeper", 10_000)
     assert (limit, text) == (10_000, "the limit of 10,000 bytes")
@@ -175,20 +198,28 @@ def test_zip_total_tied_to_free_disk(tmp_path, monkeypatch):
 
 # --- XML ----------------------------------------------------------------------------------
 
+
 def test_voc_xxe_and_billion_laughs_refused(tmp_path):
     secret = _secret(tmp_path)
     src = write_voc(tmp_path / "src")
-    xxe = (f'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file://{secret}">]>'
-           "<annotation><filename>a.png</filename><object><name>&x;</name><bndbox><xmin>1"
-           "</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>")
+    xxe = (
+        f'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file://{secret}">]>'
+        "<annotation><filename>a.png</filename><object><name>&x;</name><bndbox><xmin>1"
+        "</xmin><ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>"
+    )
     (src / "Annotations" / "a.xml").write_text(xxe)
-    lol = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY l0 "lol">' + "".join(
-        f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
-        + ']><annotation><object><name>&l9;</name></object></annotation>')
+    lol = (
+        '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY l0 "lol">'
+        + "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+        + "]><annotation><object><name>&l9;</name></object></annotation>"
+    )
     (src / "Annotations" / "c.xml").write_text(lol)
     result, work = _import(tmp_path, src)
-    bad = {p["file"]: p["problem"] for p in result.report["problems"]
-           if p["code"] == "bad_annotation_file"}
+    bad = {
+        p["file"]: p["problem"]
+        for p in result.report["problems"]
+        if p["code"] == "bad_annotation_file"
+    }
     assert "undefined entity" in bad["Annotations/a.xml"]
     assert "amplification" in bad["Annotations/c.xml"]
     assert "secret-line" not in _everything(work, result)
@@ -207,6 +238,7 @@ def test_image_bomb_refused_by_header_in_import(tmp_path):
 
 
 # --- links and special files --------------------------------------------------------------
+
 
 def _link_codes(result) -> dict[str, str]:
     links = [(p["file"], p["action"]) for p in result.report["problems"] if p["code"] == "symlink"]
@@ -246,16 +278,18 @@ def test_linked_images_and_folders_refused(tmp_path):
     assert result.counts["train_images"] == 2  # a.png skipped
 
 
-@pytest.mark.parametrize("fmt,annotation", [("yolo", "data.yaml"),
-                                            ("coco", "annotations/instances_train2017.json")])
+@pytest.mark.parametrize(
+    "fmt,annotation", [("yolo", "data.yaml"), ("coco", "annotations/instances_train2017.json")]
+)
 def test_linked_annotation_file_fails_the_import(tmp_path, fmt, annotation):
     writer = write_yolo if fmt == "yolo" else write_coco
     src = writer(tmp_path / "src")
     real = tmp_path / "real"
     (src / annotation).rename(real)
     (src / annotation).symlink_to(real)
-    with pytest.raises(DatasetError, match=f"{annotation} is a symbolic link; links are not "
-                                           "followed"):
+    with pytest.raises(
+        DatasetError, match=f"{annotation} is a symbolic link; links are not followed"
+    ):
         _import(tmp_path, src, fmt=fmt)
 
 
@@ -278,7 +312,8 @@ def test_fifo_label_file_does_not_block(tmp_path):
     result, _ = _import(tmp_path, src)  # would hang for ever if opened as a file
     bad = [p for p in result.report["problems"] if p["code"] == "bad_annotation_file"]
     assert [(p["file"], p["problem"]) for p in bad] == [
-        ("labels/train/a.txt", "not a regular file; the label file is refused")]
+        ("labels/train/a.txt", "not a regular file; the label file is refused")
+    ]
 
 
 def test_safe_reader_refuses_links_above_the_file(tmp_path):
@@ -341,11 +376,22 @@ def test_peak_memory_of_a_large_import(tmp_path):
     """A 50 MB COCO json (175 images x 2,000 objects, the per-image limit): the import's peak
     resident memory, Python and its libraries included, stays under 300 MB (measured: ~110 MB;
     json.load alone peaks near 400 MB on this file)."""
-    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(tmp_path / "src"),
-                          str(tmp_path / "work"), "175", "2000"],
-                         capture_output=True, text=True, timeout=300,
-                         cwd=Path(__file__).resolve().parents[2],
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PEAK_SCRIPT,
+            str(tmp_path / "src"),
+            str(tmp_path / "work"),
+            "175",
+            "2000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     measured = json.loads(out.stdout.strip().splitlines()[-1])
     assert measured["json_bytes"] > 49e6 and measured["objects"] == 350_000

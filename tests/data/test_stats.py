@@ -6,17 +6,23 @@ from core.data.stats import SIZE_EDGES, compute_stats
 
 
 def test_compute_stats_hand_example():
-    train = {"images": [{"id": 1, "height": 100, "width": 100},
-                        {"id": 2, "height": 100, "width": 100},
-                        {"id": 3, "height": 50, "width": 200}],
-             "annotations": [
-                 {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "iscrowd": 0},  # 0.1
-                 {"image_id": 1, "category_id": 2, "bbox": [0, 0, 50, 50], "iscrowd": 0},  # 0.5
-                 {"image_id": 3, "category_id": 2, "bbox": [0, 0, 20, 5], "iscrowd": 0},   # 0.1
-                 {"image_id": 3, "category_id": 1, "bbox": [0, 0, 9, 9], "iscrowd": 1}]}
-    val = {"images": [{"id": 4, "height": 10, "width": 10}],
-           "annotations": [{"image_id": 4, "category_id": 1, "bbox": [0, 0, 3, 3],
-                            "iscrowd": 0}]}  # 0.3
+    train = {
+        "images": [
+            {"id": 1, "height": 100, "width": 100},
+            {"id": 2, "height": 100, "width": 100},
+            {"id": 3, "height": 50, "width": 200},
+        ],
+        "annotations": [
+            {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "iscrowd": 0},  # 0.1
+            {"image_id": 1, "category_id": 2, "bbox": [0, 0, 50, 50], "iscrowd": 0},  # 0.5
+            {"image_id": 3, "category_id": 2, "bbox": [0, 0, 20, 5], "iscrowd": 0},  # 0.1
+            {"image_id": 3, "category_id": 1, "bbox": [0, 0, 9, 9], "iscrowd": 1},
+        ],
+    }
+    val = {
+        "images": [{"id": 4, "height": 10, "width": 10}],
+        "annotations": [{"image_id": 4, "category_id": 1, "bbox": [0, 0, 3, 3], "iscrowd": 0}],
+    }  # 0.3
     stats = compute_stats(["a", "b"], {"train": train, "val": val})
     assert stats["per_class"] == {"a": {"train": 1, "val": 1}, "b": {"train": 2, "val": 0}}
     assert stats["crowd"] == 1 and stats["empty_images"] == 1

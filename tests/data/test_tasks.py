@@ -22,9 +22,18 @@ def _leftovers(store):
 
 
 def test_generate_job_registers_dataset(store):
-    job_id = submit_job(store, "dataset.generate",
-                        {"name": "gen", "images": 5, "size": "64x48", "objects": "1-3",
-                         "difficulty": "easy", "seed": 1})
+    job_id = submit_job(
+        store,
+        "dataset.generate",
+        {
+            "name": "gen",
+            "images": 5,
+            "size": "64x48",
+            "objects": "1-3",
+            "difficulty": "easy",
+            "seed": 1,
+        },
+    )
     _run_worker(store)
     job = store.get_job(job_id)
     assert job["status"] == "succeeded", job["error"]
@@ -33,7 +42,8 @@ def test_generate_job_registers_dataset(store):
     assert row["counts"]["train_images"] + row["counts"]["val_images"] == 5
     assert job["result"]["counts"] == row["counts"]
     assert sum(v["train"] + v["val"] for v in row["stats"]["per_class"].values()) == (
-        row["counts"]["train_objects"] + row["counts"]["val_objects"])
+        row["counts"]["train_objects"] + row["counts"]["val_objects"]
+    )
     doc = json.loads((store.home / "datasets" / "gen" / "train.json").read_text())
     assert doc["images"][0]["width"] == 64 and doc["images"][0]["height"] == 48
     assert _leftovers(store) == []
@@ -55,9 +65,15 @@ def test_import_job_and_name_taken_at_run_time(store, tmp_path):
 def test_failed_import_is_atomic(store, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    (src / "instances.json").write_text(json.dumps({
-        "images": [{"id": 1, "file_name": "gone.jpg", "height": 4, "width": 4}],
-        "annotations": [], "categories": [{"id": 1, "name": "a"}]}))
+    (src / "instances.json").write_text(
+        json.dumps(
+            {
+                "images": [{"id": 1, "file_name": "gone.jpg", "height": 4, "width": 4}],
+                "annotations": [],
+                "categories": [{"id": 1, "name": "a"}],
+            }
+        )
+    )
     job_id = submit_job(store, "dataset.import", {"name": "bad", "path": str(src)})
     _run_worker(store)
     job = store.get_job(job_id)
@@ -66,18 +82,21 @@ def test_failed_import_is_atomic(store, tmp_path):
     assert not (store.home / "datasets" / "bad").exists() and _leftovers(store) == []
 
 
-@pytest.mark.parametrize("spec,message", [
-    ({"name": "../x"}, "not allowed"),
-    ({"name": ".hidden"}, "not allowed"),
-    ({"name": "ok", "images": 0}, "images=0: must be >= 1"),
-    ({"name": "ok", "size": "10x10"}, "each side must be 32..2048"),
-    ({"name": "ok", "size": "big"}, "use S or WxH"),
-    ({"name": "ok", "objects": "5-2"}, "MIN <= MAX"),
-    ({"name": "ok", "difficulty": "insane"}, "difficulty='insane': must be one of"),
-    ({"name": "ok", "val_fraction": 1.5}, "val_fraction=1.5: must be <= 0.9"),
-    ({"name": "ok", "kind": "faces"}, "kind='faces': must be one of"),
-    ({"name": "ok", "colour": "red"}, "dataset.generate: colour='red': unknown field"),
-])
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ({"name": "../x"}, "not allowed"),
+        ({"name": ".hidden"}, "not allowed"),
+        ({"name": "ok", "images": 0}, "images=0: must be >= 1"),
+        ({"name": "ok", "size": "10x10"}, "each side must be 32..2048"),
+        ({"name": "ok", "size": "big"}, "use S or WxH"),
+        ({"name": "ok", "objects": "5-2"}, "MIN <= MAX"),
+        ({"name": "ok", "difficulty": "insane"}, "difficulty='insane': must be one of"),
+        ({"name": "ok", "val_fraction": 1.5}, "val_fraction=1.5: must be <= 0.9"),
+        ({"name": "ok", "kind": "faces"}, "kind='faces': must be one of"),
+        ({"name": "ok", "colour": "red"}, "dataset.generate: colour='red': unknown field"),
+    ],
+)
 def test_generate_validation(spec, message):
     with pytest.raises(SpecError, match=message):
         validate_generate(spec)

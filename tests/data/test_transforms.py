@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from core.data.transforms import (AugmentConfig, DetectionTransform, hue_rotate, letterbox,
-                                  round_up_to_multiple)
+from core.data.transforms import (
+    AugmentConfig,
+    DetectionTransform,
+    hue_rotate,
+    letterbox,
+    round_up_to_multiple,
+)
 
 
 def _scene():
@@ -60,8 +65,9 @@ def test_augmented_boxes_stay_on_their_objects(seed):
 def test_flip_mirrors_boxes():
     torch.manual_seed(0)
     image, boxes, labels, crowd = _scene()
-    config = AugmentConfig(hflip=1.0, scale_range=(1.0, 1.0), brightness=0, contrast=0,
-                           saturation=0, hue=0)
+    config = AugmentConfig(
+        hflip=1.0, scale_range=(1.0, 1.0), brightness=0, contrast=0, saturation=0, hue=0
+    )
     out = DetectionTransform((100, 200), augment=True, config=config)(image, boxes, labels, crowd)
     np.testing.assert_allclose(out.boxes.numpy()[0], [110, 20, 170, 60], atol=1e-4)
     assert out.image[0, 40, 140] == 1.0 and out.image[0, 40, 60] == 0.0
@@ -75,8 +81,9 @@ def test_round_up_to_multiple():
 def test_colour_jitter_keeps_padding_zero_and_range():
     torch.manual_seed(0)
     image, boxes, labels, crowd = _scene()
-    config = AugmentConfig(hflip=0.0, scale_range=(1.0, 1.0), brightness=0.5, contrast=0.5,
-                           saturation=0.5, hue=0.1)
+    config = AugmentConfig(
+        hflip=0.0, scale_range=(1.0, 1.0), brightness=0.5, contrast=0.5, saturation=0.5, hue=0.1
+    )
     out = DetectionTransform(200, augment=True, config=config)(image, boxes, labels, crowd)
     assert out.image[:, 100:].abs().max() == 0  # the letterbox padding below the image
     assert 0.0 <= float(out.image.min()) and float(out.image.max()) <= 1.0

@@ -13,9 +13,10 @@ from core.det.anchors import BACKGROUND, generate_anchors, match_anchors
 
 def test_anchors_small_hand_computed_case():
     # 16x16 image, level 3 only (stride 8 -> 2x2 locations), 2 octave scales, ratios (1,1), (1.4,0.7)
-    anchors = generate_anchors((16, 16), 3, 3, num_scales=2,
-                               aspect_ratios=((1.0, 1.0), (1.4, 0.7)), anchor_scale=4.0)
-    s1 = 32 * 2 ** 0.5  # second octave: 4 * 8 * 2**(1/2)
+    anchors = generate_anchors(
+        (16, 16), 3, 3, num_scales=2, aspect_ratios=((1.0, 1.0), (1.4, 0.7)), anchor_scale=4.0
+    )
+    s1 = 32 * 2**0.5  # second octave: 4 * 8 * 2**(1/2)
     halves = [(16.0, 16.0), (22.4, 11.2), (s1 / 2, s1 / 2), (s1 * 1.4 / 2, s1 * 0.7 / 2)]
     expected = []
     for cy, cx in [(4, 4), (4, 12), (12, 4), (12, 12)]:  # row-major locations
@@ -37,17 +38,23 @@ def test_anchor_count_and_levels_for_d0():
 
 def test_anchors_match_effdet():
     effdet_anchors = pytest.importorskip("effdet.anchors")
-    ref = effdet_anchors.Anchors(3, 7, 3, [(1.0, 1.0), (1.4, 0.7), (0.7, 1.4)], 4.0, (256, 384)).boxes
+    ref = effdet_anchors.Anchors(
+        3, 7, 3, [(1.0, 1.0), (1.4, 0.7), (0.7, 1.4)], 4.0, (256, 384)
+    ).boxes
     ours = generate_anchors((256, 384), 3, 7, 3, ((1.0, 1.0), (1.4, 0.7), (0.7, 1.4)), 4.0)
     assert torch.allclose(ours, ref[:, [1, 0, 3, 2]], atol=1e-4)
 
 
 def test_matching_thresholds_and_forced_match():
-    anchors = torch.tensor([[0.0, 0, 10, 10],     # IoU 1.0 with gt 0 -> positive class 2
-                            [0.0, 0, 10, 20],     # IoU 0.5 with gt 0 -> positive (>= 0.5)
-                            [0.0, 0, 10, 21],     # IoU 100/210 < 0.5 -> background
-                            [50.0, 50, 70, 70],   # IoU 0.25 with gt 1, but its best anchor: forced
-                            [100.0, 100, 110, 110]])  # no overlap -> background
+    anchors = torch.tensor(
+        [
+            [0.0, 0, 10, 10],  # IoU 1.0 with gt 0 -> positive class 2
+            [0.0, 0, 10, 20],  # IoU 0.5 with gt 0 -> positive (>= 0.5)
+            [0.0, 0, 10, 21],  # IoU 100/210 < 0.5 -> background
+            [50.0, 50, 70, 70],  # IoU 0.25 with gt 1, but its best anchor: forced
+            [100.0, 100, 110, 110],
+        ]
+    )  # no overlap -> background
     gt = [torch.tensor([[0.0, 0, 10, 10], [50.0, 50, 60, 60]])]
     labels = [torch.tensor([2, 1])]
     targets = match_anchors(anchors, gt, labels)
@@ -59,8 +66,11 @@ def test_matching_thresholds_and_forced_match():
 
 def test_matching_with_empty_ground_truth_in_batch():
     anchors = torch.tensor([[0.0, 0, 10, 10], [5.0, 5, 15, 15]])
-    targets = match_anchors(anchors, [torch.zeros(0, 4), torch.tensor([[5.0, 5, 15, 15]])],
-                            [torch.zeros(0, dtype=torch.long), torch.tensor([0])])
+    targets = match_anchors(
+        anchors,
+        [torch.zeros(0, 4), torch.tensor([[5.0, 5, 15, 15]])],
+        [torch.zeros(0, dtype=torch.long), torch.tensor([0])],
+    )
     assert targets.cls.tolist() == [[BACKGROUND, BACKGROUND], [BACKGROUND, 0]]
     assert targets.num_positives.tolist() == [0.0, 1.0]
 
@@ -76,5 +86,6 @@ def test_box_coder_hand_value_and_round_trip():
     anchors = torch.cat([anchors, anchors + 1 + torch.rand(100, 2) * 50], dim=1)
     boxes = torch.rand(100, 2) * 100
     boxes = torch.cat([boxes, boxes + 1 + torch.rand(100, 2) * 50], dim=1)
-    assert torch.allclose(box_coder.decode(box_coder.encode(boxes, anchors), anchors), boxes,
-                          atol=1e-3)
+    assert torch.allclose(
+        box_coder.decode(box_coder.encode(boxes, anchors), anchors), boxes, atol=1e-3
+    )

@@ -13,9 +13,14 @@ def _bench(num_classes: int = 3) -> DetectionBench:
 
 
 def _targets():
-    return [{"boxes": torch.tensor([[10.0, 10.0, 60.0, 80.0]]), "labels": torch.tensor([1])},
-            {"boxes": torch.tensor([[5.0, 5.0, 50.0, 50.0], [0.0, 0.0, 128.0, 128.0]]),
-             "labels": torch.tensor([0, 2]), "iscrowd": torch.tensor([False, True])}]
+    return [
+        {"boxes": torch.tensor([[10.0, 10.0, 60.0, 80.0]]), "labels": torch.tensor([1])},
+        {
+            "boxes": torch.tensor([[5.0, 5.0, 50.0, 50.0], [0.0, 0.0, 128.0, 128.0]]),
+            "labels": torch.tensor([0, 2]),
+            "iscrowd": torch.tensor([False, True]),
+        },
+    ]
 
 
 def test_loss_contract_and_crowd_boxes_are_ignored():

@@ -36,14 +36,28 @@ class _Reporter:
 @pytest.fixture
 def imported(home, store, tmp_path, capsys):
     torch.manual_seed(0)
-    theirs = effdet.create_model("efficientdet_d0", pretrained=False, pretrained_backbone=False,
-                                 num_classes=3)
+    theirs = effdet.create_model(
+        "efficientdet_d0", pretrained=False, pretrained_backbone=False, num_classes=3
+    )
     ckpt = tmp_path / "effdet_d0.pth"
     torch.save(theirs.state_dict(), ckpt)
     classes = tmp_path / "classes.txt"
     classes.write_text("cat\ndog\nbird\n")
-    code = main(["--home", str(home), "models", "import-effdet", str(ckpt), "--name",
-                 "efficientdet_d0", "--classes", str(classes), "--as", "demo"])
+    code = main(
+        [
+            "--home",
+            str(home),
+            "models",
+            "import-effdet",
+            str(ckpt),
+            "--name",
+            "efficientdet_d0",
+            "--classes",
+            str(classes),
+            "--as",
+            "demo",
+        ]
+    )
     assert code == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == "demo"
     return theirs
@@ -68,20 +82,54 @@ def test_import_registers_a_loadable_model(imported, store, home, capsys):
 
 def test_import_twice_needs_replace_and_wrong_classes_fail(imported, home, tmp_path):
     ckpt = tmp_path / "effdet_d0.pth"
-    assert main(["--home", str(home), "models", "import-effdet", str(ckpt), "--name",
-                 "efficientdet_d0", "--classes", str(tmp_path / "classes.txt"),
-                 "--as", "demo"]) == 2
-    assert main(["--home", str(home), "models", "import-effdet", str(ckpt), "--name",
-                 "efficientdet_d0", "--classes", "coco", "--as", "other"]) == 2
+    assert (
+        main(
+            [
+                "--home",
+                str(home),
+                "models",
+                "import-effdet",
+                str(ckpt),
+                "--name",
+                "efficientdet_d0",
+                "--classes",
+                str(tmp_path / "classes.txt"),
+                "--as",
+                "demo",
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "--home",
+                str(home),
+                "models",
+                "import-effdet",
+                str(ckpt),
+                "--name",
+                "efficientdet_d0",
+                "--classes",
+                "coco",
+                "--as",
+                "other",
+            ]
+        )
+        == 2
+    )
 
 
 def test_export_task_on_imported_model(imported, store, tmp_path):
     from core.det.tasks import run_export, validate_export
 
     # raw outputs: a randomly initialised effdet scores every box alike, so NMS order is a tie
-    spec = validate_export({"model": "demo", "format": "torchscript", "image_size": 128,
-                            "postprocess": False})
+    spec = validate_export(
+        {"model": "demo", "format": "torchscript", "image_size": 128, "postprocess": False}
+    )
     reporter = _Reporter(store, tmp_path)
     result = run_export(spec, reporter)
     assert result["max_abs_diff"] <= 1e-4
-    assert result["path"].endswith("model.ts") and reporter.artifacts == [("torchscript", result["path"])]
+    assert result["path"].endswith("model.ts") and reporter.artifacts == [
+        ("torchscript", result["path"])
+    ]

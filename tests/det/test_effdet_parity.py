@@ -16,8 +16,13 @@ SIZE = 256
 
 def _random_effdet(name: str, num_classes: int = 90):
     torch.manual_seed(0)
-    model = effdet.create_model(name, pretrained=False, pretrained_backbone=False,
-                                image_size=(SIZE, SIZE), num_classes=num_classes).eval()
+    model = effdet.create_model(
+        name,
+        pretrained=False,
+        pretrained_backbone=False,
+        image_size=(SIZE, SIZE),
+        num_classes=num_classes,
+    ).eval()
     with torch.no_grad():  # non-trivial BN statistics and fusion weights
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -48,8 +53,10 @@ def test_loss_matches_effdet_bench():
     theirs = _random_effdet("efficientdet_d0", num_classes=3)
     ours = DetectionBench(import_effdet(theirs.state_dict(), "efficientdet_d0").eval())
     images = torch.rand(2, 3, SIZE, SIZE)
-    boxes = [torch.tensor([[10.0, 20.0, 90.0, 140.0], [120.0, 100.0, 250.0, 180.0]]),
-             torch.tensor([[30.0, 30.0, 60.0, 50.0]])]
+    boxes = [
+        torch.tensor([[10.0, 20.0, 90.0, 140.0], [120.0, 100.0, 250.0, 180.0]]),
+        torch.tensor([[30.0, 30.0, 60.0, 50.0]]),
+    ]
     labels = [torch.tensor([0, 2]), torch.tensor([1])]
     targets = [{"boxes": b, "labels": lab} for b, lab in zip(boxes, labels)]
     train_bench = effdet.DetBenchTrain(theirs, create_labeler=True).eval()
@@ -60,9 +67,15 @@ def test_loss_matches_effdet_bench():
     pad[1, :1] = boxes[1][:, [1, 0, 3, 2]]
     cls = torch.tensor([[1, 3], [2, -1]])
     with torch.no_grad():
-        ref = train_bench((images - mean) / std,
-                          {"bbox": pad, "cls": cls, "img_scale": torch.ones(2),
-                           "img_size": torch.full((2, 2), SIZE)})
+        ref = train_bench(
+            (images - mean) / std,
+            {
+                "bbox": pad,
+                "cls": cls,
+                "img_scale": torch.ones(2),
+                "img_size": torch.full((2, 2), SIZE),
+            },
+        )
         out = ours.loss(images, targets)
     for key in ("loss", "class_loss", "box_loss"):
         assert out[key].item() == pytest.approx(ref[key].item(), rel=1e-4, abs=1e-6), key

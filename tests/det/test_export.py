@@ -28,7 +28,7 @@ def test_onnx_dynamic_batch_matches_pytorch(bench, tmp_path, postprocess):
     assert graph.opset_import[0].version >= 17
     assert graph.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     torch.manual_seed(1)
-    for batch in ((1, 3) if postprocess else (3,)):  # traced at 2
+    for batch in (1, 3) if postprocess else (3,):  # traced at 2
         assert check_onnx(path, bench, torch.rand(batch, 3, 128, 128), postprocess) <= 1e-4
 
 

@@ -6,19 +6,27 @@ import pytest
 import torch
 from torch import nn
 
-from core.det import create_detector, count_parameters, list_models
+from core.det import count_parameters, create_detector, list_models
 from core.det.bifpn import FpnNode, bifpn_nodes
 from core.det.config import get_config
 from core.errors import SpecError
 
 # effdet 0.4.1 parameter counts with 90 classes (issue 4).
 EFFDET_PARAMS = {
-    "efficientdet_d0": 3_877_763, "efficientdet_d1": 6_622_026, "efficientdet_d2": 8_091_215,
-    "efficientdet_d3": 12_022_376, "efficientdet_d4": 20_723_675, "efficientdet_d5": 33_653_315,
-    "tf_efficientdet_d0": 3_880_067, "tf_efficientdet_d1": 6_625_898,
-    "tf_efficientdet_d2": 8_097_039, "tf_efficientdet_d3": 12_032_296,
-    "tf_efficientdet_d4": 20_723_675, "tf_efficientdet_d5": 33_653_315,
-    "tf_efficientdet_d6": 51_871_782, "tf_efficientdet_d7": 51_871_782,
+    "efficientdet_d0": 3_877_763,
+    "efficientdet_d1": 6_622_026,
+    "efficientdet_d2": 8_091_215,
+    "efficientdet_d3": 12_022_376,
+    "efficientdet_d4": 20_723_675,
+    "efficientdet_d5": 33_653_315,
+    "tf_efficientdet_d0": 3_880_067,
+    "tf_efficientdet_d1": 6_625_898,
+    "tf_efficientdet_d2": 8_097_039,
+    "tf_efficientdet_d3": 12_032_296,
+    "tf_efficientdet_d4": 20_723_675,
+    "tf_efficientdet_d5": 33_653_315,
+    "tf_efficientdet_d6": 51_871_782,
+    "tf_efficientdet_d7": 51_871_782,
     "tf_efficientdet_d7x": 77_147_166,
 }
 
@@ -49,30 +57,68 @@ def test_cpu_forward_of_a_small_variant_is_finite():
 def test_d_table_matches_the_paper():
     widths = [get_config(f"tf_efficientdet_d{i}").fpn_channels for i in range(8)]
     assert widths == [64, 88, 112, 160, 224, 288, 384, 384]
-    assert [get_config(f"tf_efficientdet_d{i}").fpn_cell_repeats for i in range(8)] == \
-        [3, 4, 5, 6, 7, 7, 8, 8]
-    assert [get_config(f"tf_efficientdet_d{i}").box_class_repeats for i in range(8)] == \
-        [3, 3, 3, 4, 4, 4, 5, 5]
-    assert [get_config(f"tf_efficientdet_d{i}").image_size[0] for i in range(8)] == \
-        [512, 640, 768, 896, 1024, 1280, 1280, 1536]
+    assert [get_config(f"tf_efficientdet_d{i}").fpn_cell_repeats for i in range(8)] == [
+        3,
+        4,
+        5,
+        6,
+        7,
+        7,
+        8,
+        8,
+    ]
+    assert [get_config(f"tf_efficientdet_d{i}").box_class_repeats for i in range(8)] == [
+        3,
+        3,
+        3,
+        4,
+        4,
+        4,
+        5,
+        5,
+    ]
+    assert [get_config(f"tf_efficientdet_d{i}").image_size[0] for i in range(8)] == [
+        512,
+        640,
+        768,
+        896,
+        1024,
+        1280,
+        1280,
+        1536,
+    ]
     assert get_config("tf_efficientdet_d7").anchor_scale == 5.0
     assert get_config("tf_efficientdet_d7x").max_level == 8
     assert get_config("tf_efficientdet_d6").fpn_weight_method == "sum"
-    assert get_config("efficientdet_d0").pad_type == "" and get_config("tf_efficientdet_d0").pad_type == "same"
+    assert (
+        get_config("efficientdet_d0").pad_type == ""
+        and get_config("tf_efficientdet_d0").pad_type == "same"
+    )
 
 
 def test_bifpn_node_order_is_automl():
     nodes = bifpn_nodes(3, 7)
-    assert nodes == (FpnNode(6, (3, 4)), FpnNode(5, (2, 5)), FpnNode(4, (1, 6)), FpnNode(3, (0, 7)),
-                     FpnNode(4, (1, 7, 8)), FpnNode(5, (2, 6, 9)), FpnNode(6, (3, 5, 10)),
-                     FpnNode(7, (4, 11)))
+    assert nodes == (
+        FpnNode(6, (3, 4)),
+        FpnNode(5, (2, 5)),
+        FpnNode(4, (1, 6)),
+        FpnNode(3, (0, 7)),
+        FpnNode(4, (1, 7, 8)),
+        FpnNode(5, (2, 6, 9)),
+        FpnNode(6, (3, 5, 10)),
+        FpnNode(7, (4, 11)),
+    )
 
 
 def test_small_variant_and_overrides_are_smaller_than_d0():
     tiny = create_detector("efficientdet_tiny", num_classes=3)
     assert count_parameters(tiny) < 1_000_000
-    custom = create_detector("efficientdet_d0", 3, image_size=(128, 256),
-                             overrides={"fpn_channels": 32, "fpn_cell_repeats": 2})
+    custom = create_detector(
+        "efficientdet_d0",
+        3,
+        image_size=(128, 256),
+        overrides={"fpn_channels": 32, "fpn_cell_repeats": 2},
+    )
     assert custom.config.fpn_channels == 32 and len(custom.fpn.cells) == 2
     assert custom.config.image_size == (128, 256)
 
@@ -87,8 +133,11 @@ def test_bad_image_size_and_unknown_name_raise_spec_error():
 class ToyBackbone(nn.Module):
     """A module with feature_info as list of dicts (like the NAS backbone)."""
 
-    feature_info = [{"num_chs": 8, "reduction": 8}, {"num_chs": 16, "reduction": 16},
-                    {"num_chs": 24, "reduction": 32}]
+    feature_info = [
+        {"num_chs": 8, "reduction": 8},
+        {"num_chs": 16, "reduction": 16},
+        {"num_chs": 24, "reduction": 32},
+    ]
 
     def __init__(self):
         super().__init__()

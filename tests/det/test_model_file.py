@@ -37,8 +37,14 @@ def test_timm_model_round_trip(tmp_path):
 @pytest.mark.parametrize("stem", ["mbconv", "darts", None])  # None: a file from before stems
 def test_nas_model_rebuilt_from_its_genotype_and_resized(tmp_path, stem):
     genotype = PUBLISHED_GENOTYPES["DARTS_V2"]
-    record = {"kind": "nas", "spec": "nas:DARTS_V2", "genotype": genotype.to_dict(), "C": 8,
-              "layers": 5, **({"stem": stem} if stem else {})}
+    record = {
+        "kind": "nas",
+        "spec": "nas:DARTS_V2",
+        "genotype": genotype.to_dict(),
+        "C": 8,
+        "layers": 5,
+        **({"stem": stem} if stem else {}),
+    }
     torch.manual_seed(1)
     backbone = NasBackbone(genotype, C=8, layers=5, stem=stem or "darts")
     model = create_detector("efficientdet_tiny", 1, image_size=128, backbone=backbone)

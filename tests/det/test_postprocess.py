@@ -75,8 +75,17 @@ def test_matches_effdet_post_processing():
     cls = [torch.randn(2, 9 * num_classes, 256 >> l, 256 >> l) - 2 for l in range(3, 8)]
     box = [torch.randn(2, 36, 256 >> l, 256 >> l) * 0.1 for l in range(3, 8)]
     c, b, idx, classes = effdet_bench._post_process(cls, box, 5, num_classes, 5000)
-    ref = effdet_bench._batch_detection(2, c, b, anchors[:, [1, 0, 3, 2]], idx, classes,
-                                        torch.ones(2), torch.tensor([[256.0, 256.0]] * 2), 100)
+    ref = effdet_bench._batch_detection(
+        2,
+        c,
+        b,
+        anchors[:, [1, 0, 3, 2]],
+        idx,
+        classes,
+        torch.ones(2),
+        torch.tensor([[256.0, 256.0]] * 2),
+        100,
+    )
     ours = postprocess(cls, box, anchors, size, score_threshold=0.0)
     ref[..., 5] -= 1  # effdet classes are 1-based
     assert torch.allclose(ours, ref, atol=1e-4)

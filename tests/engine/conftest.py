@@ -14,8 +14,7 @@ from core.engine.jobs import TaskDef, register_task
 from tests.engine import tasks_for_tests
 
 REPO = Path(__file__).resolve().parents[2]
-EXTRA = ("test.count=tests.engine.tasks_for_tests:COUNT,"
-         "test.fill=tests.engine.tasks_for_tests:FILL")
+EXTRA = "test.count=tests.engine.tasks_for_tests:COUNT,test.fill=tests.engine.tasks_for_tests:FILL"
 
 
 @pytest.fixture(autouse=True)
@@ -35,8 +34,22 @@ def start_worker(home, tmp_path):
         env = dict(os.environ, NASDET_EXTRA_TASKS=EXTRA, PYTHONPATH=str(REPO))
         with open(tmp_path / f"worker-{len(procs)}.log", "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "core", "--home", str(home), "worker", "--device", "cpu",
-                 *extra], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "core",
+                    "--home",
+                    str(home),
+                    "worker",
+                    "--device",
+                    "cpu",
+                    *extra,
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         procs.append(proc)
         return proc
 

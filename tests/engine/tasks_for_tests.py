@@ -17,8 +17,12 @@ def validate(spec: dict) -> dict:
     steps = spec.get("steps", 5)
     if not isinstance(steps, int) or steps < 1:
         raise SpecError(f"steps must be a positive integer, got {steps!r}")
-    return {"steps": steps, "sleep": float(spec.get("sleep", 0.0)),
-            "fail_at": spec.get("fail_at"), "log_file": spec.get("log_file")}
+    return {
+        "steps": steps,
+        "sleep": float(spec.get("sleep", 0.0)),
+        "fail_at": spec.get("fail_at"),
+        "log_file": spec.get("log_file"),
+    }
 
 
 def run(spec: dict, reporter) -> dict:
@@ -41,8 +45,12 @@ def run(spec: dict, reporter) -> dict:
 
 
 def validate_fill(spec: dict) -> dict:
-    return {"steps": int(spec.get("steps", 3)), "fill_at": int(spec.get("fill_at", 1)),
-            "fill_mb": float(spec.get("fill_mb", 16.0)), "junk": bool(spec.get("junk", False))}
+    return {
+        "steps": int(spec.get("steps", 3)),
+        "fill_at": int(spec.get("fill_at", 1)),
+        "fill_mb": float(spec.get("fill_mb", 16.0)),
+        "junk": bool(spec.get("junk", False)),
+    }
 
 
 def _junk_until_full(path) -> None:
@@ -73,7 +81,7 @@ def run_fill(spec: dict, reporter) -> dict:
             _junk_until_full(reporter.home / "junk.bin")
             continue  # the next step's store writes meet the full disk
         if step == spec["fill_at"]:
-            payload["blob"] = torch.ones(int(spec["fill_mb"] * 2 ** 20 / 4))
+            payload["blob"] = torch.ones(int(spec["fill_mb"] * 2**20 / 4))
         save_checkpoint(reporter.checkpoint_path, payload, "test")
     return {"resumed_from": start}
 

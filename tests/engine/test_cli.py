@@ -18,8 +18,17 @@ def test_jobs_list_and_show_json(store, capsys):
     assert main(["--home", str(store.home), "jobs", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["id"] == job_id and rows[0]["status"] == "queued"
-    assert set(rows[0]) == {"id", "kind", "status", "progress", "device", "created_at",
-                            "started_at", "finished_at", "error"}
+    assert set(rows[0]) == {
+        "id",
+        "kind",
+        "status",
+        "progress",
+        "device",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "error",
+    }
     assert main(["--home", str(store.home), "jobs", "show", str(job_id), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["spec"]["steps"] == 2 and shown["kind"] == "test.count"

@@ -75,9 +75,13 @@ class _TouchOnLoad:
 
 @pytest.fixture
 def bad_files(tmp_path) -> dict[str, str]:
-    files = {"missing": tmp_path / "no-such-file.pth", "out": tmp_path / "out",
-             "garbage": tmp_path / "garbage.pth", "a_list": tmp_path / "list.pth",
-             "tensors": tmp_path / "tensors.pth"}
+    files = {
+        "missing": tmp_path / "no-such-file.pth",
+        "out": tmp_path / "out",
+        "garbage": tmp_path / "garbage.pth",
+        "a_list": tmp_path / "list.pth",
+        "tensors": tmp_path / "tensors.pth",
+    }
     files["garbage"].write_text("hello, not a checkpoint")
     torch.save([1, 2], files["a_list"])
     torch.save({"w": torch.zeros(2)}, files["tensors"])
@@ -95,8 +99,7 @@ def run_cli(home: Path, argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize("argv,wanted", BAD, ids=[" ".join(a)[:60] for a, _ in BAD])
-def test_bad_input_exits_2_with_a_message_and_no_traceback(argv, wanted, store, bad_files,
-                                                           capsys):
+def test_bad_input_exits_2_with_a_message_and_no_traceback(argv, wanted, store, bad_files, capsys):
     argv = [a.format(**bad_files) for a in argv]
     code, _, err = run_cli(store.home, argv, capsys)
     assert code == 2, (code, err)
@@ -110,15 +113,13 @@ def test_untrusted_pickle_is_refused_unread(store, tmp_path, capsys):
         path = tmp_path / name
         with open(path, "wb") as f:
             save({"model": _TouchOnLoad(marker)}, f)
-        code, _, err = run_cli(store.home, ["models", "import-effdet", str(path), *EFFDET],
-                               capsys)
+        code, _, err = run_cli(store.home, ["models", "import-effdet", str(path), *EFFDET], capsys)
         assert code == 2 and "not a weights-only checkpoint" in err and str(path) in err
         assert "Traceback" not in err and not marker.exists()
     assert store.list_models() == []
 
 
-def test_unexpected_error_is_one_line_with_the_traceback_in_the_log(store, capsys,
-                                                                    monkeypatch):
+def test_unexpected_error_is_one_line_with_the_traceback_in_the_log(store, capsys, monkeypatch):
     def broken(args):
         raise RuntimeError("boom\nsecond line")
 
@@ -141,15 +142,25 @@ class _Sequence:
         self.states = list(states)
 
     def get_job(self, job_id):
-        progress, status, message = self.states.pop(0) if len(self.states) > 1 else \
-            self.states[0]
-        return {"id": job_id, "progress": progress, "status": status, "message": message,
-                "error": None}
+        progress, status, message = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return {
+            "id": job_id,
+            "progress": progress,
+            "status": status,
+            "message": message,
+            "error": None,
+        }
 
 
-STATES = [(0.0, "queued", ""), (0.05, "running", "epoch 1/20"), (0.12, "running", "epoch 3/20"),
-          (0.15, "running", "epoch 3/20"), (0.19, "running", "epoch 4/20"),
-          (0.31, "running", "epoch 7/20"), (1.0, "succeeded", "done")]
+STATES = [
+    (0.0, "queued", ""),
+    (0.05, "running", "epoch 1/20"),
+    (0.12, "running", "epoch 3/20"),
+    (0.15, "running", "epoch 3/20"),
+    (0.19, "running", "epoch 4/20"),
+    (0.31, "running", "epoch 7/20"),
+    (1.0, "succeeded", "done"),
+]
 
 
 def test_progress_without_a_terminal_is_whole_lines():
@@ -157,8 +168,12 @@ def test_progress_without_a_terminal_is_whole_lines():
     assert wait_for_job(_Sequence(STATES), 7, poll_s=0, out=out) == 0
     assert "\r" not in out.getvalue()
     assert out.getvalue().splitlines() == [  # a line per status change and per 10 % step
-        "job 7:   0% queued", "job 7:   5% running epoch 1/20", "job 7:  12% running epoch 3/20",
-        "job 7:  31% running epoch 7/20", "job 7: 100% succeeded done"]
+        "job 7:   0% queued",
+        "job 7:   5% running epoch 1/20",
+        "job 7:  12% running epoch 3/20",
+        "job 7:  31% running epoch 7/20",
+        "job 7: 100% succeeded done",
+    ]
 
 
 def test_progress_on_a_terminal_is_a_tqdm_bar():
@@ -177,8 +192,13 @@ def test_jobs_resume_wait_follows_the_job(store, capsys):
     job_id = submit_job(store, "test.count", {"steps": 2})
     store.request_cancel(job_id)
     result = {}
-    follower = threading.Thread(target=lambda: result.update(code=main(
-        ["--home", str(store.home), "jobs", "resume", str(job_id), "--no-worker", "--wait"])))
+    follower = threading.Thread(
+        target=lambda: result.update(
+            code=main(
+                ["--home", str(store.home), "jobs", "resume", str(job_id), "--no-worker", "--wait"]
+            )
+        )
+    )
     follower.start()
     deadline = 200
     while store.get_job(job_id)["status"] != "queued" and deadline:
@@ -195,8 +215,12 @@ def test_closed_stdout_ends_jobs_list_quietly(store):
     for _ in range(3):
         submit_job(store, "test.count", {"steps": 1})
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.Popen([sys.executable, "-m", "core", "--home", str(store.home), "jobs",
-                             "list"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "core", "--home", str(store.home), "jobs", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     proc.stdout.close()  # the reader is gone before the first line is written (`| head -0`)
     err = proc.stderr.read().decode()
     assert proc.wait(60) == 0, err

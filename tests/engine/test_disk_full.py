@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from core.checkpoint import load_checkpoint
 from core.cli import main
 from core.engine import store as store_module
 from core.engine import worker as worker_module
 from core.engine.jobs import submit_job
 from core.engine.store import LOST_JOB_ERROR, Store
 from core.errors import DiskFullError
-from core.checkpoint import load_checkpoint
 from tests.engine.conftest import wait_for
 from tests.engine.small_disk import mounted_tmpfs
 
@@ -37,8 +37,10 @@ def _check_outcome(store: Store, fill: int, after: int, *, checkpoint: bool = Tr
     assert job["status"] == "failed", job
     assert job["error"].startswith("disk full: cannot write ") and "disk mounted at" in job["error"]
     if checkpoint:  # the checkpoint of step 0 survived the failed write of step 1
-        assert load_checkpoint(store.home / "runs" / str(fill) / "checkpoint.pt",
-                               "test")["next_step"] == 1
+        assert (
+            load_checkpoint(store.home / "runs" / str(fill) / "checkpoint.pt", "test")["next_step"]
+            == 1
+        )
     assert _temp_files(store.home) == []
     assert store.get_job(after)["status"] == "succeeded"
     return job
@@ -46,8 +48,14 @@ def _check_outcome(store: Store, fill: int, after: int, *, checkpoint: bool = Tr
 
 def _jobs_list(home: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "core", "--home", str(home), "jobs", "list"],
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "core", "--home", str(home), "jobs", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
 
 
 # -- injected ENOSPC (runs anywhere) ------------------------------------------------------------
@@ -167,8 +175,9 @@ def test_small_disk_filled_by_another_file(small_home, start_worker):
     wait_for(lambda: store.get_job(fill, reconcile=False)["status"] == "failed", timeout=120)
     job = store.get_job(fill)
     assert job["error"].startswith("disk full: cannot write ") and "disk mounted at" in job["error"]
-    assert load_checkpoint(small_home / "runs" / str(fill) / "checkpoint.pt",
-                           "test")["next_step"] == 1
+    assert (
+        load_checkpoint(small_home / "runs" / str(fill) / "checkpoint.pt", "test")["next_step"] == 1
+    )
     assert _temp_files(small_home) == [] and worker.poll() is None
     done = _jobs_list(small_home)
     assert done.returncode == 0 and "Traceback" not in done.stderr and "failed" in done.stdout

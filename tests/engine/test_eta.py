@@ -20,8 +20,8 @@ def test_rate_estimate_after_min_fraction():
     eta = EtaEstimator(min_fraction=0.05, min_elapsed_s=1.0, clock=clock)
     eta.update(0.0)
     clock.t += 2.0
-    assert eta.update(0.04).eta_s is None          # under 5 % of the work: no ETA yet
-    clock.t += 8.0                                 # 10 s for 20 %: 40 s left at that rate
+    assert eta.update(0.04).eta_s is None  # under 5 % of the work: no ETA yet
+    clock.t += 8.0  # 10 s for 20 %: 40 s left at that rate
     est = eta.update(0.2)
     assert est.fraction == 0.2 and est.eta_s == pytest.approx(40.0)
 
@@ -29,10 +29,10 @@ def test_rate_estimate_after_min_fraction():
 def test_fraction_never_goes_back_and_rate_uses_this_attempts_start():
     clock = FakeClock()
     eta = EtaEstimator(clock=clock)
-    eta.update(0.5)                                # a resumed job starts at half
+    eta.update(0.5)  # a resumed job starts at half
     clock.t += 10.0
-    assert eta.update(0.6).eta_s == pytest.approx(40.0)   # 0.1 per 10 s, 0.4 left
-    assert eta.update(0.3).fraction == 0.6        # a re-plan cannot move the bar back
+    assert eta.update(0.6).eta_s == pytest.approx(40.0)  # 0.1 per 10 s, 0.4 left
+    assert eta.update(0.3).fraction == 0.6  # a re-plan cannot move the bar back
 
 
 def test_caller_estimate_and_measured_flag():
@@ -41,7 +41,7 @@ def test_caller_estimate_and_measured_flag():
     clock.t += 0.5
     assert eta.update(0.01, remaining_s=30.0, measured=True).eta_s is None  # < min_elapsed_s
     clock.t += 1.0
-    assert eta.update(0.01, remaining_s=30.0).eta_s == 30.0   # measured earlier: meaningful
+    assert eta.update(0.01, remaining_s=30.0).eta_s == 30.0  # measured earlier: meaningful
     assert eta.update(0.02, remaining_s=-3.0).eta_s == 0.0
     assert eta.update(1.0).eta_s == 0.0
 

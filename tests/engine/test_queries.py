@@ -15,14 +15,19 @@ from core.engine import queries as q
 from core.engine.store import LOST_JOB_ERROR, now
 from core.errors import NotFoundError
 
-CELL_A = {"normal": [["sep_conv_3x3", 0], ["skip_connect", 1], ["max_pool_3x3", 0],
-                     ["sep_conv_3x3", 2]], "normal_concat": [2, 3],
-          "reduce": [["max_pool_3x3", 0], ["max_pool_3x3", 1], ["skip_connect", 2],
-                     ["avg_pool_3x3", 0]], "reduce_concat": [2, 3]}
-CELL_B = dict(CELL_A, normal=[["dil_conv_5x5", 0], ["dil_conv_5x5", 1], ["none", 0],
-                              ["avg_pool_3x3", 2]])
-CELL_RANDOM = dict(CELL_A, normal=[["max_pool_3x3", 0], ["max_pool_3x3", 1],
-                                   ["max_pool_3x3", 0], ["max_pool_3x3", 1]])
+CELL_A = {
+    "normal": [["sep_conv_3x3", 0], ["skip_connect", 1], ["max_pool_3x3", 0], ["sep_conv_3x3", 2]],
+    "normal_concat": [2, 3],
+    "reduce": [["max_pool_3x3", 0], ["max_pool_3x3", 1], ["skip_connect", 2], ["avg_pool_3x3", 0]],
+    "reduce_concat": [2, 3],
+}
+CELL_B = dict(
+    CELL_A, normal=[["dil_conv_5x5", 0], ["dil_conv_5x5", 1], ["none", 0], ["avg_pool_3x3", 2]]
+)
+CELL_RANDOM = dict(
+    CELL_A,
+    normal=[["max_pool_3x3", 0], ["max_pool_3x3", 1], ["max_pool_3x3", 0], ["max_pool_3x3", 1]],
+)
 
 
 def dead_pid() -> int:
@@ -58,8 +63,9 @@ def test_a_dead_workers_job_reads_interrupted_without_any_write(store):
     assert q.jobs_fingerprint(store)[0][:2] == (alive, "queued")
     assert q.guided_walk(store).search_status == "queued"
     assert changes(store) == before  # nothing was written
-    assert store.db.execute("SELECT status FROM jobs WHERE id = ?", [lost]).fetchone()[0] \
-        == "running"
+    assert (
+        store.db.execute("SELECT status FROM jobs WHERE id = ?", [lost]).fetchone()[0] == "running"
+    )
 
 
 def test_a_live_workers_job_reads_running_and_a_stale_heartbeat_reads_interrupted(store):
@@ -161,8 +167,14 @@ def test_tick_reads_stay_under_50_ms_with_100k_metric_rows(store):
 
 def test_job_labels_are_short_and_choices_newest_first(store):
     a = store.insert_job("search", {"dataset": "shapes-demo", "strategy": "darts"})
-    b = store.insert_job("train", {"dataset": "a-very-long-dataset-name-for-a-label",
-                                   "model": "efficientdet_d0", "backbone": "nas:1"})
+    b = store.insert_job(
+        "train",
+        {
+            "dataset": "a-very-long-dataset-name-for-a-label",
+            "model": "efficientdet_d0",
+            "backbone": "nas:1",
+        },
+    )
     store.finish_job(a, "succeeded")
     choices = q.job_choices(store, ("search", "train"))
     assert [c[1] for c in choices] == [b, a]
@@ -175,8 +187,9 @@ def test_job_labels_are_short_and_choices_newest_first(store):
 def test_model_dataset_and_names(store, tmp_path):
     train = store.insert_job("train", {"dataset": "from-spec"})
     store.add_model("old", "trained", tmp_path / "a.pt", ["a"], job_id=train)
-    store.add_model("new", "trained", tmp_path / "b.pt", ["a"],
-                    config={"train": {"dataset": "from-config"}})
+    store.add_model(
+        "new", "trained", tmp_path / "b.pt", ["a"], config={"train": {"dataset": "from-config"}}
+    )
     store.add_model("imported", "effdet", tmp_path / "c.pt", ["a"])
     assert q.model_names(store) == ["imported", "new", "old"]
     assert q.model_dataset(store, "old") == "from-spec"
@@ -211,8 +224,9 @@ def test_model_threshold_is_the_newest_evaluations_choice(store, home):
     store.add_model("old", "effdet", home / "o.pt", ["a"], metrics={"AP": 0.1})
     assert q.model_threshold(store, "old") is None  # evaluated before thresholds were kept
     assert q.model_threshold(store, "nope") is None
-    store.add_model("m", "effdet", home / "m.pt", ["a"],
-                    metrics={"AP": 0.3, "score_threshold": 0.42})
+    store.add_model(
+        "m", "effdet", home / "m.pt", ["a"], metrics={"AP": 0.3, "score_threshold": 0.42}
+    )
     assert q.model_threshold(store, "m") == 0.42
     job = store.insert_job("evaluate", {"model": "m", "dataset": "d"})
     store.finish_job(job, "succeeded", result={"AP": 0.5, "score_threshold": 0.27})
@@ -224,8 +238,9 @@ def _search_with_report(store, home, with_file: bool = True) -> int:
     (the last 'final' row is a random baseline)."""
     job = store.insert_job("search", {"dataset": "d", "strategy": "darts"})
     for epoch, (cell, score) in enumerate([(CELL_B, 0.3), (CELL_A, 0.4)]):
-        store.add_architecture(job, cell, score=score, step=epoch,
-                               extra={"kind": "derived", "epoch": epoch})
+        store.add_architecture(
+            job, cell, score=score, step=epoch, extra={"kind": "derived", "epoch": epoch}
+        )
     if with_file:
         path = home / "runs" / str(job) / "genotype.json"
         path.parent.mkdir(parents=True)
@@ -233,8 +248,12 @@ def _search_with_report(store, home, with_file: bool = True) -> int:
         store.add_artifact(job, "genotype", path)
     store.add_architecture(job, CELL_A, score=0.61, extra={"kind": "final", "role": "searched"})
     for k in range(2):
-        store.add_architecture(job, CELL_RANDOM, score=0.7 + k / 10,
-                               extra={"kind": "final", "role": "random", "repeat": k})
+        store.add_architecture(
+            job,
+            CELL_RANDOM,
+            score=0.7 + k / 10,
+            extra={"kind": "final", "role": "random", "repeat": k},
+        )
     store.finish_job(job, "succeeded")
     return job
 
@@ -267,8 +286,14 @@ def test_a_running_search_shows_its_newest_derived_or_best_candidate(store):
     store.add_architecture(darts, CELL_A, score=0.9, step=0, extra={"kind": "derived"})
     store.add_architecture(darts, CELL_B, score=0.2, step=1, extra={"kind": "derived"})
     best = q.search_best(store, darts)
-    assert best == {"genotype": CELL_B, "final": False, "arch_id": 2, "score": 0.2,
-                    "accuracy": 0.2, "role": "derived"}
+    assert best == {
+        "genotype": CELL_B,
+        "final": False,
+        "arch_id": 2,
+        "score": 0.2,
+        "accuracy": 0.2,
+        "role": "derived",
+    }
     evo = store.insert_job("search", {"dataset": "d", "strategy": "evolution"})
     for cell, score in ((CELL_A, 0.3), (CELL_B, 0.8), (CELL_RANDOM, 0.5)):
         store.add_architecture(evo, cell, score=score, extra={"kind": "sampled"})
@@ -287,11 +312,23 @@ def test_search_best_under_a_latency_objective_gives_the_best_rewards_proxy_accu
 
 def test_arch_roles(store):
     job = store.insert_job("search", {})
-    for extra in ({"kind": "derived"}, {"kind": "sampled"}, {"kind": "final", "role": "searched"},
-                  {"kind": "final", "role": "random"}, {}, {"role": "candidate"}):
+    for extra in (
+        {"kind": "derived"},
+        {"kind": "sampled"},
+        {"kind": "final", "role": "searched"},
+        {"kind": "final", "role": "random"},
+        {},
+        {"role": "candidate"},
+    ):
         store.add_architecture(job, CELL_A, extra=extra)
     assert [a["role"] for a in q.architectures(store, job)] == [
-        "derived", "candidate", "searched", "random", "candidate", "candidate"]
+        "derived",
+        "candidate",
+        "searched",
+        "random",
+        "candidate",
+        "candidate",
+    ]
 
 
 def test_search_cells_lists_searches_with_something_to_draw(store, home):
@@ -301,7 +338,8 @@ def test_search_cells_lists_searches_with_something_to_draw(store, home):
     store.add_architecture(running, CELL_B, extra={"kind": "derived"})
     assert q.search_cells(store) == [
         {"job_id": running, "status": "queued", "final": False},
-        {"job_id": done, "status": "succeeded", "final": True}]
+        {"job_id": done, "status": "succeeded", "final": True},
+    ]
     assert empty not in [c["job_id"] for c in q.search_cells(store)]
 
 
@@ -310,8 +348,12 @@ def test_guided_walk_follows_the_newest_search_and_the_training_after_it(store, 
     old_train = store.insert_job("train", {"dataset": "d"})
     search = _search_with_report(store, home)
     walk = q.guided_walk(store)
-    assert (walk.search_id, walk.search_done, walk.has_cell, walk.train_id) == \
-        (search, True, True, None)
+    assert (walk.search_id, walk.search_done, walk.has_cell, walk.train_id) == (
+        search,
+        True,
+        True,
+        None,
+    )
     train = store.insert_job("train", {"dataset": "d"})
     walk = q.guided_walk(store)
     assert (walk.train_id, walk.train_status, walk.train_done) == (train, "queued", False)

@@ -16,8 +16,16 @@ from core.errors import HomeError, JobStateError, NotFoundError, SchemaError, Sp
 
 def test_new_store_has_tables_wal_and_version(store):
     tables = set(store.db.table_names())
-    assert {"datasets", "jobs", "metrics", "events", "architectures", "artifacts", "models",
-            "schema_version"} <= tables
+    assert {
+        "datasets",
+        "jobs",
+        "metrics",
+        "events",
+        "architectures",
+        "artifacts",
+        "models",
+        "schema_version",
+    } <= tables
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.schema_version() == SCHEMA_VERSION
     Store(store.home)  # reopening is idempotent
@@ -35,8 +43,11 @@ def test_newer_schema_is_refused_untouched(home):
 def test_migrations_run_forward_from_older_version(home, monkeypatch):
     s = Store(home)
     added = []
-    monkeypatch.setattr(schema_mod, "MIGRATIONS", schema_mod.MIGRATIONS + [
-        lambda db: added.append(db["jobs"].add_column("note", str))])
+    monkeypatch.setattr(
+        schema_mod,
+        "MIGRATIONS",
+        schema_mod.MIGRATIONS + [lambda db: added.append(db["jobs"].add_column("note", str))],
+    )
     monkeypatch.setattr(schema_mod, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
     s2 = Store(home)
     assert added and "note" in s2.db["jobs"].columns_dict
@@ -123,11 +134,19 @@ def test_unknown_ids_and_bad_specs(store):
 def test_metrics_replace_on_same_key_step_epoch(store):
     job_id = submit_job(store, "test.count", {})
     store.add_metrics([(job_id, None, 0, "val/AP", 0.1, 0.0), (job_id, 5, None, "loss", 2.0, 0.0)])
-    store.add_metrics([(job_id, None, 0, "val/AP", 0.2, 1.0), (job_id, 5, None, "loss", 1.5, 1.0),
-                       (job_id, 6, None, "loss", 1.0, 1.0)])
+    store.add_metrics(
+        [
+            (job_id, None, 0, "val/AP", 0.2, 1.0),
+            (job_id, 5, None, "loss", 1.5, 1.0),
+            (job_id, 6, None, "loss", 1.0, 1.0),
+        ]
+    )
     rows = store.metrics(job_id)
     assert sorted((r["key"], r["step"], r["epoch"], r["value"]) for r in rows) == [
-        ("loss", 5, None, 1.5), ("loss", 6, None, 1.0), ("val/AP", None, 0, 0.2)]
+        ("loss", 5, None, 1.5),
+        ("loss", 6, None, 1.0),
+        ("val/AP", None, 0, 0.2),
+    ]
     assert [r["step"] for r in store.metrics(job_id, keys=["loss"], last=1)] == [6]
 
 

@@ -94,8 +94,10 @@ def test_damaged_pages_give_a_message_not_a_traceback(home, capsys):
     store = Store(home)  # opens: the damage is met by the query that reads it
     with pytest.raises(SchemaError) as info:
         store.events(1)
-    assert str(info.value).startswith(f"the database {path} is damaged: database disk image is "
-                                      "malformed; restore a backup of it, or move it aside")
+    assert str(info.value).startswith(
+        f"the database {path} is damaged: database disk image is "
+        "malformed; restore a backup of it, or move it aside"
+    )
     store.close()
     capsys.readouterr()
     assert main(["--home", str(home), "jobs", "logs", "1"]) == 2
@@ -114,8 +116,14 @@ def test_cli_jobs_list_exits_2_without_traceback(home, damage):
         (home / "nasdet.db").touch()
     before = _files(home)
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    done = subprocess.run([sys.executable, "-m", "core", "--home", str(home), "jobs", "list"],
-                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "--home", str(home), "jobs", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and "nasdet.db" in done.stderr
     assert ("damaged" if damage == "garbage-header" else "empty (0 bytes)") in done.stderr

@@ -66,8 +66,10 @@ def test_kill_9_then_resume_continues_without_duplicates(store, start_worker, tm
 
 def test_two_workers_run_each_of_twenty_jobs_exactly_once(store, start_worker, tmp_path):
     log = tmp_path / "ran.log"
-    ids = [submit_job(store, "test.count", {"steps": 1, "sleep": 0.02, "log_file": str(log)})
-           for _ in range(20)]
+    ids = [
+        submit_job(store, "test.count", {"steps": 1, "sleep": 0.02, "log_file": str(log)})
+        for _ in range(20)
+    ]
     w1, w2 = start_worker(), start_worker()
     wait_for(lambda: all(_status(store, i) == "succeeded" for i in ids), timeout=90)
     ran = Counter(int(line.split()[0]) for line in log.read_text().split("\n") if line)

@@ -33,6 +33,7 @@ class RunningApp:
 
     def store(self):
         from core.engine.store import Store
+
         return Store(self.home)
 
     def wait_for(self, predicate, timeout: float = 60.0, what: str = "condition"):
@@ -55,12 +56,31 @@ def free_port() -> int:
 def gui_app(tmp_path_factory):
     home = tmp_path_factory.mktemp("gui") / "home"
     port = free_port()
-    env = dict(os.environ, NASDET_EXTRA_TASKS=EXTRA_TASKS, PYTHONPATH=str(REPO),
-               NASDET_HOME=str(home), GRADIO_ANALYTICS_ENABLED="False")
+    env = dict(
+        os.environ,
+        NASDET_EXTRA_TASKS=EXTRA_TASKS,
+        PYTHONPATH=str(REPO),
+        NASDET_HOME=str(home),
+        GRADIO_ANALYTICS_ENABLED="False",
+    )
     log = open(home.parent / "app.log", "wb")
-    proc = subprocess.Popen([sys.executable, "app.py", "--home", str(home), "--port", str(port),
-                             "--demo-preset", "tiny"], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "app.py",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--demo-preset",
+            "tiny",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     saved = os.environ.get("NASDET_EXTRA_TASKS")
     os.environ["NASDET_EXTRA_TASKS"] = EXTRA_TASKS  # this process submits test.count jobs too
     url = f"http://127.0.0.1:{port}/"
@@ -108,6 +128,7 @@ def _stop_workers(home: Path) -> None:
 @pytest.fixture(scope="session")
 def client(gui_app):
     from gradio_client import Client
+
     return Client(gui_app.url, verbose=False)
 
 
@@ -118,9 +139,18 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         yield b
         b.close()
 

@@ -9,16 +9,27 @@ pytestmark = pytest.mark.xdist_group("gui")
 
 def test_named_endpoints_are_published(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/start_search", "/start_train", "/job_status", "/predict", "/generate_dataset",
-            "/cancel_job", "/resume_job", "/list_jobs"} <= names
+    assert {
+        "/start_search",
+        "/start_train",
+        "/job_status",
+        "/predict",
+        "/generate_dataset",
+        "/cancel_job",
+        "/resume_job",
+        "/list_jobs",
+    } <= names
     assert not any(n.startswith(("/refresh", "/lambda")) for n in names)  # internals private
 
 
 def test_first_start_generates_shapes_demo_and_job_status_follows_it(client, gui_app):
     first = client.predict(1, api_name="/job_status")
     assert first["kind"] == "dataset.generate" and first["spec"]["name"] == "shapes-demo"
-    gui_app.wait_for(lambda: client.predict(1, api_name="/job_status")["status"] == "succeeded",
-                     90, "shapes-demo")
+    gui_app.wait_for(
+        lambda: client.predict(1, api_name="/job_status")["status"] == "succeeded",
+        90,
+        "shapes-demo",
+    )
     names = [d["name"] for d in client.predict(api_name="/list_datasets")]
     assert "shapes-demo" in names
 
@@ -37,8 +48,11 @@ def test_generate_dataset_validates_and_queues(client, gui_app):
         client.predict("bad-kind", "triangles", 4, 64, "easy", 0, api_name="/generate_dataset")
     job = client.predict("api-glyphs", "glyphs", 4, 64, "easy", 0, api_name="/generate_dataset")
     assert client.predict(job, api_name="/job_status")["kind"] == "dataset.generate"
-    gui_app.wait_for(lambda: client.predict(job, api_name="/job_status")["status"]
-                     in ("succeeded", "failed"), 60, "api-glyphs")
+    gui_app.wait_for(
+        lambda: client.predict(job, api_name="/job_status")["status"] in ("succeeded", "failed"),
+        60,
+        "api-glyphs",
+    )
     assert client.predict(job, api_name="/job_status")["status"] == "succeeded"
 
 
@@ -87,12 +101,26 @@ def test_job_status_of_a_finished_search_carries_its_searched_genotype(client, g
     import json
 
     store = gui_app.store()
-    searched = {"normal": [["sep_conv_3x3", 0], ["skip_connect", 1], ["sep_conv_5x5", 0],
-                           ["dil_conv_3x3", 2]], "normal_concat": [2, 3],
-                "reduce": [["max_pool_3x3", 0], ["max_pool_3x3", 1], ["skip_connect", 2],
-                           ["avg_pool_3x3", 0]], "reduce_concat": [2, 3]}
-    randomly = dict(searched, normal=[["max_pool_3x3", 0], ["avg_pool_3x3", 1],
-                                      ["max_pool_3x3", 0], ["avg_pool_3x3", 1]])
+    searched = {
+        "normal": [
+            ["sep_conv_3x3", 0],
+            ["skip_connect", 1],
+            ["sep_conv_5x5", 0],
+            ["dil_conv_3x3", 2],
+        ],
+        "normal_concat": [2, 3],
+        "reduce": [
+            ["max_pool_3x3", 0],
+            ["max_pool_3x3", 1],
+            ["skip_connect", 2],
+            ["avg_pool_3x3", 0],
+        ],
+        "reduce_concat": [2, 3],
+    }
+    randomly = dict(
+        searched,
+        normal=[["max_pool_3x3", 0], ["avg_pool_3x3", 1], ["max_pool_3x3", 0], ["avg_pool_3x3", 1]],
+    )
     job = finished_job(store, "search", {"dataset": "shapes-demo", "strategy": "random"})
     assert client.predict(job, api_name="/job_status")["genotype"] is None  # not searched yet
     path = gui_app.home / "runs" / str(job) / "genotype.json"

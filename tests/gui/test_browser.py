@@ -49,13 +49,15 @@ def step_labels_clipped(pg) -> list[str]:
 def pictures_cut(pg, selector: str) -> list:
     """The pictures of a gallery not wholly inside its box (a picture cut off), as their
     (top, bottom) px relative to the box; ['no <selector>'] when the gallery is not there."""
-    return pg.evaluate("""(sel) => { const g = document.querySelector(sel);
+    return pg.evaluate(
+        """(sel) => { const g = document.querySelector(sel);
         if (!g) return ['no ' + sel];
         const box = g.getBoundingClientRect();
         return [...g.querySelectorAll('img')].map(i => i.getBoundingClientRect())
             .filter(r => r.top < box.top - 1 || r.bottom > box.bottom + 1)
             .map(r => [Math.round(r.top - box.top), Math.round(r.bottom - box.top)]); }""",
-                       selector)
+        selector,
+    )
 
 
 def cell_op_labels(pg, selector: str) -> set[str]:
@@ -79,8 +81,11 @@ def walked(page, gui_app) -> dict:
     screenshots show its jobs, whichever test runs first; then the presenter's path ("Start
     over", "Run the whole demo") to its end."""
     store = gui_app.store()
-    gui_app.wait_for(lambda: any(d["name"] == "shapes-demo" for d in store.list_datasets()),
-                     90, "the shapes-demo dataset")
+    gui_app.wait_for(
+        lambda: any(d["name"] == "shapes-demo" for d in store.list_datasets()),
+        90,
+        "the shapes-demo dataset",
+    )
     page.reload()  # the dataset list is read on load
     page.wait_for_selector("#demo-next-1", timeout=30_000)
     page.wait_for_timeout(3000)  # the page-load events settle (they set the step from the store)
@@ -101,16 +106,23 @@ def walked(page, gui_app) -> dict:
     # --screenshots), not this one-epoch model
     page.screenshot(path=str(gui_app.home.parent / "guided_demo.png"), full_page=True)
     own = own_picture_answers(page, store)
-    walk = {"own": own, "ap": ap.inner_text(), "images": page.locator("#demo-gallery img").count(),
-            "cut": pictures_cut(page, "#demo-gallery"),
-            "drawn_ops": drawn_ops, "searched_ops": searched_ops(store, search_id),
-            "clipped": clipped, "toasts": error_toasts(page), "errors": list(page.errors)}
+    walk = {
+        "own": own,
+        "ap": ap.inner_text(),
+        "images": page.locator("#demo-gallery img").count(),
+        "cut": pictures_cut(page, "#demo-gallery"),
+        "drawn_ops": drawn_ops,
+        "searched_ops": searched_ops(store, search_id),
+        "clipped": clipped,
+        "toasts": error_toasts(page),
+        "errors": list(page.errors),
+    }
     walk["chain"] = presenter_path(page, store)
     return walk
 
 
 def own_picture_answers(pg, store) -> list[tuple[bool, str]]:
-    """"Try a picture of your own": a shape drawn with the mouse, then a val picture uploaded;
+    """ "Try a picture of your own": a shape drawn with the mouse, then a val picture uploaded;
     for each, whether a new picture came back and the sentence under it."""
     from bench.demo_shots import draw_loop
     from core.data.dataset import load_records, open_dataset
@@ -128,8 +140,12 @@ def own_picture_answers(pg, store) -> list[tuple[bool, str]]:
             if out.count() and out.first.get_attribute("src") not in (None, before):
                 break
             pg.wait_for_timeout(250)
-        answers.append((out.count() > 0 and out.first.get_attribute("src") not in (None, before),
-                        pg.locator("#demo-own-text").inner_text().strip()))
+        answers.append(
+            (
+                out.count() > 0 and out.first.get_attribute("src") not in (None, before),
+                pg.locator("#demo-own-text").inner_text().strip(),
+            )
+        )
     return answers
 
 
@@ -141,15 +157,20 @@ def presenter_path(pg, store) -> dict:
     deadline = 240
     for _ in range(deadline):
         jobs = [j for j in store.list_jobs() if j["id"] > before]
-        if any(j["kind"] == "train" and j["status"] == "succeeded" for j in jobs) \
-                and pg.locator("#demo-gallery img").first.is_visible():
+        if (
+            any(j["kind"] == "train" and j["status"] == "succeeded" for j in jobs)
+            and pg.locator("#demo-gallery img").first.is_visible()
+        ):
             break
         assert not error_toasts(pg), error_toasts(pg)
         pg.wait_for_timeout(1000)
     jobs = sorted((j for j in store.list_jobs() if j["id"] > before), key=lambda j: j["id"])
-    out = {"jobs": [(j["kind"], j["status"], j.get("after_id")) for j in jobs],
-           "ids": [j["id"] for j in jobs], "score": pg.locator("#demo-ap").inner_text(),
-           "clipped": step_labels_clipped(pg)}
+    out = {
+        "jobs": [(j["kind"], j["status"], j.get("after_id")) for j in jobs],
+        "ids": [j["id"] for j in jobs],
+        "score": pg.locator("#demo-ap").inner_text(),
+        "clipped": step_labels_clipped(pg),
+    }
     pg.locator("#demo-walk .step-label").nth(3).click()  # back to "4. Train": its gallery
     pg.wait_for_selector("#demo-train-gallery img", timeout=30_000)
     pg.wait_for_timeout(500)
@@ -170,8 +191,9 @@ def test_guided_demo_walk_then_every_tab_renders(page, walked):
     assert walked["images"] >= 1 and not walked["cut"], walked["cut"]  # no picture cut off
     assert walked["drawn_ops"] == walked["searched_ops"], walked
     for answered, sentence in walked["own"]:  # a drawing, then an upload: boxes come back
-        assert answered and re.fullmatch(r"Found \d+ shapes?(: \d+ .+\.|\. Try .+)", sentence), \
+        assert answered and re.fullmatch(r"Found \d+ shapes?(: \d+ .+\.|\. Try .+)", sentence), (
             walked["own"]
+        )
     assert not walked["clipped"], walked["clipped"]
     chain = walked["chain"]
     search_id, train_id = chain["ids"]

@@ -10,15 +10,27 @@ from nasdet_gui.common import form_spec
 
 
 def test_form_spec_drops_empty_and_maps_cleared_optional_numbers_to_none():
-    spec = form_spec(["strategy", "epochs", "minutes", "C", "fast"],
-                     ("darts", 0, None, 8.0, False), optional={"epochs", "minutes"})
+    spec = form_spec(
+        ["strategy", "epochs", "minutes", "C", "fast"],
+        ("darts", 0, None, 8.0, False),
+        optional={"epochs", "minutes"},
+    )
     assert spec == {"strategy": "darts", "epochs": None, "minutes": None, "C": 8, "fast": False}
     assert isinstance(spec["C"], int)
 
 
-@pytest.mark.parametrize("host,loop", [("127.0.0.1", True), ("localhost", True), ("::1", True),
-                                       ("127.0.0.2", True), ("0.0.0.0", False),
-                                       ("192.168.1.5", False), ("example.org", False)])
+@pytest.mark.parametrize(
+    "host,loop",
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("example.org", False),
+    ],
+)
 def test_loopback_detection(host, loop):
     assert app_module.is_loopback(host) is loop
 

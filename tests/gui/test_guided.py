@@ -26,8 +26,9 @@ def test_verdict_says_whether_the_found_cell_beats_the_random_ones():
 
 
 def test_score_in_plain_words_uses_the_chosen_threshold():
-    html = texts.score_html({"AP50": 0.913, "threshold": {"threshold": 0.41, "recall": 0.92,
-                                                          "precision": 0.88}})
+    html = texts.score_html(
+        {"AP50": 0.913, "threshold": {"threshold": 0.41, "recall": 0.92, "precision": 0.88}}
+    )
     assert "AP50 0.91" in html and "92% of the shapes" in html and "88% of its boxes" in html
     assert "0.41 sure" in html
     assert texts.score_html({}) == ""
@@ -35,29 +36,47 @@ def test_score_in_plain_words_uses_the_chosen_threshold():
 
 def test_status_line_words():
     assert "waiting for job 4" in texts.status_line({"status": "queued", "after_id": 4}, "Train")
-    running = {"status": "running", "progress": 0.43, "message": "epoch 3/12", "eta_s": 130,
-               "started_at": None}
-    assert texts.status_line(running, "Training") == \
-        "**Training: 43%** - epoch 3/12 · about 2m 10s left"
+    running = {
+        "status": "running",
+        "progress": 0.43,
+        "message": "epoch 3/12",
+        "eta_s": 130,
+        "started_at": None,
+    }
+    assert (
+        texts.status_line(running, "Training")
+        == "**Training: 43%** - epoch 3/12 · about 2m 10s left"
+    )
     assert "no ETA" not in texts.status_line(dict(running, eta_s=None), "Training")
 
 
 def test_step_of_follows_the_jobs():
     assert step_of(Walk()) == CHOOSE
-    assert step_of(Walk(search_id=2, search_status="running", train_id=3,
-                        train_status="queued")) == SEARCH  # a chained training waits
+    assert (
+        step_of(Walk(search_id=2, search_status="running", train_id=3, train_status="queued"))
+        == SEARCH
+    )  # a chained training waits
     assert step_of(Walk(search_id=2, search_status="succeeded")) == CELL
-    assert step_of(Walk(search_id=2, search_status="succeeded", train_id=3,
-                        train_status="running")) == TRAIN
-    assert step_of(Walk(search_id=2, search_status="succeeded", train_id=3,
-                        train_status="succeeded")) == RESULT
+    assert (
+        step_of(Walk(search_id=2, search_status="succeeded", train_id=3, train_status="running"))
+        == TRAIN
+    )
+    assert (
+        step_of(Walk(search_id=2, search_status="succeeded", train_id=3, train_status="succeeded"))
+        == RESULT
+    )
 
 
 def test_caption_counts_found_shapes_and_false_alarms():
-    item = {"gt_boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "gt_labels": [0, 1],
-            "detections": [{"box": [0, 0, 10, 10], "score": 0.9, "label": 0},
-                           {"box": [20, 20, 30, 30], "score": 0.8, "label": 0},  # wrong class
-                           {"box": [50, 50, 60, 60], "score": 0.1, "label": 1}]}  # below
+    item = {
+        "gt_boxes": [[0, 0, 10, 10], [20, 20, 30, 30]],
+        "gt_labels": [0, 1],
+        "detections": [
+            {"box": [0, 0, 10, 10], "score": 0.9, "label": 0},
+            {"box": [20, 20, 30, 30], "score": 0.8, "label": 0},  # wrong class
+            {"box": [50, 50, 60, 60], "score": 0.1, "label": 1},
+        ],
+    }  # below
     assert live.caption(item, 0.5) == "found 1 of 2, 1 false alarm"
     assert live.caption(item, 0.95) == "found 0 of 2, no false alarm"
 
@@ -87,13 +106,16 @@ def test_drawing_decodes_to_the_rgb_picture_drawn():
     assert rgb.dtype == np.uint8 and np.array_equal(rgb, image)
 
 
-@pytest.mark.parametrize("sent, says", [
-    (None, "did not arrive as a PNG"),
-    ("data:image/jpeg;base64,AAAA", "did not arrive as a PNG"),
-    (canvas.PNG_PREFIX + "not base64!", "not valid base64"),
-    (canvas.PNG_PREFIX + "AAAA", "not a 256x256 PNG"),
-    (canvas.PNG_PREFIX + "A" * (canvas.MAX_PNG_BYTES * 2), "larger than 2 MB"),
-])
+@pytest.mark.parametrize(
+    "sent, says",
+    [
+        (None, "did not arrive as a PNG"),
+        ("data:image/jpeg;base64,AAAA", "did not arrive as a PNG"),
+        (canvas.PNG_PREFIX + "not base64!", "not valid base64"),
+        (canvas.PNG_PREFIX + "AAAA", "not a 256x256 PNG"),
+        (canvas.PNG_PREFIX + "A" * (canvas.MAX_PNG_BYTES * 2), "larger than 2 MB"),
+    ],
+)
 def test_a_bad_drawing_is_refused_with_what_to_do(sent, says):
     with pytest.raises(ValueError, match=says) as err:
         canvas.decode_drawing(sent, 256)
@@ -106,8 +128,10 @@ def test_a_drawing_of_the_wrong_size_is_refused():
 
 
 def test_own_picture_sentence_counts_each_kind():
-    assert ending.found_sentence(["circle", "cross", "circle"]) == \
-        "Found 3 shapes: 2 circles, 1 cross."
+    assert (
+        ending.found_sentence(["circle", "cross", "circle"])
+        == "Found 3 shapes: 2 circles, 1 cross."
+    )
     assert ending.found_sentence(["cross", "cross"]) == "Found 2 shapes: 2 crosses."
     assert ending.found_sentence([]).startswith("Found 0 shapes. Try")
 
@@ -137,13 +161,37 @@ def test_a_running_trainings_charts_and_gallery_are_not_redrawn_on_every_tick(st
     search = store.insert_job("search", {"dataset": "shapes-demo"})
     store.finish_job(search, "succeeded", result={})
     train = store.insert_job("train", {"dataset": "shapes-demo"})
-    store.db.execute("UPDATE jobs SET status = 'running', pid = ?, heartbeat_at = ? WHERE id = ?",
-                     [os.getpid(), time.time(), train])
+    store.db.execute(
+        "UPDATE jobs SET status = 'running', pid = ?, heartbeat_at = ? WHERE id = ?",
+        [os.getpid(), time.time(), train],
+    )
     ctx = SimpleNamespace(store=store)
-    p = {k: k for k in ("walk", "s_status", "s_bar", "scatter", "best", "phase", "phase_note",
-                        "c_normal", "c_reduce", "verdict_cell", "run_all", "start_search",
-                        "train_cell", "train_effnet", "t_status", "t_bar", "t_gallery", "t_loss",
-                        "t_ap", "fp", "score")}
+    p = {
+        k: k
+        for k in (
+            "walk",
+            "s_status",
+            "s_bar",
+            "scatter",
+            "best",
+            "phase",
+            "phase_note",
+            "c_normal",
+            "c_reduce",
+            "verdict_cell",
+            "run_all",
+            "start_search",
+            "train_cell",
+            "train_effnet",
+            "t_status",
+            "t_bar",
+            "t_gallery",
+            "t_loss",
+            "t_ap",
+            "fp",
+            "score",
+        )
+    }
     clock = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: clock[0])
 
@@ -164,10 +212,26 @@ def test_a_running_trainings_charts_and_gallery_are_not_redrawn_on_every_tick(st
 
 
 def test_the_search_scatter_moves_from_the_first_cell_ranked_without_training():
-    ranked = [{"role": "candidate", "score": None, "params": 40_000 + 100 * i,
-               "extra": {"synflow": 1.0 + i}, "id": i} for i in range(5)]
-    trained = [{"role": "candidate", "score": 0.3 + 0.01 * i, "params": 50_000 + 1000 * i,
-                "extra": {}, "id": 10 + i} for i in range(3)]
+    ranked = [
+        {
+            "role": "candidate",
+            "score": None,
+            "params": 40_000 + 100 * i,
+            "extra": {"synflow": 1.0 + i},
+            "id": i,
+        }
+        for i in range(5)
+    ]
+    trained = [
+        {
+            "role": "candidate",
+            "score": 0.3 + 0.01 * i,
+            "params": 50_000 + 1000 * i,
+            "extra": {},
+            "id": 10 + i,
+        }
+        for i in range(3)
+    ]
     early = live.search_scatter(ranked)
     strip = [t for t in early.data if t.name == "ranked"]
     assert len(strip) == 1 and list(strip[0].x) == [a["params"] for a in ranked]
@@ -180,8 +244,16 @@ def test_the_search_scatter_moves_from_the_first_cell_ranked_without_training():
 
 
 def test_the_search_scatter_plots_proxy_accuracy_not_the_latency_reward():
-    rewarded = [{"role": "candidate", "score": 0.45 + 0.01 * i, "params": 50_000 + 1000 * i,
-                 "extra": {"accuracy": 0.30 + 0.02 * i}, "id": i} for i in range(3)]
+    rewarded = [
+        {
+            "role": "candidate",
+            "score": 0.45 + 0.01 * i,
+            "params": 50_000 + 1000 * i,
+            "extra": {"accuracy": 0.30 + 0.02 * i},
+            "id": i,
+        }
+        for i in range(3)
+    ]
     fig = live.search_scatter(rewarded)
     assert sorted(fig.data[0].y) == pytest.approx([0.30, 0.32, 0.34])
     assert fig.layout.yaxis.title.text == "proxy accuracy"

@@ -43,14 +43,29 @@ def bare_app(tmp_path_factory):
     env.pop("GRADIO_TEMP_DIR", None)
     env.pop("NASDET_HOME", None)
     with open(root / "app.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--home", str(home),
-                                 "--port", str(port), "--no-worker", "--demo-preset", "tiny"],
-                                cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(REPO / "app.py"),
+                "--home",
+                str(home),
+                "--port",
+                str(port),
+                "--no-worker",
+                "--demo-preset",
+                "tiny",
+            ],
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         app = RunningApp(f"http://127.0.0.1:{port}", home, proc)
         try:
-            app.wait_for(lambda: _up(app.url) or proc.poll() is not None, START_TIMEOUT_S,
-                         "the app")
+            app.wait_for(
+                lambda: _up(app.url) or proc.poll() is not None, START_TIMEOUT_S, "the app"
+            )
             if proc.poll() is not None:
                 raise RuntimeError(f"app.py exited: {(root / 'app.log').read_text()[-2000:]}")
             yield app, cwd
@@ -78,9 +93,13 @@ def path_variants(target: Path, cwd: Path) -> list[str]:
 
 def test_no_file_of_the_home_is_served_by_any_route(bare_app):
     app, cwd = bare_app
-    targets = [app.home / "nasdet.db", app.home / "nasdet.db-wal", app.home / "secret.txt",
-               app.home / "logs" / "worker-cpu.log",
-               app.home / "datasets" / "planted" / "train.json"]
+    targets = [
+        app.home / "nasdet.db",
+        app.home / "nasdet.db-wal",
+        app.home / "secret.txt",
+        app.home / "logs" / "worker-cpu.log",
+        app.home / "datasets" / "planted" / "train.json",
+    ]
     assert (app.home / "nasdet.db").stat().st_size > 0  # the app created and uses it
     served = []
     for target in targets:
@@ -95,13 +114,22 @@ def test_no_file_of_the_home_is_served_by_any_route(bare_app):
 def call_event(url: str, fn_index: int, data: list) -> list:
     """One event over Gradio's queue protocol (as the browser sends it); returns output data."""
     session = uuid.uuid4().hex
-    body = json.dumps({"data": data, "fn_index": fn_index, "session_hash": session,
-                       "event_data": None, "trigger_id": None}).encode()
-    req = urllib.request.Request(url + "/gradio_api/queue/join", body,
-                                 {"Content-Type": "application/json"})
+    body = json.dumps(
+        {
+            "data": data,
+            "fn_index": fn_index,
+            "session_hash": session,
+            "event_data": None,
+            "trigger_id": None,
+        }
+    ).encode()
+    req = urllib.request.Request(
+        url + "/gradio_api/queue/join", body, {"Content-Type": "application/json"}
+    )
     urllib.request.urlopen(req, timeout=10).read()
-    with urllib.request.urlopen(f"{url}/gradio_api/queue/data?session_hash={session}",
-                                timeout=60) as stream:
+    with urllib.request.urlopen(
+        f"{url}/gradio_api/queue/data?session_hash={session}", timeout=60
+    ) as stream:
         for line in stream:
             if not line.startswith(b"data:"):
                 continue
@@ -115,31 +143,52 @@ def call_event(url: str, fn_index: int, data: list) -> list:
 def test_genotype_download_still_works_without_serving_the_home(bare_app):
     app, _ = bare_app
     config = json.loads(get(app.url + "/config")[1])
-    button = next(c["id"] for c in config["components"] if c.get("type") == "downloadbutton"
-                  and c["props"].get("value") is None and "genotype" in
-                  str(c["props"].get("label", "")) + str(c["props"].get("value", "")))
-    cell = next(c["id"] for c in config["components"] if c.get("type") == "dropdown"
-                and c["props"].get("label") == "Cell")
-    dep = next(d for d in config["dependencies"] if button in d["outputs"]
-               and [cell, "input"] in [list(t) for t in d["targets"]])
+    button = next(
+        c["id"]
+        for c in config["components"]
+        if c.get("type") == "downloadbutton"
+        and c["props"].get("value") is None
+        and "genotype" in str(c["props"].get("label", "")) + str(c["props"].get("value", ""))
+    )
+    cell = next(
+        c["id"]
+        for c in config["components"]
+        if c.get("type") == "dropdown" and c["props"].get("label") == "Cell"
+    )
+    dep = next(
+        d
+        for d in config["dependencies"]
+        if button in d["outputs"] and [cell, "input"] in [list(t) for t in d["targets"]]
+    )
     out = call_event(app.url, dep["id"], ["published:DARTS_V1"])
     file_data = out[dep["outputs"].index(button)]["value"]
     assert not str(file_data["path"]).startswith(str(app.home))
     status, body = get(urllib.parse.urljoin(app.url, file_data["url"]))
     assert status == 200
     from core.nas.genotypes import PUBLISHED_GENOTYPES
+
     assert json.loads(body) == json.loads(PUBLISHED_GENOTYPES["DARTS_V1"].to_json())
 
 
 def test_predictions_download_is_a_temp_file_with_the_detections_above_the_score(tmp_path):
     from nasdet_gui.detect_tab import predictions_file
 
-    state = {"model": "m1", "items": [{"path": str(tmp_path / "home" / "a.png"), "detections": [
-        {"box": [1, 2, 3, 4], "score": 0.9, "label": 0}, {"box": [0, 0, 1, 1], "score": 0.2,
-                                                          "label": 1}]}]}
+    state = {
+        "model": "m1",
+        "items": [
+            {
+                "path": str(tmp_path / "home" / "a.png"),
+                "detections": [
+                    {"box": [1, 2, 3, 4], "score": 0.9, "label": 0},
+                    {"box": [0, 0, 1, 1], "score": 0.2, "label": 1},
+                ],
+            }
+        ],
+    }
     path = Path(predictions_file(None, state, 0.5))
     assert not path.is_relative_to(tmp_path) and path.name.startswith("predictions-m1-")
     doc = json.loads(path.read_text())
     assert doc["score_threshold"] == 0.5 and doc["model"] == "m1"
-    assert doc["images"] == [{"file": "a.png", "detections": [
-        {"box": [1, 2, 3, 4], "score": 0.9, "label": 0}]}]
+    assert doc["images"] == [
+        {"file": "a.png", "detections": [{"box": [1, 2, 3, 4], "score": 0.9, "label": 0}]}
+    ]

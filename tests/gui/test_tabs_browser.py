@@ -25,8 +25,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("gui")]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TABS = ["guided", "data", "search", "architectures", "train", "detect", "jobs"]
-TRAIN_SPEC = {"dataset": "shapes-demo", "preset": "quick-cpu", "model": "efficientdet_tiny",
-              "image_size": 128, "epochs": 1, "batch_size": 4, "workers": 0}
+TRAIN_SPEC = {
+    "dataset": "shapes-demo",
+    "preset": "quick-cpu",
+    "model": "efficientdet_tiny",
+    "image_size": 128,
+    "epochs": 1,
+    "batch_size": 4,
+    "workers": 0,
+}
 
 # Records every "common.xxx" text or attribute that ever appears (the status tracker's live
 # region shows one for a moment after each event).
@@ -90,30 +97,48 @@ def prepared(gui_app) -> dict:
     from core.nas.genotypes import PUBLISHED_GENOTYPES
 
     store = gui_app.store()
-    gui_app.wait_for(lambda: any(d["name"] == "shapes-demo" for d in store.list_datasets()),
-                     120, "the shapes-demo dataset")
+    gui_app.wait_for(
+        lambda: any(d["name"] == "shapes-demo" for d in store.list_datasets()),
+        120,
+        "the shapes-demo dataset",
+    )
     searched = PUBLISHED_GENOTYPES["DARTS_V1"].to_dict()
     randomly = PUBLISHED_GENOTYPES["DARTS_V2"].to_dict()
     with store.transaction():  # one transaction: the app's worker never sees it queued
         search = store.insert_job("search", {"dataset": "shapes-demo", "strategy": "darts"})
         store.finish_job(search, "succeeded", result={"genotype": searched})
     for epoch, cell in enumerate((randomly, searched)):
-        store.add_architecture(search, cell, score=0.3 + epoch / 10, step=epoch, params=9000,
-                               extra={"kind": "derived", "epoch": epoch,
-                                      "score_source": "supernet accuracy on the alpha batches"})
+        store.add_architecture(
+            search,
+            cell,
+            score=0.3 + epoch / 10,
+            step=epoch,
+            params=9000,
+            extra={
+                "kind": "derived",
+                "epoch": epoch,
+                "score_source": "supernet accuracy on the alpha batches",
+            },
+        )
     path = gui_app.home / "runs" / str(search) / "genotype.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(searched))
     store.add_artifact(search, "genotype", path)
-    store.add_architecture(search, searched, score=0.61, extra={"kind": "final",
-                                                                "role": "searched"})
+    store.add_architecture(
+        search, searched, score=0.61, extra={"kind": "final", "role": "searched"}
+    )
     store.add_architecture(search, randomly, score=0.55, extra={"kind": "final", "role": "random"})
     train = submit_job(store, "train", TRAIN_SPEC)
-    gui_app.wait_for(lambda: store.get_job(train)["status"] in ("succeeded", "failed"), 300,
-                     "the tiny training")
+    gui_app.wait_for(
+        lambda: store.get_job(train)["status"] in ("succeeded", "failed"), 300, "the tiny training"
+    )
     assert store.get_job(train)["status"] == "succeeded", store.get_job(train)["error"]
-    return {"search": search, "train": train, "searched": searched,
-            "model": store.get_job(train)["result"]["model"]}
+    return {
+        "search": search,
+        "train": train,
+        "searched": searched,
+        "model": store.get_job(train)["result"]["model"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -141,15 +166,22 @@ def notice_text(pg, key: str) -> str:
 
 
 def captions(pg) -> list[str]:
-    return pg.locator("#detect-gallery .caption-label, #detect-gallery figcaption, "
-                      "#detect-gallery .caption").all_inner_texts()
+    return pg.locator(
+        "#detect-gallery .caption-label, #detect-gallery figcaption, #detect-gallery .caption"
+    ).all_inner_texts()
 
 
 def test_every_tab_at_1280x800_has_no_badge_leak_or_overflow(page, prepared):
     """One walk over the tabs (a shared page and app keep it to one launch)."""
-    ready = {"guided": "#demo-walk", "data": "#data-samples img", "search": "#search-archs [role=gridcell]",
-             "architectures": "#arch-summary strong", "train": "#train-curves .js-plotly-plot",
-             "detect": "#detect-ap .big-number", "jobs": "#jobs-table [role=gridcell]"}
+    ready = {
+        "guided": "#demo-walk",
+        "data": "#data-samples img",
+        "search": "#search-archs [role=gridcell]",
+        "architectures": "#arch-summary strong",
+        "train": "#train-curves .js-plotly-plot",
+        "detect": "#detect-ap .big-number",
+        "jobs": "#jobs-table [role=gridcell]",
+    }
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     seen = {}
     for key in TABS:
@@ -196,8 +228,10 @@ def test_search_form_shows_the_plan_before_the_start(page, prepared):
 def test_detect_with_nothing_chosen_then_threshold_enter(page, prepared):
     open_tab(page, "detect", "#detect-run")
     page.wait_for_timeout(1000)  # the load event picks the newest model and its dataset
-    assert prepared["model"] in page.locator("#detect-model").inner_text() or \
-        page.locator("#detect-model input").input_value() == prepared["model"]
+    assert (
+        prepared["model"] in page.locator("#detect-model").inner_text()
+        or page.locator("#detect-model input").input_value() == prepared["model"]
+    )
     page.click("#detect-run")
     page.locator("#tab-detect .notice", has_text="boxes found").wait_for(timeout=60_000)
     page.locator("#detect-gallery img").first.wait_for(timeout=30_000)
@@ -220,21 +254,26 @@ def test_an_error_shows_its_message_on_the_page(page, prepared):
     box.fill("abc")
     box.press("Enter")
     page.locator("#tab-architectures .notice-error", has_text="not an architecture id").wait_for(
-        timeout=30_000)
+        timeout=30_000
+    )
     page.wait_for_timeout(500)
     assert not problems(page, "architectures")
 
 
 def test_cancel_and_resume_are_disabled_on_a_finished_job(page, prepared):
     open_tab(page, "jobs", "#jobs-table")
-    cell = page.locator("#jobs-table [role=gridcell]",
-                        has_text=re.compile(rf"^\s*{prepared['train']}\s*$")).first
+    cell = page.locator(
+        "#jobs-table [role=gridcell]", has_text=re.compile(rf"^\s*{prepared['train']}\s*$")
+    ).first
     cell.click()
     page.locator("#jobs-summary", has_text=f"Job {prepared['train']} (train)").wait_for(
-        timeout=30_000)
+        timeout=30_000
+    )
     cell.dblclick()  # a read-only table: no cell opens for editing
-    assert page.locator("#jobs-table textarea:visible, #jobs-table input[type=text]:visible"
-                        ).count() == 0
+    assert (
+        page.locator("#jobs-table textarea:visible, #jobs-table input[type=text]:visible").count()
+        == 0
+    )
     assert page.locator("#jobs-cancel").is_disabled()
     assert page.locator("#jobs-resume").is_disabled()
     assert page.locator("#jobs-delete").is_enabled()

@@ -9,15 +9,30 @@ from core.engine.jobs import submit_job
 from core.engine.reporter import Reporter
 
 # A tiny search: 2-node cells, C=4, 3 cells on 8x8 crops; one short epoch or a few samples.
-TINY = {"C": 4, "layers": 3, "nodes": 2, "image_size": 8, "batch_size": 8, "minutes": 1.0,
-        "report_random": 2, "report_repeats": 1, "report_epochs": 1, "child_epochs": 1,
-        "net_batch_size": 8,
-        "population": 3, "sample_size": 2, "controller_steps": 2, "enas_derive_samples": 2,
-        "skip_cap": 2, "max_per_class": None}
+TINY = {
+    "C": 4,
+    "layers": 3,
+    "nodes": 2,
+    "image_size": 8,
+    "batch_size": 8,
+    "minutes": 1.0,
+    "report_random": 2,
+    "report_repeats": 1,
+    "report_epochs": 1,
+    "child_epochs": 1,
+    "net_batch_size": 8,
+    "population": 3,
+    "sample_size": 2,
+    "controller_steps": 2,
+    "enas_derive_samples": 2,
+    "skip_cap": 2,
+    "max_per_class": None,
+}
 
 
-def make_proxy_tensors(n_train: int = 32, n_val: int = 12, size: int = 8, classes: int = 2,
-                       seed: int = 0) -> dict:
+def make_proxy_tensors(
+    n_train: int = 32, n_val: int = 12, size: int = 8, classes: int = 2, seed: int = 0
+) -> dict:
     """uint8 crops whose class sets the brightness of one channel (learnable in a few steps)."""
     g = torch.Generator().manual_seed(seed)
 
@@ -29,8 +44,13 @@ def make_proxy_tensors(n_train: int = 32, n_val: int = 12, size: int = 8, classe
 
     train_x, train_y = split(n_train)
     val_x, val_y = split(n_val)
-    return {"train_x": train_x, "train_y": train_y, "val_x": val_x, "val_y": val_y,
-            "classes": [f"c{i}" for i in range(classes)]}
+    return {
+        "train_x": train_x,
+        "train_y": train_y,
+        "val_x": val_x,
+        "val_y": val_y,
+        "classes": [f"c{i}" for i in range(classes)],
+    }
 
 
 @pytest.fixture

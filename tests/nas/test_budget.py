@@ -35,21 +35,25 @@ def test_afford_trades_epochs_then_networks():
 
 
 def test_plan_splits_the_whole_jobs_minutes():
-    cfg = SearchConfig.from_spec({"dataset": "d", "minutes": 4, "report": {"random": 2,
-                                  "repeats": 1, "epochs": 16}})
+    cfg = SearchConfig.from_spec(
+        {"dataset": "d", "minutes": 4, "report": {"random": 2, "repeats": 1, "epochs": 16}}
+    )
     p = plan(cfg, epoch_s=2.0, train_crops=600)
     # reserve 5 % of 240 s = 12 s; report share 30 % of the 228 s left = 68.4 s: 3 networks x
     # 11 epochs x 2 s = 66 s; the search gets the other 162 s
     assert p["reserve_s"] == 12.0 and p["report"]["epochs"] == 11 and p["report_s"] == 66.0
     assert p["search_s"] == 240.0 - 12.0 - 66.0 and p["measured"]
-    assert p["text"] == ("plan: search 2m 42s, report 1m 06s (searched + 2 random cells x 11 "
-                         "epochs), within 4m")
+    assert p["text"] == (
+        "plan: search 2m 42s, report 1m 06s (searched + 2 random cells x 11 epochs), within 4m"
+    )
     # 60 s already gone at the start (a slow first import): the share is of what is left
     late = plan(cfg, epoch_s=2.0, train_crops=600, elapsed_s=60.0)
     assert late["report_s"] == 3 * 8 * 2.0 and late["search_s"] == 240 - 12 - 60 - 48.0
     # a report that needs less than its share gives the rest to the search
-    small = plan({"dataset": "d", "minutes": 4, "report_epochs": 2, "report_random": 1,
-                  "report_repeats": 1}, epoch_s=2.0)
+    small = plan(
+        {"dataset": "d", "minutes": 4, "report_epochs": 2, "report_random": 1, "report_repeats": 1},
+        epoch_s=2.0,
+    )
     assert small["report_s"] == 8.0 and small["search_s"] == 240.0 - 12.0 - 8.0
     # 2 minutes, 5 s an epoch: 30 % of the 114 s left (34 s) would give 2 networks 3 epochs;
     # the report takes what 2 x min_epochs need (60 s, within max_share 60 % = 68.4 s)
@@ -61,14 +65,24 @@ def test_plan_splits_the_whole_jobs_minutes():
     unbounded = plan({"dataset": "d", "minutes": None}, epoch_s=1.0)
     assert unbounded["search_s"] is None and unbounded["report_s"] == 5 * 24.0
     assert "estimated" in plan({"dataset": "d"})["text"]
-    assert (duration(72.4), duration(8), duration(3725), duration(120)) == \
-        ("1m 12s", "8s", "1h 2m", "2m")
+    assert (duration(72.4), duration(8), duration(3725), duration(120)) == (
+        "1m 12s",
+        "8s",
+        "1h 2m",
+        "2m",
+    )
 
 
 MINUTES = 0.3
 BOUND_S = 1.1 * MINUTES * 60 + 10.0
-SPEC = {"minutes": MINUTES, "epochs": None, "samples": None, "report_epochs": 500,
-        "report_random": 2, "zero_cost": {"cells": 500, "top_k": 2, "batch_size": 8}}
+SPEC = {
+    "minutes": MINUTES,
+    "epochs": None,
+    "samples": None,
+    "report_epochs": 500,
+    "report_random": 2,
+    "zero_cost": {"cells": 500, "top_k": 2, "batch_size": 8},
+}
 
 
 def _follow(store, jobs: dict) -> tuple[dict, dict, dict]:
@@ -91,8 +105,9 @@ def _follow(store, jobs: dict) -> tuple[dict, dict, dict]:
         for name, (job_id, _) in jobs.items():
             if name not in ended:
                 job = store.get_job(job_id)
-                samples[name].append((time.monotonic() - start, job["progress"] or 0.0,
-                                      job["eta_s"]))
+                samples[name].append(
+                    (time.monotonic() - start, job["progress"] or 0.0, job["eta_s"])
+                )
         time.sleep(0.2)
     for t in threads:
         t.join()
@@ -127,15 +142,17 @@ def test_progress_is_time_based_and_the_eta_truthful(make_job, store):
     job = make_job(strategy="random", **SPEC, C=8, layers=5, nodes=4, image_size=16)
     ended, samples, _ = _follow(store, {"random": job})
     end, rows = ended["random"], samples["random"]
-    assert 0.5 * MINUTES * 60 <= end <= BOUND_S   # it used its budget, and no more
+    assert 0.5 * MINUTES * 60 <= end <= BOUND_S  # it used its budget, and no more
     late = [(t, f, eta, end - t) for t, f, eta in rows if t >= 0.2 * end and eta is not None]
     assert len(late) >= 0.5 * len(rows)
     within = [abs(eta - real) <= 0.3 * real + 2.0 for _, _, eta, real in late]
-    assert sum(within) >= 0.9 * len(late), [(round(t, 1), round(eta, 1), round(real, 1))
-                                             for t, _, eta, real in late]
+    assert sum(within) >= 0.9 * len(late), [
+        (round(t, 1), round(eta, 1), round(real, 1)) for t, _, eta, real in late
+    ]
     for t, f, eta, real in late:
-        assert abs(eta - real) <= 0.5 * real + 3.0, f"ETA {eta:.1f} s at {t:.1f} s, real " \
-            f"{real:.1f} s"
+        assert abs(eta - real) <= 0.5 * real + 3.0, (
+            f"ETA {eta:.1f} s at {t:.1f} s, real {real:.1f} s"
+        )
         assert abs(f - t / end) <= 0.2, f"progress {f:.2f} at {t / end:.2f} of the job"
 
 
@@ -168,8 +185,9 @@ def test_report_eta_counts_each_network_at_its_own_speed():
     finished, the others' estimates are scaled by how it compared with its own."""
     from core.nas.strategies.base import SAVE_S
 
-    ctx, progress = _report_progress(math.inf, {"searched:0": 1.0, "random:0": 3.0,
-                                                "random:1": 0.5})
+    ctx, progress = _report_progress(
+        math.inf, {"searched:0": 1.0, "random:0": 3.0, "random:1": 0.5}
+    )
     assert len(progress.fitting(["searched:0", "random:0", "random:1"])) == 3
     progress.show(0, 0.0, "start")
     assert ctx.reporter.shown[-1] == pytest.approx(2 * (1.0 + 3.0 + 0.5) + SAVE_S)
@@ -189,8 +207,7 @@ def test_report_skips_the_random_cells_that_do_not_fit():
     from core.nas.strategies.base import SAVE_S
 
     budget = (10.0 + SAVE_S) / HARD_LIMIT  # room for exactly 10 s of training
-    ctx, progress = _report_progress(budget, {"searched:0": 2.0, "random:0": 4.0,
-                                              "random:1": 1.0})
+    ctx, progress = _report_progress(budget, {"searched:0": 2.0, "random:0": 4.0, "random:1": 1.0})
     assert progress.fitting(["searched:0", "random:0", "random:1"]) == ["searched:0", "random:1"]
     progress.show(0, 0.0, "start")  # 4 + 8 > 10: random 0 out, random 1 (2 s) in
     assert ctx.reporter.shown[-1] == pytest.approx(2 * (2.0 + 1.0) + SAVE_S)
@@ -216,5 +233,10 @@ def test_report_estimates_are_timed_when_it_starts(monkeypatch):
     now = {cells[0].to_json(): 2.0, cells[1].to_json(): 4.0}
     monkeypatch.setattr(report, "timed_epoch_s", lambda ctx, g: now[g.to_json()])
     assert report.TIMED_RANDOM_CELLS == 2  # two timed, the third gets their mean
-    assert report._estimates(ctx, 1.5) == {"searched:0": 1.5, "searched:1": 1.5,
-                                           "random:0": 2.0, "random:1": 4.0, "random:2": 3.0}
+    assert report._estimates(ctx, 1.5) == {
+        "searched:0": 1.5,
+        "searched:1": 1.5,
+        "random:0": 2.0,
+        "random:1": 4.0,
+        "random:2": 3.0,
+    }

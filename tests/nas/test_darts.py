@@ -47,8 +47,7 @@ def test_hessian_vector_product_matches_autograd(monkeypatch):
     approx = architect._hessian_vector_product(weights, vector, train)
     loss = F.cross_entropy(net(train[0]), train[1])
     g_w = torch.autograd.grad(loss, weights, create_graph=True)
-    exact = torch.autograd.grad(g_w, net.arch_parameters(), grad_outputs=vector,
-                                allow_unused=True)
+    exact = torch.autograd.grad(g_w, net.arch_parameters(), grad_outputs=vector, allow_unused=True)
     for a, e in zip(approx, exact):
         assert ((a - e).norm() / e.norm()).item() < 1e-6
 

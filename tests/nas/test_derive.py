@@ -31,14 +31,22 @@ def test_equals_the_supernet_genotype_on_random_alphas(seed):
         net.alphas_normal.copy_(torch.from_numpy(normal))
         net.alphas_reduce.copy_(torch.from_numpy(reduce))
     for cap in (2, None):
-        ours = derive_genotype(_softmax(normal).tolist(), _softmax(reduce).tolist(), 3,
-                               skip_cap=cap)
+        ours = derive_genotype(
+            _softmax(normal).tolist(), _softmax(reduce).tolist(), 3, skip_cap=cap
+        )
         assert ours == net.genotype(skip_cap=cap)
 
 
 def test_derive_and_cell_graphs_load_no_torch():
-    code = ("import sys; import core.nas.derive, core.nas.genotypes, core.viz.cell_graph, "
-            "core.viz.alphas; print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
+    code = (
+        "import sys; import core.nas.derive, core.nas.genotypes, core.viz.cell_graph, "
+        "core.viz.alphas; print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert out.stdout.strip() == "False"

@@ -16,8 +16,11 @@ class _SkipOnlyController:
     def sample(self):
         g = PUBLISHED_GENOTYPES["DARTS_V2"]
         normal = [(SKIP, index) for _, index in g.normal]
-        return type(g)(normal, g.normal_concat, g.reduce, g.reduce_concat), torch.tensor(-1.0), \
-            torch.tensor(0.5)
+        return (
+            type(g)(normal, g.normal_concat, g.reduce, g.reduce_concat),
+            torch.tensor(-1.0),
+            torch.tensor(0.5),
+        )
 
 
 def test_collapsed_controller_is_capped_by_hand_not_failed():
@@ -65,5 +68,6 @@ def test_reinforce_baseline_is_a_moving_average():
     _, log_p, entropy = controller.sample()
     assert enas.reinforce_step(optimizer, log_p, entropy, 0.5, None, 0.9, 0.0) == 0.5
     _, log_p, entropy = controller.sample()
-    assert enas.reinforce_step(optimizer, log_p, entropy, 1.0, 0.5, 0.9, 0.0) == \
-        pytest.approx(0.9 * 0.5 + 0.1 * 1.0)
+    assert enas.reinforce_step(optimizer, log_p, entropy, 1.0, 0.5, 0.9, 0.0) == pytest.approx(
+        0.9 * 0.5 + 0.1 * 1.0
+    )

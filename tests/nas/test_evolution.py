@@ -12,7 +12,7 @@ from core.nas.tasks import SEARCH
 def test_the_oldest_dies_even_when_it_is_the_best():
     history = [{"score": 0.9}, {"score": 0.1}, {"score": 0.5}, {"score": 0.2}]
     population = age_population([0, 1, 2], 3, size=3)
-    assert population == [1, 2, 3]          # member 0 (the best) is gone, 1 (the worst) stays
+    assert population == [1, 2, 3]  # member 0 (the best) is gone, 1 (the worst) stays
     assert age_population([0, 1], 2, size=3) == [0, 1, 2]
     assert history[0]["score"] == max(h["score"] for h in history)
 
@@ -23,11 +23,11 @@ def test_tournament_picks_the_best_of_its_sample():
     for _ in range(20):
         assert tournament(rng, [0, 1, 2, 3], history, 4) == 1
     picks = {tournament(rng, [0, 2, 3], history, 2) for _ in range(50)}
-    assert picks == {0, 3}                   # 2 (the worst) never wins a pair
+    assert picks == {0, 3}  # 2 (the worst) never wins a pair
 
 
 def test_the_search_keeps_the_newest_members(make_job, store):
-    job_id, reporter = make_job(strategy="evolution", samples=5)   # TINY: population 3
+    job_id, reporter = make_job(strategy="evolution", samples=5)  # TINY: population 3
     SEARCH.run(reporter.spec, reporter)
     state = RunState.load(reporter.checkpoint_path, "evolution").search
     assert state["population"] == [2, 3, 4]

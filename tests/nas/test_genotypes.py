@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.nas.genotypes import (PUBLISHED_GENOTYPES, Genotype, GenotypeError, published)
+from core.nas.genotypes import PUBLISHED_GENOTYPES, Genotype, GenotypeError, published
 
 # A copy of ../shared/reference/published_genotypes.json (the team's reference), kept in the repo
 # so the check runs wherever the repository is cloned.
@@ -44,19 +44,31 @@ def _with(**changes):
     return d
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"normal": [["sep_conv_9x9", 0]] + G.to_dict()["normal"][1:]}, "unknown operation 'sep_conv_9x9'"),
-    ({"normal": [["none", 0]] + G.to_dict()["normal"][1:]}, "unknown operation 'none'"),
-    ({"reduce": G.to_dict()["reduce"][:2] + [["max_pool_3x3", 3]] + G.to_dict()["reduce"][3:]},
-     r"reduce\[2\]: input index 3 out of range for node 3"),
-    ({"normal": [["sep_conv_3x3", -1]] + G.to_dict()["normal"][1:]}, "input index -1"),
-    ({"normal": G.to_dict()["normal"][:3]}, "has 3 entries"),
-    ({"normal": []}, "has 0 entries"),
-    ({"normal_concat": [2, 3, 9]}, "normal_concat: node 9 out of range"),
-    ({"reduce_concat": []}, "reduce_concat is empty"),
-    ({"normal_concat": [2, 2]}, "repeats a node"),
-    ({"normal": [["sep_conv_3x3", "0"]] + G.to_dict()["normal"][1:]}, r"must be \[str, int\]"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (
+            {"normal": [["sep_conv_9x9", 0]] + G.to_dict()["normal"][1:]},
+            "unknown operation 'sep_conv_9x9'",
+        ),
+        ({"normal": [["none", 0]] + G.to_dict()["normal"][1:]}, "unknown operation 'none'"),
+        (
+            {
+                "reduce": G.to_dict()["reduce"][:2]
+                + [["max_pool_3x3", 3]]
+                + G.to_dict()["reduce"][3:]
+            },
+            r"reduce\[2\]: input index 3 out of range for node 3",
+        ),
+        ({"normal": [["sep_conv_3x3", -1]] + G.to_dict()["normal"][1:]}, "input index -1"),
+        ({"normal": G.to_dict()["normal"][:3]}, "has 3 entries"),
+        ({"normal": []}, "has 0 entries"),
+        ({"normal_concat": [2, 3, 9]}, "normal_concat: node 9 out of range"),
+        ({"reduce_concat": []}, "reduce_concat is empty"),
+        ({"normal_concat": [2, 2]}, "repeats a node"),
+        ({"normal": [["sep_conv_3x3", "0"]] + G.to_dict()["normal"][1:]}, r"must be \[str, int\]"),
+    ],
+)
 def test_validation_errors(changes, message):
     with pytest.raises(GenotypeError, match=message):
         Genotype.from_dict(_with(**changes))

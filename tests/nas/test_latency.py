@@ -6,20 +6,28 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.nas.latency import (backbone_latency_ms, expected_latency, latency_loss, mnas_reward,
-                              op_latency_table)
 from core.nas.genotypes import DARTS_V2
+from core.nas.latency import (
+    backbone_latency_ms,
+    expected_latency,
+    latency_loss,
+    mnas_reward,
+    op_latency_table,
+)
 from core.nas.tasks import SEARCH
 
-TABLE = {"normal": {"none": 0.0, "a": 1.0, "b": 3.0}, "reduce": {"none": 0.0, "a": 2.0, "b": 4.0},
-         "fixed_ms": 5.0}
+TABLE = {
+    "normal": {"none": 0.0, "a": 1.0, "b": 3.0},
+    "reduce": {"none": 0.0, "a": 2.0, "b": 4.0},
+    "fixed_ms": 5.0,
+}
 OPS = ("none", "a", "b")
 
 
 def test_mnas_reward_by_hand():
-    assert mnas_reward(0.8, 20.0, 10.0, -0.07) == pytest.approx(0.8 * 2 ** -0.07)   # 0.7621
+    assert mnas_reward(0.8, 20.0, 10.0, -0.07) == pytest.approx(0.8 * 2**-0.07)  # 0.7621
     assert mnas_reward(0.8, 10.0, 10.0, -0.07) == 0.8
-    assert mnas_reward(0.8, 5.0, 10.0, -0.07) > 0.8        # faster than the target: rewarded
+    assert mnas_reward(0.8, 5.0, 10.0, -0.07) > 0.8  # faster than the target: rewarded
 
 
 def test_expected_latency_by_hand_and_its_gradient_prefers_cheap_ops():
@@ -31,15 +39,17 @@ def test_expected_latency_by_hand_and_its_gradient_prefers_cheap_ops():
     # the loss -w log(E / target) grows with E: its gradient is largest on the slowest op
     alphas = torch.zeros(2, 3, requires_grad=True)
     weights = {"normal": torch.softmax(alphas, -1), "reduce": torch.softmax(alphas, -1)}
-    (grad,) = torch.autograd.grad(latency_loss(expected_latency(weights, TABLE, OPS, 2), 10.0,
-                                               -0.07), alphas)
-    assert (grad[:, 2] > 0).all() and (grad[:, 0] < 0).all()   # b up costs, none up saves
+    (grad,) = torch.autograd.grad(
+        latency_loss(expected_latency(weights, TABLE, OPS, 2), 10.0, -0.07), alphas
+    )
+    assert (grad[:, 2] > 0).all() and (grad[:, 0] < 0).all()  # b up costs, none up saves
     assert float(latency_loss(torch.tensor(10.0), 10.0, -0.07)) == 0.0
 
 
 def test_op_latency_table_times_each_op_of_each_cell_kind():
-    table = op_latency_table(("none", "skip_connect", "sep_conv_3x3"), 32, "cpu", nodes=2, C=4,
-                             layers=3, repeats=1)
+    table = op_latency_table(
+        ("none", "skip_connect", "sep_conv_3x3"), 32, "cpu", nodes=2, C=4, layers=3, repeats=1
+    )
     for kind in ("normal", "reduce"):
         assert table[kind]["none"] == 0.0 and table[kind]["sep_conv_3x3"] > 0.0
     assert table["fixed_ms"] > 0.0
@@ -47,8 +57,9 @@ def test_op_latency_table_times_each_op_of_each_cell_kind():
 
 
 def test_sampled_scores_are_the_mnas_reward(make_job, store):
-    job_id, reporter = make_job(strategy="random", samples=2, objective="accuracy-latency",
-                                target_ms=5.0, latency_size=32)
+    job_id, reporter = make_job(
+        strategy="random", samples=2, objective="accuracy-latency", target_ms=5.0, latency_size=32
+    )
     report = SEARCH.run(reporter.spec, reporter)
     sampled = [r for r in store.architectures(job_id) if r["extra"]["kind"] == "sampled"]
     assert len(sampled) == 2
@@ -56,18 +67,21 @@ def test_sampled_scores_are_the_mnas_reward(make_job, store):
         e = row["extra"]
         assert e["target_ms"] == 5.0 and e["backbone_latency_ms"] > 0
         assert row["score"] == pytest.approx(
-            e["accuracy"] * (e["backbone_latency_ms"] / 5.0) ** -0.07)
+            e["accuracy"] * (e["backbone_latency_ms"] / 5.0) ** -0.07
+        )
     lat = report["latency"]
     assert report["objective"] == "accuracy-latency" and lat["image_size"] == 32
     assert lat["searched_ms"] > 0 and len(lat["random_ms"]) == len(report["random"]["accs"])
 
 
 def test_darts_with_the_latency_penalty_logs_its_expected_latency(make_job, store):
-    job_id, reporter = make_job(strategy="darts", epochs=2, objective="accuracy-latency",
-                                latency_size=32, warmup=0.0)
+    job_id, reporter = make_job(
+        strategy="darts", epochs=2, objective="accuracy-latency", latency_size=32, warmup=0.0
+    )
     SEARCH.run(reporter.spec, reporter)
-    expected = [m["value"] for m in store.metrics(job_id)
-                if m["key"] == "search/expected_latency_ms"]
+    expected = [
+        m["value"] for m in store.metrics(job_id) if m["key"] == "search/expected_latency_ms"
+    ]
     assert len(expected) == 2 and all(v > 0 for v in expected)
     events = " ".join(e["message"] for e in store.events(job_id))
     assert "op latency table measured at 32px" in events and "latency target" in events

@@ -10,8 +10,12 @@ from core.nas.network import AUXILIARY, CifarNetwork, drop_path, reduction_layer
 from core.torch_util import count_parameters
 
 # C=36, layers=20, 10 classes, auxiliary head excluded (DARTS paper / reference json).
-EXPECTED = {"DARTS_V2": 3_349_342, "DARTS_V1": 3_169_414, "AmoebaNet": 3_145_078,
-            "NASNet": 3_830_950}
+EXPECTED = {
+    "DARTS_V2": 3_349_342,
+    "DARTS_V1": 3_169_414,
+    "AmoebaNet": 3_145_078,
+    "NASNet": 3_830_950,
+}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -44,8 +48,7 @@ def test_reductions_at_thirds_and_drop_path_scaling():
     assert abs((out == 0).float().mean().item() - 0.25) < 0.03
 
 
-@pytest.mark.parametrize("optimizer, kind", [("adam", torch.optim.AdamW),
-                                              ("sgd", torch.optim.SGD)])
+@pytest.mark.parametrize("optimizer, kind", [("adam", torch.optim.AdamW), ("sgd", torch.optim.SGD)])
 def test_train_settings_build_the_named_optimiser_and_it_learns(optimizer, kind):
     from core.nas.proxy import TrainSettings, train_and_score
     from tests.nas.conftest import make_proxy_tensors
@@ -54,12 +57,14 @@ def test_train_settings_build_the_named_optimiser_and_it_learns(optimizer, kind)
     settings = TrainSettings(epochs=6, batch_size=8, lr=lr, momentum=0.8, optimizer=optimizer)
     opt = settings.build([torch.nn.Parameter(torch.zeros(2))])
     assert isinstance(opt, kind) and opt.defaults["lr"] == lr
-    assert opt.defaults["betas" if optimizer == "adam" else "momentum"] == \
-        ((0.8, 0.999) if optimizer == "adam" else 0.8)
+    assert opt.defaults["betas" if optimizer == "adam" else "momentum"] == (
+        (0.8, 0.999) if optimizer == "adam" else 0.8
+    )
     t = make_proxy_tensors(n_train=64, n_val=32)
     norm = lambda x: (x.float() - 80) / 60  # noqa: E731
     torch.manual_seed(0)
     net = CifarNetwork(4, 2, 3, False, PUBLISHED_GENOTYPES["DARTS_V2"])
-    scores = train_and_score(net, (norm(t["train_x"]), t["train_y"]),
-                             (norm(t["val_x"]), t["val_y"]), settings, seed=0)
+    scores = train_and_score(
+        net, (norm(t["train_x"]), t["train_y"]), (norm(t["val_x"]), t["val_y"]), settings, seed=0
+    )
     assert scores["val_acc"] >= 0.9  # one bright channel: a working optimiser learns it

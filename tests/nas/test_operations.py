@@ -18,8 +18,16 @@ def test_op_output_shape(name, stride):
 
 
 def test_search_set_is_darts_eight_in_order():
-    assert PRIMITIVES == ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
-                          "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
+    assert PRIMITIVES == (
+        "none",
+        "max_pool_3x3",
+        "avg_pool_3x3",
+        "skip_connect",
+        "sep_conv_3x3",
+        "sep_conv_5x5",
+        "dil_conv_3x3",
+        "dil_conv_5x5",
+    )
     assert {"sep_conv_7x7", "conv_7x1_1x7"} <= set(OPS)
 
 

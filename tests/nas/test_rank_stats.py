@@ -8,8 +8,15 @@ import math
 
 import pytest
 
-from bench.proxies import (combinations, correlation_rows, kendall_tau_b, spearman,
-                           structure_rows, top_hits, verdict)
+from bench.proxies import (
+    combinations,
+    correlation_rows,
+    kendall_tau_b,
+    spearman,
+    structure_rows,
+    top_hits,
+    verdict,
+)
 from core.nas.genotypes import Genotype
 
 
@@ -43,10 +50,10 @@ def test_reversed_constant_and_mismatched():
 
 
 def test_top_hits():
-    truth = [12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]          # true top 10: cells 0..9
-    scores = [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 10, 11]          # best 5: cells 11, 10, 0, 1, 2
+    truth = [12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1]  # true top 10: cells 0..9
+    scores = [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 10, 11]  # best 5: cells 11, 10, 0, 1, 2
     assert top_hits(scores, truth) == 3
-    tied = truth[:10] + [3, 1]                                # cell 10 ties the 10th: in it
+    tied = truth[:10] + [3, 1]  # cell 10 ties the 10th: in it
     assert top_hits(scores, tied) == 4
     # a tie in the scores goes to the earlier cell (as zero_cost.ranking): cell 0, not cell 1
     assert top_hits([1, 1, 0], [0, 1, 0], top=1, true_top=1) == 0
@@ -60,12 +67,17 @@ def _scored(values: dict[str, list[float]]) -> list[dict[str, float]]:
 def test_rows_and_verdict():
     # 4 cells; accuracy follows zico exactly, synflow and noskip reversed, naswot and params half
     # right
-    values = {"synflow": [4.0, 3.0, 2.0, 1.0], "naswot": [1.0, 2.0, 4.0, 3.0],
-              "zico": [1.0, 2.0, 3.0, 4.0], "noskip": [0.0, -1.0, -2.0, -2.0],
-              "params": [2.0, 1.0, 3.0, 4.0]}
+    values = {
+        "synflow": [4.0, 3.0, 2.0, 1.0],
+        "naswot": [1.0, 2.0, 4.0, 3.0],
+        "zico": [1.0, 2.0, 3.0, 4.0],
+        "noskip": [0.0, -1.0, -2.0, -2.0],
+        "params": [2.0, 1.0, 3.0, 4.0],
+    }
     accs = [0.1, 0.2, 0.3, 0.4]
-    rows = {r["name"]: r for r in correlation_rows(_scored(values), accs,
-                                                   ("synflow", "naswot", "zico"))}
+    rows = {
+        r["name"]: r for r in correlation_rows(_scored(values), accs, ("synflow", "naswot", "zico"))
+    }
     assert rows["zico"]["kendall"] == pytest.approx(1.0)
     assert rows["synflow"]["kendall"] == pytest.approx(-1.0)
     assert rows["params"]["kind"] == "baseline" and rows["zico"]["kind"] == "proxy"
@@ -76,19 +88,21 @@ def test_rows_and_verdict():
     free = ["synflow", "naswot", "zico", "noskip"]
     subsets = [", ".join(c) for k in (2, 3, 4) for c in itertools.combinations(free, k)]
     subsets.append("synflow, naswot, zico, noskip, params")
-    assert set(rows) == set(values) | {f"{m}({names})" for m in ("mean-rank", "log-rank")
-                                       for names in subsets}
+    assert set(rows) == set(values) | {
+        f"{m}({names})" for m in ("mean-rank", "log-rank") for names in subsets
+    }
     text = verdict(list(rows.values()), ("synflow", "naswot", "zico"), "mean-rank")
-    best = max((r for r in rows.values() if r["kind"] == "combination"),
-               key=lambda r: r["kendall"])
+    best = max((r for r in rows.values() if r["kind"] == "combination"), key=lambda r: r["kendall"])
     assert f"`{best['name']}`" in text
     assert "A single score ranks better" in text and "`zico`" in text  # tau 1 beats all
 
 
 def test_verdict_names_the_default_when_it_is_best():
-    rows = [{"name": "zico", "kind": "proxy", "kendall": 0.2},
-            {"name": "mean-rank(synflow, zico)", "kind": "combination", "kendall": 0.5},
-            {"name": "log-rank(synflow, zico)", "kind": "combination", "kendall": math.nan}]
+    rows = [
+        {"name": "zico", "kind": "proxy", "kendall": 0.2},
+        {"name": "mean-rank(synflow, zico)", "kind": "combination", "kendall": 0.5},
+        {"name": "log-rank(synflow, zico)", "kind": "combination", "kendall": math.nan},
+    ]
     text = verdict(rows, ("synflow", "zico"), "mean-rank")
     assert "is that one: the default combination follows this table" in text
     text = verdict(rows, ("synflow", "zico"), "log-rank")
@@ -104,9 +118,11 @@ def test_combinations_deduplicate_when_default_is_all():
 
 
 def test_verdict_keeps_the_default_on_a_tie():
-    rows = [{"name": "zico", "kind": "proxy", "kendall": 0.3},
-            {"name": "log-rank(zico)", "kind": "combination", "kendall": 0.3},
-            {"name": "mean-rank(zico)", "kind": "combination", "kendall": 0.3}]
+    rows = [
+        {"name": "zico", "kind": "proxy", "kendall": 0.3},
+        {"name": "log-rank(zico)", "kind": "combination", "kendall": 0.3},
+        {"name": "mean-rank(zico)", "kind": "combination", "kendall": 0.3},
+    ]
     assert "is that one" in verdict(rows, ("zico",), "mean-rank")
     assert "is that one" in verdict(rows, ("zico",), "log-rank")
 
@@ -114,10 +130,15 @@ def test_verdict_keeps_the_default_on_a_tie():
 def test_structure_rows_count_the_normal_cells_ops():
     # one node (two pairs) per cell; normal ops: 2 convs, 1 conv + 1 skip, 2 skips; the
     # reduction cell (all convs) does not count
-    normals = [("sep_conv_3x3", "dil_conv_5x5"), ("sep_conv_5x5", "skip_connect"),
-               ("skip_connect", "skip_connect")]
-    cells = [Genotype([(a, 0), (b, 1)], [2], [("sep_conv_3x3", 0), ("sep_conv_3x3", 1)], [2])
-             for a, b in normals]
+    normals = [
+        ("sep_conv_3x3", "dil_conv_5x5"),
+        ("sep_conv_5x5", "skip_connect"),
+        ("skip_connect", "skip_connect"),
+    ]
+    cells = [
+        Genotype([(a, 0), (b, 1)], [2], [("sep_conv_3x3", 0), ("sep_conv_3x3", 1)], [2])
+        for a, b in normals
+    ]
     rows = {r["name"]: r for r in structure_rows(cells, [0.5, 0.4, 0.3])}
     assert rows["conv ops (normal cell)"]["kendall"] == pytest.approx(1.0)
     rows = {r["name"]: r for r in structure_rows(cells, [0.3, 0.4, 0.5])}
@@ -128,6 +149,6 @@ def test_structure_rows_count_the_normal_cells_ops():
 def test_bench_set_options_are_json_or_strings():
     from bench.common import parse_sets
 
-    assert parse_sets(["fast=true", "child_epochs=6", 'zero_cost={"fill": true}',
-                       "warm_start=zero-cost"]) == {
-        "fast": True, "child_epochs": 6, "zero_cost": {"fill": True}, "warm_start": "zero-cost"}
+    assert parse_sets(
+        ["fast=true", "child_epochs=6", 'zero_cost={"fill": true}', "warm_start=zero-cost"]
+    ) == {"fast": True, "child_epochs": 6, "zero_cost": {"fill": True}, "warm_start": "zero-cost"}

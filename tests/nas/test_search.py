@@ -14,8 +14,12 @@ from core.nas.genotypes import Genotype
 from core.nas.strategies.base import RunState
 from core.nas.tasks import SEARCH
 
-BUDGETS = {"darts": {"epochs": 2}, "enas": {"epochs": 1}, "evolution": {"samples": 4},
-           "random": {"samples": 3}}
+BUDGETS = {
+    "darts": {"epochs": 2},
+    "enas": {"epochs": 1},
+    "evolution": {"samples": 4},
+    "random": {"samples": 3},
+}
 
 
 @pytest.mark.parametrize("strategy", sorted(BUDGETS))
@@ -40,8 +44,10 @@ def _check_logged(strategy, job_id, reporter, result, store):
     assert kinds.count("final") == 1 + 2  # searched (1 repeat) + K = 2 random
     if strategy == "darts":
         # default warm-up 0.5 of 2 epochs: epoch 0 trains weights only (no alpha-batch score)
-        assert [r["score"] is None for r in rows if r["extra"]["kind"] == "derived"] \
-            == [True, False]
+        assert [r["score"] is None for r in rows if r["extra"]["kind"] == "derived"] == [
+            True,
+            False,
+        ]
         alphas = json.loads((reporter.run_dir / "alphas.json").read_text())
         assert [a["epoch"] for a in alphas] == [0, 1]
         assert len(alphas[0]["normal"]) == len(alphas[0]["edges"]) == 5  # 2 nodes: 2 + 3 edges
@@ -106,11 +112,15 @@ def _check_interrupted_run_resumes_exactly(make_job, store, monkeypatch, ref, ex
     store.db.execute("UPDATE jobs SET cancel_requested = 0 WHERE id = ?", [job_id])
     result = SEARCH.run(reporter.spec, _resumed_reporter(store, job_id, reporter))
     assert any("resumed at epoch 1" in e["message"] for e in store.events(job_id))
-    assert [r["step"] for r in store.architectures(job_id) if r["extra"]["kind"] == "derived"] \
-        == [0, 1]
+    assert [r["step"] for r in store.architectures(job_id) if r["extra"]["kind"] == "derived"] == [
+        0,
+        1,
+    ]
     alphas = json.loads((reporter.run_dir / "alphas.json").read_text())
     ref_alphas = json.loads((ref.run_dir / "alphas.json").read_text())
-    assert torch.allclose(torch.tensor(alphas[-1]["normal"]), torch.tensor(ref_alphas[-1]["normal"]))
+    assert torch.allclose(
+        torch.tensor(alphas[-1]["normal"]), torch.tensor(ref_alphas[-1]["normal"])
+    )
     assert result["genotype"] == expected["genotype"]
     assert result["searched"]["accs"] == expected["searched"]["accs"]
     assert result["random"]["accs"] == [] and result["margin"] is None
@@ -135,15 +145,17 @@ def test_darts_warmup_trains_weights_only(make_job, store):
     for kind in ("normal", "reduce"):
         expected = torch.softmax(getattr(initial, f"alphas_{kind}").detach(), -1)
         assert torch.allclose(torch.tensor(alphas[0][kind]), expected, atol=1e-7)
-    assert [r["score"] for r in store.architectures(job_id) if r["extra"]["kind"] == "derived"] \
-        == [None]
+    assert [r["score"] for r in store.architectures(job_id) if r["extra"]["kind"] == "derived"] == [
+        None
+    ]
 
 
 def test_pc_darts_searches_with_partial_channels(make_job, store):
     """`--partial-channels 2`: the job runs, moves its betas (snapshots are softmax(alpha) x
     normalised beta, so a node's rows no longer each sum to 1) and derives a cell."""
-    job_id, reporter = make_job(strategy="darts", epochs=2, warmup=0.0, report_random=0,
-                                darts={"partial_channels": 2})
+    job_id, reporter = make_job(
+        strategy="darts", epochs=2, warmup=0.0, report_random=0, darts={"partial_channels": 2}
+    )
     result = SEARCH.run(reporter.spec, reporter)
     assert Genotype.from_dict(result["genotype"])
     from core.nas.supernet import SuperNet

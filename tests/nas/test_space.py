@@ -31,9 +31,12 @@ def test_mutation_changes_exactly_one_entry():
     parent = sample_genotype(rng, 4)
     for _ in range(100):
         child, what = mutate(parent, rng)
-        diffs = [(kind, k) for kind in CELL_KINDS
-                 for k, (a, b) in enumerate(zip(parent.cell(kind)[0], child.cell(kind)[0]))
-                 if a != b]
+        diffs = [
+            (kind, k)
+            for kind in CELL_KINDS
+            for k, (a, b) in enumerate(zip(parent.cell(kind)[0], child.cell(kind)[0]))
+            if a != b
+        ]
         assert len(diffs) == 1, what
         kind, k = diffs[0]
         a, b = parent.cell(kind)[0][k], child.cell(kind)[0][k]

@@ -7,11 +7,11 @@ import random
 import pytest
 import torch
 
+from core.errors import SpecError
 from core.nas.derive import derive_cell, derive_genotype
 from core.nas.genotypes import Genotype
 from core.nas.operations import PRIMITIVES
 from core.nas.space import edge_list, sample_genotype
-from core.errors import SpecError
 from core.nas.supernet import MixedOp, SuperNet, channel_shuffle
 
 P = {name: k for k, name in enumerate(PRIMITIVES)}
@@ -25,11 +25,11 @@ def _row(**weights):
 
 # nodes = 2 -> edges (0,0) (0,1) (1,0) (1,1) (1,2)
 HAND = [
-    _row(none=0.9, sep_conv_3x3=0.05),        # node 0 <- input 0: none is ignored
-    _row(max_pool_3x3=0.3),                    # node 0 <- input 1
-    _row(dil_conv_5x5=0.4),                    # node 1 <- input 0
-    _row(skip_connect=0.2),                    # node 1 <- input 1 (weakest: dropped)
-    _row(none=0.45, avg_pool_3x3=0.5),         # node 1 <- node 0
+    _row(none=0.9, sep_conv_3x3=0.05),  # node 0 <- input 0: none is ignored
+    _row(max_pool_3x3=0.3),  # node 0 <- input 1
+    _row(dil_conv_5x5=0.4),  # node 1 <- input 0
+    _row(skip_connect=0.2),  # node 1 <- input 1 (weakest: dropped)
+    _row(none=0.45, avg_pool_3x3=0.5),  # node 1 <- node 0
 ]
 HAND_PAIRS = [("max_pool_3x3", 1), ("sep_conv_3x3", 0), ("avg_pool_3x3", 2), ("dil_conv_5x5", 0)]
 
@@ -50,8 +50,9 @@ def test_supernet_genotype_from_hand_set_alphas():
 
 def test_skip_cap_replaces_weakest_skips_with_next_best_op():
     nodes = 4
-    rows = [_row(skip_connect=0.5 + 0.01 * k, sep_conv_5x5=0.3)
-            for k in range(len(edge_list(nodes)))]
+    rows = [
+        _row(skip_connect=0.5 + 0.01 * k, sep_conv_5x5=0.3) for k in range(len(edge_list(nodes)))
+    ]
     uncapped = derive_genotype(rows, rows, nodes, skip_cap=None)
     assert uncapped.count("skip_connect") == 8
     capped = derive_genotype(rows, rows, nodes, skip_cap=2)
@@ -88,9 +89,12 @@ def test_mixed_and_discrete_forward_and_alpha_gradients():
 def test_discrete_path_uses_only_genotype_ops():
     torch.manual_seed(0)
     net = SuperNet(4, 3, 3, nodes=2).eval()
-    g = Genotype([("sep_conv_3x3", 0), ("max_pool_3x3", 1), ("avg_pool_3x3", 2),
-                  ("skip_connect", 0)], [2, 3], [("max_pool_3x3", 0), ("max_pool_3x3", 1),
-                                                 ("skip_connect", 2), ("max_pool_3x3", 0)], [2, 3])
+    g = Genotype(
+        [("sep_conv_3x3", 0), ("max_pool_3x3", 1), ("avg_pool_3x3", 2), ("skip_connect", 0)],
+        [2, 3],
+        [("max_pool_3x3", 0), ("max_pool_3x3", 1), ("skip_connect", 2), ("max_pool_3x3", 0)],
+        [2, 3],
+    )
     x = torch.randn(2, 3, 8, 8)
     before = net(x, genotype=g)
     with torch.no_grad():  # a weight the genotype never uses

@@ -6,8 +6,6 @@ import json
 import os
 import shutil
 
-import pytest
-
 from core.data.generate import generate_dataset
 from core.data.internal import commit_dataset, new_workdir, split_json
 from core.engine.jobs import submit_job
@@ -17,16 +15,26 @@ from core.engine.worker import run_job
 TINY_MODEL = {"model": "efficientdet_tiny", "image_size": 128}
 
 
-def make_dataset(store, name: str, images: int, val_is_train: bool = False, repeat: int = 1,
-                 size: int = 128, objects=(1, 2), difficulty: str = "easy", seed: int = 0) -> dict:
+def make_dataset(
+    store,
+    name: str,
+    images: int,
+    val_is_train: bool = False,
+    repeat: int = 1,
+    size: int = 128,
+    objects=(1, 2),
+    difficulty: str = "easy",
+    seed: int = 0,
+) -> dict:
     """Generate and register a shapes dataset.
 
     `val_is_train`: val is the generated images and train lists each of them `repeat` times
     (same files and boxes under new ids), so one epoch is `repeat` passes over the same images.
     """
     work = new_workdir(store.home, name)
-    out = generate_dataset(work, "shapes", images, size, objects, difficulty,
-                           0.0 if val_is_train else 0.25, seed)
+    out = generate_dataset(
+        work, "shapes", images, size, objects, difficulty, 0.0 if val_is_train else 0.25, seed
+    )
     if val_is_train:
         train = split_json(work, "train")
         shutil.copyfile(train, split_json(work, "val"))
@@ -39,8 +47,10 @@ def _repeated(doc: dict, repeat: int) -> dict:
     for r in range(repeat):
         offset = r * 100_000
         images += [{**im, "id": im["id"] + offset} for im in doc["images"]]
-        anns += [{**a, "id": a["id"] + offset, "image_id": a["image_id"] + offset}
-                 for a in doc["annotations"]]
+        anns += [
+            {**a, "id": a["id"] + offset, "image_id": a["image_id"] + offset}
+            for a in doc["annotations"]
+        ]
     return {**doc, "images": images, "annotations": anns}
 
 

@@ -13,13 +13,22 @@ from core.train.evaluate import detections_to_coco, evaluate_coco
 
 
 def _gt(boxes_by_image: dict[int, list[tuple[int, list[float]]]], classes=("a", "b")) -> dict:
-    images = [{"id": i, "file_name": f"{i}.png", "width": 200, "height": 200}
-              for i in boxes_by_image]
+    images = [
+        {"id": i, "file_name": f"{i}.png", "width": 200, "height": 200} for i in boxes_by_image
+    ]
     anns, next_id = [], 1
     for image_id, items in boxes_by_image.items():
         for cat, box in items:
-            anns.append({"id": next_id, "image_id": image_id, "category_id": cat, "bbox": box,
-                         "area": box[2] * box[3], "iscrowd": 0})
+            anns.append(
+                {
+                    "id": next_id,
+                    "image_id": image_id,
+                    "category_id": cat,
+                    "bbox": box,
+                    "area": box[2] * box[3],
+                    "iscrowd": 0,
+                }
+            )
             next_id += 1
     cats = [{"id": i + 1, "name": n} for i, n in enumerate(classes)]
     return {"images": images, "annotations": anns, "categories": cats}
@@ -49,8 +58,12 @@ def test_perfect_predictions_score_one(tmp_path):
 def test_half_recall_gives_51_of_101_points():
     # 4 objects of one class, 2 found exactly and nothing else: precision 1 up to recall 0.5,
     # so 101-point interpolated AP = 51 / 101 at every IoU threshold.
-    gt = _gt({1: [(1, [0, 0, 40, 40]), (1, [50, 50, 40, 40])],
-              2: [(1, [0, 0, 40, 40]), (1, [100, 100, 40, 40])]})
+    gt = _gt(
+        {
+            1: [(1, [0, 0, 40, 40]), (1, [50, 50, 40, 40])],
+            2: [(1, [0, 0, 40, 40]), (1, [100, 100, 40, 40])],
+        }
+    )
     preds = [_det(1, 1, [0, 0, 40, 40], 0.9), _det(2, 1, [100, 100, 40, 40], 0.8)]
     out = evaluate_coco(gt, preds)
     assert out["AP"] == pytest.approx(51 / 101, abs=1e-6)
@@ -97,8 +110,11 @@ def test_empty_predictions_and_unknown_images():
 
 def test_detections_to_coco_undoes_the_letterbox():
     # an image 100x200 (H, W) letterboxed into 64x64: scale 0.32, offset (0, 16)
-    det = {"boxes": torch.tensor([[3.2, 16 + 6.4, 35.2, 16 + 22.4]]),
-           "scores": torch.tensor([0.75]), "labels": torch.tensor([2])}
+    det = {
+        "boxes": torch.tensor([[3.2, 16 + 6.4, 35.2, 16 + 22.4]]),
+        "scores": torch.tensor([0.75]),
+        "labels": torch.tensor([2]),
+    }
     [res] = detections_to_coco([det], [7], [0.32], [(0.0, 16.0)], [(100, 200)])
     assert res["image_id"] == 7 and res["category_id"] == 3 and res["score"] == 0.75
     assert res["bbox"] == pytest.approx([10.0, 20.0, 100.0, 50.0], abs=1e-3)

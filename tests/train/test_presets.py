@@ -34,17 +34,23 @@ def test_image_size_forms():
         image_size_hw("big")
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({}, "train: dataset: required"),
-    ({"dataset": "d", "epochs": 0}, "train: epochs=0: must be >= 1"),
-    ({"dataset": "d", "epochs": 2.5}, "whole number"),
-    ({"dataset": "d", "preset": "fast"}, "preset='fast': must be one of paper, quick-cpu, finetune"),
-    ({"dataset": "d", "colour": 1}, "train: colour=1: unknown field"),
-    ({"dataset": "d", "model": "yolo"}, "unknown detector"),
-    ({"dataset": "d", "image_size": 500}, "multiples of 128"),
-    ({"dataset": "d", "backbone": "hub:foo"}, "nas:JOB_ID"),
-    ({"dataset": "d", "amp": "yes"}, "true or false"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ({}, "train: dataset: required"),
+        ({"dataset": "d", "epochs": 0}, "train: epochs=0: must be >= 1"),
+        ({"dataset": "d", "epochs": 2.5}, "whole number"),
+        (
+            {"dataset": "d", "preset": "fast"},
+            "preset='fast': must be one of paper, quick-cpu, finetune",
+        ),
+        ({"dataset": "d", "colour": 1}, "train: colour=1: unknown field"),
+        ({"dataset": "d", "model": "yolo"}, "unknown detector"),
+        ({"dataset": "d", "image_size": 500}, "multiples of 128"),
+        ({"dataset": "d", "backbone": "hub:foo"}, "nas:JOB_ID"),
+        ({"dataset": "d", "amp": "yes"}, "true or false"),
+    ],
+)
 def test_bad_train_specs(spec, message):
     with pytest.raises(SpecError, match=message):
         validate_train_spec(spec)

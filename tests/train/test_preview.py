@@ -11,8 +11,15 @@ from core.engine.store import Store
 from core.train.preview import PREVIEW_IMAGES
 from tests.train.conftest import TINY_MODEL, make_dataset, run_in_process
 
-SPEC = {"dataset": "six", **TINY_MODEL, "epochs": 2, "batch_size": 4, "workers": 0,
-        "eval_every": 2, "augment": False}
+SPEC = {
+    "dataset": "six",
+    **TINY_MODEL,
+    "epochs": 2,
+    "batch_size": 4,
+    "workers": 0,
+    "eval_every": 2,
+    "augment": False,
+}
 
 
 def test_preview_threshold_and_progress(tmp_path):

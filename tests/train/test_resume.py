@@ -9,17 +9,24 @@ import pytest
 import torch
 
 import core.engine.reporter as reporter_module
+from core.checkpoint import load_checkpoint, save_checkpoint
 from core.det.bench import DetectionBench
 from core.engine.worker import run_job
-from core.checkpoint import load_checkpoint, save_checkpoint
 from core.train.predict import load_model, predict_images
 from core.train.trainer import Trainer
 from tests.train.conftest import TINY_MODEL, make_dataset, run_in_process
 
 # SGD with momentum (the paper's optimiser), augmentation on, EMA on: every piece of state that
 # must survive a resume is exercised. 4 images, batch 2: 2 steps per epoch.
-SPEC = {"dataset": "four", **TINY_MODEL, "epochs": 3, "batch_size": 2, "workers": 0,
-        "eval_every": 100, "model_overrides": {"fpn_channels": 16}}
+SPEC = {
+    "dataset": "four",
+    **TINY_MODEL,
+    "epochs": 3,
+    "batch_size": 2,
+    "workers": 0,
+    "eval_every": 100,
+    "model_overrides": {"fpn_channels": 16},
+}
 
 
 @pytest.fixture

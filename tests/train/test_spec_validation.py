@@ -44,8 +44,12 @@ def files(tmp_path):
     garbage.write_text("not a checkpoint")
     not_json = tmp_path / "cell.json"
     not_json.write_text("{normal: [")
-    return {"big": str(big), "garbage": str(garbage), "not_json": str(not_json),
-            "missing": str(tmp_path / "nope.pth")}
+    return {
+        "big": str(big),
+        "garbage": str(garbage),
+        "not_json": str(not_json),
+        "missing": str(tmp_path / "nope.pth"),
+    }
 
 
 # (spec fields, CLI arguments, what the message must contain)
@@ -56,21 +60,35 @@ BAD = [
     ({"workers": 1000}, ["--workers", "1000"], "train: workers=1000: must be <="),
     ({"batch_size": 0}, ["--batch-size", "0"], "train: batch_size=0: must be >= 1"),
     ({"image_size": 4096}, ["--image-size", "4096"], "each side must be 8..2048 pixels"),
-    ({"model": "tf_efficientdet_d7x", "image_size": 1536, "batch_size": 16},
-     ["--model", "tf_efficientdet_d7x", "--image-size", "1536", "--batch-size", "16"],
-     "train: needs about"),
-    ({"backbone": "nas-file:{big}"}, ["--backbone", "nas-file:{big}"],
-     "the normal cell has 10000 edges; the search space allows at most"),
+    (
+        {"model": "tf_efficientdet_d7x", "image_size": 1536, "batch_size": 16},
+        ["--model", "tf_efficientdet_d7x", "--image-size", "1536", "--batch-size", "16"],
+        "train: needs about",
+    ),
+    (
+        {"backbone": "nas-file:{big}"},
+        ["--backbone", "nas-file:{big}"],
+        "the normal cell has 10000 edges; the search space allows at most",
+    ),
     ({"backbone": "nas-file:{missing}"}, ["--backbone", "nas-file:{missing}"], "does not exist"),
-    ({"backbone": "nas-file:{not_json}"}, ["--backbone", "nas-file:{not_json}"],
-     "is not a genotype JSON file"),
+    (
+        {"backbone": "nas-file:{not_json}"},
+        ["--backbone", "nas-file:{not_json}"],
+        "is not a genotype JSON file",
+    ),
     ({"backbone": "nas:999"}, ["--backbone", "nas:999"], "backbone='nas:999'"),
     ({"backbone": "nas:NOT_A_CELL"}, ["--backbone", "nas:NOT_A_CELL"], "no published genotype"),
     ({"backbone": "nas-arch:999"}, ["--backbone", "nas-arch:999"], "backbone='nas-arch:999'"),
-    ({"pretrained_backbone": "{missing}"}, ["--pretrained-backbone", "{missing}"],
-     "does not exist"),
-    ({"pretrained_backbone": "{garbage}"}, ["--pretrained-backbone", "{garbage}"],
-     "is not a torch checkpoint"),
+    (
+        {"pretrained_backbone": "{missing}"},
+        ["--pretrained-backbone", "{missing}"],
+        "does not exist",
+    ),
+    (
+        {"pretrained_backbone": "{garbage}"},
+        ["--pretrained-backbone", "{garbage}"],
+        "is not a torch checkpoint",
+    ),
     ({"init": "no-such-model"}, ["--init", "no-such-model"], "train: init='no-such-model'"),
     ({"dataset": "nope"}, ["--dataset", "nope"], "train: dataset='nope'"),
 ]
@@ -84,8 +102,22 @@ def test_bad_train_values_refused_at_submit(shapes, files, capsys, fields, argv,
         submit_job(shapes, "train", spec, device="cpu")
     assert message.format(**files) in str(info.value)
     argv = [a.format(**files) for a in argv]
-    code, err = _cli(shapes, ["train", "--dataset", "shapes", "--model", "efficientdet_tiny",
-                              "--image-size", "128", "--epochs", "1", *argv], capsys)
+    code, err = _cli(
+        shapes,
+        [
+            "train",
+            "--dataset",
+            "shapes",
+            "--model",
+            "efficientdet_tiny",
+            "--image-size",
+            "128",
+            "--epochs",
+            "1",
+            *argv,
+        ],
+        capsys,
+    )
     assert code == 2 and "Traceback" not in err, err
     assert message.format(**files) in err
     assert shapes.list_jobs() == []
@@ -100,8 +132,12 @@ def test_lr_nan_message_is_the_same_everywhere(shapes, capsys):
 
 
 def test_memory_estimate_names_the_numbers_and_force_overrides(shapes):
-    spec = {"dataset": "shapes", "model": "tf_efficientdet_d7x", "image_size": 1536,
-            "batch_size": 16}
+    spec = {
+        "dataset": "shapes",
+        "model": "tf_efficientdet_d7x",
+        "image_size": 1536,
+        "batch_size": 16,
+    }
     with pytest.raises(SpecError) as info:
         submit_job(shapes, "train", spec, device="cpu")
     message = str(info.value)
@@ -141,26 +177,52 @@ def test_pretrained_backbone_with_a_torch_header_is_accepted(shapes, tmp_path):
     with zipfile.ZipFile(zipped, "w") as archive:
         archive.writestr("readme.txt", "hello")
     with pytest.raises(SpecError, match="a zip file but not a torch checkpoint"):
-        submit_job(shapes, "train", {"dataset": "shapes", **TINY,
-                                     "pretrained_backbone": str(zipped)})
+        submit_job(
+            shapes, "train", {"dataset": "shapes", **TINY, "pretrained_backbone": str(zipped)}
+        )
 
 
-@pytest.mark.parametrize("kind,spec,argv,message", [
-    ("evaluate", {"model": "m", "dataset": "shapes", "batch_size": 0},
-     ["evaluate", "--model", "m", "--dataset", "shapes", "--batch-size", "0"],
-     "evaluate: batch_size=0: must be >= 1"),
-    ("evaluate", {"model": "m", "dataset": "shapes", "score_threshold": "inf"},
-     ["evaluate", "--model", "m", "--dataset", "shapes", "--score-threshold", "inf"],
-     "evaluate: score_threshold='inf': must be a finite number"),
-    ("evaluate", {"model": "no-model", "dataset": "shapes"},
-     ["evaluate", "--model", "no-model", "--dataset", "shapes"], "evaluate: model='no-model'"),
-    ("export", {"model": "m", "opset": 99}, ["export", "--model", "m", "--opset", "99"],
-     "export: opset=99: must be <= 21"),
-    ("export", {"model": "m", "image_size": "300"}, ["export", "--model", "m", "--image-size",
-                                                     "300"], "must be multiples of 128"),
-    ("export", {"model": "no-model"}, ["export", "--model", "no-model"],
-     "export: model='no-model'"),
-])
+@pytest.mark.parametrize(
+    "kind,spec,argv,message",
+    [
+        (
+            "evaluate",
+            {"model": "m", "dataset": "shapes", "batch_size": 0},
+            ["evaluate", "--model", "m", "--dataset", "shapes", "--batch-size", "0"],
+            "evaluate: batch_size=0: must be >= 1",
+        ),
+        (
+            "evaluate",
+            {"model": "m", "dataset": "shapes", "score_threshold": "inf"},
+            ["evaluate", "--model", "m", "--dataset", "shapes", "--score-threshold", "inf"],
+            "evaluate: score_threshold='inf': must be a finite number",
+        ),
+        (
+            "evaluate",
+            {"model": "no-model", "dataset": "shapes"},
+            ["evaluate", "--model", "no-model", "--dataset", "shapes"],
+            "evaluate: model='no-model'",
+        ),
+        (
+            "export",
+            {"model": "m", "opset": 99},
+            ["export", "--model", "m", "--opset", "99"],
+            "export: opset=99: must be <= 21",
+        ),
+        (
+            "export",
+            {"model": "m", "image_size": "300"},
+            ["export", "--model", "m", "--image-size", "300"],
+            "must be multiples of 128",
+        ),
+        (
+            "export",
+            {"model": "no-model"},
+            ["export", "--model", "no-model"],
+            "export: model='no-model'",
+        ),
+    ],
+)
 def test_bad_evaluate_and_export_values(shapes, capsys, kind, spec, argv, message):
     with pytest.raises((SpecError, NotFoundError)) as info:
         submit_job(shapes, kind, spec)
@@ -184,6 +246,7 @@ def test_the_largest_seed_accepted_also_runs(shapes):
     """seed = 2**63 - 1 passes the door, so training with it must work (no overflow later)."""
     from tests.train.conftest import run_in_process
 
-    job = run_in_process(shapes, "train", {"dataset": "shapes", **TINY, "seed": 2**63 - 1,
-                                           "workers": 0})
+    job = run_in_process(
+        shapes, "train", {"dataset": "shapes", **TINY, "seed": 2**63 - 1, "workers": 0}
+    )
     assert job["status"] == "succeeded", job["error"]

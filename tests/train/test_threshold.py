@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from core.train.threshold import (FALLBACK_THRESHOLD, choose_threshold, f1_best_threshold,
-                                  match_coco)
+from core.train.threshold import FALLBACK_THRESHOLD, choose_threshold, f1_best_threshold, match_coco
 
 
 def test_f1_best_threshold_picks_the_peak():
     # kept at 0.9: P 1 R .25 F1 .4; 0.8: 1/.5/.667; 0.7: .667/.5/.571; 0.6: .75/.75/.75;
     # 0.5: .6/.75/.667; 0.4: .5/.75/.6 -> 0.6
-    choice = f1_best_threshold([0.5, 0.9, 0.7, 0.6, 0.4, 0.8],
-                               [False, True, False, True, False, True], 4)
+    choice = f1_best_threshold(
+        [0.5, 0.9, 0.7, 0.6, 0.4, 0.8], [False, True, False, True, False, True], 4
+    )
     assert choice.threshold == 0.6
     assert (choice.precision, choice.recall) == (0.75, 0.75)
     assert choice.f1 == pytest.approx(0.75)
@@ -43,18 +43,22 @@ def test_floor_and_fallback():
 
 
 def test_match_coco_is_greedy_per_image_and_class():
-    gt = {"images": [{"id": 1}, {"id": 2}], "categories": [{"id": 1}, {"id": 2}],
-          "annotations": [
-              {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]},
-              {"id": 2, "image_id": 1, "category_id": 1, "bbox": [20, 20, 10, 10]},
-              {"id": 3, "image_id": 2, "category_id": 2, "bbox": [0, 0, 10, 10]},
-              {"id": 4, "image_id": 2, "category_id": 2, "bbox": [50, 50, 9, 9], "iscrowd": 1}]}
+    gt = {
+        "images": [{"id": 1}, {"id": 2}],
+        "categories": [{"id": 1}, {"id": 2}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [20, 20, 10, 10]},
+            {"id": 3, "image_id": 2, "category_id": 2, "bbox": [0, 0, 10, 10]},
+            {"id": 4, "image_id": 2, "category_id": 2, "bbox": [50, 50, 9, 9], "iscrowd": 1},
+        ],
+    }
     preds = [
-        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9},    # TP
-        {"image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "score": 0.8},    # dup: FP
+        {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.9},  # TP
+        {"image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "score": 0.8},  # dup: FP
         {"image_id": 1, "category_id": 2, "bbox": [20, 20, 10, 10], "score": 0.7},  # class: FP
-        {"image_id": 2, "category_id": 2, "bbox": [0, 0, 10, 14], "score": 0.6},    # IoU .71: TP
-        {"image_id": 2, "category_id": 2, "bbox": [0, 0, 10, 25], "score": 0.95},   # IoU .4: FP
+        {"image_id": 2, "category_id": 2, "bbox": [0, 0, 10, 14], "score": 0.6},  # IoU .71: TP
+        {"image_id": 2, "category_id": 2, "bbox": [0, 0, 10, 25], "score": 0.95},  # IoU .4: FP
     ]
     scores, tp, num_gt = match_coco(gt, preds)
     assert tp.tolist() == [True, False, False, True, False]

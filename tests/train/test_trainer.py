@@ -25,9 +25,19 @@ from tests.train.conftest import TINY_MODEL, make_dataset, run_in_process
 
 # 80 steps of batch 4. For so short a run BN statistics need a faster momentum than the paper's
 # 0.01, and anchors half the usual size suit objects of 15-77 px in a 128 px input.
-OVERFIT_SPEC = {"dataset": "four", **TINY_MODEL, "epochs": 10, "batch_size": 4, "workers": 0,
-                "optimizer": "adamw", "lr": 0.01, "weight_decay": 0.0, "augment": False,
-                "eval_every": 5, "model_overrides": {"bn_momentum": 0.1, "anchor_scale": 2.0}}
+OVERFIT_SPEC = {
+    "dataset": "four",
+    **TINY_MODEL,
+    "epochs": 10,
+    "batch_size": 4,
+    "workers": 0,
+    "optimizer": "adamw",
+    "lr": 0.01,
+    "weight_decay": 0.0,
+    "augment": False,
+    "eval_every": 5,
+    "model_overrides": {"bn_momentum": 0.1, "anchor_scale": 2.0},
+}
 REPEAT = 8  # each image 8 times per epoch: 8 steps per epoch
 
 
@@ -69,8 +79,14 @@ def test_tiny_model_overfits_four_images(trained):
     assert result["AP50"] >= 0.9, result
     assert result["model"] == f"job-{job['id']}" and result["steps"] == 10 * REPEAT
     run = store.home / "runs" / str(job["id"])
-    for name in ("best.pt", "last.pt", "checkpoint.pt", "eval.json", "predictions.json",
-                 "config.json"):
+    for name in (
+        "best.pt",
+        "last.pt",
+        "checkpoint.pt",
+        "eval.json",
+        "predictions.json",
+        "config.json",
+    ):
         assert (run / name).is_file(), name
     evaluation = json.loads((run / "eval.json").read_text())
     assert evaluation["AP50"] == pytest.approx(result["AP50"])
@@ -100,8 +116,12 @@ def test_predict_returns_boxes_in_original_coordinates(trained):
     for ann in gt:
         x, y, w, h = ann["bbox"]
         expected = np.array([x * sx, y * sy, (x + w) * sx, (y + h) * sy])
-        hits = [b for b, label in zip(result["boxes"], result["labels"])
-                if label == ann["category_id"] - 1 and np.abs(b - expected).max() < 0.1 * resized.shape[0]]
+        hits = [
+            b
+            for b, label in zip(result["boxes"], result["labels"])
+            if label == ann["category_id"] - 1
+            and np.abs(b - expected).max() < 0.1 * resized.shape[0]
+        ]
         assert hits, (expected, result)
     assert result["class_names"][0] in loaded.classes
     assert list(result["scores"]) == sorted(result["scores"], reverse=True)
@@ -113,8 +133,19 @@ def test_predict_cli_writes_drawn_images_and_json(trained, tmp_path, capsys):
     src = tmp_path / "photo.png"
     write_image(src, read_rgb(images_dir / doc["images"][1]["file_name"]))
     out = tmp_path / "out"
-    code = cli_main(["--home", str(store.home), "predict", "--model", f"job-{job['id']}",
-                     "--out", str(out), str(src), str(src)])
+    code = cli_main(
+        [
+            "--home",
+            str(store.home),
+            "predict",
+            "--model",
+            f"job-{job['id']}",
+            "--out",
+            str(out),
+            str(src),
+            str(src),
+        ]
+    )
     assert code == 0
     data = json.loads((out / "predictions.json").read_text())
     # no --score-threshold: the model's own F1-best threshold from its evaluation
@@ -127,8 +158,7 @@ def test_predict_cli_writes_drawn_images_and_json(trained, tmp_path, capsys):
 
 def test_evaluate_job_matches_training_eval(trained):
     store, job = trained
-    evaluation = run_in_process(store, "evaluate", {"model": f"job-{job['id']}",
-                                                    "dataset": "four"})
+    evaluation = run_in_process(store, "evaluate", {"model": f"job-{job['id']}", "dataset": "four"})
     assert evaluation["status"] == "succeeded", evaluation["error"]
     assert evaluation["result"]["AP50"] == pytest.approx(job["result"]["AP50"], abs=1e-6)
     saved = json.loads((store.home / "runs" / str(evaluation["id"]) / "eval.json").read_text())
@@ -153,8 +183,25 @@ def test_init_keeps_weights_and_makes_a_new_head(trained):
 def test_cli_submits_validated_jobs_and_rejects_unknown_names(trained, capsys):
     store, job = trained
     home = str(store.home)
-    assert cli_main(["--home", home, "train", "--dataset", "four", "--preset", "quick-cpu",
-                     "--epochs", "2", "--image-size", "384x256", "--no-worker"]) == 0
+    assert (
+        cli_main(
+            [
+                "--home",
+                home,
+                "train",
+                "--dataset",
+                "four",
+                "--preset",
+                "quick-cpu",
+                "--epochs",
+                "2",
+                "--image-size",
+                "384x256",
+                "--no-worker",
+            ]
+        )
+        == 0
+    )
     queued = store.get_job(int(capsys.readouterr().out.split()[-1]))
     assert queued["kind"] == "train" and queued["status"] == "queued"
     assert queued["spec"]["epochs"] == 2 and queued["spec"]["image_size"] == [256, 384]
@@ -162,8 +209,14 @@ def test_cli_submits_validated_jobs_and_rejects_unknown_names(trained, capsys):
     store.request_cancel(queued["id"])
     assert cli_main(["--home", home, "train", "--dataset", "nope", "--no-worker"]) == 2
     assert "no dataset named 'nope'" in capsys.readouterr().err
-    assert cli_main(["--home", home, "train", "--dataset", "four", "--epochs", "0",
-                     "--no-worker"]) == 2
-    assert cli_main(["--home", home, "evaluate", "--model", "job-999", "--dataset", "four",
-                     "--no-worker"]) == 2
+    assert (
+        cli_main(["--home", home, "train", "--dataset", "four", "--epochs", "0", "--no-worker"])
+        == 2
+    )
+    assert (
+        cli_main(
+            ["--home", home, "evaluate", "--model", "job-999", "--dataset", "four", "--no-worker"]
+        )
+        == 2
+    )
     assert "no model named 'job-999'" in capsys.readouterr().err

@@ -41,7 +41,8 @@ def test_heatmaps_choices_and_slider():
     choices = [t for t in fig.data if t.name == "derived choice"]
     pairs = PUBLISHED_GENOTYPES["DARTS_V2"].normal
     assert sorted(zip(choices[0].x, choices[0].y)) == sorted(
-        (al.short_op(op), al.edge_label(k // 2, src)) for k, (op, src) in enumerate(pairs))
+        (al.short_op(op), al.edge_label(k // 2, src)) for k, (op, src) in enumerate(pairs)
+    )
     # the derived cell beside it: labels name the genotype's ops
     labels = [t for t in fig.data if (t.meta or {}).get("role") == "op_labels"]
     assert sorted(labels[0].text) == sorted(op for op, _ in pairs)

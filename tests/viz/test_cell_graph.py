@@ -25,7 +25,7 @@ def test_published_cell_edges_and_labels(name, cell):
     g = PUBLISHED_GENOTYPES[name]
     pairs, concat = g.cell(cell)
     fig = cg.cell_figure(g, cell)
-    labels, = _role(fig, "op_labels")
+    (labels,) = _role(fig, "op_labels")
     # one labelled point per op edge, naming every op of the cell
     assert Counter(labels.text) == Counter(op for op, _ in pairs)
     # each edge's customdata: [slot, source, target] as in the genotype, label text its op
@@ -37,7 +37,7 @@ def test_published_cell_edges_and_labels(name, cell):
         curves[t.meta["op"]] += int(np.isnan(np.asarray(t.x, dtype=float)).sum())
     assert curves == Counter(op for op, _ in pairs)
     # one arrowhead per op edge and per concat edge
-    arrows, = _role(fig, "arrows")
+    (arrows,) = _role(fig, "arrows")
     assert sum(1 for s in arrows.marker.size if s > 0) == len(pairs) + len(concat)
     # the output is fed by exactly the concat states (NASNet / AmoebaNet are not 2..5)
     concat_sources = [s for t in _role(fig, "concat") for s in t.meta["sources"]]
@@ -55,7 +55,7 @@ def test_layout_has_no_overlapping_labels(name, cell):
     boxes = [e.label_box for e in lay.op_edges]
     for i, a in enumerate(boxes):
         assert 0 <= a[0] and a[2] <= lay.width and 0 <= a[1] and a[3] <= lay.height
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert cl._overlap(a, b) == 0, f"labels overlap: {a} {b}"
         for n in lay.nodes:
             assert cl._overlap(a, cl._node_box(n, margin=0)) == 0
@@ -67,19 +67,23 @@ def test_layout_has_no_overlapping_labels(name, cell):
 
 def test_hover_has_op_params_at_width():
     fig = cg.cell_figure(PUBLISHED_GENOTYPES["DARTS_V2"], "normal", C=16)
-    labels, = _role(fig, "op_labels")
+    (labels,) = _role(fig, "op_labels")
     hover = dict(zip(labels.text, labels.hovertext))  # DARTS_V2 normal slot 0: sep_conv_3x3 from 0
     # SepConv twice: (depthwise 16*9 + pointwise 16*16 + BN 2*16) * 2 = 864
     assert "params at C=16: 864" in hover["sep_conv_3x3"]
     assert "from: c<sub>k-2</sub>" in labels.hovertext[0]
-    pool, = _role(cg.cell_figure(PUBLISHED_GENOTYPES["DARTS_V2"], "reduce", C=16), "op_labels")
+    (pool,) = _role(cg.cell_figure(PUBLISHED_GENOTYPES["DARTS_V2"], "reduce", C=16), "op_labels")
     mp = dict(zip(pool.text, pool.hovertext))["max_pool_3x3"]
     assert "params at C=16: 0" in mp and "stride: 2" in mp
 
 
 def test_unused_node_is_greyed():
-    g = Genotype([("sep_conv_3x3", 0), ("skip_connect", 1), ("max_pool_3x3", 0),
-                  ("avg_pool_3x3", 1)], [3], [("max_pool_3x3", 0), ("max_pool_3x3", 1)], [2])
+    g = Genotype(
+        [("sep_conv_3x3", 0), ("skip_connect", 1), ("max_pool_3x3", 0), ("avg_pool_3x3", 1)],
+        [3],
+        [("max_pool_3x3", 0), ("max_pool_3x3", 1)],
+        [2],
+    )
     fig = cg.cell_figure(g, "normal")
     nodes = _role(fig, "nodes")[0]
     colors = dict(zip(nodes.text, nodes.marker.color))
@@ -102,8 +106,12 @@ def test_compare_highlights_differing_edges():
     same = cg.compare_figure(v2, v2, "reduce", arrangement="rows", width=600)
     assert same.layout.meta["differing"] == [0, 0]
     # a legend entry per op across both panels (dil_conv_3x3 is only in V2)
-    assert {t.name for t in fig.data if t.showlegend} == {"sep_conv_3x3", "skip_connect",
-                                                         "dil_conv_3x3", "concat"}
+    assert {t.name for t in fig.data if t.showlegend} == {
+        "sep_conv_3x3",
+        "skip_connect",
+        "dil_conv_3x3",
+        "concat",
+    }
 
 
 def test_accepts_dict_and_rejects_bad_cell():

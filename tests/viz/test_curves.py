@@ -11,8 +11,11 @@ from core.viz import curves as cv
 def _brute_pareto(cost, score):
     keep = []
     for i in range(len(cost)):
-        dominated = any((cost[j] <= cost[i] and score[j] >= score[i])
-                        and (cost[j] < cost[i] or score[j] > score[i]) for j in range(len(cost)))
+        dominated = any(
+            (cost[j] <= cost[i] and score[j] >= score[i])
+            and (cost[j] < cost[i] or score[j] > score[i])
+            for j in range(len(cost))
+        )
         if not dominated:
             keep.append(i)
     return keep
@@ -55,9 +58,18 @@ def test_bucket_stats_keeps_extremes():
 
 def _archs(n, seed=0):
     rng = np.random.default_rng(seed)
-    return [dict(id=i + 1, step=i, created_at=1000.0 + 2 * i, score=float(rng.random()),
-                 params=float(rng.integers(1_000, 1_000_000)), flops=None, latency_ms=1.0 + i)
-            for i in range(n)]
+    return [
+        dict(
+            id=i + 1,
+            step=i,
+            created_at=1000.0 + 2 * i,
+            score=float(rng.random()),
+            params=float(rng.integers(1_000, 1_000_000)),
+            flops=None,
+            latency_ms=1.0 + i,
+        )
+        for i in range(n)
+    ]
 
 
 def test_search_progress_ids_and_best_line():
@@ -86,11 +98,21 @@ def test_tradeoff_front_and_downsampling_keeps_front():
 
 
 def _metric_rows(steps, offset=0.0):
-    rows = [dict(step=s, epoch=None, key=k, value=v + offset, ts=0.0) for s in range(steps)
-            for k, v in (("train/loss", 2.0 - s / steps), ("train/class_loss", 1.0),
-                         ("train/box_loss", 0.5), ("train/lr", 1e-3))]
-    rows += [dict(step=None, epoch=e, key=k, value=0.1 * e, ts=0.0) for e in range(5)
-             for k in ("val/AP", "val/AP50")]
+    rows = [
+        dict(step=s, epoch=None, key=k, value=v + offset, ts=0.0)
+        for s in range(steps)
+        for k, v in (
+            ("train/loss", 2.0 - s / steps),
+            ("train/class_loss", 1.0),
+            ("train/box_loss", 0.5),
+            ("train/lr", 1e-3),
+        )
+    ]
+    rows += [
+        dict(step=None, epoch=e, key=k, value=0.1 * e, ts=0.0)
+        for e in range(5)
+        for k in ("val/AP", "val/AP50")
+    ]
     return rows
 
 
@@ -103,24 +125,32 @@ def test_training_figure_bounded_points_and_runs():
     ap = [t for t in fig.data if t.mode == "lines+markers" and t.line.dash == "solid"]
     assert [t.y.tolist() for t in ap][0] == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
     # the smoothed total loss of run a follows the data: starts near 2, ends near 1
-    loss = next(t for t in fig.data if t.name == "a" and t.xaxis == "x" and t.mode == "lines"
-                and t.line.width == 1.8)
+    loss = next(
+        t
+        for t in fig.data
+        if t.name == "a" and t.xaxis == "x" and t.mode == "lines" and t.line.width == 1.8
+    )
     assert loss.y[0] == pytest.approx(2.0, abs=0.01) and loss.y[-1] == pytest.approx(1.0, abs=0.05)
 
 
 def test_metric_arrays_sorts_and_dedups():
-    rows = [dict(step=2, epoch=None, key="k", value=1.0),
-            dict(step=1, epoch=None, key="k", value=2.0),
-            dict(step=2, epoch=None, key="k", value=3.0),
-            dict(step=None, epoch=4, key="e", value=9.0)]
+    rows = [
+        dict(step=2, epoch=None, key="k", value=1.0),
+        dict(step=1, epoch=None, key="k", value=2.0),
+        dict(step=2, epoch=None, key="k", value=3.0),
+        dict(step=None, epoch=4, key="e", value=9.0),
+    ]
     arr = cv.metric_arrays(rows)
     assert arr["k"][0].tolist() == [1, 2] and arr["k"][1].tolist() == [2.0, 3.0]
     assert arr["e"][0].tolist() == [4]
 
 
 def test_metrics_figure_and_empty():
-    rows = [dict(step=None, epoch=e, key=k, value=float(e), ts=0) for e in range(3)
-            for k in ("search/train_acc", "search/val_acc")]
+    rows = [
+        dict(step=None, epoch=e, key=k, value=float(e), ts=0)
+        for e in range(3)
+        for k in ("search/train_acc", "search/val_acc")
+    ]
     fig = cv.metrics_figure(rows, ["search/train_acc", "search/val_acc"])
     assert [t.name for t in fig.data] == ["search/train_acc", "search/val_acc"]
     assert "no metrics" in cv.metrics_figure([], ["x"]).layout.annotations[0].text

@@ -13,7 +13,7 @@ def test_class_color_stable_and_distinct():
     colors = [det.class_color(i) for i in range(200)]
     assert colors == [det.class_color(i) for i in range(200)]  # same answer every call
     assert len(set(colors)) == 200
-    assert colors[:len(det.PALETTE)] == list(det.PALETTE)
+    assert colors[: len(det.PALETTE)] == list(det.PALETTE)
     for c in colors:
         assert all(isinstance(v, int) and 0 <= v <= 255 for v in c)
     assert det.class_color_hex(0) == "#1f77b4"
@@ -25,12 +25,15 @@ def _changed_mask(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.any(a != b, axis=2)
 
 
-@pytest.mark.parametrize("box", [
-    [0, 0, 20, 20],            # top-left corner: tag cannot go above
-    [90, 90, 99, 99],          # bottom-right corner
-    [0, 0, 10, 10],            # tiny box in the corner
-    [95, 40, 99, 60],          # thin box at the right edge: tag shifted left
-])
+@pytest.mark.parametrize(
+    "box",
+    [
+        [0, 0, 20, 20],  # top-left corner: tag cannot go above
+        [90, 90, 99, 99],  # bottom-right corner
+        [0, 0, 10, 10],  # tiny box in the corner
+        [95, 40, 99, 60],  # thin box at the right edge: tag shifted left
+    ],
+)
 def test_tags_stay_inside_image(box):
     img = np.full((100, 100, 3), 255, np.uint8)
     out = det.draw_boxes(img, [box], [1], ["a_long_class_name_for_testing"], scores=[0.93])
@@ -49,7 +52,7 @@ def test_tags_stay_inside_image(box):
 
 def test_tag_rect_prefers_above_then_inside():
     assert det.tag_rect([10, 50, 40, 80], 30, 12, 200, 200) == (10, 38, 40, 50)  # above
-    assert det.tag_rect([10, 5, 40, 80], 30, 12, 200, 200) == (10, 5, 40, 17)    # inside top
+    assert det.tag_rect([10, 5, 40, 80], 30, 12, 200, 200) == (10, 5, 40, 17)  # inside top
     assert det.tag_rect([190, 50, 199, 80], 30, 12, 200, 200) == (170, 38, 200, 50)
 
 
@@ -58,7 +61,7 @@ def test_draw_uses_class_colour():
     style = det.BoxStyle(show_labels=False, thickness=2)
     out = det.draw_boxes(img, [[30, 40, 90, 100]], [2], ["a", "b", "c"], style=style)
     assert tuple(out[70, 30]) == det.class_color(2)  # left edge pixel
-    assert tuple(out[70, 60]) == (255, 255, 255)     # interior untouched
+    assert tuple(out[70, 60]) == (255, 255, 255)  # interior untouched
 
 
 def test_draw_rejects_mismatched_lengths():
@@ -71,11 +74,15 @@ def test_draw_rejects_mismatched_lengths():
 def test_match_detections_tp_fp_miss():
     gt = np.array([[0, 0, 10, 10], [20, 20, 30, 30], [50, 50, 60, 60]], float)
     gt_labels = [0, 1, 0]
-    pred = np.array([[0, 0, 10, 11],     # TP for gt 0
-                     [1, 0, 10, 10],     # duplicate of gt 0, lower score -> FP
-                     [20, 20, 30, 30],   # right place, wrong class -> FP
-                     [80, 80, 90, 90]],  # nowhere -> FP
-                    float)
+    pred = np.array(
+        [
+            [0, 0, 10, 11],  # TP for gt 0
+            [1, 0, 10, 10],  # duplicate of gt 0, lower score -> FP
+            [20, 20, 30, 30],  # right place, wrong class -> FP
+            [80, 80, 90, 90],
+        ],  # nowhere -> FP
+        float,
+    )
     m = det.match_detections(gt, gt_labels, pred, [0, 0, 0, 0], [0.9, 0.8, 0.7, 0.6])
     assert m.pred_tp.tolist() == [True, False, False, False]
     assert m.pred_match.tolist() == [0, -1, -1, -1]
@@ -100,12 +107,14 @@ def test_tags_of_crowded_boxes_never_overlap():
     spot are left out, highest scores first to get a tag."""
     canvas = np.zeros((120, 160, 3), np.uint8)
     taken: list = []
-    rects = [det.draw_tag(canvas, [50, 50, 90, 80], f"shape {k} 0.9", det.class_color(k), 0.4,
-                          1, taken) for k in range(6)]
+    rects = [
+        det.draw_tag(canvas, [50, 50, 90, 80], f"shape {k} 0.9", det.class_color(k), 0.4, 1, taken)
+        for k in range(6)
+    ]
     drawn = [r for r in rects if r is not None]
     assert len(drawn) == 3 and drawn == taken  # above, inside the top, below
     for i, a in enumerate(drawn):
-        assert all(not rects_overlap(a, b) for b in drawn[i + 1:]), drawn
+        assert all(not rects_overlap(a, b) for b in drawn[i + 1 :]), drawn
     assert rects[0] is not None  # the first (highest-score) box always gets one
 
 

@@ -18,18 +18,41 @@ def coco_eval():
     from core.train.evaluate import evaluate_coco
 
     images = [{"id": i, "width": 100, "height": 100, "file_name": f"{i}.png"} for i in (1, 2, 3)]
-    gt = {"images": images,
-          "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
-          "annotations": [
-              {"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 30, 30], "area": 900,
-               "iscrowd": 0},
-              {"id": 2, "image_id": 2, "category_id": 1, "bbox": [50, 50, 20, 20], "area": 400,
-               "iscrowd": 0},
-              {"id": 3, "image_id": 3, "category_id": 2, "bbox": [5, 5, 40, 40], "area": 1600,
-               "iscrowd": 0}]}
-    preds = [{"image_id": 1, "category_id": 1, "bbox": [11, 11, 30, 30], "score": 0.9},
-             {"image_id": 2, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.8},   # FP
-             {"image_id": 3, "category_id": 2, "bbox": [6, 4, 40, 41], "score": 0.7}]
+    gt = {
+        "images": images,
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}],
+        "annotations": [
+            {
+                "id": 1,
+                "image_id": 1,
+                "category_id": 1,
+                "bbox": [10, 10, 30, 30],
+                "area": 900,
+                "iscrowd": 0,
+            },
+            {
+                "id": 2,
+                "image_id": 2,
+                "category_id": 1,
+                "bbox": [50, 50, 20, 20],
+                "area": 400,
+                "iscrowd": 0,
+            },
+            {
+                "id": 3,
+                "image_id": 3,
+                "category_id": 2,
+                "bbox": [5, 5, 40, 40],
+                "area": 1600,
+                "iscrowd": 0,
+            },
+        ],
+    }
+    preds = [
+        {"image_id": 1, "category_id": 1, "bbox": [11, 11, 30, 30], "score": 0.9},
+        {"image_id": 2, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.8},  # FP
+        {"image_id": 3, "category_id": 2, "bbox": [6, 4, 40, 41], "score": 0.7},
+    ]
     return evaluate_coco(gt, preds)
 
 
@@ -48,7 +71,8 @@ def test_pr_curve_equals_cocoeval_slice(coco_eval):
     # AP over the curve equals the per-class AP that COCOeval reports
     _, cat_curve = ev.pr_curve(p, 0, "0.5:0.95")
     assert np.nanmean(np.where(np.isnan(cat_curve), 0, cat_curve)) == pytest.approx(
-        coco_eval["per_class_AP"]["cat"], abs=1e-3)
+        coco_eval["per_class_AP"]["cat"], abs=1e-3
+    )
 
 
 def test_pr_curve_hand_array():
@@ -67,8 +91,10 @@ def test_pr_figure_class_colours(coco_eval):
     fig = ev.pr_curves_figure(coco_eval)
     cat = [t for t in fig.data if t.name == "cat"]
     assert len(cat) == 2 and all(t.line.color == class_color_hex(0) for t in cat)
-    np.testing.assert_array_equal(np.nan_to_num(np.asarray(cat[0].y, float), nan=-1),
-                                  np.asarray(coco_eval["precision"])[0, :, 0, 0, -1])
+    np.testing.assert_array_equal(
+        np.nan_to_num(np.asarray(cat[0].y, float), nan=-1),
+        np.asarray(coco_eval["precision"])[0, :, 0, 0, -1],
+    )
 
 
 def test_ap_bars_and_confusion(coco_eval):
@@ -88,9 +114,13 @@ def test_ap_bars_and_confusion(coco_eval):
 def test_dataset_stats_figure():
     from core.data.stats import compute_stats
 
-    doc = {"images": [{"id": i, "height": 100, "width": 100} for i in (1, 2)],
-           "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]},
-                           {"image_id": 1, "category_id": 2, "bbox": [0, 0, 50, 50]}]}
+    doc = {
+        "images": [{"id": i, "height": 100, "width": 100} for i in (1, 2)],
+        "annotations": [
+            {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10]},
+            {"image_id": 1, "category_id": 2, "bbox": [0, 0, 50, 50]},
+        ],
+    }
     stats = compute_stats(["a", "b"], {"train": doc, "val": doc})
     fig = st.dataset_stats_figure(stats)
     train, val, sizes, per_image = fig.data
@@ -105,7 +135,9 @@ def test_pr_figure_from_precision_array_and_stats_pair(coco_eval):
     assert {t.name for t in fig.data} == {"A", "B"}
     from core.data.stats import compute_stats
 
-    doc = {"images": [{"id": 1, "height": 10, "width": 10}],
-           "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}]}
+    doc = {
+        "images": [{"id": 1, "height": 10, "width": 10}],
+        "annotations": [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 5, 5]}],
+    }
     per_class, sizes = st.stats_figures(compute_stats(["a"], {"train": doc}), ["a"])
     assert list(per_class.data[0].y) == [1] and sum(sizes.data[0].y) == 1

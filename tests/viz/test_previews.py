@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from core.data.dataset import load_records, open_dataset
-from core.viz.previews import preview_images
 from core.viz.detections import class_color
+from core.viz.previews import preview_images
 from tests.data.conftest import make_generated, tiny  # noqa: F401 (fixture)
 
 

@@ -68,9 +68,15 @@ class RawImage:
     @property
     def anns(self) -> list[RawAnn]:
         b = self.boxes
-        return [RawAnn(int(b[i]), (b[i + 1], b[i + 2], b[i + 3], b[i + 4]),
-                       bool(int(b[i + 5]) & _CROWD), bool(int(b[i + 5]) & _DIFFICULT))
-                for i in range(0, len(b), _FIELDS)]
+        return [
+            RawAnn(
+                int(b[i]),
+                (b[i + 1], b[i + 2], b[i + 3], b[i + 4]),
+                bool(int(b[i + 5]) & _CROWD),
+                bool(int(b[i + 5]) & _DIFFICULT),
+            )
+            for i in range(0, len(b), _FIELDS)
+        ]
 
     def relabel(self, mapping: dict) -> list[int]:
         """Replace each label by mapping[label]; drops (and returns) the labels not in it."""
@@ -78,7 +84,7 @@ class RawImage:
         for i in range(0, len(b), _FIELDS):
             label = int(b[i])
             if label in mapping:
-                kept.extend((mapping[label], *b[i + 1:i + _FIELDS]))
+                kept.extend((mapping[label], *b[i + 1 : i + _FIELDS]))
             else:
                 missing.append(label)
         self.boxes = kept
@@ -114,11 +120,15 @@ class Budget:
         self.images += images
         self.objects += objects
         if self.images > self.max_images:
-            raise DatasetError(f"the source lists more than {self.max_images:,} images (the "
-                               "import limit); split it into several datasets")
+            raise DatasetError(
+                f"the source lists more than {self.max_images:,} images (the "
+                "import limit); split it into several datasets"
+            )
         if self.objects > self.max_objects:
-            raise DatasetError(f"the source has more than {self.max_objects:,} objects (the "
-                               "import limit); split it into several datasets")
+            raise DatasetError(
+                f"the source has more than {self.max_objects:,} objects (the "
+                "import limit); split it into several datasets"
+            )
 
 
 def find_dataset_root(path: Path, max_depth: int = 3) -> tuple[str, Path]:
@@ -131,7 +141,8 @@ def find_dataset_root(path: Path, max_depth: int = 3) -> tuple[str, Path]:
     raise DatasetError(
         f"no COCO, VOC or YOLO dataset recognised in {path.name or path}: expected "
         "annotations/instances_*.json (or a COCO .json with images/annotations), "
-        "Annotations/*.xml + JPEGImages/ (VOC), or data.yaml + images/ + labels/ (YOLO)")
+        "Annotations/*.xml + JPEGImages/ (VOC), or data.yaml + images/ + labels/ (YOLO)"
+    )
 
 
 def detect_format(root: Path) -> str | None:
@@ -152,8 +163,13 @@ def candidate_roots(path: Path, max_depth: int):
         nxt = []
         for folder in level:
             try:
-                subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
-                                 and not p.name.startswith((".", "__MACOSX")))
+                subdirs = sorted(
+                    p
+                    for p in folder.iterdir()
+                    if p.is_dir()
+                    and not p.is_symlink()
+                    and not p.name.startswith((".", "__MACOSX"))
+                )
             except OSError as exc:  # an unreadable folder is not searched
                 log.warning("cannot list %s: %s", folder, exc)
                 continue

@@ -24,9 +24,16 @@ from typing import Any
 
 from core.data.formats import Budget, Parsed, RawImage, class_name
 from core.data.formats.jsonstream import stream_object
-from core.data.formats.safe import (MAX_CLASSES, MAX_JSON_BYTES, MAX_OBJECTS_PER_IMAGE,
-                                    LinkRefused, is_regular_file, link_on_path, open_regular,
-                                    rel_posix)
+from core.data.formats.safe import (
+    MAX_CLASSES,
+    MAX_JSON_BYTES,
+    MAX_OBJECTS_PER_IMAGE,
+    LinkRefused,
+    is_regular_file,
+    link_on_path,
+    open_regular,
+    rel_posix,
+)
 from core.data.report import Report, describe
 from core.errors import DatasetError
 
@@ -74,8 +81,14 @@ def split_of(path: Path) -> str | None:
 
 def _image_dirs(root: Path, json_path: Path) -> list[Path]:
     suffix = json_path.stem.split("instances_", 1)[-1]
-    dirs = [root / suffix, root / "images" / suffix, root / "images", json_path.parent / "images",
-            json_path.parent, root]
+    dirs = [
+        root / suffix,
+        root / "images" / suffix,
+        root / "images",
+        json_path.parent / "images",
+        json_path.parent,
+        root,
+    ]
     return [d for d in dict.fromkeys(dirs) if d.is_dir()]
 
 
@@ -87,12 +100,16 @@ def parse(root: Path, report: Report) -> Parsed:
     for path in files:
         link = link_on_path(root, path)
         if link is not None:
-            raise LinkRefused(link, " (the annotation file itself: copy the file into the "
-                                    "folder instead)")
+            raise LinkRefused(
+                link, " (the annotation file itself: copy the file into the folder instead)"
+            )
     if len(files) > 1 and any(split_of(p) == "train" for p in files):
         for test in (p for p in files if split_of(p) == "test"):
-            report.add("test_split_skipped", test.relative_to(root).as_posix(),
-                       "a test split next to train/val")
+            report.add(
+                "test_split_skipped",
+                test.relative_to(root).as_posix(),
+                "a test split next to train/val",
+            )
         files = [p for p in files if split_of(p) != "test"]
     classes: list[str] = []
     images: list[RawImage] = []
@@ -102,9 +119,11 @@ def parse(root: Path, report: Report) -> Parsed:
         reader = _CocoFile(root, path, split if split != "test" else None, report, budget)
         images += reader.read(classes)
     if not classes:
-        raise DatasetError(f"no usable category in the COCO json of {root.name}; a COCO file "
-                           "needs a 'categories' list of {\"id\": integer, \"name\": ...}: "
-                           f"{report.first() or 'none found'}")
+        raise DatasetError(
+            f"no usable category in the COCO json of {root.name}; a COCO file "
+            'needs a \'categories\' list of {"id": integer, "name": ...}: '
+            f"{report.first() or 'none found'}"
+        )
     return Parsed("coco", classes, images)
 
 
@@ -155,18 +174,24 @@ def recorded_size(im: dict) -> tuple[tuple[int, int] | None, str | None]:
         return None, None
     h, w = _number(im.get("height")), _number(im.get("width"))
     if h is None or w is None or not (math.isfinite(h) and math.isfinite(w)) or h < 1 or w < 1:
-        return None, (f"recorded size {describe(im.get('width'))} x {describe(im.get('height'))}"
-                      " is not a positive number")
+        return None, (
+            f"recorded size {describe(im.get('width'))} x {describe(im.get('height'))}"
+            " is not a positive number"
+        )
     return (int(h), int(w)), None
 
 
 class _CocoFile:
     """Reads one instances json entry by entry; `read` returns its usable images."""
 
-    def __init__(self, root: Path, path: Path, split: str | None, report: Report,
-                 budget: Budget):
-        self.root, self.path, self.split, self.report, self.budget = (root, path, split,
-                                                                     report, budget)
+    def __init__(self, root: Path, path: Path, split: str | None, report: Report, budget: Budget):
+        self.root, self.path, self.split, self.report, self.budget = (
+            root,
+            path,
+            split,
+            report,
+            budget,
+        )
         self.rel = rel_posix(root, path)
         self.dirs = _image_dirs(root, path)
         self.ids: Counter = Counter()
@@ -176,14 +201,21 @@ class _CocoFile:
         self.categories: dict[int, str] = {}
 
     def read(self, classes: list[str]) -> list[RawImage]:
-        handlers = {"images": self.image, "annotations": self.annotation,
-                    "categories": self.category}
+        handlers = {
+            "images": self.image,
+            "annotations": self.annotation,
+            "categories": self.category,
+        }
         with open_regular(self.root, self.path, MAX_JSON_BYTES, "annotation file") as f:
             for key, index, value in stream_object(f, self.rel):
                 if key in handlers and index is None:
-                    self.report.add("bad_annotation_file", self.rel,
-                                    f"'{key}' is {describe(value)}, not a list; ignored",
-                                    "ignored", entry=key)
+                    self.report.add(
+                        "bad_annotation_file",
+                        self.rel,
+                        f"'{key}' is {describe(value)}, not a list; ignored",
+                        "ignored",
+                        entry=key,
+                    )
                 elif key in handlers:
                     handlers[key](index, value)
         cat_map = self._category_map(classes)
@@ -200,27 +232,34 @@ class _CocoFile:
             return self.bad("bad_image_entry", entry, f"{describe(im)}, not an object")
         image_id = entry_id(im.get("id"))
         if image_id is None:
-            return self.bad("bad_image_entry", entry, f"id {describe(im.get('id'))} is not an "
-                                                      "integer or a string")
+            return self.bad(
+                "bad_image_entry",
+                entry,
+                f"id {describe(im.get('id'))} is not an integer or a string",
+            )
         name = im.get("file_name")
         if not isinstance(name, str) or not name.strip() or "\0" in name:
-            return self.bad("bad_image_entry", entry,
-                            f"file_name {describe(name)} is not a file name")
+            return self.bad(
+                "bad_image_entry", entry, f"file_name {describe(name)} is not a file name"
+            )
         self.ids[image_id] += 1
         if self.ids[image_id] > 1:
             return None  # duplicate ids are reported once all images are read
         self.budget.add(images=1)
         size, problem = recorded_size(im)
-        file = next((d / name for d in self.dirs if is_regular_file(self.root, d / name)),
-                    (self.dirs[0] if self.dirs else self.root) / name)
+        file = next(
+            (d / name for d in self.dirs if is_regular_file(self.root, d / name)),
+            (self.dirs[0] if self.dirs else self.root) / name,
+        )
         try:
             rel = file.relative_to(self.root).as_posix()
         except ValueError:
             rel = name
         if problem:
             self.report.add("bad_image_size", rel, f"{entry}: {problem}", entry=entry)
-        self.images[image_id] = RawImage(path=file, rel=rel, size=size, split=self.split,
-                                         source_id=image_id)
+        self.images[image_id] = RawImage(
+            path=file, rel=rel, size=size, split=self.split, source_id=image_id
+        )
         return None
 
     def annotation(self, index: int, ann: Any) -> None:
@@ -229,21 +268,33 @@ class _CocoFile:
             return self.bad("bad_annotation", entry, f"{describe(ann)}, not an object")
         image_id = entry_id(ann.get("image_id"))
         if image_id is None:
-            return self.bad("bad_annotation", entry, f"image_id {describe(ann.get('image_id'))} "
-                                                     "is not an integer or a string")
+            return self.bad(
+                "bad_annotation",
+                entry,
+                f"image_id {describe(ann.get('image_id'))} is not an integer or a string",
+            )
         where = self.images[image_id].rel if image_id in self.images else None
         cat = category_id(ann.get("category_id"))
         if cat is None:
-            return self.bad("unknown_category", entry, f"category_id "
-                            f"{describe(ann.get('category_id'))} is not an integer id", where)
+            return self.bad(
+                "unknown_category",
+                entry,
+                f"category_id {describe(ann.get('category_id'))} is not an integer id",
+                where,
+            )
         box = _box(ann.get("bbox"))
         if box is None:
-            return self.bad("bad_box", entry, f"bbox {describe(ann.get('bbox'))} is not "
-                                              "[x, y, width, height] numbers", where)
+            return self.bad(
+                "bad_box",
+                entry,
+                f"bbox {describe(ann.get('bbox'))} is not [x, y, width, height] numbers",
+                where,
+            )
         crowd = ann.get("iscrowd", 0)
         if crowd not in (0, 1):
-            return self.bad("bad_annotation", entry, f"iscrowd {describe(crowd)} is not 0 or 1",
-                            where)
+            return self.bad(
+                "bad_annotation", entry, f"iscrowd {describe(crowd)} is not 0 or 1", where
+            )
         self.budget.add(objects=1)
         boxes = self.objects.setdefault(image_id, array("d"))
         if len(boxes) >= MAX_OBJECTS_PER_IMAGE * _ANN_FIELDS:
@@ -258,14 +309,18 @@ class _CocoFile:
             return self.bad("bad_category", entry, f"{describe(cat)}, not an object")
         cid = category_id(cat.get("id"))
         if cid is None:
-            return self.bad("bad_category", entry, f"id {describe(cat.get('id'))} is not an "
-                                                   "integer id")
+            return self.bad(
+                "bad_category", entry, f"id {describe(cat.get('id'))} is not an integer id"
+            )
         if cid in self.categories:
             return self.bad("bad_category", entry, f"id {cid} is used again; the first kept")
         name = class_name(cat.get("name"))
         if name is None and cat.get("name") is not None:
-            self.bad("bad_category", entry, f"name {describe(cat.get('name'))} is not a name; "
-                                            f"the category is named {cid}")
+            self.bad(
+                "bad_category",
+                entry,
+                f"name {describe(cat.get('name'))} is not a name; the category is named {cid}",
+            )
         self.categories[cid] = name or str(cid)
         return None
 
@@ -273,8 +328,12 @@ class _CocoFile:
         """This file's category ids -> indices in `classes` (extended by name as needed);
         None (reported) when the file has no usable category."""
         if not self.categories:
-            self.report.add("bad_annotation_file", self.rel, "no usable category (a COCO file "
-                            "needs a 'categories' list); the file is skipped", "skipped")
+            self.report.add(
+                "bad_annotation_file",
+                self.rel,
+                "no usable category (a COCO file needs a 'categories' list); the file is skipped",
+                "skipped",
+            )
             return None
         cat_map = {}
         for cid in sorted(self.categories):
@@ -283,8 +342,7 @@ class _CocoFile:
                 classes.append(name)
             cat_map[cid] = classes.index(name)
         if len(classes) > MAX_CLASSES:
-            raise DatasetError(f"{self.rel}: more than {MAX_CLASSES:,} classes (the import "
-                               "limit)")
+            raise DatasetError(f"{self.rel}: more than {MAX_CLASSES:,} classes (the import limit)")
         return cat_map
 
     def _attach(self, cat_map: dict[int, int]) -> list[RawImage]:
@@ -292,9 +350,13 @@ class _CocoFile:
         annotations of unknown images or categories."""
         for image_id, n in self.ids.items():
             if n > 1:
-                self.report.add("duplicate_image_id", self.rel,
-                                f"image id {describe(image_id)} used by {n} images; its images "
-                                "and annotations are ambiguous", entry=f"id {image_id}")
+                self.report.add(
+                    "duplicate_image_id",
+                    self.rel,
+                    f"image id {describe(image_id)} used by {n} images; its images "
+                    "and annotations are ambiguous",
+                    entry=f"id {image_id}",
+                )
                 self.images.pop(image_id, None)
         for image_id in list(self.objects):
             boxes = self.objects.pop(image_id)
@@ -302,18 +364,26 @@ class _CocoFile:
             if raw is None:
                 if self.ids.get(image_id, 0) <= 1:
                     for i in range(0, len(boxes), _ANN_FIELDS):
-                        self.bad("unknown_image", f"annotations[{int(boxes[i + 6])}]",
-                                 f"refers to unknown image id {describe(image_id)}")
+                        self.bad(
+                            "unknown_image",
+                            f"annotations[{int(boxes[i + 6])}]",
+                            f"refers to unknown image id {describe(image_id)}",
+                        )
                 continue
             for i in range(0, len(boxes), _ANN_FIELDS):
-                cat, x1, y1, x2, y2, crowd, index = boxes[i:i + _ANN_FIELDS]
+                cat, x1, y1, x2, y2, crowd, index = boxes[i : i + _ANN_FIELDS]
                 if int(cat) not in cat_map:
-                    self.bad("unknown_category", f"annotations[{int(index)}]",
-                             f"unknown category id {int(cat)}", raw.rel)
+                    self.bad(
+                        "unknown_category",
+                        f"annotations[{int(index)}]",
+                        f"unknown category id {int(cat)}",
+                        raw.rel,
+                    )
                     continue
                 raw.add(cat_map[int(cat)], (x1, y1, x2, y2), iscrowd=bool(crowd))
             raw.dropped += self.dropped.get(image_id, 0)
         return list(self.images.values())
+
 
 def write(out: Path, classes: list[str], splits: dict[str, tuple[dict, Path]]) -> None:
     """Write annotations/instances_<split>.json and <split>/ images (copied) for each split.
@@ -327,5 +397,7 @@ def write(out: Path, classes: list[str], splits: dict[str, tuple[dict, Path]]) -
         (out / split).mkdir(exist_ok=True)
         for im in doc["images"]:
             shutil.copyfile(images_dir / im["file_name"], out / split / im["file_name"])
-        write_json(out / ANNOTATIONS_DIR / f"instances_{split}.json",
-                   coco_document(doc["images"], doc["annotations"], classes))
+        write_json(
+            out / ANNOTATIONS_DIR / f"instances_{split}.json",
+            coco_document(doc["images"], doc["annotations"], classes),
+        )

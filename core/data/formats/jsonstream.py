@@ -16,7 +16,8 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from core.errors import DatasetError
 
@@ -38,15 +39,16 @@ class _Reader:
     def _more(self, at_least: int = 1) -> None:
         """Append at least `at_least` characters (or up to the end of the file)."""
         if self.pos > CHUNK_BYTES:  # drop what was consumed
-            self.buf, self.offset, self.pos = self.buf[self.pos:], self.offset + self.pos, 0
+            self.buf, self.offset, self.pos = self.buf[self.pos :], self.offset + self.pos, 0
         added = 0
         while added < at_least and not self.eof:
             data = self.f.read(max(CHUNK_BYTES, at_least))
             try:
                 text = self.decode(data, final=not data)
             except UnicodeDecodeError as exc:
-                raise DatasetError(f"{self.name}: not UTF-8 text near byte {exc.start} of a "
-                                   "chunk") from exc
+                raise DatasetError(
+                    f"{self.name}: not UTF-8 text near byte {exc.start} of a chunk"
+                ) from exc
             self.eof = not data
             self.buf += text
             added += len(text)
@@ -59,7 +61,7 @@ class _Reader:
         while True:
             self.pos = _WHITESPACE.match(self.buf, self.pos).end()
             if self.pos < len(self.buf) or self.eof:
-                return self.buf[self.pos:self.pos + 1]
+                return self.buf[self.pos : self.pos + 1]
             self._more()
 
     def expect(self, chars: str) -> str:
@@ -78,7 +80,8 @@ class _Reader:
                 obj, end = self.scanner.raw_decode(self.buf, self.pos)
             except json.JSONDecodeError as exc:
                 cut = exc.pos >= len(self.buf) - _RETRY_NEAR_END or exc.msg.startswith(
-                    "Unterminated string")
+                    "Unterminated string"
+                )
                 if cut and not self.eof:
                     self._more(len(self.buf))
                     continue
@@ -87,8 +90,11 @@ class _Reader:
                 raise self.fail("JSON nested too deeply (more than about 1,000 levels)") from None
             except ValueError as exc:  # an integer with more digits than Python converts
                 raise self.fail(f"invalid JSON number ({exc})") from None
-            if (not self.eof and not isinstance(obj, (dict, list, str))
-                    and _NUMBER_TAIL.fullmatch(self.buf, end)):
+            if (
+                not self.eof
+                and not isinstance(obj, (dict, list, str))
+                and _NUMBER_TAIL.fullmatch(self.buf, end)
+            ):
                 self._more(len(self.buf))  # a number or literal may go on in the next chunk
                 continue
             self.pos = end
@@ -129,4 +135,3 @@ def _elements(reader: _Reader, key: str) -> Iterator[tuple[str, int, Any]]:
         index += 1
         if reader.expect(",]") == "]":
             return
-

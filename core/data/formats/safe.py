@@ -38,8 +38,13 @@ MAX_OBJECTS_PER_IMAGE = 2_000
 """Objects kept per image; the rest of that image's objects are dropped and reported
 (COCO's densest image has under 100; 2,000 boxes already exceed any detector's top-k)."""
 
-_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
 
 
 class LinkRefused(DatasetError):
@@ -74,7 +79,7 @@ def link_on_path(root: Path, path: Path) -> str | None:
         except (OSError, ValueError):  # ValueError: a name the file system cannot encode
             return None  # missing: the caller reports it when it opens the file
         if stat.S_ISLNK(mode):
-            return PurePosixPath(*parts[:i + 1]).as_posix()
+            return PurePosixPath(*parts[: i + 1]).as_posix()
     return None
 
 
@@ -113,8 +118,9 @@ def open_regular(root: Path, path: Path, max_bytes: int, what: str = "file") -> 
         raise DatasetError(f"{name}: not a regular file; the {what} is refused")
     if info.st_size > max_bytes:
         f.close()
-        raise DatasetError(f"{name}: the {what} has {info.st_size:,} bytes, over the limit of "
-                           f"{max_bytes:,}")
+        raise DatasetError(
+            f"{name}: the {what} has {info.st_size:,} bytes, over the limit of {max_bytes:,}"
+        )
     return f
 
 
@@ -124,23 +130,32 @@ def read_bytes(root: Path, path: Path, max_bytes: int, what: str = "file") -> by
         try:
             data = f.read(max_bytes + 1)
         except OSError as exc:
-            raise DatasetError(f"{rel_posix(root, path)}: cannot read the {what} "
-                               f"({exc.strerror})") from exc
+            raise DatasetError(
+                f"{rel_posix(root, path)}: cannot read the {what} ({exc.strerror})"
+            ) from exc
     if len(data) > max_bytes:  # grew after the size check
-        raise DatasetError(f"{rel_posix(root, path)}: the {what} is over the limit of "
-                           f"{max_bytes:,} bytes")
+        raise DatasetError(
+            f"{rel_posix(root, path)}: the {what} is over the limit of {max_bytes:,} bytes"
+        )
     return data
 
 
-def read_text(root: Path, path: Path, max_bytes: int = MAX_TEXT_BYTES, what: str = "file",
-              errors: str = "replace") -> str:
+def read_text(
+    root: Path,
+    path: Path,
+    max_bytes: int = MAX_TEXT_BYTES,
+    what: str = "file",
+    errors: str = "replace",
+) -> str:
     """UTF-8 text of a file (BOM dropped); undecodable bytes replaced unless errors='strict'."""
     data = read_bytes(root, path, max_bytes, what)
     try:
         return data.decode("utf-8-sig", errors=errors)
     except UnicodeDecodeError as exc:
-        raise DatasetError(f"{rel_posix(root, path)}: the {what} is not UTF-8 text "
-                           f"({exc.reason} at byte {exc.start})") from exc
+        raise DatasetError(
+            f"{rel_posix(root, path)}: the {what} is not UTF-8 text "
+            f"({exc.reason} at byte {exc.start})"
+        ) from exc
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -152,8 +167,12 @@ class _NoAliasLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
-                None, None, f"alias *{event.anchor} found; YAML aliases are refused (they can "
-                "expand a small file without bound)", event.start_mark)
+                None,
+                None,
+                f"alias *{event.anchor} found; YAML aliases are refused (they can "
+                "expand a small file without bound)",
+                event.start_mark,
+            )
         return super().compose_node(parent, index)
 
 
@@ -164,8 +183,12 @@ def _refuse_aliases(events) -> None:
     for event in events:
         if isinstance(event, yaml.AliasEvent):
             raise yaml.composer.ComposerError(
-                None, None, f"alias *{event.anchor} found; YAML aliases are refused (they can "
-                "expand a small file without bound)", event.start_mark)
+                None,
+                None,
+                f"alias *{event.anchor} found; YAML aliases are refused (they can "
+                "expand a small file without bound)",
+                event.start_mark,
+            )
 
 
 def load_yaml(root: Path, path: Path, max_bytes: int = MAX_YAML_BYTES) -> Any:

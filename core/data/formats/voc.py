@@ -20,8 +20,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from core.data.formats import Budget, Parsed, RawImage, class_name
-from core.data.formats.safe import (MAX_CLASSES, MAX_TEXT_BYTES, LinkRefused, is_regular_file,
-                                    read_bytes, read_text, rel_posix)
+from core.data.formats.safe import (
+    MAX_CLASSES,
+    MAX_TEXT_BYTES,
+    LinkRefused,
+    is_regular_file,
+    read_bytes,
+    read_text,
+    rel_posix,
+)
 from core.data.report import Report
 from core.errors import DatasetError
 
@@ -79,8 +86,11 @@ def parse(root: Path, report: Report) -> Parsed:
         by_stem = {p.stem: p for p in xml_files}
         xml_files = [by_stem[i] for i in split_ids if i in by_stem]
         for missing in (i for i in split_ids if i not in by_stem):
-            report.add("bad_annotation_file", f"{ANNOTATIONS}/{missing}.xml",
-                       "listed in ImageSets/Main but has no annotation file")
+            report.add(
+                "bad_annotation_file",
+                f"{ANNOTATIONS}/{missing}.xml",
+                "listed in ImageSets/Main but has no annotation file",
+            )
     names: dict[str, int] = {}  # class name -> index in order of first appearance
     budget = Budget()
     images = []
@@ -91,16 +101,19 @@ def parse(root: Path, report: Report) -> Parsed:
             images.append(raw)
     classes = sorted(names)
     if not classes:
-        raise DatasetError(f"VOC folder {root.name}: no <object> with a <name> in any "
-                           f"readable annotation file; {report.first() or 'no problem recorded'}")
+        raise DatasetError(
+            f"VOC folder {root.name}: no <object> with a <name> in any "
+            f"readable annotation file; {report.first() or 'no problem recorded'}"
+        )
     order = {names[c]: i for i, c in enumerate(classes)}
     for raw in images:
         raw.relabel(order)
     return Parsed("voc", classes, images)
 
 
-def _read(root: Path, xml_path: Path, names: dict[str, int], report: Report,
-          budget: Budget) -> RawImage | None:
+def _read(
+    root: Path, xml_path: Path, names: dict[str, int], report: Report, budget: Budget
+) -> RawImage | None:
     """One annotation file -> its RawImage (objects labelled by `names`, extended), or None."""
     rel = f"{ANNOTATIONS}/{xml_path.name}"
     try:
@@ -124,13 +137,16 @@ def _read(root: Path, xml_path: Path, names: dict[str, int], report: Report,
             report.add("bad_annotation", rel, f"<object> {k}: {why}", entry=f"object {k}")
             continue
         if name not in names and len(names) >= MAX_CLASSES:
-            raise DatasetError(f"{rel}: more than {MAX_CLASSES:,} class names (the import "
-                               "limit)")
+            raise DatasetError(f"{rel}: more than {MAX_CLASSES:,} class names (the import limit)")
         box = obj.find("bndbox")
         x1, y1, x2, y2 = (_number(box, t) for t in ("xmin", "ymin", "xmax", "ymax"))
         budget.add(objects=1)
-        raw.add(names.setdefault(name, len(names)), (x1 - 1.0, y1 - 1.0, x2, y2),
-                iscrowd=_text(obj, "iscrowd") == "1", difficult=_text(obj, "difficult") == "1")
+        raw.add(
+            names.setdefault(name, len(names)),
+            (x1 - 1.0, y1 - 1.0, x2, y2),
+            iscrowd=_text(obj, "iscrowd") == "1",
+            difficult=_text(obj, "difficult") == "1",
+        )
     return raw
 
 
@@ -146,8 +162,12 @@ def _image(root: Path, xml_path: Path, tree: ET.Element, report: Report) -> RawI
     if all(math.isfinite(v) and v >= 1 for v in (w, h)):
         recorded = (int(h), int(w))
     elif size is not None:
-        report.add("bad_image_size", f"{ANNOTATIONS}/{xml_path.name}",
-                   f"<size> {_text(size, 'width')!r} x {_text(size, 'height')!r} is not a "
-                   "positive number", entry="size")
-    return RawImage(path=file, rel=f"{IMAGES}/{file.name}", size=recorded, split=None,
-                    source_id=xml_path.stem)
+        report.add(
+            "bad_image_size",
+            f"{ANNOTATIONS}/{xml_path.name}",
+            f"<size> {_text(size, 'width')!r} x {_text(size, 'height')!r} is not a positive number",
+            entry="size",
+        )
+    return RawImage(
+        path=file, rel=f"{IMAGES}/{file.name}", size=recorded, split=None, source_id=xml_path.stem
+    )

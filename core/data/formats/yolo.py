@@ -22,8 +22,14 @@ from typing import Any
 import yaml
 
 from core.data.formats import Budget, Parsed, RawImage, class_name
-from core.data.formats.safe import (MAX_CLASSES, LinkRefused, link_on_path,
-                                    load_yaml, read_text, rel_posix)
+from core.data.formats.safe import (
+    MAX_CLASSES,
+    LinkRefused,
+    link_on_path,
+    load_yaml,
+    read_text,
+    rel_posix,
+)
 from core.data.images import is_image_file
 from core.data.report import Report, describe
 from core.errors import DatasetError
@@ -69,24 +75,36 @@ def _names(root: Path, config: dict, report: Report, yaml_rel: str) -> list[str]
     names = config.get("names")
     if isinstance(names, (list, dict)):
         if len(names) > MAX_CLASSES:
-            raise DatasetError(f"{yaml_rel}: {len(names):,} class names, over the limit of "
-                               f"{MAX_CLASSES:,}")
-        pairs = list(enumerate(names)) if isinstance(names, list) else _indexed(names, report,
-                                                                                yaml_rel)
+            raise DatasetError(
+                f"{yaml_rel}: {len(names):,} class names, over the limit of {MAX_CLASSES:,}"
+            )
+        pairs = (
+            list(enumerate(names)) if isinstance(names, list) else _indexed(names, report, yaml_rel)
+        )
         found = dict(pairs)
         out = []
         for i in range(max(found, default=-1) + 1):
             name = class_name(found.get(i))
             if name is None:
-                report.add("bad_category", yaml_rel, f"names[{i}]: {describe(found.get(i))} is "
-                           f"not a class name; the class is named {i}", "named by its index",
-                           entry=f"names[{i}]")
+                report.add(
+                    "bad_category",
+                    yaml_rel,
+                    f"names[{i}]: {describe(found.get(i))} is "
+                    f"not a class name; the class is named {i}",
+                    "named by its index",
+                    entry=f"names[{i}]",
+                )
                 name = str(i)
             out.append(name)
         return out
     if names is not None:
-        report.add("bad_category", yaml_rel, f"names: {describe(names)} is not a list or a "
-                   "mapping; ignored", "ignored", entry="names")
+        report.add(
+            "bad_category",
+            yaml_rel,
+            f"names: {describe(names)} is not a list or a mapping; ignored",
+            "ignored",
+            entry="names",
+        )
     return _names_file(root, report)
 
 
@@ -98,8 +116,12 @@ def _indexed(names: dict, report: Report, yaml_rel: str) -> list[tuple[int, Any]
         if isinstance(key, str) and key.strip().isdigit():
             index = int(key)
         if index is None or not 0 <= index < MAX_CLASSES:
-            report.add("bad_category", yaml_rel, f"names: key {describe(key)} is not a class "
-                       f"index 0..{MAX_CLASSES - 1}; skipped", entry=f"names[{key!r:.20}]")
+            report.add(
+                "bad_category",
+                yaml_rel,
+                f"names: key {describe(key)} is not a class index 0..{MAX_CLASSES - 1}; skipped",
+                entry=f"names[{key!r:.20}]",
+            )
             continue
         pairs.append((index, value))
     return pairs
@@ -120,14 +142,19 @@ def _names_file(root: Path, report: Report) -> list[str] | None:
             continue
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         if len(lines) > MAX_CLASSES:
-            raise DatasetError(f"{name}: {len(lines):,} class names, over the limit of "
-                               f"{MAX_CLASSES:,}")
+            raise DatasetError(
+                f"{name}: {len(lines):,} class names, over the limit of {MAX_CLASSES:,}"
+            )
         names = []
         for i, line in enumerate(lines):
             if class_name(line) is None:
-                report.add("bad_category", name, f"class {i}: a name of {len(line):,} "
-                           f"characters; the class is named {i}", "named by its index",
-                           entry=f"class {i}")
+                report.add(
+                    "bad_category",
+                    name,
+                    f"class {i}: a name of {len(line):,} characters; the class is named {i}",
+                    "named by its index",
+                    entry=f"class {i}",
+                )
             names.append(class_name(line) or str(i))
         return names
     return None
@@ -147,8 +174,7 @@ def _rel(root: Path, path: Path) -> str:
     return path.name if rel.startswith("../") or rel == ".." else rel
 
 
-def _split_sources(root: Path, config: dict,
-                   report: Report) -> list[tuple[str | None, list[Path]]]:
+def _split_sources(root: Path, config: dict, report: Report) -> list[tuple[str | None, list[Path]]]:
     """[(split, image files)] from data.yaml, the usual folder layouts, or all images."""
     base = root
     if isinstance(config.get("path"), str) and "\0" not in config["path"]:
@@ -167,9 +193,10 @@ def _split_sources(root: Path, config: dict,
                 break
     if sources:
         return sources
-    for split, folders in (("train", ("images/train", "train/images", "train")),
-                           ("val", ("images/val", "images/valid", "valid/images",
-                                    "val/images", "val", "valid"))):
+    for split, folders in (
+        ("train", ("images/train", "train/images", "train")),
+        ("val", ("images/val", "images/valid", "valid/images", "val/images", "val", "valid")),
+    ):
         for folder in folders:
             if os.path.isdir(root / folder) and _inside(root, root / folder):
                 sources.append((split, _images_under(root / folder)))
@@ -246,13 +273,15 @@ def parse(root: Path, report: Report) -> Parsed:
         if names:
             report.add("no_class_names", yaml_rel, "no class names found")
     if not names:
-        raise DatasetError(f"YOLO folder {root.name}: no class names (data.yaml `names`) and "
-                           "no labels")
+        raise DatasetError(
+            f"YOLO folder {root.name}: no class names (data.yaml `names`) and no labels"
+        )
     return Parsed("yolo", names, images)
 
 
-def _image(root: Path, file: Path, split: str | None, names: list[str] | None,
-           report: Report) -> tuple[RawImage, int]:
+def _image(
+    root: Path, file: Path, split: str | None, names: list[str] | None, report: Report
+) -> tuple[RawImage, int]:
     rel = _rel(root, file)
     raw = RawImage(path=file, rel=rel, size=None, split=split, source_id=rel, normalized=True)
     labels = label_path(file)
@@ -276,13 +305,21 @@ def _image(root: Path, file: Path, split: str | None, names: list[str] | None,
         parsed = _line(line)
         if parsed is None:
             if line.strip():
-                report.add("bad_label_line", label_rel, f"line {n}: cannot parse "
-                           f"{line.strip()[:60]!r}", entry=f"line {n}")
+                report.add(
+                    "bad_label_line",
+                    label_rel,
+                    f"line {n}: cannot parse {line.strip()[:60]!r}",
+                    entry=f"line {n}",
+                )
             continue
         label, box = parsed
         if not label < limit:
-            report.add("unknown_category", label_rel, f"line {n}: class {label} not in "
-                       f"0..{limit - 1}", entry=f"line {n}")
+            report.add(
+                "unknown_category",
+                label_rel,
+                f"line {n}: class {label} not in 0..{limit - 1}",
+                entry=f"line {n}",
+            )
             continue
         top = max(top, label)
         raw.add(label, box)
@@ -326,12 +363,19 @@ def write(out: Path, classes: list[str], splits: dict[str, tuple[dict, Path]]) -
             lines = []
             for ann in per_image[im["id"]]:
                 x, y, w, h = ann["bbox"]
-                lines.append(f"{ann['category_id'] - 1} {(x + w / 2) / im['width']:.6f} "
-                             f"{(y + h / 2) / im['height']:.6f} {w / im['width']:.6f} "
-                             f"{h / im['height']:.6f}")
+                lines.append(
+                    f"{ann['category_id'] - 1} {(x + w / 2) / im['width']:.6f} "
+                    f"{(y + h / 2) / im['height']:.6f} {w / im['width']:.6f} "
+                    f"{h / im['height']:.6f}"
+                )
             label = (out / "labels" / split / im["file_name"]).with_suffix(".txt")
             label.write_text("\n".join(lines) + ("\n" if lines else ""), encoding="utf-8")
-    config = {"path": ".", **{s: f"images/{s}" for s in splits}, "nc": len(classes),
-              "names": list(classes)}
-    (out / "data.yaml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
-                                   encoding="utf-8")
+    config = {
+        "path": ".",
+        **{s: f"images/{s}" for s in splits},
+        "nc": len(classes),
+        "names": list(classes),
+    }
+    (out / "data.yaml").write_text(
+        yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )

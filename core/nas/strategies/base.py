@@ -14,10 +14,11 @@ import logging
 import math
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -42,8 +43,12 @@ SAVE_S = 1.0  # writing the report, genotype and checkpoint after the last netwo
 TICK_S = 1.0  # progress refresh while a start-up step blocks
 RATE_TRUSTED_FRACTION = 0.2  # a search's own work rate predicts its end after this share
 # architecture row kind -> role (DESIGN.md): "final" rows name theirs (searched / random)
-ROLE_OF_KIND = {"derived": "derived", "sampled": "candidate", "candidate": "candidate",
-                "trained": "candidate"}
+ROLE_OF_KIND = {
+    "derived": "derived",
+    "sampled": "candidate",
+    "candidate": "candidate",
+    "trained": "candidate",
+}
 
 
 class Budget:
@@ -68,7 +73,7 @@ class Budget:
         return 0.0 if self.seconds == float("inf") else min(1.0, self.elapsed / self.seconds)
 
 
-def startup_progress(reporter: "Reporter", job: Budget, message: str) -> None:
+def startup_progress(reporter: Reporter, job: Budget, message: str) -> None:
     """Progress before the plan exists (loading, timing): with a time budget the job is planned
     to end at it, so the fraction is the clock's share of it and the ETA its remainder."""
     if math.isfinite(job.seconds):
@@ -78,7 +83,7 @@ def startup_progress(reporter: "Reporter", job: Budget, message: str) -> None:
 
 
 @contextmanager
-def ticking(reporter: "Reporter", job: Budget, message: str, every_s: float = TICK_S):
+def ticking(reporter: Reporter, job: Budget, message: str, every_s: float = TICK_S):
     """startup_progress now and every `every_s` seconds (a daemon thread) while the block runs:
     loading the crops or the first training step (torch's first optimizer imports its compiler
     stack: seconds) must not freeze the progress bar."""
@@ -110,7 +115,7 @@ class SearchOutcome:
         return {"genotype": self.genotype.to_dict(), "score": self.score, "note": self.note}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "SearchOutcome":
+    def from_dict(cls, d: dict) -> SearchOutcome:
         return cls(Genotype.from_dict(d["genotype"]), float(d["score"]), d.get("note", ""))
 
 
@@ -119,42 +124,68 @@ class RunState:
     """The job's checkpoint: strategy state, outcome once the search ended, report progress."""
 
     strategy: str
-    elapsed_s: float = 0.0           # search phase, all attempts
+    elapsed_s: float = 0.0  # search phase, all attempts
     search: dict | None = None
     outcome: dict | None = None
     report: dict = field(default_factory=dict)
-    job_elapsed_s: float = 0.0       # the whole job, all attempts (the budget is the job's)
-    plan: dict | None = None         # core.nas.planning.plan, measured at the first start
+    job_elapsed_s: float = 0.0  # the whole job, all attempts (the budget is the job's)
+    plan: dict | None = None  # core.nas.planning.plan, measured at the first start
 
     def save(self, path: Path) -> None:
         """Atomic (core.io): a temp file next to the checkpoint, fsynced, then os.replace."""
         with atomic_open(path) as f:
-            torch.save({"version": CHECKPOINT_VERSION, "strategy": self.strategy,
-                        "elapsed_s": self.elapsed_s, "search": self.search,
-                        "outcome": self.outcome, "report": self.report,
-                        "job_elapsed_s": self.job_elapsed_s, "plan": self.plan}, f)
+            torch.save(
+                {
+                    "version": CHECKPOINT_VERSION,
+                    "strategy": self.strategy,
+                    "elapsed_s": self.elapsed_s,
+                    "search": self.search,
+                    "outcome": self.outcome,
+                    "report": self.report,
+                    "job_elapsed_s": self.job_elapsed_s,
+                    "plan": self.plan,
+                },
+                f,
+            )
 
     @classmethod
-    def load(cls, path: Path, strategy: str) -> "RunState":
+    def load(cls, path: Path, strategy: str) -> RunState:
         try:
             d = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # any unreadable file is a corrupt checkpoint
-            raise CheckpointError(f"search checkpoint {path} is unreadable ({exc}); delete it to "
-                                  "start the search over") from exc
+            raise CheckpointError(
+                f"search checkpoint {path} is unreadable ({exc}); delete it to "
+                "start the search over"
+            ) from exc
         if d.get("version") != CHECKPOINT_VERSION or d.get("strategy") != strategy:
-            raise CheckpointError(f"checkpoint {path} is from strategy {d.get('strategy')!r} "
-                                  f"(version {d.get('version')}), not {strategy!r}; delete it "
-                                  "to start over")
-        return cls(strategy, float(d["elapsed_s"]), d["search"], d["outcome"], d["report"] or {},
-                   float(d.get("job_elapsed_s", d["elapsed_s"])), d.get("plan"))
+            raise CheckpointError(
+                f"checkpoint {path} is from strategy {d.get('strategy')!r} "
+                f"(version {d.get('version')}), not {strategy!r}; delete it "
+                "to start over"
+            )
+        return cls(
+            strategy,
+            float(d["elapsed_s"]),
+            d["search"],
+            d["outcome"],
+            d["report"] or {},
+            float(d.get("job_elapsed_s", d["elapsed_s"])),
+            d.get("plan"),
+        )
 
 
 class SearchContext:
     """Config, data, budget, reporter and checkpoint of one search job."""
 
-    def __init__(self, cfg: SearchConfig, data: ProxyTensors, reporter: "Reporter",
-                 run_state: RunState, job: Budget | None = None,
-                 executor: "Executor | None" = None):
+    def __init__(
+        self,
+        cfg: SearchConfig,
+        data: ProxyTensors,
+        reporter: Reporter,
+        run_state: RunState,
+        job: Budget | None = None,
+        executor: Executor | None = None,
+    ):
         """`job`: the whole job's clock and budget (default: started now, cfg.budget_s); the
         search's own budget is the plan's search share (set_plan). `executor`: where the
         independent trainings run (core.dist.executor; default: this process)."""
@@ -217,11 +248,16 @@ class SearchContext:
         left = max(0.0, left)
         report = self.plan["report_s"]
         if math.isfinite(self.job.seconds):  # the report will afford what the time left allows
-            report = afford(max(0.0, self.job.remaining - left - SAVE_S), self.plan["epoch_s"],
-                            self.cfg.report).seconds
+            report = afford(
+                max(0.0, self.job.remaining - left - SAVE_S), self.plan["epoch_s"], self.cfg.report
+            ).seconds
         remaining = left + report + SAVE_S
-        self.reporter.progress(time_fraction(self.job.elapsed, remaining), message,
-                               remaining_s=remaining, measured=self.plan["measured"])
+        self.reporter.progress(
+            time_fraction(self.job.elapsed, remaining),
+            message,
+            remaining_s=remaining,
+            measured=self.plan["measured"],
+        )
 
     # -- networks ------------------------------------------------------------------------------
     def network(self, genotype: Genotype) -> CifarNetwork:
@@ -232,31 +268,55 @@ class SearchContext:
     def train_settings(self, epochs: int) -> TrainSettings:
         """How a discrete network (a child, a report cell) trains from scratch."""
         c = self.cfg
-        return TrainSettings(epochs, c.net_batch_size, c.net_learning_rate, c.lr_min,
-                             c.momentum, c.weight_decay, c.grad_clip, c.net_optimizer)
+        return TrainSettings(
+            epochs,
+            c.net_batch_size,
+            c.net_learning_rate,
+            c.lr_min,
+            c.momentum,
+            c.weight_decay,
+            c.grad_clip,
+            c.net_optimizer,
+        )
 
-    def trial(self, genotype: Genotype, seed: int, epochs: int, split: str,
-              deadline: float | None = None) -> Trial:
+    def trial(
+        self, genotype: Genotype, seed: int, epochs: int, split: str, deadline: float | None = None
+    ) -> Trial:
         """One independent training (core.dist.trials): the proxy network of `genotype` trained
         `epochs` on `split` ("search" or "report"), seeded by `seed`; a remote one runs with
         this job's torch threads on its own GPU or the CPU (so that it gives the same numbers)."""
         remote = self.executor.remote
-        device = (self.device.type if self.device.type in ("cuda", "cpu") else "cpu") \
-            if remote else str(self.device)
-        return Trial(genotype.to_dict(), self.cfg.C, self.data.num_classes, self.cfg.layers,
-                     self.train_settings(epochs), seed, split, deadline, device,
-                     torch.get_num_threads() if remote else None)
+        device = (
+            (self.device.type if self.device.type in ("cuda", "cpu") else "cpu")
+            if remote
+            else str(self.device)
+        )
+        return Trial(
+            genotype.to_dict(),
+            self.cfg.C,
+            self.data.num_classes,
+            self.cfg.layers,
+            self.train_settings(epochs),
+            seed,
+            split,
+            deadline,
+            device,
+            torch.get_num_threads() if remote else None,
+        )
 
-    def run_trials(self, trials: Iterable[Trial],
-                   on_epoch: Callable[[int, float], None] | None = None) -> Iterator[dict]:
+    def run_trials(
+        self, trials: Iterable[Trial], on_epoch: Callable[[int, float], None] | None = None
+    ) -> Iterator[dict]:
         """Train and score trials on the job's executor; stats in the trials' order. A local
         executor makes and trains each trial when the previous result has been taken (and
         reports `on_epoch`); Ray trains them all at once. Cancel checks run while waiting."""
         if self._shared is None:
-            self._shared = self.executor.share(on_cpu(self.data) if self.executor.remote
-                                               else self.data)
-        return self.executor.map(run_trial, trials, self._shared, check=self.check_stop,
-                                 on_epoch=on_epoch)
+            self._shared = self.executor.share(
+                on_cpu(self.data) if self.executor.remote else self.data
+            )
+        return self.executor.map(
+            run_trial, trials, self._shared, check=self.check_stop, on_epoch=on_epoch
+        )
 
     def cost(self, genotype: Genotype) -> dict:
         """{"params", "flops", "latency_ms"} of the genotype's proxy network (cached)."""
@@ -273,8 +333,9 @@ class SearchContext:
 
         key = "backbone:" + genotype.to_json()
         if key not in self._measured:
-            self._measured[key] = {"ms": backbone_latency_ms(genotype, self.cfg.latency_size,
-                                                             self.device)}
+            self._measured[key] = {
+                "ms": backbone_latency_ms(genotype, self.cfg.latency_size, self.device)
+            }
         return self._measured[key]["ms"]
 
     @property
@@ -287,8 +348,10 @@ class SearchContext:
 
             ms = default_target_ms(self.cfg.latency_size, self.device)
             self._measured["target"] = {"ms": ms}
-            self.reporter.info(f"latency target {ms:.1f} ms: the DARTS_V2 backbone at "
-                               f"{self.cfg.latency_size}px on {self.device}")
+            self.reporter.info(
+                f"latency target {ms:.1f} ms: the DARTS_V2 backbone at "
+                f"{self.cfg.latency_size}px on {self.device}"
+            )
         return self._measured["target"]["ms"]
 
     def objective(self, genotype: Genotype, accuracy: float) -> tuple[float, dict]:
@@ -299,21 +362,37 @@ class SearchContext:
         from core.nas.latency import mnas_reward
 
         lat, target = self.backbone_latency(genotype), self.target_ms
-        return (mnas_reward(accuracy, lat, target, self.cfg.latency_weight),
-                {"accuracy": accuracy, "backbone_latency_ms": lat, "target_ms": target,
-                 "objective": "acc * (lat / target)^w"})
+        return (
+            mnas_reward(accuracy, lat, target, self.cfg.latency_weight),
+            {
+                "accuracy": accuracy,
+                "backbone_latency_ms": lat,
+                "target_ms": target,
+                "objective": "acc * (lat / target)^w",
+            },
+        )
 
     # -- logging -------------------------------------------------------------------------------
-    def log_architecture(self, genotype: Genotype, score: float | None, kind: str,
-                         step: int | None, **extra: Any) -> int:
+    def log_architecture(
+        self, genotype: Genotype, score: float | None, kind: str, step: int | None, **extra: Any
+    ) -> int:
         """Log to the store's architectures table with params, FLOPs and latency; the extra
         fields carry the strategy, the kind and the row's role (ROLE_OF_KIND unless given)."""
         cost = self.cost(genotype)
         return self.reporter.architecture(
-            genotype.to_dict(), score=score, params=cost["params"], flops=cost["flops"],
-            latency_ms=cost["latency_ms"], step=step,
-            extra={"strategy": self.cfg.strategy, "kind": kind, "role": ROLE_OF_KIND.get(kind),
-                   **extra})
+            genotype.to_dict(),
+            score=score,
+            params=cost["params"],
+            flops=cost["flops"],
+            latency_ms=cost["latency_ms"],
+            step=step,
+            extra={
+                "strategy": self.cfg.strategy,
+                "kind": kind,
+                "role": ROLE_OF_KIND.get(kind),
+                **extra,
+            },
+        )
 
     def epoch_metrics(self, epoch: int, **values: float) -> None:
         """Per-epoch search metrics: search/<name> for each keyword."""

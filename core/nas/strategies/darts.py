@@ -40,7 +40,7 @@ import logging
 import math
 import random
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -65,19 +65,32 @@ ALPHAS_FILE = "alphas.json"
 class Architect:
     """Alpha updates, first or second order (the authors' architect.py, without model copies)."""
 
-    def __init__(self, model: SuperNet, lr: float, weight_decay: float, momentum: float,
-                 network_weight_decay: float,
-                 penalty: Callable[[], torch.Tensor] | None = None):
+    def __init__(
+        self,
+        model: SuperNet,
+        lr: float,
+        weight_decay: float,
+        momentum: float,
+        network_weight_decay: float,
+        penalty: Callable[[], torch.Tensor] | None = None,
+    ):
         """`penalty()`: an extra alpha loss (the expected-latency term), or None."""
         self.model = model
         self.penalty = penalty
         self.momentum = momentum
         self.network_weight_decay = network_weight_decay
-        self.optimizer = torch.optim.Adam(model.arch_parameters(), lr=lr, betas=ARCH_BETAS,
-                                          weight_decay=weight_decay)
+        self.optimizer = torch.optim.Adam(
+            model.arch_parameters(), lr=lr, betas=ARCH_BETAS, weight_decay=weight_decay
+        )
 
-    def step(self, train_batch, val_batch, eta: float, w_optimizer: torch.optim.Optimizer,
-             second_order: bool) -> torch.Tensor:
+    def step(
+        self,
+        train_batch,
+        val_batch,
+        eta: float,
+        w_optimizer: torch.optim.Optimizer,
+        second_order: bool,
+    ) -> torch.Tensor:
         """One alpha update; returns the val-batch logits (for the running val accuracy)."""
         self.optimizer.zero_grad(set_to_none=True)
         if second_order:
@@ -92,16 +105,16 @@ class Architect:
                 a.grad = g
         if self.penalty is not None:  # depends on the alphas only
             alphas = self.model.arch_parameters()
-            for a, g in zip(alphas, torch.autograd.grad(self.penalty(), alphas,
-                                                        allow_unused=True)):
+            for a, g in zip(alphas, torch.autograd.grad(self.penalty(), alphas, allow_unused=True)):
                 if g is not None:
                     a.grad = a.grad + g
         self.optimizer.step()
         return logits.detach()
 
     def _unrolled_backward(self, train_batch, val_batch, eta, w_optimizer) -> torch.Tensor:
-        names, weights = zip(*[(n, p) for n, p in self.model.named_parameters()
-                               if not n.startswith("alphas_")])
+        names, weights = zip(
+            *[(n, p) for n, p in self.model.named_parameters() if not n.startswith("alphas_")]
+        )
         alphas = self.model.arch_parameters()
         loss = F.cross_entropy(self.model(train_batch[0]), train_batch[1])
         grads = torch.autograd.grad(loss, weights)
@@ -109,8 +122,9 @@ class Architect:
         for w, g in zip(weights, grads):
             buf = w_optimizer.state.get(w, {}).get("momentum_buffer")
             moment = buf * self.momentum if buf is not None else torch.zeros_like(w)
-            unrolled.append((w - eta * (moment + g + self.network_weight_decay * w))
-                            .detach().requires_grad_())
+            unrolled.append(
+                (w - eta * (moment + g + self.network_weight_decay * w)).detach().requires_grad_()
+            )
         params = dict(zip(names, unrolled))
         params.update({"alphas_normal": alphas[0], "alphas_reduce": alphas[1]})
         logits = functional_call(self.model, params, (val_batch[0],))
@@ -146,24 +160,42 @@ def _write_alphas(ctx: SearchContext, history: list[dict]) -> None:
 
 def _snapshot(model: SuperNet, epoch: int, genotype: Genotype) -> dict:
     weights = model.alpha_weights()
-    return {"epoch": epoch, "normal": weights["normal"], "reduce": weights["reduce"],
-            "genotype": genotype.to_dict(), "edges": [list(e) for e in edge_list(model.nodes)],
-            "primitives": list(model.primitives)}
+    return {
+        "epoch": epoch,
+        "normal": weights["normal"],
+        "reduce": weights["reduce"],
+        "genotype": genotype.to_dict(),
+        "edges": [list(e) for e in edge_list(model.nodes)],
+        "primitives": list(model.primitives),
+    }
 
 
 def search(ctx: SearchContext) -> SearchOutcome:
     cfg, data = ctx.cfg, ctx.data
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    model = SuperNet(cfg.C, data.num_classes, cfg.layers, cfg.nodes,
-                     partial_channels=cfg.darts.partial_channels)
+    model = SuperNet(
+        cfg.C, data.num_classes, cfg.layers, cfg.nodes, partial_channels=cfg.darts.partial_channels
+    )
     model = model.to(ctx.device, memory_format=torch.channels_last)
-    w_opt = torch.optim.SGD(model.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                            weight_decay=cfg.weight_decay)
-    st = ctx.state or {"epoch": 0, "planned": cfg.max_epochs, "history": [], "best": 0.0,
-                       "done": False}
-    architect = Architect(model, cfg.darts.arch_lr, cfg.darts.arch_weight_decay, cfg.momentum,
-                          cfg.weight_decay, _latency_penalty(ctx, model, st))
+    w_opt = torch.optim.SGD(
+        model.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
+    st = ctx.state or {
+        "epoch": 0,
+        "planned": cfg.max_epochs,
+        "history": [],
+        "best": 0.0,
+        "done": False,
+    }
+    architect = Architect(
+        model,
+        cfg.darts.arch_lr,
+        cfg.darts.arch_weight_decay,
+        cfg.momentum,
+        cfg.weight_decay,
+        _latency_penalty(ctx, model, st),
+    )
     if ctx.state is not None:
         model.load_state_dict(st["model"])
         w_opt.load_state_dict(st["w_opt"])
@@ -186,20 +218,32 @@ def search(ctx: SearchContext) -> SearchOutcome:
             _replan(ctx, st, epoch, time.monotonic() - t0)
         st["epoch"] = epoch + 1
         st["done"] = stats["cut"] or ctx.budget.exhausted()
-        st.update(model=model.state_dict(), w_opt=w_opt.state_dict(),
-                  a_opt=architect.optimizer.state_dict(), rng=rng_state(rng),
-                  gen=generator.get_state())
+        st.update(
+            model=model.state_dict(),
+            w_opt=w_opt.state_dict(),
+            a_opt=architect.optimizer.state_dict(),
+            rng=rng_state(rng),
+            gen=generator.get_state(),
+        )
         ctx.save(st)
-        ctx.progress(max(st["epoch"] / st["planned"], ctx.budget.fraction()),
-                     f"darts epoch {st['epoch']}/{st['planned']}: " + (
-                         "weights warm-up" if stats["val_acc"] is None
-                         else f"val acc {stats['val_acc']:.3f}"))
+        ctx.progress(
+            max(st["epoch"] / st["planned"], ctx.budget.fraction()),
+            f"darts epoch {st['epoch']}/{st['planned']}: "
+            + (
+                "weights warm-up" if stats["val_acc"] is None else f"val acc {stats['val_acc']:.3f}"
+            ),
+        )
     if not st["history"]:
-        raise SearchError("darts ended before its first epoch; give it a larger budget "
-                          "(--minutes) or a smaller proxy (--fast)")
+        raise SearchError(
+            "darts ended before its first epoch; give it a larger budget "
+            "(--minutes) or a smaller proxy (--fast)"
+        )
     last = st["history"][-1]
-    return SearchOutcome(Genotype.from_dict(last["genotype"]), st.get("last", 0.0),
-                         f"derived from the alphas after epoch {last['epoch'] + 1}")
+    return SearchOutcome(
+        Genotype.from_dict(last["genotype"]),
+        st.get("last", 0.0),
+        f"derived from the alphas after epoch {last['epoch'] + 1}",
+    )
 
 
 def _pc_darts_guard(ctx: SearchContext, cfg):
@@ -222,8 +266,9 @@ def _mkldnn_off():
         torch.backends.mkldnn.enabled = was
 
 
-def _log_epoch(ctx: SearchContext, model: SuperNet, architect: Architect, st: dict, epoch: int,
-               stats: dict) -> None:
+def _log_epoch(
+    ctx: SearchContext, model: SuperNet, architect: Architect, st: dict, epoch: int, stats: dict
+) -> None:
     """The epoch's alpha snapshot (alphas.json), derived cell and metrics."""
     genotype = model.genotype(ctx.cfg.skip_cap)
     if stats["val_acc"] is not None:
@@ -231,15 +276,27 @@ def _log_epoch(ctx: SearchContext, model: SuperNet, architect: Architect, st: di
         st["last"] = stats["val_acc"]
     st["history"].append(_snapshot(model, epoch, genotype))
     _write_alphas(ctx, st["history"])
-    ctx.log_architecture(genotype, stats["val_acc"], "derived", epoch, epoch=epoch,
-                         score_source="supernet accuracy on the alpha batches",
-                         alphas={k: st["history"][-1][k] for k in ("normal", "reduce")})
+    ctx.log_architecture(
+        genotype,
+        stats["val_acc"],
+        "derived",
+        epoch,
+        epoch=epoch,
+        score_source="supernet accuracy on the alpha batches",
+        alphas={k: st["history"][-1][k] for k in ("normal", "reduce")},
+    )
     expected = None
     if architect.penalty is not None:
         with torch.no_grad():
             expected = float(_expected_ms(model, st["latency_table"], ctx.cfg.nodes))
-    ctx.epoch_metrics(epoch, train_acc=stats["train_acc"], val_acc=stats["val_acc"],
-                      best_score=st["best"], lr=stats["lr"], expected_latency_ms=expected)
+    ctx.epoch_metrics(
+        epoch,
+        train_acc=stats["train_acc"],
+        val_acc=stats["val_acc"],
+        best_score=st["best"],
+        lr=stats["lr"],
+        expected_latency_ms=expected,
+    )
 
 
 def _replan(ctx: SearchContext, st: dict, epoch: int, epoch_s: float) -> None:
@@ -248,38 +305,57 @@ def _replan(ctx: SearchContext, st: dict, epoch: int, epoch_s: float) -> None:
     fit = epoch + 1 + int(max(0.0, ctx.budget.remaining) // max(epoch_s, 1e-3))
     planned = max(epoch + 1, min(st["planned"], fit))
     if planned < st["planned"] and st["planned"] == ctx.cfg.max_epochs:  # first cut only
-        ctx.reporter.info(f"darts: about {planned} epochs fit the search's "
-                          f"{ctx.budget.seconds:.0f} s; cosine schedule shortened to them")
+        ctx.reporter.info(
+            f"darts: about {planned} epochs fit the search's "
+            f"{ctx.budget.seconds:.0f} s; cosine schedule shortened to them"
+        )
     st["planned"] = planned
 
 
 def _expected_ms(model: SuperNet, table: dict, nodes: int) -> torch.Tensor:
-    weights = {"normal": F.softmax(model.alphas_normal, dim=-1),
-               "reduce": F.softmax(model.alphas_reduce, dim=-1)}
+    weights = {
+        "normal": F.softmax(model.alphas_normal, dim=-1),
+        "reduce": F.softmax(model.alphas_reduce, dim=-1),
+    }
     return expected_latency(weights, table, model.primitives, 2 * nodes)
 
 
-def _latency_penalty(ctx: SearchContext, model: SuperNet,
-                     st: dict) -> Callable[[], torch.Tensor] | None:
+def _latency_penalty(
+    ctx: SearchContext, model: SuperNet, st: dict
+) -> Callable[[], torch.Tensor] | None:
     """With the accuracy-latency objective: -w log(E[lat] / target), E[lat] from an op latency
     table measured on the job's device for the backbone at `latency_size` (FBNet style)."""
     cfg = ctx.cfg
     if cfg.objective != "accuracy-latency":
         return None
     if "latency_table" not in st:
-        st["latency_table"] = op_latency_table(model.primitives, cfg.latency_size, ctx.device,
-                                               cfg.nodes)
-        ctx.reporter.info("darts: op latency table measured at {}px on {}: {}".format(
-            cfg.latency_size, ctx.device, ", ".join(
-                f"{op} {st['latency_table']['normal'][op]:.2f} ms" for op in model.primitives)))
+        st["latency_table"] = op_latency_table(
+            model.primitives, cfg.latency_size, ctx.device, cfg.nodes
+        )
+        ctx.reporter.info(
+            "darts: op latency table measured at {}px on {}: {}".format(
+                cfg.latency_size,
+                ctx.device,
+                ", ".join(
+                    f"{op} {st['latency_table']['normal'][op]:.2f} ms" for op in model.primitives
+                ),
+            )
+        )
     target = ctx.target_ms
-    return lambda: latency_loss(_expected_ms(model, st["latency_table"], cfg.nodes), target,
-                                cfg.latency_weight)
+    return lambda: latency_loss(
+        _expected_ms(model, st["latency_table"], cfg.nodes), target, cfg.latency_weight
+    )
 
 
-def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
-               w_opt: torch.optim.Optimizer, epoch: int, planned: int,
-               generator: torch.Generator) -> dict:
+def _run_epoch(
+    ctx: SearchContext,
+    model: SuperNet,
+    architect: Architect,
+    w_opt: torch.optim.Optimizer,
+    epoch: int,
+    planned: int,
+    generator: torch.Generator,
+) -> dict:
     """One DARTS epoch over the search-train half; alpha batches cycle over the search-val half."""
     cfg, data = ctx.cfg, ctx.data
     lr = cosine_lr(cfg.lr, cfg.lr_min, epoch, planned)
@@ -290,8 +366,9 @@ def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
     tr_correct = tr_seen = va_correct = va_seen = done = 0
     cut, step_s = False, 0.0
     model.train()
-    for step, (xb, yb) in enumerate(batches(data.search_train_x, data.search_train_y,
-                                            cfg.batch_size, generator, augment=True)):
+    for step, (xb, yb) in enumerate(
+        batches(data.search_train_x, data.search_train_y, cfg.batch_size, generator, augment=True)
+    ):
         ctx.check_stop()
         if ctx.budget.remaining < step_s and (epoch or step):  # would end past the budget
             # (the search's first step always runs: a derived cell needs one)
@@ -313,8 +390,14 @@ def _run_epoch(ctx: SearchContext, model: SuperNet, architect: Architect,
         done += 1
         step_s = time.monotonic() - t0
         ctx.reporter.metric("search/loss", loss.item(), step=epoch * steps + step)
-        ctx.progress((epoch + (step + 1) / steps) / planned,
-                     f"darts epoch {epoch + 1}/{planned} step {step + 1}/{steps}")
-    return {"train_acc": tr_correct / max(1, tr_seen),
-            "val_acc": va_correct / va_seen if va_seen else None,  # None: a warm-up epoch
-            "lr": lr, "cut": cut, "steps": done}
+        ctx.progress(
+            (epoch + (step + 1) / steps) / planned,
+            f"darts epoch {epoch + 1}/{planned} step {step + 1}/{steps}",
+        )
+    return {
+        "train_acc": tr_correct / max(1, tr_seen),
+        "val_acc": va_correct / va_seen if va_seen else None,  # None: a warm-up epoch
+        "lr": lr,
+        "cut": cut,
+        "steps": done,
+    }

@@ -43,17 +43,23 @@ CAP_REPLACEMENT = "sep_conv_3x3"  # what an excess skip becomes when capped by h
 class Controller(nn.Module):
     """LSTM policy over cells: sample() -> (genotype, sum log-prob, sum entropy)."""
 
-    def __init__(self, nodes: int, ops: tuple[str, ...] = CANDIDATE_OPS, hidden: int = 64,
-                 temperature: float = 5.0, tanh_constant: float = 2.5):
+    def __init__(
+        self,
+        nodes: int,
+        ops: tuple[str, ...] = CANDIDATE_OPS,
+        hidden: int = 64,
+        temperature: float = 5.0,
+        tanh_constant: float = 2.5,
+    ):
         super().__init__()
         self.nodes, self.ops, self.hidden = nodes, ops, hidden
         self.temperature, self.tanh_constant = temperature, tanh_constant
         self.lstm = nn.LSTMCell(hidden, hidden)
-        self.g_emb = nn.Parameter(torch.zeros(1, hidden))       # the first input
+        self.g_emb = nn.Parameter(torch.zeros(1, hidden))  # the first input
         self.op_emb = nn.Embedding(len(ops), hidden)
-        self.w_soft = nn.Linear(hidden, len(ops), bias=False)   # op logits
-        self.w_attn_1 = nn.Linear(hidden, hidden, bias=False)   # anchors
-        self.w_attn_2 = nn.Linear(hidden, hidden, bias=False)   # query
+        self.w_soft = nn.Linear(hidden, len(ops), bias=False)  # op logits
+        self.w_attn_1 = nn.Linear(hidden, hidden, bias=False)  # anchors
+        self.w_attn_2 = nn.Linear(hidden, hidden, bias=False)  # query
         self.v_attn = nn.Linear(hidden, 1, bias=False)
         for p in self.parameters():
             nn.init.uniform_(p, -0.1, 0.1)
@@ -82,7 +88,8 @@ class Controller(nn.Module):
                 logits = self._logits(self.v_attn(query).view(1, -1))
                 if used:  # the two inputs of a node are distinct
                     logits = logits.masked_fill(
-                        torch.arange(logits.shape[1]) == used[0], float("-inf"))
+                        torch.arange(logits.shape[1]) == used[0], float("-inf")
+                    )
                 index, lp, ent = self._choose(logits)
                 used.append(index)
                 log_p, entropy = log_p + lp, entropy + ent
@@ -112,8 +119,9 @@ def sample_capped(controller: Controller, skip_cap: int | None):
         genotype, log_p, entropy = controller.sample()
         if skip_cap is None or genotype.count(SKIP) <= skip_cap:
             return genotype, log_p, entropy
-    log.warning("controller sampled > %s skip connections %s times; capping by hand",
-                skip_cap, MAX_REDRAWS)
+    log.warning(
+        "controller sampled > %s skip connections %s times; capping by hand", skip_cap, MAX_REDRAWS
+    )
     return cap_skips(genotype, skip_cap), log_p, entropy
 
 
@@ -134,10 +142,15 @@ def search(ctx: SearchContext) -> SearchOutcome:
     torch.manual_seed(cfg.seed)
     shared = SuperNet(cfg.C, data.num_classes, cfg.layers, cfg.nodes)
     shared = shared.to(ctx.device, memory_format=torch.channels_last)
-    controller = Controller(cfg.nodes, hidden=cfg.enas.controller_hidden,
-                            temperature=cfg.enas.temperature, tanh_constant=cfg.enas.tanh_constant)
-    w_opt = torch.optim.SGD(shared.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum,
-                            weight_decay=cfg.weight_decay)
+    controller = Controller(
+        cfg.nodes,
+        hidden=cfg.enas.controller_hidden,
+        temperature=cfg.enas.temperature,
+        tanh_constant=cfg.enas.tanh_constant,
+    )
+    w_opt = torch.optim.SGD(
+        shared.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
     c_opt = torch.optim.Adam(controller.parameters(), lr=cfg.enas.controller_lr)
     generator = torch.Generator().manual_seed(cfg.seed)
     st = ctx.state or {"epoch": 0, "baseline": None, "best": None, "done": False, "sample": 0}
@@ -158,28 +171,47 @@ def search(ctx: SearchContext) -> SearchOutcome:
         train_acc, cut = _train_shared(ctx, shared, controller, w_opt, generator, epoch)
         rewards = [] if cut else _train_controller(ctx, shared, controller, c_opt, st, generator)
         # a budget cut before the first derive still derives once: the job needs an answer
-        derived = None if cut and st["best"] is not None else \
-            _derive(ctx, shared, controller, generator, epoch)
+        derived = (
+            None
+            if cut and st["best"] is not None
+            else _derive(ctx, shared, controller, generator, epoch)
+        )
         if derived is not None and (st["best"] is None or derived[1] >= st["best"]["score"]):
             st["best"] = {"genotype": derived[0].to_dict(), "score": derived[1], "epoch": epoch}
         best = st["best"]["score"] if st["best"] else None
-        ctx.epoch_metrics(epoch, train_acc=train_acc,
-                          val_acc=sum(rewards) / len(rewards) if rewards else None,
-                          best_score=best, baseline=st["baseline"], lr=lr)
+        ctx.epoch_metrics(
+            epoch,
+            train_acc=train_acc,
+            val_acc=sum(rewards) / len(rewards) if rewards else None,
+            best_score=best,
+            baseline=st["baseline"],
+            lr=lr,
+        )
         st["epoch"] = epoch + 1
         st["done"] = cut or ctx.budget.exhausted()
-        st.update(shared=shared.state_dict(), controller=controller.state_dict(),
-                  w_opt=w_opt.state_dict(), c_opt=c_opt.state_dict(), rng=rng_state(rng),
-                  gen=generator.get_state())
+        st.update(
+            shared=shared.state_dict(),
+            controller=controller.state_dict(),
+            w_opt=w_opt.state_dict(),
+            c_opt=c_opt.state_dict(),
+            rng=rng_state(rng),
+            gen=generator.get_state(),
+        )
         ctx.save(st)
-        ctx.progress(max(st["epoch"] / total, ctx.budget.fraction()),
-                     f"enas epoch {st['epoch']}/{total}: best "
-                     f"{best if best is None else round(best, 3)}")
+        ctx.progress(
+            max(st["epoch"] / total, ctx.budget.fraction()),
+            f"enas epoch {st['epoch']}/{total}: best {best if best is None else round(best, 3)}",
+        )
     if st["best"] is None:
-        raise SearchError("enas ended before deriving a cell; give it a larger budget "
-                          "(--minutes) or a smaller proxy (--fast)")
-    return SearchOutcome(Genotype.from_dict(st["best"]["genotype"]), st["best"]["score"],
-                         f"best derived cell (epoch {st['best']['epoch'] + 1})")
+        raise SearchError(
+            "enas ended before deriving a cell; give it a larger budget "
+            "(--minutes) or a smaller proxy (--fast)"
+        )
+    return SearchOutcome(
+        Genotype.from_dict(st["best"]["genotype"]),
+        st["best"]["score"],
+        f"best derived cell (epoch {st['best']['epoch'] + 1})",
+    )
 
 
 def _train_shared(ctx, shared, controller, w_opt, generator, epoch) -> tuple[float, bool]:
@@ -187,8 +219,9 @@ def _train_shared(ctx, shared, controller, w_opt, generator, epoch) -> tuple[flo
     correct = seen = 0
     shared.train()
     steps = math.ceil(len(data.search_train_y) / cfg.batch_size)
-    for step, (xb, yb) in enumerate(batches(data.search_train_x, data.search_train_y,
-                                            cfg.batch_size, generator, augment=True)):
+    for step, (xb, yb) in enumerate(
+        batches(data.search_train_x, data.search_train_y, cfg.batch_size, generator, augment=True)
+    ):
         ctx.check_stop()
         if ctx.budget.exhausted():
             return correct / max(1, seen), True
@@ -203,9 +236,15 @@ def _train_shared(ctx, shared, controller, w_opt, generator, epoch) -> tuple[flo
     return correct / max(1, seen), False
 
 
-def reinforce_step(optimizer: torch.optim.Optimizer, log_p: torch.Tensor, entropy: torch.Tensor,
-                   reward: float, baseline: float | None, decay: float,
-                   entropy_weight: float) -> float:
+def reinforce_step(
+    optimizer: torch.optim.Optimizer,
+    log_p: torch.Tensor,
+    entropy: torch.Tensor,
+    reward: float,
+    baseline: float | None,
+    decay: float,
+    entropy_weight: float,
+) -> float:
     """One REINFORCE update of the controller (Williams 1992; ENAS section 2.2): the moving
     baseline b <- decay * b + (1 - decay) * R (first R: b = R), loss = -log p(cell) * (R - b)
     - entropy_weight * entropy, one optimizer step. Returns the new baseline."""
@@ -227,16 +266,34 @@ def _train_controller(ctx, shared, controller, c_opt, st, generator) -> list[flo
         genotype, log_p, entropy = sample_capped(controller, cfg.skip_cap)
         xv, yv = next(stream)
         with torch.no_grad():
-            reward = float((shared(xv.contiguous(memory_format=torch.channels_last), genotype)
-                            .argmax(1) == yv).float().mean())
+            reward = float(
+                (shared(xv.contiguous(memory_format=torch.channels_last), genotype).argmax(1) == yv)
+                .float()
+                .mean()
+            )
         reward, objective = ctx.objective(genotype, reward)
-        baseline = reinforce_step(c_opt, log_p, entropy, reward, st["baseline"],
-                                  cfg.enas.baseline_decay, cfg.enas.entropy_weight)
+        baseline = reinforce_step(
+            c_opt,
+            log_p,
+            entropy,
+            reward,
+            st["baseline"],
+            cfg.enas.baseline_decay,
+            cfg.enas.entropy_weight,
+        )
         st["baseline"] = baseline
         rewards.append(reward)
-        ctx.log_architecture(genotype, reward, "sampled", st["sample"], epoch=st["epoch"],
-                             reward=reward, baseline=baseline, **objective,
-                             score_source="shared-weight accuracy on one search-val batch")
+        ctx.log_architecture(
+            genotype,
+            reward,
+            "sampled",
+            st["sample"],
+            epoch=st["epoch"],
+            reward=reward,
+            baseline=baseline,
+            **objective,
+            score_source="shared-weight accuracy on one search-val batch",
+        )
         st["sample"] += 1
     return rewards
 
@@ -252,12 +309,19 @@ def _derive(ctx, shared, controller, generator, epoch) -> tuple[Genotype, float]
         for _ in range(cfg.enas.derive_samples):
             ctx.check_stop()
             genotype, _, _ = sample_capped(controller, cfg.skip_cap)
-            candidates.append((float((shared(xv, genotype).argmax(1) == yv).float().mean()),
-                               genotype))
+            candidates.append(
+                (float((shared(xv, genotype).argmax(1) == yv).float().mean()), genotype)
+            )
     best = max(candidates, key=lambda c: c[0])[1]
     score = _score(shared, data.search_val_x, data.search_val_y, best, ctx.check_stop)
-    ctx.log_architecture(best, score, "derived", epoch, epoch=epoch,
-                         score_source="shared-weight accuracy on the search-val half")
+    ctx.log_architecture(
+        best,
+        score,
+        "derived",
+        epoch,
+        epoch=epoch,
+        score_source="shared-weight accuracy on the search-val half",
+    )
     return best, score
 
 
@@ -268,6 +332,6 @@ def _score(shared, x, y, genotype, check_stop, batch: int = 128) -> float:
     correct = 0
     for start in range(0, len(y), batch):
         check_stop()
-        xb = x[start:start + batch].contiguous(memory_format=torch.channels_last)
-        correct += int((shared(xb, genotype).argmax(1) == y[start:start + batch]).sum())
+        xb = x[start : start + batch].contiguous(memory_format=torch.channels_last)
+        correct += int((shared(xb, genotype).argmax(1) == y[start : start + batch]).sum())
     return correct / max(1, len(y))

@@ -31,8 +31,9 @@ def age_population(population: list[int], newest: int, size: int) -> list[int]:
     return population
 
 
-def tournament(rng: random.Random, population: list[int], history: list[dict],
-               sample_size: int) -> int:
+def tournament(
+    rng: random.Random, population: list[int], history: list[dict], sample_size: int
+) -> int:
     """The parent: the best-scored of `sample_size` members drawn uniformly without replacement."""
     return max(rng.sample(population, sample_size), key=lambda i: history[i]["score"])
 
@@ -51,19 +52,28 @@ def search(ctx: SearchContext) -> SearchOutcome:
         if len(history) < evo.population:
             if len(history) < len(warm):
                 record = warm[len(history)]
-                return (Genotype.from_dict(record["genotype"]),
-                        {"origin": "zero-cost", "rank": record["rank"],
-                         "candidate_arch_id": record["arch_id"]})
+                return (
+                    Genotype.from_dict(record["genotype"]),
+                    {
+                        "origin": "zero-cost",
+                        "rank": record["rank"],
+                        "candidate_arch_id": record["arch_id"],
+                    },
+                )
             return sample_genotype(rng, cfg.nodes, cfg.skip_cap), {"origin": "initial"}
         parent = tournament(rng, population, history, evo.sample_size)
-        child, change = mutate(Genotype.from_dict(history[parent]["genotype"]), rng,
-                               cfg.skip_cap)
-        return child, {"origin": "mutation", "parent": parent,
-                       "parent_arch_id": history[parent]["arch_id"], "mutation": change}
+        child, change = mutate(Genotype.from_dict(history[parent]["genotype"]), rng, cfg.skip_cap)
+        return child, {
+            "origin": "mutation",
+            "parent": parent,
+            "parent_arch_id": history[parent]["arch_id"],
+            "mutation": change,
+        }
 
     def after(state, record):
-        age_population(state.setdefault("population", []), len(state["history"]) - 1,
-                       evo.population)
+        age_population(
+            state.setdefault("population", []), len(state["history"]) - 1, evo.population
+        )
 
     def width(history, state):  # the initial cells do not wait for results; then `parallel`
         if len(history) < evo.population:

@@ -24,16 +24,22 @@ def search(ctx: SearchContext) -> SearchOutcome:
 
         ctx.run_state.search = ctx.state or {"history": [], "done": False}
         ranked = warm_ranking(ctx, ctx.run_state.search)
-        kept = ranked[:max(1, math.ceil(cfg.zero_cost.keep * len(ranked)))]
+        kept = ranked[: max(1, math.ceil(cfg.zero_cost.keep * len(ranked)))]
 
     def propose(rng, history, state):
         if len(history) < len(kept):
             record = kept[len(history)]
-            return (Genotype.from_dict(record["genotype"]),
-                    {"origin": "zero-cost filter", "rank": record["rank"],
-                     "candidate_arch_id": record["arch_id"]})
+            return (
+                Genotype.from_dict(record["genotype"]),
+                {
+                    "origin": "zero-cost filter",
+                    "rank": record["rank"],
+                    "candidate_arch_id": record["arch_id"],
+                },
+            )
         return sample_genotype(rng, cfg.nodes, cfg.skip_cap), {}
 
     # proposals never wait for results: a round fills every slot of the executor
-    return run_sampling(ctx, propose, "random", after=None,
-                        width=lambda history, state: ctx.executor.slots)
+    return run_sampling(
+        ctx, propose, "random", after=None, width=lambda history, state: ctx.executor.slots
+    )

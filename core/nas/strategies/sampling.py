@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from core.dist.trials import TrialTimeout
 from core.errors import SearchError
@@ -38,26 +38,35 @@ BudgetCut = TrialTimeout  # the time budget ran out while a candidate was traini
 CANDIDATE_SEED = 100_003  # candidate i trains with seed * CANDIDATE_SEED + i
 
 
-def candidate_trial(ctx: SearchContext, genotype: Genotype, index: int,
-                    epochs: int | None = None):
+def candidate_trial(ctx: SearchContext, genotype: Genotype, index: int, epochs: int | None = None):
     """Candidate `index`: `epochs` (default `child_epochs`) on the search-train half, scored on
     the search-val half, seeded by (seed, index); it stops (BudgetCut) when the search budget
     ends."""
     remaining = ctx.budget.remaining
     deadline = time.time() + remaining if math.isfinite(remaining) else None
-    return ctx.trial(genotype, ctx.cfg.seed * CANDIDATE_SEED + index,
-                     epochs or ctx.cfg.child_epochs, "search", deadline)
+    return ctx.trial(
+        genotype,
+        ctx.cfg.seed * CANDIDATE_SEED + index,
+        epochs or ctx.cfg.child_epochs,
+        "search",
+        deadline,
+    )
 
 
-def evaluate_candidates(ctx: SearchContext, candidates: list[tuple[Genotype, int]],
-                        epochs: int | None = None) -> Iterator[dict]:
+def evaluate_candidates(
+    ctx: SearchContext, candidates: list[tuple[Genotype, int]], epochs: int | None = None
+) -> Iterator[dict]:
     """Train and score (genotype, index) candidates on the job's executor; stats in order."""
     return ctx.run_trials(candidate_trial(ctx, g, i, epochs) for g, i in candidates)
 
 
-def run_sampling(ctx: SearchContext, propose: Proposer, name: str,
-                 after: Callable[[dict, dict], None] | None = None,
-                 width: Width | None = None) -> SearchOutcome:
+def run_sampling(
+    ctx: SearchContext,
+    propose: Proposer,
+    name: str,
+    after: Callable[[dict, dict], None] | None = None,
+    width: Width | None = None,
+) -> SearchOutcome:
     """Propose, train and score candidates until the budget ends; the best score wins.
 
     `after(state, record)` updates the strategy's own state (e.g. the population) per candidate;
@@ -84,18 +93,28 @@ def run_sampling(ctx: SearchContext, propose: Proposer, name: str,
         except BudgetCut:
             st["done"], st["pending"] = True, []
             if not st["history"]:  # no time for one training: the answer is an untrained draw
-                ctx.reporter.warning(f"{name}: the search budget ended before the first "
-                                     "candidate was trained; its first draw is the answer")
-                return SearchOutcome(round_[0][0], 0.0, f"{name}: untrained first draw (no "
-                                     "time to train a candidate)")
+                ctx.reporter.warning(
+                    f"{name}: the search budget ended before the first "
+                    "candidate was trained; its first draw is the answer"
+                )
+                return SearchOutcome(
+                    round_[0][0],
+                    0.0,
+                    f"{name}: untrained first draw (no time to train a candidate)",
+                )
         finally:
             results.close()  # Ray: cancels what is still running
     if not st["history"]:
-        raise SearchError(f"{name} ended before the first candidate was scored; give it a "
-                          "larger budget (--minutes) or a smaller proxy (--fast)")
+        raise SearchError(
+            f"{name} ended before the first candidate was scored; give it a "
+            "larger budget (--minutes) or a smaller proxy (--fast)"
+        )
     best = max(st["history"], key=lambda r: r["score"])
-    return SearchOutcome(Genotype.from_dict(best["genotype"]), best["score"],
-                         f"best of {len(st['history'])} candidates (#{st['history'].index(best)})")
+    return SearchOutcome(
+        Genotype.from_dict(best["genotype"]),
+        best["score"],
+        f"best of {len(st['history'])} candidates (#{st['history'].index(best)})",
+    )
 
 
 def _propose_round(rng: random.Random, propose: Proposer, st: dict, n: int) -> list[dict]:
@@ -108,28 +127,45 @@ def _propose_round(rng: random.Random, propose: Proposer, st: dict, n: int) -> l
     return pending
 
 
-def _record(ctx: SearchContext, st: dict, genotype: Genotype, extra: dict, stats: dict,
-            index: int, name: str, after: Callable[[dict, dict], None] | None,
-            total: int) -> None:
+def _record(
+    ctx: SearchContext,
+    st: dict,
+    genotype: Genotype,
+    extra: dict,
+    stats: dict,
+    index: int,
+    name: str,
+    after: Callable[[dict, dict], None] | None,
+    total: int,
+) -> None:
     """Log one trained candidate, update the strategy's state, checkpoint, report progress."""
     score, objective = ctx.objective(genotype, stats["val_acc"])
-    record = {"genotype": genotype.to_dict(), "score": score, "accuracy": stats["val_acc"],
-              **extra}
+    record = {"genotype": genotype.to_dict(), "score": score, "accuracy": stats["val_acc"], **extra}
     record["arch_id"] = ctx.log_architecture(
-        genotype, score, "sampled", index, train_acc=stats["train_acc"],
-        seconds=round(stats["seconds"], 2), **extra, **objective,
-        score_source="trained from scratch, search-val half")
+        genotype,
+        score,
+        "sampled",
+        index,
+        train_acc=stats["train_acc"],
+        seconds=round(stats["seconds"], 2),
+        **extra,
+        **objective,
+        score_source="trained from scratch, search-val half",
+    )
     st["history"].append(record)
     st["pending"].pop(0)
     if after is not None:
         after(st, record)
     top = max(st["history"], key=lambda r: r["score"])
-    ctx.epoch_metrics(index, train_acc=stats["train_acc"], val_acc=stats["val_acc"],
-                      best_score=top["score"])
+    ctx.epoch_metrics(
+        index, train_acc=stats["train_acc"], val_acc=stats["val_acc"], best_score=top["score"]
+    )
     st["done"] = ctx.budget.exhausted()
     ctx.save(st)
     # with a time budget the count cap is rarely reached: "2/100" would promise a long wait
     done = f"{index + 1}" if math.isfinite(ctx.budget.seconds) else f"{index + 1}/{total}"
-    ctx.progress(max((index + 1) / total, ctx.budget.fraction()),
-                 f"{name}: {done} cells trained, the best one "
-                 f"{100 * top.get('accuracy', top['score']):.0f}% proxy accuracy")
+    ctx.progress(
+        max((index + 1) / total, ctx.budget.fraction()),
+        f"{name}: {done} cells trained, the best one "
+        f"{100 * top.get('accuracy', top['score']):.0f}% proxy accuracy",
+    )

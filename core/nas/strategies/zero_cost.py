@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -44,12 +44,13 @@ def proxy_batches(ctx: SearchContext) -> list[tuple[torch.Tensor, torch.Tensor]]
     """`zico_batches` fixed minibatches of the search-train half (seeded; the first is NASWOT's)."""
     zc, data = ctx.cfg.zero_cost, ctx.data
     n = len(data.search_train_y)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(ctx.cfg.seed +
-                                                                       PROXY_SEED_OFFSET))
+    order = torch.randperm(
+        n, generator=torch.Generator().manual_seed(ctx.cfg.seed + PROXY_SEED_OFFSET)
+    )
     size = max(2, min(zc.batch_size, n // zc.zico_batches or n))
     out = []
     for b in range(zc.zico_batches):
-        idx = order[(b * size) % n:][:size]
+        idx = order[(b * size) % n :][:size]
         if len(idx) < 2:
             idx = order[:size]
         idx = idx.to(data.search_train_x.device)
@@ -57,22 +58,35 @@ def proxy_batches(ctx: SearchContext) -> list[tuple[torch.Tensor, torch.Tensor]]
     return out
 
 
-def score_cell(ctx: SearchContext, genotype: Genotype, index: int,
-               batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict[str, float]:
+def score_cell(
+    ctx: SearchContext,
+    genotype: Genotype,
+    index: int,
+    batches: list[tuple[torch.Tensor, torch.Tensor]],
+) -> dict[str, float]:
     """{"synflow", "naswot", "zico", "noskip", "params"} of the genotype's freshly initialised
     network."""
     torch.manual_seed(ctx.cfg.seed * CELL_SEED + index)
     model = ctx.network(genotype).to(ctx.device)
     size = ctx.data.size
-    return {"synflow": proxies.synflow(model, (3, size, size)),
-            "naswot": proxies.naswot(model, batches[0][0]),
-            "zico": proxies.zico(model, batches),
-            "noskip": proxies.noskip(genotype),
-            "params": proxies.params(model)}
+    return {
+        "synflow": proxies.synflow(model, (3, size, size)),
+        "naswot": proxies.naswot(model, batches[0][0]),
+        "zico": proxies.zico(model, batches),
+        "noskip": proxies.noskip(genotype),
+        "params": proxies.params(model),
+    }
 
 
-def prerank(ctx: SearchContext, st: dict, seconds: float, cells: int,
-            save: Callable[[], None], share: float, after_s: float | None = None) -> list[dict]:
+def prerank(
+    ctx: SearchContext,
+    st: dict,
+    seconds: float,
+    cells: int,
+    save: Callable[[], None],
+    share: float,
+    after_s: float | None = None,
+) -> list[dict]:
     """Score uniform cells into st["scored"] until `cells` are scored or `seconds` of the search
     budget have passed; `save()` checkpoints; `share`: this phase's share of the search (for
     its progress); `after_s`: the search's estimated seconds after the scoring (its ETA).
@@ -91,17 +105,27 @@ def prerank(ctx: SearchContext, st: dict, seconds: float, cells: int,
         genotype = sample_genotype(rng, cfg.nodes, cfg.skip_cap)
         values = score_cell(ctx, genotype, index, batches)
         values = {k: (v if math.isfinite(v) else -1e300) for k, v in values.items()}
-        arch_id = ctx.log_architecture(genotype, None, "candidate", index, **values,
-                                       score_source="training-free proxies, untrained network")
+        arch_id = ctx.log_architecture(
+            genotype,
+            None,
+            "candidate",
+            index,
+            **values,
+            score_source="training-free proxies, untrained network",
+        )
         scored.append({"genotype": genotype.to_dict(), **values, "arch_id": arch_id})
         st["rng"] = rng_state(rng)
         if time.monotonic() - last_save > SAVE_EVERY_S:
             save()
             last_save = time.monotonic()
         done = max(len(scored) / cells, ctx.budget.elapsed / seconds if seconds > 0 else 1.0)
-        ctx.progress(share * min(1.0, done), f"zero-cost: scored {len(scored)} cells",
-                     left_s=None if after_s is None or not math.isfinite(seconds) else
-                     max(0.0, seconds - ctx.budget.elapsed) + after_s)
+        ctx.progress(
+            share * min(1.0, done),
+            f"zero-cost: scored {len(scored)} cells",
+            left_s=None
+            if after_s is None or not math.isfinite(seconds)
+            else max(0.0, seconds - ctx.budget.elapsed) + after_s,
+        )
     torch.set_rng_state(torch_state)
     save()
     return scored
@@ -111,8 +135,7 @@ def ranking(records: list[dict], names: tuple[str, ...], method: str) -> list[di
     """Records best first by the rank aggregate of the named proxies (ties: earlier first)."""
     if not records:
         return []
-    combined = proxies.rank_aggregate({n: [_value(r, n) for r in records] for n in names},
-                                      method)
+    combined = proxies.rank_aggregate({n: [_value(r, n) for r in records] for n in names}, method)
     order = sorted(range(len(records)), key=lambda i: (-combined[i], i))
     return [{**records[i], "combined": combined[i], "rank": r + 1} for r, i in enumerate(order)]
 
@@ -142,22 +165,32 @@ def search(ctx: SearchContext) -> SearchOutcome:
     cfg, zc = ctx.cfg, ctx.cfg.zero_cost
     st = ctx.state or {"phase": "score", "trained": []}
     if ctx.state is not None:
-        ctx.reporter.info(f"zero-cost: resumed ({len(st.get('scored', []))} cells scored, "
-                          f"{len(st['trained'])} trained)")
+        ctx.reporter.info(
+            f"zero-cost: resumed ({len(st.get('scored', []))} cells scored, "
+            f"{len(st['trained'])} trained)"
+        )
     if st["phase"] == "score":
         seconds = zc.score_share * ctx.budget.seconds
-        prerank(ctx, st, seconds, cfg.max_samples, lambda: ctx.save(st), zc.score_share,
-                after_s=zc.top_k * _cell_train_s(ctx))
+        prerank(
+            ctx,
+            st,
+            seconds,
+            cfg.max_samples,
+            lambda: ctx.save(st),
+            zc.score_share,
+            after_s=zc.top_k * _cell_train_s(ctx),
+        )
         st["phase"] = "train"
         ctx.save(st)
     ranked = ranking(st["scored"], zc.proxies, zc.combine)
     if not ranked:
-        raise SearchError("zero-cost ended before scoring a cell; give it a larger budget "
-                          "(--minutes)")
+        raise SearchError(
+            "zero-cost ended before scoring a cell; give it a larger budget (--minutes)"
+        )
     if "epochs" not in st:
         st["epochs"] = _top_epochs(ctx, min(zc.top_k, len(ranked)))
         ctx.save(st)
-    _train_top(ctx, st, ranked[:zc.top_k])
+    _train_top(ctx, st, ranked[: zc.top_k])
     return _outcome(st, ranked)
 
 
@@ -175,8 +208,10 @@ def _top_epochs(ctx: SearchContext, cells: int) -> int:
     fit = int(FILL_SAFETY * left / (max(1, cells) * per_epoch))
     epochs = max(cfg.child_epochs, min(cfg.report.epochs, fit))
     if epochs > cfg.child_epochs:
-        ctx.reporter.info(f"zero-cost: the top {cells} cells train {epochs} epochs each "
-                          f"(the rest of the search budget, {left:.0f} s)")
+        ctx.reporter.info(
+            f"zero-cost: the top {cells} cells train {epochs} epochs each "
+            f"(the rest of the search budget, {left:.0f} s)"
+        )
     return epochs
 
 
@@ -194,7 +229,7 @@ def _cell_train_s(ctx: SearchContext, trained: list[dict] | None = None) -> floa
 def _train_top(ctx: SearchContext, st: dict, top: list[dict]) -> None:
     """Train the top-ranked cells (like evolution's children; all at once on Ray, in rank
     order locally) until the budget ends."""
-    first, todo = len(st["trained"]), top[len(st["trained"]):]
+    first, todo = len(st["trained"]), top[len(st["trained"]) :]
     cells = [(Genotype.from_dict(r["genotype"]), first + j) for j, r in enumerate(todo)]
     results = evaluate_candidates(ctx, cells, st.get("epochs"))
     try:
@@ -206,30 +241,60 @@ def _train_top(ctx: SearchContext, st: dict, top: list[dict]) -> None:
         results.close()
 
 
-def _log_trained(ctx: SearchContext, st: dict, record: dict, genotype: Genotype, index: int,
-                 stats: dict, total: int) -> None:
+def _log_trained(
+    ctx: SearchContext,
+    st: dict,
+    record: dict,
+    genotype: Genotype,
+    index: int,
+    stats: dict,
+    total: int,
+) -> None:
     """Log one trained top cell, checkpoint, report progress."""
     score, extra = ctx.objective(genotype, stats["val_acc"])
     names = (*PROXIES, "rank", "combined")
-    ctx.log_architecture(genotype, score, "trained", index, train_acc=stats["train_acc"],
-                         val_acc=stats["val_acc"], seconds=round(stats["seconds"], 2),
-                         **{k: _value(record, k) for k in names}, **extra,
-                         score_source="trained from scratch, search-val half")
-    st["trained"].append({"genotype": record["genotype"], "score": score,
-                          "rank": record["rank"], "seconds": stats["seconds"]})
-    ctx.epoch_metrics(index, val_acc=stats["val_acc"],
-                      best_score=max(t["score"] for t in st["trained"]))
+    ctx.log_architecture(
+        genotype,
+        score,
+        "trained",
+        index,
+        train_acc=stats["train_acc"],
+        val_acc=stats["val_acc"],
+        seconds=round(stats["seconds"], 2),
+        **{k: _value(record, k) for k in names},
+        **extra,
+        score_source="trained from scratch, search-val half",
+    )
+    st["trained"].append(
+        {
+            "genotype": record["genotype"],
+            "score": score,
+            "rank": record["rank"],
+            "seconds": stats["seconds"],
+        }
+    )
+    ctx.epoch_metrics(
+        index, val_acc=stats["val_acc"], best_score=max(t["score"] for t in st["trained"])
+    )
     ctx.save(st)
-    ctx.progress(max(ctx.budget.fraction(), (index + 1) / total),
-                 f"zero-cost: trained {index + 1}/{total} top cells",
-                 left_s=(total - index - 1) * _cell_train_s(ctx, st["trained"]))
+    ctx.progress(
+        max(ctx.budget.fraction(), (index + 1) / total),
+        f"zero-cost: trained {index + 1}/{total} top cells",
+        left_s=(total - index - 1) * _cell_train_s(ctx, st["trained"]),
+    )
 
 
 def _outcome(st: dict, ranked: list[dict]) -> SearchOutcome:
     if st["trained"]:
         best = max(st["trained"], key=lambda t: (t["score"], -t["rank"]))
-        return SearchOutcome(Genotype.from_dict(best["genotype"]), best["score"],
-                             f"best trained of the top {len(st['trained'])} of "
-                             f"{len(ranked)} scored cells (rank {best['rank']})")
-    return SearchOutcome(Genotype.from_dict(ranked[0]["genotype"]), 0.0,
-                         f"best-ranked of {len(ranked)} scored cells (none trained in time)")
+        return SearchOutcome(
+            Genotype.from_dict(best["genotype"]),
+            best["score"],
+            f"best trained of the top {len(st['trained'])} of "
+            f"{len(ranked)} scored cells (rank {best['rank']})",
+        )
+    return SearchOutcome(
+        Genotype.from_dict(ranked[0]["genotype"]),
+        0.0,
+        f"best-ranked of {len(ranked)} scored cells (none trained in time)",
+    )
