@@ -34,8 +34,10 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from core.app import demo
 from core.engine import queries as q
 from core.engine.store import Store
+from core.nas import results
 from core.train.preview import load_preview
 
 REPO = Path(__file__).resolve().parents[1]
@@ -200,15 +202,15 @@ def _moments(store: Store) -> list[tuple[str, int | None, Callable[[], bool], Ca
     """(screenshot name, step to show or None for the current one, when it is due, when it is
     missed: a short preset may run past a moment between two polls)."""
 
-    def walk() -> q.Walk:
-        return q.guided_walk(store)
+    def walk() -> demo.Walk:
+        return demo.guided_walk(store)
 
     def roles(*names: str) -> int:
         w = walk()
         return (
             sum(
                 a["role"] in names and a["score"] is not None
-                for a in q.architectures(store, w.search_id)
+                for a in results.architectures(store, w.search_id)
             )
             if w.search_id
             else 0

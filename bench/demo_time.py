@@ -1,6 +1,6 @@
 """How long the Guided demo takes, and how truthful its ETAs are, with a demo preset.
 
-Queues the walk exactly as the GUI's "Run the whole demo" button does (core.demo.queue_demo: the
+Queues the walk exactly as the GUI's "Run the whole demo" button does (core.app.demo.queue_demo: the
 search, then the training on its cell waiting for it) after the first-start dataset, and runs
 the chain with a worker on `--device`. Records each step's wall time, the searched-vs-random
 margin, the detector's val AP50, and each job's worst ETA error once 20% of its real duration
@@ -45,7 +45,7 @@ from bench.common import (
     table,  # noqa: E402
     write_section,
 )
-from core.demo import queue_demo  # noqa: E402
+from core.app.demo import queue_demo  # noqa: E402
 from core.engine.queries import effective  # noqa: E402
 from core.engine.store import Store  # noqa: E402
 
@@ -91,7 +91,7 @@ class EtaWatch(threading.Thread):
 def run_chain(home: Path, preset: dict, device: str, search_only: bool = False) -> None:
     """The first-start dataset, then the demo chain (or only its search), run by a worker in
     this process."""
-    from core.demo import demo_specs
+    from core.app.demo import demo_specs
     from core.engine.jobs import submit_job
     from core.engine.worker import run_worker
 

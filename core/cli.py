@@ -15,6 +15,7 @@ import importlib
 import logging
 import sys
 
+from core.app import jobs
 from core.cli_util import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -155,18 +156,13 @@ def cmd_jobs_show(args) -> int:
 
 
 def cmd_jobs_cancel(args) -> int:
-    status = store_from(args).request_cancel(args.job_id)
-    print(f"job {args.job_id}: {'cancelled' if status == 'cancelled' else 'cancel requested'}")
+    print(jobs.cancel(store_from(args), args.job_id))
     return EXIT_OK
 
 
 def cmd_jobs_resume(args) -> int:
     store = store_from(args)
-    store.resume_job(args.job_id)
-    if not args.no_worker:
-        from core.engine.worker import ensure_worker
-
-        ensure_worker(store.home, store.get_job(args.job_id)["requested_device"] or "auto")
+    jobs.resume(store, args.job_id, start_worker=not args.no_worker)
     code = wait_for_job(store, args.job_id) if args.wait else EXIT_OK
     print(args.job_id)
     return code
@@ -181,8 +177,5 @@ def cmd_jobs_logs(args) -> int:
 
 
 def cmd_jobs_delete(args) -> int:
-    from core.engine.jobs import delete_job
-
-    delete_job(store_from(args), args.job_id)
-    print(f"job {args.job_id} deleted")
+    print(jobs.delete(store_from(args), args.job_id))
     return EXIT_OK

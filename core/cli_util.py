@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from core.engine.jobs import submit_job
+from core.app import jobs
 from core.engine.store import FINISHED, Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -50,11 +50,7 @@ def store_from(args: argparse.Namespace) -> Store:
 def submit(args: argparse.Namespace, kind: str, spec: dict) -> int:
     """Validate and queue a job (SpecError propagates -> exit 2), start a worker, maybe wait."""
     store = store_from(args)
-    job_id = submit_job(store, kind, spec, device=args.device)
-    if not args.no_worker:
-        from core.engine.worker import ensure_worker
-
-        ensure_worker(store.home, args.device)
+    job_id = jobs.submit(store, kind, spec, args.device, start_worker=not args.no_worker)
     if args.wait:
         code = wait_for_job(store, job_id)
         print(job_id)

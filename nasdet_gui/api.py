@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from core.engine import queries as q
+from core.app import jobs, searches
 from nasdet_gui.common import Ctx, ui_errors
 
 JOB_FIELDS = (
@@ -32,10 +32,10 @@ def job_status_dict(ctx: Ctx, job_id: int) -> dict:
     """The public fields of one job (status, progress, error, result...); a search also carries
     `genotype`, its searched cell (core.engine.queries.searched_genotype; None until its search
     phase has finished)."""
-    job = q.get_job(ctx.store, int(job_id))
+    job = jobs.get_job(ctx.store, int(job_id))
     out = {k: job.get(k) for k in JOB_FIELDS}
     if job["kind"] == "search":
-        out["genotype"] = q.searched_genotype(ctx.store, job["id"])
+        out["genotype"] = searches.searched_genotype(ctx.store, job["id"])
     return out
 
 
@@ -51,8 +51,8 @@ def build(ctx: Ctx) -> None:
     @ui_errors
     def list_jobs(status: str = "", kind: str = "", limit: int = 50) -> list[dict]:
         """Jobs, newest first, optionally filtered by status and kind."""
-        jobs = q.list_jobs(ctx.store, status or None, (kind,) if kind else (), int(limit))
-        return [{k: j.get(k) for k in JOB_FIELDS if k not in ("spec", "result")} for j in jobs]
+        rows = jobs.list_jobs(ctx.store, status or None, (kind,) if kind else (), int(limit))
+        return [{k: j.get(k) for k in JOB_FIELDS if k not in ("spec", "result")} for j in rows]
 
     @ui_errors
     def list_datasets() -> list[dict]:

@@ -11,7 +11,8 @@ import logging
 
 import gradio as gr
 
-from core.engine.store import Store
+from core.app import jobs
+from core.app.jobs import Store
 from core.errors import NasdetError, NotFoundError
 from nasdet_gui import (
     api,
@@ -134,8 +135,6 @@ def _one_timer_at_a_time(
 
 def first_start(store: Store, config: AppConfig) -> int | None:
     """On a fresh home, queue the built-in `shapes-demo` dataset; returns the job id or None."""
-    from core.engine.jobs import submit_job
-
     try:
         store.get_dataset(DEFAULT_DATASET)
         return None
@@ -156,7 +155,7 @@ def first_start(store: Store, config: AppConfig) -> int | None:
         name=DEFAULT_DATASET,
     )
     try:
-        return submit_job(store, "dataset.generate", spec)
+        return jobs.submit(store, "dataset.generate", spec, start_worker=False)
     except (NasdetError, ImportError) as exc:  # data package not there yet: the app still starts
         log.warning("could not queue the %s dataset: %s", DEFAULT_DATASET, exc)
         return None

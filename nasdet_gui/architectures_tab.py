@@ -15,8 +15,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.engine import queries as q
-from core.nas.genotypes import PUBLISHED_GENOTYPES, Genotype
+from core.app import searches
+from core.app.searches import PUBLISHED_GENOTYPES, Genotype
 from core.viz.cell_graph import compare_figure
 from nasdet_gui import figures
 from nasdet_gui.common import Ctx, make_notice, need, wire
@@ -38,7 +38,7 @@ def cell_choices(ctx: Ctx) -> list[tuple[str, str]]:
     """Each search's cell (newest first: searched, or best so far while it runs), then the
     published cells."""
     choices = []
-    for cell in q.search_cells(ctx.store):
+    for cell in searches.search_cells(ctx.store):
         what = "searched cell" if cell["final"] else f"best so far ({cell['status']})"
         choices.append((f"search #{cell['job_id']}: {what}", f"search:{cell['job_id']}"))
     return choices + [(f"published: {name}", f"published:{name}") for name in PUBLISHED_GENOTYPES]
@@ -53,7 +53,7 @@ def resolve(ctx: Ctx, source: str) -> tuple[dict, str, str]:
             raise gr.Error(f"unknown published cell {ref!r}", print_exception=False)
         return PUBLISHED_GENOTYPES[ref].to_dict(), f"nas:{ref}", ref
     if kind == "search":
-        best = q.search_best(ctx.store, int(ref))
+        best = searches.search_best(ctx.store, int(ref))
         if best is None:
             raise gr.Error(f"search {ref} has not logged a cell yet", print_exception=False)
         if best["final"]:
@@ -64,7 +64,7 @@ def resolve(ctx: Ctx, source: str) -> tuple[dict, str, str]:
         return (
             arch["genotype"],
             f"nas-arch:{arch['id']}",
-            f"architecture {arch['id']} ({q.arch_role(arch)})",
+            f"architecture {arch['id']} ({searches.arch_role(arch)})",
         )
     if kind == "file":
         genotype = load_genotype_file(Path(ref))
@@ -110,7 +110,7 @@ def arch_table(ctx: Ctx, source: str) -> list[list]:
         return []
     if not ref.isdigit():
         return []
-    rows = q.architectures(ctx.store, int(ref))[-TABLE_ROWS:]
+    rows = searches.architectures(ctx.store, int(ref))[-TABLE_ROWS:]
     return [
         [
             a["id"],

@@ -19,14 +19,12 @@ from typing import Any
 
 import gradio as gr
 
-from core.engine import queries as q
-from core.engine.store import FINISHED, RESUMABLE, Store
+from core.app import datasets, jobs
+from core.app.jobs import ACTIVE, FINISHED, RESUMABLE, Store
 from core.errors import NasdetError
 from nasdet_gui.config import AppConfig
 
 log = logging.getLogger(__name__)
-
-ACTIVE = ("queued", "running")
 
 
 @dataclass(frozen=True)
@@ -122,27 +120,17 @@ def need(value: Any, message: str) -> Any:
 
 def submit(ctx: Ctx, kind: str, spec: dict) -> int:
     """Validate and queue a job (SpecError shown by the boundary); make sure a worker runs."""
-    from core.engine.jobs import submit_job
-    from core.engine.worker import ensure_worker
-
-    job_id = submit_job(ctx.store, kind, spec)
-    ensure_worker(ctx.store.home, "auto")
-    return job_id
+    return jobs.submit(ctx.store, kind, spec)
 
 
 def cancel_job(ctx: Ctx, job_id: int) -> str:
     """Cancel a job (queued: at once; running: at its next step); returns what happened."""
-    status = ctx.store.request_cancel(job_id)
-    return f"Job {job_id} {'cancelled' if status == 'cancelled' else 'stops at its next step'}."
+    return jobs.cancel(ctx.store, job_id)
 
 
 def resume_job(ctx: Ctx, job_id: int) -> str:
     """Re-queue a job (it continues from its last checkpoint); make sure a worker runs."""
-    from core.engine.worker import ensure_worker
-
-    ctx.store.resume_job(job_id)
-    ensure_worker(ctx.store.home, "auto")
-    return f"Job {job_id} queued again; it continues from its last checkpoint."
+    return jobs.resume(ctx.store, job_id)
 
 
 def job_buttons(job: dict | None) -> tuple[gr.Button, gr.Button]:
@@ -190,7 +178,7 @@ def job_line(job: dict | None) -> str:
 
 def dataset_dropdown(ctx: Ctx) -> gr.Dropdown:
     """Fresh dataset choices, the first one (shapes-demo on a new home) preselected."""
-    names = q.dataset_names(ctx.store)
+    names = datasets.dataset_names(ctx.store)
     return gr.Dropdown(choices=names, value=names[0] if names else None)
 
 

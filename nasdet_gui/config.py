@@ -77,5 +77,5 @@ def make_config(
         max_upload_mb=max_upload_mb,
         presets=load_presets(),
     )
-    config.demo  # fail fast on an unknown preset
+    _ = config.demo  # fail fast on an unknown preset
     return config

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from core.data.spec import DIFFICULTY_NAMES, GENERATOR_KINDS, IMPORT_FORMATS
-from core.engine import queries as q
+from core.app import datasets, jobs
+from core.app.datasets import DIFFICULTY_NAMES, GENERATOR_KINDS, IMPORT_FORMATS
 from nasdet_gui import figures
 from nasdet_gui.common import Ctx, as_int, need, on_page, submit, ui_errors, wire
 from nasdet_gui.config import TICK_S
@@ -87,12 +87,11 @@ def report_markdown(report: dict | None) -> str:
 
 def gallery(ctx: Ctx, name: str, split: str) -> list:
     """Up to GALLERY_IMAGES images of a split with their ground-truth boxes (numpy RGB)."""
-    from core.data.dataset import open_dataset
     from core.viz.previews import preview_images
 
     if not name:
         return []
-    return preview_images(open_dataset(ctx.store, name), split=split, n=GALLERY_IMAGES)
+    return preview_images(datasets.open_dataset(ctx.store, name), split=split, n=GALLERY_IMAGES)
 
 
 def stats_figures(ctx: Ctx, name: str | None) -> tuple:
@@ -199,7 +198,7 @@ def _views(ctx: Ctx) -> dict:
     v: dict = {}
     with gr.Row(elem_classes="action-row"):
         v["selected"] = gr.Dropdown(
-            q.dataset_names(ctx.store), label="Dataset", scale=3, elem_id="data-selected"
+            datasets.dataset_names(ctx.store), label="Dataset", scale=3, elem_id="data-selected"
         )
         v["split"] = gr.Radio(["train", "val"], value="train", label="Split", scale=1)
     v["samples"] = gr.Gallery(
@@ -240,11 +239,11 @@ def _wire_views(
     state = gr.State(())
 
     def refresh(fp, job, name):
-        jid = as_int(job) or q.latest_job_id(ctx.store, *DATA_KINDS)
-        new = q.job_fingerprint(ctx.store, jid) + q.table_fingerprint(ctx.store, "datasets")
+        jid = as_int(job) or jobs.latest_job_id(ctx.store, *DATA_KINDS)
+        new = jobs.job_fingerprint(ctx.store, jid) + jobs.table_fingerprint(ctx.store, "datasets")
         if fp and new == fp:
             return (gr.skip(),) * len(outputs) + (None,)
-        names = q.dataset_names(ctx.store)
+        names = datasets.dataset_names(ctx.store)
         return (
             *panel.render(ctx, jid),
             dataset_rows(ctx),

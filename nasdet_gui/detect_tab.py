@@ -16,27 +16,24 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
-from core.engine import queries as q
+from core.app import datasets, jobs, models
+from core.app.models import MIN_SCORE, ModelCache
 from core.viz.evaluation import confusion_figure, pr_curves_figure
 from nasdet_gui import figures
 from nasdet_gui.common import Ctx, job_line, make_notice, need, submit, ui_errors, wire
 from nasdet_gui.config import TICK_S
 from nasdet_gui.downloads import download_file
 
-MIN_SCORE = 0.05  # detections kept for the slider
 DEFAULT_SCORE = 0.3
 MAX_IMAGES = 16
 DATASET_SAMPLE = 6
-CACHED_MODELS = 2
 GALLERY_HEIGHT = 440
 DRAW_MIN_SIDE = 320  # px: smaller images are scaled up before their boxes are drawn
 NO_MODEL = "No model yet: train one in the Train tab (or the Guided demo) first."
@@ -47,49 +44,14 @@ class DetectTab:
     timer: gr.Timer
 
 
-class ModelCache:
-    """The last few loaded detectors, shared by all sessions of this app (models are read-only)."""
-
-    def __init__(self, ctx: Ctx, size: int = CACHED_MODELS):
-        self.ctx, self.size = ctx, size
-        self._models: OrderedDict[tuple, object] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, name: str):
-        from core.train.predict import load_model
-
-        row = self.ctx.store.get_model(name)
-        key = (name, row["path"], row.get("created_at"))
-        with self._lock:
-            if key not in self._models:
-                self._models[key] = load_model(self.ctx.store, name)
-                while len(self._models) > self.size:
-                    self._models.popitem(last=False)
-            self._models.move_to_end(key)
-            return self._models[key]
-
-
 def dataset_items(ctx: Ctx, name: str, count: int = DATASET_SAMPLE) -> list[dict]:
     """The first `count` validation images of a dataset with their ground truth."""
-    from core.data.dataset import load_records, open_dataset
-
-    records = load_records(open_dataset(ctx.store, name), "val")[:count]
-    return [
-        {"path": str(r.path), "gt_boxes": r.boxes.tolist(), "gt_labels": r.labels.tolist()}
-        for r in records
-    ]
+    return models.dataset_items(ctx.store, name, count)
 
 
 def run_model(cache: ModelCache, model: str, items: list[dict]) -> dict:
     """Detect on every item; returns the session state {model, classes, items (with dets)}."""
-    from core.data.images import read_rgb
-    from core.train.predict import predict_images, result_to_json
-
-    loaded = cache.get(model)
-    images = [read_rgb(item["path"]) for item in items]
-    results = predict_images(loaded, images, score_threshold=MIN_SCORE)
-    out = [dict(item, detections=result_to_json(res)) for item, res in zip(items, results)]
-    return {"model": model, "classes": list(loaded.classes), "items": out}
+    return models.detect(cache, model, items, MIN_SCORE)
 
 
 def caption(item: dict, found: int) -> str:
@@ -100,7 +62,6 @@ def caption(item: dict, found: int) -> str:
 
 def draw(state: dict | None, score: float) -> list[tuple[np.ndarray, str]]:
     """Gallery images at this score threshold (GT beside prediction when GT is known)."""
-    from core.data.images import read_rgb
     from core.viz.detections import draw_boxes, draw_comparison, enlarge
 
     if not state:
@@ -110,7 +71,7 @@ def draw(state: dict | None, score: float) -> list[tuple[np.ndarray, str]]:
         dets = [d for d in item["detections"] if d["score"] >= score]
         labels = [d["label"] for d in dets]
         scores = [d["score"] for d in dets]
-        original = read_rgb(item["path"])
+        original = datasets.read_rgb(item["path"])
         # small images drawn large, so tags and lines stay legible in the gallery
         image, boxes = enlarge(original, [d["box"] for d in dets], DRAW_MIN_SIDE)
         factor = image.shape[0] / original.shape[0]
@@ -158,7 +119,7 @@ def evaluation_views(ctx: Ctx, model: str | None) -> tuple:
     empty = figures.note("No evaluation yet: train the model or press Evaluate.")
     if not model:
         return "", [], empty, empty
-    ev = q.latest_evaluation(ctx.store, model)
+    ev = models.latest_evaluation(ctx.store, model)
     if not ev or "AP" not in ev:
         return "*No evaluation of this model yet.*", [], empty, empty
     summary = (
@@ -186,13 +147,13 @@ def evaluation_views(ctx: Ctx, model: str | None) -> tuple:
 def model_threshold(ctx: Ctx, name: str | None) -> float:
     """The score slider's start: the model's own F1-best threshold (chosen on its val split at
     evaluation), else DEFAULT_SCORE for models evaluated before thresholds were recorded."""
-    value = q.model_threshold(ctx.store, name) if name else None
+    value = models.model_threshold(ctx.store, name) if name else None
     return DEFAULT_SCORE if value is None else math.floor(value * 100) / 100
 
 
 def pick_model(ctx: Ctx, current: str | None) -> str | None:
     """The chosen model if it still exists, else the newest one (None when there is none)."""
-    names = q.model_names(ctx.store)
+    names = models.model_names(ctx.store)
     return current if current in names else (names[0] if names else None)
 
 
@@ -202,7 +163,7 @@ def chosen_images(ctx: Ctx, model: str | None, dataset: str | None, items: list)
     model = need(pick_model(ctx, model), NO_MODEL)
     if items:
         return model, items
-    dataset = dataset or q.model_dataset(ctx.store, model)
+    dataset = dataset or models.model_dataset(ctx.store, model)
     need(dataset, f"Model {model} has no dataset on record: upload images or pick a dataset.")
     return model, dataset_items(ctx, dataset)
 
@@ -219,7 +180,7 @@ def _layout(ctx: Ctx) -> dict:
     with gr.Row():
         with gr.Column(scale=2, min_width=340):
             v["model"] = gr.Dropdown(
-                q.model_names(ctx.store), label="Model", elem_id="detect-model"
+                models.model_names(ctx.store), label="Model", elem_id="detect-model"
             )
             v["files"] = gr.File(
                 label="Your images",
@@ -230,7 +191,9 @@ def _layout(ctx: Ctx) -> dict:
                 elem_id="detect-files",
             )
             v["dataset"] = gr.Dropdown(
-                q.dataset_names(ctx.store), label="or dataset images", elem_id="detect-dataset"
+                datasets.dataset_names(ctx.store),
+                label="or dataset images",
+                elem_id="detect-dataset",
             )
             v["use_dataset"] = gr.Button(
                 f"Use {DATASET_SAMPLE} validation images", size="md", elem_id="detect-use-dataset"
@@ -284,7 +247,7 @@ def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
 
     def on_dataset(model, name):
         model = pick_model(ctx, model)
-        name = name or (q.model_dataset(ctx.store, model) if model else None)
+        name = name or (models.model_dataset(ctx.store, model) if model else None)
         name = need(name, "Pick a dataset (or a model trained on one) first.")
         return (
             gr.Dropdown(value=name),
@@ -376,15 +339,15 @@ def _wire_jobs(ctx: Ctx, v: dict) -> None:
 
     def on_evaluate(name, ds):
         name = need(pick_model(ctx, name), NO_MODEL)
-        ds = need(ds or q.model_dataset(ctx.store, name), "Pick a dataset to evaluate on.")
+        ds = need(ds or models.model_dataset(ctx.store, name), "Pick a dataset to evaluate on.")
         jid = submit(ctx, "evaluate", {"model": name, "dataset": ds})
-        return job_line(q.find_job(ctx.store, jid)), f"Evaluation job {jid} queued."
+        return job_line(jobs.find_job(ctx.store, jid)), f"Evaluation job {jid} queued."
 
     def on_export(name):
         name = need(pick_model(ctx, name), NO_MODEL)
         jid = submit(ctx, "export", {"model": name, "format": "onnx"})
         return (
-            job_line(q.find_job(ctx.store, jid)),
+            job_line(jobs.find_job(ctx.store, jid)),
             f"Export job {jid} queued; the .onnx file appears in runs/{jid}/.",
         )
 
@@ -401,7 +364,7 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: dict) -> gr.Timer:
     def on_model(name):
         name = pick_model(ctx, name)  # a model deleted since the list was read: the newest
         return (
-            gr.Dropdown(value=q.model_dataset(ctx.store, name) if name else None),
+            gr.Dropdown(value=models.model_dataset(ctx.store, name) if name else None),
             *evaluation_views(ctx, name),
             model_threshold(ctx, name),
             "",
@@ -418,16 +381,20 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: dict) -> gr.Timer:
     fp_state = gr.State(())
 
     def refresh(fp, name, ds):
-        jid = q.latest_job_id(ctx.store, "evaluate", "export")
-        new = q.job_fingerprint(ctx.store, jid) + q.table_fingerprint(ctx.store, "models") + (name,)
+        jid = jobs.latest_job_id(ctx.store, "evaluate", "export")
+        new = (
+            jobs.job_fingerprint(ctx.store, jid)
+            + jobs.table_fingerprint(ctx.store, "models")
+            + (name,)
+        )
         if fp and new == fp:
             return (gr.skip(),) * len(outputs) + (None,)
         current = pick_model(ctx, name)
-        ds = ds or (q.model_dataset(ctx.store, current) if current else None)
+        ds = ds or (models.model_dataset(ctx.store, current) if current else None)
         return (
-            gr.Dropdown(choices=q.model_names(ctx.store), value=current),
-            gr.Dropdown(choices=q.dataset_names(ctx.store), value=ds),
-            job_line(q.find_job(ctx.store, jid)) if jid else "",
+            gr.Dropdown(choices=models.model_names(ctx.store), value=current),
+            gr.Dropdown(choices=datasets.dataset_names(ctx.store), value=ds),
+            job_line(jobs.find_job(ctx.store, jid)) if jid else "",
             *evaluation_views(ctx, current),
             new,
             None,
@@ -452,7 +419,7 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: dict) -> gr.Timer:
 
 
 def build(ctx: Ctx, demo: gr.Blocks) -> DetectTab:
-    cache = ModelCache(ctx)
+    cache = ModelCache(ctx.store)
     v = _layout(ctx)
     _wire_detect(ctx, cache, v)
     _wire_api(cache)

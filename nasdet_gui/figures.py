@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 
-from core.engine import queries as q
-from core.engine.store import Store
+from core.app import searches
+from core.app.jobs import Store
 from core.errors import NasdetError
 from core.viz.alphas import alpha_figure, load_alphas
 from core.viz.cell_graph import cell_figure
@@ -43,7 +43,7 @@ def search_chart(store: Store, job_id: int):
     """The search phase's scores (derived / candidate cells, with the best-so-far line); the
     y axis says where the score comes from (the supernet, or cells trained from scratch). The
     report's retrained accuracies are a separate chart (`report_chart`)."""
-    rows = [a for a in q.architectures(store, job_id) if a["role"] in SEARCH_ROLES]
+    rows = [a for a in searches.architectures(store, job_id) if a["role"] in SEARCH_ROLES]
     if rows:
         sources = {(a.get("extra") or {}).get("score_source") for a in rows} - {None}
         source = sources.pop() if len(sources) == 1 else "mixed sources"
@@ -58,7 +58,7 @@ def search_chart(store: Store, job_id: int):
 
 def report_chart(store: Store, job_id: int):
     """The final report: searched cell vs random cells, retrained from scratch (bars)."""
-    rows = [a for a in q.architectures(store, job_id) if a["role"] in REPORT_ROLES]
+    rows = [a for a in searches.architectures(store, job_id) if a["role"] in REPORT_ROLES]
     return report_bars(rows, height=300)
 
 

@@ -3,11 +3,12 @@
 1 choose a dataset -> 2 find a cell (a quick search, then the found cell against random ones)
 -> 3 see the cell -> 4 train a detector with it (or with EfficientNet) -> 5 see its detections,
 its score in words, and try a picture of one's own. "Run the whole demo" queues the search and,
-waiting for it, the training on its cell (core.demo.queue_demo: one chain in the store), so the
-walk moves on by itself; no timer tick ever submits a job. Something on screen changes at every
-tick while a job runs (nasdet_gui.guided.live). The settings come from the demo preset
-(assets/presets.json, `--demo-preset`). Where the walk stands is read from the store, so a
-browser refresh lands on the same step.
+waiting for it, the training on its cell (core.app.demo.queue_demo: one chain in the store), so
+the walk moves on by itself; no timer tick ever submits a job. The walk reads only the jobs the
+demo queued itself (their origin is "demo"): other tabs' jobs never move it. Something on screen
+changes at every tick while a job runs (nasdet_gui.guided.live). The settings come from the demo
+preset (assets/presets.json, `--demo-preset`). Where the walk stands is read from the store, so
+a browser refresh lands on the same step.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.engine import queries as q
-from nasdet_gui.common import Ctx, submit, ui_errors
+from core.app import datasets
+from core.app import demo as demo_chain
+from core.app.models import ModelCache
+from nasdet_gui.common import Ctx, ui_errors
 from nasdet_gui.config import DEFAULT_DATASET, TICK_S
-from nasdet_gui.detect_tab import ModelCache
 from nasdet_gui.guided import ending
 from nasdet_gui.guided.canvas import decode_drawing
 from nasdet_gui.guided.layout import CANVAS, SEARCH, Parts, build_layout
@@ -78,7 +80,7 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, p: Parts, cache: ModelCache, timer:
         api_visibility="private",
     )
     demo.load(
-        lambda: gr.Dropdown(choices=q.dataset_names(ctx.store)),
+        lambda: gr.Dropdown(choices=datasets.dataset_names(ctx.store)),
         None,
         p["dataset"],
         api_visibility="private",
@@ -98,44 +100,26 @@ def _wire_jobs(ctx: Ctx, p: Parts, cache: ModelCache, outputs: list) -> None:
 
     @ui_errors
     def on_run_all(ds, since):
-        from core.demo import queue_demo
-        from core.engine.worker import ensure_worker
-
-        queue_demo(ctx.store, preset, dataset_or_error(ds))
-        ensure_worker(ctx.store.home, "auto")
+        demo_chain.queue_demo(ctx.store, preset, dataset_or_error(ds))
         gr.Info("The whole demo is queued: the search, then the training on the cell it finds.")
         return refresh(ctx, p, cache, since or 0, None, force=True)
 
     @ui_errors
     def on_search(ds, since):
-        from core.demo import demo_specs
-
-        submit(ctx, "search", demo_specs(preset, dataset_or_error(ds))[0])
+        demo_chain.start_search(ctx.store, preset, dataset_or_error(ds))
         return refresh(ctx, p, cache, since or 0, None, force=True)
 
     def train_with(on_cell: bool):
         @ui_errors
         def on_train(since):
-            from core.demo import train_spec_for
-
-            walk = q.guided_walk(ctx.store, since or 0)
-            if not walk.search_done:
-                raise gr.Error("The search has not finished yet.", print_exception=False)
-            search = q.get_job(ctx.store, walk.search_id)
-            submit(
-                ctx,
-                "train",
-                train_spec_for(
-                    preset, search["spec"]["dataset"], walk.search_id if on_cell else None
-                ),
-            )
+            demo_chain.start_training(ctx.store, preset, since or 0, on_cell)
             return refresh(ctx, p, cache, since or 0, None, force=True)
 
         return on_train
 
     @ui_errors
     def on_again():
-        since = q.latest_job_id(ctx.store) or 0
+        since = demo_chain.start_over_point(ctx.store)
         return {**refresh(ctx, p, cache, since, None, force=True), p["since"]: since}
 
     p["run_all"].click(on_run_all, [p["dataset"], p["since"]], outputs, api_visibility="private")
@@ -189,13 +173,13 @@ def build(ctx: Ctx, demo: gr.Blocks) -> GuidedTab:
     p = build_layout(
         ctx.config.demo_preset,
         preset.get("about", ""),
-        q.dataset_names(ctx.store),
+        datasets.dataset_names(ctx.store),
         preset.get("dataset", DEFAULT_DATASET),
     )
     p["r_state"] = gr.State(None)
     p["fp"] = gr.State(None)
     p["since"] = gr.State(0)
-    cache = ModelCache(ctx, size=1)
+    cache = ModelCache(ctx.store, size=1)
     timer = gr.Timer(TICK_S, active=False)
     outputs = _wire_refresh(ctx, demo, p, cache, timer)
     p["next"].click(

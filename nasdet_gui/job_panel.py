@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.engine import queries as q
+from core.app import jobs
 from nasdet_gui.common import (
     Ctx,
     as_int,
@@ -42,8 +42,8 @@ class JobPanel:
 
     def render(self, ctx: Ctx, job_id: int | None) -> tuple:
         """Fresh picker choices (keeping the selection), status line, bar and buttons."""
-        job = q.find_job(ctx.store, job_id)
-        choices = q.job_choices(ctx.store, self.kinds)
+        job = jobs.find_job(ctx.store, job_id)
+        choices = jobs.job_choices(ctx.store, self.kinds)
         return (
             gr.Dropdown(choices=choices, value=job["id"] if job else None),
             job_line(job),
@@ -58,7 +58,7 @@ def build_panel(ctx: Ctx, kinds: tuple[str, ...], label: str, stacked: bool = Fa
     with gr.Row(elem_classes="action-row"):
         picker = gr.Dropdown(
             label=label,
-            choices=q.job_choices(ctx.store, kinds),
+            choices=jobs.job_choices(ctx.store, kinds),
             value=None,
             scale=4,
             allow_custom_value=False,

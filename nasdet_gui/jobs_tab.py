@@ -8,13 +8,12 @@ on the selected job; what they did, or why not, shows in the tab's notice line.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import gradio as gr
 
-from core.engine import jobs as engine_jobs
-from core.engine import queries as q
-from core.engine.store import now
+from core.app import jobs
 from nasdet_gui.common import (
     ACTIVE,
     Ctx,
@@ -66,8 +65,8 @@ class _Views:
 def job_rows(ctx: Ctx, limit: int = 200) -> list[list]:
     """The table rows, newest job first."""
     rows = []
-    for j in q.list_jobs(ctx.store, limit=limit):
-        end = j["finished_at"] or (now() if j["status"] == "running" else None)
+    for j in jobs.list_jobs(ctx.store, limit=limit):
+        end = j["finished_at"] or (time.time() if j["status"] == "running" else None)
         duration = fmt_duration(end - j["started_at"]) if j["started_at"] and end else ""
         rows.append(
             [
@@ -96,7 +95,7 @@ def job_log(ctx: Ctx, job_id: int) -> str:
 
 def job_detail(ctx: Ctx, job_id: int | None) -> tuple:
     """(summary markdown, log text, Cancel, Resume, Delete buttons) of one job."""
-    job = q.find_job(ctx.store, job_id)
+    job = jobs.find_job(ctx.store, job_id)
     if job is None:
         return (
             "Select a job in the table (click its row) to see its log.",
@@ -178,7 +177,7 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: _Views) -> gr.Timer:
 
     def refresh(fp: tuple, selected, force_detail: bool = False):
         jid = as_int(selected)
-        new = (q.jobs_fingerprint(ctx.store), q.job_fingerprint(ctx.store, jid))
+        new = (jobs.jobs_fingerprint(ctx.store), jobs.job_fingerprint(ctx.store, jid))
         old_jobs, old_job = fp if fp else ((), ())
         rows = job_rows(ctx) if new[0] != old_jobs or not fp else gr.skip()
         same = bool(fp) and new[1] == old_job and not force_detail
@@ -225,7 +224,7 @@ def _wire_actions(ctx: Ctx, v: _Views) -> None:
 
     def ask_delete(selected):
         jid = need(as_int(selected), NO_JOB)
-        job = q.get_job(ctx.store, jid)
+        job = jobs.get_job(ctx.store, jid)
         if job["status"] in ACTIVE:
             raise gr.Error(f"Job {jid} is {job['status']}: cancel it first, then delete it.")
         return (
@@ -237,7 +236,7 @@ def _wire_actions(ctx: Ctx, v: _Views) -> None:
 
     def do_delete(selected):
         jid = need(as_int(selected), NO_JOB)
-        engine_jobs.delete_job(ctx.store, jid)
+        jobs.delete(ctx.store, jid)
         return gr.Row(visible=False), None, f"Job {jid} deleted."
 
     wire(v.cancel.click, act(cancel_job), v.job_id, v.detail_outputs(), v.notice)
@@ -265,7 +264,7 @@ def _api(ctx: Ctx) -> None:
     def delete_job_api(job_id: int) -> str:
         """Delete a finished job, its rows and its runs/<id>/ folder."""
         jid = need(as_int(job_id), "give a job id")
-        engine_jobs.delete_job(ctx.store, jid)
+        jobs.delete(ctx.store, jid)
         return f"Job {jid} deleted."
 
     gr.api(cancel_job_api, api_name="cancel_job")

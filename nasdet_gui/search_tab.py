@@ -1,8 +1,9 @@
 """The "Search" tab: start a cell search (DARTS, ENAS, evolution, random, zero-cost) and watch it
 live.
 
-The form shows the job's planned split of its budget (search, report; core.nas.cli.submit_plan,
-the line the CLI prints) before the start. Start queues a `search` job and returns its id at once. The views (score chart, best cell, DARTS
+The form shows the job's planned split of its budget (search, report;
+core.app.searches.plan_line, the line the CLI prints) before the start. Start queues a `search`
+job and returns its id at once. The views (score chart, best cell, DARTS
 alpha heatmap, evaluated architectures, searched-vs-random report) are rebuilt from the store
 when the job's fingerprint changes.
 """
@@ -13,8 +14,8 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.engine import queries as q
-from core.nas.config import NESTED_CONFIGS, STRATEGIES, SearchConfig
+from core.app import datasets, jobs, searches
+from core.app.searches import NESTED_CONFIGS, STRATEGIES, SearchConfig
 from nasdet_gui import figures
 from nasdet_gui.common import (
     Ctx,
@@ -80,7 +81,7 @@ ARCH_LIMIT = 500
 def arch_rows(ctx: Ctx, job_id: int) -> list[list]:
     """The architectures table, newest first, with each row's role."""
     rows = []
-    for a in reversed(q.architectures(ctx.store, job_id)[-ARCH_LIMIT:]):
+    for a in reversed(searches.architectures(ctx.store, job_id)[-ARCH_LIMIT:]):
         rows.append(
             [
                 a["id"],
@@ -121,8 +122,8 @@ def views(ctx: Ctx, job_id: int | None) -> tuple:
     if not job_id:
         empty = figures.note("Start a search or pick one above.")
         return empty, empty, empty, empty, empty, [], report_markdown(None), ""
-    job = q.get_job(ctx.store, job_id)
-    best = q.search_best(ctx.store, job_id)
+    job = jobs.get_job(ctx.store, job_id)
+    best = searches.search_best(ctx.store, job_id)
     normal, reduce = figures.cells(
         best["genotype"] if best else None, "searched" if best and best["final"] else "best so far"
     )
@@ -142,7 +143,7 @@ def _form(ctx: Ctx) -> dict:
     """The left column: dataset, strategy, the main fields and the advanced ones."""
     dataset = gr.Dropdown(
         label="Dataset",
-        choices=q.dataset_names(ctx.store),
+        choices=datasets.dataset_names(ctx.store),
         value=None,
         allow_custom_value=True,
         elem_id="search-dataset",
@@ -182,12 +183,11 @@ def _form(ctx: Ctx) -> dict:
 def plan_markdown(ctx: Ctx, spec: dict | None) -> str:
     """The planned split of the job's budget for the form's spec, or what is missing."""
     from core.errors import SpecError
-    from core.nas.cli import submit_plan
 
     if not spec or not spec.get("dataset"):
         return "*Choose a dataset to see how the time budget will be spent.*"
     try:
-        return submit_plan(ctx.store, spec).replace("plan:", "**Plan:**", 1)
+        return searches.plan_line(ctx.store, spec).replace("plan:", "**Plan:**", 1)
     except SpecError as exc:
         return f"*Cannot start yet: {exc}*"
 
@@ -243,9 +243,9 @@ def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
     optional = optional_fields(SearchConfig)
 
     def refresh(fp, job):
-        newest = q.latest_job_id(ctx.store, "search")
+        newest = jobs.latest_job_id(ctx.store, "search")
         jid = as_int(job) or newest  # none picked: follow the newest
-        new = q.job_fingerprint(ctx.store, jid) + (newest,)
+        new = jobs.job_fingerprint(ctx.store, jid) + (newest,)
         if fp and new == fp:
             return (gr.skip(),) * len(outputs) + (None,)
         return (*panel.render(ctx, jid), *views(ctx, jid), new, None)

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.det.config import list_models
-from core.engine import queries as q
-from core.nas.genotypes import PUBLISHED_GENOTYPES
-from core.spec import coerce_fields, dump
-from core.train.presets import DEFAULT_PRESET, PRESETS, TrainConfig
+from core.app import datasets, jobs, searches
+from core.app.forms import coerce_fields, dump
+from core.app.trainings import (
+    DEFAULT_PRESET,
+    PRESETS,
+    PUBLISHED_GENOTYPES,
+    TrainConfig,
+    list_models,
+)
 from nasdet_gui import figures
 from nasdet_gui.common import Ctx, as_int, dataset_dropdown, need, submit, ui_errors, wire
 from nasdet_gui.config import TICK_S
@@ -76,7 +80,7 @@ def from_text(name: str, text: str):
 def backbone_choices(ctx: Ctx) -> list[tuple[str, str]]:
     """Default EfficientNet, every succeeded search's cell, the published cells."""
     choices = [(DEFAULT_BACKBONE, "")]
-    for cell in q.search_cells(ctx.store, limit=50):
+    for cell in searches.search_cells(ctx.store, limit=50):
         if cell["final"]:
             choices.append((f"searched cell of search #{cell['job_id']}", f"nas:{cell['job_id']}"))
     choices += [(f"published cell {name}", f"nas:{name}") for name in PUBLISHED_GENOTYPES]
@@ -116,7 +120,7 @@ def _form(ctx: Ctx) -> dict:
     ]
     form = {
         "dataset": gr.Dropdown(
-            label="Dataset", choices=q.dataset_names(ctx.store), allow_custom_value=True
+            label="Dataset", choices=datasets.dataset_names(ctx.store), allow_custom_value=True
         ),
         "preset": gr.Dropdown(list(PRESETS), value=GUI_PRESET, label="Preset"),
         "model": gr.Dropdown(list_models(), value=start_values["model"], label="Model"),
@@ -211,9 +215,9 @@ def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
     state = gr.State(())
 
     def refresh(fp, job):
-        newest = q.latest_job_id(ctx.store, "train")
+        newest = jobs.latest_job_id(ctx.store, "train")
         jid = as_int(job) or newest  # none picked: follow the newest
-        new = q.job_fingerprint(ctx.store, jid) + (newest,)
+        new = jobs.job_fingerprint(ctx.store, jid) + (newest,)
         if fp and new == fp:
             return (gr.skip(),) * len(outputs) + (None,)
         curves = (
@@ -223,7 +227,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
         )
         return (
             *panel.render(ctx, jid),
-            result_markdown(q.find_job(ctx.store, jid)),
+            result_markdown(jobs.find_job(ctx.store, jid)),
             curves,
             new,
             None,

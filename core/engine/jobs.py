@@ -86,10 +86,17 @@ def validate_spec(kind: str, spec: Any) -> dict:
     return normalised
 
 
-def submit_job(store: Store, kind: str, spec: dict, device: str = "auto") -> int:
+def submit_job(
+    store: Store,
+    kind: str,
+    spec: dict,
+    device: str = "auto",
+    after: int | None = None,
+    origin: str | None = None,
+) -> int:
     """Validate, resolve and queue a job; returns its id. The CLI, the API and the GUI all come
     here, so a bad spec gets the same message everywhere; raises SpecError (or NotFoundError,
-    CheckpointError, ...) before queueing anything."""
+    CheckpointError, ...) before queueing anything. `after` and `origin`: see Store.insert_job."""
     if device != "auto":
         from core.engine.devices import resolve_device
 
@@ -98,7 +105,7 @@ def submit_job(store: Store, kind: str, spec: dict, device: str = "auto") -> int
     resolve = get_task(kind).resolve
     if resolve is not None:
         normalised = resolve(normalised, store, device) or normalised
-    return store.insert_job(kind, normalised, requested_device=device)
+    return store.insert_job(kind, normalised, requested_device=device, after=after, origin=origin)
 
 
 def run_dir(store: Store, job_id: int) -> os.PathLike:

@@ -5,9 +5,9 @@ reconcile), so looking at a page never changes the database. A running job whose
 is *shown* as interrupted (`effective`, the rule of `store.job_lost`) without being marked so;
 the worker's start-up or a user action (cancel, resume) writes that state.
 
-"The found cell" of a search is `searched_genotype`: the genotype saved as
-runs/<id>/genotype.json (artifact "genotype", what `nas:<job>` trains), else the report's row
-with role 'searched'. It is never "the last 'final' row", which may be a random baseline.
+These are the engine's own questions (jobs, their fingerprints and labels, the names of
+datasets and models, JSON artifacts); what a search's or a model's results mean is read by
+core.nas.results and core.train.evaluations, and a screen asks core.app.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from core.engine.store import LOST_JOB_ERROR, Store, job_lost, now
@@ -24,9 +23,6 @@ from core.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
-# Architecture roles (docs: DESIGN "Architecture rows carry a role").
-ROLES = ("derived", "candidate", "searched", "random")
-KIND_ROLES = {"derived": "derived", "sampled": "candidate", "candidate": "candidate"}
 LABEL_SPEC_KEYS = ("dataset", "strategy", "model", "backbone", "name")
 LABEL_MAX_CHARS = 40
 STATUS_WORDS = {
@@ -95,12 +91,18 @@ def list_jobs(
     return [j for j in jobs if not status or j["status"] == status]
 
 
-def latest_job_id(store: Store, *kinds: str, after: int = 0) -> int | None:
-    """The newest job of these kinds (any kind when none given) with id > `after`; else None."""
+def latest_job_id(
+    store: Store, *kinds: str, after: int = 0, origin: str | None = None
+) -> int | None:
+    """The newest job of these kinds (any kind when none given) with id > `after`, and queued
+    by `origin` when given (see Store.insert_job); else None."""
     sql, params = "SELECT max(id) FROM jobs WHERE id > ?", [int(after or 0)]
     if kinds:
         sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
         params += list(kinds)
+    if origin is not None:
+        sql += " AND origin = ?"
+        params.append(origin)
     return store.db.execute(sql, params).fetchone()[0]
 
 
@@ -183,51 +185,7 @@ def model_names(store: Store) -> list[str]:
     return [m["name"] for m in store.list_models()]
 
 
-def model_dataset(store: Store, model: str) -> str | None:
-    """The dataset a model was trained on (its train config, else its train job's spec)."""
-    row = store.get_model(model)
-    train = (row.get("config") or {}).get("train") or {}
-    if train.get("dataset"):
-        return train["dataset"]
-    job = find_job(store, row.get("job_id"))
-    return ((job or {}).get("spec") or {}).get("dataset")
-
-
-def latest_evaluation(store: Store, model: str) -> dict | None:
-    """A model's newest evaluation: the newest succeeded evaluate job of it (its full
-    evaluation.json when kept, else its result), else its train job's eval.json, else the
-    metrics registered with the model."""
-    row = store.get_model(model)
-    for job in list_jobs(store, "succeeded", ("evaluate",), limit=200):
-        if (job["spec"] or {}).get("model") == model and (job.get("result") or {}).get(
-            "AP"
-        ) is not None:
-            return _evaluation_file(store, job["id"]) or job["result"]
-    if row.get("job_id"):
-        return _evaluation_file(store, row["job_id"]) or row.get("metrics")
-    return row.get("metrics")
-
-
-def model_threshold(store: Store, model: str) -> float | None:
-    """The score threshold chosen for a model on its val split (the F1-best one of its newest
-    evaluation, core.train.threshold), or None when it has none (or does not exist)."""
-    try:
-        evaluation = latest_evaluation(store, model) or {}
-    except NotFoundError:
-        return None
-    value = evaluation.get("score_threshold")
-    return float(value) if isinstance(value, (int, float)) else None
-
-
-def _evaluation_file(store: Store, job_id: int) -> dict | None:
-    for art in reversed(store.artifacts(job_id, kind="evaluation")):
-        loaded = _read_json(store, art["path"])
-        if loaded is not None:
-            return loaded
-    return None
-
-
-def _read_json(store: Store, path: str) -> Any:
+def read_json_artifact(store: Store, path: str) -> Any:
     """A JSON artifact, or None (with a warning) when it is missing or unreadable."""
     file = store.resolve_path(path)
     try:
@@ -237,139 +195,3 @@ def _read_json(store: Store, path: str) -> Any:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         log.warning("cannot read %s: %s", file, exc)
         return None
-
-
-# -- architectures and the found cell -------------------------------------------------------
-
-
-def arch_role(arch: dict) -> str:
-    """derived (a DARTS/ENAS per-epoch cell), candidate (a scored cell), searched (the search's
-    answer, retrained in the report) or random (a report baseline)."""
-    extra = arch.get("extra") or {}
-    role = extra.get("role")
-    if role in ROLES:
-        return role
-    return KIND_ROLES.get(extra.get("kind"), "candidate")
-
-
-def architectures(store: Store, job_id: int, limit: int = 100_000) -> list[dict]:
-    """A search's architecture rows in logging order, each with its `role`."""
-    return [dict(a, role=arch_role(a)) for a in store.architectures(job_id, limit=limit)]
-
-
-def searched_genotype(store: Store, job_id: int) -> dict | None:
-    """THE found cell of a search: runs/<id>/genotype.json (artifact "genotype", the cell that
-    `nas:<job>` trains), else the report row with role 'searched', else None (the search phase
-    has not finished). Never a random baseline."""
-    for art in reversed(store.artifacts(int(job_id), kind="genotype")):
-        doc = _read_json(store, art["path"])
-        if isinstance(doc, dict) and ("normal" in doc or "genotype" in doc):
-            return doc if "normal" in doc else doc["genotype"]  # {"genotype": ...} wrapper too
-    row = searched_architecture(store, job_id)
-    return row["genotype"] if row else None
-
-
-def searched_architecture(store: Store, job_id: int) -> dict | None:
-    """The newest architecture row with role 'searched' (the found cell retrained from scratch
-    in the final report: its score is the retrained proxy accuracy), or None."""
-    rows = [a for a in architectures(store, job_id) if a["role"] == "searched"]
-    return rows[-1] if rows else None
-
-
-def search_best(store: Store, job_id: int) -> dict | None:
-    """What a search view shows as its cell: {"genotype", "final", "arch_id", "score",
-    "accuracy", "role"}.
-
-    final=True: the searched genotype (arch_id/score: its report row, when retrained yet).
-    final=False (the search phase is still running): DARTS/ENAS's newest derived cell, else the
-    best-scoring candidate so far. None when nothing was logged yet. `accuracy` is the cell's
-    proxy accuracy (= score, except under the accuracy-latency objective, where the score is
-    the latency-weighted reward)."""
-    genotype = searched_genotype(store, job_id)
-    if genotype is not None:
-        row = searched_architecture(store, job_id)
-        score = row["score"] if row else None
-        return {
-            "genotype": genotype,
-            "final": True,
-            "arch_id": row["id"] if row else None,
-            "score": score,
-            "accuracy": score,
-            "role": "searched",
-        }
-    rows = architectures(store, job_id)
-    derived = [a for a in rows if a["role"] == "derived"]
-    scored = [a for a in rows if a["role"] == "candidate" and a["score"] is not None]
-    if not derived and not scored:
-        return None
-    pick = derived[-1] if derived else max(scored, key=lambda a: a["score"])
-    return {
-        "genotype": pick["genotype"],
-        "final": False,
-        "arch_id": pick["id"],
-        "score": pick["score"],
-        "accuracy": proxy_accuracy(pick),
-        "role": pick["role"],
-    }
-
-
-def proxy_accuracy(arch: dict) -> float | None:
-    """An architecture row's proxy accuracy: extra["accuracy"] where its score is a reward
-    (the accuracy-latency objective), else its score."""
-    return (arch.get("extra") or {}).get("accuracy", arch.get("score"))
-
-
-def search_cells(store: Store, limit: int = 100) -> list[dict]:
-    """Searches that have a cell to show, newest first: {"job_id", "status", "final"} (final:
-    the searched genotype exists; else only cells logged so far)."""
-    out = []
-    for job in list_jobs(store, kinds=("search",), limit=limit):
-        final = bool(store.artifacts(job["id"], kind="genotype"))
-        if (
-            final
-            or store.db.execute(
-                "SELECT 1 FROM architectures WHERE job_id = ? LIMIT 1", [job["id"]]
-            ).fetchone()
-        ):
-            out.append({"job_id": job["id"], "status": job["status"], "final": final})
-    return out
-
-
-# -- the Guided walk --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Walk:
-    """Where the Guided demo stands: its newest search after `since` and the newest training
-    queued after that search, with their (effective) statuses."""
-
-    since: int = 0
-    search_id: int | None = None
-    search_status: str | None = None
-    train_id: int | None = None
-    train_status: str | None = None
-    has_cell: bool = False  # the search's genotype.json exists (its search phase is over)
-
-    @property
-    def search_done(self) -> bool:
-        return self.search_status == "succeeded"
-
-    @property
-    def train_done(self) -> bool:
-        return self.train_status == "succeeded"
-
-
-def guided_walk(store: Store, since: int = 0) -> Walk:
-    """The walk's state read from the store, so a browser refresh lands on the same step."""
-    search = find_job(store, latest_job_id(store, "search", after=since))
-    if search is None:
-        return Walk(since=since)
-    train = find_job(store, latest_job_id(store, "train", after=search["id"]))
-    return Walk(
-        since=since,
-        search_id=search["id"],
-        search_status=search["status"],
-        train_id=train["id"] if train else None,
-        train_status=train["status"] if train else None,
-        has_cell=bool(store.artifacts(search["id"], kind="genotype")),
-    )

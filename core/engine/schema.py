@@ -14,6 +14,7 @@ forward with `MIGRATIONS`.
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -304,6 +305,31 @@ def _v3(db: sqlite_utils.Database) -> None:
     db["jobs"].add_column("eta_at", float)
 
 
+def _v4(db: sqlite_utils.Database) -> None:
+    """Job ids are never reused (AUTOINCREMENT: a deleted job's number stays retired), and
+    jobs.origin names what queued a job ("demo" for the Guided demo's own chain; NULL for a tab,
+    the CLI or a script). SQLite cannot add AUTOINCREMENT to a table, so jobs is rebuilt from its
+    own CREATE statement, rows and indexes kept."""
+    create = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type='table' AND name='jobs'"
+    ).fetchone()
+    indexes = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name='jobs' AND sql IS NOT NULL"
+    ).fetchall()
+    rebuilt = re.sub(
+        r'(["\[]?id["\]]?\s+INTEGER PRIMARY KEY)', r"\1 AUTOINCREMENT", create[0], count=1
+    )
+    if rebuilt == create[0]:
+        raise SchemaError(f"cannot migrate the jobs table: unexpected schema {create[0]!r}")
+    db.execute("ALTER TABLE jobs RENAME TO jobs_v3")
+    db.execute(rebuilt)  # read before the rename: it creates "jobs"
+    db.execute("INSERT INTO jobs SELECT * FROM jobs_v3")
+    db.execute("DROP TABLE jobs_v3")
+    for (sql,) in indexes:
+        db.execute(sql)
+    db["jobs"].add_column("origin", str)
+
+
 # Forward migrations: MIGRATIONS[i] takes a database at version i to version i + 1.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -167,29 +167,31 @@ class Store(CatalogMixin):
 
     # -- jobs ----------------------------------------------------------------------------------
     def insert_job(
-        self, kind: str, spec: dict, requested_device: str = "auto", after: int | None = None
+        self,
+        kind: str,
+        spec: dict,
+        requested_device: str = "auto",
+        after: int | None = None,
+        origin: str | None = None,
     ) -> int:
         """Queue a job (the spec must already be validated: see core.engine.jobs.submit_job).
 
         `after`: the id of a job this one waits for; it is claimed only once that job has
-        succeeded, and cancelled if that job fails or is cancelled."""
-        return (
-            self.db["jobs"]
-            .insert(
-                {
-                    "kind": kind,
-                    "status": "queued",
-                    "spec": json.dumps(spec),
-                    "progress": 0.0,
-                    "requested_device": requested_device,
-                    "created_at": now(),
-                    "cancel_requested": 0,
-                    "attempts": 0,
-                    "after_id": after,
-                }
-            )
-            .last_pk
-        )
+        succeeded, and cancelled if that job fails or is cancelled. `origin`: what queued it
+        ("demo" for the Guided demo's chain), so a reader can follow only its own jobs."""
+        row = {
+            "kind": kind,
+            "status": "queued",
+            "spec": json.dumps(spec),
+            "progress": 0.0,
+            "requested_device": requested_device,
+            "created_at": now(),
+            "cancel_requested": 0,
+            "attempts": 0,
+            "after_id": after,
+            "origin": origin,
+        }
+        return self.db["jobs"].insert(row).last_pk
 
     def get_job(self, job_id: int, reconcile: bool = True) -> dict:
         if reconcile:

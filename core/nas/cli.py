@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 
-from core.errors import NotFoundError, SpecError
+from core.errors import SpecError
 from core.nas.config import DartsConfig, EvolutionConfig, ReportConfig, SearchConfig, option_names
+from core.nas.tasks import plan_line
 from core.spec import add_arguments, args_to_spec
 
 TOP_FLAGS = (
@@ -103,25 +104,9 @@ def search_spec(args: argparse.Namespace) -> dict:
     return spec
 
 
-def submit_plan(store, spec: dict) -> str:
-    """The plan line printed before a search is queued (validates the spec: SpecError)."""
-    from core.nas.planning import crops_estimate, plan
-    from core.nas.tasks import resolve_search
-
-    cfg = SearchConfig.from_spec(spec)
-    resolve_search(cfg.to_spec(), store)
-    row = None
-    if cfg.dataset:
-        try:
-            row = store.get_dataset(cfg.dataset)
-        except NotFoundError:
-            row = None
-    return plan(cfg, train_crops=crops_estimate(cfg, row))["text"]
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     from core.cli_util import store_from, submit
 
     spec = search_spec(args)
-    print(submit_plan(store_from(args), spec))
+    print(plan_line(store_from(args), spec))
     return submit(args, "search", spec)

@@ -2,7 +2,7 @@
 core.nas.backbone, which never touches the store).
 
 `resolve_genotype(store, spec)` reads the cell of `nas:JOB_ID` (the search's found cell:
-core.engine.queries.searched_genotype, i.e. runs/<id>/genotype.json), `nas:NAME` (a published
+core.nas.results.searched_genotype, i.e. runs/<id>/genotype.json), `nas:NAME` (a published
 genotype, e.g. nas:DARTS_V2), `nas-arch:ID` (a row of the architectures table) or
 `nas-file:PATH` (a genotype JSON file).
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.engine.queries import searched_genotype
+from core.nas.results import searched_genotype
 from core.errors import NotFoundError, SpecError
 from core.nas.genotypes import PUBLISHED_GENOTYPES, Genotype, GenotypeError, published
 

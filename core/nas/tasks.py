@@ -17,9 +17,10 @@ import importlib
 from typing import TYPE_CHECKING
 
 from core.engine.jobs import TaskDef
-from core.errors import SpecError
+from core.errors import NotFoundError, SpecError
 from core.io import write_json_atomic
 from core.nas.config import SearchConfig
+from core.nas.planning import crops_estimate, plan
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.dist.executor import Executor
@@ -200,3 +201,17 @@ def _report_phase(ctx: SearchContext, outcome: SearchOutcome) -> dict:
 
 
 SEARCH = TaskDef(run=run_search, validate=validate_search, resolve=resolve_search)
+
+
+def plan_line(store, spec: dict) -> str:
+    """The plan a search will follow, in one line, before it is queued (validates the spec:
+    SpecError): what the CLI prints and the Search tab shows."""
+    cfg = SearchConfig.from_spec(spec)
+    resolve_search(cfg.to_spec(), store)
+    row = None
+    if cfg.dataset:
+        try:
+            row = store.get_dataset(cfg.dataset)
+        except NotFoundError:
+            row = None
+    return plan(cfg, train_crops=crops_estimate(cfg, row))["text"]

@@ -103,7 +103,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from core.engine.devices import resolve_device
-    from core.engine.queries import model_threshold
+    from core.train.evaluations import model_threshold
     from core.train.predict import DEFAULT_SCORE_THRESHOLD, load_model, predict_files
 
     threshold = args.score_threshold

@@ -31,7 +31,8 @@ const clear = () => { ctx.fillStyle = '#ffffff'; ctx.fillRect(0, 0, canvas.width
 clear();
 const at = (e) => {
   const r = canvas.getBoundingClientRect();
-  return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+  return [(e.clientX - r.left) * canvas.width / r.width,
+          (e.clientY - r.top) * canvas.height / r.height];
 };
 const pen = () => {
   ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = BRUSH;

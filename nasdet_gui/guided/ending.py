@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from core.engine import queries as q
-from core.engine.store import Store
+from core.app import models
+from core.app.jobs import Store
 from core.errors import NasdetError
 from nasdet_gui.guided.live import caption, draw_detections
 
@@ -37,7 +37,7 @@ def evaluation_of(store: Store, model: str | None) -> dict[str, Any] | None:
     if not model:
         return None
     try:
-        return q.latest_evaluation(store, model)
+        return models.latest_evaluation(store, model)
     except NasdetError:
         return None
 
@@ -87,13 +87,10 @@ def own_picture(value: Any) -> np.ndarray:
 
 def detect_own(cache: Any, model: str, value: Any, threshold: float) -> tuple[np.ndarray, str]:
     """Detect on a picture of one's own with the demo's model: (drawn image, plain caption)."""
-    from core.train.predict import predict_images, result_to_json
-
     image = own_picture(value)
-    loaded = cache.get(model)
-    result = predict_images(loaded, [image], score_threshold=MIN_SCORE)[0]
-    item = {"image": image, "detections": result_to_json(result)}
-    drawn = draw_detections(item, list(loaded.classes), threshold, RESULT_SIDE)
+    detections, classes = models.detect_image(cache, model, image, MIN_SCORE)
+    item = {"image": image, "detections": detections}
+    drawn = draw_detections(item, classes, threshold, RESULT_SIDE)
     kept = [d for d in item["detections"] if d["score"] >= threshold]
     return drawn, found_sentence([d["class_name"] for d in kept])
 

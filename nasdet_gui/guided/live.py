@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from core.engine import queries as q
-from core.engine.store import Store
+from core.app import datasets, searches, trainings
+from core.app.jobs import Store
 from core.errors import NasdetError
 from core.viz.search_report import REPORT_ROLES
 from nasdet_gui import figures
@@ -63,7 +63,7 @@ def search_scatter(archs: list[dict]):
 
     # y is the proxy accuracy the axis names (the score may be a latency-weighted reward)
     rows = [
-        {**a, "score": q.proxy_accuracy(a)}
+        {**a, "score": searches.proxy_accuracy(a)}
         for a in archs
         if a["role"] in SEARCH_ROLES and a.get("score") is not None and a.get("params")
     ]
@@ -122,7 +122,7 @@ def best_cell(store: Store, search_id: int):
     """The best (or, once chosen, the searched) cell's normal-cell graph."""
     from core.viz.cell_graph import cell_figure
 
-    best = q.search_best(store, search_id)
+    best = searches.search_best(store, search_id)
     if not best:
         return note("The best cell is drawn here once the search has scored one.")
     title = "The found cell" if best["final"] else "Best cell so far"
@@ -156,7 +156,7 @@ def search_views(store: Store, search_id: int | None) -> tuple:
     if not search_id:
         empty = note("Start the search to see it work.")
         return empty, empty, empty
-    archs = q.architectures(store, search_id)
+    archs = searches.architectures(store, search_id)
     return search_scatter(archs), best_cell(store, search_id), phase_figure(store, search_id, archs)
 
 
@@ -187,10 +187,9 @@ def draw_detections(
     item: dict, classes: list[str], threshold: float, side: int = PREVIEW_SIDE
 ) -> np.ndarray:
     """One picture with its detections >= threshold, drawn `side` px large, class colours."""
-    from core.data.images import read_rgb
     from core.viz.detections import draw_boxes, enlarge
 
-    image = item["image"] if "image" in item else read_rgb(item["path"])
+    image = item["image"] if "image" in item else datasets.read_rgb(item["path"])
     dets = sorted(
         (d for d in item["detections"] if d["score"] >= threshold), key=lambda d: -d["score"]
     )[:MAX_BOXES]
@@ -224,9 +223,7 @@ def preview_gallery(store: Store, train_id: int | None, classes: list[str]):
     (image, caption) and "After epoch e of E" as its label."""
     import gradio as gr
 
-    from core.train.preview import load_preview
-
-    doc = load_preview(store, train_id)
+    doc = trainings.load_preview(store, train_id)
     if not doc:
         return gr.Gallery(value=[], label="The pictures appear after the first epoch")
     threshold = max(doc.get("score_threshold") or FALLBACK_THRESHOLD, PREVIEW_MIN_THRESHOLD)

@@ -15,10 +15,10 @@ presenter who clicks back to an earlier step is not pulled away on the next tick
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from core.engine import queries as q
+from core.app import demo as demo_chain
+from core.app import jobs, searches, trainings
 from core.errors import NotFoundError
 from nasdet_gui.common import Ctx, progress_html
 from nasdet_gui.guided import ending, live
@@ -29,7 +29,7 @@ ACTIVE = ("queued", "running")
 CHART_EVERY_S = {"sc": 4.0, "tc": 10.0}  # least seconds between chart redraws of a running job
 
 
-def step_of(walk: q.Walk) -> int:
+def step_of(walk: demo_chain.Walk) -> int:
     """Which step the walk is at, from its jobs' statuses (a chained training that is already
     queued while the search runs leaves the walk at the search)."""
     if walk.search_id is None:
@@ -55,9 +55,9 @@ def _buttons(p: Parts, search: dict | None, train: dict | None) -> dict:
     }
 
 
-def _search_charts(ctx: Ctx, p: Parts, walk: q.Walk) -> dict:
+def _search_charts(ctx: Ctx, p: Parts, walk: demo_chain.Walk) -> dict:
     scatter, best, phase = live.search_views(ctx.store, walk.search_id)
-    archs = q.architectures(ctx.store, walk.search_id) if walk.search_id else []
+    archs = searches.architectures(ctx.store, walk.search_id) if walk.search_id else []
     reporting = any(a["role"] in live.REPORT_ROLES for a in archs)
     return {
         p["scatter"]: scatter,
@@ -67,10 +67,10 @@ def _search_charts(ctx: Ctx, p: Parts, walk: q.Walk) -> dict:
     }
 
 
-def _cell_outputs(ctx: Ctx, p: Parts, walk: q.Walk, job: dict | None) -> dict:
+def _cell_outputs(ctx: Ctx, p: Parts, walk: demo_chain.Walk, job: dict | None) -> dict:
     from nasdet_gui import figures
 
-    genotype = q.searched_genotype(ctx.store, walk.search_id) if walk.search_id else None
+    genotype = searches.searched_genotype(ctx.store, walk.search_id) if walk.search_id else None
     normal, reduce = figures.cells(genotype, "found")
     verdict = verdict_html((job or {}).get("result")) if walk.search_done else ""
     return {p["c_normal"]: normal, p["c_reduce"]: reduce, p["verdict_cell"]: verdict}
@@ -109,24 +109,11 @@ def result_outputs(ctx: Ctx, p: Parts, cache: Any, train: dict, search: dict | N
     }
 
 
-def _preview_stamp(ctx: Ctx, train_id: int | None) -> float | None:
-    """mtime of the training's per-epoch preview file (None before the first)."""
-    from core.engine.jobs import run_dir
-    from core.train.preview import PREVIEW_FILE
-
-    if not train_id:
-        return None
-    try:
-        return (Path(run_dir(ctx.store, train_id)) / PREVIEW_FILE).stat().st_mtime
-    except OSError:
-        return None
-
-
-def fingerprint(ctx: Ctx, walk: q.Walk) -> dict:
+def fingerprint(ctx: Ctx, walk: demo_chain.Walk) -> dict:
     """{"s"/"t": a job's status, progress, message and error; "sc"/"tc": its newest metric,
     architecture and event rows; "tg": the preview file's mtime; "step", "since"}."""
-    s = q.job_fingerprint(ctx.store, walk.search_id)
-    t = q.job_fingerprint(ctx.store, walk.train_id)
+    s = jobs.job_fingerprint(ctx.store, walk.search_id)
+    t = jobs.job_fingerprint(ctx.store, walk.train_id)
     return {
         "since": walk.since,
         "step": step_of(walk),
@@ -134,7 +121,7 @@ def fingerprint(ctx: Ctx, walk: q.Walk) -> dict:
         "sc": s[5:],
         "t": t[:5],
         "tc": t[5:],
-        "tg": _preview_stamp(ctx, walk.train_id),
+        "tg": trainings.preview_stamp(ctx.store, walk.train_id),
     }
 
 
@@ -158,11 +145,11 @@ def refresh(
     """What changed since `fp` (everything when `force`), as {component: new value}."""
     import time
 
-    walk = q.guided_walk(ctx.store, since)
+    walk = demo_chain.guided_walk(ctx.store, since)
     new = fingerprint(ctx, walk)
     old = fp if (fp and not force) else {}
-    search = q.find_job(ctx.store, walk.search_id)
-    train = q.find_job(ctx.store, walk.train_id)
+    search = jobs.find_job(ctx.store, walk.search_id)
+    train = jobs.find_job(ctx.store, walk.train_id)
     at = time.monotonic()
     out: dict = {}
     if old.get("step") != new["step"]:

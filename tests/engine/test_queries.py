@@ -11,9 +11,12 @@ import time
 
 import pytest
 
+from core.app import demo
 from core.engine import queries as q
 from core.engine.store import LOST_JOB_ERROR, now
 from core.errors import NotFoundError
+from core.nas import results
+from core.train import evaluations
 
 CELL_A = {
     "normal": [["sep_conv_3x3", 0], ["skip_connect", 1], ["max_pool_3x3", 0], ["sep_conv_3x3", 2]],
@@ -51,7 +54,7 @@ def changes(store) -> int:
 
 def test_a_dead_workers_job_reads_interrupted_without_any_write(store):
     lost = running_job(store, pid=dead_pid())
-    alive = store.insert_job("search", {"dataset": "d"})
+    alive = store.insert_job("search", {"dataset": "d"}, origin=demo.ORIGIN)
     before = changes(store)
     job = q.get_job(store, lost)
     assert job["status"] == "interrupted" and job["error"] == LOST_JOB_ERROR
@@ -61,7 +64,7 @@ def test_a_dead_workers_job_reads_interrupted_without_any_write(store):
     assert q.job_fingerprint(store, lost)[1] == "interrupted"
     assert q.jobs_fingerprint(store)[1][:2] == (lost, "interrupted")  # newest first: alive, lost
     assert q.jobs_fingerprint(store)[0][:2] == (alive, "queued")
-    assert q.guided_walk(store).search_status == "queued"
+    assert demo.guided_walk(store).search_status == "queued"
     assert changes(store) == before  # nothing was written
     assert (
         store.db.execute("SELECT status FROM jobs WHERE id = ?", [lost]).fetchone()[0] == "running"
@@ -192,9 +195,9 @@ def test_model_dataset_and_names(store, tmp_path):
     )
     store.add_model("imported", "effdet", tmp_path / "c.pt", ["a"])
     assert q.model_names(store) == ["imported", "new", "old"]
-    assert q.model_dataset(store, "old") == "from-spec"
-    assert q.model_dataset(store, "new") == "from-config"
-    assert q.model_dataset(store, "imported") is None
+    assert evaluations.model_dataset(store, "old") == "from-spec"
+    assert evaluations.model_dataset(store, "new") == "from-config"
+    assert evaluations.model_dataset(store, "imported") is None
     store.add_dataset("zeta", "shapes", tmp_path, ["a"], {})
     store.add_dataset("alpha", "shapes", tmp_path, ["a"], {})
     assert q.dataset_names(store) == ["alpha", "zeta"]
@@ -207,36 +210,38 @@ def test_latest_evaluation_prefers_the_newest_evaluate_job_then_the_train_eval(s
     eval_file.write_text(json.dumps({"AP": 0.4, "precision": [[0.1]]}))
     store.add_artifact(train, "evaluation", eval_file)
     store.add_model("m", "trained", home / "m.pt", ["a"], metrics={"AP": 0.39}, job_id=train)
-    assert q.latest_evaluation(store, "m") == {"AP": 0.4, "precision": [[0.1]]}
+    assert evaluations.latest_evaluation(store, "m") == {"AP": 0.4, "precision": [[0.1]]}
     for ap in (0.5, 0.6):
         job = store.insert_job("evaluate", {"model": "m", "dataset": "d"})
         store.finish_job(job, "succeeded", result={"AP": ap})
     other = store.insert_job("evaluate", {"model": "other", "dataset": "d"})
     store.finish_job(other, "succeeded", result={"AP": 0.9})
-    assert q.latest_evaluation(store, "m") == {"AP": 0.6}
+    assert evaluations.latest_evaluation(store, "m") == {"AP": 0.6}
     store.add_model("bare", "effdet", home / "b.pt", ["a"], metrics={"AP": 0.1})
-    assert q.latest_evaluation(store, "bare") == {"AP": 0.1}
+    assert evaluations.latest_evaluation(store, "bare") == {"AP": 0.1}
     with pytest.raises(NotFoundError):
-        q.latest_evaluation(store, "nope")
+        evaluations.latest_evaluation(store, "nope")
 
 
 def test_model_threshold_is_the_newest_evaluations_choice(store, home):
     store.add_model("old", "effdet", home / "o.pt", ["a"], metrics={"AP": 0.1})
-    assert q.model_threshold(store, "old") is None  # evaluated before thresholds were kept
-    assert q.model_threshold(store, "nope") is None
+    assert (
+        evaluations.model_threshold(store, "old") is None
+    )  # evaluated before thresholds were kept
+    assert evaluations.model_threshold(store, "nope") is None
     store.add_model(
         "m", "effdet", home / "m.pt", ["a"], metrics={"AP": 0.3, "score_threshold": 0.42}
     )
-    assert q.model_threshold(store, "m") == 0.42
+    assert evaluations.model_threshold(store, "m") == 0.42
     job = store.insert_job("evaluate", {"model": "m", "dataset": "d"})
     store.finish_job(job, "succeeded", result={"AP": 0.5, "score_threshold": 0.27})
-    assert q.model_threshold(store, "m") == 0.27
+    assert evaluations.model_threshold(store, "m") == 0.27
 
 
-def _search_with_report(store, home, with_file: bool = True) -> int:
+def _search_with_report(store, home, with_file: bool = True, origin: str | None = None) -> int:
     """A finished search: derived cells, then the report's searched row followed by random rows
     (the last 'final' row is a random baseline)."""
-    job = store.insert_job("search", {"dataset": "d", "strategy": "darts"})
+    job = store.insert_job("search", {"dataset": "d", "strategy": "darts"}, origin=origin)
     for epoch, (cell, score) in enumerate([(CELL_B, 0.3), (CELL_A, 0.4)]):
         store.add_architecture(
             job, cell, score=score, step=epoch, extra={"kind": "derived", "epoch": epoch}
@@ -261,12 +266,12 @@ def _search_with_report(store, home, with_file: bool = True) -> int:
 def test_searched_genotype_is_the_searched_cell_not_the_last_final_row(store, home):
     job = _search_with_report(store, home)
     assert store.architectures(job)[-1]["extra"]["role"] == "random"  # the trap
-    assert q.searched_genotype(store, job) == CELL_A
-    best = q.search_best(store, job)
+    assert results.searched_genotype(store, job) == CELL_A
+    best = results.search_best(store, job)
     assert best["final"] and best["genotype"] == CELL_A and best["role"] == "searched"
     assert best["score"] == 0.61 and best["arch_id"] == 3
     no_file = _search_with_report(store, home / "other", with_file=False)
-    assert q.searched_genotype(store, no_file) == CELL_A  # from the 'searched' row
+    assert results.searched_genotype(store, no_file) == CELL_A  # from the 'searched' row
 
 
 def test_searched_genotype_reads_the_file_first_and_its_wrapper(store, home):
@@ -275,17 +280,17 @@ def test_searched_genotype_reads_the_file_first_and_its_wrapper(store, home):
     path.write_text(json.dumps({"genotype": CELL_B}))
     store.add_artifact(job, "genotype", path)
     store.add_architecture(job, CELL_A, score=0.5, extra={"kind": "final", "role": "searched"})
-    assert q.searched_genotype(store, job) == CELL_B  # what nas:<job> trains
+    assert results.searched_genotype(store, job) == CELL_B  # what nas:<job> trains
     path.write_text("{not json")
-    assert q.searched_genotype(store, job) == CELL_A  # unreadable file: the searched row
+    assert results.searched_genotype(store, job) == CELL_A  # unreadable file: the searched row
 
 
 def test_a_running_search_shows_its_newest_derived_or_best_candidate(store):
-    assert q.searched_genotype(store, 1) is None and q.search_best(store, 1) is None
+    assert results.searched_genotype(store, 1) is None and results.search_best(store, 1) is None
     darts = store.insert_job("search", {"dataset": "d", "strategy": "darts"})
     store.add_architecture(darts, CELL_A, score=0.9, step=0, extra={"kind": "derived"})
     store.add_architecture(darts, CELL_B, score=0.2, step=1, extra={"kind": "derived"})
-    best = q.search_best(store, darts)
+    best = results.search_best(store, darts)
     assert best == {
         "genotype": CELL_B,
         "final": False,
@@ -297,17 +302,17 @@ def test_a_running_search_shows_its_newest_derived_or_best_candidate(store):
     evo = store.insert_job("search", {"dataset": "d", "strategy": "evolution"})
     for cell, score in ((CELL_A, 0.3), (CELL_B, 0.8), (CELL_RANDOM, 0.5)):
         store.add_architecture(evo, cell, score=score, extra={"kind": "sampled"})
-    assert q.search_best(store, evo)["genotype"] == CELL_B
-    assert q.searched_genotype(store, evo) is None
+    assert results.search_best(store, evo)["genotype"] == CELL_B
+    assert results.searched_genotype(store, evo) is None
 
 
 def test_search_best_under_a_latency_objective_gives_the_best_rewards_proxy_accuracy(store):
     job = store.insert_job("search", {"dataset": "d", "objective": "accuracy-latency"})
     store.add_architecture(job, CELL_A, score=0.42, extra={"kind": "sampled", "accuracy": 0.40})
     store.add_architecture(job, CELL_B, score=0.39, extra={"kind": "sampled", "accuracy": 0.41})
-    best = q.search_best(store, job)  # chosen by reward (the faster cell), not by accuracy
+    best = results.search_best(store, job)  # chosen by reward (the faster cell), not by accuracy
     assert (best["genotype"], best["score"], best["accuracy"]) == (CELL_A, 0.42, 0.40)
-    assert q.proxy_accuracy({"score": 0.5, "extra": {}}) == 0.5
+    assert results.proxy_accuracy({"score": 0.5, "extra": {}}) == 0.5
 
 
 def test_arch_roles(store):
@@ -321,7 +326,7 @@ def test_arch_roles(store):
         {"role": "candidate"},
     ):
         store.add_architecture(job, CELL_A, extra=extra)
-    assert [a["role"] for a in q.architectures(store, job)] == [
+    assert [a["role"] for a in results.architectures(store, job)] == [
         "derived",
         "candidate",
         "searched",
@@ -336,32 +341,11 @@ def test_search_cells_lists_searches_with_something_to_draw(store, home):
     done = _search_with_report(store, home)
     running = store.insert_job("search", {"dataset": "d"})
     store.add_architecture(running, CELL_B, extra={"kind": "derived"})
-    assert q.search_cells(store) == [
+    assert results.search_cells(store) == [
         {"job_id": running, "status": "queued", "final": False},
         {"job_id": done, "status": "succeeded", "final": True},
     ]
-    assert empty not in [c["job_id"] for c in q.search_cells(store)]
-
-
-def test_guided_walk_follows_the_newest_search_and_the_training_after_it(store, home):
-    assert q.guided_walk(store) == q.Walk()
-    old_train = store.insert_job("train", {"dataset": "d"})
-    search = _search_with_report(store, home)
-    walk = q.guided_walk(store)
-    assert (walk.search_id, walk.search_done, walk.has_cell, walk.train_id) == (
-        search,
-        True,
-        True,
-        None,
-    )
-    train = store.insert_job("train", {"dataset": "d"})
-    walk = q.guided_walk(store)
-    assert (walk.train_id, walk.train_status, walk.train_done) == (train, "queued", False)
-    store.finish_job(train, "succeeded")
-    assert q.guided_walk(store).train_done
-    assert old_train < search
-    fresh = q.guided_walk(store, since=train)
-    assert fresh == q.Walk(since=train)
+    assert empty not in [c["job_id"] for c in results.search_cells(store)]
 
 
 def test_a_running_jobs_eta_counts_down_between_reports(store):

@@ -1,6 +1,8 @@
 """Headless Chromium (Playwright) against the launched app: a newcomer's walk through the Guided
 demo with the tiny preset ends with detections and an AP number, draws the searched cell, clips
-no step label, answers a shape drawn and a picture uploaded in "Try a picture of your own", and the presenter's "Run the whole demo" reaches the results alone; every tab
+no step label, answers a shape drawn and a picture uploaded in "Try a picture of your own", and
+the presenter's "Run the whole demo" reaches the results alone; a search and a training started
+and cancelled from their tabs leave the demo's step and numbers as they were; every tab
 renders without page errors or error toasts (the tab screenshots, docs/screenshots/tab-*.png,
 come from test_tabs_browser.py; the Guided demo's from bench/demo_time.py --screenshots).
 """
@@ -118,6 +120,7 @@ def walked(page, gui_app) -> dict:
         "errors": list(page.errors),
     }
     walk["chain"] = presenter_path(page, store)
+    walk["others"] = other_tabs_jobs(page, store)
     return walk
 
 
@@ -179,6 +182,41 @@ def presenter_path(pg, store) -> dict:
     return out
 
 
+def other_tabs_jobs(pg, store) -> dict:
+    """With the demo at its results: start and cancel a search in the Search tab and a training
+    in the Train tab, then come back to the Guided demo and refresh the page."""
+    score = pg.locator("#demo-ap").inner_text()
+    before = max(j["id"] for j in store.list_jobs())
+    for tab in ("search", "train"):
+        pg.click(f"#tab-{tab}-button")
+        wait_visible(pg, f"#{tab}-start", 20).click()
+        for _ in range(80):
+            if any(j["id"] > before and j["kind"] == tab for j in store.list_jobs()):
+                break
+            pg.wait_for_timeout(250)
+        cancel = pg.locator(f"#tab-{tab} button:text-is('Cancel')").first
+        for _ in range(80):
+            if cancel.is_enabled():
+                break
+            pg.wait_for_timeout(250)
+        cancel.click()
+    for _ in range(120):  # a running job stops at its next step
+        tab_jobs = [j for j in store.list_jobs() if j["id"] > before]
+        if tab_jobs and all(j["status"] not in ("queued", "running") for j in tab_jobs):
+            break
+        pg.wait_for_timeout(500)
+    pg.click("#tab-guided-button")
+    pg.reload()
+    pg.wait_for_selector("#demo-ap", timeout=30_000)
+    pg.wait_for_timeout(3000)  # the page-load refresh and a few ticks
+    return {
+        "jobs": sorted((j["kind"], j["status"]) for j in store.list_jobs() if j["id"] > before),
+        "score_before": score,
+        "score_after": pg.locator("#demo-ap").inner_text(),
+        "results_shown": pg.locator("#demo-gallery img").first.is_visible(),
+    }
+
+
 def test_guided_demo_walk_then_every_tab_renders(page, walked):
     """The walk ends with detections and an AP number; step 3 draws the searched cell (the
     ops of runs/<id>/genotype.json); no step label is clipped; a shape drawn on the canvas and
@@ -200,6 +238,9 @@ def test_guided_demo_walk_then_every_tab_renders(page, walked):
     assert chain["jobs"] == [("search", "succeeded", None), ("train", "succeeded", search_id)]
     assert re.search(r"Score: AP50 \d\.\d{2}", chain["score"]) and not chain["clipped"]
     assert chain["train_images"] == 4 and not chain["train_cut"], chain  # step 4's 2x2, whole
+    others = walked["others"]  # other tabs' jobs leave the demo's walk where it was
+    assert others["jobs"] == [("search", "cancelled"), ("train", "cancelled")], others
+    assert others["score_after"] == others["score_before"] and others["results_shown"], others
     assert not walked["toasts"] and not walked["errors"]
     page.reload()  # the tabs read everything the walk made from the store
     page.wait_for_selector("#main-tabs", timeout=30_000)

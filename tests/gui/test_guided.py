@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from core.engine.queries import Walk
+from core.app.demo import Walk
 from nasdet_gui.guided import canvas, ending, live, texts
 from nasdet_gui.guided.layout import CELL, CHOOSE, RESULT, SEARCH, TRAIN
 from nasdet_gui.guided.views import step_of
@@ -158,9 +158,9 @@ def test_a_running_trainings_charts_and_gallery_are_not_redrawn_on_every_tick(st
 
     from nasdet_gui.guided import views
 
-    search = store.insert_job("search", {"dataset": "shapes-demo"})
+    search = store.insert_job("search", {"dataset": "shapes-demo"}, origin="demo")
     store.finish_job(search, "succeeded", result={})
-    train = store.insert_job("train", {"dataset": "shapes-demo"})
+    train = store.insert_job("train", {"dataset": "shapes-demo"}, origin="demo")
     store.db.execute(
         "UPDATE jobs SET status = 'running', pid = ?, heartbeat_at = ? WHERE id = ?",
         [os.getpid(), time.time(), train],

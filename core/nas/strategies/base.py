@@ -30,6 +30,7 @@ from core.nas.config import SearchConfig
 from core.nas.genotypes import Genotype
 from core.nas.network import CifarNetwork
 from core.nas.planning import afford
+from core.nas.results import ROLE_OF_KIND
 from core.nas.proxy import ProxyTensors, TrainSettings, measure
 from core.torch_util import rng_state, set_rng_state  # noqa: F401 (re-exported for strategies)
 
@@ -42,13 +43,6 @@ CHECKPOINT_VERSION = 1
 SAVE_S = 1.0  # writing the report, genotype and checkpoint after the last network
 TICK_S = 1.0  # progress refresh while a start-up step blocks
 RATE_TRUSTED_FRACTION = 0.2  # a search's own work rate predicts its end after this share
-# architecture row kind -> role (DESIGN.md): "final" rows name theirs (searched / random)
-ROLE_OF_KIND = {
-    "derived": "derived",
-    "sampled": "candidate",
-    "candidate": "candidate",
-    "trained": "candidate",
-}
 
 
 class Budget:

@@ -1,0 +1,18 @@
+"""Datasets as a screen or a CLI verb sees them: their names, the generators and import formats
+on offer, and an opened dataset (its records and splits), and a picture read as RGB."""
+
+from __future__ import annotations
+
+from core.data.dataset import open_dataset
+from core.data.images import read_rgb
+from core.data.spec import DIFFICULTY_NAMES, GENERATOR_KINDS, IMPORT_FORMATS
+from core.engine.queries import dataset_names
+
+__all__ = [
+    "DIFFICULTY_NAMES",
+    "GENERATOR_KINDS",
+    "IMPORT_FORMATS",
+    "dataset_names",
+    "open_dataset",
+    "read_rgb",
+]

@@ -1,0 +1,85 @@
+"""Stored detectors as a screen or a CLI verb sees them: their names, datasets, evaluations and
+own thresholds (core.train.evaluations), and detections on pictures with a loaded model kept in
+a small cache shared by every session of the app (models are read-only once stored)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from core.data.dataset import load_records, open_dataset
+from core.data.images import read_rgb
+from core.engine.queries import model_names
+from core.engine.store import Store
+from core.train.evaluations import latest_evaluation, model_dataset, model_threshold
+from core.train.predict import LoadedModel, load_model, predict_images, result_to_json
+
+MIN_SCORE = 0.05  # detections kept for a score slider to filter
+CACHED_MODELS = 2
+
+__all__ = [
+    "CACHED_MODELS",
+    "MIN_SCORE",
+    "ModelCache",
+    "dataset_items",
+    "detect",
+    "latest_evaluation",
+    "model_dataset",
+    "model_names",
+    "model_threshold",
+]
+
+
+class ModelCache:
+    """The last `size` loaded detectors, keyed by name, file and registration time (a model
+    registered again under the same name is loaded again)."""
+
+    def __init__(self, store: Store, size: int = CACHED_MODELS):
+        self.store, self.size = store, size
+        self._models: OrderedDict[tuple, LoadedModel] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> LoadedModel:
+        row = self.store.get_model(name)
+        key = (name, row["path"], row.get("created_at"))
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = load_model(self.store, name)
+                while len(self._models) > self.size:
+                    self._models.popitem(last=False)
+            self._models.move_to_end(key)
+            return self._models[key]
+
+
+def dataset_items(store: Store, name: str, count: int) -> list[dict]:
+    """The first `count` validation images of a dataset with their ground truth:
+    {"path", "gt_boxes" [[x1, y1, x2, y2] px], "gt_labels" [0-based]}."""
+    records = load_records(open_dataset(store, name), "val")[:count]
+    return [
+        {"path": str(r.path), "gt_boxes": r.boxes.tolist(), "gt_labels": r.labels.tolist()}
+        for r in records
+    ]
+
+
+def detect(
+    cache: ModelCache, model: str, items: list[dict], min_score: float = MIN_SCORE
+) -> dict[str, Any]:
+    """Detect on every item's picture ({"path", ...}); returns {"model", "classes", "items"},
+    each item with its "detections" [{"box", "score", "label", "class_name"}] above
+    `min_score`."""
+    loaded = cache.get(model)
+    images = [read_rgb(item["path"]) for item in items]
+    results = predict_images(loaded, images, score_threshold=min_score)
+    out = [dict(item, detections=result_to_json(res)) for item, res in zip(items, results)]
+    return {"model": model, "classes": list(loaded.classes), "items": out}
+
+
+def detect_image(
+    cache: ModelCache, model: str, image: Any, min_score: float = MIN_SCORE
+) -> tuple[list[dict], list[str]]:
+    """Detect on one RGB picture (H, W, 3 uint8): (its detections as in `detect`, the model's
+    class names)."""
+    loaded = cache.get(model)
+    result = predict_images(loaded, [image], score_threshold=min_score)[0]
+    return result_to_json(result), list(loaded.classes)
