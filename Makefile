@@ -7,7 +7,7 @@ HOME_DIR ?= nasdet_data
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test install chromium bench clean
+.PHONY: run test lint screenshots install chromium bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,9 +30,18 @@ chromium:
 run: $(STAMP)
 	$(BIN)/python app.py --home $(HOME_DIR) --host $(HOST) --port $(PORT)
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not alone"
 	$(BIN)/python -m pytest -m alone
+
+# ruff with the project's settings (pyproject.toml): lint and format, checked, never rewritten
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Refresh the tracked tab screenshots (docs/screenshots); make test writes its own under tmp/.
+screenshots: $(STAMP) chromium
+	NASDET_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/gui/test_tabs_browser.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/store.py
