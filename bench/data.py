@@ -19,12 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from bench.common import machine, table, write_section  # noqa: E402
+from core.data.crops import load_proxy  # noqa: E402
 from core.data.dataset import DetectionDataset  # noqa: E402
 from core.data.export import export_dataset  # noqa: E402
 from core.data.generate import generate_dataset  # noqa: E402
 from core.data.importers import import_dataset  # noqa: E402
 from core.data.internal import commit_dataset, new_workdir  # noqa: E402
-from core.data.proxy import load_proxy  # noqa: E402
 from core.data.spec import GENERATE_DEFAULTS  # noqa: E402
 from core.engine.store import Store  # noqa: E402
 

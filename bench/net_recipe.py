@@ -33,7 +33,7 @@ from bench.proxies import kendall_tau_b  # noqa: E402
 from core.engine.store import Store  # noqa: E402
 from core.nas.config import NET_LR  # noqa: E402
 from core.nas.network import CifarNetwork  # noqa: E402
-from core.nas.proxy import TrainSettings, load_raw, prepare, train_and_score  # noqa: E402
+from core.nas.proxy_training import TrainSettings, load_raw, prepare, train_and_score  # noqa: E402
 from core.nas.space import sample_genotype  # noqa: E402
 
 

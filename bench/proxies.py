@@ -1,4 +1,5 @@
-"""Benchmark of the zero-cost proxies (core.nas.proxies): how well does each rank trained cells?
+"""Benchmark of the zero-cost proxies (core.nas.zero_cost_scores): how well does each rank
+trained cells?
 
 Samples N random cells of the default space (the stream the zero-cost strategy scores first:
 core.nas.strategies.zero_cost), scores each with synflow, NASWOT, ZiCo and #params on the same
@@ -47,11 +48,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from bench.common import command_line, machine, table, write_section  # noqa: E402
-from core.nas import proxies  # noqa: E402
+from core.nas import zero_cost_scores  # noqa: E402
 from core.nas.config import FAST_IMAGE_SIZE, PROXIES, SearchConfig  # noqa: E402
 from core.nas.genotypes import Genotype  # noqa: E402
 from core.nas.network import CifarNetwork  # noqa: E402
-from core.nas.proxy import ProxyTensors  # noqa: E402
+from core.nas.proxy_training import ProxyTensors  # noqa: E402
 
 TOP, TRUE_TOP = 5, 10  # top-5 hit rate: of the proxy's best 5, how many in the true top 10
 
@@ -84,7 +85,10 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     """Spearman's rho: Pearson's correlation of the average ranks; nan when x or y is constant."""
     if len(x) != len(y):
         raise ValueError(f"spearman: {len(x)} vs {len(y)} values")
-    rx, ry = proxies.ranks(list(x)), proxies.ranks(list(y))  # both descending: rho unchanged
+    rx, ry = (
+        zero_cost_scores.ranks(list(x)),
+        zero_cost_scores.ranks(list(y)),
+    )  # both descending: rho unchanged
     mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
     cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry))
     var = math.sqrt(sum((a - mx) ** 2 for a in rx) * sum((b - my) ** 2 for b in ry))
@@ -119,7 +123,7 @@ def load_task(home: str, images: int, seed: int, size: int) -> ProxyTask:
     """The proxy crops of bench/search.py's dataset (generated in `home` if missing)."""
     from bench.search import DATASET, ensure_dataset
     from core.engine.store import Store
-    from core.nas.proxy import load_raw, prepare
+    from core.nas.proxy_training import load_raw, prepare
 
     store = Store(home)
     ensure_dataset(store, images)
@@ -152,9 +156,9 @@ def score_cells(task: ProxyTask, cells: list[Genotype]) -> list[dict[str, float]
 # -- training ----------------------------------------------------------------------------------
 def trial_of(task: ProxyTask, genotype: Genotype, index: int, epochs: int):
     """Cell `index` trained as the report trains its random cell `index` (seed, split)."""
-    from core.dist.trials import Trial
     from core.nas.report import TRAIN_SEED_OFFSET
-    from core.nas.strategies.base import SearchContext
+    from core.nas.search_context import SearchContext
+    from core.nas.trials import Trial
 
     cfg = task.cfg
     settings = SearchContext.train_settings(task, epochs)  # type: ignore[arg-type]  # reads cfg
@@ -182,7 +186,7 @@ def _init_worker(data: ProxyTensors) -> None:
 
 
 def _train(trial) -> dict[str, float]:
-    from core.dist.trials import run_trial
+    from core.nas.trials import run_trial
 
     return run_trial(trial, _DATA)
 
@@ -249,7 +253,7 @@ def combinations(
     out = {}
     for names in dict.fromkeys((tuple(default), *subsets, PROXIES)):
         for method in ("mean-rank", "log-rank"):
-            out[f"{method}({', '.join(names)})"] = proxies.rank_aggregate(
+            out[f"{method}({', '.join(names)})"] = zero_cost_scores.rank_aggregate(
                 {n: scores[n] for n in names}, method
             )
     return out

@@ -29,8 +29,8 @@ from bench.proxies import (
     sample_cells,
     score_cells,
 )
-from core.dist.trials import Trial  # noqa: E402
-from core.nas.strategies.base import SearchContext  # noqa: E402
+from core.nas.search_context import SearchContext  # noqa: E402
+from core.nas.trials import Trial  # noqa: E402
 
 QUANTITIES = (
     "synflow",

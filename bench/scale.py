@@ -7,7 +7,7 @@
    N x the global batch (the linear lr rule scales lr by N); with SyncBatchNorm and without
    (`sync_bn` off: each process normalises over its own batch).
 2. Ray: the final report's trainings (the searched cell DARTS_V2 with its repeats beside random
-   cells, core.dist.trials) one after the other in this process (LocalExecutor, every torch
+   cells, core.nas.trials) one after the other in this process (LocalExecutor, every torch
    thread count; 1 thread too, which gives the same numbers as a 1-thread Ray task) vs as Ray
    tasks on a local Ray with 2 CPU slots of 1 thread each (CUDA: one GPU per task). Wall time
    of the phase, Ray's start-up apart; speed-up against the local run with every thread.
@@ -94,10 +94,10 @@ def ddp_rate(store: Store, size: dict, nproc: int, device: str, sync_bn: bool = 
 
 
 def report_trials(data, size: dict, device: str, threads: int) -> list:
-    from core.dist.trials import Trial
     from core.nas.genotypes import PUBLISHED_GENOTYPES
-    from core.nas.proxy import TrainSettings
+    from core.nas.proxy_training import TrainSettings
     from core.nas.space import sample_genotype
+    from core.nas.trials import Trial
 
     repeats, randoms = size["networks"]
     rng = random.Random(7919)
@@ -122,9 +122,9 @@ def report_trials(data, size: dict, device: str, threads: int) -> list:
 
 def report_walls(store: Store, size: dict, device: str) -> list[list]:
     """Rows: executor, slots, threads per training, start-up s, report wall s, accuracies."""
-    from core.dist.executor import LocalExecutor, RayExecutor, default_slots
-    from core.dist.trials import on_cpu, run_trial
-    from core.nas.proxy import load_raw, prepare
+    from core.nas.execution.executor import LocalExecutor, RayExecutor, default_slots
+    from core.nas.proxy_training import load_raw, prepare
+    from core.nas.trials import on_cpu, run_trial
 
     raw = load_raw(store, "scale", None, 32, 0.2, 0, size["per_class"])
     data = prepare(raw, 32, 0.5, 0, "cuda:0" if device == "cuda" else "cpu")

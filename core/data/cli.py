@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 
 from core.cli_util import EXIT_OK, add_submit_options, print_json, print_table, store_from, submit
-from core.data.report import format_report
+from core.data.formats.report import format_report
 from core.data.spec import EXPORT_FORMATS, GenerateSpec, ImportSpec
 from core.spec import add_arguments, args_to_spec
 

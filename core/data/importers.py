@@ -31,11 +31,11 @@ from pathlib import Path
 
 from core.data.archive import MAX_UNCOMPRESSED_BYTES, extract_zip
 from core.data.formats import Parsed, RawImage, find_dataset_root
+from core.data.formats.report import Report
 from core.data.formats.safe import LinkRefused, is_regular_file, link_on_path, scan_links
 from core.data.generate import split_indices
 from core.data.images import MAX_PIXELS, ImageTooLargeError, check_decodable
 from core.data.internal import IMAGES_DIR, SPLITS, split_json, write_coco_stream
-from core.data.report import Report
 from core.errors import DatasetError
 
 log = logging.getLogger(__name__)

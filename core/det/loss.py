@@ -76,7 +76,8 @@ def detection_loss(
     """Raw model outputs + anchor targets -> {"loss", "class_loss", "box_loss"} (scalars).
 
     reduce_positives maps this batch's positive count to the count that normalises the sums:
-    data-parallel training passes the sum over all processes (core.dist.ddp.DistributedLoss).
+    data-parallel training passes the sum over all processes
+    (core.train.distributed.ddp.DistributedLoss).
     """
     num_classes = class_outputs[0].shape[1] * 4 // box_outputs[0].shape[1]
     logits = flatten_outputs(class_outputs, num_classes).float()

@@ -116,7 +116,7 @@ class EvolutionConfig:
 
 @dataclass(frozen=True)
 class ZeroCostConfig:
-    """Training-free pre-ranking (core.nas.proxies) and its use as a strategy or warm start."""
+    """Training-free pre-ranking (core.nas.zero_cost_scores), as a strategy or a warm start."""
 
     cells: int = param(
         500,

@@ -1,6 +1,6 @@
 """The NAS proxy task: small-crop classification tensors, and how networks train and score on it.
 
-Data: `core.data.proxy.load_proxy` gives uint8 crops [N, 3, s, s] of a dataset's objects (or a
+Data: `core.data.crops.load_proxy` gives uint8 crops [N, 3, s, s] of a dataset's objects (or a
 `.pt` file of the same tensors, `proxy_path`). `prepare` turns them into float tensors normalised
 with the train split's per-channel mean/std and splits the train split in two halves, seeded:
 `search_train` (network weights) and `search_val` (architecture choice: DARTS alphas, ENAS
@@ -80,7 +80,7 @@ def load_raw(
         if missing:
             raise DatasetError(f"proxy file {path} lacks {', '.join(sorted(missing))}")
         return raw
-    from core.data.proxy import load_proxy
+    from core.data.crops import load_proxy
 
     data = load_proxy(
         store, dataset, size=size, context=context, seed=seed, max_per_class=max_per_class

@@ -29,9 +29,9 @@ import torch
 
 from core.nas.genotypes import Genotype
 from core.nas.planning import ReportPlan, afford, duration, plan
-from core.nas.proxy import epoch_seconds, spread, step_seconds
+from core.nas.proxy_training import epoch_seconds, spread, step_seconds
+from core.nas.search_context import SAVE_S, SearchContext
 from core.nas.space import sample_genotype
-from core.nas.strategies.base import SAVE_S, SearchContext
 
 RANDOM_SEED_OFFSET = 7919  # random report cells come from their own seeded stream
 TRAIN_SEED_OFFSET = 104729

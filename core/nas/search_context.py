@@ -22,16 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from core.dist.executor import Executor, LocalExecutor
-from core.dist.trials import Trial, on_cpu, run_trial
 from core.errors import CheckpointError
 from core.io import atomic_open
 from core.nas.config import SearchConfig
+from core.nas.execution.executor import Executor, LocalExecutor
 from core.nas.genotypes import Genotype
 from core.nas.network import CifarNetwork
 from core.nas.planning import afford
+from core.nas.proxy_training import ProxyTensors, TrainSettings, measure
 from core.nas.results import ROLE_OF_KIND
-from core.nas.proxy import ProxyTensors, TrainSettings, measure
+from core.nas.trials import Trial, on_cpu, run_trial
 from core.torch_util import rng_state, set_rng_state  # noqa: F401 (re-exported for strategies)
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -182,7 +182,7 @@ class SearchContext:
     ):
         """`job`: the whole job's clock and budget (default: started now, cfg.budget_s); the
         search's own budget is the plan's search share (set_plan). `executor`: where the
-        independent trainings run (core.dist.executor; default: this process)."""
+        independent trainings run (core.nas.execution.executor; default: this process)."""
         self.cfg = cfg
         self.data = data
         self.reporter = reporter
@@ -276,7 +276,7 @@ class SearchContext:
     def trial(
         self, genotype: Genotype, seed: int, epochs: int, split: str, deadline: float | None = None
     ) -> Trial:
-        """One independent training (core.dist.trials): the proxy network of `genotype` trained
+        """One independent training (core.nas.trials): the proxy network of `genotype` trained
         `epochs` on `split` ("search" or "report"), seeded by `seed`; a remote one runs with
         this job's torch threads on its own GPU or the CPU (so that it gives the same numbers)."""
         remote = self.executor.remote

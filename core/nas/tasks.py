@@ -23,15 +23,15 @@ from core.nas.config import SearchConfig
 from core.nas.planning import crops_estimate, plan
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.dist.executor import Executor
     from core.engine.reporter import Reporter
-    from core.nas.strategies.base import SearchContext, SearchOutcome
+    from core.nas.execution.executor import Executor
+    from core.nas.search_context import SearchContext, SearchOutcome
 
 STRATEGY_MODULES = {
     "darts": "core.nas.strategies.darts",
     "enas": "core.nas.strategies.enas",
     "evolution": "core.nas.strategies.evolution",
-    "random": "core.nas.strategies.random",
+    "random": "core.nas.strategies.random_search",
     "zero-cost": "core.nas.strategies.zero_cost",
 }
 GENOTYPE_FILE = "genotype.json"
@@ -78,10 +78,10 @@ def run_search(spec: dict, reporter: Reporter) -> dict:
 
 
 def _executor(cfg: SearchConfig, reporter: Reporter):
-    """Where the independent trainings run (core.dist.executor): this process, or Ray."""
+    """Where the independent trainings run (core.nas.execution.executor): this process, or Ray."""
     import torch
 
-    from core.dist.executor import make_executor
+    from core.nas.execution.executor import make_executor
 
     executor = make_executor(
         cfg.executor,
@@ -101,9 +101,9 @@ def _executor(cfg: SearchConfig, reporter: Reporter):
 def _run(cfg: SearchConfig, reporter: Reporter, executor: Executor) -> dict:
     import torch
 
-    from core.nas.proxy import load_raw, prepare
+    from core.nas.proxy_training import load_raw, prepare
     from core.nas.report import measured_plan
-    from core.nas.strategies.base import Budget, RunState, SearchContext, ticking
+    from core.nas.search_context import Budget, RunState, SearchContext, ticking
 
     torch.manual_seed(cfg.seed)
     run_state = (
@@ -143,7 +143,7 @@ def _run(cfg: SearchConfig, reporter: Reporter, executor: Executor) -> dict:
 
 def _search_phase(ctx: SearchContext) -> SearchOutcome:
     """Run the strategy (or read its outcome from the checkpoint); save the genotype."""
-    from core.nas.strategies.base import SearchOutcome
+    from core.nas.search_context import SearchOutcome
 
     run_state, reporter = ctx.run_state, ctx.reporter
     if run_state.outcome is None:

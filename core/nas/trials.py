@@ -2,25 +2,25 @@
 proxy network's shape, the optimiser settings, the seed and the split; `run_trial` trains a fresh
 network for it and scores it, in this process (LocalExecutor) or in a Ray worker.
 
-Each trial is seeded on its own (`torch.manual_seed(seed)` before the network is built, the
-batch order from a generator of the same seed: core.nas.proxy.train_and_score), so a trial gives
-the same numbers wherever it runs, given the same device and torch thread count (`threads`).
-A `deadline` (wall-clock seconds, time.time()) lets a remote training stop when the job's budget
-ends, as the local one does through its check (TrialTimeout).
+Each trial is seeded on its own (`torch.manual_seed(seed)` before the network is built, the batch
+order from a generator of the same seed: core.nas.proxy_training.train_and_score), so a trial gives
+the same numbers wherever it runs, given the same device and torch thread count (`threads`). A
+`deadline` (wall-clock seconds, time.time()) lets a remote training stop when the job's budget ends,
+as the local one does through its check (TrialTimeout).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from core.nas.genotypes import Genotype
 from core.nas.network import CifarNetwork
-from core.nas.proxy import ProxyTensors, TrainSettings, train_and_score
+from core.nas.proxy_training import ProxyTensors, TrainSettings, train_and_score
 
 SPLITS = ("search", "report")  # search: search-train -> search-val; report: train -> val
 
@@ -52,13 +52,19 @@ def proxy_network(genotype: Genotype, C: int, num_classes: int, layers: int) -> 
 
 def on_cpu(data: ProxyTensors) -> ProxyTensors:
     """The proxy tensors on the CPU (what goes into Ray's object store)."""
-    return dataclasses.replace(data, **{f.name: getattr(data, f.name).cpu()
-                                        for f in dataclasses.fields(data)
-                                        if isinstance(getattr(data, f.name), torch.Tensor)})
+    return dataclasses.replace(
+        data,
+        **{
+            f.name: getattr(data, f.name).cpu()
+            for f in dataclasses.fields(data)
+            if isinstance(getattr(data, f.name), torch.Tensor)
+        },
+    )
 
 
-def trial_tensors(trial: Trial, data: ProxyTensors, device: torch.device
-                  ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+def trial_tensors(
+    trial: Trial, data: ProxyTensors, device: torch.device
+) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """(train, val) pairs of the trial's split on `device`."""
     if trial.split == "search":
         pairs = ((data.search_train_x, data.search_train_y), (data.search_val_x, data.search_val_y))
@@ -69,8 +75,12 @@ def trial_tensors(trial: Trial, data: ProxyTensors, device: torch.device
     return tuple((x.to(device), y.to(device)) for x, y in pairs)  # type: ignore[return-value]
 
 
-def run_trial(trial: Trial, data: ProxyTensors, check: Callable[[], None] | None = None,
-              on_epoch: Callable[[int, float], None] | None = None) -> dict[str, float]:
+def run_trial(
+    trial: Trial,
+    data: ProxyTensors,
+    check: Callable[[], None] | None = None,
+    on_epoch: Callable[[int, float], None] | None = None,
+) -> dict[str, float]:
     """Train and score the trial's network: {"train_acc", "val_acc", "loss", "seconds"}.
 
     check() runs every step (a local cancel); past the deadline TrialTimeout is raised."""
@@ -86,6 +96,7 @@ def run_trial(trial: Trial, data: ProxyTensors, check: Callable[[], None] | None
             raise TrialTimeout(f"the search budget ended during a training (seed {trial.seed})")
 
     torch.manual_seed(trial.seed)
-    network = proxy_network(Genotype.from_dict(trial.genotype), trial.C, trial.num_classes,
-                            trial.layers).to(device)
+    network = proxy_network(
+        Genotype.from_dict(trial.genotype), trial.C, trial.num_classes, trial.layers
+    ).to(device)
     return train_and_score(network, train, val, trial.settings, trial.seed, check_all, on_epoch)

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import SearchError
-from core.nas.proxy import logits_of
+from core.nas.proxy_training import logits_of
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
 

@@ -75,65 +75,108 @@ class TrainConfig:
         "nas-arch:ARCH_ID | nas-file:PATH (default: the variant's "
         "EfficientNet)",
     )
-    image_size: tuple[int, int] | None = param(None, parse=image_size_hw, help=IMAGE_SIZE_HELP)
+    image_size: tuple[int, int] | None = param(
+        None, parse=image_size_hw, help=IMAGE_SIZE_HELP, label="Image size", unit="pixels"
+    )
     epochs: int = param(
         300,
         lo=1,
         hi=MAX_EPOCHS,  # automl num_epochs (COCO); fine-tuning: fewer
         help="passes over the training split",
+        label="Epochs",
+        unit="passes over the data",
     )
-    batch_size: int = param(16, lo=1, hi=MAX_BATCH, help="images per step (per process)")
+    batch_size: int = param(
+        16, lo=1, hi=MAX_BATCH, help="images per step (per process)", unit="images per step"
+    )
     lr: float | None = param(
         None,
         gt=0,
         hi=10.0,  # None: lr_per_64 * batch_size / 64
         help="peak learning rate (default: lr_per_64 x batch_size / 64)",
+        label="Learning rate",
+        unit="empty: from the batch size",
     )
     init: str | None = param(
         None,
         help="fine-tune from this model (name or job-ID); a new "
         "class head is made when the classes differ",
+        label="Fine-tune from model",
     )
     preset: str = param(DEFAULT_PRESET, choices=tuple(PRESETS), help="settings bundle")
     pretrained_backbone: str | None = param(
-        None, help="file of ImageNet backbone weights (never downloaded)"
+        None,
+        help="file of ImageNet backbone weights (never downloaded)",
+        label="Pretrained backbone weights",
+        unit="a file on this machine",
     )
-    seed: int = param(0, lo=0, hi=SEED_MAX)
-    workers: int = param(2, lo=0, hi=MAX_WORKERS, help="data loader processes")
+    seed: int = param(0, lo=0, hi=SEED_MAX, label="Random seed")
+    workers: int = param(
+        2, lo=0, hi=MAX_WORKERS, help="data loader processes", label="Data loader processes"
+    )
     model_overrides: dict[str, Any] | None = param(
-        None, help='DetConfig fields as JSON, e.g. {"fpn_channels": 32}'
+        None,
+        help='DetConfig fields as JSON, e.g. {"fpn_channels": 32}',
+        label="Detector settings",
+        unit="JSON",
     )
     force: bool = param(
-        False, help="queue even when the memory estimate says the job does not fit its device"
+        False,
+        help="queue even when the memory estimate says the job does not fit its device",
+        label="Queue even if it may not fit in memory",
     )
-    # -- scale-out (core.dist: torchrun; the GPU count is checked where the job runs) --
-    nproc: int = param(1, lo=1, help="training processes on this node (torchrun --nproc-per-node)")
-    nnodes: int = param(1, lo=1, hi=1024, help="nodes of a multi-node job (torchrun --nnodes)")
-    rdzv_endpoint: str | None = param(None, help="HOST:PORT of the c10d rendezvous (several nodes)")
+    # -- scale-out (core.train.distributed: torchrun; GPUs are counted where the job runs) --
+    nproc: int = param(
+        1,
+        lo=1,
+        help="training processes on this node (torchrun --nproc-per-node)",
+        label="Processes on this node",
+        unit="one per GPU on CUDA",
+    )
+    nnodes: int = param(
+        1, lo=1, hi=1024, help="nodes of a multi-node job (torchrun --nnodes)", label="Nodes"
+    )
+    rdzv_endpoint: str | None = param(
+        None,
+        help="HOST:PORT of the c10d rendezvous (several nodes)",
+        label="Rendezvous address",
+        unit="HOST:PORT",
+    )
     sync_bn: bool = param(
         True,
         help="SyncBatchNorm over all processes when there are several "
         "(on the CPU it costs a gloo all-reduce per BN layer and step; off: each "
         "process normalises over its own batch)",
+        label="Synchronised BatchNorm",
     )
     # -- optimisation (automl defaults) --
-    optimizer: Literal["sgd", "adamw"] = "sgd"
-    lr_per_64: float = param(0.08, gt=0, hi=10.0)
+    optimizer: Literal["sgd", "adamw"] = param("sgd", label="Optimizer")
+    lr_per_64: float = param(0.08, gt=0, hi=10.0, label="Learning rate per 64 images")
     momentum: float = param(0.9, lo=0.0, lt=1.0)
     weight_decay: float = param(4e-5, lo=0.0, hi=1.0)  # conv/linear weights only (not BN, biases)
-    warmup_epochs: float = param(1.0, lo=0.0, hi=MAX_EPOCHS)
-    warmup_factor: float = param(0.1, gt=0.0, hi=1.0)  # warm-up starts at lr * warmup_factor
-    clip_grad_norm: float = param(10.0, gt=0.0, hi=1e6)
-    ema_decay: float = param(0.9998, lo=0.0, lt=1.0)  # 0 disables the EMA
-    amp: bool = True  # mixed precision, CUDA only (bf16 where supported, else fp16 + GradScaler)
+    warmup_epochs: float = param(1.0, lo=0.0, hi=MAX_EPOCHS, label="Warm-up", unit="epochs")
+    warmup_factor: float = param(
+        0.1, gt=0.0, hi=1.0, label="Warm-up start factor"
+    )  # warm-up starts at lr * warmup_factor
+    clip_grad_norm: float = param(10.0, gt=0.0, hi=1e6, label="Gradient clipping norm")
+    ema_decay: float = param(0.9998, lo=0.0, lt=1.0, label="EMA decay")  # 0 disables the EMA
+    amp: bool = param(
+        True, label="Mixed precision (CUDA only)"
+    )  # mixed precision, CUDA only (bf16 where supported, else fp16 + GradScaler)
     # -- data and evaluation --
-    augment: bool = True  # horizontal flip and scale jitter
-    scale_range: tuple[float, float] = param((0.1, 2.0), gt=0.0, hi=10.0)  # automl jitter min/max
+    augment: bool = param(
+        True, label="Augmentation (flips, scale jitter)"
+    )  # horizontal flip and scale jitter
+    scale_range: tuple[float, float] = param(
+        (0.1, 2.0), gt=0.0, hi=10.0, label="Scale jitter range"
+    )  # automl jitter min/max
     eval_every: int = param(
         1,
         lo=1,
         hi=MAX_EPOCHS,  # the last epoch is always evaluated
         help="epochs between validations",
+        label="Validate every",
+        unit="epochs",
     )
 
     @property
@@ -213,7 +256,8 @@ def det_config(config: TrainConfig, num_classes: int) -> Any:
 
 
 def check_processes(config: TrainConfig) -> None:
-    """nproc/nnodes/rdzv_endpoint (the GPU count is checked where the job runs: core.dist)."""
+    """nproc/nnodes/rdzv_endpoint (GPUs are counted where the job runs:
+    core.train.distributed.launch)."""
     import os
 
     cores = os.cpu_count() or 1

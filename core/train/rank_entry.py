@@ -1,12 +1,13 @@
-"""One rank of a data-parallel train job, as torchrun starts it (core.dist.launch):
+"""One rank of a data-parallel train job, as torchrun starts it (core.train.distributed.launch):
 
-    python -m torch.distributed.run --nproc-per-node N -m core.dist.train_entry JOB_ID \\
+    python -m torch.distributed.run --nproc-per-node N -m core.train.rank_entry JOB_ID \\
         --home HOME --device cpu|cuda
 
-Every rank reads the job's spec from the store, joins the process group (core.dist.ddp.setup)
-and runs the same Trainer; rank 0 alone writes (metrics, events, progress, checkpoints, files,
-the model row and the job's result), the others only read. torchrun's `@record` writes an
-exception's message to the rank's error file, which the launcher turns into the job's error.
+Every rank reads the job's spec from the store, joins the process group
+(core.train.distributed.ddp.setup) and runs the same Trainer; rank 0 alone writes (metrics, events,
+progress, checkpoints, files, the model row and the job's result), the others only read. torchrun's
+`@record` writes an exception's message to the rank's error file, which the launcher turns into the
+job's error.
 """
 
 from __future__ import annotations
@@ -25,24 +26,30 @@ log = logging.getLogger(__name__)
 
 def describe(ctx, config) -> str:
     """The job's log line about the data-parallel set-up (the lr scaling rule said)."""
-    from core.dist.ddp import LR_RULE, scaled_lr
+    from core.train.distributed.ddp import LR_RULE, scaled_lr
 
     lr = config.effective_lr
-    norm = ("per-process BatchNorm (sync_bn off)" if not config.sync_bn
-            else "SyncBatchNorm (torch)" if ctx.device_type == "cuda"
-            else "SyncBatchNorm (core.dist.syncbn, gloo)")
-    return (f"data-parallel training on {ctx.world_size} processes ({ctx.backend}, "
-            f"{config.nnodes} node(s)): per-process batch {config.batch_size}, global batch "
-            f"{config.batch_size * ctx.world_size}; lr scaled x {ctx.world_size} ({LR_RULE}): "
-            f"{lr:.3g} -> {scaled_lr(lr, ctx.world_size):.3g}; {norm}; rank seeds "
-            f"{config.seed} + rank")
+    norm = (
+        "per-process BatchNorm (sync_bn off)"
+        if not config.sync_bn
+        else "SyncBatchNorm (torch)"
+        if ctx.device_type == "cuda"
+        else "SyncBatchNorm (core.train.distributed.syncbn, gloo)"
+    )
+    return (
+        f"data-parallel training on {ctx.world_size} processes ({ctx.backend}, "
+        f"{config.nnodes} node(s)): per-process batch {config.batch_size}, global batch "
+        f"{config.batch_size * ctx.world_size}; lr scaled x {ctx.world_size} ({LR_RULE}): "
+        f"{lr:.3g} -> {scaled_lr(lr, ctx.world_size):.3g}; {norm}; rank seeds "
+        f"{config.seed} + rank"
+    )
 
 
 def run_rank(ctx, job_id: int, home: str | None) -> dict:
     """Train this rank's part of job `job_id`; rank 0 stores and returns the result."""
-    from core.dist.reporting import rank_reporter
     from core.engine.jobs import run_dir
     from core.engine.store import Store
+    from core.train.distributed.reporting import rank_reporter
     from core.train.presets import build_config
     from core.train.trainer import train_job
 
@@ -71,9 +78,9 @@ def run_rank(ctx, job_id: int, home: str | None) -> dict:
 
 @record
 def main(argv: list[str] | None = None) -> int:
-    from core.dist.ddp import setup, teardown
+    from core.train.distributed.ddp import setup, teardown
 
-    parser = argparse.ArgumentParser(prog="python -m core.dist.train_entry")
+    parser = argparse.ArgumentParser(prog="python -m core.train.rank_entry")
     parser.add_argument("job_id", type=int)
     parser.add_argument("--home", help="the job's home folder (shared by every node)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

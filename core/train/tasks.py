@@ -20,8 +20,10 @@ def run_train(spec: dict, reporter: Reporter) -> dict:
     from core.train.presets import build_config
 
     config = build_config(spec)
-    if config.nproc * config.nnodes > 1:  # a torchrun launch of N processes (core.dist)
-        from core.dist.launch import run_distributed
+    if (
+        config.nproc * config.nnodes > 1
+    ):  # a torchrun launch of N processes (core.train.distributed.launch)
+        from core.train.distributed.launch import run_distributed
 
         return run_distributed(config, reporter)
     from core.train.trainer import train_job

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +37,8 @@ from torch.utils.data import DataLoader, Subset
 
 from core.checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, set_rng_state
 from core.det.model_file import save_model_checkpoint
-from core.dist.ddp import SINGLE, DistContext
 from core.errors import CheckpointError, DatasetError, SpecError
+from core.train.distributed.ddp import SINGLE, DistContext
 from core.train.evaluate import evaluate_coco, predict_dataset
 from core.train.loop import (
     EPOCH_SEED_STRIDE,
@@ -64,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 1.0
+AfterEpoch = Callable[[int, "dict[str, Any] | None"], None]
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -75,7 +77,9 @@ class Trainer:
         from core.det.bench import DetectionBench
 
         self.config, self.reporter, self.store = config, reporter, reporter.store
-        self.dist = dist  # data-parallel hooks (core.dist.ddp); identities for one process
+        self.dist = (
+            dist  # data-parallel hooks (core.train.distributed.ddp); identities for one process
+        )
         self.device = torch.device(reporter.device)
         self.precision = Precision.for_device(self.device, config.amp)
         self.run_dir = Path(reporter.run_dir)
@@ -379,7 +383,11 @@ class Trainer:
         self.reporter.artifact("preview", write_preview(self.run_dir, doc))
 
     # -- the whole run -----------------------------------------------------------------------
-    def fit(self) -> dict[str, Any]:
+    def fit(self, after_epoch: AfterEpoch | None = None) -> dict[str, Any]:
+        """Train to the last epoch (from the checkpoint when there is one); the job's result.
+        `after_epoch(epoch, metrics)` runs on the main process after each saved epoch (metrics:
+        that epoch's evaluation, or None); it may raise to end the run there (a detector
+        search's pruner does), the epoch's checkpoint kept."""
         self.resume_if_possible()
         self.timing = TrainProgress(
             self.total_steps,
@@ -401,6 +409,8 @@ class Trainer:
                 self._log_epoch(metrics, mean_loss)
                 self._save_epoch(metrics, predictions)
             self.dist.wait_for_main()
+            if after_epoch is not None and self.dist.is_main:
+                after_epoch(self.epoch, metrics)
         return self._finish() if self.dist.is_main else {}
 
     def _maybe_evaluate(self) -> tuple[dict[str, Any] | None, list[dict] | None]:
@@ -463,7 +473,7 @@ class Trainer:
 
 def train_job(spec: dict, reporter: Reporter, dist: DistContext = SINGLE) -> dict[str, Any]:
     """The `train` task: build, resume if a checkpoint exists, train, evaluate, register
-    (one rank of a data-parallel job when `dist` says so: core.dist.train_entry)."""
+    (one rank of a data-parallel job when `dist` says so: core.train.rank_entry)."""
     config = build_config(spec)
     if dist.is_main:
         write_json(Path(reporter.run_dir) / "config.json", config.to_spec())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.data.proxy import crop_object, load_proxy
+from core.data.crops import crop_object, load_proxy
 
 
 def test_crop_object_context_and_border():

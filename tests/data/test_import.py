@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from core.data.formats.report import format_report
 from core.data.importers import import_dataset
 from core.data.internal import new_workdir
-from core.data.report import format_report
 from core.errors import DatasetError
 from tests.data.sources import (
     CLASSES,

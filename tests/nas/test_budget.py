@@ -183,7 +183,7 @@ def _report_progress(seconds: float, estimates: dict, epochs: int = 2):
 def test_report_eta_counts_each_network_at_its_own_speed():
     """A slow random cell counts at its own timed speed, not the mean; once a network has
     finished, the others' estimates are scaled by how it compared with its own."""
-    from core.nas.strategies.base import SAVE_S
+    from core.nas.search_context import SAVE_S
 
     ctx, progress = _report_progress(
         math.inf, {"searched:0": 1.0, "random:0": 3.0, "random:1": 0.5}
@@ -204,7 +204,7 @@ def test_report_skips_the_random_cells_that_do_not_fit():
     is skipped while a faster one after it may still train, and the ETA counts only what will
     train; until one random cell has trained, one stays whatever the budget."""
     from core.nas.report import HARD_LIMIT
-    from core.nas.strategies.base import SAVE_S
+    from core.nas.search_context import SAVE_S
 
     budget = (10.0 + SAVE_S) / HARD_LIMIT  # room for exactly 10 s of training
     ctx, progress = _report_progress(budget, {"searched:0": 2.0, "random:0": 4.0, "random:1": 1.0})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from core.nas.strategies.base import RunState
+from core.nas.search_context import RunState
 from core.nas.strategies.evolution import age_population, tournament
 from core.nas.tasks import SEARCH
 

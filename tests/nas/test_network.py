@@ -50,7 +50,7 @@ def test_reductions_at_thirds_and_drop_path_scaling():
 
 @pytest.mark.parametrize("optimizer, kind", [("adam", torch.optim.AdamW), ("sgd", torch.optim.SGD)])
 def test_train_settings_build_the_named_optimiser_and_it_learns(optimizer, kind):
-    from core.nas.proxy import TrainSettings, train_and_score
+    from core.nas.proxy_training import TrainSettings, train_and_score
     from tests.nas.conftest import make_proxy_tensors
 
     lr = {"adam": 3e-3, "sgd": 0.1}[optimizer]

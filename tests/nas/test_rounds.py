@@ -10,18 +10,26 @@ import pytest
 
 import core.engine.reporter as reporter_module
 from core.errors import JobCancelled
-from core.nas.strategies.base import RunState
+from core.nas.search_context import RunState
 from core.nas.tasks import SEARCH
 from tests.nas.conftest import make_job, proxy_file  # noqa: F401 (fixtures)
 from tests.nas.test_search import _resumed_reporter
 
-SPEC = {"strategy": "evolution", "samples": 6, "evolution.parallel": 2, "minutes": None,
-        "report_random": 0}
+SPEC = {
+    "strategy": "evolution",
+    "samples": 6,
+    "evolution.parallel": 2,
+    "minutes": None,
+    "report_random": 0,
+}
 
 
 def _sampled(store, job_id: int) -> list[tuple]:
-    return [(r["step"], r["score"], r["extra"]["origin"], json.dumps(r["genotype"]))
-            for r in store.architectures(job_id) if r["extra"]["kind"] == "sampled"]
+    return [
+        (r["step"], r["score"], r["extra"]["origin"], json.dumps(r["genotype"]))
+        for r in store.architectures(job_id)
+        if r["extra"]["kind"] == "sampled"
+    ]
 
 
 def test_a_round_cancelled_in_the_middle_resumes_exactly(make_job, store, monkeypatch):
@@ -60,10 +68,28 @@ def test_executor_options_of_a_search_are_validated(home, store, proxy_file, cap
         SearchConfig.from_spec({**base, "ray_address": "auto"})
     with pytest.raises(SpecError, match="executor"):
         SearchConfig.from_spec({**base, "executor": "dask"})
-    code = main(["--home", str(home), "search", "--set", f"proxy_path={proxy_file}",
-                 "--strategy", "evolution", "--executor", "ray", "--ray-address", "head:6379",
-                 "--parallel", "3", "--no-worker"])
+    code = main(
+        [
+            "--home",
+            str(home),
+            "search",
+            "--set",
+            f"proxy_path={proxy_file}",
+            "--strategy",
+            "evolution",
+            "--executor",
+            "ray",
+            "--ray-address",
+            "head:6379",
+            "--parallel",
+            "3",
+            "--no-worker",
+        ]
+    )
     assert code == 0
     spec = store.get_job(int(capsys.readouterr().out.strip().splitlines()[-1]))["spec"]
-    assert (spec["executor"], spec["ray_address"], spec["evolution"]["parallel"]) == \
-        ("ray", "head:6379", 3)
+    assert (spec["executor"], spec["ray_address"], spec["evolution"]["parallel"]) == (
+        "ray",
+        "head:6379",
+        3,
+    )

@@ -11,7 +11,7 @@ import core.engine.reporter as reporter_module
 from core.engine.reporter import Reporter
 from core.errors import JobCancelled
 from core.nas.genotypes import Genotype
-from core.nas.strategies.base import RunState
+from core.nas.search_context import RunState
 from core.nas.tasks import SEARCH
 
 BUDGETS = {

@@ -84,7 +84,7 @@ def test_fill_trains_the_top_cells_as_long_as_the_search_budget_affords():
     from types import SimpleNamespace
 
     from core.nas.config import SearchConfig
-    from core.nas.strategies.base import Budget
+    from core.nas.search_context import Budget
     from core.nas.strategies.zero_cost import _top_epochs
 
     def ctx(fill: bool, seconds: float, report_epochs: int = 24):

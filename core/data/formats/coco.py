@@ -24,6 +24,7 @@ from typing import Any
 
 from core.data.formats import Budget, Parsed, RawImage, class_name
 from core.data.formats.jsonstream import stream_object
+from core.data.formats.report import Report, describe
 from core.data.formats.safe import (
     MAX_CLASSES,
     MAX_JSON_BYTES,
@@ -34,7 +35,6 @@ from core.data.formats.safe import (
     open_regular,
     rel_posix,
 )
-from core.data.report import Report, describe
 from core.errors import DatasetError
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from core.data.formats import Budget, Parsed, RawImage, class_name
+from core.data.formats.report import Report
 from core.data.formats.safe import (
     MAX_CLASSES,
     MAX_TEXT_BYTES,
@@ -29,7 +30,6 @@ from core.data.formats.safe import (
     read_text,
     rel_posix,
 )
-from core.data.report import Report
 from core.errors import DatasetError
 
 log = logging.getLogger(__name__)

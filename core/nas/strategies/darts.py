@@ -50,9 +50,9 @@ from core.errors import SearchError
 from core.io import write_json_atomic
 from core.nas.genotypes import Genotype
 from core.nas.latency import expected_latency, latency_loss, op_latency_table
-from core.nas.proxy import batches, cosine_lr, cycle_batches, weight_step
+from core.nas.proxy_training import batches, cosine_lr, cycle_batches, weight_step
+from core.nas.search_context import SearchContext, SearchOutcome, rng_state, set_rng_state
 from core.nas.space import edge_list
-from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
 from core.nas.supernet import SuperNet
 
 log = logging.getLogger(__name__)

@@ -29,9 +29,9 @@ from torch import nn
 
 from core.errors import SearchError
 from core.nas.genotypes import Genotype, concat_range
-from core.nas.proxy import batches, cycle_batches, weight_step
+from core.nas.proxy_training import batches, cycle_batches, weight_step
+from core.nas.search_context import SearchContext, SearchOutcome, rng_state, set_rng_state
 from core.nas.space import CANDIDATE_OPS, SKIP
-from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
 from core.nas.supernet import SuperNet
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 
 from core.nas.genotypes import Genotype
+from core.nas.search_context import SearchContext, SearchOutcome
 from core.nas.space import sample_genotype
-from core.nas.strategies.base import SearchContext, SearchOutcome
 from core.nas.strategies.sampling import run_sampling
 
 

@@ -11,8 +11,8 @@ candidate cut by the budget is dropped.
 
 Candidates are proposed in rounds of `width(history, state)` (the strategy says how many can be
 proposed before the next result is known: random search any number, evolution its initial
-population, then `evolution.parallel`) and trained through the job's executor (core.dist): a
-local one trains them one by one, Ray at once. Rounds are part of the algorithm, not of the
+population, then `evolution.parallel`) and trained through the job's executor (core.nas.execution):
+a local one trains them one by one, Ray at once. Rounds are part of the algorithm, not of the
 executor, so a seed gives the same search on both; the round still to train is checkpointed.
 """
 
@@ -23,10 +23,10 @@ import random
 import time
 from collections.abc import Callable, Iterator
 
-from core.dist.trials import TrialTimeout
 from core.errors import SearchError
 from core.nas.genotypes import Genotype
-from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
+from core.nas.search_context import SearchContext, SearchOutcome, rng_state, set_rng_state
+from core.nas.trials import TrialTimeout
 
 # propose(rng, history, state) -> (genotype, extra dict for the log)
 Proposer = Callable[[random.Random, list[dict], dict], tuple[Genotype, dict]]

@@ -3,7 +3,7 @@
 Following Abdelfattah et al. (ICLR 2021, "Zero-Cost Proxies for Lightweight NAS", section 5:
 pre-ranking before a search) and ZiCo (Li et al., ICLR 2023): uniform cells of the default space
 are built and scored on a few fixed minibatches of the search-train half with synflow, NASWOT,
-ZiCo and #params, and the structure prior `noskip` (core.nas.proxies); every scored cell is
+ZiCo and #params, and the structure prior `noskip` (core.nas.zero_cost_scores); every scored cell is
 logged (kind and role "candidate", extra fields `synflow`, `naswot`, `zico`, `noskip`,
 `params`). Scoring stops after `zero_cost.cells` cells or `zero_cost.score_share` of the search
 budget. The proxies named in `zero_cost.proxies` are combined by rank aggregation
@@ -27,11 +27,11 @@ from collections.abc import Callable
 import torch
 
 from core.errors import SearchError
-from core.nas import proxies
+from core.nas import zero_cost_scores
 from core.nas.config import PROXIES
 from core.nas.genotypes import Genotype
+from core.nas.search_context import SearchContext, SearchOutcome, rng_state, set_rng_state
 from core.nas.space import sample_genotype
-from core.nas.strategies.base import SearchContext, SearchOutcome, rng_state, set_rng_state
 from core.nas.strategies.sampling import BudgetCut, evaluate_candidates
 
 SAVE_EVERY_S = 5.0  # checkpoint the scored cells at most this often
@@ -70,11 +70,11 @@ def score_cell(
     model = ctx.network(genotype).to(ctx.device)
     size = ctx.data.size
     return {
-        "synflow": proxies.synflow(model, (3, size, size)),
-        "naswot": proxies.naswot(model, batches[0][0]),
-        "zico": proxies.zico(model, batches),
-        "noskip": proxies.noskip(genotype),
-        "params": proxies.params(model),
+        "synflow": zero_cost_scores.synflow(model, (3, size, size)),
+        "naswot": zero_cost_scores.naswot(model, batches[0][0]),
+        "zico": zero_cost_scores.zico(model, batches),
+        "noskip": zero_cost_scores.noskip(genotype),
+        "params": zero_cost_scores.params(model),
     }
 
 
@@ -135,7 +135,9 @@ def ranking(records: list[dict], names: tuple[str, ...], method: str) -> list[di
     """Records best first by the rank aggregate of the named proxies (ties: earlier first)."""
     if not records:
         return []
-    combined = proxies.rank_aggregate({n: [_value(r, n) for r in records] for n in names}, method)
+    combined = zero_cost_scores.rank_aggregate(
+        {n: [_value(r, n) for r in records] for n in names}, method
+    )
     order = sorted(range(len(records)), key=lambda i: (-combined[i], i))
     return [{**records[i], "combined": combined[i], "rank": r + 1} for r, i in enumerate(order)]
 
@@ -143,7 +145,7 @@ def ranking(records: list[dict], names: tuple[str, ...], method: str) -> list[di
 def _value(record: dict, name: str) -> float:
     """A scored record's proxy value (noskip from the genotype for checkpoints made before it)."""
     if name == "noskip" and name not in record:
-        return proxies.noskip(Genotype.from_dict(record["genotype"]))
+        return zero_cost_scores.noskip(Genotype.from_dict(record["genotype"]))
     return record[name]
 
 

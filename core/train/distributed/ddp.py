@@ -1,28 +1,29 @@
 """Data-parallel training (torch DistributedDataParallel) set up from torchrun's environment.
 
-torchrun (`python -m torch.distributed.run`, core.dist.launch) starts N processes per node and
-gives each RANK, WORLD_SIZE, LOCAL_RANK and the rendezvous address. `setup()` joins the process
-group - NCCL on CUDA (one GPU per process, cuda:LOCAL_RANK), gloo on the CPU - with a collective
-timeout (DEFAULT_TIMEOUT_S, env NASDET_DIST_TIMEOUT_S) so that a hung peer fails the job instead
-of hanging it; ranks that wait for rank 0's serial work (evaluation, checkpoints) wait on a
+torchrun (`python -m torch.distributed.run`, core.train.distributed.launch) starts N processes per
+node and gives each RANK, WORLD_SIZE, LOCAL_RANK and the rendezvous address. `setup()` joins the
+process group - NCCL on CUDA (one GPU per process, cuda:LOCAL_RANK), gloo on the CPU - with a
+collective timeout (DEFAULT_TIMEOUT_S, env NASDET_DIST_TIMEOUT_S) so that a hung peer fails the job
+instead of hanging it; ranks that wait for rank 0's serial work (evaluation, checkpoints) wait on a
 separate gloo group with a long timeout (`wait_for_main`).
 
-The recipe, Goyal et al. 2017 ("Accurate, Large Minibatch SGD"): every process takes a
-per-process batch B of its own shard of the data (DistributedSampler, one shuffle per epoch
-shared by all ranks), the global batch is N x B, and the learning rate scales linearly with N
-(sec. 2.1, "linear scaling rule"). BatchNorm statistics are synchronised over the global batch
-(core.dist.syncbn) and the detection loss is normalised by the positives of the global batch
-(DistributedLoss), so one step of N processes equals one step of one process on the N x B
-images (tests/dist/test_ddp.py). Per-rank seeds (seed + rank) give each rank its own
+The recipe, Goyal et al. 2017 ("Accurate, Large Minibatch SGD"): every process takes a per-process
+batch B of its own shard of the data (DistributedSampler, one shuffle per epoch shared by all
+ranks), the global batch is N x B, and the learning rate scales linearly with N (sec. 2.1, "linear
+scaling rule"). BatchNorm statistics are synchronised over the global batch
+(core.train.distributed.syncbn) and the detection loss is normalised by the positives of the global
+batch (DistributedLoss), so one step of N processes equals one step of one process on the N x B
+images (tests/train/distributed/test_ddp.py). Per-rank seeds (seed + rank) give each rank its own
 augmentation draws. `SINGLE` is the one-process context: every hook is the identity.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -123,7 +124,7 @@ class DistContext:
         model); without it each process normalises over its own batch."""
         if not (self.distributed and sync_bn):
             return model
-        from core.dist.syncbn import convert_sync_batchnorm
+        from core.train.distributed.syncbn import convert_sync_batchnorm
 
         return convert_sync_batchnorm(model, self.device_type)
 
@@ -140,8 +141,14 @@ class DistContext:
         """This rank's shard of an epoch (one shuffle for all ranks, seeded by seed and epoch)."""
         if not self.distributed:
             return None
-        sampler = DistributedSampler(dataset, num_replicas=self.world_size, rank=self.rank,
-                                     shuffle=True, seed=seed, drop_last=True)
+        sampler = DistributedSampler(
+            dataset,
+            num_replicas=self.world_size,
+            rank=self.rank,
+            shuffle=True,
+            seed=seed,
+            drop_last=True,
+        )
         sampler.set_epoch(epoch)
         return sampler
 
@@ -158,19 +165,21 @@ class DistContext:
 SINGLE = DistContext()
 
 
-def context_from_env(env: Mapping[str, str] | None = None, device_type: str = "cpu"
-                     ) -> DistContext:
+def context_from_env(env: Mapping[str, str] | None = None, device_type: str = "cpu") -> DistContext:
     """RANK, WORLD_SIZE, LOCAL_RANK (set by torchrun) -> DistContext; SpecError if malformed."""
     env = os.environ if env is None else env
     try:
         rank, world = int(env.get("RANK", "0")), int(env.get("WORLD_SIZE", "1"))
         local = int(env.get("LOCAL_RANK", str(rank)))
     except ValueError as exc:
-        raise SpecError(f"RANK/WORLD_SIZE/LOCAL_RANK must be integers ({exc}); start the "
-                        "ranks with torchrun (python -m torch.distributed.run)") from exc
+        raise SpecError(
+            f"RANK/WORLD_SIZE/LOCAL_RANK must be integers ({exc}); start the "
+            "ranks with torchrun (python -m torch.distributed.run)"
+        ) from exc
     if not (0 <= rank < world and local >= 0):
-        raise SpecError(f"bad torchrun environment: RANK={rank} WORLD_SIZE={world} "
-                        f"LOCAL_RANK={local}")
+        raise SpecError(
+            f"bad torchrun environment: RANK={rank} WORLD_SIZE={world} LOCAL_RANK={local}"
+        )
     return DistContext(rank, world, local, device_type)
 
 
@@ -188,15 +197,24 @@ def collective_timeout_s(env: Mapping[str, str] | None = None) -> float:
     return value
 
 
-def setup(device_type: str, init_method: str = "env://", timeout_s: float | None = None,
-          env: Mapping[str, str] | None = None) -> DistContext:
+def setup(
+    device_type: str,
+    init_method: str = "env://",
+    timeout_s: float | None = None,
+    env: Mapping[str, str] | None = None,
+) -> DistContext:
     """Join the process group of this torchrun launch; returns this rank's context."""
     ctx = context_from_env(env, device_type)
     if device_type == "cuda":
         torch.cuda.set_device(ctx.local_rank)
     timeout = timedelta(seconds=timeout_s or collective_timeout_s(env))
-    dist.init_process_group(ctx.backend, init_method=init_method, rank=ctx.rank,
-                            world_size=ctx.world_size, timeout=timeout)
+    dist.init_process_group(
+        ctx.backend,
+        init_method=init_method,
+        rank=ctx.rank,
+        world_size=ctx.world_size,
+        timeout=timeout,
+    )
     wait_group = dist.new_group(backend="gloo", timeout=timedelta(seconds=WAIT_FOR_MAIN_S))
     return DistContext(ctx.rank, ctx.world_size, ctx.local_rank, device_type, wait_group)
 

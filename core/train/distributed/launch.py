@@ -5,7 +5,7 @@ The worker process (the job's reporter holder) spawns, in a session of its own,
     python -m torch.distributed.run --nproc-per-node N --standalone | --nnodes M \\
         --rdzv-backend c10d --rdzv-endpoint HOST:PORT --rdzv-id nasdet-job-ID \\
         --max-restarts 0 --log-dir runs/ID/torchrun/launch-... \\
-        -m core.dist.train_entry ID --home HOME --device cpu|cuda
+        -m core.train.rank_entry ID --home HOME --device cpu|cuda
 
 and polls it. A cancel request becomes SIGTERM to the whole process group (torchrun, every
 rank and their data loader workers; SIGKILL after STOP_GRACE_S), so all ranks stop within
@@ -39,12 +39,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 POLL_S = 0.2
 STOP_GRACE_S = 10.0  # after SIGTERM, the ranks get this long before SIGKILL
 LOG_FILE = "torchrun.log"
-ROOT_CAUSE = re.compile(r"Root Cause.*?rank\s*:\s*(\d+)\s*\(local_rank:\s*(\d+)\).*?"
-                        r"exitcode\s*:\s*(-?\d+)", re.S)
+ROOT_CAUSE = re.compile(
+    r"Root Cause.*?rank\s*:\s*(\d+)\s*\(local_rank:\s*(\d+)\).*?"
+    r"exitcode\s*:\s*(-?\d+)",
+    re.S,
+)
 
 
 class DistributedJobError(NasdetError):
@@ -58,38 +61,69 @@ def check_processes(nproc: int, device: str) -> str:
 
         count = torch.cuda.device_count()
         if nproc > count:
-            raise SpecError(f"nproc={nproc} but this machine has {count} CUDA device(s): one "
-                            f"process per GPU, so use --nproc {count} or fewer")
+            raise SpecError(
+                f"nproc={nproc} but this machine has {count} CUDA device(s): one "
+                f"process per GPU, so use --nproc {count} or fewer"
+            )
         return "cuda"
     if device != "cpu":
-        raise SpecError(f"data-parallel training runs on CUDA (NCCL) or the CPU (gloo), not "
-                        f"{device}; submit with --device cpu or use --nproc 1")
+        raise SpecError(
+            f"data-parallel training runs on CUDA (NCCL) or the CPU (gloo), not "
+            f"{device}; submit with --device cpu or use --nproc 1"
+        )
     cores = os.cpu_count() or 1
     if nproc > cores:
-        raise SpecError(f"nproc={nproc} but this machine has {cores} CPU core(s); use "
-                        f"--nproc {cores} or fewer")
+        raise SpecError(
+            f"nproc={nproc} but this machine has {cores} CPU core(s); use --nproc {cores} or fewer"
+        )
     return "cpu"
 
 
-def torchrun_command(job_id: int, home: Path, config: "TrainConfig", device_type: str,
-                     log_dir: Path) -> list[str]:
+def torchrun_command(
+    job_id: int, home: Path, config: TrainConfig, device_type: str, log_dir: Path
+) -> list[str]:
     """The launcher's argv (the other nodes of a multi-node job run the same one)."""
     if config.nnodes > 1:
-        rendezvous = ["--nnodes", str(config.nnodes), "--rdzv-backend", "c10d",
-                      "--rdzv-endpoint", str(config.rdzv_endpoint),
-                      "--rdzv-id", f"nasdet-job-{job_id}"]
+        rendezvous = [
+            "--nnodes",
+            str(config.nnodes),
+            "--rdzv-backend",
+            "c10d",
+            "--rdzv-endpoint",
+            str(config.rdzv_endpoint),
+            "--rdzv-id",
+            f"nasdet-job-{job_id}",
+        ]
     else:
         rendezvous = ["--standalone"]  # a free local port: jobs side by side do not collide
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node",
-            str(config.nproc), *rendezvous, "--max-restarts", "0", "--log-dir", str(log_dir),
-            "-m", "core.dist.train_entry", str(job_id), "--home", str(home),
-            "--device", device_type]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        str(config.nproc),
+        *rendezvous,
+        "--max-restarts",
+        "0",
+        "--log-dir",
+        str(log_dir),
+        "-m",
+        "core.train.rank_entry",
+        str(job_id),
+        "--home",
+        str(home),
+        "--device",
+        device_type,
+    ]
 
 
 def rank_env(nproc: int, device_type: str, home: Path) -> dict[str, str]:
     """The ranks' environment: the repository importable, the home, CPU threads shared out."""
-    env = dict(os.environ, NASDET_HOME=str(home), PYTHONPATH=os.pathsep.join(
-        filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        NASDET_HOME=str(home),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+    )
     if device_type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
     return env
@@ -125,7 +159,7 @@ def _die_with_parent() -> None:
         return  # not Linux: a killed worker leaves the launch to finish on its own
 
 
-def watch(proc: subprocess.Popen, reporter: "Reporter") -> int:
+def watch(proc: subprocess.Popen, reporter: Reporter) -> int:
     """Wait for the launcher; on a cancel request stop every rank and raise JobCancelled."""
     while proc.poll() is None:
         if reporter.should_stop():
@@ -166,11 +200,13 @@ def failure_message(code: int, log_path: Path, log_dir: Path) -> str:
     rank, local_rank, rank_code = (int(g) for g in found.groups())
     error = errors.get(local_rank)
     detail = f": {error}" if error else ""
-    return (f"rank {rank} exited with code {_exit_text(rank_code)}{detail}; the other ranks "
-            f"were stopped; {where}")
+    return (
+        f"rank {rank} exited with code {_exit_text(rank_code)}{detail}; the other ranks "
+        f"were stopped; {where}"
+    )
 
 
-def run_distributed(config: "TrainConfig", reporter: "Reporter") -> dict:
+def run_distributed(config: TrainConfig, reporter: Reporter) -> dict:
     """Run the train job on config.nproc processes (x config.nnodes nodes); returns the result
     rank 0 stored, with `world_size`. Raises DistributedJobError, JobCancelled, SpecError."""
     device_type = check_processes(config.nproc, reporter.device)
@@ -180,14 +216,22 @@ def run_distributed(config: "TrainConfig", reporter: "Reporter") -> dict:
     log_dir = Path(tempfile.mkdtemp(prefix="launch-", dir=folder))
     command = torchrun_command(job_id, home, config, device_type, log_dir)
     world = config.nproc * config.nnodes
-    reporter.info(f"starting {world} ranks with torchrun ({config.nproc} on this node): "
-                  + " ".join(command[1:]))
+    reporter.info(
+        f"starting {world} ranks with torchrun ({config.nproc} on this node): "
+        + " ".join(command[1:])
+    )
     log_path = Path(reporter.run_dir) / LOG_FILE
     with open(log_path, "ab") as out:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-                                env=rank_env(config.nproc, device_type, home),
-                                start_new_session=True, preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            env=rank_env(config.nproc, device_type, home),
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
     try:
         code = watch(proc, reporter)
     finally:

@@ -1,5 +1,5 @@
-"""Reporters of the ranks of a data-parallel job: rank 0 reports for the job, the others are
-silent, and no rank stops on its own - cancellation is the launcher's (core.dist.launch sends
+"""Reporters of the ranks of a data-parallel job: rank 0 reports for the job, the others are silent,
+and no rank stops on its own - cancellation is the launcher's (core.train.distributed.launch sends
 SIGTERM to every rank at once, so that no rank is left waiting in a collective)."""
 
 from __future__ import annotations
@@ -25,12 +25,18 @@ class SilentReporter(Reporter):
     """A rank > 0: reads like the job's reporter (spec, paths, the store for reading) and
     writes nothing; its events go to this process's log (torchrun's log of the job) only."""
 
-    def progress(self, fraction: float, message: str | None = None,
-                 remaining_s: float | None = None, measured: bool = False) -> None:
+    def progress(
+        self,
+        fraction: float,
+        message: str | None = None,
+        remaining_s: float | None = None,
+        measured: bool = False,
+    ) -> None:
         return None  # rank 0 reports progress
 
-    def metric(self, key: str, value: float, step: int | None = None,
-               epoch: int | None = None) -> None:
+    def metric(
+        self, key: str, value: float, step: int | None = None, epoch: int | None = None
+    ) -> None:
         return None  # rank 0 logs the (all-reduced) metrics
 
     def flush(self) -> None:
@@ -42,9 +48,16 @@ class SilentReporter(Reporter):
     def artifact(self, kind: str, path: str | Path) -> None:
         return None  # rank 0 registers the files it wrote
 
-    def architecture(self, genotype: dict, score: float | None = None, params: int | None = None,
-                     flops: int | None = None, latency_ms: float | None = None,
-                     step: int | None = None, extra: dict[str, Any] | None = None) -> int:
+    def architecture(
+        self,
+        genotype: dict,
+        score: float | None = None,
+        params: int | None = None,
+        flops: int | None = None,
+        latency_ms: float | None = None,
+        step: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> int:
         raise NotImplementedError("architectures are logged by search jobs, never by a rank")
 
     def result(self, result: dict) -> None:

@@ -16,11 +16,11 @@ import torch
 
 ray = pytest.importorskip("ray")
 
-from core.dist.executor import LocalExecutor, RayExecutor, make_executor  # noqa: E402
-from core.dist.trials import Trial, TrialTimeout, on_cpu, run_trial  # noqa: E402
 from core.errors import JobCancelled, SpecError  # noqa: E402
+from core.nas.execution.executor import LocalExecutor, RayExecutor, make_executor  # noqa: E402
 from core.nas.genotypes import PUBLISHED_GENOTYPES  # noqa: E402
-from core.nas.proxy import TrainSettings, prepare  # noqa: E402
+from core.nas.proxy_training import TrainSettings, prepare  # noqa: E402
+from core.nas.trials import Trial, TrialTimeout, on_cpu, run_trial  # noqa: E402
 from tests.nas.conftest import TINY, make_proxy_tensors  # noqa: E402
 
 
@@ -33,19 +33,33 @@ def executor():
 
 def tiny_data():
     g = torch.Generator().manual_seed(0)
-    raw = {"train_x": torch.randint(0, 256, (48, 3, 16, 16), generator=g, dtype=torch.uint8),
-           "train_y": torch.arange(48) % 3, "val_x": torch.randint(
-               0, 256, (24, 3, 16, 16), generator=g, dtype=torch.uint8),
-           "val_y": torch.arange(24) % 3, "classes": ["a", "b", "c"]}
+    raw = {
+        "train_x": torch.randint(0, 256, (48, 3, 16, 16), generator=g, dtype=torch.uint8),
+        "train_y": torch.arange(48) % 3,
+        "val_x": torch.randint(0, 256, (24, 3, 16, 16), generator=g, dtype=torch.uint8),
+        "val_y": torch.arange(24) % 3,
+        "classes": ["a", "b", "c"],
+    }
     return prepare(raw, 16, 0.5, seed=0)
 
 
 def trials(n: int = 3, **kw) -> list[Trial]:
     names = list(PUBLISHED_GENOTYPES)
     settings = TrainSettings(epochs=1, batch_size=8, lr=0.05)
-    return [Trial(PUBLISHED_GENOTYPES[names[i % len(names)]].to_dict(), 4, 3, 3, settings,
-                  seed=10 + i, split="search" if i % 2 else "report", threads=1, **kw)
-            for i in range(n)]
+    return [
+        Trial(
+            PUBLISHED_GENOTYPES[names[i % len(names)]].to_dict(),
+            4,
+            3,
+            3,
+            settings,
+            seed=10 + i,
+            split="search" if i % 2 else "report",
+            threads=1,
+            **kw,
+        )
+        for i in range(n)
+    ]
 
 
 def test_ray_trials_equal_local_trials(executor):
@@ -124,8 +138,13 @@ def test_make_executor_choices():
 
 
 # -- a search through the Ray executor --------------------------------------------------------
-SEARCH_SPEC = {**TINY, "minutes": None,
-               "strategy": "evolution", "samples": 6, "evolution.parallel": 2}
+SEARCH_SPEC = {
+    **TINY,
+    "minutes": None,
+    "strategy": "evolution",
+    "samples": 6,
+    "evolution.parallel": 2,
+}
 
 
 @pytest.fixture
@@ -147,12 +166,19 @@ def _search(store, proxy_file, **spec) -> tuple[int, dict]:
 
 
 def _rows(store, job_id: int) -> list[tuple]:
-    return [(r["extra"]["kind"], r["extra"].get("role"), r["step"], r["score"],
-             json.dumps(r["genotype"], sort_keys=True)) for r in store.architectures(job_id)]
+    return [
+        (
+            r["extra"]["kind"],
+            r["extra"].get("role"),
+            r["step"],
+            r["score"],
+            json.dumps(r["genotype"], sort_keys=True),
+        )
+        for r in store.architectures(job_id)
+    ]
 
 
-def test_an_evolution_search_and_its_report_equal_the_local_executors(executor, store,
-                                                                      proxy_file):
+def test_an_evolution_search_and_its_report_equal_the_local_executors(executor, store, proxy_file):
     local_id, local = _search(store, proxy_file, executor="local")
     ray_id, remote = _search(store, proxy_file, executor="ray")
     assert remote["executor"] == "ray" and local["executor"] == "local"
@@ -162,8 +188,9 @@ def test_an_evolution_search_and_its_report_equal_the_local_executors(executor, 
     assert remote["random"]["accs"] == local["random"]["accs"]
     rows = _rows(store, ray_id)
     assert rows == _rows(store, local_id)  # every candidate, in order, with the same score
-    origins = [r["extra"]["origin"] for r in store.architectures(ray_id)
-               if r["extra"]["kind"] == "sampled"]
+    origins = [
+        r["extra"]["origin"] for r in store.architectures(ray_id) if r["extra"]["kind"] == "sampled"
+    ]
     assert origins == ["initial"] * 3 + ["mutation"] * 3  # P=3, then rounds of 2 and 1
 
 
@@ -173,8 +200,13 @@ def test_cancel_in_the_middle_of_a_search_ends_its_ray_tasks(executor, store, pr
     from core.engine.store import Store
     from core.nas.tasks import SEARCH
 
-    spec = {**SEARCH_SPEC, "proxy_path": str(proxy_file), "executor": "ray",
-            "child_epochs": 1000, "samples": 20}
+    spec = {
+        **SEARCH_SPEC,
+        "proxy_path": str(proxy_file),
+        "executor": "ray",
+        "child_epochs": 1000,
+        "samples": 20,
+    }
     job_id = submit_job(store, "search", spec)
     out: dict = {}
 

@@ -1,10 +1,11 @@
 """Data-parallel equivalence on the CPU (gloo, 2 processes): one DDP step over a global batch of
 4 images (2 per rank) gives the weights of one single-process step on the 4 images.
 
-Both BatchNorm regimes: synchronised statistics (train-mode BN, core.dist.syncbn) and frozen BN
-(eval-mode BN layers). The two halves of the batch hold different numbers of boxes, so a loss
-normalised per rank (instead of by the global positives, core.dist.ddp.DistributedLoss) or
-per-rank BN statistics give other weights, and the test fails.
+Both BatchNorm regimes: synchronised statistics (train-mode BN, core.train.distributed.syncbn) and
+frozen BN (eval-mode BN layers). The two halves of the batch hold different numbers of boxes, so a
+loss normalised per rank (instead of by the global positives,
+core.train.distributed.ddp.DistributedLoss) or per-rank BN statistics give other weights, and the
+test fails.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from core.det import DetectionBench, create_detector
-from core.dist import ddp
-from core.dist.syncbn import CpuSyncBatchNorm, convert_cpu_sync_batchnorm
+from core.train.distributed import ddp
+from core.train.distributed.syncbn import CpuSyncBatchNorm, convert_cpu_sync_batchnorm
 
 LR, CLIP = 0.05, 10.0
 REGIMES = ("sync", "frozen")
@@ -33,8 +34,9 @@ def _batch() -> tuple[torch.Tensor, list[dict]]:
         n = 1 if i < 2 else 3
         xy = torch.rand(n, 2, generator=g) * 70
         wh = 20 + torch.rand(n, 2, generator=g) * 30
-        targets.append({"boxes": torch.cat([xy, xy + wh], 1),
-                        "labels": torch.randint(0, 2, (n,), generator=g)})
+        targets.append(
+            {"boxes": torch.cat([xy, xy + wh], 1), "labels": torch.randint(0, 2, (n,), generator=g)}
+        )
     return images, targets
 
 
@@ -107,16 +109,14 @@ def test_cpu_sync_batchnorm_without_a_group_is_batchnorm_with_timm_activation():
     from timm.layers import BatchNormAct2d
 
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(3, 4, 1), BatchNormAct2d(4, act_layer=nn.ReLU),
-                        nn.BatchNorm2d(4))
+    net = nn.Sequential(nn.Conv2d(3, 4, 1), BatchNormAct2d(4, act_layer=nn.ReLU), nn.BatchNorm2d(4))
     reference = [m.state_dict() for m in net]
     x = torch.randn(5, 3, 6, 6)
     expected = net(x)
     for m, state in zip(net, reference):
         m.load_state_dict(state)
     converted = convert_cpu_sync_batchnorm(net)
-    assert isinstance(converted[1], CpuSyncBatchNorm) and isinstance(converted[2],
-                                                                       CpuSyncBatchNorm)
+    assert isinstance(converted[1], CpuSyncBatchNorm) and isinstance(converted[2], CpuSyncBatchNorm)
     assert isinstance(converted[1].act, nn.ReLU)
     assert torch.allclose(converted(x), expected, atol=1e-6)
 

@@ -1,7 +1,7 @@
-"""A train job on 2 CPU processes through the worker (core.dist.launch -> torchrun -> ranks):
-rank 0 alone logs and writes, the model loads in one process; cancel stops every rank and the
-job resumes from rank 0's checkpoint; a rank killed with SIGKILL fails the job with a message
-that names it."""
+"""A train job on 2 CPU processes through the worker (core.train.distributed.launch -> torchrun
+-> ranks): rank 0 alone logs and writes, the model loads in one process; cancel stops every rank
+and the job resumes from rank 0's checkpoint; a rank killed with SIGKILL fails the job with a
+message that names it."""
 
 from __future__ import annotations
 
@@ -21,8 +21,16 @@ from core.engine.worker import run_job
 from core.train.predict import load_model, predict_images
 from tests.train.conftest import TINY_MODEL, make_dataset
 
-SPEC = {"dataset": "four", **TINY_MODEL, "batch_size": 2, "workers": 0, "optimizer": "adamw",
-        "lr": 0.01, "augment": False, "nproc": 2}
+SPEC = {
+    "dataset": "four",
+    **TINY_MODEL,
+    "batch_size": 2,
+    "workers": 0,
+    "optimizer": "adamw",
+    "lr": 0.01,
+    "augment": False,
+    "nproc": 2,
+}
 
 
 def _run(store: Store, job_id: int) -> dict:
@@ -57,7 +65,7 @@ def _ranks(job_id: int) -> dict[int, int]:
             env = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"core.dist.train_entry" in argv and str(job_id).encode() in argv:
+        if b"core.train.rank_entry" in argv and str(job_id).encode() in argv:
             rank = next((e[5:] for e in env if e.startswith(b"RANK=")), None)
             if rank is not None:
                 found[int(rank)] = int(proc.name)
@@ -96,14 +104,18 @@ def test_two_process_job_cancels_resumes_logs_each_epoch_once_and_leaves_a_model
     assert result["world_size"] == 2 and result["epochs"] == 3 and result["steps"] == 12
     messages = [e["message"] for e in store.events(job_id)]
     resumed = [m for m in messages if m.startswith("resumed from checkpoint.pt")]
-    assert len(resumed) == 1 and re.match(r"resumed from checkpoint.pt after epoch [12] ",
-                                          resumed[0]), resumed
+    assert len(resumed) == 1 and re.match(
+        r"resumed from checkpoint.pt after epoch [12] ", resumed[0]
+    ), resumed
     for epoch in (1, 2, 3):
         assert sum(m.startswith(f"epoch {epoch}/3:") for m in messages) == 1, messages
-    assert sum("lr scaled x 2 (linear rule, Goyal et al. 2017): 0.01 -> 0.02" in m
-               for m in messages) == 2  # once per launch
+    assert (
+        sum("lr scaled x 2 (linear rule, Goyal et al. 2017): 0.01 -> 0.02" in m for m in messages)
+        == 2
+    )  # once per launch
     assert sorted(m["step"] for m in store.metrics(job_id, keys=["train/loss"])) == list(
-        range(1, 13))
+        range(1, 13)
+    )
     first_lr = store.metrics(job_id, keys=["train/lr"])[0]
     assert first_lr["step"] == 1 and first_lr["value"] == pytest.approx(0.02 * 0.1)  # warm-up
     loaded = load_model(store, result["model"], device="cpu")  # one process, plain BatchNorm

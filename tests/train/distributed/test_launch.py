@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from core.dist.launch import check_processes, failure_message, rank_env, torchrun_command
 from core.errors import SpecError
+from core.train.distributed.launch import (
+    check_processes,
+    failure_message,
+    rank_env,
+    torchrun_command,
+)
 from core.train.presets import build_config
 
 BASE = {"dataset": "d", "model": "efficientdet_tiny", "image_size": 128}
@@ -19,7 +24,7 @@ BASE = {"dataset": "d", "model": "efficientdet_tiny", "image_size": 128}
 SUMMARY = """\
 torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
 ============================================================
-core.dist.train_entry FAILED
+core.train.rank_entry FAILED
 ------------------------------------------------------------
 Failures:
 [1]:
@@ -73,14 +78,17 @@ def test_processes_must_fit_the_device():
 def test_torchrun_command_single_and_multi_node(tmp_path):
     one = torchrun_command(7, tmp_path, build_config({**BASE, "nproc": 2}), "cpu", tmp_path)
     assert one[1:6] == ["-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone"]
-    assert one[-6:] == ["core.dist.train_entry", "7", "--home", str(tmp_path), "--device", "cpu"]
+    assert one[-6:] == ["core.train.rank_entry", "7", "--home", str(tmp_path), "--device", "cpu"]
     config = build_config({**BASE, "nproc": 1, "nnodes": 3, "rdzv_endpoint": "head:29500"})
     many = " ".join(torchrun_command(7, tmp_path, config, "cuda", tmp_path))
-    assert ("--nnodes 3 --rdzv-backend c10d --rdzv-endpoint head:29500 --rdzv-id nasdet-job-7"
-            in many) and "--standalone" not in many and "--max-restarts 0" in many
+    assert (
+        ("--nnodes 3 --rdzv-backend c10d --rdzv-endpoint head:29500 --rdzv-id nasdet-job-7" in many)
+        and "--standalone" not in many
+        and "--max-restarts 0" in many
+    )
     env = rank_env(2, "cpu", tmp_path)
     assert env["NASDET_HOME"] == str(tmp_path)
-    assert str(Path(__file__).resolve().parents[2]) in env["PYTHONPATH"].split(os.pathsep)
+    assert str(Path(__file__).resolve().parents[3]) in env["PYTHONPATH"].split(os.pathsep)
 
 
 def test_failure_message_names_the_root_cause_rank_and_its_error(tmp_path):
@@ -88,13 +96,17 @@ def test_failure_message_names_the_root_cause_rank_and_its_error(tmp_path):
     log.write_text("lots of output\n" + SUMMARY)
     error = tmp_path / "launch" / "nasdet_abc" / "attempt_0" / "1" / "error.json"
     error.parent.mkdir(parents=True)
-    error.write_text(json.dumps({"message": {"message": "NonFiniteLossError: training diverged",
-                                             "extraInfo": {}}}))
+    error.write_text(
+        json.dumps(
+            {"message": {"message": "NonFiniteLossError: training diverged", "extraInfo": {}}}
+        )
+    )
     text = failure_message(1, log, tmp_path / "launch")
     assert text.startswith("rank 3 exited with code 1: NonFiniteLossError: training diverged;")
     log.write_text(SUMMARY.replace("exitcode  : 1 (pid", "exitcode  : -9 (pid"))
     error.unlink()
     assert failure_message(1, log, tmp_path / "launch").startswith(
-        "rank 3 exited with code -9 (SIGKILL); the other ranks were stopped")
+        "rank 3 exited with code -9 (SIGKILL); the other ranks were stopped"
+    )
     log.write_text("ImportError: no module named core\n")
     assert failure_message(2, log, tmp_path / "launch").startswith("torchrun exited with code 2")
