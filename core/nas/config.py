@@ -131,8 +131,8 @@ class ZeroCostConfig:
         help=("zero-cost: share of the search budget for scoring; the rest trains the top-k"),
     )
     top_k: int = param(5, lo=1, help="zero-cost: best-ranked cells trained (see fill)")
-    # on: the short-budget sweep met searched > random at 2, 4 and 10 minutes with it (10 min
-    # missed without: 3-epoch children end near chance), docs/BENCHMARKS.md "search_budgets"
+    # on: top-k children trained only child_epochs end near chance and cannot be told apart, so
+    # they train on for the rest of the search budget (docs/BENCHMARKS.md, "search_budgets")
     fill: bool = param(
         True,
         help=(
@@ -140,9 +140,8 @@ class ZeroCostConfig:
             "affords (at least child_epochs)"
         ),
     )
-    # the default follows bench/proxies.py (docs/BENCHMARKS.md, "proxies"): on 40 cells trained
-    # as a short report trains them (32 px, AdamW, 5 epochs) mean-rank(synflow, zico, noskip)
-    # ranked best (Kendall tau 0.249; log-rank(synflow, zico) 0.211, naswot + zico 0.149)
+    # the default is the combination that ranks cells most like a short report training does
+    # (bench/proxies.py; its table in docs/BENCHMARKS.md, "proxies")
     proxies: tuple[str, ...] = param(
         ("synflow", "zico", "noskip"),
         parse=lambda v: parse_names(v, PROXIES),
@@ -280,9 +279,9 @@ class SearchConfig:
     weight_decay: float = param(3e-4, lo=0, hi=1)
     grad_clip: float = param(5.0, gt=0)
     # discrete networks: evolution/random children, zero-cost top-k, the final report. AdamW
-    # by default: on the demo's crops (12 random cells, 3 epochs on the search split against 6
-    # on the report's) it ranks cells like the report with Kendall tau 0.56 (SGD lr 0.1: 0.23,
-    # near-chance 3-epoch accuracies) and reaches 0.54 report accuracy instead of 0.31
+    # by default: after a candidate's few epochs it already ranks cells much as the longer
+    # report training does, where SGD at lr 0.1 leaves short trainings near chance
+    # (bench/net_recipe.py; docs/BENCHMARKS.md, "demo_default")
     child_epochs: int = param(3, lo=1, hi=1000, help="proxy training of each trained candidate")
     net_batch_size: int = param(32, lo=2, hi=4096)
     net_optimizer: Literal["adam", "sgd"] = param(
