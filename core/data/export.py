@@ -14,7 +14,9 @@ import tempfile
 from pathlib import Path
 
 from core.data.dataset import open_dataset
-from core.data.internal import SPLITS, read_json
+from core.data.formats import yolo
+from core.data.formats.coco import ANNOTATIONS_DIR
+from core.data.internal import SPLITS, coco_document, read_json, write_json
 from core.data.spec import EXPORT_FORMATS
 from core.errors import DatasetError, SpecError
 
@@ -36,9 +38,7 @@ def export_dataset(store, name: str, out: str | Path, fmt: str = "coco") -> Path
     splits = {s: (read_json(info.split_json(s)), info.images_dir) for s in SPLITS}
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        from core.data.formats import coco, yolo
-
-        (coco if fmt == "coco" else yolo).write(tmp, info.classes, splits)
+        (write_coco if fmt == "coco" else yolo.write)(tmp, info.classes, splits)
         if fmt == "yolo":
             _set_yaml_root(tmp / "data.yaml", out)
         if out.exists():
@@ -52,6 +52,22 @@ def export_dataset(store, name: str, out: str | Path, fmt: str = "coco") -> Path
         raise
     log.info("exported %s as %s to %s", name, fmt, out)
     return out
+
+
+def write_coco(out: Path, classes: list[str], splits: dict[str, tuple[dict, Path]]) -> None:
+    """Write annotations/instances_<split>.json and <split>/ images (copied) for each split.
+
+    `splits` maps split -> (internal COCO document, its images folder).
+    """
+    (out / ANNOTATIONS_DIR).mkdir(parents=True, exist_ok=True)
+    for split, (doc, images_dir) in splits.items():
+        (out / split).mkdir(exist_ok=True)
+        for im in doc["images"]:
+            shutil.copyfile(images_dir / im["file_name"], out / split / im["file_name"])
+        write_json(
+            out / ANNOTATIONS_DIR / f"instances_{split}.json",
+            coco_document(doc["images"], doc["annotations"], classes),
+        )
 
 
 def _set_yaml_root(yaml_path: Path, root: Path) -> None:

@@ -22,7 +22,6 @@ from core.errors import DatasetError
 log = logging.getLogger(__name__)
 
 MAX_PIXELS = 64_000_000  # width * height above this is refused (decompression-bomb guard)
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # Formats/modes OpenCV decodes exactly as we want (8-bit, EXIF applied by IMREAD_COLOR).
 _FAST_FORMATS = {"JPEG", "PNG", "BMP"}
 _FAST_MODES = {"RGB", "L"}
@@ -31,10 +30,6 @@ _EXIF_ORIENTATION = 0x0112
 
 class ImageTooLargeError(DatasetError):
     """An image has more pixels than allowed (decompression-bomb guard)."""
-
-
-def is_image_file(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def image_size(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:

@@ -15,6 +15,7 @@ scale jitter). A horizontal flip is applied before resizing and is not part of t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,6 +86,18 @@ def letterbox(
     return out[0].permute(1, 2, 0).contiguous().numpy(), out[2], (0.0, 0.0)
 
 
+def to_original(
+    boxes: np.ndarray, scale: float, offset: Sequence[float], orig_size: Sequence[int]
+) -> np.ndarray:
+    """Letterboxed (x1, y1, x2, y2) boxes [K, 4] -> original image pixels, clipped to (H, W)."""
+    height, width = orig_size
+    boxes = (
+        np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        - np.asarray([offset[0], offset[1], offset[0], offset[1]])
+    ) / scale
+    return boxes.clip(0, [width, height, width, height])
+
+
 def geometric(
     image: tv_tensors.Image,
     boxes: tv_tensors.BoundingBoxes | None,
@@ -134,7 +147,7 @@ def pad_to(
 
 
 # RGB <-> YIQ: a hue shift is a rotation of the (I, Q) chroma plane (a fast linear stand-in for
-# the HSV round trip of ColorJitter's hue, which costs ~10x more on the CPU).
+# the HSV round trip of ColorJitter's hue, which is several times slower on the CPU).
 _RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _YIQ_TO_RGB = torch.linalg.inv(_RGB_TO_YIQ)
 

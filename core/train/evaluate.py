@@ -22,6 +22,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from core.data.transforms import to_original
 from core.errors import DatasetError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -207,18 +208,6 @@ def evaluate_coco(
         num_predictions=len(predictions),
     )
     return result
-
-
-def to_original(
-    boxes: np.ndarray, scale: float, offset: Sequence[float], orig_size: Sequence[int]
-) -> np.ndarray:
-    """Letterboxed (x1, y1, x2, y2) boxes [K, 4] -> original image pixels, clipped to (H, W)."""
-    height, width = orig_size
-    boxes = (
-        np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        - np.asarray([offset[0], offset[1], offset[0], offset[1]])
-    ) / scale
-    return boxes.clip(0, [width, height, width, height])
 
 
 def detections_to_coco(

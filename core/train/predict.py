@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from core.data.transforms import to_original
 from core.det.model_file import load_model_file
 from core.references import resolve_model_row
-from core.train.evaluate import to_original
 
 log = logging.getLogger(__name__)
 

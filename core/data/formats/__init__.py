@@ -9,6 +9,7 @@ checking and fixing them is core.data.importers' job). Readers report what only 
 from __future__ import annotations
 
 import logging
+import os
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from core.data.formats.safe import MAX_IMAGES, MAX_NAME_CHARS, MAX_OBJECTS, MAX_
 from core.errors import DatasetError
 
 log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
 @dataclass(slots=True)
@@ -96,6 +99,11 @@ class Parsed:
     format: str
     classes: list[str]
     images: list[RawImage]
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    """True for a file name with an image extension (IMAGE_EXTENSIONS, any case)."""
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def class_name(value: object) -> str | None:

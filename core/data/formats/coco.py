@@ -1,5 +1,6 @@
 """COCO instances: read an instances json + image folder (or the standard
-annotations/instances_{train,val}2017.json + train2017/ val2017/ layout); write the same layout.
+annotations/instances_{train,val}2017.json + train2017/ val2017/ layout); core.data.export
+writes the same layout.
 
 COCO boxes are [x, y, w, h] in pixels; category ids are integers, mapped to 0-based classes in
 the order of the first file's categories sorted by id. Image ids are integers or strings.
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 from array import array
 from collections import Counter
 from pathlib import Path
@@ -383,21 +383,3 @@ class _CocoFile:
                 raw.add(cat_map[int(cat)], (x1, y1, x2, y2), iscrowd=bool(crowd))
             raw.dropped += self.dropped.get(image_id, 0)
         return list(self.images.values())
-
-
-def write(out: Path, classes: list[str], splits: dict[str, tuple[dict, Path]]) -> None:
-    """Write annotations/instances_<split>.json and <split>/ images (copied) for each split.
-
-    `splits` maps split -> (internal COCO document, its images folder).
-    """
-    from core.data.internal import coco_document, write_json
-
-    (out / ANNOTATIONS_DIR).mkdir(parents=True, exist_ok=True)
-    for split, (doc, images_dir) in splits.items():
-        (out / split).mkdir(exist_ok=True)
-        for im in doc["images"]:
-            shutil.copyfile(images_dir / im["file_name"], out / split / im["file_name"])
-        write_json(
-            out / ANNOTATIONS_DIR / f"instances_{split}.json",
-            coco_document(doc["images"], doc["annotations"], classes),
-        )

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from core.data.formats import Budget, Parsed, RawImage, class_name
+from core.data.formats import Budget, Parsed, RawImage, class_name, is_image_file
 from core.data.formats.report import Report, describe
 from core.data.formats.safe import (
     MAX_CLASSES,
@@ -31,7 +31,6 @@ from core.data.formats.safe import (
     read_text,
     rel_posix,
 )
-from core.data.images import is_image_file
 from core.errors import DatasetError
 
 log = logging.getLogger(__name__)

@@ -29,13 +29,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from core.errors import JobCancelled, NasdetError, SpecError
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.engine.reporter import Reporter
-    from core.train.presets import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +47,14 @@ ROOT_CAUSE = re.compile(
     r"exitcode\s*:\s*(-?\d+)",
     re.S,
 )
+
+
+class LaunchConfig(Protocol):
+    """What a launch reads of a train job's config (core.train.presets.TrainConfig has it)."""
+
+    nproc: int  # ranks on this node
+    nnodes: int
+    rdzv_endpoint: str | None  # HOST:PORT of the rendezvous when nnodes > 1
 
 
 class DistributedJobError(NasdetError):
@@ -80,7 +87,7 @@ def check_processes(nproc: int, device: str) -> str:
 
 
 def torchrun_command(
-    job_id: int, home: Path, config: TrainConfig, device_type: str, log_dir: Path
+    job_id: int, home: Path, config: LaunchConfig, device_type: str, log_dir: Path
 ) -> list[str]:
     """The launcher's argv (the other nodes of a multi-node job run the same one)."""
     if config.nnodes > 1:
@@ -206,7 +213,7 @@ def failure_message(code: int, log_path: Path, log_dir: Path) -> str:
     )
 
 
-def run_distributed(config: TrainConfig, reporter: Reporter) -> dict:
+def run_distributed(config: LaunchConfig, reporter: Reporter) -> dict:
     """Run the train job on config.nproc processes (x config.nnodes nodes); returns the result
     rank 0 stored, with `world_size`. Raises DistributedJobError, JobCancelled, SpecError."""
     device_type = check_processes(config.nproc, reporter.device)
