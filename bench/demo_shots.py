@@ -352,7 +352,7 @@ def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> di
         with sync_playwright() as p:
             browser = open_browser(p)
             # only the watching page stays open: the screenshot pages open at each moment
-            # (three pages polling all along took a core from the worker on a slow machine)
+            # (pages polling all along would take CPU from the worker on a small machine)
             still = Stillness(open_page(browser, url), store)  # nobody clicks it
             presenter = open_page(browser, url)
             presenter.wait_for_timeout(3000)

@@ -1,4 +1,4 @@
-"""Benchmark of core.det beside effdet 0.4.1, in one process, 2 CPU threads (issue 4, item 9).
+"""Benchmark of core.det beside effdet 0.4.1, in one process, 2 CPU threads.
 
 * D0 512x512 batch-1 inference latency, ours (BN folded, channels_last, inference_mode) / effdet
   (eval, inference_mode): target <= 0.8;

@@ -1,4 +1,4 @@
-"""GPU check (issue 4, item 10): train D0 at 512 with AMP for N steps, ours beside effdet 0.4.1.
+"""GPU check: train D0 at 512 with AMP for N steps, ours beside effdet 0.4.1.
 
 Reports images/s and peak GPU memory for both on the same GPU (same weights, same batches,
 SGD momentum 0.9, bf16 autocast where supported else fp16 + GradScaler, channels_last), and

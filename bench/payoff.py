@@ -1,5 +1,5 @@
 """The detector payoff of a search: AP50 at equal wall-clock training time, searched backbone vs
-MobileNetV3-Small vs EfficientNet-B0 (search issue, item 6).
+MobileNetV3-Small vs EfficientNet-B0.
 
 On shapes-demo (the first-start dataset, regenerated in a fresh home) a latency-aware search of
 `--search-minutes` (whole job; the Guided demo's search settings, its strategy unless

@@ -6,8 +6,8 @@ Run: `.venv/bin/python bench/search.py [--home DIR] [--images 1000] [--minutes 1
 [--stage all|detector|render|sweep|strategies]`. `--stage sweep`: the short-budget claim,
 `--sweep-strategy` (zero-cost) at `--budgets` 2,4,10 minutes x `--seeds` 0,1,2; `--stage
 strategies`: darts, PC-DARTS (K=4), enas, evolution, random and zero-cost at 4 minutes, seed 0.
-Torch runs one thread (on a shared 2-core machine one thread was about 25x faster per DARTS
-step than two: the OpenMP threads wait on each other).
+Torch runs one thread: on a shared 2-core machine two OpenMP threads wait on each other and a
+DARTS step runs far slower than with one.
 Each search runs the real SEARCH task in this process (a job row and a Reporter in the bench
 home), so the numbers include logging, checkpoints and the final report. Results accumulate in
 <home>/bench_search.json (a rerun skips what is done) and the section `search` of
@@ -445,7 +445,7 @@ def main() -> None:
         "beside a search stage); render: only rewrite the markdown section",
     )
     args = p.parse_args()
-    torch.set_num_threads(1)  # far faster than 2 on a shared 2-core machine (measured)
+    torch.set_num_threads(1)  # two threads wait on each other on a shared 2-core machine
     store = Store(args.home)
     path = store.home / "bench_search.json"
     det_path = store.home / "bench_search_detector.json"

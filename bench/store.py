@@ -1,7 +1,7 @@
 """Store benchmark: metric write throughput and the GUI's per-tick read with 100,000 metric rows.
 
 Run: `.venv/bin/python bench/store.py` (writes its section of docs/BENCHMARKS.md).
-Target (issue 2): median tick read <= 20 ms.
+Target: median tick read <= 20 ms.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The "quick-cpu" preset: train EfficientDet from scratch on a generated shapes dataset on a CPU.
 
-Target (issue 4, item 9): COCO AP50 >= 0.85 on the val split within 10 minutes of training on
-the 2-core machine. The dataset is the GUI's first-start one (assets/presets.json:
+Target: COCO AP50 >= 0.85 on the val split within 10 minutes of training on a 2-core
+machine. The dataset is the GUI's first-start one (assets/presets.json:
 shapes, 400 images of 256 px, easy, seed 0; 320 train / 80 val). Both steps run as real jobs
 (dataset.generate, then train with `--preset quick-cpu`) in this process; the curve is read
 back from the store: training seconds (validation excluded) against val AP50/AP per epoch.

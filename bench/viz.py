@@ -1,5 +1,5 @@
 """Benchmark of core.viz: every figure must build in <= 1 s and stay light for the browser with
-10,000 architectures or 100,000 metric points (issue 6, item 7).
+10,000 architectures or 100,000 metric points.
 
 Run: `.venv/bin/python bench/viz.py [--repeat 3]` (writes its section of docs/BENCHMARKS.md).
 For each case: the median build time (wall and CPU of this process, since the machine may be

@@ -25,7 +25,7 @@ class AppConfig:
     """Settings of one running app.
 
     home: the NASDET_HOME folder. demo_preset: key of `presets["demo"]` used by the Guided demo
-    ("default": 6-13 min on a 2-core CPU; "tiny": a few minutes, for tests). import_roots: folders
+    ("default": the full demo, minutes on a CPU; "tiny": shorter, for tests). import_roots: folders
     under which a dataset may be imported by path (uploads are always allowed).
     max_upload_mb: largest accepted upload.
     """

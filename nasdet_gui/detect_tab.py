@@ -5,11 +5,10 @@ curves, confusion matrix); predictions.json download; evaluate and ONNX export a
 
 With nothing chosen it works on the newest model and that model's own validation images.
 Prediction on a handful of images runs in the event: the default models (efficientdet_tiny at
-128-256 px) take about 0.1 s for 6 images plus drawing on the 2-core CPU (about 0.6 s more the
-first time a model is loaded), well under the 1 s an event may take; the notice line says how
-long it took. The raw detections (score >= MIN_SCORE) live in the session's gr.State so the
-threshold only redraws. Loaded models are kept in a small per-app
-cache (not per user: a model is read-only).
+128-256 px) predict and draw a few images well within the 1 s an event may take, even on a CPU
+and counting the first load of a model; the notice line says how long it took. The raw
+detections (score >= MIN_SCORE) live in the session's gr.State so the threshold only redraws.
+Loaded models are kept in a small per-app cache (not per user: a model is read-only).
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
-"""The code's shape (issue #13 items 3-4): file and function sizes, and imports that point one way.
+"""The code's shape: file and function sizes, and imports that point one way.
 
 Parsed with ``ast`` (nothing is imported): every ``.py`` file under core/ and nasdet_gui/ is at
-most MAX_FILE_LINES lines, every function (or method) at most MAX_FUNCTION_LINES lines, and the layer rules of
-docs/ARCHITECTURE.md hold: core/det does not import core.train, core/data does not import
-core.viz, core/viz builds no torch modules, nasdet_gui holds no SQL and core never imports gradio.
+most MAX_FILE_LINES lines, every function (or method) at most MAX_FUNCTION_LINES lines, and the
+layer rules of docs/ARCHITECTURE.md hold: core/det does not import core.train, core/data does
+not import core.viz, core/viz builds no torch modules, nasdet_gui holds no SQL and core never
+imports gradio.
 """
 
 from __future__ import annotations

@@ -12,10 +12,9 @@ Stems: "mbconv" (default) - a 3x3 stride-2 conv, then MobileNetV2 inverted-resid
 (Sandler et al. 2018) to stride 4 (C channels) and stride 8 (1.5 C), with a residual block at
 each; "darts" - DARTS's three plain stride-2 3x3 convolutions (C/2, C, C channels). The cells
 find what the detector gets at strides 8-32; the stem only has to bring good features to stride
-8. With the DARTS stem those come from three convolutions, and on the shapes-demo set the
-detector learns about half as fast: 10 epochs of efficientdet_tiny on a DARTS_V2 backbone reach
-val AP50 0.70 with the mbconv stem and 0.37 with the DARTS one (docs/BENCHMARKS.md, "demo").
-Model files record their stem; those written before it existed have the DARTS stem.
+8. With the DARTS stem those come from three plain convolutions, and a detector trained from
+scratch on a small set learns much more slowly (docs/BENCHMARKS.md, "demo_default", compares the
+two stems). Model files record their stem; a file that names none has the DARTS stem.
 
 The model never touches the store: `core.nas.resolve.resolve_genotype(store, spec)` finds the cell
 a backbone spec names (nas:JOB_ID, nas:NAME, nas-arch:ID, nas-file:PATH).

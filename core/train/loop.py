@@ -53,7 +53,7 @@ class ModelEma:
         decay = self.current_decay()
         ema, new = [], []
         # parameters and buffers, not state_dict(): the same tensors without building two
-        # ordered dicts of a few thousand entries per step (about 8 ms a step on a 2-core CPU)
+        # ordered dicts of a few thousand entries per step
         for e, m in zip(_tensors(self.module), _tensors(model)):
             if e.dtype.is_floating_point:
                 ema.append(e)
@@ -93,7 +93,7 @@ def make_optimizer(
     groups = param_groups(model, config.weight_decay)
     lr = config.effective_lr * lr_scale
     # foreach: one multi-tensor kernel per update instead of a Python loop over the tensors
-    # (torch enables it by default on CUDA only; on a 2-core CPU the loop took ~30 ms a step)
+    # (torch enables it by default on CUDA only; on a CPU the loop is a visible share of a step)
     if config.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=lr, foreach=True)
     return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, foreach=True)
@@ -121,8 +121,8 @@ class Precision:
 
     @classmethod
     def for_device(cls, device: torch.device, amp: bool) -> Precision:
-        """channels_last everywhere (oneDNN's NHWC depthwise/pointwise convs: quick-cpu steps
-        ~20% faster on the CPU); mixed precision on CUDA only."""
+        """channels_last everywhere (oneDNN's NHWC depthwise/pointwise convolutions are faster
+        on the CPU too); mixed precision on CUDA only."""
         if device.type != "cuda":
             return cls(None, False, True)
         if not amp:

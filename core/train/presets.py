@@ -31,14 +31,13 @@ IMAGE_SIZE_HELP = "S or WxH, sides multiples of 128 (default: the model's)"
 # Preset name -> TrainConfig overrides.
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # From scratch on a generated dataset on a 2-core CPU in about 10 minutes (bench/train_quick.py):
+    # From scratch on a generated dataset within 10 minutes on a 2-core CPU (bench/train_quick.py):
     # the narrow efficientdet_tiny head (BiFPN 32 wide, 2 repeats) on timm's MobileNetV3-Small
-    # (same MnasNet family as EfficientNet, ~3x cheaper on a CPU than tinynet_e at 256 px),
-    # AdamW (far faster than SGD from scratch at this budget), batch 4 (more steps: at equal
-    # epochs, val AP50 0.48 after 12 epochs vs 0.42 with batch 8 and 0.26 with 16), BN momentum
-    # 0.1 so the running statistics keep up in a short run, milder scale jitter, no loader
-    # process (on 2 cores it takes CPU from torch's threads: 10 epochs in 135 s instead of 179 s
-    # on shapes-demo with a DARTS_V2 backbone, same AP50).
+    # (same MnasNet family as EfficientNet, several times cheaper on a CPU than tinynet_e),
+    # AdamW (learns far faster than SGD from scratch at this budget), batch 4 (more steps: at
+    # equal epochs it learns more than batch 8 or 16), BN momentum 0.1 so the running
+    # statistics keep up in a short run, milder scale jitter, no loader process (on 2 cores it
+    # takes CPU from torch's threads: slower epochs for the same AP50).
     "quick-cpu": dict(
         model="efficientdet_tiny",
         backbone="mobilenetv3_small_100",

@@ -9,7 +9,7 @@ with s_step the measured wall seconds per step over the last WINDOW_EPOCHS epoch
 steps of this run (at least WINDOW_MIN_STEPS; loader start-up, checkpoint writes and logging
 between steps included: it is the wall time not spent evaluating, divided by the steps taken),
 so that the estimate follows a machine that gets busier or quieter without jumping on one slow
-epoch (a one-epoch window put a demo walk's ETA 62 % off when two epochs ran 40 % slower), and
+epoch (with a one-epoch window, two slow epochs on a shared machine throw the ETA far off), and
 s_eval the mean measured seconds of the evaluations of this run. Before the first evaluation is
 measured, s_eval is estimated from the val split's size: a val image costs EVAL_COST_PER_IMAGE
 of a training image (a forward pass and post-processing against a forward and a backward pass).

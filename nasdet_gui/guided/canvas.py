@@ -1,11 +1,11 @@
 """The drawing canvas of "Try a picture of your own": a plain 2D <canvas> in a gr.HTML.
 
 Not gr.ImageEditor: its first export of the drawing (a WebGL render of every layer, then one
-upload per layer) took 0.76 s in the browser before the request even left, so the first answer
-missed the demo's 1 s target. Here every lifted pen sends the canvas as one small PNG data URL
-in the event itself (`trigger('change', {png})`), and the detector answers at once; a stroke
-that ends near where it began is filled, so a drawn loop becomes a solid shape like the
-dataset's. `decode_drawing` checks what comes back before anything reads it.
+upload per layer) spends most of the demo's 1 s target in the browser before the request even
+leaves (docs/BENCHMARKS.md, "demo_default_app"). Here every lifted pen sends the canvas as one
+small PNG data URL in the event itself (`trigger('change', {png})`), and the detector answers at
+once; a stroke that ends near where it began is filled, so a drawn loop becomes a solid shape
+like the dataset's. `decode_drawing` checks what comes back before anything reads it.
 """
 
 from __future__ import annotations

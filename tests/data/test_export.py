@@ -1,4 +1,4 @@
-"""Exports that other tools read as they are (issue 12, item 8).
+"""Exports that other tools read as they are.
 
 YOLO: data.yaml resolved with Ultralytics' own rule (re-implemented below, as
 ultralytics.data.utils.check_det_dataset does it) finds every image and label from an unrelated

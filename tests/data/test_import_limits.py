@@ -374,8 +374,8 @@ print(json.dumps({"json_bytes": size, "base_kb": base, "peak_kb": peak,
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads VmHWM (Linux)")
 def test_peak_memory_of_a_large_import(tmp_path):
     """A 50 MB COCO json (175 images x 2,000 objects, the per-image limit): the import's peak
-    resident memory, Python and its libraries included, stays under 300 MB (measured: ~110 MB;
-    json.load alone peaks near 400 MB on this file)."""
+    resident memory, Python and its libraries included, stays under 300 MB, a bound that
+    json.load of the whole file alone would cross."""
     out = subprocess.run(
         [
             sys.executable,

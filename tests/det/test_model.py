@@ -1,4 +1,5 @@
-"""EfficientDet model: D-table parameter counts (effdet 0.4.1's, exactly), output shapes, backbones."""
+"""EfficientDet model: D-table parameter counts (effdet 0.4.1's, exactly), output shapes and
+backbones."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from core.det.bifpn import FpnNode, bifpn_nodes
 from core.det.config import get_config
 from core.errors import SpecError
 
-# effdet 0.4.1 parameter counts with 90 classes (issue 4).
+# effdet 0.4.1 parameter counts with 90 classes (COCO), the reference for ours.
 EFFDET_PARAMS = {
     "efficientdet_d0": 3_877_763,
     "efficientdet_d1": 6_622_026,

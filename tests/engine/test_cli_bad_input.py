@@ -1,4 +1,4 @@
-"""No traceback from any CLI verb on bad input (issue 12, item 7).
+"""No traceback from any CLI verb on bad input.
 
 Each verb runs in-process (core.cli.main) with a bad argument: it must exit 2 with an `error`
 line naming what was wrong and no traceback. Also: untrusted pickles refused unread as "not a

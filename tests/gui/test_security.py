@@ -1,4 +1,4 @@
-"""The app serves no file of the home by path (issue 12, item 1).
+"""The app serves no file of the home by path.
 
 Its own app.py (no worker) is started on a free port with a fresh home that holds the database,
 a planted dataset json, a worker log and a planted secret; every Gradio file route is asked for

@@ -1,6 +1,6 @@
-"""Validation at the door (issue 12, item 6): each bad train/evaluate/export value is refused at
-submit with the same message through core.engine.jobs.submit_job (the API and the GUI) and
-through the CLI (exit 2, the message, no traceback); nothing is queued."""
+"""Validation at the door: each bad train/evaluate/export value is refused at submit with the
+same message through core.engine.jobs.submit_job (the API and the GUI) and through the CLI
+(exit 2, the message, no traceback); nothing is queued."""
 
 from __future__ import annotations
 

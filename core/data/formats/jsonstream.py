@@ -1,7 +1,7 @@
 """Read a large JSON object one top-level member, or one array element, at a time.
 
-`json.load` of a 100 MB COCO file holds about 700 MB of Python objects at once, and a file of
-`[{},{},...]` twenty times its size. `stream_object` keeps one chunk of text plus the element
+`json.load` holds the whole document as Python objects at once, several times the file's size
+for a COCO file, and far more for a file of `[{},{},...]`. `stream_object` keeps one chunk of text plus the element
 being decoded: for each member of the top-level object it yields `(key, None, value)`, except
 that a member whose value is an array yields `(key, i, element)` for each element instead. The
 elements are decoded by the standard library's C scanner (`JSONDecoder.raw_decode`).

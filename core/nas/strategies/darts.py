@@ -12,7 +12,7 @@ with xi = current learning rate and the finite-difference Hessian-vector product
 Warm-up: the first `warmup` share of the search (0.5 by default; 0 is the paper) trains the
 weights alone, as PC-DARTS and P-DARTS do, so that the alphas follow a supernet that has learned
 something: in minutes of CPU the supernet sees a few thousand crops, and alphas that move from
-the first step follow an untrained network (bench/search.py measured the difference).
+the first step follow an untrained network (bench/search.py compares warm-up with none).
 
 Each epoch: the alpha softmax snapshot and derived genotype go to runs/<id>/alphas.json
 (artifact "alphas"), the derived genotype to the architectures table (kind "derived", scored by
