@@ -13,8 +13,9 @@ their bounds and help in `param(...)` metadata. `load(cls, spec, what=...)` turn
 * every error is a SpecError "what: field=value: reason", e.g.
   "train: epochs=1000000000000: must be <= 10000".
 
-`dump` is the inverse (JSON-ready dict), `add_arguments` / `help_text` build CLI options whose
-help reads the defaults from the definition, and `parse_image_size` is the one image-size parser.
+`dump` is the inverse (JSON-ready dict), `describe` gives each field's kind, label, bounds,
+choices, help and default, from which `add_arguments` builds the CLI options and the GUI its
+forms, and `parse_image_size` is the one image-size parser.
 Cheap to import (no torch): it runs at submit time in the CLI and GUI processes.
 """
 
@@ -22,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
+import operator
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -58,14 +61,17 @@ def param(
     parse: Callable[[Any], Any] | None = None,
     flag: str | None = None,
     show: Callable[[Any], str] | None = None,
+    label: str = "",
+    unit: str = "",
 ) -> Any:
     """A dataclass field with validation metadata.
 
     lo/hi: inclusive bounds (applied to each element of a tuple/list), gt/lt: exclusive ones;
     choices: allowed values; parse: a custom coercion (raises ValueError/SpecError with the
     reason) used instead of the type hint; flag: the CLI option name (default --field-name);
-    show: how the CLI help writes the default (e.g. (240, 320) as "320x240").
-    Mutable defaults (list, dict) are copied per instance.
+    show: how the CLI help writes the default (e.g. (240, 320) as "320x240"); label and unit:
+    how a form names the field in plain words (default: the name, spaced), e.g. "Learning
+    rate" and "per image". Mutable defaults (list, dict) are copied per instance.
     """
     meta = {
         "lo": lo,
@@ -77,6 +83,8 @@ def param(
         "flag": flag,
         "show": show,
         "choices": tuple(choices) if choices is not None else None,
+        "label": label,
+        "unit": unit,
     }
     if isinstance(default, (list, dict, set)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
@@ -88,7 +96,7 @@ def _is_optional(hint: Any) -> tuple[bool, Any]:
     if typing.get_origin(hint) in (Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) < len(typing.get_args(hint)):
-            return True, (args[0] if len(args) == 1 else Union[tuple(args)])
+            return True, functools.reduce(operator.or_, args)
     return False, hint
 
 
@@ -177,6 +185,15 @@ def _choices_reason(value: Any, choices: tuple) -> str:
     return f"must be one of {', '.join(words)}{did_you_mean(value, words)}"
 
 
+# (bound key, is the value outside it, the word for the error): lo/hi inclusive, gt/lt exclusive
+BOUND_CHECKS = (
+    ("lo", operator.lt, ">="),
+    ("hi", operator.gt, "<="),
+    ("gt", operator.le, ">"),
+    ("lt", operator.ge, "<"),
+)
+
+
 def _check_bounds(meta: Mapping, value: Any, path: str) -> None:
     """lo/hi/gt/lt on a number (each element of a tuple/list), choices on the value."""
     if value is None:
@@ -188,14 +205,9 @@ def _check_bounds(meta: Mapping, value: Any, path: str) -> None:
     for item in items:
         if isinstance(item, bool) or not isinstance(item, (int, float)):
             continue
-        for key, bad, word in (
-            ("lo", lambda b: item < b, ">="),
-            ("hi", lambda b: item > b, "<="),
-            ("gt", lambda b: item <= b, ">"),
-            ("lt", lambda b: item >= b, "<"),
-        ):
+        for key, bad, word in BOUND_CHECKS:
             bound = meta.get(key)
-            if bound is not None and bad(bound):
+            if bound is not None and bad(item, bound):
                 raise fail(path, item if len(items) == 1 else value, f"must be {word} {bound}")
 
 
@@ -327,6 +339,89 @@ def help_text(cls: type, name: str) -> str:
     return "; ".join(parts)
 
 
+@dataclasses.dataclass(frozen=True)
+class FieldInfo:
+    """One field of a job spec as a form or a command line shows it.
+
+    kind: bool, int, float, str, choice (one of `choices`), list (a tuple or list: typed as
+    text), mapping (a JSON object), nested (a dataclass of its own) or any. `label`: plain
+    words with the unit, e.g. "Image size (pixels)"; `help`: what the CLI's --help says (with
+    the default and the bounds). `default` is dataclasses.MISSING for a required field."""
+
+    name: str
+    kind: str
+    label: str
+    help: str
+    about: str  # the help alone, without default and bounds: a form's one-line hint
+    default: Any
+    optional: bool
+    lo: float | None = None
+    hi: float | None = None
+    choices: tuple | None = None
+    nested: type | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is dataclasses.MISSING
+
+
+def _kind(hint: Any, meta: Mapping) -> tuple[str, tuple | None]:
+    if typing.get_origin(hint) is Literal:
+        return "choice", typing.get_args(hint)
+    if meta.get("choices") is not None and hint is not bool:
+        return "choice", meta["choices"]
+    if meta.get("parse"):
+        return "str", None  # a custom text form (e.g. an image size "512" or "640x384")
+    if hint in (bool, int, float, str):
+        return hint.__name__, None
+    origin = typing.get_origin(hint)
+    if origin in (tuple, list):
+        return "list", None
+    if origin in (dict, Mapping) or hint is dict:
+        return "mapping", None
+    if dataclasses.is_dataclass(hint):
+        return "nested", None
+    return "any", None
+
+
+def field_label(name: str, meta: Mapping) -> str:
+    label = meta.get("label") or name.replace("_", " ").strip().capitalize()
+    return f"{label} ({meta['unit']})" if meta.get("unit") else label
+
+
+def describe(cls: type, names: typing.Iterable[str] | None = None) -> list[FieldInfo]:
+    """The fields of a spec dataclass (all, or `names` in that order): what both argparse
+    (`add_arguments`) and the GUI's forms are built from."""
+    hints = _hints(cls)
+    chosen = [f.name for f in dataclasses.fields(cls)] if names is None else list(names)
+    out = []
+    for name in chosen:
+        f = _field(cls, name)
+        optional, hint = _is_optional(hints[name])
+        meta = f.metadata
+        kind, choices = _kind(hint, meta)
+        bounds = {k: meta.get(k) for k in ("lo", "hi")}
+        if bounds["lo"] is None and meta.get("gt") is not None:
+            bounds["lo"] = meta["gt"]
+        if bounds["hi"] is None and meta.get("lt") is not None:
+            bounds["hi"] = meta["lt"]
+        out.append(
+            FieldInfo(
+                name=name,
+                kind=kind,
+                label=field_label(name, meta),
+                help=help_text(cls, name),
+                about=meta.get("help", ""),
+                default=_default(f),
+                optional=optional,
+                choices=choices,
+                nested=hint if kind == "nested" else None,
+                **bounds,
+            )
+        )
+    return out
+
+
 def add_arguments(
     parser: argparse.ArgumentParser,
     cls: type,
@@ -337,21 +432,17 @@ def add_arguments(
     """One --field-name option per field (all, or `names`), dest = the field name, default None
     (so the spec's own default applies). Values stay strings: `load` coerces them, so the CLI
     and the API give the same messages. Bools get --x/--no-x; fixed tuples take N values."""
-    hints = _hints(cls)
     required = set(required)
-    for name in names if names is not None else [f.name for f in dataclasses.fields(cls)]:
-        f = _field(cls, name)
-        hint = _is_optional(hints[name])[1]
-        flag = f.metadata.get("flag") or "--" + name.replace("_", "-")
+    for info in describe(cls, names):
+        f = _field(cls, info.name)
+        hint = _is_optional(_hints(cls)[info.name])[1]
+        flag = f.metadata.get("flag") or "--" + info.name.replace("_", "-")
         kwargs: dict[str, Any] = {
-            "dest": name,
+            "dest": info.name,
             "default": None,
-            "help": help_text(cls, name).replace("%", "%%"),
+            "help": info.help.replace("%", "%%"),
         }
-        choices = f.metadata.get("choices")
-        if typing.get_origin(hint) is Literal:
-            choices = typing.get_args(hint)
-        if hint is bool:
+        if info.kind == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
         elif (
             typing.get_origin(hint) is tuple
@@ -359,10 +450,10 @@ def add_arguments(
             and Ellipsis not in typing.get_args(hint)
         ):
             kwargs["nargs"] = len(typing.get_args(hint))
-        if choices is not None and hint is not bool:
-            kwargs["choices"] = [str(c) for c in choices]
-            kwargs["metavar"] = "{" + ",".join(str(c) for c in choices) + "}"
-        if name in required:
+        if info.kind == "choice":
+            kwargs["choices"] = [str(c) for c in info.choices]
+            kwargs["metavar"] = "{" + ",".join(str(c) for c in info.choices) + "}"
+        if info.name in required:
             kwargs["required"] = True
         parser.add_argument(flag, **kwargs)
 
@@ -411,6 +502,9 @@ def image_size_hw(value: Any) -> tuple[int, int]:
 
 
 __all__ = [
+    "FieldInfo",
+    "describe",
+    "field_label",
     "param",
     "load",
     "dump",

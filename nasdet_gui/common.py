@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from typing import Any
 
 import gradio as gr
 
-from core.app import datasets, jobs
+from core.app import datasets, forms, jobs
 from core.app.jobs import ACTIVE, FINISHED, RESUMABLE, Store
 from core.errors import NasdetError
 from nasdet_gui.config import AppConfig
@@ -194,37 +195,54 @@ def as_int(value: Any) -> int | None:
         ) from exc
 
 
+def field_input(info: forms.FieldInfo, value: Any = None, label: str | None = None) -> Any:
+    """The input of one spec field, from its description (core.spec.describe): a checkbox, a
+    number box with its bounds, a dropdown of its choices, else a text box; its help as info."""
+    value = info.default if value is None and not info.required else value
+    label = label or info.label
+    common = {"info": info.about or None, "min_width": 120}
+    if info.kind == "bool":
+        return gr.Checkbox(value=bool(value), label=label, **common)
+    if info.kind == "choice":
+        return gr.Dropdown([str(c) for c in info.choices], value=value, label=label, **common)
+    if info.kind in ("int", "float"):
+        if value is None:  # an empty number box reads 0: form_spec turns it back into None
+            return gr.Number(value=None, label=f"{label} (0 = automatic)", **common)
+        return gr.Number(
+            value=value,
+            minimum=info.lo,
+            maximum=info.hi,
+            precision=0 if info.kind == "int" else None,
+            label=label,
+            **common,
+        )
+    return gr.Textbox(value=to_text(value), label=label, **common)
+
+
+def to_text(value: Any) -> str:
+    """Form text of a field value: tuples as 'a, b', mappings as JSON, None as ''."""
+    if value is None or value is forms.MISSING:
+        return ""
+    if isinstance(value, (tuple, list)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
 def dataclass_form(
     cls: type,
     names: list[str] | None = None,
     skip: tuple[str, ...] = (),
     labels: dict[str, str] | None = None,
 ) -> dict[str, gr.components.Component]:
-    """One input per field of a frozen config dataclass (defaults shown), in field order.
-
-    bool -> Checkbox, int/float -> Number (empty means null for optional fields), str -> Textbox.
-    """
-    import dataclasses
-
+    """One input per field of a spec dataclass (defaults shown), in field order (or `names`'),
+    built from the field descriptions; nested dataclasses are left to the caller."""
     comps: dict[str, gr.components.Component] = {}
-    for f in dataclasses.fields(cls):
-        if (names is not None and f.name not in names) or f.name in skip:
+    for info in forms.describe(cls, names):
+        if info.name in skip or info.kind == "nested":
             continue
-        default = f.default if f.default is not dataclasses.MISSING else None
-        label = (labels or {}).get(f.name, f.name)
-        kind = str(f.type).replace(" | None", "")
-        if kind == "bool":
-            comps[f.name] = gr.Checkbox(value=bool(default), label=label)
-        elif kind in ("int", "float"):
-            if default is None:
-                label += " (0 = default)"
-            comps[f.name] = gr.Number(
-                value=default, label=label, precision=0 if kind == "int" else None, min_width=120
-            )
-        else:
-            comps[f.name] = gr.Textbox(
-                value="" if default is None else str(default), label=label, min_width=120
-            )
+        comps[info.name] = field_input(info, label=(labels or {}).get(info.name))
     return comps
 
 
@@ -249,9 +267,8 @@ def form_spec(names: list[str], values: tuple, optional: set[str] = frozenset())
 
 
 def optional_fields(cls: type) -> set[str]:
-    import dataclasses
-
-    return {f.name for f in dataclasses.fields(cls) if "None" in str(f.type)}
+    """The fields of a spec that may be None (an empty input means "automatic")."""
+    return {info.name for info in forms.describe(cls) if info.optional}
 
 
 def progress_html(job: dict | None) -> str:

@@ -8,12 +8,11 @@ name, so the job spec stays small and the engine's preset logic stays the single
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 
 import gradio as gr
 
-from core.app import datasets, jobs, searches
+from core.app import datasets, forms, jobs, searches
 from core.app.forms import coerce_fields, dump
 from core.app.trainings import (
     DEFAULT_PRESET,
@@ -23,19 +22,23 @@ from core.app.trainings import (
     list_models,
 )
 from nasdet_gui import figures
-from nasdet_gui.common import Ctx, as_int, dataset_dropdown, need, submit, ui_errors, wire
+from nasdet_gui.common import (
+    Ctx,
+    as_int,
+    dataset_dropdown,
+    field_input,
+    need,
+    submit,
+    to_text,
+    ui_errors,
+    wire,
+)
 from nasdet_gui.config import TICK_S
 from nasdet_gui.job_panel import JobPanel, build_panel
 
 DEFAULT_BACKBONE = "(the model's EfficientNet)"
 MAIN_FIELDS = ["model", "image_size", "epochs", "batch_size", "lr", "pretrained_backbone"]
 GUI_PRESET = "quick-cpu"
-# Advanced fields shown under a friendlier label than their spec name (scale-out: core.dist).
-FIELD_LABELS = {
-    "nproc": "processes / GPUs (nproc: torchrun, one per GPU on CUDA)",
-    "nnodes": "nodes (nnodes)",
-    "rdzv_endpoint": "rendezvous HOST:PORT (several nodes)",
-}
 
 
 @dataclass
@@ -57,24 +60,14 @@ def preset_values(preset: str) -> dict:
     return values
 
 
-def to_text(value) -> str:
-    """Form text of a field value: tuples as 'a, b', None as ''."""
-    if value is None:
-        return ""
-    if isinstance(value, (tuple, list)):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value)  # model_overrides: JSON, as core.spec reads it back
-    return str(value)
-
-
-def from_text(name: str, text: str):
-    """A form text -> the spec value, by the engine's own coercion (core.spec: the same
-    messages as the CLI and the API); '' -> None."""
-    text = (text or "").strip()
-    if not text:
+def from_form(name: str, value):
+    """A form value -> the spec value, by the engine's own coercion (core.spec: the same
+    messages as the CLI and the API); an empty box -> None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return dump(coerce_fields(TrainConfig, {name: text}, what="train")[name])
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # gr.Number gives floats; int fields are checked strictly
+    return dump(coerce_fields(TrainConfig, {name: value}, what="train")[name])
 
 
 def backbone_choices(ctx: Ctx) -> list[tuple[str, str]]:
@@ -122,8 +115,8 @@ def _form(ctx: Ctx) -> dict:
         "dataset": gr.Dropdown(
             label="Dataset", choices=datasets.dataset_names(ctx.store), allow_custom_value=True
         ),
-        "preset": gr.Dropdown(list(PRESETS), value=GUI_PRESET, label="Preset"),
-        "model": gr.Dropdown(list_models(), value=start_values["model"], label="Model"),
+        "preset": gr.Dropdown(list(PRESETS), value=GUI_PRESET, label="Settings bundle"),
+        "model": gr.Dropdown(list_models(), value=start_values["model"], label="Detector"),
         "backbone": gr.Dropdown(
             backbone_choices(ctx),
             value="",
@@ -132,20 +125,14 @@ def _form(ctx: Ctx) -> dict:
             info="or type a timm name / nas-file:PATH",
         ),
     }
+    info = {i.name: i for i in forms.describe(TrainConfig)}
     boxes: dict[str, gr.components.Component] = {}
     for name in MAIN_FIELDS[1:]:
-        boxes[name] = gr.Textbox(to_text(start_values.get(name)), label=name)
+        boxes[name] = field_input(info[name], start_values.get(name))
     with gr.Accordion("Advanced options", open=False):
-        boxes["optimizer"] = gr.Dropdown(
-            ["sgd", "adamw"], value=start_values["optimizer"], label="optimizer"
-        )
-        boxes["amp"] = gr.Checkbox(start_values["amp"], label="amp (CUDA only)")
-        boxes["augment"] = gr.Checkbox(start_values["augment"], label="augment")
-        for name in text_fields:
+        for name in ("optimizer", "amp", "augment", *text_fields):
             if name not in boxes:
-                boxes[name] = gr.Textbox(
-                    to_text(start_values.get(name)), label=FIELD_LABELS.get(name, name)
-                )
+                boxes[name] = field_input(info[name], start_values.get(name))
     form["boxes"] = boxes
     form["start"] = gr.Button("Start training", variant="primary", elem_id="train-start")
     return form
@@ -169,7 +156,7 @@ def _wire_preset(form: dict) -> None:
         updates = [values["model"]]
         for name, comp in boxes.items():
             v = values.get(name)
-            updates.append(v if isinstance(comp, (gr.Checkbox, gr.Dropdown)) else to_text(v))
+            updates.append(to_text(v) if isinstance(comp, gr.Textbox) else v)
         return updates
 
     form["preset"].input(
@@ -185,11 +172,7 @@ def _changed_fields(preset: str, names: list[str], values: tuple) -> dict:
     """The form values that differ from the preset's (only those are sent with its name)."""
     base, changed = preset_values(preset), {}
     for name, value in zip(names, values):
-        v = (
-            value
-            if isinstance(value, bool)
-            else (value if name in ("model", "optimizer") else from_text(name, value))
-        )
+        v = value if isinstance(value, bool) or name == "model" else from_form(name, value)
         ref = base.get(name)
         ref = list(ref) if isinstance(ref, tuple) else ref
         if v != ref and not (v is None and ref is None):

@@ -207,3 +207,32 @@ def test_cli_options_read_defaults_from_the_definition():
     assert "default: 300" in parser.format_help()
     with pytest.raises(SystemExit):
         parser.parse_args(["--optimizer", "rmsprop"])
+
+
+def test_describe_gives_each_fields_kind_label_bounds_and_choices():
+    from core.spec import describe
+    from core.train.presets import TrainConfig
+
+    info = {i.name: i for i in describe(TrainConfig)}
+    assert (info["epochs"].kind, info["epochs"].lo, info["epochs"].hi) == ("int", 1, 10000)
+    assert info["image_size"].label == "Image size (pixels)" and info["image_size"].kind == "str"
+    assert info["lr"].label.startswith("Learning rate") and info["lr"].optional
+    assert info["optimizer"].kind == "choice" and info["optimizer"].choices == ("sgd", "adamw")
+    assert info["amp"].kind == "bool" and info["model_overrides"].kind == "mapping"
+    assert info["dataset"].required and not info["epochs"].required
+    assert info["momentum"].hi == 1.0  # lt: the form's bound
+    assert "default: 300" in info["epochs"].help  # the same help text as the CLI's
+    assert [i.name for i in describe(TrainConfig, ["lr", "seed"])] == ["lr", "seed"]
+
+
+def test_the_gui_form_is_built_from_the_description():
+    import gradio as gr
+
+    from core.train.presets import TrainConfig
+    from nasdet_gui.common import dataclass_form
+
+    form = dataclass_form(TrainConfig, names=["epochs", "optimizer", "amp", "image_size"])
+    assert isinstance(form["epochs"], gr.Number) and form["epochs"].minimum == 1
+    assert form["epochs"].label == "Epochs (passes over the data)"
+    assert isinstance(form["optimizer"], gr.Dropdown) and isinstance(form["amp"], gr.Checkbox)
+    assert isinstance(form["image_size"], gr.Textbox)

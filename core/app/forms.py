@@ -3,6 +3,8 @@ inputs and reads their text back with the engine's own coercion, as argparse doe
 
 from __future__ import annotations
 
-from core.spec import coerce_fields, dump
+from dataclasses import MISSING
 
-__all__ = ["coerce_fields", "dump"]
+from core.spec import FieldInfo, coerce_fields, describe, dump
+
+__all__ = ["MISSING", "FieldInfo", "coerce_fields", "describe", "dump"]
