@@ -1,10 +1,11 @@
 """Read a large JSON object one top-level member, or one array element, at a time.
 
 `json.load` holds the whole document as Python objects at once, several times the file's size
-for a COCO file, and far more for a file of `[{},{},...]`. `stream_object` keeps one chunk of text plus the element
-being decoded: for each member of the top-level object it yields `(key, None, value)`, except
-that a member whose value is an array yields `(key, i, element)` for each element instead. The
-elements are decoded by the standard library's C scanner (`JSONDecoder.raw_decode`).
+for a COCO file, and far more for a file of `[{},{},...]`. `stream_object` keeps one chunk of
+text plus the element being decoded: for each member of the top-level object it yields
+`(key, None, value)`, except that a member whose value is an array yields `(key, i, element)`
+for each element instead. The elements are decoded by the standard library's C scanner
+(`JSONDecoder.raw_decode`).
 
 Errors are DatasetError with the file name and the character offset: invalid JSON, a top level
 that is not an object, invalid UTF-8, and nesting deeper than the scanner's recursion limit
