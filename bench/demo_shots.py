@@ -15,11 +15,11 @@ Along the walk one page (1280x800, never clicked: what a room watching the prese
 sees) stays open and is read about once a second; the presenter's page (the click on "Run the
 whole demo") and the screenshot pages open only for their moment, so the worker does not share
 the 2 cores with three polling pages. Read on the watching page: the panel's text, and the
-pictures and charts in its viewport. The longest stretch without a change is kept per job kind (search, train), twice:
-for any change (text included: the ETA counts down) and for pictures and charts alone. At the
-end "Try a picture of your own" gets three val pictures uploaded one after the other (seconds
-from the file chosen to the detections drawn) and three shapes drawn with the mouse (seconds
-from the pen lifted to the detections drawn).
+pictures and charts in its viewport. The longest stretch without a change is kept per job kind
+(search, train), twice: for any change (text included: the ETA counts down) and for pictures and
+charts alone. At the end "Try a picture of your own" gets three val pictures uploaded one after
+the other (seconds from the file chosen to the detections drawn) and three shapes drawn with the
+mouse (seconds from the pen lifted to the detections drawn).
 """
 
 from __future__ import annotations
@@ -360,7 +360,12 @@ def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> di
             presenter.wait_for_timeout(2000)
             presenter.context.close()
             for name, step, due, missed in _moments(store):
-                _wait(lambda: due() or missed(), WALK_TIMEOUT_S, name, still.sample)
+                _wait(
+                    lambda due=due, missed=missed: due() or missed(),
+                    WALK_TIMEOUT_S,
+                    name,
+                    still.sample,
+                )
                 if not due():
                     print(f"{name}: missed (the walk ran past it)", flush=True)
                     continue

@@ -253,8 +253,9 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
         f'Repeat: {repeat}. The chain the Guided demo\'s "Run the whole demo" queues with '
         f"the `{preset_name}` preset ({preset.get('about', '')}), "
         f"{'in the launched app' if mode == 'app' else 'run by a worker in the bench'}, each "
-        f"walk in a fresh home{'' if mode == 'app' else ', walk i with search seed i'}. Walk: from the click (the search queued) to the detector "
-        f"registered. ETA error: the worst |ETA - real time left| / real time left after the "
+        f"walk in a fresh home{'' if mode == 'app' else ', walk i with search seed i'}. "
+        f"Walk: from the click (the search queued) to the detector registered. "
+        f"ETA error: the worst |ETA - real time left| / real time left after the "
         f"first {ETA_FROM:.0%} of each job (and more than 10 s before its end). Margin: the "
         f"searched cell's proxy accuracy minus the random cells' mean in the demo's own "
         f"report. AP50: the detector on the searched cell, val split (pycocotools).\n\n"

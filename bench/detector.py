@@ -214,7 +214,8 @@ def main() -> int:
             "5,000 candidates into NMS)",
             f"{pp:.1f} ms",
             f"{post['effdet'][0] * 1e3:.1f} ms",
-            f"CPU {post['ours'][1] * 1e3:.1f} ms; target <= 15 ms: {'met' if pp <= 15 else 'MISSED'}",
+            f"CPU {post['ours'][1] * 1e3:.1f} ms; "
+            f"target <= 15 ms: {'met' if pp <= 15 else 'MISSED'}",
         ]
     )
     pr = post_real["ours"][0] * 1e3

@@ -126,8 +126,8 @@ def main() -> int:
                 [
                     "## GPU (bench/gpu_check.py)",
                     "",
-                    f"Machine: {machine()}, {torch.cuda.get_device_name(0)}; batch {args.batch_size}, "
-                    f"{args.steps} steps after 10 warm-up.",
+                    f"Machine: {machine()}, {torch.cuda.get_device_name(0)}; "
+                    f"batch {args.batch_size}, {args.steps} steps after 10 warm-up.",
                     "Repeat: `.venv/bin/python bench/gpu_check.py`.",
                     "",
                     text,

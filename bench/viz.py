@@ -231,8 +231,8 @@ def main() -> None:
             "",
             f"Machine: {machine()}; load average {load:.1f} while measuring (a shared machine "
             "inflates wall times; CPU time is this process only).",
-            f"Repeat: `.venv/bin/python bench/viz.py` (median of {args.repeat}). Target: every figure "
-            f"builds in <= {TARGET_S:.0f} s.",
+            f"Repeat: `.venv/bin/python bench/viz.py` (median of {args.repeat}). "
+            f"Target: every figure builds in <= {TARGET_S:.0f} s.",
             "",
             table(
                 [
@@ -247,12 +247,12 @@ def main() -> None:
                 rows,
             ),
             "",
-            "Long curves are cut into 600 buckets (min/max band + smoothed mean), so 100,000 metric "
-            "points ship about 1,800 x values per curve (600 for the learning rate); scatters of "
-            "more than 20,000 architectures are sampled (the Pareto front and every best-so-far "
-            "point always kept) and use WebGL above 2,000 points; the Pareto front is an O(n log n) "
-            "sweep. The alpha view's slider restyles the traces (no plotly frames: building frame "
-            "objects took seconds).",
+            "Long curves are cut into 600 buckets (min/max band + smoothed mean), so 100,000 "
+            "metric points ship about 1,800 x values per curve (600 for the learning rate); "
+            "scatters of more than 20,000 architectures are sampled (the Pareto front and every "
+            "best-so-far point always kept) and use WebGL above 2,000 points; the Pareto front "
+            "is an O(n log n) sweep. The alpha view's slider restyles the traces (no plotly "
+            "frames: building frame objects took seconds).",
         ]
     )
     write_section("viz", body)
