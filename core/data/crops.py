@@ -87,7 +87,8 @@ def load_proxy(
 
 
 def crop_object(image: np.ndarray, box: np.ndarray, size: int, context: float) -> np.ndarray:
-    """A square crop around box (x1, y1, x2, y2) of an RGB uint8 [H, W, 3] image -> [size, size, 3]."""
+    """A square crop around box (x1, y1, x2, y2) of an RGB uint8 [H, W, 3] image, resized to
+    [size, size, 3]."""
     x1, y1, x2, y2 = (float(v) for v in box)
     side = max(x2 - x1, y2 - y1) * (1 + 2 * context)
     cx, cy = (x1 + x2) / 2, (y1 + y2) / 2

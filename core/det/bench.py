@@ -33,8 +33,8 @@ class DetectionBench(nn.Module):
     def __init__(
         self,
         model: EfficientDet,
-        loss_config: LossConfig = LossConfig(),
-        post_config: PostprocessConfig = PostprocessConfig(),
+        loss_config: LossConfig = LossConfig(),  # noqa: B008 - frozen: one shared default is safe
+        post_config: PostprocessConfig = PostprocessConfig(),  # noqa: B008 - frozen as well
     ):
         super().__init__()
         self.model = model

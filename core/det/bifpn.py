@@ -194,7 +194,8 @@ class BiFpn(nn.Module):
             channels = [config.fpn_channels] * config.num_levels
 
     def forward(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
-        """feats: backbone maps at strides 8, 16, 32 -> num_levels maps [B, fpn_channels, H_l, W_l]."""
+        """feats: backbone maps at strides 8, 16, 32 -> num_levels maps
+        [B, fpn_channels, H_l, W_l]."""
         feats = list(feats)
         for extra in self.extra_levels:
             feats.append(extra(feats[-1]))

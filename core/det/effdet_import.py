@@ -6,7 +6,7 @@ effdet's `EfficientDet`; training checkpoints wrap them ("state_dict", "state_di
 
   fpn.resample.{L}.conv.{conv,bn}.*                -> fpn.extra_levels.{L-3}.conv.{conv,bn}.*
   fpn.cell.{r}.fnode.{n}.combine.resample.{id}.*  -> fpn.cells.{r}.nodes.{n}.resample.{j}.*
-                                                      (j = position of feature id in the node's inputs)
+                                    (j = position of feature id in the node's inputs)
   fpn.cell.{r}.fnode.{n}.combine.edge_weights     -> fpn.cells.{r}.nodes.{n}.fusion.weight
   fpn.cell.{r}.fnode.{n}.after_combine.conv.*     -> fpn.cells.{r}.nodes.{n}.conv.*
   {class,box}_net.bn_rep.{r}.{l}.bn.*             -> {class,box}_net.bn_rep.{l}.{r}.*  (level-first)

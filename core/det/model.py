@@ -33,7 +33,7 @@ CUSTOM_BACKBONE = "custom"
 
 
 class EfficientDet(nn.Module):
-    """EfficientDet (Tan, Pang, Le, CVPR 2020). `config` is the frozen DetConfig it was built from."""
+    """EfficientDet (Tan, Pang, Le, CVPR 2020). `config`: the frozen DetConfig it was built from."""
 
     def __init__(self, config: DetConfig, backbone: nn.Module, backbone_channels: list[int]):
         super().__init__()

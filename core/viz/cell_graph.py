@@ -154,9 +154,10 @@ def compare_figure(
         layout["xaxis" if i == 0 else "xaxis2"] = hidden_axis(xdom, lay.width, axes.y)
         layout["yaxis" if i == 0 else "yaxis2"] = hidden_axis(ydom, lay.height, axes.x)
         n_diff = sum(1 for k in hl if k[0] == "op")
+        differing = f"{n_diff} differing op edge{'s' * (n_diff != 1)}"
         titles.append(
             dict(
-                text=f"<b>{name}</b> · {cell} cell · {n_diff} differing op edge{'s' * (n_diff != 1)}",
+                text=f"<b>{name}</b> · {cell} cell · {differing}",
                 x=xdom[0],
                 y=ydom[1],
                 xref="paper",

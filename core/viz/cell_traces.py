@@ -51,7 +51,7 @@ def op_color(op: str) -> str:
 def _darker(hex_color: str, factor: float = 0.72) -> str:
     """A darker shade of '#rrggbb' (label text stays readable for light op colours)."""
     r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
-    return "#%02x%02x%02x" % (int(r * factor), int(g * factor), int(b * factor))
+    return f"#{int(r * factor):02x}{int(g * factor):02x}{int(b * factor):02x}"
 
 
 @dataclass(frozen=True)

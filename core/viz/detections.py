@@ -83,7 +83,8 @@ def class_color(index: int) -> RGB:
 
 def class_color_hex(index: int) -> str:
     """`class_color` as '#rrggbb' for plotly charts."""
-    return "#%02x%02x%02x" % class_color(index)
+    r, g, b = class_color(index)
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 @dataclass(frozen=True)
