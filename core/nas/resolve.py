@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from core.nas.results import searched_genotype
 from core.errors import NotFoundError, SpecError
 from core.nas.genotypes import PUBLISHED_GENOTYPES, Genotype, GenotypeError, published
+from core.nas.results import searched_genotype
 
 
 def resolve_genotype(store, spec: str) -> Genotype:

@@ -44,7 +44,7 @@ WEIGHTED = (nn.Conv2d, nn.Linear)
 def _bn_to_identity(model: nn.Module) -> nn.Module:
     """A copy of `model` with every BatchNorm replaced by nn.Identity (synflow's linear path)."""
     model = copy.deepcopy(model)
-    for name, module in list(model.named_modules()):
+    for module in list(model.modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, nn.modules.batchnorm._BatchNorm):
                 setattr(module, child_name, nn.Identity())

@@ -80,7 +80,7 @@ class Controller(nn.Module):
             anchors.append(torch.zeros_like(h))
             anchors_w.append(self.w_attn_1(h))
         pairs, log_p, entropy = [], 0.0, 0.0
-        for node in range(self.nodes):
+        for _ in range(self.nodes):
             used = []
             for _ in range(2):
                 h, c = self.lstm(x, (h, c))
