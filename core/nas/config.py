@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 from core import spec as speclib
 from core.errors import SpecError
+from core.nas.execution.ray_address import parse_address
 from core.spec import param
 
 STRATEGIES = ("darts", "enas", "evolution", "random", "zero-cost")
@@ -370,6 +371,11 @@ class SearchConfig:
             raise SpecError(
                 f"search: ray_address={self.ray_address!r}: needs executor=ray (--executor ray)"
             )
+        if self.ray_address:
+            try:
+                parse_address(self.ray_address)
+            except SpecError as exc:
+                raise SpecError(f"search: {exc}") from None
         if self.skip_cap > 2 * self.nodes:
             raise SpecError(
                 f"search: skip_cap={self.skip_cap}: must be <= {2 * self.nodes} (two ops per node)"

@@ -88,6 +88,7 @@ def _executor(cfg: SearchConfig, reporter: Reporter):
         reporter.device or "cpu",
         cfg.ray_address,
         cpus_per_task=torch.get_num_threads(),
+        check=reporter.check_stop,
     )
     if executor.remote:
         where = cfg.ray_address or "a local Ray started for this job"

@@ -13,7 +13,9 @@ a cancel interrupts a training at its next step. `RayExecutor` runs each call as
 caller polls `check` while it waits and, when it raises (cancel), `ray.cancel`s every
 outstanding task (force: their worker processes end) before re-raising. Without an address it
 starts a local Ray with the job's slots and shuts it down at the end; with one (`auto`, or the
-head's HOST:PORT) it joins that cluster and leaves it running. Results always come back to the
+head's HOST:PORT) it joins that cluster and leaves it running, after the head has answered a
+probe (core.nas.execution.ray_address: an unreachable head fails the job within seconds, and a
+cancel while connecting is honoured). Results always come back to the
 caller, which alone writes the store. Tasks must be module-level functions (importable on every
 node) of picklable arguments.
 """
@@ -22,10 +24,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 from core.errors import SpecError
+from core.nas.execution.ray_address import wait_for_head
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ class Executor(Protocol):
     slots: int  # trainings that run at once
     remote: bool  # tasks run in other processes: arguments are pickled, `check` stays here
 
-    def __enter__(self) -> "Executor": ...
+    def __enter__(self) -> Executor: ...
 
     def __exit__(self, *exc: Any) -> None: ...
 
@@ -51,8 +55,14 @@ class Executor(Protocol):
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """Run fn(*args); a future of its result."""
 
-    def map(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-            check: Callable[[], None] | None = None, **local: Any) -> Iterator[Any]:
+    def map(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *shared: Any,
+        check: Callable[[], None] | None = None,
+        **local: Any,
+    ) -> Iterator[Any]:
         """fn(item, *shared) for every item; yields the results in the items' order. `local`
         keywords (callbacks such as progress) reach fn only when it runs in this process."""
 
@@ -68,7 +78,7 @@ class LocalExecutor:
     def __init__(self, slots: int = 1):
         self.slots = slots
 
-    def __enter__(self) -> "LocalExecutor":
+    def __enter__(self) -> LocalExecutor:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -85,8 +95,14 @@ class LocalExecutor:
             future.set_exception(exc)
         return future
 
-    def map(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-            check: Callable[[], None] | None = None, **local: Any) -> Iterator[Any]:
+    def map(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *shared: Any,
+        check: Callable[[], None] | None = None,
+        **local: Any,
+    ) -> Iterator[Any]:
         """fn(item, *shared, check=check, **local), one after the other; `items` is read
         lazily (an item is made only when the previous result has been taken)."""
         for item in items:
@@ -103,10 +119,17 @@ class RayExecutor:
 
     name, remote = "ray", True
 
-    def __init__(self, slots: int | None = None, address: str | None = None,
-                 cpus_per_task: int = 1, gpus_per_task: float = 0.0,
-                 max_retries: int = MAX_RETRIES, poll_s: float = POLL_S):
-        self.address, self.requested_slots = address, slots
+    def __init__(
+        self,
+        slots: int | None = None,
+        address: str | None = None,
+        cpus_per_task: int = 1,
+        gpus_per_task: float = 0.0,
+        max_retries: int = MAX_RETRIES,
+        poll_s: float = POLL_S,
+        check: Callable[[], None] | None = None,
+    ):
+        self.address, self.requested_slots, self.check = address, slots, check
         self.cpus_per_task, self.gpus_per_task = max(1, cpus_per_task), gpus_per_task
         self.max_retries, self.poll_s = max_retries, poll_s
         self.slots = slots or 1
@@ -114,19 +137,26 @@ class RayExecutor:
         self._pending: set = set()
         self._remotes: dict[Callable, Any] = {}
 
-    def __enter__(self) -> "RayExecutor":
+    def __enter__(self) -> RayExecutor:
         ray = _import_ray()
         if not ray.is_initialized():
             if self.address:
+                wait_for_head(self.address, self.check)  # fails fast, cancellable
                 ray.init(address=self.address, logging_level=logging.WARNING)
             else:
-                ray.init(num_cpus=(self.requested_slots or 1) * self.cpus_per_task,
-                         include_dashboard=False, logging_level=logging.WARNING,
-                         log_to_driver=False)
+                ray.init(
+                    num_cpus=(self.requested_slots or 1) * self.cpus_per_task,
+                    include_dashboard=False,
+                    logging_level=logging.WARNING,
+                    log_to_driver=False,
+                )
                 self._started = True
         self.slots = self._cluster_slots(ray)
-        log.info("ray executor: %d slot(s)%s", self.slots,
-                 f" on {self.address}" if self.address else " (local Ray)")
+        log.info(
+            "ray executor: %d slot(s)%s",
+            self.slots,
+            f" on {self.address}" if self.address else " (local Ray)",
+        )
         return self
 
     def _cluster_slots(self, ray) -> int:
@@ -148,8 +178,11 @@ class RayExecutor:
         if fn not in self._remotes:
             ray = _import_ray()
             self._remotes[fn] = ray.remote(fn).options(
-                num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
-                max_retries=self.max_retries, retry_exceptions=False)
+                num_cpus=self.cpus_per_task,
+                num_gpus=self.gpus_per_task,
+                max_retries=self.max_retries,
+                retry_exceptions=False,
+            )
         return self._remotes[fn]
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
@@ -157,8 +190,14 @@ class RayExecutor:
         self._pending.add(ref)
         return ref.future()
 
-    def map(self, fn: Callable[..., Any], items: Iterable[Any], *shared: Any,
-            check: Callable[[], None] | None = None, **local: Any) -> Iterator[Any]:
+    def map(
+        self,
+        fn: Callable[..., Any],
+        items: Iterable[Any],
+        *shared: Any,
+        check: Callable[[], None] | None = None,
+        **local: Any,
+    ) -> Iterator[Any]:
         """All items are submitted at once; results are yielded in order. When `check` or a
         task raises, or the caller stops iterating, the unfinished tasks are cancelled.
         `local` keywords are callbacks of this process: they do not travel to the tasks."""
@@ -192,8 +231,10 @@ def _import_ray():
     try:
         import ray
     except ImportError as exc:
-        raise SpecError("--executor ray needs the `ray` package (pip install -r "
-                        "requirements.txt); or use --executor local") from exc
+        raise SpecError(
+            "--executor ray needs the `ray` package (pip install -r "
+            "requirements.txt); or use --executor local"
+        ) from exc
     return ray
 
 
@@ -207,13 +248,24 @@ def default_slots(device: str, cpus_per_task: int = 1) -> tuple[int, float]:
     return max(1, (os.cpu_count() or 1) // max(1, cpus_per_task)), 0.0
 
 
-def make_executor(kind: str, device: str = "cpu", address: str | None = None,
-                  cpus_per_task: int = 1) -> Executor:
-    """'local' or 'ray' (a local Ray with the device's slots, or the cluster at `address`)."""
+def make_executor(
+    kind: str,
+    device: str = "cpu",
+    address: str | None = None,
+    cpus_per_task: int = 1,
+    check: Callable[[], None] | None = None,
+) -> Executor:
+    """'local' or 'ray' (a local Ray with the device's slots, or the cluster at `address`);
+    `check` runs while connecting to a cluster (a cancel raises from it)."""
     if kind == "local":
         return LocalExecutor()
     if kind != "ray":
         raise SpecError(f"unknown executor {kind!r}; use one of {', '.join(EXECUTORS)}")
     slots, gpus = default_slots(device, cpus_per_task)
-    return RayExecutor(slots=None if address else slots, address=address,
-                       cpus_per_task=cpus_per_task, gpus_per_task=gpus)
+    return RayExecutor(
+        slots=None if address else slots,
+        address=address,
+        cpus_per_task=cpus_per_task,
+        gpus_per_task=gpus,
+        check=check,
+    )
