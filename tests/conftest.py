@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated home folder and store per test; deterministic, single-threaded torch."""
+"""Shared fixtures: an isolated home folder and store per test; deterministic, single-threaded
+torch."""
 
 from __future__ import annotations
 

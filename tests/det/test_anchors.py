@@ -12,7 +12,8 @@ from core.det.anchors import BACKGROUND, generate_anchors, match_anchors
 
 
 def test_anchors_small_hand_computed_case():
-    # 16x16 image, level 3 only (stride 8 -> 2x2 locations), 2 octave scales, ratios (1,1), (1.4,0.7)
+    # 16x16 image, level 3 only (stride 8 -> 2x2 locations), 2 octave scales,
+    # ratios (1, 1) and (1.4, 0.7)
     anchors = generate_anchors(
         (16, 16), 3, 3, num_scales=2, aspect_ratios=((1.0, 1.0), (1.4, 0.7)), anchor_scale=4.0
     )

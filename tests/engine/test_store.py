@@ -41,7 +41,7 @@ def test_newer_schema_is_refused_untouched(home):
 
 
 def test_migrations_run_forward_from_older_version(home, monkeypatch):
-    s = Store(home)
+    Store(home)  # a database at the current version
     added = []
     monkeypatch.setattr(
         schema_mod,

@@ -1,4 +1,5 @@
-"""Fixtures of the NAS tests: tiny synthetic proxy tensors and a real job + Reporter in a tmp store."""
+"""Fixtures of the NAS tests: tiny synthetic proxy tensors and a real job + Reporter in a tmp
+store."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ import core.engine.reporter as reporter_module
 from core.errors import JobCancelled
 from core.nas.search_context import RunState
 from core.nas.tasks import SEARCH
-from tests.nas.conftest import make_job, proxy_file  # noqa: F401 (fixtures)
 from tests.nas.test_search import _resumed_reporter
 
 SPEC = {

@@ -58,7 +58,7 @@ def test_fraction_rises_steadily_and_never_goes_back():
     clock = FakeClock()
     p = TrainProgress(40, 10, eval_epochs(4, 1), val_images=40, batch_size=4, clock=clock)
     seen = []
-    for epoch in range(4):
+    for _ in range(4):  # epochs
         for _ in range(10):
             clock.t += 1.0
             p.step()

@@ -7,15 +7,16 @@ import numpy as np
 from core.data.dataset import load_records, open_dataset
 from core.viz.detections import class_color
 from core.viz.previews import preview_images
-from tests.data.conftest import make_generated, tiny  # noqa: F401 (fixture)
+from tests.data.conftest import make_generated
 
 
-def test_preview_images_draw_class_coloured_boxes(tiny):
-    images = preview_images(open_dataset(tiny, "tiny"), split="train", n=4, seed=1)
+def test_preview_images_draw_class_coloured_boxes(store):
+    make_generated(store)  # 'tiny': 6 shapes images of 96 x 96, 4 of them in train
+    images = preview_images(open_dataset(store, "tiny"), split="train", n=4, seed=1)
     assert len(images) == 4 and all(im.shape == (96, 96, 3) for im in images)
-    again = preview_images(open_dataset(tiny, "tiny"), split="train", n=4, seed=1)
+    again = preview_images(open_dataset(store, "tiny"), split="train", n=4, seed=1)
     assert all(np.array_equal(a, b) for a, b in zip(images, again))
-    records = load_records(open_dataset(tiny, "tiny"), "train")  # n = all 4, in order
+    records = load_records(open_dataset(store, "tiny"), "train")  # n = all 4, in order
     checked, hits = 0, 0
     for im, rec in zip(images, records):
         for box, label in zip(rec.boxes, rec.labels):
