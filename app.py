@@ -75,10 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 def serve(args: argparse.Namespace, auth: tuple[str, str] | None) -> int:
     """Prepare the home (worker, first-start dataset) and serve the app until stopped."""
 
-    from core.engine.store import Store
-    from core.engine.worker import ensure_worker
+    from core.app.jobs import Store, after_app, ensure_worker
     from core.errors import NasdetError
-    from nasdet_gui.app import build_app, css, first_start, theme, translations
+    from nasdet_gui.app import build_app, first_start
     from nasdet_gui.config import make_config
 
     try:
@@ -94,6 +93,19 @@ def serve(args: argparse.Namespace, auth: tuple[str, str] | None) -> int:
         return 2
     demo = build_app(config, store)
     demo.queue(default_concurrency_limit=4)
+    try:
+        _launch(demo, args, auth, config)
+    finally:
+        note = after_app(store)
+        if note:
+            print(note, file=sys.stderr)
+    return 0
+
+
+def _launch(demo, args: argparse.Namespace, auth, config) -> None:
+    """Serve until stopped (Ctrl-C); no allowed_paths: no home file is served by path."""
+    from nasdet_gui.app import css, theme, translations
+
     demo.launch(
         server_name=args.host,
         server_port=args.port,
@@ -105,8 +117,7 @@ def serve(args: argparse.Namespace, auth: tuple[str, str] | None) -> int:
         i18n=translations(),
         show_error=True,
         footer_links=["api"],
-    )  # no allowed_paths: no home file by path
-    return 0
+    )
 
 
 if __name__ == "__main__":

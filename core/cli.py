@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--device", default="auto", help="auto | cpu | cuda:N | mps")
     worker.add_argument("--max-jobs", type=int, help="exit after this many jobs")
     worker.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
+    worker.add_argument(
+        "--lane",
+        default="all",
+        choices=["all", "light"],
+        help="all: every job; light: only data, evaluate and export jobs (beside a long one)",
+    )
     worker.set_defaults(func=cmd_worker)
 
     jobs = sub.add_parser("jobs", help="list, show, cancel, resume, delete jobs; show logs")
@@ -127,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_worker(args) -> int:
     from core.engine.worker import run_worker
 
-    return run_worker(args.home, args.device, max_jobs=args.max_jobs, idle_exit_s=args.idle_exit)
+    return run_worker(
+        args.home, args.device, max_jobs=args.max_jobs, idle_exit_s=args.idle_exit, lane=args.lane
+    )
 
 
 def _job_view(job: dict) -> dict:

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from core.app import jobs
 from core.engine.store import FINISHED, Store
+from core.engine.submit import submit as submit_job
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
@@ -50,7 +50,7 @@ def store_from(args: argparse.Namespace) -> Store:
 def submit(args: argparse.Namespace, kind: str, spec: dict) -> int:
     """Validate and queue a job (SpecError propagates -> exit 2), start a worker, maybe wait."""
     store = store_from(args)
-    job_id = jobs.submit(store, kind, spec, args.device, start_worker=not args.no_worker)
+    job_id = submit_job(store, kind, spec, args.device, start_worker=not args.no_worker)
     if args.wait:
         code = wait_for_job(store, job_id)
         print(job_id)

@@ -3,7 +3,10 @@ resume or delete it, and read them (effective statuses, fingerprints, labels).""
 
 from __future__ import annotations
 
-from core.engine.jobs import delete_job, run_dir, submit_job
+import os
+import signal
+
+from core.engine.jobs import delete_job, run_dir
 from core.engine.queries import (
     STATUS_WORDS,
     dataset_names,
@@ -21,11 +24,14 @@ from core.engine.queries import (
     table_fingerprint,
 )
 from core.engine.store import FINISHED, RESUMABLE, Store
-from core.engine.worker import ensure_worker
+from core.engine.submit import submit
+from core.engine.worker import IDLE_EXIT_S, ensure_worker
 
 ACTIVE = ("queued", "running")
 
 __all__ = [
+    "after_app",
+    "ensure_worker",
     "ACTIVE",
     "FINISHED",
     "RESUMABLE",
@@ -52,24 +58,6 @@ __all__ = [
 ]
 
 
-def submit(
-    store: Store,
-    kind: str,
-    spec: dict,
-    device: str = "auto",
-    *,
-    after: int | None = None,
-    origin: str | None = None,
-    start_worker: bool = True,
-) -> int:
-    """Validate, resolve and queue a job (SpecError and friends before anything is queued),
-    then make sure a worker runs for its device; returns the job id."""
-    job_id = submit_job(store, kind, spec, device=device, after=after, origin=origin)
-    if start_worker:
-        ensure_worker(store.home, device)
-    return job_id
-
-
 def cancel(store: Store, job_id: int) -> str:
     """Cancel a job (queued: at once; running: at its next step); says what happened."""
     status = store.request_cancel(job_id)
@@ -89,3 +77,31 @@ def delete(store: Store, job_id: int) -> str:
     """Delete a finished job's rows and files; its number is never given to another job."""
     delete_job(store, job_id)
     return f"Job {job_id} deleted."
+
+
+def after_app(store: Store) -> str:
+    """What keeps running once the app has stopped, in words; idle workers are stopped now
+    (SIGTERM: they leave no job behind). A busy worker goes on with its jobs and exits by itself
+    IDLE_EXIT_S after its last one."""
+    live = store.live_workers()
+    if not live:
+        return ""
+    pids = " ".join(str(w["pid"]) for w in live)
+    running = list_jobs(store, "running")
+    queued = list_jobs(store, "queued")
+    if not running and not queued:
+        for worker in live:
+            os.kill(worker["pid"], signal.SIGTERM)
+        return f"Stopped the idle background worker (pid {pids})."
+    what = ", ".join(
+        f"{len(group)} {word}"
+        for group, word in ((running, "running"), (queued, "queued"))
+        if group
+    )
+    minutes = IDLE_EXIT_S["all"] / 60
+    return (
+        f"The background worker (pid {pids}) keeps going with its jobs ({what}) and stops by "
+        f"itself {minutes:.0f} minutes after the last one; the app shows them again when it "
+        f"starts. To stop it now: kill {pids} (a running job becomes interrupted and "
+        "`python -m core jobs resume ID` continues it)."
+    )

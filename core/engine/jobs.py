@@ -26,6 +26,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 JOB_KINDS = ("dataset.generate", "dataset.import", "search", "train", "evaluate", "export")
 
+# Kinds that take seconds to minutes: a worker of the "light" lane runs them beside a long
+# search or training, so an import or an evaluation never waits behind one.
+LIGHT_KINDS = ("dataset.generate", "dataset.import", "evaluate", "export")
+LANES: dict[str, tuple[str, ...] | None] = {"all": None, "light": LIGHT_KINDS}
+
 
 @dataclass(frozen=True)
 class TaskDef:

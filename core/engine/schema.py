@@ -1,4 +1,5 @@
-"""The database file of a home: opening it, checking that it is ours and sound, its versioned schema.
+"""The database file of a home: opening it, checking that it is ours and sound, its versioned
+schema.
 
 `connect` opens `<home>/nasdet.db` in WAL mode through `GuardedConnection`, which turns SQLite's
 file-level failures into the project's errors wherever they surface (a damaged page is often
@@ -306,10 +307,11 @@ def _v3(db: sqlite_utils.Database) -> None:
 
 
 def _v4(db: sqlite_utils.Database) -> None:
-    """Job ids are never reused (AUTOINCREMENT: a deleted job's number stays retired), and
-    jobs.origin names what queued a job ("demo" for the Guided demo's own chain; NULL for a tab,
-    the CLI or a script). SQLite cannot add AUTOINCREMENT to a table, so jobs is rebuilt from its
-    own CREATE statement, rows and indexes kept."""
+    """Job ids are never reused (AUTOINCREMENT: a deleted job's number stays retired);
+    jobs.origin names what queued a job ("demo" for the Guided demo's own chain; NULL for a
+    tab, the CLI or a script); workers.lane says which jobs a worker takes. SQLite cannot add
+    AUTOINCREMENT to a table, so jobs is rebuilt from its own CREATE statement, rows and
+    indexes kept."""
     create = db.execute(
         "SELECT sql FROM sqlite_master WHERE type='table' AND name='jobs'"
     ).fetchone()
@@ -328,6 +330,7 @@ def _v4(db: sqlite_utils.Database) -> None:
     for (sql,) in indexes:
         db.execute(sql)
     db["jobs"].add_column("origin", str)
+    db["workers"].add_column("lane", str)  # "all", or "light" (core.engine.jobs.LANES)
 
 
 # Forward migrations: MIGRATIONS[i] takes a database at version i to version i + 1.

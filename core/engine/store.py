@@ -1,4 +1,5 @@
-"""The SQLite store (sqlite-utils): datasets, jobs, metrics, events, architectures, artifacts, models.
+"""The SQLite store (sqlite-utils): datasets, jobs, metrics, events, architectures, artifacts,
+models.
 
 One database file, `<home>/nasdet.db`, in WAL mode so the GUI can read while a worker writes.
 Every statement is parameterised. The schema is versioned (core.engine.schema: `MIGRATIONS`
@@ -42,7 +43,8 @@ JSON_COLUMNS = {
 
 
 def resolve_home(home: str | os.PathLike | None = None) -> Path:
-    """The home folder: `home` if given, else $NASDET_HOME, else ./nasdet_data; created if missing."""
+    """The home folder: `home` if given, else $NASDET_HOME, else ./nasdet_data; created if
+    missing."""
     path = Path(home or os.environ.get("NASDET_HOME") or "nasdet_data").expanduser().resolve()
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -215,23 +217,32 @@ class Store(CatalogMixin):
         sql = "SELECT * FROM jobs" + (" WHERE " + " AND ".join(where) if where else "")
         return self._rows("jobs", sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
 
-    def claim_job(self, device: str, pid: int, worker_id: int | None = None) -> dict | None:
+    def claim_job(
+        self,
+        device: str,
+        pid: int,
+        worker_id: int | None = None,
+        kinds: tuple[str, ...] | None = None,
+    ) -> dict | None:
         """Atomically move the oldest queued job this device may run to running; None if none.
 
         A single UPDATE ... RETURNING is atomic in SQLite, so two workers never get the same job.
         Jobs asking for device 'auto' go to any worker; others only to a worker on that device.
+        `kinds`: only jobs of these kinds (a worker of the light lane, core.engine.jobs).
         """
         t = now()
+        only = f"AND kind IN ({', '.join('?' * len(kinds))}) " if kinds else ""
         cur = self.db.execute(
             "UPDATE jobs SET status = 'running', device = ?, pid = ?, worker_id = ?, "
             "started_at = ?, heartbeat_at = ?, attempts = attempts + 1, error = NULL, "
             "message = 'starting' "
             "WHERE id = (SELECT id FROM jobs WHERE status = 'queued' "
             "AND (requested_device = 'auto' OR requested_device = ?) "
-            "AND (after_id IS NULL OR after_id IN (SELECT id FROM jobs WHERE status = 'succeeded')) "
-            "ORDER BY id LIMIT 1) "
+            "AND (after_id IS NULL OR "
+            "after_id IN (SELECT id FROM jobs WHERE status = 'succeeded')) "
+            f"{only}ORDER BY id LIMIT 1) "
             "AND status = 'queued' RETURNING id",
-            [device, pid, worker_id, t, t, device],
+            [device, pid, worker_id, t, t, device, *(kinds or ())],
         )
         row = cur.fetchone()
         return self.get_job(row[0], reconcile=False) if row else None
@@ -296,7 +307,8 @@ class Store(CatalogMixin):
         self.db.execute("UPDATE jobs SET result = ? WHERE id = ?", [json.dumps(result), job_id])
 
     def request_cancel(self, job_id: int) -> str:
-        """Cancel a job: a queued job at once, a running one at its next step. Returns the status."""
+        """Cancel a job: a queued job at once, a running one at its next step. Returns the
+        status."""
         job = self.get_job(job_id)
         if job["status"] == "queued":
             self.db.execute(
@@ -318,7 +330,8 @@ class Store(CatalogMixin):
         return bool(row and row[0])
 
     def resume_job(self, job_id: int) -> None:
-        """Re-queue an interrupted, failed or cancelled job; its task resumes from its checkpoint."""
+        """Re-queue an interrupted, failed or cancelled job; its task resumes from its
+        checkpoint."""
         job = self.get_job(job_id)
         if job["status"] not in RESUMABLE:
             raise JobStateError(
@@ -342,7 +355,8 @@ class Store(CatalogMixin):
         return job
 
     def reconcile(self) -> list[int]:
-        """Mark running jobs whose worker is gone (or silent > 30 s) interrupted; return their ids."""
+        """Mark running jobs whose worker is gone (or silent > 30 s) interrupted; return their
+        ids."""
         rows = self.db.execute(
             "SELECT id, pid, heartbeat_at FROM jobs WHERE status = 'running'"
         ).fetchall()
@@ -361,7 +375,7 @@ class Store(CatalogMixin):
         return lost
 
     # -- workers -------------------------------------------------------------------------------
-    def register_worker(self, pid: int, device: str, hostname: str) -> int:
+    def register_worker(self, pid: int, device: str, hostname: str, lane: str = "all") -> int:
         t = now()
         return (
             self.db["workers"]
@@ -370,6 +384,7 @@ class Store(CatalogMixin):
                     "pid": pid,
                     "device": device,
                     "hostname": hostname,
+                    "lane": lane,
                     "started_at": t,
                     "heartbeat_at": t,
                 }
@@ -383,14 +398,20 @@ class Store(CatalogMixin):
     def stop_worker(self, worker_id: int) -> None:
         self.db.execute("UPDATE workers SET stopped_at = ? WHERE id = ?", [now(), worker_id])
 
-    def live_workers(self, device: str | None = None) -> list[dict]:
+    def live_workers(self, device: str | None = None, lane: str | None = None) -> list[dict]:
+        """Workers alive now (their process exists and their heartbeat is fresh), of one device
+        and lane when given."""
         rows = self._rows(
             "workers",
             "SELECT * FROM workers WHERE stopped_at IS NULL AND heartbeat_at > ?",
             [now() - HEARTBEAT_STALE_S],
         )
         return [
-            r for r in rows if pid_alive(r["pid"]) and (device is None or r["device"] == device)
+            r
+            for r in rows
+            if pid_alive(r["pid"])
+            and (device is None or r["device"] == device)
+            and (lane is None or (r.get("lane") or "all") == lane)
         ]
 
     # -- metrics and events --------------------------------------------------------------------

@@ -28,7 +28,7 @@ import traceback
 from pathlib import Path
 
 from core.engine.devices import resolve_device
-from core.engine.jobs import get_task, run_dir
+from core.engine.jobs import LANES, LIGHT_KINDS, get_task, run_dir
 from core.engine.reporter import Reporter
 from core.engine.store import Store
 from core.errors import DiskFullError, JobCancelled, NasdetError
@@ -42,6 +42,9 @@ STORE_RETRY_S = 5.0  # wait between attempts while the database cannot be writte
 RESERVE_BYTES = 512 * 1024  # freed to record a job's end when the disk is full
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# A worker started in the background exits after this long without a job (the next submit
+# starts one again): nothing is left running on a presenter's laptop for long.
+IDLE_EXIT_S = {"all": 15 * 60.0, "light": 60.0}
 STORE_ERRORS = (NasdetError, sqlite3.Error, OSError)  # what a store write can raise
 
 
@@ -242,8 +245,10 @@ def _loop(
     reserve: Reserve,
     max_jobs: int | None,
     idle_exit_s: float | None,
+    kinds: tuple[str, ...] | None = None,
 ) -> None:
-    """Claim and run jobs; a job end not yet written is written before anything else is claimed."""
+    """Claim and run jobs (of `kinds` only, when given); a job end not yet written is written
+    before anything else is claimed."""
     done, idle_since, pending = 0, time.monotonic(), None
     while max_jobs is None or done < max_jobs:
         if pending is not None:
@@ -253,7 +258,7 @@ def _loop(
             pending = None
         try:
             reserve.take()
-            job = store.claim_job(device, os.getpid(), worker_id)
+            job = store.claim_job(device, os.getpid(), worker_id, kinds)
         except STORE_ERRORS as exc:  # e.g. disk full: wait for room, do not die
             log.error("cannot claim a job (%s); retrying in %.0f s", exc, STORE_RETRY_S)
             time.sleep(STORE_RETRY_S)
@@ -278,11 +283,15 @@ def run_worker(
     device: str = "auto",
     max_jobs: int | None = None,
     idle_exit_s: float | None = None,
+    lane: str = "all",
 ) -> int:
-    """Claim and run jobs until stopped (or `max_jobs` done / idle for `idle_exit_s`)."""
+    """Claim and run jobs until stopped (or `max_jobs` done / idle for `idle_exit_s`); the
+    "light" lane takes only LIGHT_KINDS (core.engine.jobs.LANES)."""
+    if lane not in LANES:
+        raise NasdetError(f"unknown worker lane {lane!r}; use one of {', '.join(LANES)}")
     store = Store(home)
     device = resolve_device(device)
-    worker_id = store.register_worker(os.getpid(), device, socket.gethostname())
+    worker_id = store.register_worker(os.getpid(), device, socket.gethostname(), lane)
     heartbeat = _Heartbeat(store.home, worker_id)
     heartbeat.start()
     logs = store.home / "logs"
@@ -290,10 +299,17 @@ def run_worker(
     Reserve.remove_stale(logs, {w["id"] for w in store.live_workers()} | {worker_id})
     reserve = Reserve(logs / f".reserve-worker-{worker_id}")
     previous = signal.signal(signal.SIGTERM, _raise_stop)
-    log.info("worker %s (pid %s) on %s, home %s", worker_id, os.getpid(), device, store.home)
+    log.info(
+        "worker %s (pid %s, lane %s) on %s, home %s",
+        worker_id,
+        os.getpid(),
+        lane,
+        device,
+        store.home,
+    )
     try:
         _quietly("reconciling lost jobs", store.reconcile)
-        _loop(store, device, worker_id, heartbeat, reserve, max_jobs, idle_exit_s)
+        _loop(store, device, worker_id, heartbeat, reserve, max_jobs, idle_exit_s, LANES[lane])
     except (WorkerStopped, KeyboardInterrupt):
         log.info("worker %s stopping", worker_id)
         if heartbeat.job_id is not None:
@@ -312,25 +328,37 @@ def run_worker(
     return 0
 
 
-def ensure_worker(home: Path, device: str = "auto") -> int | None:
-    """Start a detached worker for `device` unless one is alive; returns the new pid or None."""
+def ensure_worker(home: Path, device: str = "auto", kind: str | None = None) -> int | None:
+    """Start a detached worker for `device` unless one is alive; for a light job (`kind` in
+    LIGHT_KINDS) also one of the light lane when every worker is busy with a long job, so the
+    light job does not wait behind it. Returns the pid of the worker started, or None."""
     store = Store(home)
     concrete = resolve_device(device)
     logs = store.home / "logs"
     logs.mkdir(exist_ok=True)
     with open(logs / "worker.lock", "w") as lock:  # one starter at a time (GUI and CLI may race)
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if store.live_workers(concrete):
-            return None
-        return _spawn_worker(store, concrete, logs)
+        if not store.live_workers(concrete):
+            return _spawn_worker(store, concrete, logs, "all")
+        if kind in LIGHT_KINDS and _all_busy(store, concrete):
+            if not store.live_workers(concrete, lane="light"):
+                return _spawn_worker(store, concrete, logs, "light")
+        return None
 
 
-def _spawn_worker(store: Store, concrete: str, logs: Path) -> int:
+def _all_busy(store: Store, device: str) -> bool:
+    """Whether every live worker of `device` is running a job."""
+    busy = {j["worker_id"] for j in store.list_jobs(status="running", limit=100)}
+    return all(w["id"] in busy for w in store.live_workers(device))
+
+
+def _spawn_worker(store: Store, concrete: str, logs: Path, lane: str) -> int:
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
     )
-    with open(logs / f"worker-{concrete.replace(':', '')}.log", "ab") as out:
+    suffix = "" if lane == "all" else f"-{lane}"
+    with open(logs / f"worker-{concrete.replace(':', '')}{suffix}.log", "ab") as out:
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -341,6 +369,10 @@ def _spawn_worker(store: Store, concrete: str, logs: Path) -> int:
                 "worker",
                 "--device",
                 concrete,
+                "--lane",
+                lane,
+                "--idle-exit",
+                str(IDLE_EXIT_S[lane]),
             ],
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -352,7 +384,7 @@ def _spawn_worker(store: Store, concrete: str, logs: Path) -> int:
     # wait until it registers, so a second caller does not start another
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and proc.poll() is None:
-        if any(w["pid"] == proc.pid for w in store.live_workers(concrete)):
+        if any(w["pid"] == proc.pid for w in store.live_workers(concrete, lane)):
             break
         time.sleep(0.1)
     if proc.poll() is not None:
