@@ -56,7 +56,11 @@ const look = (node) => {
 new MutationObserver((records) => { for (const r of records) {
   if (r.type === 'characterData') look(r.target);
   if (r.type === 'attributes') look(r.target);
-  for (const n of r.addedNodes || []) { look(n); if (n.querySelectorAll) n.querySelectorAll('*').forEach((e) => { look(e); e.childNodes.forEach(look); }); }
+  for (const n of r.addedNodes || []) {
+    look(n);
+    if (n.querySelectorAll)
+      n.querySelectorAll('*').forEach((e) => { look(e); e.childNodes.forEach(look); });
+  }
 }}).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
 """
 
@@ -70,27 +74,33 @@ CHECK_TAB = """
   const visible = (el) => { const r = el.getBoundingClientRect(); const cs = getComputedStyle(el);
     return r.width > 0 && r.height > 0 && cs.visibility !== 'hidden' && cs.display !== 'none'; };
   const name = (el) => `${el.tagName.toLowerCase()}#${el.id}.${String(el.className).slice(0, 50)}` +
-    ` "${(el.innerText || '').trim().slice(0, 30)}" in #${(el.closest('[id]:not([id=""])') || {}).id}`;
+    ` "${(el.innerText || '').trim().slice(0, 30)}"` +
+    ` in #${(el.closest('[id]:not([id=""])') || {}).id}`;
   for (const el of panel.querySelectorAll('*')) {
     if (!visible(el)) continue;
-    const own = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent).join('').trim();
+    const own = [...el.childNodes].filter((n) => n.nodeType === 3)
+      .map((n) => n.textContent).join('').trim();
     const tracker = el.closest('[data-testid="status-tracker"]');
     if ((own === 'Error' && !el.closest('table, .table-wrap')) ||
         (tracker && el.classList.contains('error'))) out.badges.push(name(el));
     if (/\\bcommon\\.[a-z_]+/.test(own)) out.leaks.push(own);
     const r = el.getBoundingClientRect();
-    if (tracker || el.closest('.js-plotly-plot, svg, .table-wrap, .grid-wrap, .thumbnails, .preview'))
+    if (tracker ||
+        el.closest('.js-plotly-plot, svg, .table-wrap, .grid-wrap, .thumbnails, .preview'))
       continue;  // progress animations, charts, and scrolling tables or galleries
-    if (r.right > box.right + 2 || r.left < box.left - 2) out.outside.push(`${name(el)} ${r.left|0}-${r.right|0}`);
+    if (r.right > box.right + 2 || r.left < box.left - 2)
+      out.outside.push(`${name(el)} ${r.left|0}-${r.right|0}`);
     const cs = getComputedStyle(el);
     // Gradio's own overhangs by design: the accordion's arrow sits in the block padding, the
     // walkthrough's step label hangs under its round button (the panel check still applies).
     const designed = el.matches('.label-wrap, .step-button');
     const clipped = el.tagName === 'BUTTON' || !/(auto|scroll|hidden)/.test(cs.overflowX);
     if ((el.classList.contains('block') || el.tagName === 'BUTTON') && clipped && !designed &&
-        el.scrollWidth > el.clientWidth + 2) out.overflow.push(`${name(el)} ${el.scrollWidth}>${el.clientWidth}`);
+        el.scrollWidth > el.clientWidth + 2)
+      out.overflow.push(`${name(el)} ${el.scrollWidth}>${el.clientWidth}`);
   }
-  for (const t of document.querySelectorAll('.toast-body.error')) out.badges.push('toast: ' + t.innerText);
+  for (const t of document.querySelectorAll('.toast-body.error'))
+    out.badges.push('toast: ' + t.innerText);
   return out;
 }
 """
