@@ -2,6 +2,9 @@
 
 * `count_parameters`: the one parameter counter (DARTS counts without the auxiliary head:
   `exclude="auxiliary"`).
+* `median_ms`: the one latency timer: median milliseconds of a call after a warm-up, the device
+  synchronised around each call (core.nas.latency times cells with it, core.det.latency
+  detectors).
 * `rng_state` / `set_rng_state`: the one RNG-state helper. The state holds Python (the global
   `random` module, or a given `random.Random`), NumPy, torch CPU and, when present, CUDA
   generators as values `torch.load(..., weights_only=True)` can read back, so a resumed job
@@ -11,7 +14,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+import statistics
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -24,6 +29,29 @@ def count_parameters(module: nn.Module, exclude: str | None = None) -> int:
     return sum(
         p.numel() for name, p in module.named_parameters() if exclude is None or exclude not in name
     )
+
+
+def median_ms(
+    fn: Callable[[], object], device: torch.device | str = "cpu", repeats: int = 5, warmup: int = 1
+) -> float:
+    """Median wall milliseconds of `fn()` over `repeats` calls after `warmup` calls; on CUDA the
+    device is synchronised before and after each call, so queued kernels count."""
+    device = torch.device(device)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(max(1, repeats)):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)
 
 
 def rng_state(rng: random.Random | None = None) -> dict[str, Any]:

@@ -24,7 +24,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.engine.reporter import Reporter
     from core.engine.store import Store
 
-JOB_KINDS = ("dataset.generate", "dataset.import", "search", "train", "evaluate", "export")
+JOB_KINDS = (
+    "dataset.generate",
+    "dataset.import",
+    "search",
+    "search.detector",
+    "train",
+    "evaluate",
+    "export",
+)
 
 # Kinds that take seconds to minutes: a worker of the "light" lane runs them beside a long
 # search or training, so an import or an evaluation never waits behind one.
@@ -46,6 +54,7 @@ TASKS: dict[str, str] = {
     "dataset.generate": "core.data.tasks:GENERATE",
     "dataset.import": "core.data.tasks:IMPORT",
     "search": "core.nas.tasks:SEARCH",
+    "search.detector": "core.nas.detector_search:SEARCH_DETECTOR",
     "train": "core.train.tasks:TRAIN",
     "evaluate": "core.train.tasks:EVALUATE",
     "export": "core.det.tasks:EXPORT",

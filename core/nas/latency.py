@@ -17,9 +17,6 @@ the device the job runs on; and the latency-aware objectives built on it.
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import torch
 from torch import nn
 
@@ -27,29 +24,17 @@ from core.nas.backbone import DEFAULT_C, DEFAULT_LAYERS, NasBackbone
 from core.nas.genotypes import Genotype, concat_range
 from core.nas.network import reduction_layers
 from core.nas.operations import build_op
+from core.torch_util import median_ms
 
 REPEATS = 5
 REFERENCE_GENOTYPE = "DARTS_V2"  # the default target: this published cell on the same device
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @torch.no_grad()
 def time_ms(module: nn.Module, x: torch.Tensor, repeats: int = REPEATS) -> float:
     """Median milliseconds of module(x) after one warm-up call (module in eval mode)."""
     module.eval()
-    module(x)
-    times = []
-    for _ in range(repeats):
-        _sync(x.device)
-        t0 = time.perf_counter()
-        module(x)
-        _sync(x.device)
-        times.append(time.perf_counter() - t0)
-    return 1000.0 * statistics.median(times)
+    return median_ms(lambda: module(x), x.device, repeats)
 
 
 def backbone_latency_ms(

@@ -1,0 +1,141 @@
+"""A tiny real detector search end to end: trials are trainings, each one a row; a pruned trial;
+the pick is a stored model that loads and predicts; the job ends within its minutes; a cancelled
+search resumes its study without running a trial twice."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+from core.engine.jobs import submit_job
+from core.errors import SpecError
+from core.nas.detector import results as detector_results
+from core.nas.detector.pick import pareto_front, pick
+from core.train.predict import load_model, predict_images
+from tests.train.conftest import make_dataset, run_in_process
+
+MINUTES = 0.4
+# 4 detectors at 128 px; a target no trial misses, so the reward is the AP50 itself and the
+# pruner's decisions do not depend on the machine's speed. Training is seeded: with seed 3 the
+# second detector trained is worse than the first after one epoch, and pruned there.
+SPEC = {
+    "dataset": "tiny",
+    "minutes": MINUTES,
+    "epochs": 3,
+    "backbones": ["mobilenetv3_small_100", "nas:DARTS_V2"],
+    "image_sizes": [128],
+    "fpn_channels": [16, 32],
+    "fpn_cell_repeats": [1],
+    "box_class_repeats": [1],
+    "target_ms": 10_000,
+    "startup_trials": 2,
+    "threads": 1,
+    "seed": 3,
+}
+
+
+@pytest.fixture
+def tiny(store):
+    make_dataset(store, "tiny", 12, val_is_train=True, repeat=2)
+    return store
+
+
+def test_a_tiny_detector_search_end_to_end(tiny):
+    store = tiny
+    job = run_in_process(store, "search.detector", SPEC)
+    assert job["status"] == "succeeded", job["error"]
+    assert job["finished_at"] - job["started_at"] <= 60 * MINUTES * 1.1 + 10
+    rows = detector_results.trials(store, job["id"])
+    assert len(rows) >= 2
+    assert [r["trial"] for r in rows] == sorted({r["trial"] for r in rows})  # one row a trial
+    for r in rows:
+        assert r["latency_ms"] > 0 and r["params"] > 0
+        assert r["config"]["image_size"] == 128 and r["max_epochs"] == 3
+        assert r["pruned"] == (r["state"] == "pruned")
+    complete = [r for r in rows if r["state"] == "complete"]
+    pruned = [r for r in rows if r["state"] == "pruned"]
+    assert complete and all(r["epochs"] == 3 for r in complete)
+    assert pruned and all(r["epochs"] == 1 and r["AP50"] is not None for r in pruned)
+
+    result = job["result"]
+    points = detector_results.points(rows)
+    assert [f["trial"] for f in result["front"]] == [p.trial for p in pareto_front(points)]
+    chosen = pick(points, SPEC["target_ms"]).point
+    assert result["pick"]["trial"] == chosen.trial and result["pick"]["within_target"]
+    assert result["model"] == f"job-{job['id']}" and result["AP50"] == chosen.ap50
+    assert result["rungs"] == [1, 3] and result["target_ms"] == SPEC["target_ms"]
+
+    model = store.get_model(result["model"])
+    assert model["config"]["origin"] == "search.detector"
+    assert model["config"]["train"]["dataset"] == "tiny"
+    assert model["metrics"]["AP50"] == pytest.approx(chosen.ap50)
+    run_dir = store.home / "runs" / str(job["id"])
+    detector = json.loads((run_dir / "detector.json").read_text())
+    assert detector["trial"] == chosen.trial and detector["detector"] == result["pick"]["config"]
+    assert (run_dir / "study.db").is_file()
+    loaded = load_model(store, result["model"])
+    assert loaded.config.fpn_channels == detector["detector"]["fpn_channels"]
+    image = (255 * __import__("numpy").random.default_rng(0).random((128, 128, 3))).astype("uint8")
+    assert isinstance(predict_images(loaded, [image])[0]["scores"].tolist(), list)
+
+
+def test_a_cancelled_search_resumes_its_study(tiny, monkeypatch):
+    from core.nas.detector import study as detector_study
+
+    store = tiny
+    spec = dict(SPEC, minutes=None, trials=3, epochs=1)
+    record = detector_study.DetectorSearch._record
+
+    def record_then_cancel(self, setup, trial, choice, outcome):
+        record(self, setup, trial, choice, outcome)
+        if trial.number == 0:
+            store.request_cancel(self.reporter.job_id)
+
+    monkeypatch.setattr(detector_study.DetectorSearch, "_record", record_then_cancel)
+    first = run_in_process(store, "search.detector", spec)
+    assert first["status"] == "cancelled"
+    assert [r["trial"] for r in detector_results.trials(store, first["id"])] == [0]
+    monkeypatch.setattr(detector_study.DetectorSearch, "_record", record)
+    store.resume_job(first["id"])
+    from core.engine.worker import run_job
+
+    run_job(store, store.claim_job("cpu", 1), "cpu")
+    job = store.get_job(first["id"], reconcile=False)
+    assert job["status"] == "succeeded", job["error"]
+    rows = detector_results.trials(store, job["id"])
+    numbers = [r["trial"] for r in rows]
+    assert len(numbers) == len(set(numbers)) == 3 and numbers[0] == 0  # none ran twice
+    study = optuna.load_study(
+        study_name="detector", storage=f"sqlite:///{store.home}/runs/{job['id']}/study.db"
+    )
+    states = {t.number: t.state for t in study.get_trials()}
+    assert states[1] != optuna.trial.TrialState.RUNNING  # the interrupted trial was finished
+    assert optuna.trial.TrialState.RUNNING not in states.values()
+    # a trial without a row is a sampled repeat of a judged detector (not trained again)
+    repeats = {t.number for t in study.get_trials() if "repeat_of" in t.user_attrs}
+    assert set(states) == set(numbers) | repeats
+    assert job["result"]["trials"] == 3
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"minutes": None}, "give minutes or trials"),
+        ({"image_sizes": [200]}, "multiples of 128"),
+        ({"epochs": 1, "min_epochs": 2}, "must be >= min_epochs"),
+        ({"backbones": ["http://x"]}, "use a timm model name"),
+        ({"backbones": ["mobilenetv3_smal_100"]}, "not a timm model"),
+    ],
+)
+def test_bad_specs_are_refused_at_submit(tiny, change, message):
+    with pytest.raises(SpecError, match=message):
+        submit_job(tiny, "search.detector", dict(SPEC, **change))
+
+
+def test_the_default_backbones_include_this_datasets_searched_cells(tiny):
+    from core.nas.detector.config import resolve_detector_search
+
+    spec = resolve_detector_search({"dataset": "tiny"}, tiny)
+    assert spec["backbones"] == ["nas:DARTS_V2", "mobilenetv3_small_100", "efficientnet_b0"]
