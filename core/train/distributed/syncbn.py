@@ -60,13 +60,14 @@ class CpuSyncBatchNorm(nn.BatchNorm2d):
         dims, shape, channels = (0, 2, 3), (1, -1, 1, 1), x.shape[1]
         # shifted sums (the running mean: the same on every rank) keep E[d^2] - E[d]^2 exact
         # enough in float32, and need one all-reduce instead of two (gloo latency per layer)
-        shift = (self.running_mean if self.running_mean is not None
-                 else x.new_zeros(channels)).detach()
+        shift = (
+            self.running_mean if self.running_mean is not None else x.new_zeros(channels)
+        ).detach()
         d = x - shift.view(shape)
         local = torch.cat([d.sum(dims), (d * d).sum(dims), x.new_tensor([x.numel() / channels])])
         total = AllReduceSum.apply(local)  # [2C + 1]: sums, sums of squares, element count
         count = total[-1]
-        m1, m2 = total[:channels] / count, total[channels:2 * channels] / count
+        m1, m2 = total[:channels] / count, total[channels : 2 * channels] / count
         mean, var = shift + m1, (m2 - m1 * m1).clamp_min(0.0)
         if self.track_running_stats:
             self._update_running(mean.detach(), var.detach(), count.detach())
@@ -78,8 +79,7 @@ class CpuSyncBatchNorm(nn.BatchNorm2d):
     @torch.no_grad()
     def _update_running(self, mean: torch.Tensor, var: torch.Tensor, count: torch.Tensor) -> None:
         self.num_batches_tracked.add_(1)
-        factor = (1.0 / float(self.num_batches_tracked) if self.momentum is None
-                  else self.momentum)
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
         unbiased = var * count / (count - 1).clamp_min(1)
         self.running_mean.lerp_(mean, factor)
         self.running_var.lerp_(unbiased, factor)
@@ -92,8 +92,9 @@ def convert_cpu_sync_batchnorm(module: nn.Module) -> nn.Module:
         for name, child in module.named_children():
             module.add_module(name, convert_cpu_sync_batchnorm(child))
         return module
-    out = CpuSyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
-                           module.track_running_stats)
+    out = CpuSyncBatchNorm(
+        module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats
+    )
     for name in ("act", "drop"):  # timm BatchNormAct2d: normalise, then drop and activate
         if hasattr(module, name):
             setattr(out, name, getattr(module, name))
