@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 
 from core.cli_util import EXIT_OK, add_submit_options, print_json, print_table, store_from, submit
+from core.data.export import export_dataset
 from core.data.formats.report import format_report
+from core.data.internal import delete_dataset
 from core.data.spec import EXPORT_FORMATS, GenerateSpec, ImportSpec
 from core.spec import add_arguments, args_to_spec
 
@@ -153,16 +155,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.data.export import export_dataset
-
     out = export_dataset(store_from(args), args.name, args.out, args.format)
     print(out)
     return EXIT_OK
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from core.data.internal import delete_dataset
-
     delete_dataset(store_from(args), args.name)
     print(f"dataset {args.name} deleted")
     return EXIT_OK

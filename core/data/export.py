@@ -13,6 +13,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import yaml
+
 from core.data.dataset import open_dataset
 from core.data.formats import yolo
 from core.data.formats.coco import ANNOTATIONS_DIR
@@ -72,8 +74,6 @@ def write_coco(out: Path, classes: list[str], splits: dict[str, tuple[dict, Path
 
 def _set_yaml_root(yaml_path: Path, root: Path) -> None:
     """Point data.yaml's `path:` at `root` (absolute), keeping the other keys and their order."""
-    import yaml
-
     config = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
     config = {"path": str(root), **{k: v for k, v in config.items() if k != "path"}}
     yaml_path.write_text(

@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.data.archive import MAX_UNCOMPRESSED_BYTES, extract_zip
-from core.data.formats import Parsed, RawImage, find_dataset_root
+from core.data.formats import Parsed, RawImage, coco, voc, yolo
 from core.data.formats.report import Report
 from core.data.formats.safe import LinkRefused, is_regular_file, link_on_path, scan_links
 from core.data.generate import split_indices
 from core.data.images import MAX_PIXELS, ImageTooLargeError, check_decodable
 from core.data.internal import IMAGES_DIR, SPLITS, split_json, write_coco_stream
+from core.data.stats import compute_stats
 from core.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -113,11 +114,53 @@ def _progress(progress, fraction: float, message: str) -> None:
         progress(fraction, message)
 
 
+def find_dataset_root(path: Path, max_depth: int = 3) -> tuple[str, Path]:
+    """Detect the format of a source folder -> (format, root). The root may be a sub-folder
+    (an archive often wraps everything in one top folder, VOC in VOCdevkit/VOC2007)."""
+    for depth_root in candidate_roots(path, max_depth):
+        fmt = detect_format(depth_root)
+        if fmt is not None:
+            return fmt, depth_root
+    raise DatasetError(
+        f"no COCO, VOC or YOLO dataset recognised in {path.name or path}: expected "
+        "annotations/instances_*.json (or a COCO .json with images/annotations), "
+        "Annotations/*.xml + JPEGImages/ (VOC), or data.yaml + images/ + labels/ (YOLO)"
+    )
+
+
+def detect_format(root: Path) -> str | None:
+    """'coco', 'voc', 'yolo' or None for a folder (checked in that order)."""
+    for name, module in (("coco", coco), ("voc", voc), ("yolo", yolo)):
+        if module.looks_like(root):
+            return name
+    return None
+
+
+def candidate_roots(path: Path, max_depth: int):
+    """`path`, then its sub-folders level by level (breadth first, at most 50 per level)."""
+    level = [path]
+    for _ in range(max_depth + 1):
+        yield from level
+        nxt = []
+        for folder in level:
+            try:
+                subdirs = sorted(
+                    p
+                    for p in folder.iterdir()
+                    if p.is_dir()
+                    and not p.is_symlink()
+                    and not p.name.startswith((".", "__MACOSX"))
+                )
+            except OSError as exc:  # an unreadable folder is not searched
+                log.warning("cannot list %s: %s", folder, exc)
+                continue
+            nxt.extend(subdirs)
+        level = nxt[:50]
+
+
 def _locate(source: Path, fmt: str) -> tuple[str, Path]:
     if fmt == "auto":
         return find_dataset_root(source)
-    from core.data.formats import candidate_roots, detect_format
-
     module = _module(fmt)
     for root in candidate_roots(source, 3):
         if module.looks_like(root):
@@ -130,8 +173,6 @@ def _locate(source: Path, fmt: str) -> tuple[str, Path]:
 
 
 def _module(fmt: str):
-    from core.data.formats import coco, voc, yolo
-
     return {"coco": coco, "voc": voc, "yolo": yolo}[fmt]
 
 
@@ -317,8 +358,6 @@ def _assign_splits(kept: list[_Kept], val_fraction: float, seed: int, report: Re
 
 def _write(work: Path, classes: list[str], kept: list[_Kept]) -> tuple[dict, dict]:
     """Write train.json / val.json streaming; returns (counts, stats)."""
-    from core.data.stats import compute_stats
-
     ids = {id(k): n for n, k in enumerate(kept, start=1)}  # image ids in source order
     first_ann = {}
     n = 0

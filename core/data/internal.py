@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from core.data.formats.jsonstream import stream_object
+from core.data.stats import compute_stats
 from core.errors import DatasetError, SpecError
 from core.io import write_json_atomic
 
@@ -156,8 +158,6 @@ def commit_dataset(
     """
     docs = {s: _StreamedDoc(split_json(work, s)) for s in SPLITS}
     if stats is None:
-        from core.data.stats import compute_stats
-
         stats = compute_stats(classes, docs)
     counts = counts if counts is not None else split_counts(docs)
     target = datasets_dir(store.home) / name
@@ -198,8 +198,6 @@ class _StreamedMembers:
         self.path, self.key = path, key
 
     def __iter__(self):
-        from core.data.formats.jsonstream import stream_object
-
         with open(self.path, "rb") as f:
             for key, index, value in stream_object(f, self.path.name):
                 if key == self.key and index is not None:

@@ -2,13 +2,15 @@
 
 Both build the dataset in a work folder under <home>/datasets/.tmp-*, then rename it into place
 and register it (core.data.internal.commit_dataset); a failed or cancelled job leaves nothing.
-Module top imports stay light: `validate` runs in the submitting process.
+`validate` runs in the submitting process: nothing here loads torch.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.data.generate import generate_dataset
+from core.data.importers import import_dataset
 from core.data.internal import commit_dataset, new_workdir, remove_workdir
 from core.data.spec import check_new_name, resolve_new_dataset, validate_generate, validate_import
 from core.engine.jobs import TaskDef
@@ -19,8 +21,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def run_generate(spec: dict, reporter: Reporter) -> dict:
     """Draw a built-in dataset (spec from validate_generate) and register it."""
-    from core.data.generate import generate_dataset
-
     store = reporter.store
     name = check_new_name(store, spec["name"])
     work = new_workdir(store.home, name, reporter.job_id)
@@ -63,8 +63,6 @@ def run_generate(spec: dict, reporter: Reporter) -> dict:
 
 def run_import(spec: dict, reporter: Reporter) -> dict:
     """Import a COCO / VOC / YOLO dataset (folder or .zip) with a validation report."""
-    from core.data.importers import import_dataset
-
     store = reporter.store
     name = check_new_name(store, spec["name"])
     work = new_workdir(store.home, name, reporter.job_id)
