@@ -3,7 +3,7 @@ published cell, an uploaded genotype.json) as graphs of its normal and reduction
 selected search's architectures with their roles; compare two cells; download genotype.json;
 "Train a detector with this cell" fills the Train tab.
 
-A search's cell is `core.engine.queries.search_best`: its searched genotype (genotype.json, what
+A search's cell is `core.app.searches.search_best`: its searched genotype (genotype.json, what
 `nas:<job>` trains) once the search phase is over, else the best cell so far, said as such.
 """
 

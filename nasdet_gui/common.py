@@ -3,8 +3,8 @@
 Two error boundaries. `ui_errors` (API endpoints) turns engine exceptions (core.errors) into
 gr.Error, which an API client receives as an AppError. `on_page` (the page's own events) shows
 the message in the tab's notice line instead, so it stays on the page (no 10 s toast, no red
-"Error" badge over the outputs). What the store says is read through core.engine.queries only;
-no handler here writes from a render or a timer tick.
+"Error" badge over the outputs). What the store says is read through core.app only; no
+handler here writes from a render or a timer tick.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Store data -> core.viz figures, for the tabs. Reads go through core.engine.queries; the
-drawing is core.viz's. Every function returns a plotly Figure (a note figure when there is
+"""Store data -> core.viz figures, for the tabs. Reads go through core.app; the drawing is
+core.viz's. Every function returns a plotly Figure (a note figure when there is
 nothing to show yet), so a gr.Plot can always take the result.
 """
 

@@ -1,7 +1,7 @@
 """The "Jobs" tab: every job with status, device, progress, times and log; cancel, resume, delete.
 
-The table and the selected job's log are rebuilt from the store (core.engine.queries, read
-only) on page load and on a gr.Timer tick when their fingerprint changed; nothing is cached per
+The table and the selected job's log are rebuilt from the store (core.app.jobs, read only)
+on page load and on a gr.Timer tick when their fingerprint changed; nothing is cached per
 user outside the session's gr.State. Cancel / Resume / Delete are enabled only when they can act
 on the selected job; what they did, or why not, shows in the tab's notice line.
 """

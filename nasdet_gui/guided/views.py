@@ -1,6 +1,6 @@
 """The Guided demo's outputs for one moment of the walk, as {component: value} dicts.
 
-`refresh` reads where the walk stands (core.engine.queries.guided_walk) and the fingerprints of
+`refresh` reads where the walk stands (core.app.demo.guided_walk) and the fingerprints of
 its two jobs; a part is redrawn only when what it shows changed (a tick with no change updates
 only the session's fingerprint state: nothing visible is sent). The status lines and bars follow
 every progress report (and carry a running clock, so they change on every tick while a job
