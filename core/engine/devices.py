@@ -1,14 +1,18 @@
-"""Device choice: auto picks CUDA, then Apple MPS, then the CPU."""
+"""Device choice: auto picks CUDA, then Apple MPS, then the CPU.
+
+torch is imported when a device is resolved, not with the module: the worker and the CLI import
+this module on their way to the store, and neither needs torch for that.
+"""
 
 from __future__ import annotations
-
-import torch
 
 from core.errors import SpecError
 
 
 def resolve_device(name: str = "auto") -> str:
     """'auto' | 'cpu' | 'cuda' | 'cuda:N' | 'mps' -> a concrete torch device string."""
+    import torch
+
     name = (name or "auto").strip().lower()
     if name == "auto":
         if torch.cuda.is_available():
