@@ -82,8 +82,25 @@ def get_task(kind: str) -> TaskDef:
     paths = _task_paths()
     if kind not in paths:
         raise SpecError(f"unknown job kind {kind!r}; known kinds: {', '.join(sorted(paths))}")
-    module, _, attr = paths[kind].partition(":")
+    return load_by_name(paths[kind])
+
+
+def load_by_name(target: str) -> Any:
+    """The attribute named "module:attr", its module imported now."""
+    module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
+
+
+def run_by_name(target: str) -> Callable[[dict, Reporter], Any]:
+    """A TaskDef's run named "module:function" and imported at its first call: a job kind's
+    module keeps the light checks (validate, resolve) and names its run, so what running needs
+    (torch, the models) stays out of the processes that only submit, list or check jobs."""
+
+    def run(spec: dict, reporter: Reporter) -> Any:
+        return load_by_name(target)(spec, reporter)
+
+    run.__name__ = run.__qualname__ = target
+    return run
 
 
 def validate_spec(kind: str, spec: Any) -> dict:
