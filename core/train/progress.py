@@ -15,9 +15,12 @@ measured, s_eval is estimated from the val split's size: a val image costs EVAL_
 of a training image (a forward pass and post-processing against a forward and a backward pass).
 
 progress = done cost / total cost, never decreasing (an estimate that grows holds the bar still
-until the work catches up); seconds left = total cost - done cost, given only once at least
-MIN_STEPS steps over MIN_SECONDS have been measured, so the first number shown already rests on
-the machine's real speed. A resumed job keeps its steps done; its speed is measured afresh.
+until the work catches up); seconds left = total cost - done cost. The first epoch of a run is
+warm-up (images decoded and cached, kernels and allocators set up: it can be several times
+slower than the next ones), so its steps are never extrapolated: seconds left are given only
+once that epoch is over and at least MIN_STEPS steps over MIN_SECONDS have been measured after
+it, at the speed of those steps. A resumed job keeps its steps done; its speed (and its
+warm-up) is measured afresh.
 """
 
 from __future__ import annotations
@@ -64,13 +67,21 @@ class TrainProgress:
         self._eval_started: float | None = None
         self._eval_share = 0.0  # share of the running evaluation already done
         self._fraction = 0.0
-        window = max(WINDOW_EPOCHS * self.steps_per_epoch, WINDOW_MIN_STEPS)
-        self._marks: deque[tuple[float, int]] = deque([(0.0, self.steps_done)], maxlen=window + 1)
+        self._window = max(WINDOW_EPOCHS * self.steps_per_epoch, WINDOW_MIN_STEPS)
+        self._marks: deque[tuple[float, int]] = deque(
+            [(0.0, self.steps_done)], maxlen=self._window + 1
+        )
+        self._warm_at: tuple[float, int] | None = None  # (seconds, steps) when warm-up ended
 
     # -- events ------------------------------------------------------------------------------
     def step(self) -> None:
         self.steps_done += 1
-        self._marks.append((self._measured()[1], self.steps_done))
+        mark = (self._measured()[1], self.steps_done)
+        if self._warm_at is None and self.steps_done - self._first_step >= self.steps_per_epoch:
+            self._warm_at = mark  # the speed is measured from here on
+            self._marks = deque([mark], maxlen=self._window + 1)
+        else:
+            self._marks.append(mark)
 
     def eval_started(self) -> None:
         self._eval_started, self._eval_share = self.clock(), 0.0
@@ -127,9 +138,14 @@ class TrainProgress:
         return self._fraction
 
     def seconds_left(self) -> float | None:
-        """Estimated wall seconds to the end of the job; None until the speed is measured."""
+        """Estimated wall seconds to the end of the job; None until the speed after the first
+        epoch (the warm-up) is measured."""
+        if self._warm_at is None:
+            return None
         steps, seconds = self._measured()
-        if steps < MIN_STEPS or seconds < MIN_SECONDS:
+        if steps - self._warm_at[1] + self._first_step < MIN_STEPS or (
+            seconds - self._warm_at[0] < MIN_SECONDS
+        ):
             return None
         done, total = self._cost_done_and_total()
         return max(total - done, 0.0)
