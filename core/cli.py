@@ -34,7 +34,13 @@ from core.engine.store import JOB_STATUSES
 from core.errors import DiskFullError, NasdetError, SpecError
 
 # Packages that add verbs: each module has register(subparsers).
-VERB_MODULES = ("core.data.cli", "core.nas.cli", "core.train.cli", "core.det.cli")
+VERB_MODULES = (
+    "core.data.cli",
+    "core.nas.cli",
+    "core.nas.detector.cli",  # --level detector on core.nas.cli's `search`
+    "core.train.cli",
+    "core.det.cli",
+)
 JOB_FIELDS = [
     "id",
     "kind",

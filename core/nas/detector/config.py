@@ -170,3 +170,28 @@ def _check_timm_name(name: str, where: str) -> None:
 
     if not timm.is_model(name):
         raise SpecError(f"{where}: not a timm model{did_you_mean(name, timm.list_models())}")
+
+
+def plan_line(store, spec: dict) -> str:
+    """What a detector search will do, in one line, before it is queued (validates and resolves
+    the spec: SpecError / NotFoundError): what the CLI prints and the Search tab shows."""
+    cfg = DetectorSearchConfig.from_spec(
+        resolve_detector_search(validate_detector_search(spec), store)
+    )
+    space = cfg.space()
+    target = (
+        f"{cfg.target_ms:g} ms"
+        if cfg.target_ms
+        else f"the {SEARCH_PRESET} detector's latency on the job's device"
+    )
+    budget = "no time limit" if cfg.minutes is None else f"{cfg.minutes:g} min for the whole job"
+    trials = "" if cfg.trials is None else f", at most {cfg.trials} trials"
+    return (
+        f"plan: {space.size()} detectors ({', '.join(space.backbones)}; "
+        f"{'/'.join(map(str, space.image_sizes))} px; BiFPN "
+        f"{'/'.join(map(str, space.fpn_channels))} wide, "
+        f"{'/'.join(map(str, space.fpn_cell_repeats))} deep; head "
+        f"{'/'.join(map(str, space.box_class_repeats))} deep), each trial a {SEARCH_PRESET} "
+        f"training judged after {cfg.min_epochs} epoch{'s' if cfg.min_epochs > 1 else ''}, "
+        f"about 1 in {cfg.reduction_factor} going on; target {target}; {budget}{trials}"
+    )
