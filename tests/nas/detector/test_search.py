@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import optuna
 import pytest
 
@@ -77,8 +78,15 @@ def test_a_tiny_detector_search_end_to_end(tiny):
     assert (run_dir / "study.db").is_file()
     loaded = load_model(store, result["model"])
     assert loaded.config.fpn_channels == detector["detector"]["fpn_channels"]
-    image = (255 * __import__("numpy").random.default_rng(0).random((128, 128, 3))).astype("uint8")
-    assert isinstance(predict_images(loaded, [image])[0]["scores"].tolist(), list)
+    image = np.random.default_rng(0).integers(0, 255, (128, 128, 3), dtype=np.uint8)
+    assert predict_images(loaded, [image])[0]["boxes"].shape[1] == 4
+
+    # evaluate and export take the pick like any trained model
+    evaluation = run_in_process(store, "evaluate", {"model": result["model"], "dataset": "tiny"})
+    assert evaluation["status"] == "succeeded", evaluation["error"]
+    assert evaluation["result"]["AP50"] == pytest.approx(chosen.ap50, abs=0.01)
+    export = run_in_process(store, "export", {"model": result["model"], "format": "torchscript"})
+    assert export["status"] == "succeeded", export["error"]
 
 
 def test_a_cancelled_search_resumes_its_study(tiny, monkeypatch):
