@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,10 +49,12 @@ def load_proxy(
     context: float = 0.2,
     seed: int = 0,
     max_per_class: int | None = None,
+    check: Callable[[], None] | None = None,
 ) -> ProxyData:
     """Crops of every object of dataset `name` (cached on disk; see the module docstring).
 
-    `max_per_class` caps the samples per class and split (a seeded random subset).
+    `max_per_class` caps the samples per class and split (a seeded random subset); `check()`
+    runs before each image while the crops are built (a cancel or a deadline raises from it).
     """
     if size < 4 or context < 0 or (max_per_class is not None and max_per_class < 1):
         raise SpecError(
@@ -65,7 +68,7 @@ def load_proxy(
     if arrays is None:
         arrays = {}
         for split in ("train", "val"):
-            x, y = build_crops(load_records(info, split), size, context)
+            x, y = build_crops(load_records(info, split), size, context, check)
             x, y = _cap_per_class(x, y, max_per_class, seed, len(info.classes))
             arrays[f"{split}_x"], arrays[f"{split}_y"] = x, y
         _write_cache(cache, arrays, stamp)
@@ -104,10 +107,15 @@ def crop_object(image: np.ndarray, box: np.ndarray, size: int, context: float) -
     return cv2.resize(crop, (size, size), interpolation=interp)
 
 
-def build_crops(records: list[Record], size: int, context: float) -> tuple[np.ndarray, np.ndarray]:
-    """Crops of the non-crowd objects of `records` -> (x uint8 [N, 3, s, s], y int64 [N])."""
+def build_crops(
+    records: list[Record], size: int, context: float, check: Callable[[], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crops of the non-crowd objects of `records` -> (x uint8 [N, 3, s, s], y int64 [N]);
+    `check()` before each image."""
     xs, ys = [], []
     for rec in records:
+        if check is not None:
+            check()
         keep = ~rec.iscrowd & ((rec.boxes[:, 2:] - rec.boxes[:, :2]).min(axis=1) >= MIN_BOX_SIDE)
         if not keep.any():
             continue

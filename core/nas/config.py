@@ -256,7 +256,13 @@ class SearchConfig:
     nodes: int = param(4, lo=1, hi=8, help="intermediate nodes per cell")
     batch_size: int = param(16, lo=2, hi=4096, help="supernet batch")
     threads: int | None = param(
-        None, lo=1, hi=1024, help=("torch CPU threads for this job (null: leave as is)")
+        None,
+        lo=1,
+        hi=1024,
+        help=(
+            "torch CPU threads for this job (null: 1 on a CPU, where the small proxy networks "
+            "gain little from more and lose much when other processes share the cores)"
+        ),
     )
     # where the independent trainings (children, zero-cost top-k, report networks) run
     executor: Literal["local", "ray"] = param(

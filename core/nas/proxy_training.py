@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import DatasetError
-from core.nas.planning import EVAL_COST
+from core.nas.planning import epoch_steps
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,10 @@ def load_raw(
     context: float,
     seed: int,
     max_per_class: int | None,
+    check: Callable[[], None] | None = None,
 ) -> dict:
-    """uint8 proxy tensors {train_x, train_y, val_x, val_y, classes} from the store or a file."""
+    """uint8 proxy tensors {train_x, train_y, val_x, val_y, classes} from the store or a file;
+    `check()` runs between images while crops are built (it may raise to stop)."""
     if proxy_path:
         path = store.resolve_path(proxy_path) if store is not None else Path(proxy_path)
         if not Path(path).is_file():
@@ -83,7 +85,13 @@ def load_raw(
     from core.data.crops import load_proxy
 
     data = load_proxy(
-        store, dataset, size=size, context=context, seed=seed, max_per_class=max_per_class
+        store,
+        dataset,
+        size=size,
+        context=context,
+        seed=seed,
+        max_per_class=max_per_class,
+        check=check,
     )
     return {
         "train_x": data.train_x,
@@ -340,9 +348,8 @@ def _sync(device: torch.device) -> None:
 
 def epoch_seconds(step_s: float, train_crops: int, val_crops: int, batch_size: int) -> float:
     """One epoch over `train_crops` at `step_s` per training step of `batch_size` crops, plus
-    the network's evaluation of `val_crops` (a forward costs about EVAL_COST of a step)."""
-    steps = math.ceil(train_crops / batch_size)
-    return step_s * (steps + EVAL_COST * val_crops / batch_size)
+    the network's evaluation of `val_crops` (core.nas.planning.epoch_steps)."""
+    return step_s * epoch_steps(train_crops, val_crops, batch_size)
 
 
 # -- cost of a discrete network ----------------------------------------------------------------

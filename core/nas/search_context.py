@@ -6,6 +6,11 @@ dict from the last checkpoint, or None), calls `ctx.check_stop()` between steps 
 JobCancelled on cancel), stops gracefully when `ctx.budget.exhausted()`, and calls
 `ctx.save(state)` after each epoch / generation. Checkpoints hold only tensors, numbers, strings,
 lists and dicts, so they load with `torch.load(weights_only=True)`.
+
+The search's budget can shrink while it runs: `ctx.progress` and the trainings' step checks time
+the machine's pace (core.nas.pace) every PACE_EVERY_S and, when epochs cost more than the plan
+said, re-plan (core.nas.planning.replan: the report is cut first, then the search's end moves
+earlier), so strategies read `ctx.budget` afresh at every step.
 """
 
 from __future__ import annotations
@@ -28,14 +33,15 @@ from core.nas.config import SearchConfig
 from core.nas.execution.executor import Executor, LocalExecutor
 from core.nas.genotypes import Genotype
 from core.nas.network import CifarNetwork
-from core.nas.planning import afford
+from core.nas.planning import SEARCH_ONLY, afford, replan
 from core.nas.proxy_training import ProxyTensors, TrainSettings, measure
 from core.nas.results import ROLE_OF_KIND
-from core.nas.trials import Trial, on_cpu, run_trial
+from core.nas.trials import Trial, TrialTimeout, on_cpu, run_trial
 from core.torch_util import rng_state, set_rng_state  # noqa: F401 (re-exported for strategies)
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.engine.reporter import Reporter
+    from core.nas.pace import Pace
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,8 @@ CHECKPOINT_VERSION = 1
 SAVE_S = 1.0  # writing the report, genotype and checkpoint after the last network
 TICK_S = 1.0  # progress refresh while a start-up step blocks
 RATE_TRUSTED_FRACTION = 0.2  # a search's own work rate predicts its end after this share
+PACE_EVERY_S = 5.0  # the machine's pace is probed at most this often (at least PACE_SHARE)
+PACE_SHARE = 0.05  # ... of the job's budget
 
 
 class Budget:
@@ -64,7 +72,10 @@ class Budget:
         return self.elapsed >= self.seconds
 
     def fraction(self) -> float:
-        return 0.0 if self.seconds == float("inf") else min(1.0, self.elapsed / self.seconds)
+        """Share of the budget spent, in [0, 1] (0 without a limit, 1 for a budget of 0 s)."""
+        if math.isinf(self.seconds):
+            return 0.0
+        return 1.0 if self.seconds <= 0 else min(1.0, max(0.0, self.elapsed / self.seconds))
 
 
 def startup_progress(reporter: Reporter, job: Budget, message: str) -> None:
@@ -189,18 +200,50 @@ class SearchContext:
         self.run_state = run_state
         self.job = job or Budget(cfg.budget_s, run_state.job_elapsed_s)
         self.budget = Budget(cfg.budget_s, run_state.elapsed_s)
-        self.plan: dict | None = None
+        self.plan: dict | None = None  # the plan in force (run_state.plan: the first one)
+        self.pace: Pace | None = None  # set with the plan (core.nas.report.measured_plan)
+        self._paced_at = time.monotonic()
         self.device = torch.device(reporter.device or "cpu")
         self._measured: dict[str, dict] = {}
         self.executor = executor or LocalExecutor()
         self._shared: Any = None  # the proxy tensors as the executor's tasks read them
 
     def set_plan(self, plan: dict) -> None:
-        """Adopt the job plan: the search phase gets its `search_s` (none: no time limit)."""
+        """Adopt the job plan (kept in the checkpoint; re-plans start from it): the search phase
+        gets its `search_s` (none: no time limit)."""
         self.plan = plan
         self.run_state.plan = plan
         search_s = plan["search_s"]
         self.budget = Budget(math.inf if search_s is None else search_s, self.run_state.elapsed_s)
+
+    def keep_pace(self) -> None:
+        """Every PACE_EVERY_S of the search (at least PACE_SHARE of the budget): probe the
+        machine's pace and re-plan the rest from the first plan with epochs costing its
+        epoch_s x the slowdown (core.nas.planning.replan); the search's budget follows. A
+        changed plan is logged."""
+        first = self.run_state.plan
+        if self.pace is None or first is None or first["budget_s"] is None:
+            return
+        if self.run_state.outcome is not None:  # the search has ended
+            return
+        now = time.monotonic()
+        if now - self._paced_at < max(PACE_EVERY_S, PACE_SHARE * first["budget_s"]):
+            return
+        self._paced_at = now
+        slowdown = max(1.0, self.pace.slowdown())  # never more than the first plan
+        new = replan(
+            first,
+            self.cfg,
+            epoch_s=first["epoch_s"] * slowdown,
+            elapsed_s=self.job.elapsed,
+            search_elapsed_s=self.budget.elapsed,
+        )
+        old = self.plan or first
+        moved = abs(new["search_s"] - old["search_s"]) >= 1.0
+        if moved or _shape(new) != _shape(old):
+            self.reporter.info(new["text"])
+        self.plan = new
+        self.budget.seconds = new["search_s"]
 
     # -- state ---------------------------------------------------------------------------------
     @property
@@ -226,9 +269,10 @@ class SearchContext:
         own count of epochs/samples says so, or the strategy's own estimate `left_s` of the
         seconds it still needs) plus the planned report and saving; the job's fraction is
         elapsed / (elapsed + remaining), so with a time budget it rises with the clock
-        (core.engine.eta)."""
+        (core.engine.eta). Probes the machine's pace first (keep_pace)."""
         from core.engine.eta import time_fraction
 
+        self.keep_pace()
         f = min(max(fraction, 0.0), 1.0)
         rate = self.budget.elapsed * (1.0 - f) / f if f > 0 else None
         left = self.budget.remaining if self.budget.seconds != math.inf else rate
@@ -241,7 +285,9 @@ class SearchContext:
             return
         left = max(0.0, left)
         report = self.plan["report_s"]
-        if math.isfinite(self.job.seconds):  # the report will afford what the time left allows
+        if self.plan["mode"] == SEARCH_ONLY:
+            report = 0.0
+        elif math.isfinite(self.job.seconds):  # the report affords what the time left allows
             report = afford(
                 max(0.0, self.job.remaining - left - SAVE_S), self.plan["epoch_s"], self.cfg.report
             ).seconds
@@ -299,18 +345,32 @@ class SearchContext:
         )
 
     def run_trials(
-        self, trials: Iterable[Trial], on_epoch: Callable[[int, float], None] | None = None
+        self,
+        trials: Iterable[Trial],
+        on_epoch: Callable[[int, float], None] | None = None,
+        until_job_s: float | None = None,
     ) -> Iterator[dict]:
         """Train and score trials on the job's executor; stats in the trials' order. A local
         executor makes and trains each trial when the previous result has been taken (and
-        reports `on_epoch`); Ray trains them all at once. Cancel checks run while waiting."""
+        reports `on_epoch`); Ray trains them all at once. Cancel checks run while waiting, and
+        so does the deadline: TrialTimeout once the search's budget is spent (its pace kept:
+        keep_pace) or, with `until_job_s`, once the job has run that many seconds."""
         if self._shared is None:
             self._shared = self.executor.share(
                 on_cpu(self.data) if self.executor.remote else self.data
             )
-        return self.executor.map(
-            run_trial, trials, self._shared, check=self.check_stop, on_epoch=on_epoch
-        )
+
+        def check() -> None:
+            self.check_stop()
+            if until_job_s is not None:
+                over = self.job.elapsed >= until_job_s
+            else:
+                self.keep_pace()
+                over = self.budget.exhausted()
+            if over:
+                raise TrialTimeout("the time budget ended during a training")
+
+        return self.executor.map(run_trial, trials, self._shared, check=check, on_epoch=on_epoch)
 
     def cost(self, genotype: Genotype) -> dict:
         """{"params", "flops", "latency_ms"} of the genotype's proxy network (cached)."""
@@ -394,3 +454,9 @@ class SearchContext:
             if value is not None:
                 self.reporter.metric(f"search/{key}", value, epoch=epoch)
         self.reporter.flush()
+
+
+def _shape(plan: dict) -> tuple[int, int, int]:
+    """(repeats, random, epochs) of a plan's report."""
+    r = plan["report"]
+    return r["repeats"], r["random"], r["epochs"]

@@ -8,6 +8,12 @@ retrain it beside random genotypes in the time left (core.nas.report) and store 
 the job result and runs/<id>/report.json (artifact "report"). Progress and ETA cover the whole
 job. Resumes from runs/<id>/checkpoint.pt: mid-search, after the search, or mid-report.
 
+The job's clock starts when a worker claims it. A budget the plan finds too short for the
+strategy (core.nas.planning) is refused at submit (from the CPU cost model) or, once measured,
+fails the job at once; loading the crops fails it past PREP_SHARE of the budget. On a CPU the
+job trains with CPU_THREADS torch threads unless `threads` says otherwise: the proxy networks
+are small, and a second thread waits on the first whenever another process has the other core.
+
 Module top stays light: `validate` and `resolve` run at submit time in the CLI/GUI process.
 """
 
@@ -17,15 +23,15 @@ import importlib
 from typing import TYPE_CHECKING
 
 from core.engine.jobs import TaskDef
-from core.errors import NotFoundError, SpecError
+from core.errors import NotFoundError, SearchError, SpecError
 from core.io import write_json_atomic
 from core.nas.config import SearchConfig
-from core.nas.planning import crops_estimate, plan
+from core.nas.planning import TOO_SHORT, crops_estimate, duration, plan
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.engine.reporter import Reporter
     from core.nas.execution.executor import Executor
-    from core.nas.search_context import SearchContext, SearchOutcome
+    from core.nas.search_context import Budget, SearchContext, SearchOutcome
 
 STRATEGY_MODULES = {
     "darts": "core.nas.strategies.darts",
@@ -37,6 +43,9 @@ STRATEGY_MODULES = {
 GENOTYPE_FILE = "genotype.json"
 REPORT_FILE = "report.json"
 CONFIG_FILE = "config.json"
+CPU_THREADS = 1  # torch threads of a search on a CPU when the spec gives none
+PREP_SHARE = 0.5  # loading the proxy crops may take this share of the budget
+GPU_DEVICES = ("cuda", "mps")  # the submit-time cost model is a CPU's: not checked on these
 
 
 def validate_search(spec: dict) -> dict:
@@ -60,6 +69,21 @@ def resolve_search(spec: dict, store, device: str = "auto") -> None:
             )
     elif spec.get("proxy_path") and not Path(store.resolve_path(spec["proxy_path"])).is_file():
         raise SpecError(f"search: proxy_path={spec['proxy_path']!r}: no such file")
+    if not device.startswith(GPU_DEVICES):
+        cfg = SearchConfig.from_spec(spec)
+        estimated = plan(cfg, train_crops=crops_estimate(cfg, _dataset_row(store, cfg)))
+        if estimated["mode"] == TOO_SHORT:
+            raise SpecError(f"search: minutes={cfg.minutes:g}: {estimated['text']}")
+
+
+def _dataset_row(store, cfg: SearchConfig) -> dict | None:
+    """The store's row of the search's dataset (None: a proxy file, or no such dataset)."""
+    if not cfg.dataset:
+        return None
+    try:
+        return store.get_dataset(cfg.dataset)
+    except NotFoundError:
+        return None
 
 
 def run_search(spec: dict, reporter: Reporter) -> dict:
@@ -70,6 +94,8 @@ def run_search(spec: dict, reporter: Reporter) -> dict:
     threads = torch.get_num_threads()
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
+    elif (reporter.device or "cpu") == "cpu":
+        torch.set_num_threads(CPU_THREADS)
     try:
         with _executor(cfg, reporter) as executor:
             return _run(cfg, reporter, executor)
@@ -103,7 +129,7 @@ def _run(cfg: SearchConfig, reporter: Reporter, executor: Executor) -> dict:
     import torch
 
     from core.nas.proxy_training import load_raw, prepare
-    from core.nas.report import measured_plan
+    from core.nas.report import measured_plan, start_pace
     from core.nas.search_context import Budget, RunState, SearchContext, ticking
 
     torch.manual_seed(cfg.seed)
@@ -112,7 +138,7 @@ def _run(cfg: SearchConfig, reporter: Reporter, executor: Executor) -> dict:
         if reporter.has_checkpoint()
         else RunState(cfg.strategy)
     )
-    job = Budget(cfg.budget_s, run_state.job_elapsed_s)  # the job's clock: from here
+    job = Budget(cfg.budget_s, run_state.job_elapsed_s + _since_claim(reporter))
     with ticking(reporter, job, "loading proxy crops"):
         raw = load_raw(
             reporter.store,
@@ -122,6 +148,7 @@ def _run(cfg: SearchConfig, reporter: Reporter, executor: Executor) -> dict:
             cfg.context,
             cfg.seed,
             cfg.max_per_class,
+            check=_preparing(reporter, job),
         )
         data = prepare(raw, cfg.size, cfg.val_fraction, cfg.seed, reporter.device or "cpu")
     ctx = SearchContext(cfg, data, reporter, run_state, job, executor)
@@ -136,10 +163,37 @@ def _run(cfg: SearchConfig, reporter: Reporter, executor: Executor) -> dict:
         with ticking(reporter, job, "timing the training of report cells"):
             ctx.set_plan(measured_plan(ctx))
         reporter.info(run_state.plan["text"])
+        if run_state.plan["mode"] == TOO_SHORT:
+            raise SearchError(f"search: minutes={cfg.minutes:g}: {run_state.plan['text']}")
     else:
         ctx.set_plan(run_state.plan)
+        start_pace(ctx, run_state.plan.get("probe_s"))
     outcome = _search_phase(ctx)
     return _report_phase(ctx, outcome)
+
+
+def _since_claim(reporter: Reporter) -> float:
+    """Seconds since a worker claimed this attempt of the job (0 for a job never claimed)."""
+    import time
+
+    started = reporter.store.get_job(reporter.job_id).get("started_at")
+    return max(0.0, time.time() - started) if started else 0.0
+
+
+def _preparing(reporter: Reporter, job: Budget):
+    """The check run while the crops load: a cancel, or past PREP_SHARE of the budget a
+    SearchError (the search and its report would not fit the rest)."""
+
+    def check() -> None:
+        reporter.check_stop()
+        if job.elapsed > PREP_SHARE * job.seconds:
+            raise SearchError(
+                f"search: loading the proxy crops took more than {PREP_SHARE:.0%} of the "
+                f"{duration(job.seconds)} budget on this machine; give a larger --minutes "
+                "or fewer crops (--max-per-class)"
+            )
+
+    return check
 
 
 def _search_phase(ctx: SearchContext) -> SearchOutcome:
@@ -185,20 +239,23 @@ def _report_phase(ctx: SearchContext, outcome: SearchOutcome) -> dict:
     report_path = reporter.run_dir / REPORT_FILE
     write_json_atomic(report_path, report, indent=2)
     reporter.artifact("report", report_path)
-    margin = report["margin"]
-    reporter.info(
-        "final report ({}): searched {:.3f} +- {:.3f} vs random {} ({})".format(
-            report["afforded"],
-            report["searched"]["mean"],
-            report["searched"]["std"],
-            "n/a"
-            if report["random"]["mean"] is None
-            else f"{report['random']['mean']:.3f} +- {report['random']['std']:.3f}",
-            "no random cells" if margin is None else f"margin {margin:+.3f}",
-        )
-    )
+    reporter.info(f"final report ({report['afforded']}): {_scores(report)}")
     reporter.progress(1.0, "done")
     return report
+
+
+def _scores(report: dict) -> str:
+    """'searched 0.512 +- 0.010 vs random 0.430 +- 0.020 (margin +0.082)', or what is missing."""
+
+    def spread(s: dict) -> str:
+        return "n/a" if s["mean"] is None else f"{s['mean']:.3f} +- {s['std']:.3f}"
+
+    margin = report["margin"]
+    return "searched {} vs random {} ({})".format(
+        spread(report["searched"]),
+        spread(report["random"]),
+        "no margin" if margin is None else f"margin {margin:+.3f}",
+    )
 
 
 SEARCH = TaskDef(run=run_search, validate=validate_search, resolve=resolve_search)
@@ -209,10 +266,4 @@ def plan_line(store, spec: dict) -> str:
     SpecError): what the CLI prints and the Search tab shows."""
     cfg = SearchConfig.from_spec(spec)
     resolve_search(cfg.to_spec(), store)
-    row = None
-    if cfg.dataset:
-        try:
-            row = store.get_dataset(cfg.dataset)
-        except NotFoundError:
-            row = None
-    return plan(cfg, train_crops=crops_estimate(cfg, row))["text"]
+    return plan(cfg, train_crops=crops_estimate(cfg, _dataset_row(store, cfg)))["text"]

@@ -220,23 +220,25 @@ def test_report_skips_the_random_cells_that_do_not_fit():
     assert progress.fitting(["random:0"]) == []  # the floor is met: the budget decides again
 
 
-def test_report_estimates_are_timed_when_it_starts(monkeypatch):
-    """The report's per-network estimates come from timings taken when it starts (the plan's
-    times, taken before the search, may come from a stall or a quieter machine)."""
+def test_report_estimates_follow_the_machines_pace(monkeypatch):
+    """When the report starts, the searched cell is timed (a new genotype); the random cells'
+    times come from beside the plan, scaled by how much slower the pace probe runs now (the
+    third random cell gets the mean of the two timed)."""
     from types import SimpleNamespace
 
     from core.nas import report
 
     cfg = SearchConfig.from_spec({"dataset": "d", "report_random": 3, "report_repeats": 2})
-    ctx = SimpleNamespace(cfg=cfg, plan={"random_epoch_s": [99.0, 99.0]})
-    cells = report.report_genotypes(ctx)
-    now = {cells[0].to_json(): 2.0, cells[1].to_json(): 4.0}
-    monkeypatch.setattr(report, "timed_epoch_s", lambda ctx, g: now[g.to_json()])
-    assert report.TIMED_RANDOM_CELLS == 2  # two timed, the third gets their mean
+    ctx = SimpleNamespace(
+        cfg=cfg,
+        run_state=SimpleNamespace(plan={"timed_epoch_s": [2.0, 4.0]}),
+        pace=SimpleNamespace(slowdown=lambda: 1.5),
+    )
+    assert report.TIMED_RANDOM_CELLS == 2
     assert report._estimates(ctx, 1.5) == {
         "searched:0": 1.5,
         "searched:1": 1.5,
-        "random:0": 2.0,
-        "random:1": 4.0,
-        "random:2": 3.0,
+        "random:0": 3.0,
+        "random:1": 6.0,
+        "random:2": 4.5,
     }

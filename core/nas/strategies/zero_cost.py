@@ -81,16 +81,15 @@ def score_cell(
 def prerank(
     ctx: SearchContext,
     st: dict,
-    seconds: float,
     cells: int,
     save: Callable[[], None],
     share: float,
     after_s: float | None = None,
 ) -> list[dict]:
-    """Score uniform cells into st["scored"] until `cells` are scored or `seconds` of the search
-    budget have passed; `save()` checkpoints; `share`: this phase's share of the search (for
-    its progress); `after_s`: the search's estimated seconds after the scoring (its ETA).
-    Returns the scored records (resumable)."""
+    """Score uniform cells into st["scored"] until `cells` are scored or `share` of the search
+    budget has passed (read at every cell: a re-plan may shorten it); `save()` checkpoints;
+    `after_s`: the search's estimated seconds after the scoring (its ETA). Returns the scored
+    records (resumable)."""
     cfg = ctx.cfg
     rng = random.Random(cfg.seed + SAMPLE_SEED_OFFSET)
     if "rng" in st:
@@ -99,7 +98,7 @@ def prerank(
     batches = proxy_batches(ctx)
     torch_state = torch.get_rng_state()
     last_save = time.monotonic()
-    while len(scored) < cells and (not scored or ctx.budget.elapsed < seconds):
+    while len(scored) < cells and (not scored or ctx.budget.elapsed < share * ctx.budget.seconds):
         ctx.check_stop()
         index = len(scored)
         genotype = sample_genotype(rng, cfg.nodes, cfg.skip_cap)
@@ -118,6 +117,7 @@ def prerank(
         if time.monotonic() - last_save > SAVE_EVERY_S:
             save()
             last_save = time.monotonic()
+        seconds = share * ctx.budget.seconds
         done = max(len(scored) / cells, ctx.budget.elapsed / seconds if seconds > 0 else 1.0)
         ctx.progress(
             share * min(1.0, done),
@@ -155,8 +155,7 @@ def warm_ranking(ctx: SearchContext, st: dict) -> list[dict]:
     zc = ctx.cfg.zero_cost
     warm = st.setdefault("warm", {})
     if not warm.get("done"):
-        seconds = zc.warm_share * ctx.budget.seconds
-        prerank(ctx, warm, seconds, zc.cells, lambda: ctx.save(st), zc.warm_share)
+        prerank(ctx, warm, zc.cells, lambda: ctx.save(st), zc.warm_share)
         warm["done"] = True
         ctx.save(st)
         ctx.reporter.info(f"zero-cost warm start: {len(warm['scored'])} cells scored")
@@ -172,11 +171,9 @@ def search(ctx: SearchContext) -> SearchOutcome:
             f"{len(st['trained'])} trained)"
         )
     if st["phase"] == "score":
-        seconds = zc.score_share * ctx.budget.seconds
         prerank(
             ctx,
             st,
-            seconds,
             cfg.max_samples,
             lambda: ctx.save(st),
             zc.score_share,
