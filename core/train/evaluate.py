@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from core.data.dataset import DetectionDataset, collate, open_dataset
 from core.data.transforms import to_original
 from core.errors import DatasetError
+from core.train.predict import load_model
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -150,7 +153,6 @@ def _greedy_match(gt_boxes: list, dt_boxes: list, iou_threshold: float) -> list[
     """One-to-one (gt, det) index pairs with IoU >= threshold, taken in descending IoU order."""
     if not gt_boxes or not dt_boxes:
         return []
-    from pycocotools import mask as mask_utils
 
     ious = np.asarray(mask_utils.iou(dt_boxes, gt_boxes, [0] * len(gt_boxes)))  # [D, G], xywh
     order = np.dstack(np.unravel_index(np.argsort(-ious, axis=None), ious.shape))[0]
@@ -287,9 +289,6 @@ def evaluate_job(spec: dict, reporter: Reporter) -> dict[str, Any]:
     the summary numbers.
     """
     from torch.utils.data import DataLoader
-
-    from core.data.dataset import DetectionDataset, collate, open_dataset
-    from core.train.predict import load_model
 
     store, split = reporter.store, spec["split"]
     loaded = load_model(

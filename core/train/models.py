@@ -11,7 +11,10 @@ from typing import Any
 from torch import nn
 
 from core.checkpoint import load_checkpoint
+from core.det import create_detector
 from core.det.model_file import TIMM_BACKBONE, build_from_checkpoint, nas_from_record
+from core.nas.backbone import DEFAULT_C, DEFAULT_LAYERS, DEFAULT_STEM
+from core.nas.resolve import resolve_genotype
 from core.references import resolve_model_row
 from core.train.presets import BACKBONE_PREFIXES
 
@@ -21,9 +24,6 @@ log = logging.getLogger(__name__)
 def nas_backbone(store, spec: str) -> tuple[nn.Module, dict[str, Any]]:
     """A searched-cell backbone for `nas:JOB_ID | nas:NAME | nas-arch:ID | nas-file:PATH` and the
     record that rebuilds it (genotype, width C, depth layers)."""
-    from core.nas.backbone import DEFAULT_C, DEFAULT_LAYERS, DEFAULT_STEM
-    from core.nas.resolve import resolve_genotype
-
     genotype = resolve_genotype(store, spec)
     record = {
         "kind": "nas",
@@ -46,8 +46,6 @@ def create_for_training(
     overrides: dict[str, Any] | None = None,
 ) -> tuple[nn.Module, dict]:
     """A fresh detector for a train job -> (model, backbone record for its checkpoint)."""
-    from core.det import create_detector
-
     record: dict[str, Any] = dict(TIMM_BACKBONE)
     module_or_name: Any = backbone
     if backbone and backbone.startswith(BACKBONE_PREFIXES):

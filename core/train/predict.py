@@ -18,9 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from core.data.transforms import to_original
+from core.data.images import read_rgb, write_image
+from core.data.transforms import letterbox, to_original
+from core.det.bench import DetectionBench
 from core.det.model_file import load_model_file
 from core.references import resolve_model_row
+from core.viz.detections import draw_boxes
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +56,6 @@ def load_model(
     `optimize`: predict with a BN-folded, channels_last copy of the model (same detections
     within float rounding, faster); evaluation turns it off to reproduce training's numbers.
     """
-    from core.det.bench import DetectionBench
-
     row = resolve_model_row(store, name_or_job)
     model, meta = load_model_file(store.resolve_path(row["path"]), image_size=image_size)
     device = torch.device(device)
@@ -91,8 +92,6 @@ def predict_images(
     "scores": float32 [K], "labels": int64 [K] (0-based), "class_names": list[str] [K]},
     highest score first.
     """
-    from core.data.transforms import letterbox
-
     results: list[dict[str, Any]] = []
     for chunk in _batches(list(images_rgb), max(1, batch_size)):
         boxed = [letterbox(np.asarray(image), loaded.image_size) for image in chunk]
@@ -166,9 +165,6 @@ def predict_files(
 
     Returns (image path, number of detections) per image. Unreadable images raise DatasetError.
     """
-    from core.data.images import read_rgb, write_image
-    from core.viz.detections import draw_boxes
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     records, summary, used = [], [], set()

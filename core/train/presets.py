@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from core.det.config import FIXED_FIELDS, DetConfig, get_config  # dataclasses: light at submit
 from core.errors import SpecError
 from core.spec import coerce_fields, dump, image_size_hw, load, param
 
@@ -194,8 +195,6 @@ def build_config(spec: dict[str, Any]) -> TrainConfig:
     preset = load(TrainConfig, {"dataset": "-", "preset": given.get("preset")}, what="train").preset
     config = load(TrainConfig, {**PRESETS[preset], **given}, what="train")
     if config.model_overrides:
-        from core.det.config import FIXED_FIELDS, DetConfig  # dataclasses only
-
         fixed = sorted(set(config.model_overrides) & set(FIXED_FIELDS))
         if fixed:
             raise SpecError(
@@ -238,8 +237,6 @@ def check_config(config: TrainConfig) -> None:
 
 def det_config(config: TrainConfig, num_classes: int) -> Any:
     """The DetConfig a fresh (not --init) train job builds: model, image size, overrides."""
-    from core.det.config import get_config  # dataclasses only: fine at submit time
-
     overrides = dict(config.model_overrides or {})
     if config.backbone and not config.backbone.startswith(BACKBONE_PREFIXES):
         overrides["backbone_name"] = config.backbone
@@ -257,8 +254,6 @@ def det_config(config: TrainConfig, num_classes: int) -> Any:
 def check_processes(config: TrainConfig) -> None:
     """nproc/nnodes/rdzv_endpoint (GPUs are counted where the job runs:
     core.train.distributed.launch)."""
-    import os
-
     cores = os.cpu_count() or 1
     if not 1 <= config.nproc <= cores:
         raise SpecError(

@@ -19,15 +19,19 @@ from pathlib import Path
 
 from torch.distributed.elastic.multiprocessing.errors import record
 
+from core.engine.jobs import run_dir
+from core.engine.store import Store
 from core.engine.worker import LOG_FORMAT
+from core.train.distributed.ddp import LR_RULE, scaled_lr, setup, teardown
+from core.train.distributed.reporting import rank_reporter
+from core.train.presets import build_config
+from core.train.trainer import train_job
 
 log = logging.getLogger(__name__)
 
 
 def describe(ctx, config) -> str:
     """The job's log line about the data-parallel set-up (the lr scaling rule said)."""
-    from core.train.distributed.ddp import LR_RULE, scaled_lr
-
     lr = config.effective_lr
     norm = (
         "per-process BatchNorm (sync_bn off)"
@@ -47,12 +51,6 @@ def describe(ctx, config) -> str:
 
 def run_rank(ctx, job_id: int, home: str | None) -> dict:
     """Train this rank's part of job `job_id`; rank 0 stores and returns the result."""
-    from core.engine.jobs import run_dir
-    from core.engine.store import Store
-    from core.train.distributed.reporting import rank_reporter
-    from core.train.presets import build_config
-    from core.train.trainer import train_job
-
     store = Store(home)
     job = store.get_job(job_id, reconcile=False)
     folder = Path(run_dir(store, job_id))
@@ -78,8 +76,6 @@ def run_rank(ctx, job_id: int, home: str | None) -> dict:
 
 @record
 def main(argv: list[str] | None = None) -> int:
-    from core.train.distributed.ddp import setup, teardown
-
     parser = argparse.ArgumentParser(prog="python -m core.train.rank_entry")
     parser.add_argument("job_id", type=int)
     parser.add_argument("--home", help="the job's home folder (shared by every node)")

@@ -6,15 +6,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from core.det.config import DetConfig
 from core.references import check_checkpoint_file, check_dataset, check_model, check_nas_backbone
-from core.train.resources import resolve_device_cheaply
+from core.train.presets import BACKBONE_PREFIXES, build_config, det_config
+from core.train.resources import check_fits, estimate_train_memory, resolve_device_cheaply
 
 
 def resolve_train_spec(spec: dict, store, device: str) -> None:
     """TaskDef.resolve of `train`: references exist and are valid; the job fits its device
     (unless force)."""
-    from core.train.presets import BACKBONE_PREFIXES, build_config
-
     config = build_config(spec)
     dataset = check_dataset(store, config.dataset, "train")
     init_row = check_model(store, config.init, "train", "init") if config.init else None
@@ -32,10 +32,6 @@ def resolve_train_spec(spec: dict, store, device: str) -> None:
 
 def check_train_memory(config: Any, dataset: dict, init_row: dict | None, device: str) -> None:
     """The D-table memory estimate of one train step against the device's memory."""
-    from core.det.config import DetConfig
-    from core.train.presets import BACKBONE_PREFIXES, det_config
-    from core.train.resources import check_fits, estimate_train_memory
-
     if init_row is not None:
         stored = init_row.get("config")
         if not isinstance(stored, dict):

@@ -36,9 +36,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from core.checkpoint import load_checkpoint, load_weights, rng_state, save_checkpoint, set_rng_state
+from core.data.dataset import DetectionDataset, collate, open_dataset
+from core.det.bench import DetectionBench
+from core.det.latency import detector_latency_ms
 from core.det.model_file import save_model_checkpoint
 from core.errors import CheckpointError, DatasetError, SpecError
 from core.train.distributed.ddp import SINGLE, DistContext
+from core.train.distributed.launch import run_distributed
 from core.train.evaluate import evaluate_coco, predict_dataset
 from core.train.loop import (
     EPOCH_SEED_STRIDE,
@@ -73,9 +77,6 @@ class Trainer:
     """One train job: data, model, optimiser, schedule, EMA; `fit()` runs it to the end."""
 
     def __init__(self, config: TrainConfig, reporter: Reporter, dist: DistContext = SINGLE):
-        from core.data.dataset import DetectionDataset, open_dataset
-        from core.det.bench import DetectionBench
-
         self.config, self.reporter, self.store = config, reporter, reporter.store
         self.dist = (
             dist  # data-parallel hooks (core.train.distributed.ddp); identities for one process
@@ -155,8 +156,6 @@ class Trainer:
 
     def _train_loader(self, epoch: int) -> DataLoader:
         """A fresh loader per epoch, its order from a generator seeded by (seed, epoch)."""
-        from core.data.dataset import collate
-
         seed = self.dist.rank_seed(self.config.seed)
         generator = torch.Generator().manual_seed((seed * EPOCH_SEED_STRIDE + epoch) % 2**64)
         sampler = self.dist.sampler(self.train_set, self.config.seed, epoch)  # this rank's shard
@@ -174,8 +173,6 @@ class Trainer:
         )
 
     def _val_loader(self) -> DataLoader:
-        from core.data.dataset import collate
-
         return DataLoader(
             self.val_set,
             batch_size=self.config.batch_size,
@@ -371,8 +368,6 @@ class Trainer:
         if not records:
             return
         if predictions is None:
-            from core.data.dataset import collate
-
             subset = Subset(self.val_set, range(len(records)))
             predictions = self._predict(
                 DataLoader(subset, batch_size=len(records), collate_fn=collate)
@@ -429,7 +424,9 @@ class Trainer:
         self._report(text)
 
     def _finish(self) -> dict[str, Any]:
-        """Register best.pt as model `job-<id>` and return the job's result."""
+        """Register best.pt as model `job-<id>` (with its parameters and its latency at batch 1
+        on this job's device, measured once here: core.det.latency) and return the job's
+        result."""
         name = f"job-{self.reporter.job_id}"
         best_path = self.run_dir / "best.pt"
         best = summary(read_json(self.run_dir / "eval.json"))
@@ -443,6 +440,12 @@ class Trainer:
                 "det_config": self.model.config.to_dict(),
                 "backbone": self.backbone_record,
                 "train": self.config.to_spec(),
+                "params": sum(p.numel() for p in self.model.parameters()),
+                "latency": {
+                    "ms": round(detector_latency_ms(self.model, self.device), 2),
+                    "device": str(self.device),
+                    "batch": 1,
+                },
             },
             job_id=self.reporter.job_id,
             replace=True,
@@ -487,3 +490,12 @@ def train_job(spec: dict, reporter: Reporter, dist: DistContext = SINGLE) -> dic
         f"{trainer.device}"
     )
     return trainer.fit()
+
+
+def run_train(spec: dict, reporter: Reporter) -> dict[str, Any]:
+    """The `train` job: train_job in this process, or a torchrun launch of nproc x nnodes ranks
+    that each run it (core.train.distributed.launch)."""
+    config = build_config(spec)
+    if config.nproc * config.nnodes > 1:
+        return run_distributed(config, reporter)
+    return train_job(spec, reporter)

@@ -31,6 +31,7 @@ from torch import nn
 from torch.utils.data import Dataset, DistributedSampler
 
 from core.errors import SpecError
+from core.train.distributed.syncbn import convert_sync_batchnorm
 
 DEFAULT_TIMEOUT_S = 60.0  # a collective (all-reduce, broadcast) that waits longer fails the job
 TIMEOUT_ENV = "NASDET_DIST_TIMEOUT_S"
@@ -124,7 +125,6 @@ class DistContext:
         model); without it each process normalises over its own batch."""
         if not (self.distributed and sync_bn):
             return model
-        from core.train.distributed.syncbn import convert_sync_batchnorm
 
         return convert_sync_batchnorm(model, self.device_type)
 

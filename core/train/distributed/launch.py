@@ -19,6 +19,7 @@ torchrun command with the same --rdzv-endpoint and a home folder on a shared fil
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -159,8 +160,6 @@ def _die_with_parent() -> None:
     """In the launcher's child: SIGTERM it when the worker dies (Linux), so no rank outlives
     the process that reports for the job."""
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return  # not Linux: a killed worker leaves the launch to finish on its own
