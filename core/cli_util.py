@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from core.engine.store import FINISHED, Store
+from core.spec_values import MAX_INT as MAX_ID
 from core.engine.submit import submit as submit_job
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 DEBUG_ENV = "NASDET_DEBUG"  # =1: unexpected errors print their traceback
-MAX_ID = 2**63 - 1  # SQLite INTEGER
 LINE_STEP_PCT = 10  # without a terminal, one progress line per this many percent
 
 

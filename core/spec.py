@@ -36,6 +36,7 @@ from core.spec_values import (
     check_free,
     did_you_mean,
     fail,
+    parse_json,
     show,
     split_list,
     to_bool,
@@ -165,10 +166,7 @@ def _coerce_tuple(args: tuple, value: Any, path: str, depth: int) -> tuple:
 
 def _coerce_dict(args: tuple, value: Any, path: str, depth: int) -> dict:
     if isinstance(value, str):
-        try:
-            value = json.loads(value) if value.strip() else {}
-        except ValueError:
-            raise ValueError('must be a JSON object, e.g. {"key": 1}') from None
+        value = parse_json(value, 'must be a JSON object, e.g. {"key": 1}') if value.strip() else {}
     if not isinstance(value, Mapping):
         raise ValueError("must be a JSON object")
     item = args[1] if len(args) == 2 else Any

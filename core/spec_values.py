@@ -17,6 +17,7 @@ from core.errors import SpecError
 
 MAX_STR_LEN = 4096  # PATH_MAX on Linux: no spec string needs more
 NESTING_LIMIT = 32  # depth of free-form (Any / dict) values
+MAX_INT = 2**63 - 1  # SQLite INTEGER: the largest whole number the store can hold
 
 
 def fail(path: str, value: Any, reason: str) -> SpecError:
@@ -108,15 +109,46 @@ def check_free(value: Any, path: str, depth: int = 0) -> Any:
     return value
 
 
+def parse_json(text: str, invalid: str = "must be valid JSON") -> Any:
+    """JSON text -> value; ValueError(`invalid`) for text that is not JSON, and for text nested
+    deeper than NESTING_LIMIT before the decoder sees it (deep enough text would exhaust
+    Python's recursion limit inside the decoder)."""
+    if json_depth(text) > NESTING_LIMIT:
+        raise ValueError(f"nested deeper than {NESTING_LIMIT} levels")
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ValueError(invalid) from None
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of [ and { in JSON text, brackets inside strings not counted."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def split_list(value: Any) -> list:
     """A sequence, or a CLI/GUI string "a,b" / "a b" / "[a, b]" -> list."""
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                raise ValueError("must be a list, e.g. [1, 2]") from None
+            value = parse_json(text, "must be a list, e.g. [1, 2]")
         else:
             return [p for p in text.replace(",", " ").split() if p]
     if not isinstance(value, (list, tuple)):

@@ -10,7 +10,6 @@ handler here writes from a render or a timer tick.
 from __future__ import annotations
 
 import functools
-import html
 import json
 import logging
 import time
@@ -20,9 +19,10 @@ from typing import Any
 
 import gradio as gr
 
-from core.app import datasets, forms, jobs
+from core.app import arguments, datasets, forms, jobs
 from core.app.jobs import ACTIVE, FINISHED, RESUMABLE, Store
 from core.errors import NasdetError
+from core.viz.common import markdown_text, plain_text
 from nasdet_gui.config import AppConfig
 
 log = logging.getLogger(__name__)
@@ -37,27 +37,38 @@ class Ctx:
 
 
 def error_message(exc: BaseException) -> str | None:
-    """The user-facing message of an error we expect (engine, input, gr.Error); else None."""
+    """The user-facing message of an error we expect (engine, input, gr.Error); else None
+    (Python's own texts, "invalid literal for int()", are not messages for a person)."""
     if isinstance(exc, gr.Error):
         return str(exc.message)
     if isinstance(exc, NasdetError):
         return str(exc)
-    if isinstance(exc, (ValueError, KeyError)):  # malformed input from a client
-        return f"invalid input: {exc}"
     return None
 
 
 def ui_errors(fn: Callable) -> Callable:
-    """Decorator for API endpoints: expected errors become gr.Error with their message."""
+    """Decorator for API endpoints, the door of every client's call: arguments are checked by
+    `fn`'s type hints first (core.app.arguments: the spec layer's words), expected errors
+    become gr.Error with their message, and anything else is logged with its traceback and
+    answered in one line of our own, never with Python's text."""
+    what = fn.__name__.removeprefix("api_").removesuffix("_api")
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            args, kwargs = arguments.check_arguments(fn, args, kwargs, what)
             return fn(*args, **kwargs)
         except gr.Error:
             raise
-        except (NasdetError, ValueError, KeyError) as exc:
+        except NasdetError as exc:
             raise gr.Error(error_message(exc), print_exception=False) from exc
+        except Exception as exc:  # the one place an unforeseen error becomes a message
+            log.exception("%s failed", what)
+            raise gr.Error(
+                f"{what}: unexpected {type(exc).__name__} (its traceback is in the app's log; "
+                "please report it)",
+                print_exception=False,
+            ) from exc
 
     return wrapper
 
@@ -69,7 +80,7 @@ def notice_html(message: str | None, level: str = "info") -> str:
     icon = "&#9888;" if level == "error" else "&#10003;"
     return (
         f"<div class='notice notice-{level}' role='{'alert' if level == 'error' else 'status'}'"
-        f">{icon} {html.escape(message)}</div>"
+        f">{icon} {plain_text(message)}</div>"
     )
 
 
@@ -165,13 +176,13 @@ def job_line(job: dict | None) -> str:
     if status in ACTIVE or status == "interrupted":
         text += f" {100 * (job['progress'] or 0):.0f}%"
     if job.get("message") and status not in FINISHED:
-        text += f" - {job['message']}"
+        text += f" - {markdown_text(job['message'])}"
     if job.get("eta_s") and status == "running":
         text += f", about {fmt_duration(job['eta_s'])} left"
     if job.get("device"):
         text += f" on `{job['device']}`"
     if job.get("error"):
-        text += f"\n\n**Reason:** {job['error']}"
+        text += f"\n\n**Reason:** {markdown_text(job['error'])}"
         if status in ("failed", "interrupted", "cancelled"):
             text += " - use Resume to continue from the last checkpoint."
     return text
@@ -185,14 +196,9 @@ def dataset_dropdown(ctx: Ctx) -> gr.Dropdown:
 
 def as_int(value: Any) -> int | None:
     """A job/arch id from a Number/Dropdown value ('' and None -> None)."""
-    if value in (None, "", 0):
+    if value in (None, "", 0) and not isinstance(value, bool):
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise gr.Error(
-            f"{value!r} is not a job id (a whole number)", print_exception=False
-        ) from exc
+    return arguments.job_id(value)
 
 
 def field_input(info: forms.FieldInfo, value: Any = None, label: str | None = None) -> Any:

@@ -11,11 +11,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.app import datasets
+
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 PRESETS_FILE = ASSETS / "presets.json"
 CSS_FILE = ASSETS / "style.css"
 DEMO_PRESET_ENV = "NASDET_DEMO_PRESET"
 IMPORT_ROOTS_ENV = "NASDET_IMPORT_ROOTS"  # os.pathsep-separated folders a folder import may read
+MAX_MEGAPIXELS_ENV = "NASDET_MAX_MEGAPIXELS"  # largest picture a user may upload to detect on
 DEFAULT_DATASET = "shapes-demo"
 TICK_S = 2.0  # gr.Timer interval of every live view
 
@@ -27,13 +30,15 @@ class AppConfig:
     home: the NASDET_HOME folder. demo_preset: key of `presets["demo"]` used by the Guided demo
     ("default": the full demo, minutes on a CPU; "tiny": shorter, for tests). import_roots: folders
     under which a dataset may be imported by path (uploads are always allowed).
-    max_upload_mb: largest accepted upload.
+    max_upload_mb: largest accepted upload. max_megapixels: largest picture (width x height,
+    in millions of pixels) a user may upload to detect on; larger ones are refused unread.
     """
 
     home: Path
     demo_preset: str = "default"
     import_roots: tuple[Path, ...] = ()
     max_upload_mb: int = 512
+    max_megapixels: float = datasets.MAX_PIXELS / 1e6
     presets: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -43,6 +48,10 @@ class AppConfig:
         if self.demo_preset not in demos:
             raise ValueError(f"unknown demo preset {self.demo_preset!r}; known: {sorted(demos)}")
         return demos[self.demo_preset]
+
+    @property
+    def max_pixels(self) -> int:
+        return int(self.max_megapixels * 1e6)
 
     def train_presets(self) -> dict[str, dict]:
         return self.presets.get("train", {})
@@ -69,12 +78,14 @@ def make_config(
     if roots is None:
         roots = [r for r in os.environ.get(IMPORT_ROOTS_ENV, "").split(os.pathsep) if r]
     home = Path(home)
+    megapixels = os.environ.get(MAX_MEGAPIXELS_ENV)
     all_roots = tuple(Path(r).expanduser().resolve() for r in roots) or (home.resolve(),)
     config = AppConfig(
         home=home,
         demo_preset=preset,
         import_roots=all_roots,
         max_upload_mb=max_upload_mb,
+        max_megapixels=float(megapixels) if megapixels else AppConfig.max_megapixels,
         presets=load_presets(),
     )
     _ = config.demo  # fail fast on an unknown preset

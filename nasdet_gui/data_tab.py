@@ -19,6 +19,7 @@ import gradio as gr
 
 from core.app import datasets, jobs
 from core.app.datasets import DIFFICULTY_NAMES, GENERATOR_KINDS, IMPORT_FORMATS
+from core.viz.common import markdown_text
 from nasdet_gui import figures
 from nasdet_gui.common import Ctx, as_int, need, on_page, submit, ui_errors, wire
 from nasdet_gui.config import TICK_S
@@ -69,7 +70,7 @@ def report_markdown(report: dict | None) -> str:
     (file, entry within it, what is wrong, what was done)."""
     if not report or not (report.get("problems") or report.get("summary")):
         return "No problems found." if report is not None else ""
-    lines = [f"**Validation report** ({report.get('source', '')})"]
+    lines = [f"**Validation report** ({markdown_text(report.get('source', ''))})"]
     for code, n in (report.get("summary") or {}).items():
         lines.append(f"- `{code}`: {n}")
     problems = report.get("problems") or []
@@ -347,5 +348,6 @@ def build(ctx: Ctx, demo: gr.Blocks) -> DataTab:
 
 
 def _cell(value) -> str:
-    """A markdown table cell: empty for None, pipes and newlines escaped."""
-    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+    """A markdown table cell: empty for None, shown as text (markdown_text escapes its
+    pipes too), newlines as spaces."""
+    return "" if value is None else markdown_text(str(value).replace("\n", " "))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
+from gradio.data_classes import FileData
 
 from core.app import datasets, jobs, models
 from core.app.models import MIN_SCORE, ModelCache
@@ -29,12 +29,12 @@ from nasdet_gui import figures
 from nasdet_gui.common import Ctx, job_line, make_notice, need, submit, ui_errors, wire
 from nasdet_gui.config import TICK_S
 from nasdet_gui.downloads import download_file
+from nasdet_gui.pictures import draw
 
 DEFAULT_SCORE = 0.3
 MAX_IMAGES = 16
 DATASET_SAMPLE = 6
 GALLERY_HEIGHT = 440
-DRAW_MIN_SIDE = 320  # px: smaller images are scaled up before their boxes are drawn
 NO_MODEL = "No model yet: train one in the Train tab (or the Guided demo) first."
 
 
@@ -48,39 +48,10 @@ def dataset_items(ctx: Ctx, name: str, count: int = DATASET_SAMPLE) -> list[dict
     return models.dataset_items(ctx.store, name, count)
 
 
-def run_model(cache: ModelCache, model: str, items: list[dict]) -> dict:
-    """Detect on every item; returns the session state {model, classes, items (with dets)}."""
-    return models.detect(cache, model, items, MIN_SCORE)
-
-
-def caption(item: dict, found: int) -> str:
-    """'name: 5 found / 5 true' (dataset images) or 'name: 3 found' (uploads)."""
-    text = f"{Path(item['path']).name}: {found} found"
-    return text + (f" / {len(item['gt_boxes'])} true" if "gt_boxes" in item else "")
-
-
-def draw(state: dict | None, score: float) -> list[tuple[np.ndarray, str]]:
-    """Gallery images at this score threshold (GT beside prediction when GT is known)."""
-    from core.viz.detections import draw_boxes, draw_comparison, enlarge
-
-    if not state:
-        return []
-    classes, shown = state["classes"], []
-    for item in state["items"]:
-        dets = [d for d in item["detections"] if d["score"] >= score]
-        labels = [d["label"] for d in dets]
-        scores = [d["score"] for d in dets]
-        original = datasets.read_rgb(item["path"])
-        # small images drawn large, so tags and lines stay legible in the gallery
-        image, boxes = enlarge(original, [d["box"] for d in dets], DRAW_MIN_SIDE)
-        factor = image.shape[0] / original.shape[0]
-        if "gt_boxes" in item:
-            gt = np.array(item["gt_boxes"], np.float32).reshape(-1, 4) * factor
-            drawn = draw_comparison(image, gt, item["gt_labels"], boxes, labels, scores, classes)
-        else:
-            drawn = draw_boxes(image, boxes, labels, classes, scores)
-        shown.append((drawn, caption(item, len(dets))))
-    return shown
+def run_model(cache: ModelCache, model: str, items: list[dict], max_pixels: int) -> dict:
+    """Detect on every item; returns the session state {model, classes, items (with dets)}.
+    A file that is not an image or has more than `max_pixels` is refused with its name."""
+    return models.detect(cache, model, items, MIN_SCORE, max_pixels)
 
 
 def shown_line(state: dict, score: float) -> str:
@@ -242,6 +213,8 @@ def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
 
     def on_files(paths):
         chosen = [{"path": p} for p in (paths or [])][:MAX_IMAGES]
+        for item in chosen:  # "not an image" / "too large" now, not at Detect
+            datasets.image_size(item["path"], ctx.config.max_pixels)
         return chosen, (f"{len(chosen)} image(s) chosen; press Detect." if chosen else "")
 
     def on_dataset(model, name):
@@ -266,7 +239,7 @@ def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
     def on_run(name, ds, chosen, threshold):
         name, chosen = chosen_images(ctx, name, ds, chosen)
         t0 = time.perf_counter()
-        new_state = run_model(cache, name, chosen)
+        new_state = run_model(cache, name, chosen, ctx.config.max_pixels)
         seconds = time.perf_counter() - t0
         return (
             gr.Dropdown(value=name),
@@ -306,22 +279,21 @@ def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
         )
 
 
-def _wire_api(cache: ModelCache) -> None:
-    """/predict for API clients: hidden inputs so uploads (gradio_client.handle_file) work."""
-    with gr.Row(visible=False):
-        api_model = gr.Textbox(label="model")
-        api_images = gr.File(label="images", file_count="multiple", type="filepath")
-        api_score = gr.Number(DEFAULT_SCORE, label="score_threshold")
-        api_out = gr.JSON()
-        api_button = gr.Button()
+def _wire_api(cache: ModelCache, max_pixels: int) -> None:
+    """/predict for API clients (files sent with gradio_client.handle_file). A gr.api, not a
+    hidden File input: a File input refuses a value that is not a file list with Gradio's own
+    validation text before any handler runs; here every value reaches `uploaded`."""
 
     @ui_errors
-    def predict(name, images, threshold):
+    def predict(
+        name: str, images: list[FileData], threshold: float | None = DEFAULT_SCORE
+    ) -> list[dict]:
         """Detect objects with a registered model; returns per image {"file", "detections":
         [{"box" (x1, y1, x2, y2) px, "score", "label" (0-based), "class_name"}]}."""
-        need(images, "no images given")
-        result = run_model(cache, name, [{"path": p} for p in images][:MAX_IMAGES])
-        threshold = MIN_SCORE if threshold is None else float(threshold)
+        if not 0 <= threshold <= 1:
+            raise gr.Error(f"predict: threshold={threshold}: must be 0..1", print_exception=False)
+        paths = uploaded(need(images, "predict: no images given"))[:MAX_IMAGES]
+        result = run_model(cache, name, [{"path": p} for p in paths], max_pixels)
         return [
             {
                 "file": Path(i["path"]).name,
@@ -330,7 +302,28 @@ def _wire_api(cache: ModelCache) -> None:
             for i in result["items"]
         ]
 
-    api_button.click(predict, [api_model, api_images, api_score], api_out, api_name="predict")
+    gr.api(predict, api_name="predict")
+
+
+def uploaded(images: object) -> list[str]:
+    """The server paths of files a client uploaded: Gradio moves a file marked as FileData into
+    its cache (refusing one that was not uploaded) before the handler runs; anything else (a
+    bare path, a number) is refused here, so no other file of the server is ever read."""
+    if not isinstance(images, (list, tuple)):
+        images = [images]
+    paths = []
+    for item in images:
+        meta = item.get("meta") if isinstance(item, dict) else None
+        if not (isinstance(meta, dict) and meta.get("_type") == "gradio.FileData") or not (
+            isinstance(item.get("path"), str)
+        ):
+            raise gr.Error(
+                "predict: images must be uploaded files, e.g. [handle_file('photo.jpg')] "
+                "with gradio_client",
+                print_exception=False,
+            )
+        paths.append(item["path"])
+    return paths
 
 
 def _wire_jobs(ctx: Ctx, v: dict) -> None:
@@ -421,6 +414,6 @@ def build(ctx: Ctx, demo: gr.Blocks) -> DetectTab:
     cache = ModelCache(ctx.store)
     v = _layout(ctx)
     _wire_detect(ctx, cache, v)
-    _wire_api(cache)
+    _wire_api(cache, ctx.config.max_pixels)
     _wire_jobs(ctx, v)
     return DetectTab(timer=_wire_refresh(ctx, demo, v))

@@ -20,6 +20,8 @@ import gradio as gr
 from core.app import datasets
 from core.app import demo as demo_chain
 from core.app.models import ModelCache
+from core.errors import DatasetError
+from core.viz.common import markdown_text
 from nasdet_gui.common import Ctx, ui_errors
 from nasdet_gui.config import DEFAULT_DATASET, TICK_S
 from nasdet_gui.guided import ending
@@ -131,7 +133,7 @@ def _wire_jobs(ctx: Ctx, p: Parts, cache: ModelCache, outputs: list) -> None:
     p["again"].click(on_again, None, outputs, api_visibility="private")
 
 
-def _wire_ending(p: Parts, cache: ModelCache) -> None:
+def _wire_ending(p: Parts, cache: ModelCache, max_pixels: int) -> None:
     """The threshold slider (redraws, no new prediction) and the picture of one's own."""
 
     @ui_errors
@@ -144,8 +146,14 @@ def _wire_ending(p: Parts, cache: ModelCache) -> None:
         return ending.detect_own(cache, state["model"], image, threshold)
 
     @ui_errors
-    def on_upload(state, image, threshold):
-        return detect(state, image, threshold) if image is not None else gr.skip()
+    def on_upload(state, path, threshold):
+        if path is None:
+            return gr.skip()
+        try:
+            picture = datasets.read_rgb(path, max_pixels)
+        except DatasetError as exc:  # not an image, or too large: said under the picture
+            return None, markdown_text(exc)
+        return detect(state, picture, threshold)
 
     @ui_errors
     def on_draw(state, threshold, evt: gr.EventData):
@@ -186,5 +194,5 @@ def build(ctx: Ctx, demo: gr.Blocks) -> GuidedTab:
         lambda: gr.Walkthrough(selected=SEARCH), None, p["walk"], api_visibility="private"
     )
     _wire_jobs(ctx, p, cache, outputs)
-    _wire_ending(p, cache)
+    _wire_ending(p, cache, ctx.config.max_pixels)
     return GuidedTab(timer=timer)

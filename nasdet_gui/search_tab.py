@@ -16,6 +16,7 @@ import gradio as gr
 
 from core.app import datasets, jobs, searches
 from core.app.searches import NESTED_CONFIGS, STRATEGIES, SearchConfig
+from core.viz.common import markdown_text
 from nasdet_gui import figures
 from nasdet_gui.common import (
     Ctx,
@@ -189,7 +190,7 @@ def plan_markdown(ctx: Ctx, spec: dict | None) -> str:
     try:
         return searches.plan_line(ctx.store, spec).replace("plan:", "**Plan:**", 1)
     except SpecError as exc:
-        return f"*Cannot start yet: {exc}*"
+        return f"*Cannot start yet: {markdown_text(exc)}*"
 
 
 def _views(ctx: Ctx) -> tuple[JobPanel, dict]:

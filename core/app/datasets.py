@@ -4,7 +4,7 @@ on offer, and an opened dataset (its records and splits), and a picture read as 
 from __future__ import annotations
 
 from core.data.dataset import open_dataset
-from core.data.images import read_rgb
+from core.data.images import MAX_PIXELS, image_size, read_rgb
 from core.data.spec import DIFFICULTY_NAMES, GENERATOR_KINDS, IMPORT_FORMATS
 from core.engine.queries import dataset_names
 
@@ -12,7 +12,9 @@ __all__ = [
     "DIFFICULTY_NAMES",
     "GENERATOR_KINDS",
     "IMPORT_FORMATS",
+    "MAX_PIXELS",
     "dataset_names",
+    "image_size",
     "open_dataset",
     "read_rgb",
 ]

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from typing import Any
 
 from core.data.dataset import load_records, open_dataset
-from core.data.images import read_rgb
+from core.data.images import MAX_PIXELS, read_rgb
 from core.engine.queries import model_names
 from core.engine.store import Store
 from core.train.evaluations import latest_evaluation, model_dataset, model_threshold
@@ -63,13 +63,18 @@ def dataset_items(store: Store, name: str, count: int) -> list[dict]:
 
 
 def detect(
-    cache: ModelCache, model: str, items: list[dict], min_score: float = MIN_SCORE
+    cache: ModelCache,
+    model: str,
+    items: list[dict],
+    min_score: float = MIN_SCORE,
+    max_pixels: int = MAX_PIXELS,
 ) -> dict[str, Any]:
     """Detect on every item's picture ({"path", ...}); returns {"model", "classes", "items"},
     each item with its "detections" [{"box", "score", "label", "class_name"}] above
-    `min_score`."""
+    `min_score`. A file that is not an image, or has more than `max_pixels`, is refused
+    (DatasetError naming the file) before the model is loaded."""
+    images = [read_rgb(item["path"], max_pixels) for item in items]
     loaded = cache.get(model)
-    images = [read_rgb(item["path"]) for item in items]
     results = predict_images(loaded, images, score_threshold=min_score)
     out = [dict(item, detections=result_to_json(res)) for item, res in zip(items, results)]
     return {"model": model, "classes": list(loaded.classes), "items": out}

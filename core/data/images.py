@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import struct
 import warnings
 from pathlib import Path
 
@@ -102,28 +103,50 @@ def _open_header(path: Path, max_pixels: int) -> Image.Image:
     except FileNotFoundError as exc:
         raise DatasetError(f"{path.name}: file not found") from exc
     except Image.DecompressionBombError as exc:  # PIL refuses far beyond its own limit
-        raise ImageTooLargeError(
-            f"{path.name}: too many pixels, over the limit of "
-            f"{max_pixels:,} (decompression-bomb guard; {exc})"
-        ) from exc
+        raise too_large_error(path, _declared_size(path), max_pixels) from exc
     except UnidentifiedImageError as exc:
-        raise DatasetError(
-            f"{path.name}: not a readable image (unknown format or corrupt file)"
-        ) from exc
+        raise DatasetError(f"{path.name}: not an image (unknown format or corrupt file)") from exc
     except (OSError, SyntaxError) as exc:
         detail = str(exc).replace(str(path), path.name)
-        raise DatasetError(f"{path.name}: not a readable image ({detail})") from exc
-    w, h = im.size
-    if w * h > max_pixels:
+        raise DatasetError(f"{path.name}: not an image ({detail})") from exc
+    if im.size[0] * im.size[1] > max_pixels:
         im.close()
-        raise ImageTooLargeError(
-            f"{path.name}: {w}x{h} = {w * h:,} pixels exceeds the limit of "
-            f"{max_pixels:,} (decompression-bomb guard); downscale the image"
-        )
+        raise too_large_error(path, im.size, max_pixels)
+    w, h = im.size
     if w <= 0 or h <= 0:
         im.close()
         raise DatasetError(f"{path.name}: empty image ({w}x{h})")
     return im
+
+
+def too_large_error(
+    path: Path, size: tuple[int, int] | None, max_pixels: int
+) -> ImageTooLargeError:
+    """'photo.png: too large: 30000 x 30000, limit 64 megapixels (...)'."""
+    shown = f"{size[0]} x {size[1]}" if size else "its header declares too many pixels"
+    return ImageTooLargeError(
+        f"{path.name}: too large: {shown}, limit {max_pixels / 1e6:g} megapixels "
+        "(decompression-bomb guard); downscale the image"
+    )
+
+
+def _declared_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the header of an image beyond PIL's own pixel limit, whose
+    DecompressionBombError names no size: PIL's format readers are asked directly (they read
+    the header only), as Image.open does before its limit check."""
+    Image.init()
+    with open(path, "rb") as fp:
+        prefix = fp.read(16)
+        for fmt in Image.ID:
+            factory, accept = Image.OPEN[fmt]
+            if accept and not accept(prefix):
+                continue
+            fp.seek(0)
+            try:
+                return factory(fp, path.name).size
+            except (SyntaxError, IndexError, TypeError, ValueError, OSError, struct.error):
+                fp.seek(0)
+    return None
 
 
 def _orientation(im: Image.Image) -> int:

@@ -7,6 +7,7 @@ page (plotly.js inline) that opens offline.
 
 from __future__ import annotations
 
+import html as html_module
 from typing import Any
 
 import plotly.graph_objects as go
@@ -63,9 +64,23 @@ def figure_to_html(fig: go.Figure, title: str | None = None) -> str:
         config={"displaylogo": False, "responsive": True},
     )
     if title:
-        html = html.replace("<head>", f"<head><title>{_escape(title)}</title>", 1)
+        html = html.replace("<head>", f"<head><title>{plain_text(title)}</title>", 1)
     return html
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+# CommonMark's backslash escapes: each ASCII punctuation mark that can start Markdown syntax
+_MARKDOWN_MARKS = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|~"})
+
+
+def plain_text(text: object) -> str:
+    """User text (a class, dataset or file name, a job's message) made safe to show as text
+    where HTML is rendered: gr.HTML, and plotly's labels, legends and hover text (which read a
+    subset of HTML tags and decode these entities). `<script>` shows as written, runs never."""
+    return html_module.escape(str(text), quote=True)
+
+
+def markdown_text(text: object) -> str:
+    """User text for gr.Markdown: its Markdown marks backslash-escaped (a class named `**x**`
+    is not bold) and then HTML-escaped as by `plain_text`. Not for inside a `code span`,
+    whose text Markdown shows literally already."""
+    return plain_text(str(text).translate(_MARKDOWN_MARKS))

@@ -18,7 +18,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.viz.common import base_layout, empty_figure
+from core.viz.common import base_layout, empty_figure, plain_text
 from core.viz.detections import class_color_hex
 
 log = logging.getLogger(__name__)
@@ -60,8 +60,9 @@ def pr_curve(
 
 
 def _class_names(evaluation: Mapping[str, Any], k: int) -> list[str]:
+    """The k class names as plotly draws text (plain_text: a name is never read as HTML)."""
     names = evaluation.get("classes") or list((evaluation.get("per_class_AP") or {}).keys())
-    return list(names) if len(names) == k else [f"class {i}" for i in range(k)]
+    return [plain_text(n) for n in names] if len(names) == k else [f"class {i}" for i in range(k)]
 
 
 def pr_curves_figure(
@@ -138,7 +139,7 @@ def per_class_ap_figure(
     fig = go.Figure(
         go.Bar(
             x=values,
-            y=[names[i] for i in order],
+            y=[plain_text(names[i]) for i in order],
             orientation="h",
             text=labels,
             textposition="outside",
@@ -183,7 +184,7 @@ def confusion_figure(
         if class_names and len(class_names) == k
         else [f"class {i}" for i in range(k)]
     )
-    labels = names + ["background"]
+    labels = [plain_text(n) for n in names] + ["background"]
     totals = counts.sum(1, keepdims=True)
     shown = (
         np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.viz.common import base_layout, empty_figure
+from core.viz.common import base_layout, empty_figure, plain_text
 from core.viz.detections import class_color_hex
 
 VAL_OPACITY = 0.45  # val bars: the class colour, lighter
@@ -28,7 +28,7 @@ def objects_per_class_traces(stats: Mapping[str, Any]) -> list[go.Bar]:
     colors = [class_color_hex(i) for i in range(len(names))]
     return [
         go.Bar(
-            x=names,
+            x=[plain_text(n) for n in names],  # class names drawn as text
             y=[per_class[n].get(split, 0) for n in names],
             name=split,
             marker=dict(

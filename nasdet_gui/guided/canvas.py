@@ -17,6 +17,8 @@ import json
 import gradio as gr
 import numpy as np
 
+from core.errors import SpecError
+
 PNG_PREFIX = "data:image/png;base64,"
 MAX_PNG_BYTES = 2 << 20  # a 256 px drawing is a few KB; anything near this is not one
 BRUSH = 14  # px of the 256 px canvas
@@ -102,27 +104,27 @@ def drawing_canvas(colors: list[str], side: int, elem_id: str) -> gr.HTML:
 
 
 def decode_drawing(data_url: object, side: int) -> np.ndarray:
-    """The RGB uint8 picture a drawing canvas sent, or ValueError saying what is wrong."""
+    """The RGB uint8 picture a drawing canvas sent, or SpecError saying what is wrong."""
     import cv2
 
     if not isinstance(data_url, str) or not data_url.startswith(PNG_PREFIX):
-        raise ValueError(
+        raise SpecError(
             "the drawing did not arrive as a PNG picture; clear the canvas and draw again"
         )
     payload = data_url[len(PNG_PREFIX) :]
     if len(payload) > MAX_PNG_BYTES * 4 // 3 + 4:
-        raise ValueError(
+        raise SpecError(
             f"the drawing is larger than {MAX_PNG_BYTES >> 20} MB; clear the canvas and draw again"
         )
     try:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError(
+        raise SpecError(
             "the drawing is not valid base64 PNG data; clear the canvas and draw again"
         ) from None
     image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.shape[:2] != (side, side):
-        raise ValueError(
+        raise SpecError(
             f"the drawing is not a {side}x{side} PNG picture; clear the canvas and draw again"
         )
     return np.ascontiguousarray(image[:, :, ::-1])

@@ -7,7 +7,6 @@ trainer at evaluation time: eval.json "score_threshold"), not a fixed number.
 
 from __future__ import annotations
 
-import html
 import math
 from collections import Counter
 from typing import Any
@@ -16,7 +15,8 @@ import numpy as np
 
 from core.app import models
 from core.app.jobs import Store
-from core.errors import NasdetError
+from core.errors import NasdetError, SpecError
+from core.viz.common import markdown_text, plain_text
 from nasdet_gui.guided.live import caption, draw_detections
 
 RESULT_IMAGES = 4
@@ -66,7 +66,7 @@ def legend_html(classes: list[str]) -> str:
 
     chips = "".join(
         f"<span class='demo-chip'><i style='background:{class_color_hex(k)}'></i>"
-        f"{html.escape(name)}</span>"
+        f"{plain_text(name)}</span>"
         for k, name in enumerate(classes)
     )
     return f"<div class='demo-legend'>{chips}</div>" if chips else ""
@@ -75,7 +75,7 @@ def legend_html(classes: list[str]) -> str:
 def own_picture(value: Any) -> np.ndarray:
     """An RGB uint8 image from an uploaded or drawn picture (transparency on white)."""
     if value is None:
-        raise ValueError("no picture: upload one or draw on the canvas first")
+        raise SpecError("no picture: upload one or draw on the canvas first")
     image = np.asarray(value)
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
@@ -101,7 +101,7 @@ def found_sentence(names: list[str]) -> str:
         return "Found 0 shapes. Try bigger, bolder shapes."
     counts = Counter(names)
     parts = ", ".join(
-        f"{n} {name}{_plural(name) if n != 1 else ''}"
+        f"{n} {markdown_text(name)}{_plural(name) if n != 1 else ''}"
         for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     )
     return f"Found {len(names)} shape{'s' * (len(names) != 1)}: {parts}."

@@ -151,12 +151,14 @@ def step_result(p: Parts) -> None:
             gr.Markdown("**Draw** (pick a colour; a loop you close is filled)")
             p["own_draw"] = drawing_canvas(SHAPE_COLORS, CANVAS, "demo-own-draw")
         with gr.Column(min_width=300):
-            p["own_in"] = gr.Image(
+            # a file, not gr.Image: Gradio would decode an image upload itself and fail on a
+            # file that is not one before any handler could say so
+            p["own_in"] = gr.File(
                 label="Or upload a picture",
-                type="numpy",
-                image_mode="RGB",
-                sources=["upload", "clipboard"],
-                height=380,
+                file_count="single",
+                type="filepath",
+                file_types=["image"],
+                height=120,
                 elem_id="demo-own-in",
             )
         with gr.Column(min_width=300):

@@ -3,8 +3,9 @@ that put numbers into sentences (the search verdict, the detector's score)."""
 
 from __future__ import annotations
 
-import html
 from typing import Any
+
+from core.viz.common import plain_text
 
 EXPLAIN = {
     "proxy": "Proxy accuracy: the share of small picture crops that a tiny network built from "
@@ -37,7 +38,7 @@ EXPLAIN = {
 
 def explain(key: str) -> str:
     """The plain sentence for `key` as a small grey note (HTML-safe)."""
-    return f"<p class='note demo-explain'>{html.escape(EXPLAIN[key])}</p>"
+    return f"<p class='note demo-explain'>{plain_text(EXPLAIN[key])}</p>"
 
 
 def pct(value: float | None) -> str:
@@ -115,7 +116,7 @@ def status_line(job: dict[str, Any] | None, what: str) -> str:
     if status == "running":
         text = f"**{what}: {100 * (job.get('progress') or 0):.0f}%**"
         if job.get("message"):
-            text += f" - {html.escape(str(job['message']))}"
+            text += f" - {plain_text(job['message'])}"
         if job.get("eta_s") is not None:
             text += f" · about {fmt_duration(job['eta_s'])} left"
         if job.get("started_at"):
@@ -124,5 +125,5 @@ def status_line(job: dict[str, Any] | None, what: str) -> str:
     if status == "succeeded":
         took = (job.get("finished_at") or 0) - (job.get("started_at") or 0)
         return f"{what}: **done**" + (f" in {fmt_duration(took)}." if took > 0 else ".")
-    reason = f" {html.escape(str(job['error']))}" if job.get("error") else ""
+    reason = f" {plain_text(job['error'])}" if job.get("error") else ""
     return f"{what}: **{status}**.{reason} The Jobs tab can resume it."
