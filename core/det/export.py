@@ -6,7 +6,8 @@ to the size given at export, a multiple of 2**max_level):
   and [B, A*4, H_l, W_l]);
 * with post-processing: "detections" [B, max_detections, 6] = (x1, y1, x2, y2, score, class),
   zero rows as padding (score threshold and NMS inside, batched; see core.det.postprocess).
-`check_onnx` runs the file with onnxruntime and returns the max abs difference to PyTorch.
+`check_onnx` runs the file with onnxruntime and returns the max abs difference to PyTorch;
+`run_export` is the `export` job.
 """
 
 from __future__ import annotations
@@ -15,17 +16,25 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from core.det.bench import DetectionBench
+from core.det.model_file import load_model_file
 from core.errors import SpecError
+from core.references import resolve_model_row
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.engine.reporter import Reporter
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("onnx", "torchscript")
 MIN_OPSET = 17
+SUFFIX = {"onnx": ".onnx", "torchscript": ".ts"}
+PARITY_TOLERANCE = 1e-4  # max abs difference to PyTorch before the job warns
 
 
 class RawOutputs(nn.Module):
@@ -161,3 +170,45 @@ def check_torchscript(
     got = [got] if isinstance(got, torch.Tensor) else list(got)
     ref = reference_outputs(bench, images, postprocess, score_threshold)
     return _max_diff(got, ref, postprocess)
+
+
+def run_export(spec: dict, reporter: Reporter) -> dict:
+    """The `export` job (spec from core.det.tasks.validate_export): the model exported, checked
+    against PyTorch on two random images, and registered as an artifact."""
+    store = reporter.store
+    row = resolve_model_row(store, spec["model"])
+    reporter.progress(0.1, f"loading {row['name']}")
+    model, _meta = load_model_file(store.resolve_path(row["path"]))
+    bench = DetectionBench(model).eval()
+    size = tuple(spec["image_size"] or model.config.image_size)
+    out = Path(spec["out"]) if spec["out"] else reporter.run_dir / f"model{SUFFIX[spec['format']]}"
+    reporter.progress(0.3, f"exporting {spec['format']} at {size[0]}x{size[1]}")
+    export_detector(
+        bench,
+        out,
+        spec["format"],
+        size,
+        spec["postprocess"],
+        spec["score_threshold"],
+        int(spec["opset"]),
+    )
+    reporter.check_stop()
+    reporter.progress(0.8, "checking the exported file against PyTorch")
+    torch.manual_seed(0)
+    images = torch.rand(2, 3, *size)
+    check = check_onnx if spec["format"] == "onnx" else check_torchscript
+    diff = check(out, bench, images, spec["postprocess"], spec["score_threshold"])
+    reporter.artifact(spec["format"], out)
+    reporter.info(f"exported {out} (max abs diff to PyTorch {diff:.2e})")
+    if diff > PARITY_TOLERANCE:
+        reporter.warning(
+            f"exported outputs differ from PyTorch by {diff:.2e} (> {PARITY_TOLERANCE})"
+        )
+    reporter.progress(1.0, "done")
+    return {
+        "path": str(out),
+        "format": spec["format"],
+        "max_abs_diff": diff,
+        "image_size": list(size),
+        "postprocess": spec["postprocess"],
+    }

@@ -24,6 +24,7 @@ from core.det.backbone import (
 )
 from core.det.bifpn import BiFpn
 from core.det.config import DetConfig, get_config
+from core.det.fuse import fuse_detector
 from core.det.head import CLASS_PRIOR_PROBABILITY, HeadNet
 from core.det.layers import glorot_uniform_
 from core.errors import SpecError
@@ -75,8 +76,6 @@ class EfficientDet(nn.Module):
         `example` ([1, 3, H, W]) is used to find conv -> BN pairs in the backbone; the copy gives
         the same outputs within float rounding. Not trainable (BN is gone).
         """
-        from core.det.fuse import fuse_detector
-
         return fuse_detector(copy.deepcopy(self).eval(), example)
 
 

@@ -21,7 +21,11 @@ from typing import Any
 from torch import nn
 
 from core.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from core.det.config import DetConfig, validate_config
+from core.det.model import build_detector
 from core.errors import CheckpointError, SpecError
+from core.nas.backbone import LEGACY_STEM, NasBackbone
+from core.nas.genotypes import Genotype
 
 TIMM_BACKBONE = {"kind": "timm"}
 
@@ -29,9 +33,6 @@ TIMM_BACKBONE = {"kind": "timm"}
 def nas_from_record(record: dict[str, Any]) -> nn.Module:
     """The searched-cell backbone a model file's backbone record describes (genotype, C, layers,
     stem; records without a stem are from before it could be chosen: the DARTS stem)."""
-    from core.nas.backbone import LEGACY_STEM, NasBackbone
-    from core.nas.genotypes import Genotype
-
     return NasBackbone(
         Genotype.from_dict(record["genotype"]),
         C=int(record["C"]),
@@ -67,9 +68,6 @@ def build_from_checkpoint(
 
     `image_size` changes the size the model is meant for (weights do not depend on it).
     """
-    from core.det.config import DetConfig, validate_config
-    from core.det.model import build_detector
-
     try:
         config = DetConfig.from_dict(state["det_config"])
     except (KeyError, TypeError, SpecError) as exc:

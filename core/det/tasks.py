@@ -11,18 +11,13 @@ from __future__ import annotations
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from core.engine.jobs import TaskDef
+from core.engine.jobs import TaskDef, run_by_name
 from core.errors import SpecError
-from core.references import check_model, resolve_model_row
+from core.references import check_model
 from core.spec import dump, image_size_hw, load, param
 
-if TYPE_CHECKING:  # pragma: no cover
-    from core.engine.reporter import Reporter
-
-SUFFIX = {"onnx": ".onnx", "torchscript": ".ts"}
-PARITY_TOLERANCE = 1e-4
 MIN_OPSET, MAX_OPSET = 17, 21  # opset 17 has LayerNorm/ScatterND as needed; 21: torch 2.x export
 
 
@@ -73,50 +68,8 @@ def resolve_export(spec: dict, store, device: str) -> None:
     check_model(store, spec["model"], "export")
 
 
-def run_export(spec: dict, reporter: Reporter) -> dict:
-    import torch
-
-    from core.det.bench import DetectionBench
-    from core.det.export import check_onnx, check_torchscript, export_detector
-    from core.det.model_file import load_model_file
-
-    store = reporter.store
-    row = resolve_model_row(store, spec["model"])
-    reporter.progress(0.1, f"loading {row['name']}")
-    model, _meta = load_model_file(store.resolve_path(row["path"]))
-    bench = DetectionBench(model).eval()
-    size = tuple(spec["image_size"] or model.config.image_size)
-    out = Path(spec["out"]) if spec["out"] else reporter.run_dir / f"model{SUFFIX[spec['format']]}"
-    reporter.progress(0.3, f"exporting {spec['format']} at {size[0]}x{size[1]}")
-    export_detector(
-        bench,
-        out,
-        spec["format"],
-        size,
-        spec["postprocess"],
-        spec["score_threshold"],
-        int(spec["opset"]),
-    )
-    reporter.check_stop()
-    reporter.progress(0.8, "checking the exported file against PyTorch")
-    torch.manual_seed(0)
-    images = torch.rand(2, 3, *size)
-    check = check_onnx if spec["format"] == "onnx" else check_torchscript
-    diff = check(out, bench, images, spec["postprocess"], spec["score_threshold"])
-    reporter.artifact(spec["format"], out)
-    reporter.info(f"exported {out} (max abs diff to PyTorch {diff:.2e})")
-    if diff > PARITY_TOLERANCE:
-        reporter.warning(
-            f"exported outputs differ from PyTorch by {diff:.2e} (> {PARITY_TOLERANCE})"
-        )
-    reporter.progress(1.0, "done")
-    return {
-        "path": str(out),
-        "format": spec["format"],
-        "max_abs_diff": diff,
-        "image_size": list(size),
-        "postprocess": spec["postprocess"],
-    }
-
-
-EXPORT = TaskDef(run=run_export, validate=validate_export, resolve=resolve_export)
+EXPORT = TaskDef(
+    run=run_by_name("core.det.export:run_export"),
+    validate=validate_export,
+    resolve=resolve_export,
+)

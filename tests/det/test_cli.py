@@ -121,7 +121,8 @@ def test_import_twice_needs_replace_and_wrong_classes_fail(imported, home, tmp_p
 
 
 def test_export_task_on_imported_model(imported, store, tmp_path):
-    from core.det.tasks import run_export, validate_export
+    from core.det.export import run_export
+    from core.det.tasks import validate_export
 
     # raw outputs: a randomly initialised effdet scores every box alike, so NMS order is a tie
     spec = validate_export(
