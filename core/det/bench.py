@@ -12,6 +12,7 @@ ImageNet mean/std normalisation happens here, not in the data pipeline.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import torch
@@ -100,13 +101,7 @@ class DetectionBench(nn.Module):
         anchors = self.anchors.boxes(tuple(x.shape[-2:]), x.device)
         config = self.post_config
         if max_detections is not None and max_detections != config.max_detections:
-            config = PostprocessConfig(
-                config.max_detection_points,
-                max_detections,
-                config.nms_iou,
-                config.soft_nms,
-                config.soft_nms_sigma,
-            )
+            config = dataclasses.replace(config, max_detections=max_detections)
         return postprocess(
             class_out, box_out, anchors, tuple(images.shape[-2:]), score_threshold, config
         )

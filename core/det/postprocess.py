@@ -2,10 +2,16 @@
 
 As automl/effdet: keep the top `max_detection_points` (5000) (anchor, class) logits over all
 levels, decode their boxes, clip to the image, class-aware NMS at IoU 0.5 (or Gaussian soft-NMS),
-keep the best 100. The top-k is exact but cheap: the 5000 best pairs can only come from the 5000
-anchors with the best per-anchor maximum, so the top-k runs over those anchors' classes only (in
-eager mode only over the groups of ~sqrt(C) classes whose maximum reaches the 5000th anchor
-maximum), and only the boxes that NMS reaches are decoded.
+keep the best 100. Before the 100 are kept, one step effdet lacks: of two boxes of different
+classes that overlap at IoU above `cross_class_iou` (0.7: one object, not two neighbours) only
+the higher score stays, so an object carries one label (a circle also read as a hexagon keeps
+the likelier name); None turns it off (effdet's output exactly). Soft-NMS keeps its overlapping
+boxes on purpose and skips this step.
+
+The top-k is exact but cheap: the 5000 best pairs can only come from the 5000 anchors with the
+best per-anchor maximum, so the top-k runs over those anchors' classes only (in eager mode only
+over the groups of ~sqrt(C) classes whose maximum reaches the 5000th anchor maximum), and only
+the boxes that NMS reaches are decoded.
 
 Everything is batched tensor code (one NMS over the whole batch with per-image/class offsets), so
 it also exports to ONNX with a dynamic batch. Boxes are (x1, y1, x2, y2) in input pixels.
@@ -29,6 +35,8 @@ class PostprocessConfig:
     max_detection_points: int = 5000  # candidates before NMS
     max_detections: int = 100  # per image, after NMS
     nms_iou: float = 0.5
+    cross_class_iou: float | None = 0.7  # one label per object (module docstring); None: off
+    # (after hard NMS only)
     soft_nms: bool = False  # Gaussian soft-NMS (Bodla et al. 2017); slow, off by default
     soft_nms_sigma: float = 0.5
 
@@ -219,6 +227,7 @@ def postprocess(
         kept = grouped_nms(
             flat[0], flat[1], flat[3] * num_classes + flat[2], config.nms_iou, max(image_size)
         )  # sorted by score
+        kept = _across_classes(flat, kept, config.cross_class_iou, max(image_size))
         if m == total or _prefix_is_enough(
             flat[3][kept],
             prefix[0][:, -1].float().sigmoid(),
@@ -228,6 +237,19 @@ def postprocess(
         ):
             return _pad_per_image(*(t[kept] for t in flat), batch_ids, config.max_detections)
         m = min(total, 4 * m)
+
+
+def _across_classes(
+    flat: list[torch.Tensor], kept: torch.Tensor, iou: float | None, max_coordinate: float
+) -> torch.Tensor:
+    """Of the `kept` candidates (indices into flat [boxes, scores, classes, image_idx], by
+    score), those no higher-scoring kept box of the same image overlaps at IoU above `iou`,
+    whatever its class; all of them when `iou` is None. Greedy like the class-aware NMS
+    before it, so a box's fate still depends on higher scores only (the NMS prefix holds)."""
+    if iou is None:
+        return kept
+    boxes, scores, _, image_idx = (t[kept] for t in flat)
+    return kept[grouped_nms(boxes, scores, image_idx, iou, max_coordinate)]
 
 
 def _passing(

@@ -30,13 +30,40 @@ def _outputs(anchor_logits: list[list[float]], num_classes: int):
 def test_nms_keeps_best_of_overlapping_same_class_and_pads():
     anchors = torch.tensor([[0.0, 0, 10, 10], [0.0, 0, 10, 11], [0.0, 0, 10, 10]])
     cls, box = _outputs([[3.0, -9.0], [2.0, -9.0], [-9.0, 1.0]], num_classes=2)
-    det = postprocess(cls, box, anchors, (20, 20), 0.05, PostprocessConfig(max_detections=4))
+    class_aware = PostprocessConfig(max_detections=4, cross_class_iou=None)
+    det = postprocess(cls, box, anchors, (20, 20), 0.05, class_aware)
     assert det.shape == (1, 4, 6)
     # anchor 1 suppressed by anchor 0 (same class, IoU 0.91); anchor 2 is another class: kept
     assert det[0, :2, 5].tolist() == [0.0, 1.0]
     assert det[0, 0, 4].item() == pytest.approx(torch.sigmoid(torch.tensor(3.0)).item())
     assert torch.allclose(det[0, 0, :4], anchors[0])
     assert torch.all(det[0, 2:] == 0)
+
+
+def test_one_label_per_object_across_classes():
+    """Anchor 0 reads circle (logit 3), anchor 1 the same place as hexagon (logit 2.5): one
+    object, one label, the likelier. Anchor 2 (hexagon) is a neighbour at IoU 1/3 (x 0-10
+    and 5-15, 10 high: overlap 50, union 150): kept. Anchor 3 (a third class) lies inside
+    anchor 0 at IoU 0.8 (80 / 100): suppressed. With cross_class_iou=None every class keeps
+    its own box."""
+    anchors = torch.tensor([[0.0, 0, 10, 10], [0.0, 0, 10, 10], [5.0, 0, 15, 10], [0.0, 0, 10, 8]])
+    logits = [[3.0, -9.0, -9.0], [-9.0, 2.5, -9.0], [-9.0, 2.0, -9.0], [-9.0, -9.0, 1.0]]
+    cls, box = _outputs(logits, num_classes=3)
+    config = PostprocessConfig(max_detections=6)
+    det = postprocess(cls, box, anchors, (20, 20), 0.05, config)[0]
+    det = det[det[:, 4] > 0]
+    assert det[:, 5].tolist() == [0.0, 1.0]  # circle at anchor 0, the neighbouring hexagon
+    assert torch.allclose(det[:, :4], anchors[[0, 2]])
+    assert det[0, 4].item() == pytest.approx(torch.sigmoid(torch.tensor(3.0)).item())
+    both = postprocess(
+        cls,
+        box,
+        anchors,
+        (20, 20),
+        0.05,
+        PostprocessConfig(max_detections=6, cross_class_iou=None),
+    )[0]
+    assert sorted(both[both[:, 4] > 0, 5].tolist()) == [0.0, 1.0, 1.0, 2.0]
 
 
 def test_score_threshold_max_detections_and_clipping():
@@ -86,7 +113,8 @@ def test_matches_effdet_post_processing():
         torch.tensor([[256.0, 256.0]] * 2),
         100,
     )
-    ours = postprocess(cls, box, anchors, size, score_threshold=0.0)
+    class_aware = PostprocessConfig(cross_class_iou=None)  # effdet has no cross-class step
+    ours = postprocess(cls, box, anchors, size, score_threshold=0.0, config=class_aware)
     ref[..., 5] -= 1  # effdet classes are 1-based
     assert torch.allclose(ours, ref, atol=1e-4)
 
