@@ -1,4 +1,5 @@
-"""The "Search" tab: start a cell search (DARTS, ENAS, evolution, random, zero-cost) and watch it
+"""The "Search" tab: start a cell search (DARTS, ENAS, evolution, random, zero-cost) or a detector
+search (level "detector": backbone, input size, BiFPN and head trained as detectors) and watch it
 live.
 
 The form shows the job's planned split of its budget (search, report;
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.app import datasets, jobs, searches
+from core.app import datasets, detector_searches, jobs, searches
 from core.app.searches import NESTED_CONFIGS, STRATEGIES, SearchConfig
+from core.errors import SpecError
 from core.viz.common import markdown_text
 from nasdet_gui import figures
 from nasdet_gui.common import (
@@ -35,6 +37,20 @@ from nasdet_gui.config import TICK_S
 from nasdet_gui.job_panel import JobPanel, build_panel
 
 MAIN_FIELDS = ["minutes", "epochs", "samples", "fast"]
+CELL_ONLY = ["epochs", "samples", "fast"]  # hidden at the detector level
+LEVELS = ("cell", "detector")
+DETECTOR_FIELDS = [
+    "target_ms",
+    "trials",
+    "epochs",
+    "seed",
+    "backbones",
+    "image_sizes",
+    "fpn_channels",
+    "fpn_cell_repeats",
+    "box_class_repeats",
+]
+SEARCH_KINDS = ("search", detector_searches.KIND)
 ARCH_HEADERS = ["ID", "Role", "Step", "Score", "Params", "FLOPs", "Latency ms"]
 
 
@@ -56,6 +72,45 @@ def start_search(
     if minutes is not None:
         spec["minutes"] = minutes
     return submit(ctx, "search", spec)
+
+
+def start_detector_search(
+    ctx: Ctx, dataset: str, minutes: float | None = None, options: dict | None = None
+) -> int:
+    """Queue a detector search; returns its id (SpecError -> gr.Error via ui_errors)."""
+    spec = dict(options or {}, dataset=dataset)
+    if minutes is not None:
+        spec["minutes"] = minutes
+    return submit(ctx, detector_searches.KIND, spec)
+
+
+def detector_markdown(result: dict | None) -> str:
+    """A detector search's answer so far: the pick and the Pareto front, in plain words."""
+    if not result:
+        return "*The trials appear below as each one ends; the pick when the search ends.*"
+    states = result.get("states") or {}
+    text = (
+        f"**{result['trials']} trials** ({states.get('complete', 0)} trained to "
+        f"{result['max_epochs']} epochs, {states.get('pruned', 0)} stopped early by successive "
+        f"halving); latency target **{result['target_ms']:.1f} ms** at batch 1"
+    )
+    front = ", ".join(
+        f"{f['AP50']:.3f} at {f['latency_ms']:.1f} ms (trial {f['trial']})"
+        for f in result.get("front") or []
+    )
+    if front:
+        text += f"  \n**Pareto front** (AP50 at latency): {front}"
+    pick = result.get("pick")
+    if pick:
+        label = detector_searches.DetectorChoice.from_dict(pick["config"]).label()
+        where = "within the target" if pick["within_target"] else "none is within the target"
+        text += (
+            f"  \n**{'Pick' if result.get('final') else 'Pick so far'}:** trial {pick['trial']}, "
+            f"{label}: AP50 {pick['AP50']:.3f} at {pick['latency_ms']:.1f} ms ({where})"
+        )
+    if result.get("model"):
+        text += f"  \nStored as model **{result['model']}** (Detect, evaluate, export use it)."
+    return text
 
 
 def report_markdown(result: dict | None) -> str:
@@ -124,6 +179,10 @@ def views(ctx: Ctx, job_id: int | None) -> tuple:
         empty = figures.note("Start a search or pick one above.")
         return empty, empty, empty, empty, empty, [], report_markdown(None), ""
     job = jobs.get_job(ctx.store, job_id)
+    if job["kind"] == detector_searches.KIND:
+        empty = figures.note("A detector search has no cell of its own: its trials are below.")
+        answer = detector_markdown(detector_searches.answer(ctx.store, job_id))
+        return empty, empty, empty, empty, empty, arch_rows(ctx, job_id), answer, ""
     best = searches.search_best(ctx.store, job_id)
     normal, reduce = figures.cells(
         best["genotype"] if best else None, "searched" if best and best["final"] else "best so far"
@@ -149,6 +208,13 @@ def _form(ctx: Ctx) -> dict:
         allow_custom_value=True,
         elem_id="search-dataset",
     )
+    level = gr.Radio(
+        list(LEVELS),
+        value="cell",
+        label="Level",
+        info="cell: a cell on object crops; detector: backbone, input size, BiFPN and head, "
+        "each trial a real training",
+    )
     strategy = gr.Radio(list(STRATEGIES), value=SearchConfig.strategy, label="Strategy")
     main = dataclass_form(
         SearchConfig,
@@ -160,9 +226,15 @@ def _form(ctx: Ctx) -> dict:
             "fast": "Fast mode (16x16 crops)",
         },
     )
+    with gr.Group(visible=False) as detector_group:
+        detector = dataclass_form(
+            detector_searches.DetectorSearchConfig,
+            names=DETECTOR_FIELDS,
+            labels={"epochs": "Epochs of a complete trial", "target_ms": "Latency target (ms)"},
+        )
     start = gr.Button("Start search", variant="primary", elem_id="search-start")
     plan = gr.Markdown(plan_markdown(ctx, None), elem_id="search-plan")
-    with gr.Accordion("Advanced options", open=False):
+    with gr.Accordion("Advanced options", open=False) as advanced_box:
         advanced = dataclass_form(
             SearchConfig, skip=("dataset", "proxy_path", "strategy", *MAIN_FIELDS, *NESTED_CONFIGS)
         )
@@ -173,29 +245,32 @@ def _form(ctx: Ctx) -> dict:
             advanced.update({f"{group}.{n}": c for n, c in fields.items()})
     return {
         "dataset": dataset,
+        "level": level,
         "strategy": strategy,
         "main": main,
         "advanced": advanced,
+        "advanced_box": advanced_box,
+        "detector": detector,
+        "detector_group": detector_group,
         "start": start,
         "plan": plan,
     }
 
 
-def plan_markdown(ctx: Ctx, spec: dict | None) -> str:
+def plan_markdown(ctx: Ctx, spec: dict | None, level: str = "cell") -> str:
     """The planned split of the job's budget for the form's spec, or what is missing."""
-    from core.errors import SpecError
-
     if not spec or not spec.get("dataset"):
         return "*Choose a dataset to see how the time budget will be spent.*"
     try:
-        return searches.plan_line(ctx.store, spec).replace("plan:", "**Plan:**", 1)
+        line = detector_searches.plan_line if level == "detector" else searches.plan_line
+        return line(ctx.store, spec).replace("plan:", "**Plan:**", 1)
     except SpecError as exc:
         return f"*Cannot start yet: {markdown_text(exc)}*"
 
 
 def _views(ctx: Ctx) -> tuple[JobPanel, dict]:
     """The right column: job panel, then one chart per row, the cells, the report, the table."""
-    panel = build_panel(ctx, ("search",), "Search job")
+    panel = build_panel(ctx, SEARCH_KINDS, "Search job")
     best_text = gr.Markdown(elem_id="search-best")
     chart = gr.Plot(show_label=False, elem_id="search-chart")
     with gr.Row():
@@ -228,8 +303,8 @@ def _views(ctx: Ctx) -> tuple[JobPanel, dict]:
 
 def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
     gr.Markdown(
-        "Search a cell on small object crops of a dataset. The search runs in the "
-        "background; this page follows it.",
+        "Search a cell on small object crops of a dataset, or the whole detector by training "
+        "it. The search runs in the background; this page follows it.",
         elem_classes="tab-intro",
     )
     with gr.Row():
@@ -239,12 +314,10 @@ def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
             panel, v = _views(ctx)
     timer = gr.Timer(TICK_S, active=False)
     state = gr.State(())
-    main, advanced = form["main"], form["advanced"]
-    names = ["strategy", *main, *advanced]
-    optional = optional_fields(SearchConfig)
+    main, advanced, detector = form["main"], form["advanced"], form["detector"]
 
     def refresh(fp, job):
-        newest = jobs.latest_job_id(ctx.store, "search")
+        newest = jobs.latest_job_id(ctx.store, *SEARCH_KINDS)
         jid = as_int(job) or newest  # none picked: follow the newest
         new = jobs.job_fingerprint(ctx.store, jid) + (newest,)
         if fp and new == fp:
@@ -259,11 +332,18 @@ def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
         lambda: dataset_dropdown(ctx), None, form["dataset"], api_visibility="private", queue=False
     )
 
-    def on_change(ds, *values):
-        spec = form_spec(names, values, optional)
-        return plan_markdown(ctx, dict(spec, dataset=ds) if ds else None)
+    def on_change(ds, level, *values):
+        spec = level_spec(form, level, values)
+        return plan_markdown(ctx, dict(spec, dataset=ds) if ds else None, level)
 
-    inputs = [form["dataset"], form["strategy"], *main.values(), *advanced.values()]
+    inputs = [
+        form["dataset"],
+        form["level"],
+        form["strategy"],
+        *main.values(),
+        *advanced.values(),
+        *detector.values(),
+    ]
     for component in inputs:
         component.change(
             on_change,
@@ -274,15 +354,59 @@ def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
             queue=False,
         )
 
-    def on_start(ds, *values):
+    def on_start(ds, level, *values):
         need(ds, "Choose a dataset first (the Data tab creates or imports one).")
-        spec = form_spec(names, values, optional)
-        jid = start_search(
-            ctx, ds, spec.pop("strategy", SearchConfig.strategy), spec.pop("minutes", None), spec
-        )
+        spec = level_spec(form, level, values)
+        # the spec keeps "minutes" as the plan line read it: None (0 or empty) is no limit
+        if level == "detector":
+            jid = start_detector_search(ctx, ds, options=spec)
+        else:
+            jid = start_search(ctx, ds, spec.pop("strategy", SearchConfig.strategy), options=spec)
         return (*refresh((), jid)[:-1], f"Search job {jid} queued.")
 
     wire(form["start"].click, on_start, inputs, outputs, panel.notice)
+    _wire_level(form)
+    _register_api(ctx)
+    return SearchTab(timer=timer, panel=panel)
+
+
+def level_spec(form: dict, level: str, values: tuple) -> dict:
+    """The form's spec at its level (values: the inputs after dataset and level); the detector
+    search takes the time budget from the main fields and the rest from its own."""
+    names = ["strategy", *form["main"], *form["advanced"]]
+    cell = form_spec(names, values[: len(names)], optional_fields(SearchConfig))
+    if level != "detector":
+        return cell
+    spec = form_spec(
+        list(form["detector"]),
+        values[len(names) :],
+        optional_fields(detector_searches.DetectorSearchConfig),
+    )
+    if "minutes" in cell:
+        spec["minutes"] = cell["minutes"]
+    return spec
+
+
+def _wire_level(form: dict) -> None:
+    """The level radio shows the cell search's fields or the detector search's."""
+    main = form["main"]
+    cell_parts = [form["strategy"], *(main[n] for n in CELL_ONLY), form["advanced_box"]]
+
+    def on_level(level):
+        cell = level != "detector"
+        return (*(gr.update(visible=cell) for _ in cell_parts), gr.update(visible=not cell))
+
+    form["level"].change(
+        on_level,
+        form["level"],
+        [*cell_parts, form["detector_group"]],
+        api_visibility="private",
+        queue=False,
+    )
+
+
+def _register_api(ctx: Ctx) -> None:
+    """/start_search and /start_detector_search for API clients."""
 
     @ui_errors
     def api_start_search(
@@ -296,4 +420,13 @@ def build(ctx: Ctx, demo: gr.Blocks) -> SearchTab:
         return start_search(ctx, dataset, strategy, minutes, options)
 
     gr.api(api_start_search, api_name="start_search")
-    return SearchTab(timer=timer, panel=panel)
+
+    @ui_errors
+    def api_start_detector_search(
+        dataset: str, minutes: float = 10.0, options: dict | None = None
+    ) -> int:
+        """Queue a detector search on a dataset; returns the job id. `options`: any
+        DetectorSearchConfig field (target_ms, trials, epochs, backbones, image_sizes, ...)."""
+        return start_detector_search(ctx, dataset, minutes, options)
+
+    gr.api(api_start_detector_search, api_name="start_detector_search")

@@ -54,7 +54,7 @@ TASKS: dict[str, str] = {
     "dataset.generate": "core.data.tasks:GENERATE",
     "dataset.import": "core.data.tasks:IMPORT",
     "search": "core.nas.tasks:SEARCH",
-    "search.detector": "core.nas.detector_search:SEARCH_DETECTOR",
+    "search.detector": "core.nas.detector.tasks:SEARCH_DETECTOR",
     "train": "core.train.tasks:TRAIN",
     "evaluate": "core.train.tasks:EVALUATE",
     "export": "core.det.tasks:EXPORT",

@@ -2,7 +2,8 @@
 
 Architecture rows carry a role in their extra fields (DESIGN.md): derived (a DARTS/ENAS
 per-epoch cell), candidate (a scored cell), searched (the search's answer, retrained in the
-report) or random (a report baseline). `ROLE_OF_KIND` maps a row's kind to its role; it is the
+report), random (a report baseline) or trial (a detector trained by a detector search:
+core.nas.detector.results). `ROLE_OF_KIND` maps a row's kind to its role; it is the
 one table of that vocabulary (the strategies write it, every reader reads it through
 `arch_role`).
 
@@ -17,7 +18,8 @@ from __future__ import annotations
 from core.engine.queries import list_jobs, read_json_artifact
 from core.engine.store import Store
 
-ROLES = ("derived", "candidate", "searched", "random")
+TRIAL_ROLE = "trial"
+ROLES = ("derived", "candidate", "searched", "random", TRIAL_ROLE)
 # architecture row kind -> role; "final" rows name theirs (searched / random)
 ROLE_OF_KIND = {
     "derived": "derived",
@@ -29,7 +31,8 @@ ROLE_OF_KIND = {
 
 def arch_role(arch: dict) -> str:
     """derived (a DARTS/ENAS per-epoch cell), candidate (a scored cell), searched (the search's
-    answer, retrained in the report) or random (a report baseline)."""
+    answer, retrained in the report), random (a report baseline) or trial (a detector search's
+    trial)."""
     extra = arch.get("extra") or {}
     role = extra.get("role")
     if role in ROLES:

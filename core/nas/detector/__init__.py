@@ -9,7 +9,7 @@ training on the dataset, scored by val AP50 and by latency on the job's device.
     trial    one trial: a Trainer judged at its rungs, cut at the deadline
     study    the Optuna study (TPE + successive halving) in runs/<id>/study.db; the pick stored
     results  the trials as architectures rows, read back
-    tasks    the TaskDef of `search.detector`
+    tasks    the TaskDef of `search.detector` (its run: study.run_detector_search)
 
 A package of its own above core.train and core.det (it trains detectors), which import core.nas
 (cells as backbones) but never this package.

@@ -17,8 +17,8 @@ of core.nas.detector.pick (front and pick). Only reads the store.
 from __future__ import annotations
 
 from core.nas.detector.pick import TrialPoint
+from core.nas.results import TRIAL_ROLE as ROLE
 
-ROLE = "trial"
 FIELDS = (
     "trial",
     "state",

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
+import torch
 
 from core.errors import SearchError
 from core.io import atomic_path, write_json_atomic
@@ -87,6 +88,18 @@ def open_study(path: Path, cfg: DetectorSearchConfig) -> optuna.Study:
             seed=cfg.seed + finished, n_startup_trials=cfg.startup_trials, multivariate=True
         )
     return study
+
+
+def run_detector_search(spec: dict, reporter: Reporter) -> dict[str, Any]:
+    """The `search.detector` task: one attempt of the search; `threads` applies to this job."""
+    cfg = DetectorSearchConfig.from_spec(spec)
+    threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return DetectorSearch(cfg, reporter).run()
+    finally:
+        torch.set_num_threads(threads)
 
 
 class DetectorSearch:
@@ -479,4 +492,4 @@ def _brief(row: dict) -> dict[str, Any]:
     }
 
 
-__all__ = ["DetectorSearch", "open_study"]
+__all__ = ["DetectorSearch", "open_study", "run_detector_search"]
