@@ -179,7 +179,7 @@ def search_progress_figure(
     bx, by = best_so_far(xs, cols["score"])
     improving = np.flatnonzero(np.isin(xs, bx) & np.isin(cols["score"], by))
     keep = _sample_indices(len(xs), improving, max_points)
-    x_label = "step" if x == "step" else "time since start (min)"
+    x_label = "search step" if x == "step" else "time since start (minutes)"
     hover_x = "step %{x:.0f}" if x == "step" else "t %{x:.1f} min"
     name = (
         "architectures" if len(keep) == len(xs) else f"architectures ({len(keep):,} of {len(xs):,})"
@@ -385,11 +385,40 @@ def curve_traces(
     return traces
 
 
+# what a metric key means, as a chart's legend, hover and axis say it
+METRIC_WORDS = {
+    "train/loss": "training loss",
+    "train/class_loss": "classification loss",
+    "train/box_loss": "box loss",
+    "train/lr": "learning rate",
+    "val/AP": "validation AP",
+    "val/AP50": "validation AP50",
+    "search/train_acc": "training accuracy",
+    "search/val_acc": "validation accuracy",
+}
+
+
+def metric_words(key: str) -> str:
+    """A metric key in words ("val/AP50" -> "validation AP50"); unknown keys spaced."""
+    return METRIC_WORDS.get(key) or key.replace("/", " ").replace("_", " ")
+
+
+# (panel title, metric keys, y axis title, x axis title)
 TRAIN_PANELS = (
-    ("loss", ("train/loss",)),
-    ("class (solid) / box (dot) loss", ("train/class_loss", "train/box_loss")),
-    ("learning rate", ("train/lr",)),
-    ("val AP (solid) / AP50 (dash)", ("val/AP", "val/AP50")),
+    ("training loss", ("train/loss",), "loss", "training step"),
+    (
+        "classification (solid) and box (dotted) loss",
+        ("train/class_loss", "train/box_loss"),
+        "loss",
+        "training step",
+    ),
+    ("learning rate", ("train/lr",), "learning rate", "training step"),
+    (
+        "validation AP (solid) and AP50 (dashed)",
+        ("val/AP", "val/AP50"),
+        "AP (0 to 1)",
+        "epoch",
+    ),
 )
 KEY_DASH = {"train/box_loss": "dot", "val/AP50": "dash"}
 
@@ -421,7 +450,7 @@ def training_figure(
     for r, (run, series) in enumerate(data.items()):
         color = RUN_COLORS[r % len(RUN_COLORS)]
         legend_done = False
-        for p, (_, keys) in enumerate(TRAIN_PANELS):
+        for p, (_, keys, _, _) in enumerate(TRAIN_PANELS):
             row, col = p // 2 + 1, p % 2 + 1
             for key in keys:
                 if key not in series:
@@ -439,7 +468,7 @@ def training_figure(
                             showlegend=not legend_done,
                             marker=dict(size=5),
                             line=dict(color=color, dash=dash, width=1.8),
-                            hovertemplate=f"{run} {key}<br>epoch %{{x:.0f}}"
+                            hovertemplate=f"{run} {metric_words(key)}<br>epoch %{{x:.0f}}"
                             "<br>%{y:.4f}<extra></extra>",
                         )
                     ]
@@ -467,8 +496,10 @@ def training_figure(
     )
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.1, x=0))
     fig.update_annotations(font_size=12)
-    fig.update_xaxes(title_text="step", row=2, col=1)
-    fig.update_xaxes(title_text="epoch", row=2, col=2)
+    for p, (_, _, y_title, x_title) in enumerate(TRAIN_PANELS):
+        row, col = p // 2 + 1, p % 2 + 1
+        fig.update_xaxes(title_text=x_title, title_font_size=11, row=row, col=col)
+        fig.update_yaxes(title_text=y_title, title_font_size=11, row=row, col=col)
     if log_loss:
         fig.update_yaxes(type="log", row=1, col=1)
         fig.update_yaxes(type="log", row=1, col=2)
@@ -497,7 +528,7 @@ def metrics_figure(
                 continue
             x, y = series[key]
             several = len(data) > 1  # colour per run and dash per key, else colour per key
-            name = f"{run} · {key}" if several else key
+            name = f"{run} · {metric_words(key)}" if several else metric_words(key)
             fig.add_traces(
                 curve_traces(
                     x,
@@ -511,7 +542,7 @@ def metrics_figure(
                 )
             )
     if not fig.data:
-        return empty_figure("no metrics yet: " + ", ".join(keys))
+        return empty_figure("no " + ", ".join(metric_words(k) for k in keys) + " yet")
     return fig
 
 
@@ -528,6 +559,7 @@ __all__ = [
     "search_progress_figure",
     "search_tradeoff_figure",
     "metric_arrays",
+    "metric_words",
     "training_figure",
     "metrics_figure",
     "curve_traces",

@@ -152,5 +152,21 @@ def test_metrics_figure_and_empty():
         for k in ("search/train_acc", "search/val_acc")
     ]
     fig = cv.metrics_figure(rows, ["search/train_acc", "search/val_acc"])
-    assert [t.name for t in fig.data] == ["search/train_acc", "search/val_acc"]
-    assert "no metrics" in cv.metrics_figure([], ["x"]).layout.annotations[0].text
+    assert [t.name for t in fig.data] == ["training accuracy", "validation accuracy"]
+    empty = cv.metrics_figure([], ["val/AP50"]).layout.annotations[0].text
+    assert empty == "no validation AP50 yet"
+
+
+def test_training_figure_speaks_words_with_axes():
+    """Panel titles, axis titles and hover texts name what is drawn, never a metric key."""
+    fig = cv.training_figure(_metric_rows(50))
+    texts = [a.text for a in fig.layout.annotations]
+    axes = [
+        fig.layout[name].title.text for name in fig.layout if name.startswith(("xaxis", "yaxis"))
+    ]
+    hovers = [t.hovertemplate or "" for t in fig.data]
+    assert texts[0] == "training loss" and "validation AP (solid) and AP50 (dashed)" in texts
+    assert sorted(axes) == sorted(
+        ["training step"] * 3 + ["epoch"] + ["loss", "loss", "learning rate", "AP (0 to 1)"]
+    )
+    assert not [t for t in texts + axes + hovers if "train/" in t or "val/" in t]
