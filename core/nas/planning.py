@@ -234,9 +234,22 @@ def plan(
         report_floor_s=smallest.seconds,
         min_minutes=math.ceil(max(needed / (1 - RESERVE_SHARE), needed + RESERVE_MIN_S) / 6) / 10,
         strategy=cfg.strategy,
+        search_end=search_end(cfg),
     )
     out["text"] = describe(out)
     return out
+
+
+def search_end(cfg: SearchConfig) -> str:
+    """When a search without a time limit ends, in words: "its 50 epochs end" (darts, enas),
+    "100 architectures are trained" (evolution, random), "500 cells are scored" (zero-cost)."""
+    if cfg.strategy in SUPERNET_STRATEGIES:
+        n = cfg.max_epochs
+        return f"its {n} epochs end" if n != 1 else "its 1 epoch ends"
+    n = cfg.max_samples
+    if cfg.strategy == "zero-cost":
+        return f"{n} cells are scored" if n != 1 else "1 cell is scored"
+    return f"{n} architectures are trained" if n != 1 else "1 architecture is trained"
 
 
 def replan(
@@ -308,7 +321,10 @@ def describe(p: Mapping[str, Any]) -> str:
             f"start-up and saving besides); give --minutes {p['min_minutes']:g} or more" + estimated
         )
     report = report_plan(p)
-    search = "until its epochs/samples end" if p["search_s"] is None else duration(p["search_s"])
+    if p["search_s"] is None:  # no time limit: the search ends with its own count
+        search = f"until {p.get('search_end', 'its epochs or samples end')} (no time limit)"
+    else:
+        search = duration(p["search_s"])
     text = f"plan: search {search}, "
     if p["mode"] == SEARCH_ONLY:
         text += (

@@ -168,3 +168,19 @@ def test_replan_past_the_end_plans_no_negative_phase():
     q = replan(p, c, epoch_s=9.0, elapsed_s=500.0, search_elapsed_s=300.0)
     assert q["search_s"] == 300.0 and q["report_s"] == 0.0  # the search ends now, no report
     assert p["reserve_s"] == max(RESERVE_MIN_S, 6.0)
+
+
+@pytest.mark.parametrize(
+    "options, end",
+    [
+        ({"strategy": "darts"}, "until its 50 epochs end (no time limit)"),
+        ({"strategy": "enas", "epochs": 1}, "until its 1 epoch ends (no time limit)"),
+        ({"strategy": "evolution", "samples": 7}, "until 7 architectures are trained"),
+        ({"strategy": "zero-cost"}, "until 500 cells are scored"),
+    ],
+)
+def test_without_a_time_limit_the_plan_says_when_the_search_ends(options, end):
+    """minutes=None (the Search tab's budget 0 or empty): no time is promised, the plan says
+    which count ends the search, and no "within" clause."""
+    text = plan(SearchConfig(dataset="d", minutes=None, **options))["text"]
+    assert text.startswith(f"plan: search {end}") and "within" not in text
