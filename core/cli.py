@@ -22,6 +22,7 @@ from core.cli_util import (
     EXIT_OK,
     EXIT_USAGE,
     job_id_arg,
+    number_arg,
     print_json,
     print_table,
     quiet_broken_pipe,
@@ -62,8 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run a job worker in the foreground")
     worker.add_argument("--device", default="auto", help="auto | cpu | cuda:N | mps")
-    worker.add_argument("--max-jobs", type=int, help="exit after this many jobs")
-    worker.add_argument("--idle-exit", type=float, help="exit after this many idle seconds")
+    worker.add_argument("--max-jobs", type=number_arg(int, 1), help="exit after this many jobs")
+    worker.add_argument(
+        "--idle-exit",
+        type=number_arg(float, 0),
+        help="exit after this many idle seconds",
+    )
     worker.add_argument(
         "--lane",
         default="all",

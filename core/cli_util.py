@@ -12,13 +12,14 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from core.engine.store import FINISHED, Store
-from core.spec_values import MAX_INT as MAX_ID
 from core.engine.submit import submit as submit_job
+from core.spec_values import MAX_INT as MAX_ID
+from core.spec_values import to_float, to_int
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
@@ -61,13 +62,34 @@ def submit(args: argparse.Namespace, kind: str, spec: dict) -> int:
 
 def job_id_arg(value: str) -> int:
     """argparse type of a job id: a whole number 1..2^63-1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"job id must be a whole number, got {value!r}") from None
-    if not 1 <= number <= MAX_ID:
-        raise argparse.ArgumentTypeError(f"job id must be in 1..{MAX_ID}, got {value}")
-    return number
+    return number_arg(int, 1, MAX_ID, "job id")(value)
+
+
+def number_arg(
+    kind: type, lo: float | None = None, hi: float | None = None, what: str = ""
+) -> Callable[[str], Any]:
+    """argparse type of a bounded int or float option, with the spec layer's coercion (NaN,
+    inf, "1.5" for a whole number refused): `type=number_arg(int, lo=1)`. `what` names the
+    value in the message (argparse names the option itself)."""
+    coerce_value = to_int if kind is int else to_float
+
+    def parse(text: str):
+        try:
+            value = coerce_value(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{what} {exc}, got {text!r}".strip()) from None
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            bounds = (
+                f"in {lo}..{hi}"
+                if None not in (lo, hi)
+                else f">= {lo}"
+                if hi is None
+                else f"<= {hi}"
+            )
+            raise argparse.ArgumentTypeError(f"{what} must be {bounds}, got {text}".strip())
+        return value
+
+    return parse
 
 
 def wait_for_job(

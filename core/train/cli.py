@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from core.cli_util import EXIT_OK, add_submit_options, store_from, submit
-from core.errors import SpecError
+from core.cli_util import EXIT_OK, add_submit_options, number_arg, store_from, submit
 from core.spec import add_arguments, args_to_spec
 from core.train.presets import EvaluateSpec, TrainConfig
 
@@ -83,12 +82,12 @@ def _register_predict(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
         "--score-threshold",
-        type=float,
+        type=number_arg(float, 0, 1),
         default=None,
         help="keep detections scoring at least this (default: the model's F1-best "
         "threshold from its newest evaluation, else 0.3)",
     )
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=number_arg(int, 1, 1024), default=4)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda:N | mps")
     p.set_defaults(func=cmd_predict)
 
@@ -107,10 +106,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.train.predict import DEFAULT_SCORE_THRESHOLD, load_model, predict_files
 
     threshold = args.score_threshold
-    if threshold is not None and not 0 <= threshold <= 1:
-        raise SpecError(f"--score-threshold must be in [0, 1], got {threshold}")
-    if args.batch_size < 1:
-        raise SpecError(f"--batch-size must be >= 1, got {args.batch_size}")
     store = store_from(args)
     loaded = load_model(store, args.model, device=resolve_device(args.device))
     if threshold is None:

@@ -26,6 +26,9 @@ from core.engine.jobs import submit_job
 
 REPO = Path(__file__).resolve().parents[2]
 EFFDET = ["--name", "tf_efficientdet_d0", "--as", "m"]
+# 3000 levels, deeper than Python's recursion limit (braces doubled: each argv is .format()ted)
+DEEP_JSON = '{{"a": ' * 3000 + "1" + "}}" * 3000
+DEEP_LIST = "[" * 3000 + "1" + "]" * 3000
 # (argv, what the message must contain: any one of these); {name} = a file from bad_files
 BAD = [
     (["jobs", "show", "abc"], ["'abc'"]),
@@ -60,6 +63,14 @@ BAD = [
     (["models", "import-effdet", "{tensors}", *EFFDET], ["not an effdet"]),
     (["models", "import-effdet", "{tensors}", "--name", "bogus", "--as", "m"], ["'bogus'"]),
     (["models", "import-effdet", "{tensors}", *EFFDET, "--classes", "{missing}"], ["{missing}"]),
+    (["jobs", "show", str(10**30)], ["1..9223372036854775807"]),
+    (["worker", "--max-jobs", "-1"], [">= 1"]),
+    (["worker", "--idle-exit", "nan"], ["finite number"]),
+    (["predict", "--model", "m", "--out", "{out}", "x.png", "--batch-size", "0"], ["1..1024"]),
+    (["predict", "--model", "m", "--out", "x", "x.png", "--score-threshold", "inf"], ["finite"]),
+    (["train", "--dataset", "d", "--model-overrides", DEEP_JSON, "--no-worker"], ["deeper than"]),
+    (["train", "--dataset", "d", "--model-overrides", "[1, 2]", "--no-worker"], ["JSON object"]),
+    (["search", "--samples", DEEP_LIST, "--no-worker"], ["whole number"]),
 ]
 
 
