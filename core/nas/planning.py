@@ -315,7 +315,7 @@ def describe(p: Mapping[str, Any]) -> str:
     estimated = "" if p["measured"] else "; estimated before measuring the training speed"
     if p["mode"] == TOO_SHORT:
         return (
-            f"too short: a {p.get('strategy', 'search')} search and its smallest report need "
+            f"too short: {p.get('strategy', 'the search')} with its smallest report needs "
             f"about {p['min_minutes']:g} min on this machine (search at least "
             f"{duration(p['search_floor_s'])}, report {duration(p['report_floor_s'])}, "
             f"start-up and saving besides); give --minutes {p['min_minutes']:g} or more" + estimated

@@ -27,11 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from core.engine.eta import time_fraction
 from core.errors import CheckpointError
 from core.io import atomic_open
 from core.nas.config import SearchConfig
 from core.nas.execution.executor import Executor, LocalExecutor
 from core.nas.genotypes import Genotype
+from core.nas.latency import backbone_latency_ms, default_target_ms, mnas_reward
 from core.nas.network import CifarNetwork
 from core.nas.planning import SEARCH_ONLY, afford, replan
 from core.nas.proxy_training import ProxyTensors, TrainSettings, measure
@@ -51,6 +53,7 @@ TICK_S = 1.0  # progress refresh while a start-up step blocks
 RATE_TRUSTED_FRACTION = 0.2  # a search's own work rate predicts its end after this share
 PACE_EVERY_S = 5.0  # the machine's pace is probed at most this often (at least PACE_SHARE)
 PACE_SHARE = 0.05  # ... of the job's budget
+PACE_TOLERANCE = 1.25  # a slowdown below this is timing noise (the report re-times anyway)
 
 
 class Budget:
@@ -230,7 +233,8 @@ class SearchContext:
         if now - self._paced_at < max(PACE_EVERY_S, PACE_SHARE * first["budget_s"]):
             return
         self._paced_at = now
-        slowdown = max(1.0, self.pace.slowdown())  # never more than the first plan
+        slowdown = self.pace.slowdown()
+        slowdown = slowdown if slowdown >= PACE_TOLERANCE else 1.0
         new = replan(
             first,
             self.cfg,
@@ -270,8 +274,6 @@ class SearchContext:
         seconds it still needs) plus the planned report and saving; the job's fraction is
         elapsed / (elapsed + remaining), so with a time budget it rises with the clock
         (core.engine.eta). Probes the machine's pace first (keep_pace)."""
-        from core.engine.eta import time_fraction
-
         self.keep_pace()
         f = min(max(fraction, 0.0), 1.0)
         rate = self.budget.elapsed * (1.0 - f) / f if f > 0 else None
@@ -383,8 +385,6 @@ class SearchContext:
 
     def backbone_latency(self, genotype: Genotype) -> float:
         """ms of the genotype as a detector backbone at `latency_size` on the job's device."""
-        from core.nas.latency import backbone_latency_ms
-
         key = "backbone:" + genotype.to_json()
         if key not in self._measured:
             self._measured[key] = {
@@ -398,8 +398,6 @@ class SearchContext:
         if self.cfg.target_ms is not None:
             return self.cfg.target_ms
         if "target" not in self._measured:
-            from core.nas.latency import default_target_ms
-
             ms = default_target_ms(self.cfg.latency_size, self.device)
             self._measured["target"] = {"ms": ms}
             self.reporter.info(
@@ -413,7 +411,6 @@ class SearchContext:
         accuracy-latency objective the MnasNet reward acc * (lat / target)^w."""
         if self.cfg.objective == "accuracy":
             return accuracy, {}
-        from core.nas.latency import mnas_reward
 
         lat, target = self.backbone_latency(genotype), self.target_ms
         return (

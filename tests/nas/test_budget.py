@@ -242,3 +242,68 @@ def test_report_estimates_follow_the_machines_pace(monkeypatch):
         "random:1": 6.0,
         "random:2": 4.5,
     }
+
+
+def test_a_budget_too_short_is_refused_at_submit(store, proxy_file):
+    """The CPU cost model says a 6-second darts job cannot hold a search and a report: refused
+    with the budget that would fit; on a GPU device the CPU estimate is not applied."""
+    from core.errors import SpecError
+
+    spec = SEARCH.validate({"proxy_path": str(proxy_file), "strategy": "darts", "minutes": 0.1})
+    with pytest.raises(SpecError, match=r"minutes=0\.1: too short: darts .* give --minutes \d"):
+        SEARCH.resolve(spec, store, "cpu")
+    SEARCH.resolve(spec, store, "cuda:0")
+    SEARCH.resolve({**spec, "minutes": 5.0}, store, "cpu")
+
+
+def test_a_measured_plan_too_short_fails_the_job_at_once(make_job, monkeypatch):
+    from core.errors import SearchError
+    from core.nas import report
+
+    def too_short(ctx):
+        return plan(ctx.cfg, epoch_s=1e4, train_crops=32, val_crops=12, elapsed_s=1.0)
+
+    monkeypatch.setattr(report, "measured_plan", too_short)
+    _, reporter = make_job(strategy="evolution")
+    start = time.monotonic()
+    with pytest.raises(SearchError, match="too short: evolution with its smallest report"):
+        SEARCH.run(reporter.spec, reporter)
+    assert time.monotonic() - start < 20.0
+
+
+def test_a_report_training_cut_at_the_hard_limit_is_left_out(make_job, monkeypatch):
+    """A report that overruns (here: 10,000 epochs asked of it) stops at the job's hard limit
+    mid-training; the cut network is left out and the report says so."""
+    from core.nas import report
+    from core.nas.planning import ReportPlan
+    from core.nas.proxy_training import prepare
+    from core.nas.search_context import Budget, RunState, SearchContext
+    from core.nas.space import sample_genotype
+    from tests.nas.conftest import make_proxy_tensors
+
+    _, reporter = make_job(strategy="random", minutes=1.0)
+    cfg = SearchConfig.from_spec(reporter.spec)
+    ctx = SearchContext(
+        cfg, prepare(make_proxy_tensors(), 8), reporter, RunState("random"), Budget(20.0, 17.0)
+    )
+    ctx.set_plan(plan(cfg, epoch_s=0.01, train_crops=32, val_crops=12))
+    monkeypatch.setattr(report, "fitting", lambda *a: ReportPlan(1, 1, 10_000, 1.0))
+    genotype = sample_genotype(__import__("random").Random(0), cfg.nodes, cfg.skip_cap)
+    out = report.final_report(ctx, genotype, 0.5)
+    assert ctx.job.elapsed <= report.HARD_LIMIT * 20.0 + 2.0
+    assert out["searched"]["accs"] == [] and out["margin"] is None
+    assert "searched cell 1 cut: the budget ended during its training" in out["afforded"]
+
+
+def test_a_second_searched_seed_gives_way_to_the_random_cell():
+    """Only the first searched seed always trains; a second one that does not fit beside the
+    random cell is skipped (a report without a random cell compares nothing)."""
+    from core.nas.report import HARD_LIMIT
+    from core.nas.search_context import SAVE_S
+
+    budget = (7.0 + SAVE_S) / HARD_LIMIT  # room for 7 s of training
+    estimates = {"searched:0": 2.0, "searched:1": 2.0, "random:0": 1.0}
+    _, progress = _report_progress(budget, estimates)
+    assert progress.fitting(list(estimates)) == ["searched:0", "random:0"]
+    _, roomy = _report_progress(budget + 10.0, estimates)
+    assert roomy.fitting(list(estimates)) == list(estimates)
