@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.app import datasets, detector_searches, jobs, searches
+from core.app import datasets, detector_searches, forms, jobs, searches
 from core.app.searches import NESTED_CONFIGS, STRATEGIES, SearchConfig
 from core.errors import SpecError
 from core.viz.common import markdown_text
@@ -51,6 +51,13 @@ DETECTOR_FIELDS = [
     "box_class_repeats",
 ]
 SEARCH_KINDS = ("search", detector_searches.KIND)
+GROUP_WORDS = {  # the advanced options of one strategy, or of the report, as their labels say
+    "darts": "DARTS",
+    "enas": "ENAS",
+    "evolution": "Evolution",
+    "zero_cost": "Zero-cost",
+    "report": "Final report",
+}
 ARCH_HEADERS = ["ID", "Role", "Step", "Score", "Params", "FLOPs", "Latency ms"]
 
 
@@ -220,7 +227,7 @@ def _form(ctx: Ctx) -> dict:
         SearchConfig,
         names=MAIN_FIELDS,
         labels={
-            "minutes": "Time budget (minutes)",
+            "minutes": "Time budget (minutes; 0 = no limit)",
             "epochs": "Epochs (DARTS/ENAS)",
             "samples": "Architectures to try (evolution/random)",
             "fast": "Fast mode (16x16 crops)",
@@ -239,8 +246,9 @@ def _form(ctx: Ctx) -> dict:
             SearchConfig, skip=("dataset", "proxy_path", "strategy", *MAIN_FIELDS, *NESTED_CONFIGS)
         )
         for group, cls in NESTED_CONFIGS.items():  # per-strategy options as "group.field"
+            words = GROUP_WORDS.get(group, group)
             fields = dataclass_form(
-                cls, labels={n: f"{group}.{n}" for n in cls.__dataclass_fields__}
+                cls, labels={i.name: f"{words}: {i.label}" for i in forms.describe(cls)}
             )
             advanced.update({f"{group}.{n}": c for n, c in fields.items()})
     return {

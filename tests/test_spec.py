@@ -225,6 +225,23 @@ def test_describe_gives_each_fields_kind_label_bounds_and_choices():
     assert [i.name for i in describe(TrainConfig, ["lr", "seed"])] == ["lr", "seed"]
 
 
+def test_search_fields_are_labelled_in_words():
+    """A search form shows no field keys: no label of SearchConfig or of its nested strategy
+    and report configs carries an underscore or an abbreviation of code (lr, C, top k, ms)."""
+    from core.nas.config import NESTED_CONFIGS, SearchConfig
+    from core.spec import describe
+
+    code = ("lr", "c", "k", "ms", "min", "max", "arch", "net", "cap", "tanh", "val")
+    for cls in (SearchConfig, *NESTED_CONFIGS.values()):
+        for info in describe(cls):
+            words = info.label.split(" (")[0].lower().split()
+            assert "_" not in info.label and not set(words) & set(code), (cls.__name__, info)
+    info = {i.name: i for i in describe(SearchConfig)}
+    assert (
+        info["C"].label == "Initial channels" and info["minutes"].label == "Time budget (minutes)"
+    )
+
+
 def test_the_gui_form_is_built_from_the_description():
     import gradio as gr
 

@@ -61,7 +61,11 @@ def parse_names(value: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
 class DartsConfig:
     """DARTS (Liu et al. 2019): alpha optimiser, warm-up, latency penalty."""
 
-    second_order: bool = param(False, help="finite-difference unrolled gradient (eq. 7-8)")
+    second_order: bool = param(
+        False,
+        help="finite-difference unrolled gradient (eq. 7-8)",
+        label="Second-order alpha gradient",
+    )
     warmup: float = param(
         0.5,
         lo=0.0,
@@ -70,9 +74,15 @@ class DartsConfig:
             "share of the search that trains weights only before alphas update (0: the paper); on "
             "a CPU budget alphas otherwise follow an untrained supernet"
         ),
+        label="Weights-only warm-up",
+        unit="share of the search",
     )
-    arch_lr: float = param(3e-4, gt=0, help="Adam learning rate of the alphas")
-    arch_weight_decay: float = param(1e-3, lo=0, help="weight decay of the alphas")
+    arch_lr: float = param(
+        3e-4, gt=0, help="Adam learning rate of the alphas", label="Alpha learning rate"
+    )
+    arch_weight_decay: float = param(
+        1e-3, lo=0, help="weight decay of the alphas", label="Alpha weight decay"
+    )
     partial_channels: int = param(
         1,
         lo=1,
@@ -81,6 +91,7 @@ class DartsConfig:
             "PC-DARTS K: 1/K of each edge's channels go through its ops, with edge normalisation "
             "(1: plain DARTS; the paper uses 4)"
         ),
+        label="Partial channels (PC-DARTS K)",
     )
 
 
@@ -88,22 +99,45 @@ class DartsConfig:
 class EnasConfig:
     """ENAS (Pham et al. 2018): the LSTM controller and its REINFORCE update."""
 
-    controller_hidden: int = param(64, lo=1, hi=4096, help="LSTM width")
-    controller_lr: float = param(3.5e-3, gt=0, help="Adam learning rate of the controller")
-    controller_steps: int = param(10, lo=1, help="controller updates per epoch")
-    entropy_weight: float = param(1e-4, lo=0, help="entropy bonus of the policy gradient")
-    baseline_decay: float = param(0.99, lo=0, hi=1, help="moving-average reward baseline")
-    tanh_constant: float = param(2.5, gt=0, help="logits = c * tanh(logits / temperature)")
-    temperature: float = param(5.0, gt=0, help="controller logit temperature")
-    derive_samples: int = param(16, lo=1, help="candidates scored with shared weights per epoch")
+    controller_hidden: int = param(
+        64, lo=1, hi=4096, help="LSTM width", label="Controller width", unit="LSTM units"
+    )
+    controller_lr: float = param(
+        3.5e-3, gt=0, help="Adam learning rate of the controller", label="Controller learning rate"
+    )
+    controller_steps: int = param(
+        10, lo=1, help="controller updates per epoch", label="Controller updates per epoch"
+    )
+    entropy_weight: float = param(
+        1e-4, lo=0, help="entropy bonus of the policy gradient", label="Entropy bonus"
+    )
+    baseline_decay: float = param(
+        0.99, lo=0, hi=1, help="moving-average reward baseline", label="Reward baseline decay"
+    )
+    tanh_constant: float = param(
+        2.5, gt=0, help="logits = c * tanh(logits / temperature)", label="Logit squashing constant"
+    )
+    temperature: float = param(
+        5.0, gt=0, help="controller logit temperature", label="Controller temperature"
+    )
+    derive_samples: int = param(
+        16,
+        lo=1,
+        help="candidates scored with shared weights per epoch",
+        label="Candidates scored per epoch",
+    )
 
 
 @dataclass(frozen=True)
 class EvolutionConfig:
     """Aging evolution (Real et al. 2019, algorithm 1): population P, tournament S."""
 
-    population: int = param(10, lo=1, help="P: members alive at a time")
-    sample_size: int = param(3, lo=1, help="S: tournament size (<= population)")
+    population: int = param(
+        10, lo=1, help="P: members alive at a time", label="Population", unit="cells alive"
+    )
+    sample_size: int = param(
+        3, lo=1, help="S: tournament size (<= population)", label="Tournament size", unit="cells"
+    )
     parallel: int = param(
         1,
         lo=1,
@@ -112,6 +146,7 @@ class EvolutionConfig:
             "children proposed per round from the same population, trained at once by --executor "
             "ray (the same value gives the same search on every executor)"
         ),
+        label="Children per round",
     )
 
 
@@ -124,14 +159,19 @@ class ZeroCostConfig:
         lo=1,
         hi=100_000,
         help="cells scored by the proxies (as many as the scoring share allows)",
+        label="Cells to score",
     )
     score_share: float = param(
         0.5,
         gt=0,
         lt=1,
         help=("zero-cost: share of the search budget for scoring; the rest trains the top-k"),
+        label="Scoring share",
+        unit="of the search time",
     )
-    top_k: int = param(5, lo=1, help="zero-cost: best-ranked cells trained (see fill)")
+    top_k: int = param(
+        5, lo=1, help="zero-cost: best-ranked cells trained (see fill)", label="Top cells trained"
+    )
     # on: top-k children trained only child_epochs end near chance and cannot be told apart, so
     # they train on for the rest of the search budget (docs/BENCHMARKS.md, "search_budgets")
     fill: bool = param(
@@ -140,6 +180,7 @@ class ZeroCostConfig:
             "zero-cost: train the top-k for as many epochs as the rest of the search budget "
             "affords (at least child_epochs)"
         ),
+        label="Train the top cells for the rest of the search",
     )
     # the default is the combination that ranks cells most like a short report training does
     # (bench/proxies.py; its table in docs/BENCHMARKS.md, "proxies")
@@ -150,20 +191,34 @@ class ZeroCostConfig:
             "proxies combined by rank aggregation (synflow, naswot, zico, "
             "noskip: fewest skips in the normal cell, params)"
         ),
+        label="Zero-cost proxies",
     )
     combine: Literal["mean-rank", "log-rank"] = param(
-        "mean-rank", help=("rank aggregation: mean of the ranks, or sum of the log ranks")
+        "mean-rank",
+        help=("rank aggregation: mean of the ranks, or sum of the log ranks"),
+        label="Rank combination",
     )
-    batch_size: int = param(32, lo=2, hi=1024, help="crops per proxy minibatch")
-    zico_batches: int = param(2, lo=2, hi=16, help="minibatches of the ZiCo gradient statistics")
+    batch_size: int = param(
+        32, lo=2, hi=1024, help="crops per proxy minibatch", label="Scoring batch", unit="crops"
+    )
+    zico_batches: int = param(
+        2, lo=2, hi=16, help="minibatches of the ZiCo gradient statistics", label="ZiCo batches"
+    )
     keep: float = param(
         0.2,
         gt=0,
         hi=1,
         help=("warm start of random search: share of the scored cells kept (a filter)"),
+        label="Share of scored cells kept",
+        unit="random search warm start",
     )
     warm_share: float = param(
-        0.25, gt=0, lt=1, help=("warm start: share of the search budget spent scoring cells")
+        0.25,
+        gt=0,
+        lt=1,
+        help=("warm start: share of the search budget spent scoring cells"),
+        label="Warm-start scoring share",
+        unit="of the search time",
     )
 
 
@@ -171,21 +226,38 @@ class ZeroCostConfig:
 class ReportConfig:
     """The final report: the searched cell retrained beside random cells (core.nas.report)."""
 
-    random: int = param(3, lo=0, hi=100, help="K random cells beside the searched one")
-    repeats: int = param(2, lo=1, hi=20, help="seeds of the searched cell")
+    random: int = param(
+        3,
+        lo=0,
+        hi=100,
+        help="K random cells beside the searched one",
+        label="Random cells to compare",
+    )
+    repeats: int = param(
+        2, lo=1, hi=20, help="seeds of the searched cell", label="Seeds of the searched cell"
+    )
     epochs: int = param(
         24,
         lo=1,
         hi=10_000,
         help=("training epochs of each cell (at most: a time budget may afford fewer)"),
+        label="Epochs per cell",
     )
     min_epochs: int = param(
         6,
         lo=1,
         help="fewest epochs worth a report; fewer random cells "
         "are trained rather than fewer epochs",
+        label="Fewest epochs worth a report",
     )
-    share: float = param(0.3, gt=0, lt=1, help="planned share of the job's minutes")
+    share: float = param(
+        0.3,
+        gt=0,
+        lt=1,
+        help="planned share of the job's minutes",
+        label="Report share",
+        unit="of the time budget",
+    )
     max_share: float = param(
         0.6,
         gt=0,
@@ -194,6 +266,8 @@ class ReportConfig:
             "at short budgets the report may take up to this share, so that the searched cell and "
             "one random cell get min_epochs (a report of fewer epochs measures mostly noise)"
         ),
+        label="Largest report share",
+        unit="at short budgets",
     )
 
 
@@ -201,8 +275,12 @@ class ReportConfig:
 class SearchConfig:
     """Everything a search job needs; every field is shown and editable in the GUI."""
 
-    dataset: str | None = param(None, help="dataset name in the store (the proxy crops)")
-    proxy_path: str | None = param(None, help="or a .pt file of proxy tensors")
+    dataset: str | None = param(
+        None, help="dataset name in the store (the proxy crops)", label="Dataset"
+    )
+    proxy_path: str | None = param(
+        None, help="or a .pt file of proxy tensors", label="Proxy tensors file", unit=".pt"
+    )
     strategy: str = param(
         "zero-cost",
         choices=STRATEGIES,
@@ -210,59 +288,109 @@ class SearchConfig:
             "search strategy (default: the one ahead of its random cells at a 4-minute CPU "
             "budget, docs/BENCHMARKS.md 'Search at short budgets')"
         ),
+        label="Strategy",
     )
-    seed: int = param(0, lo=0, hi=2**31 - 1)
+    seed: int = param(0, lo=0, hi=2**31 - 1, label="Random seed")
     minutes: float | None = param(
         10.0,
         gt=0,
         hi=100_000,
-        help=("wall-clock budget of the whole job: search, report, saving (null: no limit)"),
+        help=("wall-clock budget of the whole job: search, report, saving (empty: no limit)"),
+        label="Time budget",
+        unit="minutes",
     )
-    epochs: int | None = param(None, lo=1, hi=100_000, help="darts/enas epochs (default 50)")
+    epochs: int | None = param(
+        None,
+        lo=1,
+        hi=100_000,
+        help="darts/enas epochs (default 50)",
+        label="Search epochs",
+        unit="DARTS/ENAS",
+    )
     samples: int | None = param(
         None,
         lo=1,
         hi=100_000,
         help=("evolution/random: architectures trained (default 100); zero-cost: cells scored"),
+        label="Architectures to try",
+        unit="evolution/random; zero-cost: cells scored",
     )
     warm_start: Literal["none", "zero-cost"] = param(
         "none",
         help=(
             "evolution: initial population from the zero-cost ranking; random: keep its top share"
         ),
+        label="Warm start",
     )
     objective: Literal["accuracy", "accuracy-latency"] = param(
         "accuracy",
         help=("accuracy-latency: MnasNet reward acc * (lat / target)^w (darts: a latency penalty)"),
+        label="Objective",
     )
     target_ms: float | None = param(
-        None, gt=0, hi=1e6, help=("latency target of the backbone (null: derived from the device)")
+        None,
+        gt=0,
+        hi=1e6,
+        help=("latency target of the backbone (empty: derived from the device)"),
+        label="Latency target",
+        unit="ms",
     )
-    latency_weight: float = param(-0.07, lo=-10, hi=0, help="w of the MnasNet reward")
+    latency_weight: float = param(
+        -0.07, lo=-10, hi=0, help="w of the MnasNet reward", label="Latency weight (MnasNet w)"
+    )
     latency_size: int = param(
-        256, lo=32, hi=2048, help=("detector input side at which the backbone latency is measured")
+        256,
+        lo=32,
+        hi=2048,
+        help=("detector input side at which the backbone latency is measured"),
+        label="Latency input side",
+        unit="pixels",
     )
     # proxy task
-    image_size: int = param(32, lo=8, hi=256, help="proxy crop side")
-    fast: bool = param(False, help="16x16 crops: about 4x cheaper")
-    context: float = param(0.2, lo=0, hi=4, help="crop margin around each box (share of size)")
-    max_per_class: int | None = param(100, lo=1, help="crops per class and split")
+    image_size: int = param(
+        32, lo=8, hi=256, help="proxy crop side", label="Crop size", unit="pixels"
+    )
+    fast: bool = param(False, help="16x16 crops: about 4x cheaper", label="Fast mode (16x16 crops)")
+    context: float = param(
+        0.2,
+        lo=0,
+        hi=4,
+        help="crop margin around each box (share of size)",
+        label="Crop margin",
+        unit="share of the box size",
+    )
+    max_per_class: int | None = param(
+        100, lo=1, help="crops per class and split", label="Crops per class and split"
+    )
     val_fraction: float = param(
-        0.5, gt=0, lt=1, help=("share of the proxy train split used for architecture choice")
+        0.5,
+        gt=0,
+        lt=1,
+        help=("share of the proxy train split used for architecture choice"),
+        label="Share of crops that choose the cell",
     )
     # networks
-    C: int = param(8, lo=2, hi=512, help="initial channels (even)")
-    layers: int = param(5, lo=3, hi=50, help="cells; reductions at 1/3 and 2/3 of the depth")
-    nodes: int = param(4, lo=1, hi=8, help="intermediate nodes per cell")
-    batch_size: int = param(16, lo=2, hi=4096, help="supernet batch")
+    C: int = param(8, lo=2, hi=512, help="initial channels (even)", label="Initial channels")
+    layers: int = param(
+        5,
+        lo=3,
+        hi=50,
+        help="cells; reductions at 1/3 and 2/3 of the depth",
+        label="Cells in the network",
+    )
+    nodes: int = param(4, lo=1, hi=8, help="intermediate nodes per cell", label="Nodes per cell")
+    batch_size: int = param(
+        16, lo=2, hi=4096, help="supernet batch", label="Supernet batch", unit="crops"
+    )
     threads: int | None = param(
         None,
         lo=1,
         hi=1024,
         help=(
-            "torch CPU threads for this job (null: 1 on a CPU, where the small proxy networks "
+            "torch CPU threads for this job (empty: 1 on a CPU, where the small proxy networks "
             "gain little from more and lose much when other processes share the cores)"
         ),
+        label="CPU threads",
     )
     # where the independent trainings (children, zero-cost top-k, report networks) run
     executor: Literal["local", "ray"] = param(
@@ -271,39 +399,54 @@ class SearchConfig:
             "local: in the job's process; ray: as Ray tasks, one GPU or CPU slot each (darts/enas "
             "supernets stay on the job's device)"
         ),
+        label="Where trainings run",
     )
     ray_address: str | None = param(
         None,
         help=(
-            "Ray cluster to join: auto (this machine's) or the head's HOST:PORT (null: a local Ray "
-            "with the job's slots, stopped at the end)"
+            "Ray cluster to join: auto (this machine's) or the head's HOST:PORT (empty: a local "
+            "Ray with the job's slots, stopped at the end)"
         ),
+        label="Ray cluster address",
     )
     # weight optimiser (DARTS section 3.1.1)
-    lr: float = param(0.025, gt=0, hi=10)
-    lr_min: float = param(0.001, lo=0, hi=10)
-    momentum: float = param(0.9, lo=0, lt=1)
-    weight_decay: float = param(3e-4, lo=0, hi=1)
-    grad_clip: float = param(5.0, gt=0)
+    lr: float = param(0.025, gt=0, hi=10, label="Learning rate of the weights")
+    lr_min: float = param(0.001, lo=0, hi=10, label="Final learning rate")
+    momentum: float = param(0.9, lo=0, lt=1, label="Momentum")
+    weight_decay: float = param(3e-4, lo=0, hi=1, label="Weight decay")
+    grad_clip: float = param(5.0, gt=0, label="Gradient clipping norm")
     # discrete networks: evolution/random children, zero-cost top-k, the final report. AdamW
     # by default: after a candidate's few epochs it already ranks cells much as the longer
     # report training does, where SGD at lr 0.1 leaves short trainings near chance
     # (bench/net_recipe.py; docs/BENCHMARKS.md, "demo_default")
-    child_epochs: int = param(3, lo=1, hi=1000, help="proxy training of each trained candidate")
-    net_batch_size: int = param(32, lo=2, hi=4096)
+    child_epochs: int = param(
+        3,
+        lo=1,
+        hi=1000,
+        help="proxy training of each trained candidate",
+        label="Epochs per trained candidate",
+    )
+    net_batch_size: int = param(32, lo=2, hi=4096, label="Batch of trained cells", unit="crops")
     net_optimizer: Literal["adam", "sgd"] = param(
         "adam",
         help=(
             "optimiser of the discrete networks: adam (AdamW, beta1 = momentum) or sgd (momentum)"
         ),
+        label="Optimizer of trained cells",
     )
     net_lr: float | None = param(
         None,
         gt=0,
         hi=10,
-        help=("learning rate of the discrete networks (null: 0.003 for adam, 0.1 for sgd)"),
+        help=("learning rate of the discrete networks (empty: 0.003 for adam, 0.1 for sgd)"),
+        label="Learning rate of trained cells",
     )
-    skip_cap: int = param(2, lo=0, help="most skip_connect ops in a normal cell")
+    skip_cap: int = param(
+        2,
+        lo=0,
+        help="most skip_connect ops in a normal cell",
+        label="Most skip connections per normal cell",
+    )
     # per strategy, and the final report
     darts: DartsConfig = param(DartsConfig())
     enas: EnasConfig = param(EnasConfig())

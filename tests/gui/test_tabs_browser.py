@@ -234,7 +234,7 @@ def test_search_form_shows_the_plan_before_the_start(page, prepared):
     page.click("#search-dataset input")
     page.locator("ul.option-list li", has_text="shapes-demo").first.click()
     plan.filter(has_text="Plan:").wait_for(timeout=30_000)
-    minutes = page.locator("#tab-search").get_by_label("Time budget (minutes)").first
+    minutes = page.locator("#tab-search").get_by_label("Time budget (minutes").first
     minutes.fill("3")
     minutes.press("Enter")
     plan.filter(has_text="within 3m").wait_for(timeout=30_000)
