@@ -32,7 +32,7 @@ from core.cli_util import (
 )
 from core.engine.jobs import JOB_KINDS
 from core.engine.store import JOB_STATUSES
-from core.errors import DiskFullError, NasdetError, SpecError
+from core.errors import DatabaseBusyError, DiskFullError, NasdetError, SpecError
 
 # Packages that add verbs: each module has register(subparsers).
 VERB_MODULES = (
@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    except DiskFullError as exc:
+    except (DiskFullError, DatabaseBusyError) as exc:  # not bad input: the machine's state
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except NasdetError as exc:

@@ -21,6 +21,10 @@ class SchemaError(NasdetError):
     """The database was written by a newer NASDet Studio (or is not ours)."""
 
 
+class DatabaseBusyError(NasdetError):
+    """Another process held the database's lock for longer than the engine waits for it."""
+
+
 class JobStateError(NasdetError):
     """An operation does not apply to a job in its current status (e.g. resume a running job)."""
 

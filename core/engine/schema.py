@@ -5,8 +5,11 @@ schema.
 file-level failures into the project's errors wherever they surface (a damaged page is often
 met only by the query that reads it): a full disk -> DiskFullError (path, disk, free space), a
 damaged or foreign file -> SchemaError ("restore a backup or move it aside"), a read-only file
--> HomeError. `check_file` refuses, reading only, a damaged file and a 0-byte or table-less
-database beside earlier work (a database that lost its tables must not be re-created empty
+-> HomeError. A database another process holds (its write lock, or an exclusive one) is busy,
+not foreign: a statement that meets the lock says so once ("another process holds the
+database ...; retrying"), retries for BUSY_TIMEOUT_MS, then raises DatabaseBusyError.
+`check_file` refuses, reading only, a damaged file and a 0-byte or table-less database beside
+earlier work (a database that lost its tables must not be re-created empty
 while datasets/ and runs/ are still on disk; in a fresh home an empty file is initialised);
 `migrate` refuses a newer schema and a database that is not ours, and moves an older schema
 forward with `MIGRATIONS`.
@@ -15,6 +18,7 @@ forward with `MIGRATIONS`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import sqlite3
 import time
@@ -24,11 +28,15 @@ from typing import Any
 
 import sqlite_utils
 
-from core.errors import HomeError, NasdetError, SchemaError
+from core.errors import DatabaseBusyError, HomeError, NasdetError, SchemaError
 from core.io import disk_full_error
 
+log = logging.getLogger(__name__)
+
 DB_NAME = "nasdet.db"
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 30_000  # how long a statement waits for another process's lock in all
+BUSY_STEP_MS = 1_000  # SQLite's own wait per try; between tries the wait is said once
+BUSY_PAUSE_S = 0.05  # between tries that SQLite answers at once (a stale read snapshot)
 EARLIER_WORK = ("datasets", "runs")  # folders whose contents the database indexes
 
 
@@ -39,10 +47,26 @@ def damaged_error(path: Path, exc: BaseException) -> SchemaError:
     )
 
 
+def is_busy(exc: sqlite3.Error) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection holds a lock this statement needs."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(exc)
+
+
+def busy_error(path: Path) -> DatabaseBusyError:
+    return DatabaseBusyError(
+        f"another process holds the database {path} and did not let go within "
+        f"{BUSY_TIMEOUT_MS // 1000} s (a worker writing, or a script or browser of the "
+        "database); the database itself is fine: try again when that process has finished"
+    )
+
+
 def translate(exc: sqlite3.Error, path: Path) -> NasdetError | None:
     """The project error for an SQLite error about the file itself; None for other errors."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     text = str(exc)
+    if is_busy(exc):
+        return busy_error(path)
     if name.startswith("SQLITE_FULL") or "database or disk is full" in text:
         return disk_full_error(path, "cannot write the database")
     if (
@@ -60,7 +84,8 @@ def translate(exc: sqlite3.Error, path: Path) -> NasdetError | None:
 
 
 class GuardedConnection(sqlite3.Connection):
-    """An sqlite3 connection whose file-level errors come out as `translate` says."""
+    """An sqlite3 connection whose file-level errors come out as `translate` says, and whose
+    statements wait out another process's lock (`retry_busy`)."""
 
     db_path: Path
 
@@ -74,16 +99,32 @@ class GuardedConnection(sqlite3.Connection):
                 raise
             raise error from exc
 
+    def retry_busy(self, call: Callable[[], Any]) -> Any:
+        """`call()` (one statement), tried again while another process holds the lock it
+        needs, for BUSY_TIMEOUT_MS in all; the first wait is logged, the last raises
+        DatabaseBusyError. A failed statement changed nothing, so trying it again is safe."""
+        deadline = None
+        while True:
+            try:
+                with self.guard():
+                    return call()
+            except DatabaseBusyError:
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + (BUSY_TIMEOUT_MS - BUSY_STEP_MS) / 1000
+                    log.warning("another process holds the database %s; retrying", self.db_path)
+                if now >= deadline:
+                    raise
+                time.sleep(BUSY_PAUSE_S)
+
     def cursor(self, factory: Any = None) -> sqlite3.Cursor:
         return super().cursor(factory or GuardedCursor)
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        with self.guard():
-            return super().execute(sql, parameters)
+        return self.retry_busy(lambda: super(GuardedConnection, self).execute(sql, parameters))
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
-        with self.guard():
-            return super().executemany(sql, parameters)
+        return self.retry_busy(lambda: super(GuardedConnection, self).executemany(sql, parameters))
 
     def executescript(self, script: str, /) -> sqlite3.Cursor:
         with self.guard():
@@ -94,12 +135,14 @@ class GuardedCursor(sqlite3.Cursor):
     """Rows are read page by page, so fetching can meet a damaged page too."""
 
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
-        with self.connection.guard():
-            return super().execute(sql, parameters)
+        return self.connection.retry_busy(
+            lambda: super(GuardedCursor, self).execute(sql, parameters)
+        )
 
     def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
-        with self.connection.guard():
-            return super().executemany(sql, parameters)
+        return self.connection.retry_busy(
+            lambda: super(GuardedCursor, self).executemany(sql, parameters)
+        )
 
     def fetchone(self) -> Any:
         with self.connection.guard():
@@ -123,7 +166,7 @@ def connect(path: Path) -> sqlite_utils.Database:
     try:
         conn = sqlite3.connect(
             path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
+            timeout=BUSY_STEP_MS / 1000,
             isolation_level=None,
             check_same_thread=False,
             factory=GuardedConnection,
@@ -132,7 +175,7 @@ def connect(path: Path) -> sqlite_utils.Database:
         raise HomeError(f"cannot open database {path}: {exc}") from exc
     conn.db_path = path
     try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_STEP_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     except NasdetError:
@@ -175,7 +218,8 @@ def check_file(path: Path) -> None:
     if size == 0:
         tables = 0
     else:
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(path, timeout=BUSY_STEP_MS / 1000, factory=GuardedConnection)
+        conn.db_path = path
         try:
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.Error as exc:
@@ -199,7 +243,10 @@ def schema_version(db: sqlite_utils.Database) -> int:
 
 
 def migrate(db: sqlite_utils.Database, path: Path) -> None:
-    """Bring the schema to SCHEMA_VERSION in one transaction (call `check_file` first)."""
+    """Bring the schema to SCHEMA_VERSION in one transaction (call `check_file` first). A
+    database already at SCHEMA_VERSION is only read, so opening it never waits for a writer."""
+    if "jobs" in db.table_names() and schema_version(db) == SCHEMA_VERSION:
+        return
     try:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.DatabaseError as exc:
