@@ -8,7 +8,9 @@ copy may be cleaned up before the worker reads it.
 
 from __future__ import annotations
 
+import re
 import shutil
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -70,9 +72,10 @@ def report_markdown(report: dict | None) -> str:
     (file, entry within it, what is wrong, what was done)."""
     if not report or not (report.get("problems") or report.get("summary")):
         return "No problems found." if report is not None else ""
-    lines = [f"**Validation report** ({markdown_text(report.get('source', ''))})"]
+    source = Path(str(report.get("source") or "")).name  # the user's file, not our copy's path
+    lines = [f"**Validation report** ({markdown_text(source)})"]
     for code, n in (report.get("summary") or {}).items():
-        lines.append(f"- `{code}`: {n}")
+        lines.append(f"- {markdown_text(datasets.summary_line(code, n))}")
     problems = report.get("problems") or []
     if problems:
         lines.append("\n| file | entry | problem | action |\n|---|---|---|---|")
@@ -120,7 +123,8 @@ def show_dataset(ctx: Ctx, name: str, split: str) -> tuple:
 
 
 def stage_upload(ctx: Ctx, upload: str) -> Path:
-    """Check an uploaded file is a readable zip and copy it into <home>/uploads/."""
+    """Check an uploaded file is a readable zip and copy it into a folder of its own under
+    <home>/uploads/, keeping the user's file name (the report and job lines show it)."""
     src = Path(upload)
     if not zipfile.is_zipfile(src):
         raise gr.Error(
@@ -128,11 +132,18 @@ def stage_upload(ctx: Ctx, upload: str) -> Path:
             "xml or YOLO txt files with their images) and upload that.",
             print_exception=False,
         )
-    folder = ctx.store.home / UPLOADS_DIR
-    folder.mkdir(exist_ok=True)
-    dest = folder / f"{int(time.time())}-{src.name}"
+    uploads = ctx.store.home / UPLOADS_DIR
+    uploads.mkdir(exist_ok=True)
+    dest = Path(tempfile.mkdtemp(prefix=f"{int(time.time())}-", dir=uploads)) / src.name
     shutil.copyfile(src, dest)
     return dest
+
+
+def default_name(source: str) -> str:
+    """A dataset name from an upload's or a folder's name ("My COCO (2).zip" -> "My-COCO-2"):
+    the allowed characters kept, the rest as '-'."""
+    stem = Path(source.rstrip("/\\")).stem
+    return re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9_.-]", "-", stem)).strip("-.")[:64]
 
 
 def check_folder(ctx: Ctx, folder: str) -> Path:
@@ -182,7 +193,7 @@ def _forms(ctx: Ctx) -> dict:
             f["gen_seed"] = gr.Number(0, label="Seed", precision=0, min_width=80)
         f["gen_btn"] = gr.Button("Generate", variant="primary", elem_id="data-generate")
     with gr.Tab("Import"):
-        f["imp_name"] = gr.Textbox(label="Name")
+        f["imp_name"] = gr.Textbox(label="Name", placeholder="empty: the file's or folder's name")
         f["imp_format"] = gr.Dropdown(list(IMPORT_FORMATS), value="auto", label="Format")
         f["imp_file"] = gr.File(
             label="Upload a .zip", file_types=[".zip"], type="filepath", height=90
@@ -303,11 +314,17 @@ def build(ctx: Ctx, demo: gr.Blocks) -> DataTab:
             source = stage_upload(ctx, upload)
         else:
             source = check_folder(ctx, need(folder, "Upload a .zip or type a folder path."))
+        name = (name or "").strip() or need(
+            default_name(upload or folder), "Type a name for the new dataset."
+        )
         spec = {"name": name, "path": str(source)}
         if fmt != "auto":
             spec["format"] = fmt
         jid = submit(ctx, "dataset.import", spec)
-        return (*refresh((), jid, None)[:-1], f"Importing {name}: job {jid}.")
+        return (
+            *refresh((), jid, None)[:-1],
+            f"Importing {Path(str(upload or folder)).name} as {name}: job {jid}.",
+        )
 
     wire(
         f["gen_btn"].click,

@@ -49,6 +49,40 @@ SEVERITY = {
     "duplicate_file_name": "error",
 }
 MAX_STORED = 2_000  # problems kept in full; the summary still counts all of them
+# Each code as a person reads it: (one, several)
+PROBLEM_WORDS = {
+    "missing_image": ("image file missing", "image files missing"),
+    "unreadable_image": ("unreadable image", "unreadable images"),
+    "image_too_large": ("image too large", "images too large"),
+    "size_mismatch": ("image size unlike its file's", "image sizes unlike their files'"),
+    "box_clipped": ("box beyond its image", "boxes beyond their images"),
+    "bad_box": ("invalid box", "invalid boxes"),
+    "unknown_category": ("box of an unknown class", "boxes of unknown classes"),
+    "unknown_image": ("box of an unknown image", "boxes of unknown images"),
+    "bad_annotation_file": ("unreadable annotation file", "unreadable annotation files"),
+    "bad_image_entry": ("invalid image entry", "invalid image entries"),
+    "bad_image_size": ("invalid image size", "invalid image sizes"),
+    "bad_annotation": ("invalid annotation", "invalid annotations"),
+    "bad_category": ("invalid class entry", "invalid class entries"),
+    "too_many_objects": ("image with too many objects", "images with too many objects"),
+    "symlink": ("symbolic link", "symbolic links"),
+    "unsafe_path": ("unsafe file path", "unsafe file paths"),
+    "duplicate_image_id": ("repeated image id", "repeated image ids"),
+    "duplicate_file_name": ("repeated file name", "repeated file names"),
+    "crowd": ("crowd box", "crowd boxes"),
+    "empty_image": ("image without objects", "images without objects"),
+    "bad_label_line": ("invalid label line", "invalid label lines"),
+    "split_missing": ("split missing", "splits missing"),
+    "no_class_names": ("class list missing", "class lists missing"),
+    "test_split_skipped": ("test split", "test splits"),
+}
+
+
+def summary_line(code: str, count: int) -> str:
+    """One line of a report's summary in words: "1 split missing: split made from the train
+    images", "3 invalid boxes: dropped" (an unknown code as its words, spaced)."""
+    one, several = PROBLEM_WORDS.get(code, (code.replace("_", " "),) * 2)
+    return f"{count} {one if count == 1 else several}: {ACTIONS.get(code, 'noted')}"
 
 
 @dataclass
