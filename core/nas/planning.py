@@ -95,6 +95,8 @@ def afford(seconds: float, epoch_s: float, report: ReportConfig) -> ReportPlan:
     the smallest one (one epoch of the searched cell and, if any are asked, one random cell),
     even when that does not fit (`fitting` says when it does not)."""
     repeats, random = report.repeats, report.random
+    if repeats + random == 0:
+        return NO_REPORT
     epoch_s = max(epoch_s, MIN_EPOCH_S)
     enough = min(report.min_epochs, report.epochs)
     while True:
@@ -277,7 +279,7 @@ def replan(
     asked = replace(
         cfg.report, repeats=planned.repeats, random=planned.random, epochs=max(1, planned.epochs)
     )
-    smallest = afford(0.0, epoch_s, asked)
+    smallest = afford(0.0, epoch_s, asked)  # NO_REPORT when none was planned
     if planned.networks == 0:
         report = NO_REPORT
     elif left - rest + ROUNDING_S >= smallest.seconds:  # the report shrinks, the search keeps

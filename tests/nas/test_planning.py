@@ -90,6 +90,16 @@ def test_search_only_when_the_report_does_not_fit():
     )
 
 
+def test_a_search_only_plan_replans_without_a_report():
+    c = cfg("evolution")
+    p = plan(c, epoch_s=12.0, train_crops=600)
+    for epoch_s in (0.0, 12.0, 36.0):
+        q = replan(p, c, epoch_s=epoch_s, elapsed_s=20.0, search_elapsed_s=10.0)
+        assert q["mode"] == SEARCH_ONLY and q["report_s"] == 0.0
+        assert q["search_s"] == 10.0 + min(p["search_s"] - 10.0, 60.0 - 3.0 - 20.0)
+    assert afford(10.0, 1.0, c.report.__class__(repeats=1, random=0)).networks == 1
+
+
 def test_zero_second_measurements_plan_without_dividing_by_zero():
     for strategy in ("darts", "evolution", "random", "zero-cost"):
         p = plan(cfg(strategy), epoch_s=0.0, train_crops=0, val_crops=0)
