@@ -151,6 +151,11 @@ def job_buttons(job: dict | None) -> tuple[gr.Button, gr.Button]:
     return gr.Button(interactive=status in ACTIVE), gr.Button(interactive=status in RESUMABLE)
 
 
+def count(n: int, one: str, several: str | None = None) -> str:
+    """'1 cell', '3 cells', '0 boxes' (`several` for plurals other than one + 's')."""
+    return f"{n} {one if n == 1 else (several or one + 's')}"
+
+
 def fmt_time(ts: float | None) -> str:
     return time.strftime("%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
 
@@ -168,11 +173,12 @@ def fmt_duration(seconds: float | None) -> str:
 
 
 def job_line(job: dict | None) -> str:
-    """One plain-words line: 'Job 12 (search): running 43%, epoch 3/10, about 2m 10s left'."""
+    """One plain-words line: 'Job 12 (cell search): running 43%, epoch 3/10, about 2m 10s
+    left'."""
     if not job:
         return "No job yet."
     status = job["status"]
-    text = f"Job {job['id']} ({job['kind']}): **{status}**"
+    text = f"Job {job['id']} ({jobs.kind_words(job['kind'])}): **{status}**"
     if status in ACTIVE or status == "interrupted":
         text += f" {100 * (job['progress'] or 0):.0f}%"
     if job.get("message") and status not in FINISHED:

@@ -26,7 +26,16 @@ from core.app import datasets, jobs, models
 from core.app.models import MIN_SCORE, ModelCache
 from core.viz.evaluation import confusion_figure, pr_curves_figure
 from nasdet_gui import figures
-from nasdet_gui.common import Ctx, job_line, make_notice, need, submit, ui_errors, wire
+from nasdet_gui.common import (
+    Ctx,
+    count,
+    job_line,
+    make_notice,
+    need,
+    submit,
+    ui_errors,
+    wire,
+)
 from nasdet_gui.config import TICK_S
 from nasdet_gui.downloads import download_file
 from nasdet_gui.pictures import draw
@@ -59,8 +68,8 @@ def shown_line(state: dict, score: float) -> str:
     found = sum(d["score"] >= score for i in state["items"] for d in i["detections"])
     true = sum(len(i["gt_boxes"]) for i in state["items"] if "gt_boxes" in i)
     return (
-        f"{found} boxes found at score >= {score:.2f}"
-        + (f" ({true} true objects)" if true else "")
+        f"{count(found, 'box', 'boxes')} found at score >= {score:.2f}"
+        + (f" ({count(true, 'true object')})" if true else "")
         + "."
     )
 
@@ -215,7 +224,7 @@ def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
         chosen = [{"path": p} for p in (paths or [])][:MAX_IMAGES]
         for item in chosen:  # "not an image" / "too large" now, not at Detect
             datasets.image_size(item["path"], ctx.config.max_pixels)
-        return chosen, (f"{len(chosen)} image(s) chosen; press Detect." if chosen else "")
+        return chosen, (f"{count(len(chosen), 'image')} chosen; press Detect." if chosen else "")
 
     def on_dataset(model, name):
         model = pick_model(ctx, model)
@@ -246,7 +255,7 @@ def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
             new_state,
             draw(new_state, threshold),
             gr.DownloadButton(value=predictions_file(ctx, new_state, threshold), interactive=True),
-            f"{name} on {len(chosen)} image(s) in {seconds:.1f} s: "
+            f"{name} on {count(len(chosen), 'image')} in {seconds:.1f} s: "
             f"{shown_line(new_state, threshold)}",
         )
 

@@ -71,7 +71,7 @@ def job_rows(ctx: Ctx, limit: int = 200) -> list[list]:
         rows.append(
             [
                 j["id"],
-                j["kind"],
+                jobs.kind_words(j["kind"]),
                 j["status"],
                 f"{100 * (j['progress'] or 0):.0f}%",
                 j["device"] or j["requested_device"],
@@ -229,7 +229,7 @@ def _wire_actions(ctx: Ctx, v: _Views) -> None:
             raise gr.Error(f"Job {jid} is {job['status']}: cancel it first, then delete it.")
         return (
             gr.Row(visible=True),
-            f"Delete job **{jid}** ({job['kind']}, {job['status']}) "
+            f"Delete job **{jid}** ({jobs.kind_words(job['kind'])}, {job['status']}) "
             f"and its folder `runs/{jid}/`? This cannot be undone.",
             "",
         )

@@ -23,6 +23,7 @@ from nasdet_gui import figures
 from nasdet_gui.common import (
     Ctx,
     as_int,
+    count,
     dataclass_form,
     dataset_dropdown,
     fmt_duration,
@@ -127,13 +128,13 @@ def report_markdown(result: dict | None) -> str:
     s, r = result["searched"], result.get("random") or {}
     text = (
         f"**Searched cell:** {100 * s['mean']:.1f}% ± {100 * s.get('std', 0):.1f} "
-        f"proxy accuracy ({len(s.get('accs', []))} runs)"
+        f"proxy accuracy ({count(len(s.get('accs', [])), 'run')})"
     )
     if r.get("accs"):
         text += (
             f"  \n**Random cells:** {100 * r['mean']:.1f}% ± {100 * r.get('std', 0):.1f} "
-            f"({len(r['accs'])} cells)  \n**Margin:** {100 * result.get('margin', 0):+.1f} "
-            "points"
+            f"({count(len(r['accs']), 'cell')})  \n"
+            f"**Margin:** {100 * result.get('margin', 0):+.1f} points"
         )
     return text
 

@@ -1,5 +1,5 @@
 """Jobs as a screen or a CLI verb sees them: submit one (and make sure a worker runs), cancel,
-resume or delete it, and read them (effective statuses, fingerprints, labels)."""
+resume or delete it, and read them (effective statuses, fingerprints, labels, kinds in words)."""
 
 from __future__ import annotations
 
@@ -28,12 +28,22 @@ from core.engine.submit import submit
 from core.engine.worker import IDLE_EXIT_S, ensure_worker
 
 ACTIVE = ("queued", "running")
+KIND_WORDS = {  # a job's kind as a screen names it
+    "dataset.generate": "dataset generation",
+    "dataset.import": "dataset import",
+    "search": "cell search",
+    "search.detector": "detector search",
+    "train": "training",
+    "evaluate": "evaluation",
+    "export": "export",
+}
 
 __all__ = [
     "after_app",
     "ensure_worker",
     "ACTIVE",
     "FINISHED",
+    "KIND_WORDS",
     "RESUMABLE",
     "STATUS_WORDS",
     "Store",
@@ -46,6 +56,7 @@ __all__ = [
     "job_choices",
     "job_fingerprint",
     "job_label",
+    "kind_words",
     "jobs_fingerprint",
     "latest_job_id",
     "list_jobs",
@@ -56,6 +67,11 @@ __all__ = [
     "submit",
     "table_fingerprint",
 ]
+
+
+def kind_words(kind: str) -> str:
+    """A job kind in words ("train" -> "training"); an unknown kind with its dots as spaces."""
+    return KIND_WORDS.get(kind, kind.replace(".", " "))
 
 
 def cancel(store: Store, job_id: int) -> str:

@@ -77,3 +77,17 @@ def test_on_page_shows_expected_errors_in_the_notice_and_reraises_bugs():
     assert on_page(lambda: (5, None), 1)() == (5, gr.skip())  # None: the notice stays as it is
     assert on_page(lambda: "said", 0)() == (on_page(lambda: "said", 0)()[0],)
     assert "said" in on_page(lambda: "said", 0)()[0]
+
+
+def test_counts_and_job_lines_speak_words():
+    from nasdet_gui.common import count, job_line
+
+    assert [count(1, "cell"), count(3, "cell"), count(1, "box", "boxes")] == [
+        "1 cell",
+        "3 cells",
+        "1 box",
+    ]
+    assert count(0, "box", "boxes") == "0 boxes"
+    job = {"id": 4, "kind": "dataset.import", "status": "queued", "progress": 0}
+    assert job_line(job).startswith("Job 4 (dataset import): **queued**")
+    assert "(training)" in job_line(dict(job, kind="train"))

@@ -249,7 +249,9 @@ def test_detect_with_nothing_chosen_then_threshold_enter(page, prepared):
         or page.locator("#detect-model input").input_value() == prepared["model"]
     )
     page.click("#detect-run")
-    page.locator("#tab-detect .notice", has_text="boxes found").wait_for(timeout=60_000)
+    page.locator("#tab-detect .notice", has_text=re.compile(r"(box|boxes) found")).wait_for(
+        timeout=60_000
+    )
     page.locator("#detect-gallery img").first.wait_for(timeout=30_000)
     texts = captions(page)
     assert texts and all(re.search(r"\d+ found / \d+ true$", t) for t in texts), texts
@@ -282,7 +284,7 @@ def test_cancel_and_resume_are_disabled_on_a_finished_job(page, prepared):
         "#jobs-table [role=gridcell]", has_text=re.compile(rf"^\s*{prepared['train']}\s*$")
     ).first
     cell.click()
-    page.locator("#jobs-summary", has_text=f"Job {prepared['train']} (train)").wait_for(
+    page.locator("#jobs-summary", has_text=f"Job {prepared['train']} (training)").wait_for(
         timeout=30_000
     )
     cell.dblclick()  # a read-only table: no cell opens for editing
