@@ -60,7 +60,7 @@ FLOOR_SCORED_CELLS = 10  # zero-cost: cells ranked by the proxies (then one top 
 # a supernet step (weight and alpha updates) costs about this many discrete-network training
 # steps of as many crops; scoring one cell (synflow, NASWOT, ZiCo) about SCORE_STEP_COST steps
 SUPERNET_CROP_COST = 28.0
-SCORE_STEP_COST = 4.0
+SCORE_STEP_COST = 6.0
 SUPERNET_STRATEGIES = ("darts", "enas")
 # plan modes
 FULL, SEARCH_ONLY, TOO_SHORT = "full", "search only", "too short"

@@ -234,18 +234,22 @@ class SearchContext:
             return
         self._paced_at = now
         slowdown = self.pace.slowdown()
-        slowdown = slowdown if slowdown >= PACE_TOLERANCE else 1.0
-        new = replan(
-            first,
-            self.cfg,
-            epoch_s=first["epoch_s"] * slowdown,
-            elapsed_s=self.job.elapsed,
-            search_elapsed_s=self.budget.elapsed,
-        )
         old = self.plan or first
-        moved = abs(new["search_s"] - old["search_s"]) >= 1.0
-        if moved or _shape(new) != _shape(old):
-            self.reporter.info(new["text"])
+        if slowdown < PACE_TOLERANCE:  # the first plan's pace (the report re-times anyway)
+            new = first
+            if old is not first:
+                self.reporter.info(f"{first['text']}; back to the first plan")
+        else:
+            new = replan(
+                first,
+                self.cfg,
+                epoch_s=first["epoch_s"] * slowdown,
+                elapsed_s=self.job.elapsed,
+                search_elapsed_s=self.budget.elapsed,
+            )
+            moved = abs(new["search_s"] - old["search_s"]) >= 1.0
+            if moved or _shape(new) != _shape(old):
+                self.reporter.info(new["text"])
         self.plan = new
         self.budget.seconds = new["search_s"]
 

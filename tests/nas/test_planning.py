@@ -40,9 +40,10 @@ def test_epoch_steps_and_floors_by_hand():
     assert search_floor_s(cfg("evolution", warm_start="zero-cost"), 2.0, 0.1) == 8.0
     # darts: 4 supernet steps of 16 crops at 28 discrete-step crops each: 4 x 28 x 0.5 x 0.1
     assert search_floor_s(cfg("darts"), 2.0, 0.1) == pytest.approx(5.6)
-    # zero-cost: 10 cells x 4 steps x 0.1 s in its scoring half (8 s), or one top cell in
+    # zero-cost: 10 cells x 6 steps x 0.1 s in its scoring half (12 s), or one top cell in
     # the other half (3 s / 0.5 = 6 s): the larger
-    assert search_floor_s(cfg("zero-cost"), 2.0, 0.1) == pytest.approx(8.0)
+    assert search_floor_s(cfg("zero-cost"), 2.0, 0.1) == pytest.approx(12.0)
+    assert search_floor_s(cfg("zero-cost"), 20.0, 0.1) == pytest.approx(60.0)
 
 
 def test_full_plan_keeps_the_search_floor():
