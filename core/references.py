@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import NotFoundError, SpecError
+from core.nas.config import SearchConfig
+from core.nas.genotypes import PUBLISHED_GENOTYPES, Genotype, GenotypeError
 
 MAX_GENOTYPE_FILE_BYTES = 1 << 20  # a genotype JSON is a few hundred bytes
 DEFAULT_MAX_CELL_NODES = 8  # when the search config gives no bound for `nodes`
@@ -75,8 +77,6 @@ def check_checkpoint_file(path: Path, where: str) -> None:
 
 def max_cell_nodes() -> int:
     """Intermediate nodes a cell may have: the search config's bound on `nodes`."""
-    from core.nas.config import SearchConfig
-
     nodes = {f.name: f for f in dataclasses.fields(SearchConfig)}.get("nodes")
     bound = nodes.metadata.get("hi") if nodes is not None else None
     return int(bound) if bound else DEFAULT_MAX_CELL_NODES
@@ -84,8 +84,6 @@ def max_cell_nodes() -> int:
 
 def check_genotype_dict(data: Any, where: str) -> Any:
     """A genotype JSON object -> Genotype, refusing cells larger than the search space."""
-    from core.nas.genotypes import Genotype, GenotypeError
-
     limit = max_cell_nodes()
     if not isinstance(data, dict):
         raise SpecError(f"{where}: not a genotype JSON object")
@@ -122,8 +120,6 @@ def read_genotype_file(path: Path, where: str) -> Any:
 
 def check_nas_backbone(store, spec: str, where: str) -> Any:
     """The genotype a `nas:` / `nas-arch:` / `nas-file:` backbone names, checked."""
-    from core.nas.genotypes import PUBLISHED_GENOTYPES
-
     kind, _, value = spec.partition(":")
     if not value:
         raise SpecError(f"{where}: give nas:JOB_ID, nas:NAME, nas-arch:ID or nas-file:PATH")

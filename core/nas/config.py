@@ -20,6 +20,7 @@ Specs written before the nesting used flat keys (`report_epochs`, `population`, 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -593,8 +594,6 @@ def nest(spec: Mapping[str, Any]) -> dict[str, Any]:
 
 def option_names() -> list[str]:
     """Every settable option: top-level fields, dotted nested fields and the legacy flat keys."""
-    import dataclasses
-
     names = []
     for f in dataclasses.fields(SearchConfig):
         if f.name in NESTED:

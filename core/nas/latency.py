@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from core.nas.backbone import DEFAULT_C, DEFAULT_LAYERS, NasBackbone
-from core.nas.genotypes import Genotype, concat_range
+from core.nas.genotypes import Genotype, concat_range, published
 from core.nas.network import reduction_layers
 from core.nas.operations import build_op
 from core.torch_util import median_ms
@@ -55,8 +55,6 @@ def backbone_latency_ms(
 
 def default_target_ms(size: int, device: torch.device | str = "cpu") -> float:
     """The default latency target: the DARTS_V2 backbone at the same size on the same device."""
-    from core.nas.genotypes import published
-
     return backbone_latency_ms(published(REFERENCE_GENOTYPE), size, device)
 
 

@@ -28,8 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.data.crops import load_proxy
 from core.errors import DatasetError
+from core.nas.network import AUXILIARY
 from core.nas.planning import epoch_steps
+from core.torch_util import count_parameters
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,6 @@ def load_raw(
         if missing:
             raise DatasetError(f"proxy file {path} lacks {', '.join(sorted(missing))}")
         return raw
-    from core.data.crops import load_proxy
 
     data = load_proxy(
         store,
@@ -357,9 +359,6 @@ def epoch_seconds(step_s: float, train_crops: int, val_crops: int, batch_size: i
 def measure(model: nn.Module, size: int, latency_repeats: int = LATENCY_REPEATS) -> dict:
     """{"params", "flops", "latency_ms"} of a network on one [1, 3, size, size] CPU image."""
     from torch.utils.flop_counter import FlopCounterMode
-
-    from core.nas.network import AUXILIARY
-    from core.torch_util import count_parameters
 
     model = model.eval()
     x = torch.randn(1, 3, size, size)

@@ -31,7 +31,9 @@ from dataclasses import asdict
 
 import torch
 
+from core.engine.eta import time_fraction
 from core.nas.genotypes import Genotype
+from core.nas.pace import Pace
 from core.nas.planning import (
     NO_REPORT,
     SEARCH_ONLY,
@@ -90,8 +92,6 @@ def timed_cells(ctx: SearchContext) -> list[Genotype]:
 def start_pace(ctx: SearchContext, baseline_s: float | None = None) -> None:
     """The job's pace probe (core.nas.pace) on the first timed cell's network on the job's
     device, against `baseline_s` (a resumed job: the plan's probe time) or its own first one."""
-    from core.nas.pace import Pace
-
     state = torch.get_rng_state()  # building a network must not shift a seeded search
     try:
         network = ctx.network(timed_cells(ctx)[0]).to(ctx.device, memory_format=torch.channels_last)
@@ -227,8 +227,6 @@ class _Progress:
         return self.left
 
     def show(self, epochs_done: int, seconds: float, message: str) -> None:
-        from core.engine.eta import time_fraction
-
         if not self.left:
             return
         key = self.left[0]

@@ -36,7 +36,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import SearchError
+from core.nas.network import AUXILIARY
 from core.nas.proxy_training import logits_of
+from core.torch_util import count_parameters
 
 WEIGHTED = (nn.Conv2d, nn.Linear)
 
@@ -121,9 +123,6 @@ def zico(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]])
 
 def params(model: nn.Module) -> float:
     """Number of parameters (the auxiliary head excluded, as DARTS counts)."""
-    from core.nas.network import AUXILIARY
-    from core.torch_util import count_parameters
-
     return float(count_parameters(model, exclude=AUXILIARY))
 
 

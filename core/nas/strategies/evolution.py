@@ -20,6 +20,7 @@ from core.nas.genotypes import Genotype
 from core.nas.search_context import SearchContext, SearchOutcome
 from core.nas.space import mutate, sample_genotype
 from core.nas.strategies.sampling import run_sampling
+from core.nas.strategies.zero_cost import warm_ranking
 
 
 def age_population(population: list[int], newest: int, size: int) -> list[int]:
@@ -42,8 +43,6 @@ def search(ctx: SearchContext) -> SearchOutcome:
     cfg, evo = ctx.cfg, ctx.cfg.evolution
     warm: list[dict] = []
     if cfg.warm_start == "zero-cost":
-        from core.nas.strategies.zero_cost import warm_ranking
-
         ctx.run_state.search = ctx.state or {"history": [], "done": False}
         warm = warm_ranking(ctx, ctx.run_state.search)
 

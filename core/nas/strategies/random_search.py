@@ -14,14 +14,13 @@ from core.nas.genotypes import Genotype
 from core.nas.search_context import SearchContext, SearchOutcome
 from core.nas.space import sample_genotype
 from core.nas.strategies.sampling import run_sampling
+from core.nas.strategies.zero_cost import warm_ranking
 
 
 def search(ctx: SearchContext) -> SearchOutcome:
     cfg = ctx.cfg
     kept: list[dict] = []
     if cfg.warm_start == "zero-cost":
-        from core.nas.strategies.zero_cost import warm_ranking
-
         ctx.run_state.search = ctx.state or {"history": [], "done": False}
         ranked = warm_ranking(ctx, ctx.run_state.search)
         kept = ranked[: max(1, math.ceil(cfg.zero_cost.keep * len(ranked)))]
