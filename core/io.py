@@ -9,6 +9,8 @@ writing is re-raised naming the path; a full disk or quota (ENOSPC, EDQUOT) beco
 
     write_json_atomic(path, obj, indent=None)      # JSON, UTF-8
     write_bytes_atomic(path, data)                 # bytes
+    write_bytes(path, data), copy_file(src, dst)   # one of many files (a dataset's images):
+                                                   # in place, no fsync; errors named alike
     with atomic_open(path) as f: torch.save(state, f)
     with atomic_path(path) as tmp: np.savez(tmp, ...)   # writers that want a file name
 
@@ -174,6 +176,28 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     with atomic_open(path, "wb") as f:
         f.write(data)
     return Path(path)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write one of many files (a dataset's images) in place, without a temp file or fsync;
+    a write error is re-raised as by `write_error` (a full disk: DiskFullError)."""
+    try:
+        with open(path, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        raise write_error(exc, path) from exc
+    return Path(path)
+
+
+def copy_file(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """shutil.copyfile; a full disk (or quota) while writing `dst` is DiskFullError naming it."""
+    try:
+        shutil.copyfile(src, dst)
+    except OSError as exc:
+        if exc.errno in DISK_FULL_ERRNOS:
+            raise disk_full_error(dst) from exc
+        raise
+    return Path(dst)
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = None) -> Path:

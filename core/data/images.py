@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import DatasetError
+from core.io import write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, jpeg_quality: int = 95
     )
     if not ok:
         raise DatasetError(f"cannot encode {path.name} as {suffix}")
-    buf.tofile(path)
+    write_bytes(path, buf.tobytes())
 
 
 def _open_header(path: Path, max_pixels: int) -> Image.Image:

@@ -38,6 +38,7 @@ from core.data.images import MAX_PIXELS, ImageTooLargeError, check_decodable
 from core.data.internal import IMAGES_DIR, SPLITS, split_json, write_coco_stream
 from core.data.stats import compute_stats
 from core.errors import DatasetError
+from core.io import copy_file
 
 log = logging.getLogger(__name__)
 
@@ -213,9 +214,7 @@ def build(
         if record is not None:
             boxes = _check_boxes(raw, record, len(parsed.classes), report)
             record["file_name"] = f"{len(kept) + 1:06d}{raw.path.suffix.lower() or '.jpg'}"
-            (os.replace if move else shutil.copyfile)(
-                raw.path, work / IMAGES_DIR / record["file_name"]
-            )
+            (os.replace if move else copy_file)(raw.path, work / IMAGES_DIR / record["file_name"])
             kept.append(_Kept(record, boxes, raw.split))
         parsed.images[i] = None  # free the source objects as we go
     objects = sum(1 for k in kept for j in range(5, len(k.boxes), _OUT_FIELDS) if not k.boxes[j])

@@ -22,7 +22,7 @@ from typing import Any
 from core.data.formats.jsonstream import stream_object
 from core.data.stats import compute_stats
 from core.errors import DatasetError, SpecError
-from core.io import write_json_atomic
+from core.io import atomic_open, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -67,23 +67,16 @@ def write_coco_stream(
 ) -> None:
     """Write a COCO document like `coco_document` one entry at a time (atomically), so that
     the images and annotations can come from generators."""
-    path = Path(path)
     head = coco_document([], [], classes)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     # ASCII escapes: a file name read with surrogate escapes (bytes that are not UTF-8) stays
     # writable; NaN/inf cannot occur (the importer checks every number).
     dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(f'{{"info":{dumps(head["info"])},"licenses":[],"images":[')
-            _write_items(f, images, dumps)
-            f.write('],"annotations":[')
-            _write_items(f, annotations, dumps)
-            f.write(f'],"categories":{dumps(head["categories"])}}}')
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", encoding="utf-8") as f:  # a full disk: DiskFullError
+        f.write(f'{{"info":{dumps(head["info"])},"licenses":[],"images":[')
+        _write_items(f, images, dumps)
+        f.write('],"annotations":[')
+        _write_items(f, annotations, dumps)
+        f.write(f'],"categories":{dumps(head["categories"])}}}')
 
 
 def _write_items(f, items: Iterable[dict], dumps: Callable[[Any], str]) -> None:

@@ -24,6 +24,7 @@ from torch import nn
 from core.det.bench import DetectionBench
 from core.det.model_file import load_model_file
 from core.errors import SpecError
+from core.io import atomic_path
 from core.references import resolve_model_row
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -101,22 +102,28 @@ def export_detector(
     bench.anchors.boxes((h, w), example.device)  # cached: a constant in the graph
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about python ints from shapes
-        if fmt == "torchscript":
-            torch.jit.trace(module, example, check_trace=False).save(str(path))
-        else:
-            names = output_names(bench, postprocess)
-            torch.onnx.export(
-                module,
-                (example,),
-                str(path),
-                dynamo=False,
-                opset_version=opset,
-                input_names=["images"],
-                output_names=names,
-                dynamic_axes={n: {0: "batch"} for n in ["images"] + names},
-            )
+        with atomic_path(path) as tmp:  # a full disk: DiskFullError naming the file and disk
+            _write_export(module, example, tmp, fmt, output_names(bench, postprocess), opset)
     log.info("exported %s (%s, %dx%d, postprocess=%s)", path, fmt, h, w, postprocess)
     return path
+
+
+def _write_export(
+    module: nn.Module, example: torch.Tensor, path: Path, fmt: str, names: list[str], opset: int
+) -> None:
+    if fmt == "torchscript":
+        torch.jit.trace(module, example, check_trace=False).save(str(path))
+    else:
+        torch.onnx.export(
+            module,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["images"],
+            output_names=names,
+            dynamic_axes={n: {0: "batch"} for n in ["images"] + names},
+        )
 
 
 def reference_outputs(
