@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.engine.devices import resolve_device
 from core.errors import SpecError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -129,8 +130,6 @@ def submit_job(
     here, so a bad spec gets the same message everywhere; raises SpecError (or NotFoundError,
     CheckpointError, ...) before queueing anything. `after` and `origin`: see Store.insert_job."""
     if device != "auto":
-        from core.engine.devices import resolve_device
-
         device = resolve_device(device)
     normalised = validate_spec(kind, spec)
     resolve = get_task(kind).resolve

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 
+from core.cli_util import add_submit_options, store_from, submit
 from core.errors import SpecError
 from core.nas.config import DartsConfig, EvolutionConfig, ReportConfig, SearchConfig, option_names
 from core.nas.tasks import plan_line
-from core.spec import add_arguments, args_to_spec
+from core.spec import add_arguments, args_to_spec, help_text
 
 TOP_FLAGS = (
     "dataset",
@@ -53,9 +54,6 @@ NESTED_FLAGS = (
 
 def register(sub) -> None:
     """Add this package's verbs to the top-level subparsers."""
-    from core.cli_util import add_submit_options
-    from core.spec import help_text
-
     p = sub.add_parser(
         "search",
         help="submit a neural architecture search job",
@@ -105,8 +103,6 @@ def search_spec(args: argparse.Namespace) -> dict:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from core.cli_util import store_from, submit
-
     spec = search_spec(args)
     print(plan_line(store_from(args), spec))
     return submit(args, "search", spec)
