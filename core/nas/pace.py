@@ -39,6 +39,7 @@ class Pace:
         self.baseline_s = baseline_s if baseline_s is not None else min(warm, self.probe_s())
         self._previous = 1.0
 
+    @torch.enable_grad()  # also when called inside an evaluation's no_grad (a step check)
     def probe_s(self) -> float:
         """Median seconds of one forward and backward pass on the probe crops."""
         times = []

@@ -55,13 +55,14 @@ TIMING_STEPS = 5
 TIMED_CELLS = 2
 # the least search worth running (search_floor_s)
 FLOOR_CANDIDATES = 2  # evolution, random: trained candidates
-FLOOR_SUPERNET_STEPS = 4  # darts, enas: supernet steps
+FLOOR_SUPERNET_STEPS = 2  # darts, enas: supernet steps (weights, then alphas)
 FLOOR_SCORED_CELLS = 10  # zero-cost: cells ranked by the proxies (then one top cell trains)
-# a supernet step (weight and alpha updates) costs about this many discrete-network training
-# steps of as many crops; scoring one cell (synflow, NASWOT, ZiCo) about SCORE_STEP_COST steps
-SUPERNET_CROP_COST = 28.0
+# a supernet step costs about this many discrete-network training steps of as many crops:
+# DARTS trains every op of every edge (weights, then alphas), ENAS one sampled child's ops;
+# scoring one cell (synflow, NASWOT, ZiCo) costs about SCORE_STEP_COST training steps
+SUPERNET_CROP_COST = {"darts": 28.0, "enas": 4.0}
 SCORE_STEP_COST = 6.0
-SUPERNET_STRATEGIES = ("darts", "enas")
+SUPERNET_STRATEGIES = tuple(SUPERNET_CROP_COST)
 # plan modes
 FULL, SEARCH_ONLY, TOO_SHORT = "full", "search only", "too short"
 
@@ -147,9 +148,9 @@ def search_floor_s(cfg: SearchConfig, epoch_s: float, step_s: float) -> float:
     few supernet steps, zero-cost a few scored cells and one trained top cell, evolution/random
     two trained candidates (after the warm start's scoring)."""
     candidate = cfg.child_epochs * epoch_s * (1.0 - cfg.val_fraction)  # the search-train half
-    if cfg.strategy in SUPERNET_STRATEGIES:
+    if cfg.strategy in SUPERNET_CROP_COST:
         crops = cfg.batch_size / cfg.net_batch_size
-        return FLOOR_SUPERNET_STEPS * SUPERNET_CROP_COST * crops * step_s
+        return FLOOR_SUPERNET_STEPS * SUPERNET_CROP_COST[cfg.strategy] * crops * step_s
     zc = cfg.zero_cost
     if cfg.strategy == "zero-cost":
         scoring = FLOOR_SCORED_CELLS * SCORE_STEP_COST * step_s

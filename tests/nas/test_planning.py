@@ -38,8 +38,10 @@ def test_epoch_steps_and_floors_by_hand():
     assert search_floor_s(cfg("evolution"), 2.0, 0.1) == pytest.approx(6.0)
     # its zero-cost warm start scores in a quarter of the search first: 6 / 0.75
     assert search_floor_s(cfg("evolution", warm_start="zero-cost"), 2.0, 0.1) == 8.0
-    # darts: 4 supernet steps of 16 crops at 28 discrete-step crops each: 4 x 28 x 0.5 x 0.1
-    assert search_floor_s(cfg("darts"), 2.0, 0.1) == pytest.approx(5.6)
+    # darts: 2 supernet steps of 16 crops at 28 discrete-step crops each: 2 x 28 x 0.5 x 0.1;
+    # enas trains one sampled child a step: 4 crops' worth
+    assert search_floor_s(cfg("darts"), 2.0, 0.1) == pytest.approx(2.8)
+    assert search_floor_s(cfg("enas"), 2.0, 0.1) == pytest.approx(0.4)
     # zero-cost: 10 cells x 6 steps x 0.1 s in its scoring half (12 s), or one top cell in
     # the other half (3 s / 0.5 = 6 s): the larger
     assert search_floor_s(cfg("zero-cost"), 2.0, 0.1) == pytest.approx(12.0)
@@ -61,7 +63,7 @@ def test_no_phase_is_planned_to_zero():
     """The observed 'search 0s, report 1m 36s': a report of one epoch that alone fills the
     budget. The plan now drops the report (saying so) or says the budget is too short."""
     slow = cfg("darts", minutes=2)
-    for epoch_s in (10.0, 40.0, 49.0, 60.0, 200.0, 1e6):
+    for epoch_s in (10.0, 40.0, 49.0, 60.0, 90.0, 200.0, 1e6):
         p = plan(slow, epoch_s=epoch_s, train_crops=600)
         assert p["mode"] in (FULL, SEARCH_ONLY, TOO_SHORT)
         if p["mode"] == FULL:
@@ -71,12 +73,15 @@ def test_no_phase_is_planned_to_zero():
             assert "no final report" in p["text"]
         else:
             assert p["text"].startswith("too short") and "--minutes" in p["text"]
-    # 49 s epochs: smallest report 98 s; darts floor 4 x 28 x 0.5 x 49 / 20.64 = 133 s: too short
-    p = plan(slow, epoch_s=49.0, train_crops=600)
-    assert p["mode"] == TOO_SHORT
+    # 49 s epochs: darts floor 2 x 28 x 0.5 x 49 / 20.64 = 66 s fits the 114 s left, the
+    # smallest report (98 s) does not beside it: search only
+    assert plan(slow, epoch_s=49.0, train_crops=600)["mode"] == SEARCH_ONLY
+    # 90 s epochs: the floor (122 s) alone does not fit: too short
+    p = plan(slow, epoch_s=90.0, train_crops=600)
+    assert p["mode"] == TOO_SHORT and p["min_minutes"] == 5.3
     # the budget it names fits a full plan
-    assert plan(cfg("darts", minutes=p["min_minutes"]), epoch_s=49.0)["mode"] == FULL
-    assert plan(cfg("darts", minutes=p["min_minutes"] - 0.2), epoch_s=49.0)["mode"] != FULL
+    assert plan(cfg("darts", minutes=p["min_minutes"]), epoch_s=90.0)["mode"] == FULL
+    assert plan(cfg("darts", minutes=p["min_minutes"] - 0.2), epoch_s=90.0)["mode"] != FULL
 
 
 def test_search_only_when_the_report_does_not_fit():
