@@ -15,7 +15,7 @@ import importlib
 import logging
 import sys
 
-from core.app import jobs
+from core.app import jobs, model_list
 from core.cli_util import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -30,6 +30,7 @@ from core.cli_util import (
     store_from,
     wait_for_job,
 )
+from core.det import cli as det_cli
 from core.engine.jobs import JOB_KINDS
 from core.engine.store import JOB_STATUSES
 from core.errors import DatabaseBusyError, DiskFullError, NasdetError, SpecError
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in VERB_MODULES:
         importlib.import_module(module).register(sub)
+    _register_models(sub)
     return parser
 
 
@@ -198,3 +200,32 @@ def cmd_jobs_logs(args) -> int:
 def cmd_jobs_delete(args) -> int:
     print(jobs.delete(store_from(args), args.job_id))
     return EXIT_OK
+
+
+def _register_models(sub) -> None:
+    """`models list [--json] [--dataset NAME]` (core.app.model_list: the Models tab's table) and
+    `models import-effdet` (core.det.cli)."""
+    models = sub.add_parser("models", help="list detectors; import effdet weights")
+    msub = models.add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = msub.add_parser("list", help="every stored detector: origin, size, AP50, latency")
+    p.add_argument("--json", action="store_true", help="print JSON objects")
+    p.add_argument("--dataset", help="only the models trained on this dataset")
+    p.set_defaults(func=cmd_models_list)
+    det_cli.add_import_effdet(msub)
+
+
+def cmd_models_list(args) -> int:
+    rows = model_list.model_table(store_from(args), args.dataset)
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
+    shown = [
+        dict(r, AP50=_fixed(r["AP50"], 3), AP=_fixed(r["AP"], 3), ms=_fixed(r["latency_ms"], 1))
+        for r in rows
+    ]
+    print_table(shown, ["name", "origin", "dataset", "backbone", "image_size", "AP50", "AP", "ms"])
+    return EXIT_OK
+
+
+def _fixed(value: float | None, digits: int) -> str:
+    return "" if value is None else f"{value:.{digits}f}"

@@ -21,6 +21,7 @@ from nasdet_gui import (
     detect_tab,
     guided_tab,
     jobs_tab,
+    models_tab,
     search_tab,
     train_tab,
 )
@@ -36,6 +37,7 @@ TABS = [
     ("Search", search_tab),
     ("Architectures", architectures_tab),
     ("Train", train_tab),
+    ("Models", models_tab),
     ("Detect", detect_tab),
     ("Jobs", jobs_tab),
 ]

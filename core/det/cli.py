@@ -1,6 +1,5 @@
 """CLI verbs of core.det (registered into `python -m core` by core/cli.py).
 
-models list [--json]
 models import-effdet CHECKPOINT --name tf_efficientdet_d0 [--classes coco|FILE] --as NAME
 export --model NAME_OR_JOB --format onnx|torchscript [--out FILE] [--no-postprocess] [--wait]
        [--image-size S|WxH] [--score-threshold T] [--opset N]
@@ -12,22 +11,24 @@ import argparse
 import json
 from pathlib import Path
 
-from core.cli_util import EXIT_OK, add_submit_options, print_json, print_table, store_from, submit
+from core.cli_util import EXIT_OK, add_submit_options, store_from, submit
 from core.det.tasks import ExportSpec
 from core.errors import DatasetError, SpecError
 from core.spec import add_arguments, args_to_spec
 
-MODEL_FIELDS = ["name", "kind", "job_id", "path", "classes", "metrics", "created_at"]
 EXPORT_OPTIONS = ("model", "format", "out", "postprocess", "image_size", "score_threshold", "opset")
 
 
 def register(sub) -> None:
     """Add this package's verbs to the top-level subparsers."""
-    models = sub.add_parser("models", help="list detectors; import effdet weights")
-    msub = models.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = msub.add_parser("list", help="list trained and imported detectors")
-    p.add_argument("--json", action="store_true", help="print JSON objects")
-    p.set_defaults(func=cmd_models_list)
+    p = sub.add_parser("export", help="export a detector to ONNX or TorchScript (a job)")
+    add_arguments(p, ExportSpec, EXPORT_OPTIONS, required=("model",))
+    add_submit_options(p)
+    p.set_defaults(func=cmd_export)
+
+
+def add_import_effdet(msub) -> None:
+    """`models import-effdet` (core/cli.py makes the `models` verb group)."""
     p = msub.add_parser("import-effdet", help="register efficientdet-pytorch (effdet) weights")
     p.add_argument(
         "checkpoint", help="an effdet .pth file (e.g. tf_efficientdet_d0_34-f153e0cf.pth)"
@@ -41,24 +42,6 @@ def register(sub) -> None:
     p.add_argument("--as", dest="as_name", required=True, help="name to register the model as")
     p.add_argument("--replace", action="store_true", help="replace a model of the same name")
     p.set_defaults(func=cmd_import_effdet)
-
-    p = sub.add_parser("export", help="export a detector to ONNX or TorchScript (a job)")
-    add_arguments(p, ExportSpec, EXPORT_OPTIONS, required=("model",))
-    add_submit_options(p)
-    p.set_defaults(func=cmd_export)
-
-
-def cmd_models_list(args: argparse.Namespace) -> int:
-    rows = store_from(args).list_models()
-    if args.json:
-        print_json([{k: r.get(k) for k in MODEL_FIELDS} for r in rows])
-        return EXIT_OK
-    view = [
-        {**r, "classes": len(r.get("classes") or []), "AP50": (r.get("metrics") or {}).get("AP50")}
-        for r in rows
-    ]
-    print_table(view, ["name", "kind", "job_id", "classes", "AP50", "path"])
-    return EXIT_OK
 
 
 def read_class_names(value: str) -> list[str]:

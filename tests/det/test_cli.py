@@ -77,7 +77,7 @@ def test_import_registers_a_loadable_model(imported, store, home, capsys):
     assert (ref - ours).abs().max().item() <= 1e-4
     assert main(["--home", str(home), "models", "list", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == ["demo"] and rows[0]["kind"] == "effdet"
+    assert [r["name"] for r in rows] == ["demo"] and rows[0]["origin"] == "import"
 
 
 def test_import_twice_needs_replace_and_wrong_classes_fail(imported, home, tmp_path):

@@ -17,7 +17,7 @@ from tests.gui.conftest import open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("gui")]
 
-TABS = ["Guided demo", "Data", "Search", "Architectures", "Train", "Detect", "Jobs"]
+TABS = ["Guided demo", "Data", "Search", "Architectures", "Train", "Models", "Detect", "Jobs"]
 
 
 @pytest.fixture(scope="module")
