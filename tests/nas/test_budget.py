@@ -258,12 +258,12 @@ def test_a_budget_too_short_is_refused_at_submit(store, proxy_file):
 
 def test_a_measured_plan_too_short_fails_the_job_at_once(make_job, monkeypatch):
     from core.errors import SearchError
-    from core.nas import report
+    from core.nas import search_job
 
     def too_short(ctx):
         return plan(ctx.cfg, epoch_s=1e4, train_crops=32, val_crops=12, elapsed_s=1.0)
 
-    monkeypatch.setattr(report, "measured_plan", too_short)
+    monkeypatch.setattr(search_job, "measured_plan", too_short)
     _, reporter = make_job(strategy="evolution")
     start = time.monotonic()
     with pytest.raises(SearchError, match="too short: evolution with its smallest report"):
