@@ -36,20 +36,31 @@ from core.engine.store import Store  # noqa: E402
 PEERS = ("mobilenetv3_small_100", "efficientnet_b0")
 
 
-def equal_time_training(store: Store, backbone: str, seconds: float, evals: int) -> dict:
+def equal_time_training(
+    store: Store,
+    backbone: str,
+    seconds: float,
+    evals: int,
+    spec: dict | None = None,
+    device: str = "cpu",
+) -> dict:
     """Probe one epoch, then train as many epochs as fit `seconds` (at least one) with `evals`
     evaluations: the probe's start-up and saving are paid once, its epoch's training time per
-    epoch and its evaluation's time per evaluation."""
-    base = {"dataset": DATASET, "preset": "quick-cpu", "backbone": backbone}
-    probe = run(store, "train", dict(base, epochs=1))
+    epoch and its evaluation's time per evaluation. `spec`: more train options (dataset, image
+    size, model overrides...) over the quick-cpu preset on shapes-demo."""
+    base = {"dataset": DATASET, "preset": "quick-cpu", "backbone": backbone, **(spec or {})}
+    probe = run(store, "train", dict(base, epochs=1), device=device)
     wall = probe["finished_at"] - probe["started_at"]
     train_s, eval_s = probe["result"]["train_seconds"], probe["result"]["eval_seconds"]
     fixed = wall - train_s - eval_s
     epochs = max(1, math.floor((seconds - fixed - evals * eval_s) / train_s))
-    job = run(store, "train", dict(base, epochs=epochs, eval_every=max(1, epochs // evals)))
+    job = run(
+        store, "train", dict(base, epochs=epochs, eval_every=max(1, epochs // evals)), device=device
+    )
     result = job["result"] or {}
     return {
         "backbone": backbone,
+        "model": result.get("model"),
         "epochs": epochs,
         "probe_s": wall,
         "epoch_s": train_s,

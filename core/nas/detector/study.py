@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import shutil
+import time
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,7 @@ from core.nas.detector.trial import (
     METRICS_FILE,
     WEIGHTS_FILE,
     JobClock,
+    OutOfTime,
     TrialOutcome,
     TrialSetup,
     clean_trial_folder,
@@ -110,8 +112,11 @@ class DetectorSearch:
         self.run_dir = Path(reporter.run_dir)
         self.space = cfg.space()
         self.study = open_study(self.run_dir / STUDY_FILE, cfg)
-        attrs = self.study.user_attrs
-        self.clock = JobClock(cfg.budget_s, attrs.get("elapsed_s", 0.0), FINISH_RESERVE_S)
+        # the job's clock runs from this attempt's start in the worker (imports and the
+        # study's creation count), after the time earlier attempts spent
+        started = reporter.store.get_job(reporter.job_id, reconcile=False)["started_at"]
+        spent = self.study.user_attrs.get("elapsed_s", 0.0) + max(0.0, time.time() - started)
+        self.clock = JobClock(cfg.budget_s, spent, FINISH_RESERVE_S)
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -167,7 +172,13 @@ class DetectorSearch:
         """Probe the preset's detector; the target, the top rung and the plan's sentence."""
         cfg, default = self.cfg, default_choice()
         self._progress(f"timing the default detector ({default.label()})")
-        cost, latency = probe(self.reporter, setup, default)
+        try:
+            cost, latency = probe(self.reporter, setup, default)
+        except OutOfTime:
+            raise SearchError(
+                f"{KIND}: the {cfg.minutes:g} minutes ran out while timing the default detector "
+                f"({default.label()}) on this machine: give more minutes"
+            ) from None
         target = cfg.target_ms or latency
         if cfg.epochs is not None:
             max_epochs = cfg.epochs
