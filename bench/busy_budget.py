@@ -224,7 +224,8 @@ def publish(rows: list[list], args, before: str, during: list[str], after: str) 
     run = "\n\n".join(
         [
             f"### {time.strftime('%Y-%m-%d %H:%M')}: {args.hogs} hogs, {args.images} images",
-            f"Machine: {os.cpu_count()}-core, {machine()} (the searches: 1, the CPU default).  \n"
+            f"Machine: {os.cpu_count()}-core, {machine()} (torch threads of the searches: 1, "
+            "the CPU default).  \n"
             f"Load before: {before}.  \n"
             f"Load after: {after}.  \nCommand: `{command_line('bench/busy_budget.py')}`",
             "Load during (this bench's hogs, worker and job excluded from 'others'):\n"
