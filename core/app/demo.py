@@ -26,6 +26,9 @@ from core.engine.worker import ensure_worker
 from core.errors import SpecError
 
 ORIGIN = "demo"  # jobs.origin of every job the demo queues
+# Seconds the walk stays on step 3 (the found cell and its verdict) after the search ends,
+# before it moves on to the training that is already running: long enough to read a sentence.
+CELL_DWELL_S = 15.0
 PROBE_CELL = "DARTS_V2"  # a published cell standing in for one not searched yet (see queue_demo)
 
 
@@ -109,6 +112,7 @@ class Walk:
     train_id: int | None = None
     train_status: str | None = None
     has_cell: bool = False  # the search's genotype.json exists (its search phase is over)
+    search_finished_at: float | None = None
 
     @property
     def search_done(self) -> bool:
@@ -133,6 +137,7 @@ def guided_walk(store: Store, since: int = 0) -> Walk:
         train_id=train["id"] if train else None,
         train_status=train["status"] if train else None,
         has_cell=bool(store.artifacts(search["id"], kind="genotype")),
+        search_finished_at=search.get("finished_at"),
     )
 
 

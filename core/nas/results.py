@@ -121,3 +121,15 @@ def search_cells(store: Store, limit: int = 100) -> list[dict]:
         ):
             out.append({"job_id": job["id"], "status": job["status"], "final": final})
     return out
+
+
+def cells_trained(store: Store, job_id: int) -> int:
+    """How many networks the search phase trained: DARTS/ENAS's derived cells (the supernet
+    trained) and the candidates trained from scratch (their rows carry a train accuracy);
+    cells only ranked without training do not count."""
+    return sum(
+        1
+        for a in architectures(store, job_id)
+        if a["role"] == "derived"
+        or (a["role"] == "candidate" and "train_acc" in (a.get("extra") or {}))
+    )

@@ -45,8 +45,17 @@ def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.0f}%"
 
 
-def verdict_html(report: dict[str, Any] | None) -> str:
-    """ "Does the found cell beat the random cells?" in one sentence (empty before the report)."""
+def verdict_html(report: dict[str, Any] | None, trained: int | None = None) -> str:
+    """ "Does the found cell beat the random cells?" in one sentence (empty before the report).
+    `trained`: how many cells the search trained; with none, the page says so and makes no
+    claim (the cell kept is then only the best-ranked one)."""
+    if trained == 0:
+        return (
+            "<div class='demo-verdict' id='demo-verdict'>The search had no time to train a "
+            "single cell on this machine, so the cell shown is only the best-ranked one "
+            "<b>without training</b>; nothing is claimed about it. Give the search more minutes "
+            "to compare it with random cells.</div>"
+        )
     if not report or not report.get("searched"):
         return ""
     searched = report["searched"].get("mean")

@@ -15,10 +15,11 @@ presenter who clicks back to an earlier step is not pulled away on the next tick
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from core.app import demo as demo_chain
-from core.app import jobs, searches, trainings
+from core.app import jobs, models, searches, trainings
 from core.errors import NotFoundError
 from nasdet_gui.common import Ctx, progress_html
 from nasdet_gui.guided import ending, live
@@ -29,16 +30,22 @@ ACTIVE = ("queued", "running")
 CHART_EVERY_S = {"sc": 4.0, "tc": 10.0}  # least seconds between chart redraws of a running job
 
 
-def step_of(walk: demo_chain.Walk) -> int:
+def step_of(walk: demo_chain.Walk, at: float | None = None) -> int:
     """Which step the walk is at, from its jobs' statuses (a chained training that is already
-    queued while the search runs leaves the walk at the search)."""
+    queued while the search runs leaves the walk at the search). When the search has just
+    ended, step 3 (the found cell and its verdict) is shown for CELL_DWELL_S before the walk
+    moves on to the training."""
     if walk.search_id is None:
         return CHOOSE
     if not walk.search_done:
         return SEARCH
     if walk.train_id is None:
         return CELL
-    return RESULT if walk.train_done else TRAIN
+    if walk.train_done:
+        return RESULT
+    now = time.time() if at is None else at
+    ended = walk.search_finished_at
+    return CELL if ended is not None and now - ended < demo_chain.CELL_DWELL_S else TRAIN
 
 
 def _buttons(p: Parts, search: dict | None, train: dict | None) -> dict:
@@ -72,7 +79,8 @@ def _cell_outputs(ctx: Ctx, p: Parts, walk: demo_chain.Walk, job: dict | None) -
 
     genotype = searches.searched_genotype(ctx.store, walk.search_id) if walk.search_id else None
     normal, reduce = figures.cells(genotype, "found")
-    verdict = verdict_html((job or {}).get("result")) if walk.search_done else ""
+    trained = searches.cells_trained(ctx.store, walk.search_id) if walk.search_id else None
+    verdict = verdict_html((job or {}).get("result"), trained) if walk.search_done else ""
     return {p["c_normal"]: normal, p["c_reduce"]: reduce, p["verdict_cell"]: verdict}
 
 
@@ -83,14 +91,12 @@ def _train_curves(ctx: Ctx, p: Parts, job: dict | None) -> dict:
 
 def result_outputs(ctx: Ctx, p: Parts, cache: Any, train: dict, search: dict | None) -> dict:
     """The ending: boxes on val pictures at the model's own threshold, score and verdict."""
-    from nasdet_gui.detect_tab import dataset_items, run_model
-
     model = ending.model_of(train)
     evaluation = ending.evaluation_of(ctx.store, model)
     threshold = ending.default_threshold(evaluation)
-    items = dataset_items(ctx, train["spec"]["dataset"], ending.RESULT_IMAGES)
+    items = models.dataset_items(ctx.store, train["spec"]["dataset"], ending.RESULT_IMAGES)
     try:
-        state = run_model(cache, model, items)
+        state = models.detect(cache, model, items)
     except NotFoundError:  # the walk's model was deleted (Jobs tab) since it was trained
         return {
             p["score"]: f"The detector of this walk (`{model}`) was deleted; press "
@@ -98,7 +104,8 @@ def result_outputs(ctx: Ctx, p: Parts, cache: Any, train: dict, search: dict | N
             p["r_gallery"]: [],
             p["r_state"]: None,
         }
-    verdict = verdict_html((search or {}).get("result"))
+    trained = searches.cells_trained(ctx.store, search["id"]) if search else None
+    verdict = verdict_html((search or {}).get("result"), trained)
     return {
         p["score"]: score_html(evaluation),
         p["verdict_result"]: verdict,
@@ -143,8 +150,6 @@ def refresh(
     ctx: Ctx, p: Parts, cache: Any, since: int, fp: dict | None, force: bool = False
 ) -> dict:
     """What changed since `fp` (everything when `force`), as {component: new value}."""
-    import time
-
     walk = demo_chain.guided_walk(ctx.store, since)
     new = fingerprint(ctx, walk)
     old = fp if (fp and not force) else {}

@@ -89,3 +89,18 @@ def test_other_tabs_jobs_never_move_the_walk(store):
     _search_with_report(store, home)  # a finished search of another tab, with its own cell
     assert guided_walk(store) == before
     assert (before.search_id, before.train_id) == (search, train)
+
+
+def test_cells_trained_counts_trained_networks_not_ranked_ones(store):
+    from core.app.searches import cells_trained
+    from tests.engine.test_queries import CELL_A
+
+    search = _search_with_report(store, store.home)
+    assert cells_trained(store, search) == 2  # the two derived (supernet) cells
+    ranked = store.insert_job("search", {"dataset": "d", "strategy": "zero-cost"})
+    store.add_architecture(ranked, CELL_A, score=None, extra={"kind": "candidate", "synflow": 1})
+    assert cells_trained(store, ranked) == 0
+    store.add_architecture(
+        ranked, CELL_A, score=0.4, extra={"kind": "trained", "train_acc": 0.5, "val_acc": 0.4}
+    )
+    assert cells_trained(store, ranked) == 1

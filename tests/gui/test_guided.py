@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from core.app.demo import Walk
+from core.app.demo import CELL_DWELL_S, Walk
 from nasdet_gui.guided import canvas, ending, live, texts
 from nasdet_gui.guided.layout import CELL, CHOOSE, RESULT, SEARCH, TRAIN
 from nasdet_gui.guided.views import step_of
@@ -57,14 +57,26 @@ def test_step_of_follows_the_jobs():
         == SEARCH
     )  # a chained training waits
     assert step_of(Walk(search_id=2, search_status="succeeded")) == CELL
-    assert (
-        step_of(Walk(search_id=2, search_status="succeeded", train_id=3, train_status="running"))
-        == TRAIN
+    running = Walk(
+        search_id=2,
+        search_status="succeeded",
+        train_id=3,
+        train_status="running",
+        search_finished_at=1000.0,
     )
+    assert step_of(running, at=1005.0) == CELL  # step 3 is shown before the walk moves on
+    assert step_of(running, at=1000.0 + CELL_DWELL_S + 1) == TRAIN
     assert (
         step_of(Walk(search_id=2, search_status="succeeded", train_id=3, train_status="succeeded"))
         == RESULT
     )
+
+
+def test_no_claim_when_the_search_trained_no_cell():
+    report = {"searched": {"mean": 0.62}, "random": {"mean": 0.50}}
+    html = texts.verdict_html(report, trained=0)
+    assert "beats" not in html and "without training" in html and "nothing is claimed" in html
+    assert "beats the random cells" in texts.verdict_html(report, trained=7)
 
 
 def test_caption_counts_found_shapes_and_false_alarms():
