@@ -33,6 +33,7 @@ from core.cli_util import (
 from core.det import cli as det_cli
 from core.engine.jobs import JOB_KINDS
 from core.engine.store import JOB_STATUSES
+from core.engine.worker import run_worker
 from core.errors import DatabaseBusyError, DiskFullError, NasdetError, SpecError
 
 # Packages that add verbs: each module has register(subparsers).
@@ -144,8 +145,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_worker(args) -> int:
-    from core.engine.worker import run_worker
-
     return run_worker(
         args.home, args.device, max_jobs=args.max_jobs, idle_exit_s=args.idle_exit, lane=args.lane
     )

@@ -7,6 +7,7 @@ core/det/cli.py) with a `register(subparsers)` function and uses `submit(args, k
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -15,6 +16,8 @@ import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+from tqdm import tqdm
 
 from core.engine.store import FINISHED, Store
 from core.engine.submit import submit as submit_job
@@ -126,8 +129,6 @@ class _Bar:
     """A tqdm bar (terminal only: it redraws the line with carriage returns)."""
 
     def __init__(self, job_id: int, out) -> None:
-        from tqdm import tqdm
-
         self.bar = tqdm(
             total=100,
             desc=f"job {job_id}",
@@ -247,3 +248,15 @@ def _cell(value: Any) -> str:
             return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
         return f"{value:.3g}"
     return str(value)
+
+
+def by_name(path: str):
+    """A verb's function named "module:function", imported when the verb runs: a verb whose
+    body needs torch is registered this way, so the parser itself stays light."""
+    module, _, function = path.partition(":")
+
+    def run(args: argparse.Namespace) -> int:
+        return getattr(importlib.import_module(module), function)(args)
+
+    run.__qualname__ = run.__name__ = function
+    return run

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from core.cli_util import EXIT_OK, add_submit_options, number_arg, store_from, submit
+from core.cli_util import add_submit_options, by_name, number_arg, submit
 from core.spec import add_arguments, args_to_spec
 from core.train.presets import EvaluateSpec, TrainConfig
 
@@ -89,7 +89,7 @@ def _register_predict(sub) -> None:
     )
     p.add_argument("--batch-size", type=number_arg(int, 1, 1024), default=4)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda:N | mps")
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=by_name("core.train.commands:cmd_predict"))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -98,21 +98,3 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     return submit(args, "evaluate", args_to_spec(args, EVALUATE_OPTIONS))
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from core.engine.devices import resolve_device
-    from core.train.evaluations import model_threshold
-    from core.train.predict import DEFAULT_SCORE_THRESHOLD, load_model, predict_files
-
-    threshold = args.score_threshold
-    store = store_from(args)
-    loaded = load_model(store, args.model, device=resolve_device(args.device))
-    if threshold is None:
-        threshold = model_threshold(store, loaded.name) or DEFAULT_SCORE_THRESHOLD
-        print(f"score threshold {threshold:.3f}")
-    written = predict_files(loaded, args.images, args.out, threshold, args.batch_size)
-    for image_path, count in written:
-        print(f"{image_path}: {count} detections")
-    print(args.out)
-    return EXIT_OK
