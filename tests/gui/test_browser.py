@@ -10,6 +10,7 @@ come from test_tabs_browser.py; the Guided demo's from bench/demo_time.py --scre
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -110,6 +111,7 @@ def walked(page, gui_app) -> dict:
     own = own_picture_answers(page, store)
     walk = {
         "own": own,
+        "refused": own_upload_refused(page, gui_app.home.parent),
         "ap": ap.inner_text(),
         "images": page.locator("#demo-gallery img").count(),
         "cut": pictures_cut(page, "#demo-gallery"),
@@ -150,6 +152,24 @@ def own_picture_answers(pg, store) -> list[tuple[bool, str]]:
             )
         )
     return answers
+
+
+def own_upload_refused(pg, folder: Path) -> list[str]:
+    """Files that are not pictures, or too large ones, uploaded as one's own picture: the
+    sentence under the picture for each (Gradio's own image decoding would fail first)."""
+    from tests.gui.test_api_bad_input import png_declaring
+
+    text, huge = folder / "notes.png", folder / "huge.png"
+    text.write_text("not a picture")
+    huge.write_bytes(png_declaring(30000, 30000))
+    said = []
+    for upload, words in ((text, "not an image"), (huge, "too large")):
+        pg.locator("#demo-own-in button[aria-label='Clear']").first.click()
+        pg.locator("#demo-own-in input[type=file]").set_input_files(str(upload))
+        sentence = pg.locator("#demo-own-text", has_text=words)
+        sentence.wait_for(timeout=30_000)
+        said.append(sentence.inner_text().strip())
+    return said
 
 
 def presenter_path(pg, store) -> dict:
@@ -220,7 +240,8 @@ def other_tabs_jobs(pg, store) -> dict:
 def test_guided_demo_walk_then_every_tab_renders(page, walked):
     """The walk ends with detections and an AP number; step 3 draws the searched cell (the
     ops of runs/<id>/genotype.json); no step label is clipped; a shape drawn on the canvas and
-    a picture uploaded each come back with boxes and a sentence; "Run the whole demo" queues the
+    a picture uploaded each come back with boxes and a sentence (a file that is not a picture,
+    or has too many pixels, with our refusal); "Run the whole demo" queues the
     search and the training waiting for it, and the walk reaches its results alone. Then every
     tab renders without page errors or error toasts. One test, not several: pytest-xdist 3.8
     ignores xdist_group under pytest 9.2, and tests split across workers would each launch an
@@ -232,6 +253,11 @@ def test_guided_demo_walk_then_every_tab_renders(page, walked):
         assert answered and re.fullmatch(r"Found \d+ shapes?(: \d+ .+\.|\. Try .+)", sentence), (
             walked["own"]
         )
+    assert walked["refused"] == [
+        "notes.png: not an image (unknown format or corrupt file)",
+        "huge.png: too large: 30000 x 30000, limit 64 megapixels (decompression-bomb guard); "
+        "downscale the image",
+    ], walked["refused"]
     assert not walked["clipped"], walked["clipped"]
     chain = walked["chain"]
     search_id, train_id = chain["ids"]
