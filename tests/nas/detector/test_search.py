@@ -143,7 +143,7 @@ def test_a_cancelled_search_resumes_its_study(tiny, monkeypatch):
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"minutes": None}, "give minutes or trials"),
+        ({"minutes": None, "trials": None}, "give minutes or trials"),
         ({"image_sizes": [200]}, "multiples of 128"),
         ({"epochs": 1, "min_epochs": 2}, "must be >= min_epochs"),
         ({"backbones": ["http://x"]}, "use a timm model name"),
