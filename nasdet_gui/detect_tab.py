@@ -166,7 +166,7 @@ def _layout(ctx: Ctx) -> dict:
                 file_count="multiple",
                 type="filepath",
                 file_types=["image"],
-                height=110,
+                height=150,  # Gradio's drop zone needs it for its three lines, uncut
                 elem_id="detect-files",
             )
             v["dataset"] = gr.Dropdown(
@@ -181,7 +181,7 @@ def _layout(ctx: Ctx) -> dict:
                 MIN_SCORE,
                 0.95,
                 value=DEFAULT_SCORE,
-                step=0.05,
+                step=0.01,  # the model's own threshold (two decimals) is a position of it
                 label="Score threshold",
                 elem_id="detect-score",
             )
@@ -371,8 +371,8 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: dict) -> gr.Timer:
             "",
         )
 
-    wire(
-        v["model"].input,
+    wire(  # any new model, picked or set by load, Detect or the tick: its own threshold
+        v["model"].change,
         on_model,
         v["model"],
         [v["dataset"], *eval_outputs, v["score"]],

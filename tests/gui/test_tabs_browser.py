@@ -1,9 +1,12 @@
-"""Every tab at 1280x800 in headless Chromium, as a user past the Guided demo sees it.
+"""Every tab at 1280x800 and 1920x1080 in headless Chromium, as a user past the Guided demo
+sees it.
 
 Each tab fails on a visible error badge or error toast, a leaked Gradio label key ("common.*",
-seen at any moment: a MutationObserver records transient ones too) and an element wider than
-its container (beyond the tab panel, or a block whose content overflows it). Then what a user
-does: Detect with nothing chosen, the threshold typed then Enter, an error shown on the page,
+seen at any moment: a MutationObserver records transient ones too), an element wider than
+its container (beyond the tab panel, or a block whose content overflows it) and text a user
+cannot read (clipped by its box or an ancestor, or covered by another element; the whole tab,
+a viewport at a time). Then what a user does: Detect with nothing chosen, the threshold typed
+then Enter, the slider at each model's own threshold, an error shown on the page,
 Cancel / Resume disabled on a finished job, the architectures table's roles, the found cell
 drawn everywhere. Screenshots: tab-<name>.png under tmp/screenshots (ignored), or
 docs/screenshots with `make screenshots`.
@@ -149,8 +152,8 @@ CHECK_TEXT = """
     for (let a = el.parentElement; a && a !== panel; a = a.parentElement) {
       if (!clips(getComputedStyle(a))) continue;
       const b = a.getBoundingClientRect();
-      if (r.bottom > b.bottom + 2 || r.top < b.top - 2 || r.right > b.right + 2 ||
-          r.left < b.left - 2)
+      if (r.bottom > b.bottom + 0.5 || r.top < b.top - 0.5 || r.right > b.right + 0.5 ||
+          r.left < b.left - 0.5)  // a pixel cut off the text shows as a cut descender
         out.clipped.push(`${name(el)} cut by ${name(a)}: ${r.left|0},${r.top|0}-` +
           `${r.right|0},${r.bottom|0} in ${b.left|0},${b.top|0}-${b.right|0},${b.bottom|0}`);
       break;
@@ -355,6 +358,37 @@ def test_detect_with_nothing_chosen_then_threshold_enter(page, prepared):
     gallery = page.locator("#detect-gallery").bounding_box()
     assert img["width"] <= gallery["width"] + 1 and img["height"] <= gallery["height"] + 1
     assert not problems(page, "detect")
+
+
+def test_detect_opens_at_the_models_own_threshold(page, prepared, gui_app):
+    """The score slider starts at the model's F1-best threshold (its newest evaluation's), to
+    the hundredth, on page load and whenever another model is picked; a model registered
+    with only its metrics (no job) starts at the threshold in them."""
+    store = gui_app.store()
+    path = store.resolve_path(store.artifacts(prepared["train"], kind="evaluation")[-1]["path"])
+    saved = path.read_text()
+    path.write_text(json.dumps(dict(json.loads(saved), score_threshold=0.48)))
+    row = store.get_model(prepared["model"])
+    threshold = "() => document.querySelector('#detect-score input[type=number]').value"
+
+    def pick(name: str, value: str) -> None:
+        page.click("#detect-model input")
+        page.locator("ul.option-list li", has_text=name).first.click()
+        page.wait_for_function(f"() => ({threshold})() === '{value}'", timeout=30_000)
+
+    store.add_model(
+        "threshold-check", "imported", row["path"], row["classes"], {"score_threshold": 0.62}
+    )
+    try:
+        page.reload()
+        page.wait_for_selector("#main-tabs", timeout=30_000)
+        open_tab(page, "detect", "#detect-run")
+        # the load picks the newest model, then each pick brings its own threshold
+        page.wait_for_function(f"() => ({threshold})() === '0.62'", timeout=30_000)
+        pick(prepared["model"], "0.48")
+        pick("threshold-check", "0.62")
+    finally:
+        path.write_text(saved)
 
 
 def test_an_error_shows_its_message_on_the_page(page, prepared):
