@@ -415,6 +415,7 @@ class DetectorSearch:
             AP50=chosen["AP50"],
             AP=chosen["AP"],
             latency_ms=chosen["latency_ms"],
+            train_seconds=chosen["seconds"],  # the pick's own trial
             job_seconds=round(self.clock.elapsed, 1),
         )
         pick_ = result["pick"]
@@ -469,6 +470,7 @@ class DetectorSearch:
                 "train": train,
                 "origin": KIND,
                 "trial": row["trial"],
+                "params": row["params"],
                 "latency": {"ms": row["latency_ms"], "device": self.reporter.device, "batch": 1},
             },
             job_id=job_id,

@@ -75,6 +75,8 @@ def test_a_tiny_detector_search_end_to_end(tiny):
     assert model["config"]["origin"] == "search.detector"
     assert model["config"]["train"]["dataset"] == "tiny"
     assert model["metrics"]["AP50"] == pytest.approx(chosen.ap50)
+    assert model["config"]["params"] == result["pick"]["params"] > 0
+    assert model["config"]["latency"]["ms"] == result["pick"]["latency_ms"]
     run_dir = store.home / "runs" / str(job["id"])
     detector = json.loads((run_dir / "detector.json").read_text())
     assert detector["trial"] == chosen.trial and detector["detector"] == result["pick"]["config"]
