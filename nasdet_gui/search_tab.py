@@ -126,6 +126,8 @@ def report_markdown(result: dict | None) -> str:
     if not result or "searched" not in result:
         return "*The searched-vs-random report appears when the search has finished.*"
     s, r = result["searched"], result.get("random") or {}
+    if s.get("mean") is None:  # the budget held no report (or cut its searched cell)
+        return f"*No searched-vs-random report: {markdown_text(result.get('afforded') or '')}.*"
     text = (
         f"**Searched cell:** {100 * s['mean']:.1f}% ± {100 * s.get('std', 0):.1f} "
         f"proxy accuracy ({count(len(s.get('accs', [])), 'run')})"
