@@ -156,11 +156,11 @@ def _layout(ctx: Ctx) -> dict:
         elem_classes="tab-intro",
     )
     v: dict = {}
+    # across the tab: a model's title ("EfficientDet-tiny on ..., shapes-demo, 15 epochs")
+    # is wider than the left column
+    v["model"] = gr.Dropdown(models.model_choices(ctx.store), label="Model", elem_id="detect-model")
     with gr.Row():
         with gr.Column(scale=2, min_width=340):
-            v["model"] = gr.Dropdown(
-                models.model_names(ctx.store), label="Model", elem_id="detect-model"
-            )
             v["files"] = gr.File(
                 label="Your images",
                 file_count="multiple",
@@ -255,7 +255,8 @@ def _wire_detect(ctx: Ctx, cache: ModelCache, v: dict) -> None:
             new_state,
             draw(new_state, threshold),
             gr.DownloadButton(value=predictions_file(ctx, new_state, threshold), interactive=True),
-            f"{name} on {count(len(chosen), 'image')} in {seconds:.1f} s: "
+            f"{models.model_title(ctx.store, name)} on {count(len(chosen), 'image')} in "
+            f"{seconds:.1f} s: "
             f"{shown_line(new_state, threshold)}",
         )
 
@@ -393,7 +394,7 @@ def _wire_refresh(ctx: Ctx, demo: gr.Blocks, v: dict) -> gr.Timer:
         current = pick_model(ctx, name)
         ds = ds or (models.model_dataset(ctx.store, current) if current else None)
         return (
-            gr.Dropdown(choices=models.model_names(ctx.store), value=current),
+            gr.Dropdown(choices=models.model_choices(ctx.store), value=current),
             gr.Dropdown(choices=datasets.dataset_names(ctx.store), value=ds),
             job_line(jobs.find_job(ctx.store, jid)) if jid else "",
             *evaluation_views(ctx, current),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from core.app import datasets, forms, jobs, searches
+from core.app import datasets, forms, jobs, models, searches
 from core.app.forms import coerce_fields, dump
 from core.app.trainings import (
     DEFAULT_PRESET,
@@ -21,6 +21,8 @@ from core.app.trainings import (
     TrainConfig,
     list_models,
 )
+from core.errors import NotFoundError
+from core.viz.common import markdown_text
 from nasdet_gui import figures
 from nasdet_gui.common import (
     Ctx,
@@ -92,15 +94,27 @@ def start_train(ctx: Ctx, spec: dict) -> int:
     return submit(ctx, "train", spec)
 
 
-def result_markdown(job: dict | None) -> str:
+def result_markdown(job: dict | None, model_title: str = "") -> str:
+    """A finished training's AP figures and the model it stored, named by what it is."""
     result = (job or {}).get("result") or {}
     ev = result.get("eval") or result.get("metrics") or result
     if "AP" not in ev:
         return "*The evaluation appears when training has finished.*"
     return (
         f"**mAP (COCO AP@[.5:.95])** {ev['AP']:.3f}  ·  **AP50** {ev.get('AP50', 0):.3f}  ·  "
-        f"**AP75** {ev.get('AP75', 0):.3f}  ·  model `{result.get('model', '')}`"
+        f"**AP75** {ev.get('AP75', 0):.3f}  ·  model: {model_title or result.get('model', '')}"
     )
+
+
+def trained_title(ctx: Ctx, job: dict | None) -> str:
+    """What the model a training stored is, in words (shown as text), or '' before it has one."""
+    name = ((job or {}).get("result") or {}).get("model")
+    if not name:
+        return ""
+    try:
+        return markdown_text(models.model_title(ctx.store, name))
+    except NotFoundError:  # deleted since: its stored name is all there is
+        return markdown_text(name)
 
 
 def _form(ctx: Ctx) -> dict:
@@ -210,7 +224,7 @@ def build(ctx: Ctx, demo: gr.Blocks) -> TrainTab:
         )
         return (
             *panel.render(ctx, jid),
-            result_markdown(jobs.find_job(ctx.store, jid)),
+            result_markdown(found := jobs.find_job(ctx.store, jid), trained_title(ctx, found)),
             curves,
             new,
             None,

@@ -5,9 +5,10 @@ a small cache shared by every session of the app (models are read-only once stor
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 
+from core.app.model_list import model_row
 from core.data.dataset import load_records, open_dataset
 from core.data.images import MAX_PIXELS, read_rgb
 from core.engine.queries import model_names
@@ -26,9 +27,29 @@ __all__ = [
     "detect",
     "latest_evaluation",
     "model_dataset",
+    "model_choices",
     "model_names",
+    "model_title",
     "model_threshold",
 ]
+
+
+def model_choices(store: Store) -> list[tuple[str, str]]:
+    """Dropdown choices (what the model is, its stored name), newest first: the title says
+    "EfficientDet-tiny on the searched cell of search 5, shapes-demo, 15 epochs" and the
+    stored name stays the value every reader keys on; titles two models share get the name
+    added, so each choice reads apart."""
+    rows = [model_row(store, row) for row in store.list_models()]
+    seen = Counter(r["title"] for r in rows)
+    return [
+        (r["title"] if seen[r["title"]] == 1 else f"{r['title']} ({r['name']})", r["name"])
+        for r in rows
+    ]
+
+
+def model_title(store: Store, name: str) -> str:
+    """What a stored model is, in words (core.app.model_list.title)."""
+    return model_row(store, store.get_model(name))["title"]
 
 
 class ModelCache:

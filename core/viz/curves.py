@@ -412,11 +412,11 @@ TRAIN_PANELS = (
         "loss",
         "training step",
     ),
-    ("learning rate", ("train/lr",), "learning rate", "training step"),
+    ("learning rate", ("train/lr",), "", "training step"),  # the title names its axis
     (
         "validation AP (solid) and AP50 (dashed)",
         ("val/AP", "val/AP50"),
-        "AP (0 to 1)",
+        "AP, 0 to 1",
         "epoch",
     ),
 )
@@ -444,7 +444,7 @@ def training_figure(
         cols=2,
         subplot_titles=[p[0] for p in TRAIN_PANELS],
         horizontal_spacing=0.12,
-        vertical_spacing=0.16,
+        vertical_spacing=0.22,  # room for the upper panels' x titles under them
     )
     batch: list[tuple[go.Scatter, int, int]] = []
     for r, (run, series) in enumerate(data.items()):
@@ -492,7 +492,7 @@ def training_figure(
             [b[0] for b in batch], rows=[b[1] for b in batch], cols=[b[2] for b in batch]
         )
     fig.update_layout(
-        **base_layout(title=title, height=520, margin=dict(l=56, r=16, t=64 if title else 36, b=40))
+        **base_layout(title=title, height=520, margin=dict(l=64, r=16, t=64 if title else 36, b=40))
     )
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.1, x=0))
     fig.update_annotations(font_size=12)

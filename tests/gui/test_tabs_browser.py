@@ -178,6 +178,7 @@ SIZES = ({"width": 1280, "height": 800}, {"width": 1920, "height": 1080})
 @pytest.fixture(scope="module")
 def prepared(gui_app) -> dict:
     """shapes-demo, a finished fake search and one trained tiny model in the app's home."""
+    from core.app import models
     from core.engine.jobs import submit_job
     from core.nas.genotypes import PUBLISHED_GENOTYPES
 
@@ -223,6 +224,7 @@ def prepared(gui_app) -> dict:
         "train": train,
         "searched": searched,
         "model": store.get_job(train)["result"]["model"],
+        "title": models.model_title(store, store.get_job(train)["result"]["model"]),
     }
 
 
@@ -338,10 +340,7 @@ def test_search_form_shows_the_plan_before_the_start(page, prepared):
 def test_detect_with_nothing_chosen_then_threshold_enter(page, prepared):
     open_tab(page, "detect", "#detect-run")
     page.wait_for_timeout(1000)  # the load event picks the newest model and its dataset
-    assert (
-        prepared["model"] in page.locator("#detect-model").inner_text()
-        or page.locator("#detect-model input").input_value() == prepared["model"]
-    )
+    assert page.locator("#detect-model input").input_value() == prepared["title"]
     page.click("#detect-run")
     page.locator("#tab-detect .notice", has_text=re.compile(r"(box|boxes) found")).wait_for(
         timeout=60_000
@@ -368,6 +367,8 @@ def test_detect_opens_at_the_models_own_threshold(page, prepared, gui_app):
     path = store.resolve_path(store.artifacts(prepared["train"], kind="evaluation")[-1]["path"])
     saved = path.read_text()
     path.write_text(json.dumps(dict(json.loads(saved), score_threshold=0.48)))
+    from core.app import models
+
     row = store.get_model(prepared["model"])
     threshold = "() => document.querySelector('#detect-score input[type=number]').value"
 
@@ -385,8 +386,8 @@ def test_detect_opens_at_the_models_own_threshold(page, prepared, gui_app):
         open_tab(page, "detect", "#detect-run")
         # the load picks the newest model, then each pick brings its own threshold
         page.wait_for_function(f"() => ({threshold})() === '0.62'", timeout=30_000)
-        pick(prepared["model"], "0.48")
-        pick("threshold-check", "0.62")
+        pick(prepared["title"], "0.48")
+        pick(models.model_title(store, "threshold-check"), "0.62")
     finally:
         path.write_text(saved)
 

@@ -167,6 +167,6 @@ def test_training_figure_speaks_words_with_axes():
     hovers = [t.hovertemplate or "" for t in fig.data]
     assert texts[0] == "training loss" and "validation AP (solid) and AP50 (dashed)" in texts
     assert sorted(axes) == sorted(
-        ["training step"] * 3 + ["epoch"] + ["loss", "loss", "learning rate", "AP (0 to 1)"]
+        ["training step"] * 3 + ["epoch"] + ["loss", "loss", "", "AP, 0 to 1"]
     )
     assert not [t for t in texts + axes + hovers if "train/" in t or "val/" in t]
