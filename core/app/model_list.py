@@ -40,6 +40,14 @@ def origin(row: Mapping[str, Any], job: Mapping[str, Any] | None) -> str:
     return "demo" if (job or {}).get("origin") == "demo" else "train"
 
 
+def det_config(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The detector's architecture: nested under "det_config" (trained models), or the config
+    itself (models imported from effdet weights)."""
+    if isinstance(config.get("det_config"), Mapping):
+        return config["det_config"]
+    return config if "backbone_name" in config else {}
+
+
 def backbone_words(config: Mapping[str, Any]) -> str:
     """The backbone in words: "searched cell of search 5", "published cell DARTS_V2", or the
     timm name of an EfficientNet/MobileNet backbone."""
@@ -51,16 +59,16 @@ def backbone_words(config: Mapping[str, Any]) -> str:
             return f"searched cell of search {value}"
         return f"published cell {value}" if value else "searched cell"
     train = config.get("train") or {}
-    det = config.get("det_config") or {}
-    return str(train.get("backbone") or det.get("backbone_name") or "?")
+    det = det_config(config)
+    return str(train.get("backbone") or det.get("backbone_name") or "an unrecorded backbone")
 
 
 def title(row: Mapping[str, Any], dataset: str | None) -> str:
     """What the model is, in words: "EfficientDet-tiny on the searched cell of search 5,
     shapes-demo, 15 epochs"."""
     config = row.get("config") or {}
-    det = config.get("det_config") or {}
-    name = str(det.get("name") or row.get("name") or "detector")
+    det = det_config(config)
+    name = str(det.get("name") or "detector")
     family = name.replace("tf_", "").replace("efficientdet_", "EfficientDet-")
     parts = [f"{family} on {backbone_words(config)}"]
     if dataset:
@@ -85,7 +93,7 @@ def _number(value: Any) -> float | None:
 def model_row(store: Store, row: Mapping[str, Any]) -> dict[str, Any]:
     """One stored model as the table shows it (COLUMNS; None where it was not recorded)."""
     config = row.get("config") or {}
-    det = config.get("det_config") or {}
+    det = det_config(config)
     metrics = row.get("metrics") or {}
     job = find_job(store, row.get("job_id"))
     result = (job or {}).get("result") or {}
