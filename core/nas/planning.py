@@ -48,6 +48,9 @@ DEFAULT_CLASSES = 6
 DEFAULT_CROPS = 600
 MIN_EPOCH_S = 1e-3  # a measured epoch below this is clock resolution (counted as this)
 ROUNDING_S = 1e-6  # float sums of planned seconds compare equal within this
+# the final report plans this share of the time left when it starts: on a busy machine its
+# networks train slower than timed, and one cut at the hard limit leaves the report without it
+REPORT_MARGIN = 0.85
 # before the plan is measured: imports and loading the crops, then TIMING_STEPS training steps
 # of each of TIMED_CELLS cells (core.nas.report.measured_plan)
 STARTUP_S = 5.0

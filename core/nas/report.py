@@ -36,6 +36,7 @@ from core.nas.genotypes import Genotype
 from core.nas.pace import Pace
 from core.nas.planning import (
     NO_REPORT,
+    REPORT_MARGIN,
     SEARCH_ONLY,
     TIMED_CELLS,
     ReportPlan,
@@ -54,9 +55,6 @@ HARD_LIMIT = 1.05  # a random cell is skipped when it would end the job past 105
 TIMED_RANDOM_CELLS = TIMED_CELLS  # random cells timed before the search to plan the report
 TIMING_SHARE = 0.05  # after this share of the budget spent timing, the other cells are not timed
 FIRST_SEARCHED = "searched:0"  # the report network that always trains
-# the report plans this share of the time left: on a busy machine its networks train slower
-# than timed, and one cut at the hard limit leaves the report without it
-REPORT_MARGIN = 0.85
 
 
 def report_genotypes(ctx: SearchContext) -> list[Genotype]:

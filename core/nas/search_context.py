@@ -35,7 +35,7 @@ from core.nas.execution.executor import Executor, LocalExecutor
 from core.nas.genotypes import Genotype
 from core.nas.latency import backbone_latency_ms, default_target_ms, mnas_reward
 from core.nas.network import CifarNetwork
-from core.nas.planning import SEARCH_ONLY, afford, replan
+from core.nas.planning import REPORT_MARGIN, SEARCH_ONLY, fitting, replan
 from core.nas.proxy_training import ProxyTensors, TrainSettings, measure
 from core.nas.results import ROLE_OF_KIND
 from core.nas.trials import Trial, TrialTimeout, on_cpu, run_trial
@@ -293,10 +293,9 @@ class SearchContext:
         report = self.plan["report_s"]
         if self.plan["mode"] == SEARCH_ONLY:
             report = 0.0
-        elif math.isfinite(self.job.seconds):  # the report affords what the time left allows
-            report = afford(
-                max(0.0, self.job.remaining - left - SAVE_S), self.plan["epoch_s"], self.cfg.report
-            ).seconds
+        elif math.isfinite(self.job.seconds):  # the report fits what the time left allows
+            room = REPORT_MARGIN * max(0.0, self.job.remaining - left - SAVE_S)
+            report = fitting(room, self.plan["epoch_s"], self.cfg.report).seconds
         remaining = left + report + SAVE_S
         self.reporter.progress(
             time_fraction(self.job.elapsed, remaining),
