@@ -48,6 +48,7 @@ from bench.common import (
 from core.app.demo import queue_demo  # noqa: E402
 from core.engine.queries import effective  # noqa: E402
 from core.engine.store import Store  # noqa: E402
+from core.train.size_terciles import train_job_size_terciles  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHOTS = REPO / "docs" / "screenshots"
@@ -135,8 +136,17 @@ def measure(store: Store, watch: EtaWatch) -> dict:
         seed=(search["spec"] or {}).get("seed"),
         strategy=search["spec"]["strategy"],
         afforded=result.get("afforded"),
+        sizes=size_cells(store, jobs.get("train")),
     )
     return out
+
+
+def size_cells(store: Store, train: dict | None) -> list[str]:
+    """The detector's val AP50 / recall per box-area tercile (small, mid, large), as cells."""
+    terciles = train_job_size_terciles(store, train["id"]) if train else None
+    if not terciles:
+        return ["n/a"] * 3
+    return [f"{t.ap50:.3f} / {t.recall:.2f}" for t in terciles]
 
 
 def search_report(runs: list[dict], preset_name: str, strategy: str) -> str:
@@ -187,6 +197,7 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
             f"**{r['walk_s']:.0f}** ({r['walk_s'] / 60:.1f} min)",
             "n/a" if r["margin"] is None else f"{r['margin']:+.3f}",
             _num(r["AP50"]),
+            *r.get("sizes", ["n/a"] * 3),
             _num(r["threshold"]),
         ]
         for i, r in enumerate(runs)
@@ -212,6 +223,9 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
                 f"**{med['walk_s']:.0f}** ({med['walk_s'] / 60:.1f} min)",
                 f"{med.get('margin', 0):+.3f} (searched ahead in {beats}/{len(runs)})",
                 _num(med.get("AP50")),
+                "",
+                "",
+                "",
                 "",
             ]
         )
@@ -258,7 +272,9 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
         f"ETA error: the worst |ETA - real time left| / real time left after the "
         f"first {ETA_FROM:.0%} of each job (and more than 10 s before its end). Margin: the "
         f"searched cell's proxy accuracy minus the random cells' mean in the demo's own "
-        f"report. AP50: the detector on the searched cell, val split (pycocotools).\n\n"
+        f"report. AP50: the detector on the searched cell, val split (pycocotools); small, "
+        f"mid, large: its AP50 / recall (IoU 0.5) per tercile of the val boxes' area "
+        f"(core.train.size_terciles).\n\n"
         + table(
             [
                 "walk",
@@ -269,6 +285,9 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
                 "click to detections",
                 "margin",
                 "AP50",
+                "small",
+                "mid",
+                "large",
                 "threshold",
             ],
             rows,
@@ -329,7 +348,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="search option over the preset's (e.g. child_epochs=6)",
+        help="search option over the preset's (e.g. child.epochs=6)",
     )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
