@@ -99,16 +99,21 @@ def make_optimizer(
     return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, foreach=True)
 
 
-def warmup_cosine(warmup_steps: int, total_steps: int, warmup_factor: float):
-    """lr multiplier at step s: linear warmup_factor -> 1 over warmup_steps, then cosine to 0."""
+class WarmupCosine:
+    """lr multiplier at step s: linear warmup_factor -> 1 over warmup_steps, then cosine to 0 at
+    total_steps. An object, not a closure: a job with a time budget moves `total_steps` when it
+    re-plans its epochs, and LambdaLR's state_dict keeps the attributes of a callable object,
+    so a resumed job goes on with the same schedule."""
 
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return warmup_factor + (1.0 - warmup_factor) * step / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    def __init__(self, warmup_steps: int, total_steps: int, warmup_factor: float):
+        self.warmup_steps, self.total_steps = int(warmup_steps), int(total_steps)
+        self.warmup_factor = float(warmup_factor)
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return self.warmup_factor + (1.0 - self.warmup_factor) * step / self.warmup_steps
+        progress = (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-    return factor
 
 
 @dataclass(frozen=True)

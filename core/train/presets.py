@@ -86,6 +86,15 @@ class TrainConfig:
         label="Epochs",
         unit="passes over the data",
     )
+    minutes: float | None = param(
+        None,
+        gt=0,
+        hi=100_000,
+        help="wall-clock budget of the whole job: it trains the epochs that fit, at most "
+        "`epochs`, planned after each epoch from the measured speed (empty: no limit)",
+        label="Time budget",
+        unit="minutes",
+    )
     batch_size: int = param(
         16, lo=1, hi=MAX_BATCH, help="images per step (per process)", unit="images per step"
     )
@@ -217,6 +226,11 @@ def check_config(config: TrainConfig) -> None:
     low, high = config.scale_range
     if low > high:
         raise SpecError(f"train: scale_range={list(config.scale_range)}: min must be <= max")
+    if config.minutes is not None and config.nproc * config.nnodes > 1:
+        raise SpecError(
+            f"train: minutes={config.minutes:g}: a time budget is planned by one process; "
+            "leave it out with nproc or nnodes above 1 (set epochs instead)"
+        )
     if (
         config.backbone
         and ":" in config.backbone

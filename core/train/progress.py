@@ -99,6 +99,23 @@ class TrainProgress:
         """Wall seconds of this run's finished evaluations."""
         return sum(self._eval_seconds)
 
+    def replan(self, total_steps: int, eval_epochs: Iterable[int]) -> None:
+        """A new plan of the same job (a time budget moved its last epoch)."""
+        self.total_steps = int(total_steps)
+        self.eval_epochs = sorted(set(int(e) for e in eval_epochs))
+
+    def epoch_costs(self) -> tuple[float, float]:
+        """(seconds of a training epoch, seconds of an evaluation) as measured so far: the speed
+        after the warm-up once MIN_STEPS steps are measured, else every step of this run (the
+        warm-up included: an overestimate that errs on the safe side)."""
+        steps, seconds = self._measured()
+        s_step, s_eval = self._costs()
+        if self._warm_at is None or self.steps_done - self._warm_at[1] < MIN_STEPS:
+            s_step = seconds / steps if steps else 0.0
+            if not self._eval_seconds:
+                s_eval = self._eval_guess_steps * s_step
+        return s_step * self.steps_per_epoch, s_eval
+
     # -- estimates ---------------------------------------------------------------------------
     def _measured(self) -> tuple[int, float]:
         """(steps measured in this run, wall seconds they took, evaluations excluded)."""

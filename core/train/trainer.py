@@ -41,6 +41,7 @@ from core.det.bench import DetectionBench
 from core.det.latency import detector_latency_ms
 from core.det.model_file import save_model_checkpoint
 from core.errors import CheckpointError, DatasetError, SpecError
+from core.train.budget import plan_epochs
 from core.train.distributed.ddp import SINGLE, DistContext
 from core.train.distributed.launch import run_distributed
 from core.train.evaluate import evaluate_coco, predict_dataset
@@ -49,12 +50,12 @@ from core.train.loop import (
     ModelEma,
     NonFiniteLossError,  # noqa: F401
     Precision,
+    WarmupCosine,
     make_optimizer,
     read_json,
     seed_everything,
     summary,
     train_target,
-    warmup_cosine,
     write_json,
 )
 from core.train.models import create_for_training, init_from_model
@@ -78,6 +79,8 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, reporter: Reporter, dist: DistContext = SINGLE):
         self.config, self.reporter, self.store = config, reporter, reporter.store
+        self.started = time.monotonic()  # a time budget (`minutes`) counts from here
+        self.elapsed_before = 0.0  # seconds of earlier attempts (a resumed job)
         self.dist = (
             dist  # data-parallel hooks (core.train.distributed.ddp); identities for one process
         )
@@ -118,11 +121,11 @@ class Trainer:
         self.eval_bench = DetectionBench(self.ema.module) if self.ema else self.bench
         self.optimizer = make_optimizer(model, config, lr_scale=dist.world_size)
         self.steps_per_epoch = len(self._train_loader(0))
+        self.epochs = config.epochs  # planned epochs: fewer when `minutes` ends the job first
         self.total_steps = self.steps_per_epoch * config.epochs
         warmup = min(round(config.warmup_epochs * self.steps_per_epoch), self.total_steps - 1)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, warmup_cosine(max(warmup, 0), self.total_steps, config.warmup_factor)
-        )
+        self.schedule = WarmupCosine(max(warmup, 0), self.total_steps, config.warmup_factor)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self.schedule)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.use_scaler)
         self.epoch, self.global_step = 0, 0  # epochs completed, optimiser steps taken
         self.best: dict[str, Any] = {"AP": -1.0, "epoch": None}
@@ -193,6 +196,8 @@ class Trainer:
             "global_step": self.global_step,
             "best": dict(self.best),
             "train_seconds": self.train_seconds,
+            "epochs": self.epochs,
+            "elapsed_s": self.elapsed_before + time.monotonic() - self.started,
             "rng": rng_state(),
             "spec": self.config.to_spec(),
         }
@@ -218,6 +223,8 @@ class Trainer:
         self.epoch, self.global_step = int(state["epoch"]), int(state["global_step"])
         self.best = dict(state["best"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
+        self.elapsed_before = float(state.get("elapsed_s", 0.0))
+        self._set_epochs(int(state.get("epochs", self.config.epochs)))
         set_rng_state(state["rng"])
 
     def resume_if_possible(self) -> None:
@@ -312,7 +319,7 @@ class Trainer:
 
     def _progress(self, step_in_epoch: int, loss: float) -> None:
         self._report(
-            f"epoch {self.epoch + 1}/{self.config.epochs} step {step_in_epoch}/"
+            f"epoch {self.epoch + 1}/{self.epochs} step {step_in_epoch}/"
             f"{self.steps_per_epoch} loss {loss:.4f}"
         )
 
@@ -327,7 +334,7 @@ class Trainer:
         """COCO metrics of the EMA (or plain) model on the val split (with the F1-best score
         threshold as `score_threshold` and its precision/recall as `threshold`), and its
         predictions."""
-        message = f"epoch {self.epoch + 1}/{self.config.epochs}: evaluating"
+        message = f"epoch {self.epoch + 1}/{self.epochs}: evaluating"
         self.timing.eval_started()
         last = [0.0]
 
@@ -372,9 +379,7 @@ class Trainer:
             predictions = self._predict(
                 DataLoader(subset, batch_size=len(records), collate_fn=collate)
             )
-        doc = preview_doc(
-            records, predictions, self.epoch, self.config.epochs, self.score_threshold
-        )
+        doc = preview_doc(records, predictions, self.epoch, self.epochs, self.score_threshold)
         self.reporter.artifact("preview", write_preview(self.run_dir, doc))
 
     # -- the whole run -----------------------------------------------------------------------
@@ -393,8 +398,8 @@ class Trainer:
             self.global_step,
         )
         self.bench.train()
-        while self.epoch < self.config.epochs:
-            mean_loss = self.train_epoch()
+        while self.epoch < self.epochs:
+            mean_loss = self.last_loss = self.train_epoch()
             self.reporter.metric("train/epoch_loss", mean_loss, epoch=self.epoch + 1)
             self.reporter.metric("train/seconds", self.train_seconds, epoch=self.epoch + 1)
             metrics, predictions = self._maybe_evaluate()
@@ -406,7 +411,39 @@ class Trainer:
             self.dist.wait_for_main()
             if after_epoch is not None and self.dist.is_main:
                 after_epoch(self.epoch, metrics)
+            if self.config.minutes is not None:
+                self._fit_budget(evaluated=metrics is not None)
         return self._finish() if self.dist.is_main else {}
+
+    def _set_epochs(self, epochs: int) -> None:
+        """Plan `epochs` in all: the schedule's end, the evaluated epochs, the ETA's total."""
+        self.epochs = epochs
+        self.total_steps = self.schedule.total_steps = self.steps_per_epoch * epochs
+        self.eval_plan = eval_epochs(epochs, self.config.eval_every, len(self.val_set) > 0)
+        if self.timing is not None:
+            self.timing.replan(self.total_steps, self.eval_plan)
+
+    def _fit_budget(self, evaluated: bool) -> None:
+        """With `minutes`: re-plan the epochs that still fit (core.train.budget); when the job
+        ends here and this epoch was not evaluated, evaluate it now (a model is registered
+        from its best evaluated epoch)."""
+        elapsed = self.elapsed_before + time.monotonic() - self.started
+        epoch_s, eval_s = self.timing.epoch_costs()
+        planned = plan_epochs(
+            self.epoch,
+            self.config.epochs,
+            self.config.eval_every,
+            60.0 * self.config.minutes - elapsed,
+            epoch_s,
+            eval_s,
+        )
+        if planned == self.epochs:
+            return
+        self._set_epochs(planned)
+        if planned == self.epoch and not evaluated and self.eval_plan and self.dist.is_main:
+            metrics, predictions = self.evaluate()
+            self._log_epoch(metrics, self.last_loss)
+            self._save_epoch(metrics, predictions)
 
     def _maybe_evaluate(self) -> tuple[dict[str, Any] | None, list[dict] | None]:
         if self.epoch + 1 not in self.eval_plan or not self.dist.is_main:
@@ -414,7 +451,7 @@ class Trainer:
         return self.evaluate()
 
     def _log_epoch(self, metrics: dict[str, Any] | None, mean_loss: float) -> None:
-        text = f"epoch {self.epoch}/{self.config.epochs}: loss {mean_loss:.4f}"
+        text = f"epoch {self.epoch}/{self.epochs}: loss {mean_loss:.4f}"
         if metrics is not None:
             for key, value in summary(metrics).items():
                 if value >= 0:  # -1: no object of that size in the split
@@ -485,9 +522,10 @@ def train_job(spec: dict, reporter: Reporter, dist: DistContext = SINGLE) -> dic
         f"training {trainer.model.config.name} on {config.dataset} "
         f"({len(trainer.train_set)} train / {len(trainer.val_set)} val images, "
         f"{len(trainer.classes)} classes) at {trainer.image_size[1]}x"
-        f"{trainer.image_size[0]}, {config.epochs} epochs x {trainer.steps_per_epoch} "
-        f"steps, lr {config.effective_lr * dist.world_size:.3g}, device "
-        f"{trainer.device}"
+        f"{trainer.image_size[0]}, {config.epochs} epochs"
+        + (f" (those that fit {config.minutes:g} min)" if config.minutes else "")
+        + f" x {trainer.steps_per_epoch} steps, lr "
+        f"{config.effective_lr * dist.world_size:.3g}, device {trainer.device}"
     )
     return trainer.fit()
 

@@ -1,0 +1,85 @@
+"""A train job with a time budget: the epochs planned from the measured costs, the learning-rate
+schedule following the plan, and a real run that ends within its minutes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core.engine.store import Store
+from core.errors import SpecError
+from core.train.budget import FINISH_RESERVE_S, plan_epochs
+from core.train.loop import WarmupCosine
+from core.train.presets import build_config
+from core.train.progress import TrainProgress
+from tests.train.conftest import TINY_MODEL, make_dataset, run_in_process
+
+
+def test_plan_counts_epochs_periodic_and_final_evaluations():
+    # 10 s epochs, 3 s evaluations every 2nd epoch; 2 done (evaluated); 60 s left
+    # epoch 3: 10 + 3 (final) = 13; epoch 4: 20 + 3 = 23; 5: 30 + 3 (at 4) + 3 = 36;
+    # 6: 40 + 3 + 3 = 46; 7: 50 + 6 + 3 = 59 > 56 (60 - reserve 4)
+    assert plan_epochs(2, 100, 2, 60.0, 10.0, 3.0) == 6
+    assert plan_epochs(2, 5, 2, 60.0, 10.0, 3.0) == 5  # never more than `epochs`
+    assert plan_epochs(2, 100, 2, FINISH_RESERVE_S + 12.9, 10.0, 3.0) == 2  # nothing fits
+    assert plan_epochs(0, 100, 1, -5.0, 10.0, 3.0) == 0  # over budget already
+
+
+def test_schedule_follows_a_moved_end_and_survives_a_state_dict():
+    import torch
+
+    schedule = WarmupCosine(0, 100, 0.1)
+    assert schedule(50) == pytest.approx(0.5)
+    schedule.total_steps = 50
+    assert schedule(50) == pytest.approx(0.0)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    fresh = WarmupCosine(0, 100, 0.1)
+    torch.optim.lr_scheduler.LambdaLR(opt, fresh).load_state_dict(sched.state_dict())
+    assert fresh.total_steps == 50  # a resumed job keeps its planned end
+
+
+def test_epoch_costs_include_the_warm_up_until_the_speed_is_measured():
+    now = [0.0]
+    timing = TrainProgress(100, 10, [10], 0, 4, clock=lambda: now[0])
+    for _ in range(10):  # a slow first epoch: 3 s a step
+        now[0] += 3.0
+        timing.step()
+    assert timing.epoch_costs()[0] == pytest.approx(30.0)  # the warm-up is all there is
+    for _ in range(10):  # then 1 s a step
+        now[0] += 1.0
+        timing.step()
+    assert timing.epoch_costs()[0] == pytest.approx(10.0)
+
+
+def test_a_budget_is_refused_with_several_processes():
+    with pytest.raises(SpecError, match="time budget"):
+        build_config({"dataset": "d", "minutes": 1, "nproc": 2})
+
+
+def test_a_budgeted_training_ends_within_its_minutes(tmp_path):
+    store = Store(tmp_path / "home")
+    make_dataset(store, "eight", 8, val_is_train=True, repeat=4)
+    budget_min = 0.25
+    started = time.monotonic()
+    job = run_in_process(
+        store,
+        "train",
+        {
+            "dataset": "eight",
+            **TINY_MODEL,
+            "epochs": 1000,
+            "minutes": budget_min,
+            "batch_size": 4,
+            "workers": 0,
+            "eval_every": 3,
+        },
+    )
+    took = time.monotonic() - started
+    assert job["status"] == "succeeded", job.get("error")
+    result = job["result"]
+    assert 1 <= result["epochs"] < 1000  # the budget, not `epochs`, ended it
+    assert took < 60 * budget_min + 10  # start-up and the store's writes beside the budget
+    assert result["AP50"] is not None  # the last epoch was evaluated: a model was registered
+    store.close()
