@@ -76,8 +76,9 @@ def command_line(script: str) -> str:
 
 
 def parse_sets(items: list[str]) -> dict:
-    """--set KEY=VALUE options as {KEY: JSON value}: ["fast=true"] -> {"fast": True}; a value
-    that is not JSON is a string (["warm_start=zero-cost"] -> {"warm_start": "zero-cost"})."""
+    """--set KEY=VALUE options as {KEY: JSON value}: ["crops.fast=true"] -> {"crops.fast":
+    True}; a value that is not JSON is a string (["warm_start=zero-cost"] -> {"warm_start":
+    "zero-cost"})."""
 
     def value_of(text: str):
         try:

@@ -1,5 +1,5 @@
 """Which training recipe of the discrete networks lets a short search-time training rank cells as
-the final report does? (The evidence behind `SearchConfig.net_optimizer`'s default.)
+the final report does? (The evidence behind `SearchConfig.child.optimizer`'s default.)
 
 Samples N random cells of the default space (C=8, 5 cells, 4 nodes, skip cap 2) and trains each
 twice per recipe, as a search candidate would be trained (`--child-epochs` on the search-train
@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from bench.common import DEMO_DATASET, ensure_demo_dataset  # noqa: E402
 from bench.proxies import kendall_tau_b  # noqa: E402
 from core.engine.store import Store  # noqa: E402
-from core.nas.config import NET_LR  # noqa: E402
+from core.nas.config_groups import NET_LR  # noqa: E402
 from core.nas.network import CifarNetwork  # noqa: E402
 from core.nas.proxy_training import TrainSettings, load_raw, prepare, train_and_score  # noqa: E402
 from core.nas.space import sample_genotype  # noqa: E402

@@ -5,7 +5,7 @@ Samples N random cells of the default space (the stream the zero-cost strategy s
 core.nas.strategies.zero_cost), scores each with synflow, NASWOT, ZiCo and #params on the same
 fixed minibatches that strategy uses (`proxy_batches`, `score_cell`: same network seeds), then
 trains each from scratch as the final report trains its random cells (whole proxy train split,
-batch `net_batch_size`, lr `net_lr`, the report's seeds; scored on the held-out proxy val split)
+batch `child.batch_size`, lr `child.lr`, the report's seeds; scored on the held-out proxy val split)
 for a short schedule, and reports Kendall tau-b and Spearman rho of every proxy, of #params and
 of the rank aggregates (mean-rank and log-rank of the default proxies `zero_cost.proxies` and of
 all four) against the trained accuracy, with the top-5 hit rate (of the 5 cells the proxy ranks
@@ -49,7 +49,8 @@ import torch  # noqa: E402
 
 from bench.common import command_line, machine, table, write_section  # noqa: E402
 from core.nas import zero_cost_scores  # noqa: E402
-from core.nas.config import FAST_IMAGE_SIZE, PROXIES, SearchConfig  # noqa: E402
+from core.nas.config import PROXIES, SearchConfig  # noqa: E402
+from core.nas.config_groups import FAST_IMAGE_SIZE  # noqa: E402
 from core.nas.genotypes import Genotype  # noqa: E402
 from core.nas.network import CifarNetwork  # noqa: E402
 from core.nas.proxy_training import ProxyTensors  # noqa: E402
@@ -116,7 +117,9 @@ class ProxyTask:
     device: torch.device = torch.device("cpu")
 
     def network(self, genotype: Genotype) -> CifarNetwork:
-        return CifarNetwork(self.cfg.C, self.data.num_classes, self.cfg.layers, False, genotype)
+        return CifarNetwork(
+            self.cfg.network.C, self.data.num_classes, self.cfg.network.layers, False, genotype
+        )
 
 
 def load_task(home: str, images: int, seed: int, size: int) -> ProxyTask:
@@ -127,9 +130,12 @@ def load_task(home: str, images: int, seed: int, size: int) -> ProxyTask:
 
     store = Store(home)
     ensure_dataset(store, images)
-    cfg = SearchConfig(dataset=DATASET, strategy="zero-cost", seed=seed, image_size=size)
-    raw = load_raw(store, DATASET, None, cfg.size, cfg.context, cfg.seed, cfg.max_per_class)
-    return ProxyTask(cfg, prepare(raw, cfg.size, cfg.val_fraction, cfg.seed, "cpu"))
+    spec = {"dataset": DATASET, "strategy": "zero-cost", "seed": seed, "crops.image_size": size}
+    cfg = SearchConfig.from_spec(spec)
+    raw = load_raw(
+        store, DATASET, None, cfg.crops.size, cfg.crops.context, cfg.seed, cfg.crops.max_per_class
+    )
+    return ProxyTask(cfg, prepare(raw, cfg.crops.size, cfg.crops.val_fraction, cfg.seed, "cpu"))
 
 
 def sample_cells(cfg: SearchConfig, n: int) -> list[Genotype]:
@@ -138,7 +144,7 @@ def sample_cells(cfg: SearchConfig, n: int) -> list[Genotype]:
     from core.nas.strategies.zero_cost import SAMPLE_SEED_OFFSET
 
     rng = random.Random(cfg.seed + SAMPLE_SEED_OFFSET)
-    return [sample_genotype(rng, cfg.nodes, cfg.skip_cap) for _ in range(n)]
+    return [sample_genotype(rng, cfg.network.nodes, cfg.network.skip_cap) for _ in range(n)]
 
 
 def score_cells(task: ProxyTask, cells: list[Genotype]) -> list[dict[str, float]]:
@@ -164,9 +170,9 @@ def trial_of(task: ProxyTask, genotype: Genotype, index: int, epochs: int):
     settings = SearchContext.train_settings(task, epochs)  # type: ignore[arg-type]  # reads cfg
     return Trial(
         genotype.to_dict(),
-        cfg.C,
+        cfg.network.C,
         task.data.num_classes,
-        cfg.layers,
+        cfg.network.layers,
         settings,
         cfg.seed + TRAIN_SEED_OFFSET + 100 + index,
         "report",
@@ -355,21 +361,22 @@ def schedule_check(results: Results, epochs: int, full: int, k: int) -> dict | N
 def render(run: dict, rows: list[dict], check: dict | None) -> str:
     """The markdown section: settings, the correlation table, the verdict, the schedule check."""
     cfg: SearchConfig = run["cfg"]
+    net = cfg.network
     lines = [
         f"Machine: {machine()}; {run['workers']} training(s) at a time, one torch thread "
         f"each; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the "
         "end.",
         f"Repeat: `{run['command']}`.",
         "",
-        f"{run['cells']} random cells of the default space (C={cfg.C}, {cfg.layers} cells, "
-        f"{cfg.nodes} nodes, skip cap {cfg.skip_cap}; the first cells the zero-cost "
-        f"strategy scores with seed {cfg.seed}) on `{run['dataset']}` ({cfg.size} px "
+        f"{run['cells']} random cells of the default space (C={net.C}, {net.layers} cells, "
+        f"{net.nodes} nodes, skip cap {net.skip_cap}; the first cells the zero-cost "
+        f"strategy scores with seed {cfg.seed}) on `{run['dataset']}` ({cfg.crops.size} px "
         f"crops, {run['train_crops']} train / {run['val_crops']} held-out, "
         f"{run['classes']} classes). Proxies on the zero-cost strategy's minibatches "
         f"({cfg.zero_cost.zico_batches} x {cfg.zero_cost.batch_size} crops of the "
         f"search-train half), {run['score_s'] / run['cells']:.2f} s per cell. Trained as "
         f"the report trains a random cell (whole proxy train split, batch "
-        f"{cfg.net_batch_size}, lr {cfg.net_learning_rate} cosine, {cfg.net_optimizer}, its "
+        f"{cfg.child.batch_size}, lr {cfg.child.learning_rate} cosine, {cfg.child.optimizer}, its "
         f"seeds) for {run['epochs']} epoch(s) (the report: up to {cfg.report.epochs}), "
         f"{run['train_s']:.1f} s per "
         f"cell; accuracy on the held-out split (mean {run['acc_mean']:.3f}, range "
@@ -499,7 +506,9 @@ def main() -> None:
     scored = score_cells(task, cells)
     score_s = time.perf_counter() - t0
     print(f"scored {len(cells)} cells in {score_s:.1f} s", flush=True)
-    results = Results(Path(args.home) / f"bench_proxies_seed{cfg.seed}_{cfg.size}px.json", cells)
+    results = Results(
+        Path(args.home) / f"bench_proxies_seed{cfg.seed}_{cfg.crops.size}px.json", cells
+    )
     epoch_s = probe_epoch_s(task, cells, results)
     epochs = choose_epochs(args, epoch_s, score_s, full)
     print(plan_text(args, epochs, full, epoch_s), flush=True)

@@ -60,14 +60,14 @@ def main() -> None:
     runs = (
         ("report_a", a.epochs, 1000, "report"),
         ("report_b", a.epochs, 5000, "report"),
-        ("child", cfg.child_epochs, 9000, "search"),
+        ("child", cfg.child.epochs, 9000, "search"),
     )
     jobs = {
         (i, name): Trial(
             g.to_dict(),
-            cfg.C,
+            cfg.network.C,
             task.data.num_classes,
-            cfg.layers,
+            cfg.network.layers,
             SearchContext.train_settings(task, epochs),
             seed + i,
             split,

@@ -98,7 +98,13 @@ def supernet_speed(size: int, batch: int, steps: int = 3) -> dict:
 def run_search(store: Store, strategy: str, minutes: float, extra: dict) -> dict:
     from core.nas.tasks import SEARCH
 
-    spec = {"dataset": DATASET, "strategy": strategy, "minutes": minutes, "threads": 1, **extra}
+    spec = {
+        "dataset": DATASET,
+        "strategy": strategy,
+        "minutes": minutes,
+        "execution.threads": 1,
+        **extra,
+    }
     job_id = submit_job(store, "search", spec)
     job = store.get_job(job_id)
     job["attempts"] = 1
@@ -167,7 +173,7 @@ STRATEGY_RUNS = {
 
 
 def options_text(extra: dict) -> str:
-    """ ", net_batch_size=16" for {"net_batch_size": 16}: how a run with options is named."""
+    """ ", child.batch_size=16" for {"child.batch_size": 16}: how a run with options is named."""
     return "".join(f", {k}={v}" for k, v in extra.items())
 
 
@@ -281,8 +287,8 @@ def render(results: dict) -> str:
             f"proxy {first['train_crops']} train / {first['val_crops']} held-out crops). "
             f"Final report (defaults): the searched cell retrained from scratch with "
             f"up to {cfg.report.repeats} seeds beside up to {cfg.report.random} random "
-            f"cells, up to {cfg.report.epochs} epochs each (batch {cfg.net_batch_size}, "
-            f"{cfg.net_optimizer} lr {cfg.net_learning_rate}; `--minutes` bounds the "
+            f"cells, up to {cfg.report.epochs} epochs each (batch {cfg.child.batch_size}, "
+            f"{cfg.child.optimizer} lr {cfg.child.learning_rate}; `--minutes` bounds the "
             f"whole job, so each report trains what it could afford), scored on the "
             f"held-out split; runs with other options say so:",
             "",
@@ -311,7 +317,7 @@ def render(results: dict) -> str:
         lines += [
             "Short budgets (the searched-beats-random claim): each run is the whole job "
             "(`--minutes` M: search, report, saving), proxy crops and discrete-network "
-            f"training at the defaults ({cfg.net_optimizer} lr {cfg.net_learning_rate}); "
+            f"training at the defaults ({cfg.child.optimizer} lr {cfg.child.learning_rate}); "
             "margin = searched cell's held-out accuracy minus its report's random mean:",
             "",
             table(

@@ -15,7 +15,7 @@ their bounds and help in `param(...)` metadata. `load(cls, spec, what=...)` turn
 
 `dump` is the inverse (JSON-ready dict), `describe` gives each field's kind, label, bounds,
 choices, help and default, from which `add_arguments` builds the CLI options and the GUI its
-forms, and `parse_image_size` is the one image-size parser.
+forms; `parse_image_size` (core.spec_values) is the one image-size parser.
 Cheap to import (no torch): it runs at submit time in the CLI and GUI processes.
 """
 
@@ -33,9 +33,12 @@ from typing import Any, Literal, TypeVar, Union
 
 from core.errors import SpecError
 from core.spec_values import (
+    MAX_IMAGE_SIDE,
     check_free,
     did_you_mean,
     fail,
+    image_size_hw,
+    parse_image_size,
     parse_json,
     show,
     split_list,
@@ -46,8 +49,6 @@ from core.spec_values import (
 )
 
 T = TypeVar("T")
-MAX_IMAGE_SIDE = 2048
-MIN_IMAGE_SIDE = 8
 
 
 def param(
@@ -115,6 +116,13 @@ def coerce(hint: Any, value: Any, path: str, depth: int = 0) -> Any:
         if dataclasses.is_dataclass(hint):
             if isinstance(value, hint):
                 return value
+            if not isinstance(value, Mapping):
+                names = field_names(hint)
+                group = path.rpartition(": ")[2]
+                raise ValueError(
+                    f"must be an object of {', '.join(names)}, or set one as "
+                    f"{group}.{names[0]}=VALUE"
+                )
             return _load(hint, value, path)
         if origin is Literal:
             if value not in args:
@@ -226,9 +234,24 @@ def _check_keys(cls: type, spec: Any, what: str) -> dict[str, dataclasses.Field]
         if key not in fields:
             raise SpecError(
                 f"{_join(what, str(key))}={show(spec[key])}: unknown field"
-                f"{did_you_mean(key, fields)}; known: {', '.join(fields)}"
+                f"{did_you_mean(key, field_names(cls))}; known: {', '.join(fields)}"
             )
     return fields
+
+
+def _nest_dotted(cls: type, spec: Mapping) -> dict:
+    """Dotted keys of nested dataclass fields ("report.epochs": 3) -> nested objects
+    ({"report": {"epochs": 3}}), merged with an object given for the same field."""
+    hints, out = _hints(cls), {}
+    for key, value in spec.items():
+        head, dot, rest = str(key).partition(".")
+        if dot and head in hints and dataclasses.is_dataclass(_is_optional(hints[head])[1]):
+            key, value = head, {rest: value}
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key].update(value)
+        else:
+            out[key] = dict(value) if isinstance(value, Mapping) else value
+    return out
 
 
 def _field_value(f: dataclasses.Field, hint: Any, raw: Any, path: str) -> Any:
@@ -257,6 +280,8 @@ def coerce_fields(cls: type, spec: Mapping, *, what: str) -> dict[str, Any]:
 
 
 def _load(cls: type[T], spec: Any, what: str) -> T:
+    if isinstance(spec, Mapping):
+        spec = _nest_dotted(cls, spec)
     fields, hints = _check_keys(cls, spec, what), _hints(cls)
     values = {}
     for name, f in fields.items():
@@ -293,11 +318,43 @@ def dump(obj: Any) -> Any:
     return obj
 
 
+def _owner(cls: type, name: str) -> tuple[type, str]:
+    """(the dataclass that holds the field, its own name): "report.epochs" of a SearchConfig ->
+    (ReportConfig, "epochs"); a plain name -> (cls, name)."""
+    head, dot, rest = name.partition(".")
+    if not dot:
+        return cls, name
+    hint = _is_optional(_hints(cls)[_field(cls, head).name])[1]
+    if not dataclasses.is_dataclass(hint):
+        raise KeyError(f"{cls.__name__}.{head} is not a nested dataclass")
+    return _owner(hint, rest)
+
+
 def _field(cls: type, name: str) -> dataclasses.Field:
+    """The field `name` of `cls`; a dotted name reaches into nested dataclasses."""
+    cls, name = _owner(cls, name)
     for f in dataclasses.fields(cls):
         if f.name == name:
             return f
     raise KeyError(f"{cls.__name__} has no field {name!r}")
+
+
+def _hint(cls: type, name: str) -> Any:
+    owner, own = _owner(cls, name)
+    return _hints(owner)[own]
+
+
+def field_names(cls: type) -> list[str]:
+    """Every settable field of a spec dataclass: plain names, and "group.field" (dotted, at any
+    depth) for the fields of its nested dataclasses, in field order."""
+    out = []
+    for f in dataclasses.fields(cls):
+        hint = _is_optional(_hints(cls)[f.name])[1]
+        if dataclasses.is_dataclass(hint):
+            out += [f"{f.name}.{n}" for n in field_names(hint)]
+        else:
+            out.append(f.name)
+    return out
 
 
 def _default(f: dataclasses.Field) -> Any:
@@ -388,14 +445,14 @@ def field_label(name: str, meta: Mapping) -> str:
 
 
 def describe(cls: type, names: typing.Iterable[str] | None = None) -> list[FieldInfo]:
-    """The fields of a spec dataclass (all, or `names` in that order): what both argparse
-    (`add_arguments`) and the GUI's forms are built from."""
-    hints = _hints(cls)
+    """The fields of a spec dataclass (all, or `names` in that order; a dotted name such as
+    "report.epochs" describes a nested dataclass's field): what both argparse (`add_arguments`)
+    and the GUI's forms are built from."""
     chosen = [f.name for f in dataclasses.fields(cls)] if names is None else list(names)
     out = []
     for name in chosen:
         f = _field(cls, name)
-        optional, hint = _is_optional(hints[name])
+        optional, hint = _is_optional(_hint(cls, name))
         meta = f.metadata
         kind, choices = _kind(hint, meta)
         bounds = {k: meta.get(k) for k in ("lo", "hi")}
@@ -427,19 +484,24 @@ def add_arguments(
     *,
     required: typing.Iterable[str] = (),
 ) -> None:
-    """One --field-name option per field (all, or `names`), dest = the field name, default None
-    (so the spec's own default applies). Values stay strings: `load` coerces them, so the CLI
-    and the API give the same messages. Bools get --x/--no-x; fixed tuples take N values."""
+    """One --field-name option per field (all, or `names`; "report.epochs" -> --report-epochs
+    unless its param names a flag; its help then starts with the dotted name), dest = the field
+    name, default None (so the spec's own default applies). Values stay strings: `load` coerces
+    them, so the CLI and the API give the same messages. Bools get --x/--no-x; fixed tuples take
+    N values."""
     required = set(required)
     for info in describe(cls, names):
         f = _field(cls, info.name)
-        hint = _is_optional(_hints(cls)[info.name])[1]
-        flag = f.metadata.get("flag") or "--" + info.name.replace("_", "-")
+        hint = _is_optional(_hint(cls, info.name))[1]
+        flag = cli_flag(cls, info.name)
+        group, dot, leaf = info.name.rpartition(".")
         kwargs: dict[str, Any] = {
             "dest": info.name,
             "default": None,
-            "help": info.help.replace("%", "%%"),
+            "help": (f"{info.name}: " if dot else "") + info.help.replace("%", "%%"),
         }
+        if dot and info.kind != "bool":
+            kwargs["metavar"] = leaf.upper()
         if info.kind == "bool":
             kwargs["action"] = argparse.BooleanOptionalAction
         elif (
@@ -456,58 +518,28 @@ def add_arguments(
         parser.add_argument(flag, **kwargs)
 
 
+def cli_flag(cls: type, name: str) -> str:
+    """The CLI option of a field: its param's flag, else --name-with-dashes ("report.epochs"
+    -> --report-epochs)."""
+    return _field(cls, name).metadata.get("flag") or "--" + name.replace("_", "-").replace(".", "-")
+
+
 def args_to_spec(args: argparse.Namespace, names: typing.Iterable[str]) -> dict[str, Any]:
     """The given (non-None) options of an argparse namespace as a spec dict."""
     return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
-
-
-def parse_image_size(
-    value: Any, *, lo: int = MIN_IMAGE_SIDE, hi: int = MAX_IMAGE_SIDE, name: str = "image_size"
-) -> int | tuple[int, int]:
-    """The one image-size parser: S, "S" -> S (square); "WxH" (width x height, as typed on a
-    command line), [H, W] (as stored in specs) or its text "H, W" -> (H, W). Each side within
-    lo..hi pixels."""
-    reason = "use S or WxH, e.g. 512 or 640x384"
-    if isinstance(value, bool) or value is None:
-        raise fail(name, value, reason)
-    try:
-        if isinstance(value, str):
-            text = value.strip().lower()
-            if "x" in text:
-                width, height = (to_int(p) for p in text.split("x"))
-                size: int | tuple[int, int] = (height, width)
-            elif "," in text:
-                height, width = (to_int(p) for p in text.split(","))
-                size = (height, width)
-            else:
-                size = to_int(text)
-        elif isinstance(value, (list, tuple)) and len(value) == 2:
-            size = (to_int(value[0]), to_int(value[1]))
-        else:
-            size = to_int(value)
-    except ValueError:
-        raise fail(name, value, reason) from None
-    for side in size if isinstance(size, tuple) else (size,):
-        if not lo <= side <= hi:
-            raise fail(name, value, f"each side must be {lo}..{hi} pixels")
-    return size
-
-
-def image_size_hw(value: Any) -> tuple[int, int]:
-    """parse_image_size, always (H, W): the form stored in train/evaluate specs."""
-    size = parse_image_size(value)
-    return size if isinstance(size, tuple) else (size, size)
 
 
 __all__ = [
     "FieldInfo",
     "describe",
     "field_label",
+    "field_names",
     "param",
     "load",
     "dump",
     "add_arguments",
     "args_to_spec",
+    "cli_flag",
     "help_text",
     "parse_image_size",
     "image_size_hw",

@@ -18,6 +18,8 @@ from core.errors import SpecError
 MAX_STR_LEN = 4096  # PATH_MAX on Linux: no spec string needs more
 NESTING_LIMIT = 32  # depth of free-form (Any / dict) values
 MAX_INT = 2**63 - 1  # SQLite INTEGER: the largest whole number the store can hold
+MAX_IMAGE_SIDE = 2048
+MIN_IMAGE_SIDE = 8
 
 
 def fail(path: str, value: Any, reason: str) -> SpecError:
@@ -154,3 +156,41 @@ def split_list(value: Any) -> list:
     if not isinstance(value, (list, tuple)):
         raise ValueError("must be a list")
     return list(value)
+
+
+def parse_image_size(
+    value: Any, *, lo: int = MIN_IMAGE_SIDE, hi: int = MAX_IMAGE_SIDE, name: str = "image_size"
+) -> int | tuple[int, int]:
+    """The one image-size parser: S, "S" -> S (square); "WxH" (width x height, as typed on a
+    command line), [H, W] (as stored in specs) or its text "H, W" -> (H, W). Each side within
+    lo..hi pixels."""
+    reason = "use S or WxH, e.g. 512 or 640x384"
+    if isinstance(value, bool) or value is None:
+        raise fail(name, value, reason)
+    try:
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if "x" in text:
+                width, height = (to_int(p) for p in text.split("x"))
+                size: int | tuple[int, int] = (height, width)
+            elif "," in text:
+                height, width = (to_int(p) for p in text.split(","))
+                size = (height, width)
+            else:
+                size = to_int(text)
+        elif isinstance(value, (list, tuple)) and len(value) == 2:
+            size = (to_int(value[0]), to_int(value[1]))
+        else:
+            size = to_int(value)
+    except ValueError:
+        raise fail(name, value, reason) from None
+    for side in size if isinstance(size, tuple) else (size,):
+        if not lo <= side <= hi:
+            raise fail(name, value, f"each side must be {lo}..{hi} pixels")
+    return size
+
+
+def image_size_hw(value: Any) -> tuple[int, int]:
+    """parse_image_size, always (H, W): the form stored in train/evaluate specs."""
+    size = parse_image_size(value)
+    return size if isinstance(size, tuple) else (size, size)

@@ -278,9 +278,10 @@ def form_spec(names: list[str], values: tuple, optional: set[str] = frozenset())
     return spec
 
 
-def optional_fields(cls: type) -> set[str]:
-    """The fields of a spec that may be None (an empty input means "automatic")."""
-    return {info.name for info in forms.describe(cls) if info.optional}
+def optional_fields(cls: type, names: list[str] | None = None) -> set[str]:
+    """The fields of a spec (all, or `names`, dotted ones included) that may be None (an empty
+    input means "automatic")."""
+    return {info.name for info in forms.describe(cls, names) if info.optional}
 
 
 def progress_html(job: dict | None) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from core.app import datasets, detector_searches, forms, jobs, searches
-from core.app.searches import NESTED_CONFIGS, STRATEGIES, SearchConfig
+from core.app.searches import STRATEGIES, SearchConfig
 from core.errors import SpecError
 from core.viz.common import markdown_text
 from nasdet_gui import figures
@@ -37,8 +37,9 @@ from nasdet_gui.common import (
 from nasdet_gui.config import TICK_S
 from nasdet_gui.job_panel import JobPanel, build_panel
 
-MAIN_FIELDS = ["minutes", "epochs", "samples", "fast"]
-CELL_ONLY = ["epochs", "samples", "fast"]  # hidden at the detector level
+FORM_TOP = ("dataset", "proxy_path", "strategy")  # above the main fields, or not in the form
+MAIN_FIELDS = ["minutes", "epochs", "samples", "crops.fast"]
+CELL_ONLY = ["epochs", "samples", "crops.fast"]  # hidden at the detector level
 LEVELS = ("cell", "detector")
 DETECTOR_FIELDS = [
     "target_ms",
@@ -52,7 +53,9 @@ DETECTOR_FIELDS = [
     "box_class_repeats",
 ]
 SEARCH_KINDS = ("search", detector_searches.KIND)
-GROUP_WORDS = {  # the advanced options of one strategy, or of the report, as their labels say
+# the advanced options of one strategy, or of the report, as their labels say (the options every
+# strategy shares, crops to execution, are labelled by their own words alone)
+GROUP_WORDS = {
     "darts": "DARTS",
     "enas": "ENAS",
     "evolution": "Evolution",
@@ -233,7 +236,7 @@ def _form(ctx: Ctx) -> dict:
             "minutes": "Time budget (minutes; 0 = no limit)",
             "epochs": "Epochs (DARTS/ENAS)",
             "samples": "Architectures to try (evolution/random)",
-            "fast": "Fast mode (16x16 crops)",
+            "crops.fast": "Fast mode (16x16 crops)",
         },
     )
     with gr.Group(visible=False) as detector_group:
@@ -245,15 +248,13 @@ def _form(ctx: Ctx) -> dict:
     start = gr.Button("Start search", variant="primary", elem_id="search-start")
     plan = gr.Markdown(plan_markdown(ctx, None), elem_id="search-plan")
     with gr.Accordion("Advanced options", open=False) as advanced_box:
-        advanced = dataclass_form(
-            SearchConfig, skip=("dataset", "proxy_path", "strategy", *MAIN_FIELDS, *NESTED_CONFIGS)
-        )
-        for group, cls in NESTED_CONFIGS.items():  # per-strategy options as "group.field"
-            words = GROUP_WORDS.get(group, group)
-            fields = dataclass_form(
-                cls, labels={i.name: f"{words}: {i.label}" for i in forms.describe(cls)}
-            )
-            advanced.update({f"{group}.{n}": c for n, c in fields.items()})
+        names = [n for n in forms.field_names(SearchConfig) if n not in (*FORM_TOP, *MAIN_FIELDS)]
+        labels = {  # nested options are "group.field"; a strategy's or the report's say so
+            i.name: f"{GROUP_WORDS[i.name.partition('.')[0]]}: {i.label}"
+            for i in forms.describe(SearchConfig, names)
+            if i.name.partition(".")[0] in GROUP_WORDS
+        }
+        advanced = dataclass_form(SearchConfig, names=names, labels=labels)
     return {
         "dataset": dataset,
         "level": level,
@@ -385,7 +386,7 @@ def level_spec(form: dict, level: str, values: tuple) -> dict:
     """The form's spec at its level (values: the inputs after dataset and level); the detector
     search takes the time budget from the main fields and the rest from its own."""
     names = ["strategy", *form["main"], *form["advanced"]]
-    cell = form_spec(names, values[: len(names)], optional_fields(SearchConfig))
+    cell = form_spec(names, values[: len(names)], optional_fields(SearchConfig, names))
     if level != "detector":
         return cell
     spec = form_spec(
@@ -427,7 +428,8 @@ def _register_api(ctx: Ctx) -> None:
         options: dict | None = None,
     ) -> int:
         """Queue a cell search on a dataset; returns the job id. `options`: any SearchConfig
-        field (epochs, samples, fast, C, layers, ...)."""
+        field, nested ones as objects or dotted keys (epochs, samples, crops.fast, network.C,
+        report.epochs, ...)."""
         return start_search(ctx, dataset, strategy, minutes, options)
 
     gr.api(api_start_search, api_name="start_search")

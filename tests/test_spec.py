@@ -226,20 +226,24 @@ def test_describe_gives_each_fields_kind_label_bounds_and_choices():
 
 
 def test_search_fields_are_labelled_in_words():
-    """A search form shows no field keys: no label of SearchConfig or of its nested strategy
-    and report configs carries an underscore or an abbreviation of code (lr, C, top k, ms)."""
-    from core.nas.config import NESTED_CONFIGS, SearchConfig
-    from core.spec import describe
+    """A search form shows no field keys: no label of SearchConfig or of its nested groups
+    (crops, network, ..., the strategies', the report's) carries an underscore or an
+    abbreviation of code (lr, C, top k, ms)."""
+    from core.nas.config import SearchConfig
+    from core.spec import describe, field_names
 
     code = ("lr", "c", "k", "ms", "min", "max", "arch", "net", "cap", "tanh", "val")
-    for cls in (SearchConfig, *NESTED_CONFIGS.values()):
-        for info in describe(cls):
-            words = info.label.split(" (")[0].lower().split()
-            assert "_" not in info.label and not set(words) & set(code), (cls.__name__, info)
-    info = {i.name: i for i in describe(SearchConfig)}
-    assert (
-        info["C"].label == "Initial channels" and info["minutes"].label == "Time budget (minutes)"
-    )
+    for info in [*describe(SearchConfig), *describe(SearchConfig, field_names(SearchConfig))]:
+        words = info.label.split(" (")[0].lower().split()
+        assert "_" not in info.label and not set(words) & set(code), info
+    info = {i.name: i for i in describe(SearchConfig, field_names(SearchConfig))}
+    assert "report_random" not in info and "C" not in info  # nested, not flat
+    assert info["network.C"].label == "Initial channels"
+    assert info["minutes"].label == "Time budget (minutes)"
+    assert info["report.random"].label == "Random cells to compare"
+    assert info["child.lr"].optional and info["crops.fast"].kind == "bool"
+    assert "default: 24" in info["report.epochs"].help
+    assert [i.kind for i in describe(SearchConfig, ["crops", "objective"])] == ["nested"] * 2
 
 
 def test_the_gui_form_is_built_from_the_description():

@@ -5,6 +5,6 @@ from __future__ import annotations
 
 from dataclasses import MISSING
 
-from core.spec import FieldInfo, coerce_fields, describe, dump
+from core.spec import FieldInfo, coerce_fields, describe, dump, field_names
 
-__all__ = ["MISSING", "FieldInfo", "coerce_fields", "describe", "dump"]
+__all__ = ["MISSING", "FieldInfo", "coerce_fields", "describe", "dump", "field_names"]

@@ -4,7 +4,7 @@ published cells to compare with. The meaning lives in core.nas.results; this is 
 
 from __future__ import annotations
 
-from core.nas.config import NESTED_CONFIGS, STRATEGIES, SearchConfig
+from core.nas.config import STRATEGIES, SearchConfig
 from core.nas.genotypes import PUBLISHED_GENOTYPES, Genotype, published
 from core.nas.results import (
     ROLE_OF_KIND,
@@ -21,7 +21,6 @@ from core.nas.results import (
 from core.nas.tasks import plan_line
 
 __all__ = [
-    "NESTED_CONFIGS",
     "STRATEGIES",
     "SearchConfig",
     "PUBLISHED_GENOTYPES",

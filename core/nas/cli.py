@@ -4,9 +4,10 @@
 [--minutes M] [--epochs E] [--samples N] [--seed S] [--fast] [--warm-start zero-cost]
 [--objective accuracy|accuracy-latency] [--target-ms T] [--set KEY=VALUE ...] [--wait]` submits
 a search job and prints its plan (how the minutes split into search and report) before the job
-id. Options and their help come from core.nas.config (defaults read from the definitions); every
-other option, nested ones included (`report.epochs`, `darts.warmup`, or the older flat names
-such as `report_epochs`), can be set with --set (values are parsed by the spec layer).
+id. Options, their flags and their help come from the field descriptions of core.nas.config
+(nested fields keep a short flag where their param names one: crops.fast is --fast,
+evolution.population --population); every other option is set with --set as a dotted key
+(`report.epochs=8`, `darts.warmup=0.3`; values are parsed by the spec layer).
 """
 
 from __future__ import annotations
@@ -15,40 +16,39 @@ import argparse
 
 from core.cli_util import add_submit_options, store_from, submit
 from core.errors import SpecError
-from core.nas.config import DartsConfig, EvolutionConfig, ReportConfig, SearchConfig, option_names
+from core.nas.config import SearchConfig
 from core.nas.tasks import plan_line
-from core.spec import add_arguments, args_to_spec, help_text
+from core.spec import add_arguments, args_to_spec, field_names
+from core.spec_values import did_you_mean
 
-TOP_FLAGS = (
+# the options with a flag of their own (dotted: a nested field); the rest go through --set
+FLAGS = (
     "dataset",
     "strategy",
     "minutes",
     "epochs",
     "samples",
     "seed",
-    "fast",
+    "crops.fast",
     "warm_start",
-    "objective",
-    "target_ms",
-    "C",
-    "layers",
-    "image_size",
-    "batch_size",
-    "max_per_class",
-    "threads",
-    "executor",
-    "ray_address",
-)
-# nested options with their own flag: (group, dataclass, field, flag)
-NESTED_FLAGS = (
-    ("darts", DartsConfig, "warmup", "--warmup"),
-    ("darts", DartsConfig, "second_order", "--second-order"),
-    ("darts", DartsConfig, "partial_channels", "--partial-channels"),
-    ("evolution", EvolutionConfig, "population", "--population"),
-    ("evolution", EvolutionConfig, "sample_size", "--sample-size"),
-    ("evolution", EvolutionConfig, "parallel", "--parallel"),
-    ("report", ReportConfig, "random", "--report-random"),
-    ("report", ReportConfig, "epochs", "--report-epochs"),
+    "objective.kind",
+    "objective.target_ms",
+    "network.C",
+    "network.layers",
+    "crops.image_size",
+    "supernet.batch_size",
+    "crops.max_per_class",
+    "execution.threads",
+    "execution.executor",
+    "execution.ray_address",
+    "darts.warmup",
+    "darts.second_order",
+    "darts.partial_channels",
+    "evolution.population",
+    "evolution.sample_size",
+    "evolution.parallel",
+    "report.random",
+    "report.epochs",
 )
 
 
@@ -61,17 +61,8 @@ def register(sub) -> None:
         "then retrain it beside random cells (the final report). "
         "--minutes bounds the whole job.",
     )
-    add_arguments(p, SearchConfig, TOP_FLAGS)
+    add_arguments(p, SearchConfig, FLAGS)
     p.add_argument("--no-time-limit", action="store_true", help="no minutes budget")
-    for group, cls, name, flag in NESTED_FLAGS:
-        kwargs = {"action": argparse.BooleanOptionalAction} if name == "second_order" else {}
-        p.add_argument(
-            flag,
-            dest=f"{group}.{name}",
-            default=None,
-            help=f"{group}: {help_text(cls, name)}".replace("%", "%%"),
-            **kwargs,
-        )
     p.add_argument(
         "--set",
         action="append",
@@ -86,17 +77,16 @@ def register(sub) -> None:
 
 def search_spec(args: argparse.Namespace) -> dict:
     """The job spec from parsed arguments (only what was given; defaults come from validate)."""
-    spec = args_to_spec(args, TOP_FLAGS)
-    spec.update(args_to_spec(args, [f"{g}.{n}" for g, _, n, _ in NESTED_FLAGS]))
+    spec = args_to_spec(args, FLAGS)
     if args.no_time_limit:
         spec["minutes"] = None
-    known = option_names()
+    known = field_names(SearchConfig)
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep or key not in known:
             raise SpecError(
-                f"--set expects KEY=VALUE with KEY a search option (e.g. "
-                f"report.epochs, darts.warmup), got {item!r}"
+                f"--set expects KEY=VALUE with KEY a search option (e.g. report.epochs, "
+                f"darts.warmup), got {item!r}{did_you_mean(key, known)}"
             )
         spec[key] = value
     return spec

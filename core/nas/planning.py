@@ -147,12 +147,12 @@ def epoch_steps(train_crops: int, val_crops: int, batch_size: int) -> float:
 
 def search_floor_s(cfg: SearchConfig, epoch_s: float, step_s: float) -> float:
     """The least search worth running, in seconds at the given costs (a report `epoch_s` over
-    the whole proxy train split, a training `step_s` of `net_batch_size` crops): darts/enas a
+    the whole proxy train split, a training `step_s` of `child.batch_size` crops): darts/enas a
     few supernet steps, zero-cost a few scored cells and one trained top cell, evolution/random
     two trained candidates (after the warm start's scoring)."""
-    candidate = cfg.child_epochs * epoch_s * (1.0 - cfg.val_fraction)  # the search-train half
+    candidate = cfg.child.epochs * epoch_s * (1.0 - cfg.crops.val_fraction)  # the search-train half
     if cfg.strategy in SUPERNET_CROP_COST:
-        crops = cfg.batch_size / cfg.net_batch_size
+        crops = cfg.supernet.batch_size / cfg.child.batch_size
         return FLOOR_SUPERNET_STEPS * SUPERNET_CROP_COST[cfg.strategy] * crops * step_s
     zc = cfg.zero_cost
     if cfg.strategy == "zero-cost":
@@ -164,8 +164,8 @@ def search_floor_s(cfg: SearchConfig, epoch_s: float, step_s: float) -> float:
 
 def estimated_epoch_s(cfg: SearchConfig, train_crops: int, val_crops: int | None = None) -> float:
     """CPU cost model of one report epoch of one network (training plus its evaluation share)."""
-    scale = (cfg.C / 8) ** 2 * (cfg.layers / 5)
-    per_crop = COST_PER_CROP_AT_32 * (cfg.size / 32) ** 2 * scale + COST_PER_CROP_FIXED
+    scale = (cfg.network.C / 8) ** 2 * (cfg.network.layers / 5)
+    per_crop = COST_PER_CROP_AT_32 * (cfg.crops.size / 32) ** 2 * scale + COST_PER_CROP_FIXED
     val = val_crops if val_crops is not None else train_crops // 4
     return per_crop * (train_crops + EVAL_COST * val)
 
@@ -175,7 +175,7 @@ def crops_estimate(cfg: SearchConfig, dataset_row: Mapping[str, Any] | None = No
     row = dataset_row or {}
     classes = len(row.get("classes") or []) or DEFAULT_CLASSES
     objects = (row.get("counts") or {}).get("train_objects")
-    cap = cfg.max_per_class * classes if cfg.max_per_class is not None else None
+    cap = cfg.crops.max_per_class * classes if cfg.crops.max_per_class is not None else None
     if objects is None:
         return cap if cap is not None else DEFAULT_CROPS
     return int(objects) if cap is None else min(int(objects), cap)
@@ -203,7 +203,7 @@ def plan(
     val = val_crops if val_crops is not None else crops // 4
     measured = epoch_s is not None
     epoch_s = max(MIN_EPOCH_S, epoch_s if measured else estimated_epoch_s(cfg, crops, val))
-    step_s = epoch_s / epoch_steps(crops, val, cfg.net_batch_size)
+    step_s = epoch_s / epoch_steps(crops, val, cfg.child.batch_size)
     floor = search_floor_s(cfg, epoch_s, step_s)
     smallest = afford(0.0, epoch_s, cfg.report)
     spent = elapsed_s if measured else elapsed_s + STARTUP_S + TIMED_CELLS * TIMING_STEPS * step_s
@@ -275,7 +275,7 @@ def replan(
     if p["budget_s"] is None or p["mode"] == TOO_SHORT:
         return dict(p)
     epoch_s = max(MIN_EPOCH_S, epoch_s)
-    step_s = epoch_s / epoch_steps(p["train_crops"], p["val_crops"], cfg.net_batch_size)
+    step_s = epoch_s / epoch_steps(p["train_crops"], p["val_crops"], cfg.child.batch_size)
     floor = search_floor_s(cfg, epoch_s, step_s)
     left = max(0.0, p["budget_s"] - p["reserve_s"] - elapsed_s)  # for the search's rest + report
     rest = min(max(0.0, p["search_s"] - search_elapsed_s), left)  # the search's planned rest

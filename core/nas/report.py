@@ -2,9 +2,9 @@
 cells under the same budget (the random-search baseline argument of Li & Talwalkar 2019 and
 Yang et al. 2020, "NAS evaluation is frustratingly hard").
 
-Every network is a fresh `CifarNetwork` (the proxy C and layers) trained on the whole proxy
-train split (batch `net_batch_size`, `net_optimizer` at `net_lr`) and scored on the proxy val
-split, which the search never saw. The searched genotype is trained with `report.repeats`
+Every network is a fresh `CifarNetwork` (`network.C` and `network.layers`) trained on the whole
+proxy train split (batch `child.batch_size`, `child.optimizer` at `child.lr`) and scored on the
+proxy val split, which the search never saw. The searched genotype is trained with `report.repeats`
 seeds, the random genotypes (seeded, same skip cap) with one seed each, all for the same
 epochs. With a time budget the report trains what it can afford in the job's time left
 (core.nas.planning.fitting, from the step time of the searched cell measured when the report
@@ -15,9 +15,9 @@ training stops at the job's hard limit (HARD_LIMIT of its budget, mid-epoch if n
 network cut there is left out and the report says which. The report is
 written whatever the outcome: {"searched": {"mean", "std", "accs"}, "random": {"mean", "std",
 "accs", "genotypes"}, "margin": searched mean - random mean, "genotype", "afforded", "budget",
-"latency": the backbone latency (ms, `latency_size` px, the job's device) of the searched and
-random cells, ...}. Each finished training is checkpointed, so an interrupted report resumes
-where it stopped.
+"latency": the backbone latency (ms, `objective.latency_size` px, the job's device) of the
+searched and random cells, ...}. Each finished training is checkpointed, so an interrupted report
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -61,7 +61,8 @@ def report_genotypes(ctx: SearchContext) -> list[Genotype]:
     """The K random genotypes of the report (deterministic in the config seed)."""
     rng = random.Random(ctx.cfg.seed + RANDOM_SEED_OFFSET)
     return [
-        sample_genotype(rng, ctx.cfg.nodes, ctx.cfg.skip_cap) for _ in range(ctx.cfg.report.random)
+        sample_genotype(rng, ctx.cfg.network.nodes, ctx.cfg.network.skip_cap)
+        for _ in range(ctx.cfg.report.random)
     ]
 
 
@@ -75,14 +76,16 @@ def timed_epoch_s(ctx: SearchContext, genotype: Genotype) -> float:
         )
     finally:
         torch.set_rng_state(state)
-    return epoch_seconds(step, len(ctx.data.train_y), len(ctx.data.val_y), ctx.cfg.net_batch_size)
+    return epoch_seconds(step, len(ctx.data.train_y), len(ctx.data.val_y), ctx.cfg.child.batch_size)
 
 
 def timed_cells(ctx: SearchContext) -> list[Genotype]:
     """The cells timed for the plan: the report's first random cells (or one random cell)."""
     return report_genotypes(ctx)[:TIMED_RANDOM_CELLS] or [
         sample_genotype(
-            random.Random(ctx.cfg.seed + RANDOM_SEED_OFFSET), ctx.cfg.nodes, ctx.cfg.skip_cap
+            random.Random(ctx.cfg.seed + RANDOM_SEED_OFFSET),
+            ctx.cfg.network.nodes,
+            ctx.cfg.network.skip_cap,
         )
     ]
 
@@ -345,7 +348,7 @@ def _summary(
     rand["genotypes"] = [randoms[k].to_dict() for k in trained]
     margin = (searched["mean"] - rand["mean"]) if rand["accs"] and searched["accs"] else None
     latency = {
-        "image_size": cfg.latency_size,
+        "image_size": cfg.objective.latency_size,
         "device": str(ctx.device),
         "searched_ms": ctx.backbone_latency(genotype),
         "random_ms": [ctx.backbone_latency(randoms[k]) for k in trained],
@@ -361,7 +364,7 @@ def _summary(
         "random": rand,
         "margin": margin,
         "beats_random_mean": None if margin is None else margin > 0,
-        "objective": cfg.objective,
+        "objective": cfg.objective.kind,
         "latency": latency,
         "afforded": chosen.describe() + (f" ({'; '.join(notes)})" if notes else ""),
         "asked": ReportPlan(
@@ -369,13 +372,13 @@ def _summary(
         ).describe(),
         "budget": {
             "report_epochs": chosen.epochs,
-            "C": cfg.C,
-            "layers": cfg.layers,
+            "C": cfg.network.C,
+            "layers": cfg.network.layers,
             "image_size": data.size,
             "train_crops": len(data.train_y),
             "val_crops": len(data.val_y),
-            "batch_size": cfg.net_batch_size,
-            "lr": cfg.net_learning_rate,
-            "optimizer": cfg.net_optimizer,
+            "batch_size": cfg.child.batch_size,
+            "lr": cfg.child.learning_rate,
+            "optimizer": cfg.child.optimizer,
         },
     }

@@ -308,20 +308,22 @@ class SearchContext:
     def network(self, genotype: Genotype) -> CifarNetwork:
         """The proxy network of a genotype (C, layers of the config; no auxiliary head), on the
         CPU: callers move it to `self.device` (cost() measures CPU latency)."""
-        return CifarNetwork(self.cfg.C, self.data.num_classes, self.cfg.layers, False, genotype)
+        return CifarNetwork(
+            self.cfg.network.C, self.data.num_classes, self.cfg.network.layers, False, genotype
+        )
 
     def train_settings(self, epochs: int) -> TrainSettings:
         """How a discrete network (a child, a report cell) trains from scratch."""
         c = self.cfg
         return TrainSettings(
             epochs,
-            c.net_batch_size,
-            c.net_learning_rate,
-            c.lr_min,
-            c.momentum,
-            c.weight_decay,
-            c.grad_clip,
-            c.net_optimizer,
+            c.child.batch_size,
+            c.child.learning_rate,
+            c.supernet.lr_min,
+            c.supernet.momentum,
+            c.supernet.weight_decay,
+            c.supernet.grad_clip,
+            c.child.optimizer,
         )
 
     def trial(
@@ -338,9 +340,9 @@ class SearchContext:
         )
         return Trial(
             genotype.to_dict(),
-            self.cfg.C,
+            self.cfg.network.C,
             self.data.num_classes,
-            self.cfg.layers,
+            self.cfg.network.layers,
             self.train_settings(epochs),
             seed,
             split,
@@ -387,37 +389,38 @@ class SearchContext:
         return self._measured[key]
 
     def backbone_latency(self, genotype: Genotype) -> float:
-        """ms of the genotype as a detector backbone at `latency_size` on the job's device."""
+        """ms of the genotype as a detector backbone at `objective.latency_size` px on the job's
+        device."""
         key = "backbone:" + genotype.to_json()
         if key not in self._measured:
             self._measured[key] = {
-                "ms": backbone_latency_ms(genotype, self.cfg.latency_size, self.device)
+                "ms": backbone_latency_ms(genotype, self.cfg.objective.latency_size, self.device)
             }
         return self._measured[key]["ms"]
 
     @property
     def target_ms(self) -> float:
-        """The latency target: `target_ms`, else the DARTS_V2 backbone on this device."""
-        if self.cfg.target_ms is not None:
-            return self.cfg.target_ms
+        """The latency target: `objective.target_ms`, else the DARTS_V2 backbone on this device."""
+        if self.cfg.objective.target_ms is not None:
+            return self.cfg.objective.target_ms
         if "target" not in self._measured:
-            ms = default_target_ms(self.cfg.latency_size, self.device)
+            ms = default_target_ms(self.cfg.objective.latency_size, self.device)
             self._measured["target"] = {"ms": ms}
             self.reporter.info(
                 f"latency target {ms:.1f} ms: the DARTS_V2 backbone at "
-                f"{self.cfg.latency_size}px on {self.device}"
+                f"{self.cfg.objective.latency_size}px on {self.device}"
             )
         return self._measured["target"]["ms"]
 
     def objective(self, genotype: Genotype, accuracy: float) -> tuple[float, dict]:
         """(score, extra fields) of a trained or sampled cell: its accuracy, or with the
         accuracy-latency objective the MnasNet reward acc * (lat / target)^w."""
-        if self.cfg.objective == "accuracy":
+        if self.cfg.objective.kind == "accuracy":
             return accuracy, {}
 
         lat, target = self.backbone_latency(genotype), self.target_ms
         return (
-            mnas_reward(accuracy, lat, target, self.cfg.latency_weight),
+            mnas_reward(accuracy, lat, target, self.cfg.objective.latency_weight),
             {
                 "accuracy": accuracy,
                 "backbone_latency_ms": lat,

@@ -51,8 +51,8 @@ def run_search(spec: dict, reporter: Reporter) -> dict:
 
     cfg = SearchConfig.from_spec(spec)
     threads = torch.get_num_threads()
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
+    if cfg.execution.threads is not None:
+        torch.set_num_threads(cfg.execution.threads)
     elif (reporter.device or "cpu") == "cpu":
         torch.set_num_threads(CPU_THREADS)
     try:
@@ -66,14 +66,14 @@ def _executor(cfg: SearchConfig, reporter: Reporter):
     """Where the independent trainings run (core.nas.execution.executor): this process, or Ray."""
 
     executor = make_executor(
-        cfg.executor,
+        cfg.execution.executor,
         reporter.device or "cpu",
-        cfg.ray_address,
+        cfg.execution.ray_address,
         cpus_per_task=torch.get_num_threads(),
         check=reporter.check_stop,
     )
     if executor.remote:
-        where = cfg.ray_address or "a local Ray started for this job"
+        where = cfg.execution.ray_address or "a local Ray started for this job"
         reporter.info(
             f"independent trainings run as Ray tasks ({where}); darts/enas "
             "supernets stay on the job's device"
@@ -95,19 +95,21 @@ def _run(cfg: SearchConfig, reporter: Reporter, executor: Executor) -> dict:
             reporter.store,
             cfg.dataset,
             cfg.proxy_path,
-            cfg.size,
-            cfg.context,
+            cfg.crops.size,
+            cfg.crops.context,
             cfg.seed,
-            cfg.max_per_class,
+            cfg.crops.max_per_class,
             check=_preparing(reporter, job),
         )
-        data = prepare(raw, cfg.size, cfg.val_fraction, cfg.seed, reporter.device or "cpu")
+        data = prepare(
+            raw, cfg.crops.size, cfg.crops.val_fraction, cfg.seed, reporter.device or "cpu"
+        )
     ctx = SearchContext(cfg, data, reporter, run_state, job, executor)
     write_json_atomic(reporter.run_dir / CONFIG_FILE, cfg.to_spec(), indent=2)
     reporter.info(
         f"{cfg.strategy} search on {len(data.search_train_y)}+"
         f"{len(data.search_val_y)} crops ({data.num_classes} classes, {data.size}px), "
-        f"held-out {len(data.val_y)}; C={cfg.C}, {cfg.layers} cells, budget "
+        f"held-out {len(data.val_y)}; C={cfg.network.C}, {cfg.network.layers} cells, budget "
         f"{'none' if cfg.minutes is None else f'{cfg.minutes:g} min for the job'}"
     )
     if run_state.plan is None:

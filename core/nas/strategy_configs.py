@@ -36,11 +36,13 @@ class DartsConfig:
 
     second_order: bool = param(
         False,
+        flag="--second-order",
         help="finite-difference unrolled gradient (eq. 7-8)",
         label="Second-order alpha gradient",
     )
     warmup: float = param(
         0.5,
+        flag="--warmup",
         lo=0.0,
         lt=1.0,
         help=(
@@ -58,6 +60,7 @@ class DartsConfig:
     )
     partial_channels: int = param(
         1,
+        flag="--partial-channels",
         lo=1,
         hi=64,
         help=(
@@ -106,13 +109,24 @@ class EvolutionConfig:
     """Aging evolution (Real et al. 2019, algorithm 1): population P, tournament S."""
 
     population: int = param(
-        10, lo=1, help="P: members alive at a time", label="Population", unit="cells alive"
+        10,
+        lo=1,
+        flag="--population",
+        help="P: members alive at a time",
+        label="Population",
+        unit="cells alive",
     )
     sample_size: int = param(
-        3, lo=1, help="S: tournament size (<= population)", label="Tournament size", unit="cells"
+        3,
+        lo=1,
+        flag="--sample-size",
+        help="S: tournament size (<= population)",
+        label="Tournament size",
+        unit="cells",
     )
     parallel: int = param(
         1,
+        flag="--parallel",
         lo=1,
         hi=1024,
         help=(
@@ -145,13 +159,13 @@ class ZeroCostConfig:
     top_k: int = param(
         5, lo=1, help="zero-cost: best-ranked cells trained (see fill)", label="Top cells trained"
     )
-    # on: top-k children trained only child_epochs end near chance and cannot be told apart, so
+    # on: top-k children trained only child.epochs end near chance and cannot be told apart, so
     # they train on for the rest of the search budget (docs/BENCHMARKS.md, "search_budgets")
     fill: bool = param(
         True,
         help=(
             "zero-cost: train the top-k for as many epochs as the rest of the search budget "
-            "affords (at least child_epochs)"
+            "affords (at least child.epochs)"
         ),
         label="Train the top cells for the rest of the search",
     )

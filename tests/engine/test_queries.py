@@ -307,7 +307,7 @@ def test_a_running_search_shows_its_newest_derived_or_best_candidate(store):
 
 
 def test_search_best_under_a_latency_objective_gives_the_best_rewards_proxy_accuracy(store):
-    job = store.insert_job("search", {"dataset": "d", "objective": "accuracy-latency"})
+    job = store.insert_job("search", {"dataset": "d", "objective": {"kind": "accuracy-latency"}})
     store.add_architecture(job, CELL_A, score=0.42, extra={"kind": "sampled", "accuracy": 0.40})
     store.add_architecture(job, CELL_B, score=0.39, extra={"kind": "sampled", "accuracy": 0.41})
     best = results.search_best(store, job)  # chosen by reward (the faster cell), not by accuracy

@@ -11,12 +11,18 @@ from nasdet_gui.common import form_spec
 
 def test_form_spec_drops_empty_and_maps_cleared_optional_numbers_to_none():
     spec = form_spec(
-        ["strategy", "epochs", "minutes", "C", "fast"],
+        ["strategy", "epochs", "minutes", "network.C", "crops.fast"],
         ("darts", 0, None, 8.0, False),
         optional={"epochs", "minutes"},
     )
-    assert spec == {"strategy": "darts", "epochs": None, "minutes": None, "C": 8, "fast": False}
-    assert isinstance(spec["C"], int)
+    assert spec == {
+        "strategy": "darts",
+        "epochs": None,
+        "minutes": None,
+        "network.C": 8,
+        "crops.fast": False,
+    }
+    assert isinstance(spec["network.C"], int)
 
 
 @pytest.mark.parametrize(

@@ -274,7 +274,7 @@ def test_the_search_scatter_plots_proxy_accuracy_not_the_latency_reward():
 def test_the_best_cell_title_gives_its_proxy_accuracy_under_a_latency_objective(store):
     from tests.engine.test_queries import CELL_A, CELL_B
 
-    job = store.insert_job("search", {"dataset": "d", "objective": "accuracy-latency"})
+    job = store.insert_job("search", {"dataset": "d", "objective": {"kind": "accuracy-latency"}})
     store.add_architecture(job, CELL_A, score=0.42, extra={"kind": "sampled", "accuracy": 0.36})
     store.add_architecture(job, CELL_B, score=0.39, extra={"kind": "sampled", "accuracy": 0.41})
     title = live.best_cell(store, job).layout.title.text

@@ -10,24 +10,26 @@ from core.engine.jobs import submit_job
 from core.engine.reporter import Reporter
 
 # A tiny search: 2-node cells, C=4, 3 cells on 8x8 crops; one short epoch or a few samples.
+# Dotted keys, so that a test's nested override ({"report": {"random": 0}}) changes one field
+# and keeps the others.
 TINY = {
-    "C": 4,
-    "layers": 3,
-    "nodes": 2,
-    "image_size": 8,
-    "batch_size": 8,
+    "network.C": 4,
+    "network.layers": 3,
+    "network.nodes": 2,
+    "network.skip_cap": 2,
+    "crops.image_size": 8,
+    "crops.max_per_class": None,
+    "supernet.batch_size": 8,
     "minutes": 1.0,
-    "report_random": 2,
-    "report_repeats": 1,
-    "report_epochs": 1,
-    "child_epochs": 1,
-    "net_batch_size": 8,
-    "population": 3,
-    "sample_size": 2,
-    "controller_steps": 2,
-    "enas_derive_samples": 2,
-    "skip_cap": 2,
-    "max_per_class": None,
+    "report.random": 2,
+    "report.repeats": 1,
+    "report.epochs": 1,
+    "child.epochs": 1,
+    "child.batch_size": 8,
+    "evolution.population": 3,
+    "evolution.sample_size": 2,
+    "enas.controller_steps": 2,
+    "enas.derive_samples": 2,
 }
 
 
@@ -63,7 +65,8 @@ def proxy_file(tmp_path):
 
 @pytest.fixture
 def make_job(store, proxy_file):
-    """make_job(**spec) -> (job_id, Reporter) for a search job over the synthetic proxy file."""
+    """make_job(**spec) -> (job_id, Reporter) for a search job over the synthetic proxy file;
+    nested options as objects (report={"random": 0}), merged over TINY's."""
 
     def make(**overrides):
         spec = {**TINY, "proxy_path": str(proxy_file), **overrides}

@@ -51,7 +51,7 @@ def test_plan_splits_the_whole_jobs_minutes():
     assert late["report_s"] == 3 * 8 * 2.0 and late["search_s"] == 240 - 12 - 60 - 48.0
     # a report that needs less than its share gives the rest to the search
     small = plan(
-        {"dataset": "d", "minutes": 4, "report_epochs": 2, "report_random": 1, "report_repeats": 1},
+        {"dataset": "d", "minutes": 4, "report": {"epochs": 2, "random": 1, "repeats": 1}},
         epoch_s=2.0,
     )
     assert small["report_s"] == 8.0 and small["search_s"] == 240.0 - 12.0 - 8.0
@@ -79,8 +79,8 @@ SPEC = {
     "minutes": MINUTES,
     "epochs": None,
     "samples": None,
-    "report_epochs": 500,
-    "report_random": 2,
+    "report.epochs": 500,
+    "report.random": 2,
     "zero_cost": {"cells": 500, "top_k": 2, "batch_size": 8},
 }
 
@@ -139,7 +139,12 @@ def test_progress_is_time_based_and_the_eta_truthful(make_job, store):
     half (+3 s: a shared CPU can stall a moment); the fraction follows the clock."""
     # networks big enough that a step's compute, not Python overhead, sets the pace (as in
     # real searches, where the measured step time predicts an epoch)
-    job = make_job(strategy="random", **SPEC, C=8, layers=5, nodes=4, image_size=16)
+    job = make_job(
+        strategy="random",
+        **SPEC,
+        network={"C": 8, "layers": 5, "nodes": 4},
+        crops={"image_size": 16},
+    )
     ended, samples, _ = _follow(store, {"random": job})
     end, rows = ended["random"], samples["random"]
     assert 0.5 * MINUTES * 60 <= end <= BOUND_S  # it used its budget, and no more
@@ -228,7 +233,7 @@ def test_report_estimates_follow_the_machines_pace(monkeypatch):
 
     from core.nas import report
 
-    cfg = SearchConfig.from_spec({"dataset": "d", "report_random": 3, "report_repeats": 2})
+    cfg = SearchConfig.from_spec({"dataset": "d", "report": {"random": 3, "repeats": 2}})
     ctx = SimpleNamespace(
         cfg=cfg,
         run_state=SimpleNamespace(plan={"timed_epoch_s": [2.0, 4.0]}),
@@ -288,7 +293,9 @@ def test_a_report_training_cut_at_the_hard_limit_is_left_out(make_job, monkeypat
     )
     ctx.set_plan(plan(cfg, epoch_s=0.01, train_crops=32, val_crops=12))
     monkeypatch.setattr(report, "fitting", lambda *a: ReportPlan(1, 1, 10_000, 1.0))
-    genotype = sample_genotype(__import__("random").Random(0), cfg.nodes, cfg.skip_cap)
+    genotype = sample_genotype(
+        __import__("random").Random(0), cfg.network.nodes, cfg.network.skip_cap
+    )
     out = report.final_report(ctx, genotype, 0.5)
     assert ctx.job.elapsed <= report.HARD_LIMIT * 20.0 + 2.0
     assert out["searched"]["accs"] == [] and out["margin"] is None

@@ -41,7 +41,7 @@ def test_search_verb_prints_the_plan_and_queues_a_validated_job(home, store, sha
             "3",
             "--fast",
             "--set",
-            "population=4",
+            "evolution.population=4",
             "--sample-size",
             "2",
             "--set",
@@ -61,16 +61,21 @@ def test_search_verb_prints_the_plan_and_queues_a_validated_job(home, store, sha
         3,
     )
     assert spec["evolution"] == {"population": 4, "sample_size": 2, "parallel": 1}
-    assert spec["fast"] and spec["report"]["epochs"] == 8 and spec["C"] == 8
-    assert SearchConfig.from_spec(spec).size == 16
+    assert spec["crops"]["fast"] and spec["report"]["epochs"] == 8 and spec["network"]["C"] == 8
+    assert SearchConfig.from_spec(spec).crops.size == 16
 
 
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["search", "--set", "C=7", "--dataset", "shapes"], "C=7: must be even"),
+        (["search", "--set", "network.C=7", "--dataset", "shapes"], "network.C=7: must be even"),
+        (["search", "--dataset", "shapes", "--C", "7"], "network.C=7: must be even"),
         (["search"], "needs a dataset"),
         (["search", "--dataset", "shapes", "--set", "colour=1"], "KEY=VALUE"),
+        (
+            ["search", "--dataset", "shapes", "--set", "report_epochs=3"],
+            "(did you mean 'report.epochs'?)",
+        ),
         (["search", "--dataset", "shapes", "--warmup", "1"], "darts.warmup=1.0: must be < 1.0"),
         (
             ["search", "--dataset", "shapes", "--population", "2", "--sample-size", "3"],
@@ -78,11 +83,14 @@ def test_search_verb_prints_the_plan_and_queues_a_validated_job(home, store, sha
         ),
         (
             ["search", "--dataset", "shapes", "--partial-channels", "3"],
-            "partial_channels=3: must divide C=8",
+            "darts.partial_channels=3: must divide network.C=8",
         ),
         (["search", "--dataset", "shapes", "--minutes", "nan"], "minutes='nan': must be a finite"),
         (["search", "--dataset", "shapes", "--minutes", "inf"], "minutes='inf': must be a finite"),
-        (["search", "--dataset", "shapes", "--set", "lr=nan"], "lr='nan': must be a finite"),
+        (
+            ["search", "--dataset", "shapes", "--set", "supernet.lr=nan"],
+            "supernet.lr='nan': must be a finite",
+        ),
         (["search", "--dataset", "shapez"], "no such dataset (did you mean 'shapes'?)"),
     ],
 )
@@ -96,9 +104,13 @@ def test_bad_options_exit_2(home, shapes, argv, message, capsys):
     [
         ({"dataset": "d", "strategy": "bayes"}, "strategy='bayes': must be one of"),
         ({"dataset": "d", "epochs": 1.5}, "epochs=1.5: must be a whole number"),
-        ({"dataset": "d", "second_order": "maybe"}, "darts.second_order='maybe'"),
+        ({"dataset": "d", "darts.second_order": "maybe"}, "darts.second_order='maybe'"),
         ({"dataset": "d", "minutes": 0}, "minutes=0.0: must be > 0"),
-        ({"dataset": "d", "lr_mn": 1}, "lr_mn=1: unknown field (did you mean 'lr_min'?)"),
+        (
+            {"dataset": "d", "supernet": {"lr_mn": 1}},
+            "supernet.lr_mn=1: unknown field (did you mean 'lr_min'?)",
+        ),
+        ({"dataset": "d", "objective": "accuracy-latency"}, "set one as objective.kind=VALUE"),
         ({"dataset": "d", "report": {"epoch": 3}}, "report.epoch=3: unknown field"),
         ({"dataset": "d", "zero_cost.proxies": "synflow,snip"}, "zero_cost.proxies"),
     ],
@@ -116,7 +128,8 @@ def test_validate_rejects(spec, message):
 
 def test_validate_fills_defaults_and_keeps_no_time_limit():
     spec = SEARCH.validate({"dataset": "d", "minutes": None})
-    assert spec["minutes"] is None and spec["strategy"] == "zero-cost" and spec["image_size"] == 32
+    assert spec["minutes"] is None and spec["strategy"] == "zero-cost"
+    assert spec["crops"]["image_size"] == 32 and spec["child"]["optimizer"] == "adam"
     assert spec["report"]["epochs"] == 24 and spec["zero_cost"]["proxies"] == [
         "synflow",
         "zico",
@@ -125,26 +138,45 @@ def test_validate_fills_defaults_and_keeps_no_time_limit():
     assert SearchConfig.from_spec(spec).budget_s == float("inf")
 
 
-def test_flat_specs_of_older_jobs_still_load():
-    """Jobs queued before the nesting stored flat keys; they load into the nested config."""
-    old = {
+@pytest.mark.parametrize(
+    "flat, nested",
+    [
+        ("report_random", "report.random"),
+        ("report_epochs", "report.epochs"),
+        ("child_epochs", "child.epochs"),
+        ("population", "evolution.population"),
+        ("warmup", "darts.warmup"),
+        ("max_per_class", "crops.max_per_class"),
+    ],
+)
+def test_a_flat_key_is_refused_with_its_nested_place(flat, nested):
+    with pytest.raises(SpecError) as info:
+        SearchConfig.from_spec({"dataset": "d", flat: 1})
+    assert str(info.value).startswith(f"search: {flat}=1: unknown field (did you mean '{nested}'?)")
+
+
+def test_nested_objects_and_dotted_keys_load_alike_and_store_nested():
+    nested = {
         "dataset": "d",
         "strategy": "evolution",
-        "population": 6,
-        "sample_size": 2,
-        "report_random": 1,
-        "report_repeats": 1,
-        "report_epochs": 5,
-        "warmup": 0.25,
-        "second_order": True,
-        "controller_hidden": 32,
-        "enas_derive_samples": 4,
+        "evolution": {"population": 6, "sample_size": 2},
+        "report": {"random": 1, "repeats": 1},
+        "crops": {"fast": True},
     }
-    cfg = SearchConfig.from_spec(old)
-    assert (cfg.evolution.population, cfg.evolution.sample_size) == (6, 2)
-    assert (cfg.report.random, cfg.report.repeats, cfg.report.epochs) == (1, 1, 5)
-    assert cfg.darts.warmup == 0.25 and cfg.darts.second_order
-    assert cfg.enas.controller_hidden == 32 and cfg.enas.derive_samples == 4
+    dotted = {
+        "dataset": "d",
+        "strategy": "evolution",
+        "evolution.population": "6",
+        "evolution.sample_size": 2,
+        "report.random": 1,
+        "report": {"repeats": 1},  # an object and dotted keys of the same group merge
+        "crops.fast": "true",
+    }
+    cfg = SearchConfig.from_spec(nested)
+    assert SearchConfig.from_spec(dotted) == cfg
+    assert (cfg.evolution.population, cfg.report.random, cfg.crops.size) == (6, 1, 16)
+    spec = SEARCH.validate(dotted)
+    assert spec["evolution"]["population"] == 6 and "evolution.population" not in spec
     assert SearchConfig.from_spec(cfg.to_spec()) == cfg  # dump -> load round trip
 
 
@@ -170,13 +202,12 @@ def test_partial_channels_flag_reaches_the_darts_spec(home, store, shapes, capsy
     assert store.get_job(job_id)["spec"]["darts"]["partial_channels"] == 4
 
 
-def test_discrete_networks_train_with_adamw_unless_the_spec_predates_it():
+def test_discrete_networks_train_with_adamw_by_default():
     cfg = SearchConfig.from_spec({"dataset": "d"})
-    assert (cfg.net_optimizer, cfg.net_learning_rate) == ("adam", 3e-3)
-    assert SearchConfig.from_spec({"dataset": "d", "net_lr": 0.01}).net_optimizer == "adam"
-    old = SearchConfig.from_spec({"dataset": "d", "net_lr": 0.1})  # validated before AdamW
-    assert (old.net_optimizer, old.net_learning_rate) == ("sgd", 0.1)
-    sgd = SearchConfig.from_spec({"dataset": "d", "net_optimizer": "sgd"})
-    assert sgd.net_learning_rate == 0.1 and SearchConfig.from_spec(sgd.to_spec()) == sgd
-    with pytest.raises(SpecError, match="net_optimizer='lion'"):
-        SearchConfig.from_spec({"dataset": "d", "net_optimizer": "lion"})
+    assert (cfg.child.optimizer, cfg.child.learning_rate) == ("adam", 3e-3)
+    given = SearchConfig.from_spec({"dataset": "d", "child": {"lr": 0.1}})
+    assert (given.child.optimizer, given.child.learning_rate) == ("adam", 0.1)
+    sgd = SearchConfig.from_spec({"dataset": "d", "child.optimizer": "sgd"})
+    assert sgd.child.learning_rate == 0.1 and SearchConfig.from_spec(sgd.to_spec()) == sgd
+    with pytest.raises(SpecError, match="child.optimizer='lion'"):
+        SearchConfig.from_spec({"dataset": "d", "child": {"optimizer": "lion"}})

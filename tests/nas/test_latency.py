@@ -58,7 +58,9 @@ def test_op_latency_table_times_each_op_of_each_cell_kind():
 
 def test_sampled_scores_are_the_mnas_reward(make_job, store):
     job_id, reporter = make_job(
-        strategy="random", samples=2, objective="accuracy-latency", target_ms=5.0, latency_size=32
+        strategy="random",
+        samples=2,
+        objective={"kind": "accuracy-latency", "target_ms": 5.0, "latency_size": 32},
     )
     report = SEARCH.run(reporter.spec, reporter)
     sampled = [r for r in store.architectures(job_id) if r["extra"]["kind"] == "sampled"]
@@ -76,7 +78,10 @@ def test_sampled_scores_are_the_mnas_reward(make_job, store):
 
 def test_darts_with_the_latency_penalty_logs_its_expected_latency(make_job, store):
     job_id, reporter = make_job(
-        strategy="darts", epochs=2, objective="accuracy-latency", latency_size=32, warmup=0.0
+        strategy="darts",
+        epochs=2,
+        objective={"kind": "accuracy-latency", "latency_size": 32},
+        darts={"warmup": 0.0},
     )
     SEARCH.run(reporter.spec, reporter)
     expected = [

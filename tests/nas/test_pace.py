@@ -61,7 +61,7 @@ def ctx(make_job, monkeypatch):
     monkeypatch.setattr(search_context, "PACE_EVERY_S", 0.0)
     monkeypatch.setattr(search_context, "PACE_SHARE", 0.0)
     _, reporter = make_job(
-        strategy="evolution", minutes=2.0, report_random=2, report_epochs=24, child_epochs=3
+        strategy="evolution", minutes=2.0, report={"random": 2, "epochs": 24}, child={"epochs": 3}
     )
     data = prepare(make_proxy_tensors(), 8)
     run_state = RunState("evolution")
@@ -99,7 +99,7 @@ def test_a_training_in_flight_stops_at_the_moved_end(ctx):
     """A candidate without a deadline of its own stops (TrialTimeout) at its next step once a
     re-plan has moved the search's end: 3x slower with half a second of the job left before its
     reserve, no report fits and the search ends then."""
-    genotype = sample_genotype(random.Random(0), ctx.cfg.nodes, ctx.cfg.skip_cap)
+    genotype = sample_genotype(random.Random(0), ctx.cfg.network.nodes, ctx.cfg.network.skip_cap)
     trial = ctx.trial(genotype, 0, 10_000, "search")
     ctx.pace = _StubPace(3.0)
     ctx.job = Budget(120.0, 120.0 - ctx.plan["reserve_s"] - 0.5)
@@ -112,7 +112,7 @@ def test_a_training_in_flight_stops_at_the_moved_end(ctx):
 
 
 def test_report_trainings_stop_at_the_jobs_hard_limit(ctx):
-    genotype = sample_genotype(random.Random(1), ctx.cfg.nodes, ctx.cfg.skip_cap)
+    genotype = sample_genotype(random.Random(1), ctx.cfg.network.nodes, ctx.cfg.network.skip_cap)
     ctx.job = Budget(120.0, 119.0)
     start = time.monotonic()
     with pytest.raises(TrialTimeout):

@@ -162,7 +162,7 @@ def test_a_machine_that_slows_3x_cuts_the_report_not_the_deadline(strategy):
 
 
 def test_a_machine_that_slows_more_ends_the_search_earlier_then_drops_the_report():
-    c, p = _slowed("random", child_epochs=1)  # floor 2 x 1 x epoch x 0.5
+    c, p = _slowed("random", child={"epochs": 1})  # floor 2 x 1 x epoch x 0.5
     assert p["search_s"] == 68.0 and _shape(p) == (1, 1, 6)
     # 7x slower, 21 s an epoch: the smallest report (2 x 21 = 42 s) beside the search's 38 s
     # rest does not fit the 74 s left: the search ends 42 s before the end instead

@@ -150,5 +150,10 @@ def test_bench_set_options_are_json_or_strings():
     from bench.common import parse_sets
 
     assert parse_sets(
-        ["fast=true", "child_epochs=6", 'zero_cost={"fill": true}', "warm_start=zero-cost"]
-    ) == {"fast": True, "child_epochs": 6, "zero_cost": {"fill": True}, "warm_start": "zero-cost"}
+        ["crops.fast=true", "child.epochs=6", 'zero_cost={"fill": true}', "warm_start=zero-cost"]
+    ) == {
+        "crops.fast": True,
+        "child.epochs": 6,
+        "zero_cost": {"fill": True},
+        "warm_start": "zero-cost",
+    }

@@ -19,7 +19,7 @@ SPEC = {
     "samples": 6,
     "evolution.parallel": 2,
     "minutes": None,
-    "report_random": 0,
+    "report.random": 0,
 }
 
 
@@ -63,10 +63,10 @@ def test_executor_options_of_a_search_are_validated(home, store, proxy_file, cap
     from core.nas.config import SearchConfig
 
     base = {"proxy_path": str(proxy_file)}
-    with pytest.raises(SpecError, match="needs executor=ray"):
-        SearchConfig.from_spec({**base, "ray_address": "auto"})
-    with pytest.raises(SpecError, match="executor"):
-        SearchConfig.from_spec({**base, "executor": "dask"})
+    with pytest.raises(SpecError, match="needs execution.executor=ray"):
+        SearchConfig.from_spec({**base, "execution": {"ray_address": "auto"}})
+    with pytest.raises(SpecError, match="execution.executor='dask'"):
+        SearchConfig.from_spec({**base, "execution.executor": "dask"})
     code = main(
         [
             "--home",
@@ -87,7 +87,8 @@ def test_executor_options_of_a_search_are_validated(home, store, proxy_file, cap
     )
     assert code == 0
     spec = store.get_job(int(capsys.readouterr().out.strip().splitlines()[-1]))["spec"]
-    assert (spec["executor"], spec["ray_address"], spec["evolution"]["parallel"]) == (
+    ex = spec["execution"]
+    assert (ex["executor"], ex["ray_address"], spec["evolution"]["parallel"]) == (
         "ray",
         "head:6379",
         3,

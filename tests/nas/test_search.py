@@ -92,8 +92,8 @@ def _resumed_reporter(store, job_id, reporter):
 
 def _check_interrupted_run_resumes_exactly(make_job, store, monkeypatch, ref, expected):
     """Same search, cancelled after its first epoch, resumed: identical to the uninterrupted run."""
-    # report_random only changes the final report: the search itself is the same as ref's
-    job_id, reporter = make_job(strategy="darts", report_random=0, **BUDGETS["darts"])
+    # report.random only changes the final report: the search itself is the same as ref's
+    job_id, reporter = make_job(strategy="darts", report={"random": 0}, **BUDGETS["darts"])
     monkeypatch.setattr(reporter_module, "CANCEL_POLL_S", 0.0)
     original_save = RunState.save
 
@@ -137,7 +137,9 @@ def test_darts_warmup_trains_weights_only(make_job, store):
     """Within the warm-up share no alpha moves: the snapshot keeps the initial alphas."""
     from core.nas.supernet import SuperNet
 
-    job_id, reporter = make_job(strategy="darts", epochs=1, warmup=0.99, report_random=0)
+    job_id, reporter = make_job(
+        strategy="darts", epochs=1, darts={"warmup": 0.99}, report={"random": 0}
+    )
     SEARCH.run(reporter.spec, reporter)
     alphas = json.loads((reporter.run_dir / "alphas.json").read_text())
     torch.manual_seed(0)  # the search's seed: the same initial alphas
@@ -154,7 +156,10 @@ def test_pc_darts_searches_with_partial_channels(make_job, store):
     """`--partial-channels 2`: the job runs, moves its betas (snapshots are softmax(alpha) x
     normalised beta, so a node's rows no longer each sum to 1) and derives a cell."""
     job_id, reporter = make_job(
-        strategy="darts", epochs=2, warmup=0.0, report_random=0, darts={"partial_channels": 2}
+        strategy="darts",
+        epochs=2,
+        darts={"warmup": 0.0, "partial_channels": 2},
+        report={"random": 0},
     )
     result = SEARCH.run(reporter.spec, reporter)
     assert Genotype.from_dict(result["genotype"])

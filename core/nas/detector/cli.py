@@ -4,7 +4,9 @@ core.nas.cli defines `search` (the cell search, `--level cell`, the default); `r
 `--level` and this search's own options to it and sends `--level detector` here, which submits
 a `search.detector` job after printing its plan line. The options it shares with the cell search
 are --dataset, --minutes (--no-time-limit), --target-ms, --seed, --threads and --epochs (here:
-the epochs of a complete trial); any other cell-search option is refused with --level detector.
+the epochs of a complete trial; the detector search's field is the last part of the cell search's
+dotted one: objective.target_ms -> target_ms); any other cell-search option is refused with
+--level detector.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import argparse
 
 from core.cli_util import store_from, submit
 from core.errors import SpecError
-from core.nas.cli import NESTED_FLAGS, TOP_FLAGS
+from core.nas.cli import FLAGS
+from core.nas.config import SearchConfig
 from core.nas.detector.config import KIND, DetectorSearchConfig, plan_line
-from core.spec import add_arguments, args_to_spec
+from core.spec import add_arguments, args_to_spec, cli_flag
 
 LEVELS = ("cell", "detector")
-SHARED_FLAGS = ("dataset", "minutes", "target_ms", "seed", "threads", "epochs")
+# the cell search's options this search reads too
+SHARED_FLAGS = ("dataset", "minutes", "objective.target_ms", "seed", "execution.threads", "epochs")
 DETECTOR_FLAGS = (
     "trials",
     "backbones",
@@ -59,15 +63,16 @@ def register(sub) -> None:
 
 def detector_spec(args: argparse.Namespace) -> dict:
     """The search.detector job spec from parsed arguments (only what was given)."""
-    cell_only = [n for n in args_to_spec(args, TOP_FLAGS) if n not in SHARED_FLAGS]
-    cell_only += [f"{g}.{n}" for g, _, n, _ in NESTED_FLAGS if getattr(args, f"{g}.{n}", None)]
+    cell_only = [n for n in args_to_spec(args, FLAGS) if n not in SHARED_FLAGS]
     if cell_only or args.set:
-        name = cell_only[0] if cell_only else "set"
+        flag = cli_flag(SearchConfig, cell_only[0]) if cell_only else "--set"
         raise SpecError(
-            f"--{name.replace('_', '-')} is an option of the cell search (--level cell); "
+            f"{flag} is an option of the cell search (--level cell); "
             "`python -m core search --help` lists the detector search's"
         )
-    spec = args_to_spec(args, SHARED_FLAGS + DETECTOR_FLAGS)
+    shared = args_to_spec(args, SHARED_FLAGS)
+    spec = {name.rpartition(".")[2]: value for name, value in shared.items()}
+    spec.update(args_to_spec(args, DETECTOR_FLAGS))
     if args.no_time_limit:
         spec["minutes"] = None
     return spec

@@ -175,11 +175,18 @@ def search(ctx: SearchContext) -> SearchOutcome:
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     model = SuperNet(
-        cfg.C, data.num_classes, cfg.layers, cfg.nodes, partial_channels=cfg.darts.partial_channels
+        cfg.network.C,
+        data.num_classes,
+        cfg.network.layers,
+        cfg.network.nodes,
+        partial_channels=cfg.darts.partial_channels,
     )
     model = model.to(ctx.device, memory_format=torch.channels_last)
     w_opt = torch.optim.SGD(
-        model.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        model.weight_parameters(),
+        lr=cfg.supernet.lr,
+        momentum=cfg.supernet.momentum,
+        weight_decay=cfg.supernet.weight_decay,
     )
     st = ctx.state or {
         "epoch": 0,
@@ -192,8 +199,8 @@ def search(ctx: SearchContext) -> SearchOutcome:
         model,
         cfg.darts.arch_lr,
         cfg.darts.arch_weight_decay,
-        cfg.momentum,
-        cfg.weight_decay,
+        cfg.supernet.momentum,
+        cfg.supernet.weight_decay,
         _latency_penalty(ctx, model, st),
     )
     if ctx.state is not None:
@@ -270,7 +277,7 @@ def _log_epoch(
     ctx: SearchContext, model: SuperNet, architect: Architect, st: dict, epoch: int, stats: dict
 ) -> None:
     """The epoch's alpha snapshot (alphas.json), derived cell and metrics."""
-    genotype = model.genotype(ctx.cfg.skip_cap)
+    genotype = model.genotype(ctx.cfg.network.skip_cap)
     if stats["val_acc"] is not None:
         st["best"] = max(st["best"], stats["val_acc"])
         st["last"] = stats["val_acc"]
@@ -288,7 +295,7 @@ def _log_epoch(
     expected = None
     if architect.penalty is not None:
         with torch.no_grad():
-            expected = float(_expected_ms(model, st["latency_table"], ctx.cfg.nodes))
+            expected = float(_expected_ms(model, st["latency_table"], ctx.cfg.network.nodes))
     ctx.epoch_metrics(
         epoch,
         train_acc=stats["train_acc"],
@@ -324,17 +331,18 @@ def _latency_penalty(
     ctx: SearchContext, model: SuperNet, st: dict
 ) -> Callable[[], torch.Tensor] | None:
     """With the accuracy-latency objective: -w log(E[lat] / target), E[lat] from an op latency
-    table measured on the job's device for the backbone at `latency_size` (FBNet style)."""
+    table measured on the job's device for the backbone at `objective.latency_size` (FBNet
+    style)."""
     cfg = ctx.cfg
-    if cfg.objective != "accuracy-latency":
+    if cfg.objective.kind != "accuracy-latency":
         return None
     if "latency_table" not in st:
         st["latency_table"] = op_latency_table(
-            model.primitives, cfg.latency_size, ctx.device, cfg.nodes
+            model.primitives, cfg.objective.latency_size, ctx.device, cfg.network.nodes
         )
         ctx.reporter.info(
             "darts: op latency table measured at {}px on {}: {}".format(
-                cfg.latency_size,
+                cfg.objective.latency_size,
                 ctx.device,
                 ", ".join(
                     f"{op} {st['latency_table']['normal'][op]:.2f} ms" for op in model.primitives
@@ -343,7 +351,9 @@ def _latency_penalty(
         )
     target = ctx.target_ms
     return lambda: latency_loss(
-        _expected_ms(model, st["latency_table"], cfg.nodes), target, cfg.latency_weight
+        _expected_ms(model, st["latency_table"], cfg.network.nodes),
+        target,
+        cfg.objective.latency_weight,
     )
 
 
@@ -358,16 +368,24 @@ def _run_epoch(
 ) -> dict:
     """One DARTS epoch over the search-train half; alpha batches cycle over the search-val half."""
     cfg, data = ctx.cfg, ctx.data
-    lr = cosine_lr(cfg.lr, cfg.lr_min, epoch, planned)
+    lr = cosine_lr(cfg.supernet.lr, cfg.supernet.lr_min, epoch, planned)
     for group in w_opt.param_groups:
         group["lr"] = lr
-    val_stream = cycle_batches(data.search_val_x, data.search_val_y, cfg.batch_size, generator)
-    steps = math.ceil(len(data.search_train_y) / cfg.batch_size)
+    val_stream = cycle_batches(
+        data.search_val_x, data.search_val_y, cfg.supernet.batch_size, generator
+    )
+    steps = math.ceil(len(data.search_train_y) / cfg.supernet.batch_size)
     tr_correct = tr_seen = va_correct = va_seen = done = 0
     cut, step_s = False, 0.0
     model.train()
     for step, (xb, yb) in enumerate(
-        batches(data.search_train_x, data.search_train_y, cfg.batch_size, generator, augment=True)
+        batches(
+            data.search_train_x,
+            data.search_train_y,
+            cfg.supernet.batch_size,
+            generator,
+            augment=True,
+        )
     ):
         ctx.check_stop()
         if ctx.budget.remaining < step_s and (epoch or step):  # would end past the budget
@@ -384,7 +402,7 @@ def _run_epoch(
             va_seen += len(yv)
         logits = model(xb)
         loss = F.cross_entropy(logits, yb)
-        weight_step(loss, w_opt, model.weight_parameters(), cfg.grad_clip)
+        weight_step(loss, w_opt, model.weight_parameters(), cfg.supernet.grad_clip)
         tr_correct += int((logits.argmax(1) == yb).sum())
         tr_seen += len(yb)
         done += 1

@@ -11,10 +11,10 @@ then the reduction cell. Logits use the ENAS temperature (5) and tanh constant (
 Each epoch: (1) shared weights - one SGD step per search-train batch, each on a freshly sampled
 cell; (2) controller - `controller_steps` REINFORCE updates, reward = accuracy of a sampled cell
 on a search-val batch, moving-average baseline (decay 0.99), entropy bonus; every sample and its
-reward is logged (kind "sampled"); (3) derive - `enas_derive_samples` cells sampled and scored on
+reward is logged (kind "sampled"); (3) derive - `enas.derive_samples` cells sampled and scored on
 one search-val batch, the best rescored on the whole half and logged (kind "derived"). The answer
-is the best derived cell over all epochs (capped to `skip_cap` skips in the normal cell: samples
-with more are redrawn).
+is the best derived cell over all epochs (capped to `network.skip_cap` skips in the normal cell:
+samples with more are redrawn).
 """
 
 from __future__ import annotations
@@ -140,16 +140,19 @@ def search(ctx: SearchContext) -> SearchOutcome:
     cfg, data = ctx.cfg, ctx.data
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    shared = SuperNet(cfg.C, data.num_classes, cfg.layers, cfg.nodes)
+    shared = SuperNet(cfg.network.C, data.num_classes, cfg.network.layers, cfg.network.nodes)
     shared = shared.to(ctx.device, memory_format=torch.channels_last)
     controller = Controller(
-        cfg.nodes,
+        cfg.network.nodes,
         hidden=cfg.enas.controller_hidden,
         temperature=cfg.enas.temperature,
         tanh_constant=cfg.enas.tanh_constant,
     )
     w_opt = torch.optim.SGD(
-        shared.weight_parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        shared.weight_parameters(),
+        lr=cfg.supernet.lr,
+        momentum=cfg.supernet.momentum,
+        weight_decay=cfg.supernet.weight_decay,
     )
     c_opt = torch.optim.Adam(controller.parameters(), lr=cfg.enas.controller_lr)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -165,7 +168,9 @@ def search(ctx: SearchContext) -> SearchOutcome:
     total = cfg.max_epochs
     while not st["done"] and st["epoch"] < total:
         epoch = st["epoch"]
-        lr = cfg.lr_min + 0.5 * (cfg.lr - cfg.lr_min) * (1 + math.cos(math.pi * epoch / total))
+        lr = cfg.supernet.lr_min + 0.5 * (cfg.supernet.lr - cfg.supernet.lr_min) * (
+            1 + math.cos(math.pi * epoch / total)
+        )
         for group in w_opt.param_groups:
             group["lr"] = lr
         train_acc, cut = _train_shared(ctx, shared, controller, w_opt, generator, epoch)
@@ -218,18 +223,24 @@ def _train_shared(ctx, shared, controller, w_opt, generator, epoch) -> tuple[flo
     cfg, data = ctx.cfg, ctx.data
     correct = seen = 0
     shared.train()
-    steps = math.ceil(len(data.search_train_y) / cfg.batch_size)
+    steps = math.ceil(len(data.search_train_y) / cfg.supernet.batch_size)
     for step, (xb, yb) in enumerate(
-        batches(data.search_train_x, data.search_train_y, cfg.batch_size, generator, augment=True)
+        batches(
+            data.search_train_x,
+            data.search_train_y,
+            cfg.supernet.batch_size,
+            generator,
+            augment=True,
+        )
     ):
         ctx.check_stop()
         if ctx.budget.exhausted():
             return correct / max(1, seen), True
         with torch.no_grad():
-            genotype, _, _ = sample_capped(controller, cfg.skip_cap)
+            genotype, _, _ = sample_capped(controller, cfg.network.skip_cap)
         logits = shared(xb.contiguous(memory_format=torch.channels_last), genotype)
         loss = F.cross_entropy(logits, yb)
-        weight_step(loss, w_opt, shared.weight_parameters(), cfg.grad_clip)
+        weight_step(loss, w_opt, shared.weight_parameters(), cfg.supernet.grad_clip)
         correct += int((logits.argmax(1) == yb).sum())
         seen += len(yb)
         ctx.reporter.metric("search/loss", loss.item(), step=epoch * steps + step)
@@ -259,11 +270,11 @@ def reinforce_step(
 
 def _train_controller(ctx, shared, controller, c_opt, st, generator) -> list[float]:
     cfg, data = ctx.cfg, ctx.data
-    stream = cycle_batches(data.search_val_x, data.search_val_y, cfg.batch_size, generator)
+    stream = cycle_batches(data.search_val_x, data.search_val_y, cfg.supernet.batch_size, generator)
     rewards = []
     for _ in range(cfg.enas.controller_steps):
         ctx.check_stop()
-        genotype, log_p, entropy = sample_capped(controller, cfg.skip_cap)
+        genotype, log_p, entropy = sample_capped(controller, cfg.network.skip_cap)
         xv, yv = next(stream)
         with torch.no_grad():
             reward = float(
@@ -301,14 +312,16 @@ def _train_controller(ctx, shared, controller, c_opt, st, generator) -> list[flo
 def _derive(ctx, shared, controller, generator, epoch) -> tuple[Genotype, float] | None:
     """Best of a few controller samples on one val batch, rescored on the whole val half."""
     cfg, data = ctx.cfg, ctx.data
-    xv, yv = next(batches(data.search_val_x, data.search_val_y, 4 * cfg.batch_size, generator))
+    xv, yv = next(
+        batches(data.search_val_x, data.search_val_y, 4 * cfg.supernet.batch_size, generator)
+    )
     xv = xv.contiguous(memory_format=torch.channels_last)
     candidates = []
     shared.train()  # shared BN statistics are per-sample (as ENAS): score in train mode
     with torch.no_grad():
         for _ in range(cfg.enas.derive_samples):
             ctx.check_stop()
-            genotype, _, _ = sample_capped(controller, cfg.skip_cap)
+            genotype, _, _ = sample_capped(controller, cfg.network.skip_cap)
             candidates.append(
                 (float((shared(xv, genotype).argmax(1) == yv).float().mean()), genotype)
             )

@@ -59,9 +59,13 @@ def search(ctx: SearchContext) -> SearchOutcome:
                         "candidate_arch_id": record["arch_id"],
                     },
                 )
-            return sample_genotype(rng, cfg.nodes, cfg.skip_cap), {"origin": "initial"}
+            return sample_genotype(rng, cfg.network.nodes, cfg.network.skip_cap), {
+                "origin": "initial"
+            }
         parent = tournament(rng, population, history, evo.sample_size)
-        child, change = mutate(Genotype.from_dict(history[parent]["genotype"]), rng, cfg.skip_cap)
+        child, change = mutate(
+            Genotype.from_dict(history[parent]["genotype"]), rng, cfg.network.skip_cap
+        )
         return child, {
             "origin": "mutation",
             "parent": parent,

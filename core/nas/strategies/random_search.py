@@ -36,7 +36,7 @@ def search(ctx: SearchContext) -> SearchOutcome:
                     "candidate_arch_id": record["arch_id"],
                 },
             )
-        return sample_genotype(rng, cfg.nodes, cfg.skip_cap), {}
+        return sample_genotype(rng, cfg.network.nodes, cfg.network.skip_cap), {}
 
     # proposals never wait for results: a round fills every slot of the executor
     return run_sampling(

@@ -2,7 +2,7 @@
 random search, so both get the same evaluation and budget (Real et al. 2019 compare them exactly
 this way, section 3).
 
-Each candidate is a fresh proxy network trained `child_epochs` on the search-train half and scored
+Each candidate is a fresh proxy network trained `child.epochs` on the search-train half and scored
 on the search-val half (seeded per candidate), logged as kind "sampled" with its score (its
 accuracy, or the MnasNet reward with the accuracy-latency objective: SearchContext.objective),
 and followed by a checkpoint: one candidate is one "generation" of aging evolution. The budget
@@ -39,7 +39,7 @@ CANDIDATE_SEED = 100_003  # candidate i trains with seed * CANDIDATE_SEED + i
 
 
 def candidate_trial(ctx: SearchContext, genotype: Genotype, index: int, epochs: int | None = None):
-    """Candidate `index`: `epochs` (default `child_epochs`) on the search-train half, scored on
+    """Candidate `index`: `epochs` (default `child.epochs`) on the search-train half, scored on
     the search-val half, seeded by (seed, index); it stops (BudgetCut) when the search budget
     ends."""
     remaining = ctx.budget.remaining
@@ -47,7 +47,7 @@ def candidate_trial(ctx: SearchContext, genotype: Genotype, index: int, epochs: 
     return ctx.trial(
         genotype,
         ctx.cfg.seed * CANDIDATE_SEED + index,
-        epochs or ctx.cfg.child_epochs,
+        epochs or ctx.cfg.child.epochs,
         "search",
         deadline,
     )

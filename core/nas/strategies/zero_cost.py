@@ -9,7 +9,7 @@ logged (kind and role "candidate", extra fields `synflow`, `naswot`, `zico`, `no
 budget. The proxies named in `zero_cost.proxies` are combined by rank aggregation
 (`zero_cost.combine`), the `top_k` best cells are trained like evolution's children (with
 `zero_cost.fill`, the default, as many epochs as the rest of the search budget affords, at
-least `child_epochs`; scored on the search-val half, kind "trained"), and the best trained one
+least `child.epochs`; scored on the search-val half, kind "trained"), and the best trained one
 is the answer (the best-ranked one when no training fitted).
 
 `prerank` is also the warm start of evolution (initial population) and random search (a filter):
@@ -101,7 +101,7 @@ def prerank(
     while len(scored) < cells and (not scored or ctx.budget.elapsed < share * ctx.budget.seconds):
         ctx.check_stop()
         index = len(scored)
-        genotype = sample_genotype(rng, cfg.nodes, cfg.skip_cap)
+        genotype = sample_genotype(rng, cfg.network.nodes, cfg.network.skip_cap)
         values = score_cell(ctx, genotype, index, batches)
         values = {k: (v if math.isfinite(v) else -1e300) for k, v in values.items()}
         arch_id = ctx.log_architecture(
@@ -197,16 +197,16 @@ FILL_SAFETY = 0.8  # share of the remaining search budget `fill` plans to use (t
 
 
 def _top_epochs(ctx: SearchContext, cells: int) -> int:
-    """Epochs per top cell: child_epochs, or with `zero_cost.fill` as many as the remaining
-    search budget affords for `cells` cells (at least child_epochs, at most the report's)."""
+    """Epochs per top cell: child.epochs, or with `zero_cost.fill` as many as the remaining
+    search budget affords for `cells` cells (at least child.epochs, at most the report's)."""
     cfg = ctx.cfg
-    per_epoch = _cell_train_s(ctx) / cfg.child_epochs
+    per_epoch = _cell_train_s(ctx) / cfg.child.epochs
     left = ctx.budget.remaining
     if not cfg.zero_cost.fill or not math.isfinite(left) or per_epoch <= 0:
-        return cfg.child_epochs
+        return cfg.child.epochs
     fit = int(FILL_SAFETY * left / (max(1, cells) * per_epoch))
-    epochs = max(cfg.child_epochs, min(cfg.report.epochs, fit))
-    if epochs > cfg.child_epochs:
+    epochs = max(cfg.child.epochs, min(cfg.report.epochs, fit))
+    if epochs > cfg.child.epochs:
         ctx.reporter.info(
             f"zero-cost: the top {cells} cells train {epochs} epochs each "
             f"(the rest of the search budget, {left:.0f} s)"
@@ -216,13 +216,13 @@ def _top_epochs(ctx: SearchContext, cells: int) -> int:
 
 def _cell_train_s(ctx: SearchContext, trained: list[dict] | None = None) -> float:
     """Seconds to train one top cell: the mean of those trained so far, else the plan's timed
-    report epoch scaled to child_epochs on the search-train half."""
+    report epoch scaled to child.epochs on the search-train half."""
     times = [t["seconds"] for t in trained or [] if "seconds" in t]
     if times:
         return sum(times) / len(times)
     epoch_s = (ctx.plan or {}).get("epoch_s") or 0.0
     share = len(ctx.data.search_train_y) / max(1, len(ctx.data.train_y))
-    return ctx.cfg.child_epochs * epoch_s * share
+    return ctx.cfg.child.epochs * epoch_s * share
 
 
 def _train_top(ctx: SearchContext, st: dict, top: list[dict]) -> None:

@@ -17,7 +17,18 @@ def shapes(store, home):
 
 def test_level_detector_prints_the_plan_and_queues_the_job(home, store, shapes, capsys):
     args = ["--home", str(home), "search", "--level", "detector", "--dataset", shapes]
-    args += ["--minutes", "3", "--target-ms", "20", "--seed", "2", "--epochs", "9"]
+    args += [
+        "--minutes",
+        "3",
+        "--target-ms",
+        "20",
+        "--seed",
+        "2",
+        "--epochs",
+        "9",
+        "--threads",
+        "1",
+    ]
     args += ["--backbones", "mobilenetv3_small_100,nas:DARTS_V2", "--image-sizes", "128,256"]
     args += ["--fpn-channels", "16 32", "--trials", "12", "--no-worker"]
     assert main(args) == 0
@@ -30,7 +41,7 @@ def test_level_detector_prints_the_plan_and_queues_the_job(home, store, shapes, 
     assert spec["backbones"] == ["mobilenetv3_small_100", "nas:DARTS_V2"]
     assert spec["image_sizes"] == [128, 256] and spec["fpn_channels"] == [16, 32]
     assert (spec["minutes"], spec["target_ms"], spec["seed"], spec["epochs"]) == (3.0, 20.0, 2, 9)
-    assert spec["trials"] == 12 and spec["fpn_cell_repeats"] == [1, 2, 3]
+    assert spec["trials"] == 12 and spec["fpn_cell_repeats"] == [1, 2, 3] and spec["threads"] == 1
 
 
 def test_default_backbones_are_resolved_into_the_spec(home, store, shapes, capsys):
@@ -46,6 +57,7 @@ def test_default_backbones_are_resolved_into_the_spec(home, store, shapes, capsy
     [
         (["--strategy", "darts"], "--strategy is an option of the cell search"),
         (["--set", "report.epochs=3"], "--set is an option of the cell search"),
+        (["--population", "4"], "--population is an option of the cell search"),
         (["--image-sizes", "200"], "multiples of 128"),
         (["--no-time-limit"], "give minutes or trials"),
     ],

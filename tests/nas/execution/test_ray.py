@@ -179,8 +179,8 @@ def _rows(store, job_id: int) -> list[tuple]:
 
 
 def test_an_evolution_search_and_its_report_equal_the_local_executors(executor, store, proxy_file):
-    local_id, local = _search(store, proxy_file, executor="local")
-    ray_id, remote = _search(store, proxy_file, executor="ray")
+    local_id, local = _search(store, proxy_file, execution={"executor": "local"})
+    ray_id, remote = _search(store, proxy_file, execution={"executor": "ray"})
     assert remote["executor"] == "ray" and local["executor"] == "local"
     assert remote["executor_slots"] == 2
     assert remote["genotype"] == local["genotype"]
@@ -203,8 +203,8 @@ def test_cancel_in_the_middle_of_a_search_ends_its_ray_tasks(executor, store, pr
     spec = {
         **SEARCH_SPEC,
         "proxy_path": str(proxy_file),
-        "executor": "ray",
-        "child_epochs": 1000,
+        "execution.executor": "ray",
+        "child.epochs": 1000,
         "samples": 20,
     }
     job_id = submit_job(store, "search", spec)

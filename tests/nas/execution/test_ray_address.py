@@ -60,7 +60,7 @@ def test_well_formed_addresses(address, expected):
 )
 def test_malformed_address_refused_at_submit(make_job, address, problem):  # noqa: F811
     with pytest.raises(SpecError, match="ray_address=") as info:
-        make_job(executor="ray", ray_address=address)
+        make_job(execution={"executor": "ray", "ray_address": address})
     assert problem in str(info.value) and repr(address) in str(info.value)
 
 
@@ -78,7 +78,7 @@ def test_probe_gives_up_after_its_timeout_with_address_and_advice(closed_port):
 def test_unreachable_head_fails_the_search_job_within_30_s(make_job, closed_port):  # noqa: F811
     assert CONNECT_TIMEOUT_S < JOB_FAILS_WITHIN_S - 5  # room for importing Ray and the job start
     address = f"127.0.0.1:{closed_port}"
-    _job_id, reporter = make_job(executor="ray", ray_address=address)
+    _job_id, reporter = make_job(execution={"executor": "ray", "ray_address": address})
     started = time.monotonic()
     with pytest.raises(RayUnreachable, match=f"no Ray head answers at {address}"):
         SEARCH.run(reporter.spec, reporter)
@@ -86,7 +86,9 @@ def test_unreachable_head_fails_the_search_job_within_30_s(make_job, closed_port
 
 
 def test_cancel_while_connecting_is_honoured_within_5_s(make_job, store, closed_port):  # noqa: F811
-    job_id, reporter = make_job(executor="ray", ray_address=f"127.0.0.1:{closed_port}")
+    job_id, reporter = make_job(
+        execution={"executor": "ray", "ray_address": f"127.0.0.1:{closed_port}"}
+    )
     asked: list[float] = []
 
     def cancel_soon() -> None:
