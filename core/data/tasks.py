@@ -38,6 +38,7 @@ def run_generate(spec: dict, reporter: Reporter) -> dict:
             check_stop=reporter.check_stop,
         )
         reporter.progress(0.96, "registering")
+        reporter.check_stop(fresh=True)  # the last moment a cancel leaves no dataset
         h, w = spec["size"]
         source = (
             f"generated {spec['kind']}: {spec['images']} images {w}x{h}, objects "
@@ -80,6 +81,7 @@ def run_import(spec: dict, reporter: Reporter) -> dict:
             if problem["severity"] != "info":
                 reporter.warning(f"{problem['file']}: {problem['problem']} -> {problem['action']}")
         reporter.progress(0.96, "registering")
+        reporter.check_stop(fresh=True)  # the last moment a cancel leaves no dataset
         row = commit_dataset(
             store,
             work,

@@ -24,6 +24,7 @@ from torch import nn
 from core.det.bench import DetectionBench
 from core.det.model_file import load_model_file
 from core.errors import SpecError
+from core.forked import call_forked
 from core.io import atomic_path
 from core.references import resolve_model_row
 
@@ -190,16 +191,22 @@ def run_export(spec: dict, reporter: Reporter) -> dict:
     size = tuple(spec["image_size"] or model.config.image_size)
     out = Path(spec["out"]) if spec["out"] else reporter.run_dir / f"model{SUFFIX[spec['format']]}"
     reporter.progress(0.3, f"exporting {spec['format']} at {size[0]}x{size[1]}")
-    export_detector(
-        bench,
-        out,
-        spec["format"],
-        size,
-        spec["postprocess"],
-        spec["score_threshold"],
-        int(spec["opset"]),
-    )
-    reporter.check_stop()
+    try:  # one long library call: in a child process that a cancel kills (core.forked)
+        call_forked(
+            export_detector,
+            bench,
+            out,
+            spec["format"],
+            size,
+            spec["postprocess"],
+            spec["score_threshold"],
+            int(spec["opset"]),
+            check=reporter.check_stop,
+        )
+    except BaseException:
+        for partial in out.parent.glob(f".{out.name}.*.tmp"):  # atomic_path's, if killed
+            partial.unlink(missing_ok=True)
+        raise
     reporter.progress(0.8, "checking the exported file against PyTorch")
     torch.manual_seed(0)
     images = torch.rand(2, 3, *size)

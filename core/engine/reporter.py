@@ -128,14 +128,18 @@ class Reporter:
         self.store.set_result(self.job_id, result)
 
     # -- cancellation --------------------------------------------------------------------------
-    def should_stop(self) -> bool:
-        """True once the user asked to cancel; tasks check it between steps and return."""
-        if not self._cancelled and time.monotonic() - self._last_cancel_check > CANCEL_POLL_S:
+    def should_stop(self, fresh: bool = False) -> bool:
+        """True once the user asked to cancel; tasks check it between steps and return.
+        `fresh`: read the flag now, not up to CANCEL_POLL_S old (before a step that registers
+        what cannot be taken back, such as a dataset or a model)."""
+        since = time.monotonic() - self._last_cancel_check
+        if not self._cancelled and (fresh or since > CANCEL_POLL_S):
             self._last_cancel_check = time.monotonic()
             self._cancelled = self.store.cancel_requested(self.job_id)
         return self._cancelled
 
-    def check_stop(self) -> None:
-        """Raise JobCancelled if the user asked to cancel (the worker marks the job cancelled)."""
-        if self.should_stop():
+    def check_stop(self, fresh: bool = False) -> None:
+        """Raise JobCancelled if the user asked to cancel (the worker marks the job cancelled);
+        `fresh` as in should_stop."""
+        if self.should_stop(fresh):
             raise JobCancelled(f"job {self.job_id} cancelled by the user")

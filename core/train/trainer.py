@@ -92,7 +92,9 @@ class Trainer:
         if not self.classes:
             raise DatasetError(f"dataset {config.dataset!r} has no classes")
         seed_everything(config.seed)
+        reporter.check_stop()  # the start-up's steps take seconds each on a busy machine
         model, self.backbone_record = self._build_model()
+        reporter.check_stop()
         model = dist.prepare_model(model, config.sync_bn)  # SyncBatchNorm when N > 1
         if dist.distributed:
             seed_everything(dist.rank_seed(config.seed))  # the same model, rank's own draws
@@ -112,6 +114,7 @@ class Trainer:
         )
         if len(self.train_set) == 0:
             raise DatasetError(f"dataset {config.dataset!r} has no training images")
+        reporter.check_stop()
         if self.precision.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.bench = DetectionBench(model.to(self.device))
@@ -467,6 +470,8 @@ class Trainer:
         name = f"job-{self.reporter.job_id}"
         best_path = self.run_dir / "best.pt"
         best = summary(read_json(self.run_dir / "eval.json"))
+        latency_ms = round(detector_latency_ms(self.model, self.device), 2)
+        self.reporter.check_stop(fresh=True)  # the last moment a cancel registers no model
         self.store.add_model(
             name,
             "trained",
@@ -479,7 +484,7 @@ class Trainer:
                 "train": self.config.to_spec(),
                 "params": sum(p.numel() for p in self.model.parameters()),
                 "latency": {
-                    "ms": round(detector_latency_ms(self.model, self.device), 2),
+                    "ms": latency_ms,
                     "device": str(self.device),
                     "batch": 1,
                 },

@@ -125,6 +125,7 @@ class DetectorSearch:
         self._reconcile(setup)
         repeats = 0  # samples in a row of detectors already judged
         while (trial := self._next_trial(setup)) is not None:
+            self.reporter.check_stop()  # also between the sampler's proposals of judged detectors
             choice = suggest(trial, self.space)
             if self._repeat(trial):
                 repeats += 1
@@ -397,6 +398,7 @@ class DetectorSearch:
         }
 
     def _finish(self, setup: TrialSetup) -> dict[str, Any]:
+        self.reporter.check_stop(fresh=True)  # a cancel after the last trial registers no model
         result = self._result(setup, final=True)
         if result["pick"] is None:
             raise SearchError(

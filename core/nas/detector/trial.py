@@ -121,11 +121,11 @@ class TrialReporter:
     def artifact(self, kind: str, path) -> None:
         """A trial's files stay in its folder; the search registers the pick's."""
 
-    def should_stop(self) -> bool:
-        return self.job.should_stop() or self.clock.expired()
+    def should_stop(self, fresh: bool = False) -> bool:
+        return self.job.should_stop(fresh) or self.clock.expired()
 
-    def check_stop(self) -> None:
-        self.job.check_stop()
+    def check_stop(self, fresh: bool = False) -> None:
+        self.job.check_stop(fresh)
         if self.clock.expired():
             raise OutOfTime(f"the job's {self.clock.budget_s:.0f} s are spent")
 
@@ -278,7 +278,9 @@ def probe(job: Reporter, setup: TrialSetup, choice: DetectorChoice) -> tuple[Tri
                 f"dataset {setup.dataset!r} has no val images: a detector search scores its "
                 "trials by val AP50"
             )
+        reporter.check_stop()
         latency = detector_latency_ms(trainer.model, job.device)
+        reporter.check_stop()
         startup_s = time.monotonic() - started
         step_s = _step_seconds(trainer, reporter)
         eval_s = COCO_EVAL_S + len(trainer.val_set) * EVAL_COST_FACTOR * latency / 1000.0
