@@ -171,22 +171,15 @@ def _snapshot(model: SuperNet, epoch: int, genotype: Genotype) -> dict:
 
 
 def search(ctx: SearchContext) -> SearchOutcome:
-    cfg, data = ctx.cfg, ctx.data
+    cfg, data, net, sn = ctx.cfg, ctx.data, ctx.cfg.network, ctx.cfg.supernet
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
     model = SuperNet(
-        cfg.network.C,
-        data.num_classes,
-        cfg.network.layers,
-        cfg.network.nodes,
-        partial_channels=cfg.darts.partial_channels,
+        net.C, data.num_classes, net.layers, net.nodes, partial_channels=cfg.darts.partial_channels
     )
     model = model.to(ctx.device, memory_format=torch.channels_last)
     w_opt = torch.optim.SGD(
-        model.weight_parameters(),
-        lr=cfg.supernet.lr,
-        momentum=cfg.supernet.momentum,
-        weight_decay=cfg.supernet.weight_decay,
+        model.weight_parameters(), lr=sn.lr, momentum=sn.momentum, weight_decay=sn.weight_decay
     )
     st = ctx.state or {
         "epoch": 0,
@@ -199,8 +192,8 @@ def search(ctx: SearchContext) -> SearchOutcome:
         model,
         cfg.darts.arch_lr,
         cfg.darts.arch_weight_decay,
-        cfg.supernet.momentum,
-        cfg.supernet.weight_decay,
+        sn.momentum,
+        sn.weight_decay,
         _latency_penalty(ctx, model, st),
     )
     if ctx.state is not None:

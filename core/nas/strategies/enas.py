@@ -137,22 +137,19 @@ def cap_skips(genotype: Genotype, skip_cap: int) -> Genotype:
 
 
 def search(ctx: SearchContext) -> SearchOutcome:
-    cfg, data = ctx.cfg, ctx.data
+    cfg, data, net, sn = ctx.cfg, ctx.data, ctx.cfg.network, ctx.cfg.supernet
     rng = random.Random(cfg.seed)
     torch.manual_seed(cfg.seed)
-    shared = SuperNet(cfg.network.C, data.num_classes, cfg.network.layers, cfg.network.nodes)
+    shared = SuperNet(net.C, data.num_classes, net.layers, net.nodes)
     shared = shared.to(ctx.device, memory_format=torch.channels_last)
     controller = Controller(
-        cfg.network.nodes,
+        net.nodes,
         hidden=cfg.enas.controller_hidden,
         temperature=cfg.enas.temperature,
         tanh_constant=cfg.enas.tanh_constant,
     )
     w_opt = torch.optim.SGD(
-        shared.weight_parameters(),
-        lr=cfg.supernet.lr,
-        momentum=cfg.supernet.momentum,
-        weight_decay=cfg.supernet.weight_decay,
+        shared.weight_parameters(), lr=sn.lr, momentum=sn.momentum, weight_decay=sn.weight_decay
     )
     c_opt = torch.optim.Adam(controller.parameters(), lr=cfg.enas.controller_lr)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -168,9 +165,7 @@ def search(ctx: SearchContext) -> SearchOutcome:
     total = cfg.max_epochs
     while not st["done"] and st["epoch"] < total:
         epoch = st["epoch"]
-        lr = cfg.supernet.lr_min + 0.5 * (cfg.supernet.lr - cfg.supernet.lr_min) * (
-            1 + math.cos(math.pi * epoch / total)
-        )
+        lr = sn.lr_min + 0.5 * (sn.lr - sn.lr_min) * (1 + math.cos(math.pi * epoch / total))
         for group in w_opt.param_groups:
             group["lr"] = lr
         train_acc, cut = _train_shared(ctx, shared, controller, w_opt, generator, epoch)
