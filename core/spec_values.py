@@ -1,7 +1,8 @@
 """Scalar value coercion of the spec layer (core.spec): strings from the CLI/GUI -> typed values.
 
 Each converter raises ValueError with the reason only ("must be a finite number"); core.spec
-adds the "what: field=value: " prefix. NaN/inf are refused for every float.
+adds the "what: field=value: " prefix. NaN/inf are refused for every float. `parse_image_size`
+is the one image-size parser (re-exported by core.spec).
 """
 
 from __future__ import annotations
