@@ -105,6 +105,7 @@ def serve(args: argparse.Namespace, auth: tuple[str, str] | None) -> int:
 def _launch(demo, args: argparse.Namespace, auth, config) -> None:
     """Serve until stopped (Ctrl-C); no allowed_paths: no home file is served by path."""
     from nasdet_gui.app import css, theme, translations
+    from nasdet_gui.body_limit import launch_kwargs
 
     demo.launch(
         server_name=args.host,
@@ -117,6 +118,7 @@ def _launch(demo, args: argparse.Namespace, auth, config) -> None:
         i18n=translations(),
         show_error=True,
         footer_links=["api"],
+        **launch_kwargs(),  # a request body too deep to parse gets the project's words
     )
 
 

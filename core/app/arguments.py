@@ -5,7 +5,8 @@ whole numbers kept within what the store can hold. Every refusal is a SpecError
 "what: name=value: reason", so a client reads the same words as the CLI and the job specs.
 
 Parameters without a hint, or with a hint that is not plain data (an uploaded file, an event),
-are passed on untouched: their handler checks them.
+are passed on untouched: their handler checks them. Before any of that, `check_body_nesting`
+refuses a request body nested too deep to be parsed at all.
 """
 
 from __future__ import annotations
@@ -19,9 +20,13 @@ from typing import Any, Literal, Union
 
 from core.errors import SpecError
 from core.spec import coerce
-from core.spec_values import MAX_INT, fail
+from core.spec_values import MAX_INT, NESTING_LIMIT, fail, json_depth
 
 PLAIN = (int, float, str, bool, dict, list, tuple, type(None), Any)
+# A request body nested deeper than this is refused before it is parsed: far deeper than any
+# argument may nest (NESTING_LIMIT, said by the argument's own check), far below the depth at
+# which Python's JSON decoder runs out of recursion.
+BODY_NESTING_LIMIT = 256
 PLAIN_ORIGINS = (list, tuple, dict, Union, types.UnionType, Literal)
 
 
@@ -81,3 +86,14 @@ def job_id(value: Any) -> int:
     if not 1 <= number <= MAX_INT:
         raise fail("job id", value, f"must be a whole number 1..{MAX_INT}")
     return number
+
+
+def check_body_nesting(body: bytes) -> None:
+    """SpecError when a request's JSON body nests deeper than BODY_NESTING_LIMIT."""
+    if body.count(b"[") + body.count(b"{") <= BODY_NESTING_LIMIT:  # cannot be deeper
+        return
+    if json_depth(body.decode("utf-8", "replace")) > BODY_NESTING_LIMIT:
+        raise SpecError(
+            f"the request's JSON is nested deeper than {BODY_NESTING_LIMIT} levels; an "
+            f"argument may nest {NESTING_LIMIT} levels at most"
+        )

@@ -157,3 +157,48 @@ def test_predict_refuses_a_file_that_is_not_an_image_or_too_large(client, tmp_pa
     assert said.startswith("huge.png: too large: 30000 x 30000, limit 64 megapixels"), said
     said = answer(client, "/predict", ["no-such-model", [{"path": "/etc/hostname"}], 0.3])
     assert "must be uploaded files" in said, said  # a bare server path is never read
+
+
+def post_raw(url: str, body: bytes) -> tuple[int, str]:
+    """POST `body` as JSON straight to the app (no gradio_client), as any HTTP client can."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_a_raw_body_nested_3000_deep_gets_the_projects_message(gui_app):
+    import json
+
+    deep_object = b'{"a":' * 3000 + b"1" + b"}" * 3000
+    deep_list = b"[" * 3000 + b"]" * 3000
+    for endpoint, data in [
+        ("start_train", b'["shapes-demo", "quick-cpu", "", ' + deep_object + b"]"),
+        ("job_status", b"[" + deep_list + b"]"),
+    ]:
+        status, text = post_raw(
+            f"{gui_app.url}gradio_api/call/{endpoint}", b'{"data": ' + data + b"}"
+        )
+        assert status == 400, (endpoint, status, text[:200])
+        message = json.loads(text)["detail"]
+        assert message.startswith("the request's JSON is nested deeper than 256 levels"), message
+        assert_ours(message, endpoint)
+
+
+def test_a_raw_body_within_the_limit_reaches_the_arguments_own_check(gui_app):
+    import json
+    import urllib.request
+
+    options = b'{"a":' * 200 + b"1" + b"}" * 200
+    body = b'{"data": ["shapes-demo", "quick-cpu", "", ' + options + b"]}"
+    status, text = post_raw(f"{gui_app.url}gradio_api/call/start_train", body)
+    assert status == 200, text[:200]
+    event = json.loads(text)["event_id"]
+    with urllib.request.urlopen(f"{gui_app.url}gradio_api/call/start_train/{event}") as stream:
+        said = stream.read().decode()
+    assert "event: error" in said and "nested deeper than 32 levels" in said, said[:300]
