@@ -494,7 +494,7 @@ def add_arguments(
         f = _field(cls, info.name)
         hint = _is_optional(_hint(cls, info.name))[1]
         flag = cli_flag(cls, info.name)
-        group, dot, leaf = info.name.rpartition(".")
+        _, dot, leaf = info.name.rpartition(".")
         kwargs: dict[str, Any] = {
             "dest": info.name,
             "default": None,
