@@ -89,10 +89,16 @@ class DetectionBench(nn.Module):
         return self
 
     def detect(
-        self, images: torch.Tensor, score_threshold: float = 0.05, max_detections: int | None = None
+        self,
+        images: torch.Tensor,
+        score_threshold: float = 0.05,
+        max_detections: int | None = None,
+        one_label: bool = True,
     ) -> torch.Tensor:
         """Images in [0, 1] -> padded detections [B, max_detections, 6] (x1, y1, x2, y2, score,
-        class); rows with score 0 are padding. Runs in whatever mode the model is in."""
+        class); rows with score 0 are padding. Runs in whatever mode the model is in.
+        `one_label=False` leaves out the cross-class step of post-processing (every class keeps
+        its own boxes, as COCO evaluation expects; core.det.postprocess)."""
         x = self.prepare(images)
         model = self._inference if self._inference is not None else self.model
         if self._inference is not None:
@@ -102,20 +108,27 @@ class DetectionBench(nn.Module):
         config = self.post_config
         if max_detections is not None and max_detections != config.max_detections:
             config = dataclasses.replace(config, max_detections=max_detections)
+        if not one_label:
+            config = dataclasses.replace(config, cross_class_iou=None)
         return postprocess(
             class_out, box_out, anchors, tuple(images.shape[-2:]), score_threshold, config
         )
 
     def predict(
-        self, images: torch.Tensor, score_threshold: float = 0.05, max_detections: int = 100
+        self,
+        images: torch.Tensor,
+        score_threshold: float = 0.05,
+        max_detections: int = 100,
+        one_label: bool = True,
     ) -> list[dict[str, torch.Tensor]]:
         """Images [B, 3, H, W] in [0, 1] -> per image {"boxes" [K, 4] xyxy in input pixels,
-        "scores" [K], "labels" [K] int64 0-based}, best first (eval mode, no gradients)."""
+        "scores" [K], "labels" [K] int64 0-based}, best first (eval mode, no gradients);
+        `one_label` as in `detect`."""
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.inference_mode():
-                dets = self.detect(images, score_threshold, max_detections)
+                dets = self.detect(images, score_threshold, max_detections, one_label)
         finally:
             self.model.train(was_training)
         results = []

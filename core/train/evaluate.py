@@ -253,9 +253,14 @@ def predict_dataset(
     max_detections: int = 100,
     should_stop: Callable[[], bool] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    one_label: bool = False,
 ) -> list[dict]:
     """Run `bench.predict` over a DataLoader of (images [B,3,H,W], targets) -> COCO results.
 
+    As the COCO protocol (and effdet) scores a detector, every class keeps its own boxes: the
+    cross-class step that leaves a drawn object one label (`one_label=True`) would delete the
+    right class's box wherever the wrong class scored higher, so an object the detector found
+    with its second guess would count as missed (confusable shapes, large ones most).
     The bench must already be in eval mode; `should_stop()` (optional) is polled per batch and
     a True answer stops early (the caller decides what a partial result means);
     `progress(done_batches, total_batches)` is called after each batch.
@@ -270,7 +275,10 @@ def predict_dataset(
             if progress is not None and index:
                 progress(index, len(loader))
             dets = bench.predict(
-                images.to(device), score_threshold=score_threshold, max_detections=max_detections
+                images.to(device),
+                score_threshold=score_threshold,
+                max_detections=max_detections,
+                one_label=one_label,
             )
             results += detections_to_coco(
                 dets,

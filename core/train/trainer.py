@@ -356,8 +356,9 @@ class Trainer:
         self.timing.eval_done()
         return metrics, predictions
 
-    def _predict(self, loader: DataLoader, on_batch=None) -> list[dict]:
-        """COCO-results predictions of the EMA (or plain) model; back to training mode after."""
+    def _predict(self, loader: DataLoader, on_batch=None, one_label: bool = False) -> list[dict]:
+        """COCO-results predictions of the EMA (or plain) model (every class's own boxes, or
+        one label per object as pictures show them); back to training mode after."""
         self.eval_bench.eval()
         with self.precision.autocast(self.device):
             predictions = predict_dataset(
@@ -366,22 +367,23 @@ class Trainer:
                 self.device,
                 should_stop=self.reporter.should_stop,
                 progress=on_batch,
+                one_label=one_label,
             )
         self.reporter.check_stop()
         self.bench.train()
         return predictions
 
-    def _write_preview(self, predictions: list[dict] | None) -> None:
-        """runs/<id>/preview.json: this epoch's boxes on the first val images (the evaluation's
-        predictions when there was one, else a prediction on those images alone)."""
+    def _write_preview(self) -> None:
+        """runs/<id>/preview.json: this epoch's boxes on the first val images, one label per
+        object as every picture draws them (the evaluation's predictions keep every class's
+        boxes, so they are not reused)."""
         records = self.val_set.records[:PREVIEW_IMAGES]
         if not records:
             return
-        if predictions is None:
-            subset = Subset(self.val_set, range(len(records)))
-            predictions = self._predict(
-                DataLoader(subset, batch_size=len(records), collate_fn=collate)
-            )
+        subset = Subset(self.val_set, range(len(records)))
+        predictions = self._predict(
+            DataLoader(subset, batch_size=len(records), collate_fn=collate), one_label=True
+        )
         doc = preview_doc(records, predictions, self.epoch, self.epochs, self.score_threshold)
         self.reporter.artifact("preview", write_preview(self.run_dir, doc))
 
@@ -408,7 +410,7 @@ class Trainer:
             metrics, predictions = self._maybe_evaluate()
             self.epoch += 1
             if self.dist.is_main:  # rank 0 alone evaluates and writes; the others wait
-                self._write_preview(predictions)
+                self._write_preview()
                 self._log_epoch(metrics, mean_loss)
                 self._save_epoch(metrics, predictions)
             self.dist.wait_for_main()
