@@ -2,10 +2,12 @@
 CPU-bound processes run beside it?
 
 Run: `.venv/bin/python bench/busy_budget.py [--minutes 1,2] [--strategies darts,evolution,
-random,zero-cost] [--level cell] [--hogs 2] [--images 200] [--home DIR] [--no-write]`.
+random,zero-cost,detector] [--hogs 2] [--images 200] [--home DIR] [--no-write]`.
 In a temporary home (or --home) it generates a small shapes dataset, starts one worker
 (`python -m core worker --device cpu`) and `--hogs` processes that spin pure Python loops, then
-submits each strategy x minutes through the CLI (`search ... --wait`), one after the other. The
+submits each strategy x minutes through the CLI (`search ... --wait`), one after the other; the
+strategy `detector` is the detector search (`search --level detector`, its default space; `--set`
+options go to the cell searches only). The
 wall time of a run is its job row's finished_at - started_at (claim to finish) and, beside it,
 the CLI's own wall time (submit to exit). The hogs and the worker are stopped at the end, on
 Ctrl-C too. The table is printed and appended to the section "Search time budgets under load"
@@ -30,11 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import REPO, command_line, machine, run_here, table, write_section  # noqa: E402
 from core.engine.store import Store  # noqa: E402
+from core.nas.detector.results import trials  # noqa: E402
 
 DATASET = "shapes-busy"
 SECTION = "busy_budget"
 TITLE = "## Search time budgets under load"
 OVER_SHARE, OVER_S = 0.10, 10.0  # the bound: M minutes + 10 % + 10 s
+DETECTOR = "detector"  # the --strategies entry that runs `search --level detector`
 WORKER_START_S = 300.0  # the worker registers itself within this (imports on a busy machine)
 HEADERS = [
     "level",
@@ -136,13 +140,21 @@ def load_line() -> str:
     return text + ("; others busy: " + "; ".join(others[:4]) if others else "; nothing else busy")
 
 
+def level_of(strategy: str) -> str:
+    return DETECTOR if strategy == DETECTOR else "cell"
+
+
 def search_cli(
-    home: Path, level: str, strategy: str, minutes: float, extra: list[str]
+    home: Path, strategy: str, minutes: float, extra: list[str]
 ) -> tuple[int | None, float, str]:
     """Submit one search through the CLI and follow it; (job id, CLI wall s, CLI output tail)."""
     cmd = [sys.executable, "-m", "core", "--home", str(home), "search", "--dataset", DATASET]
-    cmd += ["--strategy", strategy, "--minutes", f"{minutes:g}", "--device", "cpu"]
-    cmd += (["--level", level] if level != "cell" else []) + extra + ["--wait", "--no-worker"]
+    cmd += ["--minutes", f"{minutes:g}", "--device", "cpu"]
+    if strategy == DETECTOR:
+        cmd += ["--level", DETECTOR]
+    else:
+        cmd += ["--strategy", strategy, *extra]
+    cmd += ["--wait", "--no-worker"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
@@ -165,7 +177,11 @@ def planned_phases(store: Store, job_id: int) -> str:
 
 def cells_trained(store: Store, job_id: int) -> str:
     """Networks trained in the search (candidates, top cells) + in the report; darts/enas:
-    supernet epochs; zero-cost: cells scored too."""
+    supernet epochs; zero-cost: cells scored too; the detector search: its trials by state."""
+    if store.get_job(job_id)["kind"] == "search.detector":
+        states = [row["state"] for row in trials(store, job_id)]
+        counts = ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states)))
+        return f"{len(states)} trials" + (f" ({counts})" if counts else "")
     rows = store.architectures(job_id)
     kinds = [r["extra"].get("kind") for r in rows]
     report = kinds.count("final")
@@ -178,19 +194,21 @@ def cells_trained(store: Store, job_id: int) -> str:
     return ", ".join(parts)
 
 
-def run_one(home: Path, level: str, strategy: str, minutes: float, extra: list[str]) -> list:
+def run_one(home: Path, strategy: str, minutes: float, extra: list[str]) -> list:
     bound = 60 * minutes * (1 + OVER_SHARE) + OVER_S
-    job_id, cli_s, tail = search_cli(home, level, strategy, minutes, extra)
+    level = level_of(strategy)
+    job_id, cli_s, tail = search_cli(home, strategy, minutes, extra)
     if job_id is None:
         print(f"{strategy} {minutes:g} min: no job ({tail})", flush=True)
-        return [level, strategy, minutes, bound, "-", cli_s, "-", "refused", tail[-80:], "-"]
+        shown = strategy if level == "cell" else "-"
+        return [level, shown, minutes, bound, "-", cli_s, "-", "refused", tail[-80:], "-"]
     store = Store(home)
     job = store.get_job(job_id)
     job_s = (job["finished_at"] or time.time()) - job["started_at"]
     status = job["status"] if job["status"] != "failed" else f"failed: {job['error'][:90]}"
     row = [
         level,
-        strategy,
+        strategy if level == "cell" else "-",
         minutes,
         bound,
         job_s,
@@ -218,8 +236,9 @@ def publish(rows: list[list], args, before: str, during: list[str], after: str) 
         "bound is M + 10 % + 10 s, job s is the job row's finished_at - started_at (claim to "
         "finish), CLI s the submitting command's wall time (its own start-up and the claim "
         "besides); over/under is each minus the bound. Phases planned: the plan the job logged "
-        "after timing its cells; cells trained: candidates or top cells trained in the search "
-        "(darts: supernet epochs begun) + networks trained in the final report."
+        "after timing its cells (the detector search: its probe); cells trained: candidates or "
+        "top cells trained in the search (darts: supernet epochs begun) + networks trained in "
+        "the final report; the detector search (level detector): its trials by state."
     )
     run = "\n\n".join(
         [
@@ -244,12 +263,15 @@ def _interrupt(signum, frame) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", default="1,2", help="comma-separated budgets (minutes)")
-    p.add_argument("--strategies", default="darts,evolution,random,zero-cost")
-    p.add_argument("--level", default="cell", help="search --level (cell, or detector)")
+    p.add_argument(
+        "--strategies",
+        default="darts,evolution,random,zero-cost,detector",
+        help="cell-search strategies, and `detector` for the detector search",
+    )
     p.add_argument("--hogs", type=int, default=2, help="CPU-bound processes beside the search")
     p.add_argument("--images", type=int, default=200, help="images of the shapes dataset")
     p.add_argument("--home", help="bench home (default: a temporary folder, removed at the end)")
-    p.add_argument("--set", action="append", default=[], help="extra search option KEY=VALUE")
+    p.add_argument("--set", action="append", default=[], help="extra cell-search option K=V")
     p.add_argument("--no-write", action="store_true", help="do not touch docs/BENCHMARKS.md")
     args = p.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)  # a killed bench stops its hogs and worker too
@@ -270,7 +292,7 @@ def main() -> int:
             time.sleep(2.0)  # the hogs spin before the first submit
             for m in minutes:
                 for s in strategies:
-                    rows.append(run_one(home, args.level, s, m, extra))
+                    rows.append(run_one(home, s, m, extra))
                     during.append(f"after {s} {m:g} min: {load_line()}")
                     print(during[-1], flush=True)
         after = load_line()

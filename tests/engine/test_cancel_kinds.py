@@ -225,13 +225,14 @@ def test_detector_search_phases(store, phase):
 
 
 # -- train, evaluate, export ------------------------------------------------------------------
-def _running(store: Store, job_id: int) -> bool:
-    return _row(store, job_id)["status"] == "running"
+def _started(store: Store, job_id: int) -> bool:
+    """The task has begun (the worker's first event), its start-up under way."""
+    return any("job started" in e["message"] for e in store.events(job_id))
 
 
 @pytest.mark.parametrize(
     "phase",
-    [_running, r"epoch 1/3 step", r"epoch 2/3 step", r"evaluating"],
+    [_started, r"epoch 1/3 step", r"epoch 2/3 step", r"evaluating"],
     ids=["start-up", "first-epoch", "later-epoch", "evaluation"],
 )
 def test_train_phases(store, phase):
