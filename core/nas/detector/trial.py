@@ -139,7 +139,7 @@ class TrialTrainer(Trainer):
         if self.eval_plan:  # empty when the dataset has no val split
             self.eval_plan = sorted({e for e in schedule if e <= config.epochs} | {config.epochs})
 
-    def _write_preview(self, predictions) -> None:
+    def _write_preview(self) -> None:
         """No preview: nobody watches a trial's pictures."""
 
     def _finish(self) -> dict[str, Any]:
