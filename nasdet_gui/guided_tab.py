@@ -41,6 +41,9 @@ def _outputs(p: Parts) -> list:
         "walk",
         "s_status",
         "s_bar",
+        "d_status",
+        "d_bar",
+        "d_chart",
         "scatter",
         "best",
         "phase",
@@ -55,6 +58,7 @@ def _outputs(p: Parts) -> list:
         "t_ap",
         "score",
         "verdict_result",
+        "r_chart",
         "r_gallery",
         "threshold",
         "legend",
@@ -64,7 +68,6 @@ def _outputs(p: Parts) -> list:
         "run_all",
         "start_search",
         "train_cell",
-        "train_effnet",
     ]  # `since` is set by "Start over" only (a tick never writes it)
     return [p[n] for n in names]
 
@@ -103,7 +106,10 @@ def _wire_jobs(ctx: Ctx, p: Parts, cache: ModelCache, outputs: list) -> None:
     @ui_errors
     def on_run_all(ds, since):
         demo_chain.queue_demo(ctx.store, preset, dataset_or_error(ds))
-        gr.Info("The whole demo is queued: the search, then the training on the cell it finds.")
+        gr.Info(
+            "The whole demo is queued: the cell search, the detector search on its cell, then "
+            "the best detector trained on."
+        )
         return refresh(ctx, p, cache, since or 0, None, force=True)
 
     @ui_errors
@@ -111,13 +117,10 @@ def _wire_jobs(ctx: Ctx, p: Parts, cache: ModelCache, outputs: list) -> None:
         demo_chain.start_search(ctx.store, preset, dataset_or_error(ds))
         return refresh(ctx, p, cache, since or 0, None, force=True)
 
-    def train_with(on_cell: bool):
-        @ui_errors
-        def on_train(since):
-            demo_chain.start_training(ctx.store, preset, since or 0, on_cell)
-            return refresh(ctx, p, cache, since or 0, None, force=True)
-
-        return on_train
+    @ui_errors
+    def on_detector(since):
+        demo_chain.start_detector(ctx.store, preset, since or 0)
+        return refresh(ctx, p, cache, since or 0, None, force=True)
 
     @ui_errors
     def on_again():
@@ -128,8 +131,7 @@ def _wire_jobs(ctx: Ctx, p: Parts, cache: ModelCache, outputs: list) -> None:
     p["start_search"].click(
         on_search, [p["dataset"], p["since"]], outputs, api_visibility="private"
     )
-    p["train_cell"].click(train_with(True), p["since"], outputs, api_visibility="private")
-    p["train_effnet"].click(train_with(False), p["since"], outputs, api_visibility="private")
+    p["train_cell"].click(on_detector, p["since"], outputs, api_visibility="private")
     p["again"].click(on_again, None, outputs, api_visibility="private")
 
 

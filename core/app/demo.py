@@ -1,15 +1,25 @@
 """The Guided demo's own chain of jobs, and where its walk stands.
 
-`demo_specs(preset, dataset)` gives the two job specs of a demo preset (assets/presets.json,
-"demo" section: {"search": {...}, "train": {...}}); `queue_demo` submits them so that the
-training waits for the search (jobs.after_id, see Store.insert_job) and trains `nas:<search>`,
-the searched cell. The GUI's "Run the whole demo" button and bench/demo_time.py both queue the
-walk this way, so the bench times what a presenter sees.
+The walk is three jobs, each waiting for the one before (jobs.after_id, see Store.insert_job):
+
+1. a cell search (`search`): cells of the DARTS space ranked on crops of the pictures, the best
+   kept;
+2. a detector search (`search.detector`): short trainings of detectors built on that cell and on
+   hand-made backbones (MobileNetV3-Small...) at several input sizes and BiFPN/head sizes, judged
+   on their val AP50 and measured latency, the pick registered from its trial's weights;
+3. a training (`train`) that goes on from the pick's weights (`init: job-<detector search>`), not
+   from scratch.
+
+`demo_specs(preset, dataset)` gives the three specs of a demo preset (assets/presets.json, "demo"
+section: {"search": {...}, "detector": {...}, "train": {...}}); `queue_demo` submits them. The
+GUI's "Run the whole demo" button and bench/demo_time.py both queue the walk this way, so the
+bench times what a presenter sees. Each job has a wall-clock budget (`minutes`), so the walk's
+length is their sum plus each job's start-up (`promise`).
 
 Every job the demo queues carries origin "demo" (jobs.origin), and `guided_walk` reads only
-those: a search or a training started from another tab, the CLI or a script never moves the
-walk, never becomes its results and never decides its verdict. The walk is read from the store,
-so a browser refresh lands on the demo's own step.
+those: a job started from another tab, the CLI or a script never moves the walk, never becomes
+its results and never decides its verdict. The walk is read from the store, so a browser
+refresh lands on the demo's own step.
 """
 
 from __future__ import annotations
@@ -24,12 +34,15 @@ from core.engine.queries import find_job, latest_job_id
 from core.engine.store import Store
 from core.engine.worker import ensure_worker
 from core.errors import SpecError
+from core.references import check_dataset
 
 ORIGIN = "demo"  # jobs.origin of every job the demo queues
-# Seconds the walk stays on step 3 (the found cell and its verdict) after the search ends,
-# before it moves on to the training that is already running: long enough to read a sentence.
+# Seconds the walk stays on step 3 (the found cell) after the cell search ends, before it moves
+# on to the detector search that is already running: long enough to read a sentence.
 CELL_DWELL_S = 15.0
 PROBE_CELL = "DARTS_V2"  # a published cell standing in for one not searched yet (see queue_demo)
+PARTS = ("search", "detector", "train")
+KINDS = {"search": "search", "detector": "search.detector", "train": "train"}
 
 
 @dataclass(frozen=True)
@@ -37,78 +50,119 @@ class DemoJobs:
     """The ids of a queued demo chain."""
 
     search: int
+    detector: int
     train: int
 
 
-def demo_specs(preset: Mapping[str, Any], dataset: str) -> tuple[dict, dict]:
-    """(search spec, train spec without its backbone) of a demo preset on `dataset`."""
-    for key in ("search", "train"):
+def demo_specs(preset: Mapping[str, Any], dataset: str) -> dict[str, dict]:
+    """{"search", "detector", "train"}: the preset's specs on `dataset` (without the references
+    to the jobs before them, which `chain_spec` adds)."""
+    for key in PARTS:
         if not isinstance(preset.get(key), Mapping):
             raise SpecError(f"the demo preset has no {key!r} settings; see assets/presets.json")
-    return dict(preset["search"], dataset=dataset), dict(preset["train"], dataset=dataset)
+    return {key: dict(preset[key], dataset=dataset) for key in PARTS}
 
 
-def train_spec_for(preset: Mapping[str, Any], dataset: str, search_id: int | None) -> dict:
-    """The demo's train spec: on the searched cell of `search_id`, or the preset's own
-    backbone (EfficientNet-style) when None."""
-    spec = demo_specs(preset, dataset)[1]
-    if search_id is not None:
-        spec["backbone"] = f"nas:{int(search_id)}"
+def chain_spec(preset: Mapping[str, Any], dataset: str, part: str, before: int | None) -> dict:
+    """The spec of one part of the chain, pointing at the job before it: the detector search
+    has the searched cell `nas:<search>` first among its backbones; the training goes on from
+    the detector search's pick (`job-<detector search>`)."""
+    spec = demo_specs(preset, dataset)[part]
+    if part == "detector":
+        hand_made = [b for b in spec.get("backbones") or () if not str(b).startswith("nas:")]
+        spec["backbones"] = [f"nas:{int(before)}", *hand_made]
+    elif part == "train":
+        spec["init"] = f"job-{int(before)}"
     return spec
+
+
+def _insert_waiting(store: Store, part: str, spec: dict, after: int) -> int:
+    """Validate and queue a part that waits for `after`, whose references do not exist yet:
+    the searched cell is checked as a published cell of the same space would be; the pick's
+    model is checked when the training runs (its dataset now)."""
+    kind = KINDS[part]
+    spec = validate_spec(kind, spec)
+    resolve = get_task(kind).resolve
+    if part == "detector" and resolve is not None:
+        stand_in = [
+            f"nas:{PROBE_CELL}" if b == spec["backbones"][0] else b for b in spec["backbones"]
+        ]
+        resolve(dict(spec, backbones=stand_in), store, "auto")
+    elif part == "train":
+        check_dataset(store, spec["dataset"], "train")
+    return store.insert_job(kind, spec, after=after, origin=ORIGIN)
 
 
 def queue_demo(
     store: Store, preset: Mapping[str, Any], dataset: str, start_worker: bool = True
 ) -> DemoJobs:
-    """Queue the search and, waiting for it, the training on its cell; returns both ids.
-
-    The search is submitted as any job is (validated and resolved). The training is validated
-    and resolved too, except for its backbone: the cell `nas:<search>` does not exist until the
-    search writes it, so the references are checked with a published cell of the same search
-    space in its place (same memory estimate); the train task reads the real one when it runs.
-    When the training cannot be queued, the search just queued is cancelled again, so no half
-    chain is left behind.
-    """
-    search_spec, _ = demo_specs(preset, dataset)
-    search = submit(store, "search", search_spec, origin=ORIGIN, start_worker=False)
+    """Queue the cell search, the detector search waiting for it and the training waiting for
+    that; returns the three ids. When a later part cannot be queued, the search just queued is
+    cancelled again (and what waits for it with it), so no half chain is left behind."""
+    search = submit(
+        store, "search", demo_specs(preset, dataset)["search"], origin=ORIGIN, start_worker=False
+    )
+    queued = [search]
     try:
-        spec = validate_spec("train", train_spec_for(preset, dataset, search))
-        resolve = get_task("train").resolve
-        if resolve is not None:
-            resolve(dict(spec, backbone=f"nas:{PROBE_CELL}"), store, "auto")
-        train = store.insert_job("train", spec, after=search, origin=ORIGIN)
+        for part in ("detector", "train"):
+            queued.append(
+                _insert_waiting(
+                    store, part, chain_spec(preset, dataset, part, queued[-1]), queued[-1]
+                )
+            )
     except BaseException:
-        store.request_cancel(search)
+        store.request_cancel(search)  # the parts waiting for it are cancelled with it
         raise
     if start_worker:
         ensure_worker(store.home, "auto")
-    return DemoJobs(search=search, train=train)
+    return DemoJobs(*queued)
 
 
 def start_search(store: Store, preset: Mapping[str, Any], dataset: str) -> int:
-    """The demo's step 2 alone: its search, without the chained training."""
-    return submit(store, "search", demo_specs(preset, dataset)[0], origin=ORIGIN)
+    """The demo's step 2 alone: its cell search, without the rest of the chain."""
+    return submit(store, "search", demo_specs(preset, dataset)["search"], origin=ORIGIN)
 
 
-def start_training(store: Store, preset: Mapping[str, Any], since: int, on_cell: bool) -> int:
-    """The demo's step 4 alone: a training on the walk's found cell (`on_cell`) or on the
-    preset's EfficientNet-style backbone, once the walk's search has succeeded."""
+def start_detector(store: Store, preset: Mapping[str, Any], since: int) -> tuple[int, int]:
+    """The demo's step 4 alone, once the walk's cell search has succeeded: the detector search
+    on its cell and, waiting for it, the training of the pick; returns both ids."""
     walk = guided_walk(store, since)
     if not walk.search_done:
         raise SpecError("the demo's search has not finished yet; wait for step 2 to end")
     dataset = find_job(store, walk.search_id)["spec"]["dataset"]
-    spec = train_spec_for(preset, dataset, walk.search_id if on_cell else None)
-    return submit(store, "train", spec, origin=ORIGIN)
+    spec = chain_spec(preset, dataset, "detector", walk.search_id)
+    detector = submit(store, "search.detector", spec, origin=ORIGIN, start_worker=False)
+    try:
+        train = _insert_waiting(
+            store, "train", chain_spec(preset, dataset, "train", detector), detector
+        )
+    except BaseException:
+        store.request_cancel(detector)
+        raise
+    ensure_worker(store.home, "auto")
+    return detector, train
+
+
+def promise_s(preset: Mapping[str, Any], startup_s: float = 0.0) -> float | None:
+    """Seconds the whole walk takes: the parts' budgets and `startup_s` for each part (what a
+    job spends before its budget's clock runs: the worker picking it up, its imports); None when
+    a part has no time budget."""
+    minutes = [(preset.get(part) or {}).get("minutes") for part in PARTS]
+    if any(m is None for m in minutes):
+        return None
+    return 60.0 * sum(float(m) for m in minutes) + len(PARTS) * startup_s
 
 
 @dataclass(frozen=True)
 class Walk:
-    """Where the Guided demo stands: its own newest search after `since` and its own newest
-    training queued after that search, with their (effective) statuses."""
+    """Where the Guided demo stands: its own newest cell search after `since`, its own newest
+    detector search and training queued after that, with their (effective) statuses."""
 
     since: int = 0
     search_id: int | None = None
     search_status: str | None = None
+    detector_id: int | None = None
+    detector_status: str | None = None
     train_id: int | None = None
     train_status: str | None = None
     has_cell: bool = False  # the search's genotype.json exists (its search phase is over)
@@ -117,6 +171,10 @@ class Walk:
     @property
     def search_done(self) -> bool:
         return self.search_status == "succeeded"
+
+    @property
+    def detector_done(self) -> bool:
+        return self.detector_status == "succeeded"
 
     @property
     def train_done(self) -> bool:
@@ -128,12 +186,18 @@ def guided_walk(store: Store, since: int = 0) -> Walk:
     search = find_job(store, latest_job_id(store, "search", after=since, origin=ORIGIN))
     if search is None:
         return Walk(since=since)
-    train_id = latest_job_id(store, "train", after=search["id"], origin=ORIGIN)
-    train = find_job(store, train_id)
+    detector = find_job(
+        store, latest_job_id(store, "search.detector", after=search["id"], origin=ORIGIN)
+    )
+    train = None
+    if detector is not None:
+        train = find_job(store, latest_job_id(store, "train", after=detector["id"], origin=ORIGIN))
     return Walk(
         since=since,
         search_id=search["id"],
         search_status=search["status"],
+        detector_id=detector["id"] if detector else None,
+        detector_status=detector["status"] if detector else None,
         train_id=train["id"] if train else None,
         train_status=train["status"] if train else None,
         has_cell=bool(store.artifacts(search["id"], kind="genotype")),

@@ -63,9 +63,10 @@ def backbone_words(config: Mapping[str, Any]) -> str:
     return str(train.get("backbone") or det.get("backbone_name") or "an unrecorded backbone")
 
 
-def title(row: Mapping[str, Any], dataset: str | None) -> str:
+def title(row: Mapping[str, Any], dataset: str | None, epochs: int | None = None) -> str:
     """What the model is, in words: "EfficientDet-tiny on the searched cell of search 5,
-    shapes-demo, 15 epochs"."""
+    shapes-demo, 15 epochs" (`epochs`: those trained, when a time budget ended the job before
+    its spec's epochs)."""
     config = row.get("config") or {}
     det = det_config(config)
     name = str(det.get("name") or "detector")
@@ -73,7 +74,7 @@ def title(row: Mapping[str, Any], dataset: str | None) -> str:
     parts = [f"{family} on {backbone_words(config)}"]
     if dataset:
         parts.append(dataset)
-    epochs = (config.get("train") or {}).get("epochs")
+    epochs = epochs or (config.get("train") or {}).get("epochs")
     if epochs:
         parts.append(f"{epochs} epoch{'s' * (int(epochs) != 1)}")
     return ", ".join(parts)
@@ -103,7 +104,7 @@ def model_row(store: Store, row: Mapping[str, Any]) -> dict[str, Any]:
     latency = config.get("latency") or {}
     return {
         "name": row["name"],
-        "title": title(row, dataset),
+        "title": title(row, dataset, result.get("epochs")),
         "origin": origin(row, job),
         "dataset": dataset,
         "backbone": backbone_words(config),

@@ -54,6 +54,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         eval_every=2,
         model_overrides={"bn_momentum": 0.1},
     ),
+    # Going on from a detector search's pick (--init job-<search>) on a CPU: quick-cpu's recipe
+    # without its model, backbone and input size (the pick's own are kept), a shorter warm-up
+    # (the weights are trained already).
+    "continue-cpu": dict(
+        epochs=24,
+        batch_size=4,
+        optimizer="adamw",
+        lr=1e-2,
+        weight_decay=0.05,
+        warmup_epochs=0.5,
+        scale_range=(0.6, 1.4),
+        workers=0,
+        eval_every=2,
+    ),
     # Fine-tuning a pretrained detector (--init) on a small dataset.
     "finetune": dict(epochs=50, lr_per_64=0.02, warmup_epochs=1.0),
 }

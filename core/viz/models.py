@@ -106,3 +106,93 @@ def _points(group: Sequence[Mapping[str, Any]], color: str, label: str, front: s
             ),
         ),
     )
+
+
+TRIAL_COLORS = {"cell": "#4f46e5", "hand-made": "#f59e0b"}
+PICK_COLOR = "#16a34a"
+BASELINE_COLOR = "#0ea5e9"
+
+
+def _trial_hover(t: Mapping[str, Any]) -> str:
+    state = "trained to the end" if t["complete"] else "stopped early"
+    return (
+        f"<b>trial {t['trial']}</b>: {t['label']}<br>AP50 {t['AP50']:.3f} after "
+        f"{t['epochs']} epoch{'s' * (t['epochs'] != 1)} ({state}) · {t['latency_ms']:.1f} ms"
+    )
+
+
+def detector_search_figure(
+    trials: Sequence[Mapping[str, Any]],
+    baselines: Sequence[Mapping[str, Any]] = (),
+    pick: Mapping[str, Any] | None = None,
+    height: int = 340,
+) -> go.Figure:
+    """A detector search on one chart: each trial's val AP50 (y) after its epochs against its
+    latency (x), on the searched cell (filled circles) or a hand-made backbone (squares), hollow
+    when it was stopped early; `baselines` (model rows: detectors trained in this home on the
+    same data) as diamonds; `pick` ({"AP50", "latency_ms", "title"}: the chosen detector after
+    its training went on) as a star. Trials: {"trial", "label", "on_cell", "AP50",
+    "latency_ms", "epochs", "complete"}."""
+    shown = [t for t in trials if t.get("AP50") is not None and t.get("latency_ms") is not None]
+    if not shown and not baselines and not pick:
+        return empty_figure("The first detector is training; its point appears here", height)
+    fig = go.Figure(
+        layout=base_layout(
+            height=height,
+            xaxis_title="latency per picture (ms, batch 1, this machine)",
+            yaxis_title="validation AP50",
+        )
+    )
+    for kind, symbol in (("cell", "circle"), ("hand-made", "square")):
+        group = [t for t in shown if bool(t["on_cell"]) == (kind == "cell")]
+        if not group:
+            continue
+        color = TRIAL_COLORS[kind]
+        fig.add_trace(
+            go.Scatter(
+                x=[t["latency_ms"] for t in group],
+                y=[t["AP50"] for t in group],
+                mode="markers",
+                name=f"tried: {'on the found cell' if kind == 'cell' else 'hand-made backbone'}",
+                hovertext=[_trial_hover(t) for t in group],
+                hovertemplate="%{hovertext}<extra></extra>",
+                marker=dict(
+                    size=11,
+                    symbol=[symbol if t["complete"] else f"{symbol}-open" for t in group],
+                    color=color,
+                    line=dict(color=color, width=2),
+                ),
+            )
+        )
+    usable = [b for b in baselines if b.get("AP50") is not None and b.get("latency_ms")]
+    if usable:
+        fig.add_trace(
+            go.Scatter(
+                x=[b["latency_ms"] for b in usable],
+                y=[b["AP50"] for b in usable],
+                mode="markers",
+                name="trained here before (hand-made)",
+                hovertext=[_hover(b) for b in usable],
+                hovertemplate="%{hovertext}<extra></extra>",
+                marker=dict(size=13, symbol="diamond", color=BASELINE_COLOR),
+            )
+        )
+    if pick and pick.get("AP50") is not None and pick.get("latency_ms") is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[pick["latency_ms"]],
+                y=[pick["AP50"]],
+                mode="markers",
+                name="the pick, trained on",
+                hovertext=[
+                    f"<b>the pick</b>: {pick.get('title', '')}<br>AP50 "
+                    f"{pick['AP50']:.3f} · {pick['latency_ms']:.1f} ms"
+                ],
+                hovertemplate="%{hovertext}<extra></extra>",
+                marker=dict(
+                    size=20, symbol="star", color=PICK_COLOR, line=dict(color="#111827", width=1)
+                ),
+            )
+        )
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, x=0))
+    return fig

@@ -17,9 +17,9 @@ from nasdet_gui.guided.texts import explain
 CHOOSE, SEARCH, CELL, TRAIN, RESULT = 1, 2, 3, 4, 5
 STEP_LABELS = {
     CHOOSE: "1. Dataset",
-    SEARCH: "2. Search",
+    SEARCH: "2. Cell search",
     CELL: "3. The cell",
-    TRAIN: "4. Train",
+    TRAIN: "4. Detector",
     RESULT: "5. Results",
 }
 CANVAS = 256  # px: the drawing canvas of "try your own picture" (the demo's image size)
@@ -61,10 +61,9 @@ def step_dataset(p: Parts, names: list[str], default: str) -> None:
 
 def step_search(p: Parts) -> None:
     gr.Markdown(
-        "A *cell* is a small building block of a neural network. The search tries "
-        "cells on small crops of your pictures and keeps the best; then it trains the "
-        "cell it found and a few random cells from scratch, to check it really is "
-        "better."
+        "A *cell* is a small building block of a neural network. The search scores many "
+        "cells on small crops of your pictures without training them (quick tests), "
+        "trains the best-ranked few briefly and keeps the best."
     )
     p["start_search"] = gr.Button(
         "Start the search", variant="primary", elem_id="demo-start-search"
@@ -93,18 +92,20 @@ def step_cell(p: Parts) -> None:
         p["c_reduce"] = plot("demo-cell-reduce")
     with gr.Row():
         p["train_cell"] = gr.Button(
-            "Train a detector with this cell", variant="primary", elem_id="demo-train-cell"
-        )
-        p["train_effnet"] = gr.Button(
-            "Train with EfficientNet instead", elem_id="demo-train-effnet"
+            "Find the best detector with this cell", variant="primary", elem_id="demo-train-cell"
         )
 
 
 def step_train(p: Parts) -> None:
     gr.Markdown(
-        "The detector, built around the found cell, learns to draw a box around each "
-        "shape and to name it."
+        "Now the search tries whole detectors: built on the found cell or on a hand-made "
+        "network (MobileNetV3-Small), at two picture sizes and several widths. Each one "
+        "learns for an epoch or a few and is timed; the best for its speed then learns on, "
+        "from where it stopped, to draw a box around each shape and name it."
     )
+    status(p, "d")
+    p["d_chart"] = plot("demo-trials")
+    gr.HTML(explain("trials"))
     status(p, "t")
     # the pictures beside the curves, so a 1280x800 screen shows both while the job runs
     with gr.Row(equal_height=False):
@@ -139,6 +140,7 @@ def step_result(p: Parts) -> None:
         with gr.Column(scale=2, min_width=280):
             p["score"] = gr.HTML(elem_id="demo-score")
             p["verdict_result"] = gr.HTML(elem_id="demo-verdict-result")
+            p["r_chart"] = plot("demo-result-chart")
             p["legend"] = gr.HTML(elem_id="demo-legend")
             p["threshold"] = gr.Slider(
                 0.05, 0.95, value=0.3, step=0.01, label="Score threshold", elem_id="demo-threshold"

@@ -22,6 +22,9 @@ EXPLAIN = {
     "report": "The found cell and a few random cells, each trained from scratch the same way: "
     'the found cell "beats the random cells" when its bar is longer than their '
     "average (dotted line).",
+    "trials": "Each mark is a detector the search trained and timed: higher finds more shapes, "
+    "further left is faster. Circles are built on the found cell, squares on the hand-made "
+    "network; hollow ones were stopped early because others were doing better.",
     "loss": "Loss: how wrong the detector still is on the training pictures; going down means "
     "it is learning.",
     "ap50": "AP50 (0 to 1): how well the detector finds the shapes with boxes at least half "
@@ -82,6 +85,16 @@ def verdict_html(report: dict[str, Any] | None, trained: int | None = None) -> s
         f"The found cell <b>{word} the random cells</b>: {pct(searched)} against "
         f"{pct(rand)} on average ({points:.{0 if points >= 1 else 1}f} points "
         f"{'better' if beats else 'worse'}), each trained from scratch the same way.</div>"
+    )
+
+
+def detector_verdict_html(verdict: dict[str, Any] | None) -> str:
+    """The walk's last sentence (core.app.demo_results.verdict) as a verdict block."""
+    if not verdict:
+        return ""
+    return (
+        f"<div class='demo-verdict {'win' if verdict['win'] else ''}' id='demo-verdict-detector'>"
+        f"{plain_text(verdict['text'])}</div>"
     )
 
 

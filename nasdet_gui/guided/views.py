@@ -19,27 +19,38 @@ import time
 from typing import Any
 
 from core.app import demo as demo_chain
-from core.app import jobs, models, searches, trainings
+from core.app import demo_results, jobs, models, searches, trainings
 from core.errors import NotFoundError
 from nasdet_gui.common import Ctx, progress_html
 from nasdet_gui.guided import ending, live
 from nasdet_gui.guided.layout import CELL, CHOOSE, RESULT, SEARCH, TRAIN, Parts
-from nasdet_gui.guided.texts import EXPLAIN, explain, score_html, status_line, verdict_html
+from nasdet_gui.guided.texts import (
+    EXPLAIN,
+    detector_verdict_html,
+    explain,
+    score_html,
+    status_line,
+    verdict_html,
+)
 
 ACTIVE = ("queued", "running")
-CHART_EVERY_S = {"sc": 4.0, "tc": 10.0}  # least seconds between chart redraws of a running job
+CHART_EVERY_S = {
+    "sc": 4.0,
+    "dc": 4.0,
+    "tc": 10.0,
+}  # least seconds between chart redraws of a running job
 
 
 def step_of(walk: demo_chain.Walk, at: float | None = None) -> int:
-    """Which step the walk is at, from its jobs' statuses (a chained training that is already
-    queued while the search runs leaves the walk at the search). When the search has just
+    """Which step the walk is at, from its jobs' statuses (the chained parts that are already
+    queued while the cell search runs leave the walk at the search). When the search has just
     ended, step 3 (the found cell and its verdict) is shown for CELL_DWELL_S before the walk
-    moves on to the training."""
+    moves on to the detector search and the training (step 4)."""
     if walk.search_id is None:
         return CHOOSE
     if not walk.search_done:
         return SEARCH
-    if walk.train_id is None:
+    if walk.detector_id is None:
         return CELL
     if walk.train_done:
         return RESULT
@@ -48,18 +59,29 @@ def step_of(walk: demo_chain.Walk, at: float | None = None) -> int:
     return CELL if ended is not None and now - ended < demo_chain.CELL_DWELL_S else TRAIN
 
 
-def _buttons(p: Parts, search: dict | None, train: dict | None) -> dict:
+def _buttons(p: Parts, *walk_jobs: dict | None) -> dict:
     """The buttons that queue jobs are off while the walk's jobs run (no second search by a
     stray click during a talk)."""
     import gradio as gr
 
-    busy = any(j and j["status"] in ACTIVE for j in (search, train))
+    busy = any(j and j["status"] in ACTIVE for j in walk_jobs)
     return {
         p["run_all"]: gr.Button(interactive=not busy),
         p["start_search"]: gr.Button(interactive=not busy),
         p["train_cell"]: gr.Button(interactive=not busy),
-        p["train_effnet"]: gr.Button(interactive=not busy),
     }
+
+
+def _trial_chart(ctx: Ctx, walk: demo_chain.Walk, pick: dict | None = None):
+    from core.viz.models import detector_search_figure
+
+    detector = jobs.find_job(ctx.store, walk.detector_id)
+    dataset = ((detector or {}).get("spec") or {}).get("dataset")
+    return detector_search_figure(
+        demo_results.trial_points(ctx.store, walk.detector_id),
+        demo_results.baselines(ctx.store, dataset),
+        pick,
+    )
 
 
 def _search_charts(ctx: Ctx, p: Parts, walk: demo_chain.Walk) -> dict:
@@ -89,8 +111,9 @@ def _train_curves(ctx: Ctx, p: Parts, job: dict | None) -> dict:
     return {p["t_loss"]: loss, p["t_ap"]: ap}
 
 
-def result_outputs(ctx: Ctx, p: Parts, cache: Any, train: dict, search: dict | None) -> dict:
-    """The ending: boxes on val pictures at the model's own threshold, score and verdict."""
+def result_outputs(ctx: Ctx, p: Parts, cache: Any, train: dict, walk: demo_chain.Walk) -> dict:
+    """The ending: boxes on val pictures at the model's own threshold, the score, the pick on
+    the chart beside the trials and baselines, and the verdict."""
     model = ending.model_of(train)
     evaluation = ending.evaluation_of(ctx.store, model)
     threshold = ending.default_threshold(evaluation)
@@ -104,11 +127,12 @@ def result_outputs(ctx: Ctx, p: Parts, cache: Any, train: dict, search: dict | N
             p["r_gallery"]: [],
             p["r_state"]: None,
         }
-    trained = searches.cells_trained(ctx.store, search["id"]) if search else None
-    verdict = verdict_html((search or {}).get("result"), trained)
+    pick = demo_results.pick_row(ctx.store, walk.train_id)
+    verdict = demo_results.verdict(ctx.store, walk.detector_id, walk.train_id)
     return {
         p["score"]: score_html(evaluation),
-        p["verdict_result"]: verdict,
+        p["verdict_result"]: detector_verdict_html(verdict),
+        p["r_chart"]: _trial_chart(ctx, walk, pick),
         p["r_gallery"]: ending.result_gallery(state, threshold),
         p["threshold"]: threshold,
         p["legend"]: ending.legend_html(state["classes"]),
@@ -120,12 +144,15 @@ def fingerprint(ctx: Ctx, walk: demo_chain.Walk) -> dict:
     """{"s"/"t": a job's status, progress, message and error; "sc"/"tc": its newest metric,
     architecture and event rows; "tg": the preview file's mtime; "step", "since"}."""
     s = jobs.job_fingerprint(ctx.store, walk.search_id)
+    d = jobs.job_fingerprint(ctx.store, walk.detector_id)
     t = jobs.job_fingerprint(ctx.store, walk.train_id)
     return {
         "since": walk.since,
         "step": step_of(walk),
         "s": s[:5],
         "sc": s[5:],
+        "d": d[:5],
+        "dc": d[5:],
         "t": t[:5],
         "tc": t[5:],
         "tg": trainings.preview_stamp(ctx.store, walk.train_id),
@@ -154,6 +181,7 @@ def refresh(
     new = fingerprint(ctx, walk)
     old = fp if (fp and not force) else {}
     search = jobs.find_job(ctx.store, walk.search_id)
+    detector = jobs.find_job(ctx.store, walk.detector_id)
     train = jobs.find_job(ctx.store, walk.train_id)
     at = time.monotonic()
     out: dict = {}
@@ -171,13 +199,20 @@ def refresh(
         out[p["s_status"]] = status_line(search, "Search")  # the clock moves
     if _due(old, new, "sc", search, at):
         out.update(_search_charts(ctx, p, walk))
-    if (old.get("s"), old.get("t")) != (new["s"], new["t"]):
-        out.update(_buttons(p, search, train))
+    if old.get("d") != new["d"]:
+        out[p["d_status"]] = status_line(detector, "Detector search")
+        out[p["d_bar"]] = progress_html(detector)
+    elif detector and detector["status"] in ACTIVE:
+        out[p["d_status"]] = status_line(detector, "Detector search")
+    if _due(old, new, "dc", detector, at):
+        out[p["d_chart"]] = _trial_chart(ctx, walk)
+    if (old.get("s"), old.get("d"), old.get("t")) != (new["s"], new["d"], new["t"]):
+        out.update(_buttons(p, search, detector, train))
     if old.get("t") != new["t"]:
         out[p["t_status"]] = status_line(train, "Training")
         out[p["t_bar"]] = progress_html(train)
         if new["step"] == RESULT and (old.get("t") or (None, None))[1:2] != new["t"][1:2]:
-            out.update(result_outputs(ctx, p, cache, train, search))
+            out.update(result_outputs(ctx, p, cache, train, walk))
     elif train and train["status"] in ACTIVE:
         out[p["t_status"]] = status_line(train, "Training")
     if _due(old, new, "tc", train, at):

@@ -1,5 +1,6 @@
-"""core.app.demo: the Guided demo's jobs queued as one chain (training waits for the search), and
-its walk, which follows only the jobs the demo queued itself."""
+"""core.app.demo: the Guided demo's jobs queued as one chain (the detector search waits for the
+cell search, the training for the detector search), and its walk, which follows only the jobs
+the demo queued itself."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from core.app.demo import ORIGIN, Walk, guided_walk, queue_demo, start_over_point, train_spec_for
+from core.app.demo import (
+    ORIGIN,
+    Walk,
+    chain_spec,
+    guided_walk,
+    promise_s,
+    queue_demo,
+    start_over_point,
+)
 from core.engine.store import Store
 from core.errors import SpecError
 from tests.engine.test_queries import _search_with_report
@@ -25,32 +34,50 @@ def store(tmp_path):
     return s
 
 
-def test_queue_demo_chains_training_on_the_searched_cell(store):
+def test_queue_demo_chains_the_detector_search_on_the_cell_and_the_training_on_the_pick(store):
     jobs = queue_demo(store, PRESETS["demo"]["tiny"], "shapes-demo", start_worker=False)
+    detector = store.get_job(jobs.detector, reconcile=False)
     train = store.get_job(jobs.train, reconcile=False)
-    assert train["after_id"] == jobs.search and train["spec"]["backbone"] == f"nas:{jobs.search}"
+    assert detector["after_id"] == jobs.search and detector["kind"] == "search.detector"
+    assert detector["spec"]["backbones"][0] == f"nas:{jobs.search}"  # the searched cell first
+    assert "mobilenetv3_small_100" in detector["spec"]["backbones"]  # beside a hand-made one
+    assert train["after_id"] == jobs.detector and train["spec"]["init"] == f"job-{jobs.detector}"
+    assert train["spec"]["image_size"] is None  # the pick's own input size is kept
     assert store.claim_job("cpu", os.getpid())["id"] == jobs.search
-    assert store.claim_job("cpu", os.getpid()) is None  # the training waits for the search
+    assert store.claim_job("cpu", os.getpid()) is None  # the rest waits for the search
 
 
-def test_a_refused_training_leaves_no_half_chain(store):
+def test_a_refused_part_leaves_no_half_chain(store):
     bad = dict(PRESETS["demo"]["tiny"], train={"epochs": -1})
     with pytest.raises(SpecError):
         queue_demo(store, bad, "shapes-demo", start_worker=False)
-    assert [j["status"] for j in store.list_jobs()] == ["cancelled"]
+    assert [j["status"] for j in store.list_jobs()] == ["cancelled", "cancelled"]
 
 
-def test_train_spec_for_effnet_keeps_the_preset_backbone():
-    spec = train_spec_for(PRESETS["demo"]["tiny"], "shapes-demo", None)
-    assert "backbone" not in spec and spec["dataset"] == "shapes-demo"
+def test_chain_spec_puts_the_cell_before_the_hand_made_backbones():
+    preset = dict(PRESETS["demo"]["tiny"])
+    preset["detector"] = dict(preset["detector"], backbones=["nas:DARTS_V2", "efficientnet_b0"])
+    spec = chain_spec(preset, "shapes-demo", "detector", 7)
+    assert spec["backbones"] == ["nas:7", "efficientnet_b0"] and spec["dataset"] == "shapes-demo"
+
+
+def test_the_promise_is_the_sum_of_the_budgets():
+    preset = PRESETS["demo"]["default"]
+    minutes = sum(preset[part]["minutes"] for part in ("search", "detector", "train"))
+    assert promise_s(preset, startup_s=5.0) == pytest.approx(60 * minutes + 15.0)
+    assert promise_s(dict(preset, train={"epochs": 3})) is None  # no budget: no promise
 
 
 def test_queued_demo_jobs_carry_the_demo_origin(store):
     jobs = queue_demo(store, PRESETS["demo"]["tiny"], "shapes-demo", start_worker=False)
     origins = {j["id"]: j["origin"] for j in store.list_jobs()}
-    assert origins == {jobs.search: ORIGIN, jobs.train: ORIGIN}
+    assert origins == {jobs.search: ORIGIN, jobs.detector: ORIGIN, jobs.train: ORIGIN}
     walk = guided_walk(store)
-    assert (walk.search_id, walk.train_id) == (jobs.search, jobs.train)
+    assert (walk.search_id, walk.detector_id, walk.train_id) == (
+        jobs.search,
+        jobs.detector,
+        jobs.train,
+    )
 
 
 def test_the_walk_follows_its_own_search_and_the_training_after_it(store):
@@ -65,8 +92,10 @@ def test_the_walk_follows_its_own_search_and_the_training_after_it(store):
         True,
         None,
     )
+    detector = store.insert_job("search.detector", {"dataset": "d"}, origin=ORIGIN)
     train = store.insert_job("train", {"dataset": "d"}, origin=ORIGIN)
     walk = guided_walk(store)
+    assert (walk.detector_id, walk.detector_status) == (detector, "queued")
     assert (walk.train_id, walk.train_status, walk.train_done) == (train, "queued", False)
     store.finish_job(train, "succeeded")
     assert guided_walk(store).train_done
@@ -80,11 +109,13 @@ def test_other_tabs_jobs_never_move_the_walk(store):
     tabs or the CLI after the demo's own jobs leave the walk where it is."""
     home = store.home
     search = _search_with_report(store, home, origin=ORIGIN)
-    train = store.insert_job("train", {"dataset": "d"}, after=search, origin=ORIGIN)
+    detector = store.insert_job("search.detector", {"dataset": "d"}, after=search, origin=ORIGIN)
+    train = store.insert_job("train", {"dataset": "d"}, after=detector, origin=ORIGIN)
     before = guided_walk(store)
     tab_search = store.insert_job("search", {"dataset": "d"})
     store.request_cancel(tab_search)
     tab_train = store.insert_job("train", {"dataset": "d", "epochs": 1})
+    store.insert_job("search.detector", {"dataset": "d"})
     store.finish_job(tab_train, "succeeded")
     _search_with_report(store, home)  # a finished search of another tab, with its own cell
     assert guided_walk(store) == before

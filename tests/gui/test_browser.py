@@ -103,6 +103,7 @@ def walked(page, gui_app) -> dict:
     page.wait_for_selector("#demo-cell-normal svg text", timeout=30_000)
     drawn_ops = cell_op_labels(page, "#demo-cell-normal")
     page.click("#demo-train-cell")
+    trial_marks = chart_points_while(page, "#demo-trials", store, "search.detector", 180)
     ap = wait_visible(page, "#demo-ap", 180)
     page.wait_for_selector("#demo-gallery img", timeout=30_000)
     # a test artefact only: README and docs show a default-preset run (bench/demo_time.py
@@ -110,6 +111,9 @@ def walked(page, gui_app) -> dict:
     page.screenshot(path=str(gui_app.home.parent / "guided_demo.png"), full_page=True)
     own = own_picture_answers(page, store)
     walk = {
+        "trial_marks": trial_marks,
+        "result_marks": page.locator("#demo-result-chart .scatterlayer .point").count(),
+        "verdict": page.locator("#demo-verdict-detector").inner_text(),
         "own": own,
         "refused": own_upload_refused(page, gui_app.home.parent),
         "ap": ap.inner_text(),
@@ -124,6 +128,21 @@ def walked(page, gui_app) -> dict:
     walk["chain"] = presenter_path(page, store)
     walk["others"] = other_tabs_jobs(page, store)
     return walk
+
+
+def chart_points_while(pg, selector: str, store, kind: str, timeout_s: float) -> list[int]:
+    """The number of points on a chart, read every half second while the newest job of `kind`
+    is queued or running (the marks a room sees appear as the trials end)."""
+    counts = []
+    for _ in range(int(2 * timeout_s)):
+        counts.append(pg.locator(f"{selector} .scatterlayer .point").count())
+        newest = max(store.list_jobs(kind=kind), key=lambda j: j["id"], default=None)
+        if newest and newest["status"] not in ("queued", "running"):
+            pg.wait_for_timeout(5000)  # the chart's last redraw (at most CHART_EVERY_S late)
+            counts.append(pg.locator(f"{selector} .scatterlayer .point").count())
+            break
+        pg.wait_for_timeout(500)
+    return counts
 
 
 def own_picture_answers(pg, store) -> list[tuple[bool, str]]:
@@ -242,13 +261,18 @@ def test_guided_demo_walk_then_every_tab_renders(page, walked):
     ops of runs/<id>/genotype.json); no step label is clipped; a shape drawn on the canvas and
     a picture uploaded each come back with boxes and a sentence (a file that is not a picture,
     or has too many pixels, with our refusal); "Run the whole demo" queues the
-    search and the training waiting for it, and the walk reaches its results alone. Then every
+    cell search, the detector search and the training waiting in a chain, and the walk
+    reaches its results alone; the detector search's chart gains points while it runs. Then every
     tab renders without page errors or error toasts. One test, not several: pytest-xdist 3.8
     ignores xdist_group under pytest 9.2, and tests split across workers would each launch an
     app and walk the demo."""
     assert re.search(r"Score: AP50 \d\.\d{2}", walked["ap"]), walked["ap"]
     assert walked["images"] >= 1 and not walked["cut"], walked["cut"]  # no picture cut off
     assert walked["drawn_ops"] == walked["searched_ops"], walked
+    marks = walked["trial_marks"]  # the detector search's chart gains its trials as they end
+    assert marks[0] == 0 and marks[-1] >= 2 and marks == sorted(marks), marks
+    assert walked["result_marks"] >= marks[-1] + 1  # the trials and the pick, trained on
+    assert walked["verdict"].startswith("The pick ("), walked["verdict"]
     for answered, sentence in walked["own"]:  # a drawing, then an upload: boxes come back
         assert answered and re.fullmatch(r"Found \d+ shapes?(: \d+ .+\.|\. Try .+)", sentence), (
             walked["own"]
@@ -260,8 +284,12 @@ def test_guided_demo_walk_then_every_tab_renders(page, walked):
     ], walked["refused"]
     assert not walked["clipped"], walked["clipped"]
     chain = walked["chain"]
-    search_id, train_id = chain["ids"]
-    assert chain["jobs"] == [("search", "succeeded", None), ("train", "succeeded", search_id)]
+    search_id, detector_id, train_id = chain["ids"]
+    assert chain["jobs"] == [
+        ("search", "succeeded", None),
+        ("search.detector", "succeeded", search_id),
+        ("train", "succeeded", detector_id),
+    ]
     assert re.search(r"Score: AP50 \d\.\d{2}", chain["score"]) and not chain["clipped"]
     assert chain["train_images"] == 4 and not chain["train_cut"], chain  # step 4's 2x2, whole
     others = walked["others"]  # other tabs' jobs leave the demo's walk where it was

@@ -52,24 +52,29 @@ def test_status_line_words():
 
 def test_step_of_follows_the_jobs():
     assert step_of(Walk()) == CHOOSE
-    assert (
-        step_of(Walk(search_id=2, search_status="running", train_id=3, train_status="queued"))
-        == SEARCH
-    )  # a chained training waits
+    chained = dict(detector_id=3, detector_status="queued", train_id=4, train_status="queued")
+    assert step_of(Walk(search_id=2, search_status="running", **chained)) == SEARCH
     assert step_of(Walk(search_id=2, search_status="succeeded")) == CELL
     running = Walk(
         search_id=2,
         search_status="succeeded",
-        train_id=3,
-        train_status="running",
+        detector_id=3,
+        detector_status="running",
+        train_id=4,
+        train_status="queued",
         search_finished_at=1000.0,
     )
     assert step_of(running, at=1005.0) == CELL  # step 3 is shown before the walk moves on
-    assert step_of(running, at=1000.0 + CELL_DWELL_S + 1) == TRAIN
-    assert (
-        step_of(Walk(search_id=2, search_status="succeeded", train_id=3, train_status="succeeded"))
-        == RESULT
+    assert step_of(running, at=1000.0 + CELL_DWELL_S + 1) == TRAIN  # the detector search
+    done = Walk(
+        search_id=2,
+        search_status="succeeded",
+        detector_id=3,
+        detector_status="succeeded",
+        train_id=4,
+        train_status="succeeded",
     )
+    assert step_of(done) == RESULT
 
 
 def test_no_claim_when_the_search_trained_no_cell():
@@ -172,6 +177,8 @@ def test_a_running_trainings_charts_and_gallery_are_not_redrawn_on_every_tick(st
 
     search = store.insert_job("search", {"dataset": "shapes-demo"}, origin="demo")
     store.finish_job(search, "succeeded", result={})
+    detector = store.insert_job("search.detector", {"dataset": "shapes-demo"}, origin="demo")
+    store.finish_job(detector, "succeeded", result={})
     train = store.insert_job("train", {"dataset": "shapes-demo"}, origin="demo")
     store.db.execute(
         "UPDATE jobs SET status = 'running', pid = ?, heartbeat_at = ? WHERE id = ?",
@@ -194,7 +201,9 @@ def test_a_running_trainings_charts_and_gallery_are_not_redrawn_on_every_tick(st
             "run_all",
             "start_search",
             "train_cell",
-            "train_effnet",
+            "d_status",
+            "d_bar",
+            "d_chart",
             "t_status",
             "t_bar",
             "t_gallery",
@@ -214,7 +223,7 @@ def test_a_running_trainings_charts_and_gallery_are_not_redrawn_on_every_tick(st
     clock[0] += 2.0  # the next tick
     second = views.refresh(ctx, p, None, 0, first["fp"])
     assert {"t_status", "t_bar"} <= set(second)
-    assert not {"t_gallery", "t_loss", "t_ap", "scatter", "c_normal"} & set(second)
+    assert not {"t_gallery", "t_loss", "t_ap", "scatter", "c_normal", "d_chart"} & set(second)
     clock[0] += views.CHART_EVERY_S["tc"]
     run_dir = store.home / "runs" / str(train)
     run_dir.mkdir(parents=True, exist_ok=True)

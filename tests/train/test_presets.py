@@ -42,7 +42,7 @@ def test_image_size_forms():
         ({"dataset": "d", "epochs": 2.5}, "whole number"),
         (
             {"dataset": "d", "preset": "fast"},
-            "preset='fast': must be one of paper, quick-cpu, finetune",
+            "preset='fast': must be one of paper, quick-cpu, continue-cpu, finetune",
         ),
         ({"dataset": "d", "colour": 1}, "train: colour=1: unknown field"),
         ({"dataset": "d", "model": "yolo"}, "unknown detector"),

@@ -50,7 +50,7 @@ class DetectorSearchConfig:
         gt=0,
         hi=1e6,
         help="latency target, batch 1 on the job's device (null: the measured latency of the "
-        f"{SEARCH_PRESET} detector)",
+        f"{SEARCH_PRESET} detector, or of its nearest in the space)",
     )
     seed: int = param(0, lo=0, hi=2**31 - 1)
     epochs: int | None = param(
@@ -182,7 +182,7 @@ def plan_line(store, spec: dict) -> str:
     target = (
         f"{cfg.target_ms:g} ms"
         if cfg.target_ms
-        else f"the {SEARCH_PRESET} detector's latency on the job's device"
+        else f"the {SEARCH_PRESET} detector's latency (or its nearest's) on the job's device"
     )
     budget = "no time limit" if cfg.minutes is None else f"{cfg.minutes:g} min for the whole job"
     trials = "" if cfg.trials is None else f", at most {cfg.trials} trials"

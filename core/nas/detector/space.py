@@ -8,7 +8,8 @@ sec. 4.2, compound scaling), searched instead of scaled.
 * `DetectorChoice`: one point of the space; `train_spec` turns it into a `train` job spec on the
   search's training preset (core.train.presets), so a trial is an ordinary training.
 * `default_choice(preset)`: the preset's own detector (quick-cpu: efficientdet_tiny's BiFPN and
-  head on MobileNetV3-Small at 256 px), the reference every search is measured against.
+  head on MobileNetV3-Small at 256 px); `reference_choice(space)`: it, or its nearest detector
+  in a space that does not hold it - the reference a search is measured against.
 * `suggest(trial, space)`: the choice an Optuna trial samples (one categorical per dimension).
 
 Input sizes are multiples of 128 (2**max_level with EfficientDet's P3-P7 levels).
@@ -136,6 +137,24 @@ class DetectorSpace:
             fpn_cell_repeats=tuple(data["fpn_cell_repeats"]),
             box_class_repeats=tuple(data["box_class_repeats"]),
         )
+
+
+def reference_choice(space: DetectorSpace, preset: str = SEARCH_PRESET) -> DetectorChoice:
+    """The preset's detector when the space holds it, else its nearest detector in the space:
+    per dimension the preset's value, or the closest choice (the first backbone when the
+    preset's is not one). The search probes it (its latency is the default target) and runs it
+    as its first trial."""
+    default, choices = default_choice(preset), space.choices()
+
+    def nearest(name: str):
+        value, options = getattr(default, name), choices[name]
+        if value in options:
+            return value
+        if name == "backbone":
+            return options[0]
+        return min(options, key=lambda v: (abs(v - value), v))
+
+    return DetectorChoice(**{name: nearest(name) for name in DIMENSIONS})
 
 
 def default_backbones(searched_cells: tuple[str, ...] = ()) -> tuple[str, ...]:

@@ -7,7 +7,7 @@ runs/<id>/study.db (RDB storage, SQLite), with the job's plan in its user attrib
 resumed job goes on with the same study: the trial that was running continues from its
 checkpoint, finished ones are not run again.
 
-One attempt: the plan (a probe of the default detector: its latency is the default target, its
+One attempt: the plan (a probe of the reference detector: its latency is the default target, its
 step time sizes the top rung), then trials until the minutes, `trials` or the time for another
 first rung run out; each finished trial is told to the study, then logged as a row
 (core.nas.detector.results), and the job's result is refreshed with the front so far. At the end
@@ -35,7 +35,7 @@ from core.nas.detector.config import KIND, DetectorSearchConfig
 from core.nas.detector.pick import pareto_front, pick, reward
 from core.nas.detector.plan import first_rung_s, plan_max_epochs, rungs
 from core.nas.detector.results import ROLE, points, trials
-from core.nas.detector.space import DetectorChoice, default_choice, suggest
+from core.nas.detector.space import DetectorChoice, reference_choice, suggest
 from core.nas.detector.trial import (
     FINISH_RESERVE_S,
     METRICS_FILE,
@@ -149,9 +149,7 @@ class DetectorSearch:
             plan = self._measure_plan(setup)
             self.study.set_user_attr("plan", plan)
             self.study.set_user_attr("first_rung_s", plan["first_rung_s"])
-            default = default_choice()
-            if self.space.contains(default):
-                self.study.enqueue_trial(default.to_dict())
+            self.study.enqueue_trial(reference_choice(self.space).to_dict())
             self.reporter.info(plan["text"])
             setup = self._trial_setup(plan)
         return setup
@@ -170,14 +168,14 @@ class DetectorSearch:
         )
 
     def _measure_plan(self, setup: TrialSetup) -> dict:
-        """Probe the preset's detector; the target, the top rung and the plan's sentence."""
-        cfg, default = self.cfg, default_choice()
-        self._progress(f"timing the default detector ({default.label()})")
+        """Probe the reference detector; the target, the top rung and the plan's sentence."""
+        cfg, default = self.cfg, reference_choice(self.space)
+        self._progress(f"timing the reference detector ({default.label()})")
         try:
             cost, latency = probe(self.reporter, setup, default)
         except OutOfTime:
             raise SearchError(
-                f"{KIND}: the {cfg.minutes:g} minutes ran out while timing the default detector "
+                f"{KIND}: the {cfg.minutes:g} minutes ran out while timing the reference detector "
                 f"({default.label()}) on this machine: give more minutes"
             ) from None
         target = cfg.target_ms or latency
@@ -198,7 +196,8 @@ class DetectorSearch:
             f"plan: {self.space.size()} detectors; trials of up to {max_epochs} epochs judged "
             f"after {', '.join(map(str, schedule))} (successive halving, about 1 in "
             f"{cfg.reduction_factor} goes on); target {target:.1f} ms ({source}); a complete "
-            f"trial of the default detector about {cost.seconds(max_epochs, len(schedule)):.0f} s, "
+            "trial of the reference detector about "
+            f"{cost.seconds(max_epochs, len(schedule)):.0f} s, "
             f"its first rung {first_rung_s(cost, cfg.min_epochs):.0f} s"
         )
         return {

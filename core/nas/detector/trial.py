@@ -10,7 +10,7 @@ detector of the space, judged at its epoch rungs by the search's pruner, cut at 
 * `run_trial`: builds it, measures its latency (core.det.latency, the one detector timer), trains
   it, reports reward(AP50, latency) at each rung to the Optuna trial and stops when the pruner
   says so, or when the time left cannot reach the next rung; returns a `TrialOutcome`.
-* `probe`: the default detector's latency and a few timed training steps (the search's target and
+* `probe`: the reference detector's latency and a few timed training steps (the search's target and
   its time plan).
 """
 

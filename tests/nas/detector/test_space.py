@@ -89,3 +89,12 @@ def test_each_offline_backbone_builds_a_detector_at_the_smallest_size(backbone):
         class_out, box_out = model.eval()(torch.zeros(1, 3, 128, 128))
     assert [c.shape[-1] for c in class_out] == [16, 8, 4, 2, 1]  # P3-P7 at 128 px
     assert box_out[0].shape[1] == 9 * 4
+
+
+def test_reference_is_the_default_or_its_nearest_in_the_space():
+    from core.nas.detector.space import reference_choice
+
+    holds = DetectorSpace(("mobilenetv3_small_100", "nas:DARTS_V2"))
+    assert reference_choice(holds) == default_choice()
+    small = DetectorSpace(("nas:7", "efficientnet_b0"), (128, 384), (16,), (1,), (3, 1))
+    assert reference_choice(small) == DetectorChoice("nas:7", 128, 16, 1, 1)
