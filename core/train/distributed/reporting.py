@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 class MainRankReporter(Reporter):
     """Rank 0: the job's own reporter (metrics, events, progress, artifacts, files)."""
 
-    def should_stop(self) -> bool:
+    def should_stop(self, fresh: bool = False) -> bool:
         """Never: the launcher stops all ranks together when the job is cancelled."""
         return False
 
@@ -63,7 +63,7 @@ class SilentReporter(Reporter):
     def result(self, result: dict) -> None:
         return None  # rank 0 stores the result
 
-    def should_stop(self) -> bool:
+    def should_stop(self, fresh: bool = False) -> bool:
         """Never: the launcher stops all ranks together when the job is cancelled."""
         return False
 
