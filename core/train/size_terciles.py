@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from pycocotools.cocoeval import COCOeval
 
+from core.data.dataset import open_dataset
+from core.engine.queries import read_json_artifact
 from core.errors import DatasetError
 from core.train.evaluate import _load_results, load_gt
 
@@ -130,9 +132,6 @@ def train_job_size_terciles(store, job_id: int) -> list[SizeTercile] | None:
     """A finished train job's terciles: its kept val predictions (predictions.json, the best
     epoch's) against its dataset's val split, recall at threshold at the job's own score
     threshold; None when the job kept no predictions."""
-    from core.data.dataset import open_dataset
-    from core.engine.queries import read_json_artifact
-
     job = store.get_job(job_id, reconcile=False)
     predictions = None
     for art in reversed(store.artifacts(job_id, kind="predictions")):
