@@ -45,7 +45,8 @@ from bench.common import (
     table,  # noqa: E402
     write_section,
 )
-from core.app.demo import queue_demo  # noqa: E402
+from core.app.demo import STARTUP_S, promise_s, queue_demo  # noqa: E402
+from core.app.demo_results import verdict  # noqa: E402
 from core.engine.queries import effective  # noqa: E402
 from core.engine.store import Store  # noqa: E402
 from core.train.size_terciles import train_job_size_terciles  # noqa: E402
@@ -107,16 +108,20 @@ def run_chain(home: Path, preset: dict, device: str, search_only: bool = False) 
         submit_job(store, "search", demo_specs(preset, preset["dataset"])[0])
         return run_worker(home, device, max_jobs=1)
     queue_demo(store, preset, preset["dataset"])
-    run_worker(home, device, max_jobs=2)
+    run_worker(home, device, max_jobs=3)
 
 
 def measure(store: Store, watch: EtaWatch) -> dict:
     """One walk's numbers: per-step wall time and worst ETA error, the whole walk, the margin,
     the detector's AP50, epochs and threshold."""
-    jobs = {j["kind"]: j for j in store.list_jobs() if j["kind"] in ("search", "train")}
+    parts = {"search": "search", "search.detector": "detector", "train": "train"}
+    jobs = {parts[j["kind"]]: j for j in store.list_jobs() if j["kind"] in parts}
     out: dict = {}
     for kind in jobs:
         job = jobs[kind]
+        if not job["started_at"]:  # cancelled before it ran (the job before it failed)
+            out[f"{kind}_s"], out[f"{kind}_eta"] = None, None
+            continue
         out[f"{kind}_s"] = job["finished_at"] - job["started_at"]
         out[f"{kind}_eta"] = eta_error(
             watch.samples.get(job["id"], []), job["started_at"], job["finished_at"]
@@ -137,6 +142,12 @@ def measure(store: Store, watch: EtaWatch) -> dict:
         strategy=search["spec"]["strategy"],
         afforded=result.get("afforded"),
         sizes=size_cells(store, jobs.get("train")),
+        verdict=(
+            verdict(
+                store, (jobs.get("detector") or {}).get("id"), (jobs.get("train") or {}).get("id")
+            )
+            or {}
+        ),
     )
     return out
 
@@ -183,6 +194,7 @@ def search_report(runs: list[dict], preset_name: str, strategy: str) -> str:
 
 def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
     """The markdown section: one row per walk, then the median."""
+    promise = promise_s(preset, STARTUP_S)
 
     def pct(v):
         return "n/a" if v is None else f"{100 * v:.0f}%"
@@ -190,12 +202,14 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
     rows = [
         [
             f"{i + 1} (seed {r['seed']})",
-            f"{r['search_s']:.0f}",
+            _secs(r["search_s"]),
             pct(r["search_eta"]),
-            f"{r['train_s']:.0f}",
+            _secs(r.get("detector_s")),
+            pct(r.get("detector_eta")),
+            _secs(r["train_s"]),
             pct(r["train_eta"]),
             f"**{r['walk_s']:.0f}** ({r['walk_s'] / 60:.1f} min)",
-            "n/a" if r["margin"] is None else f"{r['margin']:+.3f}",
+            _secs(promise),
             _num(r["AP50"]),
             *r.get("sizes", ["n/a"] * 3),
             _num(r["threshold"]),
@@ -205,23 +219,24 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
     if len(runs) > 1:
         med = {
             k: statistics.median(r[k] for r in runs if r[k] is not None)
-            for k in ("search_s", "train_s", "walk_s", "margin", "AP50")
+            for k in ("search_s", "detector_s", "train_s", "walk_s", "AP50")
             if any(r[k] is not None for r in runs)
         }
         worst = {
             k: max((r[k] for r in runs if r[k] is not None), default=None)
-            for k in ("search_eta", "train_eta")
+            for k in ("search_eta", "detector_eta", "train_eta")
         }
-        beats = sum(1 for r in runs if (r["margin"] or 0) > 0)
         rows.append(
             [
                 "**median**",
-                f"{med['search_s']:.0f}",
+                _secs(med.get("search_s")),
                 f"worst {pct(worst['search_eta'])}",
-                f"{med['train_s']:.0f}",
+                _secs(med.get("detector_s")),
+                f"worst {pct(worst['detector_eta'])}",
+                _secs(med.get("train_s")),
                 f"worst {pct(worst['train_eta'])}",
                 f"**{med['walk_s']:.0f}** ({med['walk_s'] / 60:.1f} min)",
-                f"{med.get('margin', 0):+.3f} (searched ahead in {beats}/{len(runs)})",
+                _secs(promise),
                 _num(med.get("AP50")),
                 "",
                 "",
@@ -270,20 +285,23 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
         f"walk in a fresh home{'' if mode == 'app' else ', walk i with search seed i'}. "
         f"Walk: from the click (the search queued) to the detector registered. "
         f"ETA error: the worst |ETA - real time left| / real time left after the "
-        f"first {ETA_FROM:.0%} of each job (and more than 10 s before its end). Margin: the "
-        f"searched cell's proxy accuracy minus the random cells' mean in the demo's own "
-        f"report. AP50: the detector on the searched cell, val split (pycocotools); small, "
+        f"first {ETA_FROM:.0%} of each job (and more than 10 s before its end). Promised: the "
+        f"walk's length as the page states it (core.app.demo.promise_s). AP50: the pick "
+        f"trained on, val split (pycocotools); small, "
         f"mid, large: its AP50 / recall (IoU 0.5) per tercile of the val boxes' area "
-        f"(core.train.size_terciles).\n\n"
+        f"(core.train.size_terciles). Verdict: the ending's sentence (core.app.demo_results)."
+        f"\n\n"
         + table(
             [
                 "walk",
-                "search s",
+                "cell search s",
+                "ETA err",
+                "detector search s",
                 "ETA err",
                 "train s",
                 "ETA err",
                 "click to detections",
-                "margin",
+                "promised s",
                 "AP50",
                 "small",
                 "mid",
@@ -292,7 +310,11 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
             ],
             rows,
         )
-        + "\n"
+        + "\n\n"
+        + "".join(
+            f"Walk {i + 1}: {r['verdict'].get('text', 'no verdict')}\n\n"
+            for i, r in enumerate(runs)
+        )
         + screen
     )
 
@@ -306,6 +328,10 @@ def own_cell(own: dict | None) -> str:
         for kind in ("upload", "draw")
         if own.get(kind)
     )
+
+
+def _secs(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
 
 
 def _num(value: float | None) -> str:

@@ -1,14 +1,15 @@
 """The "Guided demo" tab: a gr.Walkthrough for newcomers, in plain words.
 
-1 choose a dataset -> 2 find a cell (a quick search, then the found cell against random ones)
--> 3 see the cell -> 4 train a detector with it (or with EfficientNet) -> 5 see its detections,
-its score in words, and try a picture of one's own. "Run the whole demo" queues the search and,
-waiting for it, the training on its cell (core.app.demo.queue_demo: one chain in the store), so
-the walk moves on by itself; no timer tick ever submits a job. The walk reads only the jobs the
-demo queued itself (their origin is "demo"): other tabs' jobs never move it. Something on screen
-changes at every tick while a job runs (nasdet_gui.guided.live). The settings come from the demo
-preset (assets/presets.json, `--demo-preset`). Where the walk stands is read from the store, so
-a browser refresh lands on the same step.
+1 choose a dataset -> 2 find a cell (a quick cell search) -> 3 see the cell -> 4 find the
+detector (a detector search on the cell and a hand-made backbone, its trials live on a chart,
+then the pick trained on) -> 5 see its detections, its place on the chart, the verdict in one
+sentence, and try a picture of one's own. "Run the whole demo" queues the three jobs as one
+chain in the store (core.app.demo.queue_demo), so the walk moves on by itself; no timer tick
+ever submits a job. The walk reads only the jobs the demo queued itself (their origin is
+"demo"): other tabs' jobs never move it. Something on screen changes at every tick while a job
+runs (nasdet_gui.guided.live). The settings come from the demo preset (assets/presets.json,
+`--demo-preset`). Where the walk stands is read from the store, so a browser refresh lands on
+the same step.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from core.app import demo as demo_chain
 from core.app.models import ModelCache
 from core.errors import DatasetError
 from core.viz.common import markdown_text
-from nasdet_gui.common import Ctx, ui_errors
+from nasdet_gui.common import Ctx, fmt_duration, ui_errors
 from nasdet_gui.config import DEFAULT_DATASET, TICK_S
 from nasdet_gui.guided import ending
 from nasdet_gui.guided.canvas import decode_drawing
@@ -178,11 +179,23 @@ def _wire_ending(p: Parts, cache: ModelCache, max_pixels: int) -> None:
     )
 
 
+def _about(preset: dict) -> str:
+    """The preset's description, led by the walk's length when every step has a time budget
+    (each job keeps its own, whatever the machine's speed: the work shrinks instead)."""
+    about = preset.get("about", "")
+    promise = demo_chain.promise_s(preset, demo_chain.STARTUP_S)
+    if promise is None:
+        return about
+    return (
+        f"takes {fmt_duration(promise)} on this machine, each step within its time budget; {about}"
+    )
+
+
 def build(ctx: Ctx, demo: gr.Blocks) -> GuidedTab:
     preset = ctx.config.demo
     p = build_layout(
         ctx.config.demo_preset,
-        preset.get("about", ""),
+        _about(preset),
         datasets.dataset_names(ctx.store),
         preset.get("dataset", DEFAULT_DATASET),
     )

@@ -42,6 +42,9 @@ ORIGIN = "demo"  # jobs.origin of every job the demo queues
 CELL_DWELL_S = 15.0
 PROBE_CELL = "DARTS_V2"  # a published cell standing in for one not searched yet (see queue_demo)
 PARTS = ("search", "detector", "train")
+# Seconds a part spends outside its budget's clock: the worker picking it up after the part
+# before, the job's imports and, for the training, building its data before the budget starts.
+STARTUP_S = 5.0
 KINDS = {"search": "search", "detector": "search.detector", "train": "train"}
 
 

@@ -108,8 +108,11 @@ def verdict(store: Store, detector_id: int | None, train_id: int | None) -> dict
         t for t in points if own and t["on_cell"] != own["on_cell"] and t["epochs"] == own["epochs"]
     ]
     if own is None or not others:
+        missing = (
+            "detector on the found cell" if own and not own["on_cell"] else "hand-made detector"
+        )
         return {
-            "text": f"{found}; no hand-made detector was trained here on these pictures to "
+            "text": f"{found}; no {missing} was trained here on these pictures for as long to "
             "compare it with (train one in the Train tab and it appears on the chart).",
             "win": False,
         }
