@@ -107,7 +107,7 @@ def run_chain(home: Path, preset: dict, device: str, search_only: bool = False) 
     if search_only:
         submit_job(store, "search", demo_specs(preset, preset["dataset"])[0])
         return run_worker(home, device, max_jobs=1)
-    queue_demo(store, preset, preset["dataset"])
+    queue_demo(store, preset, preset["dataset"], start_worker=False)
     run_worker(home, device, max_jobs=3)
 
 

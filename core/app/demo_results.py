@@ -108,14 +108,14 @@ def verdict(store: Store, detector_id: int | None, train_id: int | None) -> dict
         t for t in points if own and t["on_cell"] != own["on_cell"] and t["epochs"] == own["epochs"]
     ]
     if own is None or not others:
-        missing = (
-            "detector on the found cell" if own and not own["on_cell"] else "hand-made detector"
-        )
-        return {
-            "text": f"{found}; no {missing} was trained here on these pictures for as long to "
-            "compare it with (train one in the Train tab and it appears on the chart).",
-            "win": False,
-        }
+        if own and not own["on_cell"]:
+            why = "the search had no time to train a detector on the found cell to compare it with"
+        else:
+            why = (
+                "no hand-made detector was trained here on these pictures for as long to compare "
+                "it with (train one in the Train tab and it appears on the chart)"
+            )
+        return {"text": f"{found}; {why}.", "win": False}
     best = max(others, key=lambda t: (t["AP50"], -t["latency_ms"]))
     words = _compare(own["AP50"], own["latency_ms"], best["AP50"], best["latency_ms"])
     epochs = f"{own['epochs']} epoch{'s' * (own['epochs'] != 1)}"

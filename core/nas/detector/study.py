@@ -18,6 +18,7 @@ runs/<id>/eval.json (its evaluation).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import shutil
@@ -149,7 +150,14 @@ class DetectorSearch:
             plan = self._measure_plan(setup)
             self.study.set_user_attr("plan", plan)
             self.study.set_user_attr("first_rung_s", plan["first_rung_s"])
-            self.study.enqueue_trial(reference_choice(self.space).to_dict())
+            # the reference first, then the same detector on each other backbone: every
+            # backbone is tried once before TPE samples (a categorical of few values that
+            # random start-up trials could leave untried in a short search)
+            reference = reference_choice(self.space)
+            for backbone in dict.fromkeys((reference.backbone, *self.space.backbones)):
+                self.study.enqueue_trial(
+                    dataclasses.replace(reference, backbone=backbone).to_dict()
+                )
             self.reporter.info(plan["text"])
             setup = self._trial_setup(plan)
         return setup
