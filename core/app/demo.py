@@ -34,6 +34,7 @@ from core.engine.queries import find_job, latest_job_id
 from core.engine.store import Store
 from core.engine.worker import ensure_worker
 from core.errors import SpecError
+from core.nas.detector.config import KIND as DETECTOR_SEARCH
 from core.references import check_dataset
 
 ORIGIN = "demo"  # jobs.origin of every job the demo queues
@@ -45,7 +46,7 @@ PARTS = ("search", "detector", "train")
 # Seconds a part spends outside its budget's clock: the worker picking it up after the part
 # before, the job's imports and, for the training, building its data before the budget starts.
 STARTUP_S = 5.0
-KINDS = {"search": "search", "detector": "search.detector", "train": "train"}
+KINDS = {"search": "search", "detector": DETECTOR_SEARCH, "train": "train"}
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def start_detector(store: Store, preset: Mapping[str, Any], since: int) -> tuple
         raise SpecError("the demo's search has not finished yet; wait for step 2 to end")
     dataset = find_job(store, walk.search_id)["spec"]["dataset"]
     spec = chain_spec(preset, dataset, "detector", walk.search_id)
-    detector = submit(store, "search.detector", spec, origin=ORIGIN, start_worker=False)
+    detector = submit(store, DETECTOR_SEARCH, spec, origin=ORIGIN, start_worker=False)
     try:
         train = _insert_waiting(
             store, "train", chain_spec(preset, dataset, "train", detector), detector
@@ -176,10 +177,6 @@ class Walk:
         return self.search_status == "succeeded"
 
     @property
-    def detector_done(self) -> bool:
-        return self.detector_status == "succeeded"
-
-    @property
     def train_done(self) -> bool:
         return self.train_status == "succeeded"
 
@@ -190,7 +187,7 @@ def guided_walk(store: Store, since: int = 0) -> Walk:
     if search is None:
         return Walk(since=since)
     detector = find_job(
-        store, latest_job_id(store, "search.detector", after=search["id"], origin=ORIGIN)
+        store, latest_job_id(store, DETECTOR_SEARCH, after=search["id"], origin=ORIGIN)
     )
     train = None
     if detector is not None:

@@ -39,35 +39,34 @@ PRESETS: dict[str, dict[str, Any]] = {
     # equal epochs it learns more than batch 8 or 16), BN momentum 0.1 so the running
     # statistics keep up in a short run, milder scale jitter, no loader process (on 2 cores it
     # takes CPU from torch's threads: slower epochs for the same AP50).
-    "quick-cpu": dict(
-        model="efficientdet_tiny",
-        backbone="mobilenetv3_small_100",
-        image_size=(256, 256),
-        epochs=24,
-        batch_size=4,
-        optimizer="adamw",
-        lr=1e-2,
-        weight_decay=0.05,
-        warmup_epochs=1.0,
-        scale_range=(0.6, 1.4),
-        workers=0,
-        eval_every=2,
-        model_overrides={"bn_momentum": 0.1},
+    "quick-cpu": (
+        QUICK_CPU := dict(
+            model="efficientdet_tiny",
+            backbone="mobilenetv3_small_100",
+            image_size=(256, 256),
+            epochs=24,
+            batch_size=4,
+            optimizer="adamw",
+            lr=1e-2,
+            weight_decay=0.05,
+            warmup_epochs=1.0,
+            scale_range=(0.6, 1.4),
+            workers=0,
+            eval_every=2,
+            model_overrides={"bn_momentum": 0.1},
+        )
     ),
     # Going on from a detector search's pick (--init job-<search>) on a CPU: quick-cpu's recipe
-    # without its model, backbone and input size (the pick's own are kept), a shorter warm-up
-    # (the weights are trained already).
-    "continue-cpu": dict(
-        epochs=24,
-        batch_size=4,
-        optimizer="adamw",
-        lr=1e-2,
-        weight_decay=0.05,
-        warmup_epochs=0.5,
-        scale_range=(0.6, 1.4),
-        workers=0,
-        eval_every=2,
-    ),
+    # without what fixes the model (the pick's own model, backbone and input size are kept),
+    # with a shorter warm-up (the weights are trained already).
+    "continue-cpu": {
+        **{
+            k: v
+            for k, v in QUICK_CPU.items()
+            if k not in ("model", "backbone", "image_size", "model_overrides")
+        },
+        "warmup_epochs": 0.5,
+    },
     # Fine-tuning a pretrained detector (--init) on a small dataset.
     "finetune": dict(epochs=50, lr_per_64=0.02, warmup_epochs=1.0),
 }

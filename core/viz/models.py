@@ -27,6 +27,17 @@ ORIGIN_LABELS = {
 FRONT_COLOR = "#dc2626"
 
 
+def _ap50_latency_figure(height: int) -> go.Figure:
+    """An empty chart of validation AP50 (y) against latency at batch 1 (x)."""
+    return go.Figure(
+        layout=base_layout(
+            height=height,
+            xaxis_title="latency per picture (ms, batch 1, this machine)",
+            yaxis_title="validation AP50",
+        )
+    )
+
+
 def _hover(row: Mapping[str, Any]) -> str:
     return (
         f"<b>{row['name']}</b><br>{row['title']}<br>AP50 {row['AP50']:.3f} · "
@@ -45,13 +56,7 @@ def models_figure(
     shown = [r for r in rows if r.get("AP50") is not None and r.get("latency_ms") is not None]
     if not shown:
         return empty_figure("No model with both an AP50 and a latency yet", height)
-    fig = go.Figure(
-        layout=base_layout(
-            height=height,
-            xaxis_title="latency per picture (ms, batch 1, this machine)",
-            yaxis_title="validation AP50",
-        )
-    )
+    fig = _ap50_latency_figure(height)
     by_name = {r["name"]: r for r in shown}
     line = [by_name[n] for n in front if n in by_name]
     if len(line) > 1:
@@ -136,13 +141,7 @@ def detector_search_figure(
     shown = [t for t in trials if t.get("AP50") is not None and t.get("latency_ms") is not None]
     if not shown and not baselines and not pick:
         return empty_figure("The first detector is training; its point appears here", height)
-    fig = go.Figure(
-        layout=base_layout(
-            height=height,
-            xaxis_title="latency per picture (ms, batch 1, this machine)",
-            yaxis_title="validation AP50",
-        )
-    )
+    fig = _ap50_latency_figure(height)
     for kind, symbol in (("cell", "circle"), ("hand-made", "square")):
         group = [t for t in shown if bool(t["on_cell"]) == (kind == "cell")]
         if not group:

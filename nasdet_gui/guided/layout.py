@@ -99,7 +99,7 @@ def step_cell(p: Parts) -> None:
 def step_train(p: Parts) -> None:
     gr.Markdown(
         "Now the search tries whole detectors: built on the found cell or on a hand-made "
-        "network (MobileNetV3-Small), at two picture sizes and several widths. Each one "
+        "network (MobileNetV3-Small), with BiFPNs and heads of several sizes. Each one "
         "learns for an epoch or a few and is timed; the best for its speed then learns on, "
         "from where it stopped, to draw a box around each shape and name it."
     )
