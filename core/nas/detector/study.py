@@ -65,6 +65,9 @@ PICK_FILE = "detector.json"
 MODEL_FILE = "model.pt"
 EVAL_FILE = "eval.json"
 UNBOUNDED_EPOCHS = 9  # a complete trial's epochs when no minutes size them
+# the first trial must fit its first rung this many times over when the plan is made: a busy
+# machine slows a trial after the probe timed it, and a search without one evaluation has no pick
+FIRST_RUNG_MARGIN = 1.3
 MAX_REPEATS = 50
 REPEATABLE = ("complete", "pruned", "failed")  # a stopped trial was cut by time, not judged
 _STATE = optuna.trial.TrialState
@@ -187,6 +190,7 @@ class DetectorSearch:
                 f"({default.label()}) on this machine: give more minutes"
             ) from None
         target = cfg.target_ms or latency
+        self._refuse_if_too_short(cost)
         if cfg.epochs is not None:
             max_epochs = cfg.epochs
         elif math.isinf(cfg.budget_s):
@@ -218,6 +222,21 @@ class DetectorSearch:
             "first_rung_s": first_rung_s(cost, cfg.min_epochs),
             "text": text,
         }
+
+    def _refuse_if_too_short(self, cost) -> None:
+        """A budget whose time left after the probe cannot hold a first rung (with a margin for
+        a machine that slows down) fails now, naming the minutes that would fit."""
+        cfg, clock = self.cfg, self.clock
+        need = FIRST_RUNG_MARGIN * first_rung_s(cost, cfg.min_epochs)
+        if math.isinf(cfg.budget_s) or clock.remaining >= need:
+            return
+        fits = math.ceil((clock.elapsed + need + clock.reserve_s) / 6.0) / 10.0
+        raise SearchError(
+            f"{KIND}: minutes={cfg.minutes:g}: too short: the first trial needs about "
+            f"{need:.0f} s on this machine (its first rung of {cfg.min_epochs} "
+            f"epoch{'' if cfg.min_epochs == 1 else 's'}), {max(0.0, clock.remaining):.0f} s "
+            f"are left after timing the reference detector; give --minutes {fits:g} or more"
+        )
 
     def _progress(self, message: str) -> None:
         done = self._done()

@@ -13,7 +13,9 @@ import pytest
 from core.engine.jobs import submit_job
 from core.errors import SpecError
 from core.nas.detector import results as detector_results
+from core.nas.detector import study as detector_study
 from core.nas.detector.pick import pareto_front, pick
+from core.nas.detector.plan import TrialCost
 from core.train.predict import load_model, predict_images
 from tests.train.conftest import make_dataset, run_in_process
 
@@ -99,14 +101,26 @@ def test_a_search_cut_by_its_minutes_ends_within_them(tiny):
     job = run_in_process(tiny, "search.detector", dict(SPEC, minutes=minutes, trials=None))
     assert job["finished_at"] - job["started_at"] <= 60 * minutes * 1.1 + 10
     if job["status"] != "succeeded":  # a machine too busy for one first rung in 15 s says so
-        assert job["status"] == "failed" and "give more minutes" in job["error"], job["error"]
+        assert job["status"] == "failed", job["error"]
+        assert "too short" in job["error"] or "give more minutes" in job["error"], job["error"]
     else:
         assert job["result"]["pick"] is not None
 
 
-def test_a_cancelled_search_resumes_its_study(tiny, monkeypatch):
-    from core.nas.detector import study as detector_study
+def test_a_budget_without_room_for_a_first_rung_is_refused_after_the_probe(tiny, monkeypatch):
+    # the probe "measures" 100 s epochs: one minute cannot hold the first trial's first rung
+    monkeypatch.setattr(
+        detector_study, "probe", lambda job, setup, choice: (TrialCost(1.0, 100.0, 1.0), 5.0)
+    )
+    job = run_in_process(tiny, "search.detector", dict(SPEC, trials=None))
+    assert job["status"] == "failed"
+    assert "too short: the first trial needs about 133 s" in job["error"], job["error"]
+    minutes = float(job["error"].split("give --minutes ")[1].split()[0])
+    assert 2.2 <= minutes <= 2.6  # the probe's seconds and the first rung's, with the margin
+    assert detector_results.trials(tiny, job["id"]) == []
 
+
+def test_a_cancelled_search_resumes_its_study(tiny, monkeypatch):
     store = tiny
     spec = dict(SPEC, minutes=None, trials=3, epochs=1)
     record = detector_study.DetectorSearch._record
