@@ -30,7 +30,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import REPO, command_line, machine, run_here, table, write_section  # noqa: E402
+from bench.common import (  # noqa: E402
+    REPO,
+    Hogs,
+    command_line,
+    machine,
+    run_here,
+    table,
+    write_section,
+)
 from core.engine.store import Store  # noqa: E402
 from core.nas.detector.results import trials  # noqa: E402
 
@@ -52,38 +60,6 @@ HEADERS = [
     "phases planned",
     "cells trained",
 ]
-
-
-def hog(stop, parent: int) -> None:
-    """Spin a pure Python loop (one core busy) until `stop` is set or the bench is gone."""
-    x = 0
-    while not stop.is_set() and os.getppid() == parent:
-        for i in range(200_000):
-            x += i * i
-
-
-class Hogs:
-    """`n` CPU-bound processes, started on enter and stopped on exit (errors and Ctrl-C too)."""
-
-    def __init__(self, n: int):
-        self.n = n
-        self.stop = multiprocessing.Event()
-        self.procs: list[multiprocessing.Process] = []
-
-    def __enter__(self) -> Hogs:
-        for _ in range(self.n):
-            p = multiprocessing.Process(target=hog, args=(self.stop, os.getpid()), daemon=True)
-            p.start()
-            self.procs.append(p)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for p in self.procs:
-            p.join(5)
-            if p.is_alive():
-                p.terminate()
-                p.join(5)
 
 
 class Worker:

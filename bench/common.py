@@ -5,6 +5,8 @@ dataset."""
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import platform
 import re
 import shlex
@@ -104,3 +106,35 @@ def ensure_demo_dataset(store) -> None:
         run_here(
             store, "dataset.generate", dict(presets()["first_start_dataset"], name=DEMO_DATASET)
         )
+
+
+def hog(stop, parent: int) -> None:
+    """Spin a pure Python loop (one core busy) until `stop` is set or the bench is gone."""
+    x = 0
+    while not stop.is_set() and os.getppid() == parent:
+        for i in range(200_000):
+            x += i * i
+
+
+class Hogs:
+    """`n` CPU-bound processes, started on enter and stopped on exit (errors and Ctrl-C too)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.stop = multiprocessing.Event()
+        self.procs: list[multiprocessing.Process] = []
+
+    def __enter__(self) -> Hogs:
+        for _ in range(self.n):
+            p = multiprocessing.Process(target=hog, args=(self.stop, os.getpid()), daemon=True)
+            p.start()
+            self.procs.append(p)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for p in self.procs:
+            p.join(5)
+            if p.is_alive():
+                p.terminate()
+                p.join(5)

@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from bench.common import (
+    Hogs,
     command_line,
     machine,
     parse_sets,
@@ -278,7 +279,14 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
         )
     return (
         f"## Guided demo duration and quality (bench/demo_time.py)\n\n"
-        f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end.\n"
+        f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} at the end"
+        + (
+            f"; {runs[0]['hogs']} CPU-bound processes (pure Python loops) spinning beside "
+            "every walk"
+            if runs and runs[0].get("hogs")
+            else ""
+        )
+        + ".\n"
         f'Repeat: {repeat}. The chain the Guided demo\'s "Run the whole demo" queues with '
         f"the `{preset_name}` preset ({preset.get('about', '')}), "
         f"{'in the launched app' if mode == 'app' else 'run by a worker in the bench'}, each "
@@ -338,6 +346,30 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def walk(args: argparse.Namespace, preset: dict, i: int) -> dict:
+    """Walk `i` in a fresh home (seed i for its searches: the walks sample different cells)."""
+    home = Path(tempfile.mkdtemp(prefix="demo_time_")) / "home"
+    watch, screen = EtaWatch(home), {}
+    if args.screenshots:
+        from bench.demo_shots import walk_in_app
+
+        screen = walk_in_app(home, args.preset, args.threads, args.shots_dir, watch)
+    else:
+        Store(home)
+        watch.start()
+        run_chain(
+            home,
+            dict(preset, search=dict(preset["search"], seed=i)),
+            args.device,
+            args.search_only,
+        )
+    watch.stop.set()
+    run = dict(measure(Store(home), watch), hogs=args.hogs, **screen)
+    (home.parent / "eta_samples.json").write_text(json.dumps(watch.samples))
+    print(f"walk {i + 1} ({home}): {json.dumps(run)}", flush=True)
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="default")
@@ -376,6 +408,9 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="search option over the preset's (e.g. child.epochs=6)",
     )
+    parser.add_argument(
+        "--hogs", type=int, default=0, help="CPU-bound processes spinning beside every walk"
+    )
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -385,26 +420,9 @@ def main() -> None:
     if args.set:
         preset = dict(preset, search={**preset["search"], **parse_sets(args.set)})
     runs = []
-    for i in range(1 if args.screenshots else max(1, args.runs)):
-        home = Path(tempfile.mkdtemp(prefix="demo_time_")) / "home"
-        watch, screen = EtaWatch(home), {}
-        if args.screenshots:
-            from bench.demo_shots import walk_in_app
-
-            screen = walk_in_app(home, args.preset, args.threads, args.shots_dir, watch)
-        else:  # walk i searches with seed i: the walks sample different cells
-            Store(home)
-            watch.start()
-            run_chain(
-                home,
-                dict(preset, search=dict(preset["search"], seed=i)),
-                args.device,
-                args.search_only,
-            )
-        watch.stop.set()
-        runs.append(dict(measure(Store(home), watch), **screen))
-        (home.parent / "eta_samples.json").write_text(json.dumps(watch.samples))
-        print(f"walk {i + 1} ({home}): {json.dumps(runs[-1])}", flush=True)
+    with Hogs(args.hogs):
+        for i in range(1 if args.screenshots else max(1, args.runs)):
+            runs.append(walk(args, preset, i))
     strategy = preset["search"]["strategy"]
     if args.search_only:
         body, name = search_report(runs, args.preset, strategy), f"demo_{args.preset}_{strategy}"

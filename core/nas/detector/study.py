@@ -30,11 +30,12 @@ from typing import TYPE_CHECKING, Any
 import optuna
 import torch
 
+from core.engine.eta import time_fraction
 from core.errors import SearchError
 from core.io import atomic_path, write_json_atomic
 from core.nas.detector.config import KIND, DetectorSearchConfig
 from core.nas.detector.pick import pareto_front, pick, reward
-from core.nas.detector.plan import first_rung_s, plan_max_epochs, rungs
+from core.nas.detector.plan import TrialCost, first_rung_s, plan_max_epochs, rungs
 from core.nas.detector.results import ROLE, points, trials
 from core.nas.detector.space import DetectorChoice, reference_choice, suggest
 from core.nas.detector.trial import (
@@ -121,6 +122,8 @@ class DetectorSearch:
         started = reporter.store.get_job(reporter.job_id, reconcile=False)["started_at"]
         spent = self.study.user_attrs.get("elapsed_s", 0.0) + max(0.0, time.time() - started)
         self.clock = JobClock(cfg.budget_s, spent, FINISH_RESERVE_S)
+        self._running: TrialOutcome | None = None  # the trial in progress, filled in as it goes
+        self._schedule: list[int] = []
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -141,7 +144,9 @@ class DetectorSearch:
                     break
                 continue
             repeats = 0
-            outcome = run_trial(self.reporter, setup, trial, choice)
+            self._running = TrialOutcome("failed")
+            outcome = run_trial(self.reporter, setup, trial, choice, self._running)
+            self._running = None
             self._record(setup, trial, choice, outcome)
         return self._finish(setup)
 
@@ -168,6 +173,7 @@ class DetectorSearch:
     def _trial_setup(self, plan: dict) -> TrialSetup:
         cfg = self.cfg
         schedule = rungs(cfg.min_epochs, cfg.reduction_factor, plan["max_epochs"])
+        self._schedule = schedule
         return TrialSetup(
             cfg.dataset,
             cfg.seed,
@@ -244,12 +250,31 @@ class DetectorSearch:
             fraction = min(1.0, done / self.cfg.trials) if self.cfg.trials else 0.0
             self.reporter.progress(fraction, f"{message} ({done} trials done)")
             return
+        left = self._seconds_left()
         self.reporter.progress(
-            self.clock.fraction(),
+            time_fraction(self.clock.elapsed, left),
             f"{message} ({done} trials done)",
-            remaining_s=max(0.0, self.cfg.budget_s - self.clock.elapsed),
+            remaining_s=left,
             measured=True,
         )
+
+    def _seconds_left(self) -> float:
+        """When the job will end: no new trial starts once the time left is shorter than a
+        first rung, so it ends after the running trial's next judgement when that leaves too
+        little for one, else on average half a first rung before its budget."""
+        clock, plan = self.clock, self.study.user_attrs.get("plan")
+        budget_left = max(0.0, self.cfg.budget_s - clock.elapsed)
+        if plan is None:  # still timing the reference: the budget is the plan
+            return budget_left
+        first_rung = self.study.user_attrs.get("first_rung_s", plan["first_rung_s"])
+        finish = clock.reserve_s
+        if self._running is not None:
+            judged = self._running.seconds_to_judgement(
+                self._schedule, TrialCost.from_dict(plan["cost"])
+            )
+            if clock.remaining - judged < first_rung:
+                return min(budget_left, judged + finish)
+        return max(0.0, min(budget_left, max(0.0, clock.remaining - first_rung / 2) + finish))
 
     # -- trials --------------------------------------------------------------------------------
     def _next_trial(self, setup: TrialSetup) -> optuna.trial.Trial | None:

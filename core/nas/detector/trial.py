@@ -162,6 +162,23 @@ class TrialOutcome:
     error: str | None = None
     det_config: dict[str, Any] | None = None
     backbone: dict[str, Any] | None = None  # the model file's backbone record
+    # while it runs (for the search's time left): monotonic times of its start and last epoch
+    started_at: float | None = None
+    epoch_at: float | None = None
+
+    def seconds_to_judgement(self, schedule: list[int], cost: TrialCost) -> float:
+        """Seconds from now to this running trial's next evaluation (where it is pruned,
+        stopped or goes on): its measured epoch and evaluation times, the probe's `cost`
+        until it has them."""
+        now = time.monotonic()
+        epoch_s, eval_s = self.epoch_s or cost.epoch_s, self.eval_s or cost.eval_s
+        if self.epoch_at is None:  # start-up and first epoch not over yet
+            spent = now - (self.started_at or now)
+            ahead = cost.startup_s + epoch_s * min(schedule, default=1) + eval_s
+            return max(0.0, ahead - spent)
+        into_epoch = now - self.epoch_at
+        left = seconds_to_next_rung(self.epochs, epoch_s, eval_s, schedule) or eval_s
+        return max(0.0, left - into_epoch)
 
     @property
     def ap50(self) -> float | None:
@@ -189,13 +206,21 @@ def trial_config(setup: TrialSetup, choice: DetectorChoice, epochs: int | None =
     return build_config(choice.train_spec(setup.dataset, epochs or setup.max_epochs, setup.seed))
 
 
-def run_trial(job: Reporter, setup: TrialSetup, trial: Any, choice: DetectorChoice) -> TrialOutcome:
+def run_trial(
+    job: Reporter,
+    setup: TrialSetup,
+    trial: Any,
+    choice: DetectorChoice,
+    outcome: TrialOutcome | None = None,
+) -> TrialOutcome:
     """Train `choice` as Optuna trial `trial` (resuming from its folder's checkpoint), reporting
-    reward(AP50, latency) at each rung; JobCancelled propagates (the trial resumes with the job)."""
+    reward(AP50, latency) at each rung; JobCancelled propagates (the trial resumes with the job).
+    `outcome` (state "failed" until it ends) is filled in as the trial goes, for a watcher."""
     folder = trial_folder(job.run_dir, trial.number)
     reporter = TrialReporter(job, trial.number, folder, setup.clock, setup.progress)
     started = time.monotonic()
-    outcome = TrialOutcome("failed")
+    outcome = outcome or TrialOutcome("failed")
+    outcome.started_at = started
     try:
         trainer = TrialTrainer(trial_config(setup, choice), reporter, setup.schedule)
         _measure(trainer, trial, outcome, job.device)
@@ -233,6 +258,7 @@ def _judge(trainer, trial, setup: TrialSetup, outcome: TrialOutcome, started: fl
 
     def after_epoch(epoch: int, metrics: dict | None) -> None:
         outcome.epochs, outcome.epoch_s = epoch, trainer.train_seconds / epoch
+        outcome.epoch_at = time.monotonic()
         if metrics is None:
             return
         evaluations[0] += 1

@@ -5,6 +5,7 @@ search resumes its study without running a trial twice."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import optuna
@@ -16,6 +17,7 @@ from core.nas.detector import results as detector_results
 from core.nas.detector import study as detector_study
 from core.nas.detector.pick import pareto_front, pick
 from core.nas.detector.plan import TrialCost
+from core.nas.detector.trial import TrialOutcome
 from core.train.predict import load_model, predict_images
 from tests.train.conftest import make_dataset, run_in_process
 
@@ -176,3 +178,14 @@ def test_the_default_backbones_include_this_datasets_searched_cells(tiny):
 
     spec = resolve_detector_search({"dataset": "tiny"}, tiny)
     assert spec["backbones"] == ["nas:DARTS_V2", "mobilenetv3_small_100", "efficientnet_b0"]
+
+
+def test_a_running_trials_time_to_its_next_judgement():
+    cost = TrialCost(startup_s=4.0, epoch_s=10.0, eval_s=2.0)
+    starting = TrialOutcome("failed", started_at=time.monotonic() - 5.0)
+    # before its first epoch: the probe's start-up, one epoch and an evaluation, 5 s of them spent
+    assert 10.5 <= starting.seconds_to_judgement([1, 3], cost) <= 11.0
+    measured = TrialOutcome("failed", epochs=1, epoch_s=8.0, eval_s=1.0)
+    measured.epoch_at = time.monotonic() - 3.0
+    # judged at 1 epoch, on to the rung at 3: two of its own epochs and an evaluation, 3 s spent
+    assert 13.5 <= measured.seconds_to_judgement([1, 3], cost) <= 14.0
