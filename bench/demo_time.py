@@ -46,7 +46,7 @@ from bench.common import (
     table,  # noqa: E402
     write_section,
 )
-from core.app.demo import STARTUP_S, promise_s, queue_demo  # noqa: E402
+from core.app.demo import STARTUP_S, fit_to_machine, promise_s, queue_demo  # noqa: E402
 from core.app.demo_results import verdict  # noqa: E402
 from core.engine.queries import effective  # noqa: E402
 from core.engine.store import Store  # noqa: E402
@@ -91,9 +91,9 @@ class EtaWatch(threading.Thread):
                     self.samples.setdefault(job["id"], []).append((t, shown["eta_s"]))
 
 
-def run_chain(home: Path, preset: dict, device: str, search_only: bool = False) -> None:
+def run_chain(home: Path, preset: dict, device: str, search_only: bool = False) -> float | None:
     """The first-start dataset, then the demo chain (or only its search), run by a worker in
-    this process."""
+    this process; the walk's promised seconds (the budgets fitted to this machine's probe)."""
     from core.app.demo import demo_specs
     from core.engine.jobs import submit_job
     from core.engine.worker import run_worker
@@ -106,10 +106,12 @@ def run_chain(home: Path, preset: dict, device: str, search_only: bool = False) 
     submit_job(store, "dataset.generate", dataset)
     run_worker(home, "cpu", max_jobs=1)  # the dataset: before the clock of the walk starts
     if search_only:
-        submit_job(store, "search", demo_specs(preset, preset["dataset"])[0])
-        return run_worker(home, device, max_jobs=1)
-    queue_demo(store, preset, preset["dataset"], start_worker=False)
+        submit_job(store, "search", demo_specs(preset, preset["dataset"])["search"])
+        run_worker(home, device, max_jobs=1)
+        return None
+    jobs = queue_demo(store, preset, preset["dataset"], start_worker=False)
     run_worker(home, device, max_jobs=3)
+    return jobs.promised_s
 
 
 def measure(store: Store, watch: EtaWatch) -> dict:
@@ -195,7 +197,6 @@ def search_report(runs: list[dict], preset_name: str, strategy: str) -> str:
 
 def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
     """The markdown section: one row per walk, then the median."""
-    promise = promise_s(preset, STARTUP_S)
 
     def pct(v):
         return "n/a" if v is None else f"{100 * v:.0f}%"
@@ -210,7 +211,7 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
             _secs(r["train_s"]),
             pct(r["train_eta"]),
             f"**{r['walk_s']:.0f}** ({r['walk_s'] / 60:.1f} min)",
-            _secs(promise),
+            f"{_secs(r.get('promised_s'))} (x{r.get('slowdown', 1.0):.2f})",
             _num(r["AP50"]),
             *r.get("sizes", ["n/a"] * 3),
             _num(r["threshold"]),
@@ -237,7 +238,7 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
                 _secs(med.get("train_s")),
                 f"worst {pct(worst['train_eta'])}",
                 f"**{med['walk_s']:.0f}** ({med['walk_s'] / 60:.1f} min)",
-                _secs(promise),
+                "",
                 _num(med.get("AP50")),
                 "",
                 "",
@@ -294,7 +295,9 @@ def report(runs: list[dict], preset_name: str, preset: dict, mode: str) -> str:
         f"Walk: from the click (the search queued) to the detector registered. "
         f"ETA error: the worst |ETA - real time left| / real time left after the "
         f"first {ETA_FROM:.0%} of each job (and more than 10 s before its end). Promised: the "
-        f"walk's length as the page states it (core.app.demo.promise_s). AP50: the pick "
+        f"walk's length as the page states it (core.app.demo.promise_s of the budgets fitted "
+        f"to the machine by its probe, core.app.demo.fit_to_machine; x: how many times slower "
+        f"than the machine the budgets were set on). AP50: the pick "
         f"trained on, val split (pycocotools); small, "
         f"mid, large: its AP50 / recall (IoU 0.5) per tercile of the val boxes' area "
         f"(core.train.size_terciles). Verdict: the ending's sentence (core.app.demo_results)."
@@ -350,6 +353,8 @@ def walk(args: argparse.Namespace, preset: dict, i: int) -> dict:
     """Walk `i` in a fresh home (seed i for its searches: the walks sample different cells)."""
     home = Path(tempfile.mkdtemp(prefix="demo_time_")) / "home"
     watch, screen = EtaWatch(home), {}
+    fitted, slowdown = fit_to_machine(preset)  # the probe queue_demo reuses (PACE_MAX_AGE_S)
+    promised = promise_s(fitted, STARTUP_S)
     if args.screenshots:
         from bench.demo_shots import walk_in_app
 
@@ -357,14 +362,20 @@ def walk(args: argparse.Namespace, preset: dict, i: int) -> dict:
     else:
         Store(home)
         watch.start()
-        run_chain(
+        promised = run_chain(
             home,
             dict(preset, search=dict(preset["search"], seed=i)),
             args.device,
             args.search_only,
         )
     watch.stop.set()
-    run = dict(measure(Store(home), watch), hogs=args.hogs, **screen)
+    run = dict(
+        measure(Store(home), watch),
+        hogs=args.hogs,
+        promised_s=promised,
+        slowdown=round(slowdown, 2),
+        **screen,
+    )
     (home.parent / "eta_samples.json").write_text(json.dumps(watch.samples))
     print(f"walk {i + 1} ({home}): {json.dumps(run)}", flush=True)
     return run

@@ -5,6 +5,8 @@
 * `median_ms`: the one latency timer: median milliseconds of a call after a warm-up, the device
   synchronised around each call (core.nas.latency times cells with it, core.det.latency
   detectors).
+* `threads_for_load`: torch CPU threads for a job given what other processes keep busy now
+  (`threads_fitted` sets them for a block).
 * `rng_state` / `set_rng_state`: the one RNG-state helper. The state holds Python (the global
   `random` module, or a given `random.Random`), NumPy, torch CPU and, when present, CUDA
   generators as values `torch.load(..., weights_only=True)` can read back, so a resumed job
@@ -13,10 +15,12 @@
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -52,6 +56,63 @@ def median_ms(
         sync()
         times.append(time.perf_counter() - start)
     return 1000.0 * statistics.median(times)
+
+
+LOAD_SAMPLE_S = 0.3  # how long threads_for_load watches the CPU
+
+
+def _cpu_ticks() -> tuple[int, int, int] | None:
+    """(busy ticks of the whole machine, all ticks, this process's ticks) from /proc (Linux);
+    None where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle and iowait
+    return sum(values) - idle, sum(values), int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def busy_cores(seconds: float = LOAD_SAMPLE_S) -> float | None:
+    """CPU cores that other processes keep busy, watched for `seconds`; None off Linux."""
+    before = _cpu_ticks()
+    if before is None:
+        return None
+    time.sleep(seconds)
+    after = _cpu_ticks()
+    if after is None or after[1] <= before[1]:
+        return None
+    cores = os.cpu_count() or 1
+    busy, total, own = (a - b for a, b in zip(after, before))
+    return max(0.0, (busy - own) / total * cores)
+
+
+def threads_for_load(most: int | None = None) -> int:
+    """Torch CPU threads for a job starting now: the cores other processes leave free, at least
+    one, at most `most` (default: torch's current count). On a busy machine fewer threads are
+    faster, not only fairer: torch's threads meet at a barrier after every operation, and a
+    thread the OS has given to a neighbour holds all of them up (2 threads beside 2 CPU-bound
+    processes on 2 cores: about 2.5x slower per step than 1)."""
+    most = most or torch.get_num_threads()
+    others = busy_cores()
+    if others is None:
+        return most
+    free = (os.cpu_count() or 1) - others
+    return max(1, min(most, int(free + 0.5)))
+
+
+@contextmanager
+def threads_fitted(device: torch.device | str = "cpu") -> Iterator[int]:
+    """torch's CPU threads set to threads_for_load() for the block (on a CPU device), then back."""
+    before = torch.get_num_threads()
+    threads = threads_for_load(before) if torch.device(device).type == "cpu" else before
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(before)
 
 
 def rng_state(rng: random.Random | None = None) -> dict[str, Any]:

@@ -106,10 +106,11 @@ def _wire_jobs(ctx: Ctx, p: Parts, cache: ModelCache, outputs: list) -> None:
 
     @ui_errors
     def on_run_all(ds, since):
-        demo_chain.queue_demo(ctx.store, preset, dataset_or_error(ds))
+        jobs = demo_chain.queue_demo(ctx.store, preset, dataset_or_error(ds))
+        length = "" if jobs.promised_s is None else f" It ends in {fmt_duration(jobs.promised_s)}."
         gr.Info(
             "The whole demo is queued: the cell search, the detector search on its cell, then "
-            "the best detector trained on."
+            f"the best detector trained on.{length}"
         )
         return refresh(ctx, p, cache, since or 0, None, force=True)
 
@@ -180,14 +181,22 @@ def _wire_ending(p: Parts, cache: ModelCache, max_pixels: int) -> None:
 
 
 def _about(preset: dict) -> str:
-    """The preset's description, led by the walk's length when every step has a time budget
-    (each job keeps its own, whatever the machine's speed: the work shrinks instead)."""
+    """The preset's description, led by the walk's length on this machine when every step has
+    a time budget (the budgets sized from a probe of this machine's speed: fit_to_machine)."""
     about = preset.get("about", "")
-    promise = demo_chain.promise_s(preset, demo_chain.STARTUP_S)
+    fitted, slowdown = demo_chain.fit_to_machine(preset)
+    promise = demo_chain.promise_s(fitted, demo_chain.STARTUP_S)
     if promise is None:
         return about
+    slower = (
+        ""
+        if slowdown <= demo_chain.SAME_PACE
+        else f" (it trains {slowdown:.1f}x slower than the machine the demo was timed on, so "
+        f"the searches get {slowdown:.1f}x their time)"
+    )
     return (
-        f"takes {fmt_duration(promise)} on this machine, each step within its time budget; {about}"
+        f"takes {fmt_duration(promise)} on this machine{slower}, each step within its time "
+        f"budget; {about}"
     )
 
 

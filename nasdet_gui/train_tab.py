@@ -123,7 +123,8 @@ def _form(ctx: Ctx) -> dict:
     text_fields = [
         f.name
         for f in dataclasses.fields(TrainConfig)
-        if f.name not in ("dataset", "backbone", "preset", "model", "amp", "augment", "optimizer")
+        if f.name
+        not in ("dataset", "backbone", "preset", "model", "amp", "augment", "optimizer", "until")
     ]
     form = {
         "dataset": gr.Dropdown(

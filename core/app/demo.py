@@ -14,7 +14,17 @@ The walk is three jobs, each waiting for the one before (jobs.after_id, see Stor
 section: {"search": {...}, "detector": {...}, "train": {...}}); `queue_demo` submits them. The
 GUI's "Run the whole demo" button and bench/demo_time.py both queue the walk this way, so the
 bench times what a presenter sees. Each job has a wall-clock budget (`minutes`), so the walk's
-length is their sum plus each job's start-up (`promise`).
+length is their sum plus each job's start-up (`promise_s`). The training, last, is given the
+walk's promised end itself (`until`) rather than its minutes: what the searches leave of their
+budgets (a search ends when another trial no longer fits) goes to the pick's training, and the
+walk ends when the page said it would.
+
+The budgets are sized for the machine before the click (`fit_to_machine`): a probe times a
+training step of the preset's `pace` detector (core.train.pace, about two seconds) against the
+step time on the machine the budgets were set on; on a machine that many times slower (or as
+busy) the searches get that many times their minutes - so they still reach their first trials -
+and the training what is left of MAX_WALK_S. The page states the walk's length from the same
+probe.
 
 Every job the demo queues carries origin "demo" (jobs.origin), and `guided_walk` reads only
 those: a job started from another tab, the CLI or a script never moves the walk, never becomes
@@ -24,6 +34,7 @@ refresh lands on the demo's own step.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +47,7 @@ from core.engine.worker import ensure_worker
 from core.errors import SpecError
 from core.nas.detector.config import KIND as DETECTOR_SEARCH
 from core.references import check_dataset
+from core.train.pace import training_step_s
 
 ORIGIN = "demo"  # jobs.origin of every job the demo queues
 # Seconds the walk stays on step 3 (the found cell) after the cell search ends, before it moves
@@ -47,15 +59,61 @@ PARTS = ("search", "detector", "train")
 # before, the job's imports and, for the training, building its data before the budget starts.
 STARTUP_S = 5.0
 KINDS = {"search": "search", "detector": DETECTOR_SEARCH, "train": "train"}
+MAX_WALK_S = 480.0  # the longest walk the budgets grow to on a slow machine (8 minutes)
+MIN_TRAIN_MINUTES = 1.0  # what the training keeps when the searches take the rest
+SAME_PACE = 1.15  # a probe within this factor of the reference is noise: the budgets stay
+PACE_MAX_AGE_S = 30.0  # a probe this recent is reused (a page load and its click share one)
+_pace: dict[str, tuple[float, float]] = {}  # probe key -> (monotonic time, seconds per step)
 
 
 @dataclass(frozen=True)
 class DemoJobs:
-    """The ids of a queued demo chain."""
+    """The ids of a queued demo chain, and the walk's promised length (seconds from the
+    queueing; None without time budgets)."""
 
     search: int
     detector: int
     train: int
+    promised_s: float | None = None
+
+
+def machine_step_s(preset: Mapping[str, Any], max_age_s: float = PACE_MAX_AGE_S) -> float | None:
+    """Seconds of a training step of the preset's `pace` detector on this machine now (a probe
+    of about two seconds, reused for `max_age_s`); None when the preset names none."""
+    pace = preset.get("pace")
+    if not pace:
+        return None
+    key = repr(sorted(pace.items()))
+    measured = _pace.get(key)
+    if measured is None or time.monotonic() - measured[0] > max_age_s:
+        step_s = training_step_s(
+            pace["model"], pace.get("backbone"), int(pace["image_size"]), int(pace["batch_size"])
+        )
+        measured = _pace[key] = (time.monotonic(), step_s)
+    return measured[1]
+
+
+def fit_to_machine(
+    preset: Mapping[str, Any], step_s: float | None = None
+) -> tuple[dict[str, Any], float]:
+    """(the preset with budgets for this machine, how many times slower than the reference it
+    is): the searches' minutes times the slowdown, the training's cut so that the walk stays
+    within MAX_WALK_S (keeping MIN_TRAIN_MINUTES). `step_s`: a probe already taken."""
+    preset = {k: dict(v) if isinstance(v, Mapping) else v for k, v in preset.items()}
+    pace = preset.get("pace")
+    step_s = step_s if step_s is not None else machine_step_s(preset)
+    if not pace or step_s is None:
+        return preset, 1.0
+    slowdown = max(1.0, step_s / float(pace["step_s"]))
+    if slowdown <= SAME_PACE or promise_s(preset) is None:
+        return preset, slowdown
+    for part in ("search", "detector"):
+        preset[part]["minutes"] = round(float(preset[part]["minutes"]) * slowdown, 2)
+    over = promise_s(preset, STARTUP_S) - MAX_WALK_S
+    if over > 0:
+        train = float(preset["train"]["minutes"])
+        preset["train"]["minutes"] = round(max(MIN_TRAIN_MINUTES, train - over / 60.0), 2)
+    return preset, slowdown
 
 
 def demo_specs(preset: Mapping[str, Any], dataset: str) -> dict[str, dict]:
@@ -67,17 +125,33 @@ def demo_specs(preset: Mapping[str, Any], dataset: str) -> dict[str, dict]:
     return {key: dict(preset[key], dataset=dataset) for key in PARTS}
 
 
-def chain_spec(preset: Mapping[str, Any], dataset: str, part: str, before: int | None) -> dict:
+def chain_spec(
+    preset: Mapping[str, Any],
+    dataset: str,
+    part: str,
+    before: int | None,
+    until: float | None = None,
+) -> dict:
     """The spec of one part of the chain, pointing at the job before it: the detector search
     has the searched cell `nas:<search>` first among its backbones; the training goes on from
-    the detector search's pick (`job-<detector search>`)."""
+    the detector search's pick (`job-<detector search>`) and, given `until` (the walk's
+    promised end, Unix seconds), trains until then instead of for its minutes."""
     spec = demo_specs(preset, dataset)[part]
     if part == "detector":
         hand_made = [b for b in spec.get("backbones") or () if not str(b).startswith("nas:")]
         spec["backbones"] = [f"nas:{int(before)}", *hand_made]
     elif part == "train":
         spec["init"] = f"job-{int(before)}"
+        if until is not None and spec.get("minutes") is not None:
+            spec.pop("minutes")
+            spec["until"] = round(until, 1)
     return spec
+
+
+def walk_end(preset: Mapping[str, Any], parts: tuple[str, ...] = PARTS) -> float | None:
+    """Unix time the walk (its `parts`, from now) is promised to end; None without budgets."""
+    promised = promise_s({part: preset.get(part) for part in parts}, STARTUP_S)
+    return None if promised is None else time.time() + promised
 
 
 def _insert_waiting(store: Store, part: str, spec: dict, after: int) -> int:
@@ -103,23 +177,22 @@ def queue_demo(
     """Queue the cell search, the detector search waiting for it and the training waiting for
     that; returns the three ids. When a later part cannot be queued, the search just queued is
     cancelled again (and what waits for it with it), so no half chain is left behind."""
+    preset, _ = fit_to_machine(preset)
+    until = walk_end(preset)
     search = submit(
         store, "search", demo_specs(preset, dataset)["search"], origin=ORIGIN, start_worker=False
     )
     queued = [search]
     try:
         for part in ("detector", "train"):
-            queued.append(
-                _insert_waiting(
-                    store, part, chain_spec(preset, dataset, part, queued[-1]), queued[-1]
-                )
-            )
+            spec = chain_spec(preset, dataset, part, queued[-1], until)
+            queued.append(_insert_waiting(store, part, spec, queued[-1]))
     except BaseException:
         store.request_cancel(search)  # the parts waiting for it are cancelled with it
         raise
     if start_worker:
         ensure_worker(store.home, "auto")
-    return DemoJobs(*queued)
+    return DemoJobs(*queued, promised_s=promise_s(preset, STARTUP_S))
 
 
 def start_search(store: Store, preset: Mapping[str, Any], dataset: str) -> int:
@@ -134,11 +207,13 @@ def start_detector(store: Store, preset: Mapping[str, Any], since: int) -> tuple
     if not walk.search_done:
         raise SpecError("the demo's search has not finished yet; wait for step 2 to end")
     dataset = find_job(store, walk.search_id)["spec"]["dataset"]
+    preset, _ = fit_to_machine(preset)
+    until = walk_end(preset, ("detector", "train"))
     spec = chain_spec(preset, dataset, "detector", walk.search_id)
     detector = submit(store, DETECTOR_SEARCH, spec, origin=ORIGIN, start_worker=False)
     try:
         train = _insert_waiting(
-            store, "train", chain_spec(preset, dataset, "train", detector), detector
+            store, "train", chain_spec(preset, dataset, "train", detector, until), detector
         )
     except BaseException:
         store.request_cancel(detector)

@@ -108,6 +108,14 @@ class TrainConfig:
         label="Time budget",
         unit="minutes",
     )
+    until: float | None = param(
+        None,
+        gt=0,
+        help="end by this time (Unix seconds) instead of after `minutes`: a chain's promised "
+        "end (the Guided demo's training takes what the searches before it left)",
+        label="End by",
+        unit="Unix time",
+    )
     batch_size: int = param(
         16, lo=1, hi=MAX_BATCH, help="images per step (per process)", unit="images per step"
     )
@@ -239,11 +247,15 @@ def check_config(config: TrainConfig) -> None:
     low, high = config.scale_range
     if low > high:
         raise SpecError(f"train: scale_range={list(config.scale_range)}: min must be <= max")
-    if config.minutes is not None and config.nproc * config.nnodes > 1:
-        raise SpecError(
-            f"train: minutes={config.minutes:g}: a time budget is planned by one process; "
-            "leave it out with nproc or nnodes above 1 (set epochs instead)"
-        )
+    for name in ("minutes", "until"):
+        value = getattr(config, name)
+        if value is not None and config.nproc * config.nnodes > 1:
+            raise SpecError(
+                f"train: {name}={value:g}: a time budget is planned by one process; "
+                "leave it out with nproc or nnodes above 1 (set epochs instead)"
+            )
+    if config.minutes is not None and config.until is not None:
+        raise SpecError("train: give minutes or until, not both")
     if (
         config.backbone
         and ":" in config.backbone

@@ -24,8 +24,8 @@ from core.engine.store import Store
 from core.engine.worker import LOG_FORMAT
 from core.train.distributed.ddp import LR_RULE, scaled_lr, setup, teardown
 from core.train.distributed.reporting import rank_reporter
+from core.train.job import train_job
 from core.train.presets import build_config
-from core.train.trainer import train_job
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,6 @@ from core.det.model_file import save_model_checkpoint
 from core.errors import CheckpointError, DatasetError, SpecError
 from core.train.budget import plan_epochs
 from core.train.distributed.ddp import SINGLE, DistContext
-from core.train.distributed.launch import run_distributed
 from core.train.evaluate import evaluate_coco, predict_dataset
 from core.train.loop import (
     EPOCH_SEED_STRIDE,
@@ -59,7 +58,7 @@ from core.train.loop import (
     write_json,
 )
 from core.train.models import create_for_training, init_from_model
-from core.train.presets import DEFAULT_MODEL, TrainConfig, build_config
+from core.train.presets import DEFAULT_MODEL, TrainConfig
 from core.train.preview import PREVIEW_IMAGES, preview_doc, write_preview
 from core.train.progress import TrainProgress, eval_epochs
 from core.train.threshold import choose_threshold
@@ -416,7 +415,7 @@ class Trainer:
             self.dist.wait_for_main()
             if after_epoch is not None and self.dist.is_main:
                 after_epoch(self.epoch, metrics)
-            if self.config.minutes is not None:
+            if self._budget_left() is not None:
                 self._fit_budget(evaluated=metrics is not None)
         return self._finish() if self.dist.is_main else {}
 
@@ -428,17 +427,26 @@ class Trainer:
         if self.timing is not None:
             self.timing.replan(self.total_steps, self.eval_plan)
 
+    def _budget_left(self) -> float | None:
+        """Seconds left of the job's time budget: to `until` (wall clock), or of its `minutes`
+        (this attempt's and the earlier ones'); None without a budget."""
+        if self.config.until is not None:
+            return self.config.until - time.time()
+        if self.config.minutes is not None:
+            elapsed = self.elapsed_before + time.monotonic() - self.started
+            return 60.0 * self.config.minutes - elapsed
+        return None
+
     def _fit_budget(self, evaluated: bool) -> None:
-        """With `minutes`: re-plan the epochs that still fit (core.train.budget); when the job
-        ends here and this epoch was not evaluated, evaluate it now (a model is registered
+        """With a time budget: re-plan the epochs that still fit (core.train.budget); when the
+        job ends here and this epoch was not evaluated, evaluate it now (a model is registered
         from its best evaluated epoch)."""
-        elapsed = self.elapsed_before + time.monotonic() - self.started
         epoch_s, eval_s = self.timing.epoch_costs()
         planned = plan_epochs(
             self.epoch,
             self.config.epochs,
             self.config.eval_every,
-            60.0 * self.config.minutes - elapsed,
+            self._budget_left(),
             epoch_s,
             eval_s,
         )
@@ -516,31 +524,3 @@ class Trainer:
             "world_size": self.dist.world_size,
             **best,
         }
-
-
-def train_job(spec: dict, reporter: Reporter, dist: DistContext = SINGLE) -> dict[str, Any]:
-    """The `train` task: build, resume if a checkpoint exists, train, evaluate, register
-    (one rank of a data-parallel job when `dist` says so: core.train.rank_entry)."""
-    config = build_config(spec)
-    if dist.is_main:
-        write_json(Path(reporter.run_dir) / "config.json", config.to_spec())
-    trainer = Trainer(config, reporter, dist)
-    reporter.info(
-        f"training {trainer.model.config.name} on {config.dataset} "
-        f"({len(trainer.train_set)} train / {len(trainer.val_set)} val images, "
-        f"{len(trainer.classes)} classes) at {trainer.image_size[1]}x"
-        f"{trainer.image_size[0]}, {config.epochs} epochs"
-        + (f" (those that fit {config.minutes:g} min)" if config.minutes else "")
-        + f" x {trainer.steps_per_epoch} steps, lr "
-        f"{config.effective_lr * dist.world_size:.3g}, device {trainer.device}"
-    )
-    return trainer.fit()
-
-
-def run_train(spec: dict, reporter: Reporter) -> dict[str, Any]:
-    """The `train` job: train_job in this process, or a torchrun launch of nproc x nnodes ranks
-    that each run it (core.train.distributed.launch)."""
-    config = build_config(spec)
-    if config.nproc * config.nnodes > 1:
-        return run_distributed(config, reporter)
-    return train_job(spec, reporter)

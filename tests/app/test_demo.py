@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from core.app.demo import (
+    MAX_WALK_S,
+    MIN_TRAIN_MINUTES,
     ORIGIN,
+    STARTUP_S,
     Walk,
     chain_spec,
+    fit_to_machine,
     guided_walk,
     promise_s,
     queue_demo,
@@ -21,6 +26,7 @@ from core.app.demo import (
 )
 from core.engine.store import Store
 from core.errors import SpecError
+from core.train.pace import training_step_s
 from tests.engine.test_queries import _search_with_report
 from tests.train.conftest import make_dataset
 
@@ -66,6 +72,41 @@ def test_the_promise_is_the_sum_of_the_budgets():
     minutes = sum(preset[part]["minutes"] for part in ("search", "detector", "train"))
     assert promise_s(preset, startup_s=5.0) == pytest.approx(60 * minutes + 15.0)
     assert promise_s(dict(preset, train={"epochs": 3})) is None  # no budget: no promise
+
+
+def test_the_training_is_given_the_walks_promised_end(store):
+    preset = PRESETS["demo"]["default"]
+    before = time.time()
+    jobs = queue_demo(store, preset, "shapes-demo", start_worker=False)
+    train = store.get_job(jobs.train, reconcile=False)["spec"]
+    promised = jobs.promised_s  # the budgets fitted to this machine's probe
+    assert promised >= promise_s(preset, STARTUP_S)
+    # not its own minutes: what the searches leave goes to the training, the walk ends on time
+    assert train["minutes"] is None
+    assert before + promised - 1.0 <= train["until"] <= time.time() + promised + 1.0
+
+
+def test_the_budgets_grow_with_the_machines_slowdown_within_eight_minutes():
+    preset = PRESETS["demo"]["default"]
+    reference = preset["pace"]["step_s"]
+    same, slowdown = fit_to_machine(preset, step_s=reference * 1.1)  # noise: the budgets stay
+    assert same == preset and slowdown == pytest.approx(1.1)
+    slow, slowdown = fit_to_machine(preset, step_s=reference * 2.0)
+    assert slowdown == pytest.approx(2.0)
+    for part in ("search", "detector"):
+        assert slow[part]["minutes"] == pytest.approx(2.0 * preset[part]["minutes"], abs=0.01)
+    assert slow["train"]["minutes"] == preset["train"]["minutes"]  # 7m 15s: it fits
+    slower, _ = fit_to_machine(preset, step_s=reference * 2.5)
+    assert promise_s(slower, STARTUP_S) <= MAX_WALK_S + 1.0  # the training gave way
+    assert slower["train"]["minutes"] < preset["train"]["minutes"]
+    assert preset["search"]["minutes"] == PRESETS["demo"]["default"]["search"]["minutes"]
+    crawling, _ = fit_to_machine(preset, step_s=reference * 10.0)
+    assert crawling["train"]["minutes"] == MIN_TRAIN_MINUTES  # never trained away entirely
+
+
+def test_the_probe_times_a_real_training_step():
+    step_s = training_step_s("efficientdet_tiny", "mobilenetv3_small_100", 128, 2)
+    assert 0.001 < step_s < 30.0
 
 
 def test_queued_demo_jobs_carry_the_demo_origin(store):

@@ -1,5 +1,5 @@
 """A train job with a time budget: the epochs planned from the measured costs, the learning-rate
-schedule following the plan, and a real run that ends within its minutes."""
+schedule following the plan, and a real run that ends within its minutes (or by its end time)."""
 
 from __future__ import annotations
 
@@ -58,11 +58,19 @@ def test_a_budget_is_refused_with_several_processes():
         build_config({"dataset": "d", "minutes": 1, "nproc": 2})
 
 
-def test_a_budgeted_training_ends_within_its_minutes(tmp_path):
+def test_minutes_and_until_are_one_budget_or_the_other():
+    with pytest.raises(SpecError, match="minutes or until"):
+        build_config({"dataset": "d", "minutes": 1, "until": time.time() + 60})
+
+
+@pytest.mark.parametrize("budget", ["minutes", "until"])
+def test_a_budgeted_training_ends_within_its_minutes(tmp_path, budget):
+    """15 s of budget, as minutes or as an end time (a chain's promised end)."""
     store = Store(tmp_path / "home")
     make_dataset(store, "eight", 8, val_is_train=True, repeat=4)
     budget_min = 0.25
     started = time.monotonic()
+    limit = {"minutes": budget_min} if budget == "minutes" else {"until": time.time() + 15.0}
     job = run_in_process(
         store,
         "train",
@@ -70,7 +78,7 @@ def test_a_budgeted_training_ends_within_its_minutes(tmp_path):
             "dataset": "eight",
             **TINY_MODEL,
             "epochs": 1000,
-            "minutes": budget_min,
+            **limit,
             "batch_size": 4,
             "workers": 0,
             "eval_every": 3,

@@ -11,10 +11,15 @@ the budget (the first trial always survives its rungs: it has no rival yet).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 FULL_TRIAL_SHARE = 0.25
 MAX_PLANNED_EPOCHS = 27  # 3^3: four rungs at the default eta
+# the first trial must fit its first rung this many times over when the plan is made: a busy
+# machine slows a trial after the probe timed it, and a search without one evaluation has no pick
+FIRST_RUNG_MARGIN = 1.3
 
 
 @dataclass(frozen=True)
@@ -76,3 +81,30 @@ def seconds_to_next_rung(epoch: int, epoch_s: float, eval_s: float, schedule: li
     (0 when it has none left)."""
     ahead = [r for r in schedule if r > epoch]
     return (ahead[0] - epoch) * epoch_s + eval_s if ahead else 0.0
+
+
+def too_short(cost: TrialCost, min_epochs: int, clock: Any, minutes: float) -> str | None:
+    """Why a budget is too short when the time `clock` (a JobClock) has left after the probe
+    cannot hold the first trial's first rung with FIRST_RUNG_MARGIN, naming the minutes that
+    would fit; None when it fits."""
+    need = FIRST_RUNG_MARGIN * first_rung_s(cost, min_epochs)
+    if clock.remaining >= need:
+        return None
+    fits = math.ceil((clock.elapsed + need + clock.reserve_s) / 6.0) / 10.0
+    return (
+        f"minutes={minutes:g}: too short: the first trial needs about {need:.0f} s on this "
+        f"machine (its first rung of {min_epochs} epoch{'' if min_epochs == 1 else 's'}), "
+        f"{max(0.0, clock.remaining):.0f} s are left after timing the reference detector; "
+        f"give --minutes {fits:g} or more"
+    )
+
+
+def job_seconds_left(clock: Any, first_rung: float, judged_in: float | None) -> float:
+    """When a timed search will end, in seconds from now: no new trial starts once the time left
+    is shorter than a first rung, so it ends after the running trial's next judgement (in
+    `judged_in` s; None: none is running) when that leaves too little for one, else on average
+    half a first rung before its budget (plus the finishing reserve either way)."""
+    budget_left = max(0.0, clock.budget_s - clock.elapsed)
+    if judged_in is not None and clock.remaining - judged_in < first_rung:
+        return min(budget_left, judged_in + clock.reserve_s)
+    return min(budget_left, max(0.0, clock.remaining - first_rung / 2) + clock.reserve_s)

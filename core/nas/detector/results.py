@@ -67,3 +67,17 @@ def points(rows: list[dict]) -> list[TrialPoint]:
         for r in rows
         if r.get("AP50") is not None and r.get("latency_ms") is not None
     ]
+
+
+def brief(row: dict) -> dict:
+    """A trial as the result lists it."""
+    return {
+        "trial": row["trial"],
+        "config": row["config"],
+        "AP50": row["AP50"],
+        "AP": row["AP"],
+        "latency_ms": row["latency_ms"],
+        "params": row["params"],
+        "epochs": row["epochs"],
+        "state": row["state"],
+    }

@@ -35,8 +35,15 @@ from core.errors import SearchError
 from core.io import atomic_path, write_json_atomic
 from core.nas.detector.config import KIND, DetectorSearchConfig
 from core.nas.detector.pick import pareto_front, pick, reward
-from core.nas.detector.plan import TrialCost, first_rung_s, plan_max_epochs, rungs
-from core.nas.detector.results import ROLE, points, trials
+from core.nas.detector.plan import (
+    TrialCost,
+    first_rung_s,
+    job_seconds_left,
+    plan_max_epochs,
+    rungs,
+    too_short,
+)
+from core.nas.detector.results import ROLE, brief, points, trials
 from core.nas.detector.space import DetectorChoice, reference_choice, suggest
 from core.nas.detector.trial import (
     FINISH_RESERVE_S,
@@ -52,6 +59,7 @@ from core.nas.detector.trial import (
     trial_config,
     trial_folder,
 )
+from core.torch_util import threads_fitted
 from core.train.loop import read_json
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,9 +74,6 @@ PICK_FILE = "detector.json"
 MODEL_FILE = "model.pt"
 EVAL_FILE = "eval.json"
 UNBOUNDED_EPOCHS = 9  # a complete trial's epochs when no minutes size them
-# the first trial must fit its first rung this many times over when the plan is made: a busy
-# machine slows a trial after the probe timed it, and a search without one evaluation has no pick
-FIRST_RUNG_MARGIN = 1.3
 MAX_REPEATS = 50
 REPEATABLE = ("complete", "pruned", "failed")  # a stopped trial was cut by time, not judged
 _STATE = optuna.trial.TrialState
@@ -98,11 +103,14 @@ def open_study(path: Path, cfg: DetectorSearchConfig) -> optuna.Study:
 
 
 def run_detector_search(spec: dict, reporter: Reporter) -> dict[str, Any]:
-    """The `search.detector` task: one attempt of the search; `threads` applies to this job."""
+    """The `search.detector` task: one attempt of the search; `threads` applies to this job
+    (empty: those the other processes leave free, core.torch_util.threads_for_load)."""
     cfg = DetectorSearchConfig.from_spec(spec)
+    if cfg.threads is None:  # as many as the other processes leave free
+        with threads_fitted(reporter.device):
+            return DetectorSearch(cfg, reporter).run()
     threads = torch.get_num_threads()
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(cfg.threads)
     try:
         return DetectorSearch(cfg, reporter).run()
     finally:
@@ -182,6 +190,7 @@ class DetectorSearch:
             plan["target_ms"],
             self.clock,
             self._progress,
+            self._nothing_judged,
         )
 
     def _measure_plan(self, setup: TrialSetup) -> dict:
@@ -229,20 +238,12 @@ class DetectorSearch:
             "text": text,
         }
 
-    def _refuse_if_too_short(self, cost) -> None:
-        """A budget whose time left after the probe cannot hold a first rung (with a margin for
-        a machine that slows down) fails now, naming the minutes that would fit."""
-        cfg, clock = self.cfg, self.clock
-        need = FIRST_RUNG_MARGIN * first_rung_s(cost, cfg.min_epochs)
-        if math.isinf(cfg.budget_s) or clock.remaining >= need:
-            return
-        fits = math.ceil((clock.elapsed + need + clock.reserve_s) / 6.0) / 10.0
-        raise SearchError(
-            f"{KIND}: minutes={cfg.minutes:g}: too short: the first trial needs about "
-            f"{need:.0f} s on this machine (its first rung of {cfg.min_epochs} "
-            f"epoch{'' if cfg.min_epochs == 1 else 's'}), {max(0.0, clock.remaining):.0f} s "
-            f"are left after timing the reference detector; give --minutes {fits:g} or more"
-        )
+    def _refuse_if_too_short(self, cost: TrialCost) -> None:
+        """A budget whose time left after the probe cannot hold a first rung fails now."""
+        if math.isfinite(self.cfg.budget_s):
+            error = too_short(cost, self.cfg.min_epochs, self.clock, self.cfg.minutes)
+            if error:
+                raise SearchError(f"{KIND}: {error}")
 
     def _progress(self, message: str) -> None:
         done = self._done()
@@ -259,22 +260,16 @@ class DetectorSearch:
         )
 
     def _seconds_left(self) -> float:
-        """When the job will end: no new trial starts once the time left is shorter than a
-        first rung, so it ends after the running trial's next judgement when that leaves too
-        little for one, else on average half a first rung before its budget."""
-        clock, plan = self.clock, self.study.user_attrs.get("plan")
-        budget_left = max(0.0, self.cfg.budget_s - clock.elapsed)
+        """When the job will end (core.nas.detector.plan.job_seconds_left)."""
+        plan = self.study.user_attrs.get("plan")
         if plan is None:  # still timing the reference: the budget is the plan
-            return budget_left
-        first_rung = self.study.user_attrs.get("first_rung_s", plan["first_rung_s"])
-        finish = clock.reserve_s
+            return max(0.0, self.cfg.budget_s - self.clock.elapsed)
+        judged = None
         if self._running is not None:
-            judged = self._running.seconds_to_judgement(
-                self._schedule, TrialCost.from_dict(plan["cost"])
-            )
-            if clock.remaining - judged < first_rung:
-                return min(budget_left, judged + finish)
-        return max(0.0, min(budget_left, max(0.0, clock.remaining - first_rung / 2) + finish))
+            cost = TrialCost.from_dict(plan["cost"])
+            judged = self._running.seconds_to_judgement(self._schedule, cost)
+        first_rung = self.study.user_attrs.get("first_rung_s", plan["first_rung_s"])
+        return job_seconds_left(self.clock, first_rung, judged)
 
     # -- trials --------------------------------------------------------------------------------
     def _next_trial(self, setup: TrialSetup) -> optuna.trial.Trial | None:
@@ -294,6 +289,10 @@ class DetectorSearch:
             )
             return None
         return self.study.ask()
+
+    def _nothing_judged(self) -> bool:
+        """No trial of this study has an evaluation yet (the first may be cut and evaluated)."""
+        return not any(t.intermediate_values for t in self.study.get_trials(deepcopy=False))
 
     def _done(self) -> int:
         """Trials trained to their end (a sampled repeat of a judged detector is not one)."""
@@ -441,10 +440,10 @@ class DetectorSearch:
             "objective": "AP50 * (latency / target)^w, w = 0 within the target, -1 above",
             "trials": len(rows),
             "states": counts,
-            "front": [_brief(r) for r in front],
+            "front": [brief(r) for r in front],
             "pick": None
             if chosen is None
-            else dict(_brief(by_number[chosen.point.trial]), within_target=chosen.within_target),
+            else dict(brief(by_number[chosen.point.trial]), within_target=chosen.within_target),
             "search_seconds": round(self.clock.elapsed, 1),
         }
 
@@ -542,20 +541,6 @@ class DetectorSearch:
     def _row_extra(self, row: dict) -> dict:
         arch = self.reporter.store.get_architecture(row["arch_id"])
         return arch.get("extra") or {}
-
-
-def _brief(row: dict) -> dict[str, Any]:
-    """A trial as the result lists it."""
-    return {
-        "trial": row["trial"],
-        "config": row["config"],
-        "AP50": row["AP50"],
-        "AP": row["AP"],
-        "latency_ms": row["latency_ms"],
-        "params": row["params"],
-        "epochs": row["epochs"],
-        "state": row["state"],
-    }
 
 
 __all__ = ["DetectorSearch", "open_study", "run_detector_search"]

@@ -94,6 +94,7 @@ class TrialReporter:
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._progress = progress  # (message, remaining_s) -> None: the job's progress line
+        self.overtime = False  # True: the job's clock no longer stops it (see evaluate_cut)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -122,11 +123,11 @@ class TrialReporter:
         """A trial's files stay in its folder; the search registers the pick's."""
 
     def should_stop(self, fresh: bool = False) -> bool:
-        return self.job.should_stop(fresh) or self.clock.expired()
+        return self.job.should_stop(fresh) or (self.clock.expired() and not self.overtime)
 
     def check_stop(self, fresh: bool = False) -> None:
         self.job.check_stop(fresh)
-        if self.clock.expired():
+        if self.clock.expired() and not self.overtime:
             raise OutOfTime(f"the job's {self.clock.budget_s:.0f} s are spent")
 
 
@@ -162,23 +163,29 @@ class TrialOutcome:
     error: str | None = None
     det_config: dict[str, Any] | None = None
     backbone: dict[str, Any] | None = None  # the model file's backbone record
-    # while it runs (for the search's time left): monotonic times of its start and last epoch
+    # while it runs (for the search's time left): monotonic times of its start and last epoch,
+    # and its Trainer (whose TrainProgress times its steps)
     started_at: float | None = None
     epoch_at: float | None = None
+    trainer: Any = field(default=None, repr=False)
 
     def seconds_to_judgement(self, schedule: list[int], cost: TrialCost) -> float:
         """Seconds from now to this running trial's next evaluation (where it is pruned,
-        stopped or goes on): its measured epoch and evaluation times, the probe's `cost`
-        until it has them."""
+        stopped or goes on): from its own step speed once its Trainer has timed some steps,
+        else from the probe's `cost` (its start-up, epoch and evaluation)."""
         now = time.monotonic()
-        epoch_s, eval_s = self.epoch_s or cost.epoch_s, self.eval_s or cost.eval_s
+        eval_s = self.eval_s or cost.eval_s
+        rung = next((r for r in schedule if r > self.epochs), max(schedule, default=1))
+        timing = getattr(self.trainer, "timing", None)
+        epoch_s = timing.epoch_costs()[0] if timing is not None else 0.0
+        if timing is not None and epoch_s > 0:
+            steps_left = rung * timing.steps_per_epoch - timing.steps_done
+            return max(0.0, steps_left * epoch_s / timing.steps_per_epoch + eval_s)
+        epoch_s = self.epoch_s or cost.epoch_s
         if self.epoch_at is None:  # start-up and first epoch not over yet
             spent = now - (self.started_at or now)
-            ahead = cost.startup_s + epoch_s * min(schedule, default=1) + eval_s
-            return max(0.0, ahead - spent)
-        into_epoch = now - self.epoch_at
-        left = seconds_to_next_rung(self.epochs, epoch_s, eval_s, schedule) or eval_s
-        return max(0.0, left - into_epoch)
+            return max(0.0, cost.startup_s + epoch_s * rung + eval_s - spent)
+        return max(0.0, (rung - self.epochs) * epoch_s + eval_s - (now - self.epoch_at))
 
     @property
     def ap50(self) -> float | None:
@@ -199,6 +206,7 @@ class TrialSetup:
     target_ms: float
     clock: JobClock
     progress: Any  # (message) -> None
+    nothing_judged: Any = lambda: False  # () -> True while no trial of the search is evaluated
 
 
 def trial_config(setup: TrialSetup, choice: DetectorChoice, epochs: int | None = None):
@@ -221,8 +229,11 @@ def run_trial(
     started = time.monotonic()
     outcome = outcome or TrialOutcome("failed")
     outcome.started_at = started
+    trainer = None
     try:
-        trainer = TrialTrainer(trial_config(setup, choice), reporter, setup.schedule)
+        trainer = outcome.trainer = TrialTrainer(
+            trial_config(setup, choice), reporter, setup.schedule
+        )
         _measure(trainer, trial, outcome, job.device)
         reporter.info(
             f"{choice.label()}: {outcome.latency_ms:.1f} ms, {outcome.params / 1e6:.2f} M "
@@ -234,11 +245,34 @@ def run_trial(
         outcome.state = "pruned"
     except OutOfTime:
         outcome.state = "stopped"
+        if setup.nothing_judged() and trainer is not None and trainer.global_step > 0:
+            evaluate_cut(trainer, reporter, outcome, folder)
     except (NonFiniteLossError, SpecError, torch.OutOfMemoryError) as exc:
         outcome.state, outcome.error = "failed", str(exc).splitlines()[0]
         reporter.warning(f"failed: {outcome.error}")
-    outcome.seconds = time.monotonic() - started
+    outcome.seconds, outcome.trainer = time.monotonic() - started, None
     return outcome
+
+
+def evaluate_cut(
+    trainer: TrialTrainer, reporter: TrialReporter, outcome: TrialOutcome, folder: Path
+) -> None:
+    """A trial cut by the job's clock before the search has judged any: evaluated where it
+    stands (its epochs so far, the last one partly trained), so the search still has a pick on a
+    machine slower than its probe measured; the evaluation runs past the clock (seconds)."""
+    reporter.overtime = True
+    try:
+        metrics, predictions = trainer.evaluate()
+        trainer._save_epoch(metrics, predictions)  # last.pt: the weights the pick would use
+    finally:
+        reporter.overtime = False
+    write_json_atomic(folder / METRICS_FILE, metrics)
+    outcome.metrics = summary(metrics)
+    outcome.epochs = trainer.epoch
+    reporter.info(
+        f"cut by the clock after {trainer.global_step} steps, before any trial was judged: "
+        f"evaluated where it stands (AP50 {metrics['AP50']:.3f})"
+    )
 
 
 def _measure(trainer: TrialTrainer, trial: Any, outcome: TrialOutcome, device: str) -> None:

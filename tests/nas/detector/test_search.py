@@ -16,9 +16,10 @@ from core.errors import SpecError
 from core.nas.detector import results as detector_results
 from core.nas.detector import study as detector_study
 from core.nas.detector.pick import pareto_front, pick
-from core.nas.detector.plan import TrialCost
-from core.nas.detector.trial import TrialOutcome
+from core.nas.detector.plan import TrialCost, job_seconds_left
+from core.nas.detector.trial import JobClock, TrialOutcome
 from core.train.predict import load_model, predict_images
+from core.train.trainer import Trainer
 from tests.train.conftest import make_dataset, run_in_process
 
 MINUTES = 1.0
@@ -189,3 +190,35 @@ def test_a_running_trials_time_to_its_next_judgement():
     measured.epoch_at = time.monotonic() - 3.0
     # judged at 1 epoch, on to the rung at 3: two of its own epochs and an evaluation, 3 s spent
     assert 13.5 <= measured.seconds_to_judgement([1, 3], cost) <= 14.0
+
+
+def test_a_first_trial_cut_by_the_clock_is_evaluated_where_it_stands(tiny, monkeypatch):
+    """The machine is slower than the probe measured (each step takes 2 s more): the only trial
+    is cut in its first epoch, evaluated anyway, and becomes the pick - not a search without one."""
+    monkeypatch.setattr(
+        detector_study, "probe", lambda job, setup, choice: (TrialCost(0.1, 0.5, 0.1), 5.0)
+    )
+    step = Trainer.train_step
+
+    def slow_step(self, images, targets):
+        time.sleep(2.0)
+        return step(self, images, targets)
+
+    monkeypatch.setattr(Trainer, "train_step", slow_step)
+    minutes = 0.25
+    job = run_in_process(tiny, "search.detector", dict(SPEC, minutes=minutes, trials=None))
+    assert job["status"] == "succeeded", job.get("error")
+    assert job["finished_at"] - job["started_at"] <= 60 * minutes * 1.1 + 10
+    rows = detector_results.trials(tiny, job["id"])
+    assert rows[0]["state"] == "stopped" and rows[0]["AP50"] is not None
+    assert job["result"]["pick"]["trial"] == rows[0]["trial"]
+    assert job["result"]["model"] == f"job-{job['id']}"
+
+
+def test_the_search_says_it_ends_where_no_first_rung_fits():
+    clock = JobClock(100.0, elapsed_s=40.0, reserve_s=3.0)  # 57 s left for trials
+    # the running trial is judged in 50 s: 7 s left then, less than a 20 s first rung
+    assert job_seconds_left(clock, 20.0, 50.0) == pytest.approx(53.0, abs=0.5)
+    # judged in 10 s: more trials fit; on average half a first rung before the budget
+    assert job_seconds_left(clock, 20.0, 10.0) == pytest.approx(57.0 - 10.0 + 3.0, abs=0.5)
+    assert job_seconds_left(clock, 20.0, None) == pytest.approx(50.0, abs=0.5)
