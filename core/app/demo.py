@@ -61,7 +61,7 @@ STARTUP_S = 5.0
 KINDS = {"search": "search", "detector": DETECTOR_SEARCH, "train": "train"}
 MAX_WALK_S = 480.0  # the longest walk the budgets grow to on a slow machine (8 minutes)
 MIN_TRAIN_MINUTES = 1.0  # what the training keeps when the searches take the rest
-SAME_PACE = 1.15  # a probe within this factor of the reference is noise: the budgets stay
+SAME_PACE = 1.25  # a probe within this factor of the reference is noise: the budgets stay
 PACE_MAX_AGE_S = 30.0  # a probe this recent is reused (a page load and its click share one)
 _pace: dict[str, tuple[float, float]] = {}  # probe key -> (monotonic time, seconds per step)
 

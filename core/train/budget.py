@@ -12,6 +12,9 @@ job trains; the learning rate's cosine follows the plan (core.train.loop.WarmupC
 from __future__ import annotations
 
 FINISH_RESERVE_S = 4.0
+# a plan is cut by an epoch only when keeping it would overrun the budget by more than this:
+# ending a few seconds late beats ending a whole epoch early (and an ETA that jumps back)
+HOLD_S = 5.0
 
 
 def plan_epochs(

@@ -41,7 +41,7 @@ from core.det.bench import DetectionBench
 from core.det.latency import detector_latency_ms
 from core.det.model_file import save_model_checkpoint
 from core.errors import CheckpointError, DatasetError, SpecError
-from core.train.budget import plan_epochs
+from core.train.budget import HOLD_S, plan_epochs
 from core.train.distributed.ddp import SINGLE, DistContext
 from core.train.evaluate import evaluate_coco, predict_dataset
 from core.train.loop import (
@@ -442,14 +442,11 @@ class Trainer:
         job ends here and this epoch was not evaluated, evaluate it now (a model is registered
         from its best evaluated epoch)."""
         epoch_s, eval_s = self.timing.epoch_costs()
-        planned = plan_epochs(
-            self.epoch,
-            self.config.epochs,
-            self.config.eval_every,
-            self._budget_left(),
-            epoch_s,
-            eval_s,
-        )
+        left = self._budget_left()
+        args = (self.epoch, self.config.epochs, self.config.eval_every)
+        planned = plan_epochs(*args, left, epoch_s, eval_s)
+        if planned < self.epochs <= plan_epochs(*args, left + HOLD_S, epoch_s, eval_s):
+            planned = self.epochs  # the plan holds within HOLD_S
         if planned == self.epochs:
             return
         self._set_epochs(planned)

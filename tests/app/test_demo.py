@@ -89,8 +89,8 @@ def test_the_training_is_given_the_walks_promised_end(store):
 def test_the_budgets_grow_with_the_machines_slowdown_within_eight_minutes():
     preset = PRESETS["demo"]["default"]
     reference = preset["pace"]["step_s"]
-    same, slowdown = fit_to_machine(preset, step_s=reference * 1.1)  # noise: the budgets stay
-    assert same == preset and slowdown == pytest.approx(1.1)
+    same, slowdown = fit_to_machine(preset, step_s=reference * 1.2)  # noise: the budgets stay
+    assert same == preset and slowdown == pytest.approx(1.2)
     slow, slowdown = fit_to_machine(preset, step_s=reference * 2.0)
     assert slowdown == pytest.approx(2.0)
     for part in ("search", "detector"):
