@@ -150,8 +150,10 @@ def chain_spec(
 
 def walk_end(preset: Mapping[str, Any], parts: tuple[str, ...] = PARTS) -> float | None:
     """Unix time the walk (its `parts`, from now) is promised to end; None without budgets."""
-    promised = promise_s({part: preset.get(part) for part in parts}, STARTUP_S)
-    return None if promised is None else time.time() + promised
+    minutes = [(preset.get(part) or {}).get("minutes") for part in parts]
+    if any(m is None for m in minutes):
+        return None
+    return time.time() + 60.0 * sum(float(m) for m in minutes) + len(parts) * STARTUP_S
 
 
 def _insert_waiting(store: Store, part: str, spec: dict, after: int) -> int:

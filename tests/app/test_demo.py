@@ -23,6 +23,7 @@ from core.app.demo import (
     promise_s,
     queue_demo,
     start_over_point,
+    walk_end,
 )
 from core.engine.store import Store
 from core.errors import SpecError
@@ -176,3 +177,12 @@ def test_cells_trained_counts_trained_networks_not_ranked_ones(store):
         ranked, CELL_A, score=0.4, extra={"kind": "trained", "train_acc": 0.5, "val_acc": 0.4}
     )
     assert cells_trained(store, ranked) == 1
+
+
+def test_the_walks_end_counts_the_parts_asked_for():
+    preset = PRESETS["demo"]["default"]
+    now = time.time()
+    rest = walk_end(preset, ("detector", "train"))  # step 4 started alone
+    minutes = preset["detector"]["minutes"] + preset["train"]["minutes"]
+    assert rest == pytest.approx(now + 60 * minutes + 2 * STARTUP_S, abs=1.0)
+    assert walk_end(dict(preset, train={"epochs": 3})) is None
