@@ -205,17 +205,6 @@ def _moments(store: Store) -> list[tuple[str, int | None, Callable[[], bool], Ca
     def walk() -> demo.Walk:
         return demo.guided_walk(store)
 
-    def roles(*names: str) -> int:
-        w = walk()
-        return (
-            sum(
-                a["role"] in names and a["score"] is not None
-                for a in results.architectures(store, w.search_id)
-            )
-            if w.search_id
-            else 0
-        )
-
     def half_trained() -> bool:
         doc = load_preview(store, walk().train_id)
         return bool(doc) and doc["epoch"] >= max(1, doc["epochs"] // 2)
@@ -226,9 +215,14 @@ def _moments(store: Store) -> list[tuple[str, int | None, Callable[[], bool], Ca
     def trained() -> bool:
         return walk().train_done
 
-    def searching() -> bool:  # two cells trained, or one and the search already in its report
-        trained = roles("derived", "candidate")
-        return trained >= 2 or (trained >= 1 and roles("searched", "random") >= 1)
+    def searching() -> bool:  # two cells trained, or (zero-cost) a dozen ranked
+        w = walk()
+        rows = results.architectures(store, w.search_id) if w.search_id else []
+        trained = sum(
+            a["role"] in ("derived", "candidate", "trained") and a["score"] is not None
+            for a in rows
+        )
+        return trained >= 2 or sum(a["role"] == "candidate" for a in rows) >= 12
 
     return [
         ("guided_search", None, searching, searched),
@@ -312,6 +306,11 @@ def own_pictures(
     records = load_records(open_dataset(Store(home), "shapes-demo"), "val")[:tries]
     seconds: dict[str, list[float]] = {"upload": [], "draw": []}
     for record in records:
+        if page.locator("#demo-own-in input[type=file]").count() == 0:
+            # the upload box shows the last picture, without its file input: load it afresh
+            page.reload(wait_until="commit")
+            page.wait_for_selector("#demo-gallery img", timeout=60_000)
+            page.wait_for_timeout(1000)
         before, start = _own_src(page), time.monotonic()
         page.locator("#demo-own-in input[type=file]").set_input_files(str(record.path))
         seconds["upload"].append(_answered(page, before, start))
@@ -374,6 +373,10 @@ def walk_in_app(home: Path, preset: str, threads: int, shots: Path, watch) -> di
                     _show_step(page, step, still.sample)
                     if name == "guided_demo":
                         page.wait_for_selector("#demo-gallery img", timeout=60_000)
+                    if name == "guided_train":  # the pick's training sits below the trials
+                        page.wait_for_selector("#demo-train-gallery img", timeout=60_000)
+                        page.locator("#demo-train-gallery").scroll_into_view_if_needed()
+                        page.wait_for_timeout(1000)
                     if name == "guided_report":  # the bars sit below the scored cells
                         page.locator("#demo-phase").scroll_into_view_if_needed()
                         page.wait_for_timeout(500)
