@@ -93,8 +93,8 @@ def threads_for_load(most: int | None = None) -> int:
     """Torch CPU threads for a job starting now: the cores other processes leave free, at least
     one, at most `most` (default: torch's current count). On a busy machine fewer threads are
     faster, not only fairer: torch's threads meet at a barrier after every operation, and a
-    thread the OS has given to a neighbour holds all of them up (2 threads beside 2 CPU-bound
-    processes on 2 cores: about 2.5x slower per step than 1)."""
+    thread the OS has given to a neighbour holds all of them up (docs/BENCHMARKS.md, "Guided
+    demo on the detector search", has the measured steps)."""
     most = most or torch.get_num_threads()
     others = busy_cores()
     if others is None:
