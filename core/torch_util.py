@@ -104,10 +104,12 @@ def threads_for_load(most: int | None = None) -> int:
 
 
 @contextmanager
-def threads_fitted(device: torch.device | str = "cpu") -> Iterator[int]:
-    """torch's CPU threads set to threads_for_load() for the block (on a CPU device), then back."""
+def threads_fitted(device: torch.device | str = "cpu", threads: int | None = None) -> Iterator[int]:
+    """torch's CPU threads set for the block, then back: `threads` when given, else (on a CPU
+    device) threads_for_load()."""
     before = torch.get_num_threads()
-    threads = threads_for_load(before) if torch.device(device).type == "cpu" else before
+    if threads is None:
+        threads = threads_for_load(before) if torch.device(device).type == "cpu" else before
     torch.set_num_threads(threads)
     try:
         yield threads

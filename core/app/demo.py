@@ -150,10 +150,8 @@ def chain_spec(
 
 def walk_end(preset: Mapping[str, Any], parts: tuple[str, ...] = PARTS) -> float | None:
     """Unix time the walk (its `parts`, from now) is promised to end; None without budgets."""
-    minutes = [(preset.get(part) or {}).get("minutes") for part in parts]
-    if any(m is None for m in minutes):
-        return None
-    return time.time() + 60.0 * sum(float(m) for m in minutes) + len(parts) * STARTUP_S
+    promised = promise_s(preset, STARTUP_S, parts)
+    return None if promised is None else time.time() + promised
 
 
 def _insert_waiting(store: Store, part: str, spec: dict, after: int) -> int:
@@ -224,14 +222,16 @@ def start_detector(store: Store, preset: Mapping[str, Any], since: int) -> tuple
     return detector, train
 
 
-def promise_s(preset: Mapping[str, Any], startup_s: float = 0.0) -> float | None:
-    """Seconds the whole walk takes: the parts' budgets and `startup_s` for each part (what a
+def promise_s(
+    preset: Mapping[str, Any], startup_s: float = 0.0, parts: tuple[str, ...] = PARTS
+) -> float | None:
+    """Seconds the walk (its `parts`) takes: their budgets and `startup_s` for each part (what a
     job spends before its budget's clock runs: the worker picking it up, its imports); None when
     a part has no time budget."""
-    minutes = [(preset.get(part) or {}).get("minutes") for part in PARTS]
+    minutes = [(preset.get(part) or {}).get("minutes") for part in parts]
     if any(m is None for m in minutes):
         return None
-    return 60.0 * sum(float(m) for m in minutes) + len(PARTS) * startup_s
+    return 60.0 * sum(float(m) for m in minutes) + len(parts) * startup_s
 
 
 @dataclass(frozen=True)

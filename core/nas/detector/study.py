@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optuna
-import torch
 
 from core.engine.eta import time_fraction
 from core.errors import SearchError
@@ -106,15 +105,8 @@ def run_detector_search(spec: dict, reporter: Reporter) -> dict[str, Any]:
     """The `search.detector` task: one attempt of the search; `threads` applies to this job
     (empty: those the other processes leave free, core.torch_util.threads_for_load)."""
     cfg = DetectorSearchConfig.from_spec(spec)
-    if cfg.threads is None:  # as many as the other processes leave free
-        with threads_fitted(reporter.device):
-            return DetectorSearch(cfg, reporter).run()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
-    try:
+    with threads_fitted(reporter.device, cfg.threads):
         return DetectorSearch(cfg, reporter).run()
-    finally:
-        torch.set_num_threads(threads)
 
 
 class DetectorSearch:
