@@ -41,7 +41,7 @@ from core.det.bench import DetectionBench
 from core.det.latency import detector_latency_ms
 from core.det.model_file import save_model_checkpoint
 from core.errors import CheckpointError, DatasetError, SpecError
-from core.train.budget import HOLD_S, plan_epochs
+from core.train.budget import FINISH_RESERVE_S, plan_steps
 from core.train.distributed.ddp import SINGLE, DistContext
 from core.train.evaluate import evaluate_coco, predict_dataset
 from core.train.loop import (
@@ -199,6 +199,7 @@ class Trainer:
             "best": dict(self.best),
             "train_seconds": self.train_seconds,
             "epochs": self.epochs,
+            "total_steps": self.total_steps,
             "elapsed_s": self.elapsed_before + time.monotonic() - self.started,
             "rng": rng_state(),
             "spec": self.config.to_spec(),
@@ -226,7 +227,8 @@ class Trainer:
         self.best = dict(state["best"])
         self.train_seconds = float(state.get("train_seconds", 0.0))
         self.elapsed_before = float(state.get("elapsed_s", 0.0))
-        self._set_epochs(int(state.get("epochs", self.config.epochs)))
+        epochs = int(state.get("epochs", self.config.epochs))
+        self._set_steps(int(state.get("total_steps", epochs * self.steps_per_epoch)))
         set_rng_state(state["rng"])
 
     def resume_if_possible(self) -> None:
@@ -307,6 +309,8 @@ class Trainer:
         started, total, count = time.monotonic(), 0.0, 0
         last_progress = 0.0
         for index, (images, targets) in enumerate(self._train_loader(self.epoch)):
+            if self.global_step >= self.total_steps or (index and self._out_of_time()):
+                break  # a last epoch cut to the time budget
             self.reporter.check_stop()
             out = self.train_step(images, targets)
             self.timing.step()
@@ -322,12 +326,26 @@ class Trainer:
     def _progress(self, step_in_epoch: int, loss: float) -> None:
         self._report(
             f"epoch {self.epoch + 1}/{self.epochs} step {step_in_epoch}/"
-            f"{self.steps_per_epoch} loss {loss:.4f}"
+            f"{min(self.steps_per_epoch, self.total_steps - self.epoch * self.steps_per_epoch)}"
+            f" loss {loss:.4f}"
         )
 
+    def _out_of_time(self) -> bool:
+        """With a time budget: True when what is left of it holds only the last evaluation and
+        the finish, the job's steps then end here (a machine that got slower since the plan)."""
+        left = self._budget_left()
+        if left is None or left > self.timing.epoch_costs()[1] + FINISH_RESERVE_S:
+            return False
+        self._set_steps(self.global_step)
+        return True
+
     def _report(self, message: str) -> None:
-        """Progress of the whole job (training and evaluations) and its measured time left."""
+        """Progress of the whole job (training and evaluations) and its measured time left (at
+        most the time budget's: the steps end in time for it)."""
         left = self.timing.seconds_left()
+        budget = self._budget_left()
+        if left is not None and budget is not None:
+            left = min(left, max(0.0, budget))
         self.reporter.progress(
             self.timing.fraction(), message, remaining_s=left, measured=left is not None
         )
@@ -419,11 +437,12 @@ class Trainer:
                 self._fit_budget(evaluated=metrics is not None)
         return self._finish() if self.dist.is_main else {}
 
-    def _set_epochs(self, epochs: int) -> None:
-        """Plan `epochs` in all: the schedule's end, the evaluated epochs, the ETA's total."""
-        self.epochs = epochs
-        self.total_steps = self.schedule.total_steps = self.steps_per_epoch * epochs
-        self.eval_plan = eval_epochs(epochs, self.config.eval_every, len(self.val_set) > 0)
+    def _set_steps(self, steps: int) -> None:
+        """Plan `steps` in all (the last epoch cut when they are not whole epochs): the
+        schedule's end, the evaluated epochs, the ETA's total."""
+        self.total_steps = self.schedule.total_steps = steps
+        self.epochs = -(-steps // self.steps_per_epoch)
+        self.eval_plan = eval_epochs(self.epochs, self.config.eval_every, len(self.val_set) > 0)
         if self.timing is not None:
             self.timing.replan(self.total_steps, self.eval_plan)
 
@@ -438,19 +457,25 @@ class Trainer:
         return None
 
     def _fit_budget(self, evaluated: bool) -> None:
-        """With a time budget: re-plan the epochs that still fit (core.train.budget); when the
-        job ends here and this epoch was not evaluated, evaluate it now (a model is registered
-        from its best evaluated epoch)."""
+        """With a time budget: re-plan the steps that still fit (core.train.budget: whole epochs
+        and a last one cut to the budget's end); when the job ends here and this epoch was not
+        evaluated, evaluate it now (a model is registered from its best evaluated epoch)."""
+        if self.global_step % self.steps_per_epoch:
+            return  # a cut epoch was the last
         epoch_s, eval_s = self.timing.epoch_costs()
-        left = self._budget_left()
-        args = (self.epoch, self.config.epochs, self.config.eval_every)
-        planned = plan_epochs(*args, left, epoch_s, eval_s)
-        if planned < self.epochs <= plan_epochs(*args, left + HOLD_S, epoch_s, eval_s):
-            planned = self.epochs  # the plan holds within HOLD_S
-        if planned == self.epochs:
+        planned = plan_steps(
+            self.epoch,
+            self.config.epochs,
+            self.config.eval_every,
+            self._budget_left(),
+            epoch_s,
+            eval_s,
+            self.steps_per_epoch,
+        )
+        if planned == self.total_steps:
             return
-        self._set_epochs(planned)
-        if planned == self.epoch and not evaluated and self.eval_plan and self.dist.is_main:
+        self._set_steps(planned)
+        if planned == self.global_step and not evaluated and self.eval_plan and self.dist.is_main:
             metrics, predictions = self.evaluate()
             self._log_epoch(metrics, self.last_loss)
             self._save_epoch(metrics, predictions)

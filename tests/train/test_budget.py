@@ -9,7 +9,7 @@ import pytest
 
 from core.engine.store import Store
 from core.errors import SpecError
-from core.train.budget import FINISH_RESERVE_S, plan_epochs
+from core.train.budget import FINISH_RESERVE_S, plan_epochs, plan_steps
 from core.train.loop import WarmupCosine
 from core.train.presets import build_config
 from core.train.progress import TrainProgress
@@ -24,6 +24,39 @@ def test_plan_counts_epochs_periodic_and_final_evaluations():
     assert plan_epochs(2, 5, 2, 60.0, 10.0, 3.0) == 5  # never more than `epochs`
     assert plan_epochs(2, 100, 2, FINISH_RESERVE_S + 12.9, 10.0, 3.0) == 2  # nothing fits
     assert plan_epochs(0, 100, 1, -5.0, 10.0, 3.0) == 0  # over budget already
+
+
+def test_a_last_epoch_is_cut_to_the_steps_that_fit_the_budget():
+    # 10 s epochs of 10 steps, 3 s evaluations every 2nd epoch; 2 done; 60 s left: 6 whole
+    # epochs (46 s, evaluated at 4 and 6) leave 10 s; a 7th epoch's steps need its evaluation
+    # (3 s) and 6 after 4 is periodic now (3 s): 56 - 40 - 9 = 7 s, 7 steps
+    assert plan_steps(2, 100, 2, 60.0, 10.0, 3.0, 10) == 67
+    assert plan_steps(2, 6, 2, 60.0, 10.0, 3.0, 10) == 60  # all epochs fit: none is cut
+    # nothing whole fits: 12 s left, 8 after the reserve, 3 for the evaluation: 5 steps
+    assert plan_steps(2, 100, 2, 12.0, 10.0, 3.0, 10) == 25
+    assert plan_steps(2, 100, 2, 7.5, 10.0, 3.0, 10) == 20  # under a tenth of an epoch: none
+    assert plan_steps(0, 100, 1, -5.0, 10.0, 3.0, 10) == 0  # over budget already
+
+
+def test_a_job_that_got_slower_ends_its_steps_where_the_budget_holds_only_the_finish():
+    from types import SimpleNamespace
+
+    from core.train.trainer import Trainer
+
+    cut: list[int] = []
+    job = SimpleNamespace(
+        _budget_left=lambda: 5.0,
+        timing=SimpleNamespace(epoch_costs=lambda: (10.0, 2.0)),
+        global_step=13,
+        _set_steps=cut.append,
+    )
+    assert Trainer._out_of_time(job)  # 5 s left; the evaluation and the finish need 2 + 4
+    assert cut == [13]  # the plan ends at this step: the epoch is the last, evaluated
+    job._budget_left = lambda: 6.5
+    assert not Trainer._out_of_time(job)
+    job._budget_left = lambda: None  # no budget
+    assert not Trainer._out_of_time(job)
+    assert cut == [13]
 
 
 def test_schedule_follows_a_moved_end_and_survives_a_state_dict():
@@ -89,5 +122,7 @@ def test_a_budgeted_training_ends_within_its_minutes(tmp_path, budget):
     result = job["result"]
     assert 1 <= result["epochs"] < 1000  # the budget, not `epochs`, ended it
     assert took < 60 * budget_min + 10  # start-up and the store's writes beside the budget
+    # it ends on its budget (the last epoch cut to the steps that fit), not an epoch before
+    assert took > 60 * budget_min - FINISH_RESERVE_S - 3
     assert result["AP50"] is not None  # the last epoch was evaluated: a model was registered
     store.close()

@@ -83,6 +83,27 @@ def seconds_to_next_rung(epoch: int, epoch_s: float, eval_s: float, schedule: li
     return (ahead[0] - epoch) * epoch_s + eval_s if ahead else 0.0
 
 
+def sure_rungs_s(
+    schedule: list[int],
+    rung: int | None,
+    reached: set[int],
+    epoch_s: float,
+    eval_s: float,
+    room: float,
+) -> float:
+    """Seconds a trial trains for sure after its judgement at `rung`: alone at a rung (no other
+    trial has `reached` it) Optuna's successive halving keeps it (of fewer than eta trials the
+    best goes on), so it trains to the next rung, and on, while that fits `room` seconds."""
+    seconds = 0.0
+    while rung is not None and rung not in reached and rung < max(schedule, default=0):
+        step = seconds_to_next_rung(rung, epoch_s, eval_s, schedule)
+        if room - seconds < step:
+            break
+        seconds += step
+        rung = next((r for r in schedule if r > rung), None)
+    return seconds
+
+
 def too_short(cost: TrialCost, min_epochs: int, clock: Any, minutes: float) -> str | None:
     """Why a budget is too short when the time `clock` (a JobClock) has left after the probe
     cannot hold the first trial's first rung with FIRST_RUNG_MARGIN, naming the minutes that
@@ -99,12 +120,16 @@ def too_short(cost: TrialCost, min_epochs: int, clock: Any, minutes: float) -> s
     )
 
 
-def job_seconds_left(clock: Any, first_rung: float, judged_in: float | None) -> float:
-    """When a timed search will end, in seconds from now: no new trial starts once the time left
-    is shorter than a first rung, so it ends after the running trial's next judgement (in
-    `judged_in` s; None: none is running) when that leaves too little for one, else on average
-    half a first rung before its budget (plus the finishing reserve either way)."""
+def job_seconds_left(
+    clock: Any, first_rung: float, judged_in: float | None, goes_on_s: float = 0.0
+) -> float:
+    """When a timed search will end, in seconds from now. The running trial is judged in
+    `judged_in` s (None: none is running) and then trains `goes_on_s` more (the rungs after it
+    that fit, where it surely goes on); a new trial starts only while the time left holds a first
+    rung, and most new trials are stopped at it (judged against the earlier ones), so as many
+    more first rungs follow as fit; then the finishing reserve."""
     budget_left = max(0.0, clock.budget_s - clock.elapsed)
-    if judged_in is not None and clock.remaining - judged_in < first_rung:
-        return min(budget_left, judged_in + clock.reserve_s)
-    return min(budget_left, max(0.0, clock.remaining - first_rung / 2) + clock.reserve_s)
+    ahead = (judged_in or 0.0) + goes_on_s
+    if first_rung > 0 and clock.remaining - ahead >= first_rung:
+        ahead += math.floor((clock.remaining - ahead) / first_rung) * first_rung
+    return min(budget_left, ahead + clock.reserve_s)

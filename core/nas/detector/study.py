@@ -40,6 +40,7 @@ from core.nas.detector.plan import (
     job_seconds_left,
     plan_max_epochs,
     rungs,
+    sure_rungs_s,
     too_short,
 )
 from core.nas.detector.results import ROLE, brief, points, trials
@@ -256,12 +257,22 @@ class DetectorSearch:
         plan = self.study.user_attrs.get("plan")
         if plan is None:  # still timing the reference: the budget is the plan
             return max(0.0, self.cfg.budget_s - self.clock.elapsed)
-        judged = None
-        if self._running is not None:
+        judged, goes_on = None, 0.0
+        if (run := self._running) is not None:
             cost = TrialCost.from_dict(plan["cost"])
-            judged = self._running.seconds_to_judgement(self._schedule, cost)
+            judged = run.seconds_to_judgement(self._schedule, cost)
+            reached = {
+                step
+                for t in self.study.get_trials(deepcopy=False)
+                if t.state != optuna.trial.TrialState.RUNNING
+                for step in t.intermediate_values
+            }
+            rung = next((r for r in self._schedule if r > run.epochs), None)
+            epoch_s, eval_s = run.epoch_s or cost.epoch_s, run.eval_s or cost.eval_s
+            room = self.clock.remaining - judged
+            goes_on = sure_rungs_s(self._schedule, rung, reached, epoch_s, eval_s, room)
         first_rung = self.study.user_attrs.get("first_rung_s", plan["first_rung_s"])
-        return job_seconds_left(self.clock, first_rung, judged)
+        return job_seconds_left(self.clock, first_rung, judged, goes_on)
 
     # -- trials --------------------------------------------------------------------------------
     def _next_trial(self, setup: TrialSetup) -> optuna.trial.Trial | None:

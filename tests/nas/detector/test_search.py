@@ -16,7 +16,7 @@ from core.errors import SpecError
 from core.nas.detector import results as detector_results
 from core.nas.detector import study as detector_study
 from core.nas.detector.pick import pareto_front, pick
-from core.nas.detector.plan import TrialCost, job_seconds_left
+from core.nas.detector.plan import TrialCost, job_seconds_left, sure_rungs_s
 from core.nas.detector.trial import JobClock, TrialOutcome
 from core.train.predict import load_model, predict_images
 from core.train.trainer import Trainer
@@ -219,6 +219,20 @@ def test_the_search_says_it_ends_where_no_first_rung_fits():
     clock = JobClock(100.0, elapsed_s=40.0, reserve_s=3.0)  # 57 s left for trials
     # the running trial is judged in 50 s: 7 s left then, less than a 20 s first rung
     assert job_seconds_left(clock, 20.0, 50.0) == pytest.approx(53.0, abs=0.5)
-    # judged in 10 s: more trials fit; on average half a first rung before the budget
-    assert job_seconds_left(clock, 20.0, 10.0) == pytest.approx(57.0 - 10.0 + 3.0, abs=0.5)
-    assert job_seconds_left(clock, 20.0, None) == pytest.approx(50.0, abs=0.5)
+    # judged in 10 s: 47 s left then, two more trials of a 20 s first rung each
+    assert job_seconds_left(clock, 20.0, 10.0) == pytest.approx(10.0 + 40.0 + 3.0, abs=0.5)
+    # none running: two trials (57 s hold 2 x 20 s; a third would start with 17 s left)
+    assert job_seconds_left(clock, 20.0, None) == pytest.approx(43.0, abs=0.5)
+    # the running trial goes on 30 s after its judgement: then one more first rung
+    assert job_seconds_left(clock, 20.0, 5.0, 30.0) == pytest.approx(58.0, abs=0.5)
+    assert job_seconds_left(JobClock(100.0, 95.0, 3.0), 20.0, 50.0) == pytest.approx(5.0)
+
+
+def test_a_trial_alone_at_its_rungs_is_counted_on_to_go_on():
+    schedule = [1, 3, 9]  # 10 s epochs, 2 s evaluations
+    # judged at 1 epoch, alone there: on to 3 (22 s) and, alone there too, to 9 (62 s)
+    assert sure_rungs_s(schedule, 1, set(), 10.0, 2.0, 100.0) == pytest.approx(84.0)
+    assert sure_rungs_s(schedule, 1, {3}, 10.0, 2.0, 100.0) == pytest.approx(22.0)
+    assert sure_rungs_s(schedule, 1, {1}, 10.0, 2.0, 100.0) == 0.0  # it has rivals there
+    assert sure_rungs_s(schedule, 1, set(), 10.0, 2.0, 21.0) == 0.0  # the next rung does not fit
+    assert sure_rungs_s(schedule, 9, set(), 10.0, 2.0, 100.0) == 0.0  # complete there
