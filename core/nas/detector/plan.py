@@ -20,6 +20,7 @@ MAX_PLANNED_EPOCHS = 27  # 3^3: four rungs at the default eta
 # the first trial must fit its first rung this many times over when the plan is made: a busy
 # machine slows a trial after the probe timed it, and a search without one evaluation has no pick
 FIRST_RUNG_MARGIN = 1.3
+FINISH_S = 1.0  # choosing and registering the pick after the last trial, as a person waits
 
 
 @dataclass(frozen=True)
@@ -121,15 +122,20 @@ def too_short(cost: TrialCost, min_epochs: int, clock: Any, minutes: float) -> s
 
 
 def job_seconds_left(
-    clock: Any, first_rung: float, judged_in: float | None, goes_on_s: float = 0.0
+    clock: Any,
+    first_rung: float,
+    judged_in: float | None,
+    goes_on_s: float = 0.0,
+    trial_s: float | None = None,
 ) -> float:
     """When a timed search will end, in seconds from now. The running trial is judged in
     `judged_in` s (None: none is running) and then trains `goes_on_s` more (the rungs after it
-    that fit, where it surely goes on); a new trial starts only while the time left holds a first
-    rung, and most new trials are stopped at it (judged against the earlier ones), so as many
-    more first rungs follow as fit; then the finishing reserve."""
+    that fit, where it surely goes on); a new trial starts only while the time left holds a
+    `first_rung` (the fastest seen), and most new trials are stopped at theirs (judged against
+    the earlier ones), `trial_s` each (their mean; default `first_rung`); then the pick is
+    chosen and registered (FINISH_S; the clock's reserve keeps more for a busy machine)."""
     budget_left = max(0.0, clock.budget_s - clock.elapsed)
-    ahead = (judged_in or 0.0) + goes_on_s
-    if first_rung > 0 and clock.remaining - ahead >= first_rung:
-        ahead += math.floor((clock.remaining - ahead) / first_rung) * first_rung
-    return min(budget_left, ahead + clock.reserve_s)
+    ahead, trial_s = (judged_in or 0.0) + goes_on_s, max(trial_s or first_rung, first_rung)
+    while first_rung > 0 and clock.remaining - ahead >= first_rung:
+        ahead += trial_s
+    return min(budget_left, ahead + FINISH_S)

@@ -261,18 +261,15 @@ class DetectorSearch:
         if (run := self._running) is not None:
             cost = TrialCost.from_dict(plan["cost"])
             judged = run.seconds_to_judgement(self._schedule, cost)
-            reached = {
-                step
-                for t in self.study.get_trials(deepcopy=False)
-                if t.state != optuna.trial.TrialState.RUNNING
-                for step in t.intermediate_values
-            }
+            done = self.study.get_trials(deepcopy=False, states=FINISHED)
+            reached = {step for t in done for step in t.intermediate_values}
             rung = next((r for r in self._schedule if r > run.epochs), None)
             epoch_s, eval_s = run.epoch_s or cost.epoch_s, run.eval_s or cost.eval_s
             room = self.clock.remaining - judged
             goes_on = sure_rungs_s(self._schedule, rung, reached, epoch_s, eval_s, room)
         first_rung = self.study.user_attrs.get("first_rung_s", plan["first_rung_s"])
-        return job_seconds_left(self.clock, first_rung, judged, goes_on)
+        seen = self.study.user_attrs.get("first_rungs_s") or [first_rung]
+        return job_seconds_left(self.clock, first_rung, judged, goes_on, sum(seen) / len(seen))
 
     # -- trials --------------------------------------------------------------------------------
     def _next_trial(self, setup: TrialSetup) -> optuna.trial.Trial | None:
@@ -330,9 +327,11 @@ class DetectorSearch:
         self._tell(trial, out, row)
         self._log_row(row)
         self.study.set_user_attr("elapsed_s", self.clock.elapsed)
-        if out.first_rung_s is not None:
+        if out.first_rung_s is not None:  # the fastest starts trials, the mean times them
+            seen = [*self.study.user_attrs.get("first_rungs_s", []), out.first_rung_s]
             fastest = min(out.first_rung_s, self.study.user_attrs.get("first_rung_s", math.inf))
             self.study.set_user_attr("first_rung_s", fastest)
+            self.study.set_user_attr("first_rungs_s", seen)
         self._keep_files(trial.number, out)
         extra = row["extra"]
         self.reporter.info(

@@ -16,7 +16,7 @@ from core.errors import SpecError
 from core.nas.detector import results as detector_results
 from core.nas.detector import study as detector_study
 from core.nas.detector.pick import pareto_front, pick
-from core.nas.detector.plan import TrialCost, job_seconds_left, sure_rungs_s
+from core.nas.detector.plan import FINISH_S, TrialCost, job_seconds_left, sure_rungs_s
 from core.nas.detector.trial import JobClock, TrialOutcome
 from core.train.predict import load_model, predict_images
 from core.train.trainer import Trainer
@@ -217,14 +217,17 @@ def test_a_first_trial_cut_by_the_clock_is_evaluated_where_it_stands(tiny, monke
 
 def test_the_search_says_it_ends_where_no_first_rung_fits():
     clock = JobClock(100.0, elapsed_s=40.0, reserve_s=3.0)  # 57 s left for trials
-    # the running trial is judged in 50 s: 7 s left then, less than a 20 s first rung
-    assert job_seconds_left(clock, 20.0, 50.0) == pytest.approx(53.0, abs=0.5)
+    # the running trial is judged in 50 s: 7 s left then, less than a 20 s first rung; then
+    # the pick is registered (FINISH_S)
+    assert job_seconds_left(clock, 20.0, 50.0) == pytest.approx(50.0 + FINISH_S, abs=0.5)
     # judged in 10 s: 47 s left then, two more trials of a 20 s first rung each
-    assert job_seconds_left(clock, 20.0, 10.0) == pytest.approx(10.0 + 40.0 + 3.0, abs=0.5)
+    assert job_seconds_left(clock, 20.0, 10.0) == pytest.approx(50.0 + FINISH_S, abs=0.5)
     # none running: two trials (57 s hold 2 x 20 s; a third would start with 17 s left)
-    assert job_seconds_left(clock, 20.0, None) == pytest.approx(43.0, abs=0.5)
+    assert job_seconds_left(clock, 20.0, None) == pytest.approx(40.0 + FINISH_S, abs=0.5)
+    # trials take 25 s on average; one starts while 20 s (the fastest) are left: two
+    assert job_seconds_left(clock, 20.0, None, 0.0, 25.0) == pytest.approx(51.0, abs=0.5)
     # the running trial goes on 30 s after its judgement: then one more first rung
-    assert job_seconds_left(clock, 20.0, 5.0, 30.0) == pytest.approx(58.0, abs=0.5)
+    assert job_seconds_left(clock, 20.0, 5.0, 30.0) == pytest.approx(55.0 + FINISH_S, abs=0.5)
     assert job_seconds_left(JobClock(100.0, 95.0, 3.0), 20.0, 50.0) == pytest.approx(5.0)
 
 
