@@ -104,7 +104,8 @@ class TrainConfig:
         gt=0,
         hi=100_000,
         help="wall-clock budget of the whole job: it trains the epochs that fit, at most "
-        "`epochs`, planned after each epoch from the measured speed (empty: no limit)",
+        "`epochs` (the last one cut to the budget's end), planned after each epoch from the "
+        "measured speed (empty: no limit)",
         label="Time budget",
         unit="minutes",
     )
