@@ -44,6 +44,7 @@ def _outputs(p: Parts) -> list:
         "s_bar",
         "d_status",
         "d_bar",
+        "d_box",
         "d_chart",
         "scatter",
         "best",

@@ -15,6 +15,7 @@ trains; the learning rate's cosine follows the plan (core.train.loop.WarmupCosin
 from __future__ import annotations
 
 FINISH_RESERVE_S = 4.0
+REGISTER_S = 1.0  # what registering the model takes of that reserve, as a person waits
 # a cut last epoch is trained only from this share of an epoch on: a few steps more are not
 # worth the evaluation they need
 MIN_PART = 0.1

@@ -41,7 +41,7 @@ from core.det.bench import DetectionBench
 from core.det.latency import detector_latency_ms
 from core.det.model_file import save_model_checkpoint
 from core.errors import CheckpointError, DatasetError, SpecError
-from core.train.budget import FINISH_RESERVE_S, plan_steps
+from core.train.budget import FINISH_RESERVE_S, REGISTER_S, plan_steps
 from core.train.distributed.ddp import SINGLE, DistContext
 from core.train.evaluate import evaluate_coco, predict_dataset
 from core.train.loop import (
@@ -340,12 +340,15 @@ class Trainer:
         return True
 
     def _report(self, message: str) -> None:
-        """Progress of the whole job (training and evaluations) and its measured time left (at
-        most the time budget's: the steps end in time for it)."""
+        """Progress of the whole job and its measured time left; a plan the time budget cut
+        ends on the budget (less the reserve the finish leaves unused): the measured costs
+        miss the per-epoch writes that a cut last epoch still pays."""
         left = self.timing.seconds_left()
         budget = self._budget_left()
         if left is not None and budget is not None:
-            left = min(left, max(0.0, budget))
+            ends_on_budget = self.total_steps < self.config.epochs * self.steps_per_epoch
+            on_budget = max(0.0, budget - FINISH_RESERVE_S + REGISTER_S)
+            left = on_budget if ends_on_budget else min(left, on_budget)
         self.reporter.progress(
             self.timing.fraction(), message, remaining_s=left, measured=left is not None
         )

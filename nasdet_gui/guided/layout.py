@@ -104,8 +104,11 @@ def step_train(p: Parts) -> None:
         "from where it stopped, to draw a box around each shape and name it."
     )
     status(p, "d")
-    p["d_chart"] = plot("demo-trials")
-    gr.HTML(explain("trials"))
+    # the trials while they are tried; once the pick trains its pictures take their place
+    # on a 1280x800 screen (the ending shows the pick beside its trials)
+    with gr.Column(elem_id="demo-trials-box") as p["d_box"]:
+        p["d_chart"] = plot("demo-trials")
+        gr.HTML(explain("trials"))
     status(p, "t")
     # the pictures beside the curves, so a 1280x800 screen shows both while the job runs
     with gr.Row(equal_height=False):

@@ -59,6 +59,32 @@ def test_a_job_that_got_slower_ends_its_steps_where_the_budget_holds_only_the_fi
     assert cut == [13]
 
 
+def test_a_plan_the_budget_cut_says_it_ends_on_the_budget():
+    from types import SimpleNamespace
+
+    from core.train.budget import REGISTER_S
+    from core.train.trainer import Trainer
+
+    shown: list[float] = []
+    job = SimpleNamespace(
+        timing=SimpleNamespace(seconds_left=lambda: 12.0, fraction=lambda: 0.5),
+        _budget_left=lambda: 20.0,
+        config=SimpleNamespace(epochs=10),
+        steps_per_epoch=8,
+        total_steps=60,  # cut by the budget: 7.5 of 10 epochs
+        reporter=SimpleNamespace(
+            progress=lambda f, m, remaining_s, measured: shown.append(remaining_s)
+        ),
+    )
+    Trainer._report(job, "epoch 6")
+    job.total_steps = 80  # every epoch fits: the measured costs say when it ends
+    Trainer._report(job, "epoch 6")
+    job._budget_left = lambda: 10.0  # ... unless that is past the budget's end
+    Trainer._report(job, "epoch 6")
+    on_budget = 20.0 - FINISH_RESERVE_S + REGISTER_S
+    assert shown == [pytest.approx(on_budget), 12.0, pytest.approx(on_budget - 10.0)]
+
+
 def test_schedule_follows_a_moved_end_and_survives_a_state_dict():
     import torch
 

@@ -37,6 +37,11 @@ class TrialCost:
     def to_dict(self) -> dict[str, float]:
         return {"startup_s": self.startup_s, "epoch_s": self.epoch_s, "eval_s": self.eval_s}
 
+    def like(self, first_rung: float, min_epochs: int) -> TrialCost:
+        """The same parts scaled so that the first rung takes `first_rung` s (a measured one)."""
+        k = first_rung / max(first_rung_s(self, min_epochs), 1e-9)
+        return TrialCost(self.startup_s * k, self.epoch_s * k, self.eval_s * k)
+
     @classmethod
     def from_dict(cls, data: dict[str, float]) -> TrialCost:
         return cls(float(data["startup_s"]), float(data["epoch_s"]), float(data["eval_s"]))

@@ -257,9 +257,12 @@ class DetectorSearch:
         plan = self.study.user_attrs.get("plan")
         if plan is None:  # still timing the reference: the budget is the plan
             return max(0.0, self.cfg.budget_s - self.clock.elapsed)
+        first_rung = self.study.user_attrs.get("first_rung_s", plan["first_rung_s"])
+        seen = self.study.user_attrs.get("first_rungs_s") or [plan["first_rung_s"]]
+        mean = sum(seen) / len(seen)
         judged, goes_on = None, 0.0
-        if (run := self._running) is not None:
-            cost = TrialCost.from_dict(plan["cost"])
+        if (run := self._running) is not None:  # the probe's costs, as the trials took them
+            cost = TrialCost.from_dict(plan["cost"]).like(mean, self.cfg.min_epochs)
             judged = run.seconds_to_judgement(self._schedule, cost)
             done = self.study.get_trials(deepcopy=False, states=FINISHED)
             reached = {step for t in done for step in t.intermediate_values}
@@ -267,9 +270,7 @@ class DetectorSearch:
             epoch_s, eval_s = run.epoch_s or cost.epoch_s, run.eval_s or cost.eval_s
             room = self.clock.remaining - judged
             goes_on = sure_rungs_s(self._schedule, rung, reached, epoch_s, eval_s, room)
-        first_rung = self.study.user_attrs.get("first_rung_s", plan["first_rung_s"])
-        seen = self.study.user_attrs.get("first_rungs_s") or [first_rung]
-        return job_seconds_left(self.clock, first_rung, judged, goes_on, sum(seen) / len(seen))
+        return job_seconds_left(self.clock, first_rung, judged, goes_on, mean)
 
     # -- trials --------------------------------------------------------------------------------
     def _next_trial(self, setup: TrialSetup) -> optuna.trial.Trial | None:

@@ -16,7 +16,13 @@ from core.errors import SpecError
 from core.nas.detector import results as detector_results
 from core.nas.detector import study as detector_study
 from core.nas.detector.pick import pareto_front, pick
-from core.nas.detector.plan import FINISH_S, TrialCost, job_seconds_left, sure_rungs_s
+from core.nas.detector.plan import (
+    FINISH_S,
+    TrialCost,
+    first_rung_s,
+    job_seconds_left,
+    sure_rungs_s,
+)
 from core.nas.detector.trial import JobClock, TrialOutcome
 from core.train.predict import load_model, predict_images
 from core.train.trainer import Trainer
@@ -239,3 +245,10 @@ def test_a_trial_alone_at_its_rungs_is_counted_on_to_go_on():
     assert sure_rungs_s(schedule, 1, {1}, 10.0, 2.0, 100.0) == 0.0  # it has rivals there
     assert sure_rungs_s(schedule, 1, set(), 10.0, 2.0, 21.0) == 0.0  # the next rung does not fit
     assert sure_rungs_s(schedule, 9, set(), 10.0, 2.0, 100.0) == 0.0  # complete there
+
+
+def test_the_probe_costs_are_scaled_to_the_first_rungs_the_trials_took():
+    cost = TrialCost(2.0, 10.0, 3.0)  # a first rung of one epoch: 15 s
+    like = cost.like(30.0, 1)  # the trials took 30 s to theirs
+    assert first_rung_s(like, 1) == pytest.approx(30.0)
+    assert like.epoch_s == pytest.approx(20.0) and like.eval_s == pytest.approx(6.0)
