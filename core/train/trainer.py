@@ -441,8 +441,7 @@ class Trainer:
         return self._finish() if self.dist.is_main else {}
 
     def _set_steps(self, steps: int) -> None:
-        """Plan `steps` in all (the last epoch cut when they are not whole epochs): the
-        schedule's end, the evaluated epochs, the ETA's total."""
+        """Plan `steps` in all (a last epoch cut): the schedule's end, evaluations, ETA."""
         self.total_steps = self.schedule.total_steps = steps
         self.epochs = -(-steps // self.steps_per_epoch)
         self.eval_plan = eval_epochs(self.epochs, self.config.eval_every, len(self.val_set) > 0)

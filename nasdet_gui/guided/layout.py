@@ -104,8 +104,8 @@ def step_train(p: Parts) -> None:
         "from where it stopped, to draw a box around each shape and name it."
     )
     status(p, "d")
-    # the trials while they are tried; once the pick trains its pictures take their place
-    # on a 1280x800 screen (the ending shows the pick beside its trials)
+    # the trials, but while the pick trains its pictures take their place on a 1280x800
+    # screen (the ending shows the pick beside its trials; a click back here shows them)
     with gr.Column(elem_id="demo-trials-box") as p["d_box"]:
         p["d_chart"] = plot("demo-trials")
         gr.HTML(explain("trials"))

@@ -208,10 +208,11 @@ def refresh(
         out[p["d_chart"]] = _trial_chart(ctx, walk)
     if (old.get("s"), old.get("d"), old.get("t")) != (new["s"], new["d"], new["t"]):
         out.update(_buttons(p, search, detector, train))
-    if old.get("t") != new["t"]:
+    if (old.get("t") or (None, None))[1:2] != new["t"][1:2]:  # the training's status moved
         import gradio as gr
 
-        out[p["d_box"]] = gr.Column(visible=not train or train["status"] == "queued")
+        out[p["d_box"]] = gr.Column(visible=not train or train["status"] != "running")
+    if old.get("t") != new["t"]:
         out[p["t_status"]] = status_line(train, "Training")
         out[p["t_bar"]] = progress_html(train)
         if new["step"] == RESULT and (old.get("t") or (None, None))[1:2] != new["t"][1:2]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gui.conftest import VIEWPORT, open_page
+from tests.gui.conftest import open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("gui")]
 
@@ -104,8 +104,7 @@ def walked(page, gui_app) -> dict:
     page.wait_for_selector("#demo-cell-normal svg text", timeout=30_000)
     drawn_ops = cell_op_labels(page, "#demo-cell-normal")
     page.click("#demo-train-cell")
-    trial_marks = chart_points_while(page, 4, "#demo-trials", store, "search.detector", 180)
-    training_view = training_on_screen(page, store)
+    trial_marks = trials_and_training(page, store, 240)
     gui_app.wait_for(  # the walk went on while step 4 was held on screen: look at step 5
         lambda: any(j["status"] == "succeeded" for j in store.list_jobs(kind="train")),
         180,
@@ -121,7 +120,6 @@ def walked(page, gui_app) -> dict:
     own = own_picture_answers(page, store)
     walk = {
         "trial_marks": trial_marks,
-        "training_view": training_view,
         "result_marks": page.locator("#demo-result-chart .scatterlayer .point").count(),
         "verdict": page.locator("#demo-verdict-detector").inner_text(),
         "own": own,
@@ -140,44 +138,28 @@ def walked(page, gui_app) -> dict:
     return walk
 
 
-def chart_points_while(pg, step: int, selector: str, store, kind: str, timeout_s: float):
-    """The number of points on a chart of walk step `step`, read every half second while the
-    newest job of `kind` runs and for a few seconds after it has ended, until the chart leaves
-    the step (the detector search's does when the pick's training starts)."""
+def trials_and_training(pg, store, timeout_s: float) -> list[int]:
+    """Walk step 4: the number of points on the detector search's chart, read every half
+    second from its start until it has ended, the pick has trained (its pictures take the
+    chart's place meanwhile) and the chart is back on the step (a presenter may click back to
+    the step's label once the walk has passed it)."""
     counts, ended_at = [], None
+    label = pg.locator("#demo-walk .step-label").nth(3)
     for _ in range(int(2 * timeout_s)):
-        newest = max(store.list_jobs(kind=kind), key=lambda j: j["id"], default=None)
-        if ended_at is None and newest and newest["status"] not in ("queued", "running"):
+        detector = max(store.list_jobs(kind="search.detector"), key=lambda j: j["id"])
+        train = max(store.list_jobs(kind="train"), key=lambda j: j["id"], default=None)
+        training = bool(train) and train["status"] in ("queued", "running")
+        if ended_at is None and detector["status"] not in ("queued", "running"):
             ended_at = time.monotonic()
-        if not pg.locator(selector).is_visible():
-            if ended_at is not None:
-                break
-            label = pg.locator("#demo-walk .step-label").nth(step - 1)
-            if label.is_enabled():
-                label.click()
-                pg.wait_for_timeout(300)
-        counts.append(pg.locator(f"{selector} .scatterlayer .point").count())
-        if ended_at is not None and time.monotonic() - ended_at > 6:
-            break  # a chart redraws at most every CHART_EVERY_S
+        if not pg.locator("#demo-trials").is_visible() and not training and label.is_enabled():
+            label.click()
+            pg.wait_for_timeout(300)
+        counts.append(pg.locator("#demo-trials .scatterlayer .point").count())
+        if ended_at is not None and not training and time.monotonic() - ended_at > 6:
+            if pg.locator("#demo-trials").is_visible():
+                break  # a chart redraws at most every CHART_EVERY_S
         pg.wait_for_timeout(500)
     return counts
-
-
-def training_on_screen(pg, store) -> dict:
-    """Step 4 once the pick trains and has drawn its first pictures: whether the trials chart
-    has made way, and whether the training's pictures are in the 1280x800 viewport."""
-    for _ in range(240):
-        train = max(store.list_jobs(kind="train"), key=lambda j: j["id"], default=None)
-        if train and train["status"] != "queued" and pg.locator("#demo-train-gallery img").count():
-            break
-        pg.wait_for_timeout(500)
-    pg.evaluate("window.scrollTo(0, 0)")
-    pg.wait_for_timeout(1500)  # a tick of the page's timer
-    box = pg.locator("#demo-train-gallery img").first.bounding_box()
-    return {
-        "trials_shown": pg.locator("#demo-trials").is_visible(),
-        "picture_top": None if box is None else round(box["y"]),
-    }
 
 
 def own_picture_answers(pg, store) -> list[tuple[bool, str]]:
@@ -307,10 +289,6 @@ def test_guided_demo_walk_then_every_tab_renders(page, walked):
     marks = walked["trial_marks"]  # the detector search's chart gains its trials as they end
     assert marks[0] < marks[-1] and marks[-1] >= 2 and marks == sorted(marks), marks
     assert walked["result_marks"] >= marks[-1] + 1  # the trials and the pick, trained on
-    # while the pick trains its pictures take the trials' place, in view at 1280x800
-    view = walked["training_view"]
-    assert not view["trials_shown"] and view["picture_top"] is not None, view
-    assert view["picture_top"] < VIEWPORT["height"] - 100, view
     assert walked["verdict"].startswith("The pick ("), walked["verdict"]
     for answered, sentence in walked["own"]:  # a drawing, then an upload: boxes come back
         assert answered and re.fullmatch(r"Found \d+ shapes?(: \d+ .+\.|\. Try .+)", sentence), (

@@ -203,6 +203,7 @@ def test_a_running_trainings_charts_and_gallery_are_not_redrawn_on_every_tick(st
             "train_cell",
             "d_status",
             "d_bar",
+            "d_box",
             "d_chart",
             "t_status",
             "t_bar",
@@ -218,6 +219,7 @@ def test_a_running_trainings_charts_and_gallery_are_not_redrawn_on_every_tick(st
 
     first = views.refresh(ctx, p, None, 0, None)
     assert {"t_status", "t_bar", "t_gallery", "t_loss", "t_ap"} <= set(first)
+    assert first["d_box"].visible is False  # the pick trains: its pictures take the trials' place
     store.set_progress(train, 0.2, "epoch 2/16 step 3/80")
     store.add_metrics([(train, 3, None, "train/loss", 0.9, time.time())])
     clock[0] += 2.0  # the next tick
