@@ -264,12 +264,14 @@ class DetectorSearch:
         if (run := self._running) is not None:  # the probe's costs, as the trials took them
             cost = TrialCost.from_dict(plan["cost"]).like(mean, self.cfg.min_epochs)
             judged = run.seconds_to_judgement(self._schedule, cost)
-            done = self.study.get_trials(deepcopy=False, states=FINISHED)
-            reached = {step for t in done for step in t.intermediate_values}
+            trials_done = self.study.get_trials(deepcopy=False, states=FINISHED)
+            reached = {s for t in trials_done for s in t.intermediate_values}
             rung = next((r for r in self._schedule if r > run.epochs), None)
             epoch_s, eval_s = run.epoch_s or cost.epoch_s, run.eval_s or cost.eval_s
             room = self.clock.remaining - judged
             goes_on = sure_rungs_s(self._schedule, rung, reached, epoch_s, eval_s, room)
+            if run.first_rung_s is None and run.started_at is not None:  # its own may be faster
+                first_rung = min(first_rung, time.monotonic() - run.started_at + judged)
         return job_seconds_left(self.clock, first_rung, judged, goes_on, mean)
 
     # -- trials --------------------------------------------------------------------------------
@@ -410,8 +412,7 @@ class DetectorSearch:
                 self._log_row(row)
 
     def _keep_files(self, number: int, out: TrialOutcome) -> None:
-        """Weights stay for complete trials (and, while none is complete, for every evaluated
-        one: the pick may have to come from them); checkpoints go."""
+        """Weights stay for complete trials (none yet: every evaluated one, the pick may be)."""
         rows = trials(self.reporter.store, self.reporter.job_id)
         any_complete = any(r["state"] == "complete" for r in rows)
         clean_trial_folder(
