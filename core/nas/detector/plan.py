@@ -136,9 +136,10 @@ def job_seconds_left(
     """When a timed search will end, in seconds from now. The running trial is judged in
     `judged_in` s (None: none is running) and then trains `goes_on_s` more (the rungs after it
     that fit, where it surely goes on); a new trial starts only while the time left holds a
-    `first_rung` (the fastest seen), and most new trials are stopped at theirs (judged against
-    the earlier ones), `trial_s` each (their mean; default `first_rung`); then the pick is
-    chosen and registered (FINISH_S; the clock's reserve keeps more for a busy machine)."""
+    `first_rung` (the mean the trials took: the search's own rule), and most new trials are
+    stopped at theirs (judged against the earlier ones), `trial_s` each (default `first_rung`);
+    then the pick is chosen and registered (FINISH_S; the clock's reserve keeps more for a busy
+    machine)."""
     budget_left = max(0.0, clock.budget_s - clock.elapsed)
     ahead, trial_s = (judged_in or 0.0) + goes_on_s, max(trial_s or first_rung, first_rung)
     while first_rung > 0 and clock.remaining - ahead >= first_rung:

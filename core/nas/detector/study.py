@@ -158,7 +158,6 @@ class DetectorSearch:
         if plan is None:
             plan = self._measure_plan(setup)
             self.study.set_user_attr("plan", plan)
-            self.study.set_user_attr("first_rung_s", plan["first_rung_s"])
             # the reference first, then the same detector on each other backbone: every
             # backbone is tried once before TPE samples (a categorical of few values that
             # random start-up trials could leave untried in a short search)
@@ -257,9 +256,7 @@ class DetectorSearch:
         plan = self.study.user_attrs.get("plan")
         if plan is None:  # still timing the reference: the budget is the plan
             return max(0.0, self.cfg.budget_s - self.clock.elapsed)
-        first_rung = self.study.user_attrs.get("first_rung_s", plan["first_rung_s"])
-        seen = self.study.user_attrs.get("first_rungs_s") or [plan["first_rung_s"]]
-        mean = sum(seen) / len(seen)
+        mean = self._trial_s()
         judged, goes_on = None, 0.0
         if (run := self._running) is not None:  # the probe's costs, as the trials took them
             cost = TrialCost.from_dict(plan["cost"]).like(mean, self.cfg.min_epochs)
@@ -270,9 +267,14 @@ class DetectorSearch:
             epoch_s, eval_s = run.epoch_s or cost.epoch_s, run.eval_s or cost.eval_s
             room = self.clock.remaining - judged
             goes_on = sure_rungs_s(self._schedule, rung, reached, epoch_s, eval_s, room)
-            if run.first_rung_s is None and run.started_at is not None:  # its own may be faster
-                first_rung = min(first_rung, time.monotonic() - run.started_at + judged)
-        return job_seconds_left(self.clock, first_rung, judged, goes_on, mean)
+        return job_seconds_left(self.clock, mean, judged, goes_on)
+
+    def _trial_s(self) -> float:
+        """Seconds of a new trial to its first judgement: the mean of those measured (the
+        probe's estimate before any); 0 before the plan."""
+        plan = self.study.user_attrs.get("plan") or {"first_rung_s": 0.0}
+        seen = self.study.user_attrs.get("first_rungs_s") or [plan["first_rung_s"]]
+        return sum(seen) / len(seen)
 
     # -- trials --------------------------------------------------------------------------------
     def _next_trial(self, setup: TrialSetup) -> optuna.trial.Trial | None:
@@ -284,7 +286,7 @@ class DetectorSearch:
         if self.cfg.trials is not None and done >= self.cfg.trials:
             self.reporter.info(f"{done} trials done: the most this job runs")
             return None
-        need = self.study.user_attrs.get("first_rung_s", 0.0)
+        need = self._trial_s()  # a trial as long as the others took fits (the ETA's rule too)
         if self.clock.remaining < need:
             self.reporter.info(
                 f"{max(0.0, self.clock.remaining):.0f} s left, a first rung takes about "
@@ -330,10 +332,8 @@ class DetectorSearch:
         self._tell(trial, out, row)
         self._log_row(row)
         self.study.set_user_attr("elapsed_s", self.clock.elapsed)
-        if out.first_rung_s is not None:  # the fastest starts trials, the mean times them
+        if out.first_rung_s is not None:
             seen = [*self.study.user_attrs.get("first_rungs_s", []), out.first_rung_s]
-            fastest = min(out.first_rung_s, self.study.user_attrs.get("first_rung_s", math.inf))
-            self.study.set_user_attr("first_rung_s", fastest)
             self.study.set_user_attr("first_rungs_s", seen)
         self._keep_files(trial.number, out)
         extra = row["extra"]
@@ -457,7 +457,7 @@ class DetectorSearch:
         if result["pick"] is None:
             raise SearchError(
                 f"{KIND}: no trial was evaluated in {self.cfg.minutes:g} minutes (a first rung "
-                f"takes about {self.study.user_attrs.get('first_rung_s', 0):.0f} s here): give "
+                f"takes about {self._trial_s():.0f} s here): give "
                 "more minutes, fewer min_epochs or smaller image_sizes"
             )
         chosen = next(
