@@ -173,6 +173,11 @@ def _due(old: dict, new: dict, key: str, job: dict | None, at: float) -> bool:
     return True
 
 
+def _status_moved(old: dict, new: dict, key: str) -> bool:
+    """Whether the `key` job's status (fingerprint item 1) changed since `old`."""
+    return (old.get(key) or (None, None))[1:2] != new[key][1:2]
+
+
 def refresh(
     ctx: Ctx, p: Parts, cache: Any, since: int, fp: dict | None, force: bool = False
 ) -> dict:
@@ -185,15 +190,15 @@ def refresh(
     train = jobs.find_job(ctx.store, walk.train_id)
     at = time.monotonic()
     out: dict = {}
-    if old.get("step") != new["step"]:
-        import gradio as gr
+    import gradio as gr
 
+    if old.get("step") != new["step"]:
         out[p["walk"]] = gr.Walkthrough(selected=new["step"])
     search_status = (search or {}).get("status")
     if old.get("s") != new["s"]:
         out[p["s_status"]] = status_line(search, "Search")
         out[p["s_bar"]] = progress_html(search)
-        if (old.get("s") or (None, None))[1:2] != new["s"][1:2]:  # the search's status moved
+        if _status_moved(old, new, "s"):
             out.update(_cell_outputs(ctx, p, walk, search))
     elif search_status == "running":
         out[p["s_status"]] = status_line(search, "Search")  # the clock moves
@@ -208,14 +213,13 @@ def refresh(
         out[p["d_chart"]] = _trial_chart(ctx, walk)
     if (old.get("s"), old.get("d"), old.get("t")) != (new["s"], new["d"], new["t"]):
         out.update(_buttons(p, search, detector, train))
-    if (old.get("t") or (None, None))[1:2] != new["t"][1:2]:  # the training's status moved
-        import gradio as gr
-
+    train_moved = _status_moved(old, new, "t")
+    if train_moved:
         out[p["d_box"]] = gr.Column(visible=not train or train["status"] != "running")
     if old.get("t") != new["t"]:
         out[p["t_status"]] = status_line(train, "Training")
         out[p["t_bar"]] = progress_html(train)
-        if new["step"] == RESULT and (old.get("t") or (None, None))[1:2] != new["t"][1:2]:
+        if new["step"] == RESULT and train_moved:
             out.update(result_outputs(ctx, p, cache, train, walk))
     elif train and train["status"] in ACTIVE:
         out[p["t_status"]] = status_line(train, "Training")
